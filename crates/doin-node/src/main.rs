@@ -1,0 +1,5 @@
+//! The `doin-node` binary.
+
+fn main() {
+    println!("doin-node {}", env!("CARGO_PKG_VERSION"));
+}

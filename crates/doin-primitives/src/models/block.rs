@@ -1,0 +1,268 @@
+//! BlockHeader and Block: the 7-field header hash and the merkle root over transactions.
+
+use std::collections::HashSet;
+
+use crate::cjson::{write_float, write_int, write_str};
+use crate::fields::{Fields, ModelError};
+use crate::hash::sha256_hex;
+use crate::merkle::{merkle_root, EMPTY_ROOT};
+use crate::models::{Transaction, WireModel};
+use crate::seal::Seal;
+use crate::timestamp::Timestamp;
+use crate::value::Value;
+
+/// The hash of the reference's genesis block.
+pub const GENESIS_HASH: &str = "4e19257e8941caec2ec6a4d581a981a533ab5728c11e58c3d13040049e3cd6d5";
+
+/// A block header: the seven fields the block hash covers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BlockHeader {
+    /// Height; genesis is 0.
+    pub index: i64,
+    /// Hash of the parent block.
+    pub previous_hash: String,
+    /// When the block was made.
+    pub timestamp: Timestamp,
+    /// Merkle root over the transaction ids.
+    pub merkle_root: String,
+    /// The peer that made the block.
+    pub generator_id: String,
+    /// Sum of the weighted increments the block carries.
+    pub weighted_performance_sum: f64,
+    /// The threshold the sum had to reach.
+    pub threshold: f64,
+}
+
+impl BlockHeader {
+    /// The CJSON preimage of the block hash (keys in sorted order).
+    pub fn hash_preimage(&self) -> String {
+        let mut s = String::with_capacity(320);
+        s.push_str("{\"generator_id\": ");
+        write_str(&self.generator_id, &mut s);
+        s.push_str(", \"index\": ");
+        write_int(self.index, &mut s);
+        s.push_str(", \"merkle_root\": ");
+        write_str(&self.merkle_root, &mut s);
+        s.push_str(", \"previous_hash\": ");
+        write_str(&self.previous_hash, &mut s);
+        s.push_str(", \"threshold\": ");
+        write_float(self.threshold, &mut s);
+        s.push_str(", \"timestamp\": \"");
+        self.timestamp.write_iso(&mut s, false);
+        s.push_str("\", \"weighted_performance_sum\": ");
+        write_float(self.weighted_performance_sum, &mut s);
+        s.push('}');
+        s
+    }
+
+    /// The block hash.
+    pub fn compute_hash(&self) -> String {
+        sha256_hex(self.hash_preimage())
+    }
+
+    fn read(v: &Value) -> Result<Self, ModelError> {
+        let f = Fields::new("BlockHeader", v)?;
+        Ok(BlockHeader {
+            index: f.i64("index")?,
+            previous_hash: f.str("previous_hash")?,
+            timestamp: f.timestamp("timestamp")?,
+            merkle_root: f.str("merkle_root")?,
+            generator_id: f.str("generator_id")?,
+            weighted_performance_sum: f.f64("weighted_performance_sum")?,
+            threshold: f.f64("threshold")?,
+        })
+    }
+
+    fn to_value(&self) -> Value {
+        Value::Object(crate::map! {
+            "index" => self.index,
+            "previous_hash" => self.previous_hash.clone(),
+            "timestamp" => self.timestamp.wire(),
+            "merkle_root" => self.merkle_root.clone(),
+            "generator_id" => self.generator_id.clone(),
+            "weighted_performance_sum" => self.weighted_performance_sum,
+            "threshold" => self.threshold,
+        })
+    }
+}
+
+/// Why a block's content does not match its claims.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BlockError {
+    /// The claimed hash is not the hash of the header.
+    #[error("block hash {claimed} does not match its header (computed {computed})")]
+    HashMismatch {
+        /// Hash as received.
+        claimed: String,
+        /// Hash recomputed from the header.
+        computed: String,
+    },
+    /// A transaction's claimed id is not the id of its content.
+    #[error("transaction {index} claims id {claimed} but its content hashes to {computed}")]
+    TransactionIdMismatch {
+        /// Position in the block.
+        index: usize,
+        /// Id as received.
+        claimed: String,
+        /// Id recomputed.
+        computed: String,
+    },
+    /// Two transactions share an id (the merkle duplication attack).
+    #[error("duplicate transaction id {0} in block")]
+    DuplicateTransaction(String),
+    /// The header's merkle root is not the root of the transaction ids.
+    #[error("merkle root {claimed} does not match the transactions (computed {computed})")]
+    MerkleMismatch {
+        /// Root in the header.
+        claimed: String,
+        /// Root recomputed.
+        computed: String,
+    },
+}
+
+/// A block: header, transactions and the header's hash.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Block {
+    /// The header.
+    pub header: BlockHeader,
+    /// The transactions, in merkle order.
+    pub transactions: Vec<Transaction>,
+    /// The block hash as received or computed.
+    pub hash: String,
+    /// The generator's key and signature over the hash (DOIN extension).
+    pub seal: Option<Seal>,
+}
+
+impl Block {
+    /// The reference's genesis block (generator `"genesis"`, Unix epoch, zero roots).
+    pub fn genesis() -> Self {
+        Self::genesis_with_generator("genesis")
+    }
+
+    /// The reference's `Block.genesis(generator_id)`.
+    pub fn genesis_with_generator(generator_id: &str) -> Self {
+        let header = BlockHeader {
+            index: 0,
+            previous_hash: EMPTY_ROOT.to_owned(),
+            timestamp: Timestamp::EPOCH,
+            merkle_root: EMPTY_ROOT.to_owned(),
+            generator_id: generator_id.to_owned(),
+            weighted_performance_sum: 0.0,
+            threshold: 0.0,
+        };
+        Block::new(header, Vec::new())
+    }
+
+    /// A block with its hash computed from the header.
+    pub fn new(header: BlockHeader, transactions: Vec<Transaction>) -> Self {
+        let hash = header.compute_hash();
+        Block {
+            header,
+            transactions,
+            hash,
+            seal: None,
+        }
+    }
+
+    /// The merkle root of the transactions' (recomputed) ids.
+    pub fn compute_merkle_root(&self) -> String {
+        let ids: Vec<String> = self
+            .transactions
+            .iter()
+            .map(Transaction::compute_id)
+            .collect();
+        merkle_root(&ids)
+    }
+
+    /// Recomputes every id and hash the block claims: transaction ids (no duplicates), the
+    /// merkle root, and the block hash.
+    pub fn validate_content(&self) -> Result<(), BlockError> {
+        let mut seen = HashSet::with_capacity(self.transactions.len());
+        let mut ids = Vec::with_capacity(self.transactions.len());
+        for (index, tx) in self.transactions.iter().enumerate() {
+            let computed = tx.compute_id();
+            if computed != tx.id {
+                return Err(BlockError::TransactionIdMismatch {
+                    index,
+                    claimed: tx.id.clone(),
+                    computed,
+                });
+            }
+            if !seen.insert(computed.clone()) {
+                return Err(BlockError::DuplicateTransaction(computed));
+            }
+            ids.push(computed);
+        }
+        let root = merkle_root(&ids);
+        if root != self.header.merkle_root {
+            return Err(BlockError::MerkleMismatch {
+                claimed: self.header.merkle_root.clone(),
+                computed: root,
+            });
+        }
+        let computed = self.header.compute_hash();
+        if computed != self.hash {
+            return Err(BlockError::HashMismatch {
+                claimed: self.hash.clone(),
+                computed,
+            });
+        }
+        Ok(())
+    }
+}
+
+impl WireModel for Block {
+    fn from_value(v: &Value) -> Result<Self, ModelError> {
+        let f = Fields::new("Block", v)?;
+        let header = match f.get("header") {
+            Some(h) => BlockHeader::read(h)?,
+            None => {
+                return Err(ModelError::Missing {
+                    model: "Block",
+                    field: "header",
+                })
+            }
+        };
+        let transactions = f
+            .list_or_empty("transactions")?
+            .iter()
+            .map(Transaction::from_value)
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut hash = f.str_or("hash", "")?;
+        if hash.is_empty() {
+            hash = header.compute_hash();
+        }
+        Ok(Block {
+            header,
+            transactions,
+            hash,
+            seal: Seal::read(&f)?,
+        })
+    }
+
+    fn to_value(&self) -> Value {
+        let mut m = crate::map! {
+            "header" => self.header.to_value(),
+            "transactions" => self.transactions.iter().map(WireModel::to_value).collect::<Vec<_>>(),
+            "hash" => self.hash.clone(),
+        };
+        if let Some(seal) = &self.seal {
+            seal.write(&mut m);
+        }
+        Value::Object(m)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn genesis_hash_is_the_reference_one() {
+        assert_eq!(Block::genesis().hash, GENESIS_HASH);
+        assert_eq!(
+            Block::genesis_with_generator("node-1").hash,
+            "ece3f8d28e5624d05add0fe9ff23dcfd68b18d3cfe577fa9084f736055667418"
+        );
+    }
+}

@@ -1,0 +1,34 @@
+//! The protocol's data models, each with its reference id and its wire form.
+//!
+//! Every model reads its wire object leniently ([`crate::fields`]), writes the wire object
+//! in the reference's field-declaration order ([`WireModel::to_value`]), and computes its
+//! id from content exactly as the reference does. A claimed id received from a peer is kept
+//! as received and checked against the recomputed one by the validators, never trusted.
+
+mod block;
+mod transaction;
+
+pub use block::{Block, BlockError, BlockHeader, GENESIS_HASH};
+pub use transaction::{Transaction, TransactionType};
+
+use crate::fields::ModelError;
+use crate::value::Value;
+
+/// A model that travels as JSON.
+pub trait WireModel: Sized {
+    /// Reads the model from a parsed wire value.
+    fn from_value(v: &Value) -> Result<Self, ModelError>;
+
+    /// The wire object, keys in the reference's declaration order.
+    fn to_value(&self) -> Value;
+
+    /// Parses the model from wire JSON text.
+    fn from_wire_json(text: &str) -> Result<Self, ModelError> {
+        Self::from_value(&crate::json::parse(text)?)
+    }
+
+    /// The compact wire JSON text.
+    fn to_wire_json(&self) -> String {
+        crate::json::to_wire_json(&self.to_value())
+    }
+}
