@@ -6,6 +6,12 @@
 //! as received and checked against the recomputed one by the validators, never trusted.
 
 mod block;
+pub mod coin;
+pub mod domain;
+pub mod message;
+pub mod optimae;
+pub mod payment;
+pub mod task;
 mod transaction;
 
 pub use block::{Block, BlockError, BlockHeader, GENESIS_HASH};
