@@ -21,6 +21,12 @@ pub fn write_py_repr(f: f64, out: &mut String) {
     }
     let mut buf = ryu::Buffer::new();
     let text = buf.format_finite(f);
+    // ryu already writes Python's text when it chose fixed notation, except for values in
+    // [1e-5, 1e-4), which ryu writes as 0.0000ddd and Python in scientific notation.
+    if !text.contains('e') && f.abs() >= 1e-4 {
+        out.push_str(text);
+        return;
+    }
     let (negative, digits, decpt) = shortest_digits(text);
     if negative {
         out.push('-');

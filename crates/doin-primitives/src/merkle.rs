@@ -18,30 +18,37 @@ pub fn merkle_root<S: AsRef<str>>(leaves: &[S]) -> String {
         1 => return leaves[0].as_ref().to_owned(),
         _ => {}
     }
-    // Work on raw 64-byte hex texts to avoid reallocating strings per node.
-    let mut level: Vec<Vec<u8>> = leaves
-        .iter()
-        .map(|l| l.as_ref().as_bytes().to_vec())
-        .collect();
-    let mut hex_buf = [0u8; 64];
-    while level.len() > 1 {
-        if level.len() % 2 == 1 {
-            let last = level[level.len() - 1].clone();
-            level.push(last);
-        }
-        let mut next = Vec::with_capacity(level.len() / 2);
-        for pair in level.chunks_exact(2) {
-            let mut h = Sha256::new();
-            h.update(&pair[0]);
-            h.update(&pair[1]);
-            let digest = h.finalize();
-            // hex::encode_to_slice cannot fail for a 32-byte input and a 64-byte buffer.
-            let _ = hex::encode_to_slice(digest, &mut hex_buf);
-            next.push(hex_buf.to_vec());
-        }
-        level = next;
+    // The first level pairs the leaves as given (any length); every level above holds
+    // 64-byte hex texts, hashed in place.
+    let mut level: Vec<[u8; 64]> = Vec::with_capacity(leaves.len().div_ceil(2));
+    let n = leaves.len();
+    for i in (0..n).step_by(2) {
+        let left = leaves[i].as_ref().as_bytes();
+        let right = leaves.get(i + 1).map_or(left, |r| r.as_ref().as_bytes());
+        level.push(node(left, right));
     }
-    String::from_utf8(level.swap_remove(0)).unwrap_or_default()
+    while level.len() > 1 {
+        let len = level.len();
+        let mut w = 0;
+        for i in (0..len).step_by(2) {
+            let right = if i + 1 < len { level[i + 1] } else { level[i] };
+            level[w] = node(&level[i], &right);
+            w += 1;
+        }
+        level.truncate(w);
+    }
+    String::from_utf8(level[0].to_vec()).unwrap_or_default()
+}
+
+/// One interior node: the hex text of `sha256(left_text || right_text)`.
+fn node(left: &[u8], right: &[u8]) -> [u8; 64] {
+    let mut h = Sha256::new();
+    h.update(left);
+    h.update(right);
+    let mut out = [0u8; 64];
+    // Cannot fail: a 32-byte digest always fills a 64-byte buffer exactly.
+    let _ = hex::encode_to_slice(h.finalize(), &mut out);
+    out
 }
 
 #[cfg(test)]
@@ -52,7 +59,7 @@ mod tests {
     fn reference_examples() {
         let [a, b, c] = ["a", "b", "c"].map(|x| x.repeat(64));
         assert_eq!(merkle_root::<String>(&[]), EMPTY_ROOT);
-        assert_eq!(merkle_root(&[a.clone()]), a);
+        assert_eq!(merkle_root(std::slice::from_ref(&a)), a);
         assert_eq!(
             merkle_root(&[a.clone(), b.clone()]),
             "fa0dafbf43f1f551e536353e9d1a942a8e86e41a0b58dfeaf264ef217f6b862a"

@@ -14,7 +14,7 @@
 use std::cmp::Ordering;
 use std::fmt;
 
-use chrono::{DateTime, Datelike, NaiveDate, Timelike};
+use chrono::{Datelike, NaiveDate};
 
 use crate::value::Value;
 
@@ -111,23 +111,19 @@ impl Timestamp {
     pub fn write_iso(&self, out: &mut String, z_for_utc: bool) {
         let secs = self.wall_micros.div_euclid(MICROS_PER_SEC);
         let micros = self.wall_micros.rem_euclid(MICROS_PER_SEC);
-        let Some(dt) = DateTime::from_timestamp(secs, 0).map(|d| d.naive_utc()) else {
-            out.push_str("0001-01-01T00:00:00");
-            return;
-        };
-        let d = dt.date();
-        let t = dt.time();
-        push_num(out, d.year() as u32, 4);
+        let (year, month, day) = civil_from_days(secs.div_euclid(86_400));
+        let sod = secs.rem_euclid(86_400) as u32;
+        push_num(out, year as u32, 4);
         out.push('-');
-        push_num(out, d.month(), 2);
+        push_num(out, month, 2);
         out.push('-');
-        push_num(out, d.day(), 2);
+        push_num(out, day, 2);
         out.push('T');
-        push_num(out, t.hour(), 2);
+        push_num(out, sod / 3600, 2);
         out.push(':');
-        push_num(out, t.minute(), 2);
+        push_num(out, (sod % 3600) / 60, 2);
         out.push(':');
-        push_num(out, t.second(), 2);
+        push_num(out, sod % 60, 2);
         if micros != 0 {
             out.push('.');
             push_num(out, micros as u32, 6);
@@ -358,6 +354,21 @@ fn expect(b: &[u8], p: &mut usize, c: u8) -> Option<()> {
     }
 }
 
+/// The proleptic Gregorian (year, month, day) of a day count since 1970-01-01
+/// (the days-to-civil algorithm on 400-year eras).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
 fn push_num(out: &mut String, v: u32, width: usize) {
     let mut buf = itoa::Buffer::new();
     let s = buf.format(v);
@@ -370,6 +381,19 @@ fn push_num(out: &mut String, v: u32, width: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn civil_dates_agree_with_chrono() {
+        for days in (-719_162..2_932_896).step_by(997) {
+            let d = chrono::DateTime::from_timestamp(days * 86_400, 0)
+                .unwrap()
+                .date_naive();
+            assert_eq!(
+                civil_from_days(days),
+                (i64::from(d.year()), d.month(), d.day())
+            );
+        }
+    }
 
     #[test]
     fn renders_like_python() {

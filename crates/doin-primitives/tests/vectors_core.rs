@@ -1,6 +1,8 @@
 //! The reference's vectors for canonical JSON, float repr, isoformat, merkle roots and
 //! chain state hashes: every entry must reproduce exactly.
 
+#![allow(clippy::unwrap_used)]
+
 use doin_primitives::cjson::to_cjson;
 use doin_primitives::float_repr::py_repr;
 use doin_primitives::hash::{chain_state_hash, sha256_hex};
@@ -10,13 +12,19 @@ use doin_primitives::timestamp::Timestamp;
 use doin_primitives::Value;
 
 fn vectors() -> serde_json::Value {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/reference/test-vectors.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../testdata/reference/test-vectors.json"
+    );
     let text = std::fs::read_to_string(path).expect("test vectors present");
     serde_json::from_str(&text).expect("vectors parse")
 }
 
 fn category(name: &str) -> Vec<serde_json::Value> {
-    vectors()[name].as_array().expect("category is a list").clone()
+    vectors()[name]
+        .as_array()
+        .expect("category is a list")
+        .clone()
 }
 
 #[test]
@@ -58,7 +66,11 @@ fn float_repr_vectors() {
     for case in &cases {
         let bits = u64::from_str_radix(case["bits"].as_str().unwrap(), 16).unwrap();
         let f = f64::from_bits(bits);
-        assert_eq!(py_repr(f), case["repr"].as_str().unwrap(), "bits {bits:016x}");
+        assert_eq!(
+            py_repr(f),
+            case["repr"].as_str().unwrap(),
+            "bits {bits:016x}"
+        );
         assert_eq!(to_cjson(&Value::Float(f)), case["cjson"].as_str().unwrap());
         match case["json"].as_str() {
             Some(text) => {
@@ -84,7 +96,11 @@ fn isoformat_vectors() {
             Some(iso) => {
                 let t = parsed.unwrap_or_else(|e| panic!("{wire_text}: {e}"));
                 assert_eq!(t.isoformat(), iso.as_str().unwrap(), "{wire_text}");
-                assert_eq!(t.wire(), case["pydantic_wire"].as_str().unwrap(), "{wire_text}");
+                assert_eq!(
+                    t.wire(),
+                    case["pydantic_wire"].as_str().unwrap(),
+                    "{wire_text}"
+                );
                 // What we send parses back to the same value.
                 assert_eq!(Timestamp::parse_str(&t.wire()).unwrap(), t);
             }

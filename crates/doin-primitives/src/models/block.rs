@@ -4,7 +4,6 @@ use std::collections::HashSet;
 
 use crate::cjson::{write_float, write_int, write_str};
 use crate::fields::{Fields, ModelError};
-use crate::hash::sha256_hex;
 use crate::merkle::{merkle_root, EMPTY_ROOT};
 use crate::models::{Transaction, WireModel};
 use crate::seal::Seal;
@@ -36,28 +35,33 @@ pub struct BlockHeader {
 impl BlockHeader {
     /// The CJSON preimage of the block hash (keys in sorted order).
     pub fn hash_preimage(&self) -> String {
-        let mut s = String::with_capacity(320);
-        s.push_str("{\"generator_id\": ");
-        write_str(&self.generator_id, &mut s);
-        s.push_str(", \"index\": ");
-        write_int(self.index, &mut s);
-        s.push_str(", \"merkle_root\": ");
-        write_str(&self.merkle_root, &mut s);
-        s.push_str(", \"previous_hash\": ");
-        write_str(&self.previous_hash, &mut s);
-        s.push_str(", \"threshold\": ");
-        write_float(self.threshold, &mut s);
-        s.push_str(", \"timestamp\": \"");
-        self.timestamp.write_iso(&mut s, false);
-        s.push_str("\", \"weighted_performance_sum\": ");
-        write_float(self.weighted_performance_sum, &mut s);
-        s.push('}');
+        let mut s = String::with_capacity(256);
+        self.write_hash_preimage(&mut s);
         s
+    }
+
+    /// Appends the preimage to `s`.
+    pub fn write_hash_preimage(&self, s: &mut String) {
+        s.push_str("{\"generator_id\": ");
+        write_str(&self.generator_id, s);
+        s.push_str(", \"index\": ");
+        write_int(self.index, s);
+        s.push_str(", \"merkle_root\": ");
+        write_str(&self.merkle_root, s);
+        s.push_str(", \"previous_hash\": ");
+        write_str(&self.previous_hash, s);
+        s.push_str(", \"threshold\": ");
+        write_float(self.threshold, s);
+        s.push_str(", \"timestamp\": \"");
+        self.timestamp.write_iso(s, false);
+        s.push_str("\", \"weighted_performance_sum\": ");
+        write_float(self.weighted_performance_sum, s);
+        s.push('}');
     }
 
     /// The block hash.
     pub fn compute_hash(&self) -> String {
-        sha256_hex(self.hash_preimage())
+        crate::hash::sha256_hex_of(|buf| self.write_hash_preimage(buf))
     }
 
     fn read(v: &Value) -> Result<Self, ModelError> {

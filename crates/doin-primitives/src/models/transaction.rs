@@ -2,7 +2,6 @@
 
 use crate::cjson::{write_map, write_str};
 use crate::fields::{Fields, ModelError};
-use crate::hash::sha256_hex;
 use crate::models::WireModel;
 use crate::seal::Seal;
 use crate::timestamp::Timestamp;
@@ -118,24 +117,29 @@ impl Transaction {
     /// The CJSON preimage of the id:
     /// `{"domain_id", "payload", "peer_id", "timestamp", "tx_type"}`.
     pub fn id_preimage(&self) -> String {
-        let mut s = String::with_capacity(160);
+        let mut s = String::with_capacity(256);
+        self.write_id_preimage(&mut s);
+        s
+    }
+
+    /// Appends the preimage to `s`.
+    pub fn write_id_preimage(&self, s: &mut String) {
         s.push_str("{\"domain_id\": ");
-        write_str(&self.domain_id, &mut s);
+        write_str(&self.domain_id, s);
         s.push_str(", \"payload\": ");
-        write_map(&self.payload, &mut s);
+        write_map(&self.payload, s);
         s.push_str(", \"peer_id\": ");
-        write_str(&self.peer_id, &mut s);
+        write_str(&self.peer_id, s);
         s.push_str(", \"timestamp\": \"");
-        self.timestamp.write_iso(&mut s, false);
+        self.timestamp.write_iso(s, false);
         s.push_str("\", \"tx_type\": \"");
         s.push_str(self.tx_type.as_str());
         s.push_str("\"}");
-        s
     }
 
     /// The reference id: `sha256_hex(CJSON(preimage))`.
     pub fn compute_id(&self) -> String {
-        sha256_hex(self.id_preimage())
+        crate::hash::sha256_hex_of(|buf| self.write_id_preimage(buf))
     }
 
     /// Whether the carried id matches the content.
