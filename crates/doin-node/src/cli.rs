@@ -1,0 +1,116 @@
+//! Command-line flags: the reference's `doin-node` flags, applied over the config file.
+
+use std::path::PathBuf;
+
+use clap::Parser;
+
+use crate::config::NodeConfig;
+
+/// A DOIN node: optimize, evaluate and relay, configured per domain.
+#[derive(Debug, Parser)]
+#[command(name = "doin-node", version, about)]
+pub struct Cli {
+    /// JSON config file; without it the node runs on its embedded defaults
+    /// (one built-in quadratic domain on a solo chain, SQLite, port 8470).
+    #[arg(short, long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// HTTP port (peer inbox, API and dashboard); overrides `port`.
+    #[arg(short, long)]
+    pub port: Option<u16>,
+    /// Directory for every local file; overrides `data_dir`.
+    #[arg(short, long, value_name = "PATH")]
+    pub data_dir: Option<PathBuf>,
+    /// Comma-separated `host:port` peers; replaces `bootstrap_peers`.
+    #[arg(long, value_name = "HOST:PORT,...", value_delimiter = ',')]
+    pub peers: Option<Vec<String>>,
+    /// Identity key file (PKCS#8 P-256 PEM; created with mode 0600 if absent).
+    #[arg(short, long, value_name = "PATH")]
+    pub identity: Option<PathBuf>,
+    /// Per-round experiment CSV; overrides `experiment_stats_file`.
+    #[arg(long, value_name = "PATH")]
+    pub stats_file: Option<PathBuf>,
+    /// OLAP SQLite database; overrides `olap_db_path`.
+    #[arg(long, value_name = "PATH")]
+    pub olap_db: Option<PathBuf>,
+    /// Delete the chain and OLAP databases in the data directory before starting.
+    #[arg(long)]
+    pub reset_chain: bool,
+    /// Log level: DEBUG, INFO, WARNING or ERROR.
+    #[arg(short, long, default_value = "INFO", value_parser = parse_level)]
+    pub log_level: String,
+}
+
+fn parse_level(s: &str) -> Result<String, String> {
+    match s.to_ascii_uppercase().as_str() {
+        "DEBUG" | "INFO" | "WARNING" | "WARN" | "ERROR" => Ok(s.to_ascii_uppercase()),
+        _ => Err(format!(
+            "unknown log level {s:?}: use DEBUG, INFO, WARNING or ERROR"
+        )),
+    }
+}
+
+impl Cli {
+    /// Applies the flags over a loaded config (flags win).
+    pub fn apply(&self, config: &mut NodeConfig) {
+        if let Some(p) = self.port {
+            config.port = p;
+        }
+        if let Some(d) = &self.data_dir {
+            config.data_dir = d.clone();
+        }
+        if let Some(peers) = &self.peers {
+            config.bootstrap_peers = peers.iter().filter(|p| !p.is_empty()).cloned().collect();
+        }
+        if let Some(i) = &self.identity {
+            config.identity_file = i.display().to_string();
+        }
+        if let Some(s) = &self.stats_file {
+            config.experiment_stats_file = s.display().to_string();
+        }
+        if let Some(o) = &self.olap_db {
+            config.olap_db_path = o.display().to_string();
+        }
+        if self.reset_chain {
+            config.reset_chain = true;
+        }
+    }
+
+    /// The `tracing` filter directive for the chosen level.
+    pub fn tracing_level(&self) -> &'static str {
+        match self.log_level.as_str() {
+            "DEBUG" => "debug",
+            "WARNING" | "WARN" => "warn",
+            "ERROR" => "error",
+            _ => "info",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_override_the_config() {
+        let cli = Cli::parse_from([
+            "doin-node",
+            "--port",
+            "9001",
+            "-d",
+            "/tmp/x",
+            "--peers",
+            "a:1,b:2",
+            "--reset-chain",
+            "-l",
+            "debug",
+        ]);
+        let mut c = NodeConfig::default();
+        cli.apply(&mut c);
+        assert_eq!(c.port, 9001);
+        assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));
+        assert_eq!(c.bootstrap_peers, vec!["a:1".to_owned(), "b:2".to_owned()]);
+        assert!(c.reset_chain);
+        assert_eq!(cli.tracing_level(), "debug");
+        assert!(Cli::try_parse_from(["doin-node", "-l", "loud"]).is_err());
+    }
+}

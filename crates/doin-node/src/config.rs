@@ -1,0 +1,589 @@
+//! Node configuration: the reference's JSON keys, their defaults, and validation.
+//!
+//! A config file is the reference's `UnifiedNodeConfig` JSON: top-level keys (§8.1 of the
+//! node digest) and a `domains` list of per-domain roles (§8.2). Unknown keys are ignored
+//! with a warning (the reference ignores them silently); a key of the wrong type is an error
+//! that names the key's path (`domains[0].target_performance: invalid type ...`). With no
+//! file at all the node runs on [`NodeConfig::embedded_default`]: one built-in quadratic
+//! domain on a solo chain.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Why a config could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The JSON is malformed or a key has the wrong type.
+    #[error("config {path}: {detail}")]
+    Invalid {
+        /// The file (or `<embedded>`).
+        path: String,
+        /// The key path and what is wrong.
+        detail: String,
+    },
+}
+
+/// The whole node configuration.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct NodeConfig {
+    /// Label shown on the dashboard.
+    pub node_label: String,
+    /// Bind address.
+    pub host: String,
+    /// The one HTTP port (peer inbox, API, dashboard).
+    pub port: u16,
+    /// Directory of every local file.
+    pub data_dir: PathBuf,
+    /// Identity key file; empty means `<data_dir>/identity.pem`.
+    pub identity_file: String,
+    /// `host:port` of the peers to dial first.
+    pub bootstrap_peers: Vec<String>,
+    /// The domains this node serves and its roles in each.
+    pub domains: Vec<DomainRole>,
+    /// Target seconds between blocks (chain parameter).
+    pub target_block_time: f64,
+    /// Threshold of the first block after genesis (chain parameter).
+    pub initial_threshold: f64,
+    /// Absolute margin a result must beat the best by to count as better.
+    pub acceptance_tolerance: f64,
+    /// Evaluators per quorum; 0 makes a solo chain (chain parameter).
+    pub quorum_min_evaluators: u32,
+    /// Agreement fraction the reference uses (0.67); DOIN requires a 2/3 supermajority.
+    pub quorum_fraction: f64,
+    /// Relative divergence within which a vote agrees with the median (chain parameter).
+    pub quorum_tolerance: f64,
+    /// Seconds a commitment stays valid before its reveal.
+    pub commit_reveal_max_age: f64,
+    /// Blocks after which a block is final (chain parameter).
+    pub finality_confirmation_depth: u32,
+    /// Blocks between external checkpoint anchors.
+    pub external_anchor_interval: u32,
+    /// Whether evaluator seeds must be the deterministic ones.
+    pub require_deterministic_seed: bool,
+    /// Seconds between evaluator task polls.
+    pub eval_poll_interval: f64,
+    /// Tasks an evaluator takes per poll.
+    pub eval_max_concurrent: u32,
+    /// Seconds between optimizer rounds (the reference parses but ignores it).
+    pub optimizer_loop_interval: f64,
+    /// Shared-population lease seconds.
+    pub shared_claim_timeout: f64,
+    /// Shared-population results before a claim expires.
+    pub shared_claim_result_patience: u32,
+    /// Shared-population confirmation quorum.
+    pub shared_min_peers: u32,
+    /// Create generation 0 before waiting for peers.
+    pub shared_initialize_before_peers: bool,
+    /// Warning cadence while waiting for peers.
+    pub shared_peer_wait_timeout: f64,
+    /// Pause per claim confirmation round.
+    pub shared_claim_settle_seconds: f64,
+    /// Claim confirmation rounds.
+    pub shared_claim_confirmation_rounds: u32,
+    /// `"sqlite"` (ours always stores in SQLite; `"json"` is accepted and stored in SQLite).
+    pub storage_backend: String,
+    /// Chain database path; empty means `<data_dir>/chain.db`.
+    pub db_path: String,
+    /// Blocks between state snapshots.
+    pub snapshot_interval: u32,
+    /// Transaction bodies kept (0 = never prune).
+    pub prune_keep_blocks: u32,
+    /// `"gossipsub"` or `"flooding"`.
+    pub network_protocol: String,
+    /// Gossip heartbeat seconds.
+    pub gossip_heartbeat_interval: f64,
+    /// Whether peer discovery runs.
+    pub discovery_enabled: bool,
+    /// Seconds between discovery rounds.
+    pub discovery_interval: f64,
+    /// Whether `/dashboard` is served.
+    pub dashboard_enabled: bool,
+    /// Per-round CSV; empty means `<data_dir>/experiment_stats.csv`.
+    pub experiment_stats_file: String,
+    /// OLAP database; empty means `<data_dir>/olap.db`.
+    pub olap_db_path: String,
+    /// Delete chain and OLAP files at start.
+    pub reset_chain: bool,
+    /// Whether the fee market runs.
+    pub fee_market_enabled: bool,
+    /// Fee market settings.
+    pub fee_config: FeeConfig,
+    /// PostgreSQL URL for the analytics export (DOIN extension; empty = off).
+    pub postgres_url: String,
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        NodeConfig {
+            node_label: String::new(),
+            host: "0.0.0.0".into(),
+            port: 8470,
+            data_dir: PathBuf::from("./doin-data"),
+            identity_file: String::new(),
+            bootstrap_peers: Vec::new(),
+            domains: Vec::new(),
+            target_block_time: 600.0,
+            initial_threshold: 1.0,
+            acceptance_tolerance: 1e-5,
+            quorum_min_evaluators: 3,
+            quorum_fraction: 0.67,
+            quorum_tolerance: 0.05,
+            commit_reveal_max_age: 600.0,
+            finality_confirmation_depth: 6,
+            external_anchor_interval: 100,
+            require_deterministic_seed: true,
+            eval_poll_interval: 10.0,
+            eval_max_concurrent: 3,
+            optimizer_loop_interval: 30.0,
+            shared_claim_timeout: 600.0,
+            shared_claim_result_patience: 4,
+            shared_min_peers: 0,
+            shared_initialize_before_peers: false,
+            shared_peer_wait_timeout: 120.0,
+            shared_claim_settle_seconds: 1.0,
+            shared_claim_confirmation_rounds: 2,
+            storage_backend: "sqlite".into(),
+            db_path: String::new(),
+            snapshot_interval: 100,
+            prune_keep_blocks: 10_000,
+            network_protocol: "gossipsub".into(),
+            gossip_heartbeat_interval: 1.0,
+            discovery_enabled: true,
+            discovery_interval: 60.0,
+            dashboard_enabled: true,
+            experiment_stats_file: String::new(),
+            olap_db_path: String::new(),
+            reset_chain: false,
+            fee_market_enabled: true,
+            fee_config: FeeConfig::default(),
+            postgres_url: String::new(),
+        }
+    }
+}
+
+/// One domain and this node's roles in it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct DomainRole {
+    /// The domain's id (required).
+    pub domain_id: String,
+    /// Run the optimizer.
+    pub optimize: bool,
+    /// Evaluate others' optimae.
+    pub evaluate: bool,
+    /// Optimizer plugin name (`simple_quadratic` is the built-in quadratic domain).
+    pub optimization_plugin: String,
+    /// Evaluator plugin name.
+    pub inference_plugin: String,
+    /// Synthetic-data plugin name.
+    pub synthetic_data_plugin: String,
+    /// Optimizer settings.
+    pub optimization_config: serde_json::Map<String, serde_json::Value>,
+    /// Evaluator settings (falls back to `optimization_config`).
+    pub inference_config: serde_json::Map<String, serde_json::Value>,
+    /// Synthetic-data settings (falls back to `optimization_config`).
+    pub synthetic_data_config: serde_json::Map<String, serde_json::Value>,
+    /// `{name: [low, high]}` bounds on parameters.
+    pub param_bounds: BTreeMap<String, (f64, f64)>,
+    /// Whether the domain has synthetic data.
+    pub has_synthetic_data: bool,
+    /// `false` = the reference's auto-accept path.
+    pub synthetic_data_validation: bool,
+    /// Direction of the metric.
+    pub higher_is_better: bool,
+    /// Metric name injected into plugin configs.
+    pub metric_type: String,
+    /// Stop optimizing once the best reaches this.
+    pub target_performance: Option<f64>,
+    /// Limits on an evaluation.
+    pub resource_limits: ResourceLimits,
+    /// Reward curve settings.
+    pub incentive_config: IncentiveConfig,
+}
+
+impl Default for DomainRole {
+    fn default() -> Self {
+        DomainRole {
+            domain_id: String::new(),
+            optimize: false,
+            evaluate: false,
+            optimization_plugin: String::new(),
+            inference_plugin: String::new(),
+            synthetic_data_plugin: String::new(),
+            optimization_config: Default::default(),
+            inference_config: Default::default(),
+            synthetic_data_config: Default::default(),
+            param_bounds: BTreeMap::new(),
+            has_synthetic_data: false,
+            synthetic_data_validation: true,
+            higher_is_better: true,
+            metric_type: String::new(),
+            target_performance: None,
+            resource_limits: ResourceLimits::default(),
+            incentive_config: IncentiveConfig::default(),
+        }
+    }
+}
+
+/// Limits on one evaluation (unknown keys are an error, as in the reference).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ResourceLimits {
+    /// Wall-clock seconds an evaluation may take.
+    pub max_training_seconds: f64,
+    /// Memory an evaluation may use.
+    pub max_memory_mb: f64,
+    /// Largest `epochs` parameter accepted.
+    pub max_epochs: u64,
+    /// Largest `batch_size` parameter accepted.
+    pub max_batch_size: u64,
+}
+
+impl Default for ResourceLimits {
+    fn default() -> Self {
+        ResourceLimits {
+            max_training_seconds: 3600.0,
+            max_memory_mb: 8192.0,
+            max_epochs: 5000,
+            max_batch_size: 512,
+        }
+    }
+}
+
+/// The reward curve of a verified result against its report.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct IncentiveConfig {
+    /// Direction of the metric.
+    pub higher_is_better: bool,
+    /// Relative gap still rewarded.
+    pub tolerance_margin: f64,
+    /// Relative gain earning the full bonus.
+    pub bonus_threshold: f64,
+    /// Reward fraction at the tolerance edge.
+    pub min_reward_fraction: f64,
+    /// Largest bonus multiplier.
+    pub max_bonus_multiplier: f64,
+}
+
+impl Default for IncentiveConfig {
+    fn default() -> Self {
+        IncentiveConfig {
+            higher_is_better: true,
+            tolerance_margin: 0.10,
+            bonus_threshold: 0.05,
+            min_reward_fraction: 0.3,
+            max_bonus_multiplier: 1.2,
+        }
+    }
+}
+
+/// Fee market settings.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct FeeConfig {
+    /// Lowest base fee.
+    pub min_base_fee: f64,
+    /// Highest base fee.
+    pub max_base_fee: f64,
+    /// Fullness the base fee steers toward.
+    pub target_block_fullness: f64,
+    /// EIP-1559 change denominator (8 = at most 12.5 % per block).
+    pub base_fee_change_denom: u32,
+    /// Transactions per block at target.
+    pub target_block_size: u32,
+    /// Most transactions per block.
+    pub max_block_size: u32,
+    /// Optimae stake as a multiple of the base fee.
+    pub optimae_stake_multiplier: f64,
+    /// Share of a rejected optimae's stake that is burned.
+    pub optimae_burn_fraction: f64,
+}
+
+impl Default for FeeConfig {
+    fn default() -> Self {
+        FeeConfig {
+            min_base_fee: 0.001,
+            max_base_fee: 100.0,
+            target_block_fullness: 0.5,
+            base_fee_change_denom: 8,
+            target_block_size: 100,
+            max_block_size: 200,
+            optimae_stake_multiplier: 5.0,
+            optimae_burn_fraction: 0.2,
+        }
+    }
+}
+
+/// A loaded config and the keys it ignored.
+#[derive(Debug, Clone)]
+pub struct LoadedConfig {
+    /// The config.
+    pub config: NodeConfig,
+    /// Paths of keys that are not config keys (warned about, otherwise ignored).
+    pub ignored_keys: Vec<String>,
+}
+
+impl NodeConfig {
+    /// Parses config JSON text; `origin` names the source in errors.
+    pub fn from_json(text: &str, origin: &str) -> Result<LoadedConfig, ConfigError> {
+        let invalid = |detail: String| ConfigError::Invalid {
+            path: origin.to_owned(),
+            detail,
+        };
+        let mut de = serde_json::Deserializer::from_str(text);
+        let mut ignored_keys = Vec::new();
+        let mut on_ignored = |path: serde_ignored::Path<'_>| ignored_keys.push(path.to_string());
+        let tracked = serde_ignored::Deserializer::new(&mut de, &mut on_ignored);
+        let config: NodeConfig = serde_path_to_error::deserialize(tracked).map_err(|e| {
+            let path = e.path().to_string();
+            invalid(format!("{path}: {}", e.inner()))
+        })?;
+        de.end().map_err(|e| invalid(e.to_string()))?;
+        config.validate().map_err(invalid)?;
+        Ok(LoadedConfig {
+            config,
+            ignored_keys,
+        })
+    }
+
+    /// Reads and parses a config file.
+    pub fn load(path: &Path) -> Result<LoadedConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::from_json(&text, &path.display().to_string())
+    }
+
+    /// The embedded defaults: one built-in quadratic domain that this node optimizes and
+    /// evaluates, on a solo chain (quorum minimum 0) with 10-second blocks, SQLite storage.
+    pub fn embedded_default() -> Self {
+        let text = include_str!("default_config.json");
+        match Self::from_json(text, "<embedded default>") {
+            Ok(loaded) => loaded.config,
+            // The embedded file is pinned by a test; fall back to plain defaults regardless.
+            Err(_) => NodeConfig::default(),
+        }
+    }
+
+    /// Checks values that parse but make no sense; the message names the key.
+    pub fn validate(&self) -> Result<(), String> {
+        let positive = [
+            ("target_block_time", self.target_block_time),
+            ("commit_reveal_max_age", self.commit_reveal_max_age),
+            ("eval_poll_interval", self.eval_poll_interval),
+            ("shared_claim_timeout", self.shared_claim_timeout),
+            ("shared_peer_wait_timeout", self.shared_peer_wait_timeout),
+            (
+                "shared_claim_settle_seconds",
+                self.shared_claim_settle_seconds,
+            ),
+            ("gossip_heartbeat_interval", self.gossip_heartbeat_interval),
+        ];
+        for (key, v) in positive {
+            if !(v.is_finite() && v > 0.0) {
+                return Err(format!("{key}: must be a positive number, got {v}"));
+            }
+        }
+        if !self.initial_threshold.is_finite() {
+            return Err("initial_threshold: must be finite".into());
+        }
+        if !(0.0..=1.0).contains(&self.quorum_fraction) {
+            return Err(format!(
+                "quorum_fraction: must be within [0, 1], got {}",
+                self.quorum_fraction
+            ));
+        }
+        if !(self.quorum_tolerance.is_finite() && self.quorum_tolerance >= 0.0) {
+            return Err("quorum_tolerance: must be a non-negative number".into());
+        }
+        if !matches!(self.network_protocol.as_str(), "gossipsub" | "flooding") {
+            return Err(format!(
+                "network_protocol: must be \"gossipsub\" or \"flooding\", got {:?}",
+                self.network_protocol
+            ));
+        }
+        if !matches!(self.storage_backend.as_str(), "sqlite" | "json") {
+            return Err(format!(
+                "storage_backend: must be \"sqlite\" or \"json\", got {:?}",
+                self.storage_backend
+            ));
+        }
+        if self.shared_claim_result_patience == 0 || self.shared_claim_confirmation_rounds == 0 {
+            return Err(
+                "shared_claim_result_patience and shared_claim_confirmation_rounds: must be > 0"
+                    .into(),
+            );
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (i, d) in self.domains.iter().enumerate() {
+            if d.domain_id.trim().is_empty() {
+                return Err(format!("domains[{i}].domain_id: required"));
+            }
+            if !seen.insert(d.domain_id.as_str()) {
+                return Err(format!(
+                    "domains[{i}].domain_id: {:?} is listed twice",
+                    d.domain_id
+                ));
+            }
+            for (name, (low, high)) in &d.param_bounds {
+                if !(low.is_finite() && high.is_finite() && low <= high) {
+                    return Err(format!(
+                        "domains[{i}].param_bounds.{name}: need finite [low, high] with low <= high"
+                    ));
+                }
+            }
+            if let Some(t) = d.target_performance {
+                if !t.is_finite() {
+                    return Err(format!("domains[{i}].target_performance: must be finite"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Path of the chain database.
+    pub fn chain_db_path(&self) -> PathBuf {
+        if self.db_path.is_empty() {
+            self.data_dir.join("chain.db")
+        } else {
+            PathBuf::from(&self.db_path)
+        }
+    }
+
+    /// Path of the identity key file.
+    pub fn identity_path(&self) -> PathBuf {
+        if self.identity_file.is_empty() {
+            self.data_dir.join("identity.pem")
+        } else {
+            PathBuf::from(&self.identity_file)
+        }
+    }
+
+    /// Path of the per-round experiment CSV.
+    pub fn stats_file_path(&self) -> PathBuf {
+        if self.experiment_stats_file.is_empty() {
+            self.data_dir.join("experiment_stats.csv")
+        } else {
+            PathBuf::from(&self.experiment_stats_file)
+        }
+    }
+
+    /// Path of the OLAP database.
+    pub fn olap_db_path(&self) -> PathBuf {
+        if self.olap_db_path.is_empty() {
+            self.data_dir.join("olap.db")
+        } else {
+            PathBuf::from(&self.olap_db_path)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reference_config(name: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../testdata/reference/configs")
+            .join(name)
+    }
+
+    #[test]
+    fn reference_example_configs_load_unchanged() {
+        for name in [
+            "quadratic_single_node.json",
+            "quadratic_node_a.json",
+            "quadratic_node_b.json",
+        ] {
+            let loaded = NodeConfig::load(&reference_config(name)).unwrap();
+            let c = loaded.config;
+            assert_eq!(c.domains.len(), 1, "{name}");
+            let d = &c.domains[0];
+            assert_eq!(d.domain_id, "quadratic");
+            assert_eq!(d.optimization_plugin, "simple_quadratic");
+            assert_eq!(d.target_performance, Some(-100.0));
+            assert_eq!(d.param_bounds.get("x"), Some(&(-20.0, 20.0)));
+            assert_eq!(c.target_block_time, 60.0);
+            assert_eq!(c.network_protocol, "flooding");
+            assert!(
+                loaded.ignored_keys.is_empty(),
+                "{name}: {:?}",
+                loaded.ignored_keys
+            );
+        }
+    }
+
+    #[test]
+    fn embedded_default_is_a_solo_quadratic_chain() {
+        let loaded =
+            NodeConfig::from_json(include_str!("default_config.json"), "embedded").unwrap();
+        assert!(loaded.ignored_keys.is_empty(), "{:?}", loaded.ignored_keys);
+        let c = loaded.config;
+        assert_eq!(c.port, 8470);
+        assert_eq!(c.quorum_min_evaluators, 0);
+        assert_eq!(c.storage_backend, "sqlite");
+        assert_eq!(c.domains.len(), 1);
+        assert!(c.domains[0].optimize && c.domains[0].evaluate);
+    }
+
+    #[test]
+    fn unknown_keys_are_reported_not_fatal() {
+        let loaded = NodeConfig::from_json(
+            r#"{"$doc": "x", "port": 9000, "domains": [{"domain_id": "d", "colour": 1}]}"#,
+            "t",
+        )
+        .unwrap();
+        assert_eq!(loaded.config.port, 9000);
+        assert_eq!(
+            loaded.ignored_keys,
+            vec!["$doc".to_owned(), "domains.0.colour".to_owned()]
+        );
+    }
+
+    #[test]
+    fn wrong_types_name_the_key() {
+        let err = NodeConfig::from_json(
+            r#"{"domains": [{"domain_id": "d", "target_performance": "high"}]}"#,
+            "t",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("domains[0].target_performance"), "{err}");
+        let err = NodeConfig::from_json(r#"{"port": "eighty"}"#, "t")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("port"), "{err}");
+        let err = NodeConfig::from_json(r#"{"port": 70000}"#, "t")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("port"), "{err}");
+        let err = NodeConfig::from_json(
+            r#"{"domains": [{"domain_id": "d", "resource_limits": {"max_gpus": 1}}]}"#,
+            "t",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("resource_limits"), "{err}");
+        let err = NodeConfig::from_json(r#"{"target_block_time": -1}"#, "t")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("target_block_time"), "{err}");
+        let err = NodeConfig::from_json("{\"port\": 1", "t")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("EOF"), "{err}");
+    }
+}

@@ -1,0 +1,12 @@
+//! # doin-node
+//!
+//! The node assembly: configuration, command line, roles, loops, HTTP API and the
+//! `doin-node` binary. Protocol rules live in `doin-consensus`; this crate wires them to
+//! storage, the network and the plugins.
+//!
+//! Bird's eye view:
+//! * [`config`] — the reference's JSON config keys, defaults, validation, embedded defaults.
+//! * [`cli`] — the reference's command-line flags, applied over the config.
+
+pub mod cli;
+pub mod config;
