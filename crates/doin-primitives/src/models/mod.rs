@@ -15,6 +15,8 @@ pub mod task;
 mod transaction;
 
 pub use block::{Block, BlockError, BlockHeader, GENESIS_HASH};
+pub use coin::{CoinbaseOutput, CoinbaseTransaction, TransferTransaction};
+pub use payment::{PaymentUpdate, PyNumber};
 pub use transaction::{Transaction, TransactionType};
 
 use crate::fields::ModelError;
