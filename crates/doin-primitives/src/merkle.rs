@@ -4,7 +4,7 @@
 //! duplicating its last entry and each pair becomes `sha256_hex(left_hex + right_hex)`,
 //! hashing the hex *text*. The duplication makes `[A,B,C]` and `[A,B,C,C]` share a root
 //! (CVE-2012-2459), so blocks with duplicate transaction ids are refused by
-//! [`crate::models::Block::validate_merkle`] rather than here.
+//! [`crate::models::Block::validate_content`] rather than here.
 
 use sha2::{Digest, Sha256};
 
