@@ -8,5 +8,9 @@
 //! * [`config`] — the reference's JSON config keys, defaults, validation, embedded defaults.
 //! * [`cli`] — the reference's command-line flags, applied over the config.
 
+pub mod api;
 pub mod cli;
 pub mod config;
+pub mod progress;
+pub mod task_queue;
+pub mod view;

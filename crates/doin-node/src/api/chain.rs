@@ -1,0 +1,91 @@
+//! `/chain/status`, `/chain/blocks`, `/chain/block/{index}`.
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use doin_primitives::models::WireModel;
+use doin_primitives::value::Value;
+use serde_json::json;
+
+use super::error::ApiError;
+use super::ApiState;
+
+/// Most blocks one `/chain/blocks` answer carries.
+pub const MAX_BLOCKS_PER_REQUEST: i64 = 50;
+
+/// `GET /chain/status`.
+pub async fn chain_status(State(s): State<ApiState>) -> Response {
+    let v = s.chain_view();
+    Json(json!({
+        "chain_height": v.height,
+        "tip_hash": v.tip_hash,
+        "tip_index": v.tip_index,
+        "finalized_height": v.finalized_height,
+        "component_versions": {"doin-node": env!("CARGO_PKG_VERSION")},
+        "params_hash": v.params_hash,
+    }))
+    .into_response()
+}
+
+fn int_param(q: &HashMap<String, String>, key: &str) -> Result<Option<i64>, ApiError> {
+    match q.get(key) {
+        None => Ok(None),
+        Some(s) if s.is_empty() => Ok(None),
+        Some(s) => s
+            .parse::<i64>()
+            .map(Some)
+            .map_err(|_| ApiError::bad_request(format!("{key} must be an integer, got {s:?}"))),
+    }
+}
+
+/// `GET /chain/blocks?from=&to=&request_id=`: at most 50 blocks, `has_more` when the chain
+/// goes on past `to`.
+pub async fn chain_blocks(
+    State(s): State<ApiState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let height = s.chain_view().height;
+    let from = int_param(&q, "from")?.unwrap_or(0);
+    let to = int_param(&q, "to")?.unwrap_or(height - 1);
+    if from < 0 {
+        return Err(ApiError::bad_request("from must be >= 0"));
+    }
+    let to = to.min(from.saturating_add(MAX_BLOCKS_PER_REQUEST - 1));
+    let request_id = q.get("request_id").cloned().unwrap_or_default();
+    let blocks = if to >= from {
+        let source = s.blocks.clone();
+        tokio::task::spawn_blocking(move || source.blocks(from, to))
+            .await
+            .map_err(|e| ApiError::internal(e.to_string()))?
+            .map_err(ApiError::internal)?
+    } else {
+        Vec::new()
+    };
+    let body = Value::Object(doin_primitives::map! {
+        "request_id" => request_id,
+        "blocks" => blocks.iter().map(WireModel::to_value).collect::<Vec<_>>(),
+        "has_more" => to < height - 1,
+    });
+    Ok(Json(body).into_response())
+}
+
+/// `GET /chain/block/{index}`: a block, or 404.
+pub async fn chain_block(
+    State(s): State<ApiState>,
+    Path(index): Path<String>,
+) -> Result<Response, ApiError> {
+    let index: i64 = index.parse().map_err(|_| {
+        ApiError::bad_request(format!("block index must be an integer, got {index:?}"))
+    })?;
+    let source = s.blocks.clone();
+    let block = tokio::task::spawn_blocking(move || source.block(index))
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?
+        .map_err(ApiError::internal)?;
+    match block {
+        Some(b) => Ok(Json(b.to_value()).into_response()),
+        None => Err(ApiError::not_found(format!("block {index} not found"))),
+    }
+}

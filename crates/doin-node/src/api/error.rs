@@ -1,0 +1,71 @@
+//! API errors: a status code and the reference's `{"status":"error","detail":...}` body.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+/// An error answer.
+#[derive(Debug)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// What went wrong, for the caller.
+    pub detail: String,
+}
+
+impl ApiError {
+    /// 400 with a detail.
+    pub fn bad_request(detail: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            detail: detail.into(),
+        }
+    }
+
+    /// 404 with a detail.
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::NOT_FOUND,
+            detail: detail.into(),
+        }
+    }
+
+    /// 409 with a detail.
+    pub fn conflict(detail: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::CONFLICT,
+            detail: detail.into(),
+        }
+    }
+
+    /// 500 with a detail (storage failures and the like).
+    pub fn internal(detail: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            detail: detail.into(),
+        }
+    }
+
+    /// 503: the node is shutting down or overloaded.
+    pub fn unavailable(detail: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            detail: detail.into(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            Json(serde_json::json!({"status": "error", "detail": self.detail})),
+        )
+            .into_response()
+    }
+}
+
+/// Turns axum's query and body rejections into the JSON error shape.
+pub(crate) fn rejection(detail: impl std::fmt::Display) -> ApiError {
+    ApiError::bad_request(detail.to_string())
+}

@@ -1,0 +1,108 @@
+//! The HTTP API on the node's one port: the reference's paths and JSON shapes.
+//!
+//! * [`chain`] — `/chain/status`, `/chain/blocks`, `/chain/block/{index}` (sync and users).
+//! * [`status`] — `/health`, `/status`, `/peers`, `/fees`.
+//! * [`tasks`] — `/tasks/pending`, `/tasks/claim`, `/tasks/complete` (pull-based evaluators).
+//! * [`openapi`] — `/openapi.json`, the document describing all of the above.
+//!
+//! Handlers read snapshots ([`crate::view`]) and a read-only store connection; none of them
+//! waits on block production. Bad parameters get `400` with a JSON error body.
+
+pub mod chain;
+pub mod error;
+pub mod openapi;
+pub mod status;
+pub mod tasks;
+
+use std::sync::Arc;
+
+use axum::routing::{get, post};
+use axum::Router;
+use doin_primitives::models::Block;
+use tokio::sync::watch;
+
+use crate::task_queue::TaskQueue;
+use crate::view::{ChainView, DomainBoard};
+
+/// Reads stored blocks for the API (a read-only store connection).
+pub trait BlockSource: Send + Sync + 'static {
+    /// Blocks `from..=to` in order.
+    fn blocks(&self, from: i64, to: i64) -> Result<Vec<Block>, String>;
+    /// One block.
+    fn block(&self, index: i64) -> Result<Option<Block>, String>;
+}
+
+/// This node's static facts the API reports.
+#[derive(Debug, Clone, Default)]
+pub struct NodeInfo {
+    /// Full peer id.
+    pub peer_id: String,
+    /// HTTP port.
+    pub port: u16,
+    /// `sqlite`.
+    pub storage_backend: String,
+    /// `gossipsub` or `flooding`.
+    pub network_protocol: String,
+    /// Whether the fee market is on.
+    pub fee_market_enabled: bool,
+    /// Each domain and this node's roles in it.
+    pub domains: Vec<DomainInfo>,
+}
+
+/// A domain as `/status` reports it.
+#[derive(Debug, Clone, Default)]
+pub struct DomainInfo {
+    /// Domain id.
+    pub domain_id: String,
+    /// Optimizes here.
+    pub optimize: bool,
+    /// Evaluates here.
+    pub evaluate: bool,
+    /// Has a synthetic-data generator.
+    pub synthetic: bool,
+    /// Target performance.
+    pub target_performance: Option<f64>,
+}
+
+/// Everything a handler may read.
+#[derive(Clone)]
+pub struct ApiState {
+    /// Latest chain snapshot.
+    pub chain: watch::Receiver<Arc<ChainView>>,
+    /// Stored blocks.
+    pub blocks: Arc<dyn BlockSource>,
+    /// The task queue.
+    pub tasks: Arc<TaskQueue>,
+    /// Per-domain progress.
+    pub board: DomainBoard,
+    /// Static facts.
+    pub info: Arc<NodeInfo>,
+}
+
+impl ApiState {
+    /// The latest chain snapshot.
+    pub fn chain_view(&self) -> Arc<ChainView> {
+        self.chain.borrow().clone()
+    }
+}
+
+/// The router with every route.
+pub fn router(state: ApiState) -> Router {
+    Router::new()
+        .route("/health", get(status::health))
+        .route("/status", get(status::status))
+        .route("/peers", get(status::peers))
+        .route("/fees", get(status::fees))
+        .route("/chain/status", get(chain::chain_status))
+        .route("/chain/blocks", get(chain::chain_blocks))
+        .route("/chain/block/{index}", get(chain::chain_block))
+        .route("/tasks/pending", get(tasks::pending))
+        .route("/tasks/claim", post(tasks::claim))
+        .route("/tasks/complete", post(tasks::complete))
+        .route("/openapi.json", get(openapi::openapi))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+/// Largest request body accepted on any path.
+pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;

@@ -1,0 +1,76 @@
+//! `/openapi.json`: an OpenAPI 3.0 description of every route the node serves.
+
+use axum::Json;
+use serde_json::{json, Value};
+
+fn error_response(description: &str) -> Value {
+    json!({"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})
+}
+
+fn ok(description: &str, schema: Value) -> Value {
+    json!({"description": description, "content": {"application/json": {"schema": schema}}})
+}
+
+fn int_query(name: &str, description: &str) -> Value {
+    json!({"name": name, "in": "query", "required": false, "description": description, "schema": {"type": "integer"}})
+}
+
+/// The document.
+pub fn document() -> Value {
+    let obj = json!({"type": "object"});
+    json!({
+        "openapi": "3.0.3",
+        "info": {
+            "title": "DOIN node API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "A DOIN node's HTTP API: the reference node's paths and JSON shapes. Errors are {\"status\":\"error\",\"detail\":...}."
+        },
+        "paths": {
+            "/health": {"get": {"summary": "Liveness", "responses": {"200": ok("{status, port}", obj.clone())}}},
+            "/status": {"get": {"summary": "Node status: domains, chain, task queue, coin, difficulty", "responses": {"200": ok("status object", obj.clone())}}},
+            "/peers": {"get": {"summary": "Known peers", "responses": {"200": ok("{self, peers}", obj.clone())}}},
+            "/fees": {"get": {"summary": "Fee market state", "responses": {"200": ok("{enabled, ...}", obj.clone())}}},
+            "/chain/status": {"get": {"summary": "Chain height, tip and finality", "responses": {"200": ok("{chain_height, tip_hash, tip_index, finalized_height, component_versions}", obj.clone())}}},
+            "/chain/blocks": {"get": {
+                "summary": "A range of blocks (at most 50)",
+                "parameters": [int_query("from", "first index (default 0)"), int_query("to", "last index, inclusive (default tip; capped to from+49)"),
+                    {"name": "request_id", "in": "query", "required": false, "schema": {"type": "string"}}],
+                "responses": {"200": ok("{request_id, blocks, has_more}", obj.clone()), "400": error_response("bad parameter")}}},
+            "/chain/block/{index}": {"get": {
+                "summary": "One block",
+                "parameters": [{"name": "index", "in": "path", "required": true, "schema": {"type": "integer"}}],
+                "responses": {"200": ok("a block", json!({"$ref": "#/components/schemas/Block"})), "400": error_response("bad index"), "404": error_response("no such block")}}},
+            "/tasks/pending": {"get": {
+                "summary": "Pending tasks, most urgent first",
+                "parameters": [{"name": "domains", "in": "query", "required": false, "description": "comma-separated domain ids", "schema": {"type": "string"}}, int_query("limit", "most tasks returned (default 10, max 500)")],
+                "responses": {"200": ok("{tasks, total_pending}", obj.clone()), "400": error_response("bad parameter")}}},
+            "/tasks/claim": {"post": {
+                "summary": "Claim a pending task",
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["task_id", "evaluator_id"], "properties": {"task_id": {"type": "string"}, "evaluator_id": {"type": "string"}}}}}},
+                "responses": {"200": ok("{status: claimed, task}", obj.clone()), "400": error_response("missing fields"), "409": error_response("not claimable")}}},
+            "/tasks/complete": {"post": {
+                "summary": "Complete a claimed task with the evaluator's figure and signed vote",
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["task_id", "verified_performance"], "properties": {"task_id": {"type": "string"}, "evaluator_id": {"type": "string"}, "verified_performance": {"type": "number"}, "vote": {"type": "object"}}}}}},
+                "responses": {"200": ok("{status: completed, task_id, block_generated}", obj.clone()), "400": error_response("missing or bad fields"), "409": error_response("not completable")}}},
+            "/openapi.json": {"get": {"summary": "This document", "responses": {"200": ok("OpenAPI document", obj.clone())}}}
+        },
+        "components": {"schemas": {
+            "Error": {"type": "object", "properties": {"status": {"type": "string", "enum": ["error"]}, "detail": {"type": "string"}}},
+            "Block": {"type": "object", "properties": {
+                "header": {"type": "object", "properties": {
+                    "index": {"type": "integer"}, "previous_hash": {"type": "string"}, "timestamp": {"type": "string"},
+                    "merkle_root": {"type": "string"}, "generator_id": {"type": "string"},
+                    "weighted_performance_sum": {"type": "number"}, "threshold": {"type": "number"}}},
+                "transactions": {"type": "array", "items": {"type": "object"}},
+                "hash": {"type": "string"},
+                "coinbase": {"type": "object"},
+                "public_key": {"type": "string"},
+                "signature": {"type": "string"}}}
+        }}
+    })
+}
+
+/// `GET /openapi.json`.
+pub async fn openapi() -> Json<Value> {
+    Json(document())
+}

@@ -1,0 +1,121 @@
+//! `/health`, `/status`, `/peers`, `/fees`.
+
+use axum::extract::State;
+use axum::Json;
+use serde_json::{json, Map, Value};
+
+use super::ApiState;
+
+/// Base units per DOIN.
+const UNITS_PER_COIN: f64 = 100_000_000.0;
+
+fn coins(units: u64) -> f64 {
+    units as f64 / UNITS_PER_COIN
+}
+
+/// `GET /health`.
+pub async fn health(State(s): State<ApiState>) -> Json<Value> {
+    Json(json!({"status": "healthy", "port": s.info.port}))
+}
+
+/// `GET /status`: the reference's shape, with `chain` facts DOIN adds (solo chain, params
+/// hash) in extra keys.
+pub async fn status(State(s): State<ApiState>) -> Json<Value> {
+    let v = s.chain_view();
+    let board = s.board.snapshot();
+    let mut domains = Map::new();
+    for d in &s.info.domains {
+        let progress = board.get(&d.domain_id).cloned().unwrap_or_default();
+        let best = progress
+            .best_performance
+            .or_else(|| v.domain_best.get(&d.domain_id).copied());
+        domains.insert(
+            d.domain_id.clone(),
+            json!({
+                "optimize": d.optimize,
+                "evaluate": d.evaluate,
+                "synthetic": d.synthetic,
+                "target_performance": d.target_performance,
+                "best_performance": best,
+                "converged": progress.converged,
+                "round": progress.round,
+                "optimae_committed": progress.committed,
+                "optimae_accepted": progress.accepted,
+                "optimae_rejected": progress.rejected,
+                "chain_best_performance": v.domain_best.get(&d.domain_id),
+            }),
+        );
+    }
+    let counts = s.tasks.counts();
+    let pick = |f: fn(&super::DomainInfo) -> bool| {
+        s.info
+            .domains
+            .iter()
+            .filter(|d| f(d))
+            .map(|d| d.domain_id.clone())
+            .collect::<Vec<_>>()
+    };
+    let deviation = if v.target_block_time > 0.0 {
+        v.ema_block_time / v.target_block_time
+    } else {
+        0.0
+    };
+    Json(json!({
+        "status": "healthy",
+        "peer_id": s.info.peer_id.chars().take(12).collect::<String>(),
+        "port": s.info.port,
+        "chain_height": v.height,
+        "storage_backend": s.info.storage_backend,
+        "network_protocol": s.info.network_protocol,
+        "domains": domains,
+        "peers": 0,
+        "task_queue": {"pending": counts.pending, "claimed": counts.claimed, "completed": counts.completed},
+        "security": {
+            "finalized_height": v.finalized_height,
+            "reputation_tracked_peers": v.reputation_tracked_peers,
+            "pending_commitments": 0,
+            "pending_quorums": counts.pending + counts.claimed,
+        },
+        "optimizer_domains": pick(|d| d.optimize),
+        "evaluator_domains": pick(|d| d.evaluate),
+        "coin": {
+            "total_supply": coins(v.total_supply),
+            "my_balance": coins(v.my_balance),
+            "top_holders": v.top_holders.iter().map(|(p, a)| json!([p, coins(*a)])).collect::<Vec<_>>(),
+            "total_supply_units": v.total_supply,
+            "my_balance_units": v.my_balance,
+        },
+        "difficulty": {
+            "threshold": v.threshold,
+            "target_block_time": v.target_block_time,
+            "ema_block_time": v.ema_block_time,
+            "blocks_in_epoch": v.blocks_in_epoch,
+            "epoch_length": v.epoch_length,
+            "total_adjustments": v.total_adjustments,
+            "deviation": deviation,
+        },
+        "chain": {
+            "solo": v.solo,
+            "mode": if v.solo { "solo: this node verifies its own optimae on independently seeded synthetic data" } else { "network" },
+            "params_hash": v.params_hash,
+            "tip_hash": v.tip_hash,
+            "pending_optimae": v.pending_optimae,
+            "pending_sum": v.pending_sum,
+            "total_transactions": v.total_transactions,
+        },
+        "peer_id_full": s.info.peer_id,
+    }))
+}
+
+/// `GET /peers`.
+pub async fn peers(State(s): State<ApiState>) -> Json<Value> {
+    Json(json!({
+        "self": {"peer_id": s.info.peer_id, "port": s.info.port},
+        "peers": [],
+    }))
+}
+
+/// `GET /fees`: `{"enabled": false}` until the fee market runs.
+pub async fn fees(State(_s): State<ApiState>) -> Json<Value> {
+    Json(json!({"enabled": false}))
+}

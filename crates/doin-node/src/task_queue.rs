@@ -1,0 +1,431 @@
+//! The pull-based, priority-ordered task queue evaluators draw from.
+//!
+//! Tasks are ordered by `(priority, created_at)` (0 is the most urgent: verification tasks
+//! are 0, inference requests 10, as in the reference). Evaluators *pull*: local evaluator
+//! workers wait on [`TaskQueue::wait_for_work`], remote ones call `GET /tasks/pending`,
+//! `POST /tasks/claim` and `POST /tasks/complete`. The requester of a verification task
+//! (the optimizer loop) waits on the task's completion channel for the votes.
+//!
+//! The queue is bounded ([`TaskQueue::MAX_TASKS`]); finished tasks are forgotten oldest
+//! first so memory stays flat over a long run.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::sync::Mutex;
+
+use doin_primitives::value::{Map, Value};
+use doin_primitives::Timestamp;
+use tokio::sync::{oneshot, Notify};
+
+/// What a task asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskKind {
+    /// Re-evaluate an optimae on seeded synthetic data.
+    OptimaeVerification,
+    /// Serve an inference request.
+    InferenceRequest,
+}
+
+impl TaskKind {
+    /// The wire value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskKind::OptimaeVerification => "optimae_verification",
+            TaskKind::InferenceRequest => "inference_request",
+        }
+    }
+}
+
+/// Where a task is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskState {
+    /// Waiting for an evaluator.
+    Pending,
+    /// Claimed by an evaluator.
+    Claimed,
+    /// Done.
+    Completed,
+    /// Given up.
+    Failed,
+}
+
+impl TaskState {
+    /// The wire value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskState::Pending => "pending",
+            TaskState::Claimed => "claimed",
+            TaskState::Completed => "completed",
+            TaskState::Failed => "failed",
+        }
+    }
+}
+
+/// A task in the queue.
+#[derive(Debug, Clone)]
+pub struct QueuedTask {
+    /// Content id.
+    pub id: String,
+    /// What it asks for.
+    pub kind: TaskKind,
+    /// Domain.
+    pub domain_id: String,
+    /// State.
+    pub state: TaskState,
+    /// Who asked.
+    pub requester_id: String,
+    /// Who claimed it.
+    pub evaluator_id: Option<String>,
+    /// The parameters to evaluate.
+    pub parameters: Map,
+    /// The optimae it verifies.
+    pub optimae_id: String,
+    /// The optimizer's own figure.
+    pub reported_performance: Option<f64>,
+    /// When created.
+    pub created_at: Timestamp,
+    /// When claimed.
+    pub claimed_at: Option<Timestamp>,
+    /// When completed.
+    pub completed_at: Option<Timestamp>,
+    /// 0 is most urgent.
+    pub priority: u8,
+    /// The evaluator's figure.
+    pub verified_performance: Option<f64>,
+    /// The commitment the optimae was revealed against (DOIN extension).
+    pub commitment_hash: String,
+    /// Hash of the block the quorum and the synthetic seeds derive from (DOIN extension).
+    pub seed_block_hash: String,
+    /// The evaluators selected for this optimae's quorum (DOIN extension).
+    pub quorum: Vec<String>,
+}
+
+impl QueuedTask {
+    /// The reference's task wire object plus DOIN's extension fields.
+    pub fn to_value(&self) -> Value {
+        let ts = |t: &Option<Timestamp>| t.map(|t| Value::Str(t.wire())).unwrap_or(Value::Null);
+        let mut m = doin_primitives::map! {
+            "id" => self.id.clone(),
+            "task_type" => self.kind.as_str(),
+            "domain_id" => self.domain_id.clone(),
+            "status" => self.state.as_str(),
+            "requester_id" => self.requester_id.clone(),
+            "evaluator_id" => self.evaluator_id.clone(),
+            "parameters" => self.parameters.clone(),
+            "optimae_id" => self.optimae_id.clone(),
+            "reported_performance" => self.reported_performance,
+            "metric_evidence" => Map::new(),
+            "result" => Value::Null,
+            "verified_performance" => self.verified_performance,
+            "created_at" => self.created_at.wire(),
+            "claimed_at" => ts(&self.claimed_at),
+            "completed_at" => ts(&self.completed_at),
+            "priority" => i64::from(self.priority),
+        };
+        m.insert(
+            "commitment_hash".into(),
+            self.commitment_hash.clone().into(),
+        );
+        m.insert(
+            "seed_block_hash".into(),
+            self.seed_block_hash.clone().into(),
+        );
+        m.insert(
+            "quorum".into(),
+            Value::Array(self.quorum.iter().map(|q| q.clone().into()).collect()),
+        );
+        Value::Object(m)
+    }
+}
+
+/// What an evaluator hands back when it completes a task.
+#[derive(Debug, Clone)]
+pub struct Completion {
+    /// The evaluator.
+    pub evaluator_id: String,
+    /// Its figure.
+    pub verified_performance: f64,
+    /// Its signed quorum vote (wire object), when it sent one.
+    pub vote: Option<Value>,
+}
+
+/// Why a claim or completion was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TaskError {
+    /// No pending task with that id.
+    #[error("task not found or already claimed")]
+    NotClaimable,
+    /// No claimed task with that id, or claimed by someone else.
+    #[error("task not found or not claimed")]
+    NotCompletable,
+    /// The evaluator is not in the task's quorum.
+    #[error("evaluator {0} is not in this task's quorum")]
+    NotInQuorum(String),
+    /// The queue is full.
+    #[error("task queue is full ({0} tasks); retry later")]
+    Full(usize),
+}
+
+#[derive(Default)]
+struct Inner {
+    tasks: HashMap<String, QueuedTask>,
+    pending: BTreeSet<(u8, i64, String)>,
+    finished: VecDeque<String>,
+    waiters: HashMap<String, Vec<oneshot::Sender<Completion>>>,
+}
+
+/// Counts for `/status`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TaskCounts {
+    /// Waiting.
+    pub pending: usize,
+    /// Claimed.
+    pub claimed: usize,
+    /// Completed (still remembered).
+    pub completed: usize,
+}
+
+/// The queue (shared by the API, the optimizer loops and the evaluator workers).
+#[derive(Default)]
+pub struct TaskQueue {
+    inner: Mutex<Inner>,
+    work: Notify,
+}
+
+impl TaskQueue {
+    /// Most tasks held at once (pending + claimed + remembered finished ones).
+    pub const MAX_TASKS: usize = 10_000;
+    /// Finished tasks remembered for the API.
+    const MAX_FINISHED: usize = 1_000;
+
+    /// An empty queue.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Adds a task; returns a receiver that yields each completion.
+    pub fn push(&self, task: QueuedTask) -> Result<oneshot::Receiver<Completion>, TaskError> {
+        let (tx, rx) = oneshot::channel();
+        let mut inner = self.lock();
+        if inner.tasks.len() >= Self::MAX_TASKS {
+            return Err(TaskError::Full(Self::MAX_TASKS));
+        }
+        inner.pending.insert((
+            task.priority,
+            task.created_at.unix_micros(),
+            task.id.clone(),
+        ));
+        inner.waiters.entry(task.id.clone()).or_default().push(tx);
+        inner.tasks.insert(task.id.clone(), task);
+        drop(inner);
+        self.work.notify_waiters();
+        Ok(rx)
+    }
+
+    /// Pending tasks of the given domains (all when empty), most urgent first.
+    pub fn pending(&self, domains: &[String], limit: usize) -> (Vec<QueuedTask>, usize) {
+        let inner = self.lock();
+        let total = inner.pending.len();
+        let tasks = inner
+            .pending
+            .iter()
+            .filter_map(|(_, _, id)| inner.tasks.get(id))
+            .filter(|t| domains.is_empty() || domains.contains(&t.domain_id))
+            .take(limit)
+            .cloned()
+            .collect();
+        (tasks, total)
+    }
+
+    /// The most urgent pending task this evaluator may take in `domains`, claimed for it.
+    pub fn claim_next(&self, evaluator_id: &str, domains: &[String]) -> Option<QueuedTask> {
+        let id = {
+            let inner = self.lock();
+            inner
+                .pending
+                .iter()
+                .filter_map(|(_, _, id)| inner.tasks.get(id))
+                .find(|t| {
+                    domains.contains(&t.domain_id)
+                        && (t.quorum.is_empty() || t.quorum.iter().any(|q| q == evaluator_id))
+                })
+                .map(|t| t.id.clone())?
+        };
+        self.claim(&id, evaluator_id).ok()
+    }
+
+    /// Claims a pending task.
+    pub fn claim(&self, task_id: &str, evaluator_id: &str) -> Result<QueuedTask, TaskError> {
+        let mut inner = self.lock();
+        let task = inner.tasks.get(task_id).ok_or(TaskError::NotClaimable)?;
+        if task.state != TaskState::Pending {
+            return Err(TaskError::NotClaimable);
+        }
+        if !task.quorum.is_empty() && !task.quorum.iter().any(|q| q == evaluator_id) {
+            return Err(TaskError::NotInQuorum(evaluator_id.to_owned()));
+        }
+        let key = (
+            task.priority,
+            task.created_at.unix_micros(),
+            task.id.clone(),
+        );
+        inner.pending.remove(&key);
+        let task = inner
+            .tasks
+            .get_mut(task_id)
+            .ok_or(TaskError::NotClaimable)?;
+        task.state = TaskState::Claimed;
+        task.evaluator_id = Some(evaluator_id.to_owned());
+        task.claimed_at = Some(Timestamp::now_utc());
+        Ok(task.clone())
+    }
+
+    /// Completes a claimed task and hands the completion to whoever waits on it.
+    pub fn complete(&self, task_id: &str, completion: Completion) -> Result<QueuedTask, TaskError> {
+        let mut inner = self.lock();
+        let task = inner
+            .tasks
+            .get_mut(task_id)
+            .ok_or(TaskError::NotCompletable)?;
+        if task.state != TaskState::Claimed
+            || task.evaluator_id.as_deref() != Some(completion.evaluator_id.as_str())
+        {
+            return Err(TaskError::NotCompletable);
+        }
+        task.state = TaskState::Completed;
+        task.completed_at = Some(Timestamp::now_utc());
+        task.verified_performance = Some(completion.verified_performance);
+        let done = task.clone();
+        for waiter in inner.waiters.remove(task_id).unwrap_or_default() {
+            let _ = waiter.send(completion.clone());
+        }
+        Self::remember_finished(&mut inner, task_id);
+        Ok(done)
+    }
+
+    /// Marks a claimed task failed (the evaluator could not evaluate it).
+    pub fn fail(&self, task_id: &str) {
+        let mut inner = self.lock();
+        if let Some(task) = inner.tasks.get_mut(task_id) {
+            task.state = TaskState::Failed;
+            task.completed_at = Some(Timestamp::now_utc());
+            inner.waiters.remove(task_id);
+            Self::remember_finished(&mut inner, task_id);
+        }
+    }
+
+    /// Drops a task whatever its state (its requester gave up on it).
+    pub fn cancel(&self, task_id: &str) {
+        let mut inner = self.lock();
+        if let Some(task) = inner.tasks.remove(task_id) {
+            inner.pending.remove(&(
+                task.priority,
+                task.created_at.unix_micros(),
+                task.id.clone(),
+            ));
+        }
+        inner.waiters.remove(task_id);
+    }
+
+    fn remember_finished(inner: &mut Inner, task_id: &str) {
+        inner.finished.push_back(task_id.to_owned());
+        while inner.finished.len() > Self::MAX_FINISHED {
+            if let Some(old) = inner.finished.pop_front() {
+                inner.tasks.remove(&old);
+            }
+        }
+    }
+
+    /// Counts by state.
+    pub fn counts(&self) -> TaskCounts {
+        let inner = self.lock();
+        let mut c = TaskCounts::default();
+        for t in inner.tasks.values() {
+            match t.state {
+                TaskState::Pending => c.pending += 1,
+                TaskState::Claimed => c.claimed += 1,
+                TaskState::Completed => c.completed += 1,
+                TaskState::Failed => {}
+            }
+        }
+        c
+    }
+
+    /// Waits until a task is pushed (or `timeout` passes).
+    pub async fn wait_for_work(&self, timeout: std::time::Duration) {
+        let _ = tokio::time::timeout(timeout, self.work.notified()).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn task(id: &str, priority: u8, micros: i64, quorum: &[&str]) -> QueuedTask {
+        QueuedTask {
+            id: id.into(),
+            kind: TaskKind::OptimaeVerification,
+            domain_id: "d".into(),
+            state: TaskState::Pending,
+            requester_id: "r".into(),
+            evaluator_id: None,
+            parameters: Map::new(),
+            optimae_id: "o".into(),
+            reported_performance: Some(-1.0),
+            created_at: Timestamp::from_unix_micros(micros),
+            claimed_at: None,
+            completed_at: None,
+            priority,
+            verified_performance: None,
+            commitment_hash: String::new(),
+            seed_block_hash: String::new(),
+            quorum: quorum.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn most_urgent_first_then_oldest() {
+        let q = TaskQueue::new();
+        q.push(task("late", 0, 20, &[])).expect("push");
+        q.push(task("inference", 10, 1, &[])).expect("push");
+        q.push(task("early", 0, 10, &[])).expect("push");
+        let (p, total) = q.pending(&[], 10);
+        assert_eq!(total, 3);
+        let ids: Vec<_> = p.iter().map(|t| t.id.as_str()).collect();
+        assert_eq!(ids, ["early", "late", "inference"]);
+        let d = vec!["d".to_string()];
+        assert_eq!(q.claim_next("e", &d).map(|t| t.id), Some("early".into()));
+    }
+
+    #[test]
+    fn claim_complete_cycle_and_refusals() {
+        let q = TaskQueue::new();
+        let mut rx = q.push(task("t", 0, 1, &["e1"])).expect("push");
+        assert_eq!(q.claim("t", "e2"), Err(TaskError::NotInQuorum("e2".into())));
+        q.claim("t", "e1").expect("claim");
+        assert_eq!(q.claim("t", "e1").err(), Some(TaskError::NotClaimable));
+        let c = Completion {
+            evaluator_id: "e2".into(),
+            verified_performance: -1.0,
+            vote: None,
+        };
+        assert_eq!(q.complete("t", c).err(), Some(TaskError::NotCompletable));
+        let c = Completion {
+            evaluator_id: "e1".into(),
+            verified_performance: -1.0,
+            vote: None,
+        };
+        q.complete("t", c).expect("complete");
+        assert_eq!(rx.try_recv().expect("delivered").verified_performance, -1.0);
+        assert_eq!(q.counts().completed, 1);
+    }
+
+    impl PartialEq for QueuedTask {
+        fn eq(&self, other: &Self) -> bool {
+            self.id == other.id
+        }
+    }
+}
