@@ -185,7 +185,7 @@ mod tests {
             let steps = (1..3000)
                 .find(|_| opt.step(None).unwrap().performance >= -1.0)
                 .unwrap_or_else(|| panic!("rng_seed {rng_seed}: no convergence"));
-            assert!(steps < 1000, "rng_seed {rng_seed}: {steps} steps");
+            assert!(steps < 500, "rng_seed {rng_seed}: {steps} steps");
         }
     }
 
