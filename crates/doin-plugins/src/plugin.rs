@@ -131,3 +131,44 @@ pub trait SyntheticDataGenerator: Send {
     /// The data for `seed`: the same seed always gives the same data and hash.
     fn generate(&mut self, seed: u64) -> Result<SyntheticData, PluginError>;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn direction_decides_better() {
+        let mut m = DomainMetadata {
+            performance_metric: "m".into(),
+            higher_is_better: true,
+            param_bounds: BTreeMap::new(),
+        };
+        assert!(m.is_better(-1.0, -2.0));
+        assert!(!m.is_better(-2.0, -2.0));
+        m.higher_is_better = false;
+        assert!(m.is_better(-2.0, -1.0));
+    }
+
+    #[test]
+    fn synthetic_data_hash_is_the_content_id_and_non_finite_data_is_refused() {
+        let data = SyntheticData::new(Value::Array(vec![Value::Float(0.5)])).unwrap();
+        // sha256 of the canonical text "[0.5]".
+        assert_eq!(data.data_hash, doin_primitives::hash::sha256_hex("[0.5]"));
+        assert!(data.verify().is_ok());
+        assert!(matches!(
+            SyntheticData::new(Value::Float(f64::NAN)),
+            Err(PluginError::InvalidData(_))
+        ));
+    }
+
+    #[test]
+    fn bounds_clamp_and_contain() {
+        let b = ParamBound {
+            low: -1.0,
+            high: 2.0,
+        };
+        assert!(b.contains(-1.0) && b.contains(2.0) && !b.contains(2.5));
+        assert_eq!(b.clamp(5.0), 2.0);
+        assert_eq!(b.clamp(-5.0), -1.0);
+    }
+}

@@ -19,8 +19,9 @@ const SUCCESS_FACTOR: f64 = 1.5;
 /// Hill-climbs `-Σ (x_i - t_i)^2` from its best point by Gaussian perturbations.
 ///
 /// Each trial draws `x' = clamp(x + σ·N(0, I))` and keeps `x'` when it scores better; σ starts
-/// at `step_size` and adapts by the 1/5 success rule, within `[1e-12, high - low]` times the
-/// bounds' width. The random stream is
+/// at `step_size` and adapts by the 1/5 success rule, staying between 10^-12 times the
+/// bounds' width and the width. A random start is uniform inside the bounds. The random
+/// stream is
 /// `SeededStream("doin/simple_quadratic/optimizer/{seed}/{rng_seed}")`, `seed` from the
 /// config (default 0) and `rng_seed` from the caller, so a run is reproducible and two
 /// nodes with different `rng_seed`s explore differently.
@@ -89,7 +90,8 @@ impl QuadraticOptimizer {
         } else {
             SUCCESS_FACTOR.powf(-0.25)
         };
-        self.sigma = (self.sigma * factor).clamp(1e-12 * width.max(1.0), width.max(1e-12));
+        let max = width.max(f64::MIN_POSITIVE);
+        self.sigma = (self.sigma * factor).clamp(1e-12 * max, max);
     }
 }
 

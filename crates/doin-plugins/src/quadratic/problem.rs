@@ -77,6 +77,19 @@ impl QuadraticProblem {
                 derive_target(seed, n_params.unwrap_or(DEFAULT_N_PARAMS), bound)
             }
         };
+        // The worst score, every coordinate a full bound width off with the largest weight,
+        // must be finite, so that no parameters inside the bounds score -inf.
+        let worst =
+            (1.0 + MAX_WEIGHT_NOISE) * target.len() as f64 * (bound.high - bound.low).powi(2);
+        if !worst.is_finite() {
+            return Err(PluginError::config(
+                "param_bounds.x",
+                format!(
+                    "[{}, {}] is too wide: squared distances across it overflow",
+                    bound.low, bound.high
+                ),
+            ));
+        }
         let weight_noise = optional_f64(config, "weight_noise")?.unwrap_or(DEFAULT_WEIGHT_NOISE);
         if !(0.0..MAX_WEIGHT_NOISE).contains(&weight_noise) {
             return Err(PluginError::config(
