@@ -275,6 +275,15 @@ mod tests {
     }
 
     #[test]
+    fn derived_target_pins_the_rule() {
+        // Computed independently with Python's hashlib from the documented rule.
+        assert_eq!(
+            derive_target(42, 3, DEFAULT_BOUND),
+            vec![-5.698304343475707, -9.266730231312419, 1.5724716602878175]
+        );
+    }
+
+    #[test]
     fn derived_target_scales_with_the_bounds() {
         let b = ParamBound {
             low: 0.0,

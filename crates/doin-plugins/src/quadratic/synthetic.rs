@@ -73,6 +73,15 @@ mod tests {
     }
 
     #[test]
+    fn weights_pin_the_rule() {
+        // Computed independently with Python's hashlib from the documented rule.
+        assert_eq!(
+            derive_weights(7, 3, 0.01),
+            vec![1.004919747736784, 0.991799328744576, 1.0046454502637385]
+        );
+    }
+
+    #[test]
     fn weights_stay_within_the_noise() {
         for seed in 0..50 {
             let w = derive_weights(seed, 20, 0.01);
