@@ -115,8 +115,7 @@ impl Optimizer for QuadraticOptimizer {
             let b = self.problem.bound;
             let sigma = self.sigma;
             let trial: Vec<f64> = x
-                .clone()
-                .into_iter()
+                .iter()
                 .map(|xi| b.clamp(xi + sigma * self.rng.next_normal()))
                 .collect();
             let success = self.consider(trial);
