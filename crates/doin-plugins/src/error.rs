@@ -1,0 +1,76 @@
+//! The one error type of every plugin call.
+
+use std::fmt;
+
+/// The three kinds of plugin a domain names, as the node config's keys name them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PluginKind {
+    /// `optimization_plugin`: proposes parameters.
+    Optimizer,
+    /// `inference_plugin`: scores parameters on synthetic data.
+    Evaluator,
+    /// `synthetic_data_plugin`: generates seeded evaluation data.
+    SyntheticData,
+}
+
+impl PluginKind {
+    /// The domain-config key that names a plugin of this kind.
+    pub fn config_key(self) -> &'static str {
+        match self {
+            PluginKind::Optimizer => "optimization_plugin",
+            PluginKind::Evaluator => "inference_plugin",
+            PluginKind::SyntheticData => "synthetic_data_plugin",
+        }
+    }
+}
+
+impl fmt::Display for PluginKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.config_key())
+    }
+}
+
+/// Why a plugin could not be built or a plugin call failed.
+///
+/// Every variant is plain data, so that an external-process plugin can report the same
+/// errors over its pipe.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PluginError {
+    /// No plugin of this kind is registered under the name.
+    #[error("unknown {kind} `{name}`; known names: {known}")]
+    UnknownPlugin {
+        /// Which config key named it.
+        kind: PluginKind,
+        /// The name asked for.
+        name: String,
+        /// The registered names of that kind, comma-separated (or `none`).
+        known: String,
+    },
+    /// A key of the plugin's config is missing, has the wrong type, or is out of range.
+    #[error("plugin config key `{key}`: {reason}")]
+    Config {
+        /// The key, with a dotted path for nested keys (`param_bounds.x`).
+        key: String,
+        /// What is wrong and what is expected.
+        reason: String,
+    },
+    /// Parameters do not have the domain's shape, are not finite, or leave its bounds.
+    #[error("invalid parameters: {0}")]
+    InvalidParameters(String),
+    /// A performance that is not a finite number.
+    #[error("performance {0} is not a finite number")]
+    NonFinitePerformance(f64),
+    /// Synthetic data that does not fit the evaluator, or whose hash does not match it.
+    #[error("invalid synthetic data: {0}")]
+    InvalidData(String),
+}
+
+impl PluginError {
+    /// A [`PluginError::Config`] for `key`.
+    pub fn config(key: impl Into<String>, reason: impl Into<String>) -> Self {
+        PluginError::Config {
+            key: key.into(),
+            reason: reason.into(),
+        }
+    }
+}
