@@ -53,7 +53,8 @@ pub struct NodeConfig {
     pub domains: Vec<DomainRole>,
     /// Target seconds between blocks (chain parameter).
     pub target_block_time: f64,
-    /// Threshold of the first block after genesis (chain parameter).
+    /// Threshold of the first block after genesis (chain parameter). DOIN increments are
+    /// relative improvements, so the default (0.25) is lower than the reference's 1.0.
     pub initial_threshold: f64,
     /// Absolute margin a result must beat the best by to count as better.
     pub acceptance_tolerance: f64,
@@ -134,7 +135,7 @@ impl Default for NodeConfig {
             bootstrap_peers: Vec::new(),
             domains: Vec::new(),
             target_block_time: 600.0,
-            initial_threshold: 1.0,
+            initial_threshold: 0.25,
             acceptance_tolerance: 1e-5,
             quorum_min_evaluators: 3,
             quorum_fraction: 0.67,

@@ -24,19 +24,12 @@ fn main() -> anyhow::Result<()> {
     config
         .validate()
         .map_err(|e| anyhow::anyhow!("config: {e}"))?;
-    println!(
-        "doin-node {}: config ok — port {}, data dir {}, {} domain(s): {}",
-        env!("CARGO_PKG_VERSION"),
-        config.port,
-        config.data_dir.display(),
-        config.domains.len(),
-        config
-            .domains
-            .iter()
-            .map(|d| d.domain_id.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    println!("This build validates configuration only; chain, optimizer and network loops are not in it yet.");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(doin_node::node::run(config))?;
+    // Threads still blocked in plugin calls must not delay the exit.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
     Ok(())
 }

@@ -1,0 +1,407 @@
+//! The chain service: the one task that owns the chain store's writer and the consensus
+//! state, and the handle everything else talks to it through.
+//!
+//! * Accepted optimae arrive through [`ChainHandle::submit`]; each is checked against the
+//!   state (the same rules a block is validated with), kept pending, and as soon as the
+//!   pending effective increments reach the threshold the service mints a block: builds
+//!   it, validates it like any received block, appends it to `chain.db` in one SQLite
+//!   transaction, applies it to the state, and publishes a fresh [`ChainView`].
+//! * Optimizers ask it for a quorum plan ([`ChainHandle::plan_quorum`]): the commit
+//!   height, the block hash the quorum and the per-evaluator seeds derive from, and the
+//!   evaluators, all computed from chain data.
+//! * At start-up [`open_chain`] replays `chain.db` through full validation, so the state
+//!   is rebuilt from the chain alone.
+//!
+//! The service runs on its own thread (SQLite writes are blocking) behind a bounded
+//! command channel.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use doin_consensus::params::ChainParams;
+use doin_consensus::state::ChainState;
+use doin_primitives::identity::Identity;
+use doin_primitives::models::{Block, Transaction};
+use doin_primitives::Timestamp;
+use doin_store::{ChainReader, ChainStore, StoreError};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::view::ChainView;
+
+/// Commands queued to the service before senders wait.
+const COMMAND_QUEUE: usize = 256;
+/// Meta key holding the chain parameters' hash in `chain.db`.
+const PARAMS_HASH_KEY: &str = "chain_params_hash";
+
+/// The evaluators an optimae must be verified by, and the chain data they derive from.
+#[derive(Debug, Clone)]
+pub struct QuorumPlan {
+    /// The tip index when the optimizer committed.
+    pub commit_height: i64,
+    /// The hash of that block (quorum selection and synthetic seeds derive from it).
+    pub seed_block_hash: String,
+    /// The selected evaluators.
+    pub quorum: Vec<String>,
+}
+
+/// What became of a submitted optimae.
+#[derive(Debug, Clone)]
+pub struct SubmitOutcome {
+    /// Its effective (weighted, reputation-scaled) increment.
+    pub effective_increment: f64,
+    /// The index of the block it made the node mint, if any.
+    pub minted: Option<i64>,
+}
+
+enum Command {
+    Submit {
+        tx: Box<Transaction>,
+        reply: oneshot::Sender<Result<SubmitOutcome, String>>,
+    },
+    PlanQuorum {
+        domain_id: String,
+        commitment_hash: String,
+        optimizer_id: String,
+        reply: oneshot::Sender<Result<QuorumPlan, String>>,
+    },
+}
+
+/// A cheap-to-clone handle to the chain service.
+#[derive(Clone)]
+pub struct ChainHandle {
+    commands: mpsc::Sender<Command>,
+    view: watch::Receiver<Arc<ChainView>>,
+}
+
+impl ChainHandle {
+    /// The latest chain snapshot.
+    pub fn view(&self) -> Arc<ChainView> {
+        self.view.borrow().clone()
+    }
+
+    /// A receiver of chain snapshots.
+    pub fn watch(&self) -> watch::Receiver<Arc<ChainView>> {
+        self.view.clone()
+    }
+
+    /// Hands an accepted optimae to the chain.
+    pub async fn submit(&self, tx: Transaction) -> Result<SubmitOutcome, String> {
+        let (reply, rx) = oneshot::channel();
+        self.commands
+            .send(Command::Submit {
+                tx: Box::new(tx),
+                reply,
+            })
+            .await
+            .map_err(|_| "the chain service has stopped".to_owned())?;
+        rx.await
+            .map_err(|_| "the chain service has stopped".to_owned())?
+    }
+
+    /// The quorum an optimae committed now must be verified by.
+    pub async fn plan_quorum(
+        &self,
+        domain_id: &str,
+        commitment_hash: &str,
+        optimizer_id: &str,
+    ) -> Result<QuorumPlan, String> {
+        let (reply, rx) = oneshot::channel();
+        self.commands
+            .send(Command::PlanQuorum {
+                domain_id: domain_id.to_owned(),
+                commitment_hash: commitment_hash.to_owned(),
+                optimizer_id: optimizer_id.to_owned(),
+                reply,
+            })
+            .await
+            .map_err(|_| "the chain service has stopped".to_owned())?;
+        rx.await
+            .map_err(|_| "the chain service has stopped".to_owned())?
+    }
+}
+
+/// Why the chain could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenChainError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// `chain.db` was made for other chain parameters.
+    #[error("{path} was made with other chain parameters (hash {stored}, this config gives {ours}); start with --reset-chain or the config it was made with")]
+    OtherNetwork {
+        /// The database.
+        path: String,
+        /// Hash stored in it.
+        stored: String,
+        /// Hash of this config's parameters.
+        ours: String,
+    },
+    /// A stored block fails validation.
+    #[error("{path}: stored block {index} is invalid ({reason}); start with --reset-chain to rebuild the chain")]
+    InvalidStoredBlock {
+        /// The database.
+        path: String,
+        /// The block.
+        index: i64,
+        /// The rule it breaks.
+        reason: String,
+    },
+}
+
+/// Opens `chain.db`, checks it belongs to this network, and rebuilds the consensus state by
+/// replaying every stored block through full validation.
+pub fn open_chain(
+    path: &Path,
+    params: &ChainParams,
+) -> Result<(ChainStore, ChainState), OpenChainError> {
+    let mut store = ChainStore::open(path)?;
+    let ours = params.params_hash();
+    match store.get_meta(PARAMS_HASH_KEY)? {
+        Some(stored) if stored != ours => {
+            return Err(OpenChainError::OtherNetwork {
+                path: path.display().to_string(),
+                stored,
+                ours,
+            })
+        }
+        Some(_) => {}
+        None => store.set_meta(PARAMS_HASH_KEY, &ours)?,
+    }
+    let mut state = ChainState::new(params.clone());
+    let mut failure: Option<(i64, String)> = None;
+    store.for_each_block(1, |block: Block| -> Result<(), StoreError> {
+        if failure.is_none() {
+            if let Err(e) = state.apply_block(&block) {
+                failure = Some((block.header.index, e.to_string()));
+            }
+        }
+        Ok(())
+    })?;
+    if let Some((index, reason)) = failure {
+        return Err(OpenChainError::InvalidStoredBlock {
+            path: path.display().to_string(),
+            index,
+            reason,
+        });
+    }
+    Ok((store, state))
+}
+
+struct Service {
+    store: ChainStore,
+    state: ChainState,
+    identity: Arc<Identity>,
+    pending: Vec<Transaction>,
+    view: watch::Sender<Arc<ChainView>>,
+}
+
+/// Starts the service on its own thread.
+pub fn spawn(
+    store: ChainStore,
+    state: ChainState,
+    identity: Arc<Identity>,
+) -> (ChainHandle, std::thread::JoinHandle<()>) {
+    let (commands, rx) = mpsc::channel(COMMAND_QUEUE);
+    let mut service = Service {
+        store,
+        state,
+        identity,
+        pending: Vec::new(),
+        view: watch::channel(Arc::new(ChainView::default())).0,
+    };
+    service.publish();
+    let view = service.view.subscribe();
+    let thread = std::thread::Builder::new()
+        .name("chain".into())
+        .spawn(move || service.run(rx))
+        .unwrap_or_else(|e| panic!("cannot start the chain thread: {e}"));
+    (ChainHandle { commands, view }, thread)
+}
+
+impl Service {
+    fn run(mut self, mut rx: mpsc::Receiver<Command>) {
+        while let Some(cmd) = rx.blocking_recv() {
+            match cmd {
+                Command::Submit { tx, reply } => {
+                    let outcome = self.submit(*tx);
+                    let _ = reply.send(outcome);
+                }
+                Command::PlanQuorum {
+                    domain_id,
+                    commitment_hash,
+                    optimizer_id,
+                    reply,
+                } => {
+                    let _ = reply.send(self.plan(&domain_id, &commitment_hash, &optimizer_id));
+                }
+            }
+        }
+        tracing::debug!("chain service stopped");
+    }
+
+    fn plan(
+        &self,
+        domain_id: &str,
+        commitment_hash: &str,
+        optimizer_id: &str,
+    ) -> Result<QuorumPlan, String> {
+        let commit_height = self.state.height() - 1;
+        let seed_block_hash = self.state.tip_hash().to_owned();
+        let quorum = self
+            .state
+            .select_quorum(domain_id, optimizer_id, &seed_block_hash, commitment_hash)
+            .map_err(|e| e.to_string())?;
+        Ok(QuorumPlan {
+            commit_height,
+            seed_block_hash,
+            quorum,
+        })
+    }
+
+    fn submit(&mut self, tx: Transaction) -> Result<SubmitOutcome, String> {
+        let mut candidate = self.pending.clone();
+        candidate.push(tx.clone());
+        let effective_increment = self
+            .state
+            .check_pending(&candidate)
+            .map_err(|e| e.to_string())?
+            .last()
+            .copied()
+            .unwrap_or(0.0);
+        self.pending.push(tx);
+        let minted = self.try_mint();
+        self.publish();
+        Ok(SubmitOutcome {
+            effective_increment,
+            minted,
+        })
+    }
+
+    fn try_mint(&mut self) -> Option<i64> {
+        let sum = self.state.pending_sum(&self.pending).ok()?;
+        let threshold = self.state.next_threshold();
+        if sum < threshold {
+            return None;
+        }
+        let block = match self.state.build_block(
+            &self.identity,
+            self.pending.clone(),
+            Timestamp::now_utc(),
+        ) {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!("cannot build a block from the pending optimae: {e}; dropping them");
+                self.pending.clear();
+                return None;
+            }
+        };
+        if let Err(e) = self.state.validate_block(&block) {
+            tracing::error!("minted block fails validation: {e}; dropping the pending optimae");
+            self.pending.clear();
+            return None;
+        }
+        if let Err(e) = self.store.append(&block) {
+            tracing::error!("cannot store block {}: {e}", block.header.index);
+            return None;
+        }
+        if let Err(e) = self.state.apply_block(&block) {
+            tracing::error!("stored block {} does not apply: {e}", block.header.index);
+            return None;
+        }
+        self.pending.clear();
+        tracing::info!(
+            index = block.header.index,
+            hash = %block.hash,
+            optimae = block.transactions.len(),
+            sum = block.header.weighted_performance_sum,
+            threshold = block.header.threshold,
+            "minted block"
+        );
+        Some(block.header.index)
+    }
+
+    fn publish(&mut self) {
+        let view = build_view(&self.state, self.identity.peer_id(), &self.pending);
+        self.view.send_replace(Arc::new(view));
+    }
+}
+
+fn build_view(state: &ChainState, me: &str, pending: &[Transaction]) -> ChainView {
+    let d = state.difficulty();
+    let mut top: Vec<(String, u64)> = state
+        .balances()
+        .iter()
+        .map(|(k, v)| (k.clone(), *v))
+        .collect();
+    top.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    top.truncate(10);
+    ChainView {
+        height: state.height(),
+        tip_index: state.height() - 1,
+        tip_hash: state.tip_hash().to_owned(),
+        finalized_height: state.finalized_height(),
+        threshold: state.next_threshold(),
+        target_block_time: state.params().target_block_time_secs,
+        ema_block_time: d.ema_block_time,
+        blocks_in_epoch: d.blocks_in_epoch,
+        epoch_length: state.params().difficulty_epoch_length,
+        total_adjustments: d.total_adjustments,
+        total_supply: state.total_minted(),
+        my_balance: state.balances().get(me).copied().unwrap_or(0),
+        top_holders: top,
+        reputation_tracked_peers: state.reputations().len(),
+        pending_optimae: pending.len(),
+        pending_sum: state.pending_sum(pending).unwrap_or(0.0),
+        domain_best: state.domain_best().clone(),
+        total_transactions: state.total_transactions(),
+        params_hash: state.params().params_hash(),
+        solo: state.is_solo(),
+    }
+}
+
+/// A small pool of read-only store connections for the API.
+pub struct ReaderPool {
+    path: std::path::PathBuf,
+    readers: std::sync::Mutex<Vec<ChainReader>>,
+}
+
+impl ReaderPool {
+    /// Most idle connections kept.
+    const MAX_IDLE: usize = 8;
+
+    /// A pool over `chain.db` at `path`.
+    pub fn new(path: &Path) -> Self {
+        ReaderPool {
+            path: path.to_path_buf(),
+            readers: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&ChainReader) -> Result<T, StoreError>) -> Result<T, String> {
+        let reader = self
+            .readers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pop();
+        let reader = match reader {
+            Some(r) => r,
+            None => ChainReader::open(&self.path).map_err(|e| e.to_string())?,
+        };
+        let out = f(&reader).map_err(|e| e.to_string());
+        let mut idle = self.readers.lock().unwrap_or_else(|p| p.into_inner());
+        if idle.len() < Self::MAX_IDLE {
+            idle.push(reader);
+        }
+        out
+    }
+}
+
+impl crate::api::BlockSource for ReaderPool {
+    fn blocks(&self, from: i64, to: i64) -> Result<Vec<Block>, String> {
+        self.with(|r| r.blocks(from, to))
+    }
+
+    fn block(&self, index: i64) -> Result<Option<Block>, String> {
+        self.with(|r| r.block(index))
+    }
+}

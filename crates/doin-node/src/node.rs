@@ -1,0 +1,255 @@
+//! Node assembly: opens the chain, starts the chain service, the evaluator worker, one
+//! optimizer loop per optimizing domain, the HTTP API and the progress lines, then waits
+//! for SIGINT/SIGTERM and shuts everything down within a few seconds.
+//!
+//! Bird's eye view of what runs:
+//! * thread `chain` — [`crate::chain_service`]: store writer + consensus state;
+//! * thread `evaluator` — [`crate::evaluator`]: pulls verification tasks;
+//! * thread `optimize:<domain>` — [`crate::optimizer_loop`], one per optimizing domain;
+//! * tokio tasks — the axum server ([`crate::api`]) and [`crate::progress`].
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use doin_plugins::PluginRegistry;
+use doin_primitives::identity::Identity;
+use tokio::sync::watch;
+
+use crate::api::{self, ApiState, DomainInfo, NodeInfo};
+use crate::chain_params::chain_params;
+use crate::chain_service::{self, ReaderPool};
+use crate::config::NodeConfig;
+use crate::evaluator::EvaluatorWorker;
+use crate::optimizer_loop::OptimizerLoop;
+use crate::plugins::{evaluator_plugins, optimizer_plugin, plugin_config};
+use crate::task_queue::TaskQueue;
+use crate::view::DomainBoard;
+
+/// How long shutdown may take before the node exits anyway (SQLite is crash-safe).
+const SHUTDOWN_BUDGET: Duration = Duration::from_millis(4500);
+
+/// Files `--reset-chain` deletes from the data directory.
+const CHAIN_FILES: [&str; 6] = [
+    "chain.db",
+    "chain.db-wal",
+    "chain.db-shm",
+    "olap.db",
+    "olap.db-wal",
+    "olap.db-shm",
+];
+
+/// Where the identity key lives.
+pub fn identity_path(config: &NodeConfig) -> PathBuf {
+    if config.identity_file.is_empty() {
+        config.data_dir.join("identity.pem")
+    } else {
+        PathBuf::from(&config.identity_file)
+    }
+}
+
+/// Where `chain.db` lives.
+pub fn chain_db_path(config: &NodeConfig) -> PathBuf {
+    if config.db_path.is_empty() {
+        config.data_dir.join("chain.db")
+    } else {
+        PathBuf::from(&config.db_path)
+    }
+}
+
+fn reset_chain(data_dir: &Path) -> anyhow::Result<()> {
+    for name in CHAIN_FILES {
+        let p = data_dir.join(name);
+        if p.exists() {
+            std::fs::remove_file(&p).with_context(|| format!("--reset-chain: removing {}", p.display()))?;
+        }
+    }
+    Ok(())
+}
+
+fn rng_seed_of(peer_id: &str) -> u64 {
+    let d = doin_primitives::hash::sha256(peer_id.as_bytes());
+    u64::from_be_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]])
+}
+
+/// Waits for SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+/// Runs the node until SIGINT/SIGTERM.
+pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
+    if config.reset_chain {
+        reset_chain(&config.data_dir)?;
+    }
+    let identity = Arc::new(Identity::load_or_generate(&identity_path(&config))?);
+    let me = identity.peer_id().to_owned();
+    let params = chain_params(&config);
+    let db_path = chain_db_path(&config);
+    let started = Instant::now();
+    let (store, state) = tokio::task::spawn_blocking({
+        let db_path = db_path.clone();
+        let params = params.clone();
+        move || chain_service::open_chain(&db_path, &params)
+    })
+    .await??;
+    tracing::info!(
+        peer_id = %me,
+        height = state.height(),
+        params_hash = %params.params_hash(),
+        replay_ms = started.elapsed().as_millis() as u64,
+        "chain opened from {}",
+        db_path.display()
+    );
+    if state.is_solo() {
+        tracing::info!("solo chain: this node verifies its own optimae on independently seeded synthetic data");
+    }
+
+    let registry = PluginRegistry::with_builtins();
+    let (stop_tx, stop) = watch::channel(false);
+    let (chain, chain_thread) = chain_service::spawn(store, state, identity.clone());
+    let queue = Arc::new(TaskQueue::new());
+    let board = DomainBoard::default();
+    let runtime = tokio::runtime::Handle::current();
+
+    // Evaluator worker: every evaluating domain, and every optimizing one (its own optimae
+    // are verified locally when the quorum falls back to the optimizer).
+    let mut eval_domains = BTreeMap::new();
+    for role in config.domains.iter().filter(|d| d.evaluate || d.optimize) {
+        let plugins = evaluator_plugins(&registry, role)
+            .with_context(|| format!("domain {}: evaluator plugins", role.domain_id))?;
+        eval_domains.insert(role.domain_id.clone(), plugins);
+    }
+    let mut threads = Vec::new();
+    if !eval_domains.is_empty() {
+        let worker = EvaluatorWorker {
+            identity: identity.clone(),
+            queue: queue.clone(),
+            domains: eval_domains,
+            stop: stop.clone(),
+            runtime: runtime.clone(),
+        };
+        threads.push(
+            std::thread::Builder::new()
+                .name("evaluator".into())
+                .spawn(move || worker.run())?,
+        );
+    }
+    for role in config.domains.iter().filter(|d| d.optimize) {
+        let optimizer = optimizer_plugin(&registry, role, rng_seed_of(&me))
+            .with_context(|| format!("domain {}: optimizer plugin", role.domain_id))?;
+        let cfg = plugin_config(role, &role.optimization_config)
+            .with_context(|| format!("domain {}: optimization_config", role.domain_id))?;
+        let round_interval = role
+            .optimization_config
+            .get("round_interval_seconds")
+            .and_then(serde_json::Value::as_f64)
+            .filter(|s| s.is_finite() && *s >= 0.0)
+            .unwrap_or(0.0);
+        let lp = OptimizerLoop {
+            domain_id: role.domain_id.clone(),
+            optimizer,
+            higher_is_better: role.higher_is_better,
+            target_performance: role.target_performance,
+            round_interval,
+            optimization_config_hash: doin_primitives::hash::content_id(
+                &doin_primitives::value::Value::Object(cfg),
+            ),
+            identity: identity.clone(),
+            chain: chain.clone(),
+            queue: queue.clone(),
+            board: board.clone(),
+            stop: stop.clone(),
+            runtime: runtime.clone(),
+        };
+        threads.push(
+            std::thread::Builder::new()
+                .name(format!("optimize:{}", role.domain_id))
+                .spawn(move || lp.run())?,
+        );
+    }
+
+    let info = NodeInfo {
+        peer_id: me.clone(),
+        port: config.port,
+        storage_backend: "sqlite".into(),
+        network_protocol: config.network_protocol.clone(),
+        fee_market_enabled: false,
+        domains: config
+            .domains
+            .iter()
+            .map(|d| DomainInfo {
+                domain_id: d.domain_id.clone(),
+                optimize: d.optimize,
+                evaluate: d.evaluate,
+                synthetic: d.has_synthetic_data,
+                target_performance: d.target_performance,
+            })
+            .collect(),
+    };
+    let api_state = ApiState {
+        chain: chain.watch(),
+        blocks: Arc::new(ReaderPool::new(&db_path)),
+        tasks: queue.clone(),
+        board: board.clone(),
+        info: Arc::new(info),
+    };
+    let addr = format!("{}:{}", config.host, config.port);
+    let listener = tokio::net::TcpListener::bind(&addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}: is another node using the port? (set --port)"))?;
+    tracing::info!("HTTP API on http://{addr} (peer id {me})");
+    let mut server_stop = stop.clone();
+    let server = tokio::spawn(async move {
+        let app = api::router(api_state);
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = server_stop.wait_for(|s| *s).await;
+            })
+            .await
+    });
+    let progress = tokio::spawn(crate::progress::run(board.clone(), chain.watch(), stop.clone()));
+
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    let deadline = Instant::now() + SHUTDOWN_BUDGET;
+    let _ = stop_tx.send(true);
+    drop(chain);
+    let joined = tokio::task::spawn_blocking(move || {
+        for t in threads {
+            let _ = t.join();
+        }
+        let _ = chain_thread.join();
+    });
+    let remaining = deadline.saturating_duration_since(Instant::now());
+    if tokio::time::timeout(remaining, joined).await.is_err() {
+        tracing::warn!("components did not stop within {SHUTDOWN_BUDGET:?}; exiting anyway (the chain store is crash-safe)");
+    }
+    let remaining = deadline.saturating_duration_since(Instant::now());
+    let _ = tokio::time::timeout(remaining, server).await;
+    progress.abort();
+    tracing::info!("stopped");
+    Ok(())
+}

@@ -1,0 +1,279 @@
+//! The optimization loop of one domain: repeated optimizer rounds, and for every
+//! improvement on the chain's best, commit → reveal → quorum evaluation → an accepted
+//! OPTIMAE_ACCEPTED transaction handed to the chain service, which mints a block when the
+//! pending increments reach the threshold. The loop stops when the domain's
+//! `target_performance` is reached, and says so.
+//!
+//! It runs on its own thread because optimizer steps are blocking, CPU-bound work.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use doin_consensus::accepted::{AcceptedOptimae, Experiment};
+use doin_consensus::reference::compute_commitment;
+use doin_consensus::vote::QuorumVote;
+use doin_plugins::{Candidate, Optimizer};
+use doin_primitives::identity::Identity;
+use doin_primitives::models::optimae::optimae_id;
+use doin_primitives::value::Map;
+use doin_primitives::Timestamp;
+use tokio::sync::watch;
+
+use crate::chain_service::ChainHandle;
+use crate::task_queue::{QueuedTask, TaskKind, TaskQueue, TaskState};
+use crate::view::DomainBoard;
+
+/// How long an optimizer waits for its quorum's votes.
+const QUORUM_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// One domain's loop.
+pub struct OptimizerLoop {
+    /// Domain id.
+    pub domain_id: String,
+    /// The optimizer plugin.
+    pub optimizer: Box<dyn Optimizer>,
+    /// Whether higher performance is better.
+    pub higher_is_better: bool,
+    /// Stop when reached.
+    pub target_performance: Option<f64>,
+    /// Pause between rounds (seconds; 0 runs rounds back to back).
+    pub round_interval: f64,
+    /// Hash of the optimizer's config (experiment metadata).
+    pub optimization_config_hash: String,
+    /// This node.
+    pub identity: Arc<Identity>,
+    /// The chain service.
+    pub chain: ChainHandle,
+    /// The task queue quorum tasks go through.
+    pub queue: Arc<TaskQueue>,
+    /// Progress board.
+    pub board: DomainBoard,
+    /// Fires at shutdown.
+    pub stop: watch::Receiver<bool>,
+    /// The runtime (to talk to async components from this thread).
+    pub runtime: tokio::runtime::Handle,
+}
+
+fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut buf);
+    hex::encode(buf)
+}
+
+impl OptimizerLoop {
+    fn better(&self, a: f64, b: f64) -> bool {
+        if self.higher_is_better {
+            a > b
+        } else {
+            a < b
+        }
+    }
+
+    fn reached(&self, perf: f64) -> bool {
+        match self.target_performance {
+            Some(t) => {
+                if self.higher_is_better {
+                    perf >= t
+                } else {
+                    perf <= t
+                }
+            }
+            None => false,
+        }
+    }
+
+    /// Runs rounds until the target is reached or the node stops.
+    pub fn run(mut self) {
+        let experiment_id = random_hex(16);
+        let started = Instant::now();
+        let domain = self.domain_id.clone();
+        self.board.update(&domain, |p| {
+            p.target_performance = self.target_performance;
+            p.experiment_id = experiment_id.clone();
+        });
+        tracing::info!(domain = %domain, experiment_id = %experiment_id, target = ?self.target_performance, "optimizing");
+        let mut best: Option<Candidate> = None;
+        let mut round: u64 = 0;
+        let mut failures: u32 = 0;
+        while !*self.stop.borrow() {
+            round += 1;
+            let candidate = match self.optimizer.step(best.as_ref()) {
+                Ok(c) => {
+                    failures = 0;
+                    c
+                }
+                Err(e) => {
+                    failures += 1;
+                    tracing::warn!(domain = %domain, round, "optimizer round failed: {e}");
+                    self.pause(Duration::from_millis(100u64 << failures.min(6)));
+                    continue;
+                }
+            };
+            tracing::debug!(domain = %domain, round, performance = candidate.performance, "round");
+            if best
+                .as_ref()
+                .is_none_or(|b| self.better(candidate.performance, b.performance))
+            {
+                best = Some(candidate.clone());
+            }
+            let chain_best = self.chain.view().domain_best.get(&domain).copied();
+            let current = best.as_ref().map(|b| b.performance);
+            self.board.update(&domain, |p| {
+                p.round = round;
+                p.best_performance = match (current, chain_best) {
+                    (Some(a), Some(b)) => Some(if self.better(a, b) { a } else { b }),
+                    (a, b) => a.or(b),
+                };
+            });
+            if let Some(b) = best.clone() {
+                if chain_best.is_none_or(|cb| self.better(b.performance, cb)) {
+                    let elapsed = started.elapsed().as_secs_f64();
+                    self.propose(&b, &experiment_id, round, elapsed);
+                }
+            }
+            let chain_best = self.chain.view().domain_best.get(&domain).copied();
+            if let Some(cb) = chain_best {
+                if self.reached(cb) {
+                    self.board.update(&domain, |p| p.converged = true);
+                    tracing::info!(
+                        domain = %domain,
+                        best = cb,
+                        target = ?self.target_performance,
+                        rounds = round,
+                        "target_performance reached on chain; optimizing of this domain stopped"
+                    );
+                    return;
+                }
+            }
+            if self.round_interval > 0.0 {
+                self.pause(Duration::from_secs_f64(self.round_interval));
+            }
+        }
+    }
+
+    fn pause(&mut self, d: Duration) {
+        let mut stop = self.stop.clone();
+        self.runtime.block_on(async move {
+            let _ = tokio::time::timeout(d, stop.wait_for(|s| *s)).await;
+        });
+    }
+
+    /// Commit → reveal → quorum → accepted transaction; logs the outcome.
+    fn propose(&mut self, best: &Candidate, experiment_id: &str, round: u64, elapsed: f64) {
+        let domain = self.domain_id.clone();
+        let me = self.identity.peer_id().to_owned();
+        let nonce = random_hex(16);
+        let commitment_hash = compute_commitment(&best.parameters, &nonce);
+        self.board.update(&domain, |p| p.committed += 1);
+        let plan = match self
+            .runtime
+            .block_on(self.chain.plan_quorum(&domain, &commitment_hash, &me))
+        {
+            Ok(plan) => plan,
+            Err(e) => {
+                tracing::warn!(domain = %domain, "cannot plan a quorum: {e}");
+                return;
+            }
+        };
+        let timestamp = Timestamp::now_utc();
+        let id = optimae_id(&domain, &me, &best.parameters, timestamp);
+        // Reveal: one verification task per quorum member, pulled by that evaluator.
+        let mut receivers = Vec::new();
+        for evaluator in &plan.quorum {
+            let task = QueuedTask {
+                id: doin_primitives::hash::sha256_hex(format!("{id}:{evaluator}")),
+                kind: TaskKind::OptimaeVerification,
+                domain_id: domain.clone(),
+                state: TaskState::Pending,
+                requester_id: me.clone(),
+                evaluator_id: None,
+                parameters: best.parameters.clone(),
+                optimae_id: id.clone(),
+                reported_performance: Some(best.performance),
+                created_at: Timestamp::now_utc(),
+                claimed_at: None,
+                completed_at: None,
+                priority: 0,
+                verified_performance: None,
+                commitment_hash: commitment_hash.clone(),
+                seed_block_hash: plan.seed_block_hash.clone(),
+                quorum: vec![evaluator.clone()],
+            };
+            let task_id = task.id.clone();
+            match self.queue.push(task) {
+                Ok(rx) => receivers.push((task_id, rx)),
+                Err(e) => {
+                    tracing::warn!(domain = %domain, "cannot queue verification: {e}");
+                    return;
+                }
+            }
+        }
+        let mut stop = self.stop.clone();
+        let votes: Vec<QuorumVote> = self.runtime.block_on(async {
+            let mut votes = Vec::new();
+            let deadline = tokio::time::Instant::now() + QUORUM_TIMEOUT;
+            for (_, rx) in receivers.iter_mut() {
+                tokio::select! {
+                    r = tokio::time::timeout_at(deadline, rx) => {
+                        if let Ok(Ok(c)) = r {
+                            if let Some(v) = c.vote.as_ref().and_then(|v| QuorumVote::from_value(v).ok()) {
+                                votes.push(v);
+                            }
+                        }
+                    }
+                    _ = stop.wait_for(|s| *s) => break,
+                }
+            }
+            votes
+        });
+        for (task_id, _) in &receivers {
+            self.queue.cancel(task_id);
+        }
+        if votes.len() < plan.quorum.len() {
+            tracing::info!(domain = %domain, votes = votes.len(), quorum = plan.quorum.len(), "quorum incomplete; optimae dropped");
+            return;
+        }
+        let data_hash = votes
+            .first()
+            .map(|v| v.synthetic_data_hash.clone())
+            .unwrap_or_default();
+        let experiment = Experiment {
+            experiment_id: experiment_id.to_owned(),
+            round_number: round,
+            time_to_this_result_seconds: elapsed,
+            optimization_config_hash: self.optimization_config_hash.clone(),
+            data_hash,
+        };
+        let tx = AcceptedOptimae::build(
+            &self.identity,
+            &domain,
+            best.parameters.clone(),
+            best.performance,
+            &nonce,
+            plan.commit_height,
+            votes,
+            experiment,
+            timestamp,
+        );
+        match self.runtime.block_on(self.chain.submit(tx)) {
+            Ok(outcome) => {
+                self.board.update(&domain, |p| p.accepted += 1);
+                tracing::info!(
+                    domain = %domain,
+                    round,
+                    performance = best.performance,
+                    effective_increment = outcome.effective_increment,
+                    minted = ?outcome.minted,
+                    "optimae accepted"
+                );
+            }
+            Err(reason) => {
+                self.board.update(&domain, |p| p.rejected += 1);
+                tracing::info!(domain = %domain, round, "optimae rejected: {reason}");
+            }
+        }
+    }
+}
+
+#[allow(dead_code)]
+fn _map_is_used(_: &Map) {}
