@@ -21,7 +21,7 @@ pub enum StoreError {
         /// SQLite's reason.
         source: rusqlite::Error,
     },
-    /// Another process holds the database's write lock for longer than the busy timeout.
+    /// Another writer has the file open, or held SQLite's lock for longer than the busy timeout.
     #[error("another doin-node is using {path}; stop it or use --data-dir")]
     Locked {
         /// The database file.

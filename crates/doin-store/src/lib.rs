@@ -14,8 +14,9 @@
 //! * [`StoreError`] (`error.rs`) — typed failures whose messages say what to do.
 //!
 //! ## Files
-//! `<data_dir>/chain.db` plus SQLite's `chain.db-wal` and `chain.db-shm` while it is open.
-//! Copy all three (or stop the node first) to back it up.
+//! `<data_dir>/chain.db` plus SQLite's `chain.db-wal` and `chain.db-shm` while it is open,
+//! and `chain.db.lock`, which the writer keeps locked (the one-writer rule, `lock.rs`).
+//! Stop the node before copying `chain.db` as a backup (or copy it with its `-wal`).
 //!
 //! ## Schema
 //! Modelled on the reference's `chain.db`:
@@ -38,12 +39,15 @@
 //! with SIGKILL mid-append and checks nothing committed is lost.
 //!
 //! ## One writer, many readers
-//! One process, one [`ChainStore`] per file; writes take `&mut self`. Readers
+//! One [`ChainStore`] per file: a second one, in this process or another, fails to open
+//! with [`StoreError::Locked`] until the first is dropped or its process dies. Writes take
+//! `&mut self`. Readers
 //! ([`ChainStore::reader`], [`ChainReader::open`]) see consistent snapshots while the writer
 //! appends. Data read back is untrusted: a damaged row is a [`StoreError::Corrupt`], never a
 //! panic.
 
 mod error;
+mod lock;
 mod reader;
 pub mod schema;
 mod store;

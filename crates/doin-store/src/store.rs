@@ -8,6 +8,7 @@ use doin_primitives::models::{Block, WireModel};
 use rusqlite::{params, Connection, ErrorCode, TransactionBehavior};
 
 use crate::error::StoreError;
+use crate::lock::WriterLock;
 use crate::reader::{tip_of, ChainReader};
 use crate::schema;
 
@@ -19,6 +20,7 @@ use crate::schema;
 #[derive(Debug)]
 pub struct ChainStore {
     reader: ChainReader,
+    _lock: WriterLock,
 }
 
 impl Deref for ChainStore {
@@ -31,7 +33,8 @@ impl Deref for ChainStore {
 
 impl ChainStore {
     /// Opens `path` (e.g. `<data_dir>/chain.db`), creating it and its parent directories
-    /// with the reference's genesis block if it does not exist.
+    /// with the reference's genesis block if it does not exist. Fails with
+    /// [`StoreError::Locked`] while another writer has the file open.
     pub fn open(path: &Path) -> Result<ChainStore, StoreError> {
         Self::open_with_genesis(path, &Block::genesis())
     }
@@ -52,6 +55,7 @@ impl ChainStore {
             },
             other => other,
         };
+        let lock = WriterLock::acquire(path)?;
         let conn = Connection::open(path).map_err(open_err)?;
         schema::configure_writer(&conn).map_err(open_err)?;
         let mut store = ChainStore {
@@ -59,6 +63,7 @@ impl ChainStore {
                 conn,
                 path: path.to_owned(),
             },
+            _lock: lock,
         };
         store.initialise(genesis)?;
         Ok(store)

@@ -324,3 +324,22 @@ fn corrupt_rows_are_typed_errors_not_panics() {
     let msg = store.block(1).expect_err("corrupt").to_string();
     assert!(msg.contains("block 1") && msg.contains("backup"), "{msg}");
 }
+
+#[test]
+fn a_second_writer_is_refused_until_the_first_closes() {
+    let (_dir, path, store) = temp_store();
+    match ChainStore::open(&path) {
+        Err(e @ StoreError::Locked { .. }) => {
+            let msg = e.to_string();
+            assert!(
+                msg.contains("another doin-node") && msg.contains("--data-dir"),
+                "{msg}"
+            );
+        }
+        other => panic!("expected Locked, got {other:?}"),
+    }
+    let reader = store.reader().expect("readers are not writers");
+    drop(store);
+    let store = ChainStore::open(&path).expect("free again");
+    assert_eq!(store.tip().expect("tip"), reader.tip().expect("tip"));
+}
