@@ -99,6 +99,25 @@ impl ChainReader {
             .map_err(|e| self.err(e))
     }
 
+    /// `(index, hash)` of the stored blocks with `from <= index <= to_inclusive`, in order,
+    /// without parsing them (for finding a fork point during sync).
+    pub fn block_hashes(
+        &self,
+        from: i64,
+        to_inclusive: i64,
+    ) -> Result<Vec<(i64, String)>, StoreError> {
+        self.conn
+            .prepare_cached(
+                "SELECT block_index, hash FROM blocks \
+                 WHERE block_index BETWEEN ?1 AND ?2 ORDER BY block_index",
+            )
+            .and_then(|mut st| {
+                st.query_map([from, to_inclusive], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect()
+            })
+            .map_err(|e| self.err(e))
+    }
+
     /// The stored blocks with `from <= index <= to_inclusive`, in order; missing ones are
     /// simply absent. The caller bounds the range: all of it is held in memory.
     pub fn blocks(&self, from: i64, to_inclusive: i64) -> Result<Vec<Block>, StoreError> {

@@ -3,6 +3,8 @@
 //! Modelled on the reference's schema version 1 (same tables and columns), plus one column
 //! `blocks.wire` with the block's full wire JSON: the columns serve queries, the wire text
 //! is what blocks are rebuilt from, so extension fields (seals, coinbase) come back exactly.
+//! Timestamps in columns are `isoformat()` text, as in the reference; `payload` is the
+//! payload's canonical JSON (sorted keys), for queries only.
 
 use std::path::Path;
 use std::time::Duration;

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use doin_primitives::cjson::write_map;
 use doin_primitives::models::{Block, WireModel};
-use rusqlite::{params, Connection, ErrorCode, TransactionBehavior};
+use rusqlite::{params, Connection, ErrorCode, OptionalExtension, TransactionBehavior};
 
 use crate::error::StoreError;
 use crate::lock::WriterLock;
@@ -84,11 +84,7 @@ impl ChainStore {
                 .query_row("SELECT hash FROM blocks WHERE block_index = 0", [], |r| {
                     r.get(0)
                 })
-                .map(Some)
-                .or_else(|e| match e {
-                    rusqlite::Error::QueryReturnedNoRows => Ok(None),
-                    e => Err(e),
-                })
+                .optional()
                 .map_err(err)?;
             match found {
                 Some(hash) if hash == genesis.hash => {}

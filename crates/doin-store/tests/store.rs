@@ -71,6 +71,11 @@ fn appended_blocks_come_back_byte_for_byte() {
     let range = store.blocks(2, 100).expect("range");
     assert_eq!(range, blocks[1..].to_vec());
     assert!(store.blocks(7, 9).expect("range").is_empty());
+    let hashes = store.block_hashes(3, 9).expect("hashes");
+    assert_eq!(
+        hashes,
+        vec![(3, blocks[2].hash.clone()), (4, blocks[3].hash.clone())]
+    );
 
     let tx = &blocks[1].transactions[3];
     assert_eq!(
