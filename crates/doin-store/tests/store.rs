@@ -348,3 +348,14 @@ fn a_second_writer_is_refused_until_the_first_closes() {
     let store = ChainStore::open(&path).expect("free again");
     assert_eq!(store.tip().expect("tip"), reader.tip().expect("tip"));
 }
+
+#[test]
+fn a_file_that_is_not_a_database_is_reported_corrupt() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("chain.db");
+    std::fs::write(&path, vec![0x5a_u8; 8192]).expect("write garbage");
+    match ChainStore::open(&path) {
+        Err(StoreError::Corrupt { .. }) => {}
+        other => panic!("expected Corrupt, got {other:?}"),
+    }
+}
