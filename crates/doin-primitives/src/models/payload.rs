@@ -65,7 +65,7 @@ impl<T: ToWire> ToWire for Option<T> {
     }
 }
 
-/// Writes a field: `all` writes `null` for no value (pydantic), `present` omits it (dict).
+/// Writes a field; with no value, writes `null` (pydantic models) or omits the key (dicts).
 fn put(m: &mut Map, key: &str, v: Option<Value>, write_null: bool) {
     match v {
         Some(v) => {
