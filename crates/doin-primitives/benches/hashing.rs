@@ -1,5 +1,6 @@
 //! Hashing throughput on one core: block-header hashes, transaction ids of a 1 KB payload,
-//! and merkle roots of 1,000 ids. Run with `cargo bench -p doin-primitives`; criterion
+//! and merkle roots of 1,000 ids, plus the raw SHA-256 rate of one merkle node's input as
+//! the floor under the merkle figure. Run with `cargo bench -p doin-primitives`; criterion
 //! prints each figure as elements per second ("thrpt").
 
 #![allow(clippy::unwrap_used, missing_docs)]
@@ -8,6 +9,7 @@ use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughpu
 use doin_primitives::merkle::merkle_root;
 use doin_primitives::models::{BlockHeader, Transaction, TransactionType};
 use doin_primitives::{hash::sha256_hex, Map, Timestamp, Value};
+use sha2::Digest;
 
 fn header() -> BlockHeader {
     BlockHeader {
@@ -67,6 +69,13 @@ fn benches(c: &mut Criterion) {
     let ids: Vec<String> = (0..1000).map(|i| sha256_hex(i.to_string())).collect();
     g.bench_function("merkle_root_1000_ids", |b| {
         b.iter(|| merkle_root(black_box(&ids)))
+    });
+
+    // The floor under the merkle figure: one interior node is SHA-256 of 128 bytes of hex
+    // text (three compressions), and a 1,000-leaf root needs 999 of them.
+    let node_input = [b'a'; 128];
+    g.bench_function("sha256_128_bytes", |b| {
+        b.iter(|| sha2::Sha256::digest(black_box(&node_input)))
     });
     g.finish();
 }

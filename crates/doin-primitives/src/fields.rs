@@ -60,6 +60,11 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// Views an object already known to be one, for `model`.
+    pub fn of_map(model: &'static str, map: &'a Map) -> Self {
+        Fields { model, map }
+    }
+
     /// The underlying map.
     pub fn map(&self) -> &'a Map {
         self.map

@@ -20,10 +20,25 @@ pub fn write_py_repr(f: f64, out: &mut String) {
         return;
     }
     let mut buf = ryu::Buffer::new();
-    let text = buf.format_finite(f);
+    layout(buf.format_finite(f), f.abs() >= 1e-4, out);
+}
+
+/// Appends the shortest round-trip text of a binary32 value in Python's layout, as numpy
+/// prints a `float32` scalar (`str(numpy.float32(0.1))` is `0.1`).
+pub fn write_py_repr_f32(f: f32, out: &mut String) {
+    if !f.is_finite() || f == 0.0 {
+        write_py_repr(f64::from(f), out);
+        return;
+    }
+    let mut buf = ryu::Buffer::new();
+    layout(buf.format_finite(f), f.abs() >= 1e-4, out);
+}
+
+/// Lays out ryu's shortest digits `text` (of a finite non-zero value) as Python does.
+fn layout(text: &str, at_least_1e_4: bool, out: &mut String) {
     // ryu already writes Python's text when it chose fixed notation, except for values in
     // [1e-5, 1e-4), which ryu writes as 0.0000ddd and Python in scientific notation.
-    if !text.contains('e') && f.abs() >= 1e-4 {
+    if !text.contains('e') && at_least_1e_4 {
         out.push_str(text);
         return;
     }

@@ -13,6 +13,7 @@
 //! * [`models`] — blocks, transactions, optimae, tasks, domains, coin objects and the
 //!   message envelope with its payloads, each with its reference id.
 //! * [`identity`] — P-256 keys, peer ids, DER signatures.
+//! * [`synthetic_hash`] — the reference's fingerprint of synthetic evaluation data.
 //! * [`seal`] — the signed-envelope extension: which bytes are signed and where the
 //!   public key and signature ride.
 //!
@@ -28,6 +29,7 @@ pub mod json;
 pub mod merkle;
 pub mod models;
 pub mod seal;
+pub mod synthetic_hash;
 pub mod timestamp;
 pub mod value;
 

@@ -10,13 +10,19 @@ pub mod coin;
 pub mod domain;
 pub mod message;
 pub mod optimae;
+pub mod payload;
 pub mod payment;
 pub mod task;
 mod transaction;
 
 pub use block::{Block, BlockError, BlockHeader, GENESIS_HASH};
 pub use coin::{CoinbaseOutput, CoinbaseTransaction, TransferTransaction};
+pub use domain::{Domain, DomainConfig};
+pub use message::{InboundBody, Message, MessageType};
+pub use optimae::{optimae_id, Optimae};
+pub use payload::Payload;
 pub use payment::{PaymentUpdate, PyNumber};
+pub use task::{Task, TaskStatus, TaskType};
 pub use transaction::{Transaction, TransactionType};
 
 use crate::fields::ModelError;
