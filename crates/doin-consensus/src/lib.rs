@@ -1,8 +1,65 @@
 //! # doin-consensus
 //!
-//! Proof of Optimization rules as pure functions of chain data: no I/O, no clock.
+//! Proof of Optimization rules as pure functions of chain data: no I/O, no clock, no
+//! randomness. Every rule is a small function whose doc states it and whose test pins it;
+//! consensus arithmetic uses only `+ - * /` and comparisons (no `ln`, `powf`, `exp`), and
+//! money and reputation are integers, so every platform computes identical bits.
 //!
+//! ## Bird's eye view
+//!
+//! * [`params`] — [`ChainParams`]: the constants of one network and their hash.
+//! * [`difficulty`] — the one threshold rule (EMA nudge + bounded epoch retarget).
+//! * [`reputation`] — integer micro-points, chain-time decay, the reputation factor.
+//! * [`increment`] — raw and effective increments of an accepted optimae.
+//! * [`quorum`] — quorum selection (ungrindable seed, solo rule) and the 2/3 decision.
+//! * [`vote`] — [`QuorumVote`], an evaluator's sealed verification result.
+//! * [`accepted`] — [`AcceptedOptimae`], the OPTIMAE_ACCEPTED transaction DOIN blocks carry.
+//! * [`coinbase`] — halving reward and the exact 5/65/30 split in base units.
+//! * [`finality`] — implicit checkpoints and the reorg limit.
+//! * [`state`] and [`validate`] — [`ChainState`], the fold of validated blocks: full block
+//!   validation, application and building.
+//! * [`fork_choice`] — heaviest validated chain, ties to the lower tip hash.
+//! * [`error`] — [`ConsensusError`], one variant per broken rule.
 //! * [`mod@reference`] — the Python reference's consensus functions reproduced exactly, bugs
-//!   included, pinned by the reference's test vectors.
+//!   included, pinned by the reference's test vectors; DOIN's rules reuse them where the
+//!   protocol must agree (seeds, commitments, incentives, median, selection order).
+//!
+//! ## DOIN rules vs the reference
+//!
+//! | topic | reference | DOIN |
+//! |---|---|---|
+//! | block validity | structural only, claimed ids trusted | every id, seal, vote and number recomputed ([`validate`]) |
+//! | difficulty | two wall-clock rules, ~29x per epoch | one rule from header timestamps, ≤ 4x per epoch |
+//! | quorum seed | chain tip + optimizer-chosen optimae id | block at the commit height + commitment |
+//! | quorum fraction | `0.67` (2 of 3 rejected) | `3 * agree >= 2 * n` |
+//! | reputation | float, wall-clock decay | integer micro-points, chain-time decay |
+//! | reward split | effective 9.75/61.75/28.5, floats, fees twice | exact 5/65/30 in integer base units |
+//! | increments | static weight, regressions counted | verified improvement × weight × reputation × incentive |
+//! | fork choice | Σ self-declared increments | Σ validated effective increments |
+//! | finality | off-by-one reorg check | reorg allowed iff the fork point keeps the finalized block |
+//!
+//! DOIN's additions ride in fields reference nodes ignore: seals (`public_key`,
+//! `signature`), the accepted-optimae payload, and the block's `"coinbase"` extension.
 
+pub mod accepted;
+pub mod coinbase;
+pub mod difficulty;
+pub mod error;
+pub mod finality;
+pub mod fork_choice;
+pub mod increment;
+pub mod params;
+pub mod quorum;
 pub mod reference;
+pub mod reputation;
+pub mod state;
+pub mod validate;
+pub mod vote;
+
+pub use accepted::{AcceptedOptimae, Experiment, Reveal, Scoring};
+pub use coinbase::Coinbase;
+pub use error::ConsensusError;
+pub use params::{ChainParams, DomainParams};
+pub use state::ChainState;
+pub use validate::BlockSummary;
+pub use vote::QuorumVote;

@@ -8,7 +8,16 @@ use crate::merkle::{merkle_root, EMPTY_ROOT};
 use crate::models::{Transaction, WireModel};
 use crate::seal::Seal;
 use crate::timestamp::Timestamp;
-use crate::value::Value;
+use crate::value::{Map, Value};
+
+/// Top-level block keys that are not extensions.
+const BLOCK_CORE_FIELDS: [&str; 5] = [
+    "header",
+    "transactions",
+    "hash",
+    crate::seal::PUBLIC_KEY_FIELD,
+    crate::seal::SIGNATURE_FIELD,
+];
 
 /// The hash of the reference's genesis block.
 pub const GENESIS_HASH: &str = "4e19257e8941caec2ec6a4d581a981a533ab5728c11e58c3d13040049e3cd6d5";
@@ -133,6 +142,9 @@ pub struct Block {
     pub transactions: Vec<Transaction>,
     /// The block hash as received or computed.
     pub hash: String,
+    /// Every other top-level wire field (DOIN extension objects such as `"coinbase"`), kept
+    /// as received. The block hash does not cover them; consensus recomputes what they claim.
+    pub extensions: Map,
     /// The generator's key and signature over the hash (DOIN extension).
     pub seal: Option<Seal>,
 }
@@ -164,6 +176,7 @@ impl Block {
             header,
             transactions,
             hash,
+            extensions: Map::new(),
             seal: None,
         }
     }
@@ -236,10 +249,17 @@ impl WireModel for Block {
         if hash.is_empty() {
             hash = header.compute_hash();
         }
+        let extensions = f
+            .map()
+            .iter()
+            .filter(|(k, _)| !BLOCK_CORE_FIELDS.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         Ok(Block {
             header,
             transactions,
             hash,
+            extensions,
             seal: Seal::read(&f)?,
         })
     }
@@ -250,6 +270,11 @@ impl WireModel for Block {
             "transactions" => self.transactions.iter().map(WireModel::to_value).collect::<Vec<_>>(),
             "hash" => self.hash.clone(),
         };
+        for (k, v) in &self.extensions {
+            if !BLOCK_CORE_FIELDS.contains(&k.as_str()) {
+                m.insert(k.clone(), v.clone());
+            }
+        }
         if let Some(seal) = &self.seal {
             seal.write(&mut m);
         }
@@ -267,6 +292,44 @@ mod tests {
         assert_eq!(
             Block::genesis_with_generator("node-1").hash,
             "ece3f8d28e5624d05add0fe9ff23dcfd68b18d3cfe577fa9084f736055667418"
+        );
+    }
+
+    #[test]
+    fn extensions_round_trip_between_hash_and_seal() {
+        let id = crate::identity::Identity::from_scalar_bytes(&[7u8; 32]).expect("valid scalar");
+        let mut block = Block::genesis_with_generator(id.peer_id());
+        block.extensions.insert(
+            "coinbase".into(),
+            Value::Object(crate::map! { "block_index" => 0i64, "outputs" => Vec::<Value>::new() }),
+        );
+        block.extensions.insert("z_later".into(), Value::Bool(true));
+        block.seal = Some(id.seal(crate::seal::SealKind::Block, &block.hash));
+        let value = block.to_value();
+        let keys: Vec<&str> = value
+            .as_object()
+            .expect("object")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "header",
+                "transactions",
+                "hash",
+                "coinbase",
+                "z_later",
+                "public_key",
+                "signature"
+            ]
+        );
+        let back = Block::from_wire_json(&block.to_wire_json()).expect("parses");
+        assert_eq!(back, block);
+        assert!(Block::genesis().extensions.is_empty());
+        assert_eq!(
+            Block::from_value(&Block::genesis().to_value()).expect("parses"),
+            Block::genesis()
         );
     }
 }

@@ -1,0 +1,436 @@
+//! The OPTIMAE_ACCEPTED transaction DOIN puts in blocks.
+//!
+//! A reference [`Transaction`] (`tx_type = "optimae_accepted"`, `domain_id`,
+//! `peer_id` = the optimizer), sealed by the optimizer with [`SealKind::Transaction`] over
+//! the transaction id. Everything consensus needs rides in the payload, which the id (and
+//! so the merkle root and the block hash) covers:
+//!
+//! | key | type | meaning |
+//! |---|---|---|
+//! | `optimae_id` | str | reference optimae id of domain, optimizer, parameters, tx timestamp |
+//! | `parameters` | object | the revealed parameters |
+//! | `reported_performance` | float | what the optimizer reported |
+//! | `verified_performance` | float | the quorum median |
+//! | `commitment_hash` | str | `compute_commitment(parameters, nonce)` |
+//! | `nonce` | str | the commitment nonce |
+//! | `commit_height` | int | chain height when the optimizer committed (quorum seed block) |
+//! | `increment`, `effective_increment`, `reward_fraction` | float | see [`crate::increment`] |
+//! | `votes` | list | the quorum's sealed [`QuorumVote`] objects |
+//! | `experiment` | object | experiment metrics, carried and type-checked only |
+//!
+//! The payload is read strictly (numbers must be JSON numbers, strings strings), since
+//! every value is recomputed and compared by the validator.
+
+use doin_primitives::hash::content_id;
+use doin_primitives::identity::Identity;
+use doin_primitives::map;
+use doin_primitives::models::{Transaction, TransactionType};
+use doin_primitives::seal::SealKind;
+use doin_primitives::timestamp::Timestamp;
+use doin_primitives::value::{Map, Value};
+use doin_primitives::ModelError;
+
+use crate::error::ConsensusError;
+use crate::reference::commitment::compute_commitment;
+use crate::vote::QuorumVote;
+
+const MODEL: &str = "OptimaeAccepted";
+
+/// The reference optimae id: `content_id` of `{"domain_id", "optimizer_id", "parameters",
+/// "timestamp": isoformat}`.
+// Same rule as models::optimae (the reference's `Optimae.compute_id`).
+pub fn optimae_id(
+    domain_id: &str,
+    optimizer_id: &str,
+    parameters: &Map,
+    timestamp: &Timestamp,
+) -> String {
+    content_id(&Value::Object(map! {
+        "domain_id" => domain_id,
+        "optimizer_id" => optimizer_id,
+        "parameters" => parameters.clone(),
+        "timestamp" => timestamp.isoformat(),
+    }))
+}
+
+/// Experiment metrics an optimizer attaches to its accepted optimae.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Experiment {
+    /// The optimizer's experiment id.
+    pub experiment_id: String,
+    /// The optimization round that produced the result.
+    pub round_number: i64,
+    /// Seconds from the experiment's start to this result.
+    pub time_to_this_result_seconds: f64,
+    /// Hash of the optimizer's configuration.
+    pub optimization_config_hash: String,
+    /// Hash of the data it trained on.
+    pub data_hash: String,
+}
+
+impl Experiment {
+    fn to_value(&self) -> Value {
+        Value::Object(map! {
+            "experiment_id" => self.experiment_id.clone(),
+            "round_number" => self.round_number,
+            "time_to_this_result_seconds" => self.time_to_this_result_seconds,
+            "optimization_config_hash" => self.optimization_config_hash.clone(),
+            "data_hash" => self.data_hash.clone(),
+        })
+    }
+
+    fn from_value(v: &Value) -> Result<Self, ModelError> {
+        let p = Strict::new("experiment", v)?;
+        Ok(Experiment {
+            experiment_id: p.str("experiment_id")?,
+            round_number: p.int("round_number")?,
+            time_to_this_result_seconds: p.num("time_to_this_result_seconds")?,
+            optimization_config_hash: p.str("optimization_config_hash")?,
+            data_hash: p.str("data_hash")?,
+        })
+    }
+}
+
+/// What the optimizer reveals: the committed parameters and its claim.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reveal {
+    /// The domain.
+    pub domain_id: String,
+    /// The parameters committed to.
+    pub parameters: Map,
+    /// The commitment nonce (at least 128 random bits, as hex).
+    pub nonce: String,
+    /// The performance the optimizer reports.
+    pub reported_performance: f64,
+    /// The chain height when the optimizer committed.
+    pub commit_height: u64,
+    /// The optimae's timestamp (also the transaction's); fixes the optimae id the
+    /// evaluators vote on.
+    pub timestamp: Timestamp,
+}
+
+impl Reveal {
+    /// `compute_commitment(parameters, nonce)`.
+    pub fn commitment_hash(&self) -> String {
+        compute_commitment(&self.parameters, &self.nonce)
+    }
+
+    /// The optimae id evaluators vote on.
+    pub fn optimae_id(&self, optimizer_id: &str) -> String {
+        optimae_id(
+            &self.domain_id,
+            optimizer_id,
+            &self.parameters,
+            &self.timestamp,
+        )
+    }
+}
+
+/// The numbers the rules give an optimae (see [`crate::state::ChainState::score_optimae`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Scoring {
+    /// The quorum median.
+    pub verified_performance: f64,
+    /// The raw increment.
+    pub increment: f64,
+    /// The effective (weighted) increment.
+    pub effective_increment: f64,
+    /// The verification incentive's reward fraction.
+    pub reward_fraction: f64,
+}
+
+/// An accepted optimae as carried by an OPTIMAE_ACCEPTED transaction.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AcceptedOptimae {
+    /// Reference optimae id.
+    pub optimae_id: String,
+    /// The domain (the transaction's `domain_id`).
+    pub domain_id: String,
+    /// The optimizer (the transaction's `peer_id`).
+    pub optimizer_id: String,
+    /// The revealed parameters.
+    pub parameters: Map,
+    /// The performance the optimizer reported.
+    pub reported_performance: f64,
+    /// The quorum median.
+    pub verified_performance: f64,
+    /// The commitment.
+    pub commitment_hash: String,
+    /// The commitment nonce.
+    pub nonce: String,
+    /// The chain height when the optimizer committed.
+    pub commit_height: u64,
+    /// Raw increment.
+    pub increment: f64,
+    /// Effective increment.
+    pub effective_increment: f64,
+    /// Reward fraction.
+    pub reward_fraction: f64,
+    /// The quorum's votes.
+    pub votes: Vec<QuorumVote>,
+    /// Experiment metrics.
+    pub experiment: Experiment,
+    /// The transaction's timestamp.
+    pub timestamp: Timestamp,
+}
+
+impl AcceptedOptimae {
+    /// Builds the transaction the node puts in a block, sealed by `optimizer`.
+    pub fn build(
+        optimizer: &Identity,
+        reveal: &Reveal,
+        scoring: &Scoring,
+        votes: &[QuorumVote],
+        experiment: &Experiment,
+    ) -> Transaction {
+        let accepted = AcceptedOptimae {
+            optimae_id: reveal.optimae_id(optimizer.peer_id()),
+            domain_id: reveal.domain_id.clone(),
+            optimizer_id: optimizer.peer_id().to_owned(),
+            parameters: reveal.parameters.clone(),
+            reported_performance: reveal.reported_performance,
+            verified_performance: scoring.verified_performance,
+            commitment_hash: reveal.commitment_hash(),
+            nonce: reveal.nonce.clone(),
+            commit_height: reveal.commit_height,
+            increment: scoring.increment,
+            effective_increment: scoring.effective_increment,
+            reward_fraction: scoring.reward_fraction,
+            votes: votes.to_vec(),
+            experiment: experiment.clone(),
+            timestamp: reveal.timestamp,
+        };
+        accepted.to_tx(optimizer)
+    }
+
+    /// The transaction carrying this optimae, sealed by `optimizer`.
+    pub fn to_tx(&self, optimizer: &Identity) -> Transaction {
+        let mut tx = Transaction::new(
+            TransactionType::OptimaeAccepted,
+            self.domain_id.clone(),
+            self.optimizer_id.clone(),
+            self.payload(),
+            self.timestamp,
+        );
+        tx.seal = Some(optimizer.seal(SealKind::Transaction, &tx.id));
+        tx
+    }
+
+    /// The payload object.
+    pub fn payload(&self) -> Map {
+        map! {
+            "optimae_id" => self.optimae_id.clone(),
+            "parameters" => self.parameters.clone(),
+            "reported_performance" => self.reported_performance,
+            "verified_performance" => self.verified_performance,
+            "commitment_hash" => self.commitment_hash.clone(),
+            "nonce" => self.nonce.clone(),
+            "commit_height" => self.commit_height,
+            "increment" => self.increment,
+            "effective_increment" => self.effective_increment,
+            "reward_fraction" => self.reward_fraction,
+            "votes" => self.votes.iter().map(QuorumVote::to_value).collect::<Vec<_>>(),
+            "experiment" => self.experiment.to_value(),
+        }
+    }
+
+    /// Reads an OPTIMAE_ACCEPTED transaction (any other type is
+    /// [`ConsensusError::UnsupportedTransaction`]). Checks types only, not the rules.
+    pub fn from_tx(tx: &Transaction) -> Result<AcceptedOptimae, ConsensusError> {
+        if tx.tx_type != TransactionType::OptimaeAccepted {
+            return Err(ConsensusError::UnsupportedTransaction(tx.tx_type.as_str()));
+        }
+        let p = Strict { map: &tx.payload };
+        let commit_height = p.int("commit_height")?;
+        let commit_height =
+            u64::try_from(commit_height).map_err(|_| p.invalid("commit_height", "must be >= 0"))?;
+        let votes = match p.get("votes")? {
+            Value::Array(a) => a
+                .iter()
+                .map(QuorumVote::from_value)
+                .collect::<Result<Vec<_>, _>>()?,
+            other => {
+                return Err(p
+                    .invalid(
+                        "votes",
+                        format!("expected a list, got {}", other.type_name()),
+                    )
+                    .into())
+            }
+        };
+        let parameters = match p.get("parameters")? {
+            Value::Object(m) => m.clone(),
+            other => {
+                return Err(p
+                    .invalid(
+                        "parameters",
+                        format!("expected an object, got {}", other.type_name()),
+                    )
+                    .into())
+            }
+        };
+        Ok(AcceptedOptimae {
+            optimae_id: p.str("optimae_id")?,
+            domain_id: tx.domain_id.clone(),
+            optimizer_id: tx.peer_id.clone(),
+            parameters,
+            reported_performance: p.num("reported_performance")?,
+            verified_performance: p.num("verified_performance")?,
+            commitment_hash: p.str("commitment_hash")?,
+            nonce: p.str("nonce")?,
+            commit_height,
+            increment: p.num("increment")?,
+            effective_increment: p.num("effective_increment")?,
+            reward_fraction: p.num("reward_fraction")?,
+            votes,
+            experiment: Experiment::from_value(p.get("experiment")?)?,
+            timestamp: tx.timestamp,
+        })
+    }
+}
+
+/// Strict typed reading of a payload object.
+struct Strict<'a> {
+    map: &'a Map,
+}
+
+impl<'a> Strict<'a> {
+    fn new(field: &'static str, v: &'a Value) -> Result<Self, ModelError> {
+        match v {
+            Value::Object(map) => Ok(Strict { map }),
+            other => Err(ModelError::Invalid {
+                model: MODEL,
+                field,
+                reason: format!("expected an object, got {}", other.type_name()),
+            }),
+        }
+    }
+
+    fn invalid(&self, field: &'static str, reason: impl Into<String>) -> ModelError {
+        ModelError::Invalid {
+            model: MODEL,
+            field,
+            reason: reason.into(),
+        }
+    }
+
+    fn get(&self, field: &'static str) -> Result<&'a Value, ModelError> {
+        self.map.get(field).ok_or(ModelError::Missing {
+            model: MODEL,
+            field,
+        })
+    }
+
+    fn str(&self, field: &'static str) -> Result<String, ModelError> {
+        match self.get(field)? {
+            Value::Str(s) => Ok(s.clone()),
+            other => Err(self.invalid(
+                field,
+                format!("expected a string, got {}", other.type_name()),
+            )),
+        }
+    }
+
+    fn num(&self, field: &'static str) -> Result<f64, ModelError> {
+        let x = match self.get(field)? {
+            Value::Float(f) => *f,
+            Value::Int(i) => *i as f64,
+            other => {
+                return Err(self.invalid(
+                    field,
+                    format!("expected a number, got {}", other.type_name()),
+                ))
+            }
+        };
+        if x.is_finite() {
+            Ok(x)
+        } else {
+            Err(self.invalid(field, "number is not finite"))
+        }
+    }
+
+    fn int(&self, field: &'static str) -> Result<i64, ModelError> {
+        match self.get(field)? {
+            Value::Int(i) => Ok(*i),
+            other => Err(self.invalid(
+                field,
+                format!("expected an integer, got {}", other.type_name()),
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reveal() -> Reveal {
+        Reveal {
+            domain_id: "d1".into(),
+            parameters: map! { "w" => vec![Value::Int(1), Value::Int(2), Value::Int(3)] },
+            nonce: "abc123".into(),
+            reported_performance: -0.5,
+            commit_height: 3,
+            timestamp: Timestamp::parse_str("2026-01-01T00:00:00Z").expect("time"),
+        }
+    }
+
+    #[test]
+    fn optimae_id_is_the_reference_vector() {
+        assert_eq!(
+            reveal().optimae_id("optimizer-1"),
+            "a04d4c14cc54a720b79b513e6d914e8b1139e07e97dfd865884ed41a3a9819ab"
+        );
+    }
+
+    #[test]
+    fn build_then_parse_round_trips() {
+        let id = Identity::from_scalar_bytes(&[5u8; 32]).expect("scalar");
+        let scoring = Scoring {
+            verified_performance: -0.5,
+            increment: 1.0,
+            effective_increment: 0.5,
+            reward_fraction: 1.0,
+        };
+        let exp = Experiment {
+            experiment_id: "e".into(),
+            round_number: 7,
+            time_to_this_result_seconds: 1.5,
+            optimization_config_hash: "c".into(),
+            data_hash: "h".into(),
+        };
+        let tx = AcceptedOptimae::build(&id, &reveal(), &scoring, &[], &exp);
+        assert!(tx.id_is_valid());
+        let a = AcceptedOptimae::from_tx(&tx).expect("parses");
+        assert_eq!(a.optimizer_id, id.peer_id());
+        assert_eq!(
+            a.commitment_hash,
+            compute_commitment(&a.parameters, "abc123")
+        );
+        assert_eq!(a.experiment, exp);
+        assert_eq!(a.to_tx(&id).id, tx.id);
+    }
+
+    #[test]
+    fn wrong_types_and_other_tx_types_are_refused() {
+        let id = Identity::from_scalar_bytes(&[5u8; 32]).expect("scalar");
+        let scoring = Scoring {
+            verified_performance: -0.5,
+            increment: 1.0,
+            effective_increment: 0.5,
+            reward_fraction: 1.0,
+        };
+        let mut tx = AcceptedOptimae::build(&id, &reveal(), &scoring, &[], &Experiment::default());
+        tx.payload
+            .insert("increment".into(), Value::Str("1.0".into()));
+        assert!(matches!(
+            AcceptedOptimae::from_tx(&tx),
+            Err(ConsensusError::MalformedPayload(_))
+        ));
+        tx.tx_type = TransactionType::TaskCreated;
+        assert_eq!(
+            AcceptedOptimae::from_tx(&tx),
+            Err(ConsensusError::UnsupportedTransaction("task_created"))
+        );
+    }
+}

@@ -1,0 +1,229 @@
+//! Why a block or an accepted-optimae transaction breaks a consensus rule.
+
+use doin_primitives::models::BlockError;
+use doin_primitives::ModelError;
+
+/// A broken consensus rule; each variant names the rule.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ConsensusError {
+    /// A rule broken by the block's transaction at `index`.
+    #[error("transaction {index}: {source}")]
+    InTransaction {
+        /// Position of the transaction in the block.
+        index: usize,
+        /// The rule it breaks.
+        #[source]
+        source: Box<ConsensusError>,
+    },
+    /// A claimed id, merkle root or block hash does not match the content, or a transaction
+    /// id is repeated.
+    #[error("block content: {0}")]
+    Content(#[from] BlockError),
+    /// The block's index is not the next height.
+    #[error("block index {got} is not the next height {expected}")]
+    WrongHeight {
+        /// The next height.
+        expected: u64,
+        /// The block's index.
+        got: i64,
+    },
+    /// The block does not extend the current tip.
+    #[error("block's previous_hash {got} is not the tip {expected}")]
+    WrongParent {
+        /// The tip's hash.
+        expected: String,
+        /// The block's previous_hash.
+        got: String,
+    },
+    /// The block's timestamp is not after its parent's.
+    #[error("block timestamp {got_micros} µs is not after its parent's {parent_micros} µs")]
+    TimestampNotAfterParent {
+        /// The parent's timestamp (µs since the epoch).
+        parent_micros: i64,
+        /// The block's timestamp (µs since the epoch).
+        got_micros: i64,
+    },
+    /// The generator's seal is missing, does not hash to the generator id, or does not
+    /// sign the block hash.
+    #[error("generator seal: {0}")]
+    BadGeneratorSeal(String),
+    /// The header's threshold is not the one the difficulty rule gives.
+    #[error("header threshold {got} is not the difficulty rule's {expected}")]
+    WrongThreshold {
+        /// The rule's threshold.
+        expected: f64,
+        /// The header's.
+        got: f64,
+    },
+    /// The header's weighted sum is not the sum of the effective increments.
+    #[error("header weighted_performance_sum {got} is not the sum of the effective increments {expected}")]
+    WrongWeightedSum {
+        /// The recomputed sum.
+        expected: f64,
+        /// The header's.
+        got: f64,
+    },
+    /// The block's weighted sum does not reach its threshold.
+    #[error("weighted sum {sum} is below the threshold {threshold}")]
+    BelowThreshold {
+        /// The sum of effective increments.
+        sum: f64,
+        /// The threshold.
+        threshold: f64,
+    },
+    /// The block carries no `"coinbase"` extension, or one that does not parse.
+    #[error("coinbase missing or malformed: {0}")]
+    MalformedCoinbase(String),
+    /// The coinbase differs from the one the reward rule gives.
+    #[error("coinbase does not match the reward rule (expected {expected}, got {got})")]
+    WrongCoinbase {
+        /// The expected coinbase, as wire JSON.
+        expected: String,
+        /// The block's, as wire JSON.
+        got: String,
+    },
+    /// The transaction type is not (yet) allowed in DOIN blocks.
+    #[error("transaction type {0} is not allowed in blocks")]
+    UnsupportedTransaction(&'static str),
+    /// The transaction's payload is missing a field or has one of the wrong type.
+    #[error("malformed accepted-optimae payload: {0}")]
+    MalformedPayload(ModelError),
+    /// The optimizer's seal on the transaction is missing or invalid.
+    #[error("optimizer seal: {0}")]
+    BadOptimizerSeal(String),
+    /// The chain has no such domain.
+    #[error("unknown domain {0}")]
+    UnknownDomain(String),
+    /// The payload's optimae id is not the id of its domain, optimizer, parameters and time.
+    #[error("optimae id {got} does not match its content (computed {expected})")]
+    WrongOptimaeId {
+        /// The recomputed id.
+        expected: String,
+        /// The payload's.
+        got: String,
+    },
+    /// The revealed parameters and nonce do not hash to the commitment.
+    #[error("commitment {claimed} does not match the revealed parameters and nonce (computed {computed})")]
+    CommitmentMismatch {
+        /// The payload's commitment.
+        claimed: String,
+        /// The recomputed commitment.
+        computed: String,
+    },
+    /// A parameter is not a finite number, or is outside its bounds.
+    #[error("parameter {key}: {reason}")]
+    ParameterOutOfBounds {
+        /// The parameter key.
+        key: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The commit height is not one of the last `max_commit_age_blocks` blocks.
+    #[error("commit height {commit_height} is not within {max_age} blocks before height {height}")]
+    CommitHeightOutOfWindow {
+        /// The payload's commit height.
+        commit_height: u64,
+        /// The including block's height.
+        height: u64,
+        /// The allowed age.
+        max_age: u64,
+    },
+    /// A vote is from a peer outside the quorum.
+    #[error("vote from {0}, who is not in the quorum")]
+    VoteFromOutsider(String),
+    /// Two votes from the same evaluator.
+    #[error("duplicate vote from {0}")]
+    DuplicateVote(String),
+    /// A quorum member has not voted.
+    #[error("quorum member {0} has not voted")]
+    MissingVote(String),
+    /// A vote is about another optimae or domain.
+    #[error("vote from {0} is for another optimae or domain")]
+    VoteForOtherOptimae(String),
+    /// A vote's seal is missing or invalid.
+    #[error("vote seal of {evaluator}: {reason}")]
+    BadVoteSeal {
+        /// The evaluator.
+        evaluator: String,
+        /// Why the seal fails.
+        reason: String,
+    },
+    /// A vote declares a synthetic seed other than the evaluator's.
+    #[error("vote from {evaluator} declares seed {got}, expected {expected}")]
+    WrongVoteSeed {
+        /// The evaluator.
+        evaluator: String,
+        /// The seed the rule gives.
+        expected: u64,
+        /// The seed declared.
+        got: u64,
+    },
+    /// The quorum did not accept the optimae (under two thirds agreeing, or the report is
+    /// off the median).
+    #[error(
+        "quorum rejects: {agree} of {votes} votes agree, report divergence {report_divergence}"
+    )]
+    QuorumRejected {
+        /// Agreeing votes.
+        agree: usize,
+        /// Votes.
+        votes: usize,
+        /// Divergence of the reported performance from the median.
+        report_divergence: f64,
+    },
+    /// A number the payload claims differs from the one the rules give.
+    #[error("{field} is {got}, the rules give {expected}")]
+    WrongNumber {
+        /// The payload field.
+        field: &'static str,
+        /// The recomputed value.
+        expected: f64,
+        /// The payload's value.
+        got: f64,
+    },
+    /// The verified performance does not improve on the domain's best.
+    #[error("verified performance {verified} does not improve on the domain's best {best}")]
+    NotAnImprovement {
+        /// The verified performance.
+        verified: f64,
+        /// The domain's best so far.
+        best: f64,
+    },
+    /// The verification incentive pays nothing (verified too far below reported).
+    #[error("reward fraction is 0: verified {verified} too far from reported {reported}")]
+    ZeroRewardFraction {
+        /// The reported performance.
+        reported: f64,
+        /// The verified performance.
+        verified: f64,
+    },
+    /// The optimae is already on chain.
+    #[error("optimae {0} is already on chain")]
+    DuplicateOptimae(String),
+    /// The commitment was already used by an optimae on chain.
+    #[error("commitment {0} was already used on chain")]
+    CommitmentReused(String),
+}
+
+impl ConsensusError {
+    /// The rule broken, looking through [`ConsensusError::InTransaction`].
+    pub fn root(&self) -> &ConsensusError {
+        match self {
+            ConsensusError::InTransaction { source, .. } => source.root(),
+            other => other,
+        }
+    }
+
+    pub(crate) fn in_tx(index: usize) -> impl FnOnce(ConsensusError) -> ConsensusError {
+        move |e| ConsensusError::InTransaction {
+            index,
+            source: Box::new(e),
+        }
+    }
+}
+
+impl From<ModelError> for ConsensusError {
+    fn from(e: ModelError) -> Self {
+        ConsensusError::MalformedPayload(e)
+    }
+}

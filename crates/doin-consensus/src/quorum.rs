@@ -1,0 +1,188 @@
+//! Quorum selection and decision.
+//!
+//! **Selection.** The seed is `sha256_hex("{seed_block_hash}:{commitment_hash}")`, where
+//! `seed_block_hash` is the hash of the block at the optimizer's `commit_height` (the tip
+//! when it committed). The optimizer fixed its commitment before it could know later blocks
+//! and cannot re-choose the block it committed at without re-committing, so it cannot
+//! grind the quorum through an id or a timestamp (the reference seeds from the optimizer's
+//! own `optimae_id`). Candidates (deduplicated, optimizer excluded) are scored
+//! `sha256_hex("{seed}:{candidate}")` and the `k` lowest are the quorum, as the reference
+//! orders them.
+//!
+//! **Solo rule.** With `quorum_min_evaluators == 0` the quorum is exactly `[optimizer]`:
+//! the lone node verifies its own optimae on independently seeded synthetic data.
+//!
+//! **Decision.** The median of the votes; a vote agrees when its divergence from the median
+//! is within the tolerance (relative; absolute when `|median| <= 1e-10`); accepted when
+//! `3 * agree >= 2 * n` (exactly two thirds, where the reference's `0.67` rejects two of
+//! three) and the reported performance is itself within the tolerance of the median.
+
+use std::collections::BTreeSet;
+
+use doin_primitives::hash::sha256_hex;
+
+use crate::reference::quorum::{divergence, median};
+use crate::reference::seeds::derive_seed;
+
+/// The quorum selection seed: `sha256_hex("{seed_block_hash}:{commitment_hash}")`.
+pub fn selection_seed(seed_block_hash: &str, commitment_hash: &str) -> String {
+    sha256_hex(format!("{seed_block_hash}:{commitment_hash}"))
+}
+
+/// The quorum for an optimae: `[optimizer]` on a solo chain, otherwise the
+/// `quorum_min_evaluators` eligible peers (deduplicated, optimizer excluded) with the lowest
+/// `sha256_hex("{seed}:{candidate}")`, ascending. Fewer candidates → all of them. No
+/// candidate at all → `[optimizer]` (a chain with no other peer on it yet runs solo; see
+/// [`crate::state::ChainState::eligible_evaluators`]).
+pub fn select_quorum<S: AsRef<str>>(
+    seed: &str,
+    optimizer_id: &str,
+    eligible: &[S],
+    quorum_min_evaluators: u32,
+) -> Vec<String> {
+    if quorum_min_evaluators == 0 {
+        return vec![optimizer_id.to_owned()];
+    }
+    let candidates: BTreeSet<&str> = eligible
+        .iter()
+        .map(AsRef::as_ref)
+        .filter(|e| *e != optimizer_id)
+        .collect();
+    if candidates.is_empty() {
+        return vec![optimizer_id.to_owned()];
+    }
+    let mut scored: Vec<(String, &str)> = candidates
+        .into_iter()
+        .map(|c| (sha256_hex(format!("{seed}:{c}")), c))
+        .collect();
+    scored.sort_unstable();
+    scored
+        .into_iter()
+        .take(quorum_min_evaluators as usize)
+        .map(|(_, c)| c.to_owned())
+        .collect()
+}
+
+/// An evaluator's synthetic-data seed, the reference's per-evaluator rule:
+/// `derive_seed(commitment_hash, domain_id, "{evaluator_id}:{seed_block_hash}")`.
+pub fn synthetic_seed(
+    commitment_hash: &str,
+    domain_id: &str,
+    evaluator_id: &str,
+    seed_block_hash: &str,
+) -> u64 {
+    u64::from(derive_seed(
+        commitment_hash,
+        domain_id,
+        &format!("{evaluator_id}:{seed_block_hash}"),
+    ))
+}
+
+/// Whether a performance agrees with the median within `tolerance`.
+pub fn agrees(value: f64, median: f64, tolerance: f64) -> bool {
+    divergence(value, median) <= tolerance
+}
+
+/// Whether `agree` of `n` votes is a two-thirds majority: `3 * agree >= 2 * n`, `n > 0`.
+pub fn is_two_thirds(agree: usize, n: usize) -> bool {
+    n > 0 && 3 * agree >= 2 * n
+}
+
+/// The outcome of a quorum's votes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QuorumDecision {
+    /// Median verified performance.
+    pub median: f64,
+    /// Per vote, in order, whether it agrees with the median.
+    pub agreements: Vec<bool>,
+    /// Number of agreeing votes.
+    pub agree_count: usize,
+    /// Divergence of the reported performance from the median.
+    pub report_divergence: f64,
+    /// Whether the optimae is accepted.
+    pub accepted: bool,
+}
+
+/// Decides a quorum from its votes' performances (in vote order); `None` without votes.
+pub fn decide(performances: &[f64], reported: f64, tolerance: f64) -> Option<QuorumDecision> {
+    let median = median(performances)?;
+    let agreements: Vec<bool> = performances
+        .iter()
+        .map(|p| agrees(*p, median, tolerance))
+        .collect();
+    let agree_count = agreements.iter().filter(|a| **a).count();
+    let report_divergence = divergence(reported, median);
+    let accepted = is_two_thirds(agree_count, performances.len()) && report_divergence <= tolerance;
+    Some(QuorumDecision {
+        median,
+        agreements,
+        agree_count,
+        report_divergence,
+        accepted,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn solo_rule_is_the_optimizer_alone() {
+        assert_eq!(select_quorum("s", "me", &["a", "b"], 0), ["me"]);
+        assert_eq!(select_quorum::<&str>("s", "me", &[], 3), ["me"]);
+        assert_eq!(select_quorum("s", "me", &["me"], 3), ["me"]);
+    }
+
+    #[test]
+    fn selection_orders_like_the_reference_and_dedupes() {
+        // Same scoring as the reference vector (seed c2cb…, eval-4, eval-2, eval-1).
+        let seed = crate::reference::quorum::quorum_seed("tip", "opt-1");
+        let eligible = [
+            "eval-1",
+            "eval-2",
+            "eval-2",
+            "eval-3",
+            "eval-4",
+            "optimizer",
+        ];
+        assert_eq!(
+            select_quorum(&seed, "optimizer", &eligible, 3),
+            ["eval-4", "eval-2", "eval-1"]
+        );
+        assert_eq!(select_quorum(&seed, "optimizer", &eligible, 9).len(), 4);
+    }
+
+    #[test]
+    fn selection_seed_binds_block_and_commitment() {
+        assert_eq!(selection_seed("b", "c"), sha256_hex("b:c"));
+        assert_ne!(selection_seed("b", "c"), selection_seed("b2", "c"));
+    }
+
+    #[test]
+    fn synthetic_seed_is_the_reference_rule() {
+        assert_eq!(synthetic_seed("h", "d", "eval-1", "tip"), 896_872_616);
+    }
+
+    #[test]
+    fn two_of_three_is_enough() {
+        assert!(is_two_thirds(2, 3));
+        assert!(!is_two_thirds(1, 3));
+        assert!(is_two_thirds(4, 6));
+        assert!(!is_two_thirds(3, 5));
+        assert!(!is_two_thirds(0, 0));
+        let d = decide(&[1.0, 1.01, 2.0], 1.0, 0.05).expect("votes");
+        assert_eq!(d.median, 1.01);
+        assert_eq!(d.agreements, [true, true, false]);
+        assert!(d.accepted);
+    }
+
+    #[test]
+    fn report_must_match_the_median() {
+        let d = decide(&[1.0, 1.0, 1.0], 1.2, 0.05).expect("votes");
+        assert!(!d.accepted);
+        assert_eq!(decide(&[], 1.0, 0.05), None);
+        // |median| <= 1e-10: absolute divergence.
+        let d = decide(&[0.0], 0.04, 0.05).expect("votes");
+        assert!(d.accepted);
+    }
+}

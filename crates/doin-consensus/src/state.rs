@@ -1,0 +1,341 @@
+//! The chain state: a fold of the validated blocks from genesis.
+//!
+//! Everything here is derived from block contents and header timestamps only, so a node
+//! that replays the same blocks reaches an equal state ([`ChainState`] is `PartialEq`).
+//! Validation, block building and application live in [`crate::validate`].
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use doin_primitives::models::Block;
+
+use crate::difficulty::{next_threshold, DifficultyState};
+use crate::error::ConsensusError;
+use crate::params::ChainParams;
+use crate::quorum::{select_quorum, selection_seed, synthetic_seed};
+use crate::reputation::{decayed_to, meets_minimum, Reputation};
+
+/// A domain's progress on chain.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DomainProgress {
+    /// Best verified performance accepted so far.
+    pub best: Option<f64>,
+    /// Optimae accepted.
+    pub accepted: u64,
+}
+
+/// A recent block, kept for commit-height lookups and finality.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct RecentBlock {
+    pub(crate) height: u64,
+    pub(crate) hash: String,
+    /// The evaluators eligible for quorums seeded at this block (see
+    /// [`ChainState::eligible_evaluators`]).
+    pub(crate) eligible: Vec<String>,
+}
+
+/// The consensus state after the chain's tip.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChainState {
+    pub(crate) params: ChainParams,
+    pub(crate) height: u64,
+    pub(crate) tip_hash: String,
+    pub(crate) tip_time_micros: i64,
+    pub(crate) difficulty: DifficultyState,
+    pub(crate) reputations: BTreeMap<String, Reputation>,
+    pub(crate) balances: BTreeMap<String, u64>,
+    pub(crate) total_minted: u64,
+    pub(crate) domains: BTreeMap<String, DomainProgress>,
+    pub(crate) cumulative_work: f64,
+    pub(crate) finalized_height: u64,
+    pub(crate) finalized_hash: String,
+    pub(crate) recent: VecDeque<RecentBlock>,
+    pub(crate) optimae_ids: BTreeSet<String>,
+    pub(crate) commitments: BTreeSet<String>,
+    /// Every peer that generated a block, optimized or voted.
+    pub(crate) peers_seen: BTreeSet<String>,
+    /// Peers that generated a block or cast an agreeing vote.
+    pub(crate) active_evaluators: BTreeSet<String>,
+}
+
+impl ChainState {
+    /// The state at genesis ([`Block::genesis`]).
+    pub fn new(params: ChainParams) -> Self {
+        let genesis = Block::genesis();
+        let mut state = ChainState {
+            difficulty: DifficultyState::genesis(&params),
+            domains: params
+                .domains
+                .iter()
+                .map(|d| (d.domain_id.clone(), DomainProgress::default()))
+                .collect(),
+            params,
+            height: 0,
+            tip_hash: genesis.hash.clone(),
+            tip_time_micros: genesis.header.timestamp.unix_micros(),
+            reputations: BTreeMap::new(),
+            balances: BTreeMap::new(),
+            total_minted: 0,
+            cumulative_work: 0.0,
+            finalized_height: 0,
+            finalized_hash: genesis.hash.clone(),
+            recent: VecDeque::new(),
+            optimae_ids: BTreeSet::new(),
+            commitments: BTreeSet::new(),
+            peers_seen: BTreeSet::new(),
+            active_evaluators: BTreeSet::new(),
+        };
+        state.push_recent();
+        state
+    }
+
+    /// The chain's parameters.
+    pub fn params(&self) -> &ChainParams {
+        &self.params
+    }
+
+    /// The tip's height.
+    pub fn height(&self) -> u64 {
+        self.height
+    }
+
+    /// The tip's hash.
+    pub fn tip_hash(&self) -> &str {
+        &self.tip_hash
+    }
+
+    /// The tip's timestamp, µs since the Unix epoch.
+    pub fn tip_time_micros(&self) -> i64 {
+        self.tip_time_micros
+    }
+
+    /// The difficulty rule's state.
+    pub fn difficulty(&self) -> &DifficultyState {
+        &self.difficulty
+    }
+
+    /// The threshold the next block's header must carry.
+    pub fn next_threshold(&self) -> f64 {
+        next_threshold(&self.difficulty)
+    }
+
+    /// A peer's reputation in micro-points, decayed to the tip's timestamp.
+    pub fn reputation(&self, peer_id: &str) -> u64 {
+        self.reputations.get(peer_id).map_or(0, |r| {
+            decayed_to(
+                r,
+                self.tip_time_micros,
+                self.params.reputation_half_life_secs,
+            )
+            .score
+        })
+    }
+
+    /// A peer's balance in base units.
+    pub fn balance(&self, peer_id: &str) -> u64 {
+        self.balances.get(peer_id).copied().unwrap_or(0)
+    }
+
+    /// All balances.
+    pub fn balances(&self) -> &BTreeMap<String, u64> {
+        &self.balances
+    }
+
+    /// Base units minted by coinbases so far (fees excluded).
+    pub fn total_minted(&self) -> u64 {
+        self.total_minted
+    }
+
+    /// A domain's progress, if the chain has the domain.
+    pub fn domain(&self, domain_id: &str) -> Option<&DomainProgress> {
+        self.domains.get(domain_id)
+    }
+
+    /// Sum of the validated effective increments of all blocks (fork-choice weight).
+    pub fn cumulative_work(&self) -> f64 {
+        self.cumulative_work
+    }
+
+    /// The finalized height.
+    pub fn finalized_height(&self) -> u64 {
+        self.finalized_height
+    }
+
+    /// The finalized block's hash.
+    pub fn finalized_hash(&self) -> &str {
+        &self.finalized_hash
+    }
+
+    /// Whether an optimae id is already on chain.
+    pub fn has_optimae(&self, optimae_id: &str) -> bool {
+        self.optimae_ids.contains(optimae_id)
+    }
+
+    /// The hash of a recent block (the last `max(max_commit_age_blocks, 2 * finality_depth)
+    /// + 1` blocks are kept).
+    pub fn recent_block_hash(&self, height: u64) -> Option<&str> {
+        self.recent_block(height).map(|b| b.hash.as_str())
+    }
+
+    pub(crate) fn recent_block(&self, height: u64) -> Option<&RecentBlock> {
+        let first = self.recent.front()?.height;
+        let i = usize::try_from(height.checked_sub(first)?).ok()?;
+        self.recent.get(i)
+    }
+
+    /// The evaluators eligible for quorums seeded at recent block `height`.
+    ///
+    /// Rule: peers that generated a block or cast a vote agreeing with its quorum, with a
+    /// reputation (decayed to that block's time) of at least `min_reputation_micro`, in
+    /// ascending id order. Bootstrap for a young chain: while fewer than
+    /// `quorum_min_evaluators` peers qualify, every peer seen on chain (generator,
+    /// optimizer or voter) is eligible; with no peer other than the optimizer, the quorum
+    /// falls back to the solo rule ([`crate::quorum::select_quorum`]).
+    pub fn eligible_evaluators(&self, height: u64) -> Option<&[String]> {
+        self.recent_block(height).map(|b| b.eligible.as_slice())
+    }
+
+    fn compute_eligible(&self) -> Vec<String> {
+        let qualified: Vec<String> = self
+            .active_evaluators
+            .iter()
+            .filter(|p| meets_minimum(self.reputation(p), &self.params))
+            .cloned()
+            .collect();
+        if qualified.len() < self.params.quorum_min_evaluators as usize {
+            self.peers_seen.iter().cloned().collect()
+        } else {
+            qualified
+        }
+    }
+
+    pub(crate) fn recent_window(&self) -> usize {
+        let w = self
+            .params
+            .max_commit_age_blocks
+            .max(2 * self.params.finality_depth)
+            .saturating_add(1);
+        usize::try_from(w).unwrap_or(usize::MAX)
+    }
+
+    /// Records the tip in the recent window (after the tip's fields are updated).
+    pub(crate) fn push_recent(&mut self) {
+        let eligible = self.compute_eligible();
+        self.recent.push_back(RecentBlock {
+            height: self.height,
+            hash: self.tip_hash.clone(),
+            eligible,
+        });
+        while self.recent.len() > self.recent_window() {
+            self.recent.pop_front();
+        }
+    }
+
+    /// The hash of the block at `commit_height`, if it is a valid commit height for a
+    /// transaction included in the next block: one of the last `max_commit_age_blocks`
+    /// blocks up to and including the tip.
+    pub fn seed_block_hash(&self, commit_height: u64) -> Result<&str, ConsensusError> {
+        let next = self.height + 1;
+        let max_age = self.params.max_commit_age_blocks;
+        let out_of_window = ConsensusError::CommitHeightOutOfWindow {
+            commit_height,
+            height: next,
+            max_age,
+        };
+        if commit_height >= next || next - commit_height > max_age {
+            return Err(out_of_window);
+        }
+        self.recent_block_hash(commit_height).ok_or(out_of_window)
+    }
+
+    /// The quorum that must verify an optimae committed at `commit_height` (for inclusion
+    /// in the next block).
+    pub fn quorum_for(
+        &self,
+        optimizer_id: &str,
+        commitment_hash: &str,
+        commit_height: u64,
+    ) -> Result<Vec<String>, ConsensusError> {
+        let seed_block = self.seed_block_hash(commit_height)?;
+        let eligible = self.eligible_evaluators(commit_height).unwrap_or(&[]);
+        Ok(select_quorum(
+            &selection_seed(seed_block, commitment_hash),
+            optimizer_id,
+            eligible,
+            self.params.quorum_min_evaluators,
+        ))
+    }
+
+    /// The synthetic-data seed `evaluator_id` must use for an optimae committed at
+    /// `commit_height`.
+    pub fn synthetic_seed_for(
+        &self,
+        commitment_hash: &str,
+        domain_id: &str,
+        evaluator_id: &str,
+        commit_height: u64,
+    ) -> Result<u64, ConsensusError> {
+        let seed_block = self.seed_block_hash(commit_height)?;
+        Ok(synthetic_seed(
+            commitment_hash,
+            domain_id,
+            evaluator_id,
+            seed_block,
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use doin_primitives::models::GENESIS_HASH;
+
+    #[test]
+    fn genesis_state() {
+        let s = ChainState::new(ChainParams::solo_default());
+        assert_eq!(s.height(), 0);
+        assert_eq!(s.tip_hash(), GENESIS_HASH);
+        assert_eq!(s.next_threshold(), 0.5);
+        assert_eq!(s.finalized_hash(), GENESIS_HASH);
+        assert_eq!(s.recent_block_hash(0), Some(GENESIS_HASH));
+        assert_eq!(s.domain("quadratic"), Some(&DomainProgress::default()));
+    }
+
+    #[test]
+    fn commit_height_window() {
+        let s = ChainState::new(ChainParams::solo_default());
+        assert_eq!(s.seed_block_hash(0), Ok(GENESIS_HASH));
+        assert!(matches!(
+            s.seed_block_hash(1),
+            Err(ConsensusError::CommitHeightOutOfWindow { .. })
+        ));
+    }
+
+    #[test]
+    fn solo_quorum_is_the_optimizer() {
+        let s = ChainState::new(ChainParams::solo_default());
+        assert_eq!(s.quorum_for("me", "c", 0), Ok(vec!["me".to_owned()]));
+    }
+
+    #[test]
+    fn eligibility_bootstrap_then_reputation() {
+        let mut p = ChainParams::solo_default();
+        p.quorum_min_evaluators = 2;
+        let mut s = ChainState::new(p);
+        s.peers_seen
+            .extend(["a".to_owned(), "b".to_owned(), "c".to_owned()]);
+        s.active_evaluators.insert("a".into());
+        // Fewer than 2 qualify: everyone seen is eligible.
+        assert_eq!(s.compute_eligible(), ["a", "b", "c"]);
+        for p in ["a", "b"] {
+            s.active_evaluators.insert(p.into());
+            s.reputations.insert(
+                p.into(),
+                Reputation {
+                    score: 2_000_000,
+                    last_update_micros: 0,
+                },
+            );
+        }
+        assert_eq!(s.compute_eligible(), ["a", "b"]);
+    }
+}

@@ -1,0 +1,625 @@
+//! Full block validation, application and building: the rules of a DOIN block.
+//!
+//! A block at the tip is valid when, in this order:
+//! 1. its content is consistent (`validate_content`: transaction ids, no duplicate id,
+//!    merkle root, block hash);
+//! 2. its index is the next height and `previous_hash` the tip's hash;
+//! 3. its timestamp is after its parent's;
+//! 4. the generator's seal ([`SealKind::Block`] over the hash) holds and its key hashes to
+//!    `generator_id`;
+//! 5. its threshold is the difficulty rule's [`ChainState::next_threshold`];
+//! 6. every transaction is a valid OPTIMAE_ACCEPTED (see [`ChainState::check_accepted_tx`];
+//!    the domain's best performance advances transaction by transaction within the block);
+//! 7. `weighted_performance_sum` is the sum of the effective increments in transaction
+//!    order and reaches the threshold;
+//! 8. its `"coinbase"` extension is the one [`crate::coinbase::compute_coinbase`] gives.
+//!
+//! No clock is read: a node checks a block's timestamp against its own clock (drift) before
+//! it calls these functions.
+
+use doin_primitives::identity::{require_seal, Identity};
+use doin_primitives::merkle::merkle_root;
+use doin_primitives::models::{Block, BlockError, BlockHeader, Transaction};
+use doin_primitives::seal::SealKind;
+use doin_primitives::timestamp::Timestamp;
+use doin_primitives::value::{Map, Value};
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::accepted::{optimae_id, AcceptedOptimae, Scoring};
+use crate::coinbase::{
+    block_reward, compute_coinbase, Coinbase, EvaluatorWork, OptimizerWork, COINBASE_KEY,
+};
+use crate::difficulty::on_block;
+use crate::error::ConsensusError;
+use crate::finality::finalized_height;
+use crate::increment::{effective_increment, raw_increment, reward_fraction};
+use crate::params::DomainParams;
+use crate::quorum::{decide, QuorumDecision};
+use crate::reference::commitment::compute_commitment;
+use crate::reputation::{apply_event, rep_factor, ReputationEvent};
+use crate::state::ChainState;
+use crate::vote::QuorumVote;
+
+/// An optimae a validated block accepts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OptimaeOutcome {
+    /// Reference optimae id.
+    pub optimae_id: String,
+    /// Its domain.
+    pub domain_id: String,
+    /// Its optimizer.
+    pub optimizer_id: String,
+    /// Its commitment.
+    pub commitment_hash: String,
+    /// The quorum median.
+    pub verified_performance: f64,
+    /// Its effective increment.
+    pub effective_increment: f64,
+    /// Each voter and whether its vote agreed with the median.
+    pub votes: Vec<(String, bool)>,
+}
+
+/// What a validated block does to the state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BlockSummary {
+    /// The block's height.
+    pub height: u64,
+    /// The block's hash.
+    pub hash: String,
+    /// Its timestamp, µs since the Unix epoch.
+    pub timestamp_micros: i64,
+    /// Its generator.
+    pub generator_id: String,
+    /// The threshold it met.
+    pub threshold: f64,
+    /// The sum of its effective increments.
+    pub weighted_sum: f64,
+    /// The optimae it accepts, in order.
+    pub optimae: Vec<OptimaeOutcome>,
+    /// Its coinbase.
+    pub coinbase: Coinbase,
+}
+
+/// Per-block overlay: what earlier transactions of the same block changed.
+#[derive(Default)]
+struct Pending {
+    best: BTreeMap<String, f64>,
+    optimae_ids: BTreeSet<String>,
+    commitments: BTreeSet<String>,
+}
+
+/// Checks every parameter is a finite number where it is a number, and every bounded key
+/// holds a number or a list of numbers within its bounds.
+pub fn check_parameters(parameters: &Map, domain: &DomainParams) -> Result<(), ConsensusError> {
+    for (key, v) in parameters {
+        if let Some(bad) = v.find_non_finite() {
+            return Err(ConsensusError::ParameterOutOfBounds {
+                key: key.clone(),
+                reason: format!("{bad} is not a finite number"),
+            });
+        }
+    }
+    for (key, (lo, hi)) in &domain.param_bounds {
+        let Some(v) = parameters.get(key) else {
+            continue;
+        };
+        let out = |reason: String| ConsensusError::ParameterOutOfBounds {
+            key: key.clone(),
+            reason,
+        };
+        let values: Vec<&Value> = match v {
+            Value::Array(a) => a.iter().collect(),
+            other => vec![other],
+        };
+        for x in values {
+            let Some(x) = x.as_f64().filter(|_| !matches!(x, Value::Str(_))) else {
+                return Err(out(format!("expected a number, got {}", x.type_name())));
+            };
+            if !(x.is_finite() && *lo <= x && x <= *hi) {
+                return Err(out(format!("{x} is outside [{lo}, {hi}]")));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_number(field: &'static str, expected: f64, got: f64) -> Result<(), ConsensusError> {
+    if expected.to_bits() == got.to_bits() {
+        Ok(())
+    } else {
+        Err(ConsensusError::WrongNumber {
+            field,
+            expected,
+            got,
+        })
+    }
+}
+
+impl ChainState {
+    fn domain_params(&self, domain_id: &str) -> Result<&DomainParams, ConsensusError> {
+        self.params
+            .domain(domain_id)
+            .ok_or_else(|| ConsensusError::UnknownDomain(domain_id.to_owned()))
+    }
+
+    /// Checks the votes of an optimae against its quorum and decides it.
+    fn check_votes(
+        &self,
+        a: &AcceptedOptimae,
+        domain_id: &str,
+    ) -> Result<QuorumDecision, ConsensusError> {
+        let quorum = self.quorum_for(&a.optimizer_id, &a.commitment_hash, a.commit_height)?;
+        let seed_block = self.seed_block_hash(a.commit_height)?;
+        let mut voted: BTreeSet<&str> = BTreeSet::new();
+        for v in &a.votes {
+            let evaluator = v.evaluator_id.as_str();
+            if !quorum.iter().any(|q| q == evaluator) {
+                return Err(ConsensusError::VoteFromOutsider(evaluator.to_owned()));
+            }
+            if !voted.insert(evaluator) {
+                return Err(ConsensusError::DuplicateVote(evaluator.to_owned()));
+            }
+            if v.optimae_id != a.optimae_id || v.domain_id != domain_id {
+                return Err(ConsensusError::VoteForOtherOptimae(evaluator.to_owned()));
+            }
+            let expected =
+                crate::quorum::synthetic_seed(&a.commitment_hash, domain_id, evaluator, seed_block);
+            if v.synthetic_seed != expected {
+                return Err(ConsensusError::WrongVoteSeed {
+                    evaluator: evaluator.to_owned(),
+                    expected,
+                    got: v.synthetic_seed,
+                });
+            }
+            require_seal(v.seal.as_ref(), SealKind::Vote, &v.id(), evaluator).map_err(|e| {
+                ConsensusError::BadVoteSeal {
+                    evaluator: evaluator.to_owned(),
+                    reason: e.to_string(),
+                }
+            })?;
+        }
+        if let Some(missing) = quorum.iter().find(|q| !voted.contains(q.as_str())) {
+            return Err(ConsensusError::MissingVote(missing.clone()));
+        }
+        let perfs: Vec<f64> = a.votes.iter().map(|v| v.verified_performance).collect();
+        let decision = decide(&perfs, a.reported_performance, self.params.quorum_tolerance)
+            .ok_or_else(|| ConsensusError::MissingVote(a.optimizer_id.clone()))?;
+        if !decision.accepted {
+            return Err(ConsensusError::QuorumRejected {
+                agree: decision.agree_count,
+                votes: perfs.len(),
+                report_divergence: decision.report_divergence,
+            });
+        }
+        Ok(decision)
+    }
+
+    fn scoring(
+        &self,
+        domain: &DomainParams,
+        best: Option<f64>,
+        optimizer_id: &str,
+        reported: f64,
+        verified: f64,
+    ) -> Result<Scoring, ConsensusError> {
+        let increment = raw_increment(verified, best, domain.higher_is_better).ok_or(
+            ConsensusError::NotAnImprovement {
+                verified,
+                best: best.unwrap_or(f64::NAN),
+            },
+        )?;
+        let fraction = reward_fraction(reported, verified, domain);
+        if fraction.is_nan() || fraction <= 0.0 {
+            return Err(ConsensusError::ZeroRewardFraction { reported, verified });
+        }
+        let effective = effective_increment(
+            increment,
+            domain.weight,
+            rep_factor(self.reputation(optimizer_id)),
+            fraction,
+        );
+        Ok(Scoring {
+            verified_performance: verified,
+            increment,
+            effective_increment: effective,
+            reward_fraction: fraction,
+        })
+    }
+
+    /// The numbers an optimae would carry if included in the next block on its own: the
+    /// quorum decision over `votes` and the increments (the optimizer's reputation is read
+    /// at the tip). A node calls this to fill [`AcceptedOptimae::build`]; if the tip moves
+    /// before inclusion, it scores and seals the transaction again (the votes stay valid).
+    pub fn score_optimae(
+        &self,
+        domain_id: &str,
+        optimizer_id: &str,
+        reported_performance: f64,
+        votes: &[QuorumVote],
+    ) -> Result<Scoring, ConsensusError> {
+        let domain = self.domain_params(domain_id)?;
+        let perfs: Vec<f64> = votes.iter().map(|v| v.verified_performance).collect();
+        let decision = decide(&perfs, reported_performance, self.params.quorum_tolerance)
+            .ok_or_else(|| ConsensusError::MissingVote(optimizer_id.to_owned()))?;
+        if !decision.accepted {
+            return Err(ConsensusError::QuorumRejected {
+                agree: decision.agree_count,
+                votes: perfs.len(),
+                report_divergence: decision.report_divergence,
+            });
+        }
+        let best = self.domains.get(domain_id).and_then(|d| d.best);
+        self.scoring(
+            domain,
+            best,
+            optimizer_id,
+            reported_performance,
+            decision.median,
+        )
+    }
+
+    /// Checks one transaction for inclusion in the next block, after the transactions
+    /// already recorded in `pending`.
+    fn check_tx(
+        &self,
+        tx: &Transaction,
+        pending: &mut Pending,
+    ) -> Result<OptimaeOutcome, ConsensusError> {
+        let a = AcceptedOptimae::from_tx(tx)?;
+        require_seal(tx.seal.as_ref(), SealKind::Transaction, &tx.id, &tx.peer_id)
+            .map_err(|e| ConsensusError::BadOptimizerSeal(e.to_string()))?;
+        let domain = self.domain_params(&tx.domain_id)?;
+        let id = optimae_id(&tx.domain_id, &tx.peer_id, &a.parameters, &tx.timestamp);
+        if id != a.optimae_id {
+            return Err(ConsensusError::WrongOptimaeId {
+                expected: id,
+                got: a.optimae_id,
+            });
+        }
+        if self.optimae_ids.contains(&id) || pending.optimae_ids.contains(&id) {
+            return Err(ConsensusError::DuplicateOptimae(id));
+        }
+        let commitment = compute_commitment(&a.parameters, &a.nonce);
+        if commitment != a.commitment_hash {
+            return Err(ConsensusError::CommitmentMismatch {
+                claimed: a.commitment_hash,
+                computed: commitment,
+            });
+        }
+        if self.commitments.contains(&commitment) || pending.commitments.contains(&commitment) {
+            return Err(ConsensusError::CommitmentReused(commitment));
+        }
+        check_parameters(&a.parameters, domain)?;
+        let decision = self.check_votes(&a, &tx.domain_id)?;
+        check_number(
+            "verified_performance",
+            decision.median,
+            a.verified_performance,
+        )?;
+        let best = pending
+            .best
+            .get(&tx.domain_id)
+            .copied()
+            .or_else(|| self.domains.get(&tx.domain_id).and_then(|d| d.best));
+        let s = self.scoring(
+            domain,
+            best,
+            &tx.peer_id,
+            a.reported_performance,
+            decision.median,
+        )?;
+        check_number("increment", s.increment, a.increment)?;
+        check_number("reward_fraction", s.reward_fraction, a.reward_fraction)?;
+        check_number(
+            "effective_increment",
+            s.effective_increment,
+            a.effective_increment,
+        )?;
+
+        pending.best.insert(tx.domain_id.clone(), decision.median);
+        pending.optimae_ids.insert(id.clone());
+        pending.commitments.insert(commitment.clone());
+        Ok(OptimaeOutcome {
+            optimae_id: id,
+            domain_id: tx.domain_id.clone(),
+            optimizer_id: tx.peer_id.clone(),
+            commitment_hash: commitment,
+            verified_performance: decision.median,
+            effective_increment: s.effective_increment,
+            votes: a
+                .votes
+                .iter()
+                .zip(decision.agreements)
+                .map(|(v, agreed)| (v.evaluator_id.clone(), agreed))
+                .collect(),
+        })
+    }
+
+    /// Checks transactions in order for the next block; returns the outcomes and the sum
+    /// of their effective increments (f64, in order).
+    fn check_txs(&self, txs: &[Transaction]) -> Result<(Vec<OptimaeOutcome>, f64), ConsensusError> {
+        let mut pending = Pending::default();
+        let mut outcomes = Vec::with_capacity(txs.len());
+        let mut sum = 0.0;
+        for (index, tx) in txs.iter().enumerate() {
+            let o = self
+                .check_tx(tx, &mut pending)
+                .map_err(ConsensusError::in_tx(index))?;
+            sum += o.effective_increment;
+            outcomes.push(o);
+        }
+        Ok((outcomes, sum))
+    }
+
+    /// Checks one candidate transaction for the next block on its own (id, seal, and every
+    /// accepted-optimae rule); returns its effective increment.
+    pub fn check_accepted_tx(&self, tx: &Transaction) -> Result<f64, ConsensusError> {
+        let computed = tx.compute_id();
+        if computed != tx.id {
+            return Err(BlockError::TransactionIdMismatch {
+                index: 0,
+                claimed: tx.id.clone(),
+                computed,
+            }
+            .into());
+        }
+        Ok(self
+            .check_tx(tx, &mut Pending::default())?
+            .effective_increment)
+    }
+
+    /// The weighted sum a next block with these transactions (in order) would carry; the
+    /// node mints once it reaches [`ChainState::next_threshold`].
+    pub fn pending_sum(&self, txs: &[Transaction]) -> Result<f64, ConsensusError> {
+        self.check_txs(txs).map(|(_, sum)| sum)
+    }
+
+    fn expected_coinbase(
+        &self,
+        height: u64,
+        generator_id: &str,
+        outcomes: &[OptimaeOutcome],
+    ) -> Coinbase {
+        let optimizers: Vec<OptimizerWork> = outcomes
+            .iter()
+            .map(|o| OptimizerWork {
+                optimizer_id: o.optimizer_id.clone(),
+                domain_id: o.domain_id.clone(),
+                effective_increment: o.effective_increment,
+            })
+            .collect();
+        let evaluators: Vec<EvaluatorWork> = outcomes
+            .iter()
+            .flat_map(|o| {
+                o.votes
+                    .iter()
+                    .filter(|(_, agreed)| *agreed)
+                    .map(|(e, _)| EvaluatorWork {
+                        evaluator_id: e.clone(),
+                        domain_id: o.domain_id.clone(),
+                        agreeing_votes: 1,
+                    })
+            })
+            .collect();
+        compute_coinbase(
+            height,
+            block_reward(height, &self.params),
+            0,
+            generator_id,
+            &optimizers,
+            &evaluators,
+        )
+    }
+
+    /// Fully validates `block` as the next block (see the module doc for the rules).
+    pub fn validate_block(&self, block: &Block) -> Result<BlockSummary, ConsensusError> {
+        block.validate_content()?;
+        let h = &block.header;
+        let height = self.height + 1;
+        if u64::try_from(h.index).ok() != Some(height) {
+            return Err(ConsensusError::WrongHeight {
+                expected: height,
+                got: h.index,
+            });
+        }
+        if h.previous_hash != self.tip_hash {
+            return Err(ConsensusError::WrongParent {
+                expected: self.tip_hash.clone(),
+                got: h.previous_hash.clone(),
+            });
+        }
+        let time = h.timestamp.unix_micros();
+        if time <= self.tip_time_micros {
+            return Err(ConsensusError::TimestampNotAfterParent {
+                parent_micros: self.tip_time_micros,
+                got_micros: time,
+            });
+        }
+        require_seal(
+            block.seal.as_ref(),
+            SealKind::Block,
+            &block.hash,
+            &h.generator_id,
+        )
+        .map_err(|e| ConsensusError::BadGeneratorSeal(e.to_string()))?;
+        let threshold = self.next_threshold();
+        check_threshold(threshold, h.threshold)?;
+        let (optimae, sum) = self.check_txs(&block.transactions)?;
+        if sum.to_bits() != h.weighted_performance_sum.to_bits() {
+            return Err(ConsensusError::WrongWeightedSum {
+                expected: sum,
+                got: h.weighted_performance_sum,
+            });
+        }
+        if sum < threshold {
+            return Err(ConsensusError::BelowThreshold { sum, threshold });
+        }
+        let expected = self.expected_coinbase(height, &h.generator_id, &optimae);
+        let carried = block
+            .extensions
+            .get(COINBASE_KEY)
+            .ok_or_else(|| ConsensusError::MalformedCoinbase("no \"coinbase\" extension".into()))?;
+        let got = Coinbase::from_value(carried)
+            .map_err(|e| ConsensusError::MalformedCoinbase(e.to_string()))?;
+        if got != expected {
+            return Err(ConsensusError::WrongCoinbase {
+                expected: doin_primitives::json::to_wire_json(&expected.to_value()),
+                got: doin_primitives::json::to_wire_json(carried),
+            });
+        }
+        Ok(BlockSummary {
+            height,
+            hash: block.hash.clone(),
+            timestamp_micros: time,
+            generator_id: h.generator_id.clone(),
+            threshold,
+            weighted_sum: sum,
+            optimae,
+            coinbase: expected,
+        })
+    }
+
+    /// Validates `block` and, if valid, makes it the new tip.
+    pub fn apply_block(&mut self, block: &Block) -> Result<BlockSummary, ConsensusError> {
+        let summary = self.validate_block(block)?;
+        self.apply_summary(&summary);
+        Ok(summary)
+    }
+
+    fn apply_summary(&mut self, s: &BlockSummary) {
+        let t = s.timestamp_micros;
+        let half_life = self.params.reputation_half_life_secs;
+        self.difficulty = on_block(&self.difficulty, t, &self.params);
+        let event = |reps: &mut BTreeMap<String, _>, peer: &str, e: ReputationEvent| {
+            let r = reps.entry(peer.to_owned()).or_default();
+            *r = apply_event(r, e, t, half_life);
+        };
+        for o in &s.optimae {
+            event(
+                &mut self.reputations,
+                &o.optimizer_id,
+                ReputationEvent::OptimaeAccepted,
+            );
+            self.peers_seen.insert(o.optimizer_id.clone());
+            for (evaluator, agreed) in &o.votes {
+                let e = if *agreed {
+                    self.active_evaluators.insert(evaluator.clone());
+                    ReputationEvent::VoteAgreed
+                } else {
+                    ReputationEvent::VoteDivergent
+                };
+                event(&mut self.reputations, evaluator, e);
+                self.peers_seen.insert(evaluator.clone());
+            }
+            let d = self.domains.entry(o.domain_id.clone()).or_default();
+            d.best = Some(o.verified_performance);
+            d.accepted += 1;
+            self.optimae_ids.insert(o.optimae_id.clone());
+            self.commitments.insert(o.commitment_hash.clone());
+        }
+        self.peers_seen.insert(s.generator_id.clone());
+        self.active_evaluators.insert(s.generator_id.clone());
+        for out in &s.coinbase.outputs {
+            let b = self.balances.entry(out.recipient.clone()).or_default();
+            *b = b.saturating_add(out.amount);
+        }
+        self.total_minted = self.total_minted.saturating_add(s.coinbase.block_reward);
+        self.cumulative_work += s.weighted_sum;
+        self.height = s.height;
+        self.tip_hash = s.hash.clone();
+        self.tip_time_micros = t;
+        self.push_recent();
+        let fh = finalized_height(self.height, self.params.finality_depth);
+        if fh > self.finalized_height {
+            if let Some(hash) = self.recent_block_hash(fh) {
+                self.finalized_hash = hash.to_owned();
+                self.finalized_height = fh;
+            }
+        }
+    }
+
+    /// Mints the next block from checked transactions (in order): threshold, weighted sum,
+    /// merkle root, coinbase and the generator's seal. A `timestamp` not after the tip's is
+    /// bumped to the tip's plus 1 µs. Fails if a transaction breaks a rule or the sum is
+    /// below the threshold.
+    pub fn build_block(
+        &self,
+        generator: &Identity,
+        txs: Vec<Transaction>,
+        timestamp: Timestamp,
+    ) -> Result<Block, ConsensusError> {
+        let time = timestamp.unix_micros().max(self.tip_time_micros + 1);
+        let (optimae, sum) = self.check_txs(&txs)?;
+        let threshold = self.next_threshold();
+        if sum < threshold {
+            return Err(ConsensusError::BelowThreshold { sum, threshold });
+        }
+        let height = self.height + 1;
+        let ids: Vec<String> = txs.iter().map(Transaction::compute_id).collect();
+        let header = BlockHeader {
+            index: i64::try_from(height).unwrap_or(i64::MAX),
+            previous_hash: self.tip_hash.clone(),
+            timestamp: Timestamp::from_unix_micros(time),
+            merkle_root: merkle_root(&ids),
+            generator_id: generator.peer_id().to_owned(),
+            weighted_performance_sum: sum,
+            threshold,
+        };
+        let coinbase = self.expected_coinbase(height, generator.peer_id(), &optimae);
+        let mut block = Block::new(header, txs);
+        block
+            .extensions
+            .insert(COINBASE_KEY.to_owned(), coinbase.to_value());
+        block.seal = Some(generator.seal(SealKind::Block, &block.hash));
+        Ok(block)
+    }
+
+    /// Rebuilds a state by applying `blocks` (after genesis) in order.
+    pub fn replay<'a>(
+        params: crate::params::ChainParams,
+        blocks: impl IntoIterator<Item = &'a Block>,
+    ) -> Result<ChainState, ConsensusError> {
+        let mut state = ChainState::new(params);
+        for b in blocks {
+            state.apply_block(b)?;
+        }
+        Ok(state)
+    }
+}
+
+/// The header's threshold must be exactly (bit for bit) the rule's.
+fn check_threshold(expected: f64, got: f64) -> Result<(), ConsensusError> {
+    if expected.to_bits() == got.to_bits() {
+        Ok(())
+    } else {
+        Err(ConsensusError::WrongThreshold { expected, got })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use doin_primitives::map;
+
+    #[test]
+    fn parameter_bounds_apply_to_numbers_and_lists() {
+        let d = DomainParams::new("d", true).with_bound("x", -1.0, 1.0);
+        assert!(check_parameters(&map! { "x" => 0.5, "y" => "free" }, &d).is_ok());
+        assert!(
+            check_parameters(&map! { "x" => vec![Value::Int(0), Value::Float(1.0)] }, &d).is_ok()
+        );
+        assert!(check_parameters(&map! { "x" => 1.5 }, &d).is_err());
+        assert!(
+            check_parameters(&map! { "x" => vec![Value::Float(0.0), Value::Int(2)] }, &d).is_err()
+        );
+        assert!(check_parameters(&map! { "x" => "0.5" }, &d).is_err());
+        assert!(check_parameters(&map! { "z" => f64::NAN }, &d).is_err());
+    }
+
+    #[test]
+    fn threshold_must_match_bit_for_bit() {
+        assert!(check_threshold(0.5, 0.5).is_ok());
+        assert!(check_threshold(0.5, 0.5000000000000001).is_err());
+    }
+}

@@ -1,0 +1,150 @@
+//! A quorum member's signed verification result.
+//!
+//! Wire object (an extension: votes ride inside an accepted transaction's payload):
+//! `{"optimae_id", "domain_id", "evaluator_id", "verified_performance", "synthetic_seed",
+//! "synthetic_data_hash", "timestamp", "public_key", "signature"}`. The vote id is the
+//! `content_id` of every field but the seal (timestamp as `isoformat`), and the evaluator
+//! seals it with [`SealKind::Vote`].
+
+use doin_primitives::fields::{Fields, ModelError};
+use doin_primitives::hash::content_id;
+use doin_primitives::identity::Identity;
+use doin_primitives::map;
+use doin_primitives::seal::{Seal, SealKind};
+use doin_primitives::timestamp::Timestamp;
+use doin_primitives::value::Value;
+
+/// An evaluator's vote on an optimae.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QuorumVote {
+    /// The optimae voted on (reference optimae id).
+    pub optimae_id: String,
+    /// Its domain.
+    pub domain_id: String,
+    /// The voter.
+    pub evaluator_id: String,
+    /// The performance the evaluator measured.
+    pub verified_performance: f64,
+    /// The synthetic-data seed the evaluator used (see [`crate::quorum::synthetic_seed`]).
+    pub synthetic_seed: u64,
+    /// Hash of the synthetic data it generated (audit only).
+    pub synthetic_data_hash: String,
+    /// When the evaluator voted.
+    pub timestamp: Timestamp,
+    /// The evaluator's key and signature over [`Self::id`].
+    pub seal: Option<Seal>,
+}
+
+impl QuorumVote {
+    fn fields_value(&self, timestamp: String) -> Value {
+        Value::Object(map! {
+            "optimae_id" => self.optimae_id.clone(),
+            "domain_id" => self.domain_id.clone(),
+            "evaluator_id" => self.evaluator_id.clone(),
+            "verified_performance" => self.verified_performance,
+            "synthetic_seed" => self.synthetic_seed,
+            "synthetic_data_hash" => self.synthetic_data_hash.clone(),
+            "timestamp" => timestamp,
+        })
+    }
+
+    /// The vote id: `content_id` of all fields except the seal (timestamp as `isoformat`).
+    pub fn id(&self) -> String {
+        content_id(&self.fields_value(self.timestamp.isoformat()))
+    }
+
+    /// Seals the vote as `evaluator` (which must be the vote's `evaluator_id`).
+    pub fn sealed(mut self, evaluator: &Identity) -> Self {
+        self.seal = Some(evaluator.seal(SealKind::Vote, &self.id()));
+        self
+    }
+
+    /// The wire object, seal included.
+    pub fn to_value(&self) -> Value {
+        let mut v = self.fields_value(self.timestamp.wire());
+        if let (Value::Object(m), Some(seal)) = (&mut v, &self.seal) {
+            seal.write(m);
+        }
+        v
+    }
+
+    /// Reads a wire object leniently (ints for floats, unknown keys ignored); non-finite
+    /// numbers and negative seeds are refused.
+    pub fn from_value(v: &Value) -> Result<Self, ModelError> {
+        let f = Fields::new("QuorumVote", v)?;
+        let seed = f.i64("synthetic_seed")?;
+        let synthetic_seed = u64::try_from(seed).map_err(|_| ModelError::Invalid {
+            model: "QuorumVote",
+            field: "synthetic_seed",
+            reason: format!("must be >= 0, got {seed}"),
+        })?;
+        Ok(QuorumVote {
+            optimae_id: f.str("optimae_id")?,
+            domain_id: f.str("domain_id")?,
+            evaluator_id: f.str("evaluator_id")?,
+            verified_performance: f.f64("verified_performance")?,
+            synthetic_seed,
+            synthetic_data_hash: f.str_or("synthetic_data_hash", "")?,
+            timestamp: f.timestamp("timestamp")?,
+            seal: Seal::read(&f)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use doin_primitives::identity::verify_seal;
+
+    fn vote(evaluator: &Identity) -> QuorumVote {
+        QuorumVote {
+            optimae_id: "o".into(),
+            domain_id: "d".into(),
+            evaluator_id: evaluator.peer_id().into(),
+            verified_performance: -0.25,
+            synthetic_seed: 42,
+            synthetic_data_hash: "h".into(),
+            timestamp: Timestamp::from_unix_secs(1_767_225_600),
+            seal: None,
+        }
+    }
+
+    #[test]
+    fn round_trip_and_seal() {
+        let id = Identity::from_scalar_bytes(&[3u8; 32]).expect("scalar");
+        let v = vote(&id).sealed(&id);
+        let back = QuorumVote::from_value(&v.to_value()).expect("parses");
+        assert_eq!(back, v);
+        let seal = back.seal.as_ref().expect("sealed");
+        verify_seal(seal, SealKind::Vote, &back.id(), id.peer_id()).expect("valid");
+        let mut tampered = back.clone();
+        tampered.verified_performance = -0.2;
+        assert_ne!(tampered.id(), back.id());
+        assert!(verify_seal(seal, SealKind::Vote, &tampered.id(), id.peer_id()).is_err());
+    }
+
+    #[test]
+    fn id_excludes_the_seal_and_uses_isoformat() {
+        let id = Identity::from_scalar_bytes(&[3u8; 32]).expect("scalar");
+        let v = vote(&id);
+        assert_eq!(v.id(), v.clone().sealed(&id).id());
+        let preimage = doin_primitives::cjson::to_cjson(&v.fields_value(v.timestamp.isoformat()));
+        assert!(preimage.contains("\"timestamp\": \"2026-01-01T00:00:00+00:00\""));
+        assert!(preimage.contains("\"verified_performance\": -0.25"));
+    }
+
+    #[test]
+    fn refuses_nan_and_negative_seed() {
+        let id = Identity::from_scalar_bytes(&[3u8; 32]).expect("scalar");
+        let mut v = vote(&id).to_value();
+        if let Value::Object(m) = &mut v {
+            m.insert("verified_performance".into(), Value::Float(f64::NAN));
+        }
+        assert!(QuorumVote::from_value(&v).is_err());
+        let mut v = vote(&id).to_value();
+        if let Value::Object(m) = &mut v {
+            m.insert("synthetic_seed".into(), Value::Int(-1));
+        }
+        assert!(QuorumVote::from_value(&v).is_err());
+    }
+}

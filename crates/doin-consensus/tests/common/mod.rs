@@ -1,0 +1,140 @@
+//! A simulated optimizer improving a quadratic objective, shared by tests and the bench.
+#![allow(dead_code, unreachable_pub)]
+
+use doin_consensus::accepted::{AcceptedOptimae, Experiment, Reveal};
+use doin_consensus::{ChainParams, ChainState, DomainParams, QuorumVote};
+use doin_primitives::hash::sha256_hex;
+use doin_primitives::identity::Identity;
+use doin_primitives::map;
+use doin_primitives::models::{Block, Transaction};
+use doin_primitives::timestamp::Timestamp;
+use doin_primitives::value::{Map, Value};
+
+pub const DOMAIN: &str = "quadratic";
+pub const START_SECS: i64 = 1_767_225_600; // 2026-01-01T00:00:00Z
+pub const BLOCK_SECS: i64 = 10;
+
+/// A solo chain: one higher-is-better domain with bounded parameters, a small threshold.
+pub fn solo_params() -> ChainParams {
+    let mut p = ChainParams::solo_default();
+    p.initial_threshold = 1e-3;
+    p.domains = vec![DomainParams::new(DOMAIN, true).with_bound("x", -10.0, 10.0)];
+    p
+}
+
+pub fn identity(byte: u8) -> Identity {
+    Identity::from_scalar_bytes(&[byte; 32]).expect("valid scalar")
+}
+
+/// Parameters of step `k`: they approach the optimum (1, -2).
+pub fn parameters(k: u64) -> Map {
+    let d = 0.9975f64.powi(k as i32);
+    map! { "x" => vec![Value::Float(1.0 + d), Value::Float(-2.0 + d)], "lr" => 0.01 }
+}
+
+/// The objective (higher is better): `-1e6 * ((x0 - 1)^2 + (x1 + 2)^2)`.
+pub fn performance(params: &Map) -> f64 {
+    let x: Vec<f64> = params["x"]
+        .as_array()
+        .expect("x is a list")
+        .iter()
+        .map(|v| v.as_f64().expect("number"))
+        .collect();
+    -1e6 * ((x[0] - 1.0).powi(2) + (x[1] + 2.0).powi(2))
+}
+
+/// What an evaluator measures on its seeded synthetic data: the objective, off by up to
+/// 0.1 % depending on the seed.
+pub fn evaluate(params: &Map, seed: u64) -> f64 {
+    performance(params) * (1.0 + (seed % 1000) as f64 * 1e-6)
+}
+
+pub fn time(secs_after_start: i64) -> Timestamp {
+    Timestamp::from_unix_secs(START_SECS + secs_after_start)
+}
+
+/// The reveal of step `k` committed at the tip.
+pub fn reveal(state: &ChainState, params: Map, k: u64) -> Reveal {
+    Reveal {
+        domain_id: DOMAIN.into(),
+        reported_performance: performance(&params),
+        parameters: params,
+        nonce: format!("{k:032x}"),
+        commit_height: state.height(),
+        timestamp: time(k as i64 * BLOCK_SECS + 5),
+    }
+}
+
+/// Sealed votes of `evaluators` on the reveal.
+pub fn votes(
+    state: &ChainState,
+    optimizer: &Identity,
+    r: &Reveal,
+    evaluators: &[&Identity],
+) -> Vec<QuorumVote> {
+    let commitment = r.commitment_hash();
+    evaluators
+        .iter()
+        .map(|e| {
+            let seed = state
+                .synthetic_seed_for(&commitment, DOMAIN, e.peer_id(), r.commit_height)
+                .expect("commit height in window");
+            QuorumVote {
+                optimae_id: r.optimae_id(optimizer.peer_id()),
+                domain_id: DOMAIN.into(),
+                evaluator_id: e.peer_id().into(),
+                verified_performance: evaluate(&r.parameters, seed),
+                synthetic_seed: seed,
+                synthetic_data_hash: sha256_hex(seed.to_string()),
+                timestamp: r.timestamp,
+                seal: None,
+            }
+            .sealed(e)
+        })
+        .collect()
+}
+
+pub fn experiment(k: u64) -> Experiment {
+    Experiment {
+        experiment_id: "exp-1".into(),
+        round_number: k as i64,
+        time_to_this_result_seconds: k as f64 * 10.0,
+        optimization_config_hash: sha256_hex("config"),
+        data_hash: sha256_hex("data"),
+    }
+}
+
+/// The accepted-optimae transaction of a reveal verified by `evaluators`.
+pub fn accepted_tx(
+    state: &ChainState,
+    optimizer: &Identity,
+    r: &Reveal,
+    evaluators: &[&Identity],
+) -> Transaction {
+    let v = votes(state, optimizer, r, evaluators);
+    let scoring = state
+        .score_optimae(DOMAIN, optimizer.peer_id(), r.reported_performance, &v)
+        .expect("accepted");
+    AcceptedOptimae::build(optimizer, r, &scoring, &v, &experiment(r.commit_height))
+}
+
+/// Step `k` of a solo chain: the node optimizes, verifies itself and mints.
+pub fn solo_block(state: &ChainState, node: &Identity, k: u64) -> Block {
+    let r = reveal(state, parameters(k), k);
+    let tx = accepted_tx(state, node, &r, &[node]);
+    state
+        .build_block(node, vec![tx], time(k as i64 * BLOCK_SECS + 9))
+        .expect("block builds")
+}
+
+/// A solo chain of `n` blocks: the final state and the blocks.
+pub fn solo_chain(node: &Identity, n: u64) -> (ChainState, Vec<Block>) {
+    let mut state = ChainState::new(solo_params());
+    let mut blocks = Vec::new();
+    for k in 1..=n {
+        let b = solo_block(&state, node, k);
+        state.apply_block(&b).expect("block validates");
+        blocks.push(b);
+    }
+    (state, blocks)
+}
