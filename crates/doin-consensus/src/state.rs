@@ -88,6 +88,27 @@ impl ChainState {
         state
     }
 
+    /// Whether this is a solo (development) chain: quorums of one, the optimizer verifying
+    /// its own optimae on independently seeded synthetic data.
+    pub fn is_solo(&self) -> bool {
+        self.params.quorum_min_evaluators == 0
+    }
+
+    /// Every domain's progress on chain.
+    pub fn domains(&self) -> &BTreeMap<String, DomainProgress> {
+        &self.domains
+    }
+
+    /// Peers with a reputation entry.
+    pub fn reputation_count(&self) -> usize {
+        self.reputations.len()
+    }
+
+    /// Optimae accepted on chain (one transaction each).
+    pub fn optimae_count(&self) -> usize {
+        self.optimae_ids.len()
+    }
+
     /// The chain's parameters.
     pub fn params(&self) -> &ChainParams {
         &self.params

@@ -238,6 +238,25 @@ impl ChainState {
         reported_performance: f64,
         votes: &[QuorumVote],
     ) -> Result<Scoring, ConsensusError> {
+        self.score_optimae_after(&[], domain_id, optimizer_id, reported_performance, votes)
+    }
+
+    /// As [`ChainState::score_optimae`], for an optimae that follows the (checked)
+    /// `pending` transactions in the next block: the domain's best is the one those
+    /// transactions leave.
+    pub fn score_optimae_after(
+        &self,
+        pending: &[Transaction],
+        domain_id: &str,
+        optimizer_id: &str,
+        reported_performance: f64,
+        votes: &[QuorumVote],
+    ) -> Result<Scoring, ConsensusError> {
+        let mut before = Pending::default();
+        for (index, tx) in pending.iter().enumerate() {
+            self.check_tx(tx, &mut before)
+                .map_err(ConsensusError::in_tx(index))?;
+        }
         let domain = self.domain_params(domain_id)?;
         let perfs: Vec<f64> = votes.iter().map(|v| v.verified_performance).collect();
         let decision = decide(&perfs, reported_performance, self.params.quorum_tolerance)
@@ -249,7 +268,11 @@ impl ChainState {
                 report_divergence: decision.report_divergence,
             });
         }
-        let best = self.domains.get(domain_id).and_then(|d| d.best);
+        let best = before
+            .best
+            .get(domain_id)
+            .copied()
+            .or_else(|| self.domains.get(domain_id).and_then(|d| d.best));
         self.scoring(
             domain,
             best,

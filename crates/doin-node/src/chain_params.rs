@@ -25,7 +25,7 @@ pub fn chain_params(config: &NodeConfig) -> ChainParams {
         .map(|d| {
             let mut p = DomainParams::new(&d.domain_id, d.higher_is_better);
             p.param_bounds = d.param_bounds.clone();
-            p.incentive = IncentiveConfig {
+            p.incentives = IncentiveConfig {
                 higher_is_better: d.higher_is_better,
                 tolerance_margin: d.incentive_config.tolerance_margin,
                 bonus_threshold: d.incentive_config.bonus_threshold,

@@ -18,8 +18,10 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use doin_consensus::accepted::{AcceptedOptimae, Experiment, Reveal};
 use doin_consensus::params::ChainParams;
 use doin_consensus::state::ChainState;
+use doin_consensus::vote::QuorumVote;
 use doin_primitives::identity::Identity;
 use doin_primitives::models::{Block, Transaction};
 use doin_primitives::Timestamp;
@@ -37,7 +39,7 @@ const PARAMS_HASH_KEY: &str = "chain_params_hash";
 #[derive(Debug, Clone)]
 pub struct QuorumPlan {
     /// The tip index when the optimizer committed.
-    pub commit_height: i64,
+    pub commit_height: u64,
     /// The hash of that block (quorum selection and synthetic seeds derive from it).
     pub seed_block_hash: String,
     /// The selected evaluators.
@@ -53,9 +55,21 @@ pub struct SubmitOutcome {
     pub minted: Option<i64>,
 }
 
+/// An optimae that went through commit, reveal and its quorum: what the optimizer hands
+/// to the chain.
+#[derive(Debug, Clone)]
+pub struct Proposal {
+    /// The revealed parameters and claim.
+    pub reveal: Reveal,
+    /// The quorum's signed votes.
+    pub votes: Vec<QuorumVote>,
+    /// Experiment metrics.
+    pub experiment: Experiment,
+}
+
 enum Command {
     Submit {
-        tx: Box<Transaction>,
+        proposal: Box<Proposal>,
         reply: oneshot::Sender<Result<SubmitOutcome, String>>,
     },
     PlanQuorum {
@@ -84,12 +98,13 @@ impl ChainHandle {
         self.view.clone()
     }
 
-    /// Hands an accepted optimae to the chain.
-    pub async fn submit(&self, tx: Transaction) -> Result<SubmitOutcome, String> {
+    /// Hands a verified optimae to the chain: scored, sealed and kept pending if the rules
+    /// accept it, minted into a block once the pending sum reaches the threshold.
+    pub async fn submit(&self, proposal: Proposal) -> Result<SubmitOutcome, String> {
         let (reply, rx) = oneshot::channel();
         self.commands
             .send(Command::Submit {
-                tx: Box::new(tx),
+                proposal: Box::new(proposal),
                 reply,
             })
             .await
@@ -222,8 +237,8 @@ impl Service {
     fn run(mut self, mut rx: mpsc::Receiver<Command>) {
         while let Some(cmd) = rx.blocking_recv() {
             match cmd {
-                Command::Submit { tx, reply } => {
-                    let outcome = self.submit(*tx);
+                Command::Submit { proposal, reply } => {
+                    let outcome = self.submit(*proposal);
                     let _ = reply.send(outcome);
                 }
                 Command::PlanQuorum {
@@ -245,11 +260,14 @@ impl Service {
         commitment_hash: &str,
         optimizer_id: &str,
     ) -> Result<QuorumPlan, String> {
-        let commit_height = self.state.height() - 1;
+        if self.state.params().domain(domain_id).is_none() {
+            return Err(format!("domain {domain_id} is not a domain of this chain"));
+        }
+        let commit_height = self.state.height();
         let seed_block_hash = self.state.tip_hash().to_owned();
         let quorum = self
             .state
-            .select_quorum(domain_id, optimizer_id, &seed_block_hash, commitment_hash)
+            .quorum_for(optimizer_id, commitment_hash, commit_height)
             .map_err(|e| e.to_string())?;
         Ok(QuorumPlan {
             commit_height,
@@ -258,17 +276,25 @@ impl Service {
         })
     }
 
-    fn submit(&mut self, tx: Transaction) -> Result<SubmitOutcome, String> {
-        let mut candidate = self.pending.clone();
-        candidate.push(tx.clone());
-        let effective_increment = self
+    fn submit(&mut self, p: Proposal) -> Result<SubmitOutcome, String> {
+        let scoring = self
             .state
-            .check_pending(&candidate)
-            .map_err(|e| e.to_string())?
-            .last()
-            .copied()
-            .unwrap_or(0.0);
-        self.pending.push(tx);
+            .score_optimae_after(
+                &self.pending,
+                &p.reveal.domain_id,
+                self.identity.peer_id(),
+                p.reveal.reported_performance,
+                &p.votes,
+            )
+            .map_err(|e| e.to_string())?;
+        let tx = AcceptedOptimae::build(&self.identity, &p.reveal, &scoring, &p.votes, &p.experiment);
+        let mut candidate = self.pending.clone();
+        candidate.push(tx);
+        self.state
+            .pending_sum(&candidate)
+            .map_err(|e| e.to_string())?;
+        self.pending = candidate;
+        let effective_increment = scoring.effective_increment;
         let minted = self.try_mint();
         self.publish();
         Ok(SubmitOutcome {
@@ -336,24 +362,28 @@ fn build_view(state: &ChainState, me: &str, pending: &[Transaction]) -> ChainVie
     top.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     top.truncate(10);
     ChainView {
-        height: state.height(),
-        tip_index: state.height() - 1,
+        height: state.height() as i64 + 1,
+        tip_index: state.height() as i64,
         tip_hash: state.tip_hash().to_owned(),
-        finalized_height: state.finalized_height(),
+        finalized_height: state.finalized_height() as i64,
         threshold: state.next_threshold(),
         target_block_time: state.params().target_block_time_secs,
         ema_block_time: d.ema_block_time,
         blocks_in_epoch: d.blocks_in_epoch,
         epoch_length: state.params().difficulty_epoch_length,
-        total_adjustments: d.total_adjustments,
+        total_adjustments: 0,
         total_supply: state.total_minted(),
         my_balance: state.balances().get(me).copied().unwrap_or(0),
         top_holders: top,
-        reputation_tracked_peers: state.reputations().len(),
+        reputation_tracked_peers: state.reputation_count(),
         pending_optimae: pending.len(),
         pending_sum: state.pending_sum(pending).unwrap_or(0.0),
-        domain_best: state.domain_best().clone(),
-        total_transactions: state.total_transactions(),
+        domain_best: state
+            .domains()
+            .iter()
+            .filter_map(|(k, d)| d.best.map(|b| (k.clone(), b)))
+            .collect(),
+        total_transactions: state.optimae_count() as u64,
         params_hash: state.params().params_hash(),
         solo: state.is_solo(),
     }

@@ -8,10 +8,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use doin_consensus::quorum::evaluator_seed;
+use doin_consensus::quorum::synthetic_seed;
 use doin_consensus::vote::QuorumVote;
 use doin_primitives::identity::Identity;
-use doin_primitives::seal::SealKind;
 use doin_primitives::Timestamp;
 use tokio::sync::watch;
 
@@ -70,7 +69,7 @@ impl EvaluatorWorker {
             .domains
             .get_mut(&task.domain_id)
             .ok_or_else(|| format!("not an evaluator of domain {}", task.domain_id))?;
-        let seed = evaluator_seed(
+        let seed = synthetic_seed(
             &task.commitment_hash,
             &task.domain_id,
             &me,
@@ -84,7 +83,7 @@ impl EvaluatorWorker {
             .evaluator
             .evaluate(&task.parameters, &data)
             .map_err(|e| format!("evaluator: {e}"))?;
-        let mut vote = QuorumVote {
+        let vote = QuorumVote {
             optimae_id: task.optimae_id.clone(),
             domain_id: task.domain_id.clone(),
             evaluator_id: me,
@@ -94,7 +93,6 @@ impl EvaluatorWorker {
             timestamp: Timestamp::now_utc(),
             seal: None,
         };
-        vote.seal = Some(self.identity.seal(SealKind::Vote, &vote.id()));
-        Ok(vote)
+        Ok(vote.sealed(&self.identity))
     }
 }

@@ -9,8 +9,14 @@
 //! * [`cli`] — the reference's command-line flags, applied over the config.
 
 pub mod api;
+pub mod chain_params;
+pub mod chain_service;
 pub mod cli;
 pub mod config;
+pub mod evaluator;
+pub mod node;
+pub mod optimizer_loop;
+pub mod plugins;
 pub mod progress;
 pub mod task_queue;
 pub mod view;

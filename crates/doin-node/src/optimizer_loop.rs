@@ -9,17 +9,15 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use doin_consensus::accepted::{AcceptedOptimae, Experiment};
+use doin_consensus::accepted::{Experiment, Reveal};
 use doin_consensus::reference::compute_commitment;
 use doin_consensus::vote::QuorumVote;
 use doin_plugins::{Candidate, Optimizer};
 use doin_primitives::identity::Identity;
-use doin_primitives::models::optimae::optimae_id;
-use doin_primitives::value::Map;
 use doin_primitives::Timestamp;
 use tokio::sync::watch;
 
-use crate::chain_service::ChainHandle;
+use crate::chain_service::{ChainHandle, Proposal};
 use crate::task_queue::{QueuedTask, TaskKind, TaskQueue, TaskState};
 use crate::view::DomainBoard;
 
@@ -175,8 +173,15 @@ impl OptimizerLoop {
                 return;
             }
         };
-        let timestamp = Timestamp::now_utc();
-        let id = optimae_id(&domain, &me, &best.parameters, timestamp);
+        let reveal = Reveal {
+            domain_id: domain.clone(),
+            parameters: best.parameters.clone(),
+            nonce,
+            reported_performance: best.performance,
+            commit_height: plan.commit_height,
+            timestamp: Timestamp::now_utc(),
+        };
+        let id = reveal.optimae_id(&me);
         // Reveal: one verification task per quorum member, pulled by that evaluator.
         let mut receivers = Vec::new();
         for evaluator in &plan.quorum {
@@ -239,23 +244,17 @@ impl OptimizerLoop {
             .unwrap_or_default();
         let experiment = Experiment {
             experiment_id: experiment_id.to_owned(),
-            round_number: round,
+            round_number: i64::try_from(round).unwrap_or(i64::MAX),
             time_to_this_result_seconds: elapsed,
             optimization_config_hash: self.optimization_config_hash.clone(),
             data_hash,
         };
-        let tx = AcceptedOptimae::build(
-            &self.identity,
-            &domain,
-            best.parameters.clone(),
-            best.performance,
-            &nonce,
-            plan.commit_height,
+        let proposal = Proposal {
+            reveal,
             votes,
             experiment,
-            timestamp,
-        );
-        match self.runtime.block_on(self.chain.submit(tx)) {
+        };
+        match self.runtime.block_on(self.chain.submit(proposal)) {
             Ok(outcome) => {
                 self.board.update(&domain, |p| p.accepted += 1);
                 tracing::info!(
@@ -274,6 +273,3 @@ impl OptimizerLoop {
         }
     }
 }
-
-#[allow(dead_code)]
-fn _map_is_used(_: &Map) {}
