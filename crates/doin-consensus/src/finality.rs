@@ -4,7 +4,10 @@
 /// Whether height `h` carries a checkpoint (a positive multiple of `depth`; genesis is
 /// always final). A depth of 0 makes every block a checkpoint.
 pub fn is_checkpoint(h: u64, depth: u64) -> bool {
-    depth == 0 || h % depth == 0
+    match h.checked_rem(depth) {
+        None => true,
+        Some(rest) => rest == 0,
+    }
 }
 
 /// The finalized height at chain tip `tip`: the highest checkpoint `h` with

@@ -31,6 +31,7 @@
 //! | block validity | structural only, claimed ids trusted | every id, seal, vote and number recomputed ([`validate`]) |
 //! | difficulty | two wall-clock rules, ~29x per epoch | one rule from header timestamps, ≤ 4x per epoch |
 //! | quorum seed | chain tip + optimizer-chosen optimae id | block at the commit height + commitment |
+//! | commit–reveal | commitment unchecked on chain, seeds grindable | commitment recomputed, used once; quorum and evaluator seeds bound to the block at the commit height (≤ 20 blocks old) |
 //! | quorum fraction | `0.67` (2 of 3 rejected) | `3 * agree >= 2 * n` |
 //! | reputation | float, wall-clock decay | integer micro-points, chain-time decay |
 //! | reward split | effective 9.75/61.75/28.5, floats, fees twice | exact 5/65/30 in integer base units |

@@ -186,6 +186,12 @@ impl ChainState {
         &self.finalized_hash
     }
 
+    /// Whether a reorganisation branching off at `fork_point` keeps the finalized block
+    /// ([`crate::finality::reorg_allowed`] at this tip).
+    pub fn reorg_allowed(&self, fork_point: u64) -> bool {
+        crate::finality::reorg_allowed(fork_point, self.height, self.params.finality_depth)
+    }
+
     /// Whether an optimae id is already on chain.
     pub fn has_optimae(&self, optimae_id: &str) -> bool {
         self.optimae_ids.contains(optimae_id)

@@ -8,8 +8,14 @@
 //! 4. the generator's seal ([`SealKind::Block`] over the hash) holds and its key hashes to
 //!    `generator_id`;
 //! 5. its threshold is the difficulty rule's [`ChainState::next_threshold`];
-//! 6. every transaction is a valid OPTIMAE_ACCEPTED (see [`ChainState::check_accepted_tx`];
-//!    the domain's best performance advances transaction by transaction within the block);
+//! 6. every transaction is a valid OPTIMAE_ACCEPTED (see [`ChainState::check_accepted_tx`]):
+//!    type, optimizer seal, known domain, optimae id, commitment (not used on chain
+//!    before), parameter bounds, commit height within the window, quorum membership and
+//!    every member's sealed vote with its seed, the 2/3 decision, and the recomputed
+//!    median, increment, reward fraction and effective increment. The domain's best
+//!    performance advances transaction by transaction within the block; the optimizer's
+//!    reputation factor is read at the parent (decayed to the parent's timestamp), and the
+//!    block's reputation events apply after all its transactions;
 //! 7. `weighted_performance_sum` is the sum of the effective increments in transaction
 //!    order and reaches the threshold;
 //! 8. its `"coinbase"` extension is the one [`crate::coinbase::compute_coinbase`] gives.

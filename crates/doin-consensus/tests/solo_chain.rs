@@ -44,6 +44,8 @@ fn solo_chain_validates_replays_and_pays_exactly() {
     // Finality: depth 6 at tip 30 → checkpoint 24.
     assert_eq!(state.finalized_height(), 24);
     assert_eq!(state.finalized_hash(), blocks[23].hash);
+    assert!(state.reorg_allowed(24));
+    assert!(!state.reorg_allowed(23));
 
     // Replay from genesis gives an equal state, from wire JSON too.
     let replayed = ChainState::replay(solo_params(), &blocks).expect("replays");
