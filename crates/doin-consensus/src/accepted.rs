@@ -21,7 +21,6 @@
 //! The payload is read strictly (numbers must be JSON numbers, strings strings), since
 //! every value is recomputed and compared by the validator.
 
-use doin_primitives::hash::content_id;
 use doin_primitives::identity::Identity;
 use doin_primitives::map;
 use doin_primitives::models::{Transaction, TransactionType};
@@ -37,20 +36,14 @@ use crate::vote::QuorumVote;
 const MODEL: &str = "OptimaeAccepted";
 
 /// The reference optimae id: `content_id` of `{"domain_id", "optimizer_id", "parameters",
-/// "timestamp": isoformat}`.
-// Same rule as models::optimae (the reference's `Optimae.compute_id`).
+/// "timestamp": isoformat}` ([`doin_primitives::models::optimae::optimae_id`]).
 pub fn optimae_id(
     domain_id: &str,
     optimizer_id: &str,
     parameters: &Map,
     timestamp: &Timestamp,
 ) -> String {
-    content_id(&Value::Object(map! {
-        "domain_id" => domain_id,
-        "optimizer_id" => optimizer_id,
-        "parameters" => parameters.clone(),
-        "timestamp" => timestamp.isoformat(),
-    }))
+    doin_primitives::models::optimae::optimae_id(domain_id, optimizer_id, parameters, *timestamp)
 }
 
 /// Experiment metrics an optimizer attaches to its accepted optimae.

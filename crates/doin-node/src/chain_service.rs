@@ -287,7 +287,8 @@ impl Service {
                 &p.votes,
             )
             .map_err(|e| e.to_string())?;
-        let tx = AcceptedOptimae::build(&self.identity, &p.reveal, &scoring, &p.votes, &p.experiment);
+        let tx =
+            AcceptedOptimae::build(&self.identity, &p.reveal, &scoring, &p.votes, &p.experiment);
         let mut candidate = self.pending.clone();
         candidate.push(tx);
         self.state
@@ -309,18 +310,20 @@ impl Service {
         if sum < threshold {
             return None;
         }
-        let block = match self.state.build_block(
-            &self.identity,
-            self.pending.clone(),
-            Timestamp::now_utc(),
-        ) {
-            Ok(b) => b,
-            Err(e) => {
-                tracing::error!("cannot build a block from the pending optimae: {e}; dropping them");
-                self.pending.clear();
-                return None;
-            }
-        };
+        let block =
+            match self
+                .state
+                .build_block(&self.identity, self.pending.clone(), Timestamp::now_utc())
+            {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::error!(
+                        "cannot build a block from the pending optimae: {e}; dropping them"
+                    );
+                    self.pending.clear();
+                    return None;
+                }
+            };
         if let Err(e) = self.state.validate_block(&block) {
             tracing::error!("minted block fails validation: {e}; dropping the pending optimae");
             self.pending.clear();
@@ -408,11 +411,7 @@ impl ReaderPool {
     }
 
     fn with<T>(&self, f: impl FnOnce(&ChainReader) -> Result<T, StoreError>) -> Result<T, String> {
-        let reader = self
-            .readers
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .pop();
+        let reader = self.readers.lock().unwrap_or_else(|p| p.into_inner()).pop();
         let reader = match reader {
             Some(r) => r,
             None => ChainReader::open(&self.path).map_err(|e| e.to_string())?,

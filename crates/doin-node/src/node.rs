@@ -63,7 +63,8 @@ fn reset_chain(data_dir: &Path) -> anyhow::Result<()> {
     for name in CHAIN_FILES {
         let p = data_dir.join(name);
         if p.exists() {
-            std::fs::remove_file(&p).with_context(|| format!("--reset-chain: removing {}", p.display()))?;
+            std::fs::remove_file(&p)
+                .with_context(|| format!("--reset-chain: removing {}", p.display()))?;
         }
     }
     Ok(())
@@ -79,13 +80,14 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}
@@ -124,7 +126,9 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
         db_path.display()
     );
     if state.is_solo() {
-        tracing::info!("solo chain: this node verifies its own optimae on independently seeded synthetic data");
+        tracing::info!(
+            "solo chain: this node verifies its own optimae on independently seeded synthetic data"
+        );
     }
 
     let registry = PluginRegistry::with_builtins();
@@ -219,7 +223,9 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
     let addr = format!("{}:{}", config.host, config.port);
     let listener = tokio::net::TcpListener::bind(&addr)
         .await
-        .with_context(|| format!("cannot listen on {addr}: is another node using the port? (set --port)"))?;
+        .with_context(|| {
+            format!("cannot listen on {addr}: is another node using the port? (set --port)")
+        })?;
     tracing::info!("HTTP API on http://{addr} (peer id {me})");
     let mut server_stop = stop.clone();
     let server = tokio::spawn(async move {
@@ -230,7 +236,11 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
             })
             .await
     });
-    let progress = tokio::spawn(crate::progress::run(board.clone(), chain.watch(), stop.clone()));
+    let progress = tokio::spawn(crate::progress::run(
+        board.clone(),
+        chain.watch(),
+        stop.clone(),
+    ));
 
     shutdown_signal().await;
     tracing::info!("shutting down");

@@ -23,7 +23,10 @@ pub fn plugin_config(
     let text = serde_json::Value::Object(text_map).to_string();
     match doin_primitives::json::parse(&text) {
         Ok(Value::Object(m)) => Ok(m),
-        Ok(_) => Err(PluginError::config("optimization_config", "must be a JSON object")),
+        Ok(_) => Err(PluginError::config(
+            "optimization_config",
+            "must be a JSON object",
+        )),
         Err(e) => Err(PluginError::config("optimization_config", e.to_string())),
     }
 }

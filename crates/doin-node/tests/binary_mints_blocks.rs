@@ -12,7 +12,10 @@ use doin_node::chain_params::chain_params;
 use doin_node::config::NodeConfig;
 
 /// Replays blocks through full validation from genesis.
-fn replay(params: doin_consensus::params::ChainParams, blocks: &[doin_primitives::models::Block]) -> ChainState {
+fn replay(
+    params: doin_consensus::params::ChainParams,
+    blocks: &[doin_primitives::models::Block],
+) -> ChainState {
     assert_eq!(blocks[0].hash, doin_primitives::models::GENESIS_HASH);
     let mut state = ChainState::new(params);
     for b in &blocks[1..] {
@@ -30,7 +33,10 @@ fn default_config_mints_valid_blocks_within_90_s() {
     let status = node.wait_status(Duration::from_secs(90), "height >= 3", |s| {
         s["chain_height"].as_i64().unwrap_or(0) >= 4
     });
-    assert_eq!(status["chain"]["solo"], true, "the default chain is solo: {status}");
+    assert_eq!(
+        status["chain"]["solo"], true,
+        "the default chain is solo: {status}"
+    );
     let blocks = node.all_blocks();
     assert!(blocks.len() >= 4);
     let params = chain_params(&NodeConfig::embedded_default());
@@ -59,9 +65,18 @@ fn default_config_mints_valid_blocks_within_90_s() {
                 .or_default() += amount;
             paid += amount;
         }
-        assert_eq!(by_role.get("generator").copied().unwrap_or(0), reward * 5 / 100);
-        assert_eq!(by_role.get("optimizer").copied().unwrap_or(0), reward * 65 / 100);
-        assert_eq!(by_role.get("evaluator").copied().unwrap_or(0), reward * 30 / 100);
+        assert_eq!(
+            by_role.get("generator").copied().unwrap_or(0),
+            reward * 5 / 100
+        );
+        assert_eq!(
+            by_role.get("optimizer").copied().unwrap_or(0),
+            reward * 65 / 100
+        );
+        assert_eq!(
+            by_role.get("evaluator").copied().unwrap_or(0),
+            reward * 30 / 100
+        );
     }
     assert_eq!(minted, paid);
     assert_eq!(state.total_minted(), minted);
@@ -84,9 +99,14 @@ fn reference_single_node_config_reaches_target_and_stops() {
         .as_f64()
         .expect("chain best");
     assert!(best >= -100.0, "best {best}");
-    assert!(status["chain_height"].as_i64().unwrap_or(0) >= 3, "{status}");
+    assert!(
+        status["chain_height"].as_i64().unwrap_or(0) >= 3,
+        "{status}"
+    );
     let blocks = node.all_blocks();
-    let mut cfg = NodeConfig::load(std::path::Path::new(config)).expect("config").config;
+    let mut cfg = NodeConfig::load(std::path::Path::new(config))
+        .expect("config")
+        .config;
     cfg.port = node.port;
     replay(chain_params(&cfg), &blocks);
     let took = node.terminate();

@@ -77,7 +77,10 @@ fn twenty_kill_9_restarts_keep_a_valid_chain() {
         blocks.len(),
         seen_height
     );
-    assert!(seen_height > 3, "blocks were produced during the test ({seen_height})");
+    assert!(
+        seen_height > 3,
+        "blocks were produced during the test ({seen_height})"
+    );
     let cfg = NodeConfig::load(&config_path).expect("config").config;
     let mut state = ChainState::new(chain_params(&cfg));
     for b in &blocks[1..] {

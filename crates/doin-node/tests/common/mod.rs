@@ -1,5 +1,5 @@
 //! Starts the real `doin-node` binary as a user would and talks to it over HTTP.
-#![allow(dead_code)]
+#![allow(dead_code, unreachable_pub)]
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -55,13 +55,19 @@ impl NodeProcess {
         format!("http://127.0.0.1:{}{}", self.port, path)
     }
 
-    /// GET a JSON document; `None` while the node does not answer.
-    pub fn get(&self, path: &str) -> Option<serde_json::Value> {
+    /// GET a body as text; `None` while the node does not answer.
+    pub fn get_text(&self, path: &str) -> Option<String> {
         let client = reqwest::blocking::Client::builder()
             .timeout(Duration::from_secs(5))
             .build()
             .ok()?;
-        client.get(self.url(path)).send().ok()?.json().ok()
+        client.get(self.url(path)).send().ok()?.text().ok()
+    }
+
+    /// GET a JSON document (for status fields; blocks go through [`Self::all_blocks`],
+    /// which keeps floats and ints exactly as sent).
+    pub fn get(&self, path: &str) -> Option<serde_json::Value> {
+        serde_json::from_str(&self.get_text(path)?).ok()
     }
 
     /// Waits until `pred` holds on `/status`, or panics after `timeout` with the log.
@@ -79,7 +85,10 @@ impl NodeProcess {
                 }
             }
             if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("node exited ({status}) before {what}; log:\n{}", self.log_text());
+                panic!(
+                    "node exited ({status}) before {what}; log:\n{}",
+                    self.log_text()
+                );
             }
             if start.elapsed() > timeout {
                 panic!(
@@ -107,15 +116,20 @@ impl NodeProcess {
         let mut out = Vec::new();
         loop {
             let from = out.len();
-            let page = self
-                .get(&format!("/chain/blocks?from={from}&to={}", from + 49))
+            let text = self
+                .get_text(&format!("/chain/blocks?from={from}&to={}", from + 49))
                 .expect("chain/blocks answers");
+            let page = doin_primitives::json::parse(&text).expect("page parses");
+            let page = page.as_object().expect("page object");
             let blocks = page["blocks"].as_array().expect("blocks array");
             for b in blocks {
-                let text = b.to_string();
-                out.push(Block::from_wire_json(&text).expect("block parses"));
+                out.push(Block::from_value(b).expect("block parses"));
             }
-            if !page["has_more"].as_bool().unwrap_or(false) || blocks.is_empty() {
+            let has_more = matches!(
+                page.get("has_more"),
+                Some(doin_primitives::Value::Bool(true))
+            );
+            if !has_more || blocks.is_empty() {
                 break;
             }
         }
