@@ -55,6 +55,8 @@ pub struct ChainState {
     pub(crate) peers_seen: BTreeSet<String>,
     /// Peers that generated a block or cast an agreeing vote.
     pub(crate) active_evaluators: BTreeSet<String>,
+    /// Set only while [`ChainState::apply_stored_block`] runs.
+    pub(crate) trust_stored_seals: bool,
 }
 
 impl ChainState {
@@ -83,6 +85,7 @@ impl ChainState {
             commitments: BTreeSet::new(),
             peers_seen: BTreeSet::new(),
             active_evaluators: BTreeSet::new(),
+            trust_stored_seals: false,
         };
         state.push_recent();
         state

@@ -15,6 +15,7 @@
 //! The service runs on its own thread (SQLite writes are blocking) behind a bounded
 //! command channel.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -24,6 +25,7 @@ use doin_consensus::state::ChainState;
 use doin_consensus::vote::QuorumVote;
 use doin_primitives::identity::Identity;
 use doin_primitives::models::{Block, Transaction};
+use doin_primitives::value::Map;
 use doin_primitives::Timestamp;
 use doin_store::{ChainReader, ChainStore, StoreError};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -164,11 +166,9 @@ pub enum OpenChainError {
 }
 
 /// Opens `chain.db`, checks it belongs to this network, and rebuilds the consensus state by
-/// replaying every stored block through full validation.
-pub fn open_chain(
-    path: &Path,
-    params: &ChainParams,
-) -> Result<(ChainStore, ChainState), OpenChainError> {
+/// replaying every stored block through validation (every rule; the signatures were checked
+/// when the node stored the block: see `ChainState::apply_stored_block`).
+pub fn open_chain(path: &Path, params: &ChainParams) -> Result<OpenedChain, OpenChainError> {
     let mut store = ChainStore::open(path)?;
     let ours = params.params_hash();
     match store.get_meta(PARAMS_HASH_KEY)? {
@@ -183,11 +183,13 @@ pub fn open_chain(
         None => store.set_meta(PARAMS_HASH_KEY, &ours)?,
     }
     let mut state = ChainState::new(params.clone());
+    let mut best_parameters = BTreeMap::new();
     let mut failure: Option<(i64, String)> = None;
     store.for_each_block(1, |block: Block| -> Result<(), StoreError> {
         if failure.is_none() {
-            if let Err(e) = state.apply_block(&block) {
-                failure = Some((block.header.index, e.to_string()));
+            match state.apply_stored_block(&block) {
+                Ok(_) => note_best_parameters(&mut best_parameters, &state, &block),
+                Err(e) => failure = Some((block.header.index, e.to_string())),
             }
         }
         Ok(())
@@ -199,12 +201,42 @@ pub fn open_chain(
             reason,
         });
     }
-    Ok((store, state))
+    Ok(OpenedChain {
+        store,
+        state,
+        best_parameters,
+    })
+}
+
+/// A chain opened and replayed.
+pub struct OpenedChain {
+    /// The store's writer.
+    pub store: ChainStore,
+    /// The state after the tip.
+    pub state: ChainState,
+    /// Parameters of each domain's best optimae.
+    pub best_parameters: BTreeMap<String, Map>,
+}
+
+/// Records the parameters of optimae in `block` that are now their domain's best.
+fn note_best_parameters(best: &mut BTreeMap<String, Map>, state: &ChainState, block: &Block) {
+    for tx in &block.transactions {
+        if let Ok(a) = AcceptedOptimae::from_tx(tx) {
+            let is_best = state
+                .domain(&a.domain_id)
+                .and_then(|d| d.best)
+                .is_some_and(|b| b.to_bits() == a.verified_performance.to_bits());
+            if is_best {
+                best.insert(a.domain_id.clone(), a.parameters.clone());
+            }
+        }
+    }
 }
 
 struct Service {
     store: ChainStore,
     state: ChainState,
+    best_parameters: BTreeMap<String, Map>,
     identity: Arc<Identity>,
     pending: Vec<Transaction>,
     view: watch::Sender<Arc<ChainView>>,
@@ -212,14 +244,14 @@ struct Service {
 
 /// Starts the service on its own thread.
 pub fn spawn(
-    store: ChainStore,
-    state: ChainState,
+    opened: OpenedChain,
     identity: Arc<Identity>,
 ) -> (ChainHandle, std::thread::JoinHandle<()>) {
     let (commands, rx) = mpsc::channel(COMMAND_QUEUE);
     let mut service = Service {
-        store,
-        state,
+        store: opened.store,
+        state: opened.state,
+        best_parameters: opened.best_parameters,
         identity,
         pending: Vec::new(),
         view: watch::channel(Arc::new(ChainView::default())).0,
@@ -337,6 +369,7 @@ impl Service {
             tracing::error!("stored block {} does not apply: {e}", block.header.index);
             return None;
         }
+        note_best_parameters(&mut self.best_parameters, &self.state, &block);
         self.pending.clear();
         tracing::info!(
             index = block.header.index,
@@ -350,7 +383,8 @@ impl Service {
     }
 
     fn publish(&mut self) {
-        let view = build_view(&self.state, self.identity.peer_id(), &self.pending);
+        let mut view = build_view(&self.state, self.identity.peer_id(), &self.pending);
+        view.domain_best_parameters = self.best_parameters.clone();
         self.view.send_replace(Arc::new(view));
     }
 }
@@ -389,6 +423,7 @@ fn build_view(state: &ChainState, me: &str, pending: &[Transaction]) -> ChainVie
         total_transactions: state.optimae_count() as u64,
         params_hash: state.params().params_hash(),
         solo: state.is_solo(),
+        domain_best_parameters: BTreeMap::new(),
     }
 }
 

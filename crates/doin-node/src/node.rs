@@ -111,7 +111,7 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
     let params = chain_params(&config);
     let db_path = chain_db_path(&config);
     let started = Instant::now();
-    let (store, state) = tokio::task::spawn_blocking({
+    let opened = tokio::task::spawn_blocking({
         let db_path = db_path.clone();
         let params = params.clone();
         move || chain_service::open_chain(&db_path, &params)
@@ -119,13 +119,13 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
     .await??;
     tracing::info!(
         peer_id = %me,
-        height = state.height(),
+        height = opened.state.height(),
         params_hash = %params.params_hash(),
         replay_ms = started.elapsed().as_millis() as u64,
         "chain opened from {}",
         db_path.display()
     );
-    if state.is_solo() {
+    if opened.state.is_solo() {
         tracing::info!(
             "solo chain: this node verifies its own optimae on independently seeded synthetic data"
         );
@@ -133,7 +133,7 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
 
     let registry = PluginRegistry::with_builtins();
     let (stop_tx, stop) = watch::channel(false);
-    let (chain, chain_thread) = chain_service::spawn(store, state, identity.clone());
+    let (chain, chain_thread) = chain_service::spawn(opened, identity.clone());
     let queue = Arc::new(TaskQueue::new());
     let board = DomainBoard::default();
     let runtime = tokio::runtime::Handle::current();

@@ -90,7 +90,18 @@ impl OptimizerLoop {
             p.experiment_id = experiment_id.clone();
         });
         tracing::info!(domain = %domain, experiment_id = %experiment_id, target = ?self.target_performance, "optimizing");
-        let mut best: Option<Candidate> = None;
+        // Start from the chain's best optimae of this domain, whoever found it.
+        let view = self.chain.view();
+        let mut best: Option<Candidate> = match (
+            view.domain_best_parameters.get(&domain),
+            view.domain_best.get(&domain),
+        ) {
+            (Some(parameters), Some(performance)) => Some(Candidate {
+                parameters: parameters.clone(),
+                performance: *performance,
+            }),
+            _ => None,
+        };
         let mut round: u64 = 0;
         let mut failures: u32 = 0;
         while !*self.stop.borrow() {
@@ -269,7 +280,7 @@ impl OptimizerLoop {
             }
             Err(reason) => {
                 self.board.update(&domain, |p| p.rejected += 1);
-                tracing::info!(domain = %domain, round, "optimae rejected: {reason}");
+                tracing::info!(domain = %domain, round, "optimae not accepted: {reason}");
             }
         }
     }

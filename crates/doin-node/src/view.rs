@@ -45,6 +45,9 @@ pub struct ChainView {
     pub pending_sum: f64,
     /// Best verified performance per domain on chain.
     pub domain_best: BTreeMap<String, f64>,
+    /// The parameters of each domain's best optimae on chain (where optimizers start from
+    /// after a restart, and what every node's optimizer adopts: island migration).
+    pub domain_best_parameters: BTreeMap<String, doin_primitives::value::Map>,
     /// Transactions on chain.
     pub total_transactions: u64,
     /// Hash of the chain parameters (identical on every node of a network).
