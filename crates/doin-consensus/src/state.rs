@@ -295,6 +295,29 @@ impl ChainState {
         ))
     }
 
+    /// Whether the chain is still *young* for an optimae committed at `commit_height`: a
+    /// network chain (`quorum_min_evaluators > 0`) on which fewer than
+    /// `quorum_min_evaluators` evaluators other than the optimizer are eligible.
+    ///
+    /// Bootstrap rule: on a young chain the quorum is whoever is eligible (the optimizer
+    /// itself when nobody else is), and signed votes of any other evaluator count as well
+    /// (at most `quorum_min_evaluators` of them), with the same seed, seal and agreement
+    /// rules. Those voters appear on chain, become eligible, and from then on quorums are
+    /// drawn from other nodes only.
+    pub fn is_young(&self, optimizer_id: &str, commit_height: u64) -> bool {
+        let k = self.params.quorum_min_evaluators as usize;
+        if k == 0 {
+            return false;
+        }
+        let others = self
+            .eligible_evaluators(commit_height)
+            .unwrap_or(&[])
+            .iter()
+            .filter(|e| *e != optimizer_id)
+            .count();
+        others < k
+    }
+
     /// The synthetic-data seed `evaluator_id` must use for an optimae committed at
     /// `commit_height`.
     pub fn synthetic_seed_for(

@@ -157,10 +157,21 @@ impl ChainState {
     ) -> Result<QuorumDecision, ConsensusError> {
         let quorum = self.quorum_for(&a.optimizer_id, &a.commitment_hash, a.commit_height)?;
         let seed_block = self.seed_block_hash(a.commit_height)?;
+        let young = self.is_young(&a.optimizer_id, a.commit_height);
+        let max_votes = quorum.len() + self.params.quorum_min_evaluators as usize;
+        if a.votes.len() > max_votes {
+            return Err(ConsensusError::VoteFromOutsider(format!(
+                "{} votes where at most {max_votes} may count",
+                a.votes.len()
+            )));
+        }
         let mut voted: BTreeSet<&str> = BTreeSet::new();
         for v in &a.votes {
             let evaluator = v.evaluator_id.as_str();
-            if !quorum.iter().any(|q| q == evaluator) {
+            let in_quorum = quorum.iter().any(|q| q == evaluator);
+            // A young chain also counts other evaluators' votes, so they get on chain.
+            let extra_allowed = young && evaluator != a.optimizer_id;
+            if !in_quorum && !extra_allowed {
                 return Err(ConsensusError::VoteFromOutsider(evaluator.to_owned()));
             }
             if !voted.insert(evaluator) {

@@ -46,6 +46,11 @@ pub struct QuorumPlan {
     pub seed_block_hash: String,
     /// The selected evaluators.
     pub quorum: Vec<String>,
+    /// Whether the chain is young for this optimae: other evaluators' votes count too
+    /// (see `ChainState::is_young`), so the optimizer also offers open tasks.
+    pub young: bool,
+    /// How many extra (open) votes a young chain counts.
+    pub extra_votes: usize,
 }
 
 /// What became of a submitted optimae.
@@ -69,7 +74,29 @@ pub struct Proposal {
     pub experiment: Experiment,
 }
 
+/// What became of a segment of blocks received from a peer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImportOutcome {
+    /// The blocks extended our tip (this many appended).
+    Extended(usize),
+    /// A heavier branch replaced ours above `fork_point`.
+    Reorganized {
+        /// The last block both branches share.
+        fork_point: u64,
+        /// Blocks of ours removed.
+        removed: u64,
+        /// Blocks of theirs appended.
+        appended: usize,
+    },
+    /// We already had these blocks, or our branch is at least as heavy.
+    Kept,
+}
+
 enum Command {
+    Import {
+        blocks: Vec<Block>,
+        reply: oneshot::Sender<Result<ImportOutcome, String>>,
+    },
     Submit {
         proposal: Box<Proposal>,
         reply: oneshot::Sender<Result<SubmitOutcome, String>>,
@@ -109,6 +136,20 @@ impl ChainHandle {
                 proposal: Box::new(proposal),
                 reply,
             })
+            .await
+            .map_err(|_| "the chain service has stopped".to_owned())?;
+        rx.await
+            .map_err(|_| "the chain service has stopped".to_owned())?
+    }
+
+    /// Imports a contiguous segment of blocks received from a peer: each is fully
+    /// validated; a segment that forks from our chain is adopted only if its branch is
+    /// heavier (weight computed from the validated blocks) and the fork point is not below
+    /// the finalized height.
+    pub async fn import(&self, blocks: Vec<Block>) -> Result<ImportOutcome, String> {
+        let (reply, rx) = oneshot::channel();
+        self.commands
+            .send(Command::Import { blocks, reply })
             .await
             .map_err(|_| "the chain service has stopped".to_owned())?;
         rx.await
@@ -269,6 +310,14 @@ impl Service {
     fn run(mut self, mut rx: mpsc::Receiver<Command>) {
         while let Some(cmd) = rx.blocking_recv() {
             match cmd {
+                Command::Import { blocks, reply } => {
+                    let outcome = self.import(blocks);
+                    if outcome.is_ok() {
+                        self.revalidate_pending();
+                        self.publish();
+                    }
+                    let _ = reply.send(outcome);
+                }
                 Command::Submit { proposal, reply } => {
                     let outcome = self.submit(*proposal);
                     let _ = reply.send(outcome);
@@ -301,10 +350,17 @@ impl Service {
             .state
             .quorum_for(optimizer_id, commitment_hash, commit_height)
             .map_err(|e| e.to_string())?;
+        let young = self.state.is_young(optimizer_id, commit_height);
         Ok(QuorumPlan {
             commit_height,
             seed_block_hash,
             quorum,
+            young,
+            extra_votes: if young {
+                self.state.params().quorum_min_evaluators as usize
+            } else {
+                0
+            },
         })
     }
 
@@ -334,6 +390,125 @@ impl Service {
             effective_increment,
             minted,
         })
+    }
+
+    fn import(&mut self, blocks: Vec<Block>) -> Result<ImportOutcome, String> {
+        let Some(first) = blocks.first() else {
+            return Ok(ImportOutcome::Kept);
+        };
+        let start = u64::try_from(first.header.index)
+            .map_err(|_| format!("negative block index {}", first.header.index))?;
+        if start == 0 {
+            return Err("a peer cannot send a genesis block".into());
+        }
+        for (i, b) in blocks.iter().enumerate() {
+            if u64::try_from(b.header.index).ok() != Some(start + i as u64) {
+                return Err(format!("blocks are not contiguous at {}", b.header.index));
+            }
+        }
+        // Skip the blocks we already have (same hash at the same height).
+        let mut skip = 0;
+        for b in &blocks {
+            match self
+                .store
+                .block_hash(b.header.index)
+                .map_err(|e| e.to_string())?
+            {
+                Some(h) if h == b.hash => skip += 1,
+                _ => break,
+            }
+        }
+        let blocks = &blocks[skip..];
+        let Some(first) = blocks.first() else {
+            return Ok(ImportOutcome::Kept);
+        };
+        let fork_point = u64::try_from(first.header.index - 1).unwrap_or(0);
+        if fork_point == self.state.height() {
+            let mut appended = 0;
+            for b in blocks {
+                self.state
+                    .validate_block(b)
+                    .map_err(|e| format!("block {} from peer is invalid: {e}", b.header.index))?;
+                self.store.append(b).map_err(|e| e.to_string())?;
+                self.state.apply_block(b).map_err(|e| e.to_string())?;
+                note_best_parameters(&mut self.best_parameters, &self.state, b);
+                appended += 1;
+            }
+            tracing::info!(appended, height = self.state.height(), "imported blocks");
+            return Ok(ImportOutcome::Extended(appended));
+        }
+        if fork_point > self.state.height() {
+            return Err(format!(
+                "blocks start at {} but our tip is {}: fetch the missing blocks first",
+                fork_point + 1,
+                self.state.height()
+            ));
+        }
+        if !self.state.reorg_allowed(fork_point) {
+            return Err(format!(
+                "refusing a reorganisation at {fork_point}: below the finalized height {}",
+                self.state.finalized_height()
+            ));
+        }
+        // Rebuild the state at the fork point from our own store, then apply their branch.
+        let mut candidate = ChainState::new(self.state.params().clone());
+        let mut best = BTreeMap::new();
+        for b in self
+            .store
+            .blocks(1, fork_point as i64)
+            .map_err(|e| e.to_string())?
+        {
+            candidate
+                .apply_stored_block(&b)
+                .map_err(|e| e.to_string())?;
+            note_best_parameters(&mut best, &candidate, &b);
+        }
+        for b in blocks {
+            candidate.apply_block(b).map_err(|e| {
+                format!(
+                    "block {} of the peer's branch is invalid: {e}",
+                    b.header.index
+                )
+            })?;
+            note_best_parameters(&mut best, &candidate, b);
+        }
+        let theirs = doin_consensus::fork_choice::chain_weight(&candidate);
+        let ours = doin_consensus::fork_choice::chain_weight(&self.state);
+        if !doin_consensus::fork_choice::prefer(&theirs, &ours) {
+            return Ok(ImportOutcome::Kept);
+        }
+        let removed = self
+            .store
+            .truncate_above(fork_point as i64)
+            .map_err(|e| e.to_string())?;
+        self.store.append_batch(blocks).map_err(|e| e.to_string())?;
+        self.state = candidate;
+        self.best_parameters = best;
+        tracing::warn!(
+            fork_point,
+            removed,
+            appended = blocks.len(),
+            height = self.state.height(),
+            "reorganized to a heavier branch"
+        );
+        Ok(ImportOutcome::Reorganized {
+            fork_point,
+            removed,
+            appended: blocks.len(),
+        })
+    }
+
+    /// Drops pending optimae that no longer fit the new tip.
+    fn revalidate_pending(&mut self) {
+        let mut kept: Vec<Transaction> = Vec::new();
+        for tx in std::mem::take(&mut self.pending) {
+            let mut candidate = kept.clone();
+            candidate.push(tx);
+            if self.state.pending_sum(&candidate).is_ok() {
+                kept = candidate;
+            }
+        }
+        self.pending = kept;
     }
 
     fn try_mint(&mut self) -> Option<i64> {

@@ -14,8 +14,12 @@ use doin_primitives::identity::Identity;
 use doin_primitives::Timestamp;
 use tokio::sync::watch;
 
+use crate::peers::PeerSet;
 use crate::plugins::EvaluatorPlugins;
 use crate::task_queue::{Completion, QueuedTask, TaskQueue};
+
+/// How often other nodes' queues are polled when there is no local work.
+const REMOTE_POLL: Duration = Duration::from_millis(500);
 
 /// What the worker needs.
 pub struct EvaluatorWorker {
@@ -29,6 +33,8 @@ pub struct EvaluatorWorker {
     pub stop: watch::Receiver<bool>,
     /// The runtime (to wait on the queue from this thread).
     pub runtime: tokio::runtime::Handle,
+    /// Other nodes whose queues this evaluator pulls from.
+    pub peers: PeerSet,
 }
 
 impl EvaluatorWorker {
@@ -36,8 +42,17 @@ impl EvaluatorWorker {
     pub fn run(mut self) {
         let domains: Vec<String> = self.domains.keys().cloned().collect();
         let me = self.identity.peer_id().to_owned();
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap_or_default();
+        let mut last_remote_poll = std::time::Instant::now();
         while !*self.stop.borrow() {
             let Some(task) = self.queue.claim_next(&me, &domains) else {
+                if last_remote_poll.elapsed() >= REMOTE_POLL {
+                    last_remote_poll = std::time::Instant::now();
+                    self.serve_remote(&http, &domains);
+                }
                 let queue = self.queue.clone();
                 self.runtime
                     .block_on(queue.wait_for_work(Duration::from_millis(200)));
@@ -57,6 +72,71 @@ impl EvaluatorWorker {
                 Err(reason) => {
                     tracing::warn!(task = %task.id, domain = %task.domain_id, "evaluation failed: {reason}");
                     self.queue.fail(&task.id);
+                }
+            }
+        }
+    }
+
+    /// Pulls, claims, evaluates and completes the tasks other nodes' queues hold for this
+    /// evaluator (their quorum names it).
+    fn serve_remote(&mut self, http: &reqwest::Client, domains: &[String]) {
+        let me = self.identity.peer_id().to_owned();
+        let list = domains.join(",");
+        for endpoint in self.peers.endpoints() {
+            let url = format!("http://{endpoint}/tasks/pending?domains={list}&limit=20");
+            let tasks = self.runtime.block_on(async {
+                let body = http.get(&url).send().await.ok()?.bytes().await.ok()?;
+                doin_primitives::json::parse_bytes(&body).ok()
+            });
+            let Some(tasks) = tasks else { continue };
+            let tasks: Vec<QueuedTask> = tasks
+                .as_object()
+                .and_then(|m| m.get("tasks"))
+                .and_then(|t| t.as_array())
+                .map(|l| l.iter().filter_map(QueuedTask::from_value).collect())
+                .unwrap_or_default();
+            let mine = |t: &QueuedTask| {
+                t.quorum.contains(&me) || (t.quorum.is_empty() && t.requester_id != me)
+            };
+            let mut taken = std::collections::BTreeSet::new();
+            for task in tasks.into_iter().filter(mine) {
+                if !taken.insert(task.optimae_id.clone()) {
+                    continue;
+                }
+                let claim = serde_json::json!({"task_id": task.id, "evaluator_id": me});
+                let claimed = self.runtime.block_on(async {
+                    http.post(format!("http://{endpoint}/tasks/claim"))
+                        .json(&claim)
+                        .send()
+                        .await
+                        .is_ok_and(|r| r.status().is_success())
+                });
+                if !claimed {
+                    continue;
+                }
+                match self.evaluate(&task) {
+                    Ok(vote) => {
+                        let vote_text = doin_primitives::json::to_wire_json(&vote.to_value());
+                        let body = format!(
+                            r#"{{"task_id":{},"evaluator_id":{},"verified_performance":{},"vote":{}}}"#,
+                            serde_json::Value::from(task.id.clone()),
+                            serde_json::Value::from(me.clone()),
+                            doin_primitives::json::to_wire_json(&vote.verified_performance.into()),
+                            vote_text
+                        );
+                        let done = self.runtime.block_on(async {
+                            http.post(format!("http://{endpoint}/tasks/complete"))
+                                .header("content-type", "application/json")
+                                .body(body)
+                                .send()
+                                .await
+                                .is_ok_and(|r| r.status().is_success())
+                        });
+                        tracing::debug!(peer = %endpoint, task = %task.id, done, "remote verification");
+                    }
+                    Err(reason) => {
+                        tracing::warn!(peer = %endpoint, task = %task.id, "remote evaluation failed: {reason}");
+                    }
                 }
             }
         }

@@ -146,6 +146,7 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
             .with_context(|| format!("domain {}: evaluator plugins", role.domain_id))?;
         eval_domains.insert(role.domain_id.clone(), plugins);
     }
+    let peers = crate::peers::PeerSet::new(&config.bootstrap_peers);
     let mut threads = Vec::new();
     if !eval_domains.is_empty() {
         let worker = EvaluatorWorker {
@@ -154,6 +155,7 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
             domains: eval_domains,
             stop: stop.clone(),
             runtime: runtime.clone(),
+            peers: peers.clone(),
         };
         threads.push(
             std::thread::Builder::new()
@@ -187,6 +189,7 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
             board: board.clone(),
             stop: stop.clone(),
             runtime: runtime.clone(),
+            peers: peers.clone(),
         };
         threads.push(
             std::thread::Builder::new()
@@ -213,9 +216,17 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
             })
             .collect(),
     };
+    let blocks: Arc<dyn crate::api::BlockSource> = Arc::new(ReaderPool::new(&db_path));
+    let sync = tokio::spawn(crate::peers::sync_loop(
+        peers.clone(),
+        chain.clone(),
+        blocks.clone(),
+        stop.clone(),
+    ));
     let api_state = ApiState {
         chain: chain.watch(),
-        blocks: Arc::new(ReaderPool::new(&db_path)),
+        blocks,
+        peers: peers.clone(),
         tasks: queue.clone(),
         board: board.clone(),
         info: Arc::new(info),
@@ -260,6 +271,7 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
     let remaining = deadline.saturating_duration_since(Instant::now());
     let _ = tokio::time::timeout(remaining, server).await;
     progress.abort();
+    sync.abort();
     tracing::info!("stopped");
     Ok(())
 }

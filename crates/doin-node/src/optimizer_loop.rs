@@ -23,6 +23,8 @@ use crate::view::DomainBoard;
 
 /// How long an optimizer waits for its quorum's votes.
 const QUORUM_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long an optimizer on a young chain waits for the optional votes of other nodes.
+const YOUNG_CHAIN_WAIT: Duration = Duration::from_secs(3);
 
 /// One domain's loop.
 pub struct OptimizerLoop {
@@ -50,7 +52,12 @@ pub struct OptimizerLoop {
     pub stop: watch::Receiver<bool>,
     /// The runtime (to talk to async components from this thread).
     pub runtime: tokio::runtime::Handle,
+    /// The peers; with any configured, the loop first waits (bounded) for a sync with one.
+    pub peers: crate::peers::PeerSet,
 }
+
+/// How long a node with peers waits for its first sync before optimizing alone.
+const PEER_WAIT: Duration = Duration::from_secs(30);
 
 fn random_hex(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
@@ -90,6 +97,16 @@ impl OptimizerLoop {
             p.experiment_id = experiment_id.clone();
         });
         tracing::info!(domain = %domain, experiment_id = %experiment_id, target = ?self.target_performance, "optimizing");
+        // Like the reference, a node with peers first waits for them (bounded), so that it
+        // starts from the network's chain rather than racing on its own.
+        if !self.peers.endpoints().is_empty() {
+            let waited = Instant::now();
+            while !self.peers.synced_once() && waited.elapsed() < PEER_WAIT && !*self.stop.borrow()
+            {
+                self.pause(Duration::from_millis(100));
+            }
+            tracing::info!(domain = %domain, synced = self.peers.synced_once(), "peers checked; optimizing");
+        }
         // Start from the chain's best optimae of this domain, whoever found it.
         let view = self.chain.view();
         let mut best: Option<Candidate> = match (
@@ -194,9 +211,18 @@ impl OptimizerLoop {
             timestamp: Timestamp::now_utc(),
         };
         let id = reveal.optimae_id(&me);
-        // Reveal: one verification task per quorum member, pulled by that evaluator.
+        // Reveal: one verification task per quorum member, pulled by that evaluator; on a
+        // young chain, open tasks any other evaluator may take.
         let mut receivers = Vec::new();
-        for evaluator in &plan.quorum {
+        // Nobody could take open tasks on a node without peers.
+        let extra = if self.peers.endpoints().is_empty() {
+            0
+        } else {
+            plan.extra_votes
+        };
+        let open: Vec<String> = (0..extra).map(|i| format!("open-{i}")).collect();
+        for evaluator in plan.quorum.iter().chain(open.iter()) {
+            let is_open = evaluator.starts_with("open-");
             let task = QueuedTask {
                 id: doin_primitives::hash::sha256_hex(format!("{id}:{evaluator}")),
                 kind: TaskKind::OptimaeVerification,
@@ -214,7 +240,11 @@ impl OptimizerLoop {
                 verified_performance: None,
                 commitment_hash: commitment_hash.clone(),
                 seed_block_hash: plan.seed_block_hash.clone(),
-                quorum: vec![evaluator.clone()],
+                quorum: if is_open {
+                    Vec::new()
+                } else {
+                    vec![evaluator.clone()]
+                },
             };
             let task_id = task.id.clone();
             match self.queue.push(task) {
@@ -226,14 +256,33 @@ impl OptimizerLoop {
             }
         }
         let mut stop = self.stop.clone();
+        let required = plan.quorum.len();
         let votes: Vec<QuorumVote> = self.runtime.block_on(async {
             let mut votes = Vec::new();
             let deadline = tokio::time::Instant::now() + QUORUM_TIMEOUT;
-            for (_, rx) in receivers.iter_mut() {
+            let young_deadline = tokio::time::Instant::now() + YOUNG_CHAIN_WAIT;
+            for (i, (_, rx)) in receivers.iter_mut().enumerate() {
+                let until = if i < required {
+                    deadline
+                } else {
+                    young_deadline.max(tokio::time::Instant::now())
+                };
                 tokio::select! {
-                    r = tokio::time::timeout_at(deadline, rx) => {
+                    r = tokio::time::timeout_at(until, rx) => {
                         if let Ok(Ok(c)) = r {
-                            if let Some(v) = c.vote.as_ref().and_then(|v| QuorumVote::from_value(v).ok()) {
+                            let vote = c.vote.as_ref().and_then(|v| QuorumVote::from_value(v).ok());
+                            // Only a vote its evaluator really signed counts.
+                            if let Some(v) = vote.filter(|v| {
+                                v.evaluator_id == c.evaluator_id
+                                    && v.optimae_id == id
+                                    && doin_primitives::identity::require_seal(
+                                        v.seal.as_ref(),
+                                        doin_primitives::seal::SealKind::Vote,
+                                        &v.id(),
+                                        &v.evaluator_id,
+                                    )
+                                    .is_ok()
+                            }) {
                                 votes.push(v);
                             }
                         }
@@ -246,7 +295,11 @@ impl OptimizerLoop {
         for (task_id, _) in &receivers {
             self.queue.cancel(task_id);
         }
-        if votes.len() < plan.quorum.len() {
+        let quorum_voted = plan
+            .quorum
+            .iter()
+            .all(|q| votes.iter().any(|v| v.evaluator_id == *q));
+        if !quorum_voted {
             tracing::info!(domain = %domain, votes = votes.len(), quorum = plan.quorum.len(), "quorum incomplete; optimae dropped");
             return;
         }

@@ -137,6 +137,55 @@ impl QueuedTask {
     }
 }
 
+impl QueuedTask {
+    /// Reads a task as another node's `/tasks/pending` serves it (DOIN extension fields
+    /// included); `None` when a field the evaluator needs is missing or mistyped.
+    pub fn from_value(v: &Value) -> Option<QueuedTask> {
+        let m = v.as_object()?;
+        let s = |k: &str| m.get(k).and_then(Value::as_str).map(str::to_owned);
+        let kind = match m.get("task_type").and_then(Value::as_str)? {
+            "optimae_verification" => TaskKind::OptimaeVerification,
+            "inference_request" => TaskKind::InferenceRequest,
+            _ => return None,
+        };
+        let quorum = m
+            .get("quorum")
+            .and_then(Value::as_array)
+            .map(|q| {
+                q.iter()
+                    .filter_map(|e| e.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Some(QueuedTask {
+            id: s("id")?,
+            kind,
+            domain_id: s("domain_id")?,
+            state: TaskState::Pending,
+            requester_id: s("requester_id").unwrap_or_default(),
+            evaluator_id: None,
+            parameters: m.get("parameters").and_then(Value::as_object)?.clone(),
+            optimae_id: s("optimae_id")?,
+            reported_performance: m.get("reported_performance").and_then(Value::as_f64),
+            created_at: m
+                .get("created_at")
+                .and_then(|t| Timestamp::parse_wire(t).ok())
+                .unwrap_or_else(Timestamp::now_utc),
+            claimed_at: None,
+            completed_at: None,
+            priority: m
+                .get("priority")
+                .and_then(Value::as_i64)
+                .and_then(|p| u8::try_from(p).ok())
+                .unwrap_or(0),
+            verified_performance: None,
+            commitment_hash: s("commitment_hash")?,
+            seed_block_hash: s("seed_block_hash")?,
+            quorum,
+        })
+    }
+}
+
 /// What an evaluator hands back when it completes a task.
 #[derive(Debug, Clone)]
 pub struct Completion {
@@ -248,10 +297,7 @@ impl TaskQueue {
                 .pending
                 .iter()
                 .filter_map(|(_, _, id)| inner.tasks.get(id))
-                .find(|t| {
-                    domains.contains(&t.domain_id)
-                        && (t.quorum.is_empty() || t.quorum.iter().any(|q| q == evaluator_id))
-                })
+                .find(|t| domains.contains(&t.domain_id) && Self::may_take(&inner, t, evaluator_id))
                 .map(|t| t.id.clone())?
         };
         self.claim(&id, evaluator_id).ok()
@@ -264,7 +310,7 @@ impl TaskQueue {
         if task.state != TaskState::Pending {
             return Err(TaskError::NotClaimable);
         }
-        if !task.quorum.is_empty() && !task.quorum.iter().any(|q| q == evaluator_id) {
+        if !Self::may_take(&inner, task, evaluator_id) {
             return Err(TaskError::NotInQuorum(evaluator_id.to_owned()));
         }
         let key = (
@@ -281,6 +327,19 @@ impl TaskQueue {
         task.evaluator_id = Some(evaluator_id.to_owned());
         task.claimed_at = Some(Timestamp::now_utc());
         Ok(task.clone())
+    }
+
+    /// Whether `evaluator_id` may take `task`: a member of its quorum, or, for an open task
+    /// (empty quorum, offered on a young chain), any evaluator but the requester that has
+    /// not already taken a task of the same optimae.
+    fn may_take(inner: &Inner, task: &QueuedTask, evaluator_id: &str) -> bool {
+        if !task.quorum.is_empty() {
+            return task.quorum.iter().any(|q| q == evaluator_id);
+        }
+        task.requester_id != evaluator_id
+            && !inner.tasks.values().any(|t| {
+                t.optimae_id == task.optimae_id && t.evaluator_id.as_deref() == Some(evaluator_id)
+            })
     }
 
     /// Completes a claimed task and hands the completion to whoever waits on it.

@@ -71,6 +71,8 @@ pub struct ApiState {
     pub chain: watch::Receiver<Arc<ChainView>>,
     /// Stored blocks.
     pub blocks: Arc<dyn BlockSource>,
+    /// Known peer endpoints.
+    pub peers: crate::peers::PeerSet,
     /// The task queue.
     pub tasks: Arc<TaskQueue>,
     /// Per-domain progress.

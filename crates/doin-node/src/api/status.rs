@@ -68,7 +68,7 @@ pub async fn status(State(s): State<ApiState>) -> Json<Value> {
         "storage_backend": s.info.storage_backend,
         "network_protocol": s.info.network_protocol,
         "domains": domains,
-        "peers": 0,
+        "peers": s.peers.endpoints().len(),
         "task_queue": {"pending": counts.pending, "claimed": counts.claimed, "completed": counts.completed},
         "security": {
             "finalized_height": v.finalized_height,
@@ -109,9 +109,18 @@ pub async fn status(State(s): State<ApiState>) -> Json<Value> {
 
 /// `GET /peers`.
 pub async fn peers(State(s): State<ApiState>) -> Json<Value> {
+    let peers: Vec<Value> = s
+        .peers
+        .endpoints()
+        .into_iter()
+        .map(|e| {
+            let (address, port) = e.rsplit_once(':').unwrap_or((e.as_str(), ""));
+            json!({"peer_id": e, "address": address, "port": port.parse::<u16>().ok()})
+        })
+        .collect();
     Json(json!({
         "self": {"peer_id": s.info.peer_id, "port": s.info.port},
-        "peers": [],
+        "peers": peers,
     }))
 }
 

@@ -1,0 +1,131 @@
+//! The endpoints (`host:port`) of the peers this node syncs with and pulls tasks from,
+//! and the loop that keeps the chain in sync with them.
+//!
+//! The set starts from `bootstrap_peers` (or `--peers`) and grows as peers make
+//! themselves known; it is bounded. Every [`SYNC_INTERVAL`] the node asks each peer for its
+//! chain status and pulls what it lacks ([`crate::sync`]); a peer that fails is retried
+//! with exponential back-off.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+
+use crate::api::BlockSource;
+use crate::chain_service::ChainHandle;
+use crate::sync::{sync_with, SyncClient, SyncReport};
+
+/// How often each peer's chain is checked.
+pub const SYNC_INTERVAL: Duration = Duration::from_secs(1);
+/// Longest back-off after repeated failures.
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// Most endpoints remembered.
+const MAX_PEERS: usize = 1_000;
+
+/// Known peer endpoints (cheap to clone).
+#[derive(Debug, Clone, Default)]
+pub struct PeerSet {
+    endpoints: Arc<RwLock<BTreeSet<String>>>,
+    synced: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl PeerSet {
+    /// A set holding `endpoints`, except `own` ones.
+    pub fn new(endpoints: &[String]) -> Self {
+        let set = PeerSet::default();
+        for e in endpoints {
+            set.add(e);
+        }
+        set
+    }
+
+    /// Adds an endpoint (`host:port`); returns whether it was new.
+    pub fn add(&self, endpoint: &str) -> bool {
+        let endpoint = endpoint
+            .trim()
+            .trim_start_matches("http://")
+            .trim_end_matches('/');
+        if endpoint.is_empty() || !endpoint.contains(':') {
+            return false;
+        }
+        let mut set = self.endpoints.write().unwrap_or_else(|p| p.into_inner());
+        if set.len() >= MAX_PEERS {
+            return false;
+        }
+        set.insert(endpoint.to_owned())
+    }
+
+    /// Every endpoint.
+    pub fn endpoints(&self) -> Vec<String> {
+        self.endpoints
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .cloned()
+            .collect()
+    }
+}
+
+impl PeerSet {
+    /// Whether a sync round has reached at least one peer since start-up.
+    pub fn synced_once(&self) -> bool {
+        self.synced.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    fn mark_synced(&self) {
+        self.synced
+            .store(true, std::sync::atomic::Ordering::Release);
+    }
+}
+
+#[derive(Default)]
+struct Backoff {
+    failures: u32,
+    next_try: Option<Instant>,
+}
+
+/// Keeps the chain in sync with every known peer until `stop` fires.
+pub async fn sync_loop(
+    peers: PeerSet,
+    chain: ChainHandle,
+    ours: Arc<dyn BlockSource>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let client = SyncClient::new();
+    let mut backoff: BTreeMap<String, Backoff> = BTreeMap::new();
+    let mut tick = tokio::time::interval(SYNC_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        for endpoint in peers.endpoints() {
+            let b = backoff.entry(endpoint.clone()).or_default();
+            if b.next_try.is_some_and(|t| Instant::now() < t) {
+                continue;
+            }
+            let result = tokio::select! {
+                r = sync_with(&client, &endpoint, &chain, &ours) => r,
+                _ = stop.wait_for(|s| *s) => return,
+            };
+            let b = backoff.entry(endpoint.clone()).or_default();
+            match result {
+                Ok(report) => {
+                    *b = Backoff::default();
+                    peers.mark_synced();
+                    if let SyncReport::Imported(outcomes) = report {
+                        tracing::debug!(peer = %endpoint, ?outcomes, "synced");
+                    }
+                }
+                Err(e) => {
+                    b.failures = b.failures.saturating_add(1);
+                    let wait = Duration::from_secs(1u64 << b.failures.min(6)).min(MAX_BACKOFF);
+                    b.next_try = Some(Instant::now() + wait);
+                    tracing::debug!(peer = %endpoint, failures = b.failures, "sync failed: {e}");
+                }
+            }
+        }
+    }
+}

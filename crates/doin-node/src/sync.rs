@@ -1,0 +1,202 @@
+//! Block sync: pull a peer's blocks over HTTP (`GET /chain/status`, `GET /chain/blocks` in
+//! pages of at most 50), find where its chain forks from ours, and hand the blocks to the
+//! chain service, which validates every one and keeps the heavier valid chain (never
+//! reverting a finalized block).
+//!
+//! Bodies are parsed with DOIN's own JSON parser, never a lossy one, so every float a block
+//! carries hashes exactly as it was sent.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use doin_primitives::models::{Block, WireModel};
+use doin_primitives::value::Value;
+
+use crate::api::BlockSource;
+use crate::chain_service::{ChainHandle, ImportOutcome};
+
+/// Blocks per `/chain/blocks` request (the API's cap).
+pub const PAGE: i64 = 50;
+/// Largest response body accepted from a peer.
+const MAX_BODY: usize = 64 * 1024 * 1024;
+/// Most blocks of a competing branch held in memory while weighing it.
+const MAX_BRANCH: usize = 100_000;
+
+/// A peer's `/chain/status`.
+#[derive(Debug, Clone)]
+pub struct PeerChain {
+    /// Number of blocks.
+    pub height: i64,
+    /// Tip hash.
+    pub tip_hash: String,
+    /// Its chain parameters' hash (absent for reference nodes).
+    pub params_hash: Option<String>,
+}
+
+/// What a sync did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SyncReport {
+    /// Nothing to do: the peer is not ahead or agrees.
+    UpToDate,
+    /// Imported from the peer.
+    Imported(Vec<ImportOutcome>),
+}
+
+/// An HTTP client for another node's sync endpoints.
+#[derive(Clone)]
+pub struct SyncClient {
+    http: reqwest::Client,
+}
+
+impl Default for SyncClient {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl SyncClient {
+    /// A client with short timeouts.
+    pub fn new() -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .connect_timeout(Duration::from_secs(5))
+            .build()
+            .unwrap_or_default();
+        SyncClient { http }
+    }
+
+    async fn get(&self, url: &str) -> Result<Value, String> {
+        let resp = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| format!("GET {url}: {e}"))?;
+        if !resp.status().is_success() {
+            return Err(format!("GET {url}: HTTP {}", resp.status()));
+        }
+        if resp.content_length().is_some_and(|l| l as usize > MAX_BODY) {
+            return Err(format!("GET {url}: body too large"));
+        }
+        let bytes = resp.bytes().await.map_err(|e| format!("GET {url}: {e}"))?;
+        if bytes.len() > MAX_BODY {
+            return Err(format!("GET {url}: body too large"));
+        }
+        doin_primitives::json::parse_bytes(&bytes).map_err(|e| format!("GET {url}: {e}"))
+    }
+
+    /// The peer's chain status.
+    pub async fn chain_status(&self, endpoint: &str) -> Result<PeerChain, String> {
+        let v = self.get(&format!("http://{endpoint}/chain/status")).await?;
+        let m = v.as_object().ok_or("chain/status is not an object")?;
+        Ok(PeerChain {
+            height: m
+                .get("chain_height")
+                .and_then(Value::as_i64)
+                .ok_or("chain/status lacks chain_height")?,
+            tip_hash: m
+                .get("tip_hash")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+            params_hash: m
+                .get("params_hash")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+        })
+    }
+
+    /// The peer's blocks `from..=to` (at most 50).
+    pub async fn blocks(&self, endpoint: &str, from: i64, to: i64) -> Result<Vec<Block>, String> {
+        let v = self
+            .get(&format!(
+                "http://{endpoint}/chain/blocks?from={from}&to={to}"
+            ))
+            .await?;
+        let list = v
+            .as_object()
+            .and_then(|m| m.get("blocks"))
+            .and_then(Value::as_array)
+            .ok_or("chain/blocks lacks blocks")?;
+        list.iter()
+            .map(|b| Block::from_value(b).map_err(|e| format!("block from {endpoint}: {e}")))
+            .collect()
+    }
+}
+
+/// Brings our chain up to the peer's if the peer's is ahead or heavier.
+pub async fn sync_with(
+    client: &SyncClient,
+    endpoint: &str,
+    chain: &ChainHandle,
+    ours: &Arc<dyn BlockSource>,
+) -> Result<SyncReport, String> {
+    let peer = client.chain_status(endpoint).await?;
+    let view = chain.view();
+    if let Some(theirs) = &peer.params_hash {
+        if *theirs != view.params_hash {
+            return Err(format!(
+                "peer {endpoint} runs other chain parameters ({theirs}, ours {}); not syncing",
+                view.params_hash
+            ));
+        }
+    }
+    if peer.height < view.height || (peer.height == view.height && peer.tip_hash == view.tip_hash) {
+        return Ok(SyncReport::UpToDate);
+    }
+    // Find the highest block both chains share, walking back a page at a time.
+    let mut top = (peer.height - 1).min(view.tip_index);
+    let fork_point = loop {
+        let from = (top - PAGE + 1).max(0);
+        let theirs = client.blocks(endpoint, from, top).await?;
+        let mine = {
+            let ours = ours.clone();
+            tokio::task::spawn_blocking(move || ours.blocks(from, top))
+                .await
+                .map_err(|e| e.to_string())??
+        };
+        let shared = theirs.iter().rev().find(|t| {
+            mine.iter()
+                .any(|m| m.header.index == t.header.index && m.hash == t.hash)
+        });
+        if let Some(b) = shared {
+            break b.header.index;
+        }
+        if from == 0 {
+            return Err(format!("peer {endpoint} does not share our genesis block"));
+        }
+        if from <= view.finalized_height {
+            return Err(format!(
+                "peer {endpoint} forks below our finalized height {}",
+                view.finalized_height
+            ));
+        }
+        top = from - 1;
+    };
+    let mut outcomes = Vec::new();
+    let mut next = fork_point + 1;
+    let extending = fork_point == view.tip_index;
+    let mut branch: Vec<Block> = Vec::new();
+    while next < peer.height {
+        let to = (next + PAGE - 1).min(peer.height - 1);
+        let page = client.blocks(endpoint, next, to).await?;
+        if page.is_empty() {
+            break;
+        }
+        next += page.len() as i64;
+        if extending {
+            outcomes.push(chain.import(page).await?);
+        } else {
+            branch.extend(page);
+            if branch.len() > MAX_BRANCH {
+                return Err(format!(
+                    "peer {endpoint}'s branch is longer than {MAX_BRANCH} blocks"
+                ));
+            }
+        }
+    }
+    if !extending && !branch.is_empty() {
+        outcomes.push(chain.import(branch).await?);
+    }
+    Ok(SyncReport::Imported(outcomes))
+}
