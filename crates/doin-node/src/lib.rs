@@ -21,4 +21,5 @@ pub mod plugins;
 pub mod progress;
 pub mod sync;
 pub mod task_queue;
+pub mod testnet;
 pub mod view;

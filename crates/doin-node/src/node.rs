@@ -101,6 +101,72 @@ async fn shutdown_signal() {
 
 /// Runs the node until SIGINT/SIGTERM.
 pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
+    let node = start(config).await?;
+    shutdown_signal().await;
+    node.shutdown().await;
+    Ok(())
+}
+
+/// A node started in this process (the binary runs one; tests run several).
+pub struct RunningNode {
+    /// The HTTP port it listens on (the real one when the config asked for port 0).
+    pub port: u16,
+    /// Its peer id.
+    pub peer_id: String,
+    /// Its peer endpoints.
+    pub peers: crate::peers::PeerSet,
+    /// Its chain service.
+    pub chain: crate::chain_service::ChainHandle,
+    stop_tx: watch::Sender<bool>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+    chain_thread: std::thread::JoinHandle<()>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningNode {
+    /// The `host:port` other nodes reach it at on loopback.
+    pub fn endpoint(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Stops every component; returns within about [`SHUTDOWN_BUDGET`].
+    pub async fn shutdown(self) {
+        tracing::info!("shutting down");
+        let deadline = Instant::now() + SHUTDOWN_BUDGET;
+        let _ = self.stop_tx.send(true);
+        drop(self.chain);
+        let threads = self.threads;
+        let chain_thread = self.chain_thread;
+        let joined = tokio::task::spawn_blocking(move || {
+            for t in threads {
+                let _ = t.join();
+            }
+            let _ = chain_thread.join();
+        });
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if tokio::time::timeout(remaining, joined).await.is_err() {
+            tracing::warn!("components did not stop within {SHUTDOWN_BUDGET:?}; exiting anyway (the chain store is crash-safe)");
+        }
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let _ = tokio::time::timeout(remaining, self.server).await;
+        for t in self.tasks {
+            t.abort();
+        }
+        tracing::info!("stopped");
+    }
+}
+
+/// Starts every component of a node and returns once its API listens.
+pub async fn start(mut config: NodeConfig) -> anyhow::Result<RunningNode> {
+    let addr = format!("{}:{}", config.host, config.port);
+    let listener = tokio::net::TcpListener::bind(&addr)
+        .await
+        .with_context(|| {
+            format!("cannot listen on {addr}: is another node using the port? (set --port)")
+        })?;
+    config.port = listener.local_addr()?.port();
+    let addr = format!("{}:{}", config.host, config.port);
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
     if config.reset_chain {
@@ -231,12 +297,6 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
         board: board.clone(),
         info: Arc::new(info),
     };
-    let addr = format!("{}:{}", config.host, config.port);
-    let listener = tokio::net::TcpListener::bind(&addr)
-        .await
-        .with_context(|| {
-            format!("cannot listen on {addr}: is another node using the port? (set --port)")
-        })?;
     tracing::info!("HTTP API on http://{addr} (peer id {me})");
     let mut server_stop = stop.clone();
     let server = tokio::spawn(async move {
@@ -253,25 +313,15 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
         stop.clone(),
     ));
 
-    shutdown_signal().await;
-    tracing::info!("shutting down");
-    let deadline = Instant::now() + SHUTDOWN_BUDGET;
-    let _ = stop_tx.send(true);
-    drop(chain);
-    let joined = tokio::task::spawn_blocking(move || {
-        for t in threads {
-            let _ = t.join();
-        }
-        let _ = chain_thread.join();
-    });
-    let remaining = deadline.saturating_duration_since(Instant::now());
-    if tokio::time::timeout(remaining, joined).await.is_err() {
-        tracing::warn!("components did not stop within {SHUTDOWN_BUDGET:?}; exiting anyway (the chain store is crash-safe)");
-    }
-    let remaining = deadline.saturating_duration_since(Instant::now());
-    let _ = tokio::time::timeout(remaining, server).await;
-    progress.abort();
-    sync.abort();
-    tracing::info!("stopped");
-    Ok(())
+    Ok(RunningNode {
+        port: config.port,
+        peer_id: me,
+        peers,
+        chain,
+        stop_tx,
+        threads,
+        chain_thread,
+        tasks: vec![progress, sync],
+        server,
+    })
 }

@@ -27,6 +27,7 @@ const MAX_PEERS: usize = 1_000;
 #[derive(Debug, Clone, Default)]
 pub struct PeerSet {
     endpoints: Arc<RwLock<BTreeSet<String>>>,
+    blocked: Arc<RwLock<BTreeSet<String>>>,
     synced: Arc<std::sync::atomic::AtomicBool>,
 }
 
@@ -56,14 +57,30 @@ impl PeerSet {
         set.insert(endpoint.to_owned())
     }
 
-    /// Every endpoint.
+    /// Every endpoint (except blocked ones).
     pub fn endpoints(&self) -> Vec<String> {
+        let blocked = self.blocked.read().unwrap_or_else(|p| p.into_inner());
         self.endpoints
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .iter()
+            .filter(|e| !blocked.contains(*e))
             .cloned()
             .collect()
+    }
+
+    /// Stops talking to `endpoint` until [`PeerSet::unblock_all`] (operator bans, and the
+    /// test network's partitions).
+    pub fn block(&self, endpoint: &str) {
+        self.blocked
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(endpoint.to_owned());
+    }
+
+    /// Lifts every block.
+    pub fn unblock_all(&self) {
+        self.blocked.write().unwrap_or_else(|p| p.into_inner()).clear();
     }
 }
 
