@@ -1,0 +1,2 @@
+//! Propagation bench (filled in below).
+fn main() {}
