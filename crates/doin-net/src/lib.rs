@@ -7,6 +7,7 @@ pub mod control;
 pub mod flooding;
 pub mod gossip;
 pub mod limits;
+pub mod peers;
 pub mod scoring;
 pub mod sim;
 pub mod topic;
