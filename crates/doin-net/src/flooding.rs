@@ -117,6 +117,10 @@ impl Router for FloodRouter {
     fn peers(&self) -> Vec<PeerId> {
         self.peers.iter().cloned().collect()
     }
+
+    fn topic_peers(&self, _topic: &str) -> Vec<PeerId> {
+        self.peers()
+    }
 }
 
 #[cfg(test)]

@@ -703,4 +703,8 @@ impl Router for GossipRouter {
     fn peers(&self) -> Vec<PeerId> {
         self.peers.keys().cloned().collect()
     }
+
+    fn topic_peers(&self, topic: &str) -> Vec<PeerId> {
+        self.mesh_peers(topic)
+    }
 }

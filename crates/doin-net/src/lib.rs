@@ -9,8 +9,10 @@ pub mod gossip;
 pub mod limits;
 pub mod peers;
 pub mod scoring;
+pub mod service;
 pub mod sim;
 pub mod topic;
+pub mod transport;
 
 use std::time::Instant;
 
@@ -74,4 +76,6 @@ pub trait Router: Send {
     fn report(&mut self, peer: &str, verdict: Verdict);
     /// Peers the router currently knows.
     fn peers(&self) -> Vec<PeerId>;
+    /// Peers a new message on `topic` would be forwarded to (the mesh, or every peer).
+    fn topic_peers(&self, topic: &str) -> Vec<PeerId>;
 }
