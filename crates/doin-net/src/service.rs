@@ -843,7 +843,8 @@ mod tests {
 
     #[test]
     fn malformed_bodies_are_typed_errors() {
-        let cases: [(&[u8], fn(&InboundError) -> bool); 5] = [
+        type Check = fn(&InboundError) -> bool;
+        let cases: [(&[u8], Check); 5] = [
             (b"\xff\xfe", |e| matches!(e, InboundError::Malformed(_))),
             (b"[1,2]", |e| matches!(e, InboundError::Malformed(_))),
             (br#"{"type":"message"}"#, |e| matches!(e, InboundError::Malformed(_))),

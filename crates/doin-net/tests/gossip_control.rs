@@ -1,4 +1,5 @@
 //! GRAFT / PRUNE / IHAVE / IWANT / SUBSCRIBE / fanout behaviour of one router.
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
 
 mod common;
 

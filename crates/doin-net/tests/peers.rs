@@ -1,4 +1,5 @@
 //! Peer table: persistence, back-off, bans, bounds, loopback.
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
 
 use doin_net::peers::{
     backoff_secs, placeholder_id, valid_endpoint, PeerSource, PeerTable, Upsert,

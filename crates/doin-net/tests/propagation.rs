@@ -1,6 +1,7 @@
 //! Property: over random connected graphs of 2 to 32 in-process routers, every published
 //! message reaches every node exactly once, for GossipSub (with and without mesh rebuilds
 //! before publishing) and for flooding. Duplicate copies per node are counted and printed.
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
 
 mod common;
 
