@@ -1,0 +1,866 @@
+//! The network actor: one tokio task owns the router, the peer table, the scores and the
+//! HTTP client; a cheap [`NetHandle`] talks to it over a bounded channel.
+//!
+//! Tasks: the actor (commands, heartbeat, discovery ticks), one sender task per connected
+//! peer draining a bounded queue (oldest dropped on overflow, so a slow peer never blocks
+//! the router), and short-lived discovery tasks (`GET /peers`) that report back.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use doin_primitives::models::{InboundBody, Message, WireModel};
+use doin_primitives::value::Value;
+use tokio::sync::{mpsc, oneshot, Notify};
+
+use crate::control::{ControlError, ControlFrame};
+use crate::limits::{RateLimiter, MAX_MESSAGE_BYTES, MAX_PEER_ID_LEN};
+use crate::peers::{placeholder_id, PeerSource, PeerTable, PeerTableError};
+use crate::scoring::{AppScores, ScoreConfig, ScoreOutcome};
+use crate::topic::topic_of;
+use crate::transport::{PeerClient, PexAnswer, TransportError};
+use crate::{Action, FloodRouter, GossipConfig, GossipRouter, PeerId, Router, Topic, Verdict};
+
+/// Which router the service runs (config `network_protocol`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// `"gossipsub"` (the reference's default).
+    GossipSub,
+    /// `"flooding"` (the reference's example configs).
+    Flooding,
+}
+
+/// Settings of the network service.
+#[derive(Debug, Clone)]
+pub struct NetConfig {
+    /// Our peer id.
+    pub peer_id: PeerId,
+    /// The port our HTTP server listens on (sent as `_sender_port`).
+    pub listen_port: u16,
+    /// The router.
+    pub protocol: Protocol,
+    /// Topics to subscribe to (see [`crate::topic::topics_for_domains`]).
+    pub topics: Vec<Topic>,
+    /// Bootstrap endpoints (`host:port`).
+    pub bootstrap: Vec<String>,
+    /// Router heartbeat period (the reference: 1 s).
+    pub heartbeat_interval: Duration,
+    /// Peer exchange period (config `discovery_interval`).
+    pub discovery_interval: Duration,
+    /// Where the peer table is persisted (`<data_dir>/peers.json`); `None`: memory only.
+    pub peers_file: Option<PathBuf>,
+    /// Timeout of message posts.
+    pub http_timeout: Duration,
+    /// Most peers connected to the router at once.
+    pub max_connected: usize,
+    /// Capacity of the delivery channel to the node.
+    pub delivery_capacity: usize,
+    /// Capacity of the command channel (inbound bodies wait here).
+    pub command_capacity: usize,
+    /// Capacity of each peer's send queue.
+    pub send_queue_capacity: usize,
+    /// Messages a peer may send at once.
+    pub rate_burst: u32,
+    /// Messages a peer may send per second, sustained.
+    pub rate_per_second: f64,
+    /// Application score thresholds.
+    pub scores: ScoreConfig,
+    /// GossipSub parameters.
+    pub gossip: GossipConfig,
+}
+
+impl NetConfig {
+    /// Defaults for a node `peer_id` listening on `listen_port`, subscribed to `blocks`
+    /// and `discovery` only.
+    pub fn new(peer_id: impl Into<PeerId>, listen_port: u16) -> Self {
+        NetConfig {
+            peer_id: peer_id.into(),
+            listen_port,
+            protocol: Protocol::GossipSub,
+            topics: crate::topic::topics_for_domains([]),
+            bootstrap: Vec::new(),
+            heartbeat_interval: Duration::from_secs(1),
+            discovery_interval: Duration::from_secs(60),
+            peers_file: None,
+            http_timeout: Duration::from_secs(30),
+            max_connected: 50,
+            delivery_capacity: 1024,
+            command_capacity: 1024,
+            send_queue_capacity: 256,
+            rate_burst: 200,
+            rate_per_second: 100.0,
+            scores: ScoreConfig::default(),
+            gossip: GossipConfig::default(),
+        }
+    }
+}
+
+/// A message for the node, and the peer that handed it to us (to report verdicts on).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivery {
+    /// The peer that sent it to us (not necessarily its originator).
+    pub from: PeerId,
+    /// The message, as received (its seal is not yet verified).
+    pub message: Message,
+}
+
+/// Why an inbound body was refused (the node answers `400` or `429`).
+#[derive(Debug, thiserror::Error)]
+pub enum InboundError {
+    /// Larger than [`MAX_MESSAGE_BYTES`].
+    #[error("body of {len} bytes exceeds the {max}-byte limit")]
+    TooLarge {
+        /// Bytes received.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// Not a message or control frame.
+    #[error("invalid message: {0}")]
+    Malformed(#[from] doin_primitives::ModelError),
+    /// A malformed control frame.
+    #[error("invalid control frame: {0}")]
+    BadControl(#[from] ControlError),
+    /// No usable sender id.
+    #[error("invalid message: sender id empty or longer than {MAX_PEER_ID_LEN} characters")]
+    BadSender,
+    /// The peer sends faster than its rate limit.
+    #[error("rate limit exceeded")]
+    RateLimited,
+    /// The peer is banned.
+    #[error("peer is banned")]
+    Banned,
+    /// The service's queue is full; the sender should retry later.
+    #[error("network service busy")]
+    Busy,
+    /// The service stopped.
+    #[error("network service stopped")]
+    Closed,
+}
+
+/// Why the service could not start or take a request.
+#[derive(Debug, thiserror::Error)]
+pub enum NetError {
+    /// The peer table file could not be read.
+    #[error(transparent)]
+    PeerTable(#[from] PeerTableError),
+    /// The HTTP client could not be built.
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    /// The service stopped.
+    #[error("network service stopped")]
+    Closed,
+}
+
+enum Command {
+    Publish(Message),
+    Inbound {
+        from: PeerId,
+        endpoint: Option<String>,
+        body: Parsed,
+        reply: oneshot::Sender<Result<(), InboundError>>,
+    },
+    Report(PeerId, Verdict),
+    Connect(String),
+    PeersJson(oneshot::Sender<serde_json::Value>),
+    Connected(oneshot::Sender<Vec<PeerId>>),
+    TopicPeers(Topic, oneshot::Sender<Vec<PeerId>>),
+    Shutdown(oneshot::Sender<()>),
+}
+
+enum Parsed {
+    Message(Message),
+    Control(ControlFrame),
+}
+
+enum Event {
+    Sent {
+        peer: PeerId,
+        ok: bool,
+    },
+    Pex {
+        endpoint: String,
+        asked: PeerId,
+        answer: Result<PexAnswer, String>,
+    },
+}
+
+/// A cheap, cloneable handle to the network service.
+#[derive(Clone, Debug)]
+pub struct NetHandle {
+    tx: mpsc::Sender<Command>,
+    peer_id: PeerId,
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+impl NetHandle {
+    /// Publishes our own message on its topic ([`topic_of`]).
+    pub async fn publish(&self, message: Message) -> Result<(), NetError> {
+        self.tx
+            .send(Command::Publish(message))
+            .await
+            .map_err(|_| NetError::Closed)
+    }
+
+    /// Handles a `POST /message` body from `remote`: size limit, parse (bare message,
+    /// `{"type":"message"}` or `{"type":"control"}`), then ban check, rate limit, dedupe
+    /// and routing in the actor. Never blocks on a full queue (answers [`InboundError::Busy`]).
+    pub async fn inbound(&self, body: &[u8], remote: SocketAddr) -> Result<(), InboundError> {
+        if body.len() > MAX_MESSAGE_BYTES {
+            return Err(InboundError::TooLarge {
+                len: body.len(),
+                max: MAX_MESSAGE_BYTES,
+            });
+        }
+        let (from, port, parsed) = parse_inbound(body)?;
+        if from == self.peer_id {
+            return Ok(());
+        }
+        let endpoint = port.map(|p| endpoint_of(remote, p));
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .try_send(Command::Inbound {
+                from,
+                endpoint,
+                body: parsed,
+                reply,
+            })
+            .map_err(|e| match e {
+                mpsc::error::TrySendError::Full(_) => InboundError::Busy,
+                mpsc::error::TrySendError::Closed(_) => InboundError::Closed,
+            })?;
+        rx.await.map_err(|_| InboundError::Closed)?
+    }
+
+    /// The node's verdict on data `peer` sent (after verifying seals, blocks, payloads).
+    pub async fn report(&self, peer: &str, verdict: Verdict) {
+        let _ = self
+            .tx
+            .send(Command::Report(peer.to_owned(), verdict))
+            .await;
+    }
+
+    /// Asks the service to exchange peers with `endpoint` now (e.g. a CLI `--peer`).
+    pub async fn connect(&self, endpoint: &str) -> Result<(), NetError> {
+        self.tx
+            .send(Command::Connect(endpoint.to_owned()))
+            .await
+            .map_err(|_| NetError::Closed)
+    }
+
+    /// The body of our `GET /peers` (the reference's shape).
+    pub async fn peers_json(&self) -> Result<serde_json::Value, NetError> {
+        let (tx, rx) = oneshot::channel();
+        self.tx
+            .send(Command::PeersJson(tx))
+            .await
+            .map_err(|_| NetError::Closed)?;
+        rx.await.map_err(|_| NetError::Closed)
+    }
+
+    /// Peers currently connected to the router.
+    pub async fn connected(&self) -> Result<Vec<PeerId>, NetError> {
+        let (tx, rx) = oneshot::channel();
+        self.tx
+            .send(Command::Connected(tx))
+            .await
+            .map_err(|_| NetError::Closed)?;
+        rx.await.map_err(|_| NetError::Closed)
+    }
+
+    /// Peers a new message on `topic` goes to (the GossipSub mesh, or all peers).
+    pub async fn topic_peers(&self, topic: &str) -> Result<Vec<PeerId>, NetError> {
+        let (tx, rx) = oneshot::channel();
+        self.tx
+            .send(Command::TopicPeers(topic.to_owned(), tx))
+            .await
+            .map_err(|_| NetError::Closed)?;
+        rx.await.map_err(|_| NetError::Closed)
+    }
+
+    /// Stops the service (the peer table is saved first).
+    pub async fn shutdown(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.tx.send(Command::Shutdown(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+}
+
+fn endpoint_of(remote: SocketAddr, port: u16) -> String {
+    match remote.ip() {
+        std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => format!("{v4}:{port}"),
+            None => format!("[{v6}]:{port}"),
+        },
+        ip => format!("{ip}:{port}"),
+    }
+}
+
+/// Parses a `POST /message` body into the routing peer, its port and the content.
+fn parse_inbound(body: &[u8]) -> Result<(PeerId, Option<u16>, Parsed), InboundError> {
+    let text = std::str::from_utf8(body).map_err(|_| {
+        InboundError::Malformed(doin_primitives::ModelError::Invalid {
+            model: "Message",
+            field: "body",
+            reason: "not UTF-8".into(),
+        })
+    })?;
+    let (from, port, parsed) = match Message::from_http_body(text)? {
+        InboundBody::Message(m) => {
+            // The hop that sent it: `_forwarder_id` when a relay set it, else the originator.
+            let from = m
+                .payload
+                .get("_forwarder_id")
+                .and_then(Value::as_str)
+                .unwrap_or(&m.sender_id)
+                .to_owned();
+            let port = m
+                .payload
+                .get("_sender_port")
+                .and_then(Value::as_i64)
+                .and_then(|p| u16::try_from(p).ok())
+                .filter(|p| *p != 0);
+            (from, port, Parsed::Message(m))
+        }
+        InboundBody::Control(map) => {
+            let f = ControlFrame::from_map(&map)?;
+            (f.sender_id.clone(), f.sender_port, Parsed::Control(f))
+        }
+    };
+    if from.is_empty() || from.len() > MAX_PEER_ID_LEN {
+        return Err(InboundError::BadSender);
+    }
+    Ok((from, port, parsed))
+}
+
+/// A peer's bounded outbound queue, drained by its sender task.
+struct SendQueue {
+    items: Mutex<VecDeque<(String, String)>>,
+    notify: Notify,
+    closed: AtomicBool,
+    dropped: AtomicU64,
+}
+
+impl SendQueue {
+    fn push(&self, endpoint: String, body: String, cap: usize) {
+        let Ok(mut q) = self.items.lock() else { return };
+        if q.len() >= cap {
+            q.pop_front();
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+        q.push_back((endpoint, body));
+        drop(q);
+        self.notify.notify_one();
+    }
+
+    fn pop(&self) -> Option<(String, String)> {
+        self.items.lock().ok()?.pop_front()
+    }
+
+    fn close(&self) {
+        self.closed.store(true, Ordering::Relaxed);
+        self.notify.notify_one();
+    }
+}
+
+/// Starts the service; returns its handle and the channel of deliveries to the node.
+pub fn spawn(config: NetConfig) -> Result<(NetHandle, mpsc::Receiver<Delivery>), NetError> {
+    let table = match &config.peers_file {
+        Some(p) => PeerTable::load(p)?,
+        None => PeerTable::in_memory(),
+    };
+    let client = PeerClient::new(config.http_timeout)?;
+    let (tx, rx) = mpsc::channel(config.command_capacity.max(1));
+    let (deliver_tx, deliver_rx) = mpsc::channel(config.delivery_capacity.max(1));
+    let (events_tx, events_rx) = mpsc::channel(1024);
+    let now = Instant::now();
+    let mut router: Box<dyn Router> = match config.protocol {
+        Protocol::GossipSub => Box::new(GossipRouter::new(
+            config.peer_id.clone(),
+            config.gossip.clone(),
+        )),
+        Protocol::Flooding => Box::new(FloodRouter::new(config.peer_id.clone())),
+    };
+    for t in &config.topics {
+        router.subscribe(t, now);
+    }
+    let actor = Actor {
+        router,
+        table,
+        scores: AppScores::new(config.scores.clone()),
+        limiter: RateLimiter::new(config.rate_burst, config.rate_per_second, 4096),
+        client,
+        deliveries: deliver_tx,
+        events_tx,
+        queues: HashMap::new(),
+        connected: BTreeSet::new(),
+        bans: HashMap::new(),
+        config,
+    };
+    let handle = NetHandle {
+        tx,
+        peer_id: actor.config.peer_id.clone(),
+    };
+    tokio::spawn(actor.run(rx, events_rx));
+    Ok((handle, deliver_rx))
+}
+
+struct Actor {
+    config: NetConfig,
+    router: Box<dyn Router>,
+    table: PeerTable,
+    scores: AppScores,
+    limiter: RateLimiter,
+    client: PeerClient,
+    deliveries: mpsc::Sender<Delivery>,
+    events_tx: mpsc::Sender<Event>,
+    queues: HashMap<PeerId, Arc<SendQueue>>,
+    connected: BTreeSet<PeerId>,
+    bans: HashMap<PeerId, Instant>,
+}
+
+impl Actor {
+    async fn run(mut self, mut rx: mpsc::Receiver<Command>, mut events: mpsc::Receiver<Event>) {
+        let mut heartbeat = tokio::time::interval(self.config.heartbeat_interval);
+        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut discovery = tokio::time::interval(self.config.discovery_interval);
+        discovery.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        self.reconnect_known();
+        loop {
+            tokio::select! {
+                cmd = rx.recv() => match cmd {
+                    Some(Command::Shutdown(done)) => {
+                        self.stop();
+                        let _ = done.send(());
+                        return;
+                    }
+                    Some(c) => self.on_command(c),
+                    None => {
+                        self.stop();
+                        return;
+                    }
+                },
+                Some(e) = events.recv() => self.on_event(e),
+                _ = heartbeat.tick() => {
+                    let now = Instant::now();
+                    self.bans.retain(|_, until| *until > now);
+                    let actions = self.router.heartbeat(now);
+                    self.apply(actions, None);
+                }
+                _ = discovery.tick() => self.discover(),
+            }
+        }
+    }
+
+    fn stop(&mut self) {
+        if let Err(e) = self.table.save() {
+            tracing::warn!("saving peers: {e}");
+        }
+        for q in self.queues.values() {
+            q.close();
+        }
+    }
+
+    fn on_command(&mut self, c: Command) {
+        let now = Instant::now();
+        match c {
+            Command::Publish(m) => {
+                let topic = topic_of(&m);
+                let actions = self.router.publish(&topic, m, now);
+                self.apply(actions, None);
+            }
+            Command::Inbound {
+                from,
+                endpoint,
+                body,
+                reply,
+            } => {
+                let r = self.on_inbound(from, endpoint, body, now);
+                let _ = reply.send(r);
+            }
+            Command::Report(peer, verdict) => self.on_report(&peer, verdict, now),
+            Command::Connect(endpoint) => self.pex(vec![(placeholder_id(&endpoint), endpoint)]),
+            Command::PeersJson(reply) => {
+                let peers: Vec<serde_json::Value> = self
+                    .table
+                    .iter()
+                    .filter_map(|e| {
+                        let (host, port) = e.endpoint.rsplit_once(':')?;
+                        let port: u16 = port.parse().ok()?;
+                        Some(serde_json::json!({"peer_id": e.peer_id, "address": host, "port": port}))
+                    })
+                    .collect();
+                let _ = reply.send(serde_json::json!({
+                    "self": {"peer_id": self.config.peer_id, "port": self.config.listen_port},
+                    "peers": peers,
+                }));
+            }
+            Command::Connected(reply) => {
+                let _ = reply.send(self.connected.iter().cloned().collect());
+            }
+            Command::TopicPeers(topic, reply) => {
+                let _ = reply.send(self.router.topic_peers(&topic));
+            }
+            Command::Shutdown(_) => {}
+        }
+    }
+
+    fn on_inbound(
+        &mut self,
+        from: PeerId,
+        endpoint: Option<String>,
+        body: Parsed,
+        now: Instant,
+    ) -> Result<(), InboundError> {
+        if self.bans.get(&from).is_some_and(|until| *until > now) {
+            return Err(InboundError::Banned);
+        }
+        if !self.limiter.allow(&from, now) {
+            self.on_report(&from, Verdict::Spam, now);
+            return Err(InboundError::RateLimited);
+        }
+        if let Some(ep) = endpoint {
+            self.table
+                .upsert(&from, &ep, PeerSource::Inbound, unix_now());
+            self.connect(&from, now);
+        }
+        let actions = match body {
+            Parsed::Message(m) => self.router.handle_message(&from, m, now),
+            Parsed::Control(f) => self.router.handle_control(&from, f.control, now),
+        };
+        self.apply(actions, Some(&from));
+        Ok(())
+    }
+
+    fn on_report(&mut self, peer: &str, verdict: Verdict, now: Instant) {
+        self.router.report(peer, verdict);
+        if let ScoreOutcome::Ban(until) = self.scores.record(peer, verdict, now) {
+            tracing::warn!(peer, ?verdict, "peer banned");
+            self.bans.insert(peer.to_owned(), until);
+            let secs = until.saturating_duration_since(now).as_secs();
+            self.table.ban(peer, unix_now() + secs);
+            self.disconnect(peer);
+        }
+    }
+
+    fn connect(&mut self, peer: &str, now: Instant) {
+        if peer == self.config.peer_id
+            || self.connected.contains(peer)
+            || self.connected.len() >= self.config.max_connected
+            || self.bans.contains_key(peer)
+            || self.table.is_banned(peer, unix_now())
+        {
+            return;
+        }
+        self.connected.insert(peer.to_owned());
+        let actions = self.router.add_peer(peer, now);
+        self.apply(actions, None);
+    }
+
+    fn disconnect(&mut self, peer: &str) {
+        self.connected.remove(peer);
+        self.router.remove_peer(peer);
+        if let Some(q) = self.queues.remove(peer) {
+            q.close();
+        }
+    }
+
+    fn on_event(&mut self, e: Event) {
+        let now = Instant::now();
+        match e {
+            Event::Sent { peer, ok: true } => self.table.record_success(&peer, unix_now()),
+            Event::Sent { peer, ok: false } => {
+                self.table.record_failure(&peer, unix_now());
+                if !matches!(self.table.get(&peer), Some(e) if e.failures < 3) {
+                    self.disconnect(&peer);
+                }
+            }
+            Event::Pex {
+                endpoint,
+                asked,
+                answer,
+            } => match answer {
+                Ok(a) => {
+                    let unix = unix_now();
+                    if let Some((id, _)) = &a.self_peer {
+                        if *id != self.config.peer_id {
+                            let source = if self.config.bootstrap.contains(&endpoint) {
+                                PeerSource::Bootstrap
+                            } else {
+                                PeerSource::Pex
+                            };
+                            self.table.upsert(id, &endpoint, source, unix);
+                            self.table.record_success(id, unix);
+                            self.connect(id, now);
+                        }
+                    }
+                    for p in a.peers {
+                        if p.peer_id == self.config.peer_id {
+                            continue;
+                        }
+                        self.table
+                            .upsert(&p.peer_id, &p.endpoint(), PeerSource::Pex, unix);
+                        if self.table.is_dialable(&p.peer_id, unix) {
+                            self.connect(&p.peer_id, now);
+                        }
+                    }
+                }
+                Err(reason) => {
+                    tracing::debug!(%endpoint, %reason, "peer exchange failed");
+                    self.table.record_failure(&asked, unix_now());
+                }
+            },
+        }
+    }
+
+    /// Connects the dialable peers of a reloaded table.
+    fn reconnect_known(&mut self) {
+        let now = Instant::now();
+        let ids: Vec<PeerId> = self
+            .table
+            .dialable(unix_now())
+            .into_iter()
+            .map(|e| e.peer_id.clone())
+            .filter(|id| !id.starts_with("bootstrap-"))
+            .collect();
+        for id in ids {
+            self.connect(&id, now);
+        }
+    }
+
+    /// One discovery round: bootstrap peers, then peer exchange with up to 8 known peers.
+    fn discover(&mut self) {
+        let unix = unix_now();
+        let mut targets: Vec<(PeerId, String)> = Vec::new();
+        for ep in self.config.bootstrap.clone() {
+            let known = self
+                .table
+                .iter()
+                .find(|e| e.endpoint == ep)
+                .map(|e| e.peer_id.clone());
+            let id = known.unwrap_or_else(|| {
+                self.table
+                    .upsert(&placeholder_id(&ep), &ep, PeerSource::Bootstrap, unix);
+                placeholder_id(&ep)
+            });
+            if self.table.is_dialable(&id, unix) {
+                targets.push((id, ep));
+            }
+        }
+        for e in self.table.dialable(unix) {
+            if targets.len() >= 8 + self.config.bootstrap.len() {
+                break;
+            }
+            if !targets.iter().any(|(id, _)| *id == e.peer_id) {
+                targets.push((e.peer_id.clone(), e.endpoint.clone()));
+            }
+        }
+        self.pex(targets);
+        if let Err(e) = self.table.save() {
+            tracing::warn!("saving peers: {e}");
+        }
+    }
+
+    fn pex(&self, targets: Vec<(PeerId, String)>) {
+        if targets.is_empty() {
+            return;
+        }
+        let client = self.client.clone();
+        let events = self.events_tx.clone();
+        tokio::spawn(async move {
+            for (asked, endpoint) in targets {
+                let answer = tokio::time::timeout(Duration::from_secs(5), client.peers(&endpoint))
+                    .await
+                    .map_err(|_| "timed out".to_owned())
+                    .and_then(|r| r.map_err(|e| e.to_string()));
+                if events
+                    .send(Event::Pex {
+                        endpoint,
+                        asked,
+                        answer,
+                    })
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+        });
+    }
+
+    fn apply(&mut self, actions: Vec<Action>, from: Option<&str>) {
+        for a in actions {
+            match a {
+                Action::Deliver(message) => {
+                    let d = Delivery {
+                        from: from.unwrap_or(&self.config.peer_id).to_owned(),
+                        message,
+                    };
+                    if self.deliveries.try_send(d).is_err() {
+                        tracing::warn!("delivery channel full; message dropped");
+                    }
+                }
+                Action::Send { peer, message } => {
+                    let body = self.outbound_message(message);
+                    self.enqueue(&peer, body);
+                }
+                Action::SendControl { peer, control } => {
+                    let frame = ControlFrame {
+                        sender_id: self.config.peer_id.clone(),
+                        sender_port: Some(self.config.listen_port),
+                        control,
+                    };
+                    self.enqueue(&peer, frame.to_json_string());
+                }
+            }
+        }
+    }
+
+    /// The wire body of a message we send: our port, and our id as forwarder when relaying
+    /// (both outside the message id and the seal).
+    fn outbound_message(&self, mut m: Message) -> String {
+        m.payload.insert(
+            "_sender_port".into(),
+            i64::from(self.config.listen_port).into(),
+        );
+        if m.sender_id == self.config.peer_id {
+            m.payload.shift_remove("_forwarder_id");
+        } else {
+            m.payload
+                .insert("_forwarder_id".into(), self.config.peer_id.clone().into());
+        }
+        m.to_wire_json()
+    }
+
+    fn enqueue(&mut self, peer: &str, body: String) {
+        let Some(endpoint) = self.table.endpoint(peer).map(str::to_owned) else {
+            return;
+        };
+        if body.len() > MAX_MESSAGE_BYTES {
+            tracing::warn!(
+                peer,
+                len = body.len(),
+                "outbound message over the size limit"
+            );
+            return;
+        }
+        let cap = self.config.send_queue_capacity.max(1);
+        let q = self.queues.entry(peer.to_owned()).or_insert_with(|| {
+            let q = Arc::new(SendQueue {
+                items: Mutex::new(VecDeque::new()),
+                notify: Notify::new(),
+                closed: AtomicBool::new(false),
+                dropped: AtomicU64::new(0),
+            });
+            tokio::spawn(send_loop(
+                peer.to_owned(),
+                q.clone(),
+                self.client.clone(),
+                self.events_tx.clone(),
+            ));
+            q
+        });
+        q.push(endpoint, body, cap);
+    }
+}
+
+async fn send_loop(
+    peer: PeerId,
+    q: Arc<SendQueue>,
+    client: PeerClient,
+    events: mpsc::Sender<Event>,
+) {
+    loop {
+        while let Some((endpoint, body)) = q.pop() {
+            let ok = client.post_body(&endpoint, body).await.is_ok();
+            // Outcomes are advisory: drop them rather than block when the actor is busy.
+            let _ = events.try_send(Event::Sent {
+                peer: peer.clone(),
+                ok,
+            });
+        }
+        if q.closed.load(Ordering::Relaxed) {
+            return;
+        }
+        q.notify.notified().await;
+        if q.closed.load(Ordering::Relaxed) {
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inbound_parser_reads_reference_samples() {
+        let dir = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../testdata/reference/wire-samples"
+        );
+        for f in [
+            "gossip_block_announcement.json",
+            "message_optimae_reveal.json",
+        ] {
+            let body = std::fs::read(format!("{dir}/{f}")).unwrap_or_else(|e| panic!("{e}"));
+            let (from, port, parsed) = parse_inbound(&body).unwrap_or_else(|e| panic!("{f}: {e}"));
+            assert_eq!(from.len(), 40);
+            assert!(port.is_some());
+            assert!(matches!(parsed, Parsed::Message(_)));
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: 2000, failure_persistence: None, ..Default::default()
+        })]
+
+        #[test]
+        fn random_bytes_never_panic(body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
+            let _ = parse_inbound(&body);
+        }
+
+        #[test]
+        fn random_control_frames_never_panic(
+            sender in "[a-z0-9]{0,8}",
+            key in "(graft|prune|ihave|iwant|subscribe|unsubscribe|x)",
+            value in r#"(\[\]|\["[a-z]{0,3}"\]|7|null|\{\}|"s"|\[\{"topic":"t","ids":\[1\]\}\])"#,
+        ) {
+            let body = format!(r#"{{"type":"control","sender_id":"{sender}","control":{{"{key}":{value}}}}}"#);
+            let _ = parse_inbound(body.as_bytes());
+        }
+    }
+
+    #[test]
+    fn malformed_bodies_are_typed_errors() {
+        type Check = fn(&InboundError) -> bool;
+        let cases: [(&[u8], Check); 5] = [
+            (b"\xff\xfe", |e| matches!(e, InboundError::Malformed(_))),
+            (b"[1,2]", |e| matches!(e, InboundError::Malformed(_))),
+            (br#"{"type":"message"}"#, |e| matches!(e, InboundError::Malformed(_))),
+            (br#"{"type":"control","sender_id":"p","control":{"iwant":3}}"#, |e| {
+                matches!(e, InboundError::BadControl(ControlError::WrongType("iwant")))
+            }),
+            (
+                br#"{"msg_type":"chain_status","sender_id":"","timestamp":"2026-01-01T00:00:00Z","payload":{}}"#,
+                |e| matches!(e, InboundError::BadSender),
+            ),
+        ];
+        for (body, check) in cases {
+            match parse_inbound(body) {
+                Err(e) => assert!(check(&e), "{}: {e:?}", String::from_utf8_lossy(body)),
+                Ok(_) => panic!("accepted {}", String::from_utf8_lossy(body)),
+            }
+        }
+    }
+}

@@ -1,0 +1,158 @@
+//! Two `NetService`s behind tiny axum servers on 127.0.0.1:0 exchange a published message
+//! over real HTTP, for GossipSub and for flooding.
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
+
+mod common;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router as Http};
+use doin_net::service::{spawn, Delivery, InboundError, NetConfig, NetHandle, Protocol};
+use doin_net::topic::BLOCKS;
+use tokio::sync::mpsc;
+
+async fn message(
+    State(net): State<NetHandle>,
+    ConnectInfo(remote): ConnectInfo<SocketAddr>,
+    body: Bytes,
+) -> (StatusCode, Json<serde_json::Value>) {
+    match net.inbound(&body, remote).await {
+        Ok(()) => (StatusCode::OK, Json(serde_json::json!({"status": "ok"}))),
+        Err(e) => (
+            StatusCode::BAD_REQUEST,
+            Json(serde_json::json!({"status": "error", "detail": e.to_string()})),
+        ),
+    }
+}
+
+async fn peers(State(net): State<NetHandle>) -> Json<serde_json::Value> {
+    Json(net.peers_json().await.unwrap_or_default())
+}
+
+/// Starts a node: a service plus `POST /message` and `GET /peers` on 127.0.0.1:0.
+async fn node(
+    id: &str,
+    protocol: Protocol,
+    bootstrap: Vec<String>,
+) -> (NetHandle, mpsc::Receiver<Delivery>, String) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut config = NetConfig::new(id, addr.port());
+    config.protocol = protocol;
+    config.bootstrap = bootstrap;
+    config.heartbeat_interval = Duration::from_millis(200);
+    config.discovery_interval = Duration::from_millis(300);
+    config.http_timeout = Duration::from_secs(5);
+    let (net, deliveries) = spawn(config).unwrap();
+    let app = Http::new()
+        .route("/message", post(message))
+        .route("/peers", get(peers))
+        .with_state(net.clone());
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .ok();
+    });
+    (net, deliveries, addr.to_string())
+}
+
+/// Waits until `net` would forward `topic` messages to `peer`.
+async fn until_linked(net: &NetHandle, peer: &str) {
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while !net
+            .topic_peers(BLOCKS)
+            .await
+            .unwrap()
+            .iter()
+            .any(|p| p == peer)
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("no link to {peer}"));
+}
+
+async fn exchange(protocol: Protocol) {
+    let a_id = "a".repeat(40);
+    let b_id = "b".repeat(40);
+    let (a, mut a_in, a_addr) = node(&a_id, protocol, vec![]).await;
+    let (b, mut b_in, _) = node(&b_id, protocol, vec![a_addr]).await;
+    // B learns A from its bootstrap `GET /peers`; A learns B from B's first frame.
+    until_linked(&b, &a_id).await;
+    if protocol == Protocol::Flooding {
+        // Flooding sends nothing on connect; B's first message introduces it to A.
+        b.publish(common::announcement(&b_id, 1)).await.unwrap();
+        let got = tokio::time::timeout(Duration::from_secs(10), a_in.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            got.message,
+            common::announcement(&b_id, 1).tap_port(&got.message)
+        );
+    }
+    until_linked(&a, &b_id).await;
+
+    let m = common::announcement(&a_id, 2);
+    a.publish(m.clone()).await.unwrap();
+    let got = tokio::time::timeout(Duration::from_secs(10), b_in.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.from, a_id);
+    assert_eq!(got.message.dedupe_id(), m.dedupe_id());
+    assert!(got.message.payload.get("_sender_port").is_some());
+
+    let m = common::announcement(&b_id, 3);
+    b.publish(m.clone()).await.unwrap();
+    let got = tokio::time::timeout(Duration::from_secs(10), a_in.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.message.dedupe_id(), m.dedupe_id());
+
+    // An oversize body is refused with a typed error before parsing.
+    let big = vec![b' '; doin_net::limits::MAX_MESSAGE_BYTES + 1];
+    let remote: SocketAddr = "127.0.0.1:1".parse().unwrap();
+    assert!(matches!(
+        a.inbound(&big, remote).await,
+        Err(InboundError::TooLarge { .. })
+    ));
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+trait TapPort {
+    fn tap_port(self, received: &doin_primitives::models::Message) -> Self;
+}
+
+impl TapPort for doin_primitives::models::Message {
+    /// Copies the transport keys the sender added, so the rest can be compared exactly.
+    fn tap_port(mut self, received: &doin_primitives::models::Message) -> Self {
+        for k in doin_primitives::models::message::TRANSPORT_KEYS {
+            if let Some(v) = received.payload.get(k) {
+                self.payload.insert(k.to_owned(), v.clone());
+            }
+        }
+        self
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gossipsub_nodes_exchange_over_http() {
+    exchange(Protocol::GossipSub).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flooding_nodes_exchange_over_http() {
+    exchange(Protocol::Flooding).await;
+}
