@@ -277,6 +277,8 @@ fn note_best_parameters(best: &mut BTreeMap<String, Map>, state: &ChainState, bl
 struct Service {
     store: ChainStore,
     state: ChainState,
+    /// Header and transaction count of the tip (for announcements and the view).
+    tip: Option<(doin_primitives::models::BlockHeader, i64)>,
     best_parameters: BTreeMap<String, Map>,
     identity: Arc<Identity>,
     pending: Vec<Transaction>,
@@ -289,7 +291,17 @@ pub fn spawn(
     identity: Arc<Identity>,
 ) -> (ChainHandle, std::thread::JoinHandle<()>) {
     let (commands, rx) = mpsc::channel(COMMAND_QUEUE);
+    let tip = match opened.store.tip() {
+        Ok((index, _)) if index > 0 => opened
+            .store
+            .block(index)
+            .ok()
+            .flatten()
+            .map(|b| (b.header.clone(), b.transactions.len() as i64)),
+        _ => None,
+    };
     let mut service = Service {
+        tip,
         store: opened.store,
         state: opened.state,
         best_parameters: opened.best_parameters,
@@ -432,6 +444,7 @@ impl Service {
                 self.store.append(b).map_err(|e| e.to_string())?;
                 self.state.apply_block(b).map_err(|e| e.to_string())?;
                 note_best_parameters(&mut self.best_parameters, &self.state, b);
+                self.tip = Some((b.header.clone(), b.transactions.len() as i64));
                 appended += 1;
             }
             tracing::info!(appended, height = self.state.height(), "imported blocks");
@@ -484,6 +497,9 @@ impl Service {
         self.store.append_batch(blocks).map_err(|e| e.to_string())?;
         self.state = candidate;
         self.best_parameters = best;
+        self.tip = blocks
+            .last()
+            .map(|b| (b.header.clone(), b.transactions.len() as i64));
         tracing::warn!(
             fork_point,
             removed,
@@ -545,6 +561,7 @@ impl Service {
             return None;
         }
         note_best_parameters(&mut self.best_parameters, &self.state, &block);
+        self.tip = Some((block.header.clone(), block.transactions.len() as i64));
         self.pending.clear();
         tracing::info!(
             index = block.header.index,
@@ -559,6 +576,10 @@ impl Service {
 
     fn publish(&mut self) {
         let mut view = build_view(&self.state, self.identity.peer_id(), &self.pending);
+        if let Some((header, count)) = &self.tip {
+            view.tip_header = Some(header.clone());
+            view.tip_tx_count = *count;
+        }
         view.domain_best_parameters = self.best_parameters.clone();
         self.view.send_replace(Arc::new(view));
     }
@@ -577,6 +598,8 @@ fn build_view(state: &ChainState, me: &str, pending: &[Transaction]) -> ChainVie
         height: state.height() as i64 + 1,
         tip_index: state.height() as i64,
         tip_hash: state.tip_hash().to_owned(),
+        tip_header: None,
+        tip_tx_count: 0,
         finalized_height: state.finalized_height() as i64,
         threshold: state.next_threshold(),
         target_block_time: state.params().target_block_time_secs,

@@ -54,8 +54,17 @@ impl EvaluatorWorker {
                     self.serve_remote(&http, &domains);
                 }
                 let queue = self.queue.clone();
-                self.runtime
-                    .block_on(queue.wait_for_work(Duration::from_millis(200)));
+                let peers = self.peers.clone();
+                let announced = self.runtime.block_on(async {
+                    tokio::select! {
+                        _ = queue.wait_for_work(Duration::from_millis(200)) => false,
+                        a = peers.task_poll_requested(Duration::from_millis(200)) => a,
+                    }
+                });
+                if announced {
+                    last_remote_poll = std::time::Instant::now();
+                    self.serve_remote(&http, &domains);
+                }
                 continue;
             };
             match self.evaluate(&task) {

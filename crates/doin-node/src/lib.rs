@@ -14,6 +14,7 @@ pub mod chain_service;
 pub mod cli;
 pub mod config;
 pub mod evaluator;
+pub mod network;
 pub mod node;
 pub mod optimizer_loop;
 pub mod peers;

@@ -117,6 +117,8 @@ pub struct RunningNode {
     pub peers: crate::peers::PeerSet,
     /// Its chain service.
     pub chain: crate::chain_service::ChainHandle,
+    /// Its network service.
+    pub net: doin_net::service::NetHandle,
     stop_tx: watch::Sender<bool>,
     threads: Vec<std::thread::JoinHandle<()>>,
     chain_thread: std::thread::JoinHandle<()>,
@@ -135,6 +137,7 @@ impl RunningNode {
         tracing::info!("shutting down");
         let deadline = Instant::now() + SHUTDOWN_BUDGET;
         let _ = self.stop_tx.send(true);
+        self.net.shutdown().await;
         drop(self.chain);
         let threads = self.threads;
         let chain_thread = self.chain_thread;
@@ -213,6 +216,13 @@ pub async fn start(mut config: NodeConfig) -> anyhow::Result<RunningNode> {
         eval_domains.insert(role.domain_id.clone(), plugins);
     }
     let peers = crate::peers::PeerSet::new(&config.bootstrap_peers);
+    let (net, net_tasks) = crate::network::start(
+        &config,
+        identity.clone(),
+        peers.clone(),
+        chain.clone(),
+        stop.clone(),
+    )?;
     let mut threads = Vec::new();
     if !eval_domains.is_empty() {
         let worker = EvaluatorWorker {
@@ -256,6 +266,8 @@ pub async fn start(mut config: NodeConfig) -> anyhow::Result<RunningNode> {
             stop: stop.clone(),
             runtime: runtime.clone(),
             peers: peers.clone(),
+            net: Some(net.clone()),
+            quorum_timeout: crate::optimizer_loop::quorum_timeout(config.eval_poll_interval),
         };
         threads.push(
             std::thread::Builder::new()
@@ -293,6 +305,7 @@ pub async fn start(mut config: NodeConfig) -> anyhow::Result<RunningNode> {
         chain: chain.watch(),
         blocks,
         peers: peers.clone(),
+        net: Some(net.clone()),
         tasks: queue.clone(),
         board: board.clone(),
         info: Arc::new(info),
@@ -301,7 +314,10 @@ pub async fn start(mut config: NodeConfig) -> anyhow::Result<RunningNode> {
     let mut server_stop = stop.clone();
     let server = tokio::spawn(async move {
         let app = api::router(api_state);
-        axum::serve(listener, app)
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
             .with_graceful_shutdown(async move {
                 let _ = server_stop.wait_for(|s| *s).await;
             })
@@ -321,7 +337,12 @@ pub async fn start(mut config: NodeConfig) -> anyhow::Result<RunningNode> {
         stop_tx,
         threads,
         chain_thread,
-        tasks: vec![progress, sync],
+        tasks: {
+            let mut t = vec![progress, sync];
+            t.extend(net_tasks);
+            t
+        },
+        net,
         server,
     })
 }

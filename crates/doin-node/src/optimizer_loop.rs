@@ -21,8 +21,8 @@ use crate::chain_service::{ChainHandle, Proposal};
 use crate::task_queue::{QueuedTask, TaskKind, TaskQueue, TaskState};
 use crate::view::DomainBoard;
 
-/// How long an optimizer waits for its quorum's votes.
-const QUORUM_TIMEOUT: Duration = Duration::from_secs(60);
+/// Longest an optimizer waits for its quorum's votes (see [`OptimizerLoop::quorum_timeout`]).
+const MAX_QUORUM_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long an optimizer on a young chain waits for the optional votes of other nodes.
 const YOUNG_CHAIN_WAIT: Duration = Duration::from_secs(3);
 
@@ -54,10 +54,21 @@ pub struct OptimizerLoop {
     pub runtime: tokio::runtime::Handle,
     /// The peers; with any configured, the loop first waits (bounded) for a sync with one.
     pub peers: crate::peers::PeerSet,
+    /// The network, to announce verification tasks (`task_created`).
+    pub net: Option<doin_net::service::NetHandle>,
+    /// How long to wait for a quorum's votes: twice the evaluators' poll interval
+    /// (`eval_poll_interval`), at least 2 s and at most 20 s.
+    pub quorum_timeout: Duration,
 }
 
 /// How long a node with peers waits for its first sync before optimizing alone.
 const PEER_WAIT: Duration = Duration::from_secs(30);
+
+/// The quorum wait for an `eval_poll_interval` (seconds).
+pub fn quorum_timeout(eval_poll_interval: f64) -> Duration {
+    let secs = if eval_poll_interval.is_finite() { eval_poll_interval * 2.0 } else { 20.0 };
+    Duration::from_secs_f64(secs.clamp(2.0, MAX_QUORUM_TIMEOUT.as_secs_f64()))
+}
 
 fn random_hex(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
@@ -97,9 +108,10 @@ impl OptimizerLoop {
             p.experiment_id = experiment_id.clone();
         });
         tracing::info!(domain = %domain, experiment_id = %experiment_id, target = ?self.target_performance, "optimizing");
-        // Like the reference, a node with peers first waits for them (bounded), so that it
-        // starts from the network's chain rather than racing on its own.
-        if !self.peers.endpoints().is_empty() {
+        // Like the reference, a node with peers, or on a network chain, first waits for a
+        // peer (bounded), so that it starts from the network's chain rather than racing on
+        // its own.
+        if !self.peers.endpoints().is_empty() || !self.chain.view().solo {
             let waited = Instant::now();
             while !self.peers.synced_once() && waited.elapsed() < PEER_WAIT && !*self.stop.borrow()
             {
@@ -184,6 +196,32 @@ impl OptimizerLoop {
         });
     }
 
+    /// Tells the domain's evaluators a task waits here (`task_created`, sealed); they pull
+    /// it through `/tasks/pending`.
+    fn announce_task(&self, task: &QueuedTask) {
+        use doin_primitives::models::message::Message;
+        use doin_primitives::models::payload::{Payload, TaskCreated};
+        let Some(net) = &self.net else { return };
+        let payload = Payload::TaskCreated(TaskCreated {
+            task_id: task.id.clone(),
+            task_type: task.kind.as_str().to_owned(),
+            domain_id: task.domain_id.clone(),
+            requester_id: task.requester_id.clone(),
+            parameters: task.parameters.clone(),
+            optimae_id: Some(task.optimae_id.clone()),
+            reported_performance: task.reported_performance,
+            metric_evidence: doin_primitives::value::Map::new(),
+            priority: i64::from(task.priority),
+            extra: doin_primitives::value::Map::new(),
+        });
+        let mut message = Message::new(self.identity.peer_id(), Timestamp::now_utc(), &payload);
+        message.sign(&self.identity);
+        let net = net.clone();
+        self.runtime.spawn(async move {
+            let _ = net.publish(message).await;
+        });
+    }
+
     /// Commit → reveal → quorum → accepted transaction; logs the outcome.
     fn propose(&mut self, best: &Candidate, experiment_id: &str, round: u64, elapsed: f64) {
         let domain = self.domain_id.clone();
@@ -247,6 +285,7 @@ impl OptimizerLoop {
                 },
             };
             let task_id = task.id.clone();
+            self.announce_task(&task);
             match self.queue.push(task) {
                 Ok(rx) => receivers.push((task_id, rx)),
                 Err(e) => {
@@ -259,7 +298,7 @@ impl OptimizerLoop {
         let required = plan.quorum.len();
         let votes: Vec<QuorumVote> = self.runtime.block_on(async {
             let mut votes = Vec::new();
-            let deadline = tokio::time::Instant::now() + QUORUM_TIMEOUT;
+            let deadline = tokio::time::Instant::now() + self.quorum_timeout;
             let young_deadline = tokio::time::Instant::now() + YOUNG_CHAIN_WAIT;
             for (i, (_, rx)) in receivers.iter_mut().enumerate() {
                 let until = if i < required {

@@ -29,6 +29,8 @@ pub struct PeerSet {
     endpoints: Arc<RwLock<BTreeSet<String>>>,
     blocked: Arc<RwLock<BTreeSet<String>>>,
     synced: Arc<std::sync::atomic::AtomicBool>,
+    sync_now: Arc<tokio::sync::Notify>,
+    poll_tasks_now: Arc<tokio::sync::Notify>,
 }
 
 impl PeerSet {
@@ -90,6 +92,23 @@ impl PeerSet {
         self.synced.load(std::sync::atomic::Ordering::Acquire)
     }
 
+    /// Asks the sync loop to check every peer now (a block was announced).
+    pub fn request_sync(&self) {
+        self.sync_now.notify_one();
+    }
+
+    /// Asks the evaluator to pull other nodes' tasks now (a task was announced).
+    pub fn request_task_poll(&self) {
+        self.poll_tasks_now.notify_one();
+    }
+
+    /// Waits for [`PeerSet::request_task_poll`] (or `timeout`).
+    pub async fn task_poll_requested(&self, timeout: Duration) -> bool {
+        tokio::time::timeout(timeout, self.poll_tasks_now.notified())
+            .await
+            .is_ok()
+    }
+
     fn mark_synced(&self) {
         self.synced
             .store(true, std::sync::atomic::Ordering::Release);
@@ -116,6 +135,7 @@ pub async fn sync_loop(
     loop {
         tokio::select! {
             _ = tick.tick() => {}
+            _ = peers.sync_now.notified() => {}
             _ = stop.wait_for(|s| *s) => return,
         }
         for endpoint in peers.endpoints() {

@@ -17,6 +17,10 @@ pub struct ChainView {
     pub tip_index: i64,
     /// Hash of the tip.
     pub tip_hash: String,
+    /// Header of the tip (`None` at genesis).
+    pub tip_header: Option<doin_primitives::models::BlockHeader>,
+    /// Transactions in the tip.
+    pub tip_tx_count: i64,
     /// Height of the last final checkpoint (-1 when none).
     pub finalized_height: i64,
     /// Threshold the next block must reach.

@@ -1,6 +1,7 @@
-//! Three real nodes on loopback, configured like the reference's `quadratic_node_a.json` /
-//! `quadratic_node_b.json` (quorum of 2, ports changed, a third alike): blocks are minted
-//! through quorums of other nodes, all three agree on the tip, and the domain converges.
+//! Three real nodes on loopback, started from the reference's `quadratic_node_a.json` /
+//! `quadratic_node_b.json` (quorum of 2, ports changed, a third like b): a has no peers
+//! configured and learns b and c when they reach it; blocks are minted through quorums of
+//! other nodes, all three agree on the tip, and the domain converges.
 
 mod common;
 
@@ -12,9 +13,10 @@ use doin_node::chain_params::chain_params;
 use doin_node::config::NodeConfig;
 
 fn config(port: u16, peers: &[u16]) -> String {
-    let base = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../testdata/reference/configs/quadratic_node_b.json"
+    let name = if peers.is_empty() { "quadratic_node_a.json" } else { "quadratic_node_b.json" };
+    let base = std::fs::read_to_string(format!(
+        "{}/../../testdata/reference/configs/{name}",
+        env!("CARGO_MANIFEST_DIR")
     ))
     .expect("reference config");
     let mut v: serde_json::Value = serde_json::from_str(&base).expect("json");
@@ -31,8 +33,9 @@ fn three_nodes_mint_through_quorums_and_agree() {
     let dir = tempfile::tempdir().expect("tempdir");
     let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
     let mut nodes = Vec::new();
+    // As in the reference's example: node a has no peers configured, b and c know only a.
     for (i, port) in ports.iter().enumerate() {
-        let others: Vec<u16> = ports.iter().copied().filter(|p| p != port).collect();
+        let others: Vec<u16> = if i == 0 { Vec::new() } else { vec![ports[0]] };
         let path = dir.path().join(format!("node{i}.json"));
         std::fs::write(&path, config(*port, &others)).expect("config");
         let data = dir.path().join(format!("data{i}"));

@@ -1,6 +1,7 @@
 //! The HTTP API on the node's one port: the reference's paths and JSON shapes.
 //!
 //! * [`chain`] — `/chain/status`, `/chain/blocks`, `/chain/block/{index}` (sync and users).
+//! * [`message`] — `POST /message`, the peer inbox.
 //! * [`status`] — `/health`, `/status`, `/peers`, `/fees`.
 //! * [`tasks`] — `/tasks/pending`, `/tasks/claim`, `/tasks/complete` (pull-based evaluators).
 //! * [`openapi`] — `/openapi.json`, the document describing all of the above.
@@ -10,6 +11,7 @@
 
 pub mod chain;
 pub mod error;
+pub mod message;
 pub mod openapi;
 pub mod status;
 pub mod tasks;
@@ -73,6 +75,8 @@ pub struct ApiState {
     pub blocks: Arc<dyn BlockSource>,
     /// Known peer endpoints.
     pub peers: crate::peers::PeerSet,
+    /// The network service (`None` in API-only tests).
+    pub net: Option<doin_net::service::NetHandle>,
     /// The task queue.
     pub tasks: Arc<TaskQueue>,
     /// Per-domain progress.
@@ -91,6 +95,7 @@ impl ApiState {
 /// The router with every route.
 pub fn router(state: ApiState) -> Router {
     Router::new()
+        .route("/message", post(message::message))
         .route("/health", get(status::health))
         .route("/status", get(status::status))
         .route("/peers", get(status::peers))

@@ -26,6 +26,10 @@ pub fn document() -> Value {
             "description": "A DOIN node's HTTP API: the reference node's paths and JSON shapes. Errors are {\"status\":\"error\",\"detail\":...}."
         },
         "paths": {
+            "/message": {"post": {
+                "summary": "Peer inbox: a Message envelope (raw or {type: message, data}) or a gossip control frame",
+                "requestBody": {"required": true, "content": {"application/json": {"schema": obj.clone()}}},
+                "responses": {"200": ok("{status: ok}", obj.clone()), "400": error_response("invalid message"), "429": error_response("rate limited")}}},
             "/health": {"get": {"summary": "Liveness", "responses": {"200": ok("{status, port}", obj.clone())}}},
             "/status": {"get": {"summary": "Node status: domains, chain, task queue, coin, difficulty", "responses": {"200": ok("status object", obj.clone())}}},
             "/peers": {"get": {"summary": "Known peers", "responses": {"200": ok("{self, peers}", obj.clone())}}},

@@ -109,6 +109,11 @@ pub async fn status(State(s): State<ApiState>) -> Json<Value> {
 
 /// `GET /peers`.
 pub async fn peers(State(s): State<ApiState>) -> Json<Value> {
+    if let Some(net) = &s.net {
+        if let Ok(v) = net.peers_json().await {
+            return Json(v);
+        }
+    }
     let peers: Vec<Value> = s
         .peers
         .endpoints()

@@ -1,0 +1,154 @@
+//! The node's side of the peer-to-peer network: starts the gossip service
+//! ([`doin_net`]), handles what it delivers, announces the blocks this node mints, and keeps
+//! the peer endpoints the sync loop and the evaluator use up to date.
+//!
+//! * Every message this node sends is sealed (signed over its dedupe id). A delivered
+//!   message with a seal that does not verify costs its sender score
+//!   ([`doin_net::Verdict::InvalidSignature`]) and is dropped. Unsigned messages (from
+//!   reference nodes) are only ever hints: a block announcement triggers a sync whose
+//!   blocks are fully validated, a task announcement an earlier pull.
+//! * Blocks are announced, never pushed: peers pull them through `/chain/blocks`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use doin_net::service::{Delivery, NetConfig, NetHandle, Protocol};
+use doin_net::Verdict;
+use doin_primitives::identity::Identity;
+use doin_primitives::models::message::{Message, MessageType};
+use doin_primitives::models::payload::{BlockAnnouncement, Payload};
+use doin_primitives::value::Map;
+use doin_primitives::Timestamp;
+use tokio::sync::{mpsc, watch};
+
+use crate::chain_service::ChainHandle;
+use crate::config::NodeConfig;
+use crate::peers::PeerSet;
+
+/// How often the network's peer table is copied into the node's peer endpoints.
+const PEER_REFRESH: Duration = Duration::from_secs(1);
+
+/// The network settings a node config describes.
+pub fn net_config(config: &NodeConfig, peer_id: &str) -> NetConfig {
+    let mut c = NetConfig::new(peer_id, config.port);
+    c.protocol = if config.network_protocol == "flooding" {
+        Protocol::Flooding
+    } else {
+        Protocol::GossipSub
+    };
+    c.topics = doin_net::topic::topics_for_domains(config.domains.iter().map(|d| d.domain_id.as_str()));
+    c.bootstrap = config.bootstrap_peers.clone();
+    if config.gossip_heartbeat_interval.is_finite() && config.gossip_heartbeat_interval > 0.0 {
+        c.heartbeat_interval = Duration::from_secs_f64(config.gossip_heartbeat_interval);
+    }
+    // Peer exchange runs even with `discovery_enabled: false` (that key switches the
+    // reference's LAN scan off), and often enough that a new peer is known within seconds.
+    if config.discovery_interval.is_finite() && config.discovery_interval > 0.0 {
+        c.discovery_interval = Duration::from_secs_f64(config.discovery_interval.clamp(0.5, 5.0));
+    } else {
+        c.discovery_interval = Duration::from_secs(5);
+    }
+    c.peers_file = Some(config.data_dir.join("peers.json"));
+    c
+}
+
+/// Starts the network service and the node's tasks around it.
+pub fn start(
+    config: &NodeConfig,
+    identity: Arc<Identity>,
+    peers: PeerSet,
+    chain: ChainHandle,
+    stop: watch::Receiver<bool>,
+) -> anyhow::Result<(NetHandle, Vec<tokio::task::JoinHandle<()>>)> {
+    let (net, deliveries) = doin_net::service::spawn(net_config(config, identity.peer_id()))?;
+    let tasks = vec![
+        tokio::spawn(handle_deliveries(net.clone(), deliveries, peers.clone(), stop.clone())),
+        tokio::spawn(refresh_peers(net.clone(), peers, stop.clone())),
+        tokio::spawn(announce_blocks(net.clone(), identity, chain, stop)),
+    ];
+    Ok((net, tasks))
+}
+
+async fn handle_deliveries(
+    net: NetHandle,
+    mut deliveries: mpsc::Receiver<Delivery>,
+    peers: PeerSet,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        let d = tokio::select! {
+            d = deliveries.recv() => match d { Some(d) => d, None => return },
+            _ = stop.wait_for(|s| *s) => return,
+        };
+        if d.message.seal.is_some() {
+            if let Err(e) = d.message.verify_seal() {
+                tracing::debug!(peer = %d.from, "dropping a message with a bad seal: {e}");
+                net.report(&d.from, Verdict::InvalidSignature).await;
+                continue;
+            }
+        }
+        match d.message.msg_type {
+            MessageType::BlockAnnouncement => peers.request_sync(),
+            MessageType::TaskCreated => peers.request_task_poll(),
+            _ => {}
+        }
+        net.report(&d.from, Verdict::Valid).await;
+    }
+}
+
+async fn refresh_peers(net: NetHandle, peers: PeerSet, mut stop: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(PEER_REFRESH);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        let Ok(v) = net.peers_json().await else { return };
+        for p in v["peers"].as_array().into_iter().flatten() {
+            if let (Some(host), Some(port)) = (p["address"].as_str(), p["port"].as_u64()) {
+                peers.add(&format!("{host}:{port}"));
+            }
+        }
+    }
+}
+
+/// Announces each block this node mints (`block_announcement`, sealed).
+async fn announce_blocks(
+    net: NetHandle,
+    identity: Arc<Identity>,
+    chain: ChainHandle,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut views = chain.watch();
+    let mut last = views.borrow().tip_hash.clone();
+    loop {
+        tokio::select! {
+            r = views.changed() => if r.is_err() { return },
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        let view = views.borrow().clone();
+        if view.tip_hash == last {
+            continue;
+        }
+        last = view.tip_hash.clone();
+        let Some(tip) = &view.tip_header else { continue };
+        if tip.generator_id != identity.peer_id() {
+            continue;
+        }
+        let payload = Payload::BlockAnnouncement(BlockAnnouncement {
+            block_index: tip.index,
+            block_hash: view.tip_hash.clone(),
+            previous_hash: tip.previous_hash.clone(),
+            generator_id: tip.generator_id.clone(),
+            transaction_count: view.tip_tx_count,
+            weighted_performance_sum: tip.weighted_performance_sum,
+            threshold: tip.threshold,
+            extra: Map::new(),
+        });
+        let mut message = Message::new(identity.peer_id(), Timestamp::now_utc(), &payload);
+        message.sign(&identity);
+        if let Err(e) = net.publish(message).await {
+            tracing::debug!("cannot announce block {}: {e}", tip.index);
+        }
+    }
+}
