@@ -47,7 +47,7 @@ impl EvaluatorWorker {
             .build()
             .unwrap_or_default();
         let mut last_remote_poll = std::time::Instant::now();
-        while !*self.stop.borrow() {
+        while !crate::node::stopping(&self.stop) {
             let Some(task) = self.queue.claim_next(&me, &domains) else {
                 if last_remote_poll.elapsed() >= REMOTE_POLL {
                     last_remote_poll = std::time::Instant::now();

@@ -36,7 +36,8 @@ pub fn net_config(config: &NodeConfig, peer_id: &str) -> NetConfig {
     } else {
         Protocol::GossipSub
     };
-    c.topics = doin_net::topic::topics_for_domains(config.domains.iter().map(|d| d.domain_id.as_str()));
+    c.topics =
+        doin_net::topic::topics_for_domains(config.domains.iter().map(|d| d.domain_id.as_str()));
     c.bootstrap = config.bootstrap_peers.clone();
     if config.gossip_heartbeat_interval.is_finite() && config.gossip_heartbeat_interval > 0.0 {
         c.heartbeat_interval = Duration::from_secs_f64(config.gossip_heartbeat_interval);
@@ -62,7 +63,12 @@ pub fn start(
 ) -> anyhow::Result<(NetHandle, Vec<tokio::task::JoinHandle<()>>)> {
     let (net, deliveries) = doin_net::service::spawn(net_config(config, identity.peer_id()))?;
     let tasks = vec![
-        tokio::spawn(handle_deliveries(net.clone(), deliveries, peers.clone(), stop.clone())),
+        tokio::spawn(handle_deliveries(
+            net.clone(),
+            deliveries,
+            peers.clone(),
+            stop.clone(),
+        )),
         tokio::spawn(refresh_peers(net.clone(), peers, stop.clone())),
         tokio::spawn(announce_blocks(net.clone(), identity, chain, stop)),
     ];
@@ -103,7 +109,9 @@ async fn refresh_peers(net: NetHandle, peers: PeerSet, mut stop: watch::Receiver
             _ = tick.tick() => {}
             _ = stop.wait_for(|s| *s) => return,
         }
-        let Ok(v) = net.peers_json().await else { return };
+        let Ok(v) = net.peers_json().await else {
+            return;
+        };
         for p in v["peers"].as_array().into_iter().flatten() {
             if let (Some(host), Some(port)) = (p["address"].as_str(), p["port"].as_u64()) {
                 peers.add(&format!("{host}:{port}"));
@@ -131,7 +139,9 @@ async fn announce_blocks(
             continue;
         }
         last = view.tip_hash.clone();
-        let Some(tip) = &view.tip_header else { continue };
+        let Some(tip) = &view.tip_header else {
+            continue;
+        };
         if tip.generator_id != identity.peer_id() {
             continue;
         }

@@ -75,6 +75,12 @@ fn rng_seed_of(peer_id: &str) -> u64 {
     u64::from_be_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]])
 }
 
+/// Whether a component should stop: shutdown was asked for, or the node that owns the
+/// signal is gone.
+pub fn stopping(stop: &watch::Receiver<bool>) -> bool {
+    *stop.borrow() || stop.has_changed().is_err()
+}
+
 /// Waits for SIGINT or SIGTERM.
 async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
@@ -318,10 +324,10 @@ pub async fn start(mut config: NodeConfig) -> anyhow::Result<RunningNode> {
             listener,
             app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
         )
-            .with_graceful_shutdown(async move {
-                let _ = server_stop.wait_for(|s| *s).await;
-            })
-            .await
+        .with_graceful_shutdown(async move {
+            let _ = server_stop.wait_for(|s| *s).await;
+        })
+        .await
     });
     let progress = tokio::spawn(crate::progress::run(
         board.clone(),

@@ -66,7 +66,11 @@ const PEER_WAIT: Duration = Duration::from_secs(30);
 
 /// The quorum wait for an `eval_poll_interval` (seconds).
 pub fn quorum_timeout(eval_poll_interval: f64) -> Duration {
-    let secs = if eval_poll_interval.is_finite() { eval_poll_interval * 2.0 } else { 20.0 };
+    let secs = if eval_poll_interval.is_finite() {
+        eval_poll_interval * 2.0
+    } else {
+        20.0
+    };
     Duration::from_secs_f64(secs.clamp(2.0, MAX_QUORUM_TIMEOUT.as_secs_f64()))
 }
 
@@ -113,7 +117,9 @@ impl OptimizerLoop {
         // its own.
         if !self.peers.endpoints().is_empty() || !self.chain.view().solo {
             let waited = Instant::now();
-            while !self.peers.synced_once() && waited.elapsed() < PEER_WAIT && !*self.stop.borrow()
+            while !self.peers.synced_once()
+                && waited.elapsed() < PEER_WAIT
+                && !crate::node::stopping(&self.stop)
             {
                 self.pause(Duration::from_millis(100));
             }
@@ -133,7 +139,7 @@ impl OptimizerLoop {
         };
         let mut round: u64 = 0;
         let mut failures: u32 = 0;
-        while !*self.stop.borrow() {
+        while !crate::node::stopping(&self.stop) {
             round += 1;
             let candidate = match self.optimizer.step(best.as_ref()) {
                 Ok(c) => {

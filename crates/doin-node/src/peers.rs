@@ -82,7 +82,10 @@ impl PeerSet {
 
     /// Lifts every block.
     pub fn unblock_all(&self) {
-        self.blocked.write().unwrap_or_else(|p| p.into_inner()).clear();
+        self.blocked
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
     }
 }
 

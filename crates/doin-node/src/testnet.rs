@@ -57,12 +57,18 @@ impl TestNet {
 
     /// Node `i` (panics if stopped).
     pub fn node(&self, i: usize) -> &RunningNode {
-        self.nodes[i].as_ref().unwrap_or_else(|| panic!("node {i} is stopped"))
+        self.nodes[i]
+            .as_ref()
+            .unwrap_or_else(|| panic!("node {i} is stopped"))
     }
 
     /// The chain views of the running nodes.
     pub fn views(&self) -> Vec<std::sync::Arc<ChainView>> {
-        self.nodes.iter().flatten().map(|n| n.chain.view()).collect()
+        self.nodes
+            .iter()
+            .flatten()
+            .map(|n| n.chain.view())
+            .collect()
     }
 
     /// Splits the network: nodes of different groups stop talking to each other.
@@ -75,7 +81,8 @@ impl TestNet {
                 for &a in g.iter() {
                     for &b in h.iter() {
                         if let (Some(na), Some(_)) = (&self.nodes[a], &self.nodes[b]) {
-                            na.peers.block(&format!("127.0.0.1:{}", self.configs[b].port));
+                            na.peers
+                                .block(&format!("127.0.0.1:{}", self.configs[b].port));
                         }
                     }
                 }
@@ -123,8 +130,13 @@ impl TestNet {
                 return Ok(start.elapsed());
             }
             if start.elapsed() > timeout {
-                let heights: Vec<_> = views.iter().map(|v| (v.height, v.tip_hash[..8].to_owned())).collect();
-                anyhow::bail!("timed out after {timeout:?} waiting for {what}; nodes at {heights:?}");
+                let heights: Vec<_> = views
+                    .iter()
+                    .map(|v| (v.height, v.tip_hash[..8].to_owned()))
+                    .collect();
+                anyhow::bail!(
+                    "timed out after {timeout:?} waiting for {what}; nodes at {heights:?}"
+                );
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }

@@ -13,7 +13,11 @@ use doin_node::chain_params::chain_params;
 use doin_node::config::NodeConfig;
 
 fn config(port: u16, peers: &[u16]) -> String {
-    let name = if peers.is_empty() { "quadratic_node_a.json" } else { "quadratic_node_b.json" };
+    let name = if peers.is_empty() {
+        "quadratic_node_a.json"
+    } else {
+        "quadratic_node_b.json"
+    };
     let base = std::fs::read_to_string(format!(
         "{}/../../testdata/reference/configs/{name}",
         env!("CARGO_MANIFEST_DIR")

@@ -20,7 +20,9 @@ pub async fn message(
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let Some(net) = &s.net else {
-        return Err(ApiError::unavailable("this node does not take peer messages"));
+        return Err(ApiError::unavailable(
+            "this node does not take peer messages",
+        ));
     };
     match net.inbound(&body, remote).await {
         Ok(()) => Ok(Json(json!({"status": "ok"}))),

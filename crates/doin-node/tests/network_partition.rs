@@ -1,0 +1,124 @@
+//! In-process networks (N full nodes in this test process on loopback): a 6-node network
+//! partitioned 3+3 and healed converges on one chain without reverting a finalized block;
+//! a stopped node catches up after the others minted 20 blocks.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use doin_node::config::NodeConfig;
+use doin_node::testnet::{agree, TestNet};
+
+/// A network chain (quorums of `quorum` other nodes) on a domain without a target, so that
+/// blocks keep coming; finality is deep enough that a short partition stays reversible.
+fn template(quorum: u32) -> NodeConfig {
+    let mut c = NodeConfig::embedded_default();
+    c.quorum_min_evaluators = quorum;
+    c.finality_confirmation_depth = 30;
+    c.target_block_time = 1.0;
+    c.initial_threshold = 0.05;
+    c.eval_poll_interval = 1.0;
+    c.network_protocol = "gossipsub".into();
+    for d in &mut c.domains {
+        d.target_performance = None;
+        d.optimization_config
+            .insert("round_interval_seconds".into(), serde_json::json!(0.05));
+    }
+    c
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+#[test]
+fn partition_3_3_then_heal_converges_on_one_chain() {
+    runtime().block_on(async {
+        let net = TestNet::start(6, &template(1)).await.expect("network");
+        net.wait_for(Duration::from_secs(60), "every node past height 4", |v| {
+            v.len() == 6 && v.iter().all(|v| v.height >= 5)
+        })
+        .await
+        .expect("warm-up");
+        net.partition(&[&[0, 1, 2], &[3, 4, 5]]);
+        let split = net.views();
+        // A half mints on its own when its quorums can be drawn inside it (the evaluators
+        // eligible on chain, above the minimum reputation, decide which half can).
+        net.wait_for(Duration::from_secs(60), "a half to mint", |v| {
+            v.iter().zip(&split).any(|(v, s)| v.height >= s.height + 3)
+        })
+        .await
+        .expect("a half mints");
+        let _ = net
+            .wait_for(Duration::from_secs(10), "both halves to mint", |v| {
+                v.iter().zip(&split).all(|(v, s)| v.height > s.height)
+            })
+            .await;
+        let during = net.views();
+        let tips: std::collections::BTreeSet<_> =
+            during.iter().map(|v| v.tip_hash.clone()).collect();
+        eprintln!(
+            "during the partition: {} distinct tips, heights {:?}",
+            tips.len(),
+            during.iter().map(|v| v.height).collect::<Vec<_>>()
+        );
+        let finalized: BTreeMap<usize, i64> = during
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (i, v.finalized_height))
+            .collect();
+        net.heal();
+        let took = net
+            .wait_for(Duration::from_secs(30), "one chain after healing", |v| {
+                v.len() == 6 && agree(v)
+            })
+            .await
+            .expect("converges");
+        eprintln!(
+            "converged {took:?} after healing; heights {:?}",
+            net.views().iter().map(|v| v.height).collect::<Vec<_>>()
+        );
+        for (i, v) in net.views().iter().enumerate() {
+            assert!(
+                v.finalized_height >= finalized[&i],
+                "node {i} finalized height went back from {} to {}",
+                finalized[&i],
+                v.finalized_height
+            );
+        }
+        net.shutdown().await;
+    });
+}
+
+#[test]
+fn a_stopped_node_catches_up() {
+    runtime().block_on(async {
+        let mut net = TestNet::start(4, &template(1)).await.expect("network");
+        net.wait_for(Duration::from_secs(60), "height 3 everywhere", |v| {
+            v.len() == 4 && v.iter().all(|v| v.height >= 3)
+        })
+        .await
+        .expect("warm-up");
+        net.stop(3).await;
+        let h = net.views().iter().map(|v| v.height).max().unwrap_or(0);
+        net.wait_for(Duration::from_secs(120), "20 more blocks", |v| {
+            v.iter().all(|v| v.height >= h + 20)
+        })
+        .await
+        .expect("the others mint 20 blocks");
+        net.restart(3).await.expect("restart");
+        let took = net
+            .wait_for(
+                Duration::from_secs(30),
+                "the restarted node to catch up",
+                |v| v.len() == 4 && agree(v) && v.iter().all(|v| v.height >= h + 20),
+            )
+            .await
+            .expect("catches up");
+        eprintln!("caught up in {took:?}");
+        net.shutdown().await;
+    });
+}
