@@ -208,6 +208,8 @@ struct Service {
     identity: Arc<Identity>,
     pending: Vec<Transaction>,
     view: watch::Sender<Arc<ChainView>>,
+    /// Experiment stats: every applied block's accepted optimae go to the OLAP database.
+    stats: Option<doin_stats::StatsHandle>,
 }
 
 /// Starts the service on its own thread.
@@ -216,6 +218,16 @@ pub fn spawn(
     state: ChainState,
     identity: Arc<Identity>,
 ) -> (ChainHandle, std::thread::JoinHandle<()>) {
+    spawn_with_stats(store, state, identity, None)
+}
+
+/// As [`spawn`], recording every block the service applies into `stats`.
+pub fn spawn_with_stats(
+    store: ChainStore,
+    state: ChainState,
+    identity: Arc<Identity>,
+    stats: Option<doin_stats::StatsHandle>,
+) -> (ChainHandle, std::thread::JoinHandle<()>) {
     let (commands, rx) = mpsc::channel(COMMAND_QUEUE);
     let mut service = Service {
         store,
@@ -223,6 +235,7 @@ pub fn spawn(
         identity,
         pending: Vec::new(),
         view: watch::channel(Arc::new(ChainView::default())).0,
+        stats,
     };
     service.publish();
     let view = service.view.subscribe();
@@ -338,6 +351,9 @@ impl Service {
             return None;
         }
         self.pending.clear();
+        if let Some(stats) = &self.stats {
+            stats.record_block(&block);
+        }
         tracing::info!(
             index = block.header.index,
             hash = %block.hash,

@@ -18,5 +18,6 @@ pub mod node;
 pub mod optimizer_loop;
 pub mod plugins;
 pub mod progress;
+pub mod stats;
 pub mod task_queue;
 pub mod view;

@@ -131,9 +131,21 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
         );
     }
 
+    // Experiment stats: CSV + OLAP, caught up with the stored chain before new blocks come.
+    let stats = crate::stats::open(&config)?;
+    let caught_up = tokio::task::spawn_blocking({
+        let stats = stats.clone();
+        let db_path = db_path.clone();
+        move || crate::stats::catch_up(&stats, &db_path)
+    })
+    .await??;
+    tracing::info!(blocks_read = caught_up, olap = %stats.olap_path().display(), csv = %config.stats_file_path().display(), "experiment stats open");
+
     let registry = PluginRegistry::with_builtins();
     let (stop_tx, stop) = watch::channel(false);
-    let (chain, chain_thread) = chain_service::spawn(store, state, identity.clone());
+    let pg_sync = crate::stats::spawn_pg_sync(&config, stop.clone())?;
+    let (chain, chain_thread) =
+        chain_service::spawn_with_stats(store, state, identity.clone(), Some(stats.clone()));
     let queue = Arc::new(TaskQueue::new());
     let board = DomainBoard::default();
     let runtime = tokio::runtime::Handle::current();
@@ -187,6 +199,7 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
             board: board.clone(),
             stop: stop.clone(),
             runtime: runtime.clone(),
+            stats: Some(crate::stats::LoopStats::new(stats.clone(), role, &me)),
         };
         threads.push(
             std::thread::Builder::new()
@@ -219,6 +232,7 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
         tasks: queue.clone(),
         board: board.clone(),
         info: Arc::new(info),
+        stats: Some(stats.clone()),
     };
     let addr = format!("{}:{}", config.host, config.port);
     let listener = tokio::net::TcpListener::bind(&addr)
@@ -259,6 +273,12 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
     }
     let remaining = deadline.saturating_duration_since(Instant::now());
     let _ = tokio::time::timeout(remaining, server).await;
+    let remaining = deadline.saturating_duration_since(Instant::now());
+    let flushed = tokio::task::spawn_blocking(move || stats.flush_timeout(remaining));
+    if !matches!(flushed.await, Ok(Ok(()))) {
+        tracing::warn!("experiment stats not flushed in time (the CSV has every round)");
+    }
+    drop(pg_sync);
     progress.abort();
     tracing::info!("stopped");
     Ok(())

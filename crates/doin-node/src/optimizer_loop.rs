@@ -50,6 +50,8 @@ pub struct OptimizerLoop {
     pub stop: watch::Receiver<bool>,
     /// The runtime (to talk to async components from this thread).
     pub runtime: tokio::runtime::Handle,
+    /// Experiment tracking (per-round CSV and OLAP rows); `None` records nothing.
+    pub stats: Option<crate::stats::LoopStats>,
 }
 
 fn random_hex(bytes: usize) -> String {
@@ -90,6 +92,7 @@ impl OptimizerLoop {
             p.experiment_id = experiment_id.clone();
         });
         tracing::info!(domain = %domain, experiment_id = %experiment_id, target = ?self.target_performance, "optimizing");
+        let mut tracker = self.stats.as_ref().map(|s| s.start(&experiment_id));
         let mut best: Option<Candidate> = None;
         let mut round: u64 = 0;
         let mut failures: u32 = 0;
@@ -108,6 +111,16 @@ impl OptimizerLoop {
                 }
             };
             tracing::debug!(domain = %domain, round, performance = candidate.performance, "round");
+            if let Some(t) = tracker.as_mut() {
+                let height = self.chain.view().height;
+                t.record_round(
+                    round,
+                    candidate.performance,
+                    &candidate.parameters,
+                    height,
+                    0,
+                );
+            }
             if best
                 .as_ref()
                 .is_none_or(|b| self.better(candidate.performance, b.performance))
@@ -140,12 +153,18 @@ impl OptimizerLoop {
                         rounds = round,
                         "target_performance reached on chain; optimizing of this domain stopped"
                     );
+                    if let Some(t) = tracker {
+                        t.finish();
+                    }
                     return;
                 }
             }
             if self.round_interval > 0.0 {
                 self.pause(Duration::from_secs_f64(self.round_interval));
             }
+        }
+        if let Some(t) = tracker {
+            t.finish();
         }
     }
 

@@ -370,7 +370,7 @@ impl PgExport {
              CREATE INDEX IF NOT EXISTS fact_chain_optimae_domain_idx ON {s}.fact_chain_optimae (domain_id);\n"
         ));
         // Concurrent first syncs race on CREATE; one lock makes them take turns.
-        ddl = format!("SELECT pg_advisory_xact_lock(7345210001);\n{ddl}");
+        ddl = format!("SET LOCAL client_min_messages TO warning;\nSELECT pg_advisory_xact_lock(7345210001);\n{ddl}");
         self.client
             .batch_execute(&format!("BEGIN;\n{ddl}COMMIT;"))
             .await?;

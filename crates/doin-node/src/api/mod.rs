@@ -3,6 +3,8 @@
 //! * [`chain`] — `/chain/status`, `/chain/blocks`, `/chain/block/{index}` (sync and users).
 //! * [`status`] — `/health`, `/status`, `/peers`, `/fees`.
 //! * [`tasks`] — `/tasks/pending`, `/tasks/claim`, `/tasks/complete` (pull-based evaluators).
+//! * [`stats`] — `/stats`, `/stats/experiments`, `/stats/rounds`, `/stats/chain-metrics`,
+//!   `/stats/export` (experiment tracking, read from the OLAP database).
 //! * [`openapi`] — `/openapi.json`, the document describing all of the above.
 //!
 //! Handlers read snapshots ([`crate::view`]) and a read-only store connection; none of them
@@ -11,6 +13,7 @@
 pub mod chain;
 pub mod error;
 pub mod openapi;
+pub mod stats;
 pub mod status;
 pub mod tasks;
 
@@ -77,6 +80,8 @@ pub struct ApiState {
     pub board: DomainBoard,
     /// Static facts.
     pub info: Arc<NodeInfo>,
+    /// Experiment stats (`/stats*`); `None` answers 503.
+    pub stats: Option<doin_stats::StatsHandle>,
 }
 
 impl ApiState {
@@ -99,6 +104,11 @@ pub fn router(state: ApiState) -> Router {
         .route("/tasks/pending", get(tasks::pending))
         .route("/tasks/claim", post(tasks::claim))
         .route("/tasks/complete", post(tasks::complete))
+        .route("/stats", get(stats::summary))
+        .route("/stats/experiments", get(stats::experiments))
+        .route("/stats/rounds", get(stats::rounds))
+        .route("/stats/chain-metrics", get(stats::chain_metrics))
+        .route("/stats/export", get(stats::export))
         .route("/openapi.json", get(openapi::openapi))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
