@@ -242,3 +242,144 @@ fn finishing_an_experiment_updates_its_rows_on_the_next_sync() {
         drop_schema(&export).await;
     });
 }
+
+/// A TCP proxy to PostgreSQL that can be cut, as an outage would.
+struct Proxy {
+    port: u16,
+    up: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    live: std::sync::Arc<std::sync::Mutex<Vec<std::net::TcpStream>>>,
+}
+
+impl Proxy {
+    fn start() -> Proxy {
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let up = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let live = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (up2, live2) = (up.clone(), live.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                if !up2.load(Ordering::SeqCst) {
+                    continue; // dropped: connection refused mid-handshake
+                }
+                let Ok(server) = std::net::TcpStream::connect("127.0.0.1:5432") else {
+                    continue;
+                };
+                let mut l = live2.lock().expect("lock");
+                for s in [&client, &server] {
+                    l.push(s.try_clone().expect("clone"));
+                }
+                for (mut from, mut to) in [
+                    (
+                        client.try_clone().expect("c"),
+                        server.try_clone().expect("s"),
+                    ),
+                    (server, client),
+                ] {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(std::net::Shutdown::Both);
+                    });
+                }
+            }
+        });
+        Proxy { port, up, live }
+    }
+
+    fn set_up(&self, up: bool) {
+        self.up.store(up, std::sync::atomic::Ordering::SeqCst);
+        if !up {
+            for s in self.live.lock().expect("lock").drain(..) {
+                let _ = s.shutdown(std::net::Shutdown::Both);
+            }
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("postgres://root@127.0.0.1:{}/test", self.port)
+    }
+}
+
+async fn pg_count(export: &PgExport, table: &str) -> i64 {
+    export
+        .client()
+        .query_one(
+            &format!("SELECT COUNT(*) FROM {}.{table}", export.schema()),
+            &[],
+        )
+        .await
+        .map(|r| r.get(0))
+        .unwrap_or(-1)
+}
+
+#[test]
+fn the_background_sync_follows_a_run_and_survives_an_outage() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let stats =
+        StatsHandle::open(StatsOptions::new(dir.path().join("olap.db"), None)).expect("open");
+    let mut tracker = stats.start_experiment(experiment("exp-live", chain::DOMAIN));
+    stats.flush().expect("flush");
+    let schema = unique_schema("live");
+    let proxy = Proxy::start();
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    let sync = doin_stats::pg::spawn_sync_loop(
+        doin_stats::pg::SyncLoopOptions {
+            olap_path: dir.path().join("olap.db"),
+            url: proxy.url(),
+            schema: schema.clone(),
+            interval: std::time::Duration::from_millis(100),
+            max_backoff: std::time::Duration::from_millis(400),
+        },
+        stop,
+    )
+    .expect("spawn");
+    let rt = runtime();
+    let mut round = 0u64;
+    let mut run = |n: u64| {
+        for _ in 0..n {
+            round += 1;
+            tracker.record_round(round, round as f64, &params(round), 1, 0);
+        }
+        stats.flush().expect("flush");
+    };
+    let wait_for = |want: i64| {
+        rt.block_on(async {
+            let direct = connect(&schema).await;
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+            loop {
+                let n = pg_count(&direct, "fact_round").await;
+                if n == want {
+                    return;
+                }
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "PostgreSQL has {n} rounds, the OLAP {want}"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        })
+    };
+
+    // PostgreSQL unreachable: rounds pile up in the OLAP only.
+    run(300);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    // Back: everything arrives, then new rounds of the ongoing run follow within seconds.
+    proxy.set_up(true);
+    wait_for(300);
+    run(200);
+    wait_for(500);
+    // An outage mid-run (connections cut), rounds go on, then it heals: nothing lost.
+    proxy.set_up(false);
+    run(250);
+    std::thread::sleep(std::time::Duration::from_millis(600));
+    proxy.set_up(true);
+    wait_for(750);
+    let _ = stop_tx.send(true);
+    sync.join().expect("sync thread");
+    rt.block_on(async {
+        let direct = connect(&schema).await;
+        assert_match(&direct, &stats.reader().expect("reader")).await;
+        drop_schema(&direct).await;
+    });
+}
