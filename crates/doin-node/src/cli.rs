@@ -85,11 +85,19 @@ impl Cli {
         if let Some(i) = &self.identity {
             config.identity_file = i.display().to_string();
         }
+        // Paths on the command line are relative to the working directory.
+        let absolute = |p: &PathBuf| {
+            std::env::current_dir()
+                .map(|cwd| cwd.join(p))
+                .unwrap_or_else(|_| p.clone())
+                .display()
+                .to_string()
+        };
         if let Some(s) = &self.stats_file {
-            config.experiment_stats_file = s.display().to_string();
+            config.experiment_stats_file = absolute(s);
         }
         if let Some(o) = &self.olap_db {
-            config.olap_db_path = o.display().to_string();
+            config.olap_db_path = absolute(o);
         }
         if self.reset_chain {
             config.reset_chain = true;

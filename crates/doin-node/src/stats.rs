@@ -121,3 +121,22 @@ impl LoopStats {
         self.handle.start_experiment(info)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stats_paths_default_to_and_resolve_under_the_data_dir() {
+        let mut c = NodeConfig {
+            data_dir: "d".into(),
+            ..NodeConfig::default()
+        };
+        assert_eq!(c.stats_file_path(), Path::new("d/experiment_stats.csv"));
+        assert_eq!(c.olap_db_path(), Path::new("d/olap.db"));
+        c.experiment_stats_file = "./experiment_stats.csv".into();
+        c.olap_db_path = "/abs/olap.db".into();
+        assert_eq!(c.stats_file_path(), Path::new("d/./experiment_stats.csv"));
+        assert_eq!(c.olap_db_path(), Path::new("/abs/olap.db"));
+    }
+}
