@@ -283,12 +283,23 @@ struct Service {
     identity: Arc<Identity>,
     pending: Vec<Transaction>,
     view: watch::Sender<Arc<ChainView>>,
+    /// Experiment stats: every applied block's accepted optimae go to the OLAP database.
+    stats: Option<doin_stats::StatsHandle>,
 }
 
 /// Starts the service on its own thread.
 pub fn spawn(
     opened: OpenedChain,
     identity: Arc<Identity>,
+) -> (ChainHandle, std::thread::JoinHandle<()>) {
+    spawn_with_stats(opened, identity, None)
+}
+
+/// As [`spawn`], recording every block the service applies into `stats`.
+pub fn spawn_with_stats(
+    opened: OpenedChain,
+    identity: Arc<Identity>,
+    stats: Option<doin_stats::StatsHandle>,
 ) -> (ChainHandle, std::thread::JoinHandle<()>) {
     let (commands, rx) = mpsc::channel(COMMAND_QUEUE);
     let tip = match opened.store.tip() {
@@ -308,6 +319,7 @@ pub fn spawn(
         identity,
         pending: Vec::new(),
         view: watch::channel(Arc::new(ChainView::default())).0,
+        stats,
     };
     service.publish();
     let view = service.view.subscribe();
@@ -445,6 +457,9 @@ impl Service {
                 self.state.apply_block(b).map_err(|e| e.to_string())?;
                 note_best_parameters(&mut self.best_parameters, &self.state, b);
                 self.tip = Some((b.header.clone(), b.transactions.len() as i64));
+                if let Some(stats) = &self.stats {
+                    stats.record_block(b);
+                }
                 appended += 1;
             }
             tracing::info!(appended, height = self.state.height(), "imported blocks");
@@ -500,6 +515,11 @@ impl Service {
         self.tip = blocks
             .last()
             .map(|b| (b.header.clone(), b.transactions.len() as i64));
+        if let Some(stats) = &self.stats {
+            for b in blocks {
+                stats.record_block(b);
+            }
+        }
         tracing::warn!(
             fork_point,
             removed,
@@ -563,6 +583,9 @@ impl Service {
         note_best_parameters(&mut self.best_parameters, &self.state, &block);
         self.tip = Some((block.header.clone(), block.transactions.len() as i64));
         self.pending.clear();
+        if let Some(stats) = &self.stats {
+            stats.record_block(&block);
+        }
         tracing::info!(
             index = block.header.index,
             hash = %block.hash,

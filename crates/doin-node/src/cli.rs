@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 
 use crate::config::NodeConfig;
 
@@ -38,6 +38,27 @@ pub struct Cli {
     /// Log level: DEBUG, INFO, WARNING or ERROR.
     #[arg(short, long, default_value = "INFO", value_parser = parse_level)]
     pub log_level: String,
+    /// A one-off task instead of running the node.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// One-off tasks.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Copies what is new in an OLAP database to PostgreSQL (creating the schema), then
+    /// exits; safe to re-run (nothing is copied twice).
+    OlapSync {
+        /// The OLAP SQLite database (e.g. `<data_dir>/olap.db`).
+        #[arg(long = "olap-db", value_name = "PATH")]
+        olap_db: PathBuf,
+        /// PostgreSQL URL, e.g. `postgres://user@host:5432/db`.
+        #[arg(long = "postgres-url", value_name = "URL")]
+        postgres_url: String,
+        /// PostgreSQL schema the tables go to.
+        #[arg(long, default_value = "public")]
+        schema: String,
+    },
 }
 
 fn parse_level(s: &str) -> Result<String, String> {
@@ -64,11 +85,19 @@ impl Cli {
         if let Some(i) = &self.identity {
             config.identity_file = i.display().to_string();
         }
+        // Paths on the command line are relative to the working directory.
+        let absolute = |p: &PathBuf| {
+            std::env::current_dir()
+                .map(|cwd| cwd.join(p))
+                .unwrap_or_else(|_| p.clone())
+                .display()
+                .to_string()
+        };
         if let Some(s) = &self.stats_file {
-            config.experiment_stats_file = s.display().to_string();
+            config.experiment_stats_file = absolute(s);
         }
         if let Some(o) = &self.olap_db {
-            config.olap_db_path = o.display().to_string();
+            config.olap_db_path = absolute(o);
         }
         if self.reset_chain {
             config.reset_chain = true;
@@ -112,5 +141,33 @@ mod tests {
         assert!(c.reset_chain);
         assert_eq!(cli.tracing_level(), "debug");
         assert!(Cli::try_parse_from(["doin-node", "-l", "loud"]).is_err());
+        assert!(cli.command.is_none());
+    }
+
+    #[test]
+    fn olap_sync_is_a_subcommand_beside_the_flags() {
+        let cli = Cli::parse_from([
+            "doin-node",
+            "olap-sync",
+            "--olap-db",
+            "x/olap.db",
+            "--postgres-url",
+            "postgres://u@h/db",
+        ]);
+        match cli.command {
+            Some(Command::OlapSync {
+                olap_db,
+                postgres_url,
+                schema,
+            }) => {
+                assert_eq!(olap_db, PathBuf::from("x/olap.db"));
+                assert_eq!(postgres_url, "postgres://u@h/db");
+                assert_eq!(schema, "public");
+            }
+            other => panic!("parsed {other:?}"),
+        }
+        let cli = Cli::parse_from(["doin-node", "--config", "c.json", "--olap-db", "o.db"]);
+        assert!(cli.command.is_none());
+        assert_eq!(cli.olap_db, Some(PathBuf::from("o.db")));
     }
 }

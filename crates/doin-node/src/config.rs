@@ -473,21 +473,24 @@ impl NodeConfig {
         }
     }
 
-    /// Path of the per-round experiment CSV.
+    /// Path of the per-round experiment CSV. A relative `experiment_stats_file` (the
+    /// reference's configs say `./experiment_stats.csv`) is under `data_dir`, so that nodes
+    /// started from one directory do not share a file; `--stats-file` is made absolute.
     pub fn stats_file_path(&self) -> PathBuf {
-        if self.experiment_stats_file.is_empty() {
-            self.data_dir.join("experiment_stats.csv")
-        } else {
-            PathBuf::from(&self.experiment_stats_file)
-        }
+        self.under_data_dir(&self.experiment_stats_file, "experiment_stats.csv")
     }
 
-    /// Path of the OLAP database.
+    /// Path of the OLAP database (relative paths are under `data_dir`, as for the CSV).
     pub fn olap_db_path(&self) -> PathBuf {
-        if self.olap_db_path.is_empty() {
-            self.data_dir.join("olap.db")
+        self.under_data_dir(&self.olap_db_path, "olap.db")
+    }
+
+    fn under_data_dir(&self, path: &str, default: &str) -> PathBuf {
+        let p = Path::new(if path.is_empty() { default } else { path });
+        if p.is_absolute() {
+            p.to_path_buf()
         } else {
-            PathBuf::from(&self.olap_db_path)
+            self.data_dir.join(p)
         }
     }
 }

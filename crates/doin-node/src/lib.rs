@@ -21,6 +21,7 @@ pub mod peers;
 pub mod plugins;
 pub mod progress;
 pub mod sync;
+pub mod stats;
 pub mod task_queue;
 pub mod testnet;
 pub mod view;

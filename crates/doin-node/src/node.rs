@@ -130,6 +130,8 @@ pub struct RunningNode {
     chain_thread: std::thread::JoinHandle<()>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
+    stats: doin_stats::StatsHandle,
+    pg_sync: Option<std::thread::JoinHandle<()>>,
 }
 
 impl RunningNode {
@@ -159,6 +161,13 @@ impl RunningNode {
         }
         let remaining = deadline.saturating_duration_since(Instant::now());
         let _ = tokio::time::timeout(remaining, self.server).await;
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let stats = self.stats;
+        let flushed = tokio::task::spawn_blocking(move || stats.flush_timeout(remaining));
+        if !matches!(flushed.await, Ok(Ok(()))) {
+            tracing::warn!("experiment stats not flushed in time (the CSV has every round)");
+        }
+        drop(self.pg_sync);
         for t in self.tasks {
             t.abort();
         }
@@ -206,9 +215,21 @@ pub async fn start(mut config: NodeConfig) -> anyhow::Result<RunningNode> {
         );
     }
 
+    // Experiment stats: CSV + OLAP, caught up with the stored chain before new blocks come.
+    let stats = crate::stats::open(&config)?;
+    let caught_up = tokio::task::spawn_blocking({
+        let stats = stats.clone();
+        let db_path = db_path.clone();
+        move || crate::stats::catch_up(&stats, &db_path)
+    })
+    .await??;
+    tracing::info!(blocks_read = caught_up, olap = %stats.olap_path().display(), csv = %config.stats_file_path().display(), "experiment stats open");
+
     let registry = PluginRegistry::with_builtins();
     let (stop_tx, stop) = watch::channel(false);
-    let (chain, chain_thread) = chain_service::spawn(opened, identity.clone());
+    let pg_sync = crate::stats::spawn_pg_sync(&config, stop.clone())?;
+    let (chain, chain_thread) =
+        chain_service::spawn_with_stats(opened, identity.clone(), Some(stats.clone()));
     let queue = Arc::new(TaskQueue::new());
     let board = DomainBoard::default();
     let runtime = tokio::runtime::Handle::current();
@@ -274,6 +295,7 @@ pub async fn start(mut config: NodeConfig) -> anyhow::Result<RunningNode> {
             peers: peers.clone(),
             net: Some(net.clone()),
             quorum_timeout: crate::optimizer_loop::quorum_timeout(config.eval_poll_interval),
+            stats: Some(crate::stats::LoopStats::new(stats.clone(), role, &me)),
         };
         threads.push(
             std::thread::Builder::new()
@@ -315,6 +337,7 @@ pub async fn start(mut config: NodeConfig) -> anyhow::Result<RunningNode> {
         tasks: queue.clone(),
         board: board.clone(),
         info: Arc::new(info),
+        stats: Some(stats.clone()),
     };
     tracing::info!("HTTP API on http://{addr} (peer id {me})");
     let mut server_stop = stop.clone();
@@ -350,5 +373,7 @@ pub async fn start(mut config: NodeConfig) -> anyhow::Result<RunningNode> {
         },
         net,
         server,
+        stats,
+        pg_sync,
     })
 }

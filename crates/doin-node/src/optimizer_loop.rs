@@ -59,6 +59,8 @@ pub struct OptimizerLoop {
     /// How long to wait for a quorum's votes: twice the evaluators' poll interval
     /// (`eval_poll_interval`), at least 2 s and at most 20 s.
     pub quorum_timeout: Duration,
+    /// Experiment tracking (per-round CSV and OLAP rows); `None` records nothing.
+    pub stats: Option<crate::stats::LoopStats>,
 }
 
 /// How long a node with peers waits for its first sync before optimizing alone.
@@ -112,6 +114,7 @@ impl OptimizerLoop {
             p.experiment_id = experiment_id.clone();
         });
         tracing::info!(domain = %domain, experiment_id = %experiment_id, target = ?self.target_performance, "optimizing");
+        let mut tracker = self.stats.as_ref().map(|s| s.start(&experiment_id));
         // Like the reference, a node with peers, or on a network chain, first waits for a
         // peer (bounded), so that it starts from the network's chain rather than racing on
         // its own.
@@ -154,6 +157,16 @@ impl OptimizerLoop {
                 }
             };
             tracing::debug!(domain = %domain, round, performance = candidate.performance, "round");
+            if let Some(t) = tracker.as_mut() {
+                let height = self.chain.view().height;
+                t.record_round(
+                    round,
+                    candidate.performance,
+                    &candidate.parameters,
+                    height,
+                    0,
+                );
+            }
             if best
                 .as_ref()
                 .is_none_or(|b| self.better(candidate.performance, b.performance))
@@ -186,12 +199,18 @@ impl OptimizerLoop {
                         rounds = round,
                         "target_performance reached on chain; optimizing of this domain stopped"
                     );
+                    if let Some(t) = tracker {
+                        t.finish();
+                    }
                     return;
                 }
             }
             if self.round_interval > 0.0 {
                 self.pause(Duration::from_secs_f64(self.round_interval));
             }
+        }
+        if let Some(t) = tracker {
+            t.finish();
         }
     }
 

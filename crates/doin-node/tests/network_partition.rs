@@ -15,7 +15,7 @@ fn template(quorum: u32) -> NodeConfig {
     c.quorum_min_evaluators = quorum;
     c.finality_confirmation_depth = 30;
     c.target_block_time = 1.0;
-    c.initial_threshold = 0.05;
+    c.initial_threshold = 0.001;
     c.eval_poll_interval = 1.0;
     c.network_protocol = "gossipsub".into();
     for d in &mut c.domains {
@@ -25,6 +25,9 @@ fn template(quorum: u32) -> NodeConfig {
     }
     c
 }
+
+/// The networks of this file run one at a time: each is ten threads of real nodes.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -36,6 +39,7 @@ fn runtime() -> tokio::runtime::Runtime {
 
 #[test]
 fn partition_3_3_then_heal_converges_on_one_chain() {
+    let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
     runtime().block_on(async {
         let net = TestNet::start(6, &template(1)).await.expect("network");
         net.wait_for(Duration::from_secs(60), "every node past height 4", |v| {
@@ -95,6 +99,7 @@ fn partition_3_3_then_heal_converges_on_one_chain() {
 
 #[test]
 fn a_stopped_node_catches_up() {
+    let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
     runtime().block_on(async {
         let mut net = TestNet::start(4, &template(1)).await.expect("network");
         net.wait_for(Duration::from_secs(60), "height 3 everywhere", |v| {

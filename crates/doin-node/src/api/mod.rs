@@ -4,6 +4,8 @@
 //! * [`message`] — `POST /message`, the peer inbox.
 //! * [`status`] — `/health`, `/status`, `/peers`, `/fees`.
 //! * [`tasks`] — `/tasks/pending`, `/tasks/claim`, `/tasks/complete` (pull-based evaluators).
+//! * [`stats`] — `/stats`, `/stats/experiments`, `/stats/rounds`, `/stats/chain-metrics`,
+//!   `/stats/export` (experiment tracking, read from the OLAP database).
 //! * [`openapi`] — `/openapi.json`, the document describing all of the above.
 //!
 //! Handlers read snapshots ([`crate::view`]) and a read-only store connection; none of them
@@ -13,6 +15,7 @@ pub mod chain;
 pub mod error;
 pub mod message;
 pub mod openapi;
+pub mod stats;
 pub mod status;
 pub mod tasks;
 
@@ -83,6 +86,8 @@ pub struct ApiState {
     pub board: DomainBoard,
     /// Static facts.
     pub info: Arc<NodeInfo>,
+    /// Experiment stats (`/stats*`); `None` answers 503.
+    pub stats: Option<doin_stats::StatsHandle>,
 }
 
 impl ApiState {
@@ -106,6 +111,11 @@ pub fn router(state: ApiState) -> Router {
         .route("/tasks/pending", get(tasks::pending))
         .route("/tasks/claim", post(tasks::claim))
         .route("/tasks/complete", post(tasks::complete))
+        .route("/stats", get(stats::summary))
+        .route("/stats/experiments", get(stats::experiments))
+        .route("/stats/rounds", get(stats::rounds))
+        .route("/stats/chain-metrics", get(stats::chain_metrics))
+        .route("/stats/export", get(stats::export))
         .route("/openapi.json", get(openapi::openapi))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)

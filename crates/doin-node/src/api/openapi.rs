@@ -56,6 +56,18 @@ pub fn document() -> Value {
                 "summary": "Complete a claimed task with the evaluator's figure and signed vote",
                 "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["task_id", "verified_performance"], "properties": {"task_id": {"type": "string"}, "evaluator_id": {"type": "string"}, "verified_performance": {"type": "number"}, "vote": {"type": "object"}}}}}},
                 "responses": {"200": ok("{status: completed, task_id, block_generated}", obj.clone()), "400": error_response("missing or bad fields"), "409": error_response("not completable")}}},
+            "/stats": {"get": {"summary": "Experiment tracker summary per domain (or of one), plus olap_summaries",
+                "parameters": [{"name": "domain", "in": "query", "required": false, "schema": {"type": "string"}}],
+                "responses": {"200": ok("{<domain>: summary, olap_summaries}", obj.clone()), "404": error_response("unknown domain")}}},
+            "/stats/experiments": {"get": {"summary": "Experiments (dim_experiment) and finished summaries", "responses": {"200": ok("{experiments, summaries}", obj.clone())}}},
+            "/stats/rounds": {"get": {"summary": "An experiment's rounds (fact_round) by round number",
+                "parameters": [{"name": "experiment_id", "in": "query", "required": true, "schema": {"type": "string"}}, int_query("limit", "most rounds returned (default 1000, max 100000, >= 0)")],
+                "responses": {"200": ok("{rounds}", obj.clone()), "400": error_response("missing or malformed experiment_id, bad limit"), "404": error_response("unknown experiment")}}},
+            "/stats/chain-metrics": {"get": {"summary": "Every participant's accepted optimae from the chain (fact_chain_optimae)",
+                "parameters": [{"name": "domain_id", "in": "query", "required": false, "schema": {"type": "string"}}],
+                "responses": {"200": ok("{metrics, count}", obj.clone()), "404": error_response("unknown domain")}}},
+            "/stats/export": {"get": {"summary": "A consistent copy of the OLAP database (SQLite online backup)",
+                "responses": {"200": {"description": "olap.db", "content": {"application/vnd.sqlite3": {"schema": {"type": "string", "format": "binary"}}}}}}},
             "/openapi.json": {"get": {"summary": "This document", "responses": {"200": ok("OpenAPI document", obj.clone())}}}
         },
         "components": {"schemas": {

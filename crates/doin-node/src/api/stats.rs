@@ -1,0 +1,238 @@
+//! `/stats`, `/stats/experiments`, `/stats/rounds`, `/stats/chain-metrics`, `/stats/export`:
+//! experiment tracking read from the OLAP database on read-only connections of their own
+//! (never through the writer), in the reference's JSON shapes.
+
+use std::collections::HashMap;
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use doin_stats::{OlapReader, StatsError};
+use serde_json::{json, Map, Value};
+
+use super::error::{rejection, ApiError};
+use super::ApiState;
+
+/// Rounds `/stats/rounds` returns when no `limit` is given (the reference's default).
+pub const DEFAULT_ROUNDS_LIMIT: i64 = 1000;
+/// Most rounds one `/stats/rounds` answer carries.
+pub const MAX_ROUNDS_LIMIT: i64 = 100_000;
+
+type Params = Result<Query<HashMap<String, String>>, QueryRejection>;
+
+fn params(q: Params) -> Result<HashMap<String, String>, ApiError> {
+    q.map(|Query(q)| q).map_err(rejection)
+}
+
+fn internal(e: StatsError) -> ApiError {
+    ApiError::internal(e.to_string())
+}
+
+/// Runs `f` on a fresh read-only OLAP connection off the async threads.
+async fn with_reader<T: Send + 'static>(
+    s: &ApiState,
+    f: impl FnOnce(&OlapReader) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let stats = s
+        .stats
+        .clone()
+        .ok_or_else(|| ApiError::unavailable("experiment stats are not enabled on this node"))?;
+    tokio::task::spawn_blocking(move || f(&stats.reader().map_err(internal)?))
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?
+}
+
+/// Whether this node serves `domain_id` or has stats of it.
+fn domain_known(s: &ApiState, r: &OlapReader, domain_id: &str) -> Result<bool, ApiError> {
+    Ok(s.info.domains.iter().any(|d| d.domain_id == domain_id)
+        || r.domain_exists(domain_id).map_err(internal)?)
+}
+
+/// The tracker summary of a domain's latest experiment on this node (`{}` when none).
+fn domain_summary(r: &OlapReader, domain_id: &str) -> Result<Value, ApiError> {
+    let rows = r
+        .query_json(
+            "SELECT e.experiment_id, e.domain_id, \
+             (SELECT COUNT(*) FROM fact_round f WHERE f.experiment_id = e.experiment_id) AS rounds, \
+             l.best_performance, e.target_performance, \
+             COALESCE(l.converged, e.converged) AS converged, l.time_to_target_seconds, \
+             l.elapsed_seconds, e.optimizer_plugin, e.performance_metric, e.metric_schema, \
+             e.higher_is_better \
+             FROM dim_experiment e LEFT JOIN fact_round l ON l.round_id = ( \
+                SELECT round_id FROM fact_round WHERE experiment_id = e.experiment_id \
+                ORDER BY round_number DESC LIMIT 1) \
+             WHERE e.domain_id = ?1 ORDER BY e.started_at DESC, e.rowid DESC LIMIT 1",
+            &[&domain_id],
+        )
+        .map_err(internal)?;
+    let Some(Value::Object(mut row)) = rows.into_iter().next() else {
+        return Ok(json!({}));
+    };
+    for key in ["converged", "higher_is_better"] {
+        if let Some(v) = row.get(key).and_then(Value::as_i64) {
+            row.insert(key.into(), Value::Bool(v != 0));
+        }
+    }
+    Ok(Value::Object(row))
+}
+
+/// `GET /stats?domain=X`: one domain's tracker summary, or every domain's, plus
+/// `olap_summaries` (finished experiments).
+pub async fn summary(State(s): State<ApiState>, q: Params) -> Result<Response, ApiError> {
+    let q = params(q)?;
+    let domain = q.get("domain").filter(|d| !d.is_empty()).cloned();
+    let state = s.clone();
+    let body = with_reader(&s, move |r| {
+        let summaries = Value::Array(r.summaries(domain.as_deref()).map_err(internal)?);
+        match domain {
+            Some(d) => {
+                if !domain_known(&state, r, &d)? {
+                    return Err(ApiError::not_found(format!("unknown domain: {d}")));
+                }
+                let mut out = match domain_summary(r, &d)? {
+                    Value::Object(m) => m,
+                    _ => Map::new(),
+                };
+                out.insert("olap_summaries".into(), summaries);
+                Ok(Value::Object(out))
+            }
+            None => {
+                let mut out = Map::new();
+                let mut domains: Vec<String> = state
+                    .info
+                    .domains
+                    .iter()
+                    .map(|d| d.domain_id.clone())
+                    .collect();
+                for e in r.experiments().map_err(internal)? {
+                    if let Some(d) = e["domain_id"].as_str() {
+                        domains.push(d.to_owned());
+                    }
+                }
+                domains.sort();
+                domains.dedup();
+                for d in domains {
+                    let v = domain_summary(r, &d)?;
+                    if v.as_object().is_some_and(|m| !m.is_empty()) {
+                        out.insert(d, v);
+                    }
+                }
+                out.insert("olap_summaries".into(), summaries);
+                Ok(Value::Object(out))
+            }
+        }
+    })
+    .await?;
+    Ok(Json(body).into_response())
+}
+
+/// `GET /stats/experiments`: every experiment and every finished experiment's summary.
+pub async fn experiments(State(s): State<ApiState>) -> Result<Response, ApiError> {
+    let body = with_reader(&s, |r| {
+        Ok(json!({
+            "experiments": r.experiments().map_err(internal)?,
+            "summaries": r.summaries(None).map_err(internal)?,
+        }))
+    })
+    .await?;
+    Ok(Json(body).into_response())
+}
+
+/// Whether an experiment id is well formed (ids are 32 hex characters; other nodes' ids
+/// may differ, so any short id of letters, digits, `-`, `_` and `.` is accepted).
+fn valid_experiment_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 128
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+/// `GET /stats/rounds?experiment_id=&limit=1000`: the experiment's rounds by round number.
+pub async fn rounds(State(s): State<ApiState>, q: Params) -> Result<Response, ApiError> {
+    let q = params(q)?;
+    let id = match q.get("experiment_id").map(|s| s.trim()) {
+        None | Some("") => return Err(ApiError::bad_request("experiment_id required")),
+        Some(id) if !valid_experiment_id(id) => {
+            return Err(ApiError::bad_request(format!(
+                "malformed experiment_id {id:?}: use the id /stats/experiments lists"
+            )))
+        }
+        Some(id) => id.to_owned(),
+    };
+    let limit = match q.get("limit").map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        None => DEFAULT_ROUNDS_LIMIT,
+        Some(l) => match l.parse::<i64>() {
+            Ok(n) if n >= 0 => n.min(MAX_ROUNDS_LIMIT),
+            Ok(_) => {
+                return Err(ApiError::bad_request(format!(
+                    "limit must be >= 0, got {l}"
+                )))
+            }
+            Err(_) => {
+                return Err(ApiError::bad_request(format!(
+                    "limit must be a non-negative integer, got {l:?}"
+                )))
+            }
+        },
+    };
+    let body = with_reader(&s, move |r| {
+        if !r.experiment_exists(&id).map_err(internal)? {
+            return Err(ApiError::not_found(format!("unknown experiment: {id}")));
+        }
+        Ok(json!({"rounds": r.rounds(&id, limit).map_err(internal)?}))
+    })
+    .await?;
+    Ok(Json(body).into_response())
+}
+
+/// `GET /stats/chain-metrics?domain_id=`: every accepted optimae on the chain (of one
+/// domain), whoever optimized it: `{"metrics": [...], "count": n}`.
+pub async fn chain_metrics(State(s): State<ApiState>, q: Params) -> Result<Response, ApiError> {
+    let q = params(q)?;
+    let domain = q.get("domain_id").filter(|d| !d.is_empty()).cloned();
+    let state = s.clone();
+    let body = with_reader(&s, move |r| {
+        if let Some(d) = &domain {
+            if !domain_known(&state, r, d)? {
+                return Err(ApiError::not_found(format!("unknown domain: {d}")));
+            }
+        }
+        let metrics = r.chain_metrics(domain.as_deref()).map_err(internal)?;
+        Ok(json!({"count": metrics.len(), "metrics": metrics}))
+    })
+    .await?;
+    Ok(Json(body).into_response())
+}
+
+/// `GET /stats/export`: a consistent copy of the OLAP database, taken with SQLite's
+/// online backup API while the node goes on writing.
+pub async fn export(State(s): State<ApiState>) -> Result<Response, ApiError> {
+    let stats = s.stats.clone();
+    let bytes = with_reader(&s, move |r| {
+        let olap = stats
+            .as_ref()
+            .map(|h| h.olap_path().to_path_buf())
+            .unwrap_or_default();
+        let mut name = olap.file_name().unwrap_or_default().to_os_string();
+        name.push(format!(".export-{}", doin_stats::tracker::random_id()));
+        let tmp = olap.with_file_name(name);
+        let result = r
+            .backup_to(&tmp)
+            .map_err(internal)
+            .and_then(|()| std::fs::read(&tmp).map_err(|e| ApiError::internal(e.to_string())));
+        let _ = std::fs::remove_file(&tmp);
+        result
+    })
+    .await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/vnd.sqlite3"),
+            (header::CONTENT_DISPOSITION, "attachment; filename=olap.db"),
+        ],
+        bytes,
+    )
+        .into_response())
+}
