@@ -285,10 +285,55 @@ impl ChainState {
         commitment_hash: &str,
         commit_height: u64,
     ) -> Result<Vec<String>, ConsensusError> {
+        self.quorum_for_at(
+            optimizer_id,
+            commitment_hash,
+            commit_height,
+            self.tip_time_micros,
+        )
+    }
+
+    /// How long without a block (chain time) makes the chain *stalled*: ten target block
+    /// times.
+    pub fn stall_micros(&self) -> i64 {
+        (self.params.target_block_time_secs * 10.0 * 1e6) as i64
+    }
+
+    /// Whether a block timestamped `at_micros` follows a stall of the chain: no block for
+    /// [`ChainState::stall_micros`] since the tip.
+    pub fn is_stalled(&self, at_micros: i64) -> bool {
+        at_micros.saturating_sub(self.tip_time_micros) >= self.stall_micros()
+    }
+
+    /// The quorum for an optimae committed at `commit_height` and included in a block
+    /// timestamped `at_micros`.
+    ///
+    /// Liveness rule: after a stall ([`ChainState::is_stalled`]) the quorum is drawn from
+    /// every peer seen on chain, not only the evaluators above the minimum reputation, so
+    /// that a few dead evaluators cannot halt the chain for good. The stall is measured
+    /// with the including block's timestamp, which validators bound by their clock, so a
+    /// generator cannot fake it without waiting it out.
+    pub fn quorum_for_at(
+        &self,
+        optimizer_id: &str,
+        commitment_hash: &str,
+        commit_height: u64,
+        at_micros: i64,
+    ) -> Result<Vec<String>, ConsensusError> {
         let seed_block = self.seed_block_hash(commit_height)?;
+        let seed = selection_seed(seed_block, commitment_hash);
+        if self.is_stalled(at_micros) {
+            let everyone: Vec<&String> = self.peers_seen.iter().collect();
+            return Ok(select_quorum(
+                &seed,
+                optimizer_id,
+                &everyone,
+                self.params.quorum_min_evaluators,
+            ));
+        }
         let eligible = self.eligible_evaluators(commit_height).unwrap_or(&[]);
         Ok(select_quorum(
-            &selection_seed(seed_block, commitment_hash),
+            &seed,
             optimizer_id,
             eligible,
             self.params.quorum_min_evaluators,
@@ -341,6 +386,39 @@ impl ChainState {
 mod tests {
     use super::*;
     use doin_primitives::models::GENESIS_HASH;
+
+    #[test]
+    fn a_stalled_chain_draws_quorums_from_every_peer_seen() {
+        let mut params = ChainParams::solo_default();
+        params.quorum_min_evaluators = 1;
+        params.target_block_time_secs = 10.0;
+        let mut s = ChainState::new(params);
+        s.tip_time_micros = 1_000_000_000;
+        s.peers_seen = ["a", "dead", "c"].iter().map(|p| p.to_string()).collect();
+        // Only "dead" is eligible by reputation at the tip.
+        if let Some(r) = s.recent.back_mut() {
+            r.eligible = vec!["dead".to_owned()];
+        }
+        let normal = s
+            .quorum_for_at("a", "commit", 0, s.tip_time_micros + 1)
+            .expect("quorum");
+        assert_eq!(normal, vec!["dead".to_owned()]);
+        let stalled_at = s.tip_time_micros + s.stall_micros();
+        assert!(s.is_stalled(stalled_at) && !s.is_stalled(stalled_at - 1));
+        let mut picked = std::collections::BTreeSet::new();
+        for i in 0..40 {
+            let q = s
+                .quorum_for_at("a", &format!("commit-{i}"), 0, stalled_at)
+                .expect("quorum");
+            assert_eq!(q.len(), 1);
+            assert_ne!(q[0], "a", "never the optimizer itself");
+            picked.insert(q[0].clone());
+        }
+        assert!(
+            picked.contains("c"),
+            "live peers can be drawn after a stall: {picked:?}"
+        );
+    }
 
     #[test]
     fn genesis_state() {

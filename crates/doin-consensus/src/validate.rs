@@ -90,6 +90,8 @@ pub struct BlockSummary {
 /// Per-block overlay: what earlier transactions of the same block changed.
 #[derive(Default)]
 struct Pending {
+    /// Timestamp (µs) of the block the transactions are checked for (0: no stall).
+    at_micros: i64,
     best: BTreeMap<String, f64>,
     optimae_ids: BTreeSet<String>,
     commitments: BTreeSet<String>,
@@ -154,8 +156,14 @@ impl ChainState {
         &self,
         a: &AcceptedOptimae,
         domain_id: &str,
+        at_micros: i64,
     ) -> Result<QuorumDecision, ConsensusError> {
-        let quorum = self.quorum_for(&a.optimizer_id, &a.commitment_hash, a.commit_height)?;
+        let quorum = self.quorum_for_at(
+            &a.optimizer_id,
+            &a.commitment_hash,
+            a.commit_height,
+            at_micros,
+        )?;
         let seed_block = self.seed_block_hash(a.commit_height)?;
         let young = self.is_young(&a.optimizer_id, a.commit_height);
         let max_votes = quorum.len() + self.params.quorum_min_evaluators as usize;
@@ -254,7 +262,14 @@ impl ChainState {
         reported_performance: f64,
         votes: &[QuorumVote],
     ) -> Result<Scoring, ConsensusError> {
-        self.score_optimae_after(&[], domain_id, optimizer_id, reported_performance, votes)
+        self.score_optimae_after(
+            &[],
+            domain_id,
+            optimizer_id,
+            reported_performance,
+            votes,
+            self.tip_time_micros,
+        )
     }
 
     /// As [`ChainState::score_optimae`], for an optimae that follows the (checked)
@@ -267,8 +282,12 @@ impl ChainState {
         optimizer_id: &str,
         reported_performance: f64,
         votes: &[QuorumVote],
+        at_micros: i64,
     ) -> Result<Scoring, ConsensusError> {
-        let mut before = Pending::default();
+        let mut before = Pending {
+            at_micros,
+            ..Pending::default()
+        };
         for (index, tx) in pending.iter().enumerate() {
             self.check_tx(tx, &mut before)
                 .map_err(ConsensusError::in_tx(index))?;
@@ -330,7 +349,7 @@ impl ChainState {
             return Err(ConsensusError::CommitmentReused(commitment));
         }
         check_parameters(&a.parameters, domain)?;
-        let decision = self.check_votes(&a, &tx.domain_id)?;
+        let decision = self.check_votes(&a, &tx.domain_id, pending.at_micros)?;
         check_number(
             "verified_performance",
             decision.median,
@@ -377,8 +396,15 @@ impl ChainState {
 
     /// Checks transactions in order for the next block; returns the outcomes and the sum
     /// of their effective increments (f64, in order).
-    fn check_txs(&self, txs: &[Transaction]) -> Result<(Vec<OptimaeOutcome>, f64), ConsensusError> {
-        let mut pending = Pending::default();
+    fn check_txs(
+        &self,
+        txs: &[Transaction],
+        at_micros: i64,
+    ) -> Result<(Vec<OptimaeOutcome>, f64), ConsensusError> {
+        let mut pending = Pending {
+            at_micros,
+            ..Pending::default()
+        };
         let mut outcomes = Vec::with_capacity(txs.len());
         let mut sum = 0.0;
         for (index, tx) in txs.iter().enumerate() {
@@ -411,7 +437,17 @@ impl ChainState {
     /// The weighted sum a next block with these transactions (in order) would carry; the
     /// node mints once it reaches [`ChainState::next_threshold`].
     pub fn pending_sum(&self, txs: &[Transaction]) -> Result<f64, ConsensusError> {
-        self.check_txs(txs).map(|(_, sum)| sum)
+        self.pending_sum_at(txs, self.tip_time_micros)
+    }
+
+    /// As [`ChainState::pending_sum`], for a block timestamped `at_micros` (a block after a
+    /// stall may carry optimae verified by fallback quorums).
+    pub fn pending_sum_at(
+        &self,
+        txs: &[Transaction],
+        at_micros: i64,
+    ) -> Result<f64, ConsensusError> {
+        self.check_txs(txs, at_micros).map(|(_, sum)| sum)
     }
 
     fn expected_coinbase(
@@ -484,7 +520,8 @@ impl ChainState {
         .map_err(|e| ConsensusError::BadGeneratorSeal(e.to_string()))?;
         let threshold = self.next_threshold();
         check_threshold(threshold, h.threshold)?;
-        let (optimae, sum) = self.check_txs(&block.transactions)?;
+        let (optimae, sum) =
+            self.check_txs(&block.transactions, block.header.timestamp.unix_micros())?;
         if sum.to_bits() != h.weighted_performance_sum.to_bits() {
             return Err(ConsensusError::WrongWeightedSum {
                 expected: sum,
@@ -589,7 +626,7 @@ impl ChainState {
         timestamp: Timestamp,
     ) -> Result<Block, ConsensusError> {
         let time = timestamp.unix_micros().max(self.tip_time_micros + 1);
-        let (optimae, sum) = self.check_txs(&txs)?;
+        let (optimae, sum) = self.check_txs(&txs, time)?;
         let threshold = self.next_threshold();
         if sum < threshold {
             return Err(ConsensusError::BelowThreshold { sum, threshold });

@@ -370,9 +370,10 @@ impl Service {
         }
         let commit_height = self.state.height();
         let seed_block_hash = self.state.tip_hash().to_owned();
+        let now = Timestamp::now_utc().unix_micros();
         let quorum = self
             .state
-            .quorum_for(optimizer_id, commitment_hash, commit_height)
+            .quorum_for_at(optimizer_id, commitment_hash, commit_height, now)
             .map_err(|e| e.to_string())?;
         let young = self.state.is_young(optimizer_id, commit_height);
         Ok(QuorumPlan {
@@ -397,6 +398,7 @@ impl Service {
                 self.identity.peer_id(),
                 p.reveal.reported_performance,
                 &p.votes,
+                Timestamp::now_utc().unix_micros(),
             )
             .map_err(|e| e.to_string())?;
         let tx =
@@ -404,7 +406,7 @@ impl Service {
         let mut candidate = self.pending.clone();
         candidate.push(tx);
         self.state
-            .pending_sum(&candidate)
+            .pending_sum_at(&candidate, Timestamp::now_utc().unix_micros())
             .map_err(|e| e.to_string())?;
         self.pending = candidate;
         let effective_increment = scoring.effective_increment;
@@ -540,7 +542,11 @@ impl Service {
         for tx in std::mem::take(&mut self.pending) {
             let mut candidate = kept.clone();
             candidate.push(tx);
-            if self.state.pending_sum(&candidate).is_ok() {
+            if self
+                .state
+                .pending_sum_at(&candidate, Timestamp::now_utc().unix_micros())
+                .is_ok()
+            {
                 kept = candidate;
             }
         }
@@ -548,7 +554,11 @@ impl Service {
     }
 
     fn try_mint(&mut self) -> Option<i64> {
-        let sum = self.state.pending_sum(&self.pending).ok()?;
+        let now = Timestamp::now_utc();
+        let sum = self
+            .state
+            .pending_sum_at(&self.pending, now.unix_micros())
+            .ok()?;
         let threshold = self.state.next_threshold();
         if sum < threshold {
             return None;
