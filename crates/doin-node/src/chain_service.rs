@@ -449,30 +449,33 @@ impl Service {
             return Ok(ImportOutcome::Kept);
         };
         let fork_point = u64::try_from(first.header.index - 1).unwrap_or(0);
-        if fork_point == self.state.height() {
-            let mut appended = 0;
-            for b in blocks {
-                self.state
-                    .validate_block(b)
-                    .map_err(|e| format!("block {} from peer is invalid: {e}", b.header.index))?;
-                self.store.append(b).map_err(|e| e.to_string())?;
-                self.state.apply_block(b).map_err(|e| e.to_string())?;
-                note_best_parameters(&mut self.best_parameters, &self.state, b);
-                self.tip = Some((b.header.clone(), b.transactions.len() as i64));
-                if let Some(stats) = &self.stats {
-                    stats.record_block(b);
-                }
-                appended += 1;
-            }
-            tracing::info!(appended, height = self.state.height(), "imported blocks");
-            return Ok(ImportOutcome::Extended(appended));
-        }
         if fork_point > self.state.height() {
             return Err(format!(
                 "blocks start at {} but our tip is {}: fetch the missing blocks first",
                 fork_point + 1,
                 self.state.height()
             ));
+        }
+        // Signatures do not depend on chain state: check the whole segment on all cores
+        // first, then apply the blocks in order with every other rule.
+        verify_signatures_parallel(blocks)?;
+        if fork_point == self.state.height() {
+            for b in blocks {
+                if let Err(e) = self.state.apply_stored_block(b) {
+                    // Keep the valid prefix: rebuild the state from what is stored, then
+                    // store and apply the blocks before the invalid one.
+                    let bad = b.header.index;
+                    let good = usize::try_from(bad - first.header.index).unwrap_or(0);
+                    self.reload_state();
+                    if good > 0 {
+                        let _ = self.append_applied(&blocks[..good], false);
+                    }
+                    return Err(format!("block {bad} from peer is invalid: {e}"));
+                }
+            }
+            self.append_applied(blocks, true)?;
+            tracing::info!(appended = blocks.len(), height = self.state.height(), "imported blocks");
+            return Ok(ImportOutcome::Extended(blocks.len()));
         }
         if !self.state.reorg_allowed(fork_point) {
             return Err(format!(
@@ -494,7 +497,7 @@ impl Service {
             note_best_parameters(&mut best, &candidate, &b);
         }
         for b in blocks {
-            candidate.apply_block(b).map_err(|e| {
+            candidate.apply_stored_block(b).map_err(|e| {
                 format!(
                     "block {} of the peer's branch is invalid: {e}",
                     b.header.index
@@ -534,6 +537,50 @@ impl Service {
             removed,
             appended: blocks.len(),
         })
+    }
+
+    /// Stores blocks in one SQLite transaction; `applied` says whether the state already
+    /// holds them (otherwise they are applied first). On a store failure the state is
+    /// rebuilt from the store.
+    fn append_applied(&mut self, blocks: &[Block], applied: bool) -> Result<(), String> {
+        if !applied {
+            for b in blocks {
+                self.state.apply_stored_block(b).map_err(|e| e.to_string())?;
+            }
+        }
+        if let Err(e) = self.store.append_batch(blocks) {
+            tracing::error!("cannot store blocks: {e}; rebuilding state from the store");
+            self.reload_state();
+            return Err(e.to_string());
+        }
+        for b in blocks {
+            note_best_parameters(&mut self.best_parameters, &self.state, b);
+            if let Some(stats) = &self.stats {
+                stats.record_block(b);
+            }
+        }
+        if let Some(b) = blocks.last() {
+            self.tip = Some((b.header.clone(), b.transactions.len() as i64));
+        }
+        Ok(())
+    }
+
+    /// Rebuilds the state (and the best parameters) from the store.
+    fn reload_state(&mut self) {
+        let mut state = ChainState::new(self.state.params().clone());
+        let mut best = BTreeMap::new();
+        let replayed = self.store.for_each_block(1, |b: Block| -> Result<(), StoreError> {
+            if state.apply_stored_block(&b).is_ok() {
+                note_best_parameters(&mut best, &state, &b);
+            }
+            Ok(())
+        });
+        if let Err(e) = replayed {
+            tracing::error!("cannot re-read the chain store: {e}");
+            return;
+        }
+        self.state = state;
+        self.best_parameters = best;
     }
 
     /// Drops pending optimae that no longer fit the new tip.
@@ -656,6 +703,35 @@ fn build_view(state: &ChainState, me: &str, pending: &[Transaction]) -> ChainVie
         solo: state.is_solo(),
         domain_best_parameters: BTreeMap::new(),
     }
+}
+
+/// Verifies the signatures of `blocks` on every available core.
+fn verify_signatures_parallel(blocks: &[Block]) -> Result<(), String> {
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 8);
+    let chunk = blocks.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = blocks
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    for b in part {
+                        doin_consensus::validate::verify_block_signatures(b).map_err(|e| {
+                            format!("block {} from peer is invalid: {e}", b.header.index)
+                        })?;
+                    }
+                    Ok::<(), String>(())
+                })
+            })
+            .collect();
+        for w in workers {
+            w.join()
+                .map_err(|_| "signature check panicked".to_owned())??;
+        }
+        Ok(())
+    })
 }
 
 /// A small pool of read-only store connections for the API.

@@ -154,3 +154,66 @@ impl TestNet {
 pub fn agree(views: &[std::sync::Arc<ChainView>]) -> bool {
     views.windows(2).all(|w| w[0].tip_hash == w[1].tip_hash)
 }
+
+/// Writes a valid chain of `n` blocks to `chain.db` at `path`: each block holds one
+/// accepted optimae of `domain` (performance improving by one each block), verified by a
+/// sealed vote of the generator, one block every `target_block_time`. Returns the
+/// generator's peer id. For benchmarks and tests that need a long chain fast.
+pub fn build_chain(
+    path: &std::path::Path,
+    params: &doin_consensus::ChainParams,
+    domain: &str,
+    n: u64,
+) -> anyhow::Result<String> {
+    use doin_consensus::accepted::{AcceptedOptimae, Experiment, Reveal};
+    use doin_consensus::{ChainState, QuorumVote};
+    use doin_primitives::identity::Identity;
+    use doin_primitives::value::{Map, Value};
+    use doin_primitives::Timestamp;
+
+    let me = Identity::generate();
+    let mut state = ChainState::new(params.clone());
+    let mut store = doin_store::ChainStore::open(path)?;
+    let step = (params.target_block_time_secs * 1e6) as i64;
+    let t0 = Timestamp::now_utc().unix_micros() - step * (n as i64 + 1);
+    let mut batch = Vec::new();
+    for i in 1..=n {
+        let perf = i as f64;
+        let mut parameters = Map::new();
+        parameters.insert("x".into(), Value::Array(vec![Value::Float(perf)]));
+        let ts = Timestamp::from_unix_micros(t0 + (i as i64) * step);
+        let reveal = Reveal {
+            domain_id: domain.into(),
+            parameters,
+            nonce: format!("{i:032x}"),
+            reported_performance: perf,
+            commit_height: state.height(),
+            timestamp: ts,
+        };
+        let commitment = reveal.commitment_hash();
+        let seed = state.synthetic_seed_for(&commitment, domain, me.peer_id(), state.height())?;
+        let vote = QuorumVote {
+            optimae_id: reveal.optimae_id(me.peer_id()),
+            domain_id: domain.into(),
+            evaluator_id: me.peer_id().to_owned(),
+            verified_performance: perf,
+            synthetic_seed: seed,
+            synthetic_data_hash: String::new(),
+            timestamp: ts,
+            seal: None,
+        }
+        .sealed(&me);
+        let votes = vec![vote];
+        let scoring = state.score_optimae(domain, me.peer_id(), perf, &votes)?;
+        let tx = AcceptedOptimae::build(&me, &reveal, &scoring, &votes, &Experiment::default());
+        let block = state.build_block(&me, vec![tx], ts)?;
+        state.apply_block(&block)?;
+        batch.push(block);
+        if batch.len() == 50 {
+            store.append_batch(&batch)?;
+            batch.clear();
+        }
+    }
+    store.append_batch(&batch)?;
+    Ok(me.peer_id().to_owned())
+}
