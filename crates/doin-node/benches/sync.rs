@@ -49,7 +49,10 @@ fn main() {
             if node_b.chain.view().height >= target {
                 break;
             }
-            assert!(started.elapsed() < Duration::from_secs(600), "sync too slow");
+            assert!(
+                started.elapsed() < Duration::from_secs(600),
+                "sync too slow"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         let secs = started.elapsed().as_secs_f64();

@@ -474,7 +474,11 @@ impl Service {
                 }
             }
             self.append_applied(blocks, true)?;
-            tracing::info!(appended = blocks.len(), height = self.state.height(), "imported blocks");
+            tracing::info!(
+                appended = blocks.len(),
+                height = self.state.height(),
+                "imported blocks"
+            );
             return Ok(ImportOutcome::Extended(blocks.len()));
         }
         if !self.state.reorg_allowed(fork_point) {
@@ -545,7 +549,9 @@ impl Service {
     fn append_applied(&mut self, blocks: &[Block], applied: bool) -> Result<(), String> {
         if !applied {
             for b in blocks {
-                self.state.apply_stored_block(b).map_err(|e| e.to_string())?;
+                self.state
+                    .apply_stored_block(b)
+                    .map_err(|e| e.to_string())?;
             }
         }
         if let Err(e) = self.store.append_batch(blocks) {
@@ -569,12 +575,14 @@ impl Service {
     fn reload_state(&mut self) {
         let mut state = ChainState::new(self.state.params().clone());
         let mut best = BTreeMap::new();
-        let replayed = self.store.for_each_block(1, |b: Block| -> Result<(), StoreError> {
-            if state.apply_stored_block(&b).is_ok() {
-                note_best_parameters(&mut best, &state, &b);
-            }
-            Ok(())
-        });
+        let replayed = self
+            .store
+            .for_each_block(1, |b: Block| -> Result<(), StoreError> {
+                if state.apply_stored_block(&b).is_ok() {
+                    note_best_parameters(&mut best, &state, &b);
+                }
+                Ok(())
+            });
         if let Err(e) = replayed {
             tracing::error!("cannot re-read the chain store: {e}");
             return;
@@ -774,5 +782,9 @@ impl crate::api::BlockSource for ReaderPool {
 
     fn block(&self, index: i64) -> Result<Option<Block>, String> {
         self.with(|r| r.block(index))
+    }
+
+    fn blocks_json(&self, from: i64, to: i64) -> Result<Vec<String>, String> {
+        self.with(|r| r.blocks_wire_json(from, to))
     }
 }

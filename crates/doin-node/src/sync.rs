@@ -174,18 +174,36 @@ pub async fn sync_with(
         top = from - 1;
     };
     let mut outcomes = Vec::new();
-    let mut next = fork_point + 1;
     let extending = fork_point == view.tip_index;
     let mut branch: Vec<Block> = Vec::new();
-    while next < peer.height {
-        let to = (next + PAGE - 1).min(peer.height - 1);
-        let page = client.blocks(endpoint, next, to).await?;
+    // Fetch the next page while the chain service validates the current one.
+    let fetch = |from: i64| {
+        let client = client.clone();
+        let endpoint = endpoint.to_owned();
+        let to = (from + PAGE - 1).min(peer.height - 1);
+        async move { client.blocks(&endpoint, from, to).await }
+    };
+    let mut next = fork_point + 1;
+    let mut in_flight = (next < peer.height).then(|| tokio::spawn(fetch(next)));
+    while let Some(page) = in_flight.take() {
+        let page = page.await.map_err(|e| e.to_string())??;
         if page.is_empty() {
             break;
         }
         next += page.len() as i64;
+        if next < peer.height {
+            in_flight = Some(tokio::spawn(fetch(next)));
+        }
         if extending {
-            outcomes.push(chain.import(page).await?);
+            match chain.import(page).await {
+                Ok(o) => outcomes.push(o),
+                Err(e) => {
+                    if let Some(f) = in_flight.take() {
+                        f.abort();
+                    }
+                    return Err(e);
+                }
+            }
         } else {
             branch.extend(page);
             if branch.len() > MAX_BRANCH {

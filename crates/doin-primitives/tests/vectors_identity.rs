@@ -74,6 +74,12 @@ fn ecdsa_signature_vectors() {
             "variant {}",
             s(case, "variant")
         );
+        assert_eq!(
+            doin_primitives::identity::verify_portable(&public, &message, &sig),
+            valid,
+            "portable, variant {}",
+            s(case, "variant")
+        );
     }
 }
 

@@ -82,6 +82,26 @@ impl ChainReader {
         )
     }
 
+    /// The stored wire JSON of the blocks with `from <= index <= to_inclusive`, in order,
+    /// exactly as appended (for serving ranges without a parse and re-encode). Not checked:
+    /// parse before trusting.
+    pub fn blocks_wire_json(
+        &self,
+        from: i64,
+        to_inclusive: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "SELECT wire FROM blocks WHERE block_index BETWEEN ?1 AND ?2 ORDER BY block_index",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map([from, to_inclusive], |r| r.get::<_, String>(0))
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
+    }
+
     /// The stored wire JSON of the block at `index`, exactly as appended (for serving it
     /// without a parse and re-encode). Not checked: parse it before trusting it.
     pub fn block_wire_json(&self, index: i64) -> Result<Option<String>, StoreError> {

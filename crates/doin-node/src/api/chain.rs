@@ -6,7 +6,6 @@ use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use doin_primitives::models::WireModel;
-use doin_primitives::value::Value;
 use serde_json::json;
 
 use super::error::ApiError;
@@ -56,19 +55,32 @@ pub async fn chain_blocks(
     let request_id = q.get("request_id").cloned().unwrap_or_default();
     let blocks = if to >= from {
         let source = s.blocks.clone();
-        tokio::task::spawn_blocking(move || source.blocks(from, to))
+        tokio::task::spawn_blocking(move || source.blocks_json(from, to))
             .await
             .map_err(|e| ApiError::internal(e.to_string()))?
             .map_err(ApiError::internal)?
     } else {
         Vec::new()
     };
-    let body = Value::Object(doin_primitives::map! {
-        "request_id" => request_id,
-        "blocks" => blocks.iter().map(WireModel::to_value).collect::<Vec<_>>(),
-        "has_more" => to < height - 1,
-    });
-    Ok(Json(body).into_response())
+    // The stored wire JSON of each block goes out as is (no parse and re-encode).
+    let mut body = String::with_capacity(64 + blocks.iter().map(String::len).sum::<usize>());
+    body.push_str("{\"request_id\":");
+    body.push_str(&serde_json::Value::from(request_id).to_string());
+    body.push_str(",\"blocks\":[");
+    for (i, b) in blocks.iter().enumerate() {
+        if i > 0 {
+            body.push(',');
+        }
+        body.push_str(b);
+    }
+    body.push_str("],\"has_more\":");
+    body.push_str(if to < height - 1 { "true" } else { "false" });
+    body.push('}');
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response())
 }
 
 /// `GET /chain/block/{index}`: a block, or 404.

@@ -35,6 +35,14 @@ pub trait BlockSource: Send + Sync + 'static {
     fn blocks(&self, from: i64, to: i64) -> Result<Vec<Block>, String>;
     /// One block.
     fn block(&self, index: i64) -> Result<Option<Block>, String>;
+    /// Blocks `from..=to` as their stored wire JSON (served without re-encoding).
+    fn blocks_json(&self, from: i64, to: i64) -> Result<Vec<String>, String> {
+        self.blocks(from, to).map(|bs| {
+            bs.iter()
+                .map(doin_primitives::models::WireModel::to_wire_json)
+                .collect()
+        })
+    }
 }
 
 /// This node's static facts the API reports.
