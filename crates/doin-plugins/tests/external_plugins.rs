@@ -274,3 +274,25 @@ fn a_wrong_handshake_or_a_missing_program_fail_to_start() {
         "{err}"
     );
 }
+
+#[test]
+fn numpy_arrays_and_scalars_in_results_become_json() {
+    let has_numpy = std::process::Command::new("python3")
+        .args(["-c", "import numpy"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has_numpy {
+        eprintln!("numpy is not installed; skipped (.ci/run installs it)");
+        return;
+    }
+    let registry = PluginRegistry::empty();
+    let mut opt = registry
+        .optimizer("python:misbehaving:NumpyOptimizer", &config(20.0), 1)
+        .expect("starts");
+    let c = opt.step(None).expect("step");
+    assert_eq!(
+        c.parameters["x"],
+        Value::Array(vec![Value::Float(1.5), Value::Float(2.5)])
+    );
+    assert_eq!(c.performance, -0.5);
+}
