@@ -58,9 +58,7 @@ impl PluginRegistry {
     /// A registry with the built-in domains: [`quadratic::NAME`] (`simple_quadratic`).
     pub fn with_builtins() -> Self {
         let mut r = Self::empty();
-        r.register_optimizer(quadratic::NAME, |cfg, rng_seed| {
-            Ok(Box::new(quadratic::QuadraticOptimizer::new(cfg, rng_seed)?))
-        });
+        r.register_optimizer(quadratic::NAME, quadratic::quadratic_optimizer);
         r.register_evaluator(quadratic::NAME, |cfg| {
             Ok(Box::new(quadratic::QuadraticEvaluator::new(cfg)?))
         });
