@@ -203,12 +203,10 @@ impl ExternalCommand {
                     ),
                 )
             })?;
-        let mut command = interpreter(config)?;
-        let (program, args) = command
-            .split_first_mut()
-            .map(|(p, rest)| (std::mem::take(p), rest.to_vec()))
-            .unwrap_or_default();
-        let mut args = args;
+        // `interpreter` never returns an empty list.
+        let mut words = interpreter(config)?.into_iter();
+        let program = words.next().unwrap_or_default();
+        let mut args: Vec<String> = words.collect();
         args.extend(
             [
                 "-m",
@@ -221,7 +219,6 @@ impl ExternalCommand {
             ]
             .map(str::to_owned),
         );
-        command.clear();
         Ok(ExternalCommand {
             program,
             args,

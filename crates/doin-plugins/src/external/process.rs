@@ -295,12 +295,6 @@ impl PluginProcess {
     }
 }
 
-impl Drop for PluginProcess {
-    fn drop(&mut self) {
-        self.running = None;
-    }
-}
-
 fn exit_status(child: &mut Child) -> Option<ExitStatus> {
     let until = Instant::now() + EXIT_GRACE;
     loop {
