@@ -31,6 +31,20 @@ pub fn plugin_config(
     }
 }
 
+/// `config` with the domain's `resource_limits` as the limits of an external plugin
+/// process (`plugin_timeout_seconds`, `plugin_memory_mb`) where it sets none; built-in
+/// plugins ignore both keys.
+fn with_process_limits(role: &DomainRole, mut config: Map) -> Map {
+    let limits = &role.resource_limits;
+    config
+        .entry("plugin_timeout_seconds".to_owned())
+        .or_insert(Value::Float(limits.max_training_seconds));
+    config
+        .entry("plugin_memory_mb".to_owned())
+        .or_insert(Value::from(limits.max_memory_mb.max(0.0).ceil() as u64));
+    config
+}
+
 /// The evaluator side of a domain: synthetic data and the evaluator.
 pub struct EvaluatorPlugins {
     /// Generates seeded synthetic data.
@@ -52,8 +66,11 @@ pub fn evaluator_plugins(
             m.clone()
         }
     };
-    let eval_cfg = plugin_config(role, &pick(&role.inference_config))?;
-    let synth_cfg = plugin_config(role, &pick(&role.synthetic_data_config))?;
+    let eval_cfg = with_process_limits(role, plugin_config(role, &pick(&role.inference_config))?);
+    let synth_cfg = with_process_limits(
+        role,
+        plugin_config(role, &pick(&role.synthetic_data_config))?,
+    );
     let or_optimizer = |name: &str| {
         if name.is_empty() {
             role.optimization_plugin.clone()
@@ -73,6 +90,6 @@ pub fn optimizer_plugin(
     role: &DomainRole,
     rng_seed: u64,
 ) -> Result<Box<dyn Optimizer>, PluginError> {
-    let cfg = plugin_config(role, &role.optimization_config)?;
+    let cfg = with_process_limits(role, plugin_config(role, &role.optimization_config)?);
     registry.optimizer(&role.optimization_plugin, &cfg, rng_seed)
 }

@@ -63,6 +63,54 @@ pub enum PluginError {
     /// Synthetic data that does not fit the evaluator, or whose hash does not match it.
     #[error("invalid synthetic data: {0}")]
     InvalidData(String),
+    /// An external plugin did not answer a call within its wall-time limit. It was killed
+    /// and starts afresh on the next call.
+    #[error(
+        "plugin `{plugin}` did not answer `{method}` within {limit_ms} ms; it was killed and \
+         restarts on the next call (raise `plugin_timeout_seconds` or the domain's \
+         `resource_limits.max_training_seconds` if it needs longer)"
+    )]
+    Timeout {
+        /// The plugin's label (`python:module:Class`).
+        plugin: String,
+        /// The protocol method that timed out.
+        method: String,
+        /// The limit, in milliseconds.
+        limit_ms: u64,
+    },
+    /// An external plugin's process could not be started or exited during a call. It is
+    /// started afresh on the next call.
+    #[error("plugin `{plugin}` crashed: {reason}")]
+    Crashed {
+        /// The plugin's label.
+        plugin: String,
+        /// How it ended (exit status or signal, the tail of its stderr) or why it could not
+        /// start.
+        reason: String,
+    },
+    /// An external plugin wrote something that is not a valid protocol message (garbage,
+    /// a wrong request id or version, an over-long line, a malformed result). It was killed
+    /// and starts afresh on the next call.
+    #[error("plugin `{plugin}` broke the plugin protocol: {reason}")]
+    Protocol {
+        /// The plugin's label.
+        plugin: String,
+        /// What was wrong with its output.
+        reason: String,
+    },
+    /// An external plugin answered a call with an error (a Python exception, say). The
+    /// process stays up.
+    #[error("plugin `{plugin}` failed `{method}`: {error_type}: {message}")]
+    Failed {
+        /// The plugin's label.
+        plugin: String,
+        /// The protocol method that failed.
+        method: String,
+        /// The error's type as the plugin names it (`ValueError`, `MemoryError`, …).
+        error_type: String,
+        /// The error's message.
+        message: String,
+    },
 }
 
 impl PluginError {

@@ -24,18 +24,16 @@
 //!   [`seeded`] — the SHA-256 counter stream behind every seeded draw, simple enough for
 //!   another implementation to reproduce.
 //!
-//! ## External-process plugins (later)
-//!
-//! Everything that crosses the traits is owned JSON-able data (`Map` parameters, `f64`
-//! performances, `Value` data, `u64` seeds), every method is fallible with a
-//! [`PluginError`] that is itself plain data, and no call borrows plugin state beyond its
-//! own duration. A plugin in another process therefore fits the same traits: an adapter
-//! sends one JSON request per call over the child's stdin, reads one JSON reply from its
-//! stdout, and registers itself in the [`PluginRegistry`] under the domain's plugin name.
-//! The checks of [`validate`] apply to it unchanged.
+//! * [`external`] — plugins in another process (Python plugins written against the
+//!   reference's interface, served by the SDK in `python/doin-plugin-sdk`), named
+//!   `python:<module>:<Class>` or `python:<entry point>` in a domain config. A versioned
+//!   JSON-lines protocol over the child's stdin/stdout, a wall-time limit per call, a
+//!   memory limit, bounded lines, and a restart after a crash, a hang or garbage. Names the
+//!   registry does not know but that start with `python:` resolve there.
 
 pub mod config;
 pub mod error;
+pub mod external;
 pub mod plugin;
 pub mod quadratic;
 pub mod registry;

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use doin_primitives::Map;
 
 use crate::error::{PluginError, PluginKind};
+use crate::external;
 use crate::plugin::{Evaluator, Optimizer, SyntheticDataGenerator};
 use crate::quadratic;
 use crate::validate::{CheckedEvaluator, CheckedGenerator, CheckedOptimizer};
@@ -57,9 +58,7 @@ impl PluginRegistry {
     /// A registry with the built-in domains: [`quadratic::NAME`] (`simple_quadratic`).
     pub fn with_builtins() -> Self {
         let mut r = Self::empty();
-        r.register_optimizer(quadratic::NAME, |cfg, rng_seed| {
-            Ok(Box::new(quadratic::QuadraticOptimizer::new(cfg, rng_seed)?))
-        });
+        r.register_optimizer(quadratic::NAME, quadratic::quadratic_optimizer);
         r.register_evaluator(quadratic::NAME, |cfg| {
             Ok(Box::new(quadratic::QuadraticEvaluator::new(cfg)?))
         });
@@ -116,39 +115,53 @@ impl PluginRegistry {
 
     /// Builds the optimizer `name` from `config`. `rng_seed` is node-specific, so that two
     /// nodes optimizing the same domain do not take identical steps.
+    ///
+    /// A registered name wins; an unregistered `python:…` name is an external plugin served
+    /// by the Python SDK (see [`crate::external`]).
     pub fn optimizer(
         &self,
         name: &str,
         config: &Map,
         rng_seed: u64,
     ) -> Result<Box<dyn Optimizer>, PluginError> {
-        let make = self
-            .optimizers
-            .get(name)
-            .ok_or_else(|| self.unknown(PluginKind::Optimizer, name))?;
-        Ok(Box::new(CheckedOptimizer::new(make(config, rng_seed)?)))
+        let inner: Box<dyn Optimizer> = match self.optimizers.get(name) {
+            Some(make) => make(config, rng_seed)?,
+            None if external::is_external_name(name) => {
+                Box::new(external::optimizer(name, config, rng_seed)?)
+            }
+            None => return Err(self.unknown(PluginKind::Optimizer, name)),
+        };
+        Ok(Box::new(CheckedOptimizer::new(inner)))
     }
 
-    /// Builds the evaluator `name` from `config`.
+    /// Builds the evaluator `name` from `config` (registered, or external as for
+    /// [`Self::optimizer`]).
     pub fn evaluator(&self, name: &str, config: &Map) -> Result<Box<dyn Evaluator>, PluginError> {
-        let make = self
-            .evaluators
-            .get(name)
-            .ok_or_else(|| self.unknown(PluginKind::Evaluator, name))?;
-        Ok(Box::new(CheckedEvaluator::new(make(config)?)))
+        let inner: Box<dyn Evaluator> = match self.evaluators.get(name) {
+            Some(make) => make(config)?,
+            None if external::is_external_name(name) => {
+                Box::new(external::evaluator(name, config)?)
+            }
+            None => return Err(self.unknown(PluginKind::Evaluator, name)),
+        };
+        Ok(Box::new(CheckedEvaluator::new(inner)))
     }
 
-    /// Builds the synthetic-data generator `name` from `config`.
+    /// Builds the synthetic-data generator `name` from `config` (registered, or external
+    /// as for [`Self::optimizer`]).
     pub fn generator(
         &self,
         name: &str,
         config: &Map,
     ) -> Result<Box<dyn SyntheticDataGenerator>, PluginError> {
-        let make = self
-            .generators
-            .get(name)
-            .ok_or_else(|| self.unknown(PluginKind::SyntheticData, name))?;
-        Ok(Box::new(CheckedGenerator::new(make(config)?)))
+        let inner: Box<dyn SyntheticDataGenerator> = match self.generators.get(name) {
+            Some(make) => make(config)?,
+            None if external::is_external_name(name) => {
+                Box::new(external::generator(name, config)?)
+            }
+            None => return Err(self.unknown(PluginKind::SyntheticData, name)),
+        };
+        Ok(Box::new(CheckedGenerator::new(inner)))
     }
 
     fn unknown(&self, kind: PluginKind, name: &str) -> PluginError {

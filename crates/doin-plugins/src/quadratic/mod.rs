@@ -21,13 +21,19 @@
 //!   The reference instead added noise to the target, whose effect dominates near the
 //!   optimum.
 //! * **Optimizer**: a (1+1) evolution strategy with the 1/5 success rule, see
-//!   [`QuadraticOptimizer`].
+//!   [`QuadraticOptimizer`]; or, with `"optimizer": "differential_evolution"` in the
+//!   config, [`DifferentialEvolution`] (see [`quadratic_optimizer`]).
 
+mod differential_evolution;
 mod evaluator;
 mod optimizer;
 mod problem;
 mod synthetic;
 
+pub use differential_evolution::{
+    quadratic_optimizer, DifferentialEvolution, DEFAULT_CROSSOVER, DEFAULT_POPULATION,
+    DEFAULT_WEIGHT, DIFFERENTIAL_EVOLUTION,
+};
 pub use evaluator::QuadraticEvaluator;
 pub use optimizer::{QuadraticOptimizer, DEFAULT_STEP_SIZE, TRIALS_PER_STEP};
 pub use problem::{

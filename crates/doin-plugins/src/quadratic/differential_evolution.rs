@@ -1,0 +1,270 @@
+//! Differential evolution (DE/rand/1/bin) on the quadratic domain, selected by
+//! `"optimizer": "differential_evolution"` in the domain's `optimization_config`.
+
+use doin_primitives::Map;
+
+use super::problem::QuadraticProblem;
+use crate::config::{optional_f64, optional_u64};
+use crate::error::PluginError;
+use crate::plugin::{Candidate, DomainMetadata, Optimizer};
+use crate::seeded::SeededStream;
+
+/// The config value of `optimizer` that selects this optimizer.
+pub const DIFFERENTIAL_EVOLUTION: &str = "differential_evolution";
+/// `population_size` when not configured.
+pub const DEFAULT_POPULATION: usize = 20;
+/// `differential_weight` (F) when not configured.
+pub const DEFAULT_WEIGHT: f64 = 0.7;
+/// `crossover_rate` (CR) when not configured.
+pub const DEFAULT_CROSSOVER: f64 = 0.9;
+
+/// One generation of DE/rand/1/bin per [`Optimizer::step`].
+///
+/// For each member `x_i`, a mutant `a + F (b - c)` of three other distinct members is
+/// crossed with `x_i` coordinate-wise with probability CR (one coordinate always from the
+/// mutant), clamped into the bounds, and replaces `x_i` when it scores at least as well.
+/// The population starts uniform inside the bounds. A `current_best` from elsewhere (the
+/// chain's champion) is re-measured and replaces the worst member when it beats it, so
+/// nodes share progress. Keys: `population_size` (≥ 4, default 20),
+/// `differential_weight` F in (0, 2] (default 0.7), `crossover_rate` CR in [0, 1] (default
+/// 0.9), `seed`. The random stream is
+/// `SeededStream("doin/simple_quadratic/differential_evolution/{seed}/{rng_seed}")`.
+#[derive(Debug, Clone)]
+pub struct DifferentialEvolution {
+    problem: QuadraticProblem,
+    rng: SeededStream,
+    weight: f64,
+    crossover: f64,
+    population_size: usize,
+    /// Members and their performances; empty until the first step.
+    population: Vec<(Vec<f64>, f64)>,
+}
+
+impl DifferentialEvolution {
+    /// Builds the optimizer from the domain's `optimization_config` and a node-specific
+    /// `rng_seed`.
+    pub fn new(config: &Map, rng_seed: u64) -> Result<Self, PluginError> {
+        let problem = QuadraticProblem::from_config(config)?;
+        let population_size = match optional_u64(config, "population_size")? {
+            None => DEFAULT_POPULATION,
+            Some(n) => usize::try_from(n)
+                .ok()
+                .filter(|n| (4..=10_000).contains(n))
+                .ok_or_else(|| {
+                    PluginError::config("population_size", format!("expected 4..=10000, got {n}"))
+                })?,
+        };
+        let weight = optional_f64(config, "differential_weight")?.unwrap_or(DEFAULT_WEIGHT);
+        if !(weight > 0.0 && weight <= 2.0) {
+            return Err(PluginError::config(
+                "differential_weight",
+                format!("expected a number in (0, 2], got {weight}"),
+            ));
+        }
+        let crossover = optional_f64(config, "crossover_rate")?.unwrap_or(DEFAULT_CROSSOVER);
+        if !(0.0..=1.0).contains(&crossover) {
+            return Err(PluginError::config(
+                "crossover_rate",
+                format!("expected a number in [0, 1], got {crossover}"),
+            ));
+        }
+        let seed = optional_u64(config, "seed")?.unwrap_or(0);
+        Ok(DifferentialEvolution {
+            problem,
+            rng: SeededStream::new(format!(
+                "doin/simple_quadratic/{DIFFERENTIAL_EVOLUTION}/{seed}/{rng_seed}"
+            )),
+            weight,
+            crossover,
+            population_size,
+            population: Vec::new(),
+        })
+    }
+
+    fn index_below(&mut self, n: usize) -> usize {
+        // n ≤ 10 000, so the modulo bias is below 2^-50.
+        (self.rng.next_u64() % n as u64) as usize
+    }
+
+    /// Three distinct member indices, all different from `i`.
+    fn three_others(&mut self, i: usize) -> [usize; 3] {
+        let n = self.population.len();
+        let mut picked = [usize::MAX; 3];
+        let mut k = 0;
+        while k < 3 {
+            let j = self.index_below(n);
+            if j != i && !picked[..k].contains(&j) {
+                picked[k] = j;
+                k += 1;
+            }
+        }
+        picked
+    }
+
+    fn generation(&mut self) {
+        let dims = self.problem.n_params();
+        let bound = self.problem.bound;
+        for i in 0..self.population.len() {
+            let [a, b, c] = self.three_others(i);
+            let forced = self.index_below(dims);
+            let trial: Vec<f64> = (0..dims)
+                .map(|d| {
+                    if d == forced || self.rng.next_unit() < self.crossover {
+                        let (pa, pb, pc) = (
+                            self.population[a].0[d],
+                            self.population[b].0[d],
+                            self.population[c].0[d],
+                        );
+                        bound.clamp(pa + self.weight * (pb - pc))
+                    } else {
+                        self.population[i].0[d]
+                    }
+                })
+                .collect();
+            let perf = self.problem.performance(&trial, None);
+            if perf >= self.population[i].1 {
+                self.population[i] = (trial, perf);
+            }
+        }
+    }
+
+    fn best(&self) -> Option<&(Vec<f64>, f64)> {
+        self.population.iter().max_by(|a, b| a.1.total_cmp(&b.1))
+    }
+}
+
+impl Optimizer for DifferentialEvolution {
+    fn metadata(&self) -> DomainMetadata {
+        self.problem.metadata()
+    }
+
+    fn step(&mut self, current_best: Option<&Candidate>) -> Result<Candidate, PluginError> {
+        if self.population.is_empty() {
+            let b = self.problem.bound;
+            for _ in 0..self.population_size {
+                let x: Vec<f64> = (0..self.problem.n_params())
+                    .map(|_| self.rng.next_uniform(b.low, b.high))
+                    .collect();
+                let perf = self.problem.performance(&x, None);
+                self.population.push((x, perf));
+            }
+        }
+        if let Some(c) = current_best {
+            // Re-measured here: the performance a peer reports is never trusted.
+            let x = self.problem.read_x(&c.parameters)?;
+            let perf = self.problem.performance(&x, None);
+            let worst = self
+                .population
+                .iter_mut()
+                .min_by(|a, b| a.1.total_cmp(&b.1));
+            if let Some(w) = worst.filter(|w| perf > w.1) {
+                *w = (x, perf);
+            }
+        }
+        self.generation();
+        let (x, performance) = self
+            .best()
+            .ok_or_else(|| PluginError::InvalidParameters("empty population".into()))?;
+        Ok(Candidate {
+            parameters: QuadraticProblem::parameters(x),
+            performance: *performance,
+        })
+    }
+}
+
+/// The quadratic domain's optimizer the config's `optimizer` key selects:
+/// `hill_climbing` (the default, [`super::QuadraticOptimizer`]) or
+/// `differential_evolution` ([`DifferentialEvolution`]).
+pub fn quadratic_optimizer(config: &Map, rng_seed: u64) -> Result<Box<dyn Optimizer>, PluginError> {
+    match config.get("optimizer").filter(|v| !v.is_null()) {
+        None => Ok(Box::new(super::QuadraticOptimizer::new(config, rng_seed)?)),
+        Some(v) => match v.as_str() {
+            Some("hill_climbing") => {
+                Ok(Box::new(super::QuadraticOptimizer::new(config, rng_seed)?))
+            }
+            Some(DIFFERENTIAL_EVOLUTION) => {
+                Ok(Box::new(DifferentialEvolution::new(config, rng_seed)?))
+            }
+            _ => Err(PluginError::config(
+                "optimizer",
+                format!("expected `hill_climbing` or `{DIFFERENTIAL_EVOLUTION}`, got {v:?}"),
+            )),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use doin_primitives::{map, Value};
+
+    fn config() -> Map {
+        map! {
+            "n_params" => 10i64,
+            "seed" => 42i64,
+            "optimizer" => DIFFERENTIAL_EVOLUTION,
+            "param_bounds" => map! { "x" => vec![Value::Float(-20.0), Value::Float(20.0)] },
+        }
+    }
+
+    fn run(rng_seed: u64, steps: usize) -> Vec<f64> {
+        let mut opt = quadratic_optimizer(&config(), rng_seed).unwrap();
+        let mut best = None;
+        (0..steps)
+            .map(|_| {
+                let c = opt.step(best.as_ref()).unwrap();
+                let p = c.performance;
+                best = Some(c);
+                p
+            })
+            .collect()
+    }
+
+    #[test]
+    fn converges_on_the_quadratic() {
+        let perf = run(1, 400);
+        assert!(perf.windows(2).all(|w| w[1] >= w[0]), "never gets worse");
+        assert!(perf[0] < -50.0, "starts far: {}", perf[0]);
+        assert!(perf[399] > -1e-6, "converged: {}", perf[399]);
+    }
+
+    #[test]
+    fn is_reproducible_per_seed_and_differs_across_seeds() {
+        assert_eq!(run(3, 30), run(3, 30));
+        assert_ne!(run(3, 30), run(4, 30));
+    }
+
+    #[test]
+    fn a_better_champion_from_elsewhere_joins_the_population() {
+        let mut opt = DifferentialEvolution::new(&config(), 1).unwrap();
+        opt.step(None).unwrap();
+        let target = opt.problem.target.clone();
+        let champion = Candidate {
+            parameters: QuadraticProblem::parameters(&target),
+            // A lie, ignored: it is re-measured.
+            performance: -1e9,
+        };
+        assert_eq!(opt.step(Some(&champion)).unwrap().performance, 0.0);
+    }
+
+    #[test]
+    fn unknown_optimizers_and_bad_settings_are_config_errors() {
+        for (key, v) in [
+            ("optimizer", Value::from("cma")),
+            ("population_size", Value::Int(3)),
+            ("differential_weight", Value::Float(0.0)),
+            ("crossover_rate", Value::Float(1.5)),
+        ] {
+            let mut cfg = config();
+            cfg.insert(key.into(), v);
+            let err = quadratic_optimizer(&cfg, 1).err().unwrap();
+            assert!(
+                matches!(&err, PluginError::Config { key: k, .. } if k == key),
+                "{err}"
+            );
+        }
+        let mut hill = config();
+        hill.insert("optimizer".into(), Value::from("hill_climbing"));
+        assert!(quadratic_optimizer(&hill, 1).is_ok());
+    }
+}
