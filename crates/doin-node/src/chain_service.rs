@@ -525,6 +525,7 @@ impl Service {
             .last()
             .map(|b| (b.header.clone(), b.transactions.len() as i64));
         if let Some(stats) = &self.stats {
+            stats.rollback_above(fork_point as i64);
             for b in blocks {
                 stats.record_block(b);
             }

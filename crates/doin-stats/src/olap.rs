@@ -64,6 +64,7 @@ enum Op {
     Round(Box<RoundRecord>),
     Block(Box<Block>),
     Finish(Box<ExperimentSummary>),
+    Rollback(i64),
     Flush(SyncSender<()>),
 }
 
@@ -202,6 +203,12 @@ impl StatsHandle {
             return;
         }
         self.send_important(Op::Block(Box::new(block.clone())));
+    }
+
+    /// Forgets the chain optimae of blocks above `height` (the node reorganised onto
+    /// another branch; the blocks of the new branch are recorded next).
+    pub fn rollback_above(&self, height: i64) {
+        self.send_important(Op::Rollback(height));
     }
 
     /// Records an experiment's end (`fact_experiment_summary`, and `finished_at` /
@@ -351,6 +358,14 @@ impl Writer {
                     result
                 }
                 Op::Finish(s) => finish_experiment(&tx, s),
+                Op::Rollback(height) => {
+                    self.last_verified.clear();
+                    tx.execute(
+                        "DELETE FROM fact_chain_optimae WHERE block_height > ?1",
+                        [*height],
+                    )
+                    .map(|_| ())
+                }
                 Op::Flush(_) => Ok(()),
             };
             if let Err(e) = result {

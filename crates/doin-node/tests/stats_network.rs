@@ -1,0 +1,120 @@
+//! Experiment tracking on a 3-node in-process network: each node's CSV and OLAP hold one
+//! row per round of its own domain, and every node's `fact_chain_optimae` holds the
+//! accepted optimae of all three (they come from the chain, whoever found them).
+
+use std::time::Duration;
+
+use doin_node::config::NodeConfig;
+use doin_node::testnet::{agree, TestNet};
+
+fn template() -> NodeConfig {
+    let mut c = NodeConfig::embedded_default();
+    c.quorum_min_evaluators = 2;
+    c.eval_poll_interval = 1.0;
+    c.initial_threshold = 0.05;
+    c.target_block_time = 1.0;
+    for d in &mut c.domains {
+        d.target_performance = Some(-10.0);
+        d.optimization_config
+            .insert("round_interval_seconds".into(), serde_json::json!(0.05));
+    }
+    c
+}
+
+#[test]
+fn three_nodes_track_rounds_and_share_chain_metrics() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let dirs: Vec<std::path::PathBuf>;
+    let configs: Vec<NodeConfig>;
+    {
+        let net = rt
+            .block_on(TestNet::start(3, &template()))
+            .expect("network");
+        rt.block_on(net.wait_for(
+            Duration::from_secs(120),
+            "converged, agreeing chains",
+            |v| {
+                v.len() == 3
+                    && agree(v)
+                    && v.iter()
+                        .all(|v| v.domain_best.get("quadratic").is_some_and(|b| *b >= -10.0))
+            },
+        ))
+        .expect("converges");
+        // Let the last blocks reach every node's stats writer, then stop (which flushes).
+        std::thread::sleep(Duration::from_millis(500));
+        dirs = (0..3).map(|i| net.data_dir(i)).collect();
+        configs = dirs
+            .iter()
+            .map(|d| {
+                let mut c = template();
+                c.data_dir = d.clone();
+                c
+            })
+            .collect();
+        // Keep the temp dir alive while we read: shut nodes down, keep `net` until the end.
+        let mut net = net;
+        for i in 0..3 {
+            rt.block_on(net.stop(i));
+        }
+        check(&configs);
+        drop(net);
+    }
+    let _ = dirs;
+}
+
+fn check(configs: &[NodeConfig]) {
+    let mut chain_counts = Vec::new();
+    for (i, c) in configs.iter().enumerate() {
+        let csv = std::fs::read_to_string(c.stats_file_path()).expect("csv");
+        let csv_rounds = csv.lines().skip(1).filter(|l| !l.is_empty()).count() as i64;
+        let db = rusqlite::Connection::open(c.olap_db_path()).expect("olap");
+        let olap_rounds: i64 = db
+            .query_row("SELECT COUNT(*) FROM fact_round", [], |r| r.get(0))
+            .expect("rounds");
+        assert!(csv_rounds > 0, "node {i} recorded no rounds");
+        assert_eq!(olap_rounds, csv_rounds, "node {i}: OLAP rounds vs CSV rows");
+        let first: i64 = db
+            .query_row("SELECT MIN(round_number) FROM fact_round", [], |r| r.get(0))
+            .expect("first round");
+        assert_eq!(first, 1, "node {i} records from round 1");
+        let optimae: i64 = db
+            .query_row("SELECT COUNT(*) FROM fact_chain_optimae", [], |r| r.get(0))
+            .expect("chain optimae");
+        let optimizers: i64 = db
+            .query_row(
+                "SELECT COUNT(DISTINCT optimizer_id) FROM fact_chain_optimae",
+                [],
+                |r| r.get(0),
+            )
+            .expect("optimizers");
+        eprintln!(
+            "node {i}: {csv_rounds} rounds, {optimae} chain optimae from {optimizers} optimizers"
+        );
+        assert!(
+            optimizers >= 2,
+            "node {i} sees optimae of other nodes ({optimizers})"
+        );
+        chain_counts.push(optimae);
+    }
+    assert!(
+        chain_counts.windows(2).all(|w| w[0] == w[1]),
+        "every node holds the same chain optimae: {chain_counts:?}"
+    );
+    let chain = rusqlite::Connection::open(configs[0].data_dir.join("chain.db")).expect("chain.db");
+    let on_chain: i64 = chain
+        .query_row(
+            "SELECT COUNT(*) FROM transactions WHERE tx_type = 'optimae_accepted'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("count");
+    assert_eq!(
+        chain_counts[0], on_chain,
+        "fact_chain_optimae is the chain's accepted optimae"
+    );
+}
