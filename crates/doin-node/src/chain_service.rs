@@ -462,6 +462,7 @@ impl Service {
                 }
                 appended += 1;
             }
+            crate::metrics::METRICS.blocks_imported.add(appended as u64);
             tracing::info!(appended, height = self.state.height(), "imported blocks");
             return Ok(ImportOutcome::Extended(appended));
         }
@@ -586,6 +587,7 @@ impl Service {
         if let Some(stats) = &self.stats {
             stats.record_block(&block);
         }
+        crate::metrics::METRICS.blocks_minted.inc();
         tracing::info!(
             index = block.header.index,
             hash = %block.hash,
