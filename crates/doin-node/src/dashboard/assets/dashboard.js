@@ -94,9 +94,10 @@ function renderStatus() {
 }
 
 function blockRow(b, isNew) {
-  const opt = b.optimae.map((o) => `${esc(o.domain)}: ${num(o.performance)} by <span class="mono">${esc(o.optimizer)}</span>`).join("<br>");
+  const more = b.optimae.length > 5 ? `<br>+${b.optimae.length - 5} more` : "";
+  const opt = b.optimae.slice(0, 5).map((o) => `${esc(o.domain)}: ${num(o.performance)} by <span class="mono">${esc(o.optimizer)}</span>`).join("<br>");
   return `<tr data-index="${b.index}"${isNew ? ' class="new"' : ""}><td>${b.index}</td><td>${time(b.time)}</td><td class="mono">${esc(b.hash)}</td>` +
-    `<td class="mono">${esc(b.generator)}</td><td>${opt || "-"}</td><td>${num(b.sum)} / ${num(b.threshold)}</td></tr>`;
+    `<td class="mono">${esc(b.generator)}</td><td>${opt ? opt + more : "-"}</td><td>${num(b.sum)} / ${num(b.threshold)}</td></tr>`;
 }
 
 function renderChain(newIndex) {
@@ -117,6 +118,11 @@ function onBlock(b) {
     const m = (state.accepted[o.domain] ||= {});
     m[o.optimizer] = (m[o.optimizer] || 0) + 1;
     renderDomain(o.domain);
+  }
+  if (state.status && b.index >= state.status.height) { // the status sample may lag the block
+    state.status.height = b.index + 1;
+    $("height").textContent = state.status.height;
+    $("tip").textContent = b.hash;
   }
   renderChain(b.index);
 }
