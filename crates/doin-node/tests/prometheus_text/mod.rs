@@ -234,7 +234,7 @@ pub fn parse(text: &str) -> Result<Exposition, String> {
             return Err(at("duplicate series".into()));
         }
         let fam = exp.families.entry(family).or_default();
-        if fam.kind == "counter" && !(value >= 0.0) {
+        if fam.kind == "counter" && (value.is_nan() || value < 0.0) {
             return Err(at("negative counter".into()));
         }
         fam.samples.push(Sample {
