@@ -230,7 +230,7 @@ fn main() {
             snapshot_ms[snapshot_ms.len() - 1]
         );
         println!(
-            "snapshot with a full round ring ({ROUND_WINDOW} samples of ~{point_bytes} B per domain): ~{full} B per domain-heavy first paint"
+            "snapshot with a full round ring ({ROUND_WINDOW} samples of ~{point_bytes} B per domain): ~{full} B for one domain"
         );
 
         // Live: new blocks imported, rounds run, while one client listens.

@@ -229,9 +229,12 @@ impl Feed {
         } else {
             Vec::new()
         };
-        let extends = blocks.first().is_some_and(|b| {
-            b.header.index > last_index + 1 || b.header.previous_hash.starts_with(&last_hash)
-        });
+        // A tip more than a window ahead leaves a gap the client cannot draw across:
+        // resync as after a reorganisation.
+        let extends = from == last_index + 1
+            && blocks
+                .first()
+                .is_some_and(|b| b.header.previous_hash.starts_with(&last_hash));
         if !extends {
             self.reload_blocks(state).await;
             self.publish(update("resync", &json!({"tip_index": view.tip_index})));

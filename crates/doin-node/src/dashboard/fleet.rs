@@ -92,7 +92,8 @@ pub async fn data(State(s): State<DashboardState>, Query(q): Query<FleetQuery>) 
             v
         }
     };
-    endpoints.dedup();
+    let mut seen = std::collections::BTreeSet::new();
+    endpoints.retain(|e| seen.insert(e.clone()));
     endpoints.truncate(MAX_NODES);
     let http = match reqwest::Client::builder().timeout(TIMEOUT).build() {
         Ok(c) => c,
