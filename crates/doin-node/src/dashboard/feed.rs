@@ -108,6 +108,8 @@ pub struct Update {
 #[derive(Debug, Default)]
 struct History {
     blocks: VecDeque<BlockSummary>,
+    /// Full hash of the last block in `blocks` (summaries carry a short one).
+    last_hash: String,
     rounds: BTreeMap<String, VecDeque<RoundPoint>>,
     status: Value,
 }
@@ -207,6 +209,7 @@ impl Feed {
         let blocks = Self::read(state, from, tip).await;
         let mut h = self.history.write().unwrap_or_else(|p| p.into_inner());
         h.blocks = blocks.iter().map(BlockSummary::of).collect();
+        h.last_hash = blocks.last().map(|b| b.hash.clone()).unwrap_or_default();
     }
 
     /// A new chain snapshot: send the new blocks, or a resync after a reorganisation.
@@ -214,13 +217,13 @@ impl Feed {
         let view = state.chain_view();
         let last = {
             let h = self.history.read().unwrap_or_else(|p| p.into_inner());
-            h.blocks.back().map(|b| (b.index, b.hash.clone()))
+            h.blocks.back().map(|b| (b.index, h.last_hash.clone()))
         };
         let Some((last_index, last_hash)) = last else {
             self.reload_blocks(state).await;
             return;
         };
-        if view.tip_index == last_index && view.tip_hash.starts_with(&last_hash) {
+        if view.tip_index == last_index && view.tip_hash == last_hash {
             return;
         }
         let from = (last_index + 1).max(view.tip_index - BLOCK_WINDOW as i64 + 1);
@@ -234,7 +237,7 @@ impl Feed {
         let extends = from == last_index + 1
             && blocks
                 .first()
-                .is_some_and(|b| b.header.previous_hash.starts_with(&last_hash));
+                .is_some_and(|b| b.header.previous_hash == last_hash);
         if !extends {
             self.reload_blocks(state).await;
             self.publish(update("resync", &json!({"tip_index": view.tip_index})));
@@ -245,6 +248,7 @@ impl Feed {
             {
                 let mut h = self.history.write().unwrap_or_else(|p| p.into_inner());
                 h.blocks.push_back(summary.clone());
+                h.last_hash = b.hash.clone();
                 while h.blocks.len() > BLOCK_WINDOW {
                     h.blocks.pop_front();
                 }
@@ -356,4 +360,116 @@ async fn status(state: &ApiState) -> Value {
         "top_holders": v.top_holders.iter().take(10).map(|(p, a)| json!([short(p, 12), a])).collect::<Vec<_>>(),
         "sync_peer_height": crate::metrics::METRICS.sync_peer_height.get(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use doin_primitives::models::Block;
+    use tokio::sync::watch;
+
+    use super::*;
+    use crate::api::{BlockSource, NodeInfo};
+    use crate::view::ChainView;
+
+    /// Blocks linked by hash; `fork` changes the hashes from a height on.
+    fn chain(n: i64, fork: &str) -> Vec<Block> {
+        let mut out = vec![Block::genesis()];
+        for i in 1..n {
+            let mut b = Block::genesis();
+            b.header.index = i;
+            b.header.previous_hash = out[(i - 1) as usize].hash.clone();
+            b.hash = format!("{i:04}{fork:0>60}");
+            out.push(b);
+        }
+        out
+    }
+
+    struct Store(Mutex<Vec<Block>>);
+
+    impl BlockSource for Store {
+        fn blocks(&self, from: i64, to: i64) -> Result<Vec<Block>, String> {
+            let b = self.0.lock().map_err(|e| e.to_string())?;
+            Ok(b.iter()
+                .filter(|b| (from..=to).contains(&b.header.index))
+                .cloned()
+                .collect())
+        }
+        fn block(&self, index: i64) -> Result<Option<Block>, String> {
+            Ok(self.blocks(index, index)?.pop())
+        }
+    }
+
+    fn view_of(blocks: &[Block]) -> Arc<ChainView> {
+        let tip = blocks.last().expect("a block");
+        Arc::new(ChainView {
+            height: blocks.len() as i64,
+            tip_index: tip.header.index,
+            tip_hash: tip.hash.clone(),
+            ..ChainView::default()
+        })
+    }
+
+    async fn next(rx: &mut broadcast::Receiver<Update>, kind: &str) -> Value {
+        let wait = async {
+            loop {
+                let u = rx.recv().await.expect("an update");
+                if u.kind == kind {
+                    return serde_json::from_str::<Value>(&u.data).expect("json");
+                }
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(5), wait)
+            .await
+            .unwrap_or_else(|_| panic!("no {kind} update"))
+    }
+
+    #[tokio::test]
+    async fn new_blocks_rounds_and_reorganisations_become_updates() {
+        let store = Arc::new(Store(Mutex::new(chain(3, "a"))));
+        let (tx, rx) = watch::channel(view_of(&chain(3, "a")));
+        let state = ApiState {
+            chain: rx,
+            blocks: store.clone(),
+            peers: crate::peers::PeerSet::new(&[]),
+            net: None,
+            tasks: Arc::new(crate::task_queue::TaskQueue::new()),
+            board: crate::view::DomainBoard::default(),
+            info: Arc::new(NodeInfo::default()),
+            stats: None,
+        };
+        let feed = Feed::start(&state);
+        let mut updates = feed.subscribe();
+        next(&mut updates, "status").await;
+        assert_eq!(feed.snapshot()["blocks"].as_array().map(Vec::len), Some(3));
+
+        // A block on top: one `block` update.
+        *store.0.lock().expect("lock") = chain(4, "a");
+        tx.send_replace(view_of(&chain(4, "a")));
+        assert_eq!(next(&mut updates, "block").await["index"], 3);
+
+        // A round: one `round` update with the sample.
+        state.board.update("d", |p| {
+            p.round = 7;
+            p.best_performance = Some(-1.5);
+        });
+        let r = next(&mut updates, "round").await;
+        assert_eq!(r["domain"], "d");
+        assert_eq!(r["point"][0], 7);
+        assert_eq!(r["point"][1], -1.5);
+
+        // Another branch of the same height: `resync`, and the snapshot follows it.
+        let fork: Vec<Block> = chain(4, "b");
+        *store.0.lock().expect("lock") = fork.clone();
+        tx.send_replace(view_of(&fork));
+        next(&mut updates, "resync").await;
+        let snap = feed.snapshot();
+        let last = snap["blocks"].as_array().and_then(|b| b.last()).cloned();
+        assert_eq!(
+            last.map(|b| b["hash"].clone()),
+            Some(json!(short(&fork[3].hash, 16)))
+        );
+        assert!(snap["rounds"]["d"].as_array().is_some_and(|r| r.len() == 1));
+    }
 }
