@@ -474,6 +474,9 @@ impl Service {
                 }
             }
             self.append_applied(blocks, true)?;
+            crate::metrics::METRICS
+                .blocks_imported
+                .add(blocks.len() as u64);
             tracing::info!(
                 appended = blocks.len(),
                 height = self.state.height(),
@@ -652,6 +655,7 @@ impl Service {
         if let Some(stats) = &self.stats {
             stats.record_block(&block);
         }
+        crate::metrics::METRICS.blocks_minted.inc();
         tracing::info!(
             index = block.header.index,
             hash = %block.hash,

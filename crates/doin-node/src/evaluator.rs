@@ -168,10 +168,10 @@ impl EvaluatorWorker {
             .generator
             .generate(seed)
             .map_err(|e| format!("synthetic data: {e}"))?;
-        let performance = plugins
-            .evaluator
-            .evaluate(&task.parameters, &data)
-            .map_err(|e| format!("evaluator: {e}"))?;
+        let evaluate = || plugins.evaluator.evaluate(&task.parameters, &data);
+        let performance =
+            crate::metrics::timed(&crate::metrics::METRICS.evaluation_seconds, evaluate)
+                .map_err(|e| format!("evaluator: {e}"))?;
         let vote = QuorumVote {
             optimae_id: task.optimae_id.clone(),
             domain_id: task.domain_id.clone(),

@@ -157,6 +157,7 @@ async fn announce_blocks(
         });
         let mut message = Message::new(identity.peer_id(), Timestamp::now_utc(), &payload);
         message.sign(&identity);
+        crate::metrics::METRICS.gossip_published.inc();
         if let Err(e) = net.publish(message).await {
             tracing::debug!("cannot announce block {}: {e}", tip.index);
         }

@@ -144,7 +144,11 @@ impl OptimizerLoop {
         let mut failures: u32 = 0;
         while !crate::node::stopping(&self.stop) {
             round += 1;
-            let candidate = match self.optimizer.step(best.as_ref()) {
+            let step = || self.optimizer.step(best.as_ref());
+            let candidate = match crate::metrics::timed(
+                &crate::metrics::METRICS.optimizer_step_seconds,
+                step,
+            ) {
                 Ok(c) => {
                     failures = 0;
                     c
@@ -243,6 +247,7 @@ impl OptimizerLoop {
         message.sign(&self.identity);
         let net = net.clone();
         self.runtime.spawn(async move {
+            crate::metrics::METRICS.gossip_published.inc();
             let _ = net.publish(message).await;
         });
     }
@@ -254,6 +259,7 @@ impl OptimizerLoop {
         let nonce = random_hex(16);
         let commitment_hash = compute_commitment(&best.parameters, &nonce);
         self.board.update(&domain, |p| p.committed += 1);
+        crate::metrics::METRICS.optimae_committed.inc();
         let plan =
             match self
                 .runtime
@@ -363,6 +369,7 @@ impl OptimizerLoop {
             .quorum
             .iter()
             .all(|q| votes.iter().any(|v| v.evaluator_id == *q));
+        crate::metrics::METRICS.quorum_outcome(quorum_voted);
         if !quorum_voted {
             tracing::info!(domain = %domain, votes = votes.len(), quorum = plan.quorum.len(), "quorum incomplete; optimae dropped");
             return;
@@ -386,6 +393,7 @@ impl OptimizerLoop {
         match self.runtime.block_on(self.chain.submit(proposal)) {
             Ok(outcome) => {
                 self.board.update(&domain, |p| p.accepted += 1);
+                crate::metrics::METRICS.optimae_accepted.inc();
                 tracing::info!(
                     domain = %domain,
                     round,
@@ -397,6 +405,7 @@ impl OptimizerLoop {
             }
             Err(reason) => {
                 self.board.update(&domain, |p| p.rejected += 1);
+                crate::metrics::METRICS.optimae_rejected.inc();
                 tracing::info!(domain = %domain, round, "optimae not accepted: {reason}");
             }
         }

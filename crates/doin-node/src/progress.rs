@@ -1,6 +1,6 @@
 //! Progress a person can follow: on a terminal, one live line per domain (round, best
-//! performance, target, chain height); otherwise a structured log line per domain every
-//! few seconds.
+//! performance, target, chain height) and a progress bar while the node catches up with a
+//! longer chain; otherwise a structured log line per domain every few seconds.
 
 use std::io::IsTerminal;
 use std::sync::Arc;
@@ -34,6 +34,12 @@ pub fn domain_line(domain_id: &str, p: &DomainProgress, chain: &ChainView) -> St
     )
 }
 
+/// Whether the node is catching up: a peer reported a chain longer than ours by more than
+/// the block being minted.
+pub fn syncing(height: i64, peer_height: u64) -> bool {
+    i64::try_from(peer_height).is_ok_and(|p| p > height + 1)
+}
+
 /// Runs until `stop` fires, drawing the lines (terminal) or logging them.
 pub async fn run(
     board: DomainBoard,
@@ -49,6 +55,11 @@ pub async fn run(
     let style = ProgressStyle::with_template("{spinner} {msg}")
         .unwrap_or_else(|_| ProgressStyle::default_spinner());
     let mut bars: Vec<(String, ProgressBar)> = Vec::new();
+    let sync_style = ProgressStyle::with_template(
+        "sync {bar:40.cyan/blue} {pos}/{len} blocks ({per_sec}, eta {eta})",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar());
+    let mut sync_bar: Option<ProgressBar> = None;
     let mut tick = tokio::time::interval(if terminal { TERMINAL_TICK } else { LOG_TICK });
     loop {
         tokio::select! {
@@ -56,6 +67,28 @@ pub async fn run(
             _ = stop.changed() => break,
         }
         let view = chain.borrow().clone();
+        let peer_height = crate::metrics::METRICS.sync_peer_height.get();
+        let behind = syncing(view.height, peer_height);
+        if terminal {
+            match (&sync_bar, behind) {
+                (None, true) => {
+                    let b = multi.add(ProgressBar::new(peer_height));
+                    b.set_style(sync_style.clone());
+                    sync_bar = Some(b);
+                }
+                (Some(b), false) => {
+                    b.finish_and_clear();
+                    sync_bar = None;
+                }
+                _ => {}
+            }
+            if let Some(b) = &sync_bar {
+                b.set_length(peer_height);
+                b.set_position(u64::try_from(view.height).unwrap_or(0));
+            }
+        } else if behind {
+            tracing::info!(height = view.height, peer_height, "syncing");
+        }
         for (domain_id, p) in board.snapshot() {
             let line = domain_line(&domain_id, &p, &view);
             if terminal {
@@ -86,5 +119,18 @@ pub async fn run(
     }
     for (_, b) in bars {
         b.abandon();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::syncing;
+
+    #[test]
+    fn syncing_means_a_peer_is_more_than_one_block_ahead() {
+        assert!(!syncing(10, 0));
+        assert!(!syncing(10, 11));
+        assert!(syncing(10, 12));
+        assert!(!syncing(10, u64::MAX));
     }
 }

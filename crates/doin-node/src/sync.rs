@@ -89,6 +89,10 @@ impl SyncClient {
     pub async fn chain_status(&self, endpoint: &str) -> Result<PeerChain, String> {
         let v = self.get(&format!("http://{endpoint}/chain/status")).await?;
         let m = v.as_object().ok_or("chain/status is not an object")?;
+        let height = m.get("chain_height").and_then(Value::as_i64);
+        crate::metrics::METRICS
+            .sync_peer_height
+            .max(height.unwrap_or(0).max(0) as u64);
         Ok(PeerChain {
             height: m
                 .get("chain_height")

@@ -24,7 +24,9 @@ pub async fn message(
             "this node does not take peer messages",
         ));
     };
-    match net.inbound(&body, remote).await {
+    let inbound = net.inbound(&body, remote).await;
+    crate::metrics::METRICS.gossip_inbound(inbound.is_ok());
+    match inbound {
         Ok(()) => Ok(Json(json!({"status": "ok"}))),
         Err(InboundError::RateLimited) => Err(ApiError {
             status: axum::http::StatusCode::TOO_MANY_REQUESTS,

@@ -7,6 +7,7 @@
 //! * [`stats`] — `/stats`, `/stats/experiments`, `/stats/rounds`, `/stats/chain-metrics`,
 //!   `/stats/export` (experiment tracking, read from the OLAP database).
 //! * [`openapi`] — `/openapi.json`, the document describing all of the above.
+//! * `/metrics` ([`crate::metrics`]) and `/dashboard*` ([`crate::dashboard`]).
 //!
 //! Handlers read snapshots ([`crate::view`]) and a read-only store connection; none of them
 //! waits on block production. Bad parameters get `400` with a JSON error body.
@@ -125,8 +126,11 @@ pub fn router(state: ApiState) -> Router {
         .route("/stats/chain-metrics", get(stats::chain_metrics))
         .route("/stats/export", get(stats::export))
         .route("/openapi.json", get(openapi::openapi))
+        .route("/metrics", get(crate::metrics::metrics))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .with_state(state)
+        .with_state(state.clone())
+        .merge(crate::dashboard::routes(&state))
+        .layer(axum::middleware::from_fn(crate::metrics::http_latency))
 }
 
 /// Largest request body accepted on any path.

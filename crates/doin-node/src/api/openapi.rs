@@ -15,6 +15,14 @@ fn int_query(name: &str, description: &str) -> Value {
     json!({"name": name, "in": "query", "required": false, "description": description, "schema": {"type": "integer"}})
 }
 
+fn text(media: &str, description: &str) -> Value {
+    json!({"description": description, "content": {media: {"schema": {"type": "string"}}}})
+}
+
+fn nodes_query() -> Value {
+    json!({"name": "nodes", "in": "query", "required": false, "description": "comma-separated host:port (default: this node and its peers; at most 32)", "schema": {"type": "string"}})
+}
+
 /// The document.
 pub fn document() -> Value {
     let obj = json!({"type": "object"});
@@ -68,7 +76,13 @@ pub fn document() -> Value {
                 "responses": {"200": ok("{metrics, count}", obj.clone()), "404": error_response("unknown domain")}}},
             "/stats/export": {"get": {"summary": "A consistent copy of the OLAP database (SQLite online backup)",
                 "responses": {"200": {"description": "olap.db", "content": {"application/vnd.sqlite3": {"schema": {"type": "string", "format": "binary"}}}}}}},
-            "/openapi.json": {"get": {"summary": "This document", "responses": {"200": ok("OpenAPI document", obj.clone())}}}
+            "/openapi.json": {"get": {"summary": "This document", "responses": {"200": ok("OpenAPI document", obj.clone())}}},
+            "/metrics": {"get": {"summary": "Counters, gauges and histograms in the Prometheus text format 0.0.4", "responses": {"200": text("text/plain; version=0.0.4", "the exposition")}}},
+            "/dashboard": {"get": {"summary": "The live dashboard (one HTML page, assets embedded)", "responses": {"200": text("text/html", "the page")}}},
+            "/dashboard/snapshot": {"get": {"summary": "The dashboard's first paint: status, the last 50 blocks, the last 240 round samples per domain, accepted optimae per node", "responses": {"200": ok("{server_time, status, blocks, rounds, accepted_by_node}", obj.clone())}}},
+            "/dashboard/events": {"get": {"summary": "Server-sent events with deltas: block, round, status, resync", "responses": {"200": text("text/event-stream", "the event stream")}}},
+            "/dashboard/fleet": {"get": {"summary": "The fleet page: several nodes side by side", "parameters": [nodes_query()], "responses": {"200": text("text/html", "the page")}}},
+            "/dashboard/fleet/data": {"get": {"summary": "Each node's height, tip and best performance, and whether its tip is on the highest chain", "parameters": [nodes_query()], "responses": {"200": ok("{reference, all_agree, online, members}", obj.clone())}}}
         },
         "components": {"schemas": {
             "Error": {"type": "object", "properties": {"status": {"type": "string", "enum": ["error"]}, "detail": {"type": "string"}}},

@@ -1,0 +1,165 @@
+//! The fleet view's data: several nodes' `/chain/status` and `/status` side by side, and
+//! whether their chains agree.
+//!
+//! Nodes come from `?nodes=host:port,host:port` or, without it, this node and the peers it
+//! knows. Each is asked with a short timeout and at most [`CONCURRENCY`] at a time; only
+//! `host:port` endpoints are accepted and only fixed paths are fetched, so the query cannot
+//! turn the node into a general proxy. A node *agrees* when its tip is the block at the same
+//! index on the highest chain in the fleet (fetched once per distinct index).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use axum::extract::{Query, State};
+use axum::Json;
+use futures_util::stream::{self, StreamExt};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::DashboardState;
+
+/// Most nodes in one fleet view.
+pub const MAX_NODES: usize = 32;
+/// Nodes asked at the same time.
+pub const CONCURRENCY: usize = 8;
+/// Per-request timeout.
+const TIMEOUT: Duration = Duration::from_secs(2);
+
+/// `?nodes=`.
+#[derive(Debug, Deserialize)]
+pub struct FleetQuery {
+    nodes: Option<String>,
+}
+
+/// `host:port` from `host:port` or `http://host:port[/]`; `None` for anything else.
+pub fn endpoint(s: &str) -> Option<String> {
+    let s = s.trim();
+    let s = s.strip_prefix("http://").unwrap_or(s).trim_end_matches('/');
+    let (host, port) = s.rsplit_once(':')?;
+    let host_ok = !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '[' | ']' | ':'));
+    (host_ok && port.parse::<u16>().is_ok()).then(|| format!("{host}:{port}"))
+}
+
+async fn get_json(http: &reqwest::Client, url: String) -> Result<Value, String> {
+    let r = http.get(&url).send().await.map_err(|e| e.to_string())?;
+    if !r.status().is_success() {
+        return Err(format!("{url}: HTTP {}", r.status()));
+    }
+    r.json::<Value>().await.map_err(|e| e.to_string())
+}
+
+/// One node's facts, or why it could not be read.
+async fn member(http: &reqwest::Client, endpoint: String) -> Value {
+    let chain = get_json(http, format!("http://{endpoint}/chain/status"));
+    let status = get_json(http, format!("http://{endpoint}/status"));
+    let (chain, status) = tokio::join!(chain, status);
+    match (chain, status) {
+        (Ok(c), Ok(s)) => {
+            let best: BTreeMap<String, Value> = s["domains"]
+                .as_object()
+                .map(|d| {
+                    d.iter()
+                        .map(|(k, v)| (k.clone(), v["chain_best_performance"].clone()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            json!({
+                "endpoint": endpoint,
+                "online": true,
+                "peer_id": s["peer_id"],
+                "height": c["chain_height"],
+                "tip_index": c["tip_index"],
+                "tip_hash": c["tip_hash"],
+                "finalized_height": c["finalized_height"],
+                "peers": s["peers"],
+                "best": best,
+            })
+        }
+        (Err(e), _) | (_, Err(e)) => json!({"endpoint": endpoint, "online": false, "error": e}),
+    }
+}
+
+/// `GET /dashboard/fleet/data`.
+pub async fn data(State(s): State<DashboardState>, Query(q): Query<FleetQuery>) -> Json<Value> {
+    let mut endpoints: Vec<String> = match &q.nodes {
+        Some(list) => list.split(',').filter_map(endpoint).collect(),
+        None => {
+            let mut v = vec![format!("127.0.0.1:{}", s.api.info.port)];
+            v.extend(s.api.peers.endpoints());
+            v
+        }
+    };
+    let mut seen = std::collections::BTreeSet::new();
+    endpoints.retain(|e| seen.insert(e.clone()));
+    endpoints.truncate(MAX_NODES);
+    let http = match reqwest::Client::builder().timeout(TIMEOUT).build() {
+        Ok(c) => c,
+        Err(e) => return Json(json!({"status": "error", "detail": e.to_string()})),
+    };
+    let mut members: Vec<Value> = stream::iter(endpoints)
+        .map(|e| {
+            let http = http.clone();
+            async move { member(&http, e).await }
+        })
+        .buffered(CONCURRENCY)
+        .collect()
+        .await;
+    // The reference chain: the highest node's.
+    let reference = members
+        .iter()
+        .filter(|m| m["online"] == true)
+        .max_by_key(|m| m["height"].as_i64().unwrap_or(0))
+        .map(|m| m["endpoint"].as_str().unwrap_or_default().to_owned());
+    let mut hashes: BTreeMap<i64, Option<String>> = BTreeMap::new();
+    if let Some(r) = &reference {
+        for m in members.iter().filter(|m| m["online"] == true) {
+            let Some(i) = m["tip_index"].as_i64() else {
+                continue;
+            };
+            if hashes.contains_key(&i) || hashes.len() >= MAX_NODES {
+                continue;
+            }
+            let h = get_json(&http, format!("http://{r}/chain/block/{i}"))
+                .await
+                .ok()
+                .and_then(|b| b["hash"].as_str().map(str::to_owned));
+            hashes.insert(i, h);
+        }
+    }
+    for m in members.iter_mut().filter(|m| m["online"] == true) {
+        let at = m["tip_index"]
+            .as_i64()
+            .and_then(|i| hashes.get(&i).cloned().flatten());
+        let agrees = at.is_some_and(|h| m["tip_hash"].as_str() == Some(h.as_str()));
+        m["agrees"] = json!(agrees);
+    }
+    let online: Vec<&Value> = members.iter().filter(|m| m["online"] == true).collect();
+    let all_agree = !online.is_empty() && online.iter().all(|m| m["agrees"] == true);
+    Json(json!({
+        "reference": reference,
+        "all_agree": all_agree,
+        "online": online.len(),
+        "members": members,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::endpoint;
+
+    #[test]
+    fn only_host_port_endpoints_are_accepted() {
+        assert_eq!(
+            endpoint("127.0.0.1:8470").as_deref(),
+            Some("127.0.0.1:8470")
+        );
+        assert_eq!(endpoint(" http://node-a:1/ ").as_deref(), Some("node-a:1"));
+        assert_eq!(endpoint("127.0.0.1:8470/x?y"), None);
+        assert_eq!(endpoint("file:///etc/passwd"), None);
+        assert_eq!(endpoint("a@b:1"), None);
+        assert_eq!(endpoint("host:99999"), None);
+    }
+}
