@@ -496,7 +496,17 @@ impl Actor {
                     .filter_map(|e| {
                         let (host, port) = e.endpoint.rsplit_once(':')?;
                         let port: u16 = port.parse().ok()?;
-                        Some(serde_json::json!({"peer_id": e.peer_id, "address": host, "port": port}))
+                        // The reference's three keys, then DOIN's: the application score,
+                        // last successful contact (Unix seconds), failures, connection.
+                        Some(serde_json::json!({
+                            "peer_id": e.peer_id,
+                            "address": host,
+                            "port": port,
+                            "score": self.scores.score(&e.peer_id, Instant::now()),
+                            "last_seen": e.last_seen,
+                            "failures": e.failures,
+                            "connected": self.connected.contains(&e.peer_id),
+                        }))
                     })
                     .collect();
                 let _ = reply.send(serde_json::json!({

@@ -48,9 +48,40 @@ fn olap_sync(olap_db: &std::path::Path, url: &str, schema: &str) -> anyhow::Resu
         .enable_all()
         .build()
         .context("starting the async runtime")?;
+    let reader = doin_stats::OlapReader::open(olap_db)
+        .with_context(|| format!("opening {}", olap_db.display()))?;
+    // A progress bar per table on a terminal (hidden otherwise).
+    let bars = indicatif::MultiProgress::new();
+    if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        bars.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let style = indicatif::ProgressStyle::with_template("{msg:24} {bar:40} {pos}/{len} rows")
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+    let totals: std::collections::BTreeMap<&str, u64> = doin_stats::schema::TABLES
+        .iter()
+        .map(|t| (*t, reader.count(t).unwrap_or(0).max(0) as u64))
+        .collect();
+    let mut table_bars: std::collections::BTreeMap<String, indicatif::ProgressBar> =
+        Default::default();
+    let mut progress = |table: &str, rows: u64| {
+        let bar = table_bars.entry(table.to_owned()).or_insert_with(|| {
+            let total = totals.get(table).copied().unwrap_or(0);
+            let b = bars.add(indicatif::ProgressBar::new(total));
+            b.set_style(style.clone());
+            b.set_message(table.to_owned());
+            b
+        });
+        bar.inc(rows);
+    };
     let report = runtime
-        .block_on(doin_stats::pg::sync_once(olap_db, url, schema))
+        .block_on(async {
+            let mut export = doin_stats::pg::PgExport::connect(url, schema).await?;
+            export.sync_observed(&reader, &mut progress).await
+        })
         .with_context(|| format!("syncing {} to PostgreSQL", olap_db.display()))?;
+    for bar in table_bars.values() {
+        bar.finish();
+    }
     let counts: serde_json::Map<String, serde_json::Value> = report
         .tables
         .iter()

@@ -31,6 +31,7 @@ pub struct PeerSet {
     synced: Arc<std::sync::atomic::AtomicBool>,
     sync_now: Arc<tokio::sync::Notify>,
     poll_tasks_now: Arc<tokio::sync::Notify>,
+    latency: Arc<RwLock<BTreeMap<String, f64>>>,
 }
 
 impl PeerSet {
@@ -95,6 +96,23 @@ impl PeerSet {
         self.synced.load(std::sync::atomic::Ordering::Acquire)
     }
 
+    /// Records the round-trip time of a `/chain/status` request to `endpoint`.
+    pub fn record_latency(&self, endpoint: &str, rtt: Duration) {
+        let mut map = self.latency.write().unwrap_or_else(|p| p.into_inner());
+        if map.len() < MAX_PEERS || map.contains_key(endpoint) {
+            map.insert(endpoint.to_owned(), rtt.as_secs_f64() * 1000.0);
+        }
+    }
+
+    /// The last measured round-trip time to `endpoint`, in milliseconds.
+    pub fn latency_ms(&self, endpoint: &str) -> Option<f64> {
+        self.latency
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(endpoint)
+            .copied()
+    }
+
     /// Asks the sync loop to check every peer now (a block was announced).
     pub fn request_sync(&self) {
         self.sync_now.notify_one();
@@ -147,7 +165,7 @@ pub async fn sync_loop(
                 continue;
             }
             let result = tokio::select! {
-                r = sync_with(&client, &endpoint, &chain, &ours) => r,
+                r = sync_with(&client, &endpoint, &chain, &ours, Some(&peers)) => r,
                 _ = stop.wait_for(|s| *s) => return,
             };
             let b = backoff.entry(endpoint.clone()).or_default();

@@ -134,8 +134,13 @@ pub async fn sync_with(
     endpoint: &str,
     chain: &ChainHandle,
     ours: &Arc<dyn BlockSource>,
+    latency_to: Option<&crate::peers::PeerSet>,
 ) -> Result<SyncReport, String> {
+    let asked = std::time::Instant::now();
     let peer = client.chain_status(endpoint).await?;
+    if let Some(peers) = latency_to {
+        peers.record_latency(endpoint, asked.elapsed());
+    }
     let view = chain.view();
     if let Some(theirs) = &peer.params_hash {
         if *theirs != view.params_hash {

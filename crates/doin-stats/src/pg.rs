@@ -379,12 +379,26 @@ impl PgExport {
 
     /// Copies what is new in the OLAP database behind `reader` (see the module doc).
     pub async fn sync(&mut self, reader: &OlapReader) -> Result<SyncReport, StatsError> {
+        self.sync_observed(reader, &mut |_, _| {}).await
+    }
+
+    /// As [`PgExport::sync`], calling `progress(table, rows_read)` as each batch of source
+    /// rows is handled (for a progress bar).
+    pub async fn sync_observed(
+        &mut self,
+        reader: &OlapReader,
+        progress: &mut (dyn FnMut(&str, u64) + Send),
+    ) -> Result<SyncReport, StatsError> {
         let source = source_id(reader)?;
         let mut report = SyncReport::default();
         for t in &TABLES {
             let n = match t.mode {
-                Mode::Upsert => self.upsert_all(reader, t).await?,
-                Mode::Append => self.append_new(reader, t, &source).await?,
+                Mode::Upsert => {
+                    let n = self.upsert_all(reader, t).await?;
+                    progress(t.name, reader.count(t.name).unwrap_or(0).max(0) as u64);
+                    n
+                }
+                Mode::Append => self.append_new(reader, t, &source, progress).await?,
             };
             report.tables.push((t.name, n));
         }
@@ -455,6 +469,7 @@ impl PgExport {
         reader: &OlapReader,
         t: &Table,
         source: &str,
+        progress: &mut (dyn FnMut(&str, u64) + Send),
     ) -> Result<u64, StatsError> {
         let state = format!("{}._doin_sync_state", self.schema);
         let mark: i64 = self
@@ -490,6 +505,7 @@ impl PgExport {
             .await?;
             tx.commit().await?;
             mark = last;
+            progress(t.name, rows.len() as u64);
             if rows.len() < BATCH_ROWS {
                 break;
             }

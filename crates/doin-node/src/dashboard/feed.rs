@@ -330,7 +330,25 @@ async fn status(state: &ApiState) -> Value {
             Ok(Ok(v)) => v
                 .get("peers")
                 .and_then(Value::as_array)
-                .map(|a| a.iter().take(MAX_PEERS_SHOWN).cloned().collect::<Vec<_>>())
+                .map(|a| {
+                    a.iter()
+                        .take(MAX_PEERS_SHOWN)
+                        .map(|p| {
+                            let mut p = p.clone();
+                            let endpoint = format!(
+                                "{}:{}",
+                                p["address"].as_str().unwrap_or_default(),
+                                p["port"].as_u64().unwrap_or_default()
+                            );
+                            if let (Some(ms), Some(m)) =
+                                (state.peers.latency_ms(&endpoint), p.as_object_mut())
+                            {
+                                m.insert("latency_ms".into(), json!(ms));
+                            }
+                            p
+                        })
+                        .collect::<Vec<_>>()
+                })
                 .unwrap_or_default(),
             _ => Vec::new(),
         },

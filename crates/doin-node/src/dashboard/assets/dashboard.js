@@ -88,7 +88,7 @@ function renderStatus() {
   const peers = s.peers.length ? s.peers : s.endpoints.map((e) => ({ peer_id: e }));
   $("peers").querySelector("tbody").innerHTML = peers.map((p) => `<tr><td class="mono">${esc(String(p.peer_id ?? "").slice(0, 12))}</td>` +
     `<td>${esc(p.address ? `${p.address}:${p.port ?? ""}` : p.endpoint ?? "")}</td><td>${num(p.score, 2)}</td>` +
-    `<td>${p.latency_ms !== undefined ? num(p.latency_ms, 0) + " ms" : "-"}</td><td>${p.last_seen ? esc(p.last_seen) : "-"}</td></tr>`).join("") || "<tr><td>no peers</td></tr>";
+    `<td>${p.latency_ms !== undefined ? num(p.latency_ms, 0) + " ms" : "-"}</td><td>${p.last_seen ? esc(Math.max(0, Math.round(Date.now() / 1000 - p.last_seen)) + " s ago") : "-"}</td></tr>`).join("") || "<tr><td>no peers</td></tr>";
   $("holders").querySelector("tbody").innerHTML = s.top_holders.map(([p, a]) => `<tr><td class="mono">${esc(p)}</td><td>${num(a / UNITS, 2)}</td></tr>`).join("");
   for (const d of s.domains) renderDomain(d.domain_id);
 }
