@@ -783,6 +783,11 @@ impl Actor {
     }
 }
 
+/// Messages and control frames this process posted to peers (published and forwarded).
+pub static FRAMES_SENT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+/// Posts to peers that failed.
+pub static FRAMES_FAILED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 async fn send_loop(
     peer: PeerId,
     q: Arc<SendQueue>,
@@ -792,6 +797,8 @@ async fn send_loop(
     loop {
         while let Some((endpoint, body)) = q.pop() {
             let ok = client.post_body(&endpoint, body).await.is_ok();
+            let counter = if ok { &FRAMES_SENT } else { &FRAMES_FAILED };
+            counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             // Outcomes are advisory: drop them rather than block when the actor is busy.
             let _ = events.try_send(Event::Sent {
                 peer: peer.clone(),

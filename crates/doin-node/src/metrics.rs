@@ -407,6 +407,24 @@ pub fn render(s: &ApiState) -> String {
         "Messages this node originated (forwarding is not counted).",
         m.gossip_published.get(),
     );
+    family(
+        o,
+        "doin_gossip_frames_out_total",
+        "counter",
+        "Messages and control frames posted to peers (originated and forwarded), by outcome.",
+    );
+    sample(
+        o,
+        "doin_gossip_frames_out_total",
+        "outcome=\"sent\"",
+        doin_net::service::FRAMES_SENT.load(std::sync::atomic::Ordering::Relaxed),
+    );
+    sample(
+        o,
+        "doin_gossip_frames_out_total",
+        "outcome=\"failed\"",
+        doin_net::service::FRAMES_FAILED.load(std::sync::atomic::Ordering::Relaxed),
+    );
     single(
         o,
         "doin_peers",
