@@ -177,7 +177,24 @@ impl OptimizerLoop {
             {
                 best = Some(candidate.clone());
             }
-            let chain_best = self.chain.view().domain_best.get(&domain).copied();
+            // Island migration: the best optimae on chain, found by any node, replaces this
+            // optimizer's own best when it is better, so nodes cooperate rather than race.
+            let view = self.chain.view();
+            if let (Some(parameters), Some(performance)) = (
+                view.domain_best_parameters.get(&domain),
+                view.domain_best.get(&domain),
+            ) {
+                if best
+                    .as_ref()
+                    .is_none_or(|b| self.better(*performance, b.performance))
+                {
+                    best = Some(Candidate {
+                        parameters: parameters.clone(),
+                        performance: *performance,
+                    });
+                }
+            }
+            let chain_best = view.domain_best.get(&domain).copied();
             let current = best.as_ref().map(|b| b.performance);
             self.board.update(&domain, |p| {
                 p.round = round;
