@@ -43,6 +43,17 @@ pub enum ConsensusError {
         /// The block's timestamp (µs since the epoch).
         got_micros: i64,
     },
+    /// The block's timestamp is further ahead of the receiving node's clock than
+    /// [`crate::validate::MAX_FUTURE_DRIFT_MICROS`].
+    #[error("block timestamp {got_micros} µs is more than {max_drift_micros} µs ahead of the clock ({now_micros} µs)")]
+    TimestampInFuture {
+        /// The receiving node's clock (µs since the epoch).
+        now_micros: i64,
+        /// The block's timestamp (µs since the epoch).
+        got_micros: i64,
+        /// The drift allowed.
+        max_drift_micros: i64,
+    },
     /// The generator's seal is missing, does not hash to the generator id, or does not
     /// sign the block hash.
     #[error("generator seal: {0}")]

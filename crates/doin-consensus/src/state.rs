@@ -154,6 +154,18 @@ impl ChainState {
         })
     }
 
+    /// Every peer's reputation in micro-points, decayed to the tip's timestamp.
+    ///
+    /// Rule: reputation is a function of the chain alone (events in blocks, decay by header
+    /// timestamps up to the tip), never of a node's clock or uptime, so every node holding
+    /// the same chain, and the same node after a restart, reports the same table.
+    pub fn reputations(&self) -> BTreeMap<String, u64> {
+        self.reputations
+            .keys()
+            .map(|p| (p.clone(), self.reputation(p)))
+            .collect()
+    }
+
     /// A peer's balance in base units.
     pub fn balance(&self, peer_id: &str) -> u64 {
         self.balances.get(peer_id).copied().unwrap_or(0)
@@ -418,6 +430,30 @@ mod tests {
             picked.contains("c"),
             "live peers can be drawn after a stall: {picked:?}"
         );
+    }
+
+    #[test]
+    fn reputations_decay_with_chain_time_only() {
+        let mut s = ChainState::new(ChainParams::solo_default());
+        let half_life = s.params.reputation_half_life_secs as i64 * 1_000_000;
+        s.reputations.insert(
+            "p".into(),
+            Reputation {
+                score: 8_000_000,
+                last_update_micros: 0,
+            },
+        );
+        s.tip_time_micros = 0;
+        assert_eq!(
+            s.reputations(),
+            BTreeMap::from([("p".to_owned(), 8_000_000)])
+        );
+        s.tip_time_micros = half_life;
+        assert_eq!(
+            s.reputations(),
+            BTreeMap::from([("p".to_owned(), 4_000_000)])
+        );
+        assert_eq!(s.reputations()["p"], s.reputation("p"));
     }
 
     #[test]

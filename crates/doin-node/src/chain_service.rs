@@ -20,6 +20,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use doin_consensus::accepted::{AcceptedOptimae, Experiment, Reveal};
+use doin_consensus::fork_choice::ReorgVerdict;
 use doin_consensus::params::ChainParams;
 use doin_consensus::state::ChainState;
 use doin_consensus::vote::QuorumVote;
@@ -92,10 +93,65 @@ pub enum ImportOutcome {
     Kept,
 }
 
+/// Why blocks received from a peer were refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ImportError {
+    /// A negative index, or the genesis block (which no peer may send).
+    #[error("block index {0} is not one a peer may send")]
+    BadIndex(i64),
+    /// The segment skips or repeats a height.
+    #[error("blocks are not contiguous at {0}")]
+    NotContiguous(i64),
+    /// The segment starts above our tip.
+    #[error("blocks start at {start} but our tip is {tip}: fetch the missing blocks first")]
+    Gap {
+        /// The first block's index.
+        start: u64,
+        /// Our tip's index.
+        tip: u64,
+    },
+    /// A block breaks a consensus rule (the valid blocks before it are kept when they
+    /// extend our tip).
+    #[error("block {index} from peer is invalid: {source}")]
+    InvalidBlock {
+        /// The block's index.
+        index: i64,
+        /// The rule it breaks.
+        #[source]
+        source: doin_consensus::ConsensusError,
+    },
+    /// A valid branch that would revert our finalized block, refused whatever its weight
+    /// ([`doin_consensus::fork_choice::judge_reorg`]).
+    #[error("refusing a reorganisation at {fork_point}: below the finalized height {finalized}")]
+    BelowFinality {
+        /// The last block both chains share.
+        fork_point: u64,
+        /// Our finalized height.
+        finalized: u64,
+    },
+    /// The chain store failed.
+    #[error("chain store: {0}")]
+    Store(String),
+    /// The chain service has stopped.
+    #[error("the chain service has stopped")]
+    Stopped,
+}
+
+impl ImportError {
+    fn invalid(b: &Block) -> impl FnOnce(doin_consensus::ConsensusError) -> ImportError {
+        let index = b.header.index;
+        move |source| ImportError::InvalidBlock { index, source }
+    }
+}
+
+fn store_err(e: impl std::fmt::Display) -> ImportError {
+    ImportError::Store(e.to_string())
+}
+
 enum Command {
     Import {
         blocks: Vec<Block>,
-        reply: oneshot::Sender<Result<ImportOutcome, String>>,
+        reply: oneshot::Sender<Result<ImportOutcome, ImportError>>,
     },
     Submit {
         proposal: Box<Proposal>,
@@ -146,14 +202,13 @@ impl ChainHandle {
     /// validated; a segment that forks from our chain is adopted only if its branch is
     /// heavier (weight computed from the validated blocks) and the fork point is not below
     /// the finalized height.
-    pub async fn import(&self, blocks: Vec<Block>) -> Result<ImportOutcome, String> {
+    pub async fn import(&self, blocks: Vec<Block>) -> Result<ImportOutcome, ImportError> {
         let (reply, rx) = oneshot::channel();
         self.commands
             .send(Command::Import { blocks, reply })
             .await
-            .map_err(|_| "the chain service has stopped".to_owned())?;
-        rx.await
-            .map_err(|_| "the chain service has stopped".to_owned())?
+            .map_err(|_| ImportError::Stopped)?;
+        rx.await.map_err(|_| ImportError::Stopped)?
     }
 
     /// The quorum an optimae committed now must be verified by.
@@ -418,28 +473,23 @@ impl Service {
         })
     }
 
-    fn import(&mut self, blocks: Vec<Block>) -> Result<ImportOutcome, String> {
+    fn import(&mut self, blocks: Vec<Block>) -> Result<ImportOutcome, ImportError> {
         let Some(first) = blocks.first() else {
             return Ok(ImportOutcome::Kept);
         };
         let start = u64::try_from(first.header.index)
-            .map_err(|_| format!("negative block index {}", first.header.index))?;
-        if start == 0 {
-            return Err("a peer cannot send a genesis block".into());
-        }
+            .ok()
+            .filter(|s| *s > 0)
+            .ok_or(ImportError::BadIndex(first.header.index))?;
         for (i, b) in blocks.iter().enumerate() {
             if u64::try_from(b.header.index).ok() != Some(start + i as u64) {
-                return Err(format!("blocks are not contiguous at {}", b.header.index));
+                return Err(ImportError::NotContiguous(b.header.index));
             }
         }
         // Skip the blocks we already have (same hash at the same height).
         let mut skip = 0;
         for b in &blocks {
-            match self
-                .store
-                .block_hash(b.header.index)
-                .map_err(|e| e.to_string())?
-            {
+            match self.store.block_hash(b.header.index).map_err(store_err)? {
                 Some(h) if h == b.hash => skip += 1,
                 _ => break,
             }
@@ -450,30 +500,34 @@ impl Service {
         };
         let fork_point = u64::try_from(first.header.index - 1).unwrap_or(0);
         if fork_point > self.state.height() {
-            return Err(format!(
-                "blocks start at {} but our tip is {}: fetch the missing blocks first",
-                fork_point + 1,
-                self.state.height()
-            ));
+            return Err(ImportError::Gap {
+                start: fork_point + 1,
+                tip: self.state.height(),
+            });
         }
-        // Signatures do not depend on chain state: check the whole segment on all cores
-        // first, then apply the blocks in order with every other rule.
+        // No block dated ahead of our clock, then the signatures, which do not depend on
+        // chain state: the whole segment on all cores; then every other rule, in order.
+        let now = Timestamp::now_utc().unix_micros();
+        for b in blocks {
+            doin_consensus::validate::check_not_in_future(b.header.timestamp.unix_micros(), now)
+                .map_err(ImportError::invalid(b))?;
+        }
         verify_signatures_parallel(blocks)?;
         if fork_point == self.state.height() {
             for b in blocks {
                 if let Err(e) = self.state.apply_stored_block(b) {
                     // Keep the valid prefix: rebuild the state from what is stored, then
                     // store and apply the blocks before the invalid one.
-                    let bad = b.header.index;
-                    let good = usize::try_from(bad - first.header.index).unwrap_or(0);
+                    let good = usize::try_from(b.header.index - first.header.index).unwrap_or(0);
                     self.reload_state();
                     if good > 0 {
                         let _ = self.append_applied(&blocks[..good], false);
                     }
-                    return Err(format!("block {bad} from peer is invalid: {e}"));
+                    return Err(ImportError::invalid(b)(e));
                 }
             }
-            self.append_applied(blocks, true)?;
+            self.append_applied(blocks, true)
+                .map_err(ImportError::Store)?;
             crate::metrics::METRICS
                 .blocks_imported
                 .add(blocks.len() as u64);
@@ -484,44 +538,51 @@ impl Service {
             );
             return Ok(ImportOutcome::Extended(blocks.len()));
         }
+        // Checked before validating the branch, so a doomed branch costs nothing;
+        // `judge_reorg` below decides with the weights.
         if !self.state.reorg_allowed(fork_point) {
-            return Err(format!(
-                "refusing a reorganisation at {fork_point}: below the finalized height {}",
-                self.state.finalized_height()
-            ));
+            return Err(ImportError::BelowFinality {
+                fork_point,
+                finalized: self.state.finalized_height(),
+            });
         }
         // Rebuild the state at the fork point from our own store, then apply their branch.
         let mut candidate = ChainState::new(self.state.params().clone());
         let mut best = BTreeMap::new();
-        for b in self
-            .store
-            .blocks(1, fork_point as i64)
-            .map_err(|e| e.to_string())?
-        {
-            candidate
-                .apply_stored_block(&b)
-                .map_err(|e| e.to_string())?;
+        for b in self.store.blocks(1, fork_point as i64).map_err(store_err)? {
+            candidate.apply_stored_block(&b).map_err(store_err)?;
             note_best_parameters(&mut best, &candidate, &b);
         }
         for b in blocks {
-            candidate.apply_stored_block(b).map_err(|e| {
-                format!(
-                    "block {} of the peer's branch is invalid: {e}",
-                    b.header.index
-                )
-            })?;
+            candidate
+                .apply_stored_block(b)
+                .map_err(ImportError::invalid(b))?;
             note_best_parameters(&mut best, &candidate, b);
         }
-        let theirs = doin_consensus::fork_choice::chain_weight(&candidate);
-        let ours = doin_consensus::fork_choice::chain_weight(&self.state);
-        if !doin_consensus::fork_choice::prefer(&theirs, &ours) {
-            return Ok(ImportOutcome::Kept);
+        match doin_consensus::fork_choice::judge_reorg(
+            fork_point,
+            self.state.height(),
+            self.state.params().finality_depth,
+            &doin_consensus::fork_choice::chain_weight(&candidate),
+            &doin_consensus::fork_choice::chain_weight(&self.state),
+        ) {
+            ReorgVerdict::Adopt => {}
+            ReorgVerdict::KeepOurs => return Ok(ImportOutcome::Kept),
+            ReorgVerdict::BelowFinality {
+                fork_point,
+                finalized,
+            } => {
+                return Err(ImportError::BelowFinality {
+                    fork_point,
+                    finalized,
+                })
+            }
         }
         let removed = self
             .store
             .truncate_above(fork_point as i64)
-            .map_err(|e| e.to_string())?;
-        self.store.append_batch(blocks).map_err(|e| e.to_string())?;
+            .map_err(store_err)?;
+        self.store.append_batch(blocks).map_err(store_err)?;
         self.state = candidate;
         self.best_parameters = best;
         self.tip = blocks
@@ -704,6 +765,7 @@ fn build_view(state: &ChainState, me: &str, pending: &[Transaction]) -> ChainVie
         my_balance: state.balances().get(me).copied().unwrap_or(0),
         top_holders: top,
         reputation_tracked_peers: state.reputation_count(),
+        reputations: state.reputations(),
         pending_optimae: pending.len(),
         pending_sum: state.pending_sum(pending).unwrap_or(0.0),
         domain_best: state
@@ -719,7 +781,7 @@ fn build_view(state: &ChainState, me: &str, pending: &[Transaction]) -> ChainVie
 }
 
 /// Verifies the signatures of `blocks` on every available core.
-fn verify_signatures_parallel(blocks: &[Block]) -> Result<(), String> {
+fn verify_signatures_parallel(blocks: &[Block]) -> Result<(), ImportError> {
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
@@ -731,17 +793,16 @@ fn verify_signatures_parallel(blocks: &[Block]) -> Result<(), String> {
             .map(|part| {
                 scope.spawn(move || {
                     for b in part {
-                        doin_consensus::validate::verify_block_signatures(b).map_err(|e| {
-                            format!("block {} from peer is invalid: {e}", b.header.index)
-                        })?;
+                        doin_consensus::validate::verify_block_signatures(b)
+                            .map_err(ImportError::invalid(b))?;
                     }
-                    Ok::<(), String>(())
+                    Ok::<(), ImportError>(())
                 })
             })
             .collect();
         for w in workers {
             w.join()
-                .map_err(|_| "signature check panicked".to_owned())??;
+                .map_err(|_| ImportError::Store("signature check panicked".into()))??;
         }
         Ok(())
     })

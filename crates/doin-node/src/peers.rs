@@ -4,7 +4,8 @@
 //! The set starts from `bootstrap_peers` (or `--peers`) and grows as peers make
 //! themselves known; it is bounded. Every [`SYNC_INTERVAL`] the node asks each peer for its
 //! chain status and pulls what it lacks ([`crate::sync`]); a peer that fails is retried
-//! with exponential back-off.
+//! with exponential back-off, and one that serves a chain our rules refuse is also
+//! recorded with the reason ([`PeerSet::sync_refusals`], shown by `/status`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, RwLock};
@@ -14,7 +15,7 @@ use tokio::sync::watch;
 
 use crate::api::BlockSource;
 use crate::chain_service::ChainHandle;
-use crate::sync::{sync_with, SyncClient, SyncReport};
+use crate::sync::{sync_with, SyncClient, SyncError, SyncReport};
 
 /// How often each peer's chain is checked.
 pub const SYNC_INTERVAL: Duration = Duration::from_secs(1);
@@ -32,6 +33,16 @@ pub struct PeerSet {
     sync_now: Arc<tokio::sync::Notify>,
     poll_tasks_now: Arc<tokio::sync::Notify>,
     latency: Arc<RwLock<BTreeMap<String, f64>>>,
+    refusals: Arc<RwLock<BTreeMap<String, SyncRefusal>>>,
+}
+
+/// What a peer served that our rules refused, as the sync loop last saw it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyncRefusal {
+    /// Refused syncs with the peer since start-up.
+    pub count: u64,
+    /// The latest reason.
+    pub last: SyncError,
 }
 
 impl PeerSet {
@@ -113,6 +124,28 @@ impl PeerSet {
             .copied()
     }
 
+    /// Records that `endpoint` served a chain our rules refuse (bounded like the set).
+    pub fn record_refusal(&self, endpoint: &str, error: &SyncError) {
+        let mut map = self.refusals.write().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= MAX_PEERS && !map.contains_key(endpoint) {
+            return;
+        }
+        let r = map.entry(endpoint.to_owned()).or_insert(SyncRefusal {
+            count: 0,
+            last: error.clone(),
+        });
+        r.count += 1;
+        r.last = error.clone();
+    }
+
+    /// The refusals per endpoint.
+    pub fn sync_refusals(&self) -> BTreeMap<String, SyncRefusal> {
+        self.refusals
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
     /// Asks the sync loop to check every peer now (a block was announced).
     pub fn request_sync(&self) {
         self.sync_now.notify_one();
@@ -178,6 +211,10 @@ pub async fn sync_loop(
                     }
                 }
                 Err(e) => {
+                    if e.is_refusal() {
+                        tracing::warn!(peer = %endpoint, "refused the peer's chain: {e}");
+                        peers.record_refusal(&endpoint, &e);
+                    }
                     b.failures = b.failures.saturating_add(1);
                     let wait = Duration::from_secs(1u64 << b.failures.min(6)).min(MAX_BACKOFF);
                     b.next_try = Some(Instant::now() + wait);

@@ -13,7 +13,7 @@ use doin_primitives::models::{Block, WireModel};
 use doin_primitives::value::Value;
 
 use crate::api::BlockSource;
-use crate::chain_service::{ChainHandle, ImportOutcome};
+use crate::chain_service::{ChainHandle, ImportError, ImportOutcome};
 
 /// Blocks per `/chain/blocks` request (the API's cap).
 pub const PAGE: i64 = 50;
@@ -40,6 +40,54 @@ pub enum SyncReport {
     UpToDate,
     /// Imported from the peer.
     Imported(Vec<ImportOutcome>),
+}
+
+/// Why a sync with a peer failed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SyncError {
+    /// The peer could not be reached or answered something unreadable.
+    #[error("{0}")]
+    Peer(String),
+    /// The peer runs another network.
+    #[error("peer runs other chain parameters ({theirs}, ours {ours}); not syncing")]
+    OtherParams {
+        /// Its parameters' hash.
+        theirs: String,
+        /// Ours.
+        ours: String,
+    },
+    /// The peer's chain shares no block with ours, not even genesis.
+    #[error("peer does not share our genesis block")]
+    NoCommonGenesis,
+    /// The peer's chain forks from ours below our finalized height.
+    #[error("peer forks below our finalized height {finalized}")]
+    ForksBelowFinality {
+        /// Our finalized height.
+        finalized: i64,
+    },
+    /// The peer's competing branch is longer than we hold in memory.
+    #[error("peer's branch is longer than {MAX_BRANCH} blocks")]
+    BranchTooLong,
+    /// The chain service refused the peer's blocks.
+    #[error(transparent)]
+    Import(#[from] ImportError),
+}
+
+impl From<String> for SyncError {
+    fn from(reason: String) -> Self {
+        SyncError::Peer(reason)
+    }
+}
+
+impl SyncError {
+    /// Whether the peer served a chain our rules refuse (an invalid block, a branch below
+    /// our finality, another network), as opposed to failing to answer.
+    pub fn is_refusal(&self) -> bool {
+        !matches!(
+            self,
+            SyncError::Peer(_) | SyncError::Import(ImportError::Store(_) | ImportError::Stopped)
+        )
+    }
 }
 
 /// An HTTP client for another node's sync endpoints.
@@ -135,7 +183,7 @@ pub async fn sync_with(
     chain: &ChainHandle,
     ours: &Arc<dyn BlockSource>,
     latency_to: Option<&crate::peers::PeerSet>,
-) -> Result<SyncReport, String> {
+) -> Result<SyncReport, SyncError> {
     let asked = std::time::Instant::now();
     let peer = client.chain_status(endpoint).await?;
     if let Some(peers) = latency_to {
@@ -144,10 +192,10 @@ pub async fn sync_with(
     let view = chain.view();
     if let Some(theirs) = &peer.params_hash {
         if *theirs != view.params_hash {
-            return Err(format!(
-                "peer {endpoint} runs other chain parameters ({theirs}, ours {}); not syncing",
-                view.params_hash
-            ));
+            return Err(SyncError::OtherParams {
+                theirs: theirs.clone(),
+                ours: view.params_hash.clone(),
+            });
         }
     }
     if peer.height < view.height || (peer.height == view.height && peer.tip_hash == view.tip_hash) {
@@ -172,13 +220,12 @@ pub async fn sync_with(
             break b.header.index;
         }
         if from == 0 {
-            return Err(format!("peer {endpoint} does not share our genesis block"));
+            return Err(SyncError::NoCommonGenesis);
         }
         if from <= view.finalized_height {
-            return Err(format!(
-                "peer {endpoint} forks below our finalized height {}",
-                view.finalized_height
-            ));
+            return Err(SyncError::ForksBelowFinality {
+                finalized: view.finalized_height,
+            });
         }
         top = from - 1;
     };
@@ -210,15 +257,13 @@ pub async fn sync_with(
                     if let Some(f) = in_flight.take() {
                         f.abort();
                     }
-                    return Err(e);
+                    return Err(e.into());
                 }
             }
         } else {
             branch.extend(page);
             if branch.len() > MAX_BRANCH {
-                return Err(format!(
-                    "peer {endpoint}'s branch is longer than {MAX_BRANCH} blocks"
-                ));
+                return Err(SyncError::BranchTooLong);
             }
         }
     }

@@ -73,6 +73,10 @@ pub async fn status(State(s): State<ApiState>) -> Json<Value> {
         "security": {
             "finalized_height": v.finalized_height,
             "reputation_tracked_peers": v.reputation_tracked_peers,
+            "reputations": top_reputations(&v.reputations),
+            "sync_refusals": s.peers.sync_refusals().iter().map(|(endpoint, r)| {
+                (endpoint.clone(), json!({"count": r.count, "last_error": r.last.to_string()}))
+            }).collect::<Map<String, Value>>(),
             "pending_commitments": 0,
             "pending_quorums": counts.pending + counts.claimed,
         },
@@ -105,6 +109,19 @@ pub async fn status(State(s): State<ApiState>) -> Json<Value> {
         },
         "peer_id_full": s.info.peer_id,
     }))
+}
+
+/// Most reputations `/status` lists (the highest).
+const MAX_LISTED_REPUTATIONS: usize = 100;
+
+/// The highest on-chain reputations, in points, by peer id.
+fn top_reputations(all: &std::collections::BTreeMap<String, u64>) -> Map<String, Value> {
+    let mut top: Vec<(&String, &u64)> = all.iter().collect();
+    top.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
+    top.into_iter()
+        .take(MAX_LISTED_REPUTATIONS)
+        .map(|(p, micro)| (p.clone(), json!(*micro as f64 / 1e6)))
+        .collect()
 }
 
 /// `GET /peers`.

@@ -1,0 +1,256 @@
+//! A hostile peer for adversarial tests: a small HTTP server on `127.0.0.1:0` that serves
+//! `/chain/status` and `/chain/blocks` as a node does, but from whatever chain the test
+//! hands it (forged, heavier-but-invalid, or below the victim's finality), plus helpers to
+//! build such chains with the real consensus code and to drive a real node.
+#![allow(dead_code, unreachable_pub)]
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use axum::extract::{Query, State};
+use axum::routing::get;
+use axum::Router;
+use doin_consensus::accepted::{AcceptedOptimae, Experiment, Reveal};
+use doin_consensus::{ChainParams, ChainState, QuorumVote};
+use doin_node::config::NodeConfig;
+use doin_node::sync::SyncClient;
+use doin_primitives::identity::Identity;
+use doin_primitives::models::{Block, WireModel};
+use doin_primitives::value::{Map, Value};
+use doin_primitives::Timestamp;
+
+/// The domain every test chain uses.
+pub const DOMAIN: &str = "quadratic";
+
+/// A solo chain (quorums of one) that mints a block every second or so and never stops,
+/// with finality `depth` blocks deep.
+pub fn solo_template(depth: u32) -> NodeConfig {
+    let mut c = NodeConfig::embedded_default();
+    c.quorum_min_evaluators = 0;
+    c.target_block_time = 1.0;
+    c.initial_threshold = 0.05;
+    c.finality_confirmation_depth = depth;
+    for d in &mut c.domains {
+        d.target_performance = None;
+        d.optimization_config
+            .insert("round_interval_seconds".into(), serde_json::json!(0.02));
+    }
+    c
+}
+
+/// A multi-threaded runtime for one test.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+#[derive(Clone)]
+struct Served {
+    params_hash: String,
+    /// Blocks 1..; genesis is implicit.
+    blocks: Arc<RwLock<Vec<Block>>>,
+}
+
+/// The hostile peer's server.
+pub struct HostilePeer {
+    /// `127.0.0.1:<port>`.
+    pub endpoint: String,
+    served: Served,
+    task: tokio::task::JoinHandle<()>,
+}
+
+#[derive(serde::Deserialize)]
+struct Range {
+    from: i64,
+    to: i64,
+}
+
+async fn chain_status(State(s): State<Served>) -> String {
+    let blocks = s.blocks.read().unwrap_or_else(|p| p.into_inner());
+    let tip = blocks
+        .last()
+        .map_or(Block::genesis().hash, |b| b.hash.clone());
+    serde_json::json!({
+        "chain_height": blocks.len() + 1,
+        "tip_hash": tip,
+        "params_hash": s.params_hash,
+    })
+    .to_string()
+}
+
+async fn chain_blocks(State(s): State<Served>, Query(r): Query<Range>) -> String {
+    let blocks = s.blocks.read().unwrap_or_else(|p| p.into_inner());
+    let genesis = Block::genesis();
+    let wire: Vec<String> = (r.from.max(0)..=r.to.min(r.from + 49))
+        .filter_map(|i| match i {
+            0 => Some(&genesis),
+            i => blocks.get(usize::try_from(i - 1).ok()?),
+        })
+        .map(WireModel::to_wire_json)
+        .collect();
+    format!("{{\"blocks\":[{}]}}", wire.join(","))
+}
+
+impl HostilePeer {
+    /// Starts serving an empty chain (genesis only) for a network of `params_hash`.
+    pub async fn start(params_hash: &str) -> HostilePeer {
+        let served = Served {
+            params_hash: params_hash.to_owned(),
+            blocks: Arc::default(),
+        };
+        let app = Router::new()
+            .route("/chain/status", get(chain_status))
+            .route("/chain/blocks", get(chain_blocks))
+            .with_state(served.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let endpoint = listener.local_addr().expect("addr").to_string();
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        HostilePeer {
+            endpoint,
+            served,
+            task,
+        }
+    }
+
+    /// Serves `blocks` (heights 1..) from now on.
+    pub fn serve(&self, blocks: Vec<Block>) {
+        *self
+            .served
+            .blocks
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = blocks;
+    }
+}
+
+impl Drop for HostilePeer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// A node's blocks `1..=to`, fetched over its API as a peer would.
+pub async fn fetch_blocks(endpoint: &str, to: i64) -> Vec<Block> {
+    let client = SyncClient::new();
+    let mut out = Vec::new();
+    let mut from = 1;
+    while from <= to {
+        let page = client
+            .blocks(endpoint, from, (from + 49).min(to))
+            .await
+            .expect("blocks");
+        assert!(!page.is_empty(), "{endpoint} has no block {from}");
+        from += page.len() as i64;
+        out.extend(page);
+    }
+    out
+}
+
+/// Valid blocks minted by `forger` on top of `prefix` (heights 1.. of a chain with
+/// `params`), one target block time apart: each block holds as many optimae as its
+/// threshold needs, each doubling the domain's best (the largest increment a rule allows),
+/// each verified by the forger itself as a solo chain's quorum of one. Every block is
+/// valid, and a branch of them outweighs an honest chain of the same length.
+pub fn mint_on(params: &ChainParams, prefix: &[Block], forger: &Identity, n: usize) -> Vec<Block> {
+    let mut state = ChainState::replay(params.clone(), prefix).expect("the prefix is valid");
+    let higher = params.domain(DOMAIN).expect("domain").higher_is_better;
+    let spacing = (params.target_block_time_secs * 1e6) as i64;
+    let mut out = Vec::new();
+    let mut k = 0i64;
+    for _ in 0..n {
+        let ts = Timestamp::from_unix_micros(state.tip_time_micros() + spacing);
+        let mut best = state.domain(DOMAIN).and_then(|d| d.best).unwrap_or(0.0);
+        let mut txs = Vec::new();
+        while state.pending_sum_at(&txs, ts.unix_micros()).expect("valid") < state.next_threshold()
+        {
+            assert!(txs.len() < 64, "cannot reach the threshold");
+            k += 1;
+            let gain = best.abs().max(1.0);
+            let perf = if higher { best + gain } else { best - gain };
+            let mut parameters = Map::new();
+            parameters.insert("forged".into(), Value::Int(k));
+            let reveal = Reveal {
+                domain_id: DOMAIN.into(),
+                parameters,
+                nonce: format!("{k:032x}"),
+                reported_performance: perf,
+                commit_height: state.height(),
+                timestamp: ts,
+            };
+            let commitment = reveal.commitment_hash();
+            let seed = state
+                .synthetic_seed_for(&commitment, DOMAIN, forger.peer_id(), state.height())
+                .expect("seed");
+            let vote = QuorumVote {
+                optimae_id: reveal.optimae_id(forger.peer_id()),
+                domain_id: DOMAIN.into(),
+                evaluator_id: forger.peer_id().to_owned(),
+                verified_performance: perf,
+                synthetic_seed: seed,
+                synthetic_data_hash: String::new(),
+                timestamp: ts,
+                seal: None,
+            }
+            .sealed(forger);
+            let votes = vec![vote];
+            let scoring = state
+                .score_optimae_after(
+                    &txs,
+                    DOMAIN,
+                    forger.peer_id(),
+                    perf,
+                    &votes,
+                    ts.unix_micros(),
+                )
+                .expect("scoring");
+            txs.push(AcceptedOptimae::build(
+                forger,
+                &reveal,
+                &scoring,
+                &votes,
+                &Experiment::default(),
+            ));
+            best = perf;
+        }
+        let block = state.build_block(forger, txs, ts).expect("block");
+        state.apply_block(&block).expect("valid");
+        out.push(block);
+    }
+    out
+}
+
+/// Waits (polling every 50 ms) until `pred` holds, or panics after `timeout`.
+pub async fn wait_until(timeout: Duration, what: &str, mut pred: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !pred() {
+        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits until the node at `endpoint` holds `block` at its height, or panics after
+/// `timeout`.
+pub async fn wait_for_block(endpoint: &str, block: &Block, timeout: Duration) {
+    let client = SyncClient::new();
+    let i = block.header.index;
+    let start = std::time::Instant::now();
+    loop {
+        if let Ok(found) = client.blocks(endpoint, i, i).await {
+            if found.first().is_some_and(|b| b.hash == block.hash) {
+                return;
+            }
+        }
+        assert!(
+            start.elapsed() < timeout,
+            "{endpoint} never held block {i} {}",
+            block.hash
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
