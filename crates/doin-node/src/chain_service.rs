@@ -505,11 +505,19 @@ impl Service {
                 tip: self.state.height(),
             });
         }
-        // No block dated ahead of our clock, then the signatures, which do not depend on
-        // chain state: the whole segment on all cores; then every other rule, in order.
+        // Cheap checks first: every id and hash the blocks claim, and no block dated ahead
+        // of our clock; then the signatures, which do not depend on chain state, for the
+        // whole segment on all cores; then every other rule, in order.
         let now = Timestamp::now_utc().unix_micros();
         for b in blocks {
-            doin_consensus::validate::check_not_in_future(b.header.timestamp.unix_micros(), now)
+            b.validate_content()
+                .map_err(doin_consensus::ConsensusError::from)
+                .and_then(|()| {
+                    doin_consensus::validate::check_not_in_future(
+                        b.header.timestamp.unix_micros(),
+                        now,
+                    )
+                })
                 .map_err(ImportError::invalid(b))?;
         }
         verify_signatures_parallel(blocks)?;

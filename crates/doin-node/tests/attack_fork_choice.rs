@@ -1,0 +1,224 @@
+//! Measure 9, fork choice by validated weight, against a real node: hostile peers serve
+//! a longer, heavier-looking branch whose first block is forged in one way each (forged
+//! weight, inflated increment, forged hash, duplicated transaction with an unchanged
+//! merkle root and hash, wrong threshold, wrong coinbase, a timestamp from the future, no
+//! generator seal). The node refuses each for that block's broken rule (read back as a
+//! typed error), keeps minting, and then adopts the same branch served untouched: the
+//! weight that wins is the one recomputed from valid blocks, and a mutated copy of a
+//! block does not poison the real one.
+
+mod hostile_peer;
+
+use std::time::Duration;
+
+use doin_consensus::coinbase::COINBASE_KEY;
+use doin_consensus::ConsensusError;
+use doin_node::chain_params::chain_params;
+use doin_node::chain_service::ImportError;
+use doin_node::sync::SyncError;
+use doin_node::testnet::TestNet;
+use doin_primitives::identity::Identity;
+use doin_primitives::merkle::merkle_root;
+use doin_primitives::models::{Block, BlockError, Transaction};
+use doin_primitives::seal::SealKind;
+use doin_primitives::value::Value;
+use doin_primitives::Timestamp;
+use hostile_peer::{
+    fetch_blocks, mint_on, runtime, solo_template, wait_for_block, wait_until, HostilePeer,
+};
+
+/// Recomputes the header hash and the generator's seal (what a forging generator can do).
+fn reseal(mut b: Block, forger: &Identity) -> Block {
+    b.hash = b.header.compute_hash();
+    b.seal = Some(forger.seal(SealKind::Block, &b.hash));
+    b
+}
+
+/// Re-ids and re-seals the transactions, then the merkle root, hash and seal.
+fn reseal_all(mut b: Block, forger: &Identity) -> Block {
+    for tx in &mut b.transactions {
+        tx.id = tx.compute_id();
+        tx.seal = Some(forger.seal(SealKind::Transaction, &tx.id));
+    }
+    let ids: Vec<String> = b.transactions.iter().map(Transaction::compute_id).collect();
+    b.header.merkle_root = merkle_root(&ids);
+    reseal(b, forger)
+}
+
+type Forgery = fn(&Block, &Identity) -> Block;
+type Expected = fn(&ConsensusError) -> bool;
+
+fn forgeries() -> Vec<(&'static str, Forgery, Expected)> {
+    vec![
+        (
+            "forged weight",
+            |b, f| {
+                let mut b = b.clone();
+                b.header.weighted_performance_sum *= 1e6;
+                reseal(b, f)
+            },
+            |e| matches!(e, ConsensusError::WrongWeightedSum { .. }),
+        ),
+        (
+            "inflated increment",
+            |b, f| {
+                let mut b = b.clone();
+                let p = &mut b.transactions[0].payload;
+                let inc = p["effective_increment"].as_f64().unwrap_or(1.0);
+                p.insert("effective_increment".into(), Value::Float(inc * 1e3));
+                reseal_all(b, f)
+            },
+            |e| {
+                matches!(
+                    e,
+                    ConsensusError::WrongNumber {
+                        field: "effective_increment",
+                        ..
+                    }
+                )
+            },
+        ),
+        (
+            "forged hash",
+            |b, _| {
+                let mut b = b.clone();
+                b.hash = "ab".repeat(32);
+                b
+            },
+            |e| matches!(e, ConsensusError::Content(BlockError::HashMismatch { .. })),
+        ),
+        (
+            "duplicated transaction, same merkle root and hash",
+            |b, _| {
+                let mut b = b.clone();
+                let last = b.transactions.last().cloned();
+                b.transactions.extend(last);
+                b
+            },
+            |e| {
+                matches!(
+                    e,
+                    ConsensusError::Content(BlockError::DuplicateTransaction(_))
+                )
+            },
+        ),
+        (
+            "wrong threshold",
+            |b, f| {
+                let mut b = b.clone();
+                b.header.threshold /= 2.0;
+                reseal(b, f)
+            },
+            |e| matches!(e, ConsensusError::WrongThreshold { .. }),
+        ),
+        (
+            "wrong coinbase",
+            |b, _| {
+                let mut b = b.clone();
+                if let Some(Value::Object(cb)) = b.extensions.get_mut(COINBASE_KEY) {
+                    if let Some(Value::Array(outs)) = cb.get_mut("outputs") {
+                        if let Some(Value::Object(first)) = outs.first_mut() {
+                            let amount = first["amount"].as_i64().unwrap_or(0);
+                            first.insert("amount".into(), Value::Int(amount * 2 + 1));
+                        }
+                    }
+                }
+                b
+            },
+            |e| matches!(e, ConsensusError::WrongCoinbase { .. }),
+        ),
+        (
+            "timestamp an hour ahead",
+            |b, f| {
+                let mut b = b.clone();
+                b.header.timestamp =
+                    Timestamp::from_unix_micros(Timestamp::now_utc().unix_micros() + 3_600_000_000);
+                reseal(b, f)
+            },
+            |e| matches!(e, ConsensusError::TimestampInFuture { .. }),
+        ),
+        (
+            "no generator seal",
+            |b, _| {
+                let mut b = b.clone();
+                b.seal = None;
+                b
+            },
+            |e| matches!(e, ConsensusError::BadGeneratorSeal(_)),
+        ),
+    ]
+}
+
+#[test]
+fn forged_branches_are_refused_for_the_rule_they_break() {
+    runtime().block_on(async {
+        // Finality deep enough that every branch below may legally replace the tip.
+        let config = solo_template(200);
+        let params = chain_params(&config);
+        let net = TestNet::start(1, &config).await.expect("node");
+        let node = net.node(0);
+        wait_until(Duration::from_secs(30), "a few blocks", || {
+            node.chain.view().height >= 4
+        })
+        .await;
+        let view = node.chain.view();
+        let ours = fetch_blocks(&node.endpoint(), view.tip_index).await;
+        let forger = Identity::generate();
+        let branch = mint_on(&params, &ours, &forger, 40);
+        let first = &branch[0];
+        assert!(!first.transactions.is_empty());
+
+        for (name, forge, expected) in forgeries() {
+            let forged = forge(first, &forger);
+            assert_ne!(&forged, first, "{name}: nothing was forged");
+            if name.starts_with("duplicated") {
+                assert_eq!(forged.hash, first.hash, "the mutation keeps the block hash");
+            }
+            let mut served = ours.clone();
+            served.push(forged);
+            served.extend(branch[1..].iter().cloned());
+            let hostile = HostilePeer::start(&view.params_hash).await;
+            hostile.serve(served);
+            node.peers.add(&hostile.endpoint);
+            wait_until(Duration::from_secs(15), name, || {
+                node.peers.sync_refusals().contains_key(&hostile.endpoint)
+            })
+            .await;
+            let refusal = node.peers.sync_refusals()[&hostile.endpoint].clone();
+            match &refusal.last {
+                SyncError::Import(ImportError::InvalidBlock { index, source }) => {
+                    assert_eq!(*index, first.header.index, "{name}: wrong block blamed");
+                    assert!(expected(source.root()), "{name}: refused for {source}");
+                }
+                other => panic!("{name}: refused for {other}"),
+            }
+            node.peers.block(&hostile.endpoint);
+            let tip = node.chain.view().tip_hash.clone();
+            assert!(
+                branch.iter().all(|b| b.hash != tip),
+                "{name}: the node follows the forged branch"
+            );
+        }
+        assert!(
+            node.chain.view().height > view.height,
+            "the node stopped minting under attack"
+        );
+
+        // The same branch, untouched, is heavier than what the node minted meanwhile and
+        // is adopted: including the real block whose mutated copy was refused.
+        let mut served = ours.clone();
+        served.extend(branch.iter().cloned());
+        let fair = HostilePeer::start(&view.params_hash).await;
+        fair.serve(served);
+        node.peers.add(&fair.endpoint);
+        wait_for_block(&node.endpoint(), first, Duration::from_secs(20)).await;
+        wait_for_block(
+            &node.endpoint(),
+            branch.last().expect("blocks"),
+            Duration::from_secs(20),
+        )
+        .await;
+        assert!(!node.peers.sync_refusals().contains_key(&fair.endpoint));
+        net.shutdown().await;
+    });
+}
