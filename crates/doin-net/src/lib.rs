@@ -22,6 +22,8 @@
 //!   `optimae/<domain_id>`, `tasks/<domain_id>`).
 //! * [`cache`] — the message id ([`cache::message_id`] = `Message::dedupe_id`, stable
 //!   across hops that rewrite `_sender_port`/`_forwarder_id`), seen-cache, message cache.
+//! * [`admission`] — what a `POST /message` body must pass before routing (size, parse,
+//!   seal, age, rates) and the per-address scores and bans that failures cost.
 //! * [`control`] — control frames. [`peers`], [`scoring`], [`limits`], [`transport`].
 //!
 //! ## Wire
@@ -49,7 +51,9 @@
 //! Bodies ≤ [`limits::MAX_MESSAGE_BYTES`] (1 MiB) on every inbound path; block responses
 //! ≤ 64 MiB; per-peer token bucket (burst 200, 100/s); seen-cache 10,000 ids for 120 s
 //! (gossip) / 300 s (flooding); message cache 6 windows, 10,000 messages; peer table
-//! 1,000 entries; send queues 256 frames per peer; delivery channel 1,024.
+//! 1,000 entries; send queues 256 frames per peer; delivery channel 1,024; per address
+//! (every peer behind one IP): burst 5,000, 2,500/s, 4,096 addresses tracked; messages
+//! older than 60 s or dated over 60 s ahead refused.
 //!
 //! ## What the node must do
 //!
@@ -57,13 +61,14 @@
 //!    and the remote address (answer 200 `{"status":"ok"}` on `Ok`, 400 otherwise), and
 //!    `GET /peers` with [`service::NetHandle::peers_json`].
 //! 2. Consume the `Delivery` channel promptly (it is bounded; a full channel drops).
-//! 3. Verify each delivered message's seal (`Message::verify_seal`) and content, and call
-//!    [`service::NetHandle::report`] with the [`Verdict`] against `Delivery::from`; bad
-//!    verdicts lower the peer's router score (pruned from meshes) and application score
-//!    (banned for 30 minutes below −50). The router relays before the node validates,
-//!    as GossipSub without a validation hook does.
+//! 3. Check each delivered message's content (its seal and age were checked at admission,
+//!    [`admission`]) and call [`service::NetHandle::report`] with the [`Verdict`] against
+//!    `Delivery::from`; bad verdicts lower the peer's router score (pruned from meshes) and
+//!    application score (banned for 30 minutes below −50). The router relays before the
+//!    node validates, as GossipSub without a validation hook does.
 //! 4. Sign what it publishes (`Message::sign`) and call [`service::NetHandle::publish`].
 
+pub mod admission;
 pub mod cache;
 pub mod control;
 pub mod flooding;

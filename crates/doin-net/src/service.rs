@@ -16,6 +16,7 @@ use doin_primitives::models::{InboundBody, Message, WireModel};
 use doin_primitives::value::Value;
 use tokio::sync::{mpsc, oneshot, Notify};
 
+use crate::admission::{check_message, AddressGuard, AdmissionConfig, Gate, Refusal};
 use crate::control::{ControlError, ControlFrame};
 use crate::limits::{RateLimiter, MAX_MESSAGE_BYTES, MAX_PEER_ID_LEN};
 use crate::peers::{placeholder_id, PeerSource, PeerTable, PeerTableError};
@@ -70,6 +71,8 @@ pub struct NetConfig {
     pub scores: ScoreConfig,
     /// GossipSub parameters.
     pub gossip: GossipConfig,
+    /// What inbound bodies must pass ([`crate::admission`]).
+    pub admission: AdmissionConfig,
 }
 
 impl NetConfig {
@@ -94,6 +97,7 @@ impl NetConfig {
             rate_per_second: 100.0,
             scores: ScoreConfig::default(),
             gossip: GossipConfig::default(),
+            admission: AdmissionConfig::default(),
         }
     }
 }
@@ -124,13 +128,16 @@ pub enum InboundError {
     /// A malformed control frame.
     #[error("invalid control frame: {0}")]
     BadControl(#[from] ControlError),
+    /// The message's seal or age is refused ([`crate::admission::check_message`]).
+    #[error("message refused: {0}")]
+    Refused(#[from] Refusal),
     /// No usable sender id.
     #[error("invalid message: sender id empty or longer than {MAX_PEER_ID_LEN} characters")]
     BadSender,
     /// The peer sends faster than its rate limit.
     #[error("rate limit exceeded")]
     RateLimited,
-    /// The peer is banned.
+    /// The peer, or the address the body came from, is banned.
     #[error("peer is banned")]
     Banned,
     /// The service's queue is full; the sender should retry later.
@@ -193,7 +200,14 @@ enum Event {
 pub struct NetHandle {
     tx: mpsc::Sender<Command>,
     peer_id: PeerId,
+    admission: Arc<AdmissionConfig>,
+    guard: Arc<Mutex<AddressGuard>>,
+    /// Bodies parsed and seals verified at once, off the async workers.
+    checkers: Arc<tokio::sync::Semaphore>,
 }
+
+/// Longest an inbound body waits for a checker before the sender is told to retry.
+const CHECK_WAIT: Duration = Duration::from_secs(1);
 
 fn unix_now() -> u64 {
     SystemTime::now()
@@ -210,17 +224,70 @@ impl NetHandle {
             .map_err(|_| NetError::Closed)
     }
 
-    /// Handles a `POST /message` body from `remote`: size limit, parse (bare message,
-    /// `{"type":"message"}` or `{"type":"control"}`), then ban check, rate limit, dedupe
-    /// and routing in the actor. Never blocks on a full queue (answers [`InboundError::Busy`]).
+    /// Handles a `POST /message` body from `remote`: the address's ban and rate, size
+    /// limit, parse (bare message, `{"type":"message"}` or `{"type":"control"}`), a
+    /// message's seal and age ([`crate::admission`]; failures are charged to the address),
+    /// then the peer's ban and rate limit, dedupe and routing in the actor. Never blocks on
+    /// a full queue (answers [`InboundError::Busy`]).
     pub async fn inbound(&self, body: &[u8], remote: SocketAddr) -> Result<(), InboundError> {
+        let ip = canonical_ip(remote);
+        match self.lock_guard().gate(ip, Instant::now()) {
+            Gate::Open => {}
+            Gate::RateLimited => return Err(InboundError::RateLimited),
+            Gate::Banned => return Err(InboundError::Banned),
+        }
+        let r = self.admit(body, remote).await;
+        let verdict = match &r {
+            Err(InboundError::TooLarge { .. }) => Some(Verdict::Oversize),
+            Err(
+                InboundError::Malformed(_) | InboundError::BadControl(_) | InboundError::BadSender,
+            ) => Some(Verdict::Malformed),
+            Err(InboundError::Refused(refusal)) => Some(refusal.verdict()),
+            Err(InboundError::RateLimited) => Some(Verdict::Spam),
+            _ => None,
+        };
+        if let Some(v) = verdict {
+            self.charge_address(remote, v);
+        }
+        r
+    }
+
+    /// Charges the address `remote` came from with a verdict (bodies the HTTP layer refused
+    /// before [`NetHandle::inbound`], such as ones over its size limit).
+    pub fn charge_address(&self, remote: SocketAddr, verdict: Verdict) {
+        self.lock_guard()
+            .charge(canonical_ip(remote), verdict, Instant::now());
+    }
+
+    fn lock_guard(&self) -> std::sync::MutexGuard<'_, AddressGuard> {
+        self.guard.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    async fn admit(&self, body: &[u8], remote: SocketAddr) -> Result<(), InboundError> {
         if body.len() > MAX_MESSAGE_BYTES {
             return Err(InboundError::TooLarge {
                 len: body.len(),
                 max: MAX_MESSAGE_BYTES,
             });
         }
-        let (from, port, parsed) = parse_inbound(body)?;
+        // Parsing and seal checks are CPU work: run them on the blocking pool, a few at a
+        // time, so that a flood of bodies never stalls the tasks serving other requests.
+        let permit = tokio::time::timeout(CHECK_WAIT, self.checkers.clone().acquire_owned())
+            .await
+            .map_err(|_| InboundError::Busy)?
+            .map_err(|_| InboundError::Closed)?;
+        let body = body.to_vec();
+        let admission = self.admission.clone();
+        let (from, port, parsed) = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            let (from, port, parsed) = parse_inbound(&body)?;
+            if let Parsed::Message(m) = &parsed {
+                check_message(m, unix_now_micros(), &admission)?;
+            }
+            Ok::<_, InboundError>((from, port, parsed))
+        })
+        .await
+        .map_err(|_| InboundError::Closed)??;
         if from == self.peer_id {
             return Ok(());
         }
@@ -292,6 +359,22 @@ impl NetHandle {
         if self.tx.send(Command::Shutdown(tx)).await.is_ok() {
             let _ = rx.await;
         }
+    }
+}
+
+fn unix_now_micros() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+}
+
+/// The remote's IP, IPv4-mapped IPv6 addresses as IPv4.
+fn canonical_ip(remote: SocketAddr) -> std::net::IpAddr {
+    match remote.ip() {
+        std::net::IpAddr::V6(v6) => v6
+            .to_ipv4_mapped()
+            .map_or(std::net::IpAddr::V6(v6), std::net::IpAddr::V4),
+        ip => ip,
     }
 }
 
@@ -393,7 +476,9 @@ pub fn spawn(config: NetConfig) -> Result<(NetHandle, mpsc::Receiver<Delivery>),
     for t in &config.topics {
         router.subscribe(t, now);
     }
+    let guard = Arc::new(Mutex::new(AddressGuard::new(&config.admission)));
     let actor = Actor {
+        guard: guard.clone(),
         router,
         table,
         scores: AppScores::new(config.scores.clone()),
@@ -409,6 +494,11 @@ pub fn spawn(config: NetConfig) -> Result<(NetHandle, mpsc::Receiver<Delivery>),
     let handle = NetHandle {
         tx,
         peer_id: actor.config.peer_id.clone(),
+        admission: Arc::new(actor.config.admission.clone()),
+        guard,
+        checkers: Arc::new(tokio::sync::Semaphore::new(
+            std::thread::available_parallelism().map_or(1, |n| n.get().clamp(1, 4)),
+        )),
     };
     tokio::spawn(actor.run(rx, events_rx));
     Ok((handle, deliver_rx))
@@ -416,6 +506,7 @@ pub fn spawn(config: NetConfig) -> Result<(NetHandle, mpsc::Receiver<Delivery>),
 
 struct Actor {
     config: NetConfig,
+    guard: Arc<Mutex<AddressGuard>>,
     router: Box<dyn Router>,
     table: PeerTable,
     scores: AppScores,
@@ -509,9 +600,25 @@ impl Actor {
                         }))
                     })
                     .collect();
+                // DOIN's: every address charged at admission, its score and ban.
+                let addresses: Vec<serde_json::Value> = self
+                    .guard
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .scores(Instant::now())
+                    .into_iter()
+                    .map(|a| {
+                        serde_json::json!({
+                            "address": a.address.to_string(),
+                            "score": a.score,
+                            "banned": a.banned,
+                        })
+                    })
+                    .collect();
                 let _ = reply.send(serde_json::json!({
                     "self": {"peer_id": self.config.peer_id, "port": self.config.listen_port},
                     "peers": peers,
+                    "addresses": addresses,
                 }));
             }
             Command::Connected(reply) => {
@@ -535,7 +642,7 @@ impl Actor {
             return Err(InboundError::Banned);
         }
         if !self.limiter.allow(&from, now) {
-            self.on_report(&from, Verdict::Spam, now);
+            // `from` is a claim: the sending address pays ([`NetHandle::inbound`]).
             return Err(InboundError::RateLimited);
         }
         if let Some(ep) = endpoint {

@@ -48,6 +48,11 @@ async fn node(
     config.heartbeat_interval = Duration::from_millis(200);
     config.discovery_interval = Duration::from_millis(300);
     config.http_timeout = Duration::from_secs(5);
+    // Transport only: these test peers have made-up ids (nothing to sign with) and fixed
+    // timestamps; admission is tested in `admission.rs` and the node's attack tests.
+    config.admission.require_seals = false;
+    config.admission.max_age = Duration::MAX;
+    config.admission.max_ahead = Duration::MAX;
     let (net, deliveries) = spawn(config).unwrap();
     let app = Http::new()
         .route("/message", post(message))

@@ -106,6 +106,9 @@ pub struct NodeConfig {
     pub gossip_heartbeat_interval: f64,
     /// Whether peer discovery runs.
     pub discovery_enabled: bool,
+    /// Accept unsigned peer messages (from reference nodes), as hints only. Off by
+    /// default: unsigned messages are refused and cost the sending address score.
+    pub accept_unsigned_messages: bool,
     /// Seconds between discovery rounds.
     pub discovery_interval: f64,
     /// Whether `/dashboard` is served.
@@ -161,6 +164,7 @@ impl Default for NodeConfig {
             network_protocol: "gossipsub".into(),
             gossip_heartbeat_interval: 1.0,
             discovery_enabled: true,
+            accept_unsigned_messages: false,
             discovery_interval: 60.0,
             dashboard_enabled: true,
             experiment_stats_file: String::new(),

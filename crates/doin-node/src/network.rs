@@ -2,11 +2,13 @@
 //! ([`doin_net`]), handles what it delivers, announces the blocks this node mints, and keeps
 //! the peer endpoints the sync loop and the evaluator use up to date.
 //!
-//! * Every message this node sends is sealed (signed over its dedupe id). A delivered
-//!   message with a seal that does not verify costs its sender score
-//!   ([`doin_net::Verdict::InvalidSignature`]) and is dropped. Unsigned messages (from
-//!   reference nodes) are only ever hints: a block announcement triggers a sync whose
-//!   blocks are fully validated, a task announcement an earlier pull.
+//! * Every message this node sends is sealed (signed over its dedupe id). Inbound, the
+//!   network's admission ([`doin_net::admission`]) refuses, before routing, a message
+//!   whose seal does not verify, one without a seal (unless `accept_unsigned_messages`
+//!   opts in to reference peers), and one older than a minute (a replay) or dated ahead,
+//!   charging the address it came from. Messages are only ever hints: a block
+//!   announcement triggers a sync whose blocks are fully validated, a task announcement an
+//!   earlier pull.
 //! * Blocks are announced, never pushed: peers pull them through `/chain/blocks`.
 
 use std::sync::Arc;
@@ -50,6 +52,7 @@ pub fn net_config(config: &NodeConfig, peer_id: &str) -> NetConfig {
         c.discovery_interval = Duration::from_secs(5);
     }
     c.peers_file = Some(config.data_dir.join("peers.json"));
+    c.admission.require_seals = !config.accept_unsigned_messages;
     c
 }
 
@@ -86,13 +89,6 @@ async fn handle_deliveries(
             d = deliveries.recv() => match d { Some(d) => d, None => return },
             _ = stop.wait_for(|s| *s) => return,
         };
-        if d.message.seal.is_some() {
-            if let Err(e) = d.message.verify_seal() {
-                tracing::debug!(peer = %d.from, "dropping a message with a bad seal: {e}");
-                net.report(&d.from, Verdict::InvalidSignature).await;
-                continue;
-            }
-        }
         match d.message.msg_type {
             MessageType::BlockAnnouncement => peers.request_sync(),
             MessageType::TaskCreated => peers.request_task_poll(),

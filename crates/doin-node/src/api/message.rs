@@ -1,10 +1,13 @@
 //! `POST /message`: the peer inbox. The body is a Message envelope (raw, or wrapped as
 //! `{"type":"message","data":...}`) or a gossip control frame; it is answered at once with
-//! `{"status":"ok"}` and processed by the network service.
+//! `{"status":"ok"}` and processed by the network service, or refused: `400` (malformed,
+//! unsigned, bad seal, replayed or mis-dated), `413` (too large), `429` (over the rate),
+//! `403` (the sending address or peer is banned).
 
 use std::net::SocketAddr;
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{ConnectInfo, State};
 use axum::Json;
 use doin_net::service::InboundError;
@@ -17,12 +20,25 @@ use super::ApiState;
 pub async fn message(
     State(s): State<ApiState>,
     ConnectInfo(remote): ConnectInfo<SocketAddr>,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Some(net) = &s.net else {
         return Err(ApiError::unavailable(
             "this node does not take peer messages",
         ));
+    };
+    let body = match body {
+        Ok(b) => b,
+        Err(e) => {
+            // Over the HTTP body limit (or unreadable): the address pays as for any body
+            // the network refuses.
+            net.charge_address(remote, doin_net::Verdict::Oversize);
+            crate::metrics::METRICS.gossip_inbound(false);
+            return Err(ApiError {
+                status: e.status(),
+                detail: e.body_text(),
+            });
+        }
     };
     let inbound = net.inbound(&body, remote).await;
     crate::metrics::METRICS.gossip_inbound(inbound.is_ok());
@@ -31,6 +47,14 @@ pub async fn message(
         Err(InboundError::RateLimited) => Err(ApiError {
             status: axum::http::StatusCode::TOO_MANY_REQUESTS,
             detail: "rate limited".into(),
+        }),
+        Err(InboundError::Banned) => Err(ApiError {
+            status: axum::http::StatusCode::FORBIDDEN,
+            detail: "banned: too many bad messages".into(),
+        }),
+        Err(e @ InboundError::TooLarge { .. }) => Err(ApiError {
+            status: axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            detail: e.to_string(),
         }),
         Err(InboundError::Busy) | Err(InboundError::Closed) => {
             Err(ApiError::unavailable("node busy; retry later"))
