@@ -774,6 +774,7 @@ fn build_view(state: &ChainState, me: &str, pending: &[Transaction]) -> ChainVie
         top_holders: top,
         reputation_tracked_peers: state.reputation_count(),
         reputations: state.reputations(),
+        cumulative_work: state.cumulative_work(),
         pending_optimae: pending.len(),
         pending_sum: state.pending_sum(pending).unwrap_or(0.0),
         domain_best: state

@@ -1,7 +1,8 @@
 //! Block sync: pull a peer's blocks over HTTP (`GET /chain/status`, `GET /chain/blocks` in
-//! pages of at most 50), find where its chain forks from ours, and hand the blocks to the
-//! chain service, which validates every one and keeps the heavier valid chain (never
-//! reverting a finalized block).
+//! pages of at most 50) when its chain is longer or it claims more weight
+//! (`cumulative_work`, a hint only), find where its chain forks from ours, and hand the
+//! blocks to the chain service, which validates every one and keeps the heavier valid chain
+//! (never reverting a finalized block). Every refusal is a typed [`SyncError`].
 //!
 //! Bodies are parsed with DOIN's own JSON parser, never a lossy one, so every float a block
 //! carries hashes exactly as it was sent.
@@ -31,6 +32,9 @@ pub struct PeerChain {
     pub tip_hash: String,
     /// Its chain parameters' hash (absent for reference nodes).
     pub params_hash: Option<String>,
+    /// The fork-choice weight it claims (absent for reference nodes): only a reason to
+    /// fetch its blocks, which are weighed again as they are validated.
+    pub cumulative_work: Option<f64>,
 }
 
 /// What a sync did.
@@ -68,6 +72,14 @@ pub enum SyncError {
     /// The peer's competing branch is longer than we hold in memory.
     #[error("peer's branch is longer than {MAX_BRANCH} blocks")]
     BranchTooLong,
+    /// The peer claimed a heavier chain than ours, but its blocks do not make one.
+    #[error("peer claims weight {claimed} but its blocks are not heavier than ours ({ours})")]
+    WeightNotShown {
+        /// The weight it claimed.
+        claimed: f64,
+        /// Ours.
+        ours: f64,
+    },
     /// The chain service refused the peer's blocks.
     #[error(transparent)]
     Import(#[from] ImportError),
@@ -155,6 +167,10 @@ impl SyncClient {
                 .get("params_hash")
                 .and_then(Value::as_str)
                 .map(str::to_owned),
+            cumulative_work: m
+                .get("cumulative_work")
+                .and_then(Value::as_f64)
+                .filter(|w| w.is_finite()),
         })
     }
 
@@ -176,7 +192,9 @@ impl SyncClient {
     }
 }
 
-/// Brings our chain up to the peer's if the peer's is ahead or heavier.
+/// Brings our chain up to the peer's if the peer's is longer or claims to be heavier (fork
+/// choice is by weight, so a shorter chain may win); a claim its blocks do not back is a
+/// [`SyncError::WeightNotShown`].
 pub async fn sync_with(
     client: &SyncClient,
     endpoint: &str,
@@ -198,7 +216,11 @@ pub async fn sync_with(
             });
         }
     }
-    if peer.height < view.height || (peer.height == view.height && peer.tip_hash == view.tip_hash) {
+    let claims_heavier = peer
+        .cumulative_work
+        .is_some_and(|w| w > view.cumulative_work);
+    let same = peer.height == view.height && peer.tip_hash == view.tip_hash;
+    if !claims_heavier && (peer.height < view.height || same) {
         return Ok(SyncReport::UpToDate);
     }
     // Find the highest block both chains share, walking back a page at a time.
@@ -269,6 +291,13 @@ pub async fn sync_with(
     }
     if !extending && !branch.is_empty() {
         outcomes.push(chain.import(branch).await?);
+    }
+    let gained = outcomes.iter().any(|o| !matches!(o, ImportOutcome::Kept));
+    if let (Some(claimed), false) = (peer.cumulative_work.filter(|_| claims_heavier), gained) {
+        return Err(SyncError::WeightNotShown {
+            claimed,
+            ours: chain.view().cumulative_work,
+        });
     }
     Ok(SyncReport::Imported(outcomes))
 }

@@ -43,6 +43,8 @@ pub struct ChainView {
     pub top_holders: Vec<(String, u64)>,
     /// Peers with a reputation entry.
     pub reputation_tracked_peers: usize,
+    /// The chain's fork-choice weight: the sum of its validated effective increments.
+    pub cumulative_work: f64,
     /// Every peer's on-chain reputation (micro-points, decayed to the tip's timestamp).
     pub reputations: BTreeMap<String, u64>,
     /// Accepted optimae waiting for a block.

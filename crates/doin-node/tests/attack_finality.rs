@@ -38,7 +38,7 @@ fn a_heavier_branch_below_the_finalized_block_is_refused() {
         // A valid branch from just below the finalized block: longer and far heavier.
         let fork_point = usize::try_from(finalized - 1).expect("height");
         let forger = Identity::generate();
-        let branch = mint_on(&params, &ours[..fork_point], &forger, ours.len() + 20);
+        let branch = mint_on(&params, &ours[..fork_point], &forger, ours.len() + 20, 1);
         let mut theirs = ours[..fork_point].to_vec();
         theirs.extend(branch.iter().cloned());
         let their_state = ChainState::replay(params.clone(), &theirs).expect("valid branch");
@@ -96,7 +96,7 @@ fn a_heavier_branch_below_the_finalized_block_is_refused() {
         let view = node.chain.view();
         let ours = fetch_blocks(&node.endpoint(), view.tip_index).await;
         let keep = usize::try_from(view.tip_index).expect("height");
-        let branch = mint_on(&params, &ours[..keep], &forger, 30);
+        let branch = mint_on(&params, &ours[..keep], &forger, 30, 1);
         let mut theirs = ours[..keep].to_vec();
         theirs.extend(branch.iter().cloned());
         let fair = HostilePeer::start(&view.params_hash).await;

@@ -5,14 +5,15 @@
 //! generator seal). The node refuses each for that block's broken rule (read back as a
 //! typed error), keeps minting, and then adopts the same branch served untouched: the
 //! weight that wins is the one recomputed from valid blocks, and a mutated copy of a
-//! block does not poison the real one.
+//! block does not poison the real one. A peer claiming a weight its blocks do not have is
+//! refused for it, and a shorter but heavier valid branch replaces a longer chain.
 
 mod hostile_peer;
 
 use std::time::Duration;
 
 use doin_consensus::coinbase::COINBASE_KEY;
-use doin_consensus::ConsensusError;
+use doin_consensus::{ChainState, ConsensusError};
 use doin_node::chain_params::chain_params;
 use doin_node::chain_service::ImportError;
 use doin_node::sync::SyncError;
@@ -164,7 +165,7 @@ fn forged_branches_are_refused_for_the_rule_they_break() {
         let view = node.chain.view();
         let ours = fetch_blocks(&node.endpoint(), view.tip_index).await;
         let forger = Identity::generate();
-        let branch = mint_on(&params, &ours, &forger, 40);
+        let branch = mint_on(&params, &ours, &forger, 40, 1);
         let first = &branch[0];
         assert!(!first.transactions.is_empty());
 
@@ -212,6 +213,70 @@ fn forged_branches_are_refused_for_the_rule_they_break() {
         fair.serve(served);
         node.peers.add(&fair.endpoint);
         wait_for_block(&node.endpoint(), first, Duration::from_secs(20)).await;
+        wait_for_block(
+            &node.endpoint(),
+            branch.last().expect("blocks"),
+            Duration::from_secs(20),
+        )
+        .await;
+        assert!(!node.peers.sync_refusals().contains_key(&fair.endpoint));
+        net.shutdown().await;
+    });
+}
+
+#[test]
+fn a_shorter_heavier_branch_wins_and_an_unbacked_weight_claim_is_refused() {
+    runtime().block_on(async {
+        let config = solo_template(200);
+        let params = chain_params(&config);
+        let net = TestNet::start(1, &config).await.expect("node");
+        let node = net.node(0);
+        wait_until(Duration::from_secs(30), "a few blocks", || {
+            node.chain.view().height >= 4
+        })
+        .await;
+        let view = node.chain.view();
+        let ours = fetch_blocks(&node.endpoint(), view.tip_index).await;
+        let forger = Identity::generate();
+        // Two blocks of 24 optimae each: heavier than many honest blocks.
+        let branch = mint_on(&params, &ours, &forger, 2, 24);
+        let mut theirs = ours.clone();
+        theirs.extend(branch.iter().cloned());
+        let their_state = ChainState::replay(params.clone(), &theirs).expect("valid branch");
+        let longer = view.tip_index + branch.len() as i64 + 2;
+        wait_until(
+            Duration::from_secs(30),
+            "the node to outgrow the branch",
+            || node.chain.view().tip_index >= longer,
+        )
+        .await;
+        assert!(
+            their_state.cumulative_work() > node.chain.view().cumulative_work,
+            "the branch must be the heavier one"
+        );
+
+        // A peer that claims a weight its blocks do not have is refused for it.
+        let liar = HostilePeer::start(&view.params_hash).await;
+        liar.serve(ours.clone());
+        liar.claim_work(1e300);
+        node.peers.add(&liar.endpoint);
+        wait_until(Duration::from_secs(15), "the claim to be refused", || {
+            node.peers.sync_refusals().contains_key(&liar.endpoint)
+        })
+        .await;
+        let refusal = node.peers.sync_refusals()[&liar.endpoint].clone();
+        assert!(
+            matches!(refusal.last, SyncError::WeightNotShown { .. }),
+            "refused for {}",
+            refusal.last
+        );
+        node.peers.block(&liar.endpoint);
+
+        // The shorter, heavier, valid branch replaces the node's longer chain.
+        let fair = HostilePeer::start(&view.params_hash).await;
+        fair.serve(theirs);
+        fair.claim_work(their_state.cumulative_work());
+        node.peers.add(&fair.endpoint);
         wait_for_block(
             &node.endpoint(),
             branch.last().expect("blocks"),

@@ -24,6 +24,7 @@ pub async fn chain_status(State(s): State<ApiState>) -> Response {
         "finalized_height": v.finalized_height,
         "component_versions": {"doin-node": env!("CARGO_PKG_VERSION")},
         "params_hash": v.params_hash,
+        "cumulative_work": v.cumulative_work,
     }))
     .into_response()
 }

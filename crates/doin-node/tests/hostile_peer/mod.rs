@@ -52,6 +52,8 @@ struct Served {
     params_hash: String,
     /// Blocks 1..; genesis is implicit.
     blocks: Arc<RwLock<Vec<Block>>>,
+    /// The fork-choice weight `/chain/status` claims, if any.
+    claimed_work: Arc<RwLock<Option<f64>>>,
 }
 
 /// The hostile peer's server.
@@ -73,12 +75,15 @@ async fn chain_status(State(s): State<Served>) -> String {
     let tip = blocks
         .last()
         .map_or(Block::genesis().hash, |b| b.hash.clone());
-    serde_json::json!({
+    let mut status = serde_json::json!({
         "chain_height": blocks.len() + 1,
         "tip_hash": tip,
         "params_hash": s.params_hash,
-    })
-    .to_string()
+    });
+    if let Some(w) = *s.claimed_work.read().unwrap_or_else(|p| p.into_inner()) {
+        status["cumulative_work"] = w.into();
+    }
+    status.to_string()
 }
 
 async fn chain_blocks(State(s): State<Served>, Query(r): Query<Range>) -> String {
@@ -100,6 +105,7 @@ impl HostilePeer {
         let served = Served {
             params_hash: params_hash.to_owned(),
             blocks: Arc::default(),
+            claimed_work: Arc::default(),
         };
         let app = Router::new()
             .route("/chain/status", get(chain_status))
@@ -117,6 +123,15 @@ impl HostilePeer {
             served,
             task,
         }
+    }
+
+    /// Claims this fork-choice weight in `/chain/status` from now on.
+    pub fn claim_work(&self, work: f64) {
+        *self
+            .served
+            .claimed_work
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = Some(work);
     }
 
     /// Serves `blocks` (heights 1..) from now on.
@@ -155,9 +170,16 @@ pub async fn fetch_blocks(endpoint: &str, to: i64) -> Vec<Block> {
 /// Valid blocks minted by `forger` on top of `prefix` (heights 1.. of a chain with
 /// `params`), one target block time apart: each block holds as many optimae as its
 /// threshold needs, each doubling the domain's best (the largest increment a rule allows),
-/// each verified by the forger itself as a solo chain's quorum of one. Every block is
-/// valid, and a branch of them outweighs an honest chain of the same length.
-pub fn mint_on(params: &ChainParams, prefix: &[Block], forger: &Identity, n: usize) -> Vec<Block> {
+/// each verified by the forger itself as a solo chain's quorum of one, and at least
+/// `min_txs` optimae. Every block is valid, and a branch of them outweighs an honest chain
+/// of the same length (with a larger `min_txs`, a longer one).
+pub fn mint_on(
+    params: &ChainParams,
+    prefix: &[Block],
+    forger: &Identity,
+    n: usize,
+    min_txs: usize,
+) -> Vec<Block> {
     let mut state = ChainState::replay(params.clone(), prefix).expect("the prefix is valid");
     let higher = params.domain(DOMAIN).expect("domain").higher_is_better;
     let spacing = (params.target_block_time_secs * 1e6) as i64;
@@ -167,7 +189,8 @@ pub fn mint_on(params: &ChainParams, prefix: &[Block], forger: &Identity, n: usi
         let ts = Timestamp::from_unix_micros(state.tip_time_micros() + spacing);
         let mut best = state.domain(DOMAIN).and_then(|d| d.best).unwrap_or(0.0);
         let mut txs = Vec::new();
-        while state.pending_sum_at(&txs, ts.unix_micros()).expect("valid") < state.next_threshold()
+        while txs.len() < min_txs
+            || state.pending_sum_at(&txs, ts.unix_micros()).expect("valid") < state.next_threshold()
         {
             assert!(txs.len() < 64, "cannot reach the threshold");
             k += 1;
