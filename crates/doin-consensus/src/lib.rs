@@ -17,8 +17,10 @@
 //! * [`coinbase`] — halving reward and the exact 5/65/30 split in base units.
 //! * [`finality`] — implicit checkpoints and the reorg limit.
 //! * [`state`] and [`validate`] — [`ChainState`], the fold of validated blocks: full block
-//!   validation, application and building.
-//! * [`fork_choice`] — heaviest validated chain, ties to the lower tip hash.
+//!   validation, application and building; the bound on a received block's timestamp
+//!   against the receiver's clock ([`validate::check_not_in_future`]).
+//! * [`fork_choice`] — heaviest validated chain, ties to the lower tip hash; the
+//!   reorganisation rule ([`fork_choice::judge_reorg`]: finality first, then weight).
 //! * [`error`] — [`ConsensusError`], one variant per broken rule.
 //! * [`mod@reference`] — the Python reference's consensus functions reproduced exactly, bugs
 //!   included, pinned by the reference's test vectors; DOIN's rules reuse them where the

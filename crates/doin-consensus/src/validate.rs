@@ -20,8 +20,8 @@
 //!    order and reaches the threshold;
 //! 8. its `"coinbase"` extension is the one [`crate::coinbase::compute_coinbase`] gives.
 //!
-//! No clock is read: a node checks a block's timestamp against its own clock (drift) before
-//! it calls these functions.
+//! No clock is read: a node checks a received block's timestamp against its own clock with
+//! [`check_not_in_future`] (the clock passed in) before it calls these functions.
 
 use doin_primitives::identity::{require_seal, Identity};
 use doin_primitives::merkle::merkle_root;
