@@ -3,7 +3,8 @@
 //!
 //! The set starts from `bootstrap_peers` (or `--peers`) and grows as peers make
 //! themselves known; it is bounded. Every [`SYNC_INTERVAL`] the node asks each peer for its
-//! chain status and pulls what it lacks ([`crate::sync`]); a peer that fails is retried
+//! chain status and pulls what it lacks ([`crate::sync`]), each peer in its own task (at
+//! most 8 at once) so that a slow or hanging peer delays nobody else; a peer that fails is retried
 //! with exponential back-off, and one that serves a chain our rules refuse is also
 //! recorded with the reason ([`PeerSet::sync_refusals`], shown by `/status`).
 
@@ -12,6 +13,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
+use tokio::task::JoinSet;
 
 use crate::api::BlockSource;
 use crate::chain_service::ChainHandle;
@@ -23,6 +25,8 @@ pub const SYNC_INTERVAL: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 /// Most endpoints remembered.
 const MAX_PEERS: usize = 1_000;
+/// Most peers synced with at once.
+const MAX_CONCURRENT_SYNCS: usize = 8;
 
 /// Known peer endpoints (cheap to clone).
 #[derive(Debug, Clone, Default)]
@@ -184,43 +188,67 @@ pub async fn sync_loop(
 ) {
     let client = SyncClient::new();
     let mut backoff: BTreeMap<String, Backoff> = BTreeMap::new();
+    let mut running: JoinSet<(String, Result<SyncReport, SyncError>)> = JoinSet::new();
+    let mut in_flight: BTreeSet<String> = BTreeSet::new();
     let mut tick = tokio::time::interval(SYNC_INTERVAL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = tick.tick() => {}
             _ = peers.sync_now.notified() => {}
-            _ = stop.wait_for(|s| *s) => return,
-        }
-        for endpoint in peers.endpoints() {
-            let b = backoff.entry(endpoint.clone()).or_default();
-            if b.next_try.is_some_and(|t| Instant::now() < t) {
+            Some(done) = running.join_next(), if !running.is_empty() => {
+                if let Ok((endpoint, result)) = done {
+                    in_flight.remove(&endpoint);
+                    let b = backoff.entry(endpoint.clone()).or_default();
+                    settle(&peers, &endpoint, b, result);
+                }
                 continue;
             }
-            let result = tokio::select! {
-                r = sync_with(&client, &endpoint, &chain, &ours, Some(&peers)) => r,
-                _ = stop.wait_for(|s| *s) => return,
-            };
-            let b = backoff.entry(endpoint.clone()).or_default();
-            match result {
-                Ok(report) => {
-                    *b = Backoff::default();
-                    peers.mark_synced();
-                    if let SyncReport::Imported(outcomes) = report {
-                        tracing::debug!(peer = %endpoint, ?outcomes, "synced");
-                    }
-                }
-                Err(e) => {
-                    if e.is_refusal() {
-                        tracing::warn!(peer = %endpoint, "refused the peer's chain: {e}");
-                        peers.record_refusal(&endpoint, &e);
-                    }
-                    b.failures = b.failures.saturating_add(1);
-                    let wait = Duration::from_secs(1u64 << b.failures.min(6)).min(MAX_BACKOFF);
-                    b.next_try = Some(Instant::now() + wait);
-                    tracing::debug!(peer = %endpoint, failures = b.failures, "sync failed: {e}");
-                }
+            _ = stop.wait_for(|s| *s) => {
+                running.abort_all();
+                return;
             }
+        }
+        // Each peer syncs in its own task, so a slow or hanging peer holds up only itself.
+        for endpoint in peers.endpoints() {
+            if running.len() >= MAX_CONCURRENT_SYNCS {
+                break;
+            }
+            let b = backoff.entry(endpoint.clone()).or_default();
+            if in_flight.contains(&endpoint) || b.next_try.is_some_and(|t| Instant::now() < t) {
+                continue;
+            }
+            in_flight.insert(endpoint.clone());
+            let (client, chain, ours, peers) =
+                (client.clone(), chain.clone(), ours.clone(), peers.clone());
+            running.spawn(async move {
+                let r = sync_with(&client, &endpoint, &chain, &ours, Some(&peers)).await;
+                (endpoint, r)
+            });
+        }
+    }
+}
+
+/// Records how a sync with `endpoint` ended: a success resets its back-off, a failure
+/// doubles it, and a refusal is also recorded with its reason.
+fn settle(peers: &PeerSet, endpoint: &str, b: &mut Backoff, result: Result<SyncReport, SyncError>) {
+    match result {
+        Ok(report) => {
+            *b = Backoff::default();
+            peers.mark_synced();
+            if let SyncReport::Imported(outcomes) = report {
+                tracing::debug!(peer = %endpoint, ?outcomes, "synced");
+            }
+        }
+        Err(e) => {
+            if e.is_refusal() {
+                tracing::warn!(peer = %endpoint, "refused the peer's chain: {e}");
+                peers.record_refusal(endpoint, &e);
+            }
+            b.failures = b.failures.saturating_add(1);
+            let wait = Duration::from_secs(1u64 << b.failures.min(6)).min(MAX_BACKOFF);
+            b.next_try = Some(Instant::now() + wait);
+            tracing::debug!(peer = %endpoint, failures = b.failures, "sync failed: {e}");
         }
     }
 }
