@@ -132,6 +132,9 @@ pub enum ImportError {
     /// The chain store failed.
     #[error("chain store: {0}")]
     Store(String),
+    /// A signature-checking thread panicked.
+    #[error("a signature-checking thread panicked")]
+    Panicked,
     /// The chain service has stopped.
     #[error("the chain service has stopped")]
     Stopped,
@@ -810,8 +813,7 @@ fn verify_signatures_parallel(blocks: &[Block]) -> Result<(), ImportError> {
             })
             .collect();
         for w in workers {
-            w.join()
-                .map_err(|_| ImportError::Store("signature check panicked".into()))??;
+            w.join().map_err(|_| ImportError::Panicked)??;
         }
         Ok(())
     })

@@ -97,7 +97,10 @@ impl SyncError {
     pub fn is_refusal(&self) -> bool {
         !matches!(
             self,
-            SyncError::Peer(_) | SyncError::Import(ImportError::Store(_) | ImportError::Stopped)
+            SyncError::Peer(_)
+                | SyncError::Import(
+                    ImportError::Store(_) | ImportError::Panicked | ImportError::Stopped
+                )
         )
     }
 }
