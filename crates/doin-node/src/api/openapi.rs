@@ -37,12 +37,12 @@ pub fn document() -> Value {
             "/message": {"post": {
                 "summary": "Peer inbox: a Message envelope (raw or {type: message, data}) or a gossip control frame",
                 "requestBody": {"required": true, "content": {"application/json": {"schema": obj.clone()}}},
-                "responses": {"200": ok("{status: ok}", obj.clone()), "400": error_response("invalid message"), "429": error_response("rate limited")}}},
+                "responses": {"200": ok("{status: ok}", obj.clone()), "400": error_response("invalid message: malformed, unsigned, bad seal, replayed or mis-dated"), "403": error_response("the sending address or peer is banned"), "413": error_response("body too large"), "429": error_response("rate limited")}}},
             "/health": {"get": {"summary": "Liveness", "responses": {"200": ok("{status, port}", obj.clone())}}},
             "/status": {"get": {"summary": "Node status: domains, chain, task queue, coin, difficulty", "responses": {"200": ok("status object", obj.clone())}}},
-            "/peers": {"get": {"summary": "Known peers", "responses": {"200": ok("{self, peers}", obj.clone())}}},
+            "/peers": {"get": {"summary": "Known peers, and the addresses charged for bad messages", "responses": {"200": ok("{self, peers, addresses}", obj.clone())}}},
             "/fees": {"get": {"summary": "Fee market state", "responses": {"200": ok("{enabled, ...}", obj.clone())}}},
-            "/chain/status": {"get": {"summary": "Chain height, tip and finality", "responses": {"200": ok("{chain_height, tip_hash, tip_index, finalized_height, component_versions}", obj.clone())}}},
+            "/chain/status": {"get": {"summary": "Chain height, tip and finality", "responses": {"200": ok("{chain_height, tip_hash, tip_index, finalized_height, component_versions, params_hash, cumulative_work}", obj.clone())}}},
             "/chain/blocks": {"get": {
                 "summary": "A range of blocks (at most 50)",
                 "parameters": [int_query("from", "first index (default 0)"), int_query("to", "last index, inclusive (default tip; capped to from+49)"),
