@@ -1,13 +1,14 @@
 //! Quorum selection and decision.
 //!
-//! **Selection.** The seed is `sha256_hex("{seed_block_hash}:{commitment_hash}")`, where
-//! `seed_block_hash` is the hash of the block at the optimizer's `commit_height` (the tip
-//! when it committed). The optimizer fixed its commitment before it could know later blocks
-//! and cannot re-choose the block it committed at without re-committing, so it cannot
-//! grind the quorum through an id or a timestamp (the reference seeds from the optimizer's
-//! own `optimae_id`). Candidates (deduplicated, optimizer excluded) are scored
+//! **Selection.** The seed is `sha256_hex("{seed_block_hash}:{domain_id}")`, where
+//! `seed_block_hash` is the hash of the block at the optimizer's `commit_height`: chain data
+//! only. Nothing the optimizer chooses freely enters it: not its optimae id (the reference
+//! seeds from it), not its commitment or nonce (which it could re-draw at will until the
+//! quorum suits it), not its peer id (it could hold many keys). Its one choice is the commit
+//! height, one of the last `max_commit_age_blocks` blocks, so it can pick among at most that
+//! many quorums. Candidates (deduplicated, optimizer excluded) are scored
 //! `sha256_hex("{seed}:{candidate}")` and the `k` lowest are the quorum, as the reference
-//! orders them.
+//! orders them; every node computes the same list from the same chain.
 //!
 //! **Solo rule.** With `quorum_min_evaluators == 0` the quorum is exactly `[optimizer]`:
 //! the lone node verifies its own optimae on independently seeded synthetic data.
@@ -24,9 +25,10 @@ use doin_primitives::hash::sha256_hex;
 use crate::reference::quorum::{divergence, median};
 use crate::reference::seeds::derive_seed;
 
-/// The quorum selection seed: `sha256_hex("{seed_block_hash}:{commitment_hash}")`.
-pub fn selection_seed(seed_block_hash: &str, commitment_hash: &str) -> String {
-    sha256_hex(format!("{seed_block_hash}:{commitment_hash}"))
+/// The quorum selection seed: `sha256_hex("{seed_block_hash}:{domain_id}")` (chain data
+/// only; see the module doc).
+pub fn selection_seed(seed_block_hash: &str, domain_id: &str) -> String {
+    sha256_hex(format!("{seed_block_hash}:{domain_id}"))
 }
 
 /// The quorum for an optimae: `[optimizer]` on a solo chain, otherwise the
@@ -153,9 +155,10 @@ mod tests {
     }
 
     #[test]
-    fn selection_seed_binds_block_and_commitment() {
-        assert_eq!(selection_seed("b", "c"), sha256_hex("b:c"));
-        assert_ne!(selection_seed("b", "c"), selection_seed("b2", "c"));
+    fn selection_seed_is_chain_data_only() {
+        assert_eq!(selection_seed("b", "d"), sha256_hex("b:d"));
+        assert_ne!(selection_seed("b", "d"), selection_seed("b2", "d"));
+        assert_ne!(selection_seed("b", "d"), selection_seed("b", "d2"));
     }
 
     #[test]

@@ -277,20 +277,15 @@ impl ChainState {
         self.recent_block_hash(commit_height).ok_or(out_of_window)
     }
 
-    /// The quorum that must verify an optimae committed at `commit_height` (for inclusion
-    /// in the next block).
+    /// The quorum that must verify an optimae of `domain_id` committed at `commit_height`
+    /// (for inclusion in the next block).
     pub fn quorum_for(
         &self,
+        domain_id: &str,
         optimizer_id: &str,
-        commitment_hash: &str,
         commit_height: u64,
     ) -> Result<Vec<String>, ConsensusError> {
-        self.quorum_for_at(
-            optimizer_id,
-            commitment_hash,
-            commit_height,
-            self.tip_time_micros,
-        )
+        self.quorum_for_at(domain_id, optimizer_id, commit_height, self.tip_time_micros)
     }
 
     /// How long without a block (chain time) makes the chain *stalled*: ten target block
@@ -305,8 +300,8 @@ impl ChainState {
         at_micros.saturating_sub(self.tip_time_micros) >= self.stall_micros()
     }
 
-    /// The quorum for an optimae committed at `commit_height` and included in a block
-    /// timestamped `at_micros`.
+    /// The quorum for an optimae of `domain_id` committed at `commit_height` and included in
+    /// a block timestamped `at_micros` (selection: [`crate::quorum`]).
     ///
     /// Liveness rule: after a stall ([`ChainState::is_stalled`]) the quorum is drawn from
     /// every peer seen on chain, not only the evaluators above the minimum reputation, so
@@ -315,13 +310,13 @@ impl ChainState {
     /// generator cannot fake it without waiting it out.
     pub fn quorum_for_at(
         &self,
+        domain_id: &str,
         optimizer_id: &str,
-        commitment_hash: &str,
         commit_height: u64,
         at_micros: i64,
     ) -> Result<Vec<String>, ConsensusError> {
         let seed_block = self.seed_block_hash(commit_height)?;
-        let seed = selection_seed(seed_block, commitment_hash);
+        let seed = selection_seed(seed_block, domain_id);
         if self.is_stalled(at_micros) {
             let everyone: Vec<&String> = self.peers_seen.iter().collect();
             return Ok(select_quorum(
@@ -400,7 +395,7 @@ mod tests {
             r.eligible = vec!["dead".to_owned()];
         }
         let normal = s
-            .quorum_for_at("a", "commit", 0, s.tip_time_micros + 1)
+            .quorum_for_at("d", "a", 0, s.tip_time_micros + 1)
             .expect("quorum");
         assert_eq!(normal, vec!["dead".to_owned()]);
         let stalled_at = s.tip_time_micros + s.stall_micros();
@@ -408,7 +403,7 @@ mod tests {
         let mut picked = std::collections::BTreeSet::new();
         for i in 0..40 {
             let q = s
-                .quorum_for_at("a", &format!("commit-{i}"), 0, stalled_at)
+                .quorum_for_at(&format!("domain-{i}"), "a", 0, stalled_at)
                 .expect("quorum");
             assert_eq!(q.len(), 1);
             assert_ne!(q[0], "a", "never the optimizer itself");
@@ -444,7 +439,7 @@ mod tests {
     #[test]
     fn solo_quorum_is_the_optimizer() {
         let s = ChainState::new(ChainParams::solo_default());
-        assert_eq!(s.quorum_for("me", "c", 0), Ok(vec!["me".to_owned()]));
+        assert_eq!(s.quorum_for("d", "me", 0), Ok(vec!["me".to_owned()]));
     }
 
     #[test]

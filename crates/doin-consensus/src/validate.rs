@@ -28,11 +28,11 @@ use doin_primitives::merkle::merkle_root;
 use doin_primitives::models::{Block, BlockError, BlockHeader, Transaction};
 use doin_primitives::seal::SealKind;
 use doin_primitives::timestamp::Timestamp;
-use doin_primitives::value::{Map, Value};
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::accepted::{optimae_id, AcceptedOptimae, Scoring};
+use crate::bounds::check_parameters;
 use crate::coinbase::{
     block_reward, compute_coinbase, Coinbase, EvaluatorWork, OptimizerWork, COINBASE_KEY,
 };
@@ -45,7 +45,7 @@ use crate::quorum::{decide, QuorumDecision};
 use crate::reference::commitment::compute_commitment;
 use crate::reputation::{apply_event, rep_factor, ReputationEvent};
 use crate::state::ChainState;
-use crate::vote::QuorumVote;
+use crate::vote::{QuorumVote, VoteSubject};
 
 /// An optimae a validated block accepts.
 #[derive(Debug, Clone, PartialEq)]
@@ -97,41 +97,6 @@ struct Pending {
     commitments: BTreeSet<String>,
 }
 
-/// Checks every parameter is a finite number where it is a number, and every bounded key
-/// holds a number or a list of numbers within its bounds.
-pub fn check_parameters(parameters: &Map, domain: &DomainParams) -> Result<(), ConsensusError> {
-    for (key, v) in parameters {
-        if let Some(bad) = v.find_non_finite() {
-            return Err(ConsensusError::ParameterOutOfBounds {
-                key: key.clone(),
-                reason: format!("{bad} is not a finite number"),
-            });
-        }
-    }
-    for (key, (lo, hi)) in &domain.param_bounds {
-        let Some(v) = parameters.get(key) else {
-            continue;
-        };
-        let out = |reason: String| ConsensusError::ParameterOutOfBounds {
-            key: key.clone(),
-            reason,
-        };
-        let values: Vec<&Value> = match v {
-            Value::Array(a) => a.iter().collect(),
-            other => vec![other],
-        };
-        for x in values {
-            let Some(x) = x.as_f64().filter(|_| !matches!(x, Value::Str(_))) else {
-                return Err(out(format!("expected a number, got {}", x.type_name())));
-            };
-            if !(x.is_finite() && *lo <= x && x <= *hi) {
-                return Err(out(format!("{x} is outside [{lo}, {hi}]")));
-            }
-        }
-    }
-    Ok(())
-}
-
 fn check_number(field: &'static str, expected: f64, got: f64) -> Result<(), ConsensusError> {
     if expected.to_bits() == got.to_bits() {
         Ok(())
@@ -158,13 +123,13 @@ impl ChainState {
         domain_id: &str,
         at_micros: i64,
     ) -> Result<QuorumDecision, ConsensusError> {
-        let quorum = self.quorum_for_at(
-            &a.optimizer_id,
-            &a.commitment_hash,
-            a.commit_height,
-            at_micros,
-        )?;
-        let seed_block = self.seed_block_hash(a.commit_height)?;
+        let quorum = self.quorum_for_at(domain_id, &a.optimizer_id, a.commit_height, at_micros)?;
+        let subject = VoteSubject {
+            optimae_id: &a.optimae_id,
+            domain_id,
+            commitment_hash: &a.commitment_hash,
+            seed_block_hash: self.seed_block_hash(a.commit_height)?,
+        };
         let young = self.is_young(&a.optimizer_id, a.commit_height);
         let max_votes = quorum.len() + self.params.quorum_min_evaluators as usize;
         if a.votes.len() > max_votes {
@@ -185,18 +150,7 @@ impl ChainState {
             if !voted.insert(evaluator) {
                 return Err(ConsensusError::DuplicateVote(evaluator.to_owned()));
             }
-            if v.optimae_id != a.optimae_id || v.domain_id != domain_id {
-                return Err(ConsensusError::VoteForOtherOptimae(evaluator.to_owned()));
-            }
-            let expected =
-                crate::quorum::synthetic_seed(&a.commitment_hash, domain_id, evaluator, seed_block);
-            if v.synthetic_seed != expected {
-                return Err(ConsensusError::WrongVoteSeed {
-                    evaluator: evaluator.to_owned(),
-                    expected,
-                    got: v.synthetic_seed,
-                });
-            }
+            v.check_subject(&subject)?;
             self.check_seal(v.seal.as_ref(), SealKind::Vote, &v.id(), evaluator)
                 .map_err(|e| ConsensusError::BadVoteSeal {
                     evaluator: evaluator.to_owned(),
@@ -733,22 +687,6 @@ fn check_threshold(expected: f64, got: f64) -> Result<(), ConsensusError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use doin_primitives::map;
-
-    #[test]
-    fn parameter_bounds_apply_to_numbers_and_lists() {
-        let d = DomainParams::new("d", true).with_bound("x", -1.0, 1.0);
-        assert!(check_parameters(&map! { "x" => 0.5, "y" => "free" }, &d).is_ok());
-        assert!(
-            check_parameters(&map! { "x" => vec![Value::Int(0), Value::Float(1.0)] }, &d).is_ok()
-        );
-        assert!(check_parameters(&map! { "x" => 1.5 }, &d).is_err());
-        assert!(
-            check_parameters(&map! { "x" => vec![Value::Float(0.0), Value::Int(2)] }, &d).is_err()
-        );
-        assert!(check_parameters(&map! { "x" => "0.5" }, &d).is_err());
-        assert!(check_parameters(&map! { "z" => f64::NAN }, &d).is_err());
-    }
 
     #[test]
     fn threshold_must_match_bit_for_bit() {

@@ -277,17 +277,13 @@ impl OptimizerLoop {
         let commitment_hash = compute_commitment(&best.parameters, &nonce);
         self.board.update(&domain, |p| p.committed += 1);
         crate::metrics::METRICS.optimae_committed.inc();
-        let plan =
-            match self
-                .runtime
-                .block_on(self.chain.plan_quorum(&domain, &commitment_hash, &me))
-            {
-                Ok(plan) => plan,
-                Err(e) => {
-                    tracing::warn!(domain = %domain, "cannot plan a quorum: {e}");
-                    return;
-                }
-            };
+        let plan = match self.runtime.block_on(self.chain.plan_quorum(&domain, &me)) {
+            Ok(plan) => plan,
+            Err(e) => {
+                tracing::warn!(domain = %domain, "cannot plan a quorum: {e}");
+                return;
+            }
+        };
         let reveal = Reveal {
             domain_id: domain.clone(),
             parameters: best.parameters.clone(),
