@@ -53,7 +53,7 @@ pub fn check_parameters(parameters: &Map, domain: &DomainParams) -> Result<(), C
         };
         for x in values {
             let number = match x {
-                Value::Int(_) | Value::Float(_) => x.as_f64(),
+                Value::Int(_) | Value::BigInt(_) | Value::Float(_) => x.as_f64(),
                 _ => None,
             };
             let Some(x) = number else {

@@ -6,9 +6,10 @@
 //! `POST /tasks/claim` and `POST /tasks/complete`. The requester of a verification task
 //! (the optimizer loop) waits on the task's completion channel for the votes.
 //!
-//! Claims carry no signature, so a claim made in a quorum member's name must not lock the
-//! member out: the member may claim its task again while it is claimed. What proves who
-//! evaluated is the completion: a verification task completes only with a vote its
+//! Claims carry no signature, so a claim made in a quorum member's name must neither hide
+//! the task from the member nor lock it out: a task of a quorum stays listed in
+//! `/tasks/pending` until it is completed, and its member may claim it again. What proves
+//! who evaluated is the completion: a verification task completes only with a vote its
 //! claimer sealed for this optimae, with that evaluator's synthetic seed
 //! ([`doin_consensus::vote::QuorumVote::check_for`]); anything else is refused with the
 //! rule it breaks.
@@ -273,11 +274,7 @@ impl TaskQueue {
         if inner.tasks.len() >= Self::MAX_TASKS {
             return Err(TaskError::Full(Self::MAX_TASKS));
         }
-        inner.pending.insert((
-            task.priority,
-            task.created_at.unix_micros(),
-            task.id.clone(),
-        ));
+        inner.pending.insert(Self::pending_key(&task));
         inner.waiters.entry(task.id.clone()).or_default().push(tx);
         inner.tasks.insert(task.id.clone(), task);
         drop(inner);
@@ -333,12 +330,11 @@ impl TaskQueue {
         if !Self::may_take(&inner, task, evaluator_id) {
             return Err(TaskError::NotInQuorum(evaluator_id.to_owned()));
         }
-        let key = (
-            task.priority,
-            task.created_at.unix_micros(),
-            task.id.clone(),
-        );
-        inner.pending.remove(&key);
+        // A quorum task stays listed until its member completes it (see the module doc).
+        if task.quorum.is_empty() {
+            let key = Self::pending_key(task);
+            inner.pending.remove(&key);
+        }
         let task = inner
             .tasks
             .get_mut(task_id)
@@ -347,6 +343,15 @@ impl TaskQueue {
         task.evaluator_id = Some(evaluator_id.to_owned());
         task.claimed_at = Some(Timestamp::now_utc());
         Ok(task.clone())
+    }
+
+    /// A task's place in the pending order.
+    fn pending_key(task: &QueuedTask) -> (u8, i64, String) {
+        (
+            task.priority,
+            task.created_at.unix_micros(),
+            task.id.clone(),
+        )
     }
 
     /// Whether `evaluator_id` may take `task`: a member of its quorum, or, for an open task
@@ -382,6 +387,7 @@ impl TaskQueue {
         task.completed_at = Some(Timestamp::now_utc());
         task.verified_performance = Some(completion.verified_performance);
         let done = task.clone();
+        inner.pending.remove(&Self::pending_key(&done));
         for waiter in inner.waiters.remove(task_id).unwrap_or_default() {
             let _ = waiter.send(completion.clone());
         }
@@ -421,6 +427,8 @@ impl TaskQueue {
         if let Some(task) = inner.tasks.get_mut(task_id) {
             task.state = TaskState::Failed;
             task.completed_at = Some(Timestamp::now_utc());
+            let key = Self::pending_key(task);
+            inner.pending.remove(&key);
             inner.waiters.remove(task_id);
             Self::remember_finished(&mut inner, task_id);
         }
@@ -430,11 +438,7 @@ impl TaskQueue {
     pub fn cancel(&self, task_id: &str) {
         let mut inner = self.lock();
         if let Some(task) = inner.tasks.remove(task_id) {
-            inner.pending.remove(&(
-                task.priority,
-                task.created_at.unix_micros(),
-                task.id.clone(),
-            ));
+            inner.pending.remove(&Self::pending_key(&task));
         }
         inner.waiters.remove(task_id);
     }
@@ -545,7 +549,9 @@ mod tests {
             Err(TaskError::NotInQuorum(e2.peer_id().into()))
         );
         q.claim("t", e1.peer_id()).expect("claim");
-        // A member may claim again (someone may have claimed in its name).
+        // Someone may have claimed in the member's name: the task stays listed and the
+        // member may claim it again.
+        assert_eq!(q.pending(&[], 10).0.len(), 1);
         q.claim("t", e1.peer_id()).expect("claim again");
         assert_eq!(
             q.complete("t", completion(&e2, &t)).err(),
@@ -563,6 +569,7 @@ mod tests {
         c.verified_performance = -0.5;
         assert!(matches!(q.complete("t", c), Err(TaskError::BadVote(_))));
         q.complete("t", completion(&e1, &t)).expect("complete");
+        assert_eq!(q.pending(&[], 10).1, 0);
         assert_eq!(rx.try_recv().expect("delivered").verified_performance, -1.0);
         assert_eq!(q.counts().completed, 1);
     }

@@ -1,0 +1,140 @@
+//! Per-evaluator synthetic-data seeds under attack on a live three-node network chain
+//! (quorums of two other nodes): every vote on chain declares its own evaluator's seed,
+//! derived from the optimae's commitment and the block at its commit height, so no two
+//! evaluators of an optimae share data; a quorum member's vote declaring another seed does
+//! not complete its task, and a block whose votes declare seeds of another block or of
+//! another evaluator is refused by every node. The nodes keep minting.
+
+mod adversary;
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use adversary::*;
+use doin_consensus::accepted::AcceptedOptimae;
+use doin_consensus::{ChainState, ConsensusError, QuorumVote};
+
+#[test]
+fn votes_with_another_seed_are_refused() {
+    runtime().block_on(async {
+        let arena = Arena::start(3, 2, 4).await;
+        let attacker = Attacker::new();
+        let http = Http::new();
+
+        // On chain: each vote's seed is its evaluator's, from the commitment and the block
+        // at the commit height.
+        let (state, blocks) = arena.chain_of(0);
+        let mut replay = ChainState::new(arena.params.clone());
+        let mut with_quorum = 0;
+        for block in &blocks {
+            for tx in &block.transactions {
+                let a = AcceptedOptimae::from_tx(tx).expect("accepted optimae");
+                for v in &a.votes {
+                    let expected = replay
+                        .synthetic_seed_for(
+                            &a.commitment_hash,
+                            DOMAIN,
+                            &v.evaluator_id,
+                            a.commit_height,
+                        )
+                        .expect("window");
+                    assert_eq!(v.synthetic_seed, expected, "block {}", block.header.index);
+                }
+                let seeds: BTreeSet<u64> = a.votes.iter().map(|v| v.synthetic_seed).collect();
+                assert_eq!(seeds.len(), a.votes.len(), "one seed per evaluator");
+                with_quorum += usize::from(a.votes.len() == 2);
+            }
+            replay.apply_block(block).expect("valid");
+        }
+        assert!(with_quorum >= 1);
+
+        // Over HTTP: a member (the attacker holds its key) completes its task with a vote
+        // declaring the seed of another block, then the seed of another evaluator.
+        let endpoints: Vec<String> = (0..3).map(|i| arena.endpoint(i)).collect();
+        let start = Instant::now();
+        let mut seen = BTreeSet::new();
+        let mut refused = 0;
+        while refused < 2 {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "no task to attack"
+            );
+            let (at, task) = http.next_quorum_task(&endpoints, &mut seen).await;
+            let member = task.quorum[0].clone();
+            let key = arena.key_of(arena.index_of(&member));
+            let (status, _) = http.claim(&at, &task.id, &member).await;
+            if status != 200 {
+                continue;
+            }
+            let other_block = "0".repeat(64);
+            let mut s = task_subject(&task);
+            let forged = if refused == 0 {
+                s.seed_block_hash = &other_block;
+                vote(&key, &member, &s, -1.0)
+            } else {
+                let other = vote(&key, attacker.peer_id(), &s, -1.0);
+                QuorumVote {
+                    evaluator_id: member.clone(),
+                    seal: None,
+                    ..other
+                }
+                .sealed(&key)
+            };
+            let (status, body) = http.complete(&at, &task.id, &member, &forged).await;
+            if body.to_string().contains("not found or not claimed") {
+                continue; // the member completed in between
+            }
+            assert_eq!(status, 409, "{body}");
+            assert!(body.to_string().contains("declares seed"), "{body}");
+            refused += 1;
+        }
+
+        // In a block: the attacker's optimae verified by its quorum (whose keys it holds),
+        // the votes declaring seeds of the tip rather than of the commit block.
+        let (_, honest) = last_optimae(&blocks);
+        let commit_height = state.height() - 1;
+        let mut mine = attacker.commit(&honest, honest.parameters.clone(), commit_height);
+        let quorum = state
+            .quorum_for(DOMAIN, attacker.peer_id(), commit_height)
+            .expect("quorum");
+        let commit_block = state
+            .recent_block_hash(commit_height)
+            .expect("recent")
+            .to_owned();
+        let votes_from = |mine: &AcceptedOptimae, seed_block: &str| -> Vec<QuorumVote> {
+            quorum
+                .iter()
+                .map(|q| {
+                    let key = arena.key_of(arena.index_of(q));
+                    vote(
+                        &key,
+                        q,
+                        &subject(mine, seed_block),
+                        honest.verified_performance,
+                    )
+                })
+                .collect()
+        };
+        mine.votes = votes_from(&mine, state.tip_hash());
+        arena
+            .refused_everywhere(
+                "votes seeded from another block",
+                attacker.forge_block(&state, vec![attacker.seal(&mine)]),
+                "declares seed",
+            )
+            .await;
+        // The same votes with the commit block's seeds pass the seed rule.
+        mine.votes = votes_from(&mine, &commit_block);
+        let verdict = state.check_accepted_tx(&attacker.seal(&mine));
+        assert!(
+            !matches!(
+                verdict.as_ref().map_err(ConsensusError::root),
+                Err(ConsensusError::WrongVoteSeed { .. })
+            ),
+            "{verdict:?}"
+        );
+
+        arena.keeps_minting(2).await;
+        arena.net.shutdown().await;
+    });
+}
