@@ -51,7 +51,8 @@ pub struct ChainState {
     pub(crate) recent: VecDeque<RecentBlock>,
     pub(crate) optimae_ids: BTreeSet<String>,
     pub(crate) commitments: BTreeSet<String>,
-    /// Every peer that generated a block, optimized or voted.
+    /// Every peer that contributed on chain: generated a block, had an optimae accepted or
+    /// cast a vote agreeing with its quorum (never a peer seen only voting against it).
     pub(crate) peers_seen: BTreeSet<String>,
     /// Peers that generated a block or cast an agreeing vote.
     pub(crate) active_evaluators: BTreeSet<String>,
@@ -217,8 +218,9 @@ impl ChainState {
     /// Rule: peers that generated a block or cast a vote agreeing with its quorum, with a
     /// reputation (decayed to that block's time) of at least `min_reputation_micro`, in
     /// ascending id order. Bootstrap for a young chain: while fewer than
-    /// `quorum_min_evaluators` peers qualify, every peer seen on chain (generator,
-    /// optimizer or voter) is eligible; with no peer other than the optimizer, the quorum
+    /// `quorum_min_evaluators` peers qualify, every peer that contributed on chain
+    /// (generated a block, had an optimae accepted, or cast an agreeing vote; a peer seen
+    /// only voting against its quorum is not one) is eligible; with no peer other than the optimizer, the quorum
     /// falls back to the solo rule ([`crate::quorum::select_quorum`]).
     pub fn eligible_evaluators(&self, height: u64) -> Option<&[String]> {
         self.recent_block(height).map(|b| b.eligible.as_slice())
@@ -304,7 +306,8 @@ impl ChainState {
     /// a block timestamped `at_micros` (selection: [`crate::quorum`]).
     ///
     /// Liveness rule: after a stall ([`ChainState::is_stalled`]) the quorum is drawn from
-    /// every peer seen on chain, not only the evaluators above the minimum reputation, so
+    /// every peer that contributed on chain (see [`ChainState::eligible_evaluators`]), not
+    /// only the evaluators above the minimum reputation, so
     /// that a few dead evaluators cannot halt the chain for good. The stall is measured
     /// with the including block's timestamp, which validators bound by their clock, so a
     /// generator cannot fake it without waiting it out.
@@ -340,10 +343,12 @@ impl ChainState {
     /// `quorum_min_evaluators` evaluators other than the optimizer are eligible.
     ///
     /// Bootstrap rule: on a young chain the quorum is whoever is eligible (the optimizer
-    /// itself when nobody else is), and signed votes of any other evaluator count as well
-    /// (at most `quorum_min_evaluators` of them), with the same seed, seal and agreement
-    /// rules. Those voters appear on chain, become eligible, and from then on quorums are
-    /// drawn from other nodes only.
+    /// itself when nobody else is), and signed votes of any other evaluator are admitted as
+    /// well (at most `quorum_min_evaluators` of them), with the same seed and seal rules.
+    /// They decide nothing unless the quorum is the optimizer alone
+    /// ([`crate::quorum::counted_votes`]): they are judged against the quorum's median, and
+    /// an agreeing voter appears on chain, earns reputation, becomes eligible, and from
+    /// then on quorums are drawn from other nodes only.
     pub fn is_young(&self, optimizer_id: &str, commit_height: u64) -> bool {
         let k = self.params.quorum_min_evaluators as usize;
         if k == 0 {

@@ -31,7 +31,7 @@ use doin_primitives::timestamp::Timestamp;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::accepted::{optimae_id, AcceptedOptimae, Scoring};
+use crate::accepted::{optimae_id, AcceptedOptimae, Reveal, Scoring};
 use crate::bounds::check_parameters;
 use crate::coinbase::{
     block_reward, compute_coinbase, Coinbase, EvaluatorWork, OptimizerWork, COINBASE_KEY,
@@ -41,7 +41,7 @@ use crate::error::ConsensusError;
 use crate::finality::finalized_height;
 use crate::increment::{effective_increment, raw_increment, reward_fraction};
 use crate::params::DomainParams;
-use crate::quorum::{decide, QuorumDecision};
+use crate::quorum::{counted_votes, decide_counted, QuorumDecision};
 use crate::reference::commitment::compute_commitment;
 use crate::reputation::{apply_event, rep_factor, ReputationEvent};
 use crate::state::ChainState;
@@ -160,13 +160,27 @@ impl ChainState {
         if let Some(missing) = quorum.iter().find(|q| !voted.contains(q.as_str())) {
             return Err(ConsensusError::MissingVote(missing.clone()));
         }
-        let perfs: Vec<f64> = a.votes.iter().map(|v| v.verified_performance).collect();
-        let decision = decide(&perfs, a.reported_performance, self.params.quorum_tolerance)
-            .ok_or_else(|| ConsensusError::MissingVote(a.optimizer_id.clone()))?;
+        self.decide_votes(&quorum, &a.optimizer_id, a.reported_performance, &a.votes)
+    }
+
+    /// The quorum's decision on votes already checked against it: the members' votes
+    /// decide ([`counted_votes`]); a rejection is [`ConsensusError::QuorumRejected`].
+    fn decide_votes(
+        &self,
+        quorum: &[String],
+        optimizer_id: &str,
+        reported: f64,
+        votes: &[QuorumVote],
+    ) -> Result<QuorumDecision, ConsensusError> {
+        let voters: Vec<&str> = votes.iter().map(|v| v.evaluator_id.as_str()).collect();
+        let counted = counted_votes(quorum, optimizer_id, &voters);
+        let perfs: Vec<f64> = votes.iter().map(|v| v.verified_performance).collect();
+        let decision = decide_counted(&perfs, &counted, reported, self.params.quorum_tolerance)
+            .ok_or_else(|| ConsensusError::MissingVote(optimizer_id.to_owned()))?;
         if !decision.accepted {
             return Err(ConsensusError::QuorumRejected {
                 agree: decision.agree_count,
-                votes: perfs.len(),
+                votes: counted.iter().filter(|c| **c).count(),
                 report_divergence: decision.report_divergence,
             });
         }
@@ -211,19 +225,11 @@ impl ChainState {
     /// before inclusion, it scores and seals the transaction again (the votes stay valid).
     pub fn score_optimae(
         &self,
-        domain_id: &str,
+        reveal: &Reveal,
         optimizer_id: &str,
-        reported_performance: f64,
         votes: &[QuorumVote],
     ) -> Result<Scoring, ConsensusError> {
-        self.score_optimae_after(
-            &[],
-            domain_id,
-            optimizer_id,
-            reported_performance,
-            votes,
-            self.tip_time_micros,
-        )
+        self.score_optimae_after(&[], reveal, optimizer_id, votes, self.tip_time_micros)
     }
 
     /// As [`ChainState::score_optimae`], for an optimae that follows the (checked)
@@ -232,12 +238,13 @@ impl ChainState {
     pub fn score_optimae_after(
         &self,
         pending: &[Transaction],
-        domain_id: &str,
+        reveal: &Reveal,
         optimizer_id: &str,
-        reported_performance: f64,
         votes: &[QuorumVote],
         at_micros: i64,
     ) -> Result<Scoring, ConsensusError> {
+        let domain_id = reveal.domain_id.as_str();
+        let reported_performance = reveal.reported_performance;
         let mut before = Pending {
             at_micros,
             ..Pending::default()
@@ -247,16 +254,9 @@ impl ChainState {
                 .map_err(ConsensusError::in_tx(index))?;
         }
         let domain = self.domain_params(domain_id)?;
-        let perfs: Vec<f64> = votes.iter().map(|v| v.verified_performance).collect();
-        let decision = decide(&perfs, reported_performance, self.params.quorum_tolerance)
-            .ok_or_else(|| ConsensusError::MissingVote(optimizer_id.to_owned()))?;
-        if !decision.accepted {
-            return Err(ConsensusError::QuorumRejected {
-                agree: decision.agree_count,
-                votes: perfs.len(),
-                report_divergence: decision.report_divergence,
-            });
-        }
+        let quorum =
+            self.quorum_for_at(domain_id, optimizer_id, reveal.commit_height, at_micros)?;
+        let decision = self.decide_votes(&quorum, optimizer_id, reported_performance, votes)?;
         let best = before
             .best
             .get(domain_id)
@@ -533,14 +533,16 @@ impl ChainState {
             );
             self.peers_seen.insert(o.optimizer_id.clone());
             for (evaluator, agreed) in &o.votes {
+                // A divergent voter is not a contributor: a key that only ever voted
+                // against its quorum must not be drawn into quorums (bootstrap, stalls).
                 let e = if *agreed {
                     self.active_evaluators.insert(evaluator.clone());
+                    self.peers_seen.insert(evaluator.clone());
                     ReputationEvent::VoteAgreed
                 } else {
                     ReputationEvent::VoteDivergent
                 };
                 event(&mut self.reputations, evaluator, e);
-                self.peers_seen.insert(evaluator.clone());
             }
             let d = self.domains.entry(o.domain_id.clone()).or_default();
             d.best = Some(o.verified_performance);

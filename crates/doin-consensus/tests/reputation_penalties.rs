@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use doin_consensus::accepted::AcceptedOptimae;
+use doin_consensus::accepted::{AcceptedOptimae, Reveal};
 use doin_consensus::coinbase::Role;
 use doin_consensus::{ChainState, ConsensusError, QuorumVote};
 use doin_primitives::identity::Identity;
@@ -69,7 +69,7 @@ fn a_divergent_evaluator_loses_more_than_an_agreeing_one_earns() {
     }
     .sealed(&d);
     let scoring = state
-        .score_optimae(DOMAIN, a.peer_id(), r.reported_performance, &v)
+        .score_optimae(&r, a.peer_id(), &v)
         .expect("two of three agree");
     let tx = AcceptedOptimae::build(&a, &r, &scoring, &v, &experiment(k));
     let block = state
@@ -108,13 +108,16 @@ fn inflated_reports_are_rejected_or_earn_less() {
     let honest = reveal(&state, parameters(k), k);
     let v = votes(&state, &a, &honest, &[&b, &c, &d]);
     let honest_scoring = state
-        .score_optimae(DOMAIN, a.peer_id(), honest.reported_performance, &v)
+        .score_optimae(&honest, a.peer_id(), &v)
         .expect("honest report accepted");
 
     // Higher is better and performances are negative: an inflated report is nearer 0.
-    let far = honest.reported_performance * 0.5;
+    let far = Reveal {
+        reported_performance: honest.reported_performance * 0.5,
+        ..honest.clone()
+    };
     let err = state
-        .score_optimae(DOMAIN, a.peer_id(), far, &v)
+        .score_optimae(&far, a.peer_id(), &v)
         .expect_err("inflated beyond the tolerance");
     assert!(
         matches!(
@@ -128,9 +131,12 @@ fn inflated_reports_are_rejected_or_earn_less() {
         "{err}"
     );
 
-    let near = honest.reported_performance * 0.97;
+    let near = Reveal {
+        reported_performance: honest.reported_performance * 0.97,
+        ..honest.clone()
+    };
     let s = state
-        .score_optimae(DOMAIN, a.peer_id(), near, &v)
+        .score_optimae(&near, a.peer_id(), &v)
         .expect("within the tolerance");
     assert!(
         s.effective_increment < honest_scoring.effective_increment,

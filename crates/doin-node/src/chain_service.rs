@@ -385,9 +385,8 @@ impl Service {
             .state
             .score_optimae_after(
                 &self.pending,
-                &p.reveal.domain_id,
+                &p.reveal,
                 self.identity.peer_id(),
-                p.reveal.reported_performance,
                 &p.votes,
                 Timestamp::now_utc().unix_micros(),
             )

@@ -105,7 +105,11 @@ fn copied_replayed_unmatched_and_uncommitted_reveals_earn_nothing() {
                 .filter(|a| a.commitment_hash == honest.commitment_hash)
                 .map(|a| a.optimizer_id)
                 .collect();
-            assert_eq!(credited, std::slice::from_ref(&honest.optimizer_id), "node {i}");
+            assert_eq!(
+                credited,
+                std::slice::from_ref(&honest.optimizer_id),
+                "node {i}"
+            );
             assert!(state.balance(&honest.optimizer_id) > 0);
             assert_eq!(state.balance(attacker.peer_id()), 0, "node {i}");
             assert_eq!(state.reputation(attacker.peer_id()), 0, "node {i}");

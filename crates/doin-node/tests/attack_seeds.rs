@@ -138,3 +138,50 @@ fn votes_with_another_seed_are_refused() {
         arena.net.shutdown().await;
     });
 }
+
+/// A completion reaches the seal check with its numbers exactly as the evaluator signed
+/// them (a lossy JSON float parse would turn an honest vote into a forged-looking one).
+#[test]
+fn a_vote_completes_with_its_numbers_exactly_as_signed() {
+    runtime().block_on(async {
+        let server = TaskServer::start().await;
+        let evaluator = doin_primitives::identity::Identity::generate();
+        let task = doin_node::task_queue::QueuedTask {
+            id: "t".into(),
+            kind: doin_node::task_queue::TaskKind::OptimaeVerification,
+            domain_id: DOMAIN.into(),
+            state: doin_node::task_queue::TaskState::Pending,
+            requester_id: "optimizer".into(),
+            evaluator_id: None,
+            parameters: doin_primitives::value::Map::new(),
+            optimae_id: "o".into(),
+            reported_performance: None,
+            created_at: doin_primitives::Timestamp::now_utc(),
+            claimed_at: None,
+            completed_at: None,
+            priority: 0,
+            verified_performance: None,
+            commitment_hash: "c".into(),
+            seed_block_hash: "b".into(),
+            quorum: vec![evaluator.peer_id().to_owned()],
+        };
+        let done = server.queue.push(task.clone()).expect("queued");
+        let http = Http::new();
+        let (status, _) = http.claim(&server.endpoint, "t", evaluator.peer_id()).await;
+        assert_eq!(status, 200);
+        // serde_json's default parser reads this as -1547.877464700891.
+        let figure = -1547.8774647008913;
+        let v = vote(
+            &evaluator,
+            evaluator.peer_id(),
+            &task_subject(&task),
+            figure,
+        );
+        let (status, body) = http
+            .complete(&server.endpoint, "t", evaluator.peer_id(), &v)
+            .await;
+        assert_eq!(status, 200, "{body}");
+        let completion = done.await.expect("completed");
+        assert_eq!(completion.verified_performance.to_bits(), figure.to_bits());
+    });
+}

@@ -63,9 +63,9 @@ pub struct Arena {
 }
 
 impl Arena {
-    /// Starts `n` honest nodes with quorums of `k` and waits until the chain is past its
-    /// bootstrap: every node at `height` or more, and the tip's optimae verified by a quorum
-    /// of other nodes only.
+    /// Starts `n` honest nodes with quorums of `k` and waits until every node is past
+    /// `height` and, when the nodes are more than `k`, the chain is past its bootstrap: the
+    /// tip's optimae verified by a full quorum of other nodes only.
     pub async fn start(n: usize, k: u32, height: i64) -> Arena {
         let config = template(k);
         let net = TestNet::start(n, &config).await.expect("network");
@@ -78,14 +78,15 @@ impl Arena {
             let views = arena.net.views();
             if views.iter().all(|v| v.height > height) {
                 let (_, blocks) = arena.chain_of(0);
-                let mature = blocks.last().is_some_and(|b| {
-                    b.transactions.iter().all(|tx| {
-                        AcceptedOptimae::from_tx(tx).is_ok_and(|a| {
-                            a.votes.len() == k as usize
-                                && a.votes.iter().all(|v| v.evaluator_id != a.optimizer_id)
+                let mature = n <= k as usize
+                    || blocks.last().is_some_and(|b| {
+                        b.transactions.iter().all(|tx| {
+                            AcceptedOptimae::from_tx(tx).is_ok_and(|a| {
+                                a.votes.len() == k as usize
+                                    && a.votes.iter().all(|v| v.evaluator_id != a.optimizer_id)
+                            })
                         })
-                    })
-                });
+                    });
                 if mature {
                     return arena;
                 }
@@ -371,6 +372,17 @@ impl Http {
         endpoints: &[String],
         seen: &mut std::collections::BTreeSet<String>,
     ) -> (String, QueuedTask) {
+        self.next_task(endpoints, seen, true).await
+    }
+
+    /// As [`Self::next_quorum_task`], for a task with (`quorum`) or without a quorum (an
+    /// open task of a young chain).
+    pub async fn next_task(
+        &self,
+        endpoints: &[String],
+        seen: &mut std::collections::BTreeSet<String>,
+        quorum: bool,
+    ) -> (String, QueuedTask) {
         let start = Instant::now();
         loop {
             for e in endpoints {
@@ -378,7 +390,7 @@ impl Http {
                     .pending(e)
                     .await
                     .into_iter()
-                    .find(|t| !t.quorum.is_empty() && !seen.contains(&t.id))
+                    .find(|t| t.quorum.is_empty() != quorum && !seen.contains(&t.id))
                 {
                     seen.insert(t.id.clone());
                     return (e.clone(), t);
