@@ -14,7 +14,7 @@ fn parameters_out_of_bounds_non_finite_mistyped_or_oversized_are_refused() {
     runtime().block_on(async {
         let arena = Arena::start(3, 1, 4).await;
         let attacker = Attacker::new();
-        let (state, blocks) = arena.chain_of(0);
+        let (state, blocks) = arena.settled_chain().await;
         let (_, honest) = last_optimae(&blocks);
         let with_x = |x: Value| {
             let mut p = honest.parameters.clone();

@@ -14,10 +14,8 @@ fn copied_replayed_unmatched_and_uncommitted_reveals_earn_nothing() {
     runtime().block_on(async {
         let arena = Arena::start(3, 1, 4).await;
         let attacker = Attacker::new();
-        let (state, blocks) = arena.chain_of(0);
-        // An honest optimae a little below the tip (a tip block may still lose a race).
-        let h = blocks.len() - 2;
-        let (_, honest) = last_optimae(&blocks[..h]);
+        let (state, blocks) = arena.settled_chain().await;
+        let (h, honest) = last_optimae(&blocks);
         let forge = |state, optimae: &AcceptedOptimae| {
             attacker.forge_block(state, vec![attacker.seal(optimae)])
         };
@@ -47,13 +45,27 @@ fn copied_replayed_unmatched_and_uncommitted_reveals_earn_nothing() {
             .await;
 
         // Copied before the honest optimae is on chain, in a block competing with the
-        // honest one at its height: the quorum voted on the honest optimizer's optimae.
+        // honest one at its height: the quorum voted on the honest optimizer's optimae (and
+        // when the copier's quorum differs, those votes are not even its quorum's).
         let before = arena.state_at(&blocks, h - 1);
+        let copier_quorum = before
+            .quorum_for(DOMAIN, attacker.peer_id(), honest.commit_height)
+            .expect("quorum");
+        let voters: Vec<String> = honest
+            .votes
+            .iter()
+            .map(|v| v.evaluator_id.clone())
+            .collect();
+        let reason = if copier_quorum == voters {
+            "is for another optimae".to_owned()
+        } else {
+            format!("vote from {}, who is not in the quorum", voters[0])
+        };
         arena
             .refused_everywhere(
                 "a commitment copied ahead of the honest block",
                 forge(&before, &attacker.own(&honest)),
-                "is for another optimae",
+                &reason,
             )
             .await;
 

@@ -1,10 +1,10 @@
 //! Quorum selection and minimum reputation under attack on a live three-node network chain
 //! (quorums of one other node): every node draws the same quorum from chain data and every
-//! optimae on chain was verified by exactly it; claims from outside a quorum are refused, a
-//! claim in a member's name does not lock the member out and a completion it did not seal
-//! is refused; in blocks, votes of the optimizer itself, of a peer never seen on chain
-//! (below the minimum reputation), of an eligible node outside the quorum, and a member's
-//! vote counted twice are refused. The nodes keep minting.
+//! optimae on chain was verified by exactly it; claims from outside a quorum are refused; in
+//! blocks, votes of the optimizer itself, of a peer never seen on chain (below the minimum
+//! reputation), of an eligible node outside the quorum, and a member's vote counted twice
+//! are refused; a claim made in a member's name does not lock the member out, and a
+//! completion it did not seal is refused. The nodes keep minting.
 
 mod adversary;
 
@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use adversary::*;
 use doin_consensus::accepted::AcceptedOptimae;
 use doin_consensus::reputation::meets_minimum;
-use doin_consensus::ChainState;
+use doin_consensus::{ChainState, QuorumVote};
 use doin_primitives::identity::Identity;
 
 const K: u32 = 1;
@@ -55,6 +55,7 @@ fn quorums_are_drawn_from_chain_data_and_outsiders_do_not_count() {
         let arena = Arena::start(3, K, 4).await;
         let attacker = Attacker::new();
         let http = Http::new();
+        let (state, blocks) = arena.settled_chain().await;
 
         // Every node's chain: each optimae verified by exactly the drawn quorum.
         for i in 0..3 {
@@ -62,7 +63,10 @@ fn quorums_are_drawn_from_chain_data_and_outsiders_do_not_count() {
         }
         // Every node draws the same quorum for any optimizer from its copy of the chain.
         let chains: Vec<_> = (0..3).map(|i| arena.chain_of(i).1).collect();
-        let common = chains.iter().map(Vec::len).min().unwrap_or(0);
+        let common = (0..chains.iter().map(Vec::len).min().unwrap_or(0))
+            .take_while(|&h| chains.iter().all(|c| c[h].hash == chains[0][h].hash))
+            .count();
+        assert!(common >= blocks.len(), "the nodes share {common} blocks");
         let states: Vec<ChainState> = chains.iter().map(|c| arena.state_at(c, common)).collect();
         for optimizer in [attacker.peer_id(), &arena.net.node(0).peer_id] {
             let drawn: BTreeSet<Vec<String>> = states
@@ -76,7 +80,6 @@ fn quorums_are_drawn_from_chain_data_and_outsiders_do_not_count() {
         }
         // Minimum reputation: the eligible evaluators all reach it (past the bootstrap), and
         // a peer never seen on chain is not among them.
-        let (state, blocks) = arena.chain_of(0);
         let eligible = state.eligible_evaluators(state.height()).expect("tip");
         let qualified = eligible
             .iter()
@@ -85,17 +88,14 @@ fn quorums_are_drawn_from_chain_data_and_outsiders_do_not_count() {
         assert!(qualified == eligible.len() || qualified < K as usize);
         assert!(!eligible.iter().any(|e| e == attacker.peer_id()));
 
-        // Over HTTP: a claim from outside the quorum is refused; a claim in a member's name
-        // goes through (claims are not signed) but its completion needs the member's seal,
-        // and the member still gets its vote in.
+        // Over HTTP, on the nodes' own tasks: a claim from outside the quorum is refused.
         let endpoints: Vec<String> = (0..3).map(|i| arena.endpoint(i)).collect();
-        let mut hijacked = Vec::new();
-        let start = Instant::now();
         let mut seen = BTreeSet::new();
-        while hijacked.len() < 3 {
+        let start = Instant::now();
+        loop {
             assert!(
                 start.elapsed() < Duration::from_secs(30),
-                "too few tasks hijacked"
+                "no task to claim"
             );
             let (at, task) = http.next_quorum_task(&endpoints, &mut seen).await;
             let (status, body) = http.claim(&at, &task.id, attacker.peer_id()).await;
@@ -107,39 +107,8 @@ fn quorums_are_drawn_from_chain_data_and_outsiders_do_not_count() {
                 body.to_string().contains("is not in this task's quorum"),
                 "{body}"
             );
-            let member = &task.quorum[0];
-            let (status, _) = http.claim(&at, &task.id, member).await;
-            if status != 200 {
-                continue;
-            }
-            let forged = vote(&attacker.id, member, &task_subject(&task), -1.0);
-            let (status, body) = http.complete(&at, &task.id, member, &forged).await;
-            if body.to_string().contains("not found or not claimed") {
-                continue; // the member completed in between
-            }
-            assert_eq!(status, 409, "{body}");
-            assert!(
-                body.to_string().contains("vote refused: vote seal of"),
-                "{body}"
-            );
-            hijacked.push(task.optimae_id.clone());
+            break;
         }
-        arena
-            .net
-            .wait_for(
-                Duration::from_secs(20),
-                "a hijacked optimae on chain",
-                |_| {
-                    let (_, blocks) = arena.chain_of(0);
-                    blocks
-                        .iter()
-                        .flat_map(|b| &b.transactions)
-                        .filter_map(|tx| AcceptedOptimae::from_tx(tx).ok())
-                        .any(|a| hijacked.contains(&a.optimae_id))
-                },
-            )
-            .await
-            .expect("a member whose task was claimed in its name still verifies it");
 
         // In blocks: the attacker's own optimae with votes that must not count.
         let (_, honest) = last_optimae(&blocks);
@@ -199,7 +168,40 @@ fn quorums_are_drawn_from_chain_data_and_outsiders_do_not_count() {
                 )
                 .await;
         }
+
+        // A task served to the honest member, claimed first in the member's name by someone
+        // else: that claim's completion without the member's seal is refused, and the member
+        // still pulls, evaluates and completes the task with its own vote.
+        let server = TaskServer::start().await;
+        let task = verification_task(&mine, attacker.peer_id(), &seed_block, &quorum);
+        let done = server.queue.push(task.clone()).expect("queued");
+        let (status, _) = http.claim(&server.endpoint, &task.id, &member).await;
+        assert_eq!(status, 200, "an unsigned claim in the member's name");
+        let forged = vote(&attacker.id, &member, &task_subject(&task), perf);
+        let (status, body) = http
+            .complete(&server.endpoint, &task.id, &member, &forged)
+            .await;
+        assert_eq!(status, 409, "{body}");
+        assert!(
+            body.to_string().contains("vote refused: vote seal of"),
+            "{body}"
+        );
+        arena
+            .net
+            .node(arena.index_of(&member))
+            .peers
+            .add(&server.endpoint);
+        let completion = tokio::time::timeout(Duration::from_secs(20), done)
+            .await
+            .expect("the member completes its task")
+            .expect("completed");
+        let v = QuorumVote::from_value(completion.vote.as_ref().expect("a vote")).expect("vote");
+        assert_eq!(v.evaluator_id, member);
+        v.check_for(&member, &task_subject(&task))
+            .expect("the member's own vote");
+
         arena.keeps_minting(2).await;
+        drop(server);
         arena.net.shutdown().await;
     });
 }

@@ -11,8 +11,6 @@ use std::time::Duration;
 
 use adversary::*;
 use doin_consensus::QuorumVote;
-use doin_node::task_queue::{QueuedTask, TaskKind, TaskState};
-use doin_primitives::Timestamp;
 
 #[test]
 fn an_inflated_report_is_rejected_by_the_honest_quorum() {
@@ -20,7 +18,7 @@ fn an_inflated_report_is_rejected_by_the_honest_quorum() {
         let arena = Arena::start(3, 1, 4).await;
         let attacker = Attacker::new();
         let server = TaskServer::start().await;
-        let (state, blocks) = arena.chain_of(0);
+        let (state, blocks) = arena.settled_chain().await;
         let (_, honest) = last_optimae(&blocks);
         let commit_height = state.height();
         let mut mine = attacker.commit(&honest, honest.parameters.clone(), commit_height);
@@ -30,25 +28,7 @@ fn an_inflated_report_is_rejected_by_the_honest_quorum() {
             .quorum_for(DOMAIN, attacker.peer_id(), commit_height)
             .expect("quorum");
         let member = quorum[0].clone();
-        let task = QueuedTask {
-            id: doin_primitives::hash::sha256_hex(format!("{}:{member}", mine.optimae_id)),
-            kind: TaskKind::OptimaeVerification,
-            domain_id: DOMAIN.into(),
-            state: TaskState::Pending,
-            requester_id: attacker.peer_id().to_owned(),
-            evaluator_id: None,
-            parameters: mine.parameters.clone(),
-            optimae_id: mine.optimae_id.clone(),
-            reported_performance: Some(mine.reported_performance),
-            created_at: Timestamp::now_utc(),
-            claimed_at: None,
-            completed_at: None,
-            priority: 0,
-            verified_performance: None,
-            commitment_hash: mine.commitment_hash.clone(),
-            seed_block_hash: state.tip_hash().to_owned(),
-            quorum: quorum.clone(),
-        };
+        let task = verification_task(&mine, attacker.peer_id(), state.tip_hash(), &quorum);
         let done = server.queue.push(task).expect("queued");
         arena
             .net

@@ -23,7 +23,7 @@ fn votes_with_another_seed_are_refused() {
 
         // On chain: each vote's seed is its evaluator's, from the commitment and the block
         // at the commit height.
-        let (state, blocks) = arena.chain_of(0);
+        let (state, blocks) = arena.settled_chain().await;
         let mut replay = ChainState::new(arena.params.clone());
         let mut with_quorum = 0;
         for block in &blocks {

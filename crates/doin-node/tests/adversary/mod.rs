@@ -110,6 +110,19 @@ impl Arena {
         (state, blocks)
     }
 
+    /// Where an attacker builds: once every node agrees on the tip, node 0's chain two
+    /// blocks below it (a block at the very tip may still lose a race between honest nodes,
+    /// taking the attacker's parent with it); the state there and the blocks up to it.
+    pub async fn settled_chain(&self) -> (ChainState, Vec<Block>) {
+        self.net
+            .wait_for(Duration::from_secs(20), "the nodes to agree", agree)
+            .await
+            .expect("the nodes agree");
+        let (_, mut blocks) = self.chain_of(0);
+        blocks.truncate(blocks.len().saturating_sub(2));
+        (self.state_at(&blocks, blocks.len()), blocks)
+    }
+
     /// The state after the first `height` blocks of `blocks`.
     pub fn state_at(&self, blocks: &[Block], height: usize) -> ChainState {
         ChainState::replay(self.params.clone(), &blocks[..height]).expect("valid chain")
@@ -325,6 +338,35 @@ pub fn task_subject(task: &QueuedTask) -> VoteSubject<'_> {
         domain_id: &task.domain_id,
         commitment_hash: &task.commitment_hash,
         seed_block_hash: &task.seed_block_hash,
+    }
+}
+
+/// The verification task an optimizer queues for `optimae` (one task for the whole
+/// `quorum`), its seeds derived from `seed_block_hash`.
+pub fn verification_task(
+    optimae: &AcceptedOptimae,
+    requester_id: &str,
+    seed_block_hash: &str,
+    quorum: &[String],
+) -> QueuedTask {
+    QueuedTask {
+        id: doin_primitives::hash::sha256_hex(format!("{}:{requester_id}", optimae.optimae_id)),
+        kind: doin_node::task_queue::TaskKind::OptimaeVerification,
+        domain_id: optimae.domain_id.clone(),
+        state: doin_node::task_queue::TaskState::Pending,
+        requester_id: requester_id.to_owned(),
+        evaluator_id: None,
+        parameters: optimae.parameters.clone(),
+        optimae_id: optimae.optimae_id.clone(),
+        reported_performance: Some(optimae.reported_performance),
+        created_at: Timestamp::now_utc(),
+        claimed_at: None,
+        completed_at: None,
+        priority: 0,
+        verified_performance: None,
+        commitment_hash: optimae.commitment_hash.clone(),
+        seed_block_hash: seed_block_hash.to_owned(),
+        quorum: quorum.to_vec(),
     }
 }
 
