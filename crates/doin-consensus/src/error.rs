@@ -129,6 +129,14 @@ pub enum ConsensusError {
         /// What is wrong.
         reason: String,
     },
+    /// The parameters' canonical JSON is larger than the limit.
+    #[error("parameters take {bytes} bytes of canonical JSON, more than the limit of {max}")]
+    ParametersTooLarge {
+        /// Their size.
+        bytes: usize,
+        /// The limit ([`crate::bounds::MAX_PARAMETERS_BYTES`]).
+        max: usize,
+    },
     /// The commit height is not one of the last `max_commit_age_blocks` blocks.
     #[error("commit height {commit_height} is not within {max_age} blocks before height {height}")]
     CommitHeightOutOfWindow {
@@ -158,6 +166,14 @@ pub enum ConsensusError {
         evaluator: String,
         /// Why the seal fails.
         reason: String,
+    },
+    /// A vote was sent in the name of another evaluator than the one that claimed the task.
+    #[error("vote is signed as {got}, but {expected} claimed the task")]
+    VoteFromOtherEvaluator {
+        /// The evaluator that claimed the task.
+        expected: String,
+        /// The vote's evaluator.
+        got: String,
     },
     /// A vote declares a synthetic seed other than the evaluator's.
     #[error("vote from {evaluator} declares seed {got}, expected {expected}")]

@@ -10,6 +10,7 @@
 //! * [`params`] — [`ChainParams`]: the constants of one network and their hash.
 //! * [`difficulty`] — the one threshold rule (EMA nudge + bounded epoch retarget).
 //! * [`reputation`] — integer micro-points, chain-time decay, the reputation factor.
+//! * [`bounds`] — size, finiteness and `param_bounds` of revealed parameters.
 //! * [`increment`] — raw and effective increments of an accepted optimae.
 //! * [`quorum`] — quorum selection (ungrindable seed, solo rule) and the 2/3 decision.
 //! * [`vote`] — [`QuorumVote`], an evaluator's sealed verification result.
@@ -32,9 +33,9 @@
 //! |---|---|---|
 //! | block validity | structural only, claimed ids trusted | every id, seal, vote and number recomputed ([`validate`]) |
 //! | difficulty | two wall-clock rules, ~29x per epoch | one rule from header timestamps, ≤ 4x per epoch |
-//! | quorum seed | chain tip + optimizer-chosen optimae id | block at the commit height + commitment |
+//! | quorum seed | chain tip + optimizer-chosen optimae id | block at the commit height + domain (nothing the optimizer picks but the commit height) |
 //! | commit–reveal | commitment unchecked on chain, seeds grindable | commitment recomputed, used once; quorum and evaluator seeds bound to the block at the commit height (≤ 20 blocks old) |
-//! | quorum fraction | `0.67` (2 of 3 rejected) | `3 * agree >= 2 * n` |
+//! | quorum fraction | `0.67` (2 of 3 rejected) | `3 * agree >= 2 * n` over the quorum members' votes (a young chain's extra votes never decide) |
 //! | reputation | float, wall-clock decay | integer micro-points, chain-time decay |
 //! | reward split | effective 9.75/61.75/28.5, floats, fees twice | exact 5/65/30 in integer base units |
 //! | increments | static weight, regressions counted | verified improvement × weight × reputation × incentive |
@@ -45,6 +46,7 @@
 //! `signature`), the accepted-optimae payload, and the block's `"coinbase"` extension.
 
 pub mod accepted;
+pub mod bounds;
 pub mod coinbase;
 pub mod difficulty;
 pub mod error;

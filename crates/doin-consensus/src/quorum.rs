@@ -1,21 +1,25 @@
 //! Quorum selection and decision.
 //!
-//! **Selection.** The seed is `sha256_hex("{seed_block_hash}:{commitment_hash}")`, where
-//! `seed_block_hash` is the hash of the block at the optimizer's `commit_height` (the tip
-//! when it committed). The optimizer fixed its commitment before it could know later blocks
-//! and cannot re-choose the block it committed at without re-committing, so it cannot
-//! grind the quorum through an id or a timestamp (the reference seeds from the optimizer's
-//! own `optimae_id`). Candidates (deduplicated, optimizer excluded) are scored
+//! **Selection.** The seed is `sha256_hex("{seed_block_hash}:{domain_id}")`, where
+//! `seed_block_hash` is the hash of the block at the optimizer's `commit_height`: chain data
+//! only. Nothing the optimizer chooses freely enters it: not its optimae id (the reference
+//! seeds from it), not its commitment or nonce (which it could re-draw at will until the
+//! quorum suits it), not its peer id (it could hold many keys). Its one choice is the commit
+//! height, one of the last `max_commit_age_blocks` blocks, so it can pick among at most that
+//! many quorums. Candidates (deduplicated, optimizer excluded) are scored
 //! `sha256_hex("{seed}:{candidate}")` and the `k` lowest are the quorum, as the reference
-//! orders them.
+//! orders them; every node computes the same list from the same chain.
 //!
 //! **Solo rule.** With `quorum_min_evaluators == 0` the quorum is exactly `[optimizer]`:
 //! the lone node verifies its own optimae on independently seeded synthetic data.
 //!
-//! **Decision.** The median of the votes; a vote agrees when its divergence from the median
-//! is within the tolerance (relative; absolute when `|median| <= 1e-10`); accepted when
-//! `3 * agree >= 2 * n` (exactly two thirds, where the reference's `0.67` rejects two of
-//! three) and the reported performance is itself within the tolerance of the median.
+//! **Decision.** The votes that count are the quorum members' ([`counted_votes`]); the
+//! median is theirs; a vote agrees when its divergence from the median is within the
+//! tolerance (relative; absolute when `|median| <= 1e-10`); accepted when
+//! `3 * agree >= 2 * n` over the counted votes (exactly two thirds, where the reference's
+//! `0.67` rejects two of three) and the reported performance is itself within the tolerance
+//! of the median. A young chain's extra votes are judged against that median (for
+//! reputation and pay) but never move it.
 
 use std::collections::BTreeSet;
 
@@ -24,9 +28,10 @@ use doin_primitives::hash::sha256_hex;
 use crate::reference::quorum::{divergence, median};
 use crate::reference::seeds::derive_seed;
 
-/// The quorum selection seed: `sha256_hex("{seed_block_hash}:{commitment_hash}")`.
-pub fn selection_seed(seed_block_hash: &str, commitment_hash: &str) -> String {
-    sha256_hex(format!("{seed_block_hash}:{commitment_hash}"))
+/// The quorum selection seed: `sha256_hex("{seed_block_hash}:{domain_id}")` (chain data
+/// only; see the module doc).
+pub fn selection_seed(seed_block_hash: &str, domain_id: &str) -> String {
+    sha256_hex(format!("{seed_block_hash}:{domain_id}"))
 }
 
 /// The quorum for an optimae: `[optimizer]` on a solo chain, otherwise the
@@ -95,7 +100,7 @@ pub struct QuorumDecision {
     pub median: f64,
     /// Per vote, in order, whether it agrees with the median.
     pub agreements: Vec<bool>,
-    /// Number of agreeing votes.
+    /// Number of agreeing votes among the counted ones.
     pub agree_count: usize,
     /// Divergence of the reported performance from the median.
     pub report_divergence: f64,
@@ -103,16 +108,61 @@ pub struct QuorumDecision {
     pub accepted: bool,
 }
 
-/// Decides a quorum from its votes' performances (in vote order); `None` without votes.
+/// Which votes decide, in vote order: those of the quorum's members. While the quorum is the
+/// optimizer alone (nobody else eligible yet: the bootstrap of a young chain) every vote
+/// counts, so that other nodes' votes can still overrule it. Extra votes from outside a
+/// quorum of other peers never decide: a young chain admits them from anyone (so that new
+/// evaluators get on chain), and anyone may hold many keys.
+pub fn counted_votes<S: AsRef<str>>(
+    quorum: &[String],
+    optimizer_id: &str,
+    voters: &[S],
+) -> Vec<bool> {
+    let self_verified = quorum.len() == 1 && quorum[0] == optimizer_id;
+    voters
+        .iter()
+        .map(|v| self_verified || quorum.iter().any(|q| q == v.as_ref()))
+        .collect()
+}
+
+/// Decides a quorum from its votes' performances (in vote order), every vote counted;
+/// `None` without votes.
 pub fn decide(performances: &[f64], reported: f64, tolerance: f64) -> Option<QuorumDecision> {
-    let median = median(performances)?;
+    decide_counted(
+        performances,
+        &vec![true; performances.len()],
+        reported,
+        tolerance,
+    )
+}
+
+/// Decides from the votes' performances where only those with `counted` set decide (see
+/// [`counted_votes`]): their median, their two-thirds agreement, the report within the
+/// tolerance of the median; every vote's agreement is judged against that median. `None`
+/// without a counted vote.
+pub fn decide_counted(
+    performances: &[f64],
+    counted: &[bool],
+    reported: f64,
+    tolerance: f64,
+) -> Option<QuorumDecision> {
+    let deciding: Vec<f64> = performances
+        .iter()
+        .zip(counted)
+        .filter(|(_, c)| **c)
+        .map(|(p, _)| *p)
+        .collect();
+    let median = median(&deciding)?;
     let agreements: Vec<bool> = performances
         .iter()
         .map(|p| agrees(*p, median, tolerance))
         .collect();
-    let agree_count = agreements.iter().filter(|a| **a).count();
+    let agree_count = deciding
+        .iter()
+        .filter(|p| agrees(**p, median, tolerance))
+        .count();
     let report_divergence = divergence(reported, median);
-    let accepted = is_two_thirds(agree_count, performances.len()) && report_divergence <= tolerance;
+    let accepted = is_two_thirds(agree_count, deciding.len()) && report_divergence <= tolerance;
     Some(QuorumDecision {
         median,
         agreements,
@@ -153,9 +203,10 @@ mod tests {
     }
 
     #[test]
-    fn selection_seed_binds_block_and_commitment() {
-        assert_eq!(selection_seed("b", "c"), sha256_hex("b:c"));
-        assert_ne!(selection_seed("b", "c"), selection_seed("b2", "c"));
+    fn selection_seed_is_chain_data_only() {
+        assert_eq!(selection_seed("b", "d"), sha256_hex("b:d"));
+        assert_ne!(selection_seed("b", "d"), selection_seed("b2", "d"));
+        assert_ne!(selection_seed("b", "d"), selection_seed("b", "d2"));
     }
 
     #[test]
@@ -174,6 +225,24 @@ mod tests {
         assert_eq!(d.median, 1.01);
         assert_eq!(d.agreements, [true, true, false]);
         assert!(d.accepted);
+    }
+
+    #[test]
+    fn extra_votes_never_move_the_decision_of_a_quorum_of_others() {
+        let quorum = vec!["x".to_owned()];
+        let counted = counted_votes(&quorum, "opt", &["x", "sybil-1", "sybil-2"]);
+        assert_eq!(counted, [true, false, false]);
+        // Two extra votes back an inflated report of 2.0; the member measured 1.0.
+        let d = decide_counted(&[1.0, 2.0, 2.0], &counted, 2.0, 0.05).expect("a member vote");
+        assert_eq!(d.median, 1.0);
+        assert_eq!(d.agreements, [true, false, false]);
+        assert!(!d.accepted);
+        // Counted alike, the extra votes would have carried it.
+        assert!(decide(&[1.0, 2.0, 2.0], 2.0, 0.05).expect("votes").accepted);
+        // While the quorum is the optimizer alone, every vote counts.
+        let alone = vec!["opt".to_owned()];
+        assert_eq!(counted_votes(&alone, "opt", &["opt", "y"]), [true, true]);
+        assert_eq!(decide_counted(&[1.0], &[false], 1.0, 0.05), None);
     }
 
     #[test]

@@ -51,7 +51,8 @@ pub struct ChainState {
     pub(crate) recent: VecDeque<RecentBlock>,
     pub(crate) optimae_ids: BTreeSet<String>,
     pub(crate) commitments: BTreeSet<String>,
-    /// Every peer that generated a block, optimized or voted.
+    /// Every peer that contributed on chain: generated a block, had an optimae accepted or
+    /// cast a vote agreeing with its quorum (never a peer seen only voting against it).
     pub(crate) peers_seen: BTreeSet<String>,
     /// Peers that generated a block or cast an agreeing vote.
     pub(crate) active_evaluators: BTreeSet<String>,
@@ -229,8 +230,9 @@ impl ChainState {
     /// Rule: peers that generated a block or cast a vote agreeing with its quorum, with a
     /// reputation (decayed to that block's time) of at least `min_reputation_micro`, in
     /// ascending id order. Bootstrap for a young chain: while fewer than
-    /// `quorum_min_evaluators` peers qualify, every peer seen on chain (generator,
-    /// optimizer or voter) is eligible; with no peer other than the optimizer, the quorum
+    /// `quorum_min_evaluators` peers qualify, every peer that contributed on chain
+    /// (generated a block, had an optimae accepted, or cast an agreeing vote; a peer seen
+    /// only voting against its quorum is not one) is eligible; with no peer other than the optimizer, the quorum
     /// falls back to the solo rule ([`crate::quorum::select_quorum`]).
     pub fn eligible_evaluators(&self, height: u64) -> Option<&[String]> {
         self.recent_block(height).map(|b| b.eligible.as_slice())
@@ -289,20 +291,15 @@ impl ChainState {
         self.recent_block_hash(commit_height).ok_or(out_of_window)
     }
 
-    /// The quorum that must verify an optimae committed at `commit_height` (for inclusion
-    /// in the next block).
+    /// The quorum that must verify an optimae of `domain_id` committed at `commit_height`
+    /// (for inclusion in the next block).
     pub fn quorum_for(
         &self,
+        domain_id: &str,
         optimizer_id: &str,
-        commitment_hash: &str,
         commit_height: u64,
     ) -> Result<Vec<String>, ConsensusError> {
-        self.quorum_for_at(
-            optimizer_id,
-            commitment_hash,
-            commit_height,
-            self.tip_time_micros,
-        )
+        self.quorum_for_at(domain_id, optimizer_id, commit_height, self.tip_time_micros)
     }
 
     /// How long without a block (chain time) makes the chain *stalled*: ten target block
@@ -317,23 +314,24 @@ impl ChainState {
         at_micros.saturating_sub(self.tip_time_micros) >= self.stall_micros()
     }
 
-    /// The quorum for an optimae committed at `commit_height` and included in a block
-    /// timestamped `at_micros`.
+    /// The quorum for an optimae of `domain_id` committed at `commit_height` and included in
+    /// a block timestamped `at_micros` (selection: [`crate::quorum`]).
     ///
     /// Liveness rule: after a stall ([`ChainState::is_stalled`]) the quorum is drawn from
-    /// every peer seen on chain, not only the evaluators above the minimum reputation, so
+    /// every peer that contributed on chain (see [`ChainState::eligible_evaluators`]), not
+    /// only the evaluators above the minimum reputation, so
     /// that a few dead evaluators cannot halt the chain for good. The stall is measured
     /// with the including block's timestamp, which validators bound by their clock, so a
     /// generator cannot fake it without waiting it out.
     pub fn quorum_for_at(
         &self,
+        domain_id: &str,
         optimizer_id: &str,
-        commitment_hash: &str,
         commit_height: u64,
         at_micros: i64,
     ) -> Result<Vec<String>, ConsensusError> {
         let seed_block = self.seed_block_hash(commit_height)?;
-        let seed = selection_seed(seed_block, commitment_hash);
+        let seed = selection_seed(seed_block, domain_id);
         if self.is_stalled(at_micros) {
             let everyone: Vec<&String> = self.peers_seen.iter().collect();
             return Ok(select_quorum(
@@ -357,10 +355,12 @@ impl ChainState {
     /// `quorum_min_evaluators` evaluators other than the optimizer are eligible.
     ///
     /// Bootstrap rule: on a young chain the quorum is whoever is eligible (the optimizer
-    /// itself when nobody else is), and signed votes of any other evaluator count as well
-    /// (at most `quorum_min_evaluators` of them), with the same seed, seal and agreement
-    /// rules. Those voters appear on chain, become eligible, and from then on quorums are
-    /// drawn from other nodes only.
+    /// itself when nobody else is), and signed votes of any other evaluator are admitted as
+    /// well (at most `quorum_min_evaluators` of them), with the same seed and seal rules.
+    /// They decide nothing unless the quorum is the optimizer alone
+    /// ([`crate::quorum::counted_votes`]): they are judged against the quorum's median, and
+    /// an agreeing voter appears on chain, earns reputation, becomes eligible, and from
+    /// then on quorums are drawn from other nodes only.
     pub fn is_young(&self, optimizer_id: &str, commit_height: u64) -> bool {
         let k = self.params.quorum_min_evaluators as usize;
         if k == 0 {
@@ -412,7 +412,7 @@ mod tests {
             r.eligible = vec!["dead".to_owned()];
         }
         let normal = s
-            .quorum_for_at("a", "commit", 0, s.tip_time_micros + 1)
+            .quorum_for_at("d", "a", 0, s.tip_time_micros + 1)
             .expect("quorum");
         assert_eq!(normal, vec!["dead".to_owned()]);
         let stalled_at = s.tip_time_micros + s.stall_micros();
@@ -420,7 +420,7 @@ mod tests {
         let mut picked = std::collections::BTreeSet::new();
         for i in 0..40 {
             let q = s
-                .quorum_for_at("a", &format!("commit-{i}"), 0, stalled_at)
+                .quorum_for_at(&format!("domain-{i}"), "a", 0, stalled_at)
                 .expect("quorum");
             assert_eq!(q.len(), 1);
             assert_ne!(q[0], "a", "never the optimizer itself");
@@ -480,7 +480,7 @@ mod tests {
     #[test]
     fn solo_quorum_is_the_optimizer() {
         let s = ChainState::new(ChainParams::solo_default());
-        assert_eq!(s.quorum_for("me", "c", 0), Ok(vec!["me".to_owned()]));
+        assert_eq!(s.quorum_for("d", "me", 0), Ok(vec!["me".to_owned()]));
     }
 
     #[test]

@@ -28,11 +28,11 @@ use doin_primitives::merkle::merkle_root;
 use doin_primitives::models::{Block, BlockError, BlockHeader, Transaction};
 use doin_primitives::seal::SealKind;
 use doin_primitives::timestamp::Timestamp;
-use doin_primitives::value::{Map, Value};
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::accepted::{optimae_id, AcceptedOptimae, Scoring};
+use crate::accepted::{optimae_id, AcceptedOptimae, Reveal, Scoring};
+use crate::bounds::check_parameters;
 use crate::coinbase::{
     block_reward, compute_coinbase, Coinbase, EvaluatorWork, OptimizerWork, COINBASE_KEY,
 };
@@ -41,11 +41,11 @@ use crate::error::ConsensusError;
 use crate::finality::finalized_height;
 use crate::increment::{effective_increment, raw_increment, reward_fraction};
 use crate::params::DomainParams;
-use crate::quorum::{decide, QuorumDecision};
+use crate::quorum::{counted_votes, decide_counted, QuorumDecision};
 use crate::reference::commitment::compute_commitment;
 use crate::reputation::{apply_event, rep_factor, ReputationEvent};
 use crate::state::ChainState;
-use crate::vote::QuorumVote;
+use crate::vote::{QuorumVote, VoteSubject};
 
 /// An optimae a validated block accepts.
 #[derive(Debug, Clone, PartialEq)]
@@ -97,41 +97,6 @@ struct Pending {
     commitments: BTreeSet<String>,
 }
 
-/// Checks every parameter is a finite number where it is a number, and every bounded key
-/// holds a number or a list of numbers within its bounds.
-pub fn check_parameters(parameters: &Map, domain: &DomainParams) -> Result<(), ConsensusError> {
-    for (key, v) in parameters {
-        if let Some(bad) = v.find_non_finite() {
-            return Err(ConsensusError::ParameterOutOfBounds {
-                key: key.clone(),
-                reason: format!("{bad} is not a finite number"),
-            });
-        }
-    }
-    for (key, (lo, hi)) in &domain.param_bounds {
-        let Some(v) = parameters.get(key) else {
-            continue;
-        };
-        let out = |reason: String| ConsensusError::ParameterOutOfBounds {
-            key: key.clone(),
-            reason,
-        };
-        let values: Vec<&Value> = match v {
-            Value::Array(a) => a.iter().collect(),
-            other => vec![other],
-        };
-        for x in values {
-            let Some(x) = x.as_f64().filter(|_| !matches!(x, Value::Str(_))) else {
-                return Err(out(format!("expected a number, got {}", x.type_name())));
-            };
-            if !(x.is_finite() && *lo <= x && x <= *hi) {
-                return Err(out(format!("{x} is outside [{lo}, {hi}]")));
-            }
-        }
-    }
-    Ok(())
-}
-
 fn check_number(field: &'static str, expected: f64, got: f64) -> Result<(), ConsensusError> {
     if expected.to_bits() == got.to_bits() {
         Ok(())
@@ -158,13 +123,13 @@ impl ChainState {
         domain_id: &str,
         at_micros: i64,
     ) -> Result<QuorumDecision, ConsensusError> {
-        let quorum = self.quorum_for_at(
-            &a.optimizer_id,
-            &a.commitment_hash,
-            a.commit_height,
-            at_micros,
-        )?;
-        let seed_block = self.seed_block_hash(a.commit_height)?;
+        let quorum = self.quorum_for_at(domain_id, &a.optimizer_id, a.commit_height, at_micros)?;
+        let subject = VoteSubject {
+            optimae_id: &a.optimae_id,
+            domain_id,
+            commitment_hash: &a.commitment_hash,
+            seed_block_hash: self.seed_block_hash(a.commit_height)?,
+        };
         let young = self.is_young(&a.optimizer_id, a.commit_height);
         let max_votes = quorum.len() + self.params.quorum_min_evaluators as usize;
         if a.votes.len() > max_votes {
@@ -185,18 +150,7 @@ impl ChainState {
             if !voted.insert(evaluator) {
                 return Err(ConsensusError::DuplicateVote(evaluator.to_owned()));
             }
-            if v.optimae_id != a.optimae_id || v.domain_id != domain_id {
-                return Err(ConsensusError::VoteForOtherOptimae(evaluator.to_owned()));
-            }
-            let expected =
-                crate::quorum::synthetic_seed(&a.commitment_hash, domain_id, evaluator, seed_block);
-            if v.synthetic_seed != expected {
-                return Err(ConsensusError::WrongVoteSeed {
-                    evaluator: evaluator.to_owned(),
-                    expected,
-                    got: v.synthetic_seed,
-                });
-            }
+            v.check_subject(&subject)?;
             self.check_seal(v.seal.as_ref(), SealKind::Vote, &v.id(), evaluator)
                 .map_err(|e| ConsensusError::BadVoteSeal {
                     evaluator: evaluator.to_owned(),
@@ -206,13 +160,27 @@ impl ChainState {
         if let Some(missing) = quorum.iter().find(|q| !voted.contains(q.as_str())) {
             return Err(ConsensusError::MissingVote(missing.clone()));
         }
-        let perfs: Vec<f64> = a.votes.iter().map(|v| v.verified_performance).collect();
-        let decision = decide(&perfs, a.reported_performance, self.params.quorum_tolerance)
-            .ok_or_else(|| ConsensusError::MissingVote(a.optimizer_id.clone()))?;
+        self.decide_votes(&quorum, &a.optimizer_id, a.reported_performance, &a.votes)
+    }
+
+    /// The quorum's decision on votes already checked against it: the members' votes
+    /// decide ([`counted_votes`]); a rejection is [`ConsensusError::QuorumRejected`].
+    fn decide_votes(
+        &self,
+        quorum: &[String],
+        optimizer_id: &str,
+        reported: f64,
+        votes: &[QuorumVote],
+    ) -> Result<QuorumDecision, ConsensusError> {
+        let voters: Vec<&str> = votes.iter().map(|v| v.evaluator_id.as_str()).collect();
+        let counted = counted_votes(quorum, optimizer_id, &voters);
+        let perfs: Vec<f64> = votes.iter().map(|v| v.verified_performance).collect();
+        let decision = decide_counted(&perfs, &counted, reported, self.params.quorum_tolerance)
+            .ok_or_else(|| ConsensusError::MissingVote(optimizer_id.to_owned()))?;
         if !decision.accepted {
             return Err(ConsensusError::QuorumRejected {
                 agree: decision.agree_count,
-                votes: perfs.len(),
+                votes: counted.iter().filter(|c| **c).count(),
                 report_divergence: decision.report_divergence,
             });
         }
@@ -257,19 +225,11 @@ impl ChainState {
     /// before inclusion, it scores and seals the transaction again (the votes stay valid).
     pub fn score_optimae(
         &self,
-        domain_id: &str,
+        reveal: &Reveal,
         optimizer_id: &str,
-        reported_performance: f64,
         votes: &[QuorumVote],
     ) -> Result<Scoring, ConsensusError> {
-        self.score_optimae_after(
-            &[],
-            domain_id,
-            optimizer_id,
-            reported_performance,
-            votes,
-            self.tip_time_micros,
-        )
+        self.score_optimae_after(&[], reveal, optimizer_id, votes, self.tip_time_micros)
     }
 
     /// As [`ChainState::score_optimae`], for an optimae that follows the (checked)
@@ -278,12 +238,13 @@ impl ChainState {
     pub fn score_optimae_after(
         &self,
         pending: &[Transaction],
-        domain_id: &str,
+        reveal: &Reveal,
         optimizer_id: &str,
-        reported_performance: f64,
         votes: &[QuorumVote],
         at_micros: i64,
     ) -> Result<Scoring, ConsensusError> {
+        let domain_id = reveal.domain_id.as_str();
+        let reported_performance = reveal.reported_performance;
         let mut before = Pending {
             at_micros,
             ..Pending::default()
@@ -293,16 +254,9 @@ impl ChainState {
                 .map_err(ConsensusError::in_tx(index))?;
         }
         let domain = self.domain_params(domain_id)?;
-        let perfs: Vec<f64> = votes.iter().map(|v| v.verified_performance).collect();
-        let decision = decide(&perfs, reported_performance, self.params.quorum_tolerance)
-            .ok_or_else(|| ConsensusError::MissingVote(optimizer_id.to_owned()))?;
-        if !decision.accepted {
-            return Err(ConsensusError::QuorumRejected {
-                agree: decision.agree_count,
-                votes: perfs.len(),
-                report_divergence: decision.report_divergence,
-            });
-        }
+        let quorum =
+            self.quorum_for_at(domain_id, optimizer_id, reveal.commit_height, at_micros)?;
+        let decision = self.decide_votes(&quorum, optimizer_id, reported_performance, votes)?;
         let best = before
             .best
             .get(domain_id)
@@ -579,14 +533,16 @@ impl ChainState {
             );
             self.peers_seen.insert(o.optimizer_id.clone());
             for (evaluator, agreed) in &o.votes {
+                // A divergent voter is not a contributor: a key that only ever voted
+                // against its quorum must not be drawn into quorums (bootstrap, stalls).
                 let e = if *agreed {
                     self.active_evaluators.insert(evaluator.clone());
+                    self.peers_seen.insert(evaluator.clone());
                     ReputationEvent::VoteAgreed
                 } else {
                     ReputationEvent::VoteDivergent
                 };
                 event(&mut self.reputations, evaluator, e);
-                self.peers_seen.insert(evaluator.clone());
             }
             let d = self.domains.entry(o.domain_id.clone()).or_default();
             d.best = Some(o.verified_performance);
@@ -753,22 +709,6 @@ fn check_threshold(expected: f64, got: f64) -> Result<(), ConsensusError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use doin_primitives::map;
-
-    #[test]
-    fn parameter_bounds_apply_to_numbers_and_lists() {
-        let d = DomainParams::new("d", true).with_bound("x", -1.0, 1.0);
-        assert!(check_parameters(&map! { "x" => 0.5, "y" => "free" }, &d).is_ok());
-        assert!(
-            check_parameters(&map! { "x" => vec![Value::Int(0), Value::Float(1.0)] }, &d).is_ok()
-        );
-        assert!(check_parameters(&map! { "x" => 1.5 }, &d).is_err());
-        assert!(
-            check_parameters(&map! { "x" => vec![Value::Float(0.0), Value::Int(2)] }, &d).is_err()
-        );
-        assert!(check_parameters(&map! { "x" => "0.5" }, &d).is_err());
-        assert!(check_parameters(&map! { "z" => f64::NAN }, &d).is_err());
-    }
 
     #[test]
     fn blocks_from_the_future_are_refused() {

@@ -8,11 +8,27 @@
 
 use doin_primitives::fields::{Fields, ModelError};
 use doin_primitives::hash::content_id;
+use doin_primitives::identity::require_seal;
 use doin_primitives::identity::Identity;
 use doin_primitives::map;
 use doin_primitives::seal::{Seal, SealKind};
 use doin_primitives::timestamp::Timestamp;
 use doin_primitives::value::Value;
+
+use crate::error::ConsensusError;
+
+/// What a vote must be about: the optimae, and the chain data its seed derives from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VoteSubject<'a> {
+    /// The optimae the quorum verifies.
+    pub optimae_id: &'a str,
+    /// Its domain.
+    pub domain_id: &'a str,
+    /// Its commitment.
+    pub commitment_hash: &'a str,
+    /// The hash of the block at its commit height.
+    pub seed_block_hash: &'a str,
+}
 
 /// An evaluator's vote on an optimae.
 #[derive(Debug, Clone, PartialEq)]
@@ -66,6 +82,57 @@ impl QuorumVote {
             seal.write(m);
         }
         v
+    }
+
+    /// Rule: a vote counts for an optimae only if it names that optimae and its domain
+    /// ([`ConsensusError::VoteForOtherOptimae`]) and declares its evaluator's own synthetic
+    /// seed, [`crate::quorum::synthetic_seed`] of the commitment, the domain, the evaluator
+    /// and the block at the commit height ([`ConsensusError::WrongVoteSeed`]). The seal is
+    /// checked apart (see [`Self::check_for`]).
+    pub fn check_subject(&self, subject: &VoteSubject<'_>) -> Result<(), ConsensusError> {
+        if self.optimae_id != subject.optimae_id || self.domain_id != subject.domain_id {
+            return Err(ConsensusError::VoteForOtherOptimae(
+                self.evaluator_id.clone(),
+            ));
+        }
+        let expected = crate::quorum::synthetic_seed(
+            subject.commitment_hash,
+            subject.domain_id,
+            &self.evaluator_id,
+            subject.seed_block_hash,
+        );
+        if self.synthetic_seed != expected {
+            return Err(ConsensusError::WrongVoteSeed {
+                evaluator: self.evaluator_id.clone(),
+                expected,
+                got: self.synthetic_seed,
+            });
+        }
+        Ok(())
+    }
+
+    /// Everything a vote handed in by `evaluator_id` must satisfy to count: it is that
+    /// evaluator's ([`ConsensusError::VoteFromOtherEvaluator`]), its subject holds
+    /// ([`Self::check_subject`]) and that evaluator sealed it
+    /// ([`ConsensusError::BadVoteSeal`]).
+    pub fn check_for(
+        &self,
+        evaluator_id: &str,
+        subject: &VoteSubject<'_>,
+    ) -> Result<(), ConsensusError> {
+        if self.evaluator_id != evaluator_id {
+            return Err(ConsensusError::VoteFromOtherEvaluator {
+                expected: evaluator_id.to_owned(),
+                got: self.evaluator_id.clone(),
+            });
+        }
+        self.check_subject(subject)?;
+        require_seal(self.seal.as_ref(), SealKind::Vote, &self.id(), evaluator_id).map_err(|e| {
+            ConsensusError::BadVoteSeal {
+                evaluator: evaluator_id.to_owned(),
+                reason: e.to_string(),
+            }
+        })
     }
 
     /// Reads a wire object leniently (ints for floats, unknown keys ignored); non-finite
@@ -131,6 +198,57 @@ mod tests {
         let preimage = doin_primitives::cjson::to_cjson(&v.fields_value(v.timestamp.isoformat()));
         assert!(preimage.contains("\"timestamp\": \"2026-01-01T00:00:00+00:00\""));
         assert!(preimage.contains("\"verified_performance\": -0.25"));
+    }
+
+    #[test]
+    fn a_vote_counts_only_for_its_optimae_with_its_evaluators_seed_and_seal() {
+        let id = Identity::from_scalar_bytes(&[3u8; 32]).expect("scalar");
+        let other = Identity::from_scalar_bytes(&[4u8; 32]).expect("scalar");
+        let subject = VoteSubject {
+            optimae_id: "o",
+            domain_id: "d",
+            commitment_hash: "c",
+            seed_block_hash: "b",
+        };
+        let mut v = vote(&id);
+        v.synthetic_seed = crate::quorum::synthetic_seed("c", "d", id.peer_id(), "b");
+        let v = v.sealed(&id);
+        assert_eq!(v.check_for(id.peer_id(), &subject), Ok(()));
+        // Someone else's seed, another block's, another optimae, another claimer.
+        let mut w = v.clone();
+        w.synthetic_seed = crate::quorum::synthetic_seed("c", "d", other.peer_id(), "b");
+        assert!(matches!(
+            w.sealed(&id).check_for(id.peer_id(), &subject),
+            Err(ConsensusError::WrongVoteSeed { .. })
+        ));
+        let mut w = v.clone();
+        w.synthetic_seed = crate::quorum::synthetic_seed("c", "d", id.peer_id(), "b2");
+        assert!(matches!(
+            w.sealed(&id).check_subject(&subject),
+            Err(ConsensusError::WrongVoteSeed { .. })
+        ));
+        let other_optimae = VoteSubject {
+            optimae_id: "o2",
+            ..subject
+        };
+        assert_eq!(
+            v.check_subject(&other_optimae),
+            Err(ConsensusError::VoteForOtherOptimae(id.peer_id().into()))
+        );
+        assert!(matches!(
+            v.check_for(other.peer_id(), &subject),
+            Err(ConsensusError::VoteFromOtherEvaluator { .. })
+        ));
+        // Sealed by a key that is not the evaluator's.
+        let forged = QuorumVote {
+            seal: None,
+            ..v.clone()
+        }
+        .sealed(&other);
+        assert!(matches!(
+            forged.check_for(id.peer_id(), &subject),
+            Err(ConsensusError::BadVoteSeal { .. })
+        ));
     }
 
     #[test]

@@ -309,7 +309,7 @@ fn replayed_or_regressing_optimae_are_refused() {
     let r = reveal(&state, parameters(1), 9);
     let v = votes(&state, &node, &r, &[&node]);
     assert!(matches!(
-        state.score_optimae(DOMAIN, node.peer_id(), r.reported_performance, &v),
+        state.score_optimae(&r, node.peer_id(), &v),
         Err(ConsensusError::NotAnImprovement { .. })
     ));
     // A block below the threshold cannot be built.
@@ -346,7 +346,7 @@ fn multi_node_quorum_after_bootstrap() {
     for (k, generator, quorum) in [(1u64, &a, &a), (2, &b, &a), (3, &c, &b)] {
         let r = reveal(&state, parameters(k), k);
         assert_eq!(
-            state.quorum_for(a.peer_id(), &r.commitment_hash(), r.commit_height),
+            state.quorum_for(DOMAIN, a.peer_id(), r.commit_height),
             Ok(vec![quorum.peer_id().to_owned()])
         );
         let tx = accepted_tx(&state, &a, &r, &[quorum]);
@@ -359,7 +359,7 @@ fn multi_node_quorum_after_bootstrap() {
     let k = 4;
     let r = reveal(&state, parameters(k), k);
     let quorum = state
-        .quorum_for(a.peer_id(), &r.commitment_hash(), r.commit_height)
+        .quorum_for(DOMAIN, a.peer_id(), r.commit_height)
         .expect("quorum");
     let mut sorted = quorum.clone();
     sorted.sort();
@@ -394,7 +394,7 @@ fn multi_node_quorum_after_bootstrap() {
     ));
     let v = votes(&state, &a, &r, &[&b]);
     let scoring = state
-        .score_optimae(DOMAIN, a.peer_id(), r.reported_performance, &v)
+        .score_optimae(&r, a.peer_id(), &v)
         .expect("one vote decides");
     let tx = doin_consensus::AcceptedOptimae::build(&a, &r, &scoring, &v, &experiment(4));
     assert!(matches!(

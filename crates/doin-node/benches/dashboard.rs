@@ -57,7 +57,7 @@ fn next_block(state: &mut ChainState, me: &Identity, i: u64) -> Block {
     .sealed(me);
     let votes = vec![vote];
     let scoring = state
-        .score_optimae(DOMAIN, me.peer_id(), perf, &votes)
+        .score_optimae(&reveal, me.peer_id(), &votes)
         .expect("score");
     let tx = AcceptedOptimae::build(me, &reveal, &scoring, &votes, &Experiment::default());
     let block = state.build_block(me, vec![tx], ts).expect("build");

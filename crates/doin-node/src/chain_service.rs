@@ -162,7 +162,6 @@ enum Command {
     },
     PlanQuorum {
         domain_id: String,
-        commitment_hash: String,
         optimizer_id: String,
         reply: oneshot::Sender<Result<QuorumPlan, String>>,
     },
@@ -218,14 +217,12 @@ impl ChainHandle {
     pub async fn plan_quorum(
         &self,
         domain_id: &str,
-        commitment_hash: &str,
         optimizer_id: &str,
     ) -> Result<QuorumPlan, String> {
         let (reply, rx) = oneshot::channel();
         self.commands
             .send(Command::PlanQuorum {
                 domain_id: domain_id.to_owned(),
-                commitment_hash: commitment_hash.to_owned(),
                 optimizer_id: optimizer_id.to_owned(),
                 reply,
             })
@@ -406,23 +403,17 @@ impl Service {
                 }
                 Command::PlanQuorum {
                     domain_id,
-                    commitment_hash,
                     optimizer_id,
                     reply,
                 } => {
-                    let _ = reply.send(self.plan(&domain_id, &commitment_hash, &optimizer_id));
+                    let _ = reply.send(self.plan(&domain_id, &optimizer_id));
                 }
             }
         }
         tracing::debug!("chain service stopped");
     }
 
-    fn plan(
-        &self,
-        domain_id: &str,
-        commitment_hash: &str,
-        optimizer_id: &str,
-    ) -> Result<QuorumPlan, String> {
+    fn plan(&self, domain_id: &str, optimizer_id: &str) -> Result<QuorumPlan, String> {
         if self.state.params().domain(domain_id).is_none() {
             return Err(format!("domain {domain_id} is not a domain of this chain"));
         }
@@ -431,7 +422,7 @@ impl Service {
         let now = Timestamp::now_utc().unix_micros();
         let quorum = self
             .state
-            .quorum_for_at(optimizer_id, commitment_hash, commit_height, now)
+            .quorum_for_at(domain_id, optimizer_id, commit_height, now)
             .map_err(|e| e.to_string())?;
         let young = self.state.is_young(optimizer_id, commit_height);
         Ok(QuorumPlan {
@@ -452,9 +443,8 @@ impl Service {
             .state
             .score_optimae_after(
                 &self.pending,
-                &p.reveal.domain_id,
+                &p.reveal,
                 self.identity.peer_id(),
-                p.reveal.reported_performance,
                 &p.votes,
                 Timestamp::now_utc().unix_micros(),
             )

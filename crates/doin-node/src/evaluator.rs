@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use doin_consensus::bounds::check_parameters;
+use doin_consensus::params::DomainParams;
 use doin_consensus::quorum::synthetic_seed;
 use doin_consensus::vote::QuorumVote;
 use doin_primitives::identity::Identity;
@@ -35,6 +37,18 @@ pub struct EvaluatorWorker {
     pub runtime: tokio::runtime::Handle,
     /// Other nodes whose queues this evaluator pulls from.
     pub peers: PeerSet,
+    /// The chain's rules per domain (parameter bounds and limits).
+    pub rules: BTreeMap<String, DomainParams>,
+}
+
+/// Whether a verification task may be evaluated at all: its domain is one of the chain's
+/// and its parameters pass the chain's bounds and size limit
+/// ([`doin_consensus::bounds::check_parameters`]); the error is the reason it is refused.
+pub fn admit(task: &QueuedTask, rules: &BTreeMap<String, DomainParams>) -> Result<(), String> {
+    let domain = rules
+        .get(&task.domain_id)
+        .ok_or_else(|| format!("domain {} is not a domain of this chain", task.domain_id))?;
+    check_parameters(&task.parameters, domain).map_err(|e| format!("refused: {e}"))
 }
 
 impl EvaluatorWorker {
@@ -151,8 +165,9 @@ impl EvaluatorWorker {
         }
     }
 
-    /// Evaluates one task and signs the vote.
+    /// Evaluates one task and signs the vote (a task [`admit`] refuses is not evaluated).
     pub fn evaluate(&mut self, task: &QueuedTask) -> Result<QuorumVote, String> {
+        admit(task, &self.rules)?;
         let me = self.identity.peer_id().to_owned();
         let plugins = self
             .domains
@@ -183,5 +198,55 @@ impl EvaluatorWorker {
             seal: None,
         };
         Ok(vote.sealed(&self.identity))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::task_queue::{TaskKind, TaskState};
+    use doin_primitives::map;
+    use doin_primitives::value::{Map, Value};
+
+    fn task(parameters: Map) -> QueuedTask {
+        QueuedTask {
+            id: "t".into(),
+            kind: TaskKind::OptimaeVerification,
+            domain_id: "d".into(),
+            state: TaskState::Pending,
+            requester_id: "r".into(),
+            evaluator_id: None,
+            parameters,
+            optimae_id: "o".into(),
+            reported_performance: None,
+            created_at: Timestamp::from_unix_secs(1_767_225_600),
+            claimed_at: None,
+            completed_at: None,
+            priority: 0,
+            verified_performance: None,
+            commitment_hash: String::new(),
+            seed_block_hash: String::new(),
+            quorum: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn tasks_breaking_the_chain_bounds_are_refused_with_the_reason() {
+        let rules: BTreeMap<String, DomainParams> = [(
+            "d".to_owned(),
+            DomainParams::new("d", true).with_bound("x", -1.0, 1.0),
+        )]
+        .into();
+        assert_eq!(admit(&task(map! { "x" => 0.5 }), &rules), Ok(()));
+        let err = admit(&task(map! { "x" => 2.0 }), &rules).expect_err("out of bounds");
+        assert!(err.contains("parameter x: 2 is outside [-1, 1]"), "{err}");
+        let err = admit(&task(map! { "x" => "0.5" }), &rules).expect_err("a string");
+        assert!(err.contains("expected a number"), "{err}");
+        let huge = "9".repeat(doin_consensus::bounds::MAX_PARAMETERS_BYTES);
+        let err = admit(&task(map! { "y" => huge }), &rules).expect_err("too large");
+        assert!(err.contains("more than the limit"), "{err}");
+        let mut other = task(map! { "x" => Value::Float(0.0) });
+        other.domain_id = "elsewhere".into();
+        assert!(admit(&other, &rules).is_err());
     }
 }

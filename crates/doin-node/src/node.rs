@@ -259,6 +259,11 @@ pub async fn start(mut config: NodeConfig) -> anyhow::Result<RunningNode> {
             stop: stop.clone(),
             runtime: runtime.clone(),
             peers: peers.clone(),
+            rules: params
+                .domains
+                .iter()
+                .map(|d| (d.domain_id.clone(), d.clone()))
+                .collect(),
         };
         threads.push(
             std::thread::Builder::new()

@@ -277,17 +277,13 @@ impl OptimizerLoop {
         let commitment_hash = compute_commitment(&best.parameters, &nonce);
         self.board.update(&domain, |p| p.committed += 1);
         crate::metrics::METRICS.optimae_committed.inc();
-        let plan =
-            match self
-                .runtime
-                .block_on(self.chain.plan_quorum(&domain, &commitment_hash, &me))
-            {
-                Ok(plan) => plan,
-                Err(e) => {
-                    tracing::warn!(domain = %domain, "cannot plan a quorum: {e}");
-                    return;
-                }
-            };
+        let plan = match self.runtime.block_on(self.chain.plan_quorum(&domain, &me)) {
+            Ok(plan) => plan,
+            Err(e) => {
+                tracing::warn!(domain = %domain, "cannot plan a quorum: {e}");
+                return;
+            }
+        };
         let reveal = Reveal {
             domain_id: domain.clone(),
             parameters: best.parameters.clone(),
@@ -356,20 +352,10 @@ impl OptimizerLoop {
                 };
                 tokio::select! {
                     r = tokio::time::timeout_at(until, rx) => {
+                        // The queue completes a task only with its claimer's sealed vote
+                        // for this optimae and with that evaluator's seed.
                         if let Ok(Ok(c)) = r {
-                            let vote = c.vote.as_ref().and_then(|v| QuorumVote::from_value(v).ok());
-                            // Only a vote its evaluator really signed counts.
-                            if let Some(v) = vote.filter(|v| {
-                                v.evaluator_id == c.evaluator_id
-                                    && v.optimae_id == id
-                                    && doin_primitives::identity::require_seal(
-                                        v.seal.as_ref(),
-                                        doin_primitives::seal::SealKind::Vote,
-                                        &v.id(),
-                                        &v.evaluator_id,
-                                    )
-                                    .is_ok()
-                            }) {
+                            if let Some(v) = c.vote.as_ref().and_then(|v| QuorumVote::from_value(v).ok()) {
                                 votes.push(v);
                             }
                         }

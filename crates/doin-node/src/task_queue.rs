@@ -6,12 +6,21 @@
 //! `POST /tasks/claim` and `POST /tasks/complete`. The requester of a verification task
 //! (the optimizer loop) waits on the task's completion channel for the votes.
 //!
+//! Claims carry no signature, so a claim made in a quorum member's name must neither hide
+//! the task from the member nor lock it out: a task of a quorum stays listed in
+//! `/tasks/pending` until it is completed, and its member may claim it again. What proves
+//! who evaluated is the completion: a verification task completes only with a vote its
+//! claimer sealed for this optimae, with that evaluator's synthetic seed
+//! ([`doin_consensus::vote::QuorumVote::check_for`]); anything else is refused with the
+//! rule it breaks.
+//!
 //! The queue is bounded ([`TaskQueue::MAX_TASKS`]); finished tasks are forgotten oldest
 //! first so memory stays flat over a long run.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Mutex;
 
+use doin_consensus::vote::{QuorumVote, VoteSubject};
 use doin_primitives::value::{Map, Value};
 use doin_primitives::Timestamp;
 use tokio::sync::{oneshot, Notify};
@@ -212,6 +221,9 @@ pub enum TaskError {
     /// The queue is full.
     #[error("task queue is full ({0} tasks); retry later")]
     Full(usize),
+    /// The completion's vote does not count for this task.
+    #[error("vote refused: {0}")]
+    BadVote(String),
 }
 
 #[derive(Default)]
@@ -262,11 +274,7 @@ impl TaskQueue {
         if inner.tasks.len() >= Self::MAX_TASKS {
             return Err(TaskError::Full(Self::MAX_TASKS));
         }
-        inner.pending.insert((
-            task.priority,
-            task.created_at.unix_micros(),
-            task.id.clone(),
-        ));
+        inner.pending.insert(Self::pending_key(&task));
         inner.waiters.entry(task.id.clone()).or_default().push(tx);
         inner.tasks.insert(task.id.clone(), task);
         drop(inner);
@@ -303,9 +311,18 @@ impl TaskQueue {
         self.claim(&id, evaluator_id).ok()
     }
 
-    /// Claims a pending task.
+    /// Claims a pending task, or claims again a task of a quorum (a claim made in a member's
+    /// name does not lock the member out; see the module doc).
     pub fn claim(&self, task_id: &str, evaluator_id: &str) -> Result<QueuedTask, TaskError> {
         let mut inner = self.lock();
+        let task = inner
+            .tasks
+            .get_mut(task_id)
+            .ok_or(TaskError::NotClaimable)?;
+        if task.state == TaskState::Claimed && task.quorum.iter().any(|q| q == evaluator_id) {
+            task.evaluator_id = Some(evaluator_id.to_owned());
+            return Ok(task.clone());
+        }
         let task = inner.tasks.get(task_id).ok_or(TaskError::NotClaimable)?;
         if task.state != TaskState::Pending {
             return Err(TaskError::NotClaimable);
@@ -313,12 +330,11 @@ impl TaskQueue {
         if !Self::may_take(&inner, task, evaluator_id) {
             return Err(TaskError::NotInQuorum(evaluator_id.to_owned()));
         }
-        let key = (
-            task.priority,
-            task.created_at.unix_micros(),
-            task.id.clone(),
-        );
-        inner.pending.remove(&key);
+        // A quorum task stays listed until its member completes it (see the module doc).
+        if task.quorum.is_empty() {
+            let key = Self::pending_key(task);
+            inner.pending.remove(&key);
+        }
         let task = inner
             .tasks
             .get_mut(task_id)
@@ -327,6 +343,15 @@ impl TaskQueue {
         task.evaluator_id = Some(evaluator_id.to_owned());
         task.claimed_at = Some(Timestamp::now_utc());
         Ok(task.clone())
+    }
+
+    /// A task's place in the pending order.
+    fn pending_key(task: &QueuedTask) -> (u8, i64, String) {
+        (
+            task.priority,
+            task.created_at.unix_micros(),
+            task.id.clone(),
+        )
     }
 
     /// Whether `evaluator_id` may take `task`: a member of its quorum, or, for an open task
@@ -342,7 +367,8 @@ impl TaskQueue {
             })
     }
 
-    /// Completes a claimed task and hands the completion to whoever waits on it.
+    /// Completes a claimed task and hands the completion to whoever waits on it; a
+    /// verification task needs its claimer's valid vote ([`Self::check_vote`]).
     pub fn complete(&self, task_id: &str, completion: Completion) -> Result<QueuedTask, TaskError> {
         let mut inner = self.lock();
         let task = inner
@@ -354,15 +380,45 @@ impl TaskQueue {
         {
             return Err(TaskError::NotCompletable);
         }
+        if task.kind == TaskKind::OptimaeVerification {
+            Self::check_vote(task, &completion)?;
+        }
         task.state = TaskState::Completed;
         task.completed_at = Some(Timestamp::now_utc());
         task.verified_performance = Some(completion.verified_performance);
         let done = task.clone();
+        inner.pending.remove(&Self::pending_key(&done));
         for waiter in inner.waiters.remove(task_id).unwrap_or_default() {
             let _ = waiter.send(completion.clone());
         }
         Self::remember_finished(&mut inner, task_id);
         Ok(done)
+    }
+
+    /// The vote of a verification task's completion must be its claimer's, sealed, for this
+    /// optimae and with the claimer's synthetic seed; its figure is the completion's.
+    fn check_vote(task: &QueuedTask, completion: &Completion) -> Result<(), TaskError> {
+        let bad = |reason: String| TaskError::BadVote(reason);
+        let value = completion
+            .vote
+            .as_ref()
+            .ok_or_else(|| bad("a verification needs the evaluator's signed vote".into()))?;
+        let vote = QuorumVote::from_value(value).map_err(|e| bad(e.to_string()))?;
+        let subject = VoteSubject {
+            optimae_id: &task.optimae_id,
+            domain_id: &task.domain_id,
+            commitment_hash: &task.commitment_hash,
+            seed_block_hash: &task.seed_block_hash,
+        };
+        vote.check_for(&completion.evaluator_id, &subject)
+            .map_err(|e| bad(e.to_string()))?;
+        if vote.verified_performance.to_bits() != completion.verified_performance.to_bits() {
+            return Err(bad(format!(
+                "verified_performance {} differs from the vote's {}",
+                completion.verified_performance, vote.verified_performance
+            )));
+        }
+        Ok(())
     }
 
     /// Marks a claimed task failed (the evaluator could not evaluate it).
@@ -371,6 +427,8 @@ impl TaskQueue {
         if let Some(task) = inner.tasks.get_mut(task_id) {
             task.state = TaskState::Failed;
             task.completed_at = Some(Timestamp::now_utc());
+            let key = Self::pending_key(task);
+            inner.pending.remove(&key);
             inner.waiters.remove(task_id);
             Self::remember_finished(&mut inner, task_id);
         }
@@ -380,11 +438,7 @@ impl TaskQueue {
     pub fn cancel(&self, task_id: &str) {
         let mut inner = self.lock();
         if let Some(task) = inner.tasks.remove(task_id) {
-            inner.pending.remove(&(
-                task.priority,
-                task.created_at.unix_micros(),
-                task.id.clone(),
-            ));
+            inner.pending.remove(&Self::pending_key(&task));
         }
         inner.waiters.remove(task_id);
     }
@@ -459,27 +513,82 @@ mod tests {
         assert_eq!(q.claim_next("e", &d).map(|t| t.id), Some("early".into()));
     }
 
+    fn completion(evaluator: &doin_primitives::identity::Identity, t: &QueuedTask) -> Completion {
+        let vote = QuorumVote {
+            optimae_id: t.optimae_id.clone(),
+            domain_id: t.domain_id.clone(),
+            evaluator_id: evaluator.peer_id().into(),
+            verified_performance: -1.0,
+            synthetic_seed: doin_consensus::quorum::synthetic_seed(
+                &t.commitment_hash,
+                &t.domain_id,
+                evaluator.peer_id(),
+                &t.seed_block_hash,
+            ),
+            synthetic_data_hash: String::new(),
+            timestamp: Timestamp::from_unix_secs(1_767_225_600),
+            seal: None,
+        }
+        .sealed(evaluator);
+        Completion {
+            evaluator_id: evaluator.peer_id().into(),
+            verified_performance: -1.0,
+            vote: Some(vote.to_value()),
+        }
+    }
+
     #[test]
     fn claim_complete_cycle_and_refusals() {
+        let e1 = doin_primitives::identity::Identity::from_scalar_bytes(&[1u8; 32]).expect("key");
+        let e2 = doin_primitives::identity::Identity::from_scalar_bytes(&[2u8; 32]).expect("key");
         let q = TaskQueue::new();
-        let mut rx = q.push(task("t", 0, 1, &["e1"])).expect("push");
-        assert_eq!(q.claim("t", "e2"), Err(TaskError::NotInQuorum("e2".into())));
-        q.claim("t", "e1").expect("claim");
-        assert_eq!(q.claim("t", "e1").err(), Some(TaskError::NotClaimable));
-        let c = Completion {
-            evaluator_id: "e2".into(),
-            verified_performance: -1.0,
-            vote: None,
-        };
-        assert_eq!(q.complete("t", c).err(), Some(TaskError::NotCompletable));
-        let c = Completion {
-            evaluator_id: "e1".into(),
-            verified_performance: -1.0,
-            vote: None,
-        };
-        q.complete("t", c).expect("complete");
+        let t = task("t", 0, 1, &[e1.peer_id()]);
+        let mut rx = q.push(t.clone()).expect("push");
+        assert_eq!(
+            q.claim("t", e2.peer_id()),
+            Err(TaskError::NotInQuorum(e2.peer_id().into()))
+        );
+        q.claim("t", e1.peer_id()).expect("claim");
+        // Someone may have claimed in the member's name: the task stays listed and the
+        // member may claim it again.
+        assert_eq!(q.pending(&[], 10).0.len(), 1);
+        q.claim("t", e1.peer_id()).expect("claim again");
+        assert_eq!(
+            q.complete("t", completion(&e2, &t)).err(),
+            Some(TaskError::NotCompletable)
+        );
+        // Without a vote, with someone else's seal, or with another figure: refused.
+        let mut c = completion(&e1, &t);
+        c.vote = None;
+        assert!(matches!(q.complete("t", c), Err(TaskError::BadVote(_))));
+        let mut c = completion(&e2, &t);
+        c.evaluator_id = e1.peer_id().into();
+        let err = q.complete("t", c).expect_err("another evaluator's vote");
+        assert!(err.to_string().contains("signed as"), "{err}");
+        let mut c = completion(&e1, &t);
+        c.verified_performance = -0.5;
+        assert!(matches!(q.complete("t", c), Err(TaskError::BadVote(_))));
+        q.complete("t", completion(&e1, &t)).expect("complete");
+        assert_eq!(q.pending(&[], 10).1, 0);
         assert_eq!(rx.try_recv().expect("delivered").verified_performance, -1.0);
         assert_eq!(q.counts().completed, 1);
+    }
+
+    #[test]
+    fn a_vote_with_another_seed_does_not_complete() {
+        let e1 = doin_primitives::identity::Identity::from_scalar_bytes(&[1u8; 32]).expect("key");
+        let q = TaskQueue::new();
+        let mut t = task("t", 0, 1, &[e1.peer_id()]);
+        t.commitment_hash = "c".into();
+        t.seed_block_hash = "b".into();
+        q.push(t.clone()).expect("push");
+        q.claim("t", e1.peer_id()).expect("claim");
+        let mut other_block = t.clone();
+        other_block.seed_block_hash = "b2".into();
+        let err = q
+            .complete("t", completion(&e1, &other_block))
+            .expect_err("wrong seed");
+        assert!(err.to_string().contains("declares seed"), "{err}");
     }
 
     impl PartialEq for QueuedTask {

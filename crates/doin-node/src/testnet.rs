@@ -204,7 +204,7 @@ pub fn build_chain(
         }
         .sealed(&me);
         let votes = vec![vote];
-        let scoring = state.score_optimae(domain, me.peer_id(), perf, &votes)?;
+        let scoring = state.score_optimae(&reveal, me.peer_id(), &votes)?;
         let tx = AcceptedOptimae::build(&me, &reveal, &scoring, &votes, &Experiment::default());
         let block = state.build_block(&me, vec![tx], ts)?;
         state.apply_block(&block)?;

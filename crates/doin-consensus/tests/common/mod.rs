@@ -113,7 +113,7 @@ pub fn accepted_tx(
 ) -> Transaction {
     let v = votes(state, optimizer, r, evaluators);
     let scoring = state
-        .score_optimae(DOMAIN, optimizer.peer_id(), r.reported_performance, &v)
+        .score_optimae(r, optimizer.peer_id(), &v)
         .expect("accepted");
     AcceptedOptimae::build(optimizer, r, &scoring, &v, &experiment(r.commit_height))
 }

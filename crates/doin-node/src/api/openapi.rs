@@ -63,7 +63,7 @@ pub fn document() -> Value {
             "/tasks/complete": {"post": {
                 "summary": "Complete a claimed task with the evaluator's figure and signed vote",
                 "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["task_id", "verified_performance"], "properties": {"task_id": {"type": "string"}, "evaluator_id": {"type": "string"}, "verified_performance": {"type": "number"}, "vote": {"type": "object"}}}}}},
-                "responses": {"200": ok("{status: completed, task_id, block_generated}", obj.clone()), "400": error_response("missing or bad fields"), "409": error_response("not completable")}}},
+                "responses": {"200": ok("{status: completed, task_id, block_generated}", obj.clone()), "400": error_response("missing or bad fields"), "409": error_response("not completable, or the vote refused (not the claimer's seal, another optimae, another seed)")}}},
             "/stats": {"get": {"summary": "Experiment tracker summary per domain (or of one), plus olap_summaries",
                 "parameters": [{"name": "domain", "in": "query", "required": false, "schema": {"type": "string"}}],
                 "responses": {"200": ok("{<domain>: summary, olap_summaries}", obj.clone()), "404": error_response("unknown domain")}}},

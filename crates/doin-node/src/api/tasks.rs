@@ -2,9 +2,11 @@
 
 use std::collections::HashMap;
 
+use axum::body::Bytes;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Query, State};
 use axum::Json;
+use doin_primitives::value::Value as DoinValue;
 use serde_json::{json, Value};
 
 use super::error::{rejection, ApiError};
@@ -73,18 +75,26 @@ pub async fn claim(
 }
 
 /// `POST /tasks/complete` `{"task_id", "evaluator_id", "verified_performance", "vote"?}`.
-/// A completion counts toward a quorum only with the evaluator's signed vote.
-pub async fn complete(
-    State(s): State<ApiState>,
-    b: Result<Json<Value>, JsonRejection>,
-) -> Result<Json<Value>, ApiError> {
-    let v = body(b)?;
-    let Some(task_id) = str_field(&v, "task_id") else {
+/// A verification task completes only with the evaluator's signed vote. The body is read
+/// with DOIN's exact JSON parser: the vote's numbers must reach the seal check exactly as
+/// the evaluator signed them.
+pub async fn complete(State(s): State<ApiState>, body: Bytes) -> Result<Json<Value>, ApiError> {
+    let v = doin_primitives::json::parse_bytes(&body)
+        .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))?;
+    let Some(m) = v.as_object() else {
+        return Err(ApiError::bad_request("request body must be a JSON object"));
+    };
+    let text = |key: &str| {
+        m.get(key)
+            .and_then(DoinValue::as_str)
+            .filter(|s| !s.is_empty())
+    };
+    let Some(task_id) = text("task_id") else {
         return Err(ApiError::bad_request("task_id required"));
     };
-    let evaluator = str_field(&v, "evaluator_id").unwrap_or_default().to_owned();
-    let perf = match v.get("verified_performance") {
-        None | Some(Value::Null) => {
+    let evaluator = text("evaluator_id").unwrap_or_default().to_owned();
+    let perf = match m.get("verified_performance") {
+        None | Some(DoinValue::Null) => {
             return Err(ApiError::bad_request("verified_performance required"))
         }
         Some(p) => p
@@ -92,15 +102,9 @@ pub async fn complete(
             .filter(|p| p.is_finite())
             .ok_or_else(|| ApiError::bad_request("verified_performance must be a finite number"))?,
     };
-    let vote = match v.get("vote") {
-        None | Some(Value::Null) => None,
-        Some(vote) => {
-            let text = vote.to_string();
-            Some(
-                doin_primitives::json::parse(&text)
-                    .map_err(|e| ApiError::bad_request(format!("vote: {e}")))?,
-            )
-        }
+    let vote = match m.get("vote") {
+        None | Some(DoinValue::Null) => None,
+        Some(vote) => Some(vote.clone()),
     };
     let completion = Completion {
         evaluator_id: evaluator,
