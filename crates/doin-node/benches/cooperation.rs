@@ -1,32 +1,73 @@
-//! Time to target on the quadratic domain for 1, 2 and 4 in-process nodes with the same
-//! budget per node (one optimizer round every 50 ms each), and the speed-up: nodes cooperate
-//! through the chain (island migration: every optimizer starts each round from the best
-//! optimae on chain, whoever found it).
+//! Time to target for 1, 2 and 4 in-process nodes with the same budget per node (one
+//! optimizer round every 50 ms each), and the speed-up, on two domains: the quadratic
+//! (30 parameters) and the wine quality model (ridge hyperparameters scored by 10-fold
+//! cross-validation). Nodes cooperate through the chain (island migration: every optimizer
+//! starts each round from the best optimae on chain, whoever found it).
+//!
+//! `DOIN_BENCH_RUNS` (default 2) runs per setting; `DOIN_BENCH_DOMAINS` (default
+//! `quadratic,wine`) picks the domains.
 
 use std::time::{Duration, Instant};
 
 use doin_node::config::NodeConfig;
 use doin_node::testnet::TestNet;
 
-const TARGET: f64 = -2.0;
+/// A domain to race on.
+struct Race {
+    /// Domain id in the config.
+    domain: &'static str,
+    /// What the figures say it is.
+    label: &'static str,
+    /// The chain best that ends a run.
+    target: f64,
+    /// Sets up the domain's role in a config.
+    setup: fn(&mut doin_node::config::DomainRole),
+}
 
-fn config(nodes: usize) -> NodeConfig {
+const RACES: [Race; 2] = [
+    Race {
+        domain: "quadratic",
+        label: "quadratic (30 params, target -2.0)",
+        target: -2.0,
+        setup: |d| {
+            d.optimization_config
+                .insert("n_params".into(), serde_json::json!(30));
+        },
+    },
+    Race {
+        domain: "wine",
+        label: "wine quality (ridge, 10-fold CV, target neg_cv_mse -0.405)",
+        target: -0.405,
+        setup: |d| {
+            d.domain_id = "wine".into();
+            d.optimization_plugin = doin_plugins::wine::NAME.into();
+            d.inference_plugin = doin_plugins::wine::NAME.into();
+            d.synthetic_data_plugin = doin_plugins::wine::NAME.into();
+            d.param_bounds.clear();
+            d.optimization_config = serde_json::json!({"seed": 7})
+                .as_object()
+                .cloned()
+                .unwrap_or_default();
+        },
+    },
+];
+
+fn config(race: &Race, nodes: usize) -> NodeConfig {
     let mut c = NodeConfig::embedded_default();
     c.quorum_min_evaluators = if nodes == 1 { 0 } else { 1 };
     c.eval_poll_interval = 1.0;
     c.initial_threshold = 0.01;
     c.target_block_time = 1.0;
     for d in &mut c.domains {
-        d.target_performance = Some(TARGET);
-        d.optimization_config
-            .insert("n_params".into(), serde_json::json!(30));
+        (race.setup)(d);
+        d.target_performance = Some(race.target);
         d.optimization_config
             .insert("round_interval_seconds".into(), serde_json::json!(0.05));
     }
     c
 }
 
-fn time_to_target(nodes: usize) -> Duration {
+fn time_to_target(race: &Race, nodes: usize) -> Duration {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -34,12 +75,15 @@ fn time_to_target(nodes: usize) -> Duration {
         .expect("runtime");
     rt.block_on(async {
         let started = Instant::now();
-        let net = TestNet::start(nodes, &config(nodes))
+        let net = TestNet::start(nodes, &config(race, nodes))
             .await
             .expect("network");
         net.wait_for(Duration::from_secs(600), "the target on chain", |v| {
-            v.iter()
-                .any(|v| v.domain_best.get("quadratic").is_some_and(|b| *b >= TARGET))
+            v.iter().any(|v| {
+                v.domain_best
+                    .get(race.domain)
+                    .is_some_and(|b| *b >= race.target)
+            })
         })
         .await
         .expect("reaches the target");
@@ -53,19 +97,33 @@ fn main() {
     let runs: usize = std::env::var("DOIN_BENCH_RUNS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(2);
-    let mut results = Vec::new();
-    for nodes in [1usize, 2, 4] {
-        let mut times: Vec<f64> = (0..runs)
-            .map(|_| time_to_target(nodes).as_secs_f64())
-            .collect();
-        times.sort_by(f64::total_cmp);
-        let median = times[times.len() / 2];
-        println!("quadratic (30 params, target {TARGET}), {nodes} node(s): median time to target {median:.1} s over {runs} runs {times:?}");
-        results.push((nodes, median));
-    }
-    let base = results[0].1;
-    for (nodes, t) in &results[1..] {
-        println!("speed-up with {nodes} nodes: {:.2}x", base / t);
+        .unwrap_or(2)
+        .max(1);
+    let domains = std::env::var("DOIN_BENCH_DOMAINS").unwrap_or_else(|_| "quadratic,wine".into());
+    for race in RACES
+        .iter()
+        .filter(|r| domains.split(',').any(|d| d == r.domain))
+    {
+        let mut results = Vec::new();
+        for nodes in [1usize, 2, 4] {
+            let mut times: Vec<f64> = (0..runs)
+                .map(|_| time_to_target(race, nodes).as_secs_f64())
+                .collect();
+            times.sort_by(f64::total_cmp);
+            let median = times[times.len() / 2];
+            println!(
+                "{}, {nodes} node(s): median time to target {median:.1} s over {runs} runs {times:.1?}",
+                race.label
+            );
+            results.push((nodes, median));
+        }
+        let base = results[0].1;
+        for (nodes, t) in &results[1..] {
+            println!(
+                "{}: speed-up with {nodes} nodes: {:.2}x",
+                race.domain,
+                base / t
+            );
+        }
     }
 }

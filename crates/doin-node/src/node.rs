@@ -176,7 +176,16 @@ impl RunningNode {
 }
 
 /// Starts every component of a node and returns once its API listens.
-pub async fn start(mut config: NodeConfig) -> anyhow::Result<RunningNode> {
+pub async fn start(config: NodeConfig) -> anyhow::Result<RunningNode> {
+    start_with_plugins(config, PluginRegistry::with_builtins()).await
+}
+
+/// [`start`] with the plugins of `registry` instead of the built-in ones (an embedding
+/// application's own domains, or a test's deliberately faulty plugins).
+pub async fn start_with_plugins(
+    mut config: NodeConfig,
+    registry: PluginRegistry,
+) -> anyhow::Result<RunningNode> {
     let addr = format!("{}:{}", config.host, config.port);
     let listener = tokio::net::TcpListener::bind(&addr)
         .await
@@ -225,7 +234,6 @@ pub async fn start(mut config: NodeConfig) -> anyhow::Result<RunningNode> {
     .await??;
     tracing::info!(blocks_read = caught_up, olap = %stats.olap_path().display(), csv = %config.stats_file_path().display(), "experiment stats open");
 
-    let registry = PluginRegistry::with_builtins();
     let (stop_tx, stop) = watch::channel(false);
     let pg_sync = crate::stats::spawn_pg_sync(&config, stop.clone())?;
     let (chain, chain_thread) =

@@ -93,3 +93,31 @@ pub fn optimizer_plugin(
     let cfg = with_process_limits(role, plugin_config(role, &role.optimization_config)?);
     registry.optimizer(&role.optimization_plugin, &cfg, rng_seed)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::NodeConfig;
+
+    #[test]
+    fn the_wine_quality_example_config_runs_its_domain() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../testdata/configs/wine_quality_node.json");
+        let config = NodeConfig::load(&path).expect("config").config;
+        let role = &config.domains[0];
+        let registry = PluginRegistry::with_builtins();
+        let mut optimizer = optimizer_plugin(&registry, role, 1).expect("optimizer");
+        let mut plugins = evaluator_plugins(&registry, role).expect("evaluator plugins");
+        let candidate = optimizer.step(None).expect("a round");
+        let data = plugins.generator.generate(9).expect("folds");
+        let verified = plugins
+            .evaluator
+            .evaluate(&candidate.parameters, &data)
+            .expect("evaluation");
+        assert_eq!(
+            optimizer.metadata().performance_metric,
+            doin_plugins::wine::METRIC
+        );
+        assert!((verified - candidate.performance).abs() <= 0.05 * verified.abs());
+    }
+}

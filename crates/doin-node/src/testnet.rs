@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::config::NodeConfig;
-use crate::node::{start, RunningNode};
+use doin_plugins::PluginRegistry;
+
+use crate::node::{start_with_plugins, RunningNode};
 use crate::view::ChainView;
 
 /// N nodes in one process.
@@ -20,6 +22,17 @@ pub struct TestNet {
 impl TestNet {
     /// Starts `n` nodes from `template` (ports and data dirs replaced), fully meshed.
     pub async fn start(n: usize, template: &NodeConfig) -> anyhow::Result<TestNet> {
+        Self::start_custom(n, template, |_, _| PluginRegistry::with_builtins()).await
+    }
+
+    /// [`Self::start`] where `customize(i, config)` may change node `i`'s node-local
+    /// settings (its roles, say) and returns the plugins it runs, so that a test can give
+    /// one node a faulty plugin under a built-in name. Restarts use the built-in plugins.
+    pub async fn start_custom(
+        n: usize,
+        template: &NodeConfig,
+        customize: impl Fn(usize, &mut NodeConfig) -> PluginRegistry,
+    ) -> anyhow::Result<TestNet> {
         let dir = tempfile::tempdir()?;
         let mut configs = Vec::new();
         // Reserve ports first so every node knows every other's endpoint.
@@ -45,8 +58,9 @@ impl TestNet {
             configs.push(c);
         }
         let mut nodes = Vec::new();
-        for c in &configs {
-            nodes.push(Some(start(c.clone()).await?));
+        for (i, c) in configs.iter_mut().enumerate() {
+            let plugins = customize(i, c);
+            nodes.push(Some(start_with_plugins(c.clone(), plugins).await?));
         }
         Ok(TestNet {
             nodes,
@@ -106,7 +120,7 @@ impl TestNet {
 
     /// Restarts node `i` on its port and data directory.
     pub async fn restart(&mut self, i: usize) -> anyhow::Result<()> {
-        self.nodes[i] = Some(start(self.configs[i].clone()).await?);
+        self.nodes[i] = Some(crate::node::start(self.configs[i].clone()).await?);
         Ok(())
     }
 

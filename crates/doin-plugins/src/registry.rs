@@ -9,6 +9,7 @@ use crate::external;
 use crate::plugin::{Evaluator, Optimizer, SyntheticDataGenerator};
 use crate::quadratic;
 use crate::validate::{CheckedEvaluator, CheckedGenerator, CheckedOptimizer};
+use crate::wine;
 
 /// Builds an optimizer from the domain's `optimization_config` and a node-specific RNG seed.
 pub type OptimizerConstructor =
@@ -55,7 +56,8 @@ impl PluginRegistry {
         }
     }
 
-    /// A registry with the built-in domains: [`quadratic::NAME`] (`simple_quadratic`).
+    /// A registry with the built-in domains: [`quadratic::NAME`] (`simple_quadratic`) and
+    /// [`wine::NAME`] (`wine_quality`).
     pub fn with_builtins() -> Self {
         let mut r = Self::empty();
         r.register_optimizer(quadratic::NAME, quadratic::quadratic_optimizer);
@@ -65,6 +67,13 @@ impl PluginRegistry {
         r.register_generator(quadratic::NAME, |cfg| {
             Ok(Box::new(quadratic::QuadraticSyntheticData::new(cfg)?))
         });
+        r.register_optimizer(wine::NAME, |cfg, rng_seed| {
+            Ok(Box::new(wine::WineOptimizer::new(cfg, rng_seed)?))
+        });
+        r.register_evaluator(wine::NAME, |cfg| {
+            Ok(Box::new(wine::WineEvaluator::new(cfg)?))
+        });
+        r.register_generator(wine::NAME, |cfg| Ok(Box::new(wine::WineFolds::new(cfg)?)));
         r
     }
 
@@ -183,19 +192,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn builtins_are_registered_under_the_reference_name() {
+    fn builtins_are_registered_under_their_names() {
         let r = PluginRegistry::with_builtins();
         for kind in [
             PluginKind::Optimizer,
             PluginKind::Evaluator,
             PluginKind::SyntheticData,
         ] {
-            assert_eq!(r.names(kind), vec!["simple_quadratic"]);
+            assert_eq!(r.names(kind), vec!["simple_quadratic", "wine_quality"]);
         }
         let cfg = Map::new();
-        assert!(r.optimizer("simple_quadratic", &cfg, 1).is_ok());
-        assert!(r.evaluator("simple_quadratic", &cfg).is_ok());
-        assert!(r.generator("simple_quadratic", &cfg).is_ok());
+        for name in ["simple_quadratic", "wine_quality"] {
+            assert!(r.optimizer(name, &cfg, 1).is_ok());
+            assert!(r.evaluator(name, &cfg).is_ok());
+            assert!(r.generator(name, &cfg).is_ok());
+        }
     }
 
     #[test]
@@ -204,7 +215,7 @@ mod tests {
         let err = r.optimizer("quadratic", &Map::new(), 0).err().unwrap();
         assert_eq!(
             err.to_string(),
-            "unknown optimization_plugin `quadratic`; known names: simple_quadratic"
+            "unknown optimization_plugin `quadratic`; known names: simple_quadratic, wine_quality"
         );
         let err = r.generator("predictor", &Map::new()).err().unwrap();
         assert!(matches!(

@@ -1,0 +1,215 @@
+//! The wine quality domain on in-process networks, checked on chain data: three honest
+//! nodes tune the model together and every accepted optimae improves the cross-validated
+//! error; on four nodes, one whose evaluator lies about every model is out-voted by the
+//! honest majority of each quorum and loses its reputation and its share of rewards.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use doin_consensus::accepted::AcceptedOptimae;
+use doin_consensus::quorum::decide;
+use doin_consensus::ChainState;
+use doin_node::chain_params::chain_params;
+use doin_node::config::NodeConfig;
+use doin_node::testnet::{agree, TestNet};
+use doin_plugins::wine::{WineEvaluator, LIMITS, NAME};
+use doin_plugins::{DomainMetadata, Evaluator, PluginError, PluginRegistry, SyntheticData};
+use doin_primitives::models::Block;
+use doin_primitives::Map;
+
+const DOMAIN: &str = "wine";
+/// Minus the cross-validated mean squared error a tuned model reaches (the mean predictor
+/// scores about -0.65).
+const TARGET: f64 = -0.41;
+const TOLERANCE: f64 = 0.05;
+
+fn template(quorum_min_evaluators: u32) -> NodeConfig {
+    let mut c = NodeConfig::embedded_default();
+    c.quorum_min_evaluators = quorum_min_evaluators;
+    c.quorum_tolerance = TOLERANCE;
+    c.eval_poll_interval = 1.0;
+    c.initial_threshold = 0.001;
+    c.target_block_time = 1.0;
+    let mut d = c.domains[0].clone();
+    d.domain_id = DOMAIN.into();
+    d.optimization_plugin = NAME.into();
+    d.inference_plugin = NAME.into();
+    d.synthetic_data_plugin = NAME.into();
+    d.optimization_config = serde_json::json!({"seed": 7, "round_interval_seconds": 0.1})
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    d.param_bounds = LIMITS
+        .iter()
+        .map(|(name, b)| ((*name).to_owned(), (b.low, b.high)))
+        .collect();
+    // No target_performance: the nodes keep optimizing until the test has seen enough.
+    d.target_performance = None;
+    c.domains = vec![d];
+    c
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// Node `i`'s blocks, read from its store.
+fn blocks(net: &TestNet, i: usize) -> Vec<Block> {
+    let reader = doin_store::ChainReader::open(&net.data_dir(i).join("chain.db")).expect("store");
+    let height = reader.height().expect("height");
+    (1..=height)
+        .filter_map(|h| reader.block(h).expect("block"))
+        .collect()
+}
+
+fn optimae(blocks: &[Block]) -> Vec<AcceptedOptimae> {
+    blocks
+        .iter()
+        .flat_map(|b| &b.transactions)
+        .map(|tx| AcceptedOptimae::from_tx(tx).expect("accepted optimae"))
+        .collect()
+}
+
+/// Every block validated and applied in order, as a node that syncs the chain does.
+fn replay(template: &NodeConfig, blocks: &[Block]) -> ChainState {
+    let mut state = ChainState::new(chain_params(template));
+    for b in blocks {
+        state
+            .apply_block(b)
+            .unwrap_or_else(|e| panic!("block {}: {e}", b.header.index));
+    }
+    state
+}
+
+/// Node 0's chain once `done` holds for it (fails after 45 s).
+fn wait_for_chain(net: &TestNet, done: impl Fn(&[Block]) -> bool) -> Vec<Block> {
+    let started = Instant::now();
+    loop {
+        let chain = blocks(net, 0);
+        if done(&chain) {
+            return chain;
+        }
+        let verified: Vec<f64> = optimae(&chain)
+            .iter()
+            .map(|a| a.verified_performance)
+            .collect();
+        assert!(
+            started.elapsed() < Duration::from_secs(45),
+            "not there after 45 s: {} blocks, verified {verified:?}",
+            chain.len()
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+#[test]
+fn three_nodes_improve_the_cross_validated_error_round_after_round() {
+    let rt = runtime();
+    let template = template(2);
+    let net = rt.block_on(TestNet::start(3, &template)).expect("network");
+    let chain = wait_for_chain(&net, |chain| {
+        let accepted = optimae(chain);
+        accepted.len() >= 3 && accepted.iter().any(|a| a.verified_performance >= TARGET)
+    });
+    rt.block_on(net.wait_for(Duration::from_secs(20), "agreement", |v| {
+        agree(v) && v[0].height >= chain.len() as i64
+    }))
+    .expect("the nodes agree");
+    rt.block_on(net.shutdown());
+
+    replay(&template, &chain);
+    let accepted = optimae(&chain);
+    let verified: Vec<f64> = accepted.iter().map(|a| a.verified_performance).collect();
+    eprintln!("verified neg_cv_mse along the chain: {verified:?}");
+    assert!(accepted.len() >= 3, "{verified:?}");
+    assert!(
+        verified.windows(2).all(|w| w[1] > w[0]),
+        "each accepted optimae improves on the chain's best: {verified:?}"
+    );
+    assert!(verified[verified.len() - 1] >= TARGET);
+    assert!(verified[0] < verified[verified.len() - 1]);
+    assert!(
+        accepted.iter().any(|a| a.votes.len() == 2
+            && a.votes.iter().all(|v| v.evaluator_id != a.optimizer_id)),
+        "optimae verified by two other nodes, each on its own folds"
+    );
+}
+
+/// An evaluator that claims every model is 30 % worse than it is.
+struct Liar(WineEvaluator);
+
+impl Evaluator for Liar {
+    fn metadata(&self) -> DomainMetadata {
+        self.0.metadata()
+    }
+
+    fn evaluate(&mut self, parameters: &Map, data: &SyntheticData) -> Result<f64, PluginError> {
+        Ok(self.0.evaluate(parameters, data)? * 1.3)
+    }
+}
+
+#[test]
+fn a_lying_evaluator_is_outvoted_and_loses_reputation_and_rewards() {
+    const LIAR: usize = 3;
+    let rt = runtime();
+    let template = template(3);
+    let net = rt
+        .block_on(TestNet::start_custom(4, &template, |i, config| {
+            let mut plugins = PluginRegistry::with_builtins();
+            if i == LIAR {
+                // It only evaluates, so everything it earns or loses is its votes' doing.
+                config.domains[0].optimize = false;
+                plugins
+                    .register_evaluator(NAME, |cfg| Ok(Box::new(Liar(WineEvaluator::new(cfg)?))));
+            }
+            plugins
+        }))
+        .expect("network");
+    let liar = net.node(LIAR).peer_id.clone();
+    let chain = wait_for_chain(&net, |chain| {
+        optimae(chain)
+            .iter()
+            .filter(|a| a.votes.iter().any(|v| v.evaluator_id == liar))
+            .count()
+            >= 3
+    });
+    rt.block_on(net.shutdown());
+
+    let state = replay(&template, &chain);
+    let mut honest_votes: BTreeMap<String, usize> = BTreeMap::new();
+    for a in optimae(&chain) {
+        let perfs: Vec<f64> = a.votes.iter().map(|v| v.verified_performance).collect();
+        let decision = decide(&perfs, a.reported_performance, TOLERANCE).expect("votes");
+        for (v, agreed) in a.votes.iter().zip(&decision.agreements) {
+            if v.evaluator_id == liar {
+                assert!(!agreed, "the liar's vote {} agreed", v.verified_performance);
+            } else {
+                assert!(agreed, "an honest vote diverged: {perfs:?}");
+                *honest_votes.entry(v.evaluator_id.clone()).or_default() += 1;
+            }
+        }
+    }
+    eprintln!(
+        "height {}: liar reputation {}, honest {:?}",
+        chain.len(),
+        state.reputation(&liar),
+        honest_votes
+            .keys()
+            .map(|e| state.reputation(e))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(
+        state.reputation(&liar),
+        0,
+        "each divergent vote costs 2 points"
+    );
+    assert_eq!(state.balance(&liar), 0, "no reward for divergent votes");
+    assert!(honest_votes.len() >= 2);
+    for evaluator in honest_votes.keys() {
+        assert!(state.reputation(evaluator) > 0 && state.balance(evaluator) > 0);
+    }
+}
