@@ -495,6 +495,10 @@ impl Service {
             (fork_point + 1..).zip(blocks.iter().map(|b| b.hash.as_str())),
         )
         .map_err(|e| {
+            tracing::warn!(
+                fork_point,
+                "refused a branch that contradicts an anchor: {e}"
+            );
             format!("refusing the peer's blocks, they contradict a published anchor: {e}")
         })?;
         // Signatures do not depend on chain state: check the whole segment on all cores
