@@ -17,6 +17,8 @@
 //! * [`accepted`] — [`AcceptedOptimae`], the OPTIMAE_ACCEPTED transaction DOIN blocks carry.
 //! * [`coinbase`] — halving reward and the exact 5/65/30 split in base units.
 //! * [`finality`] — implicit checkpoints and the reorg limit.
+//! * [`anchor`] — external checkpoint anchors: which heights, the state hash, and the rule
+//!   refusing a chain that contradicts a published anchor.
 //! * [`state`] and [`validate`] — [`ChainState`], the fold of validated blocks: full block
 //!   validation, application and building; the bound on a received block's timestamp
 //!   against the receiver's clock ([`validate::check_not_in_future`]).
@@ -41,11 +43,13 @@
 //! | increments | static weight, regressions counted | verified improvement × weight × reputation × incentive |
 //! | fork choice | Σ self-declared increments | Σ validated effective increments |
 //! | finality | off-by-one reorg check | reorg allowed iff the fork point keeps the finalized block |
+//! | external anchors | created in memory, never published or checked | final checkpoints published outside the chain; a contradicting chain is refused |
 //!
 //! DOIN's additions ride in fields reference nodes ignore: seals (`public_key`,
 //! `signature`), the accepted-optimae payload, and the block's `"coinbase"` extension.
 
 pub mod accepted;
+pub mod anchor;
 pub mod bounds;
 pub mod coinbase;
 pub mod difficulty;

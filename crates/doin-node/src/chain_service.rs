@@ -9,6 +9,10 @@
 //! * Optimizers ask it for a quorum plan ([`ChainHandle::plan_quorum`]): the commit
 //!   height, the block hash the quorum and the per-evaluator seeds derive from, and the
 //!   evaluators, all computed from chain data.
+//! * Every anchor it holds ([`Anchoring`]) is enforced on blocks from peers: a segment
+//!   contradicting one is refused however heavy (`doin_consensus::anchor::check_branch`);
+//!   when block `k * interval` becomes final the service creates its anchor and queues it
+//!   to the publisher ([`crate::anchor::publish`]).
 //! * At start-up [`open_chain`] replays `chain.db` through full validation, so the state
 //!   is rebuilt from the chain alone.
 //!
@@ -20,6 +24,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use doin_consensus::accepted::{AcceptedOptimae, Experiment, Reveal};
+use doin_consensus::anchor::{Anchor, AnchorSet};
 use doin_consensus::fork_choice::ReorgVerdict;
 use doin_consensus::params::ChainParams;
 use doin_consensus::state::ChainState;
@@ -129,6 +134,10 @@ pub enum ImportError {
         /// Our finalized height.
         finalized: u64,
     },
+    /// A branch that contradicts a published external anchor, refused whatever its weight
+    /// ([`doin_consensus::anchor::check_branch`]).
+    #[error("refusing the peer's blocks, they contradict a published anchor: {0}")]
+    ContradictsAnchor(doin_consensus::anchor::AnchorError),
     /// The chain store failed.
     #[error("chain store: {0}")]
     Store(String),
@@ -340,6 +349,21 @@ struct Service {
     view: watch::Sender<Arc<ChainView>>,
     /// Experiment stats: every applied block's accepted optimae go to the OLAP database.
     stats: Option<doin_stats::StatsHandle>,
+    anchoring: Anchoring,
+    /// The last height anchored (or read back from the sinks).
+    last_anchored: u64,
+}
+
+/// The external anchors a chain service enforces and creates.
+#[derive(Debug, Default)]
+pub struct Anchoring {
+    /// Anchors enforced on blocks from peers (those read back from the sinks at start-up;
+    /// the ones the service creates are added).
+    pub anchors: AnchorSet,
+    /// Blocks between anchors (0 = the service creates none).
+    pub interval: u64,
+    /// Where new anchors go (`None` = the service creates none).
+    pub publish: Option<mpsc::Sender<Anchor>>,
 }
 
 /// Starts the service on its own thread.
@@ -355,6 +379,16 @@ pub fn spawn_with_stats(
     opened: OpenedChain,
     identity: Arc<Identity>,
     stats: Option<doin_stats::StatsHandle>,
+) -> (ChainHandle, std::thread::JoinHandle<()>) {
+    spawn_with_anchors(opened, identity, stats, Anchoring::default())
+}
+
+/// As [`spawn_with_stats`], enforcing and creating external anchors per `anchoring`.
+pub fn spawn_with_anchors(
+    opened: OpenedChain,
+    identity: Arc<Identity>,
+    stats: Option<doin_stats::StatsHandle>,
+    anchoring: Anchoring,
 ) -> (ChainHandle, std::thread::JoinHandle<()>) {
     let (commands, rx) = mpsc::channel(COMMAND_QUEUE);
     let tip = match opened.store.tip() {
@@ -375,6 +409,8 @@ pub fn spawn_with_stats(
         pending: Vec::new(),
         view: watch::channel(Arc::new(ChainView::default())).0,
         stats,
+        last_anchored: anchoring.anchors.last_height(),
+        anchoring,
     };
     service.publish();
     let view = service.view.subscribe();
@@ -513,6 +549,19 @@ impl Service {
                 })
                 .map_err(ImportError::invalid(b))?;
         }
+        doin_consensus::anchor::check_branch(
+            &self.anchoring.anchors,
+            fork_point,
+            self.state.height(),
+            (fork_point + 1..).zip(blocks.iter().map(|b| b.hash.as_str())),
+        )
+        .map_err(|e| {
+            tracing::warn!(
+                fork_point,
+                "refused a branch that contradicts an anchor: {e}"
+            );
+            ImportError::ContradictsAnchor(e)
+        })?;
         verify_signatures_parallel(blocks)?;
         if fork_point == self.state.height() {
             for b in blocks {
@@ -729,7 +778,53 @@ impl Service {
         Some(block.header.index)
     }
 
+    /// Creates the anchors that became due (final blocks at multiples of the interval) and
+    /// queues them to the publisher; a full queue leaves them for a later block.
+    fn anchor_due(&mut self) {
+        let Some(tx) = self.anchoring.publish.clone() else {
+            return;
+        };
+        let due: Vec<u64> = doin_consensus::anchor::due_heights(
+            self.last_anchored,
+            self.state.finalized_height(),
+            self.anchoring.interval,
+        )
+        .collect();
+        for height in due {
+            let hashes = match self.store.block_hashes(0, height as i64) {
+                Ok(h) if h.len() as u64 == height + 1 => h,
+                Ok(_) => {
+                    tracing::error!(height, "cannot anchor: blocks missing from the store");
+                    return;
+                }
+                Err(e) => {
+                    tracing::error!(height, "cannot anchor: {e}");
+                    return;
+                }
+            };
+            let hashes: Vec<&str> = hashes.iter().map(|(_, h)| h.as_str()).collect();
+            let Some(anchor) = doin_consensus::anchor::anchor_of(&hashes) else {
+                return;
+            };
+            if let Err(e) = self.anchoring.anchors.insert(anchor.clone()) {
+                tracing::error!(height, "our chain contradicts a held anchor: {e}");
+            }
+            match tx.try_send(anchor) {
+                Ok(()) => self.last_anchored = height,
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    tracing::warn!(height, "anchor publisher busy; anchoring later");
+                    return;
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => {
+                    self.anchoring.publish = None;
+                    return;
+                }
+            }
+        }
+    }
+
     fn publish(&mut self) {
+        self.anchor_due();
         let mut view = build_view(&self.state, self.identity.peer_id(), &self.pending);
         if let Some((header, count)) = &self.tip {
             view.tip_header = Some(header.clone());

@@ -68,8 +68,19 @@ pub struct NodeConfig {
     pub commit_reveal_max_age: f64,
     /// Blocks after which a block is final (chain parameter).
     pub finality_confirmation_depth: u32,
-    /// Blocks between external checkpoint anchors.
+    /// Blocks between external checkpoint anchors (0 = none): block `k * interval` is
+    /// published to the anchor sinks once final.
     pub external_anchor_interval: u32,
+    /// Anchor sink: a file of JSON lines, one anchor each, appended; read back and enforced
+    /// at start (DOIN extension; empty = off).
+    pub anchor_file: String,
+    /// Anchor sink: a URL each anchor is POSTed to as JSON (DOIN extension; empty = off).
+    pub anchor_url: String,
+    /// Anchor sink: a PostgreSQL URL; anchors go to `anchor_postgres_table`, read back and
+    /// enforced at start (DOIN extension; empty = off).
+    pub anchor_postgres_url: String,
+    /// Table of the PostgreSQL anchor sink (created if absent; `[a-z_][a-z0-9_]*`).
+    pub anchor_postgres_table: String,
     /// Whether evaluator seeds must be the deterministic ones.
     pub require_deterministic_seed: bool,
     /// Seconds between evaluator task polls.
@@ -146,6 +157,10 @@ impl Default for NodeConfig {
             commit_reveal_max_age: 600.0,
             finality_confirmation_depth: 6,
             external_anchor_interval: 100,
+            anchor_file: String::new(),
+            anchor_url: String::new(),
+            anchor_postgres_url: String::new(),
+            anchor_postgres_table: "doin_anchors".into(),
             require_deterministic_seed: true,
             eval_poll_interval: 10.0,
             eval_max_concurrent: 3,
@@ -432,6 +447,24 @@ impl NodeConfig {
                     .into(),
             );
         }
+        let table = &self.anchor_postgres_table;
+        let ident = table.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+            && table.len() <= 63
+            && table
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if !ident {
+            return Err(format!(
+                "anchor_postgres_table: must match [a-z_][a-z0-9_]* (at most 63), got {table:?}"
+            ));
+        }
+        let url = &self.anchor_url;
+        if !(url.is_empty() || url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(format!(
+                "anchor_url: must be an http:// or https:// URL, got {:?}",
+                self.anchor_url
+            ));
+        }
         let mut seen = std::collections::HashSet::new();
         for (i, d) in self.domains.iter().enumerate() {
             if d.domain_id.trim().is_empty() {
@@ -487,6 +520,11 @@ impl NodeConfig {
     /// Path of the OLAP database (relative paths are under `data_dir`, as for the CSV).
     pub fn olap_db_path(&self) -> PathBuf {
         self.under_data_dir(&self.olap_db_path, "olap.db")
+    }
+
+    /// Path of the anchor file sink (relative paths are under `data_dir`); `None` when off.
+    pub fn anchor_file_path(&self) -> Option<PathBuf> {
+        (!self.anchor_file.is_empty()).then(|| self.under_data_dir(&self.anchor_file, ""))
     }
 
     fn under_data_dir(&self, path: &str, default: &str) -> PathBuf {
@@ -593,5 +631,33 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("EOF"), "{err}");
+    }
+
+    #[test]
+    fn anchor_sink_keys_are_checked() {
+        let c = NodeConfig::from_json(
+            r#"{"data_dir": "d", "external_anchor_interval": 5, "anchor_file": "anchors.jsonl",
+                "anchor_url": "http://127.0.0.1:9/anchors", "anchor_postgres_table": "a_1"}"#,
+            "t",
+        )
+        .unwrap()
+        .config;
+        assert_eq!(c.external_anchor_interval, 5);
+        assert_eq!(c.anchor_file_path(), Some(PathBuf::from("d/anchors.jsonl")));
+        assert_eq!(NodeConfig::default().anchor_file_path(), None);
+        for (bad, key) in [
+            (
+                r#"{"anchor_postgres_table": "x; DROP TABLE y"}"#,
+                "anchor_postgres_table",
+            ),
+            (
+                r#"{"anchor_postgres_table": "1x"}"#,
+                "anchor_postgres_table",
+            ),
+            (r#"{"anchor_url": "ftp://h/x"}"#, "anchor_url"),
+        ] {
+            let err = NodeConfig::from_json(bad, "t").unwrap_err().to_string();
+            assert!(err.contains(key), "{err}");
+        }
     }
 }

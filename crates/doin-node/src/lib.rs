@@ -7,7 +7,10 @@
 //! Bird's eye view:
 //! * [`config`] — the reference's JSON config keys, defaults, validation, embedded defaults.
 //! * [`cli`] — the reference's command-line flags, applied over the config.
+//! * [`anchor`] — external checkpoint anchors: the file, HTTP and PostgreSQL sinks, the
+//!   publisher, and the read-back enforced at start-up (rules in `doin_consensus::anchor`).
 
+pub mod anchor;
 pub mod api;
 pub mod chain_params;
 pub mod chain_service;

@@ -218,6 +218,30 @@ pub async fn start_with_plugins(
         "chain opened from {}",
         db_path.display()
     );
+    let chain_id = params.params_hash();
+    let sinks = crate::anchor::AnchorSinks::from_config(&config);
+    let anchors = sinks
+        .load(&chain_id)
+        .await
+        .context("reading back the published anchors")?;
+    if !anchors.is_empty() {
+        let hashes = opened
+            .store
+            .block_hashes(0, opened.state.height() as i64)
+            .context("reading the stored block hashes")?;
+        let hashes: Vec<&str> = hashes.iter().map(|(_, h)| h.as_str()).collect();
+        doin_consensus::anchor::check_chain(&anchors, &hashes).map_err(|e| {
+            anyhow::anyhow!(
+                "{} contradicts a published anchor: {e}; start with --reset-chain to sync a chain that agrees",
+                db_path.display()
+            )
+        })?;
+        tracing::info!(
+            anchors = anchors.len(),
+            last = anchors.last_height(),
+            "published anchors enforced"
+        );
+    }
     if opened.state.is_solo() {
         tracing::info!(
             "solo chain: this node verifies its own optimae on independently seeded synthetic data"
@@ -236,8 +260,24 @@ pub async fn start_with_plugins(
 
     let (stop_tx, stop) = watch::channel(false);
     let pg_sync = crate::stats::spawn_pg_sync(&config, stop.clone())?;
+    let mut anchoring = chain_service::Anchoring {
+        anchors,
+        interval: u64::from(config.external_anchor_interval),
+        publish: None,
+    };
+    let mut anchor_publisher = None;
+    if anchoring.interval > 0 && !sinks.is_empty() {
+        let (tx, rx) = tokio::sync::mpsc::channel(crate::anchor::PUBLISH_QUEUE);
+        anchoring.publish = Some(tx);
+        anchor_publisher = Some(tokio::spawn(crate::anchor::publish(
+            sinks,
+            chain_id,
+            me.clone(),
+            rx,
+        )));
+    }
     let (chain, chain_thread) =
-        chain_service::spawn_with_stats(opened, identity.clone(), Some(stats.clone()));
+        chain_service::spawn_with_anchors(opened, identity.clone(), Some(stats.clone()), anchoring);
     let queue = Arc::new(TaskQueue::new());
     let board = DomainBoard::default();
     let runtime = tokio::runtime::Handle::current();
@@ -382,6 +422,7 @@ pub async fn start_with_plugins(
         tasks: {
             let mut t = vec![progress, sync];
             t.extend(net_tasks);
+            t.extend(anchor_publisher);
             t
         },
         net,

@@ -151,30 +151,11 @@ impl SyncClient {
     /// The peer's chain status.
     pub async fn chain_status(&self, endpoint: &str) -> Result<PeerChain, String> {
         let v = self.get(&format!("http://{endpoint}/chain/status")).await?;
-        let m = v.as_object().ok_or("chain/status is not an object")?;
-        let height = m.get("chain_height").and_then(Value::as_i64);
+        let chain = parse_chain_status(&v)?;
         crate::metrics::METRICS
             .sync_peer_height
-            .max(height.unwrap_or(0).max(0) as u64);
-        Ok(PeerChain {
-            height: m
-                .get("chain_height")
-                .and_then(Value::as_i64)
-                .ok_or("chain/status lacks chain_height")?,
-            tip_hash: m
-                .get("tip_hash")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned(),
-            params_hash: m
-                .get("params_hash")
-                .and_then(Value::as_str)
-                .map(str::to_owned),
-            cumulative_work: m
-                .get("cumulative_work")
-                .and_then(Value::as_f64)
-                .filter(|w| w.is_finite()),
-        })
+            .max(chain.height.max(0) as u64);
+        Ok(chain)
     }
 
     /// The peer's blocks `from..=to` (at most 50).
@@ -184,15 +165,44 @@ impl SyncClient {
                 "http://{endpoint}/chain/blocks?from={from}&to={to}"
             ))
             .await?;
-        let list = v
-            .as_object()
-            .and_then(|m| m.get("blocks"))
-            .and_then(Value::as_array)
-            .ok_or("chain/blocks lacks blocks")?;
-        list.iter()
-            .map(|b| Block::from_value(b).map_err(|e| format!("block from {endpoint}: {e}")))
-            .collect()
+        parse_blocks_page(&v).map_err(|e| format!("{e} (from {endpoint})"))
     }
+}
+
+/// Reads a peer's `GET /chain/status` answer.
+pub fn parse_chain_status(v: &Value) -> Result<PeerChain, String> {
+    let m = v.as_object().ok_or("chain/status is not an object")?;
+    Ok(PeerChain {
+        height: m
+            .get("chain_height")
+            .and_then(Value::as_i64)
+            .ok_or("chain/status lacks chain_height")?,
+        tip_hash: m
+            .get("tip_hash")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned(),
+        params_hash: m
+            .get("params_hash")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        cumulative_work: m
+            .get("cumulative_work")
+            .and_then(Value::as_f64)
+            .filter(|w| w.is_finite()),
+    })
+}
+
+/// Reads a peer's `GET /chain/blocks` page: every block must parse.
+pub fn parse_blocks_page(v: &Value) -> Result<Vec<Block>, String> {
+    let list = v
+        .as_object()
+        .and_then(|m| m.get("blocks"))
+        .and_then(Value::as_array)
+        .ok_or("chain/blocks lacks blocks")?;
+    list.iter()
+        .map(|b| Block::from_value(b).map_err(|e| format!("block: {e}")))
+        .collect()
 }
 
 /// Brings our chain up to the peer's if the peer's is longer or claims to be heavier (fork

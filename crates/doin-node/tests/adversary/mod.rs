@@ -151,7 +151,12 @@ impl Arena {
     pub async fn offer(&self, blocks: &[Block]) -> Vec<Result<ImportOutcome, String>> {
         let mut out = Vec::new();
         for n in self.net.nodes.iter().flatten() {
-            out.push(n.chain.import(blocks.to_vec()).await);
+            out.push(
+                n.chain
+                    .import(blocks.to_vec())
+                    .await
+                    .map_err(|e| e.to_string()),
+            );
         }
         out
     }

@@ -223,14 +223,7 @@ pub fn mint_on(
             .sealed(forger);
             let votes = vec![vote];
             let scoring = state
-                .score_optimae_after(
-                    &txs,
-                    DOMAIN,
-                    forger.peer_id(),
-                    perf,
-                    &votes,
-                    ts.unix_micros(),
-                )
+                .score_optimae_after(&txs, &reveal, forger.peer_id(), &votes, ts.unix_micros())
                 .expect("scoring");
             txs.push(AcceptedOptimae::build(
                 forger,

@@ -1,0 +1,23 @@
+//! Other network answers: gossip control frames, peer exchange, sync pages.
+#![no_main]
+
+use doin_net::control::parse_control_text;
+use doin_net::transport::parse_pex;
+use doin_node::sync::{parse_blocks_page, parse_chain_status};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Ok(frame) = parse_control_text(text) {
+        let again = parse_control_text(&frame.to_json_string()).expect("our own frame parses");
+        assert_eq!(again, frame, "control frame round trip");
+    }
+    let Ok(v) = doin_primitives::json::parse(text) else {
+        return;
+    };
+    let _ = parse_pex(&v);
+    let _ = parse_chain_status(&v);
+    let _ = parse_blocks_page(&v);
+});
