@@ -204,6 +204,8 @@ pub struct NetHandle {
     guard: Arc<Mutex<AddressGuard>>,
     /// Bodies parsed and seals verified at once, off the async workers.
     checkers: Arc<tokio::sync::Semaphore>,
+    /// Each claimed peer's rate, checked before its seal.
+    peer_rates: Arc<Mutex<RateLimiter>>,
 }
 
 /// Longest an inbound body waits for a checker before the sender is told to retry.
@@ -225,9 +227,9 @@ impl NetHandle {
     }
 
     /// Handles a `POST /message` body from `remote`: the address's ban and rate, size
-    /// limit, parse (bare message, `{"type":"message"}` or `{"type":"control"}`), a
-    /// message's seal and age ([`crate::admission`]; failures are charged to the address),
-    /// then the peer's ban and rate limit, dedupe and routing in the actor. Never blocks on
+    /// limit, parse (bare message, `{"type":"message"}` or `{"type":"control"}`), the
+    /// claimed peer's rate, a message's seal and age ([`crate::admission`]; failures are
+    /// charged to the address), then the peer's ban, dedupe and routing in the actor. Never blocks on
     /// a full queue (answers [`InboundError::Busy`]).
     pub async fn inbound(&self, body: &[u8], remote: SocketAddr) -> Result<(), InboundError> {
         let ip = canonical_ip(remote);
@@ -277,10 +279,24 @@ impl NetHandle {
             .map_err(|_| InboundError::Busy)?
             .map_err(|_| InboundError::Closed)?;
         let body = body.to_vec();
-        let admission = self.admission.clone();
+        let (admission, rates, me) = (
+            self.admission.clone(),
+            self.peer_rates.clone(),
+            self.peer_id.clone(),
+        );
         let (from, port, parsed) = tokio::task::spawn_blocking(move || {
             let _permit = permit;
             let (from, port, parsed) = parse_inbound(&body)?;
+            // The claimed peer's rate before its seal, so a flood costs no signature
+            // checks; `from` is a claim, so the sending address pays for the excess.
+            let allowed = from == me
+                || rates
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .allow(&from, Instant::now());
+            if !allowed {
+                return Err(InboundError::RateLimited);
+            }
             if let Parsed::Message(m) = &parsed {
                 check_message(m, unix_now_micros(), &admission)?;
             }
@@ -482,7 +498,6 @@ pub fn spawn(config: NetConfig) -> Result<(NetHandle, mpsc::Receiver<Delivery>),
         router,
         table,
         scores: AppScores::new(config.scores.clone()),
-        limiter: RateLimiter::new(config.rate_burst, config.rate_per_second, 4096),
         client,
         deliveries: deliver_tx,
         events_tx,
@@ -499,6 +514,11 @@ pub fn spawn(config: NetConfig) -> Result<(NetHandle, mpsc::Receiver<Delivery>),
         checkers: Arc::new(tokio::sync::Semaphore::new(
             std::thread::available_parallelism().map_or(1, |n| n.get().clamp(1, 4)),
         )),
+        peer_rates: Arc::new(Mutex::new(RateLimiter::new(
+            actor.config.rate_burst,
+            actor.config.rate_per_second,
+            4096,
+        ))),
     };
     tokio::spawn(actor.run(rx, events_rx));
     Ok((handle, deliver_rx))
@@ -510,7 +530,6 @@ struct Actor {
     router: Box<dyn Router>,
     table: PeerTable,
     scores: AppScores,
-    limiter: RateLimiter,
     client: PeerClient,
     deliveries: mpsc::Sender<Delivery>,
     events_tx: mpsc::Sender<Event>,
@@ -640,10 +659,6 @@ impl Actor {
     ) -> Result<(), InboundError> {
         if self.bans.get(&from).is_some_and(|until| *until > now) {
             return Err(InboundError::Banned);
-        }
-        if !self.limiter.allow(&from, now) {
-            // `from` is a claim: the sending address pays ([`NetHandle::inbound`]).
-            return Err(InboundError::RateLimited);
         }
         if let Some(ep) = endpoint {
             self.table
