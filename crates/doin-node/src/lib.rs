@@ -9,6 +9,9 @@
 //! * [`cli`] — the reference's command-line flags, applied over the config.
 //! * [`anchor`] — external checkpoint anchors: the file, HTTP and PostgreSQL sinks, the
 //!   publisher, and the read-back enforced at start-up (rules in `doin_consensus::anchor`).
+//! * [`optimizer_loop`] — a domain's optimizer rounds with island migration; its
+//!   [`proposer`] takes the newest improvement through commit, reveal and quorum on another
+//!   thread, so quorum latency costs no rounds.
 
 pub mod anchor;
 pub mod api;
@@ -25,6 +28,7 @@ pub mod optimizer_loop;
 pub mod peers;
 pub mod plugins;
 pub mod progress;
+pub mod proposer;
 pub mod stats;
 pub mod sync;
 pub mod task_queue;

@@ -35,10 +35,11 @@ fn template(quorum_min_evaluators: u32) -> NodeConfig {
     d.optimization_plugin = NAME.into();
     d.inference_plugin = NAME.into();
     d.synthetic_data_plugin = NAME.into();
-    d.optimization_config = serde_json::json!({"seed": 7, "round_interval_seconds": 0.1})
-        .as_object()
-        .cloned()
-        .unwrap_or_default();
+    d.optimization_config =
+        serde_json::json!({"seed": 7, "step_size": 0.05, "round_interval_seconds": 0.1})
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
     d.param_bounds = LIMITS
         .iter()
         .map(|(name, b)| ((*name).to_owned(), (b.low, b.high)))
@@ -175,7 +176,7 @@ fn a_lying_evaluator_is_outvoted_and_loses_reputation_and_rewards() {
             .iter()
             .filter(|a| a.votes.iter().any(|v| v.evaluator_id == liar))
             .count()
-            >= 3
+            >= 2
     });
     rt.block_on(net.shutdown());
 
