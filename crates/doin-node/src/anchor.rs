@@ -153,16 +153,14 @@ impl AnchorSinks {
     pub async fn load(&self, chain: &str) -> Result<AnchorSet, AnchorSinkError> {
         let mut records = Vec::new();
         if let Some(path) = &self.file {
-            let path = path.clone();
-            let chain = chain.to_owned();
-            records.extend(
-                tokio::task::spawn_blocking(move || read_file(&path, &chain))
-                    .await
-                    .map_err(|e| AnchorSinkError::Io {
-                        path: PathBuf::new(),
-                        source: std::io::Error::other(e.to_string()),
-                    })??,
-            );
+            let (p, chain) = (path.clone(), chain.to_owned());
+            let read = tokio::task::spawn_blocking(move || read_file(&p, &chain))
+                .await
+                .map_err(|e| AnchorSinkError::Io {
+                    path: path.clone(),
+                    source: std::io::Error::other(e),
+                })?;
+            records.extend(read?);
         }
         if let Some((url, table)) = &self.postgres {
             let sink = PgSink::connect(url, table).await?;
