@@ -46,7 +46,8 @@ fn copied_replayed_unmatched_and_uncommitted_reveals_earn_nothing() {
 
         // Copied before the honest optimae is on chain, in a block competing with the
         // honest one at its height: the quorum voted on the honest optimizer's optimae (and
-        // when the copier's quorum differs, those votes are not even its quorum's).
+        // when the copier's quorum differs on a grown chain, those votes are not even its
+        // quorum's).
         let before = arena.state_at(&blocks, h - 1);
         let copier_quorum = before
             .quorum_for(DOMAIN, attacker.peer_id(), honest.commit_height)
@@ -56,7 +57,9 @@ fn copied_replayed_unmatched_and_uncommitted_reveals_earn_nothing() {
             .iter()
             .map(|v| v.evaluator_id.clone())
             .collect();
-        let reason = if copier_quorum == voters {
+        // A young chain admits votes from outside the quorum, so they fail on their subject.
+        let young = before.is_young(attacker.peer_id(), honest.commit_height);
+        let reason = if copier_quorum == voters || young {
             "is for another optimae".to_owned()
         } else {
             format!("vote from {}, who is not in the quorum", voters[0])

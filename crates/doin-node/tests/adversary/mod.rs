@@ -28,7 +28,8 @@ use doin_primitives::Timestamp;
 pub const DOMAIN: &str = "quadratic";
 
 /// A network chain with quorums of `k` other nodes, 1 s blocks and a small threshold, on a
-/// domain without a target so that blocks keep coming; finality deep enough that a forged
+/// domain without a target and with 30 parameters, so that blocks keep coming (a small
+/// problem converges within a few dozen blocks, and then improvements stop); finality deep enough that a forged
 /// block one or two below the tip is still weighed as a fork.
 pub fn template(k: u32) -> NodeConfig {
     let mut c = NodeConfig::embedded_default();
@@ -41,6 +42,8 @@ pub fn template(k: u32) -> NodeConfig {
         d.target_performance = None;
         d.optimization_config
             .insert("round_interval_seconds".into(), serde_json::json!(0.05));
+        d.optimization_config
+            .insert("n_params".into(), serde_json::json!(30));
     }
     c
 }
