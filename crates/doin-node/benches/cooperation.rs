@@ -78,7 +78,7 @@ fn time_to_target(race: &Race, nodes: usize) -> Duration {
         let net = TestNet::start(nodes, &config(race, nodes))
             .await
             .expect("network");
-        net.wait_for(Duration::from_secs(600), "the target on chain", |v| {
+        net.wait_for(Duration::from_secs(300), "the target on chain", |v| {
             v.iter().any(|v| {
                 v.domain_best
                     .get(race.domain)

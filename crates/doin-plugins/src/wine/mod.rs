@@ -15,7 +15,8 @@
 //!   evaluations with different seeds differ by about 1 % (standard deviation under 1 %
 //!   everywhere in the box; `tests/wine_quorum.rs` pins 5 %), while a report inflated by
 //!   10 % or more lies outside a 5 % tolerance of the honest median.
-//! * **Optimizer**: a (1+1) evolution strategy over the scaled box, see [`WineOptimizer`].
+//! * **Optimizer**: a (1+1) evolution strategy over the scaled box that also switches the
+//!   discrete degree now and then, see [`WineOptimizer`].
 
 mod dataset;
 mod evaluator;
@@ -28,7 +29,7 @@ pub use evaluator::WineEvaluator;
 pub use model::{
     n_features, neg_cv_mse, Hyperparameters, SearchSpace, CLIP, DEGREE, LIMITS, LOG10_ALPHA, METRIC,
 };
-pub use optimizer::{WineOptimizer, DEFAULT_STEP_SIZE, TRIALS_PER_STEP};
+pub use optimizer::{WineOptimizer, DEFAULT_STEP_SIZE, DEGREE_SWITCH, TRIALS_PER_STEP};
 pub use synthetic::{configured_folds, fold_assignment, WineFolds, DEFAULT_FOLDS, GENERATOR};
 
 /// The name domain configs use for the wine quality plugins.

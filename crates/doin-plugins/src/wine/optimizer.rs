@@ -19,11 +19,15 @@ pub const TRIALS_PER_STEP: usize = 2;
 const SUCCESS_FACTOR: f64 = 1.5;
 /// The parameters in the order of the search vector.
 const ORDER: [&str; 3] = [LOG10_ALPHA, DEGREE, CLIP];
+/// Where [`DEGREE`] sits in the search vector.
+const DEGREE_INDEX: usize = 1;
+/// The share of trials that switch the degree (1 ↔ 2) on top of the Gaussian step.
+pub const DEGREE_SWITCH: f64 = 0.2;
 
 /// Searches the box of [`SearchSpace`] in coordinates scaled to `[0, 1]`.
 ///
-/// Each trial draws `u' = clamp(u + σ·N(0, I), 0, 1)` around the best point and keeps it
-/// when it scores better; σ starts at `step_size` and adapts by the 1/5 success rule
+/// Each trial draws `u' = clamp(u + σ·N(0, I), 0, 1)` around the best point, switches the
+/// degree in a share [`DEGREE_SWITCH`] of trials, and keeps `u'` when it scores better; σ starts at `step_size` and adapts by the 1/5 success rule
 /// between 10^-4 and 1. It scores on the folds of [`fold_assignment`] for the config's
 /// `seed` (default 0), the same for every node, and draws from
 /// `SeededStream("doin/wine_quality/optimizer/{seed}/{rng_seed}")`.
@@ -114,11 +118,20 @@ impl Optimizer for WineOptimizer {
         for _ in 0..TRIALS_PER_STEP {
             let Some((u, _)) = &self.best else { break };
             let sigma = self.sigma;
-            let trial: Vec<f64> = u
+            let mut trial: Vec<f64> = u
                 .clone()
                 .into_iter()
                 .map(|ui| (ui + sigma * self.rng.next_normal()).clamp(0.0, 1.0))
                 .collect();
+            // The degree is discrete: once σ has shrunk, no Gaussian step crosses to the
+            // other degree, so some trials switch it outright.
+            if self.rng.next_unit() < DEGREE_SWITCH {
+                trial[DEGREE_INDEX] = if trial[DEGREE_INDEX] < 0.5 {
+                    0.75
+                } else {
+                    0.25
+                };
+            }
             let success = self.consider(trial)?;
             let factor = if success {
                 SUCCESS_FACTOR
@@ -152,6 +165,27 @@ mod tests {
         assert_eq!(a, run(1));
         assert_ne!(a, run(2));
         assert!(a.windows(2).all(|w| w[1].performance >= w[0].performance));
+    }
+
+    #[test]
+    fn tiny_steps_still_reach_the_other_degree() {
+        let cfg = doin_primitives::map! { "step_size" => 0.001 };
+        let mut opt = WineOptimizer::new(&cfg, 4).unwrap();
+        let linear = Hyperparameters {
+            log10_alpha: -1.0,
+            degree: 1,
+            clip: 2.0,
+        };
+        let migrant = Candidate {
+            parameters: linear.to_parameters(),
+            performance: -1.0,
+        };
+        let mut best = opt.step(Some(&migrant)).unwrap();
+        for _ in 0..15 {
+            best = opt.step(None).unwrap();
+        }
+        let space = SearchSpace::from_config(&cfg).unwrap();
+        assert_eq!(space.read(&best.parameters).unwrap().degree, 2);
     }
 
     #[test]
