@@ -15,6 +15,7 @@ pub mod cli;
 pub mod config;
 pub mod dashboard;
 pub mod evaluator;
+pub mod mempool;
 pub mod metrics;
 pub mod network;
 pub mod node;

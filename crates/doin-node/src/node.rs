@@ -228,8 +228,15 @@ pub async fn start(mut config: NodeConfig) -> anyhow::Result<RunningNode> {
     let registry = PluginRegistry::with_builtins();
     let (stop_tx, stop) = watch::channel(false);
     let pg_sync = crate::stats::spawn_pg_sync(&config, stop.clone())?;
-    let (chain, chain_thread) =
-        chain_service::spawn_with_stats(opened, identity.clone(), Some(stats.clone()));
+    let (chain, chain_thread) = chain_service::spawn_with(
+        opened,
+        identity.clone(),
+        Some(stats.clone()),
+        crate::mempool::MempoolConfig {
+            capacity: config.fee_config.mempool_size_limit.max(1),
+            rate_limit: config.fee_config.rate_limit_max_tx,
+        },
+    );
     let queue = Arc::new(TaskQueue::new());
     let board = DomainBoard::default();
     let runtime = tokio::runtime::Handle::current();
@@ -309,7 +316,7 @@ pub async fn start(mut config: NodeConfig) -> anyhow::Result<RunningNode> {
         port: config.port,
         storage_backend: "sqlite".into(),
         network_protocol: config.network_protocol.clone(),
-        fee_market_enabled: false,
+        fee_market_enabled: true,
         domains: config
             .domains
             .iter()
@@ -338,6 +345,7 @@ pub async fn start(mut config: NodeConfig) -> anyhow::Result<RunningNode> {
         board: board.clone(),
         info: Arc::new(info),
         stats: Some(stats.clone()),
+        chain_service: Some(chain.downgrade()),
     };
     tracing::info!("HTTP API on http://{addr} (peer id {me})");
     let mut server_stop = stop.clone();

@@ -1,4 +1,4 @@
-//! `/health`, `/status`, `/peers`, `/fees`.
+//! `/health`, `/status`, `/peers`.
 
 use axum::extract::State;
 use axum::Json;
@@ -127,9 +127,4 @@ pub async fn peers(State(s): State<ApiState>) -> Json<Value> {
         "self": {"peer_id": s.info.peer_id, "port": s.info.port},
         "peers": peers,
     }))
-}
-
-/// `GET /fees`: `{"enabled": false}` until the fee market runs.
-pub async fn fees(State(_s): State<ApiState>) -> Json<Value> {
-    Json(json!({"enabled": false}))
 }
