@@ -28,3 +28,4 @@ pub mod sync;
 pub mod task_queue;
 pub mod testnet;
 pub mod view;
+pub mod wallet;
