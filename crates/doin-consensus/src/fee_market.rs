@@ -8,8 +8,8 @@
 //!   the parent's transfer count; genesis starts at [`MIN_BASE_FEE`].
 //! * A block carries at most [`MAX_TRANSFERS_PER_BLOCK`] transfers (twice the target), so
 //!   the base fee moves by at most 1/8 = 12.5 % per block.
-//! * An optimae stake is [`OPTIMAE_STAKE_MULTIPLIER`] base fees; a rejected optimae burns
-//!   [`OPTIMAE_BURN_PERCENT`] % of it and gets the rest back ([`stake_burn`]).
+//! * An optimae stake is [`OPTIMAE_STAKE_MULTIPLIER`] base fees (reported by `/fees` as the
+//!   reference does; stakes are not locked on chain yet).
 //!
 //! The reference's fee market (`fee_market.py`) has the same constants in DOIN floats but
 //! does not cap the increase, inverts its mempool eviction and burns nothing.
@@ -26,8 +26,6 @@ pub const MAX_TRANSFERS_PER_BLOCK: u64 = 2 * TARGET_TRANSFERS_PER_BLOCK;
 pub const BASE_FEE_CHANGE_DENOMINATOR: u64 = 8;
 /// An optimae stake is this many base fees.
 pub const OPTIMAE_STAKE_MULTIPLIER: u64 = 5;
-/// Percentage of a rejected optimae's stake that is burned.
-pub const OPTIMAE_BURN_PERCENT: u64 = 20;
 
 /// The base fee of the block after one with base fee `base_fee` and `transfers` transfers.
 ///
@@ -67,12 +65,6 @@ pub fn effective_tip(fee: u64, base_fee: u64) -> u64 {
 /// The stake an optimae must lock at `base_fee`: `OPTIMAE_STAKE_MULTIPLIER * base_fee`.
 pub fn optimae_stake(base_fee: u64) -> u64 {
     base_fee.saturating_mul(OPTIMAE_STAKE_MULTIPLIER)
-}
-
-/// What a rejected optimae's stake loses: `stake * OPTIMAE_BURN_PERCENT / 100` (floor); the
-/// rest is refunded. An accepted optimae's stake is refunded in full.
-pub fn stake_burn(stake: u64) -> u64 {
-    u64::try_from(u128::from(stake) * u128::from(OPTIMAE_BURN_PERCENT) / 100).unwrap_or(u64::MAX)
 }
 
 /// Suggested fees at `base_fee`: `(tip, total)` for priorities low, normal, high and urgent
@@ -118,8 +110,6 @@ mod tests {
     #[test]
     fn stakes_and_suggestions() {
         assert_eq!(optimae_stake(MIN_BASE_FEE), 500_000);
-        assert_eq!(stake_burn(500_000), 100_000);
-        assert_eq!(stake_burn(9), 1);
         let s = suggested_fees(1000);
         assert_eq!(s[1], ("normal", 500, 1500));
         assert_eq!(s[3], ("urgent", 2000, 3000));

@@ -106,6 +106,9 @@ pub struct Mempool {
     by_sender: HashMap<String, BTreeMap<u64, String>>,
     /// Every pending id by priority.
     order: BTreeSet<(Priority, String)>,
+    /// Each sender's last pending transfer, cheapest (then newest) first: the eviction
+    /// candidates.
+    tails: BTreeSet<(u64, Reverse<u64>, String)>,
     next_seq: u64,
     rates: HashMap<String, VecDeque<Instant>>,
 }
@@ -136,6 +139,7 @@ impl Mempool {
             by_id: HashMap::new(),
             by_sender: HashMap::new(),
             order: BTreeSet::new(),
+            tails: BTreeSet::new(),
             next_seq: 0,
             rates: HashMap::new(),
         }
@@ -209,6 +213,7 @@ impl Mempool {
         all.extend(self.by_id.drain().map(|(_, e)| e.transfer));
         self.by_sender.clear();
         self.order.clear();
+        self.tails.clear();
         all.sort_by(|a, b| (&a.sender, a.nonce).cmp(&(&b.sender, b.nonce)));
         for t in all {
             let _ = self.admit(t, None, chain);
@@ -241,7 +246,7 @@ impl Mempool {
         let effect = check_transfer(&t, &account, chain.base_fee())?;
         let fee = effect.debit - effect.amount;
         let victim = if self.by_id.len() >= self.config.capacity {
-            match self.evictable() {
+            match self.evictable(&t.sender) {
                 Some((lowest, victim)) if fee > lowest => Some(victim),
                 Some((lowest, _)) => return Err(MempoolError::Full { fee, lowest }),
                 None => return Err(MempoolError::Full { fee, lowest: 0 }),
@@ -258,11 +263,13 @@ impl Mempool {
         }
         let seq = self.next_seq;
         self.next_seq += 1;
+        let old_tail = self.tail_of(&t.sender);
         self.order.insert(((Reverse(fee), seq), id.clone()));
         self.by_sender
             .entry(t.sender.clone())
             .or_default()
             .insert(account.nonce + 1, id.clone());
+        let sender = t.sender.clone();
         self.by_id.insert(
             id.clone(),
             Entry {
@@ -271,30 +278,48 @@ impl Mempool {
                 seq,
             },
         );
+        self.refresh_tail(&sender, old_tail);
         Ok(id)
     }
 
-    /// The cheapest pending transfer that is its sender's last: `(fee, id)`.
-    fn evictable(&self) -> Option<(u64, String)> {
-        self.order.iter().rev().find_map(|(_, id)| {
+    /// The eviction key of `sender`'s last pending transfer.
+    fn tail_of(&self, sender: &str) -> Option<(u64, Reverse<u64>, String)> {
+        let id = self.by_sender.get(sender)?.values().next_back()?;
+        let e = self.by_id.get(id)?;
+        Some((e.fee, Reverse(e.seq), id.clone()))
+    }
+
+    /// Replaces `sender`'s eviction key `old` by its current one.
+    fn refresh_tail(&mut self, sender: &str, old: Option<(u64, Reverse<u64>, String)>) {
+        if let Some(old) = old {
+            self.tails.remove(&old);
+        }
+        if let Some(new) = self.tail_of(sender) {
+            self.tails.insert(new);
+        }
+    }
+
+    /// The cheapest pending transfer that is its sender's last, not from `incoming` (whose
+    /// new transfer follows its pending ones): `(fee, id)`.
+    fn evictable(&self, incoming: &str) -> Option<(u64, String)> {
+        self.tails.iter().find_map(|(fee, _, id)| {
             let e = self.by_id.get(id)?;
-            let last = self
-                .by_sender
-                .get(&e.transfer.sender)
-                .and_then(|m| m.values().next_back())?;
-            (last == id).then(|| (e.fee, id.clone()))
+            (e.transfer.sender != incoming).then(|| (*fee, id.clone()))
         })
     }
 
     fn remove(&mut self, id: &str) -> Option<Transfer> {
+        let sender = self.by_id.get(id)?.transfer.sender.clone();
+        let old_tail = self.tail_of(&sender);
         let e = self.by_id.remove(id)?;
         self.order.remove(&((Reverse(e.fee), e.seq), id.to_owned()));
-        if let Some(m) = self.by_sender.get_mut(&e.transfer.sender) {
+        if let Some(m) = self.by_sender.get_mut(&sender) {
             m.retain(|_, v| v != id);
             if m.is_empty() {
-                self.by_sender.remove(&e.transfer.sender);
+                self.by_sender.remove(&sender);
             }
         }
+        self.refresh_tail(&sender, old_tail);
         Some(e.transfer)
     }
 
@@ -553,6 +578,14 @@ mod tests {
         assert_eq!(m.len(), 3);
         assert_eq!(m.pending_of(senders[1].peer_id()), 0);
         assert_eq!(m.pending_of(senders[0].peer_id()), 2);
+        // A sender never evicts its own last transfer (its new one would follow a gap):
+        // sender 3's richer nonce 2 evicts sender 0's nonce 2 instead.
+        m.insert(pay(&senders[3], 45, 2), "p", &chain, now)
+            .expect("evicts another sender's");
+        assert_eq!(m.pending_of(senders[3].peer_id()), 2);
+        assert_eq!(m.pending_of(senders[0].peer_id()), 1);
+        let order: Vec<(i64, i64)> = m.ordered().iter().map(|t| (t.fee, t.nonce)).collect();
+        assert_eq!(order, vec![(35, 1), (45, 2), (10, 1)]);
     }
 
     #[test]

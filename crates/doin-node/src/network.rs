@@ -17,6 +17,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use doin_consensus::transfer::TransferError;
 use doin_net::service::{Delivery, NetConfig, NetHandle, Protocol};
 use doin_net::Verdict;
 use doin_primitives::identity::Identity;
@@ -27,8 +28,9 @@ use doin_primitives::value::Map;
 use doin_primitives::Timestamp;
 use tokio::sync::{mpsc, watch};
 
-use crate::chain_service::ChainHandle;
+use crate::chain_service::{ChainHandle, SubmitTransferError};
 use crate::config::NodeConfig;
+use crate::mempool::MempoolError;
 use crate::peers::PeerSet;
 
 /// The extra `chain_status` payload key that carries a gossiped transfer.
@@ -126,7 +128,14 @@ async fn handle_deliveries(
                     let verdict = match Transfer::from_value(v) {
                         Ok(t) => match chain.submit_transfer(t, &d.from, false).await {
                             Ok(_) => Verdict::Valid,
-                            // Another peer's copy or a stale nonce: not the sender's fault.
+                            // A forged transfer costs the peer that relayed it.
+                            Err(SubmitTransferError::Refused(MempoolError::Invalid(
+                                TransferError::BadSignature(e),
+                            ))) => {
+                                tracing::debug!(peer = %d.from, "gossiped transfer with a bad seal: {e}");
+                                Verdict::InvalidSignature
+                            }
+                            // Another peer's copy or a stale nonce: not the relay's fault.
                             Err(e) => {
                                 tracing::debug!(peer = %d.from, "gossiped transfer refused: {e}");
                                 Verdict::Valid

@@ -84,6 +84,8 @@ pub async fn status(State(s): State<ApiState>) -> Json<Value> {
             "top_holders": v.top_holders.iter().map(|(p, a)| json!([p, coins(*a)])).collect::<Vec<_>>(),
             "total_supply_units": v.total_supply,
             "my_balance_units": v.my_balance,
+            "total_burned_units": v.total_burned,
+            "base_fee_units": v.base_fee,
         },
         "difficulty": {
             "threshold": v.threshold,
