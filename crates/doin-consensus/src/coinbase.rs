@@ -234,6 +234,32 @@ pub fn compute_coinbase(
     }
 }
 
+/// Pays the block's transfer tips to its generator: `fees += tips` and the generator's
+/// output grows by `tips` (one is put first if the coinbase has none), so the outputs still
+/// sum to `block_reward + fees`.
+pub fn pay_tips(coinbase: &mut Coinbase, generator_id: &str, tips: u64) {
+    if tips == 0 {
+        return;
+    }
+    coinbase.fees += tips;
+    match coinbase
+        .outputs
+        .iter_mut()
+        .find(|o| o.role == Role::Generator && o.recipient == generator_id)
+    {
+        Some(o) => o.amount += tips,
+        None => coinbase.outputs.insert(
+            0,
+            CoinbaseOutput {
+                recipient: generator_id.to_owned(),
+                amount: tips,
+                role: Role::Generator,
+                domain_id: String::new(),
+            },
+        ),
+    }
+}
+
 impl Coinbase {
     /// The extension object.
     pub fn to_value(&self) -> Value {
@@ -313,6 +339,21 @@ fn units(f: &Fields<'_>, model: &'static str, field: &'static str) -> Result<u64
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn tips_go_to_the_generator_and_keep_the_sum() {
+        let mut cb = compute_coinbase(1, 1_000, 0, "gen", &[], &[]);
+        pay_tips(&mut cb, "gen", 70);
+        assert_eq!(cb.fees, 70);
+        assert_eq!(cb.outputs.len(), 1);
+        assert_eq!(cb.outputs[0].amount, 1_070);
+        assert_eq!(cb.total_out(), u128::from(cb.block_reward + cb.fees));
+        let mut empty = compute_coinbase(1, 0, 0, "gen", &[], &[]);
+        assert!(empty.outputs.is_empty());
+        pay_tips(&mut empty, "gen", 5);
+        assert_eq!(empty.outputs[0].role, Role::Generator);
+        assert_eq!(empty.total_out(), 5);
+    }
 
     fn opt(id: &str, eff: f64) -> OptimizerWork {
         OptimizerWork {

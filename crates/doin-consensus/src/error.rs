@@ -15,6 +15,18 @@ pub enum ConsensusError {
         #[source]
         source: Box<ConsensusError>,
     },
+    /// A rule broken by the block's transfer at `index` (see [`crate::transfer`]).
+    #[error("transfer {index}: {source}")]
+    InTransfer {
+        /// Position of the transfer in the block's `"transfers"` extension.
+        index: usize,
+        /// The rule it breaks.
+        #[source]
+        source: crate::transfer::TransferError,
+    },
+    /// The block carries more transfers than [`crate::fee_market::MAX_TRANSFERS_PER_BLOCK`].
+    #[error("{0}")]
+    Transfers(crate::transfer::TransferError),
     /// A claimed id, merkle root or block hash does not match the content, or a transaction
     /// id is repeated.
     #[error("block content: {0}")]

@@ -15,7 +15,9 @@
 //! * [`quorum`] — quorum selection (ungrindable seed, solo rule) and the 2/3 decision.
 //! * [`vote`] — [`QuorumVote`], an evaluator's sealed verification result.
 //! * [`accepted`] — [`AcceptedOptimae`], the OPTIMAE_ACCEPTED transaction DOIN blocks carry.
-//! * [`coinbase`] — halving reward and the exact 5/65/30 split in base units.
+//! * [`coinbase`] — halving reward and the exact 5/65/30 split in base units, plus tips.
+//! * [`fee_market`] — the EIP-1559 base fee (≤ 12.5 % per block), burn, tips, stakes.
+//! * [`transfer`] — signed coin transfers: account rules, nonces, per-block checks.
 //! * [`finality`] — implicit checkpoints and the reorg limit.
 //! * [`anchor`] — external checkpoint anchors: which heights, the state hash, and the rule
 //!   refusing a chain that contradicts a published anchor.
@@ -40,13 +42,16 @@
 //! | quorum fraction | `0.67` (2 of 3 rejected) | `3 * agree >= 2 * n` over the quorum members' votes (a young chain's extra votes never decide) |
 //! | reputation | float, wall-clock decay | integer micro-points, chain-time decay |
 //! | reward split | effective 9.75/61.75/28.5, floats, fees twice | exact 5/65/30 in integer base units |
+//! | transfers | in memory, negative amounts, fees vanish, float money | on chain, signed, integer units, nonce replay protection |
+//! | fee market | uncapped increase, inverted eviction, nothing burned | base fee ±12.5 % per block from fullness, burned; tips to the generator |
 //! | increments | static weight, regressions counted | verified improvement × weight × reputation × incentive |
 //! | fork choice | Σ self-declared increments | Σ validated effective increments |
 //! | finality | off-by-one reorg check | reorg allowed iff the fork point keeps the finalized block |
 //! | external anchors | created in memory, never published or checked | final checkpoints published outside the chain; a contradicting chain is refused |
 //!
 //! DOIN's additions ride in fields reference nodes ignore: seals (`public_key`,
-//! `signature`), the accepted-optimae payload, and the block's `"coinbase"` extension.
+//! `signature`), the accepted-optimae payload, and the block's `"coinbase"` and
+//! `"transfers"` extensions (transfer ids join the merkle leaves, so the hash covers them).
 
 pub mod accepted;
 pub mod anchor;
@@ -54,6 +59,7 @@ pub mod bounds;
 pub mod coinbase;
 pub mod difficulty;
 pub mod error;
+pub mod fee_market;
 pub mod finality;
 pub mod fork_choice;
 pub mod increment;
@@ -62,6 +68,7 @@ pub mod quorum;
 pub mod reference;
 pub mod reputation;
 pub mod state;
+pub mod transfer;
 pub mod validate;
 pub mod vote;
 

@@ -44,6 +44,12 @@ pub struct ChainState {
     pub(crate) reputations: BTreeMap<String, Reputation>,
     pub(crate) balances: BTreeMap<String, u64>,
     pub(crate) total_minted: u64,
+    /// Last used transfer nonce per sender.
+    pub(crate) nonces: BTreeMap<String, u64>,
+    /// The base fee of the next block.
+    pub(crate) base_fee: u64,
+    /// Base units burned by transfer fees.
+    pub(crate) total_burned: u64,
     pub(crate) domains: BTreeMap<String, DomainProgress>,
     pub(crate) cumulative_work: f64,
     pub(crate) finalized_height: u64,
@@ -78,6 +84,9 @@ impl ChainState {
             reputations: BTreeMap::new(),
             balances: BTreeMap::new(),
             total_minted: 0,
+            nonces: BTreeMap::new(),
+            base_fee: crate::fee_market::MIN_BASE_FEE,
+            total_burned: 0,
             cumulative_work: 0.0,
             finalized_height: 0,
             finalized_hash: genesis.hash.clone(),
@@ -180,6 +189,31 @@ impl ChainState {
     /// Base units minted by coinbases so far (fees excluded).
     pub fn total_minted(&self) -> u64 {
         self.total_minted
+    }
+
+    /// A peer's last used transfer nonce (0 before its first transfer).
+    pub fn nonce(&self, peer_id: &str) -> u64 {
+        self.nonces.get(peer_id).copied().unwrap_or(0)
+    }
+
+    /// A peer's account: balance and last used nonce.
+    pub fn account(&self, peer_id: &str) -> crate::transfer::Account {
+        crate::transfer::Account {
+            balance: self.balance(peer_id),
+            nonce: self.nonce(peer_id),
+        }
+    }
+
+    /// The base fee every transfer of the next block must pay at least
+    /// ([`crate::fee_market::next_base_fee`]).
+    pub fn base_fee(&self) -> u64 {
+        self.base_fee
+    }
+
+    /// Base units burned so far (base fees of transfers); the balances always sum to
+    /// [`ChainState::total_minted`] minus this.
+    pub fn total_burned(&self) -> u64 {
+        self.total_burned
     }
 
     /// A domain's progress, if the chain has the domain.

@@ -18,23 +18,28 @@
 //!    block's reputation events apply after all its transactions;
 //! 7. `weighted_performance_sum` is the sum of the effective increments in transaction
 //!    order and reaches the threshold;
-//! 8. its `"coinbase"` extension is the one [`crate::coinbase::compute_coinbase`] gives.
+//! 8. its `"transfers"` extension (optional) holds at most
+//!    [`crate::fee_market::MAX_TRANSFERS_PER_BLOCK`] transfers, each valid in order
+//!    ([`crate::transfer`]) at the tip's base fee;
+//! 9. its `"coinbase"` extension is the one [`crate::coinbase::compute_coinbase`] gives,
+//!    plus the transfers' tips to the generator ([`crate::coinbase::pay_tips`]).
 //!
 //! No clock is read: a node checks a received block's timestamp against its own clock with
 //! [`check_not_in_future`] (the clock passed in) before it calls these functions.
 
 use doin_primitives::identity::{require_seal, Identity};
 use doin_primitives::merkle::merkle_root;
-use doin_primitives::models::{Block, BlockError, BlockHeader, Transaction};
+use doin_primitives::models::{Block, BlockError, BlockHeader, Transaction, WireModel};
 use doin_primitives::seal::SealKind;
 use doin_primitives::timestamp::Timestamp;
+use doin_primitives::value::Value;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::accepted::{optimae_id, AcceptedOptimae, Reveal, Scoring};
 use crate::bounds::check_parameters;
 use crate::coinbase::{
-    block_reward, compute_coinbase, Coinbase, EvaluatorWork, OptimizerWork, COINBASE_KEY,
+    block_reward, compute_coinbase, pay_tips, Coinbase, EvaluatorWork, OptimizerWork, COINBASE_KEY,
 };
 use crate::difficulty::on_block;
 use crate::error::ConsensusError;
@@ -45,7 +50,9 @@ use crate::quorum::{counted_votes, decide_counted, QuorumDecision};
 use crate::reference::commitment::compute_commitment;
 use crate::reputation::{apply_event, rep_factor, ReputationEvent};
 use crate::state::ChainState;
+use crate::transfer::BlockTransfers;
 use crate::vote::{QuorumVote, VoteSubject};
+use doin_primitives::models::{Transfer, TRANSFERS_KEY};
 
 /// An optimae a validated block accepts.
 #[derive(Debug, Clone, PartialEq)]
@@ -85,6 +92,8 @@ pub struct BlockSummary {
     pub optimae: Vec<OptimaeOutcome>,
     /// Its coinbase.
     pub coinbase: Coinbase,
+    /// Its transfers and what they do.
+    pub transfers: BlockTransfers,
 }
 
 /// Per-block overlay: what earlier transactions of the same block changed.
@@ -409,6 +418,7 @@ impl ChainState {
         height: u64,
         generator_id: &str,
         outcomes: &[OptimaeOutcome],
+        tips: u64,
     ) -> Coinbase {
         let optimizers: Vec<OptimizerWork> = outcomes
             .iter()
@@ -431,14 +441,16 @@ impl ChainState {
                     })
             })
             .collect();
-        compute_coinbase(
+        let mut coinbase = compute_coinbase(
             height,
             block_reward(height, &self.params),
             0,
             generator_id,
             &optimizers,
             &evaluators,
-        )
+        );
+        pay_tips(&mut coinbase, generator_id, tips);
+        coinbase
     }
 
     /// Fully validates `block` as the next block (see the module doc for the rules).
@@ -485,7 +497,8 @@ impl ChainState {
         if sum < threshold {
             return Err(ConsensusError::BelowThreshold { sum, threshold });
         }
-        let expected = self.expected_coinbase(height, &h.generator_id, &optimae);
+        let transfers = self.check_transfers(&block.transfers()?)?;
+        let expected = self.expected_coinbase(height, &h.generator_id, &optimae, transfers.tips);
         let carried = block
             .extensions
             .get(COINBASE_KEY)
@@ -507,6 +520,7 @@ impl ChainState {
             weighted_sum: sum,
             optimae,
             coinbase: expected,
+            transfers,
         })
     }
 
@@ -552,6 +566,7 @@ impl ChainState {
         }
         self.peers_seen.insert(s.generator_id.clone());
         self.active_evaluators.insert(s.generator_id.clone());
+        self.apply_transfers(&s.transfers);
         for out in &s.coinbase.outputs {
             let b = self.balances.entry(out.recipient.clone()).or_default();
             *b = b.saturating_add(out.amount);
@@ -581,6 +596,19 @@ impl ChainState {
         txs: Vec<Transaction>,
         timestamp: Timestamp,
     ) -> Result<Block, ConsensusError> {
+        self.build_block_with_transfers(generator, txs, Vec::new(), timestamp)
+    }
+
+    /// As [`ChainState::build_block`], the block also carrying `transfers` (in order; each
+    /// must be valid after the ones before it, see [`ChainState::select_transfers`]).
+    pub fn build_block_with_transfers(
+        &self,
+        generator: &Identity,
+        txs: Vec<Transaction>,
+        transfers: Vec<Transfer>,
+        timestamp: Timestamp,
+    ) -> Result<Block, ConsensusError> {
+        let checked = self.check_transfers(&transfers)?;
         let time = timestamp.unix_micros().max(self.tip_time_micros + 1);
         let (optimae, sum) = self.check_txs(&txs, time)?;
         let threshold = self.next_threshold();
@@ -588,7 +616,11 @@ impl ChainState {
             return Err(ConsensusError::BelowThreshold { sum, threshold });
         }
         let height = self.height + 1;
-        let ids: Vec<String> = txs.iter().map(Transaction::compute_id).collect();
+        let ids: Vec<String> = txs
+            .iter()
+            .map(Transaction::compute_id)
+            .chain(transfers.iter().map(Transfer::compute_id))
+            .collect();
         let header = BlockHeader {
             index: i64::try_from(height).unwrap_or(i64::MAX),
             previous_hash: self.tip_hash.clone(),
@@ -598,8 +630,14 @@ impl ChainState {
             weighted_performance_sum: sum,
             threshold,
         };
-        let coinbase = self.expected_coinbase(height, generator.peer_id(), &optimae);
+        let coinbase = self.expected_coinbase(height, generator.peer_id(), &optimae, checked.tips);
         let mut block = Block::new(header, txs);
+        if !transfers.is_empty() {
+            let list = transfers.iter().map(WireModel::to_value).collect();
+            block
+                .extensions
+                .insert(TRANSFERS_KEY.to_owned(), Value::Array(list));
+        }
         block
             .extensions
             .insert(COINBASE_KEY.to_owned(), coinbase.to_value());
@@ -618,7 +656,7 @@ impl ChainState {
         out
     }
 
-    fn check_seal(
+    pub(crate) fn check_seal(
         &self,
         seal: Option<&doin_primitives::seal::Seal>,
         kind: SealKind,
@@ -648,8 +686,8 @@ impl ChainState {
 }
 
 /// Verifies every signature a block carries, none of which depends on chain state: the
-/// generator's seal over the block hash, each transaction's seal by its peer, and each
-/// quorum vote's seal by its evaluator. Pure, so a batch can be checked on several threads
+/// generator's seal over the block hash, each transaction's seal by its peer, each
+/// quorum vote's seal by its evaluator, and each transfer's seal by its sender. Pure, so a batch can be checked on several threads
 /// before [`ChainState::apply_stored_block`] applies the blocks in order.
 pub fn verify_block_signatures(block: &Block) -> Result<(), ConsensusError> {
     require_seal(
@@ -673,6 +711,11 @@ pub fn verify_block_signatures(block: &Block) -> Result<(), ConsensusError> {
                     .map_err(ConsensusError::in_tx(index))?;
             }
         }
+    }
+    let transfers = block.transfers()?;
+    for (index, t) in transfers.iter().enumerate() {
+        crate::transfer::verify_transfer_seal(t)
+            .map_err(|source| ConsensusError::InTransfer { index, source })?;
     }
     Ok(())
 }

@@ -145,6 +145,7 @@ fn main() {
                 ..NodeInfo::default()
             }),
             stats: None,
+            chain_service: Some(chain.downgrade()),
         };
         // A long optimization run before the page opens: the round ring is full.
         for round in 1..=1_000u64 {

@@ -13,8 +13,13 @@
 //!   contradicting one is refused however heavy (`doin_consensus::anchor::check_branch`);
 //!   when block `k * interval` becomes final the service creates its anchor and queues it
 //!   to the publisher ([`crate::anchor::publish`]).
+//! * Transfers arrive through [`ChainHandle::submit_transfer`] (HTTP or gossip) into the
+//!   [`Mempool`] it owns; each minted block carries the best-paying valid ones
+//!   ([`ChainState::select_transfers`]), and every new tip prunes the pool. Transfers
+//!   submitted over HTTP are handed to the network for gossip
+//!   ([`ChainHandle::take_transfer_relay`]).
 //! * At start-up [`open_chain`] replays `chain.db` through full validation, so the state
-//!   is rebuilt from the chain alone.
+//!   (balances, nonces, base fee, burned total included) is rebuilt from the chain alone.
 //!
 //! The service runs on its own thread (SQLite writes are blocking) behind a bounded
 //! command channel.
@@ -28,18 +33,22 @@ use doin_consensus::anchor::{Anchor, AnchorSet};
 use doin_consensus::fork_choice::ReorgVerdict;
 use doin_consensus::params::ChainParams;
 use doin_consensus::state::ChainState;
+use doin_consensus::transfer::Account;
 use doin_consensus::vote::QuorumVote;
 use doin_primitives::identity::Identity;
-use doin_primitives::models::{Block, Transaction};
+use doin_primitives::models::{Block, Transaction, Transfer};
 use doin_primitives::value::Map;
 use doin_primitives::Timestamp;
 use doin_store::{ChainReader, ChainStore, StoreError};
 use tokio::sync::{mpsc, oneshot, watch};
 
+use crate::mempool::{Mempool, MempoolConfig, MempoolError};
 use crate::view::ChainView;
 
 /// Commands queued to the service before senders wait.
 const COMMAND_QUEUE: usize = 256;
+/// Transfers waiting to be gossiped at most (more are not relayed, only kept).
+const RELAY_QUEUE: usize = 1024;
 /// Meta key holding the chain parameters' hash in `chain.db`.
 const PARAMS_HASH_KEY: &str = "chain_params_hash";
 
@@ -174,6 +183,38 @@ enum Command {
         optimizer_id: String,
         reply: oneshot::Sender<Result<QuorumPlan, String>>,
     },
+    SubmitTransfer {
+        transfer: Box<Transfer>,
+        source: String,
+        relay: bool,
+        reply: oneshot::Sender<Result<String, MempoolError>>,
+    },
+    Account {
+        address: String,
+        reply: oneshot::Sender<AccountInfo>,
+    },
+}
+
+/// An address's account as the chain and the mempool see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountInfo {
+    /// Balance and last used nonce at the tip.
+    pub account: Account,
+    /// Its transfers pending in the mempool.
+    pub pending: usize,
+    /// The nonce its next transfer should use.
+    pub next_nonce: u64,
+}
+
+/// Why the chain service did not take a transfer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SubmitTransferError {
+    /// The mempool refused it.
+    #[error(transparent)]
+    Refused(#[from] MempoolError),
+    /// The chain service has stopped.
+    #[error("the chain service has stopped")]
+    Stopped,
 }
 
 /// A cheap-to-clone handle to the chain service.
@@ -181,9 +222,39 @@ enum Command {
 pub struct ChainHandle {
     commands: mpsc::Sender<Command>,
     view: watch::Receiver<Arc<ChainView>>,
+    relay: Arc<std::sync::Mutex<Option<mpsc::Receiver<Transfer>>>>,
+}
+
+/// A handle that does not keep the chain service running (the HTTP API holds one, so that
+/// shutting the service down never waits for the server).
+#[derive(Clone)]
+pub struct WeakChainHandle {
+    commands: mpsc::WeakSender<Command>,
+    view: watch::Receiver<Arc<ChainView>>,
+    relay: Arc<std::sync::Mutex<Option<mpsc::Receiver<Transfer>>>>,
+}
+
+impl WeakChainHandle {
+    /// The handle, while the service runs.
+    pub fn upgrade(&self) -> Option<ChainHandle> {
+        Some(ChainHandle {
+            commands: self.commands.upgrade()?,
+            view: self.view.clone(),
+            relay: self.relay.clone(),
+        })
+    }
 }
 
 impl ChainHandle {
+    /// A handle that does not keep the service running.
+    pub fn downgrade(&self) -> WeakChainHandle {
+        WeakChainHandle {
+            commands: self.commands.downgrade(),
+            view: self.view.clone(),
+            relay: self.relay.clone(),
+        }
+    }
+
     /// The latest chain snapshot.
     pub fn view(&self) -> Arc<ChainView> {
         self.view.borrow().clone()
@@ -220,6 +291,48 @@ impl ChainHandle {
             .await
             .map_err(|_| ImportError::Stopped)?;
         rx.await.map_err(|_| ImportError::Stopped)?
+    }
+
+    /// Offers a transfer to the mempool, from peer `source` (a gossip peer id, or the
+    /// HTTP client's address); returns its id once admitted. With `relay`, an admitted
+    /// transfer is also handed to the network for gossip.
+    pub async fn submit_transfer(
+        &self,
+        transfer: Transfer,
+        source: &str,
+        relay: bool,
+    ) -> Result<String, SubmitTransferError> {
+        let (reply, rx) = oneshot::channel();
+        self.commands
+            .send(Command::SubmitTransfer {
+                transfer: Box::new(transfer),
+                source: source.to_owned(),
+                relay,
+                reply,
+            })
+            .await
+            .map_err(|_| SubmitTransferError::Stopped)?;
+        Ok(rx.await.map_err(|_| SubmitTransferError::Stopped)??)
+    }
+
+    /// An address's balance, nonce and pending transfers.
+    pub async fn account(&self, address: &str) -> Result<AccountInfo, String> {
+        let (reply, rx) = oneshot::channel();
+        self.commands
+            .send(Command::Account {
+                address: address.to_owned(),
+                reply,
+            })
+            .await
+            .map_err(|_| "the chain service has stopped".to_owned())?;
+        rx.await
+            .map_err(|_| "the chain service has stopped".to_owned())
+    }
+
+    /// The transfers submitted with `relay`, for the network to gossip (only the first
+    /// caller gets the receiver).
+    pub fn take_transfer_relay(&self) -> Option<mpsc::Receiver<Transfer>> {
+        self.relay.lock().unwrap_or_else(|p| p.into_inner()).take()
     }
 
     /// The quorum an optimae committed now must be verified by.
@@ -350,6 +463,8 @@ struct Service {
     /// Experiment stats: every applied block's accepted optimae go to the OLAP database.
     stats: Option<doin_stats::StatsHandle>,
     anchoring: Anchoring,
+    mempool: Mempool,
+    relay: mpsc::Sender<Transfer>,
     /// The last height anchored (or read back from the sinks).
     last_anchored: u64,
 }
@@ -380,17 +495,26 @@ pub fn spawn_with_stats(
     identity: Arc<Identity>,
     stats: Option<doin_stats::StatsHandle>,
 ) -> (ChainHandle, std::thread::JoinHandle<()>) {
-    spawn_with_anchors(opened, identity, stats, Anchoring::default())
+    spawn_with(
+        opened,
+        identity,
+        stats,
+        Anchoring::default(),
+        MempoolConfig::default(),
+    )
 }
 
-/// As [`spawn_with_stats`], enforcing and creating external anchors per `anchoring`.
-pub fn spawn_with_anchors(
+/// As [`spawn_with_stats`], enforcing and creating external anchors per `anchoring`, with
+/// the mempool's settings.
+pub fn spawn_with(
     opened: OpenedChain,
     identity: Arc<Identity>,
     stats: Option<doin_stats::StatsHandle>,
     anchoring: Anchoring,
+    mempool: MempoolConfig,
 ) -> (ChainHandle, std::thread::JoinHandle<()>) {
     let (commands, rx) = mpsc::channel(COMMAND_QUEUE);
+    let (relay, relay_rx) = mpsc::channel(RELAY_QUEUE);
     let tip = match opened.store.tip() {
         Ok((index, _)) if index > 0 => opened
             .store
@@ -411,6 +535,8 @@ pub fn spawn_with_anchors(
         stats,
         last_anchored: anchoring.anchors.last_height(),
         anchoring,
+        mempool: Mempool::new(mempool),
+        relay,
     };
     service.publish();
     let view = service.view.subscribe();
@@ -418,7 +544,15 @@ pub fn spawn_with_anchors(
         .name("chain".into())
         .spawn(move || service.run(rx))
         .unwrap_or_else(|e| panic!("cannot start the chain thread: {e}"));
-    (ChainHandle { commands, view }, thread)
+    let relay = Arc::new(std::sync::Mutex::new(Some(relay_rx)));
+    (
+        ChainHandle {
+            commands,
+            view,
+            relay,
+        },
+        thread,
+    )
 }
 
 impl Service {
@@ -429,6 +563,7 @@ impl Service {
                     let outcome = self.import(blocks);
                     if outcome.is_ok() {
                         self.revalidate_pending();
+                        self.mempool.prune(&self.state);
                         self.publish();
                     }
                     let _ = reply.send(outcome);
@@ -443,6 +578,38 @@ impl Service {
                     reply,
                 } => {
                     let _ = reply.send(self.plan(&domain_id, &optimizer_id));
+                }
+                Command::SubmitTransfer {
+                    transfer,
+                    source,
+                    relay,
+                    reply,
+                } => {
+                    let copy = relay.then(|| (*transfer).clone());
+                    let outcome = self.mempool.insert(
+                        *transfer,
+                        &source,
+                        &self.state,
+                        std::time::Instant::now(),
+                    );
+                    if outcome.is_ok() {
+                        if let Some(t) = copy {
+                            // A full relay queue only costs gossip: this node's blocks
+                            // still carry the transfer.
+                            let _ = self.relay.try_send(t);
+                        }
+                        let size = self.mempool.len();
+                        self.view
+                            .send_modify(|v| Arc::make_mut(v).mempool_size = size);
+                    }
+                    let _ = reply.send(outcome);
+                }
+                Command::Account { address, reply } => {
+                    let _ = reply.send(AccountInfo {
+                        account: self.state.account(&address),
+                        pending: self.mempool.pending_of(&address),
+                        next_nonce: self.mempool.next_nonce(&self.state, &address),
+                    });
                 }
             }
         }
@@ -628,12 +795,21 @@ impl Service {
                 })
             }
         }
+        // Transfers of our blocks that leave the chain go back to the mempool.
+        let orphaned: Vec<Transfer> = self
+            .store
+            .blocks(fork_point as i64 + 1, self.state.height() as i64)
+            .map_err(store_err)?
+            .iter()
+            .flat_map(|b| b.transfers().unwrap_or_default())
+            .collect();
         let removed = self
             .store
             .truncate_above(fork_point as i64)
             .map_err(store_err)?;
         self.store.append_batch(blocks).map_err(store_err)?;
         self.state = candidate;
+        self.mempool.readmit(orphaned, &self.state);
         self.best_parameters = best;
         self.tip = blocks
             .last()
@@ -733,20 +909,22 @@ impl Service {
         if sum < threshold {
             return None;
         }
-        let block =
-            match self
-                .state
-                .build_block(&self.identity, self.pending.clone(), Timestamp::now_utc())
-            {
-                Ok(b) => b,
-                Err(e) => {
-                    tracing::error!(
-                        "cannot build a block from the pending optimae: {e}; dropping them"
-                    );
-                    self.pending.clear();
-                    return None;
-                }
-            };
+        let transfers = self.state.select_transfers(self.mempool.ordered());
+        let block = match self.state.build_block_with_transfers(
+            &self.identity,
+            self.pending.clone(),
+            transfers,
+            Timestamp::now_utc(),
+        ) {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!(
+                    "cannot build a block from the pending optimae: {e}; dropping them"
+                );
+                self.pending.clear();
+                return None;
+            }
+        };
         if let Err(e) = self.state.validate_block(&block) {
             tracing::error!("minted block fails validation: {e}; dropping the pending optimae");
             self.pending.clear();
@@ -763,6 +941,7 @@ impl Service {
         note_best_parameters(&mut self.best_parameters, &self.state, &block);
         self.tip = Some((block.header.clone(), block.transactions.len() as i64));
         self.pending.clear();
+        self.mempool.prune(&self.state);
         if let Some(stats) = &self.stats {
             stats.record_block(&block);
         }
@@ -826,6 +1005,8 @@ impl Service {
     fn publish(&mut self) {
         self.anchor_due();
         let mut view = build_view(&self.state, self.identity.peer_id(), &self.pending);
+        view.mempool_size = self.mempool.len();
+        view.mempool_limit = self.mempool.capacity();
         if let Some((header, count)) = &self.tip {
             view.tip_header = Some(header.clone());
             view.tip_tx_count = *count;
@@ -858,6 +1039,10 @@ fn build_view(state: &ChainState, me: &str, pending: &[Transaction]) -> ChainVie
         epoch_length: state.params().difficulty_epoch_length,
         total_adjustments: 0,
         total_supply: state.total_minted(),
+        total_burned: state.total_burned(),
+        base_fee: state.base_fee(),
+        mempool_size: 0,
+        mempool_limit: 0,
         my_balance: state.balances().get(me).copied().unwrap_or(0),
         top_holders: top,
         reputation_tracked_peers: state.reputation_count(),

@@ -59,6 +59,13 @@ pub enum Command {
         #[arg(long, default_value = "public")]
         schema: String,
     },
+    /// The coin: the identity key's address, balances, and signed transfers submitted to a
+    /// node (the key is `--identity`, else `<data_dir>/identity.pem`).
+    Wallet {
+        /// What to do.
+        #[command(subcommand)]
+        command: crate::wallet::WalletCommand,
+    },
 }
 
 fn parse_level(s: &str) -> Result<String, String> {

@@ -132,7 +132,8 @@ pub struct NodeConfig {
     pub reset_chain: bool,
     /// Whether the fee market runs.
     pub fee_market_enabled: bool,
-    /// Fee market settings.
+    /// Fee market settings. The base fee rule itself is a consensus constant
+    /// (`doin_consensus::fee_market`); of these keys only the mempool's are used.
     pub fee_config: FeeConfig,
     /// PostgreSQL URL for the analytics export (DOIN extension; empty = off).
     pub postgres_url: String,
@@ -309,7 +310,8 @@ impl Default for IncentiveConfig {
     }
 }
 
-/// Fee market settings.
+/// Fee market settings. The base fee rule itself is a consensus constant
+/// (`doin_consensus::fee_market`); of these keys only the mempool's are used.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct FeeConfig {
@@ -329,6 +331,11 @@ pub struct FeeConfig {
     pub optimae_stake_multiplier: f64,
     /// Share of a rejected optimae's stake that is burned.
     pub optimae_burn_fraction: f64,
+    /// Most transfers pending in the mempool (DOIN key; the reference's constant).
+    pub mempool_size_limit: usize,
+    /// Transfers one peer (or HTTP client address) may have admitted per 60 s; 0 for no
+    /// limit (DOIN key; the reference's constant).
+    pub rate_limit_max_tx: usize,
 }
 
 impl Default for FeeConfig {
@@ -342,6 +349,8 @@ impl Default for FeeConfig {
             max_block_size: 200,
             optimae_stake_multiplier: 5.0,
             optimae_burn_fraction: 0.2,
+            mempool_size_limit: crate::mempool::DEFAULT_CAPACITY,
+            rate_limit_max_tx: crate::mempool::DEFAULT_RATE_LIMIT,
         }
     }
 }

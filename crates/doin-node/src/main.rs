@@ -29,6 +29,12 @@ fn main() -> anyhow::Result<()> {
         None => NodeConfig::embedded_default(),
     };
     cli.apply(&mut config);
+    if let Some(Command::Wallet { command }) = &cli.command {
+        let path = doin_node::node::identity_path(&config);
+        let identity = doin_primitives::identity::Identity::load_or_generate(&path)
+            .with_context(|| format!("loading the identity key {}", path.display()))?;
+        return doin_node::wallet::run(command, &identity);
+    }
     config
         .validate()
         .map_err(|e| anyhow::anyhow!("config: {e}"))?;

@@ -10,22 +10,33 @@
 //!   announcement triggers a sync whose blocks are fully validated, a task announcement an
 //!   earlier pull.
 //! * Blocks are announced, never pushed: peers pull them through `/chain/blocks`.
+//! * Transfers submitted to this node over HTTP are gossiped on the `blocks` topic (which
+//!   every node relays) inside a `chain_status` message whose payload carries the wire
+//!   transfer in the extra key `"transfer"` (reference nodes read the status and ignore
+//!   the key). A delivered transfer goes to the mempool with the relaying peer as its
+//!   source (its rate limit); the transfer's own seal authenticates it.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use doin_consensus::transfer::TransferError;
 use doin_net::service::{Delivery, NetConfig, NetHandle, Protocol};
 use doin_net::Verdict;
 use doin_primitives::identity::Identity;
 use doin_primitives::models::message::{Message, MessageType};
-use doin_primitives::models::payload::{BlockAnnouncement, Payload};
+use doin_primitives::models::payload::{BlockAnnouncement, ChainStatus, Payload};
+use doin_primitives::models::{Transfer, WireModel};
 use doin_primitives::value::Map;
 use doin_primitives::Timestamp;
 use tokio::sync::{mpsc, watch};
 
-use crate::chain_service::ChainHandle;
+use crate::chain_service::{ChainHandle, SubmitTransferError};
 use crate::config::NodeConfig;
+use crate::mempool::MempoolError;
 use crate::peers::PeerSet;
+
+/// The extra `chain_status` payload key that carries a gossiped transfer.
+pub const TRANSFER_KEY: &str = "transfer";
 
 /// How often the network's peer table is copied into the node's peer endpoints.
 const PEER_REFRESH: Duration = Duration::from_secs(1);
@@ -65,16 +76,31 @@ pub fn start(
     stop: watch::Receiver<bool>,
 ) -> anyhow::Result<(NetHandle, Vec<tokio::task::JoinHandle<()>>)> {
     let (net, deliveries) = doin_net::service::spawn(net_config(config, identity.peer_id()))?;
-    let tasks = vec![
+    let mut tasks = vec![
         tokio::spawn(handle_deliveries(
             net.clone(),
             deliveries,
             peers.clone(),
+            chain.clone(),
             stop.clone(),
         )),
         tokio::spawn(refresh_peers(net.clone(), peers, stop.clone())),
-        tokio::spawn(announce_blocks(net.clone(), identity, chain, stop)),
+        tokio::spawn(announce_blocks(
+            net.clone(),
+            identity.clone(),
+            chain.clone(),
+            stop.clone(),
+        )),
     ];
+    if let Some(relay) = chain.take_transfer_relay() {
+        tasks.push(tokio::spawn(gossip_transfers(
+            net.clone(),
+            identity,
+            chain,
+            relay,
+            stop,
+        )));
+    }
     Ok((net, tasks))
 }
 
@@ -82,6 +108,7 @@ async fn handle_deliveries(
     net: NetHandle,
     mut deliveries: mpsc::Receiver<Delivery>,
     peers: PeerSet,
+    chain: ChainHandle,
     mut stop: watch::Receiver<bool>,
 ) {
     loop {
@@ -92,6 +119,33 @@ async fn handle_deliveries(
         match d.message.msg_type {
             MessageType::BlockAnnouncement => peers.request_sync(),
             MessageType::TaskCreated => peers.request_task_poll(),
+            MessageType::ChainStatus => {
+                if let Some(v) = d.message.payload.get(TRANSFER_KEY) {
+                    let verdict = match Transfer::from_value(v) {
+                        Ok(t) => match chain.submit_transfer(t, &d.from, false).await {
+                            Ok(_) => Verdict::Valid,
+                            // A forged transfer costs the peer that relayed it.
+                            Err(SubmitTransferError::Refused(MempoolError::Invalid(
+                                TransferError::BadSignature(e),
+                            ))) => {
+                                tracing::debug!(peer = %d.from, "gossiped transfer with a bad seal: {e}");
+                                Verdict::InvalidSignature
+                            }
+                            // Another peer's copy or a stale nonce: not the relay's fault.
+                            Err(e) => {
+                                tracing::debug!(peer = %d.from, "gossiped transfer refused: {e}");
+                                Verdict::Valid
+                            }
+                        },
+                        Err(e) => {
+                            tracing::debug!(peer = %d.from, "malformed gossiped transfer: {e}");
+                            Verdict::Malformed
+                        }
+                    };
+                    net.report(&d.from, verdict).await;
+                    continue;
+                }
+            }
             _ => {}
         }
         net.report(&d.from, Verdict::Valid).await;
@@ -156,6 +210,38 @@ async fn announce_blocks(
         crate::metrics::METRICS.gossip_published.inc();
         if let Err(e) = net.publish(message).await {
             tracing::debug!("cannot announce block {}: {e}", tip.index);
+        }
+    }
+}
+
+/// Gossips the transfers submitted to this node (see the module doc).
+async fn gossip_transfers(
+    net: NetHandle,
+    identity: Arc<Identity>,
+    chain: ChainHandle,
+    mut relay: mpsc::Receiver<Transfer>,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        let t = tokio::select! {
+            t = relay.recv() => match t { Some(t) => t, None => return },
+            _ = stop.wait_for(|s| *s) => return,
+        };
+        let view = chain.view();
+        let mut extra = Map::new();
+        extra.insert(TRANSFER_KEY.into(), t.to_value());
+        let payload = Payload::ChainStatus(ChainStatus {
+            chain_height: view.height,
+            tip_hash: view.tip_hash.clone(),
+            tip_index: view.tip_index,
+            finalized_height: view.finalized_height,
+            extra,
+        });
+        let mut message = Message::new(identity.peer_id(), Timestamp::now_utc(), &payload);
+        message.sign(&identity);
+        crate::metrics::METRICS.gossip_published.inc();
+        if let Err(e) = net.publish(message).await {
+            tracing::debug!("cannot gossip transfer {}: {e}", t.compute_id());
         }
     }
 }

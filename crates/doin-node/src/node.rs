@@ -276,8 +276,16 @@ pub async fn start_with_plugins(
             rx,
         )));
     }
-    let (chain, chain_thread) =
-        chain_service::spawn_with_anchors(opened, identity.clone(), Some(stats.clone()), anchoring);
+    let (chain, chain_thread) = chain_service::spawn_with(
+        opened,
+        identity.clone(),
+        Some(stats.clone()),
+        anchoring,
+        crate::mempool::MempoolConfig {
+            capacity: config.fee_config.mempool_size_limit.max(1),
+            rate_limit: config.fee_config.rate_limit_max_tx,
+        },
+    );
     let queue = Arc::new(TaskQueue::new());
     let board = DomainBoard::default();
     let runtime = tokio::runtime::Handle::current();
@@ -362,7 +370,7 @@ pub async fn start_with_plugins(
         port: config.port,
         storage_backend: "sqlite".into(),
         network_protocol: config.network_protocol.clone(),
-        fee_market_enabled: false,
+        fee_market_enabled: true,
         domains: config
             .domains
             .iter()
@@ -391,6 +399,7 @@ pub async fn start_with_plugins(
         board: board.clone(),
         info: Arc::new(info),
         stats: Some(stats.clone()),
+        chain_service: Some(chain.downgrade()),
     };
     tracing::info!("HTTP API on http://{addr} (peer id {me})");
     let mut server_stop = stop.clone();

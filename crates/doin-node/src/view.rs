@@ -37,6 +37,14 @@ pub struct ChainView {
     pub total_adjustments: u64,
     /// Coins minted, base units.
     pub total_supply: u64,
+    /// Coins burned by transfer base fees, base units (balances sum to supply − burned).
+    pub total_burned: u64,
+    /// The base fee of the next block, base units.
+    pub base_fee: u64,
+    /// Transfers pending in the mempool.
+    pub mempool_size: usize,
+    /// The mempool's capacity.
+    pub mempool_limit: usize,
     /// This node's balance, base units.
     pub my_balance: u64,
     /// Largest balances, base units.

@@ -118,7 +118,32 @@ fn paths_shapes_and_errors() {
     assert!(page["blocks"].as_array().expect("blocks").len() <= 50);
 
     let (code, fees) = status_of(&node, "GET", "/fees", None);
-    assert_eq!((code, fees), (200, serde_json::json!({"enabled": false})));
+    assert_eq!(code, 200);
+    assert_eq!(fees["enabled"], true);
+    assert_eq!(fees["base_fee_units"], 100_000);
+    for key in [
+        "base_fee",
+        "mempool_size",
+        "mempool_limit",
+        "total_burned",
+        "staked_optimae",
+        "total_staked",
+    ] {
+        assert!(fees.get(key).is_some(), "/fees lacks {key}: {fees}");
+    }
+    for key in ["base_fee", "tip", "total", "optimae_stake"] {
+        assert!(fees["suggested_fees"].get(key).is_some(), "{key}: {fees}");
+    }
+    let (code, r) = status_of(&node, "GET", "/balance/nobody", None);
+    assert_eq!((code, r["status"].as_str()), (400, Some("error")));
+    let (code, r) = status_of(&node, "GET", &format!("/balance/{}", "a".repeat(40)), None);
+    assert_eq!(code, 200);
+    assert_eq!(
+        (r["balance_units"].as_u64(), r["next_nonce"].as_u64()),
+        (Some(0), Some(1))
+    );
+    let (code, r) = status_of(&node, "POST", "/transfers", Some(r#"{"amount": 5}"#));
+    assert_eq!((code, r["status"].as_str()), (400, Some("error")));
 
     let (code, peers) = status_of(&node, "GET", "/peers", None);
     assert_eq!(code, 200);
@@ -174,6 +199,8 @@ fn paths_shapes_and_errors() {
         "/status",
         "/peers",
         "/fees",
+        "/transfers",
+        "/balance/{address}",
         "/chain/status",
         "/chain/blocks",
         "/chain/block/{index}",

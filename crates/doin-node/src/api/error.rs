@@ -38,6 +38,14 @@ impl ApiError {
         }
     }
 
+    /// 429: the caller is over its rate limit.
+    pub fn too_many(detail: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            detail: detail.into(),
+        }
+    }
+
     /// 500 with a detail (storage failures and the like).
     pub fn internal(detail: impl Into<String>) -> Self {
         ApiError {

@@ -2,7 +2,8 @@
 //!
 //! * [`chain`] — `/chain/status`, `/chain/blocks`, `/chain/block/{index}` (sync and users).
 //! * [`message`] — `POST /message`, the peer inbox.
-//! * [`status`] — `/health`, `/status`, `/peers`, `/fees`.
+//! * [`status`] — `/health`, `/status`, `/peers`.
+//! * [`coin`] — `/fees`, `POST /transfers`, `/balance/{address}` (DOIN's coin).
 //! * [`tasks`] — `/tasks/pending`, `/tasks/claim`, `/tasks/complete` (pull-based evaluators).
 //! * [`stats`] — `/stats`, `/stats/experiments`, `/stats/rounds`, `/stats/chain-metrics`,
 //!   `/stats/export` (experiment tracking, read from the OLAP database).
@@ -13,6 +14,7 @@
 //! waits on block production. Bad parameters get `400` with a JSON error body.
 
 pub mod chain;
+pub mod coin;
 pub mod error;
 pub mod message;
 pub mod openapi;
@@ -97,6 +99,8 @@ pub struct ApiState {
     pub info: Arc<NodeInfo>,
     /// Experiment stats (`/stats*`); `None` answers 503.
     pub stats: Option<doin_stats::StatsHandle>,
+    /// The chain service, for transfers and accounts (`None` answers 503).
+    pub chain_service: Option<crate::chain_service::WeakChainHandle>,
 }
 
 impl ApiState {
@@ -113,7 +117,9 @@ pub fn router(state: ApiState) -> Router {
         .route("/health", get(status::health))
         .route("/status", get(status::status))
         .route("/peers", get(status::peers))
-        .route("/fees", get(status::fees))
+        .route("/fees", get(coin::fees))
+        .route("/transfers", post(coin::submit_transfer))
+        .route("/balance/{address}", get(coin::balance))
         .route("/chain/status", get(chain::chain_status))
         .route("/chain/blocks", get(chain::chain_blocks))
         .route("/chain/block/{index}", get(chain::chain_block))

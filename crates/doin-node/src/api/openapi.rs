@@ -41,7 +41,15 @@ pub fn document() -> Value {
             "/health": {"get": {"summary": "Liveness", "responses": {"200": ok("{status, port}", obj.clone())}}},
             "/status": {"get": {"summary": "Node status: domains, chain, task queue, coin, difficulty", "responses": {"200": ok("status object", obj.clone())}}},
             "/peers": {"get": {"summary": "Known peers, and the addresses charged for bad messages", "responses": {"200": ok("{self, peers, addresses}", obj.clone())}}},
-            "/fees": {"get": {"summary": "Fee market state", "responses": {"200": ok("{enabled, ...}", obj.clone())}}},
+            "/fees": {"get": {"summary": "Fee market: base fee, suggested fees, mempool size, burned and staked totals (DOIN, and base units in *_units keys)", "responses": {"200": ok("{base_fee, mempool_size, mempool_limit, total_burned, staked_optimae, total_staked, suggested_fees, enabled, base_fee_units, total_burned_units, total_supply_units, suggested_fees_units}", obj.clone())}}},
+            "/transfers": {"post": {
+                "summary": "Submit a signed transfer {sender, recipient, amount, fee, nonce, timestamp, public_key, signature} (amount and fee in base units; 1 DOIN = 10^8)",
+                "requestBody": {"required": true, "content": {"application/json": {"schema": obj.clone()}}},
+                "responses": {"200": ok("{status: accepted, transfer_id, mempool_size}", obj.clone()), "400": error_response("the rule the transfer breaks"), "409": error_response("already pending"), "429": error_response("rate limited"), "503": error_response("mempool full")}}},
+            "/balance/{address}": {"get": {
+                "summary": "An address's balance, last used nonce, next nonce and pending transfers",
+                "parameters": [{"name": "address", "in": "path", "required": true, "schema": {"type": "string"}}],
+                "responses": {"200": ok("{address, balance, balance_units, nonce, next_nonce, pending_transfers}", obj.clone()), "400": error_response("not a peer id")}}},
             "/chain/status": {"get": {"summary": "Chain height, tip and finality", "responses": {"200": ok("{chain_height, tip_hash, tip_index, finalized_height, component_versions, params_hash, cumulative_work}", obj.clone())}}},
             "/chain/blocks": {"get": {
                 "summary": "A range of blocks (at most 50)",

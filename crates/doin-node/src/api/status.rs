@@ -1,4 +1,4 @@
-//! `/health`, `/status`, `/peers`, `/fees`.
+//! `/health`, `/status`, `/peers`.
 
 use axum::extract::State;
 use axum::Json;
@@ -88,6 +88,8 @@ pub async fn status(State(s): State<ApiState>) -> Json<Value> {
             "top_holders": v.top_holders.iter().map(|(p, a)| json!([p, coins(*a)])).collect::<Vec<_>>(),
             "total_supply_units": v.total_supply,
             "my_balance_units": v.my_balance,
+            "total_burned_units": v.total_burned,
+            "base_fee_units": v.base_fee,
         },
         "difficulty": {
             "threshold": v.threshold,
@@ -144,9 +146,4 @@ pub async fn peers(State(s): State<ApiState>) -> Json<Value> {
         "self": {"peer_id": s.info.peer_id, "port": s.info.port},
         "peers": peers,
     }))
-}
-
-/// `GET /fees`: `{"enabled": false}` until the fee market runs.
-pub async fn fees(State(_s): State<ApiState>) -> Json<Value> {
-    Json(json!({"enabled": false}))
 }

@@ -456,6 +456,7 @@ mod tests {
             board: crate::view::DomainBoard::default(),
             info: Arc::new(NodeInfo::default()),
             stats: None,
+            chain_service: None,
         };
         let feed = Feed::start(&state);
         let mut updates = feed.subscribe();

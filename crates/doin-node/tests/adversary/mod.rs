@@ -539,6 +539,7 @@ impl TaskServer {
             board: doin_node::view::DomainBoard::default(),
             info: Arc::new(doin_node::api::NodeInfo::default()),
             stats: None,
+            chain_service: None,
         };
         let app = doin_node::api::router(state);
         let server = tokio::spawn(async move {

@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use crate::cjson::{write_float, write_int, write_str};
 use crate::fields::{Fields, ModelError};
 use crate::merkle::{merkle_root, EMPTY_ROOT};
+use crate::models::transfer::{Transfer, TRANSFERS_KEY};
 use crate::models::{Transaction, WireModel};
 use crate::seal::Seal;
 use crate::timestamp::Timestamp;
@@ -123,6 +124,9 @@ pub enum BlockError {
     /// Two transactions share an id (the merkle duplication attack).
     #[error("duplicate transaction id {0} in block")]
     DuplicateTransaction(String),
+    /// The `"transfers"` extension is not a list of transfers.
+    #[error("malformed \"transfers\" extension: {0}")]
+    MalformedTransfers(String),
     /// The header's merkle root is not the root of the transaction ids.
     #[error("merkle root {claimed} does not match the transactions (computed {computed})")]
     MerkleMismatch {
@@ -181,21 +185,36 @@ impl Block {
         }
     }
 
-    /// The merkle root of the transactions' (recomputed) ids.
-    pub fn compute_merkle_root(&self) -> String {
-        let ids: Vec<String> = self
+    /// The block's transfers (the `"transfers"` extension; none when absent).
+    pub fn transfers(&self) -> Result<Vec<Transfer>, ModelError> {
+        match self.extensions.get(TRANSFERS_KEY) {
+            None => Ok(Vec::new()),
+            Some(v) => Transfer::read_list(v),
+        }
+    }
+
+    /// The merkle leaves: the transactions' (recomputed) ids, then the transfers' ids.
+    /// Without transfers these are the reference's leaves.
+    pub fn merkle_leaves(&self) -> Result<Vec<String>, BlockError> {
+        let transfers = self
+            .transfers()
+            .map_err(|e| BlockError::MalformedTransfers(e.to_string()))?;
+        Ok(self
             .transactions
             .iter()
             .map(Transaction::compute_id)
-            .collect();
-        merkle_root(&ids)
+            .chain(transfers.iter().map(Transfer::compute_id))
+            .collect())
     }
 
-    /// Recomputes every id and hash the block claims: transaction ids (no duplicates), the
-    /// merkle root, and the block hash.
+    /// The merkle root of [`Block::merkle_leaves`].
+    pub fn compute_merkle_root(&self) -> Result<String, BlockError> {
+        Ok(merkle_root(&self.merkle_leaves()?))
+    }
+
+    /// Recomputes every id and hash the block claims: transaction ids, transfer ids (no
+    /// duplicate among them), the merkle root, and the block hash.
     pub fn validate_content(&self) -> Result<(), BlockError> {
-        let mut seen = HashSet::with_capacity(self.transactions.len());
-        let mut ids = Vec::with_capacity(self.transactions.len());
         for (index, tx) in self.transactions.iter().enumerate() {
             let computed = tx.compute_id();
             if computed != tx.id {
@@ -205,10 +224,13 @@ impl Block {
                     computed,
                 });
             }
-            if !seen.insert(computed.clone()) {
-                return Err(BlockError::DuplicateTransaction(computed));
+        }
+        let ids = self.merkle_leaves()?;
+        let mut seen = HashSet::with_capacity(ids.len());
+        for id in &ids {
+            if !seen.insert(id.as_str()) {
+                return Err(BlockError::DuplicateTransaction(id.clone()));
             }
-            ids.push(computed);
         }
         let root = merkle_root(&ids);
         if root != self.header.merkle_root {
@@ -331,5 +353,43 @@ mod tests {
             Block::from_value(&Block::genesis().to_value()).expect("parses"),
             Block::genesis()
         );
+    }
+
+    #[test]
+    fn the_merkle_root_commits_to_transfers() {
+        let id = crate::identity::Identity::from_scalar_bytes(&[9u8; 32]).expect("scalar");
+        let t = Transfer::signed(&id, "r", 5, 1, 1, Timestamp::EPOCH);
+        let mut block = Block::genesis();
+        block.extensions.insert(
+            TRANSFERS_KEY.into(),
+            Value::Array(vec![t.to_value(), t.to_value()]),
+        );
+        // A duplicate transfer is refused whatever the root.
+        assert!(matches!(
+            block.validate_content(),
+            Err(BlockError::DuplicateTransaction(_))
+        ));
+        block
+            .extensions
+            .insert(TRANSFERS_KEY.into(), Value::Array(vec![t.to_value()]));
+        assert_eq!(block.merkle_leaves(), Ok(vec![t.compute_id()]));
+        // The genesis header does not commit to the transfer: stripped or added, caught.
+        assert!(matches!(
+            block.validate_content(),
+            Err(BlockError::MerkleMismatch { .. })
+        ));
+        block.header.merkle_root = block.compute_merkle_root().expect("root");
+        block.hash = block.header.compute_hash();
+        assert_eq!(block.validate_content(), Ok(()));
+        let mut stripped = block.clone();
+        stripped.extensions.shift_remove(TRANSFERS_KEY);
+        assert!(stripped.validate_content().is_err());
+        block
+            .extensions
+            .insert(TRANSFERS_KEY.into(), Value::Str("x".into()));
+        assert!(matches!(
+            block.validate_content(),
+            Err(BlockError::MalformedTransfers(_))
+        ));
     }
 }

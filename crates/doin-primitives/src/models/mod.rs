@@ -14,6 +14,7 @@ pub mod payload;
 pub mod payment;
 pub mod task;
 mod transaction;
+pub mod transfer;
 
 pub use block::{Block, BlockError, BlockHeader, GENESIS_HASH};
 pub use coin::{CoinbaseOutput, CoinbaseTransaction, TransferTransaction};
@@ -24,6 +25,7 @@ pub use payload::Payload;
 pub use payment::{PaymentUpdate, PyNumber};
 pub use task::{Task, TaskStatus, TaskType};
 pub use transaction::{Transaction, TransactionType};
+pub use transfer::{Transfer, TRANSFERS_KEY};
 
 use crate::fields::ModelError;
 use crate::value::Value;

@@ -1,0 +1,286 @@
+//! The coin on a 3-node in-process network, driven over each node's HTTP API: transfers
+//! submitted to different nodes reach every chain; every node replays to the same
+//! balances, nonces, base fee and burn, and Σ balances == minted − burned to the base unit;
+//! each bad transfer is refused with its reason, a replayed one too; a flood of low-fee
+//! transfers into a full mempool does not starve a high-fee one; a restarted node rebuilds
+//! the same accounts from its chain.
+
+use std::time::{Duration, Instant};
+
+use doin_consensus::ChainState;
+use doin_node::chain_params::chain_params;
+use doin_node::config::NodeConfig;
+use doin_node::testnet::{agree, TestNet};
+use doin_primitives::identity::Identity;
+use doin_primitives::models::{Transfer, WireModel};
+use doin_primitives::Timestamp;
+use serde_json::Value;
+
+/// Mempool capacity of the test nodes: small, so that the flood fills it.
+const CAPACITY: usize = 20;
+
+fn template() -> NodeConfig {
+    let mut c = NodeConfig::embedded_default();
+    c.quorum_min_evaluators = 1;
+    c.target_block_time = 1.0;
+    c.initial_threshold = 0.001;
+    c.eval_poll_interval = 1.0;
+    c.network_protocol = "gossipsub".into();
+    c.fee_config.mempool_size_limit = CAPACITY;
+    c.fee_config.rate_limit_max_tx = 0;
+    for d in &mut c.domains {
+        d.target_performance = None;
+        d.optimization_config
+            .insert("round_interval_seconds".into(), serde_json::json!(0.05));
+    }
+    c
+}
+
+struct Api {
+    client: reqwest::Client,
+    ports: Vec<u16>,
+}
+
+impl Api {
+    async fn get(&self, node: usize, path: &str) -> Value {
+        self.client
+            .get(format!("http://127.0.0.1:{}{path}", self.ports[node]))
+            .send()
+            .await
+            .expect("GET")
+            .json()
+            .await
+            .expect("JSON")
+    }
+
+    /// Posts a transfer; returns the status code and the body.
+    async fn submit(&self, node: usize, t: &Transfer) -> (u16, Value) {
+        let r = self
+            .client
+            .post(format!("http://127.0.0.1:{}/transfers", self.ports[node]))
+            .header("content-type", "application/json")
+            .body(t.to_wire_json())
+            .send()
+            .await
+            .expect("POST");
+        (r.status().as_u16(), r.json().await.expect("JSON"))
+    }
+
+    async fn nonce(&self, node: usize, who: &str) -> u64 {
+        self.get(node, &format!("/balance/{who}")).await["nonce"]
+            .as_u64()
+            .expect("nonce")
+    }
+
+    async fn wait_nonce(&self, node: usize, who: &str, nonce: u64) {
+        let start = Instant::now();
+        while self.nonce(node, who).await < nonce {
+            assert!(
+                start.elapsed() < Duration::from_secs(40),
+                "nonce {nonce} of {who} never reached the chain of node {node}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+fn refused(code_body: (u16, Value), want: &str) {
+    let (code, body) = code_body;
+    assert_eq!(code, 400, "{body}");
+    let detail = body["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains(want), "expected {want:?}, got {detail:?}");
+}
+
+/// Each node's chain up to `height`, replayed from its `chain.db`.
+fn replayed(net: &TestNet, config: &NodeConfig, height: i64) -> Vec<ChainState> {
+    (0..3)
+        .map(|i| {
+            let reader =
+                doin_store::ChainReader::open(&net.data_dir(i).join("chain.db")).expect("reader");
+            let blocks = reader.blocks(1, height).expect("blocks");
+            ChainState::replay(chain_params(config), &blocks).expect("replays")
+        })
+        .collect()
+}
+
+#[test]
+fn transfers_agree_on_every_node_and_bad_ones_are_refused() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let config = template();
+        let mut net = TestNet::start(3, &config).await.expect("network");
+        let keys: Vec<Identity> = (0..3)
+            .map(|i| {
+                Identity::load_or_generate(&net.data_dir(i).join("identity.pem")).expect("key")
+            })
+            .collect();
+        let ids: Vec<String> = keys.iter().map(|k| k.peer_id().to_owned()).collect();
+        let api = Api {
+            client: reqwest::Client::new(),
+            ports: (0..3).map(|i| net.node(i).port).collect(),
+        };
+        net.wait_for(Duration::from_secs(60), "every node funded", |v| {
+            v.len() == 3 && v.iter().all(|v| v.my_balance > 2_000_000_000)
+        })
+        .await
+        .expect("funded");
+
+        // Node i's key pays node i+1, submitted to node i; three transfers each.
+        let base = api.get(0, "/fees").await["base_fee_units"]
+            .as_i64()
+            .expect("base fee");
+        let mut sent = Vec::new();
+        for nonce in 1..=3 {
+            for i in 0..3 {
+                let t = Transfer::signed(
+                    &keys[i],
+                    ids[(i + 1) % 3].clone(),
+                    1_000_000 * nonce,
+                    base + 17,
+                    nonce,
+                    Timestamp::now_utc(),
+                );
+                let (code, body) = api.submit(i, &t).await;
+                if code != 200 {
+                    for n in 0..3 {
+                        eprintln!(
+                            "node {n}: {}",
+                            api.get(n, &format!("/balance/{}", ids[i])).await
+                        );
+                    }
+                }
+                assert_eq!(code, 200, "node {i} nonce {nonce}: {body}");
+                sent.push(t);
+            }
+        }
+
+        // Every refusal with its reason.
+        let k0 = &keys[0];
+        let to = ids[1].clone();
+        let now = Timestamp::now_utc();
+        refused(
+            api.submit(0, &Transfer::signed(k0, to.clone(), 0, base, 4, now))
+                .await,
+            "amount must be positive",
+        );
+        refused(
+            api.submit(0, &Transfer::signed(k0, to.clone(), -5, base, 4, now))
+                .await,
+            "amount must be positive",
+        );
+        refused(
+            api.submit(
+                0,
+                &Transfer::signed(k0, to.clone(), 10_000_000_000_000, base, 4, now),
+            )
+            .await,
+            "insufficient balance",
+        );
+        refused(
+            api.submit(0, &Transfer::signed(k0, to.clone(), 5, base, 2, now))
+                .await,
+            "already used",
+        );
+        refused(
+            api.submit(0, &Transfer::signed(k0, to.clone(), 5, base, 9, now))
+                .await,
+            "skips",
+        );
+        refused(
+            api.submit(0, &Transfer::signed(k0, to.clone(), 5, base - 1, 4, now))
+                .await,
+            "below the base fee",
+        );
+        let mut tampered = Transfer::signed(k0, to.clone(), 5, base, 4, now);
+        tampered.amount = 50;
+        refused(api.submit(0, &tampered).await, "bad signature");
+        let mut forged = Transfer::signed(&keys[1], to.clone(), 5, base, 4, now);
+        forged.sender = ids[0].clone();
+        refused(api.submit(0, &forged).await, "bad signature");
+
+        // Every transfer reaches every node's chain, whichever node minted it.
+        for node in 0..3 {
+            for id in &ids {
+                api.wait_nonce(node, id, 3).await;
+            }
+        }
+        // A replay of an included transfer, to another node.
+        refused(api.submit(2, &sent[0]).await, "already used");
+
+        // A flood of low-fee transfers fills node 1's mempool; a high-fee one still gets in
+        // and reaches the chain.
+        let mut admitted = 0;
+        let mut full = false;
+        for nonce in 4..4 + 20 * CAPACITY as i64 {
+            let t = Transfer::signed(
+                &keys[1],
+                ids[2].clone(),
+                1,
+                base,
+                nonce,
+                Timestamp::now_utc(),
+            );
+            match api.submit(1, &t).await {
+                (200, _) => admitted += 1,
+                (503, body) => {
+                    let detail = body["detail"].as_str().unwrap_or_default();
+                    assert!(detail.contains("mempool full"), "{detail}");
+                    full = true;
+                    break;
+                }
+                other => panic!("flood transfer {nonce}: {other:?}"),
+            }
+        }
+        assert!(full, "{admitted} flood transfers never filled the pool");
+        let rich = Transfer::signed(
+            &keys[2],
+            ids[0].clone(),
+            7,
+            base * 20,
+            4,
+            Timestamp::now_utc(),
+        );
+        let (code, body) = api.submit(1, &rich).await;
+        assert_eq!(
+            code, 200,
+            "the high-fee transfer enters a full pool: {body}"
+        );
+        assert!(api.get(1, "/fees").await["mempool_size"].as_u64() <= Some(CAPACITY as u64));
+        api.wait_nonce(1, &ids[2], 4).await;
+
+        // Agreement: every node replays its chain to the same accounts, and the coins add up.
+        net.wait_for(Duration::from_secs(30), "agreement", agree)
+            .await
+            .expect("agree");
+        let height = net.views().iter().map(|v| v.tip_index).min().expect("tip");
+        let states = replayed(&net, &config, height);
+        for s in &states[1..] {
+            assert_eq!(s.balances(), states[0].balances());
+            assert_eq!(s.base_fee(), states[0].base_fee());
+            assert_eq!(s.total_burned(), states[0].total_burned());
+            assert_eq!(s, &states[0]);
+        }
+        let s = &states[0];
+        let sum: u64 = s.balances().values().sum();
+        assert!(s.total_burned() >= 10 * base as u64);
+        assert_eq!(sum, s.total_minted() - s.total_burned());
+        for id in &ids {
+            assert!(s.nonce(id) >= 3);
+        }
+
+        // A restart rebuilds the accounts from the chain.
+        let before = api.get(2, &format!("/balance/{}", ids[2])).await;
+        net.stop(2).await;
+        net.restart(2).await.expect("restart");
+        let after = api.get(2, &format!("/balance/{}", ids[2])).await;
+        assert!(after["nonce"].as_u64() >= before["nonce"].as_u64());
+        assert!(after["nonce"].as_u64() >= Some(4));
+        let fees = api.get(2, "/fees").await;
+        assert!(fees["total_burned_units"].as_u64() >= Some(s.total_burned()));
+        net.shutdown().await;
+    });
+}
