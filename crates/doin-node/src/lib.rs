@@ -7,6 +7,11 @@
 //! Bird's eye view:
 //! * [`config`] — the reference's JSON config keys, defaults, validation, embedded defaults.
 //! * [`cli`] — the reference's command-line flags, applied over the config.
+//! * [`chain_service`] — the actor owning the chain store, the consensus state and the
+//!   [`mempool`] (pending transfers: fee order, eviction, per-peer rate limits).
+//! * [`network`] — gossip: block announcements, transfers, peer endpoints.
+//! * [`api`] — the HTTP API (the reference's paths, plus `/transfers` and `/balance`).
+//! * [`wallet`] — `doin-node wallet address|balance|transfer`.
 
 pub mod api;
 pub mod chain_params;
