@@ -12,6 +12,11 @@
 //! * [`optimizer_loop`] — a domain's optimizer rounds with island migration; its
 //!   [`proposer`] takes the newest improvement through commit, reveal and quorum on another
 //!   thread, so quorum latency costs no rounds.
+//! * [`chain_service`] — the actor owning the chain store, the consensus state and the
+//!   [`mempool`] (pending transfers: fee order, eviction, per-peer rate limits).
+//! * [`network`] — gossip: block announcements, transfers, peer endpoints.
+//! * [`api`] — the HTTP API (the reference's paths, plus `/transfers` and `/balance`).
+//! * [`wallet`] — `doin-node wallet address|balance|transfer`.
 
 pub mod anchor;
 pub mod api;

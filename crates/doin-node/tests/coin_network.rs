@@ -17,7 +17,7 @@ use doin_primitives::Timestamp;
 use serde_json::Value;
 
 /// Mempool capacity of the test nodes: small, so that the flood fills it.
-const CAPACITY: usize = 20;
+const CAPACITY: usize = 10;
 
 fn template() -> NodeConfig {
     let mut c = NodeConfig::embedded_default();
@@ -123,11 +123,22 @@ fn transfers_agree_on_every_node_and_bad_ones_are_refused() {
             client: reqwest::Client::new(),
             ports: (0..3).map(|i| net.node(i).port).collect(),
         };
-        net.wait_for(Duration::from_secs(60), "every node funded", |v| {
-            v.len() == 3 && v.iter().all(|v| v.my_balance > 2_000_000_000)
-        })
-        .await
-        .expect("funded");
+        // Funded, as every node sees it, on a chain old enough that a reorganisation will
+        // not take the funds back.
+        let funded = |v: &[std::sync::Arc<doin_node::view::ChainView>]| {
+            v.len() == 3
+                && v.iter().all(|view| {
+                    view.tip_index >= 10
+                        && ids.iter().all(|id| {
+                            view.top_holders
+                                .iter()
+                                .any(|(who, units)| who == id && *units > 2_000_000_000)
+                        })
+                })
+        };
+        net.wait_for(Duration::from_secs(60), "every node funded", funded)
+            .await
+            .expect("funded");
 
         // Node i's key pays node i+1, submitted to node i; three transfers each.
         let base = api.get(0, "/fees").await["base_fee_units"]
@@ -215,7 +226,8 @@ fn transfers_agree_on_every_node_and_bad_ones_are_refused() {
         // and reaches the chain.
         let mut admitted = 0;
         let mut full = false;
-        for nonce in 4..4 + 20 * CAPACITY as i64 {
+        // At most 6 x CAPACITY: well under the gossip burst a peer may send (200).
+        for nonce in 4..4 + 6 * CAPACITY as i64 {
             let t = Transfer::signed(
                 &keys[1],
                 ids[2].clone(),

@@ -15,16 +15,10 @@ use doin_primitives::models::{Transfer, WireModel};
 use serde_json::{json, Value};
 
 use super::error::{rejection, ApiError};
+use super::status::coins;
 use super::ApiState;
 use crate::chain_service::{ChainHandle, SubmitTransferError};
 use crate::mempool::MempoolError;
-
-/// Base units per DOIN, as a float for the reference's DOIN-valued keys.
-const UNITS_PER_COIN: f64 = 100_000_000.0;
-
-fn coins(units: u64) -> f64 {
-    units as f64 / UNITS_PER_COIN
-}
 
 fn service(s: &ApiState) -> Result<ChainHandle, ApiError> {
     s.chain_service

@@ -6,11 +6,9 @@ use serde_json::{json, Map, Value};
 
 use super::ApiState;
 
-/// Base units per DOIN.
-const UNITS_PER_COIN: f64 = 100_000_000.0;
-
-fn coins(units: u64) -> f64 {
-    units as f64 / UNITS_PER_COIN
+/// Base units as DOIN, the float the reference's DOIN-valued keys carry.
+pub(crate) fn coins(units: u64) -> f64 {
+    doin_primitives::models::transfer::units_to_doin(i64::try_from(units).unwrap_or(i64::MAX))
 }
 
 /// `GET /health`.
