@@ -15,7 +15,7 @@
 //!   ([`fold_assignment`]). Each evaluator retrains the model on its own folds. Because
 //!   every wine is validated exactly once and ten folds leave little to chance, honest
 //!   evaluations with different seeds differ by about 1 % (standard deviation under 1 %
-//!   everywhere in the box; `tests/wine_quorum.rs` pins 5 %), while a report inflated by
+//!   everywhere in the box; `tests/wine_quorum.rs` pins 3 %), while a report inflated by
 //!   10 % or more lies outside a 5 % tolerance of the honest median.
 //! * **Optimizer**: a (1+1) evolution strategy over the scaled box that also switches the
 //!   discrete degree now and then, see [`WineOptimizer`].
