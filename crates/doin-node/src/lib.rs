@@ -7,9 +7,6 @@
 //! Bird's eye view:
 //! * [`config`] — the reference's JSON config keys, defaults, validation, embedded defaults.
 //! * [`cli`] — the reference's command-line flags, applied over the config.
-//! * [`optimizer_loop`] — a domain's optimizer rounds with island migration; its
-//!   [`proposer`] takes the newest improvement through commit, reveal and quorum on another
-//!   thread, so quorum latency costs no rounds.
 
 pub mod api;
 pub mod chain_params;
@@ -25,7 +22,6 @@ pub mod optimizer_loop;
 pub mod peers;
 pub mod plugins;
 pub mod progress;
-pub mod proposer;
 pub mod stats;
 pub mod sync;
 pub mod task_queue;
