@@ -9,9 +9,8 @@
 //! * [`cli`] — the reference's command-line flags, applied over the config.
 //! * [`anchor`] — external checkpoint anchors: the file, HTTP and PostgreSQL sinks, the
 //!   publisher, and the read-back enforced at start-up (rules in `doin_consensus::anchor`).
-//! * [`optimizer_loop`] — a domain's optimizer rounds with island migration; its
-//!   [`proposer`] takes the newest improvement through commit, reveal and quorum on another
-//!   thread, so quorum latency costs no rounds.
+//! * [`optimizer_loop`] — a domain's optimizer rounds with island migration (each round
+//!   starts from the best optimae on chain) and commit → reveal → quorum of improvements.
 //! * [`chain_service`] — the actor owning the chain store, the consensus state and the
 //!   [`mempool`] (pending transfers: fee order, eviction, per-peer rate limits).
 //! * [`network`] — gossip: block announcements, transfers, peer endpoints.
@@ -34,7 +33,6 @@ pub mod optimizer_loop;
 pub mod peers;
 pub mod plugins;
 pub mod progress;
-pub mod proposer;
 pub mod stats;
 pub mod sync;
 pub mod task_queue;

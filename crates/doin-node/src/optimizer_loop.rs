@@ -1,26 +1,30 @@
 //! The optimization loop of one domain: repeated optimizer rounds, and for every
-//! improvement on the chain's best, an offer to the domain's [`Proposer`] (commit → reveal
-//! → quorum evaluation → an accepted OPTIMAE_ACCEPTED transaction handed to the chain
-//! service, which mints a block when the pending increments reach the threshold). The loop
-//! stops when the domain's `target_performance` is reached, and says so.
+//! improvement on the chain's best, commit → reveal → quorum evaluation → an accepted
+//! OPTIMAE_ACCEPTED transaction handed to the chain service, which mints a block when the
+//! pending increments reach the threshold. The loop stops when the domain's
+//! `target_performance` is reached, and says so.
 //!
-//! It runs on its own thread because optimizer steps are blocking, CPU-bound work; the
-//! proposer runs on another, so that waiting for a quorum does not cost optimizer rounds.
+//! It runs on its own thread because optimizer steps are blocking, CPU-bound work.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use doin_consensus::accepted::{Experiment, Reveal};
+use doin_consensus::reference::compute_commitment;
+use doin_consensus::vote::QuorumVote;
 use doin_plugins::{Candidate, Optimizer};
 use doin_primitives::identity::Identity;
+use doin_primitives::Timestamp;
 use tokio::sync::watch;
 
-use crate::chain_service::ChainHandle;
-use crate::proposer::{Offer, Proposer};
-use crate::task_queue::TaskQueue;
+use crate::chain_service::{ChainHandle, Proposal};
+use crate::task_queue::{QueuedTask, TaskKind, TaskQueue, TaskState};
 use crate::view::DomainBoard;
 
 /// Longest an optimizer waits for its quorum's votes (see [`OptimizerLoop::quorum_timeout`]).
 const MAX_QUORUM_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long an optimizer on a young chain waits for the optional votes of other nodes.
+const YOUNG_CHAIN_WAIT: Duration = Duration::from_secs(3);
 
 /// One domain's loop.
 pub struct OptimizerLoop {
@@ -72,8 +76,7 @@ pub fn quorum_timeout(eval_poll_interval: f64) -> Duration {
     Duration::from_secs_f64(secs.clamp(2.0, MAX_QUORUM_TIMEOUT.as_secs_f64()))
 }
 
-/// `bytes` random bytes from the OS, as hex.
-pub(crate) fn random_hex(bytes: usize) -> String {
+fn random_hex(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
     rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut buf);
     hex::encode(buf)
@@ -136,32 +139,6 @@ impl OptimizerLoop {
                 performance: *performance,
             }),
             _ => None,
-        };
-        let (offers, offered) = watch::channel(None);
-        let proposer = Proposer {
-            domain_id: domain.clone(),
-            higher_is_better: self.higher_is_better,
-            experiment_id: experiment_id.clone(),
-            optimization_config_hash: self.optimization_config_hash.clone(),
-            identity: self.identity.clone(),
-            chain: self.chain.clone(),
-            queue: self.queue.clone(),
-            board: self.board.clone(),
-            stop: self.stop.clone(),
-            runtime: self.runtime.clone(),
-            peers: self.peers.clone(),
-            net: self.net.clone(),
-            quorum_timeout: self.quorum_timeout,
-        };
-        let proposing = match std::thread::Builder::new()
-            .name(format!("propose:{domain}"))
-            .spawn(move || proposer.run(offered))
-        {
-            Ok(handle) => handle,
-            Err(e) => {
-                tracing::error!(domain = %domain, "cannot start the proposer thread: {e}");
-                return;
-            }
         };
         let mut round: u64 = 0;
         let mut failures: u32 = 0;
@@ -228,11 +205,8 @@ impl OptimizerLoop {
             });
             if let Some(b) = best.clone() {
                 if chain_best.is_none_or(|cb| self.better(b.performance, cb)) {
-                    offers.send_replace(Some(Offer {
-                        candidate: b,
-                        round,
-                        elapsed: started.elapsed().as_secs_f64(),
-                    }));
+                    let elapsed = started.elapsed().as_secs_f64();
+                    self.propose(&b, &experiment_id, round, elapsed);
                 }
             }
             let chain_best = self.chain.view().domain_best.get(&domain).copied();
@@ -246,7 +220,10 @@ impl OptimizerLoop {
                         rounds = round,
                         "target_performance reached on chain; optimizing of this domain stopped"
                     );
-                    break;
+                    if let Some(t) = tracker {
+                        t.finish();
+                    }
+                    return;
                 }
             }
             if self.round_interval > 0.0 {
@@ -256,11 +233,6 @@ impl OptimizerLoop {
         if let Some(t) = tracker {
             t.finish();
         }
-        // The proposer finishes the proposal it may be running, then sees the loop gone.
-        drop(offers);
-        if proposing.join().is_err() {
-            tracing::error!(domain = %domain, "the proposer panicked");
-        }
     }
 
     fn pause(&mut self, d: Duration) {
@@ -268,5 +240,177 @@ impl OptimizerLoop {
         self.runtime.block_on(async move {
             let _ = tokio::time::timeout(d, stop.wait_for(|s| *s)).await;
         });
+    }
+
+    /// Tells the domain's evaluators a task waits here (`task_created`, sealed); they pull
+    /// it through `/tasks/pending`.
+    fn announce_task(&self, task: &QueuedTask) {
+        use doin_primitives::models::message::Message;
+        use doin_primitives::models::payload::{Payload, TaskCreated};
+        let Some(net) = &self.net else { return };
+        let payload = Payload::TaskCreated(TaskCreated {
+            task_id: task.id.clone(),
+            task_type: task.kind.as_str().to_owned(),
+            domain_id: task.domain_id.clone(),
+            requester_id: task.requester_id.clone(),
+            parameters: task.parameters.clone(),
+            optimae_id: Some(task.optimae_id.clone()),
+            reported_performance: task.reported_performance,
+            metric_evidence: doin_primitives::value::Map::new(),
+            priority: i64::from(task.priority),
+            extra: doin_primitives::value::Map::new(),
+        });
+        let mut message = Message::new(self.identity.peer_id(), Timestamp::now_utc(), &payload);
+        message.sign(&self.identity);
+        let net = net.clone();
+        self.runtime.spawn(async move {
+            crate::metrics::METRICS.gossip_published.inc();
+            let _ = net.publish(message).await;
+        });
+    }
+
+    /// Commit → reveal → quorum → accepted transaction; logs the outcome.
+    fn propose(&mut self, best: &Candidate, experiment_id: &str, round: u64, elapsed: f64) {
+        let domain = self.domain_id.clone();
+        let me = self.identity.peer_id().to_owned();
+        let nonce = random_hex(16);
+        let commitment_hash = compute_commitment(&best.parameters, &nonce);
+        self.board.update(&domain, |p| p.committed += 1);
+        crate::metrics::METRICS.optimae_committed.inc();
+        let plan = match self.runtime.block_on(self.chain.plan_quorum(&domain, &me)) {
+            Ok(plan) => plan,
+            Err(e) => {
+                tracing::warn!(domain = %domain, "cannot plan a quorum: {e}");
+                return;
+            }
+        };
+        let reveal = Reveal {
+            domain_id: domain.clone(),
+            parameters: best.parameters.clone(),
+            nonce,
+            reported_performance: best.performance,
+            commit_height: plan.commit_height,
+            timestamp: Timestamp::now_utc(),
+        };
+        let id = reveal.optimae_id(&me);
+        // Reveal: one verification task per quorum member, pulled by that evaluator; on a
+        // young chain, open tasks any other evaluator may take.
+        let mut receivers = Vec::new();
+        // Nobody could take open tasks on a node without peers.
+        let extra = if self.peers.endpoints().is_empty() {
+            0
+        } else {
+            plan.extra_votes
+        };
+        let open: Vec<String> = (0..extra).map(|i| format!("open-{i}")).collect();
+        for evaluator in plan.quorum.iter().chain(open.iter()) {
+            let is_open = evaluator.starts_with("open-");
+            let task = QueuedTask {
+                id: doin_primitives::hash::sha256_hex(format!("{id}:{evaluator}")),
+                kind: TaskKind::OptimaeVerification,
+                domain_id: domain.clone(),
+                state: TaskState::Pending,
+                requester_id: me.clone(),
+                evaluator_id: None,
+                parameters: best.parameters.clone(),
+                optimae_id: id.clone(),
+                reported_performance: Some(best.performance),
+                created_at: Timestamp::now_utc(),
+                claimed_at: None,
+                completed_at: None,
+                priority: 0,
+                verified_performance: None,
+                commitment_hash: commitment_hash.clone(),
+                seed_block_hash: plan.seed_block_hash.clone(),
+                quorum: if is_open {
+                    Vec::new()
+                } else {
+                    vec![evaluator.clone()]
+                },
+            };
+            let task_id = task.id.clone();
+            self.announce_task(&task);
+            match self.queue.push(task) {
+                Ok(rx) => receivers.push((task_id, rx)),
+                Err(e) => {
+                    tracing::warn!(domain = %domain, "cannot queue verification: {e}");
+                    return;
+                }
+            }
+        }
+        let mut stop = self.stop.clone();
+        let required = plan.quorum.len();
+        let votes: Vec<QuorumVote> = self.runtime.block_on(async {
+            let mut votes = Vec::new();
+            let deadline = tokio::time::Instant::now() + self.quorum_timeout;
+            let young_deadline = tokio::time::Instant::now() + YOUNG_CHAIN_WAIT;
+            for (i, (_, rx)) in receivers.iter_mut().enumerate() {
+                let until = if i < required {
+                    deadline
+                } else {
+                    young_deadline.max(tokio::time::Instant::now())
+                };
+                tokio::select! {
+                    r = tokio::time::timeout_at(until, rx) => {
+                        // The queue completes a task only with its claimer's sealed vote
+                        // for this optimae and with that evaluator's seed.
+                        if let Ok(Ok(c)) = r {
+                            if let Some(v) = c.vote.as_ref().and_then(|v| QuorumVote::from_value(v).ok()) {
+                                votes.push(v);
+                            }
+                        }
+                    }
+                    _ = stop.wait_for(|s| *s) => break,
+                }
+            }
+            votes
+        });
+        for (task_id, _) in &receivers {
+            self.queue.cancel(task_id);
+        }
+        let quorum_voted = plan
+            .quorum
+            .iter()
+            .all(|q| votes.iter().any(|v| v.evaluator_id == *q));
+        crate::metrics::METRICS.quorum_outcome(quorum_voted);
+        if !quorum_voted {
+            tracing::info!(domain = %domain, votes = votes.len(), quorum = plan.quorum.len(), "quorum incomplete; optimae dropped");
+            return;
+        }
+        let data_hash = votes
+            .first()
+            .map(|v| v.synthetic_data_hash.clone())
+            .unwrap_or_default();
+        let experiment = Experiment {
+            experiment_id: experiment_id.to_owned(),
+            round_number: i64::try_from(round).unwrap_or(i64::MAX),
+            time_to_this_result_seconds: elapsed,
+            optimization_config_hash: self.optimization_config_hash.clone(),
+            data_hash,
+        };
+        let proposal = Proposal {
+            reveal,
+            votes,
+            experiment,
+        };
+        match self.runtime.block_on(self.chain.submit(proposal)) {
+            Ok(outcome) => {
+                self.board.update(&domain, |p| p.accepted += 1);
+                crate::metrics::METRICS.optimae_accepted.inc();
+                tracing::info!(
+                    domain = %domain,
+                    round,
+                    performance = best.performance,
+                    effective_increment = outcome.effective_increment,
+                    minted = ?outcome.minted,
+                    "optimae accepted"
+                );
+            }
+            Err(reason) => {
+                self.board.update(&domain, |p| p.rejected += 1);
+                crate::metrics::METRICS.optimae_rejected.inc();
+                tracing::info!(domain = %domain, round, "optimae not accepted: {reason}");
+            }
+        }
     }
 }

@@ -5,9 +5,9 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use crate::config::NodeConfig;
 use doin_plugins::PluginRegistry;
 
+use crate::config::NodeConfig;
 use crate::node::{start_with_plugins, RunningNode};
 use crate::view::ChainView;
 
