@@ -78,8 +78,9 @@ pub struct Arena {
 
 impl Arena {
     /// Starts `n` honest nodes with quorums of `k` and waits until every node is past
-    /// `height` and, when the nodes are more than `k`, the chain is past its bootstrap: the
-    /// tip's optimae verified by a full quorum of other nodes only.
+    /// `height` and, when the nodes are more than `k`, the chain is past its bootstrap where
+    /// [`Self::settled_chain`] ends, two blocks below the tip: that block's optimae verified
+    /// by a full quorum of other nodes only.
     pub async fn start(n: usize, k: u32, height: i64) -> Arena {
         let config = template(k);
         let net = TestNet::start(n, &config).await.expect("network");
@@ -93,7 +94,7 @@ impl Arena {
             if views.iter().all(|v| v.height > height) {
                 let (_, blocks) = arena.chain_of(0);
                 let mature = n <= k as usize
-                    || blocks.last().is_some_and(|b| {
+                    || blocks.iter().rev().nth(2).is_some_and(|b| {
                         b.transactions.iter().all(|tx| {
                             AcceptedOptimae::from_tx(tx).is_ok_and(|a| {
                                 a.votes.len() == k as usize
