@@ -144,12 +144,10 @@ impl TestNet {
                 return Ok(start.elapsed());
             }
             if start.elapsed() > timeout {
-                let heights: Vec<_> = views
-                    .iter()
-                    .map(|v| (v.height, v.tip_hash[..8].to_owned()))
-                    .collect();
+                let nodes: Vec<String> = views.iter().map(|v| describe(v)).collect();
                 anyhow::bail!(
-                    "timed out after {timeout:?} waiting for {what}; nodes at {heights:?}"
+                    "timed out after {timeout:?} waiting for {what}; nodes at [{}]",
+                    nodes.join("; ")
                 );
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -162,6 +160,20 @@ impl TestNet {
             self.stop(i).await;
         }
     }
+}
+
+/// One node's view for a failure message: height, tip, threshold, pending optimae and the
+/// best performance per domain (what tells a stalled chain from a slow one).
+pub fn describe(v: &ChainView) -> String {
+    format!(
+        "height {} tip {} threshold {:.4} pending {} summing {:.4} best {:?}",
+        v.height,
+        v.tip_hash.get(..8).unwrap_or(&v.tip_hash),
+        v.threshold,
+        v.pending_optimae,
+        v.pending_sum,
+        v.domain_best
+    )
 }
 
 /// Whether every view has the same tip.

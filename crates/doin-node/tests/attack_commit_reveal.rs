@@ -49,8 +49,16 @@ fn copied_replayed_unmatched_and_uncommitted_reveals_earn_nothing() {
         // when the copier's quorum differs on a grown chain, those votes are not even its
         // quorum's).
         let before = arena.state_at(&blocks, h - 1);
+        let copied = forge(&before, &attacker.own(&honest));
+        // The quorum as of the forged block's time: a block ten block times after its
+        // parent follows a stall, whose quorum is drawn from every contributor.
         let copier_quorum = before
-            .quorum_for(DOMAIN, attacker.peer_id(), honest.commit_height)
+            .quorum_for_at(
+                DOMAIN,
+                attacker.peer_id(),
+                honest.commit_height,
+                copied.header.timestamp.unix_micros(),
+            )
             .expect("quorum");
         let voters: Vec<String> = honest
             .votes
@@ -67,7 +75,7 @@ fn copied_replayed_unmatched_and_uncommitted_reveals_earn_nothing() {
         arena
             .refused_everywhere(
                 "a commitment copied ahead of the honest block",
-                forge(&before, &attacker.own(&honest)),
+                copied,
                 &reason,
             )
             .await;

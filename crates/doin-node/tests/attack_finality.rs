@@ -15,7 +15,8 @@ use doin_node::sync::SyncError;
 use doin_node::testnet::TestNet;
 use doin_primitives::identity::Identity;
 use hostile_peer::{
-    fetch_blocks, mint_on, runtime, solo_template, wait_for_block, wait_until, HostilePeer,
+    fetch_blocks, mint_on, runtime, solo_template, wait_for_block, wait_for_height, wait_until,
+    HostilePeer,
 };
 
 const DEPTH: u32 = 4;
@@ -68,9 +69,12 @@ fn a_heavier_branch_below_the_finalized_block_is_refused() {
 
         // Honest work goes on, on our own chain: the finalized block is still ours.
         let at_refusal = node.chain.view().height;
-        wait_until(Duration::from_secs(20), "the node to mint on", || {
-            node.chain.view().height >= at_refusal + 2
-        })
+        wait_for_height(
+            node,
+            at_refusal + 2,
+            Duration::from_secs(20),
+            "the node to mint on",
+        )
         .await;
         let now = fetch_blocks(&node.endpoint(), finalized).await;
         assert_eq!(now[..], ours[..now.len()], "finalized blocks were reverted");

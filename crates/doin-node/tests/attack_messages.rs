@@ -236,9 +236,12 @@ fn bad_messages_are_refused_and_cost_the_sender_while_the_node_serves() {
         .await;
         assert_eq!(got, 200, "{text}");
         assert_eq!(address_score(&ep, "127.0.0.1").await, None);
-        hostile_peer::wait_until(Duration::from_secs(20), "the node to mint on", || {
-            node.chain.view().height > start_height + 2
-        })
+        hostile_peer::wait_for_height(
+            node,
+            start_height + 3,
+            Duration::from_secs(20),
+            "the node to mint on",
+        )
         .await;
 
         done.store(true, Ordering::Relaxed);

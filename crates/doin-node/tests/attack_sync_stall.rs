@@ -7,7 +7,7 @@ mod hostile_peer;
 use std::time::Duration;
 
 use doin_node::testnet::TestNet;
-use hostile_peer::{runtime, solo_template, wait_until};
+use hostile_peer::{runtime, solo_template, wait_for_height, wait_until};
 
 #[test]
 fn a_hanging_peer_does_not_stall_sync_with_honest_ones() {
@@ -38,10 +38,7 @@ fn a_hanging_peer_does_not_stall_sync_with_honest_ones() {
 
         for round in 0..3 {
             let target = m.chain.view().height + 2;
-            wait_until(Duration::from_secs(20), "the minter to mint", || {
-                m.chain.view().height >= target
-            })
-            .await;
+            wait_for_height(m, target, Duration::from_secs(20), "the minter to mint").await;
             wait_until(
                 Duration::from_secs(5),
                 &format!("the follower to reach {target} (round {round})"),

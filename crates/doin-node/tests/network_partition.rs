@@ -8,8 +8,10 @@ use std::time::Duration;
 use doin_node::config::NodeConfig;
 use doin_node::testnet::{agree, TestNet};
 
-/// A network chain (quorums of `quorum` other nodes) on a domain without a target, so that
-/// blocks keep coming; finality is deep enough that a short partition stays reversible.
+/// A network chain (quorums of `quorum` other nodes) on a domain without a target whose
+/// optimum stays minutes away (100 parameters, two optimizer rounds a second: a converged
+/// domain stops the chain for good, see the attack arena's template), so that blocks keep
+/// coming; finality is deep enough that a short partition stays reversible.
 fn template(quorum: u32) -> NodeConfig {
     let mut c = NodeConfig::embedded_default();
     c.quorum_min_evaluators = quorum;
@@ -21,7 +23,9 @@ fn template(quorum: u32) -> NodeConfig {
     for d in &mut c.domains {
         d.target_performance = None;
         d.optimization_config
-            .insert("round_interval_seconds".into(), serde_json::json!(0.05));
+            .insert("round_interval_seconds".into(), serde_json::json!(0.5));
+        d.optimization_config
+            .insert("n_params".into(), serde_json::json!(100));
     }
     c
 }

@@ -13,7 +13,7 @@ use doin_consensus::ChainState;
 use doin_node::chain_params::chain_params;
 use doin_node::chain_service::ChainHandle;
 use doin_node::testnet::TestNet;
-use hostile_peer::{fetch_blocks, runtime, solo_template, wait_until};
+use hostile_peer::{fetch_blocks, runtime, solo_template, wait_for_height, wait_until};
 
 type Tables = Arc<Mutex<BTreeMap<String, BTreeMap<String, u64>>>>;
 
@@ -86,9 +86,12 @@ fn reputation_is_the_same_on_every_node_and_after_a_restart() {
         follower.node(0).peers.block(&endpoint);
         follower.stop(0).await;
         let before = minter.node(0).chain.view().height;
-        wait_until(Duration::from_secs(20), "the minter to move on", || {
-            minter.node(0).chain.view().height >= before + 2
-        })
+        wait_for_height(
+            minter.node(0),
+            before + 2,
+            Duration::from_secs(20),
+            "the minter to move on",
+        )
         .await;
         follower.restart(0).await.expect("restart");
         let after = follower.node(0).chain.view();
