@@ -34,6 +34,14 @@ pub fn selection_seed(seed_block_hash: &str, domain_id: &str) -> String {
     sha256_hex(format!("{seed_block_hash}:{domain_id}"))
 }
 
+/// The selection seed of a stalled chain: after `stall_periods` (≥ 1) whole stall periods
+/// without a block, `sha256_hex("{seed}:stall:{stall_periods}")`. Each further period draws
+/// a new quorum, so an evaluator that is ranked first and dead cannot hold a stalled chain
+/// for good (a plain seed would pick it again on every try until the next block).
+pub fn stalled_selection_seed(seed: &str, stall_periods: i64) -> String {
+    sha256_hex(format!("{seed}:stall:{stall_periods}"))
+}
+
 /// The quorum for an optimae: `[optimizer]` on a solo chain, otherwise the
 /// `quorum_min_evaluators` eligible peers (deduplicated, optimizer excluded) with the lowest
 /// `sha256_hex("{seed}:{candidate}")`, ascending. Fewer candidates → all of them. No
@@ -207,6 +215,21 @@ mod tests {
         assert_eq!(selection_seed("b", "d"), sha256_hex("b:d"));
         assert_ne!(selection_seed("b", "d"), selection_seed("b2", "d"));
         assert_ne!(selection_seed("b", "d"), selection_seed("b", "d2"));
+    }
+
+    #[test]
+    fn each_stall_period_draws_a_new_quorum() {
+        let seed = selection_seed("b", "d");
+        let first = stalled_selection_seed(&seed, 1);
+        assert_eq!(first, sha256_hex(format!("{seed}:stall:1")));
+        assert_ne!(first, seed);
+        assert_ne!(first, stalled_selection_seed(&seed, 2));
+        // Over a few periods, a quorum of one among four rotates through the candidates.
+        let eligible = ["a", "b", "c", "d"];
+        let drawn: BTreeSet<Vec<String>> = (1..=12)
+            .map(|p| select_quorum(&stalled_selection_seed(&seed, p), "me", &eligible, 1))
+            .collect();
+        assert!(drawn.len() > 1, "{drawn:?}");
     }
 
     #[test]

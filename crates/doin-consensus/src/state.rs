@@ -353,10 +353,11 @@ impl ChainState {
     ///
     /// Liveness rule: after a stall ([`ChainState::is_stalled`]) the quorum is drawn from
     /// every peer that contributed on chain (see [`ChainState::eligible_evaluators`]), not
-    /// only the evaluators above the minimum reputation, so
-    /// that a few dead evaluators cannot halt the chain for good. The stall is measured
-    /// with the including block's timestamp, which validators bound by their clock, so a
-    /// generator cannot fake it without waiting it out.
+    /// only the evaluators above the minimum reputation, with a seed that changes with every
+    /// whole stall period ([`crate::quorum::stalled_selection_seed`]), so that a few dead
+    /// evaluators cannot halt the chain for good. The stall is measured with the including
+    /// block's timestamp, which validators bound by their clock, so a generator cannot fake
+    /// it without waiting it out.
     pub fn quorum_for_at(
         &self,
         domain_id: &str,
@@ -367,6 +368,9 @@ impl ChainState {
         let seed_block = self.seed_block_hash(commit_height)?;
         let seed = selection_seed(seed_block, domain_id);
         if self.is_stalled(at_micros) {
+            let periods =
+                at_micros.saturating_sub(self.tip_time_micros) / self.stall_micros().max(1);
+            let seed = crate::quorum::stalled_selection_seed(&seed, periods);
             let everyone: Vec<&String> = self.peers_seen.iter().collect();
             return Ok(select_quorum(
                 &seed,
