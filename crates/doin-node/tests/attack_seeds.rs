@@ -119,7 +119,13 @@ fn votes_with_another_seed_are_refused() {
         arena
             .refused_everywhere(
                 "votes seeded from another block",
-                attacker.forge_block(&state, vec![attacker.seal(&mine)]),
+                // Dated a second after its parent, so the quorum drawn above is the one
+                // validation draws (a block after a stall draws from everyone).
+                attacker.forge_block_at(
+                    &state,
+                    vec![attacker.seal(&mine)],
+                    state.tip_time_micros() + 1_000_000,
+                ),
                 "declares seed",
             )
             .await;

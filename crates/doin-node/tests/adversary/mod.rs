@@ -249,6 +249,13 @@ impl Attacker {
         let time = Timestamp::now_utc()
             .unix_micros()
             .max(state.tip_time_micros() + 1);
+        self.forge_block_at(state, txs, time)
+    }
+
+    /// As [`Attacker::forge_block`], dated `time` (µs since the epoch): one second after
+    /// the parent keeps the chain out of a stall, so the quorum is the plain
+    /// `ChainState::quorum_for` one whenever the parent is.
+    pub fn forge_block_at(&self, state: &ChainState, txs: Vec<Transaction>, time: i64) -> Block {
         let sum = txs
             .iter()
             .filter_map(|tx| AcceptedOptimae::from_tx(tx).ok())
