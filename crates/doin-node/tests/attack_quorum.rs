@@ -163,7 +163,12 @@ fn quorums_are_drawn_from_chain_data_and_outsiders_do_not_count() {
             arena
                 .refused_everywhere(
                     what,
-                    attacker.forge_block(&state, vec![attacker.seal(&mine)]),
+                    attacker.forge_block_at(
+                        &state,
+                        vec![attacker.seal(&mine)],
+                        // A second after its parent: the quorum drawn above is validation's.
+                        state.tip_time_micros() + 1_000_000,
+                    ),
                     &reason,
                 )
                 .await;

@@ -54,7 +54,12 @@ fn an_inflated_report_is_rejected_by_the_honest_quorum() {
         arena
             .refused_everywhere(
                 "an inflated report",
-                attacker.forge_block(&state, vec![attacker.seal(&mine)]),
+                attacker.forge_block_at(
+                    &state,
+                    vec![attacker.seal(&mine)],
+                    // A second after its parent: the quorum drawn above is validation's.
+                    state.tip_time_micros() + 1_000_000,
+                ),
                 "quorum rejects: 1 of 1 votes agree, report divergence",
             )
             .await;
