@@ -11,6 +11,20 @@ use crate::config::NodeConfig;
 use crate::node::{start_with_plugins, RunningNode};
 use crate::view::ChainView;
 
+/// The runtime a multi-node test runs in: two worker threads, as CI's machine has two
+/// cores; node logs go to the test's output when `RUST_LOG` is set.
+pub fn runtime() -> tokio::runtime::Runtime {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+}
+
 /// N nodes in one process.
 pub struct TestNet {
     /// The running nodes (`None` while stopped).

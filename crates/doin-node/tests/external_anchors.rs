@@ -16,6 +16,7 @@ use doin_node::chain_service::ReaderPool;
 use doin_node::config::{DomainRole, NodeConfig};
 use doin_node::node::{start, RunningNode};
 use doin_node::sync::{sync_with, SyncClient};
+use doin_node::testnet::runtime;
 use doin_primitives::hash::chain_state_hash;
 
 fn pg_url() -> String {
@@ -111,14 +112,6 @@ async fn receiver() -> (String, Arc<Mutex<Vec<AnchorRecord>>>) {
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move { axum::serve(listener, app).await });
     (format!("http://{addr}/anchors"), got)
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime")
 }
 
 #[test]

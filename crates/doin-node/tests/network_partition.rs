@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use doin_node::config::NodeConfig;
+use doin_node::testnet::runtime;
 use doin_node::testnet::{agree, TestNet};
 
 /// A network chain (quorums of `quorum` other nodes) on a domain without a target whose
@@ -32,14 +33,6 @@ fn template(quorum: u32) -> NodeConfig {
 
 /// The networks of this file run one at a time: each is ten threads of real nodes.
 static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
 
 #[test]
 fn partition_3_3_then_heal_converges_on_one_chain() {

@@ -11,6 +11,7 @@ use doin_consensus::quorum::decide;
 use doin_consensus::ChainState;
 use doin_node::chain_params::chain_params;
 use doin_node::config::NodeConfig;
+use doin_node::testnet::runtime;
 use doin_node::testnet::{agree, TestNet};
 use doin_plugins::wine::{WineEvaluator, LIMITS, NAME};
 use doin_plugins::{DomainMetadata, Evaluator, PluginError, PluginRegistry, SyntheticData};
@@ -48,14 +49,6 @@ fn template(quorum_min_evaluators: u32) -> NodeConfig {
     d.target_performance = None;
     c.domains = vec![d];
     c
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime")
 }
 
 /// Node `i`'s blocks, read from its store.

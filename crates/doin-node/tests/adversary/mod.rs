@@ -16,6 +16,7 @@ use doin_node::chain_params::chain_params;
 use doin_node::chain_service::ImportOutcome;
 use doin_node::config::NodeConfig;
 use doin_node::task_queue::{QueuedTask, TaskQueue};
+pub use doin_node::testnet::runtime;
 use doin_node::testnet::{agree, describe, TestNet};
 use doin_primitives::identity::Identity;
 use doin_primitives::merkle::merkle_root;
@@ -53,19 +54,6 @@ pub fn template(k: u32) -> NodeConfig {
             .insert("n_params".into(), serde_json::json!(100));
     }
     c
-}
-
-/// A small multi-threaded runtime for one test.
-pub fn runtime() -> tokio::runtime::Runtime {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime")
 }
 
 /// Honest nodes on one network chain, and that chain's parameters.

@@ -16,6 +16,7 @@ use doin_node::config::NodeConfig;
 use doin_node::node::RunningNode;
 use doin_node::sync::SyncClient;
 use doin_node::testnet::describe;
+pub use doin_node::testnet::runtime;
 use doin_primitives::identity::Identity;
 use doin_primitives::models::{Block, WireModel};
 use doin_primitives::value::{Map, Value};
@@ -47,19 +48,6 @@ pub fn solo_template(depth: u32) -> NodeConfig {
             .insert("n_params".into(), serde_json::json!(100));
     }
     c
-}
-
-/// A multi-threaded runtime for one test.
-pub fn runtime() -> tokio::runtime::Runtime {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime")
 }
 
 #[derive(Clone)]
