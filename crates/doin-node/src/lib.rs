@@ -10,7 +10,9 @@
 //! * [`anchor`] — external checkpoint anchors: the file, HTTP and PostgreSQL sinks, the
 //!   publisher, and the read-back enforced at start-up (rules in `doin_consensus::anchor`).
 //! * [`optimizer_loop`] — a domain's optimizer rounds with island migration (each round
-//!   starts from the best optimae on chain) and commit → reveal → quorum of improvements.
+//!   starts from the best optimae on chain, or another node's newest reveal: [`migration`])
+//!   and commit → reveal → quorum of improvements, the quorum's votes collected while
+//!   rounds go on ([`proposals`]).
 //! * [`chain_service`] — the actor owning the chain store, the consensus state and the
 //!   [`mempool`] (pending transfers: fee order, eviction, per-peer rate limits).
 //! * [`network`] — gossip: block announcements, transfers, peer endpoints.
@@ -27,12 +29,14 @@ pub mod dashboard;
 pub mod evaluator;
 pub mod mempool;
 pub mod metrics;
+pub mod migration;
 pub mod network;
 pub mod node;
 pub mod optimizer_loop;
 pub mod peers;
 pub mod plugins;
 pub mod progress;
+pub mod proposals;
 pub mod stats;
 pub mod sync;
 pub mod task_queue;

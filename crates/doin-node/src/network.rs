@@ -8,7 +8,8 @@
 //!   opts in to reference peers), and one older than a minute (a replay) or dated ahead,
 //!   charging the address it came from. Messages are only ever hints: a block
 //!   announcement triggers a sync whose blocks are fully validated, a task announcement an
-//!   earlier pull.
+//!   earlier pull, and its revealed parameters become a migrant for the domain's optimizer
+//!   ([`crate::migration`]), which re-measures them before starting from them.
 //! * Blocks are announced, never pushed: peers pull them through `/chain/blocks`.
 //! * Transfers submitted to this node over HTTP are gossiped on the `blocks` topic (which
 //!   every node relays) inside a `chain_status` message whose payload carries the wire
@@ -73,6 +74,7 @@ pub fn start(
     identity: Arc<Identity>,
     peers: PeerSet,
     chain: ChainHandle,
+    migrants: crate::migration::MigrantBoard,
     stop: watch::Receiver<bool>,
 ) -> anyhow::Result<(NetHandle, Vec<tokio::task::JoinHandle<()>>)> {
     let (net, deliveries) = doin_net::service::spawn(net_config(config, identity.peer_id()))?;
@@ -82,6 +84,7 @@ pub fn start(
             deliveries,
             peers.clone(),
             chain.clone(),
+            migrants,
             stop.clone(),
         )),
         tokio::spawn(refresh_peers(net.clone(), peers, stop.clone())),
@@ -104,11 +107,35 @@ pub fn start(
     Ok((net, tasks))
 }
 
+/// Offers the parameters a `task_created` announcement reveals to the domain's optimizer
+/// (only a registered domain's, and only claims better than what it holds).
+fn note_migrant(migrants: &crate::migration::MigrantBoard, message: &Message) {
+    use doin_primitives::models::payload::TaskCreated;
+    let Ok(task) = TaskCreated::from_map(&message.payload) else {
+        return;
+    };
+    let Some(claimed) = task.reported_performance else {
+        return;
+    };
+    if task.parameters.is_empty() {
+        return;
+    }
+    migrants.announce(
+        &task.domain_id,
+        crate::migration::Migrant {
+            parameters: task.parameters,
+            claimed,
+            from: task.requester_id,
+        },
+    );
+}
+
 async fn handle_deliveries(
     net: NetHandle,
     mut deliveries: mpsc::Receiver<Delivery>,
     peers: PeerSet,
     chain: ChainHandle,
+    migrants: crate::migration::MigrantBoard,
     mut stop: watch::Receiver<bool>,
 ) {
     loop {
@@ -118,7 +145,10 @@ async fn handle_deliveries(
         };
         match d.message.msg_type {
             MessageType::BlockAnnouncement => peers.request_sync(),
-            MessageType::TaskCreated => peers.request_task_poll(),
+            MessageType::TaskCreated => {
+                peers.request_task_poll();
+                note_migrant(&migrants, &d.message);
+            }
             MessageType::ChainStatus => {
                 if let Some(v) = d.message.payload.get(TRANSFER_KEY) {
                     let verdict = match Transfer::from_value(v) {

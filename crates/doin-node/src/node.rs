@@ -299,11 +299,13 @@ pub async fn start_with_plugins(
         eval_domains.insert(role.domain_id.clone(), plugins);
     }
     let peers = crate::peers::PeerSet::new(&config.bootstrap_peers);
+    let migrants = crate::migration::MigrantBoard::default();
     let (net, net_tasks) = crate::network::start(
         &config,
         identity.clone(),
         peers.clone(),
         chain.clone(),
+        migrants.clone(),
         stop.clone(),
     )?;
     let mut threads = Vec::new();
@@ -357,6 +359,7 @@ pub async fn start_with_plugins(
             net: Some(net.clone()),
             quorum_timeout: crate::optimizer_loop::quorum_timeout(config.eval_poll_interval),
             stats: Some(crate::stats::LoopStats::new(stats.clone(), role, &me)),
+            migrants: migrants.clone(),
         };
         threads.push(
             std::thread::Builder::new()

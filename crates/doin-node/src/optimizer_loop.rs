@@ -1,8 +1,13 @@
 //! The optimization loop of one domain: repeated optimizer rounds, and for every
-//! improvement on the chain's best, commit → reveal → quorum evaluation → an accepted
-//! OPTIMAE_ACCEPTED transaction handed to the chain service, which mints a block when the
-//! pending increments reach the threshold. The loop stops when the domain's
-//! `target_performance` is reached, and says so.
+//! improvement on the best known (the chain's, and this node's proposals), commit → reveal
+//! → quorum evaluation → an accepted OPTIMAE_ACCEPTED transaction handed to the chain
+//! service, which mints a block when the pending increments reach the threshold. The loop
+//! stops when the domain's `target_performance` is reached, and says so.
+//!
+//! A round does not wait for its quorum: revealed proposals stay in flight
+//! ([`crate::proposals`]) while rounds go on, and each round hands the voted ones to the
+//! chain. Each round starts from the best point known: the optimizer's own, the chain's
+//! best optimae, or another node's newest reveal ([`crate::migration`]).
 //!
 //! It runs on its own thread because optimizer steps are blocking, CPU-bound work.
 
@@ -11,13 +16,14 @@ use std::time::{Duration, Instant};
 
 use doin_consensus::accepted::{Experiment, Reveal};
 use doin_consensus::reference::compute_commitment;
-use doin_consensus::vote::QuorumVote;
 use doin_plugins::{Candidate, Optimizer};
 use doin_primitives::identity::Identity;
 use doin_primitives::Timestamp;
 use tokio::sync::watch;
 
 use crate::chain_service::{ChainHandle, Proposal};
+use crate::migration::{same_point, MigrantBoard};
+use crate::proposals::{InFlight, InFlightSet};
 use crate::task_queue::{QueuedTask, TaskKind, TaskQueue, TaskState};
 use crate::view::DomainBoard;
 
@@ -61,6 +67,8 @@ pub struct OptimizerLoop {
     pub quorum_timeout: Duration,
     /// Experiment tracking (per-round CSV and OLAP rows); `None` records nothing.
     pub stats: Option<crate::stats::LoopStats>,
+    /// Other nodes' revealed optimae, offered as starting points.
+    pub migrants: MigrantBoard,
 }
 
 /// How long a node with peers waits for its first sync before optimizing alone.
@@ -140,15 +148,18 @@ impl OptimizerLoop {
             }),
             _ => None,
         };
+        self.migrants.register(&domain, self.higher_is_better);
+        let mut in_flight = InFlightSet::default();
+        // This node's best accepted optimae not yet in a block, and the parameters of the
+        // last migrant taken from another node's reveal (never proposed as this node's).
+        let mut accepted: Option<f64> = None;
+        let mut borrowed: Option<doin_primitives::value::Map> = None;
         let mut round: u64 = 0;
         let mut failures: u32 = 0;
         while !crate::node::stopping(&self.stop) {
             round += 1;
-            let step = || self.optimizer.step(best.as_ref());
-            let candidate = match crate::metrics::timed(
-                &crate::metrics::METRICS.optimizer_step_seconds,
-                step,
-            ) {
+            let migrant = self.migrants.take(&domain);
+            let candidate = match self.step_from(best.as_ref(), migrant.as_ref()) {
                 Ok(c) => {
                     failures = 0;
                     c
@@ -160,6 +171,9 @@ impl OptimizerLoop {
                     continue;
                 }
             };
+            if let Some(m) = migrant {
+                borrowed = Some(m.parameters);
+            }
             tracing::debug!(domain = %domain, round, performance = candidate.performance, "round");
             if let Some(t) = tracker.as_mut() {
                 let height = self.chain.view().height;
@@ -195,6 +209,10 @@ impl OptimizerLoop {
                 }
             }
             let chain_best = view.domain_best.get(&domain).copied();
+            if view.pending_optimae == 0 {
+                // Minted, or dropped by a new tip: the chain's best is the floor again.
+                accepted = None;
+            }
             let current = best.as_ref().map(|b| b.performance);
             self.board.update(&domain, |p| {
                 p.round = round;
@@ -203,10 +221,31 @@ impl OptimizerLoop {
                     (a, b) => a.or(b),
                 };
             });
+            self.settle(&mut in_flight, &experiment_id, &mut accepted);
+            // Worth proposing: better than the chain's best and everything this node has
+            // proposed, and found by this optimizer (not another node's reveal it adopted).
             if let Some(b) = best.clone() {
-                if chain_best.is_none_or(|cb| self.better(b.performance, cb)) {
+                let floor = [
+                    chain_best,
+                    accepted,
+                    in_flight.best(|x, y| self.better(x, y)),
+                ]
+                .into_iter()
+                .flatten()
+                .reduce(|x, y| if self.better(y, x) { y } else { x });
+                let ours = borrowed
+                    .as_ref()
+                    .is_none_or(|p| !same_point(p, &b.parameters));
+                if ours
+                    && in_flight.has_room()
+                    && floor.is_none_or(|f| self.better(b.performance, f))
+                {
                     let elapsed = started.elapsed().as_secs_f64();
-                    self.propose(&b, &experiment_id, round, elapsed);
+                    if let Some(p) = self.reveal(&b, round, elapsed) {
+                        in_flight.push(p);
+                    }
+                    // A solo chain's quorum is empty: its proposal is done at once.
+                    self.settle(&mut in_flight, &experiment_id, &mut accepted);
                 }
             }
             let chain_best = self.chain.view().domain_best.get(&domain).copied();
@@ -220,19 +259,42 @@ impl OptimizerLoop {
                         rounds = round,
                         "target_performance reached on chain; optimizing of this domain stopped"
                     );
-                    if let Some(t) = tracker {
-                        t.finish();
-                    }
-                    return;
+                    break;
                 }
             }
             if self.round_interval > 0.0 {
                 self.pause(Duration::from_secs_f64(self.round_interval));
             }
         }
+        for p in in_flight.drain() {
+            self.cancel_tasks(&p);
+        }
         if let Some(t) = tracker {
             t.finish();
         }
+    }
+
+    /// One optimizer round from `best`, or from another node's `migrant` when there is
+    /// one (the plugin re-measures it); a migrant the plugin cannot read is skipped.
+    fn step_from(
+        &mut self,
+        best: Option<&Candidate>,
+        migrant: Option<&crate::migration::Migrant>,
+    ) -> Result<Candidate, doin_plugins::PluginError> {
+        let metric = &crate::metrics::METRICS.optimizer_step_seconds;
+        if let Some(m) = migrant {
+            let from = Candidate {
+                parameters: m.parameters.clone(),
+                performance: m.claimed,
+            };
+            match crate::metrics::timed(metric, || self.optimizer.step(Some(&from))) {
+                Ok(c) => return Ok(c),
+                Err(e) => {
+                    tracing::debug!(domain = %self.domain_id, from = %m.from, "migrant skipped: {e}");
+                }
+            }
+        }
+        crate::metrics::timed(metric, || self.optimizer.step(best))
     }
 
     fn pause(&mut self, d: Duration) {
@@ -269,8 +331,10 @@ impl OptimizerLoop {
         });
     }
 
-    /// Commit → reveal → quorum → accepted transaction; logs the outcome.
-    fn propose(&mut self, best: &Candidate, experiment_id: &str, round: u64, elapsed: f64) {
+    /// Commit and reveal: plans the quorum, queues one verification task per quorum member
+    /// (pulled by that evaluator; on a young chain, open tasks any other evaluator may
+    /// take too) and announces each. The votes are collected by later rounds.
+    fn reveal(&mut self, best: &Candidate, round: u64, elapsed: f64) -> Option<InFlight> {
         let domain = self.domain_id.clone();
         let me = self.identity.peer_id().to_owned();
         let nonce = random_hex(16);
@@ -281,7 +345,7 @@ impl OptimizerLoop {
             Ok(plan) => plan,
             Err(e) => {
                 tracing::warn!(domain = %domain, "cannot plan a quorum: {e}");
-                return;
+                return None;
             }
         };
         let reveal = Reveal {
@@ -293,9 +357,15 @@ impl OptimizerLoop {
             timestamp: Timestamp::now_utc(),
         };
         let id = reveal.optimae_id(&me);
-        // Reveal: one verification task per quorum member, pulled by that evaluator; on a
-        // young chain, open tasks any other evaluator may take.
-        let mut receivers = Vec::new();
+        let mut proposal = InFlight::new(
+            reveal,
+            round,
+            elapsed,
+            plan.quorum.clone(),
+            Instant::now(),
+            self.quorum_timeout,
+            YOUNG_CHAIN_WAIT,
+        );
         // Nobody could take open tasks on a node without peers.
         let extra = if self.peers.endpoints().is_empty() {
             0
@@ -328,69 +398,74 @@ impl OptimizerLoop {
                     vec![evaluator.clone()]
                 },
             };
-            let task_id = task.id.clone();
-            self.announce_task(&task);
+            // Queued before it is announced, so an evaluator woken by the announcement
+            // finds it.
+            let announced = task.clone();
             match self.queue.push(task) {
-                Ok(rx) => receivers.push((task_id, rx)),
+                Ok(rx) => proposal.await_task(announced.id.clone(), !is_open, rx),
                 Err(e) => {
                     tracing::warn!(domain = %domain, "cannot queue verification: {e}");
-                    return;
+                    self.cancel_tasks(&proposal);
+                    return None;
+                }
+            }
+            self.announce_task(&announced);
+        }
+        Some(proposal)
+    }
+
+    /// Hands the voted proposals among `in_flight` to the chain and notes the best
+    /// accepted one in `accepted`.
+    fn settle(
+        &mut self,
+        in_flight: &mut InFlightSet,
+        experiment_id: &str,
+        accepted: &mut Option<f64>,
+    ) {
+        for done in in_flight.take_done(Instant::now()) {
+            if let Some(perf) = self.conclude(done, experiment_id) {
+                if accepted.is_none_or(|a| self.better(perf, a)) {
+                    *accepted = Some(perf);
                 }
             }
         }
-        let mut stop = self.stop.clone();
-        let required = plan.quorum.len();
-        let votes: Vec<QuorumVote> = self.runtime.block_on(async {
-            let mut votes = Vec::new();
-            let deadline = tokio::time::Instant::now() + self.quorum_timeout;
-            let young_deadline = tokio::time::Instant::now() + YOUNG_CHAIN_WAIT;
-            for (i, (_, rx)) in receivers.iter_mut().enumerate() {
-                let until = if i < required {
-                    deadline
-                } else {
-                    young_deadline.max(tokio::time::Instant::now())
-                };
-                tokio::select! {
-                    r = tokio::time::timeout_at(until, rx) => {
-                        // The queue completes a task only with its claimer's sealed vote
-                        // for this optimae and with that evaluator's seed.
-                        if let Ok(Ok(c)) = r {
-                            if let Some(v) = c.vote.as_ref().and_then(|v| QuorumVote::from_value(v).ok()) {
-                                votes.push(v);
-                            }
-                        }
-                    }
-                    _ = stop.wait_for(|s| *s) => break,
-                }
-            }
-            votes
-        });
-        for (task_id, _) in &receivers {
+    }
+
+    /// Drops a proposal's tasks from the queue.
+    fn cancel_tasks(&self, proposal: &InFlight) {
+        for task_id in &proposal.task_ids {
             self.queue.cancel(task_id);
         }
-        let quorum_voted = plan
-            .quorum
-            .iter()
-            .all(|q| votes.iter().any(|v| v.evaluator_id == *q));
+    }
+
+    /// A proposal whose votes are in (or whose wait is over) → an accepted transaction
+    /// when its whole quorum voted; logs the outcome and returns the accepted performance.
+    fn conclude(&mut self, p: InFlight, experiment_id: &str) -> Option<f64> {
+        let domain = self.domain_id.clone();
+        self.cancel_tasks(&p);
+        let quorum_voted = p.quorum_voted();
         crate::metrics::METRICS.quorum_outcome(quorum_voted);
         if !quorum_voted {
-            tracing::info!(domain = %domain, votes = votes.len(), quorum = plan.quorum.len(), "quorum incomplete; optimae dropped");
-            return;
+            tracing::info!(domain = %domain, votes = p.votes.len(), quorum = p.quorum.len(), "quorum incomplete; optimae dropped");
+            return None;
         }
-        let data_hash = votes
+        let data_hash = p
+            .votes
             .first()
             .map(|v| v.synthetic_data_hash.clone())
             .unwrap_or_default();
         let experiment = Experiment {
             experiment_id: experiment_id.to_owned(),
-            round_number: i64::try_from(round).unwrap_or(i64::MAX),
-            time_to_this_result_seconds: elapsed,
+            round_number: i64::try_from(p.round).unwrap_or(i64::MAX),
+            time_to_this_result_seconds: p.elapsed,
             optimization_config_hash: self.optimization_config_hash.clone(),
             data_hash,
         };
+        let performance = p.performance();
+        let round = p.round;
         let proposal = Proposal {
-            reveal,
-            votes,
+            reveal: p.reveal,
+            votes: p.votes,
             experiment,
         };
         match self.runtime.block_on(self.chain.submit(proposal)) {
@@ -400,16 +475,18 @@ impl OptimizerLoop {
                 tracing::info!(
                     domain = %domain,
                     round,
-                    performance = best.performance,
+                    performance,
                     effective_increment = outcome.effective_increment,
                     minted = ?outcome.minted,
                     "optimae accepted"
                 );
+                Some(performance)
             }
             Err(reason) => {
                 self.board.update(&domain, |p| p.rejected += 1);
                 crate::metrics::METRICS.optimae_rejected.inc();
                 tracing::info!(domain = %domain, round, "optimae not accepted: {reason}");
+                None
             }
         }
     }

@@ -1,0 +1,182 @@
+//! Island migration from revealed optimae: the best parameters other nodes announced
+//! (`task_created`, sent when an optimizer reveals an optimae to its quorum) for each domain
+//! this node optimizes, offered once to the domain's optimizer as a point to start from.
+//!
+//! Blocks bring other nodes' optimae only after a quorum, a threshold and a sync; reveals
+//! arrive within a gossip hop, so nodes build on each other's progress round by round. The
+//! reported performance is a claim, used only to pick which announcement to offer: the
+//! optimizer plugin re-measures every migrant before adopting it, and the loop proposes
+//! only what its own trials found (see `OptimizerLoop::run`), so a false claim costs one
+//! evaluation and earns nothing.
+//!
+//! Bounded: one migrant per registered domain, each within the message size limit the
+//! network enforces.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use doin_primitives::value::Map;
+
+/// A revealed optimae of another node, as announced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Migrant {
+    /// The revealed parameters.
+    pub parameters: Map,
+    /// The performance its optimizer claims (unverified).
+    pub claimed: f64,
+    /// The optimizer that revealed it.
+    pub from: String,
+}
+
+#[derive(Debug, Default)]
+struct Slot {
+    higher_is_better: bool,
+    /// The best claim since the optimizer last took one.
+    waiting: Option<Migrant>,
+    /// The best claim ever offered, so that an older, worse announcement of the same
+    /// search is not offered again.
+    offered: Option<f64>,
+}
+
+/// The migrants waiting per domain; cheap to clone (shared).
+#[derive(Debug, Clone, Default)]
+pub struct MigrantBoard {
+    slots: Arc<Mutex<BTreeMap<String, Slot>>>,
+}
+
+impl MigrantBoard {
+    /// Accepts announcements for `domain` from now on (the domain's optimizer calls it).
+    pub fn register(&self, domain: &str, higher_is_better: bool) {
+        self.lock().entry(domain.to_owned()).or_insert(Slot {
+            higher_is_better,
+            ..Slot::default()
+        });
+    }
+
+    /// Keeps `migrant` for `domain` when the domain is registered and it claims better than
+    /// both the migrant waiting and the best already offered; says whether it was kept.
+    pub fn announce(&self, domain: &str, migrant: Migrant) -> bool {
+        if !migrant.claimed.is_finite() {
+            return false;
+        }
+        let mut slots = self.lock();
+        let Some(slot) = slots.get_mut(domain) else {
+            return false;
+        };
+        let better = |a: f64, b: f64| {
+            if slot.higher_is_better {
+                a > b
+            } else {
+                a < b
+            }
+        };
+        let beats_waiting = slot
+            .waiting
+            .as_ref()
+            .is_none_or(|w| better(migrant.claimed, w.claimed));
+        let beats_offered = slot.offered.is_none_or(|o| better(migrant.claimed, o));
+        if beats_waiting && beats_offered {
+            slot.waiting = Some(migrant);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Takes the migrant waiting for `domain`, if any (each is offered once).
+    pub fn take(&self, domain: &str) -> Option<Migrant> {
+        let mut slots = self.lock();
+        let slot = slots.get_mut(domain)?;
+        let m = slot.waiting.take()?;
+        slot.offered = Some(m.claimed);
+        Some(m)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Slot>> {
+        self.slots.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Whether two parameter objects are the same point: the same keys, numbers equal to a
+/// relative 1e-9 (a plugin's round trip through its own coordinates may move the last
+/// bits), everything else equal.
+pub fn same_point(a: &Map, b: &Map) -> bool {
+    use doin_primitives::value::Value;
+    fn same(a: &Value, b: &Value) -> bool {
+        match (a.as_f64(), b.as_f64()) {
+            (Some(x), Some(y)) => (x - y).abs() <= 1e-9 * x.abs().max(y.abs()).max(1.0),
+            _ => match (a, b) {
+                (Value::Array(x), Value::Array(y)) => {
+                    x.len() == y.len() && x.iter().zip(y).all(|(x, y)| same(x, y))
+                }
+                (Value::Object(x), Value::Object(y)) => same_point(x, y),
+                _ => a == b,
+            },
+        }
+    }
+    a.len() == b.len()
+        && a.iter()
+            .all(|(k, va)| b.get(k).is_some_and(|vb| same(va, vb)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use doin_primitives::map;
+    use doin_primitives::value::Value;
+
+    fn migrant(claimed: f64) -> Migrant {
+        Migrant {
+            parameters: map! { "x" => vec![Value::Float(claimed)] },
+            claimed,
+            from: "peer".into(),
+        }
+    }
+
+    #[test]
+    fn the_best_claim_waits_and_is_offered_once() {
+        let board = MigrantBoard::default();
+        assert!(!board.announce("d", migrant(-5.0)), "unregistered domain");
+        board.register("d", true);
+        assert!(board.announce("d", migrant(-5.0)));
+        assert!(board.announce("d", migrant(-3.0)));
+        assert!(
+            !board.announce("d", migrant(-4.0)),
+            "worse than the waiting one"
+        );
+        assert!(!board.announce("d", migrant(f64::NAN)));
+        assert_eq!(board.take("d"), Some(migrant(-3.0)));
+        assert_eq!(board.take("d"), None, "offered once");
+        assert!(
+            !board.announce("d", migrant(-3.5)),
+            "worse than one offered"
+        );
+        assert!(board.announce("d", migrant(-1.0)));
+        assert_eq!(board.take("d").map(|m| m.claimed), Some(-1.0));
+    }
+
+    #[test]
+    fn lower_is_better_domains_keep_the_lowest_claim() {
+        let board = MigrantBoard::default();
+        board.register("loss", false);
+        assert!(board.announce("loss", migrant(2.0)));
+        assert!(!board.announce("loss", migrant(3.0)));
+        assert!(board.announce("loss", migrant(1.0)));
+        assert_eq!(board.take("loss").map(|m| m.claimed), Some(1.0));
+    }
+
+    #[test]
+    fn same_point_tolerates_round_trip_bits_only() {
+        let a = map! { "x" => vec![Value::Float(0.1), Value::Float(2.0)], "k" => "ridge" };
+        let b = map! { "x" => vec![Value::Float(0.1 + 1e-15), Value::Float(2.0)], "k" => "ridge" };
+        let c = map! { "x" => vec![Value::Float(0.1001), Value::Float(2.0)], "k" => "ridge" };
+        let d = map! { "x" => vec![Value::Float(0.1)], "k" => "ridge" };
+        assert!(same_point(&a, &b));
+        assert!(!same_point(&a, &c));
+        assert!(!same_point(&a, &d));
+        assert!(!same_point(
+            &a,
+            &map! { "x" => vec![Value::Float(0.1), Value::Float(2.0)], "k" => "lasso" }
+        ));
+    }
+}
