@@ -4,6 +4,19 @@
 //! cross-validation). Nodes cooperate through the chain (island migration: every optimizer
 //! starts each round from the best optimae on chain, whoever found it).
 //!
+//! Each node runs rounds at the solo node's rate whether or not its quorum has voted
+//! (proposals wait in flight, `doin_node::proposals`), and starts each round from the best
+//! point it knows: its own, the chain's, or another node's newest reveal re-measured by its
+//! optimizer (`doin_node::migration`). More nodes mean more search in total, not more per
+//! node.
+//!
+//! The wine target is the optimum the domain's optimizer converges to within about 50 to
+//! 230 rounds (4 to 15 s solo; the two optima it finds score -0.4006088 and -0.4006096),
+//! so the race measures the search, not start-up; its blocks need sums of 10^-5, as the
+//! last improvements toward it are that small. A solo optimizer occasionally settles in a
+//! worse optimum (-0.4015) for good: a run that does not reach the target within
+//! [`RUN_LIMIT`] counts as that long and is reported.
+//!
 //! `DOIN_BENCH_RUNS` (default 2) runs per setting; `DOIN_BENCH_DOMAINS` (default
 //! `quadratic,wine`) picks the domains.
 
@@ -11,6 +24,9 @@ use std::time::{Duration, Instant};
 
 use doin_node::config::NodeConfig;
 use doin_node::testnet::TestNet;
+
+/// How long a run may take before it is reported as not reaching the target.
+const RUN_LIMIT: Duration = Duration::from_secs(120);
 
 /// A domain to race on.
 struct Race {
@@ -41,9 +57,9 @@ const RACES: [Race; 2] = [
     },
     Race {
         domain: "wine",
-        label: "wine quality (ridge, 10-fold CV, target neg_cv_mse -0.41)",
-        target: -0.41,
-        threshold: 0.001,
+        label: "wine quality (ridge, 10-fold CV, target neg_cv_mse -0.40061)",
+        target: -0.40061,
+        threshold: 0.00001,
         setup: |d| {
             d.domain_id = "wine".into();
             d.optimization_plugin = doin_plugins::wine::NAME.into();
@@ -73,29 +89,31 @@ fn config(race: &Race, nodes: usize) -> NodeConfig {
     c
 }
 
-fn time_to_target(race: &Race, nodes: usize) -> Duration {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    rt.block_on(async {
+/// The time from starting the nodes to the target on chain, or `None` past [`RUN_LIMIT`].
+fn time_to_target(race: &Race, nodes: usize) -> Option<Duration> {
+    doin_node::testnet::runtime().block_on(async {
         let started = Instant::now();
         let net = TestNet::start(nodes, &config(race, nodes))
             .await
             .expect("network");
-        net.wait_for(Duration::from_secs(300), "the target on chain", |v| {
-            v.iter().any(|v| {
-                v.domain_best
-                    .get(race.domain)
-                    .is_some_and(|b| *b >= race.target)
+        let reached = net
+            .wait_for(RUN_LIMIT, "the target on chain", |v| {
+                v.iter().any(|v| {
+                    v.domain_best
+                        .get(race.domain)
+                        .is_some_and(|b| *b >= race.target)
+                })
             })
-        })
-        .await
-        .expect("reaches the target");
+            .await;
         let took = started.elapsed();
         net.shutdown().await;
-        took
+        match reached {
+            Ok(_) => Some(took),
+            Err(e) => {
+                println!("  {nodes} node(s): {e}");
+                None
+            }
+        }
     })
 }
 
@@ -113,7 +131,7 @@ fn main() {
         let mut results = Vec::new();
         for nodes in [1usize, 2, 4] {
             let mut times: Vec<f64> = (0..runs)
-                .map(|_| time_to_target(race, nodes).as_secs_f64())
+                .map(|_| time_to_target(race, nodes).unwrap_or(RUN_LIMIT).as_secs_f64())
                 .collect();
             times.sort_by(f64::total_cmp);
             let median = times[times.len() / 2];
