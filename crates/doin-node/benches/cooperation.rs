@@ -131,7 +131,11 @@ fn main() {
         let mut results = Vec::new();
         for nodes in [1usize, 2, 4] {
             let mut times: Vec<f64> = (0..runs)
-                .map(|_| time_to_target(race, nodes).unwrap_or(RUN_LIMIT).as_secs_f64())
+                .map(|_| {
+                    time_to_target(race, nodes)
+                        .unwrap_or(RUN_LIMIT)
+                        .as_secs_f64()
+                })
                 .collect();
             times.sort_by(f64::total_cmp);
             let median = times[times.len() / 2];

@@ -33,9 +33,16 @@ struct Slot {
     higher_is_better: bool,
     /// The best claim since the optimizer last took one.
     waiting: Option<Migrant>,
-    /// The best claim ever offered, so that an older, worse announcement of the same
-    /// search is not offered again.
-    offered: Option<f64>,
+}
+
+impl Slot {
+    fn better(&self, a: f64, b: f64) -> bool {
+        if self.higher_is_better {
+            a > b
+        } else {
+            a < b
+        }
+    }
 }
 
 /// The migrants waiting per domain; cheap to clone (shared).
@@ -54,7 +61,7 @@ impl MigrantBoard {
     }
 
     /// Keeps `migrant` for `domain` when the domain is registered and it claims better than
-    /// both the migrant waiting and the best already offered; says whether it was kept.
+    /// the migrant waiting; says whether it was kept.
     pub fn announce(&self, domain: &str, migrant: Migrant) -> bool {
         if !migrant.claimed.is_finite() {
             return false;
@@ -63,19 +70,11 @@ impl MigrantBoard {
         let Some(slot) = slots.get_mut(domain) else {
             return false;
         };
-        let better = |a: f64, b: f64| {
-            if slot.higher_is_better {
-                a > b
-            } else {
-                a < b
-            }
-        };
-        let beats_waiting = slot
+        if slot
             .waiting
             .as_ref()
-            .is_none_or(|w| better(migrant.claimed, w.claimed));
-        let beats_offered = slot.offered.is_none_or(|o| better(migrant.claimed, o));
-        if beats_waiting && beats_offered {
+            .is_none_or(|w| slot.better(migrant.claimed, w.claimed))
+        {
             slot.waiting = Some(migrant);
             true
         } else {
@@ -83,13 +82,14 @@ impl MigrantBoard {
         }
     }
 
-    /// Takes the migrant waiting for `domain`, if any (each is offered once).
-    pub fn take(&self, domain: &str) -> Option<Migrant> {
+    /// Takes the migrant waiting for `domain` if it claims better than `floor` (the
+    /// optimizer's best); each announcement is offered at most once, so a false claim
+    /// holds the slot for one round only.
+    pub fn take_better_than(&self, domain: &str, floor: Option<f64>) -> Option<Migrant> {
         let mut slots = self.lock();
         let slot = slots.get_mut(domain)?;
         let m = slot.waiting.take()?;
-        slot.offered = Some(m.claimed);
-        Some(m)
+        floor.is_none_or(|f| slot.better(m.claimed, f)).then_some(m)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Slot>> {
@@ -145,14 +145,20 @@ mod tests {
             "worse than the waiting one"
         );
         assert!(!board.announce("d", migrant(f64::NAN)));
-        assert_eq!(board.take("d"), Some(migrant(-3.0)));
-        assert_eq!(board.take("d"), None, "offered once");
-        assert!(
-            !board.announce("d", migrant(-3.5)),
-            "worse than one offered"
+        assert_eq!(board.take_better_than("d", None), Some(migrant(-3.0)));
+        assert_eq!(board.take_better_than("d", None), None, "offered once");
+        assert!(board.announce("d", migrant(-3.5)), "the slot is free again");
+        assert_eq!(
+            board.take_better_than("d", Some(-3.0)),
+            None,
+            "no better than the optimizer's best"
         );
+        assert_eq!(board.take_better_than("d", None), None, "and dropped");
         assert!(board.announce("d", migrant(-1.0)));
-        assert_eq!(board.take("d").map(|m| m.claimed), Some(-1.0));
+        assert_eq!(
+            board.take_better_than("d", Some(-3.0)).map(|m| m.claimed),
+            Some(-1.0)
+        );
     }
 
     #[test]
@@ -162,7 +168,10 @@ mod tests {
         assert!(board.announce("loss", migrant(2.0)));
         assert!(!board.announce("loss", migrant(3.0)));
         assert!(board.announce("loss", migrant(1.0)));
-        assert_eq!(board.take("loss").map(|m| m.claimed), Some(1.0));
+        assert_eq!(
+            board.take_better_than("loss", Some(1.5)).map(|m| m.claimed),
+            Some(1.0)
+        );
     }
 
     #[test]

@@ -151,14 +151,17 @@ impl OptimizerLoop {
         self.migrants.register(&domain, self.higher_is_better);
         let mut in_flight = InFlightSet::default();
         // This node's best accepted optimae not yet in a block, and the parameters of the
-        // last migrant taken from another node's reveal (never proposed as this node's).
+        // last migrant the optimizer adopted from another node's reveal (never proposed as
+        // this node's).
         let mut accepted: Option<f64> = None;
         let mut borrowed: Option<doin_primitives::value::Map> = None;
         let mut round: u64 = 0;
         let mut failures: u32 = 0;
         while !crate::node::stopping(&self.stop) {
             round += 1;
-            let migrant = self.migrants.take(&domain);
+            let migrant = self
+                .migrants
+                .take_better_than(&domain, best.as_ref().map(|b| b.performance));
             let candidate = match self.step_from(best.as_ref(), migrant.as_ref()) {
                 Ok(c) => {
                     failures = 0;
@@ -171,7 +174,8 @@ impl OptimizerLoop {
                     continue;
                 }
             };
-            if let Some(m) = migrant {
+            // The optimizer adopted the migrant and found nothing better yet.
+            if let Some(m) = migrant.filter(|m| same_point(&m.parameters, &candidate.parameters)) {
                 borrowed = Some(m.parameters);
             }
             tracing::debug!(domain = %domain, round, performance = candidate.performance, "round");
