@@ -60,8 +60,8 @@ impl MigrantBoard {
         });
     }
 
-    /// Keeps `migrant` for `domain` when the domain is registered and it claims better than
-    /// the migrant waiting; says whether it was kept.
+    /// Keeps `migrant` for `domain` when the domain is registered and it claims at least
+    /// as much as the migrant waiting (the newest wins a tie); says whether it was kept.
     pub fn announce(&self, domain: &str, migrant: Migrant) -> bool {
         if !migrant.claimed.is_finite() {
             return false;
@@ -73,7 +73,7 @@ impl MigrantBoard {
         if slot
             .waiting
             .as_ref()
-            .is_none_or(|w| slot.better(migrant.claimed, w.claimed))
+            .is_none_or(|w| !slot.better(w.claimed, migrant.claimed))
         {
             slot.waiting = Some(migrant);
             true
@@ -145,7 +145,10 @@ mod tests {
             "worse than the waiting one"
         );
         assert!(!board.announce("d", migrant(f64::NAN)));
-        assert_eq!(board.take_better_than("d", None), Some(migrant(-3.0)));
+        let mut newer = migrant(-3.0);
+        newer.from = "newer".into();
+        assert!(board.announce("d", newer.clone()), "the newest wins a tie");
+        assert_eq!(board.take_better_than("d", None), Some(newer));
         assert_eq!(board.take_better_than("d", None), None, "offered once");
         assert!(board.announce("d", migrant(-3.5)), "the slot is free again");
         assert_eq!(
