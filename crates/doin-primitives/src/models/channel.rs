@@ -112,8 +112,7 @@ impl WireModel for ChannelUpdate {
                 return Err(ModelError::Invalid {
                     model: "ChannelUpdate",
                     field: RECEIVER_SIG_FIELD,
-                    reason: "receiver_public_key and receiver_signature must come together"
-                        .into(),
+                    reason: "receiver_public_key and receiver_signature must come together".into(),
                 })
             }
         };
@@ -138,8 +137,14 @@ impl WireModel for ChannelUpdate {
             seal.write(&mut m);
         }
         if let Some(seal) = &self.receiver_seal {
-            m.insert(RECEIVER_KEY_FIELD.into(), Value::Str(seal.public_key.clone()));
-            m.insert(RECEIVER_SIG_FIELD.into(), Value::Str(seal.signature.clone()));
+            m.insert(
+                RECEIVER_KEY_FIELD.into(),
+                Value::Str(seal.public_key.clone()),
+            );
+            m.insert(
+                RECEIVER_SIG_FIELD.into(),
+                Value::Str(seal.signature.clone()),
+            );
         }
         Value::Object(m)
     }

@@ -1,0 +1,842 @@
+//! Payment channels on chain: the rules a [`ChannelOp`] must meet to enter a block, and
+//! the check a receiver runs on an off-chain [`ChannelUpdate`].
+//!
+//! Every operation is sealed by its actor ([`SealKind::ChannelOp`]), pays a `fee` like a
+//! transfer (base fee burned, the rest tips the generator) and carries the actor's
+//! *channel-operation nonce*: its previous one plus one, counted apart from transfer
+//! nonces so that the transfer mempool and the channel pool never race for a nonce.
+//! A block carries at most [`MAX_CHANNEL_OPS_PER_BLOCK`] operations; they apply in order,
+//! after the block's transfers, against the balances those leave. Time is chain time: the
+//! including block's header timestamp, never a clock.
+//!
+//! * **open** (actor = sender): `receiver` a peer id other than the sender; `0 < deposit`
+//!   within the supply; `dispute_period` in
+//!   [[`MIN_DISPUTE_PERIOD_SECS`], [`MAX_DISPUTE_PERIOD_SECS`]]; fewer than
+//!   [`MAX_OPEN_CHANNELS_PER_SENDER`] unsettled channels of the sender (closed ones do not
+//!   count, unlike the reference's lifetime cap); balance ≥ deposit + fee. The deposit is
+//!   locked; the channel's id is the operation's id; its state is (deposit, 0) at nonce 0.
+//! * **close** (either participant, channel open): with no update, the opening state;
+//!   with an update, it must be valid ([`check_update_fields`]: this channel, balances
+//!   not negative and summing to the deposit, the sender's seal). Countersigned by the
+//!   receiver, it settles at once (cooperative close). Otherwise the channel is *closing*
+//!   until `deadline = block time + dispute_period`. A second close is refused: while
+//!   closing only a dispute with a newer update changes the state (the reference's close
+//!   during a dispute skipped the period).
+//! * **dispute** (either participant, channel closing, block time < deadline): an update
+//!   valid as above with a nonce above the closing state's. **The newest validly signed
+//!   update always wins**: it replaces the closing state and the channel settles at once,
+//!   so a party that closed on a stale update is paid exactly what the newest update
+//!   says and gains nothing by the attempt. There is no further monetary penalty.
+//! * **settle** (either participant, channel closing, block time ≥ deadline): the closing
+//!   state is paid out: receiver payout and sender refund credited, the deposit unlocked,
+//!   the channel closed.
+//!
+//! Money is conserved: Σ balances + [`ChainState::total_locked`] == minted − burned.
+
+use std::collections::BTreeMap;
+
+use doin_primitives::identity::require_seal;
+use doin_primitives::models::{ChannelAction, ChannelOp, ChannelUpdate};
+use doin_primitives::seal::SealKind;
+
+use crate::error::ConsensusError;
+use crate::fee_market::split_fee;
+use crate::state::ChainState;
+use crate::transfer::{is_peer_id, BlockTransfers, MAX_SUPPLY_UNITS};
+
+/// Most channel operations one block may carry.
+pub const MAX_CHANNEL_OPS_PER_BLOCK: u64 = 100;
+/// The shortest dispute period: one second of chain time.
+pub const MIN_DISPUTE_PERIOD_SECS: i64 = 1;
+/// The longest dispute period: thirty days of chain time.
+pub const MAX_DISPUTE_PERIOD_SECS: i64 = 30 * 24 * 3600;
+/// Most unsettled (open or closing) channels one sender may have.
+pub const MAX_OPEN_CHANNELS_PER_SENDER: u64 = 64;
+
+/// Where a channel is in its life.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChannelStatus {
+    /// Open: updates are being exchanged off chain.
+    Open,
+    /// Closed unilaterally by `closer`; disputable until `deadline_micros` (chain time).
+    Closing {
+        /// Who closed.
+        closer: String,
+        /// When the dispute period ends, µs since the Unix epoch.
+        deadline_micros: i64,
+    },
+    /// Paid out; nothing more can happen.
+    Closed,
+}
+
+impl ChannelStatus {
+    /// The status's name: `open`, `closing` or `closed`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ChannelStatus::Open => "open",
+            ChannelStatus::Closing { .. } => "closing",
+            ChannelStatus::Closed => "closed",
+        }
+    }
+}
+
+/// A channel as the chain leaves it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Channel {
+    /// Its id (the open operation's id).
+    pub channel_id: String,
+    /// The paying party.
+    pub sender: String,
+    /// The paid party.
+    pub receiver: String,
+    /// Base units locked at open.
+    pub deposit: u64,
+    /// Seconds of chain time a unilateral close waits.
+    pub dispute_period_secs: u64,
+    /// The height of the block that opened it.
+    pub opened_height: u64,
+    /// Its status.
+    pub status: ChannelStatus,
+    /// The nonce of the state on chain (0: the opening state).
+    pub nonce: u64,
+    /// What the sender gets back on settlement.
+    pub sender_balance: u64,
+    /// What the receiver is paid on settlement.
+    pub receiver_balance: u64,
+}
+
+/// Channel totals, the reference's `get_stats()` keys (amounts in base units).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ChannelStats {
+    /// Channels ever opened.
+    pub total_channels: u64,
+    /// Channels not yet settled (open or closing).
+    pub active_channels: u64,
+    /// Base units locked in unsettled channels.
+    pub total_locked: u64,
+    /// Base units paid to receivers by settlements.
+    pub total_settled: u64,
+    /// Settlement fees (DOIN charges none: operations pay a transfer-like fee instead).
+    pub total_fees: u64,
+    /// Disputes won on chain.
+    pub disputes: u64,
+}
+
+/// Why a channel operation or update is refused; each variant names the rule.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChannelError {
+    /// No channel with this id on chain.
+    #[error("unknown channel {0}")]
+    UnknownChannel(String),
+    /// The actor is neither the sender nor the receiver.
+    #[error("{actor} is not a participant of channel {channel_id}")]
+    NotParticipant {
+        /// The actor.
+        actor: String,
+        /// The channel.
+        channel_id: String,
+    },
+    /// Open: the receiver is the sender.
+    #[error("cannot open a channel with yourself")]
+    SelfChannel,
+    /// Open: the receiver is not a peer id.
+    #[error("receiver {0:?} is not a peer id (40 lowercase hex characters)")]
+    BadReceiver(String),
+    /// Open: the deposit must be positive.
+    #[error("deposit must be positive, got {0} base units")]
+    NonPositiveDeposit(i64),
+    /// Open: deposit plus fee above the total supply.
+    #[error("deposit + fee exceeds the total supply of {MAX_SUPPLY_UNITS} base units")]
+    AboveSupply,
+    /// Open: the dispute period is out of bounds.
+    #[error(
+        "dispute period {0} s is outside [{MIN_DISPUTE_PERIOD_SECS}, {MAX_DISPUTE_PERIOD_SECS}] s"
+    )]
+    BadDisputePeriod(i64),
+    /// Open: the sender has too many unsettled channels.
+    #[error(
+        "{sender} already has {open} unsettled channels (at most {MAX_OPEN_CHANNELS_PER_SENDER})"
+    )]
+    TooManyChannels {
+        /// The sender.
+        sender: String,
+        /// Its unsettled channels.
+        open: u64,
+    },
+    /// The actor cannot pay the deposit and fee (open) or the fee.
+    #[error("insufficient balance: {balance} < {needed} (base units)")]
+    InsufficientBalance {
+        /// The actor's balance.
+        balance: u64,
+        /// What the operation needs.
+        needed: u64,
+    },
+    /// The fee must not be negative.
+    #[error("fee must not be negative, got {0} base units")]
+    NegativeFee(i64),
+    /// The fee does not cover the base fee.
+    #[error("fee {fee} is below the base fee {base_fee} (base units)")]
+    FeeBelowBaseFee {
+        /// The operation's fee.
+        fee: u64,
+        /// The block's base fee.
+        base_fee: u64,
+    },
+    /// The actor's channel-operation nonce was already used.
+    #[error("channel operation nonce {got} already used: expected {expected}")]
+    NonceReused {
+        /// The actor's next nonce.
+        expected: u64,
+        /// The operation's nonce.
+        got: i64,
+    },
+    /// The nonce skips the actor's next one.
+    #[error("channel operation nonce {got} skips the next nonce {expected}")]
+    NonceSkipped {
+        /// The actor's next nonce.
+        expected: u64,
+        /// The operation's nonce.
+        got: i64,
+    },
+    /// The operation's seal is missing or does not hold.
+    #[error("bad signature: {0}")]
+    BadSignature(String),
+    /// The update's sender seal is missing or does not hold.
+    #[error("update not signed by the channel's sender: {0}")]
+    BadUpdateSeal(String),
+    /// The update's receiver seal does not hold.
+    #[error("bad receiver countersignature: {0}")]
+    BadCountersignature(String),
+    /// The update is for another channel.
+    #[error("update is for channel {got}, not {expected}")]
+    WrongChannel {
+        /// The channel acted on.
+        expected: String,
+        /// The update's channel.
+        got: String,
+    },
+    /// The update's nonce or a balance is negative.
+    #[error("update nonce and balances must not be negative")]
+    NegativeAmount,
+    /// The update's balances do not add up to the deposit.
+    #[error("balances sum to {sum}, the deposit is {deposit} (base units)")]
+    BalancesNotDeposit {
+        /// sender_balance + receiver_balance.
+        sum: i128,
+        /// The deposit.
+        deposit: u64,
+    },
+    /// The update is not newer than the state it would replace.
+    #[error("update nonce {got} is not newer than {current}")]
+    NonceNotNewer {
+        /// The update's nonce.
+        got: i64,
+        /// The nonce it must exceed.
+        current: u64,
+    },
+    /// The update pays the receiver less than the one before it.
+    #[error("update pays the receiver {got}, less than the previous {previous} (base units)")]
+    PaymentDecreased {
+        /// The update's receiver balance.
+        got: i64,
+        /// The previous update's receiver balance.
+        previous: i64,
+    },
+    /// A close or update while a close is pending.
+    #[error("channel {channel_id} is closing (dispute period until {deadline_micros} µs): only a dispute with a newer update is accepted")]
+    Closing {
+        /// The channel.
+        channel_id: String,
+        /// The end of its dispute period.
+        deadline_micros: i64,
+    },
+    /// A dispute or settle on a channel nobody closed.
+    #[error("channel {0} is open: there is no close to dispute or settle")]
+    NotClosing(String),
+    /// Any operation on a settled channel.
+    #[error("channel {0} is closed")]
+    Closed(String),
+    /// A dispute after the period.
+    #[error("the dispute period ended at {deadline_micros} µs (block time {at_micros} µs)")]
+    DisputePeriodOver {
+        /// The end of the period.
+        deadline_micros: i64,
+        /// The block's time.
+        at_micros: i64,
+    },
+    /// A settle before the period ends.
+    #[error("the dispute period runs until {deadline_micros} µs (block time {at_micros} µs)")]
+    DisputePeriodNotOver {
+        /// The end of the period.
+        deadline_micros: i64,
+        /// The block's time.
+        at_micros: i64,
+    },
+    /// A block carries more channel operations than allowed.
+    #[error("{count} channel operations in one block, at most {MAX_CHANNEL_OPS_PER_BLOCK}")]
+    TooMany {
+        /// Operations carried.
+        count: usize,
+    },
+}
+
+/// Checks an update against `channel` without the nonce rule: it names the channel, its
+/// nonce and balances are not negative, the balances sum to the deposit, and the sender's
+/// seal over the state hash holds. Returns whether the receiver countersigned it (a
+/// present but broken countersignature is refused).
+pub fn check_update_fields(channel: &Channel, u: &ChannelUpdate) -> Result<bool, ChannelError> {
+    if u.channel_id != channel.channel_id {
+        return Err(ChannelError::WrongChannel {
+            expected: channel.channel_id.clone(),
+            got: u.channel_id.clone(),
+        });
+    }
+    if u.nonce < 0 || u.sender_balance < 0 || u.receiver_balance < 0 {
+        return Err(ChannelError::NegativeAmount);
+    }
+    let sum = i128::from(u.sender_balance) + i128::from(u.receiver_balance);
+    if sum != i128::from(channel.deposit) {
+        return Err(ChannelError::BalancesNotDeposit {
+            sum,
+            deposit: channel.deposit,
+        });
+    }
+    let hash = u.state_hash();
+    require_seal(
+        u.sender_seal.as_ref(),
+        SealKind::PaymentUpdate,
+        &hash,
+        &channel.sender,
+    )
+    .map_err(|e| ChannelError::BadUpdateSeal(e.to_string()))?;
+    match &u.receiver_seal {
+        None => Ok(false),
+        Some(seal) => require_seal(
+            Some(seal),
+            SealKind::PaymentUpdate,
+            &hash,
+            &channel.receiver,
+        )
+        .map(|()| true)
+        .map_err(|e| ChannelError::BadCountersignature(e.to_string())),
+    }
+}
+
+/// The off-chain rule a receiver applies to consecutive updates of one channel: `next`
+/// has a higher nonce and pays at least as much as `previous`. Returns the increment paid
+/// (base units).
+pub fn check_successor(
+    previous: &ChannelUpdate,
+    next: &ChannelUpdate,
+) -> Result<u64, ChannelError> {
+    if next.nonce <= previous.nonce {
+        return Err(ChannelError::NonceNotNewer {
+            got: next.nonce,
+            current: u64::try_from(previous.nonce).unwrap_or(0),
+        });
+    }
+    u64::try_from(next.receiver_balance - previous.receiver_balance).map_err(|_| {
+        ChannelError::PaymentDecreased {
+            got: next.receiver_balance,
+            previous: previous.receiver_balance,
+        }
+    })
+}
+
+/// What a valid update is worth to its receiver, per [`ChainState::check_channel_update`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VoucherCheck {
+    /// The channel as on chain.
+    pub channel: Channel,
+    /// Base units the update pays the receiver (cumulative).
+    pub paid: u64,
+    /// The update's nonce.
+    pub nonce: u64,
+}
+
+/// A block's channel operations, checked in order: the accounts and channels they leave.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BlockChannelOps {
+    /// The operations, in block order.
+    pub ops: Vec<ChannelOp>,
+    /// Balances of the accounts the operations touch, after them (and the block's transfers).
+    pub balances: BTreeMap<String, u64>,
+    /// Channel-operation nonces of the actors, after them.
+    pub nonces: BTreeMap<String, u64>,
+    /// Channels the operations touch, after them.
+    pub channels: BTreeMap<String, Channel>,
+    /// Unsettled channels per sender, for the senders touched.
+    pub unsettled: BTreeMap<String, u64>,
+    /// The totals after them.
+    pub stats: ChannelStats,
+    /// Base units the operations burn (base fees).
+    pub burned: u64,
+    /// Base units the generator earns in tips.
+    pub tips: u64,
+}
+
+/// The working copy one block's operations are checked against.
+struct Ledger<'a> {
+    state: &'a ChainState,
+    at_micros: i64,
+    height: u64,
+    out: BlockChannelOps,
+}
+
+impl Ledger<'_> {
+    fn balance(&self, who: &str) -> u64 {
+        self.out
+            .balances
+            .get(who)
+            .copied()
+            .unwrap_or_else(|| self.state.balance(who))
+    }
+
+    fn credit(&mut self, who: &str, units: u64) {
+        let b = self.balance(who).saturating_add(units);
+        self.out.balances.insert(who.to_owned(), b);
+    }
+
+    fn channel(&self, id: &str) -> Result<Channel, ChannelError> {
+        self.out
+            .channels
+            .get(id)
+            .or_else(|| self.state.channels.get(id))
+            .cloned()
+            .ok_or_else(|| ChannelError::UnknownChannel(id.to_owned()))
+    }
+
+    fn unsettled(&self, sender: &str) -> u64 {
+        self.out.unsettled.get(sender).copied().unwrap_or_else(|| {
+            self.state
+                .unsettled_channels
+                .get(sender)
+                .copied()
+                .unwrap_or(0)
+        })
+    }
+
+    /// Checks `op` (seal aside) and applies it to the working copy.
+    fn apply(&mut self, op: &ChannelOp) -> Result<(), ChannelError> {
+        let fee = u64::try_from(op.fee).map_err(|_| ChannelError::NegativeFee(op.fee))?;
+        let base_fee = self.state.base_fee;
+        let (burned, tip) =
+            split_fee(fee, base_fee).ok_or(ChannelError::FeeBelowBaseFee { fee, base_fee })?;
+        let last = self
+            .out
+            .nonces
+            .get(&op.actor)
+            .copied()
+            .unwrap_or_else(|| self.state.channel_nonce(&op.actor));
+        let expected = last.saturating_add(1);
+        match u64::try_from(op.nonce) {
+            Ok(n) if n == expected => {}
+            Ok(n) if n > expected => {
+                return Err(ChannelError::NonceSkipped {
+                    expected,
+                    got: op.nonce,
+                })
+            }
+            _ => {
+                return Err(ChannelError::NonceReused {
+                    expected,
+                    got: op.nonce,
+                })
+            }
+        }
+        let balance = self.balance(&op.actor);
+        let needed = match &op.action {
+            ChannelAction::Open { deposit, .. } => u64::try_from(*deposit)
+                .ok()
+                .filter(|d| *d > 0)
+                .ok_or(ChannelError::NonPositiveDeposit(*deposit))?
+                .checked_add(fee)
+                .filter(|n| *n <= MAX_SUPPLY_UNITS)
+                .ok_or(ChannelError::AboveSupply)?,
+            _ => fee,
+        };
+        match &op.action {
+            ChannelAction::Open {
+                receiver,
+                deposit,
+                dispute_period,
+            } => self.open(op, receiver, *deposit, *dispute_period)?,
+            ChannelAction::Close { channel_id, update } => {
+                self.close(op, channel_id, update.as_ref())?
+            }
+            ChannelAction::Dispute { update } => self.dispute(op, update)?,
+            ChannelAction::Settle { channel_id } => self.settle_op(op, channel_id)?,
+        }
+        if balance < needed {
+            return Err(ChannelError::InsufficientBalance { balance, needed });
+        }
+        // Solvency was judged on the balance before this operation's payout (if any).
+        let after = self.balance(&op.actor) - needed;
+        self.out.balances.insert(op.actor.clone(), after);
+        self.out.nonces.insert(op.actor.clone(), expected);
+        self.out.burned += burned;
+        self.out.tips += tip;
+        Ok(())
+    }
+
+    fn open(
+        &mut self,
+        op: &ChannelOp,
+        receiver: &str,
+        deposit: i64,
+        dispute_period: i64,
+    ) -> Result<(), ChannelError> {
+        if receiver == op.actor {
+            return Err(ChannelError::SelfChannel);
+        }
+        if !is_peer_id(receiver) {
+            return Err(ChannelError::BadReceiver(receiver.to_owned()));
+        }
+        if !(MIN_DISPUTE_PERIOD_SECS..=MAX_DISPUTE_PERIOD_SECS).contains(&dispute_period) {
+            return Err(ChannelError::BadDisputePeriod(dispute_period));
+        }
+        let open = self.unsettled(&op.actor);
+        if open >= MAX_OPEN_CHANNELS_PER_SENDER {
+            return Err(ChannelError::TooManyChannels {
+                sender: op.actor.clone(),
+                open,
+            });
+        }
+        let deposit = deposit.unsigned_abs();
+        let id = op.compute_id();
+        self.out.channels.insert(
+            id.clone(),
+            Channel {
+                channel_id: id,
+                sender: op.actor.clone(),
+                receiver: receiver.to_owned(),
+                deposit,
+                dispute_period_secs: dispute_period.unsigned_abs(),
+                opened_height: self.height,
+                status: ChannelStatus::Open,
+                nonce: 0,
+                sender_balance: deposit,
+                receiver_balance: 0,
+            },
+        );
+        self.out.unsettled.insert(op.actor.clone(), open + 1);
+        self.out.stats.total_channels += 1;
+        self.out.stats.active_channels += 1;
+        self.out.stats.total_locked += deposit;
+        Ok(())
+    }
+
+    /// The channel `id` with `actor` a participant.
+    fn participant(&self, actor: &str, id: &str) -> Result<Channel, ChannelError> {
+        let c = self.channel(id)?;
+        if actor != c.sender && actor != c.receiver {
+            return Err(ChannelError::NotParticipant {
+                actor: actor.to_owned(),
+                channel_id: id.to_owned(),
+            });
+        }
+        Ok(c)
+    }
+
+    fn close(
+        &mut self,
+        op: &ChannelOp,
+        id: &str,
+        update: Option<&ChannelUpdate>,
+    ) -> Result<(), ChannelError> {
+        let mut c = self.participant(&op.actor, id)?;
+        match c.status {
+            ChannelStatus::Open => {}
+            ChannelStatus::Closing {
+                deadline_micros, ..
+            } => {
+                return Err(ChannelError::Closing {
+                    channel_id: id.to_owned(),
+                    deadline_micros,
+                })
+            }
+            ChannelStatus::Closed => return Err(ChannelError::Closed(id.to_owned())),
+        }
+        let cooperative = match update {
+            None => false,
+            Some(u) => {
+                let both = check_update_fields(&c, u)?;
+                c.nonce = u.nonce.unsigned_abs();
+                c.sender_balance = u.sender_balance.unsigned_abs();
+                c.receiver_balance = u.receiver_balance.unsigned_abs();
+                both
+            }
+        };
+        if cooperative {
+            self.settle(c);
+        } else {
+            let period = i64::try_from(c.dispute_period_secs).unwrap_or(MAX_DISPUTE_PERIOD_SECS);
+            c.status = ChannelStatus::Closing {
+                closer: op.actor.clone(),
+                deadline_micros: self.at_micros.saturating_add(period * 1_000_000),
+            };
+            self.out.channels.insert(c.channel_id.clone(), c);
+        }
+        Ok(())
+    }
+
+    fn dispute(&mut self, op: &ChannelOp, u: &ChannelUpdate) -> Result<(), ChannelError> {
+        let id = u.channel_id.as_str();
+        let mut c = self.participant(&op.actor, id)?;
+        let deadline_micros = match c.status {
+            ChannelStatus::Closing {
+                deadline_micros, ..
+            } => deadline_micros,
+            ChannelStatus::Open => return Err(ChannelError::NotClosing(id.to_owned())),
+            ChannelStatus::Closed => return Err(ChannelError::Closed(id.to_owned())),
+        };
+        if self.at_micros >= deadline_micros {
+            return Err(ChannelError::DisputePeriodOver {
+                deadline_micros,
+                at_micros: self.at_micros,
+            });
+        }
+        check_update_fields(&c, u)?;
+        if u64::try_from(u.nonce).map_or(true, |n| n <= c.nonce) {
+            return Err(ChannelError::NonceNotNewer {
+                got: u.nonce,
+                current: c.nonce,
+            });
+        }
+        c.nonce = u.nonce.unsigned_abs();
+        c.sender_balance = u.sender_balance.unsigned_abs();
+        c.receiver_balance = u.receiver_balance.unsigned_abs();
+        self.out.stats.disputes += 1;
+        self.settle(c);
+        Ok(())
+    }
+
+    fn settle_op(&mut self, op: &ChannelOp, id: &str) -> Result<(), ChannelError> {
+        let c = self.participant(&op.actor, id)?;
+        match c.status {
+            ChannelStatus::Closing {
+                deadline_micros, ..
+            } if self.at_micros < deadline_micros => Err(ChannelError::DisputePeriodNotOver {
+                deadline_micros,
+                at_micros: self.at_micros,
+            }),
+            ChannelStatus::Closing { .. } => {
+                self.settle(c);
+                Ok(())
+            }
+            ChannelStatus::Open => Err(ChannelError::NotClosing(id.to_owned())),
+            ChannelStatus::Closed => Err(ChannelError::Closed(id.to_owned())),
+        }
+    }
+
+    /// Pays `c`'s state out and closes it.
+    fn settle(&mut self, mut c: Channel) {
+        self.credit(&c.receiver, c.receiver_balance);
+        self.credit(&c.sender, c.sender_balance);
+        let open = self.unsettled(&c.sender);
+        self.out
+            .unsettled
+            .insert(c.sender.clone(), open.saturating_sub(1));
+        let s = &mut self.out.stats;
+        s.active_channels = s.active_channels.saturating_sub(1);
+        s.total_locked = s.total_locked.saturating_sub(c.deposit);
+        s.total_settled += c.receiver_balance;
+        c.status = ChannelStatus::Closed;
+        self.out.channels.insert(c.channel_id.clone(), c);
+    }
+}
+
+/// Balances after a block's transfers, for the accounts they touch.
+fn balances_after(state: &ChainState, transfers: &BlockTransfers) -> BTreeMap<String, u64> {
+    let mut out: BTreeMap<String, u64> = BTreeMap::new();
+    for (t, e) in transfers.transfers.iter().zip(&transfers.effects) {
+        let from = out
+            .entry(t.sender.clone())
+            .or_insert_with(|| state.balance(&t.sender));
+        *from = from.saturating_sub(e.debit);
+        let to = out
+            .entry(t.recipient.clone())
+            .or_insert_with(|| state.balance(&t.recipient));
+        *to = to.saturating_add(e.amount);
+    }
+    out
+}
+
+impl ChainState {
+    /// The channel with this id, open, closing or closed.
+    pub fn channel(&self, channel_id: &str) -> Option<&Channel> {
+        self.channels.get(channel_id)
+    }
+
+    /// Every channel on chain, by id.
+    pub fn channels(&self) -> &BTreeMap<String, Channel> {
+        &self.channels
+    }
+
+    /// Channel totals (the reference's `get_stats()` keys).
+    pub fn channel_stats(&self) -> ChannelStats {
+        self.channel_stats
+    }
+
+    /// Base units locked in unsettled channels; Σ balances + this == minted − burned.
+    pub fn total_locked(&self) -> u64 {
+        self.channel_stats.total_locked
+    }
+
+    /// A peer's last used channel-operation nonce (0 before its first).
+    pub fn channel_nonce(&self, peer_id: &str) -> u64 {
+        self.channel_nonces.get(peer_id).copied().unwrap_or(0)
+    }
+
+    /// The receiver's check of an off-chain update, against the chain's tip: the channel
+    /// exists and is open (a closing or closed channel takes no more payments), the update
+    /// is valid for it ([`check_update_fields`]: channel, balances summing to the deposit,
+    /// the sender's seal), and its nonce is above the one on chain. Returns what it pays.
+    /// A receiver also checks each update against the one before it ([`check_successor`]).
+    pub fn check_channel_update(&self, u: &ChannelUpdate) -> Result<VoucherCheck, ChannelError> {
+        let c = self
+            .channels
+            .get(&u.channel_id)
+            .ok_or_else(|| ChannelError::UnknownChannel(u.channel_id.clone()))?;
+        match c.status {
+            ChannelStatus::Open => {}
+            ChannelStatus::Closing {
+                deadline_micros, ..
+            } => {
+                return Err(ChannelError::Closing {
+                    channel_id: c.channel_id.clone(),
+                    deadline_micros,
+                })
+            }
+            ChannelStatus::Closed => return Err(ChannelError::Closed(c.channel_id.clone())),
+        }
+        check_update_fields(c, u)?;
+        let nonce = u64::try_from(u.nonce).ok().filter(|n| *n > c.nonce).ok_or(
+            ChannelError::NonceNotNewer {
+                got: u.nonce,
+                current: c.nonce,
+            },
+        )?;
+        Ok(VoucherCheck {
+            channel: c.clone(),
+            paid: u.receiver_balance.unsigned_abs(),
+            nonce,
+        })
+    }
+
+    /// Checks a next block's channel operations in order (module doc), after its checked
+    /// `transfers`, for a block at height `tip + 1` timestamped `at_micros`.
+    pub fn check_channel_ops(
+        &self,
+        ops: &[ChannelOp],
+        transfers: &BlockTransfers,
+        at_micros: i64,
+    ) -> Result<BlockChannelOps, ConsensusError> {
+        if ops.len() as u64 > MAX_CHANNEL_OPS_PER_BLOCK {
+            return Err(ConsensusError::ChannelOps(ChannelError::TooMany {
+                count: ops.len(),
+            }));
+        }
+        if ops.is_empty() {
+            return Ok(BlockChannelOps {
+                stats: self.channel_stats,
+                ..BlockChannelOps::default()
+            });
+        }
+        let mut ledger = self.ledger(transfers, at_micros);
+        for (index, op) in ops.iter().enumerate() {
+            let in_op = |source| ConsensusError::InChannelOp { index, source };
+            self.check_seal(
+                op.seal.as_ref(),
+                SealKind::ChannelOp,
+                &op.compute_id(),
+                &op.actor,
+            )
+            .map_err(|e| in_op(ChannelError::BadSignature(e.to_string())))?;
+            ledger.apply(op).map_err(in_op)?;
+        }
+        ledger.out.ops = ops.to_vec();
+        Ok(ledger.out)
+    }
+
+    fn ledger(&self, transfers: &BlockTransfers, at_micros: i64) -> Ledger<'_> {
+        Ledger {
+            state: self,
+            at_micros,
+            height: self.height + 1,
+            out: BlockChannelOps {
+                balances: balances_after(self, transfers),
+                stats: self.channel_stats,
+                ..BlockChannelOps::default()
+            },
+        }
+    }
+
+    /// The operations among `candidates` (seals already verified) a next block timestamped
+    /// `at_micros` can carry after `transfers`, in the given order: each valid after those
+    /// picked before it, at most [`MAX_CHANNEL_OPS_PER_BLOCK`].
+    pub fn select_channel_ops<'a>(
+        &self,
+        candidates: impl IntoIterator<Item = &'a ChannelOp>,
+        transfers: &BlockTransfers,
+        at_micros: i64,
+    ) -> Vec<ChannelOp> {
+        let mut ledger = self.ledger(transfers, at_micros);
+        let mut picked = Vec::new();
+        for op in candidates {
+            if picked.len() as u64 >= MAX_CHANNEL_OPS_PER_BLOCK {
+                break;
+            }
+            let before = ledger.out.clone();
+            if ledger.apply(op).is_ok() {
+                picked.push(op.clone());
+            } else {
+                ledger.out = before;
+            }
+        }
+        picked
+    }
+
+    /// Checks `op` alone against the tip as if it entered a block at `at_micros`, after
+    /// the tip's channel-operation nonce `last_nonce` of its actor (a pool counts its
+    /// pending operations in). The seal is checked too.
+    pub fn check_channel_op(
+        &self,
+        op: &ChannelOp,
+        last_nonce: u64,
+        at_micros: i64,
+    ) -> Result<(), ChannelError> {
+        require_seal(
+            op.seal.as_ref(),
+            SealKind::ChannelOp,
+            &op.compute_id(),
+            &op.actor,
+        )
+        .map_err(|e| ChannelError::BadSignature(e.to_string()))?;
+        let mut ledger = self.ledger(&BlockTransfers::default(), at_micros);
+        ledger.out.nonces.insert(op.actor.clone(), last_nonce);
+        ledger.apply(op)
+    }
+
+    /// Applies a validated block's channel operations (after its transfers).
+    pub(crate) fn apply_channel_ops(&mut self, b: &BlockChannelOps) {
+        for (who, units) in &b.balances {
+            self.balances.insert(who.clone(), *units);
+        }
+        for (who, n) in &b.nonces {
+            self.channel_nonces.insert(who.clone(), *n);
+        }
+        for (id, c) in &b.channels {
+            self.channels.insert(id.clone(), c.clone());
+        }
+        for (who, n) in &b.unsettled {
+            self.unsettled_channels.insert(who.clone(), *n);
+        }
+        self.channel_stats = b.stats;
+        self.total_burned = self.total_burned.saturating_add(b.burned);
+    }
+}
+
+#[cfg(test)]
+#[path = "channel_tests.rs"]
+mod tests;
