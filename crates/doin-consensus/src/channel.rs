@@ -36,13 +36,15 @@
 use std::collections::BTreeMap;
 
 use doin_primitives::identity::require_seal;
-use doin_primitives::models::{ChannelAction, ChannelOp, ChannelUpdate};
+use doin_primitives::models::{ChannelAction, ChannelOp, ChannelUpdate, Transfer};
 use doin_primitives::seal::SealKind;
 
 use crate::error::ConsensusError;
 use crate::fee_market::split_fee;
 use crate::state::ChainState;
-use crate::transfer::{is_peer_id, BlockTransfers, MAX_SUPPLY_UNITS};
+use crate::transfer::{
+    check_transfer, debited, is_peer_id, Account, BlockTransfers, MAX_SUPPLY_UNITS,
+};
 
 /// Most channel operations one block may carry.
 pub const MAX_CHANNEL_OPS_PER_BLOCK: u64 = 100;
@@ -773,15 +775,16 @@ impl ChainState {
     }
 
     /// The operations among `candidates` (seals already verified) a next block timestamped
-    /// `at_micros` can carry after `transfers`, in the given order: each valid after those
-    /// picked before it, at most [`MAX_CHANNEL_OPS_PER_BLOCK`].
+    /// `at_micros` can carry after `transfers` (already selected, each valid in order), in
+    /// the given order: each valid after those picked before it, at most
+    /// [`MAX_CHANNEL_OPS_PER_BLOCK`].
     pub fn select_channel_ops<'a>(
         &self,
         candidates: impl IntoIterator<Item = &'a ChannelOp>,
-        transfers: &BlockTransfers,
+        transfers: &[Transfer],
         at_micros: i64,
     ) -> Vec<ChannelOp> {
-        let mut ledger = self.ledger(transfers, at_micros);
+        let mut ledger = self.ledger(&self.transfer_effects(transfers), at_micros);
         let mut picked = Vec::new();
         for op in candidates {
             if picked.len() as u64 >= MAX_CHANNEL_OPS_PER_BLOCK {
@@ -797,13 +800,37 @@ impl ChainState {
         picked
     }
 
-    /// Checks `op` alone against the tip as if it entered a block at `at_micros`, after
-    /// the tip's channel-operation nonce `last_nonce` of its actor (a pool counts its
-    /// pending operations in). The seal is checked too.
-    pub fn check_channel_op(
+    /// What `transfers` do in order, seals not checked (those that break a rule are left
+    /// out, as [`ChainState::select_transfers`] would).
+    fn transfer_effects(&self, transfers: &[Transfer]) -> BlockTransfers {
+        let mut out = BlockTransfers::default();
+        let mut accounts: BTreeMap<&str, Account> = BTreeMap::new();
+        for t in transfers {
+            let account = accounts
+                .get(t.sender.as_str())
+                .copied()
+                .unwrap_or_else(|| self.account(&t.sender));
+            let Ok(effect) = check_transfer(t, &account, self.base_fee) else {
+                continue;
+            };
+            accounts.insert(&t.sender, debited(&account, &effect));
+            let to = accounts
+                .entry(&t.recipient)
+                .or_insert_with(|| self.account(&t.recipient));
+            to.balance += effect.amount;
+            out.transfers.push(t.clone());
+            out.effects.push(effect);
+        }
+        out
+    }
+
+    /// Checks `op` as if it entered a block at `at_micros` after the tip, following
+    /// `pending` (the actor's operations a pool holds, in nonce order; those that no
+    /// longer fit are skipped). Its seal is checked too. A pool's admission rule.
+    pub fn check_channel_op_after(
         &self,
+        pending: &[&ChannelOp],
         op: &ChannelOp,
-        last_nonce: u64,
         at_micros: i64,
     ) -> Result<(), ChannelError> {
         require_seal(
@@ -814,7 +841,12 @@ impl ChainState {
         )
         .map_err(|e| ChannelError::BadSignature(e.to_string()))?;
         let mut ledger = self.ledger(&BlockTransfers::default(), at_micros);
-        ledger.out.nonces.insert(op.actor.clone(), last_nonce);
+        for p in pending {
+            let before = ledger.out.clone();
+            if ledger.apply(p).is_err() {
+                ledger.out = before;
+            }
+        }
         ledger.apply(op)
     }
 

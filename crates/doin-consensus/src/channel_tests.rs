@@ -477,13 +477,17 @@ fn selection_skips_what_no_longer_fits() {
         w.fee(),
         1,
     );
-    let picked = w
-        .state
-        .select_channel_ops([&close, &second], &BlockTransfers::default(), T0 + 1);
+    let picked = w.state.select_channel_ops([&close, &second], &[], T0 + 1);
     assert_eq!(picked, vec![close.clone()]);
-    assert!(w.state.check_channel_op(&close, 1, T0 + 1).is_ok());
+    assert!(w.state.check_channel_op_after(&[], &close, T0 + 1).is_ok());
+    // After a pending close by the same actor, its next close is refused.
+    let next = ChannelOp::signed(&w.sender, close.action.clone(), w.fee(), 3);
     assert!(matches!(
-        w.state.check_channel_op(&close, 0, T0 + 1),
+        w.state.check_channel_op_after(&[&close], &next, T0 + 1),
+        Err(ChannelError::Closing { .. })
+    ));
+    assert!(matches!(
+        w.state.check_channel_op_after(&[], &next, T0 + 1),
         Err(ChannelError::NonceSkipped { .. })
     ));
 }
