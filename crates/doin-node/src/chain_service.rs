@@ -34,13 +34,14 @@ use std::sync::Arc;
 
 use doin_consensus::accepted::{AcceptedOptimae, Experiment, Reveal};
 use doin_consensus::anchor::{Anchor, AnchorSet};
+use doin_consensus::channel::{ChannelError, VoucherCheck};
 use doin_consensus::fork_choice::ReorgVerdict;
 use doin_consensus::params::ChainParams;
 use doin_consensus::state::ChainState;
 use doin_consensus::transfer::Account;
 use doin_consensus::vote::QuorumVote;
 use doin_primitives::identity::Identity;
-use doin_primitives::models::{Block, ChannelOp, Transaction, Transfer};
+use doin_primitives::models::{Block, ChannelOp, ChannelUpdate, Transaction, Transfer};
 use doin_primitives::value::Map;
 use doin_primitives::Timestamp;
 use doin_store::{ChainReader, ChainStore, StoreError};
@@ -208,6 +209,10 @@ enum Command {
         channel_id: Option<String>,
         address: Option<String>,
         reply: oneshot::Sender<ChannelInfo>,
+    },
+    CheckChannelUpdate {
+        update: Box<ChannelUpdate>,
+        reply: oneshot::Sender<Result<VoucherCheck, ChannelError>>,
     },
 }
 
@@ -392,6 +397,22 @@ impl ChainHandle {
         let stopped = |_| "the chain service has stopped".to_owned();
         self.commands.send(cmd).await.map_err(|_| stopped(()))?;
         rx.await.map_err(|_| stopped(()))
+    }
+
+    /// A receiver's check of an off-chain channel update against the tip
+    /// ([`ChainState::check_channel_update`]): what it pays, or why it is worthless.
+    /// `Err(None)` when the service has stopped.
+    pub async fn check_channel_update(
+        &self,
+        update: ChannelUpdate,
+    ) -> Result<VoucherCheck, Option<ChannelError>> {
+        let (reply, rx) = oneshot::channel();
+        let cmd = Command::CheckChannelUpdate {
+            update: Box::new(update),
+            reply,
+        };
+        self.commands.send(cmd).await.map_err(|_| None)?;
+        rx.await.map_err(|_| None)?.map_err(Some)
     }
 
     /// The channel operations submitted with `relay`, for the network to gossip (only the
@@ -722,6 +743,9 @@ impl Service {
                         address.as_deref(),
                     );
                     let _ = reply.send(info);
+                }
+                Command::CheckChannelUpdate { update, reply } => {
+                    let _ = reply.send(self.state.check_channel_update(&update));
                 }
             }
         }

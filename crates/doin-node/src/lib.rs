@@ -21,6 +21,7 @@ pub mod anchor;
 pub mod api;
 pub mod chain_params;
 pub mod chain_service;
+pub mod channel_gossip;
 pub mod channel_pool;
 pub mod cli;
 pub mod config;

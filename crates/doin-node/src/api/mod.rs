@@ -4,6 +4,8 @@
 //! * [`message`] — `POST /message`, the peer inbox.
 //! * [`status`] — `/health`, `/status`, `/peers`.
 //! * [`coin`] — `/fees`, `POST /transfers`, `/balance/{address}` (DOIN's coin).
+//! * [`channels`] — `POST /channels`, `/channels/{id}`, `/channels`, `POST /channels/check`
+//!   (payment channels on chain).
 //! * [`tasks`] — `/tasks/pending`, `/tasks/claim`, `/tasks/complete` (pull-based evaluators).
 //! * [`stats`] — `/stats`, `/stats/experiments`, `/stats/rounds`, `/stats/chain-metrics`,
 //!   `/stats/export` (experiment tracking, read from the OLAP database).
@@ -14,6 +16,7 @@
 //! waits on block production. Bad parameters get `400` with a JSON error body.
 
 pub mod chain;
+pub mod channels;
 pub mod coin;
 pub mod error;
 pub mod message;
@@ -120,6 +123,9 @@ pub fn router(state: ApiState) -> Router {
         .route("/fees", get(coin::fees))
         .route("/transfers", post(coin::submit_transfer))
         .route("/balance/{address}", get(coin::balance))
+        .route("/channels", post(channels::submit).get(channels::summary))
+        .route("/channels/check", post(channels::check))
+        .route("/channels/{id}", get(channels::channel))
         .route("/chain/status", get(chain::chain_status))
         .route("/chain/blocks", get(chain::chain_blocks))
         .route("/chain/block/{index}", get(chain::chain_block))
