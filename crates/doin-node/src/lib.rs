@@ -12,10 +12,14 @@
 //! * [`optimizer_loop`] — a domain's optimizer rounds with island migration (each round
 //!   starts from the best optimae on chain) and commit → reveal → quorum of improvements.
 //! * [`chain_service`] — the actor owning the chain store, the consensus state and the
-//!   [`mempool`] (pending transfers: fee order, eviction, per-peer rate limits).
-//! * [`network`] — gossip: block announcements, transfers, peer endpoints.
-//! * [`api`] — the HTTP API (the reference's paths, plus `/transfers` and `/balance`).
-//! * [`wallet`] — `doin-node wallet address|balance|transfer`.
+//!   [`mempool`] (pending transfers: fee order, eviction, per-peer rate limits) and the
+//!   [`channel_pool`] (pending payment-channel operations, the same way).
+//! * [`network`] — gossip: block announcements, transfers, peer endpoints;
+//!   [`channel_gossip`] — channel operations.
+//! * [`api`] — the HTTP API (the reference's paths, plus `/transfers`, `/balance` and
+//!   `/channels`).
+//! * [`wallet`] — `doin-node wallet address|balance|transfer`; [`wallet_channel`] —
+//!   `doin-node wallet channel open|update|countersign|close|dispute|settle|show`.
 
 pub mod anchor;
 pub mod api;
@@ -41,3 +45,4 @@ pub mod task_queue;
 pub mod testnet;
 pub mod view;
 pub mod wallet;
+pub mod wallet_channel;
