@@ -25,8 +25,8 @@
 //!    [`crate::channel::MAX_CHANNEL_OPS_PER_BLOCK`] channel operations, each valid in order
 //!    after the transfers ([`crate::channel`]), judged at the block's timestamp;
 //! 10. its `"coinbase"` extension is the one [`crate::coinbase::compute_coinbase`] gives,
-//!    plus the transfers' and channel operations' tips to the generator
-//!    ([`crate::coinbase::pay_tips`]).
+//!     plus the transfers' and channel operations' tips to the generator
+//!     ([`crate::coinbase::pay_tips`]).
 //!
 //! No clock is read: a node checks a received block's timestamp against its own clock with
 //! [`check_not_in_future`] (the clock passed in) before it calls these functions.
