@@ -648,6 +648,17 @@ impl Ledger<'_> {
     }
 }
 
+/// The actor's seal over the operation's id holds and its key hashes to `actor`.
+pub fn verify_channel_op_seal(op: &ChannelOp) -> Result<(), ChannelError> {
+    require_seal(
+        op.seal.as_ref(),
+        SealKind::ChannelOp,
+        &op.compute_id(),
+        &op.actor,
+    )
+    .map_err(|e| ChannelError::BadSignature(e.to_string()))
+}
+
 /// Balances after a block's transfers, for the accounts they touch.
 fn balances_after(state: &ChainState, transfers: &BlockTransfers) -> BTreeMap<String, u64> {
     let mut out: BTreeMap<String, u64> = BTreeMap::new();
@@ -824,22 +835,16 @@ impl ChainState {
         out
     }
 
-    /// Checks `op` as if it entered a block at `at_micros` after the tip, following
-    /// `pending` (the actor's operations a pool holds, in nonce order; those that no
-    /// longer fit are skipped). Its seal is checked too. A pool's admission rule.
+    /// Checks `op` (seal aside: [`verify_channel_op_seal`]) as if it entered a block at
+    /// `at_micros` after the tip, following `pending` (the actor's operations a pool
+    /// holds, in nonce order; those that no longer fit are skipped). A pool's admission
+    /// rule.
     pub fn check_channel_op_after(
         &self,
         pending: &[&ChannelOp],
         op: &ChannelOp,
         at_micros: i64,
     ) -> Result<(), ChannelError> {
-        require_seal(
-            op.seal.as_ref(),
-            SealKind::ChannelOp,
-            &op.compute_id(),
-            &op.actor,
-        )
-        .map_err(|e| ChannelError::BadSignature(e.to_string()))?;
         let mut ledger = self.ledger(&BlockTransfers::default(), at_micros);
         for p in pending {
             let before = ledger.out.clone();

@@ -480,6 +480,13 @@ fn selection_skips_what_no_longer_fits() {
     let picked = w.state.select_channel_ops([&close, &second], &[], T0 + 1);
     assert_eq!(picked, vec![close.clone()]);
     assert!(w.state.check_channel_op_after(&[], &close, T0 + 1).is_ok());
+    assert_eq!(verify_channel_op_seal(&close), Ok(()));
+    let mut unsealed = close.clone();
+    unsealed.seal = None;
+    assert!(matches!(
+        verify_channel_op_seal(&unsealed),
+        Err(ChannelError::BadSignature(_))
+    ));
     // After a pending close by the same actor, its next close is refused.
     let next = ChannelOp::signed(&w.sender, close.action.clone(), w.fee(), 3);
     assert!(matches!(

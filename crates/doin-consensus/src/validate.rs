@@ -766,16 +766,8 @@ pub fn verify_block_signatures(block: &Block) -> Result<(), ConsensusError> {
             .map_err(|source| ConsensusError::InTransfer { index, source })?;
     }
     for (index, op) in block.channel_ops()?.iter().enumerate() {
-        require_seal(
-            op.seal.as_ref(),
-            SealKind::ChannelOp,
-            &op.compute_id(),
-            &op.actor,
-        )
-        .map_err(|e| ConsensusError::InChannelOp {
-            index,
-            source: crate::channel::ChannelError::BadSignature(e.to_string()),
-        })?;
+        crate::channel::verify_channel_op_seal(op)
+            .map_err(|source| ConsensusError::InChannelOp { index, source })?;
     }
     Ok(())
 }

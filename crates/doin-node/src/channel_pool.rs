@@ -18,7 +18,7 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
 use std::time::Instant;
 
-use doin_consensus::channel::{Channel, ChannelError, ChannelStats};
+use doin_consensus::channel::{verify_channel_op_seal, Channel, ChannelError, ChannelStats};
 use doin_consensus::ChainState;
 use doin_primitives::models::ChannelOp;
 
@@ -155,6 +155,11 @@ impl ChannelPool {
             }
         }
         chain.check_channel_op_after(&self.pending_of(&op.actor), &op, at_micros)?;
+        // The costly check last, and once: operations readmitted after a block were
+        // verified when they first came in.
+        if rate.is_some() {
+            verify_channel_op_seal(&op)?;
+        }
         let fee = op.fee.unsigned_abs();
         if self.by_id.len() >= self.capacity {
             match self.evictable(&op.actor) {
