@@ -363,7 +363,8 @@ impl ChainHandle {
     }
 
     /// Offers a channel operation to the channel pool, from peer `source`; returns its id
-    /// once admitted (with `relay`, also handed to the network for gossip).
+    /// once admitted (with `relay`, also handed to the network for gossip). `Err(None)`
+    /// when the service has stopped.
     pub async fn submit_channel_op(
         &self,
         op: ChannelOp,
