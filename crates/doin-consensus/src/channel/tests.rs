@@ -3,6 +3,7 @@
 use super::*;
 use crate::params::ChainParams;
 use doin_primitives::identity::Identity;
+use doin_primitives::models::ChannelAction;
 
 const FUNDS: u64 = 100_000_000;
 const DEPOSIT: i64 = 10_000_000;
