@@ -322,6 +322,8 @@ fn channels_pay_dispute_and_agree_on_every_node() {
         assert_eq!(totals["total_settled_units"], 7_000_000);
         let (_, fees) = api.call(2, "/fees", None).await;
         assert_eq!(fees["payment_channels"]["total_channels"], 2);
+        let (_, status) = api.call(1, "/status", None).await;
+        assert_eq!(status["coin"]["payment_channels"]["disputes"], 1);
 
         // Agreement: every node replays its chain to the same channels and balances, and
         // the coins add up.

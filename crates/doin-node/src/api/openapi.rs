@@ -39,7 +39,7 @@ pub fn document() -> Value {
                 "requestBody": {"required": true, "content": {"application/json": {"schema": obj.clone()}}},
                 "responses": {"200": ok("{status: ok}", obj.clone()), "400": error_response("invalid message: malformed, unsigned, bad seal, replayed or mis-dated"), "403": error_response("the sending address or peer is banned"), "413": error_response("body too large"), "429": error_response("rate limited")}}},
             "/health": {"get": {"summary": "Liveness", "responses": {"200": ok("{status, port}", obj.clone())}}},
-            "/status": {"get": {"summary": "Node status: domains, chain, task queue, coin, difficulty", "responses": {"200": ok("status object", obj.clone())}}},
+            "/status": {"get": {"summary": "Node status: domains, chain, task queue, coin (with payment_channels totals), difficulty", "responses": {"200": ok("status object", obj.clone())}}},
             "/peers": {"get": {"summary": "Known peers, and the addresses charged for bad messages", "responses": {"200": ok("{self, peers, addresses}", obj.clone())}}},
             "/fees": {"get": {"summary": "Fee market: base fee, suggested fees, mempool size, burned and staked totals (DOIN, and base units in *_units keys)", "responses": {"200": ok("{base_fee, mempool_size, mempool_limit, total_burned, staked_optimae, total_staked, suggested_fees, enabled, base_fee_units, total_burned_units, total_supply_units, suggested_fees_units, payment_channels}", obj.clone())}}},
             "/transfers": {"post": {

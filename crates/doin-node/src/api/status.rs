@@ -88,6 +88,7 @@ pub async fn status(State(s): State<ApiState>) -> Json<Value> {
             "my_balance_units": v.my_balance,
             "total_burned_units": v.total_burned,
             "base_fee_units": v.base_fee,
+            "payment_channels": super::channels::stats_json(&v.channel_stats),
         },
         "difficulty": {
             "threshold": v.threshold,
