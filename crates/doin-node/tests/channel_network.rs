@@ -279,7 +279,7 @@ fn channels_pay_dispute_and_agree_on_every_node() {
         // Channel 2: the sender closes on a stale update; the receiver's dispute with the
         // newest one wins.
         let second = api
-            .accepted(2, &ChannelOp::signed(sender, open(30), fee, 2))
+            .accepted(2, &ChannelOp::signed(sender, open(120), fee, 2))
             .await;
         api.wait_channel(&second, "opened", state_is("open")).await;
         let stale = ChannelUpdate::signed(sender, &second, 1, DEPOSIT - 1_000_000, 1_000_000);
