@@ -106,6 +106,12 @@ impl Evaluator for CheckedEvaluator {
         data.verify()?;
         check_performance(self.inner.evaluate(parameters, data)?)
     }
+
+    fn infer(&mut self, parameters: &Map, input: &Value) -> Result<Value, PluginError> {
+        check_parameters(&self.metadata, parameters)?;
+        crate::inference::check_input(input)?;
+        crate::inference::check_output(self.inner.infer(parameters, input)?)
+    }
 }
 
 /// A synthetic-data generator whose output is checked.

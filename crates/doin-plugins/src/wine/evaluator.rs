@@ -63,6 +63,11 @@ impl Evaluator for WineEvaluator {
         let fold_of = self.fold_of(data)?;
         neg_cv_mse(wine_data(), &h, &fold_of, self.folds)
     }
+
+    fn infer(&mut self, parameters: &Map, input: &Value) -> Result<Value, PluginError> {
+        let h = self.space.read(parameters)?;
+        self.predict(&h, input)
+    }
 }
 
 #[cfg(test)]
