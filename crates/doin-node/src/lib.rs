@@ -13,6 +13,9 @@
 //!   starts from the best optimae on chain) and commit → reveal → quorum of improvements.
 //! * [`chain_service`] — the actor owning the chain store, the consensus state and the
 //!   [`mempool`] (pending transfers: fee order, eviction, per-peer rate limits).
+//! * [`inference`] — inference requests: served with each domain's best optimae on chain
+//!   by the `inference` worker, recorded in `inference.db`, paid through a
+//!   [`inference::PaymentCheck`] (free by default).
 //! * [`network`] — gossip: block announcements, transfers, peer endpoints.
 //! * [`api`] — the HTTP API (the reference's paths, plus `/transfers` and `/balance`).
 //! * [`wallet`] — `doin-node wallet address|balance|transfer`.
@@ -25,6 +28,7 @@ pub mod cli;
 pub mod config;
 pub mod dashboard;
 pub mod evaluator;
+pub mod inference;
 pub mod mempool;
 pub mod metrics;
 pub mod network;

@@ -5,6 +5,8 @@
 //! * [`status`] — `/health`, `/status`, `/peers`.
 //! * [`coin`] — `/fees`, `POST /transfers`, `/balance/{address}` (DOIN's coin).
 //! * [`tasks`] — `/tasks/pending`, `/tasks/claim`, `/tasks/complete` (pull-based evaluators).
+//! * [`inference`] — `POST /inference`, `GET /inference/{task_id}` (requests served by a
+//!   domain's best model; merged by the node with the inference service as state).
 //! * [`stats`] — `/stats`, `/stats/experiments`, `/stats/rounds`, `/stats/chain-metrics`,
 //!   `/stats/export` (experiment tracking, read from the OLAP database).
 //! * [`openapi`] — `/openapi.json`, the document describing all of the above.
@@ -16,6 +18,7 @@
 pub mod chain;
 pub mod coin;
 pub mod error;
+pub mod inference;
 pub mod message;
 pub mod openapi;
 pub mod stats;
