@@ -135,6 +135,14 @@ pub trait Evaluator: Send {
             "this plugin implements evaluation only".into(),
         ))
     }
+
+    /// A cheap check of an inference input's shape, made before a request is queued so
+    /// that the client hears of a bad input at once; [`Self::infer`] checks it again. The
+    /// default accepts every input.
+    fn check_input(&self, input: &Value) -> Result<(), PluginError> {
+        let _ = input;
+        Ok(())
+    }
 }
 
 /// Generates evaluation data, deterministically for a seed.

@@ -112,6 +112,11 @@ impl Evaluator for CheckedEvaluator {
         crate::inference::check_input(input)?;
         crate::inference::check_output(self.inner.infer(parameters, input)?)
     }
+
+    fn check_input(&self, input: &Value) -> Result<(), PluginError> {
+        crate::inference::check_input(input)?;
+        self.inner.check_input(input)
+    }
 }
 
 /// A synthetic-data generator whose output is checked.

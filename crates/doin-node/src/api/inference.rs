@@ -142,7 +142,7 @@ pub async fn submit(
 pub async fn fetch(
     State(service): State<Arc<InferenceService>>,
     Path(task_id): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<impl axum::response::IntoResponse, ApiError> {
     if task_id.len() > 128 {
         return Err(ApiError::bad_request("task_id is too long"));
     }
@@ -151,7 +151,10 @@ pub async fn fetch(
         .await
         .map_err(|e| ApiError::internal(e.to_string()))??;
     match record {
-        Some(r) => Ok(Json(r.to_json())),
+        Some(r) => Ok((
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            doin_primitives::json::to_wire_json(&r.to_value()),
+        )),
         None => Err(ApiError::not_found(format!(
             "unknown inference task: {task_id}"
         ))),

@@ -52,11 +52,22 @@ pub fn launch(
             .with_context(|| format!("domain {}: inference plugin", role.domain_id))?;
         plugins.insert(role.domain_id.clone(), plugin);
         let secs = role.resource_limits.max_training_seconds;
+        // A second instance checks inputs on the API's side; an external one would be a
+        // second process, so its inputs are checked when they run.
+        let validator = if doin_plugins::external::is_external_name(&plugin_name(role)) {
+            None
+        } else {
+            Some(std::sync::Mutex::new(
+                crate::plugins::inference_plugin(l.registry, role)
+                    .with_context(|| format!("domain {}: inference plugin", role.domain_id))?,
+            ))
+        };
         served.insert(
             role.domain_id.clone(),
             ServedDomain {
                 price: role.inference_price,
                 time_limit: Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX),
+                validator,
             },
         );
     }
@@ -77,4 +88,12 @@ pub fn launch(
         .name("inference".into())
         .spawn(move || worker.run())?;
     Ok((service, Some(thread)))
+}
+
+fn plugin_name(role: &crate::config::DomainRole) -> String {
+    if role.inference_plugin.is_empty() {
+        role.optimization_plugin.clone()
+    } else {
+        role.inference_plugin.clone()
+    }
 }

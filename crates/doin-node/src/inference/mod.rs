@@ -59,13 +59,16 @@ pub const MAX_VOUCHER_BYTES: usize = 16 * 1024;
 pub const ANONYMOUS: &str = "anonymous";
 
 /// What the node offers for a domain it serves.
-#[derive(Debug, Clone, PartialEq)]
 pub struct ServedDomain {
     /// The domain config's `inference_price`, base units per request.
     pub price: u64,
     /// The domain's `resource_limits.max_training_seconds`: a result that took longer is
     /// discarded and the request fails.
     pub time_limit: Duration,
+    /// A plugin instance that checks inputs before they are queued
+    /// ([`doin_plugins::Evaluator::check_input`]); `None` for external plugins, whose
+    /// inputs are checked when they run.
+    pub validator: Option<Mutex<Box<dyn doin_plugins::Evaluator>>>,
 }
 
 /// An inference request as a client sends it.
@@ -171,6 +174,7 @@ pub struct InferenceService {
     payment: Arc<dyn PaymentCheck>,
     limiter: Mutex<ClientLimiter>,
     chain: watch::Receiver<Arc<ChainView>>,
+    last_micros: Mutex<i64>,
 }
 
 impl InferenceService {
@@ -196,6 +200,7 @@ impl InferenceService {
             payment,
             limiter: Mutex::new(ClientLimiter::default()),
             chain,
+            last_micros: Mutex::new(0),
         };
         for r in unfinished {
             let input = r.input.as_object().cloned().unwrap_or_default();
@@ -295,6 +300,13 @@ impl InferenceService {
         let input = Value::Object(request.input.clone());
         doin_plugins::inference::check_input(&input)
             .map_err(|e| Refusal::BadRequest(e.to_string()))?;
+        if let Some(validator) = &terms.validator {
+            validator
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .check_input(&input)
+                .map_err(|e| Refusal::BadRequest(e.to_string()))?;
+        }
         if !self
             .chain
             .borrow()
@@ -323,7 +335,7 @@ impl InferenceService {
                 "the inference queue is full ({MAX_QUEUED} requests); retry later"
             )));
         }
-        let submitted_at = Timestamp::now_utc();
+        let submitted_at = self.next_timestamp();
         let task_id = Task::new(
             TaskType::InferenceRequest,
             domain.clone(),
@@ -388,6 +400,15 @@ impl InferenceService {
         })
     }
 
+    /// Now, but later than every earlier request's time: the task id covers the time, so
+    /// two identical requests in the same microsecond still get distinct ids.
+    fn next_timestamp(&self) -> Timestamp {
+        let mut last = self.last_micros.lock().unwrap_or_else(|p| p.into_inner());
+        let micros = Timestamp::now_utc().unix_micros().max(*last + 1);
+        *last = micros;
+        Timestamp::from_unix_micros(micros)
+    }
+
     /// A request's record, `None` when no request has that id.
     pub fn get(&self, task_id: &str) -> Result<Option<InferenceRecord>, Refusal> {
         self.log()
@@ -406,5 +427,149 @@ impl InferenceService {
             chain_height: view.height,
             tip_hash: view.tip_hash.clone(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use doin_primitives::map;
+
+    fn served(price: u64) -> BTreeMap<String, ServedDomain> {
+        let registry = doin_plugins::PluginRegistry::with_builtins();
+        let validator = registry
+            .evaluator("simple_quadratic", &Map::new())
+            .expect("plugin");
+        BTreeMap::from([(
+            "q".to_owned(),
+            ServedDomain {
+                price,
+                time_limit: Duration::from_secs(5),
+                validator: Some(Mutex::new(validator)),
+            },
+        )])
+    }
+
+    fn chain_with_model() -> watch::Receiver<Arc<ChainView>> {
+        let mut view = ChainView::default();
+        view.domain_best_parameters
+            .insert("q".into(), map! { "x" => vec![Value::Float(0.0); 10] });
+        watch::channel(Arc::new(view)).1
+    }
+
+    fn open(
+        path: &Path,
+        queue: Arc<TaskQueue>,
+        payment: Arc<dyn PaymentCheck>,
+    ) -> Arc<InferenceService> {
+        InferenceService::open(
+            path,
+            "me",
+            queue,
+            chain_with_model(),
+            BTreeSet::from(["q".to_owned(), "other".to_owned()]),
+            served(9),
+            payment,
+        )
+        .expect("opens")
+    }
+
+    fn request(client: &str, input: Map) -> InferenceRequest {
+        InferenceRequest {
+            domain_id: "q".into(),
+            input,
+            client_id: client.into(),
+            payment: None,
+        }
+    }
+
+    #[test]
+    fn requests_are_checked_recorded_queued_and_queued_again_after_a_restart() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join(FILE_NAME);
+        let queue = Arc::new(TaskQueue::new());
+        let service = open(&path, queue.clone(), Arc::new(FreeInference));
+        let accepted = service.submit(request("c", Map::new())).expect("accepted");
+        assert_eq!((accepted.price, accepted.amount_paid), (9, 0));
+        let counts = queue.counts_of(TaskKind::InferenceRequest);
+        assert_eq!(counts.pending, 1);
+        let (tasks, _) = queue.pending(&[], 10);
+        assert_eq!(tasks[0].priority, INFERENCE_PRIORITY);
+        assert_eq!(tasks[0].quorum, ["me"]);
+
+        let mut other = request("c", Map::new());
+        other.domain_id = "other".into();
+        assert!(matches!(service.submit(other), Err(Refusal::NotServed(_))));
+        let mut unknown = request("c", Map::new());
+        unknown.domain_id = "nope".into();
+        assert_eq!(
+            service.submit(unknown).unwrap_err().to_string(),
+            "unknown domain: nope"
+        );
+        let short = map! { "x" => vec![Value::Float(1.0)] };
+        let err = service.submit(request("c", short)).unwrap_err();
+        assert!(
+            matches!(&err, Refusal::BadRequest(r) if r.contains("n_params = 10")),
+            "{err}"
+        );
+
+        // The node stops before serving it: a new service (a restarted node) queues it
+        // again from the log.
+        drop(service);
+        let queue = Arc::new(TaskQueue::new());
+        let service = open(&path, queue.clone(), Arc::new(FreeInference));
+        assert_eq!(queue.counts_of(TaskKind::InferenceRequest).pending, 1);
+        let record = service.get(&accepted.task_id).expect("log").expect("kept");
+        assert_eq!(record.status, InferenceStatus::Queued);
+        assert_eq!(record.price, 9);
+    }
+
+    struct VoucherRequired;
+    impl PaymentCheck for VoucherRequired {
+        fn check(&self, r: &PaymentRequest<'_>) -> PaymentDecision {
+            match r.voucher {
+                Some(_) => PaymentDecision::Accept { amount: r.price },
+                None => PaymentDecision::Refuse {
+                    reason: "no channel voucher".into(),
+                },
+            }
+        }
+    }
+
+    #[test]
+    fn the_payment_check_decides_and_the_voucher_is_kept() {
+        let dir = tempfile::tempdir().expect("dir");
+        let queue = Arc::new(TaskQueue::new());
+        let service = open(
+            &dir.path().join(FILE_NAME),
+            queue,
+            Arc::new(VoucherRequired),
+        );
+        let err = service.submit(request("c", Map::new())).unwrap_err();
+        assert_eq!(err, Refusal::PaymentRequired("no channel voucher".into()));
+        let mut paid = request("c", Map::new());
+        paid.payment = Some(Value::Object(map! { "nonce" => 1i64 }));
+        let accepted = service.submit(paid).expect("paid");
+        assert_eq!(accepted.amount_paid, 9);
+        let record = service.get(&accepted.task_id).expect("log").expect("kept");
+        assert_eq!(
+            record.payment,
+            Some(Value::Object(map! { "nonce" => 1i64 }))
+        );
+    }
+
+    #[test]
+    fn a_client_over_its_rate_limit_is_refused() {
+        let dir = tempfile::tempdir().expect("dir");
+        let queue = Arc::new(TaskQueue::new());
+        let service = open(&dir.path().join(FILE_NAME), queue, Arc::new(FreeInference));
+        for _ in 0..RATE_LIMIT {
+            service
+                .submit(request("greedy", Map::new()))
+                .expect("within the limit");
+        }
+        let err = service.submit(request("greedy", Map::new())).unwrap_err();
+        assert!(matches!(err, Refusal::RateLimited(_)), "{err}");
+        assert!(service.submit(request("modest", Map::new())).is_ok());
     }
 }

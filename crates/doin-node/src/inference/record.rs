@@ -95,35 +95,36 @@ pub struct InferenceRecord {
 }
 
 impl InferenceRecord {
-    /// The record as `GET /inference/{task_id}` serves it.
-    pub fn to_json(&self) -> serde_json::Value {
-        let ts = |t: &Option<Timestamp>| t.map(|t| t.wire());
-        let wire = |v: &Value| {
-            serde_json::from_str::<serde_json::Value>(&to_wire_json(v))
-                .unwrap_or(serde_json::Value::Null)
-        };
-        serde_json::json!({
-            "task_id": self.task_id,
-            "task_type": "inference_request",
-            "domain_id": self.domain_id,
-            "client_id": self.client_id,
-            "status": self.status.as_str(),
-            "detail": self.reason,
-            "result": self.result.as_ref().map(wire),
-            "input_hash": self.input_hash,
-            "price": self.price,
-            "amount_paid": self.amount_paid,
-            "model": self.model.as_ref().map(|m| serde_json::json!({
-                "parameters": wire(&m.parameters),
-                "parameters_hash": m.parameters_hash,
-                "best_performance": m.best_performance,
-                "chain_height": m.chain_height,
-                "tip_hash": m.tip_hash,
-            })),
-            "submitted_at": self.submitted_at.wire(),
-            "started_at": ts(&self.started_at),
-            "finished_at": ts(&self.finished_at),
-            "run_ms": self.run_ms,
+    /// The record as `GET /inference/{task_id}` serves it (written with DOIN's wire JSON,
+    /// so that every number reaches the client to the last bit).
+    pub fn to_value(&self) -> Value {
+        let ts = |t: &Option<Timestamp>| t.map_or(Value::Null, |t| Value::Str(t.wire()));
+        let opt = |v: &Option<Value>| v.clone().unwrap_or(Value::Null);
+        let model = self.model.as_ref().map_or(Value::Null, |m| {
+            Value::Object(doin_primitives::map! {
+                "parameters" => m.parameters.clone(),
+                "parameters_hash" => m.parameters_hash.clone(),
+                "best_performance" => m.best_performance,
+                "chain_height" => m.chain_height,
+                "tip_hash" => m.tip_hash.clone(),
+            })
+        });
+        Value::Object(doin_primitives::map! {
+            "task_id" => self.task_id.clone(),
+            "task_type" => "inference_request",
+            "domain_id" => self.domain_id.clone(),
+            "client_id" => self.client_id.clone(),
+            "status" => self.status.as_str(),
+            "detail" => self.reason.clone(),
+            "result" => opt(&self.result),
+            "input_hash" => self.input_hash.clone(),
+            "price" => self.price,
+            "amount_paid" => self.amount_paid,
+            "model" => model,
+            "submitted_at" => self.submitted_at.wire(),
+            "started_at" => ts(&self.started_at),
+            "finished_at" => ts(&self.finished_at),
+            "run_ms" => self.run_ms,
         })
     }
 }

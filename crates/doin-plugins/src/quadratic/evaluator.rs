@@ -68,26 +68,7 @@ impl Evaluator for QuadraticEvaluator {
     fn infer(&mut self, parameters: &Map, input: &Value) -> Result<Value, PluginError> {
         let best = self.problem.read_x(parameters)?;
         let best_value = self.problem.performance(&best, None);
-        let x = match input {
-            Value::Null => best.clone(),
-            Value::Object(m) if m.is_empty() => best.clone(),
-            Value::Object(m) => {
-                if let Some(extra) = m.keys().find(|k| k.as_str() != PARAM) {
-                    return Err(PluginError::InvalidInput(format!(
-                        "unknown key `{extra}`: the quadratic domain takes {{\"{PARAM}\": [...]}}"
-                    )));
-                }
-                self.problem
-                    .read_x(m)
-                    .map_err(|e| PluginError::InvalidInput(e.to_string()))?
-            }
-            other => {
-                return Err(PluginError::InvalidInput(format!(
-                    "expected an object {{\"{PARAM}\": [...]}}, got {}",
-                    other.type_name()
-                )))
-            }
-        };
+        let x = self.client_point(input)?.unwrap_or_else(|| best.clone());
         let value = self.problem.performance(&x, None);
         let floats = |v: &[f64]| Value::Array(v.iter().map(|f| Value::Float(*f)).collect());
         let mut out = Map::new();
@@ -96,6 +77,35 @@ impl Evaluator for QuadraticEvaluator {
         out.insert("best_x".into(), floats(&best));
         out.insert("best_value".into(), Value::Float(best_value));
         Ok(Value::Object(out))
+    }
+
+    fn check_input(&self, input: &Value) -> Result<(), PluginError> {
+        self.client_point(input).map(|_| ())
+    }
+}
+
+impl QuadraticEvaluator {
+    /// The client's point of an inference input, `None` for no input (`null` or `{}`).
+    fn client_point(&self, input: &Value) -> Result<Option<Vec<f64>>, PluginError> {
+        match input {
+            Value::Null => Ok(None),
+            Value::Object(m) if m.is_empty() => Ok(None),
+            Value::Object(m) => {
+                if let Some(extra) = m.keys().find(|k| k.as_str() != PARAM) {
+                    return Err(PluginError::InvalidInput(format!(
+                        "unknown key `{extra}`: the quadratic domain takes {{\"{PARAM}\": [...]}}"
+                    )));
+                }
+                self.problem
+                    .read_x(m)
+                    .map(Some)
+                    .map_err(|e| PluginError::InvalidInput(e.to_string()))
+            }
+            other => Err(PluginError::InvalidInput(format!(
+                "expected an object {{\"{PARAM}\": [...]}}, got {}",
+                other.type_name()
+            ))),
+        }
     }
 }
 
@@ -145,7 +155,12 @@ mod tests {
                 ev.infer(&best, &bad),
                 Err(PluginError::InvalidInput(_))
             ));
+            assert!(matches!(
+                ev.check_input(&bad),
+                Err(PluginError::InvalidInput(_))
+            ));
         }
+        assert!(ev.check_input(&Value::object()).is_ok());
     }
 
     #[test]

@@ -68,6 +68,10 @@ impl Evaluator for WineEvaluator {
         let h = self.space.read(parameters)?;
         self.predict(&h, input)
     }
+
+    fn check_input(&self, input: &Value) -> Result<(), PluginError> {
+        super::inference::read_wines(input).map(|_| ())
+    }
 }
 
 #[cfg(test)]
