@@ -113,3 +113,105 @@ impl InferenceWorker {
         (outcome, run_ms)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inference::{
+        FreeInference, InferenceRequest, InferenceStatus, ServedDomain, FILE_NAME,
+    };
+    use crate::task_queue::TaskQueue;
+    use crate::view::ChainView;
+    use doin_plugins::{DomainMetadata, PluginError, SyntheticData};
+    use doin_primitives::{map, Map};
+    use std::collections::BTreeSet;
+
+    /// Answers after `delay`, with the parameters it was given.
+    struct Slow(Duration);
+    impl Evaluator for Slow {
+        fn metadata(&self) -> DomainMetadata {
+            DomainMetadata {
+                performance_metric: "m".into(),
+                higher_is_better: true,
+                param_bounds: BTreeMap::new(),
+            }
+        }
+        fn evaluate(&mut self, _: &Map, _: &SyntheticData) -> Result<f64, PluginError> {
+            Ok(0.0)
+        }
+        fn infer(&mut self, parameters: &Map, _: &Value) -> Result<Value, PluginError> {
+            std::thread::sleep(self.0);
+            Ok(Value::Object(parameters.clone()))
+        }
+    }
+
+    fn serve_one(delay: Duration, limit: Duration) -> (Result<Value, String>, InferenceStatus) {
+        let dir = tempfile::tempdir().expect("dir");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let mut view = ChainView::default();
+        view.domain_best_parameters
+            .insert("d".into(), map! { "w" => 2.0 });
+        let (_tx, chain) = watch::channel(Arc::new(view));
+        let served = BTreeMap::from([(
+            "d".to_owned(),
+            ServedDomain {
+                price: 0,
+                time_limit: limit,
+                validator: None,
+            },
+        )]);
+        let queue = Arc::new(TaskQueue::new());
+        let service = InferenceService::open(
+            &dir.path().join(FILE_NAME),
+            "me",
+            queue.clone(),
+            chain,
+            BTreeSet::from(["d".to_owned()]),
+            served,
+            Arc::new(FreeInference),
+        )
+        .expect("opens");
+        let accepted = service
+            .submit(InferenceRequest {
+                domain_id: "d".into(),
+                input: Map::new(),
+                client_id: "c".into(),
+                payment: None,
+            })
+            .expect("accepted");
+        let plugin: Box<dyn Evaluator> = Box::new(Slow(delay));
+        let mut worker = InferenceWorker {
+            service: service.clone(),
+            plugins: BTreeMap::from([("d".to_owned(), plugin)]),
+            stop: watch::channel(false).1,
+            runtime: rt.handle().clone(),
+        };
+        let task = queue
+            .claim_next_of(TaskKind::InferenceRequest, "me", &["d".to_owned()])
+            .expect("queued");
+        let (outcome, _) = worker.serve(&task);
+        let status = service
+            .get(&accepted.task_id)
+            .expect("log")
+            .expect("recorded")
+            .status;
+        (outcome, status)
+    }
+
+    #[test]
+    fn a_request_is_served_with_the_chains_best_parameters() {
+        let (outcome, status) = serve_one(Duration::ZERO, Duration::from_secs(5));
+        assert_eq!(outcome, Ok(Value::Object(map! { "w" => 2.0 })));
+        assert_eq!(status, InferenceStatus::Running, "recorded as started");
+    }
+
+    #[test]
+    fn an_answer_later_than_the_domains_time_limit_is_discarded() {
+        let (outcome, _) = serve_one(Duration::from_millis(30), Duration::from_millis(1));
+        let reason = outcome.expect_err("too late");
+        assert!(reason.contains("more than the domain's limit"), "{reason}");
+    }
+}
