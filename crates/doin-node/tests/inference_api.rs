@@ -433,3 +433,79 @@ fn a_refusing_payment_check_answers_402_and_a_paid_request_is_served() {
         node.shutdown().await;
     });
 }
+
+#[test]
+fn an_external_python_plugin_serves_inference_through_the_node() {
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let python_path = std::env::join_paths([
+        repo.join("python/doin-plugin-sdk/src"),
+        repo.join("python/examples"),
+    ])
+    .expect("paths")
+    .to_string_lossy()
+    .into_owned();
+    runtime().block_on(async {
+        let dir = tempfile::tempdir().expect("dir");
+        let mut config = NodeConfig::embedded_default();
+        config.host = "127.0.0.1".into();
+        config.port = 0;
+        config.data_dir = dir.path().to_path_buf();
+        config.target_block_time = 1.0;
+        let d = &mut config.domains[0];
+        d.target_performance = None;
+        // Built-in optimizer and synthetic data; the reference-style Python inferencer,
+        // which has no `infer`: the SDK runs evaluate(parameters, data=input_data).
+        d.inference_plugin = "python:quadratic_plugin:QuadraticInferencer".into();
+        d.optimization_config = json!({"target": [1.0, 2.0, 3.0], "round_interval_seconds": 0.3,
+            "plugin_env": {"PYTHONPATH": python_path}})
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+        let node = doin_node::node::start(config).await.expect("node starts");
+        let start = Instant::now();
+        while !node.chain.view().domain_best_parameters.contains_key(QUAD) {
+            assert!(
+                start.elapsed() < Duration::from_secs(120),
+                "no model on chain"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let ep = node.endpoint();
+        let task = submit(&ep, json!({"domain_id": QUAD})).await;
+        let (record, exact) = finished(&ep, &task).await;
+        assert_eq!(record["status"], "completed", "{record}");
+        let x: Vec<f64> = params_of(&exact)["x"]
+            .as_array()
+            .expect("x")
+            .iter()
+            .map(|v| v.as_f64().expect("number"))
+            .collect();
+        let loss: f64 = x
+            .iter()
+            .zip([1.0, 2.0, 3.0])
+            .map(|(a, t)| (a - t).powi(2))
+            .sum();
+        let got = field(&exact, &["result"]).as_f64().expect("a number");
+        assert!(
+            (got + loss).abs() <= 1e-9 * loss.max(1.0),
+            "{got} vs -{loss}"
+        );
+        // The external plugin's inputs are checked when they run: a bad one fails with
+        // the plugin's own reason.
+        let bad = submit(
+            &ep,
+            json!({"domain_id": QUAD, "input_data": {"target": "abc"}}),
+        )
+        .await;
+        let (record, _) = finished(&ep, &bad).await;
+        assert_eq!(record["status"], "failed", "{record}");
+        assert!(
+            record["detail"]
+                .as_str()
+                .expect("detail")
+                .contains("python:quadratic_plugin"),
+            "{record}"
+        );
+        node.shutdown().await;
+    });
+}
