@@ -96,12 +96,16 @@ pub fn inference_plugin(
         &role.inference_config
     };
     let cfg = with_process_limits(role, plugin_config(role, section)?);
-    let name = if role.inference_plugin.is_empty() {
+    registry.evaluator(inference_plugin_name(role), &cfg)
+}
+
+/// The name of a domain's inference plugin (`inference_plugin`, else the optimizer's).
+pub fn inference_plugin_name(role: &DomainRole) -> &str {
+    if role.inference_plugin.is_empty() {
         &role.optimization_plugin
     } else {
         &role.inference_plugin
-    };
-    registry.evaluator(name, &cfg)
+    }
 }
 
 /// Builds a domain's optimizer with a node-specific RNG seed.

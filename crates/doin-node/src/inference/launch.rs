@@ -54,7 +54,9 @@ pub fn launch(
         let secs = role.resource_limits.max_training_seconds;
         // A second instance checks inputs on the API's side; an external one would be a
         // second process, so its inputs are checked when they run.
-        let validator = if doin_plugins::external::is_external_name(&plugin_name(role)) {
+        let validator = if doin_plugins::external::is_external_name(
+            crate::plugins::inference_plugin_name(role),
+        ) {
             None
         } else {
             Some(std::sync::Mutex::new(
@@ -88,12 +90,4 @@ pub fn launch(
         .name("inference".into())
         .spawn(move || worker.run())?;
     Ok((service, Some(thread)))
-}
-
-fn plugin_name(role: &crate::config::DomainRole) -> String {
-    if role.inference_plugin.is_empty() {
-        role.optimization_plugin.clone()
-    } else {
-        role.inference_plugin.clone()
-    }
 }
