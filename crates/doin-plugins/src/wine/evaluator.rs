@@ -13,6 +13,9 @@ use crate::plugin::{DomainMetadata, Evaluator, SyntheticData};
 pub struct WineEvaluator {
     space: SearchSpace,
     folds: usize,
+    /// The model the last inference request was served with: the chain's best changes
+    /// rarely, and a refit of the degree-2 model costs milliseconds.
+    pub(super) model: Option<super::inference::RidgeModel>,
 }
 
 impl WineEvaluator {
@@ -21,6 +24,7 @@ impl WineEvaluator {
         Ok(WineEvaluator {
             space: SearchSpace::from_config(config)?,
             folds: configured_folds(config)?,
+            model: None,
         })
     }
 

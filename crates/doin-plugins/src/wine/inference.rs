@@ -161,9 +161,17 @@ fn read_wine(w: &Value, path: &str) -> Result<[f64; N_FEATURES], PluginError> {
 impl WineEvaluator {
     /// The inference answer: `{"predictions": [...], "model": {...}}` (see
     /// [`crate::inference`]).
-    pub(super) fn predict(&self, h: &Hyperparameters, input: &Value) -> Result<Value, PluginError> {
+    pub(super) fn predict(
+        &mut self,
+        h: &Hyperparameters,
+        input: &Value,
+    ) -> Result<Value, PluginError> {
         let wines = read_wines(input)?;
-        let model = RidgeModel::fit(super::dataset::wine_data(), h)?;
+        let model = match self.model.take() {
+            Some(m) if m.hyperparameters == *h => m,
+            _ => RidgeModel::fit(super::dataset::wine_data(), h)?,
+        };
+        let model = self.model.insert(model);
         let predictions = wines
             .iter()
             .map(|w| Value::Float(model.predict(w)))
@@ -226,6 +234,29 @@ mod tests {
         )
         .unwrap();
         assert!((shrunk.predict(&raw(0)) - mean).abs() < (model.predict(&raw(0)) - mean).abs());
+    }
+
+    #[test]
+    fn the_kept_model_answers_as_a_fresh_fit_and_follows_a_new_best() {
+        use crate::Evaluator;
+        let input = Value::Object(
+            map! { "wine" => raw(5).iter().map(|f| Value::Float(*f)).collect::<Vec<_>>() },
+        );
+        let shrunk = Hyperparameters {
+            log10_alpha: 1.0,
+            ..tuned()
+        };
+        let fresh = |h: &Hyperparameters| {
+            WineEvaluator::new(&Map::new())
+                .unwrap()
+                .infer(&h.to_parameters(), &input)
+                .unwrap()
+        };
+        let mut ev = WineEvaluator::new(&Map::new()).unwrap();
+        for h in [tuned(), tuned(), shrunk, tuned()] {
+            assert_eq!(ev.infer(&h.to_parameters(), &input).unwrap(), fresh(&h));
+        }
+        assert_ne!(fresh(&tuned()), fresh(&shrunk));
     }
 
     #[test]
