@@ -135,12 +135,13 @@ fn object(v: &serde_json::Value) -> Map {
     doin(v).as_object().cloned().expect("an object")
 }
 
-/// The parameters that were the domain's best on chain at `height` (blocks, genesis
-/// included), from the node's store: the last optimae carrying the best performance.
-fn best_at(net: &TestNet, domain: &str, height: i64) -> Map {
+/// The optimae that was the domain's best on chain at `height` (blocks, genesis
+/// included), from the node's store: the last one carrying the best performance. Its
+/// parameters, id and block.
+fn best_at(net: &TestNet, domain: &str, height: i64) -> (Map, String, i64) {
     let reader =
         doin_store::ChainReader::open(&net.data_dir(0).join("chain.db")).expect("chain store");
-    let mut best: Option<(f64, Map)> = None;
+    let mut best: Option<(f64, (Map, String, i64))> = None;
     for index in 1..height {
         let block = reader.block(index).expect("read").expect("stored block");
         for tx in &block.transactions {
@@ -152,11 +153,30 @@ fn best_at(net: &TestNet, domain: &str, height: i64) -> Map {
                     .as_ref()
                     .is_none_or(|(b, _)| a.verified_performance >= *b)
             {
-                best = Some((a.verified_performance, a.parameters.clone()));
+                best = Some((
+                    a.verified_performance,
+                    (a.parameters.clone(), a.optimae_id, index),
+                ));
             }
         }
     }
     best.expect("a best optimae").1
+}
+
+/// Checks that a record was served with the chain's best at its height, and names it.
+fn served_with_the_best(
+    net: &TestNet,
+    domain: &str,
+    record: &serde_json::Value,
+    exact: &Value,
+) -> Map {
+    let height = record["model"]["chain_height"].as_i64().expect("height");
+    let (parameters, optimae_id, block) = best_at(net, domain, height);
+    let used = params_of(exact);
+    assert_eq!(used, parameters, "served with the chain's best");
+    assert_eq!(record["model"]["optimae_id"], optimae_id.as_str());
+    assert_eq!(record["model"]["optimae_block"], block);
+    used
 }
 
 fn direct(plugin: &str, parameters: &Map, input: &serde_json::Value) -> Value {
@@ -214,13 +234,7 @@ fn clients_get_the_best_models_answers_refusals_with_reasons_and_results_survive
         let (wine, wine_exact) = finished(&ep, &wine_task).await;
         assert_eq!(wine["status"], "completed", "{wine}");
         assert_eq!(wine["client_id"], "sommelier");
-        let height = wine["model"]["chain_height"].as_i64().expect("height");
-        let used = params_of(&wine_exact);
-        assert_eq!(
-            used,
-            best_at(&net, WINE, height),
-            "served with the chain's best"
-        );
+        let used = served_with_the_best(&net, WINE, &wine, &wine_exact);
         let predictions = wine["result"]["predictions"]
             .as_array()
             .expect("predictions");
@@ -239,9 +253,7 @@ fn clients_get_the_best_models_answers_refusals_with_reasons_and_results_survive
         let (quad, quad_exact) = finished(&ep, &quad_task).await;
         assert_eq!(quad["status"], "completed", "{quad}");
         assert_eq!(quad["client_id"], "anonymous");
-        let used = params_of(&quad_exact);
-        let height = quad["model"]["chain_height"].as_i64().expect("height");
-        assert_eq!(used, best_at(&net, QUAD, height));
+        let used = served_with_the_best(&net, QUAD, &quad, &quad_exact);
         assert_eq!(
             field(&quad_exact, &["result"]),
             &direct("simple_quadratic", &used, &json!({}))

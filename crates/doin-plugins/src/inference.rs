@@ -10,7 +10,8 @@
 //!   object with the 11 measurements by name ([`crate::wine::FEATURE_NAMES`], in the data
 //!   set's units; a space may stand for an underscore) or an array of the 11 numbers in
 //!   that order. Output: `{"predictions": [q, …], "model": {hyperparameters,
-//!   "trained_on": 1599}}`, each `q` within the data set's range of scores (3 to 8).
+//!   "trained_on": 1599}}`, each `q` within the data set's range of scores (3 to 8). The
+//!   fitted model is kept until the best hyperparameters change.
 //! * `simple_quadratic` — the "model" is the best point itself. Without input the answer is
 //!   that point and the objective there; with `{"x": [...]}` it is the objective
 //!   `-Σ (x_i - t_i)^2` at the client's point (unweighted, as an optimizer measures it):

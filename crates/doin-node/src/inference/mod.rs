@@ -12,7 +12,8 @@
 //! * thread `inference` — [`InferenceWorker`]: takes the queue's inference tasks for the
 //!   domains it serves, reads the domain's best parameters from the chain view, calls the
 //!   domain's plugin ([`doin_plugins::Evaluator::infer`]), and records the result or the
-//!   failure with the model used (parameters, their hash, the chain height and tip).
+//!   failure with the model used (parameters, their hash, the optimae on chain they came
+//!   from and its block, the chain height and tip).
 //! * `GET /inference/{task_id}` — the record: `queued`, `running`, `completed` with the
 //!   result, or `failed` with the reason.
 //!
@@ -24,6 +25,7 @@
 mod launch;
 mod limits;
 mod payment;
+mod provenance;
 mod record;
 mod worker;
 
@@ -41,6 +43,7 @@ use tokio::sync::watch;
 pub use launch::{launch, Launch};
 pub use limits::{ClientLimiter, MAX_CLIENTS, RATE_LIMIT, RATE_WINDOW};
 pub use payment::{FreeInference, PaymentCheck, PaymentDecision, PaymentRequest};
+pub use provenance::{Provenance, MAX_SEARCH_BLOCKS};
 pub use record::{InferenceLog, InferenceRecord, InferenceStatus, ServedModel, FILE_NAME};
 pub use worker::InferenceWorker;
 
@@ -426,6 +429,7 @@ impl InferenceService {
             best_performance: view.domain_best.get(domain_id).copied(),
             chain_height: view.height,
             tip_hash: view.tip_hash.clone(),
+            optimae: None,
         })
     }
 }

@@ -55,6 +55,9 @@ pub struct ServedModel {
     pub chain_height: i64,
     /// The tip's hash at that height.
     pub tip_hash: String,
+    /// The optimae on chain with these parameters, and the block that accepted it (`None`
+    /// when it lies deeper than the search bound).
+    pub optimae: Option<(String, i64)>,
 }
 
 /// One recorded request.
@@ -107,6 +110,8 @@ impl InferenceRecord {
                 "best_performance" => m.best_performance,
                 "chain_height" => m.chain_height,
                 "tip_hash" => m.tip_hash.clone(),
+                "optimae_id" => m.optimae.as_ref().map(|o| o.0.clone()),
+                "optimae_block" => m.optimae.as_ref().map(|o| o.1),
             })
         });
         Value::Object(doin_primitives::map! {
@@ -153,6 +158,8 @@ CREATE TABLE IF NOT EXISTS inference_requests (
     best_performance REAL,
     chain_height     INTEGER,
     tip_hash         TEXT,
+    optimae_id       TEXT,
+    optimae_block    INTEGER,
     submitted_at     TEXT NOT NULL,
     started_at       TEXT,
     finished_at      TEXT,
@@ -163,7 +170,8 @@ CREATE INDEX IF NOT EXISTS inference_by_status ON inference_requests (status, se
 
 const COLUMNS: &str = "task_id, domain_id, client_id, input_json, input_hash, status, reason, \
      result_json, price, amount_paid, payment_json, parameters_json, parameters_hash, \
-     best_performance, chain_height, tip_hash, submitted_at, started_at, finished_at, run_ms";
+     best_performance, chain_height, tip_hash, submitted_at, started_at, finished_at, run_ms, \
+     optimae_id, optimae_block";
 
 fn json_of(v: &Option<Value>) -> Option<String> {
     v.as_ref().map(to_wire_json)
@@ -197,7 +205,8 @@ impl InferenceLog {
         let n = self.conn.execute(
             &format!(
                 "INSERT OR IGNORE INTO inference_requests ({COLUMNS}) VALUES \
-                 (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)"
+                 (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, \
+                 ?21, ?22)"
             ),
             params![
                 r.task_id,
@@ -220,6 +229,8 @@ impl InferenceLog {
                 r.started_at.map(|t| t.wire()),
                 r.finished_at.map(|t| t.wire()),
                 r.run_ms,
+                r.model.as_ref().and_then(|m| m.optimae.as_ref().map(|o| o.0.clone())),
+                r.model.as_ref().and_then(|m| m.optimae.as_ref().map(|o| o.1)),
             ],
         )?;
         Ok(n == 1)
@@ -230,7 +241,7 @@ impl InferenceLog {
         self.conn.execute(
             "UPDATE inference_requests SET status = 'running', parameters_json = ?2, \
              parameters_hash = ?3, best_performance = ?4, chain_height = ?5, tip_hash = ?6, \
-             started_at = ?7 WHERE task_id = ?1",
+             started_at = ?7, optimae_id = ?8, optimae_block = ?9 WHERE task_id = ?1",
             params![
                 task_id,
                 to_wire_json(&model.parameters),
@@ -238,7 +249,9 @@ impl InferenceLog {
                 model.best_performance,
                 model.chain_height,
                 model.tip_hash,
-                at.wire()
+                at.wire(),
+                model.optimae.as_ref().map(|o| o.0.clone()),
+                model.optimae.as_ref().map(|o| o.1),
             ],
         )?;
         Ok(())
@@ -305,6 +318,13 @@ impl InferenceLog {
                 best_performance: row.get(13)?,
                 chain_height: row.get::<_, Option<i64>>(14)?.unwrap_or(0),
                 tip_hash: row.get::<_, Option<String>>(15)?.unwrap_or_default(),
+                optimae: match (
+                    row.get::<_, Option<String>>(20)?,
+                    row.get::<_, Option<i64>>(21)?,
+                ) {
+                    (Some(id), Some(block)) => Some((id, block)),
+                    _ => None,
+                },
             }),
             None => None,
         };
@@ -370,6 +390,7 @@ mod tests {
             best_performance: Some(-0.5),
             chain_height: 4,
             tip_hash: "tip".into(),
+            optimae: Some(("o".into(), 3)),
         };
         let t = Timestamp::from_unix_micros(1_767_225_601_000_000);
         log.start("a", &model, t).unwrap();

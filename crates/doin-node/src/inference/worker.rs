@@ -27,6 +27,8 @@ pub struct InferenceWorker {
     pub stop: watch::Receiver<bool>,
     /// The runtime (to wait on the queue from this thread).
     pub runtime: tokio::runtime::Handle,
+    /// Finds the optimae behind the served parameters.
+    pub provenance: super::Provenance,
 }
 
 impl InferenceWorker {
@@ -73,10 +75,18 @@ impl InferenceWorker {
 
     /// Serves one request: its outcome, and how long the plugin took (milliseconds).
     fn serve(&mut self, task: &QueuedTask) -> (Result<Value, String>, Option<f64>) {
-        let Some(model) = self.service.model(&task.domain_id) else {
+        let Some(mut model) = self.service.model(&task.domain_id) else {
             let reason = format!("domain {} has no accepted optimae on chain", task.domain_id);
             return (Err(reason), None);
         };
+        if let Value::Object(p) = &model.parameters {
+            model.optimae = self.provenance.find(
+                &task.domain_id,
+                p,
+                &model.parameters_hash,
+                model.chain_height,
+            );
+        }
         if let Err(e) = self
             .service
             .log()
@@ -188,6 +198,7 @@ mod tests {
             plugins: BTreeMap::from([("d".to_owned(), plugin)]),
             stop: watch::channel(false).1,
             runtime: rt.handle().clone(),
+            provenance: crate::inference::Provenance::new(dir.path().join("no-chain.db")),
         };
         let task = queue
             .claim_next_of(TaskKind::InferenceRequest, "me", &["d".to_owned()])
