@@ -54,7 +54,7 @@ impl Provenance {
             block.transactions.iter().rev().find_map(|tx| {
                 let a = AcceptedOptimae::from_tx(tx).ok()?;
                 (a.domain_id == domain_id && a.parameters == *parameters)
-                    .then(|| (a.optimae_id, index))
+                    .then_some((a.optimae_id, index))
             })
         })?;
         if self.found.len() >= MAX_REMEMBERED {
