@@ -16,10 +16,13 @@
 //!   [`channel_pool`] (pending payment-channel operations, the same way).
 //! * [`network`] — gossip: block announcements, transfers, peer endpoints;
 //!   [`channel_gossip`] — channel operations.
-//! * [`api`] — the HTTP API (the reference's paths, plus `/transfers`, `/balance` and
-//!   `/channels`).
+//! * [`api`] — the HTTP API (the reference's paths, plus `/transfers`, `/balance`,
+//!   `/channels` and `GET /inference/{task_id}`).
 //! * [`wallet`] — `doin-node wallet address|balance|transfer`; [`wallet_channel`] —
 //!   `doin-node wallet channel open|update|countersign|close|dispute|settle|show`.
+//! * [`inference`] — inference requests: served with each domain's best optimae on chain
+//!   by the `inference` worker, recorded in `inference.db`, paid through a
+//!   [`inference::PaymentCheck`] (free by default).
 
 pub mod anchor;
 pub mod api;
@@ -31,6 +34,7 @@ pub mod cli;
 pub mod config;
 pub mod dashboard;
 pub mod evaluator;
+pub mod inference;
 pub mod mempool;
 pub mod metrics;
 pub mod network;

@@ -7,6 +7,8 @@
 //! * [`channels`] — `POST /channels`, `/channels/{id}`, `/channels`, `POST /channels/check`
 //!   (payment channels on chain).
 //! * [`tasks`] — `/tasks/pending`, `/tasks/claim`, `/tasks/complete` (pull-based evaluators).
+//! * [`inference`] — `POST /inference`, `GET /inference/{task_id}` (requests served by a
+//!   domain's best model; merged by the node with the inference service as state).
 //! * [`stats`] — `/stats`, `/stats/experiments`, `/stats/rounds`, `/stats/chain-metrics`,
 //!   `/stats/export` (experiment tracking, read from the OLAP database).
 //! * [`openapi`] — `/openapi.json`, the document describing all of the above.
@@ -19,6 +21,7 @@ pub mod chain;
 pub mod channels;
 pub mod coin;
 pub mod error;
+pub mod inference;
 pub mod message;
 pub mod openapi;
 pub mod stats;

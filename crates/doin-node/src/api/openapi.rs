@@ -25,6 +25,17 @@ fn nodes_query() -> Value {
 
 /// The document.
 pub fn document() -> Value {
+    let mut doc = core_document();
+    if let (Some(paths), Value::Object(more)) = (
+        doc.get_mut("paths").and_then(Value::as_object_mut),
+        super::inference::openapi_paths(),
+    ) {
+        paths.extend(more);
+    }
+    doc
+}
+
+fn core_document() -> Value {
     let obj = json!({"type": "object"});
     let mut doc = json!({
         "openapi": "3.0.3",
