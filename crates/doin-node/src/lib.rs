@@ -14,19 +14,29 @@
 //!   and commit → reveal → quorum of improvements, the quorum's votes collected while
 //!   rounds go on ([`proposals`]).
 //! * [`chain_service`] — the actor owning the chain store, the consensus state and the
-//!   [`mempool`] (pending transfers: fee order, eviction, per-peer rate limits).
-//! * [`network`] — gossip: block announcements, transfers, peer endpoints.
-//! * [`api`] — the HTTP API (the reference's paths, plus `/transfers` and `/balance`).
-//! * [`wallet`] — `doin-node wallet address|balance|transfer`.
+//!   [`mempool`] (pending transfers: fee order, eviction, per-peer rate limits) and the
+//!   [`channel_pool`] (pending payment-channel operations, the same way).
+//! * [`network`] — gossip: block announcements, transfers, peer endpoints;
+//!   [`channel_gossip`] — channel operations.
+//! * [`api`] — the HTTP API (the reference's paths, plus `/transfers`, `/balance`,
+//!   `/channels` and `GET /inference/{task_id}`).
+//! * [`wallet`] — `doin-node wallet address|balance|transfer`; [`wallet_channel`] —
+//!   `doin-node wallet channel open|update|countersign|close|dispute|settle|show`.
+//! * [`inference`] — inference requests: served with each domain's best optimae on chain
+//!   by the `inference` worker, recorded in `inference.db`, paid through a
+//!   [`inference::PaymentCheck`] (free by default).
 
 pub mod anchor;
 pub mod api;
 pub mod chain_params;
 pub mod chain_service;
+pub mod channel_gossip;
+pub mod channel_pool;
 pub mod cli;
 pub mod config;
 pub mod dashboard;
 pub mod evaluator;
+pub mod inference;
 pub mod mempool;
 pub mod metrics;
 pub mod migration;
@@ -43,3 +53,4 @@ pub mod task_queue;
 pub mod testnet;
 pub mod view;
 pub mod wallet;
+pub mod wallet_channel;

@@ -47,6 +47,8 @@ pub enum SealKind {
     PaymentUpdate,
     /// A finality checkpoint (id: the checkpoint hash).
     Checkpoint,
+    /// An on-chain payment-channel operation (id: the operation id).
+    ChannelOp,
 }
 
 impl SealKind {
@@ -60,6 +62,7 @@ impl SealKind {
             SealKind::Transfer => "transfer",
             SealKind::PaymentUpdate => "payment_update",
             SealKind::Checkpoint => "checkpoint",
+            SealKind::ChannelOp => "channel_op",
         }
     }
 }

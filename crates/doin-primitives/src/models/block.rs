@@ -127,6 +127,9 @@ pub enum BlockError {
     /// The `"transfers"` extension is not a list of transfers.
     #[error("malformed \"transfers\" extension: {0}")]
     MalformedTransfers(String),
+    /// The `"channel_ops"` extension is not a list of channel operations.
+    #[error("malformed \"channel_ops\" extension: {0}")]
+    MalformedChannelOps(String),
     /// The header's merkle root is not the root of the transaction ids.
     #[error("merkle root {claimed} does not match the transactions (computed {computed})")]
     MerkleMismatch {
@@ -193,17 +196,22 @@ impl Block {
         }
     }
 
-    /// The merkle leaves: the transactions' (recomputed) ids, then the transfers' ids.
-    /// Without transfers these are the reference's leaves.
+    /// The merkle leaves: the transactions' (recomputed) ids, then the transfers' ids, then
+    /// the channel operations' ids. Without those extensions these are the reference's
+    /// leaves.
     pub fn merkle_leaves(&self) -> Result<Vec<String>, BlockError> {
         let transfers = self
             .transfers()
             .map_err(|e| BlockError::MalformedTransfers(e.to_string()))?;
+        let channel_ops = self
+            .channel_ops()
+            .map_err(|e| BlockError::MalformedChannelOps(e.to_string()))?;
         Ok(self
             .transactions
             .iter()
             .map(Transaction::compute_id)
             .chain(transfers.iter().map(Transfer::compute_id))
+            .chain(channel_ops.iter().map(crate::models::ChannelOp::compute_id))
             .collect())
     }
 
