@@ -444,17 +444,17 @@ impl OptimizerLoop {
 
     /// A proposal whose votes are in (or whose wait is over) → an accepted transaction
     /// when its whole quorum voted; logs the outcome and returns the accepted performance.
-    fn conclude(&mut self, p: InFlight, experiment_id: &str) -> Option<f64> {
+    fn conclude(&mut self, mut p: InFlight, experiment_id: &str) -> Option<f64> {
         let domain = self.domain_id.clone();
         self.cancel_tasks(&p);
         let quorum_voted = p.quorum_voted();
         crate::metrics::METRICS.quorum_outcome(quorum_voted);
         if !quorum_voted {
-            tracing::info!(domain = %domain, votes = p.votes.len(), quorum = p.quorum.len(), "quorum incomplete; optimae dropped");
+            tracing::info!(domain = %domain, votes = p.votes().count(), quorum = p.quorum.len(), "quorum incomplete; optimae dropped");
             return None;
         }
-        let data_hash = p
-            .votes
+        let votes = p.take_votes();
+        let data_hash = votes
             .first()
             .map(|v| v.synthetic_data_hash.clone())
             .unwrap_or_default();
@@ -469,7 +469,7 @@ impl OptimizerLoop {
         let round = p.round;
         let proposal = Proposal {
             reveal: p.reveal,
-            votes: p.votes,
+            votes,
             experiment,
         };
         match self.runtime.block_on(self.chain.submit(proposal)) {

@@ -22,6 +22,8 @@ pub const MAX_IN_FLIGHT: usize = 4;
 
 /// One verification task of a proposal, until its vote arrives.
 struct Awaited {
+    /// Its place among the proposal's tasks.
+    index: usize,
     task_id: String,
     /// A quorum member's task (its vote is needed), not an open one (a young chain's
     /// optional extra vote).
@@ -39,8 +41,9 @@ pub struct InFlight {
     pub elapsed: f64,
     /// The evaluators whose votes the optimae needs.
     pub quorum: Vec<String>,
-    /// The votes received so far.
-    pub votes: Vec<QuorumVote>,
+    /// The votes received so far, by task in queueing order (quorum members first): the
+    /// order the optimae carries them in, whatever order they arrived in.
+    votes: Vec<Option<QuorumVote>>,
     /// Every task id (to cancel them all when done).
     pub task_ids: Vec<String>,
     awaited: Vec<Awaited>,
@@ -86,7 +89,9 @@ impl InFlight {
         rx: oneshot::Receiver<Completion>,
     ) {
         self.task_ids.push(task_id.clone());
+        self.votes.push(None);
         self.awaited.push(Awaited {
+            index: self.votes.len() - 1,
             task_id,
             required,
             rx,
@@ -109,7 +114,7 @@ impl InFlight {
                     // The queue completes a task only with its claimer's sealed vote for
                     // this optimae and with that evaluator's seed.
                     match c.vote.as_ref().map(QuorumVote::from_value) {
-                        Some(Ok(v)) => self.votes.push(v),
+                        Some(Ok(v)) => self.votes[a.index] = Some(v),
                         _ => self.lost |= a.required,
                     }
                 }
@@ -125,11 +130,24 @@ impl InFlight {
             || (quorum_in && now >= self.open_deadline)
     }
 
+    /// The votes received, in the order of the tasks they answer.
+    pub fn votes(&self) -> impl Iterator<Item = &QuorumVote> {
+        self.votes.iter().flatten()
+    }
+
+    /// Takes the votes received, in the order of the tasks they answer.
+    pub fn take_votes(&mut self) -> Vec<QuorumVote> {
+        std::mem::take(&mut self.votes)
+            .into_iter()
+            .flatten()
+            .collect()
+    }
+
     /// Whether every quorum member voted.
     pub fn quorum_voted(&self) -> bool {
         self.quorum
             .iter()
-            .all(|q| self.votes.iter().any(|v| v.evaluator_id == *q))
+            .all(|q| self.votes().any(|v| v.evaluator_id == *q))
     }
 
     /// The task ids still awaited (for tests and logs).
@@ -299,6 +317,24 @@ mod tests {
         drop(tx);
         assert!(lost.poll(t0), "the task was dropped without a vote");
         assert!(!lost.quorum_voted());
+    }
+
+    #[test]
+    fn votes_keep_the_order_of_their_tasks_not_of_their_arrival() {
+        let (first, second) = (Identity::generate(), Identity::generate());
+        let t0 = Instant::now();
+        let quorum = vec![first.peer_id().into(), second.peer_id().into()];
+        let mut p = InFlight::new(reveal(-1.0), 1, 0.0, quorum, t0, WAIT, OPEN);
+        let (tx1, rx1) = oneshot::channel();
+        let (tx2, rx2) = oneshot::channel();
+        p.await_task("q1".into(), true, rx1);
+        p.await_task("q2".into(), true, rx2);
+        tx2.send(vote(&second)).ok();
+        assert!(!p.poll(t0));
+        tx1.send(vote(&first)).ok();
+        assert!(p.poll(t0));
+        let order: Vec<String> = p.take_votes().into_iter().map(|v| v.evaluator_id).collect();
+        assert_eq!(order, [first.peer_id(), second.peer_id()]);
     }
 
     #[test]

@@ -32,6 +32,20 @@ fn extra_votes_of_fresh_keys_do_not_decide() {
                 "too few open tasks"
             );
             let (at, task) = http.next_task(&endpoints, &mut seen, false).await;
+            // Only optimae whose quorum is the other node: before anyone but the optimizer
+            // is eligible at the commit block, the optimizer verifies itself and every vote
+            // counts (the bootstrap rule), and optimizers propose early and often.
+            let (state, blocks) = arena.chain_of(0);
+            let commit_height = blocks
+                .iter()
+                .find(|b| b.hash == task.seed_block_hash)
+                .map_or(0, |b| b.header.index as u64);
+            let others_eligible = state
+                .eligible_evaluators(commit_height)
+                .is_some_and(|e| e.iter().any(|p| *p != task.requester_id));
+            if !others_eligible {
+                continue;
+            }
             let reported = task.reported_performance.expect("a report");
             for sybil in &sybils {
                 let (status, _) = http.claim(&at, &task.id, sybil.peer_id()).await;
