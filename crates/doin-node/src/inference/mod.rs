@@ -22,11 +22,14 @@
 //! `--reset-chain`: it holds payment vouchers); requests a restart interrupted are queued
 //! again. Results are served to whoever knows the task id, an unguessable hash.
 
+mod channel_payment;
 mod launch;
 mod limits;
 mod payment;
 mod provenance;
 mod record;
+pub mod settlement;
+pub mod vouchers;
 mod worker;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -40,6 +43,7 @@ use doin_primitives::models::{Task, TaskType};
 use doin_primitives::{Map, Timestamp, Value};
 use tokio::sync::watch;
 
+pub use channel_payment::{book_voucher, ChannelPayment};
 pub use launch::{launch, Launch};
 pub use limits::{ClientLimiter, MAX_CLIENTS, RATE_LIMIT, RATE_WINDOW};
 pub use payment::{FreeInference, PaymentCheck, PaymentDecision, PaymentRequest};
@@ -347,16 +351,27 @@ impl InferenceService {
             submitted_at,
         )
         .id;
-        let amount = match self.payment.check(&PaymentRequest {
+        let payment = PaymentRequest {
             task_id: &task_id,
             domain_id: domain,
             client_id: &request.client_id,
             price: terms.price,
             voucher: request.payment.as_ref(),
-        }) {
+        };
+        let checked = match self.payment.check(&payment) {
             PaymentDecision::Accept { amount } => amount,
             PaymentDecision::Refuse { reason } => return Err(Refusal::PaymentRequired(reason)),
         };
+        let storage = |e: rusqlite::Error| Refusal::Storage(e.to_string());
+        // The payment is booked, the request recorded and queued under one lock and in one
+        // transaction: a refusal at any step leaves nothing behind (the transaction rolls
+        // back when dropped), and no voucher is counted for a request that is not served.
+        let mut log = self.log();
+        let tx = log.transaction().map_err(storage)?;
+        let amount = self
+            .payment
+            .book(&payment, checked, &tx)
+            .map_err(Refusal::PaymentRequired)?;
         let record = InferenceRecord {
             task_id: task_id.clone(),
             domain_id: domain.clone(),
@@ -375,11 +390,7 @@ impl InferenceService {
             finished_at: None,
             run_ms: None,
         };
-        let log = self.log();
-        let fresh = log
-            .insert(&record)
-            .map_err(|e| Refusal::Storage(e.to_string()))?;
-        if !fresh {
+        if !record::insert_on(&tx, &record).map_err(storage)? {
             return Err(Refusal::BadRequest(format!(
                 "request {task_id} was already submitted; fetch it with GET /inference/{task_id}"
             )));
@@ -391,10 +402,13 @@ impl InferenceService {
             request.input,
             submitted_at,
         );
-        if let Err(e) = self.queue.push(task) {
-            let reason = e.to_string();
-            let _ = log.finish(&task_id, &Err(reason.clone()), Timestamp::now_utc(), None);
-            return Err(Refusal::Busy(reason));
+        self.queue
+            .push(task)
+            .map_err(|e| Refusal::Busy(e.to_string()))?;
+        if let Err(e) = tx.commit() {
+            // A worker that claimed it meanwhile records nothing: its row is not there.
+            self.queue.cancel(&task_id);
+            return Err(storage(e));
         }
         Ok(Accepted {
             task_id,
@@ -416,6 +430,22 @@ impl InferenceService {
     pub fn get(&self, task_id: &str) -> Result<Option<InferenceRecord>, Refusal> {
         self.log()
             .get(task_id)
+            .map_err(|e| Refusal::Storage(e.to_string()))
+    }
+
+    /// The newest voucher this node holds for a channel.
+    pub fn held_voucher(&self, channel_id: &str) -> Result<Option<vouchers::HeldVoucher>, Refusal> {
+        vouchers::newest(self.log().conn(), channel_id).map_err(|e| Refusal::Storage(e.to_string()))
+    }
+
+    /// The channels whose newest voucher is not yet paid out on chain.
+    pub fn unsettled_vouchers(&self) -> Result<Vec<vouchers::HeldVoucher>, Refusal> {
+        vouchers::unsettled(self.log().conn()).map_err(|e| Refusal::Storage(e.to_string()))
+    }
+
+    /// Marks a channel paid out on chain (its voucher is no longer watched).
+    pub fn mark_settled(&self, channel_id: &str) -> Result<(), Refusal> {
+        vouchers::mark_settled(self.log().conn(), channel_id)
             .map_err(|e| Refusal::Storage(e.to_string()))
     }
 
