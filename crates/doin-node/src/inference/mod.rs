@@ -592,6 +592,88 @@ mod tests {
         );
     }
 
+    /// Books channel vouchers as [`ChannelPayment`] does, without asking a chain.
+    struct BookOnly;
+    impl PaymentCheck for BookOnly {
+        fn check(&self, r: &PaymentRequest<'_>) -> PaymentDecision {
+            PaymentDecision::Accept { amount: r.price }
+        }
+        fn book(
+            &self,
+            r: &PaymentRequest<'_>,
+            _: u64,
+            tx: &rusqlite::Transaction<'_>,
+        ) -> Result<u64, String> {
+            let v = r.voucher.ok_or("no voucher")?;
+            let u = <doin_primitives::models::ChannelUpdate as doin_primitives::models::WireModel>::from_value(v)
+                .map_err(|e| e.to_string())?;
+            book_voucher(tx, &u, r.price, Timestamp::now_utc())
+        }
+    }
+
+    #[test]
+    fn concurrent_requests_with_one_voucher_are_served_once_and_underpaying_books_nothing() {
+        use doin_primitives::models::{ChannelUpdate, WireModel};
+        let dir = tempfile::tempdir().expect("dir");
+        let queue = Arc::new(TaskQueue::new());
+        let service = open(
+            &dir.path().join(FILE_NAME),
+            queue.clone(),
+            Arc::new(BookOnly),
+        );
+        let key = doin_primitives::identity::Identity::from_scalar_bytes(&[5; 32]).expect("key");
+        let voucher = ChannelUpdate::signed(&key, "e".repeat(64), 1, 91, 9).to_value();
+        let paid = |client: &str| {
+            let mut r = request(client, Map::new());
+            r.payment = Some(voucher.clone());
+            r
+        };
+        let outcomes: Vec<_> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..8)
+                .map(|i| {
+                    let (service, r) = (service.clone(), paid(&format!("c{i}")));
+                    s.spawn(move || service.submit(r))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("thread"))
+                .collect()
+        });
+        let served: Vec<_> = outcomes.iter().filter_map(|o| o.as_ref().ok()).collect();
+        assert_eq!(served.len(), 1, "{outcomes:?}");
+        assert_eq!(served[0].amount_paid, 9);
+        for o in &outcomes {
+            if let Err(e) = o {
+                assert!(
+                    matches!(e, Refusal::PaymentRequired(r) if r.contains("not newer")),
+                    "{e}"
+                );
+            }
+        }
+        assert_eq!(queue.counts_of(TaskKind::InferenceRequest).pending, 1);
+        let held = service
+            .held_voucher(&"e".repeat(64))
+            .expect("book")
+            .expect("held");
+        assert_eq!((held.update.nonce, held.requests), (1, 1));
+
+        // An underpaying voucher is refused and the one held stays.
+        let underpaid = ChannelUpdate::signed(&key, "e".repeat(64), 2, 90, 10).to_value();
+        let mut r = paid("c0");
+        r.payment = Some(underpaid);
+        let err = service.submit(r).unwrap_err();
+        assert!(
+            matches!(&err, Refusal::PaymentRequired(m) if m.contains("pays 1 base units more")),
+            "{err}"
+        );
+        let held = service
+            .held_voucher(&"e".repeat(64))
+            .expect("book")
+            .expect("held");
+        assert_eq!(held.update.nonce, 1, "nothing booked for a refusal");
+    }
+
     #[test]
     fn a_client_over_its_rate_limit_is_refused() {
         let dir = tempfile::tempdir().expect("dir");
