@@ -6,9 +6,11 @@
 //!   `{"domain_id", "input_data"?, "client_id"?}` plus DOIN's optional `payment`. The
 //!   [`InferenceService`] checks it (known domain, served here, a model on chain, the
 //!   input finite and small, the client under its rate limit, room in the queue), asks the
-//!   [`PaymentCheck`] (default: free), records it in the [`InferenceLog`] and queues it in
-//!   the node's task queue as an `inference_request` task (priority 10, after
-//!   verification tasks), answering `{"status":"queued","task_id",…}`.
+//!   [`PaymentCheck`] (default: [`ChannelPayment`], a channel voucher for a priced domain),
+//!   then, under the log's lock and in one transaction, books the payment, records the
+//!   request in the [`InferenceLog`] and queues it in the node's task queue as an
+//!   `inference_request` task (priority 10, after verification tasks), answering
+//!   `{"status":"queued","task_id",…}`.
 //! * thread `inference` — [`InferenceWorker`]: takes the queue's inference tasks for the
 //!   domains it serves, reads the domain's best parameters from the chain view, calls the
 //!   domain's plugin ([`doin_plugins::Evaluator::infer`]), and records the result or the
@@ -16,6 +18,10 @@
 //!   from and its block, the chain height and tip).
 //! * `GET /inference/{task_id}` — the record: `queued`, `running`, `completed` with the
 //!   result, or `failed` with the reason.
+//! * Paid inference: the newest voucher of each channel paying this node is kept in the
+//!   [`vouchers`] book (in `inference.db`); [`settlement`] closes a channel with it on
+//!   request (`POST /inference/channels/{id}/close`), and its watcher (task `settlement`)
+//!   disputes a close on an older update and settles once the dispute period is over.
 //!
 //! A node serves inference for the domains it evaluates (it runs their inference plugin).
 //! The log lives in `inference.db` in the data directory and outlives restarts (and
