@@ -67,12 +67,42 @@ pub struct Submitted {
     pub dispute_period_secs: u64,
 }
 
-/// What the watcher did last for a channel, and at which tip.
+/// What the watcher does next for a channel it holds a voucher of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Attempt {
-    Dispute(i64),
-    Settle(i64),
+pub enum Step {
+    /// Dispute with the newest voucher: the channel closes on an older update and the
+    /// dispute period has not passed.
+    Dispute,
+    /// Settle: the channel is closing and its dispute period has passed (chain time).
+    Settle,
+    /// Stop watching: the channel is paid out.
+    Forget,
 }
+
+/// The watcher's rule for channel `c` as the chain leaves it, with `held` the newest
+/// voucher of it and `tip_time_micros` the tip's timestamp: dispute a close on an older
+/// update before the deadline, settle a close after it, forget a closed channel, and
+/// leave an open channel (or a close on the newest voucher still in its period) alone.
+pub fn next_step(c: &Channel, held: &HeldVoucher, tip_time_micros: i64) -> Option<Step> {
+    match c.status {
+        ChannelStatus::Open => None,
+        ChannelStatus::Closed => Some(Step::Forget),
+        ChannelStatus::Closing {
+            deadline_micros, ..
+        } => {
+            if tip_time_micros >= deadline_micros {
+                Some(Step::Settle)
+            } else if c.nonce < held.update.nonce.unsigned_abs() {
+                Some(Step::Dispute)
+            } else {
+                None
+            }
+        }
+    }
+}
+
+/// What the watcher last submitted for a channel (the operation's name), and at which tip.
+type Attempt = (&'static str, i64);
 
 /// The node's settlement side: its key, its chain, its voucher book.
 #[derive(Clone)]
@@ -197,61 +227,45 @@ impl Settlement {
             let Ok((Some(c), tip_time)) = self.channel(&id).await else {
                 continue;
             };
-            let ChannelStatus::Closing {
-                deadline_micros, ..
-            } = c.status
-            else {
-                if c.status == ChannelStatus::Closed {
+            let step = match next_step(&c, &h, tip_time) {
+                Some(Step::Forget) => {
                     if c.receiver_balance < h.paid() {
                         tracing::warn!(channel = %id, paid_out = c.receiver_balance, held = h.paid(), "a channel was paid out below the newest voucher held");
                     }
                     let service = self.service.clone();
                     let _ = tokio::task::spawn_blocking(move || service.mark_settled(&id)).await;
+                    continue;
                 }
+                Some(step) => step,
+                None => continue,
+            };
+            let (action, priority, what) = match step {
+                Step::Dispute => {
+                    let update = h.update.clone();
+                    let action = ChannelAction::Dispute { update };
+                    (action, "urgent", "disputing a close on a stale update")
+                }
+                _ => {
+                    let action = ChannelAction::Settle {
+                        channel_id: id.clone(),
+                    };
+                    (action, "high", "settling a closed channel")
+                }
+            };
+            let kind = action.name();
+            if attempts
+                .get(&id)
+                .is_some_and(|(k, at)| *k == kind && tip < at + RETRY_BLOCKS)
+            {
                 continue;
-            };
-            let stale = c.nonce < h.update.nonce.unsigned_abs();
-            let recent = |a: Option<&Attempt>| match a {
-                Some(Attempt::Dispute(at) | Attempt::Settle(at)) => tip < at + RETRY_BLOCKS,
-                None => false,
-            };
-            if stale && tip_time < deadline_micros {
-                if matches!(attempts.get(&id), Some(Attempt::Dispute(_)))
-                    && recent(attempts.get(&id))
-                {
-                    continue;
-                }
-                let action = ChannelAction::Dispute {
-                    update: h.update.clone(),
-                };
-                match self.submit(action, "urgent").await {
-                    Ok(op) => {
-                        tracing::info!(channel = %id, closed_at = c.nonce, newest = h.update.nonce, operation = %op, "disputing a close on a stale update")
-                    }
-                    Err(e) => {
-                        tracing::warn!(channel = %id, "settlement: dispute not submitted: {e}")
-                    }
-                }
-                attempts.insert(id, Attempt::Dispute(tip));
-            } else if tip_time >= deadline_micros {
-                if matches!(attempts.get(&id), Some(Attempt::Settle(_)))
-                    && recent(attempts.get(&id))
-                {
-                    continue;
-                }
-                let action = ChannelAction::Settle {
-                    channel_id: id.clone(),
-                };
-                match self.submit(action, "high").await {
-                    Ok(op) => {
-                        tracing::info!(channel = %id, operation = %op, "settling a closed channel")
-                    }
-                    Err(e) => {
-                        tracing::warn!(channel = %id, "settlement: settle not submitted: {e}")
-                    }
-                }
-                attempts.insert(id, Attempt::Settle(tip));
             }
+            match self.submit(action, priority).await {
+                Ok(op) => {
+                    tracing::info!(channel = %id, on_chain = c.nonce, newest = h.update.nonce, operation = %op, "{what}")
+                }
+                Err(e) => tracing::warn!(channel = %id, "settlement: {kind} not submitted: {e}"),
+            }
+            attempts.insert(id, (kind, tip));
         }
     }
 
@@ -271,5 +285,54 @@ impl Settlement {
                 changed = view.changed() => if changed.is_err() { return },
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use doin_primitives::models::ChannelUpdate;
+    use doin_primitives::Timestamp;
+
+    #[test]
+    fn the_watcher_disputes_a_stale_close_in_time_and_settles_after_the_period() {
+        let key = Identity::from_scalar_bytes(&[3; 32]).expect("key");
+        let held = HeldVoucher {
+            sender: key.peer_id().to_owned(),
+            deposit: 100,
+            update: ChannelUpdate::signed(&key, "c", 3, 70, 30),
+            requests: 3,
+            updated_at: Timestamp::from_unix_micros(0),
+            settled: false,
+        };
+        let channel = |status, nonce| Channel {
+            channel_id: "c".into(),
+            sender: key.peer_id().to_owned(),
+            receiver: "r".into(),
+            deposit: 100,
+            dispute_period_secs: 5,
+            opened_height: 1,
+            status,
+            nonce,
+            sender_balance: 90,
+            receiver_balance: 10,
+        };
+        let closing = ChannelStatus::Closing {
+            closer: "s".into(),
+            deadline_micros: 1_000,
+        };
+        let step = |status: &ChannelStatus, nonce, at| {
+            next_step(&channel(status.clone(), nonce), &held, at)
+        };
+        assert_eq!(step(&ChannelStatus::Open, 0, 5_000), None);
+        assert_eq!(step(&closing, 1, 999), Some(Step::Dispute));
+        assert_eq!(step(&closing, 3, 999), None, "closed on the newest: wait");
+        assert_eq!(
+            step(&closing, 1, 1_000),
+            Some(Step::Settle),
+            "too late to dispute"
+        );
+        assert_eq!(step(&closing, 3, 1_000), Some(Step::Settle));
+        assert_eq!(step(&ChannelStatus::Closed, 1, 0), Some(Step::Forget));
     }
 }
