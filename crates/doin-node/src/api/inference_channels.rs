@@ -13,10 +13,14 @@
 //!
 //! A voucher is `{"channel_id","sender","deposit_units","nonce","paid_units","requests",
 //! "updated_at","settled","update"}` with `update` the sender's sealed wire JSON.
-//! These paths answer the node's operator; like the rest of the API they are served on
-//! the node's port.
+//! These paths answer the node's operator only: a caller from another host gets `403`
+//! (closing is the node's decision, and vouchers tell who pays how much before the chain
+//! does); the operator calls them on the node's host, over loopback.
 
-use axum::extract::{Path, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use doin_primitives::models::WireModel;
@@ -51,6 +55,19 @@ fn voucher_json(v: &HeldVoucher) -> serde_json::Value {
     })
 }
 
+/// Refuses callers that are not on the node's host.
+fn operator_only(client: &SocketAddr) -> Result<(), ApiError> {
+    if client.ip().is_loopback() {
+        return Ok(());
+    }
+    Err(ApiError {
+        status: StatusCode::FORBIDDEN,
+        detail: "the node's payment channels answer its operator only: call from the node's \
+                 host (loopback)"
+            .into(),
+    })
+}
+
 fn checked_id(id: &str) -> Result<(), ApiError> {
     if id.len() > 128 {
         return Err(ApiError::bad_request("channel_id is too long"));
@@ -59,7 +76,11 @@ fn checked_id(id: &str) -> Result<(), ApiError> {
 }
 
 /// `GET /inference/channels`.
-pub async fn list(State(s): State<Settlement>) -> Result<Json<serde_json::Value>, ApiError> {
+pub async fn list(
+    State(s): State<Settlement>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    operator_only(&client)?;
     let service = s.service().clone();
     let held = tokio::task::spawn_blocking(move || service.unsettled_vouchers())
         .await
@@ -72,8 +93,10 @@ pub async fn list(State(s): State<Settlement>) -> Result<Json<serde_json::Value>
 /// `GET /inference/channels/{channel_id}`.
 pub async fn one(
     State(s): State<Settlement>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
     Path(channel_id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    operator_only(&client)?;
     checked_id(&channel_id)?;
     let service = s.service().clone();
     let id = channel_id.clone();
@@ -92,8 +115,10 @@ pub async fn one(
 /// `POST /inference/channels/{channel_id}/close`.
 pub async fn close(
     State(s): State<Settlement>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
     Path(channel_id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    operator_only(&client)?;
     checked_id(&channel_id)?;
     match s.close(&channel_id).await {
         Ok(done) => Ok(Json(json!({
@@ -123,18 +148,32 @@ pub fn openapi_paths() -> serde_json::Value {
     json!({
         "/inference/channels": {"get": {
             "summary": "The payment channels paying this node for inference whose newest voucher is not yet paid out on chain",
-            "responses": {"200": ok(&format!("{{channels: [{voucher}]}}"))}}},
+            "responses": {"200": ok(&format!("{{channels: [{voucher}]}}")), "403": error("not called from the node's host")}}},
         "/inference/channels/{channel_id}": {"get": {
             "summary": "The newest voucher this node holds for a channel",
             "parameters": id.clone(),
-            "responses": {"200": ok(voucher), "404": error("no voucher held for the channel")}}},
+            "responses": {"200": ok(voucher), "403": error("not called from the node's host"), "404": error("no voucher held for the channel")}}},
         "/inference/channels/{channel_id}/close": {"post": {
             "summary": "Close the channel on chain with the newest voucher held (signed with the node's key); the node settles it once the dispute period has passed, and disputes a stale close by the client automatically",
             "parameters": id,
             "responses": {"200": ok("{status: submitted, operation_id, channel_id, nonce, paid_units, dispute_period_secs}"),
                 "400": error("the channel pool refused the operation"),
+                "403": error("not called from the node's host"),
                 "404": error("no voucher held for the channel"),
                 "409": error("the channel is not open on chain"),
                 "503": error("the node is stopping")}}}
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_nodes_host_may_call() {
+        assert!(operator_only(&"127.0.0.1:5000".parse().expect("addr")).is_ok());
+        assert!(operator_only(&"[::1]:5000".parse().expect("addr")).is_ok());
+        let far = operator_only(&"192.0.2.7:5000".parse().expect("addr")).unwrap_err();
+        assert_eq!(far.status, StatusCode::FORBIDDEN);
+    }
 }
