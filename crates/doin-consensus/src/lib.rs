@@ -18,6 +18,8 @@
 //! * [`coinbase`] — halving reward and the exact 5/65/30 split in base units, plus tips.
 //! * [`fee_market`] — the EIP-1559 base fee (≤ 12.5 % per block), burn, tips, stakes.
 //! * [`transfer`] — signed coin transfers: account rules, nonces, per-block checks.
+//! * [`rejection`] — rejection evidence on chain: the optimizer's sealed claim and its
+//!   quorum's votes deciding *rejected* (the −3 penalty, divergent voters, stake burns).
 //! * [`finality`] — implicit checkpoints and the reorg limit.
 //! * [`anchor`] — external checkpoint anchors: which heights, the state hash, and the rule
 //!   refusing a chain that contradicts a published anchor.
@@ -45,13 +47,15 @@
 //! | transfers | in memory, negative amounts, fees vanish, float money | on chain, signed, integer units, nonce replay protection |
 //! | fee market | uncapped increase, inverted eviction, nothing burned | base fee ±12.5 % per block from fullness, burned; tips to the generator |
 //! | increments | static weight, regressions counted | verified improvement × weight × reputation × incentive |
+//! | rejections | never recorded, −3 never applied | sealed claim + quorum votes in a `"rejections"` extension; −3, divergent voters, 20 % of the stake burned |
 //! | fork choice | Σ self-declared increments | Σ validated effective increments |
 //! | finality | off-by-one reorg check | reorg allowed iff the fork point keeps the finalized block |
 //! | external anchors | created in memory, never published or checked | final checkpoints published outside the chain; a contradicting chain is refused |
 //!
 //! DOIN's additions ride in fields reference nodes ignore: seals (`public_key`,
-//! `signature`), the accepted-optimae payload, and the block's `"coinbase"` and
-//! `"transfers"` extensions (transfer ids join the merkle leaves, so the hash covers them).
+//! `signature`), the accepted-optimae payload, and the block's `"coinbase"`, `"transfers"`
+//! and `"rejections"` extensions (transfer and rejection ids join the merkle leaves, so the
+//! hash covers them).
 
 pub mod accepted;
 pub mod anchor;
@@ -66,6 +70,7 @@ pub mod increment;
 pub mod params;
 pub mod quorum;
 pub mod reference;
+pub mod rejection;
 pub mod reputation;
 pub mod state;
 pub mod transfer;

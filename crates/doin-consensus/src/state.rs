@@ -62,6 +62,8 @@ pub struct ChainState {
     pub(crate) peers_seen: BTreeSet<String>,
     /// Peers that generated a block or cast an agreeing vote.
     pub(crate) active_evaluators: BTreeSet<String>,
+    /// Rejections on chain and the stakes they burned ([`crate::rejection`]).
+    pub(crate) rejection_tally: crate::rejection::RejectionTally,
     /// Set only while [`ChainState::apply_stored_block`] runs.
     pub(crate) trust_stored_seals: bool,
 }
@@ -95,6 +97,7 @@ impl ChainState {
             commitments: BTreeSet::new(),
             peers_seen: BTreeSet::new(),
             active_evaluators: BTreeSet::new(),
+            rejection_tally: Default::default(),
             trust_stored_seals: false,
         };
         state.push_recent();
@@ -210,7 +213,8 @@ impl ChainState {
         self.base_fee
     }
 
-    /// Base units burned so far (base fees of transfers); the balances always sum to
+    /// Base units burned so far (base fees of transfers, stakes of rejected claims); the
+    /// balances always sum to
     /// [`ChainState::total_minted`] minus this.
     pub fn total_burned(&self) -> u64 {
         self.total_burned

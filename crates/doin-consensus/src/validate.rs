@@ -22,7 +22,9 @@
 //!    [`crate::fee_market::MAX_TRANSFERS_PER_BLOCK`] transfers, each valid in order
 //!    ([`crate::transfer`]) at the tip's base fee;
 //! 9. its `"coinbase"` extension is the one [`crate::coinbase::compute_coinbase`] gives,
-//!    plus the transfers' tips to the generator ([`crate::coinbase::pay_tips`]).
+//!    plus the transfers' tips to the generator ([`crate::coinbase::pay_tips`]);
+//! 10. its `"rejections"` extension (optional) holds valid rejection evidence
+//!    ([`crate::rejection`]), applied after the transfers and the coinbase.
 //!
 //! No clock is read: a node checks a received block's timestamp against its own clock with
 //! [`check_not_in_future`] (the clock passed in) before it calls these functions.
@@ -94,6 +96,8 @@ pub struct BlockSummary {
     pub coinbase: Coinbase,
     /// Its transfers and what they do.
     pub transfers: BlockTransfers,
+    /// The rejections it carries ([`crate::rejection`]).
+    pub rejections: Vec<crate::rejection::RejectionOutcome>,
 }
 
 /// Per-block overlay: what earlier transactions of the same block changed.
@@ -511,6 +515,7 @@ impl ChainState {
                 got: doin_primitives::json::to_wire_json(carried),
             });
         }
+        let rejections = self.check_block_rejections(block, &optimae)?;
         Ok(BlockSummary {
             height,
             hash: block.hash.clone(),
@@ -521,6 +526,7 @@ impl ChainState {
             optimae,
             coinbase: expected,
             transfers,
+            rejections,
         })
     }
 
@@ -566,11 +572,13 @@ impl ChainState {
         }
         self.peers_seen.insert(s.generator_id.clone());
         self.active_evaluators.insert(s.generator_id.clone());
+        let base_fee = self.base_fee;
         self.apply_transfers(&s.transfers);
         for out in &s.coinbase.outputs {
             let b = self.balances.entry(out.recipient.clone()).or_default();
             *b = b.saturating_add(out.amount);
         }
+        self.apply_rejections(&s.rejections, t, base_fee);
         self.total_minted = self.total_minted.saturating_add(s.coinbase.block_reward);
         self.cumulative_work += s.weighted_sum;
         self.height = s.height;
@@ -717,7 +725,7 @@ pub fn verify_block_signatures(block: &Block) -> Result<(), ConsensusError> {
         crate::transfer::verify_transfer_seal(t)
             .map_err(|source| ConsensusError::InTransfer { index, source })?;
     }
-    Ok(())
+    crate::rejection::verify_rejection_signatures(block)
 }
 
 /// How far (µs) a received block's timestamp may be ahead of the receiving node's clock:

@@ -47,6 +47,9 @@ pub enum SealKind {
     PaymentUpdate,
     /// A finality checkpoint (id: the checkpoint hash).
     Checkpoint,
+    /// An optimizer's sealed claim on an optimae it submits for verification (id: the
+    /// claim id).
+    Claim,
 }
 
 impl SealKind {
@@ -60,6 +63,7 @@ impl SealKind {
             SealKind::Transfer => "transfer",
             SealKind::PaymentUpdate => "payment_update",
             SealKind::Checkpoint => "checkpoint",
+            SealKind::Claim => "optimae_claim",
         }
     }
 }

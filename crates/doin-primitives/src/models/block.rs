@@ -6,6 +6,11 @@ use crate::cjson::{write_float, write_int, write_str};
 use crate::fields::{Fields, ModelError};
 use crate::merkle::{merkle_root, EMPTY_ROOT};
 use crate::models::transfer::{Transfer, TRANSFERS_KEY};
+
+/// Wire key of the block extension carrying rejection evidence (a list of objects; the
+/// consensus crate reads them). Each object's `content_id` is a merkle leaf after the
+/// transfers', so the block hash covers the evidence.
+pub const REJECTIONS_KEY: &str = "rejections";
 use crate::models::{Transaction, WireModel};
 use crate::seal::Seal;
 use crate::timestamp::Timestamp;
@@ -127,6 +132,9 @@ pub enum BlockError {
     /// The `"transfers"` extension is not a list of transfers.
     #[error("malformed \"transfers\" extension: {0}")]
     MalformedTransfers(String),
+    /// The `"rejections"` extension is not a list of objects.
+    #[error("malformed \"rejections\" extension: {0}")]
+    MalformedRejections(String),
     /// The header's merkle root is not the root of the transaction ids.
     #[error("merkle root {claimed} does not match the transactions (computed {computed})")]
     MerkleMismatch {
@@ -193,17 +201,31 @@ impl Block {
         }
     }
 
-    /// The merkle leaves: the transactions' (recomputed) ids, then the transfers' ids.
-    /// Without transfers these are the reference's leaves.
+    /// The `"rejections"` extension's objects (none when absent).
+    pub fn rejection_values(&self) -> Result<&[Value], BlockError> {
+        match self.extensions.get(REJECTIONS_KEY) {
+            None => Ok(&[]),
+            Some(Value::Array(list)) if list.iter().all(|v| v.as_object().is_some()) => Ok(list),
+            Some(_) => Err(BlockError::MalformedRejections(
+                "expected a list of objects".into(),
+            )),
+        }
+    }
+
+    /// The merkle leaves: the transactions' (recomputed) ids, then the transfers' ids, then
+    /// the `content_id` of each rejection object. Without transfers and rejections these
+    /// are the reference's leaves.
     pub fn merkle_leaves(&self) -> Result<Vec<String>, BlockError> {
         let transfers = self
             .transfers()
             .map_err(|e| BlockError::MalformedTransfers(e.to_string()))?;
+        let rejections = self.rejection_values()?;
         Ok(self
             .transactions
             .iter()
             .map(Transaction::compute_id)
             .chain(transfers.iter().map(Transfer::compute_id))
+            .chain(rejections.iter().map(crate::hash::content_id))
             .collect())
     }
 

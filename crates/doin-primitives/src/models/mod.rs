@@ -16,7 +16,7 @@ pub mod task;
 mod transaction;
 pub mod transfer;
 
-pub use block::{Block, BlockError, BlockHeader, GENESIS_HASH};
+pub use block::{Block, BlockError, BlockHeader, GENESIS_HASH, REJECTIONS_KEY};
 pub use coin::{CoinbaseOutput, CoinbaseTransaction, TransferTransaction};
 pub use domain::{Domain, DomainConfig};
 pub use message::{InboundBody, Message, MessageType};
