@@ -223,6 +223,7 @@ pub struct ChainHandle {
     commands: mpsc::Sender<Command>,
     view: watch::Receiver<Arc<ChainView>>,
     relay: Arc<std::sync::Mutex<Option<mpsc::Receiver<Transfer>>>>,
+    rejections: Arc<crate::evidence::RejectionPool>,
 }
 
 /// A handle that does not keep the chain service running (the HTTP API holds one, so that
@@ -232,15 +233,22 @@ pub struct WeakChainHandle {
     commands: mpsc::WeakSender<Command>,
     view: watch::Receiver<Arc<ChainView>>,
     relay: Arc<std::sync::Mutex<Option<mpsc::Receiver<Transfer>>>>,
+    rejections: Arc<crate::evidence::RejectionPool>,
 }
 
 impl WeakChainHandle {
+    /// The pool of claims and votes (see [`ChainHandle::rejections`]).
+    pub fn rejections(&self) -> &Arc<crate::evidence::RejectionPool> {
+        &self.rejections
+    }
+
     /// The handle, while the service runs.
     pub fn upgrade(&self) -> Option<ChainHandle> {
         Some(ChainHandle {
             commands: self.commands.upgrade()?,
             view: self.view.clone(),
             relay: self.relay.clone(),
+            rejections: self.rejections.clone(),
         })
     }
 }
@@ -252,7 +260,13 @@ impl ChainHandle {
             commands: self.commands.downgrade(),
             view: self.view.clone(),
             relay: self.relay.clone(),
+            rejections: self.rejections.clone(),
         }
+    }
+
+    /// The pool of claims and votes this node's blocks draw rejection evidence from.
+    pub fn rejections(&self) -> &Arc<crate::evidence::RejectionPool> {
+        &self.rejections
     }
 
     /// The latest chain snapshot.
@@ -465,6 +479,8 @@ struct Service {
     anchoring: Anchoring,
     mempool: Mempool,
     relay: mpsc::Sender<Transfer>,
+    /// Claims and votes for rejection evidence ([`crate::evidence`]).
+    rejections: Arc<crate::evidence::RejectionPool>,
     /// The last height anchored (or read back from the sinks).
     last_anchored: u64,
 }
@@ -537,7 +553,9 @@ pub fn spawn_with(
         anchoring,
         mempool: Mempool::new(mempool),
         relay,
+        rejections: Arc::new(crate::evidence::RejectionPool::new()),
     };
+    let rejections = service.rejections.clone();
     service.publish();
     let view = service.view.subscribe();
     let thread = std::thread::Builder::new()
@@ -550,6 +568,7 @@ pub fn spawn_with(
             commands,
             view,
             relay,
+            rejections,
         },
         thread,
     )
@@ -564,6 +583,7 @@ impl Service {
                     if outcome.is_ok() {
                         self.revalidate_pending();
                         self.mempool.prune(&self.state);
+                        self.rejections.prune(&self.state);
                         self.publish();
                     }
                     let _ = reply.send(outcome);
@@ -899,6 +919,35 @@ impl Service {
         self.pending = kept;
     }
 
+    /// The next block from the pending optimae and `transfers`, with the rejection evidence
+    /// the pool holds; without it if the evidence does not fit (it waits for a later block).
+    fn build_block_with_evidence(
+        &self,
+        transfers: Vec<Transfer>,
+        now: Timestamp,
+    ) -> Result<Block, doin_consensus::ConsensusError> {
+        let time = now.unix_micros().max(self.state.tip_time_micros() + 1);
+        let evidence = self.rejections.evidence(&self.state, time);
+        if !evidence.is_empty() {
+            match self.state.build_block_with_rejections(
+                &self.identity,
+                self.pending.clone(),
+                transfers.clone(),
+                &evidence,
+                Timestamp::from_unix_micros(time),
+            ) {
+                Ok(b) => return Ok(b),
+                Err(e) => tracing::warn!("rejection evidence left out of the block: {e}"),
+            }
+        }
+        self.state.build_block_with_transfers(
+            &self.identity,
+            self.pending.clone(),
+            transfers,
+            Timestamp::from_unix_micros(time),
+        )
+    }
+
     fn try_mint(&mut self) -> Option<i64> {
         let now = Timestamp::now_utc();
         let sum = self
@@ -910,12 +959,7 @@ impl Service {
             return None;
         }
         let transfers = self.state.select_transfers(self.mempool.ordered());
-        let block = match self.state.build_block_with_transfers(
-            &self.identity,
-            self.pending.clone(),
-            transfers,
-            Timestamp::now_utc(),
-        ) {
+        let block = match self.build_block_with_evidence(transfers, now) {
             Ok(b) => b,
             Err(e) => {
                 tracing::error!(
@@ -942,6 +986,7 @@ impl Service {
         self.tip = Some((block.header.clone(), block.transactions.len() as i64));
         self.pending.clear();
         self.mempool.prune(&self.state);
+        self.rejections.prune(&self.state);
         if let Some(stats) = &self.stats {
             stats.record_block(&block);
         }

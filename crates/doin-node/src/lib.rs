@@ -13,7 +13,10 @@
 //!   starts from the best optimae on chain) and commit → reveal → quorum of improvements.
 //! * [`chain_service`] — the actor owning the chain store, the consensus state and the
 //!   [`mempool`] (pending transfers: fee order, eviction, per-peer rate limits).
-//! * [`network`] — gossip: block announcements, transfers, peer endpoints.
+//! * [`network`] — gossip: block announcements, transfers, votes with their claims, peer
+//!   endpoints.
+//! * [`evidence`] — rejection evidence: claims admitted by evaluators, the bounded pool of
+//!   claims and votes, and the rejections a minted block carries.
 //! * [`api`] — the HTTP API (the reference's paths, plus `/transfers` and `/balance`).
 //! * [`wallet`] — `doin-node wallet address|balance|transfer`.
 
@@ -25,6 +28,8 @@ pub mod cli;
 pub mod config;
 pub mod dashboard;
 pub mod evaluator;
+pub mod evidence;
+pub mod evidence_gossip;
 pub mod mempool;
 pub mod metrics;
 pub mod network;

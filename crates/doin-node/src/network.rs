@@ -15,6 +15,7 @@
 //!   transfer in the extra key `"transfer"` (reference nodes read the status and ignore
 //!   the key). A delivered transfer goes to the mempool with the relaying peer as its
 //!   source (its rate limit); the transfer's own seal authenticates it.
+//! * Votes with their claims, for rejection evidence, see [`crate::evidence_gossip`].
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -92,6 +93,14 @@ pub fn start(
             stop.clone(),
         )),
     ];
+    if let Some(outbox) = chain.rejections().take_outbox() {
+        tasks.push(tokio::spawn(crate::evidence_gossip::gossip_votes(
+            net.clone(),
+            identity.clone(),
+            outbox,
+            stop.clone(),
+        )));
+    }
     if let Some(relay) = chain.take_transfer_relay() {
         tasks.push(tokio::spawn(gossip_transfers(
             net.clone(),
@@ -116,9 +125,16 @@ async fn handle_deliveries(
             d = deliveries.recv() => match d { Some(d) => d, None => return },
             _ = stop.wait_for(|s| *s) => return,
         };
+        if matches!(d.message.msg_type, MessageType::TaskCreated) {
+            peers.request_task_poll();
+        }
+        if let Some(verdict) = crate::evidence_gossip::take_delivered(&chain, &d.message) {
+            net.report(&d.from, verdict).await;
+            continue;
+        }
         match d.message.msg_type {
             MessageType::BlockAnnouncement => peers.request_sync(),
-            MessageType::TaskCreated => peers.request_task_poll(),
+            MessageType::TaskCreated => {}
             MessageType::ChainStatus => {
                 if let Some(v) = d.message.payload.get(TRANSFER_KEY) {
                     let verdict = match Transfer::from_value(v) {

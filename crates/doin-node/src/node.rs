@@ -320,6 +320,7 @@ pub async fn start_with_plugins(
                 .iter()
                 .map(|d| (d.domain_id.clone(), d.clone()))
                 .collect(),
+            chain: Some(chain.clone()),
         };
         threads.push(
             std::thread::Builder::new()

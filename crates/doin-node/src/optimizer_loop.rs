@@ -258,7 +258,12 @@ impl OptimizerLoop {
             reported_performance: task.reported_performance,
             metric_evidence: doin_primitives::value::Map::new(),
             priority: i64::from(task.priority),
-            extra: doin_primitives::value::Map::new(),
+            // The claim rides along, so that evidence can be drawn from announcements too.
+            extra: task
+                .claim
+                .iter()
+                .map(|c| (doin_consensus::rejection::CLAIM_KEY.to_owned(), c.clone()))
+                .collect(),
         });
         let mut message = Message::new(self.identity.peer_id(), Timestamp::now_utc(), &payload);
         message.sign(&self.identity);
@@ -293,6 +298,10 @@ impl OptimizerLoop {
             timestamp: Timestamp::now_utc(),
         };
         let id = reveal.optimae_id(&me);
+        // The sealed claim binds the report and the stake before anyone evaluates it.
+        let stake = doin_consensus::rejection::claim_stake(self.chain.view().base_fee);
+        let claim = doin_consensus::rejection::OptimaeClaim::sealed(&self.identity, &reveal, stake);
+        let _ = self.chain.rejections().offer_claim(&claim);
         // Reveal: one verification task per quorum member, pulled by that evaluator; on a
         // young chain, open tasks any other evaluator may take.
         let mut receivers = Vec::new();
@@ -327,6 +336,7 @@ impl OptimizerLoop {
                 } else {
                     vec![evaluator.clone()]
                 },
+                claim: Some(claim.to_value()),
             };
             let task_id = task.id.clone();
             self.announce_task(&task);
@@ -367,6 +377,9 @@ impl OptimizerLoop {
         });
         for (task_id, _) in &receivers {
             self.queue.cancel(task_id);
+        }
+        for v in &votes {
+            let _ = self.chain.rejections().offer_vote(&claim, v);
         }
         let quorum_voted = plan
             .quorum
