@@ -283,3 +283,159 @@ impl RejectionPool {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use doin_consensus::accepted::Reveal;
+    use doin_consensus::fee_market::MIN_BASE_FEE;
+    use doin_consensus::rejection::claim_stake;
+    use doin_primitives::identity::Identity;
+    use doin_primitives::map;
+    use doin_primitives::Timestamp;
+
+    fn key(b: u8) -> Identity {
+        Identity::from_scalar_bytes(&[b; 32]).expect("scalar")
+    }
+
+    fn reveal(nonce: &str) -> Reveal {
+        Reveal {
+            domain_id: "d".into(),
+            parameters: map! { "x" => 0.5 },
+            nonce: nonce.into(),
+            reported_performance: -1.0,
+            commit_height: 0,
+            timestamp: Timestamp::from_unix_secs(1_767_225_600),
+        }
+    }
+
+    fn task_for(claim: &OptimaeClaim) -> QueuedTask {
+        QueuedTask {
+            id: "t".into(),
+            kind: crate::task_queue::TaskKind::OptimaeVerification,
+            domain_id: "d".into(),
+            state: crate::task_queue::TaskState::Pending,
+            requester_id: claim.optimizer_id.clone(),
+            evaluator_id: None,
+            parameters: claim.reveal.parameters.clone(),
+            optimae_id: claim.optimae_id.clone(),
+            reported_performance: Some(claim.reveal.reported_performance),
+            created_at: Timestamp::from_unix_secs(1_767_225_600),
+            claimed_at: None,
+            completed_at: None,
+            priority: 0,
+            verified_performance: None,
+            commitment_hash: claim.commitment_hash.clone(),
+            seed_block_hash: "b".into(),
+            quorum: Vec::new(),
+            claim: Some(claim.to_value()),
+        }
+    }
+
+    fn vote(evaluator: &Identity, claim: &OptimaeClaim) -> QuorumVote {
+        QuorumVote {
+            optimae_id: claim.optimae_id.clone(),
+            domain_id: "d".into(),
+            evaluator_id: evaluator.peer_id().into(),
+            verified_performance: -2.0,
+            synthetic_seed: 1,
+            synthetic_data_hash: String::new(),
+            timestamp: Timestamp::from_unix_secs(1_767_225_600),
+            seal: None,
+        }
+        .sealed(evaluator)
+    }
+
+    #[test]
+    fn evaluators_refuse_tasks_without_a_valid_claim_of_their_requester() {
+        let (a, b) = (key(1), key(2));
+        let claim = OptimaeClaim::sealed(&a, &reveal("n"), claim_stake(MIN_BASE_FEE));
+        let task = task_for(&claim);
+        assert_eq!(admit_claim(&task, MIN_BASE_FEE), Ok(claim.clone()));
+        let refused = |t: &QueuedTask, base_fee: u64, why: &str| {
+            let err = admit_claim(t, base_fee).expect_err(why);
+            assert!(err.starts_with("refused"), "{why}: {err}");
+            err
+        };
+        // Hidden, or sealed by someone else, or naming another report or requester.
+        let mut t = task.clone();
+        t.claim = None;
+        assert!(refused(&t, MIN_BASE_FEE, "no claim").contains("no claim"));
+        let mut t = task.clone();
+        let mut framed = claim.clone();
+        framed.seal = OptimaeClaim::sealed(&b, &claim.reveal, claim.stake).seal;
+        t.claim = Some(framed.to_value());
+        assert!(refused(&t, MIN_BASE_FEE, "framed").contains("claim seal"));
+        let mut t = task.clone();
+        t.reported_performance = Some(-0.5);
+        refused(&t, MIN_BASE_FEE, "another report");
+        let mut t = task.clone();
+        t.requester_id = b.peer_id().into();
+        refused(&t, MIN_BASE_FEE, "another requester");
+        let mut t = task.clone();
+        t.claim = Some(Value::Str("claim".into()));
+        refused(&t, MIN_BASE_FEE, "malformed");
+        // Staking too little at the evaluator's base fee.
+        let err = refused(&task, 2 * MIN_BASE_FEE, "under-staked");
+        assert!(err.contains("at least 1000000 required"), "{err}");
+    }
+
+    #[test]
+    fn the_pool_checks_seals_deduplicates_bounds_and_counts_stakes() {
+        let (a, e) = (key(1), key(3));
+        let pool = RejectionPool::new();
+        let claim = OptimaeClaim::sealed(&a, &reveal("n"), 700);
+        assert_eq!(pool.offer_claim(&claim), Ok(true));
+        assert_eq!(pool.offer_claim(&claim), Ok(false));
+        let mut forged = claim.clone();
+        forged.stake = 1;
+        assert!(matches!(
+            pool.offer_claim(&forged),
+            Err(PoolError::Forged(_))
+        ));
+        let v = vote(&e, &claim);
+        assert_eq!(pool.offer_vote(&claim, &v), Ok(true));
+        assert_eq!(pool.offer_vote(&claim, &v), Ok(false));
+        let mut doctored = v.clone();
+        doctored.verified_performance = -1.0;
+        assert!(matches!(
+            pool.offer_vote(&claim, &doctored),
+            Err(PoolError::Forged(_))
+        ));
+        let later = Reveal {
+            timestamp: Timestamp::from_unix_secs(1_767_225_601),
+            ..reveal("m")
+        };
+        let other = OptimaeClaim::sealed(&a, &later, 300);
+        assert!(matches!(
+            pool.offer_vote(&other, &v),
+            Err(PoolError::Mismatch { .. })
+        ));
+        assert_eq!(
+            pool.in_flight(),
+            InFlight {
+                claims: 1,
+                staked: 700
+            }
+        );
+        // Published votes go to the outbox once, with their claim.
+        let mut outbox = pool.take_outbox().expect("first taker");
+        assert!(pool.take_outbox().is_none());
+        let w = vote(&key(4), &claim);
+        pool.publish_vote(&claim, &w);
+        pool.publish_vote(&claim, &w);
+        let Value::Object(sent) = outbox.try_recv().expect("gossiped") else {
+            panic!("an object")
+        };
+        assert_eq!(vote_in(&sent), Some(Ok((claim.clone(), w))));
+        assert!(outbox.try_recv().is_err(), "deduplicated");
+        // Bounded: the oldest claims go first.
+        for i in 0..MAX_CLAIMS {
+            let c = OptimaeClaim::sealed(&a, &reveal(&format!("k{i}")), 1);
+            pool.offer_claim(&c).expect("pooled");
+        }
+        let f = pool.in_flight();
+        assert_eq!(f.claims, MAX_CLAIMS);
+        assert_eq!(f.staked, MAX_CLAIMS as u64);
+    }
+}
