@@ -24,7 +24,7 @@
 //! 9. its `"coinbase"` extension is the one [`crate::coinbase::compute_coinbase`] gives,
 //!    plus the transfers' tips to the generator ([`crate::coinbase::pay_tips`]);
 //! 10. its `"rejections"` extension (optional) holds valid rejection evidence
-//!    ([`crate::rejection`]), applied after the transfers and the coinbase.
+//!     ([`crate::rejection`]), applied after the transfers and the coinbase.
 //!
 //! No clock is read: a node checks a received block's timestamp against its own clock with
 //! [`check_not_in_future`] (the clock passed in) before it calls these functions.

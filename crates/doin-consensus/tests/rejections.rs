@@ -108,7 +108,8 @@ fn a_rejected_claim_costs_its_optimizer_more_than_an_acceptance_earns_and_burns_
     // The same block also carrying the rejection of an inflated claim (step k + 2).
     let rejection = inflated(&state, &a, &q, k + 2);
     rejection.claim.check().expect("a valid claim");
-    let block = block_with(&state, &a, &b, &q, k + 1, &[rejection.clone()]).expect("builds");
+    let block =
+        block_with(&state, &a, &b, &q, k + 1, std::slice::from_ref(&rejection)).expect("builds");
     assert_ne!(
         block.hash, honest_block.hash,
         "the hash covers the evidence"
