@@ -191,6 +191,39 @@ fn a_rejected_claim_costs_its_optimizer_more_than_an_acceptance_earns_and_burns_
     assert_eq!(stored, state_after);
 }
 
+#[test]
+fn an_evaluator_that_vouches_for_the_inflated_figure_is_divergent() {
+    let [a, b, c, d] = [1, 2, 3, 4].map(identity);
+    let (mut state, k) = chain(&a, [&b, &c, &d]);
+    let q = [&b, &c, &d];
+    let mut rejection = inflated(&state, &a, &q, k + 2);
+    // d colludes: it signs the optimizer's figure instead of what it measured.
+    rejection.votes[2] = QuorumVote {
+        verified_performance: rejection.claim.reveal.reported_performance,
+        seal: None,
+        ..rejection.votes[2].clone()
+    }
+    .sealed(&d);
+    let (b0, d0) = (points(&state, &b), points(&state, &d));
+    let block = block_with(&state, &a, &b, &q, k + 1, &[rejection]).expect("builds");
+    let summary = state
+        .apply_block(&block)
+        .expect("two honest votes still reject");
+    let votes = &summary.rejections[0].votes;
+    assert_eq!(
+        votes,
+        &vec![
+            (b.peer_id().to_owned(), true),
+            (c.peer_id().to_owned(), true),
+            (d.peer_id().to_owned(), false)
+        ]
+    );
+    // b also voted on the block's accepted optimae: +0.4 twice; d: +0.4 there, −2 here.
+    let (b_gain, d_change) = (points(&state, &b) - b0, points(&state, &d) - d0);
+    assert!((0.79..=0.81).contains(&b_gain), "{b_gain}");
+    assert!((-1.61..=-1.59).contains(&d_change), "{d_change}");
+}
+
 fn refused(state: &ChainState, block: Result<Block, ConsensusError>) -> ConsensusError {
     match block {
         Err(ConsensusError::InRejection { source, .. }) => *source,

@@ -19,6 +19,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Mutex;
 
+use doin_consensus::quorum::{counted_votes, decide_counted};
 use doin_consensus::rejection::{
     check_stake, claim_in, OptimaeClaim, RejectedOptimae, CLAIM_KEY, MAX_REJECTIONS_PER_BLOCK,
 };
@@ -159,8 +160,14 @@ impl RejectionPool {
             return Ok(false);
         }
         while inner.order.len() >= MAX_CLAIMS {
-            if let Some(old) = inner.order.pop_front() {
-                inner.entries.remove(&old);
+            // Claims cost nothing to make: a flood of them evicts the oldest claim nobody
+            // voted on before any claim with votes (which could become evidence).
+            let Inner { entries, order } = &mut *inner;
+            let unvoted = order
+                .iter()
+                .position(|c| entries.get(c).is_none_or(|e| e.votes.is_empty()));
+            if let Some(old) = order.remove(unvoted.unwrap_or(0)) {
+                entries.remove(&old);
             }
         }
         inner.order.push_back(claim.commitment_hash.clone());
@@ -260,6 +267,16 @@ impl RejectionPool {
             let votes: Option<Vec<QuorumVote>> =
                 quorum.iter().map(|q| e.votes.get(q).cloned()).collect();
             let Some(votes) = votes else { continue };
+            // Most complete quorums accept: decide before checking every seal again.
+            let voters: Vec<&str> = votes.iter().map(|v| v.evaluator_id.as_str()).collect();
+            let perfs: Vec<f64> = votes.iter().map(|v| v.verified_performance).collect();
+            let counted = counted_votes(&quorum, &c.optimizer_id, &voters);
+            let tolerance = state.params().quorum_tolerance;
+            let decision =
+                decide_counted(&perfs, &counted, c.reveal.reported_performance, tolerance);
+            if decision.is_none_or(|d| d.accepted) {
+                continue;
+            }
             let r = RejectedOptimae {
                 claim: c.clone(),
                 votes,
@@ -429,13 +446,17 @@ mod tests {
         };
         assert_eq!(vote_in(&sent), Some(Ok((claim.clone(), w))));
         assert!(outbox.try_recv().is_err(), "deduplicated");
-        // Bounded: the oldest claims go first.
+        // Bounded: a flood of claims evicts the oldest claims without votes first.
         for i in 0..MAX_CLAIMS {
             let c = OptimaeClaim::sealed(&a, &reveal(&format!("k{i}")), 1);
             pool.offer_claim(&c).expect("pooled");
         }
         let f = pool.in_flight();
         assert_eq!(f.claims, MAX_CLAIMS);
-        assert_eq!(f.staked, MAX_CLAIMS as u64);
+        assert_eq!(
+            f.staked,
+            700 + MAX_CLAIMS as u64 - 1,
+            "the voted claim stays"
+        );
     }
 }
