@@ -1,4 +1,5 @@
-//! BlockHeader and Block: the 7-field header hash and the merkle root over transactions.
+//! BlockHeader and Block: the 7-field header hash and the merkle root over transactions (then
+//! DOIN's transfer and rejection-evidence leaves, when a block carries them).
 
 use std::collections::HashSet;
 
