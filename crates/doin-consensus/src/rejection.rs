@@ -20,7 +20,7 @@
 //! rejection inserts its commitment where accepted ones go, so it can never be accepted
 //! later ([`ConsensusError::CommitmentReused`]), and an accepted one can never be rejected.
 //!
-//! **Effects** ([`ChainState::apply_rejections`]): the optimizer gets
+//! **Effects** (applied with the block): the optimizer gets
 //! [`ReputationEvent::OptimaeRejected`] (−3); each voter agrees or diverges from the
 //! quorum's median as for an acceptance (an evaluator that vouched for the inflated figure
 //! diverges, −2); [`stake_burn`] of the claim's stake is burned from the optimizer's
