@@ -302,7 +302,7 @@ impl ChainState {
     /// Checks one rejection for the next block (timestamped `at_micros`), on its own.
     ///
     /// Rule: the claim binds and is sealed ([`OptimaeClaim::check`]); its domain is the
-    /// chain's; its commitment is not on chain ([`ConsensusError::CommitmentReused`]); its
+    /// chain's and its parameters pass the domain's bounds ([`crate::bounds`]); its commitment is not on chain ([`ConsensusError::CommitmentReused`]); its
     /// commit height is in the window ([`ChainState::seed_block_hash`]); the votes are
     /// exactly one per member of the quorum drawn as for an acceptance
     /// ([`ConsensusError::VoteFromOutsider`], [`ConsensusError::DuplicateVote`],
@@ -319,9 +319,12 @@ impl ChainState {
         self.check_seal(c.seal.as_ref(), SealKind::Claim, &c.id(), &c.optimizer_id)
             .map_err(|e| ConsensusError::BadClaimSeal(e.to_string()))?;
         let domain_id = c.reveal.domain_id.as_str();
-        if self.params.domain(domain_id).is_none() {
-            return Err(ConsensusError::UnknownDomain(domain_id.to_owned()));
-        }
+        let domain = self
+            .params
+            .domain(domain_id)
+            .ok_or_else(|| ConsensusError::UnknownDomain(domain_id.to_owned()))?;
+        // Honest evaluators only measure parameters within the chain's bounds and size limit.
+        crate::bounds::check_parameters(&c.reveal.parameters, domain)?;
         if self.commitments.contains(&c.commitment_hash) {
             return Err(ConsensusError::CommitmentReused(c.commitment_hash.clone()));
         }
