@@ -179,10 +179,16 @@ impl EvaluatorWorker {
             .map_or(doin_consensus::fee_market::MIN_BASE_FEE, |c| {
                 c.view().base_fee
             });
-        let claim = crate::evidence::admit_claim(task, base_fee)?;
+        // Only an optimae verification has a claim to answer for.
+        let claim = match task.kind {
+            crate::task_queue::TaskKind::OptimaeVerification => {
+                Some(crate::evidence::admit_claim(task, base_fee)?)
+            }
+            crate::task_queue::TaskKind::InferenceRequest => None,
+        };
         let vote = self.measure(task)?;
-        if let Some(chain) = &self.chain {
-            chain.rejections().publish_vote(&claim, &vote);
+        if let (Some(chain), Some(claim)) = (&self.chain, &claim) {
+            chain.rejections().publish_vote(claim, &vote);
         }
         Ok(vote)
     }
