@@ -1,9 +1,11 @@
-//! Transactions and their payloads: accepted optimae, coinbase, transfers, payments.
+//! Transactions and their payloads: accepted optimae, coinbase, transfers, payments,
+//! channel operations and channel updates.
 #![no_main]
 
 use doin_consensus::{AcceptedOptimae, Coinbase};
 use doin_primitives::models::{
-    CoinbaseTransaction, PaymentUpdate, Transaction, TransferTransaction, WireModel,
+    ChannelOp, ChannelUpdate, CoinbaseTransaction, PaymentUpdate, Transaction,
+    TransferTransaction, WireModel,
 };
 use doin_primitives::Value;
 use libfuzzer_sys::fuzz_target;
@@ -24,4 +26,6 @@ fuzz_target!(|data: &[u8]| {
     let _ = CoinbaseTransaction::from_value(&v).map(|c| (c.compute_id(), c.total_distributed()));
     let _ = TransferTransaction::from_value(&v).map(|t| t.compute_id());
     let _ = PaymentUpdate::from_value(&v).map(|p| (p.state_hash(), p.total()));
+    let _ = ChannelOp::from_value(&v).map(|o| (o.compute_id(), o.to_wire_json()));
+    let _ = ChannelUpdate::from_value(&v).map(|u| u.state_hash());
 });

@@ -27,6 +27,18 @@ pub enum ConsensusError {
     /// The block carries more transfers than [`crate::fee_market::MAX_TRANSFERS_PER_BLOCK`].
     #[error("{0}")]
     Transfers(crate::transfer::TransferError),
+    /// A rule broken by the block's channel operation at `index` (see [`crate::channel`]).
+    #[error("channel operation {index}: {source}")]
+    InChannelOp {
+        /// Position of the operation in the block's `"channel_ops"` extension.
+        index: usize,
+        /// The rule it breaks.
+        #[source]
+        source: crate::channel::ChannelError,
+    },
+    /// The block carries too many channel operations.
+    #[error("{0}")]
+    ChannelOps(crate::channel::ChannelError),
     /// A claimed id, merkle root or block hash does not match the content, or a transaction
     /// id is repeated.
     #[error("block content: {0}")]

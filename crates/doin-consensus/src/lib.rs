@@ -20,6 +20,9 @@
 //! * [`transfer`] — signed coin transfers: account rules, nonces, per-block checks.
 //! * [`rejection`] — rejection evidence on chain: the optimizer's sealed claim and its
 //!   quorum's votes deciding *rejected* (the −3 penalty, divergent voters, stake burns).
+//! * [`channel`] — payment channels on chain: open with a deposit, close with the latest
+//!   sender-signed update, dispute (the newest update wins), settle after the dispute
+//!   period in chain time; the receiver's check of an off-chain update.
 //! * [`finality`] — implicit checkpoints and the reorg limit.
 //! * [`anchor`] — external checkpoint anchors: which heights, the state hash, and the rule
 //!   refusing a chain that contradicts a published anchor.
@@ -45,6 +48,7 @@
 //! | reputation | float, wall-clock decay | integer micro-points, chain-time decay |
 //! | reward split | effective 9.75/61.75/28.5, floats, fees twice | exact 5/65/30 in integer base units |
 //! | transfers | in memory, negative amounts, fees vanish, float money | on chain, signed, integer units, nonce replay protection |
+//! | payment channels | in memory, updates unsigned, fabricated disputes, close skips the dispute period, lifetime cap | on chain, sender-signed updates, newest nonce wins, no close while closing, settle only after the period (header time), cap on unsettled channels |
 //! | fee market | uncapped increase, inverted eviction, nothing burned | base fee ±12.5 % per block from fullness, burned; tips to the generator |
 //! | increments | static weight, regressions counted | verified improvement × weight × reputation × incentive |
 //! | rejections | never recorded, −3 never applied | sealed claim + quorum votes in a `"rejections"` extension; −3, divergent voters, 20 % of the stake burned |
@@ -53,13 +57,14 @@
 //! | external anchors | created in memory, never published or checked | final checkpoints published outside the chain; a contradicting chain is refused |
 //!
 //! DOIN's additions ride in fields reference nodes ignore: seals (`public_key`,
-//! `signature`), the accepted-optimae payload, and the block's `"coinbase"`, `"transfers"`
-//! and `"rejections"` extensions (transfer and rejection ids join the merkle leaves, so the
-//! hash covers them).
+//! `signature`), the accepted-optimae payload, and the block's `"coinbase"`, `"transfers"`,
+//! `"channel_ops"` and `"rejections"` extensions (transfer, channel-operation and rejection
+//! ids join the merkle leaves, so the hash covers them).
 
 pub mod accepted;
 pub mod anchor;
 pub mod bounds;
+pub mod channel;
 pub mod coinbase;
 pub mod difficulty;
 pub mod error;

@@ -12,7 +12,7 @@
 //! member of the quorum [`ChainState::quorum_for_at`] draws for it (as for an acceptance),
 //! whose decision ([`crate::quorum::decide_counted`]) is *rejected*. Wire object:
 //! `{"claim": {...claim fields, "public_key", "signature"}, "votes": [vote, ...]}`; each
-//! object's `content_id` is a merkle leaf after the transfers'
+//! object's `content_id` is a merkle leaf after the transfers' and channel operations'
 //! ([`doin_primitives::models::REJECTIONS_KEY`]), so the block hash covers it. A block
 //! without the extension hashes and validates exactly as before.
 //!
@@ -463,8 +463,7 @@ impl ChainState {
     }
 
     /// As [`ChainState::build_block_with_transfers`], the block also carrying `rejections`
-    /// (each valid after the accepted optimae, see [`ChainState::check_rejections`]) in its
-    /// `"rejections"` extension, the merkle root and hash covering them.
+    /// (see [`ChainState::add_rejections`]).
     pub fn build_block_with_rejections(
         &self,
         generator: &Identity,
@@ -473,7 +472,20 @@ impl ChainState {
         rejections: &[RejectedOptimae],
         timestamp: Timestamp,
     ) -> Result<Block, ConsensusError> {
-        let mut block = self.build_block_with_transfers(generator, txs, transfers, timestamp)?;
+        let block = self.build_block_with_transfers(generator, txs, transfers, timestamp)?;
+        self.add_rejections(generator, block, rejections)
+    }
+
+    /// `block`, built by `generator` as the next block, also carrying `rejections` (each
+    /// valid after its accepted optimae, see [`ChainState::check_rejections`]) in its
+    /// `"rejections"` extension: merkle root, hash and seal recomputed to cover them, and
+    /// the result fully validated.
+    pub fn add_rejections(
+        &self,
+        generator: &Identity,
+        mut block: Block,
+        rejections: &[RejectedOptimae],
+    ) -> Result<Block, ConsensusError> {
         if rejections.is_empty() {
             return Ok(block);
         }

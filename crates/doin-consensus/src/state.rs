@@ -48,8 +48,16 @@ pub struct ChainState {
     pub(crate) nonces: BTreeMap<String, u64>,
     /// The base fee of the next block.
     pub(crate) base_fee: u64,
-    /// Base units burned by transfer fees.
+    /// Base units burned by transfer and channel-operation fees.
     pub(crate) total_burned: u64,
+    /// Payment channels by id ([`crate::channel`]).
+    pub(crate) channels: BTreeMap<String, crate::channel::Channel>,
+    /// Last used channel-operation nonce per actor.
+    pub(crate) channel_nonces: BTreeMap<String, u64>,
+    /// Unsettled channels per sender.
+    pub(crate) unsettled_channels: BTreeMap<String, u64>,
+    /// Channel totals.
+    pub(crate) channel_stats: crate::channel::ChannelStats,
     pub(crate) domains: BTreeMap<String, DomainProgress>,
     pub(crate) cumulative_work: f64,
     pub(crate) finalized_height: u64,
@@ -89,6 +97,10 @@ impl ChainState {
             nonces: BTreeMap::new(),
             base_fee: crate::fee_market::MIN_BASE_FEE,
             total_burned: 0,
+            channels: BTreeMap::new(),
+            channel_nonces: BTreeMap::new(),
+            unsettled_channels: BTreeMap::new(),
+            channel_stats: crate::channel::ChannelStats::default(),
             cumulative_work: 0.0,
             finalized_height: 0,
             finalized_hash: genesis.hash.clone(),
@@ -213,8 +225,8 @@ impl ChainState {
         self.base_fee
     }
 
-    /// Base units burned so far (base fees of transfers, stakes of rejected claims); the
-    /// balances always sum to
+    /// Base units burned so far (base fees of transfers and channel operations, stakes of
+    /// rejected claims); the balances plus [`ChainState::total_locked`] always sum to
     /// [`ChainState::total_minted`] minus this.
     pub fn total_burned(&self) -> u64 {
         self.total_burned

@@ -21,10 +21,14 @@
 //! 8. its `"transfers"` extension (optional) holds at most
 //!    [`crate::fee_market::MAX_TRANSFERS_PER_BLOCK`] transfers, each valid in order
 //!    ([`crate::transfer`]) at the tip's base fee;
-//! 9. its `"coinbase"` extension is the one [`crate::coinbase::compute_coinbase`] gives,
-//!    plus the transfers' tips to the generator ([`crate::coinbase::pay_tips`]);
-//! 10. its `"rejections"` extension (optional) holds valid rejection evidence
-//!     ([`crate::rejection`]), applied after the transfers and the coinbase.
+//! 9. its `"channel_ops"` extension (optional) holds at most
+//!    [`crate::channel::MAX_CHANNEL_OPS_PER_BLOCK`] channel operations, each valid in order
+//!    after the transfers ([`crate::channel`]), judged at the block's timestamp;
+//! 10. its `"coinbase"` extension is the one [`crate::coinbase::compute_coinbase`] gives,
+//!     plus the transfers' and channel operations' tips to the generator
+//!     ([`crate::coinbase::pay_tips`]).
+//! 11. its `"rejections"` extension (optional) holds valid rejection evidence
+//!     ([`crate::rejection`]), applied after the transfers, channel operations and coinbase.
 //!
 //! No clock is read: a node checks a received block's timestamp against its own clock with
 //! [`check_not_in_future`] (the clock passed in) before it calls these functions.
@@ -98,6 +102,8 @@ pub struct BlockSummary {
     pub transfers: BlockTransfers,
     /// The rejections it carries ([`crate::rejection`]).
     pub rejections: Vec<crate::rejection::RejectionOutcome>,
+    /// Its channel operations and what they leave.
+    pub channels: crate::channel::BlockChannelOps,
 }
 
 /// Per-block overlay: what earlier transactions of the same block changed.
@@ -502,7 +508,13 @@ impl ChainState {
             return Err(ConsensusError::BelowThreshold { sum, threshold });
         }
         let transfers = self.check_transfers(&block.transfers()?)?;
-        let expected = self.expected_coinbase(height, &h.generator_id, &optimae, transfers.tips);
+        let channels = self.check_channel_ops(&block.channel_ops()?, &transfers, time)?;
+        let expected = self.expected_coinbase(
+            height,
+            &h.generator_id,
+            &optimae,
+            transfers.tips + channels.tips,
+        );
         let carried = block
             .extensions
             .get(COINBASE_KEY)
@@ -527,6 +539,7 @@ impl ChainState {
             coinbase: expected,
             transfers,
             rejections,
+            channels,
         })
     }
 
@@ -574,6 +587,7 @@ impl ChainState {
         self.active_evaluators.insert(s.generator_id.clone());
         let base_fee = self.base_fee;
         self.apply_transfers(&s.transfers);
+        self.apply_channel_ops(&s.channels);
         for out in &s.coinbase.outputs {
             let b = self.balances.entry(out.recipient.clone()).or_default();
             *b = b.saturating_add(out.amount);
@@ -616,8 +630,23 @@ impl ChainState {
         transfers: Vec<Transfer>,
         timestamp: Timestamp,
     ) -> Result<Block, ConsensusError> {
+        self.build_block_with_ops(generator, txs, transfers, Vec::new(), timestamp)
+    }
+
+    /// As [`ChainState::build_block_with_transfers`], the block also carrying `channel_ops`
+    /// (in order, after the transfers; see [`ChainState::select_channel_ops`], judged at
+    /// [`ChainState::block_time`] of `timestamp`).
+    pub fn build_block_with_ops(
+        &self,
+        generator: &Identity,
+        txs: Vec<Transaction>,
+        transfers: Vec<Transfer>,
+        channel_ops: Vec<doin_primitives::models::ChannelOp>,
+        timestamp: Timestamp,
+    ) -> Result<Block, ConsensusError> {
         let checked = self.check_transfers(&transfers)?;
-        let time = timestamp.unix_micros().max(self.tip_time_micros + 1);
+        let time = self.block_time(timestamp);
+        let channels = self.check_channel_ops(&channel_ops, &checked, time)?;
         let (optimae, sum) = self.check_txs(&txs, time)?;
         let threshold = self.next_threshold();
         if sum < threshold {
@@ -628,6 +657,7 @@ impl ChainState {
             .iter()
             .map(Transaction::compute_id)
             .chain(transfers.iter().map(Transfer::compute_id))
+            .chain(channel_ops.iter().map(|o| o.compute_id()))
             .collect();
         let header = BlockHeader {
             index: i64::try_from(height).unwrap_or(i64::MAX),
@@ -638,7 +668,12 @@ impl ChainState {
             weighted_performance_sum: sum,
             threshold,
         };
-        let coinbase = self.expected_coinbase(height, generator.peer_id(), &optimae, checked.tips);
+        let coinbase = self.expected_coinbase(
+            height,
+            generator.peer_id(),
+            &optimae,
+            checked.tips + channels.tips,
+        );
         let mut block = Block::new(header, txs);
         if !transfers.is_empty() {
             let list = transfers.iter().map(WireModel::to_value).collect();
@@ -646,11 +681,24 @@ impl ChainState {
                 .extensions
                 .insert(TRANSFERS_KEY.to_owned(), Value::Array(list));
         }
+        if !channel_ops.is_empty() {
+            let list = channel_ops.iter().map(WireModel::to_value).collect();
+            block.extensions.insert(
+                doin_primitives::models::CHANNEL_OPS_KEY.to_owned(),
+                Value::Array(list),
+            );
+        }
         block
             .extensions
             .insert(COINBASE_KEY.to_owned(), coinbase.to_value());
         block.seal = Some(generator.seal(SealKind::Block, &block.hash));
         Ok(block)
+    }
+
+    /// The timestamp (µs) a block built at `timestamp` carries: bumped to the tip's plus
+    /// 1 µs when not after it.
+    pub fn block_time(&self, timestamp: Timestamp) -> i64 {
+        timestamp.unix_micros().max(self.tip_time_micros + 1)
     }
 
     /// Applies a block whose ECDSA signatures are already known to hold: a block this node
@@ -724,6 +772,10 @@ pub fn verify_block_signatures(block: &Block) -> Result<(), ConsensusError> {
     for (index, t) in transfers.iter().enumerate() {
         crate::transfer::verify_transfer_seal(t)
             .map_err(|source| ConsensusError::InTransfer { index, source })?;
+    }
+    for (index, op) in block.channel_ops()?.iter().enumerate() {
+        crate::channel::verify_channel_op_seal(op)
+            .map_err(|source| ConsensusError::InChannelOp { index, source })?;
     }
     crate::rejection::verify_rejection_signatures(block)
 }

@@ -80,8 +80,9 @@ fn block_with(
     )
 }
 
+/// Balances plus what channels lock.
 fn sum_of_balances(state: &ChainState) -> u64 {
-    state.balances().values().sum()
+    state.balances().values().sum::<u64>() + state.total_locked()
 }
 
 #[test]

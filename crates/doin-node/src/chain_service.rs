@@ -18,6 +18,10 @@
 //!   ([`ChainState::select_transfers`]), and every new tip prunes the pool. Transfers
 //!   submitted over HTTP are handed to the network for gossip
 //!   ([`ChainHandle::take_transfer_relay`]).
+//! * Channel operations arrive through [`ChainHandle::submit_channel_op`] into the
+//!   [`ChannelPool`] beside it, are carried by minted blocks after the transfers
+//!   ([`ChainState::select_channel_ops`]) and gossiped like transfers
+//!   ([`ChainHandle::take_channel_relay`]); [`ChainHandle::channel_info`] reads a channel.
 //! * At start-up [`open_chain`] replays `chain.db` through full validation, so the state
 //!   (balances, nonces, base fee, burned total included) is rebuilt from the chain alone.
 //!
@@ -30,18 +34,20 @@ use std::sync::Arc;
 
 use doin_consensus::accepted::{AcceptedOptimae, Experiment, Reveal};
 use doin_consensus::anchor::{Anchor, AnchorSet};
+use doin_consensus::channel::{ChannelError, VoucherCheck};
 use doin_consensus::fork_choice::ReorgVerdict;
 use doin_consensus::params::ChainParams;
 use doin_consensus::state::ChainState;
 use doin_consensus::transfer::Account;
 use doin_consensus::vote::QuorumVote;
 use doin_primitives::identity::Identity;
-use doin_primitives::models::{Block, Transaction, Transfer};
+use doin_primitives::models::{Block, ChannelOp, ChannelUpdate, Transaction, Transfer};
 use doin_primitives::value::Map;
 use doin_primitives::Timestamp;
 use doin_store::{ChainReader, ChainStore, StoreError};
 use tokio::sync::{mpsc, oneshot, watch};
 
+use crate::channel_pool::{ChannelInfo, ChannelPool, ChannelPoolError};
 use crate::mempool::{Mempool, MempoolConfig, MempoolError};
 use crate::view::ChainView;
 
@@ -193,6 +199,21 @@ enum Command {
         address: String,
         reply: oneshot::Sender<AccountInfo>,
     },
+    SubmitChannelOp {
+        op: Box<ChannelOp>,
+        source: String,
+        relay: bool,
+        reply: oneshot::Sender<Result<String, ChannelPoolError>>,
+    },
+    ChannelInfo {
+        channel_id: Option<String>,
+        address: Option<String>,
+        reply: oneshot::Sender<ChannelInfo>,
+    },
+    CheckChannelUpdate {
+        update: Box<ChannelUpdate>,
+        reply: oneshot::Sender<Result<VoucherCheck, ChannelError>>,
+    },
 }
 
 /// An address's account as the chain and the mempool see it.
@@ -224,7 +245,10 @@ pub struct ChainHandle {
     view: watch::Receiver<Arc<ChainView>>,
     relay: Arc<std::sync::Mutex<Option<mpsc::Receiver<Transfer>>>>,
     rejections: Arc<crate::evidence::RejectionPool>,
+    channel_relay: ChannelRelay,
 }
+
+type ChannelRelay = Arc<std::sync::Mutex<Option<mpsc::Receiver<ChannelOp>>>>;
 
 /// A handle that does not keep the chain service running (the HTTP API holds one, so that
 /// shutting the service down never waits for the server).
@@ -234,6 +258,7 @@ pub struct WeakChainHandle {
     view: watch::Receiver<Arc<ChainView>>,
     relay: Arc<std::sync::Mutex<Option<mpsc::Receiver<Transfer>>>>,
     rejections: Arc<crate::evidence::RejectionPool>,
+    channel_relay: ChannelRelay,
 }
 
 impl WeakChainHandle {
@@ -249,6 +274,7 @@ impl WeakChainHandle {
             view: self.view.clone(),
             relay: self.relay.clone(),
             rejections: self.rejections.clone(),
+            channel_relay: self.channel_relay.clone(),
         })
     }
 }
@@ -261,6 +287,7 @@ impl ChainHandle {
             view: self.view.clone(),
             relay: self.relay.clone(),
             rejections: self.rejections.clone(),
+            channel_relay: self.channel_relay.clone(),
         }
     }
 
@@ -347,6 +374,69 @@ impl ChainHandle {
     /// caller gets the receiver).
     pub fn take_transfer_relay(&self) -> Option<mpsc::Receiver<Transfer>> {
         self.relay.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+
+    /// Offers a channel operation to the channel pool, from peer `source`; returns its id
+    /// once admitted (with `relay`, also handed to the network for gossip). `Err(None)`
+    /// when the service has stopped.
+    pub async fn submit_channel_op(
+        &self,
+        op: ChannelOp,
+        source: &str,
+        relay: bool,
+    ) -> Result<String, Option<ChannelPoolError>> {
+        let (reply, rx) = oneshot::channel();
+        let cmd = Command::SubmitChannelOp {
+            op: Box::new(op),
+            source: source.to_owned(),
+            relay,
+            reply,
+        };
+        self.commands.send(cmd).await.map_err(|_| None)?;
+        rx.await.map_err(|_| None)?.map_err(Some)
+    }
+
+    /// A channel (when `channel_id` names one), the channel totals, and an address's
+    /// channel-operation nonces (when given).
+    pub async fn channel_info(
+        &self,
+        channel_id: Option<&str>,
+        address: Option<&str>,
+    ) -> Result<ChannelInfo, String> {
+        let (reply, rx) = oneshot::channel();
+        let cmd = Command::ChannelInfo {
+            channel_id: channel_id.map(str::to_owned),
+            address: address.map(str::to_owned),
+            reply,
+        };
+        let stopped = |_| "the chain service has stopped".to_owned();
+        self.commands.send(cmd).await.map_err(|_| stopped(()))?;
+        rx.await.map_err(|_| stopped(()))
+    }
+
+    /// A receiver's check of an off-chain channel update against the tip
+    /// ([`ChainState::check_channel_update`]): what it pays, or why it is worthless.
+    /// `Err(None)` when the service has stopped.
+    pub async fn check_channel_update(
+        &self,
+        update: ChannelUpdate,
+    ) -> Result<VoucherCheck, Option<ChannelError>> {
+        let (reply, rx) = oneshot::channel();
+        let cmd = Command::CheckChannelUpdate {
+            update: Box::new(update),
+            reply,
+        };
+        self.commands.send(cmd).await.map_err(|_| None)?;
+        rx.await.map_err(|_| None)?.map_err(Some)
+    }
+
+    /// The channel operations submitted with `relay`, for the network to gossip (only the
+    /// first caller gets the receiver).
+    pub fn take_channel_relay(&self) -> Option<mpsc::Receiver<ChannelOp>> {
+        self.channel_relay
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
     }
 
     /// The quorum an optimae committed now must be verified by.
@@ -481,6 +571,8 @@ struct Service {
     relay: mpsc::Sender<Transfer>,
     /// Claims and votes for rejection evidence ([`crate::evidence`]).
     rejections: Arc<crate::evidence::RejectionPool>,
+    channel_pool: ChannelPool,
+    channel_relay: mpsc::Sender<ChannelOp>,
     /// The last height anchored (or read back from the sinks).
     last_anchored: u64,
 }
@@ -531,6 +623,7 @@ pub fn spawn_with(
 ) -> (ChainHandle, std::thread::JoinHandle<()>) {
     let (commands, rx) = mpsc::channel(COMMAND_QUEUE);
     let (relay, relay_rx) = mpsc::channel(RELAY_QUEUE);
+    let (channel_relay, channel_relay_rx) = mpsc::channel(RELAY_QUEUE);
     let tip = match opened.store.tip() {
         Ok((index, _)) if index > 0 => opened
             .store
@@ -551,9 +644,14 @@ pub fn spawn_with(
         stats,
         last_anchored: anchoring.anchors.last_height(),
         anchoring,
+        channel_pool: ChannelPool::new(
+            crate::channel_pool::DEFAULT_CHANNEL_POOL_CAPACITY,
+            mempool.rate_limit,
+        ),
         mempool: Mempool::new(mempool),
         relay,
         rejections: Arc::new(crate::evidence::RejectionPool::new()),
+        channel_relay,
     };
     let rejections = service.rejections.clone();
     service.publish();
@@ -563,12 +661,14 @@ pub fn spawn_with(
         .spawn(move || service.run(rx))
         .unwrap_or_else(|e| panic!("cannot start the chain thread: {e}"));
     let relay = Arc::new(std::sync::Mutex::new(Some(relay_rx)));
+    let channel_relay = Arc::new(std::sync::Mutex::new(Some(channel_relay_rx)));
     (
         ChainHandle {
             commands,
             view,
             relay,
             rejections,
+            channel_relay,
         },
         thread,
     )
@@ -584,6 +684,7 @@ impl Service {
                         self.revalidate_pending();
                         self.mempool.prune(&self.state);
                         self.rejections.prune(&self.state);
+                        self.channel_pool.prune(&self.state, now_micros());
                         self.publish();
                     }
                     let _ = reply.send(outcome);
@@ -630,6 +731,42 @@ impl Service {
                         pending: self.mempool.pending_of(&address),
                         next_nonce: self.mempool.next_nonce(&self.state, &address),
                     });
+                }
+                Command::SubmitChannelOp {
+                    op,
+                    source,
+                    relay,
+                    reply,
+                } => {
+                    let copy = relay.then(|| (*op).clone());
+                    let outcome = self.channel_pool.insert(
+                        *op,
+                        &source,
+                        &self.state,
+                        now_micros(),
+                        std::time::Instant::now(),
+                    );
+                    if let (Ok(_), Some(op)) = (&outcome, copy) {
+                        // A full relay queue only costs gossip, as for transfers.
+                        let _ = self.channel_relay.try_send(op);
+                    }
+                    let _ = reply.send(outcome);
+                }
+                Command::ChannelInfo {
+                    channel_id,
+                    address,
+                    reply,
+                } => {
+                    let info = ChannelInfo::read(
+                        &self.state,
+                        &self.channel_pool,
+                        channel_id.as_deref(),
+                        address.as_deref(),
+                    );
+                    let _ = reply.send(info);
+                }
+                Command::CheckChannelUpdate { update, reply } => {
+                    let _ = reply.send(self.state.check_channel_update(&update));
                 }
             }
         }
@@ -815,13 +952,19 @@ impl Service {
                 })
             }
         }
-        // Transfers of our blocks that leave the chain go back to the mempool.
-        let orphaned: Vec<Transfer> = self
+        // Transfers and channel operations of our blocks that leave the chain go back to
+        // their pools.
+        let leaving = self
             .store
             .blocks(fork_point as i64 + 1, self.state.height() as i64)
-            .map_err(store_err)?
+            .map_err(store_err)?;
+        let orphaned: Vec<Transfer> = leaving
             .iter()
             .flat_map(|b| b.transfers().unwrap_or_default())
+            .collect();
+        let orphaned_ops: Vec<ChannelOp> = leaving
+            .iter()
+            .flat_map(|b| b.channel_ops().unwrap_or_default())
             .collect();
         let removed = self
             .store
@@ -830,6 +973,8 @@ impl Service {
         self.store.append_batch(blocks).map_err(store_err)?;
         self.state = candidate;
         self.mempool.readmit(orphaned, &self.state);
+        self.channel_pool
+            .readmit(orphaned_ops, &self.state, now_micros());
         self.best_parameters = best;
         self.tip = blocks
             .last()
@@ -919,33 +1064,38 @@ impl Service {
         self.pending = kept;
     }
 
-    /// The next block from the pending optimae and `transfers`, with the rejection evidence
-    /// the pool holds; without it if the evidence does not fit (it waits for a later block).
+    /// The next block from the pending optimae, `transfers` and `channel_ops`, with the
+    /// rejection evidence the pool holds; without it if the evidence does not fit (it waits
+    /// for a later block).
     fn build_block_with_evidence(
         &self,
         transfers: Vec<Transfer>,
-        now: Timestamp,
+        channel_ops: Vec<ChannelOp>,
+        stamp: Timestamp,
     ) -> Result<Block, doin_consensus::ConsensusError> {
-        let time = now.unix_micros().max(self.state.tip_time_micros() + 1);
-        let evidence = self.rejections.evidence(&self.state, time);
-        if !evidence.is_empty() {
-            match self.state.build_block_with_rejections(
-                &self.identity,
-                self.pending.clone(),
-                transfers.clone(),
-                &evidence,
-                Timestamp::from_unix_micros(time),
-            ) {
-                Ok(b) => return Ok(b),
-                Err(e) => tracing::warn!("rejection evidence left out of the block: {e}"),
-            }
-        }
-        self.state.build_block_with_transfers(
+        let block = self.state.build_block_with_ops(
             &self.identity,
             self.pending.clone(),
             transfers,
-            Timestamp::from_unix_micros(time),
-        )
+            channel_ops,
+            stamp,
+        )?;
+        let evidence = self
+            .rejections
+            .evidence(&self.state, block.header.timestamp.unix_micros());
+        if evidence.is_empty() {
+            return Ok(block);
+        }
+        match self
+            .state
+            .add_rejections(&self.identity, block.clone(), &evidence)
+        {
+            Ok(b) => Ok(b),
+            Err(e) => {
+                tracing::warn!("rejection evidence left out of the block: {e}");
+                Ok(block)
+            }
+        }
     }
 
     fn try_mint(&mut self) -> Option<i64> {
@@ -959,7 +1109,13 @@ impl Service {
             return None;
         }
         let transfers = self.state.select_transfers(self.mempool.ordered());
-        let block = match self.build_block_with_evidence(transfers, now) {
+        let stamp = Timestamp::now_utc();
+        let channel_ops = self.state.select_channel_ops(
+            self.channel_pool.ordered(),
+            &transfers,
+            self.state.block_time(stamp),
+        );
+        let block = match self.build_block_with_evidence(transfers, channel_ops, stamp) {
             Ok(b) => b,
             Err(e) => {
                 tracing::error!(
@@ -987,6 +1143,7 @@ impl Service {
         self.pending.clear();
         self.mempool.prune(&self.state);
         self.rejections.prune(&self.state);
+        self.channel_pool.prune(&self.state, now_micros());
         if let Some(stats) = &self.stats {
             stats.record_block(&block);
         }
@@ -1104,7 +1261,14 @@ fn build_view(state: &ChainState, me: &str, pending: &[Transaction]) -> ChainVie
         params_hash: state.params().params_hash(),
         solo: state.is_solo(),
         domain_best_parameters: BTreeMap::new(),
+        channel_stats: state.channel_stats(),
     }
+}
+
+/// The node's clock in µs (pool admission judges channel deadlines by it; blocks by their
+/// own timestamps).
+fn now_micros() -> i64 {
+    Timestamp::now_utc().unix_micros()
 }
 
 /// Verifies the signatures of `blocks` on every available core.

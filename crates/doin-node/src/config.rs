@@ -231,6 +231,9 @@ pub struct DomainRole {
     pub resource_limits: ResourceLimits,
     /// Reward curve settings.
     pub incentive_config: IncentiveConfig,
+    /// Price of one inference request for this domain, base units (DOIN extension;
+    /// default 0). Reported to clients; collected by the node's payment check.
+    pub inference_price: u64,
 }
 
 impl Default for DomainRole {
@@ -253,6 +256,7 @@ impl Default for DomainRole {
             target_performance: None,
             resource_limits: ResourceLimits::default(),
             incentive_config: IncentiveConfig::default(),
+            inference_price: 0,
         }
     }
 }

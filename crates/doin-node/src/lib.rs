@@ -12,24 +12,33 @@
 //! * [`optimizer_loop`] — a domain's optimizer rounds with island migration (each round
 //!   starts from the best optimae on chain) and commit → reveal → quorum of improvements.
 //! * [`chain_service`] — the actor owning the chain store, the consensus state and the
-//!   [`mempool`] (pending transfers: fee order, eviction, per-peer rate limits).
+//!   [`mempool`] (pending transfers: fee order, eviction, per-peer rate limits) and the
+//!   [`channel_pool`] (pending payment-channel operations, the same way).
 //! * [`network`] — gossip: block announcements, transfers, votes with their claims, peer
-//!   endpoints.
+//!   endpoints; [`channel_gossip`] — channel operations.
 //! * [`evidence`] — rejection evidence: claims admitted by evaluators, the bounded pool of
-//!   claims and votes, and the rejections a minted block carries.
-//! * [`api`] — the HTTP API (the reference's paths, plus `/transfers` and `/balance`).
-//! * [`wallet`] — `doin-node wallet address|balance|transfer`.
+//!   claims and votes, and the rejections a minted block carries ([`evidence_gossip`]).
+//! * [`api`] — the HTTP API (the reference's paths, plus `/transfers`, `/balance`,
+//!   `/channels` and `GET /inference/{task_id}`).
+//! * [`wallet`] — `doin-node wallet address|balance|transfer`; [`wallet_channel`] —
+//!   `doin-node wallet channel open|update|countersign|close|dispute|settle|show`.
+//! * [`inference`] — inference requests: served with each domain's best optimae on chain
+//!   by the `inference` worker, recorded in `inference.db`, paid through a
+//!   [`inference::PaymentCheck`] (free by default).
 
 pub mod anchor;
 pub mod api;
 pub mod chain_params;
 pub mod chain_service;
+pub mod channel_gossip;
+pub mod channel_pool;
 pub mod cli;
 pub mod config;
 pub mod dashboard;
 pub mod evaluator;
 pub mod evidence;
 pub mod evidence_gossip;
+pub mod inference;
 pub mod mempool;
 pub mod metrics;
 pub mod network;
@@ -44,3 +53,4 @@ pub mod task_queue;
 pub mod testnet;
 pub mod view;
 pub mod wallet;
+pub mod wallet_channel;

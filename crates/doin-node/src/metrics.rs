@@ -516,6 +516,8 @@ pub fn render(s: &ApiState) -> String {
         );
         h.render(o, "doin_http_request_duration_seconds", &labels);
     }
+    drop(http);
+    crate::inference::render_metrics(o);
     out
 }
 

@@ -14,7 +14,8 @@
 //!   every node relays) inside a `chain_status` message whose payload carries the wire
 //!   transfer in the extra key `"transfer"` (reference nodes read the status and ignore
 //!   the key). A delivered transfer goes to the mempool with the relaying peer as its
-//!   source (its rate limit); the transfer's own seal authenticates it.
+//!   source (its rate limit); the transfer's own seal authenticates it. Channel
+//!   operations travel the same way under `"channel_op"` ([`crate::channel_gossip`]).
 //! * Votes with their claims, for rejection evidence, see [`crate::evidence_gossip`].
 
 use std::sync::Arc;
@@ -101,6 +102,15 @@ pub fn start(
             stop.clone(),
         )));
     }
+    if let Some(relay) = chain.take_channel_relay() {
+        tasks.push(tokio::spawn(crate::channel_gossip::gossip(
+            net.clone(),
+            identity.clone(),
+            chain.clone(),
+            relay,
+            stop.clone(),
+        )));
+    }
     if let Some(relay) = chain.take_transfer_relay() {
         tasks.push(tokio::spawn(gossip_transfers(
             net.clone(),
@@ -136,6 +146,11 @@ async fn handle_deliveries(
             MessageType::BlockAnnouncement => peers.request_sync(),
             MessageType::TaskCreated => {}
             MessageType::ChainStatus => {
+                if let Some(v) = d.message.payload.get(crate::channel_gossip::CHANNEL_OP_KEY) {
+                    let verdict = crate::channel_gossip::deliver(&chain, &d.from, v).await;
+                    net.report(&d.from, verdict).await;
+                    continue;
+                }
                 if let Some(v) = d.message.payload.get(TRANSFER_KEY) {
                     let verdict = match Transfer::from_value(v) {
                         Ok(t) => match chain.submit_transfer(t, &d.from, false).await {

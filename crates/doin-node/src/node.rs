@@ -5,6 +5,7 @@
 //! Bird's eye view of what runs:
 //! * thread `chain` — [`crate::chain_service`]: store writer + consensus state;
 //! * thread `evaluator` — [`crate::evaluator`]: pulls verification tasks;
+//! * thread `inference` — [`crate::inference`]: serves inference requests;
 //! * thread `optimize:<domain>` — [`crate::optimizer_loop`], one per optimizing domain;
 //! * tokio tasks — the axum server ([`crate::api`]) and [`crate::progress`].
 
@@ -23,6 +24,7 @@ use crate::chain_params::chain_params;
 use crate::chain_service::{self, ReaderPool};
 use crate::config::NodeConfig;
 use crate::evaluator::EvaluatorWorker;
+use crate::inference::{FreeInference, PaymentCheck};
 use crate::optimizer_loop::OptimizerLoop;
 use crate::plugins::{evaluator_plugins, optimizer_plugin, plugin_config};
 use crate::task_queue::TaskQueue;
@@ -183,8 +185,18 @@ pub async fn start(config: NodeConfig) -> anyhow::Result<RunningNode> {
 /// [`start`] with the plugins of `registry` instead of the built-in ones (an embedding
 /// application's own domains, or a test's deliberately faulty plugins).
 pub async fn start_with_plugins(
+    config: NodeConfig,
+    registry: PluginRegistry,
+) -> anyhow::Result<RunningNode> {
+    start_with_payment(config, registry, Arc::new(FreeInference)).await
+}
+
+/// [`start_with_plugins`] with `payment` deciding whether inference requests are paid for
+/// (the default, [`FreeInference`], serves every request free).
+pub async fn start_with_payment(
     mut config: NodeConfig,
     registry: PluginRegistry,
+    payment: Arc<dyn PaymentCheck>,
 ) -> anyhow::Result<RunningNode> {
     let addr = format!("{}:{}", config.host, config.port);
     let listener = tokio::net::TcpListener::bind(&addr)
@@ -366,6 +378,18 @@ pub async fn start_with_plugins(
         );
     }
 
+    let (inference, inference_thread) = crate::inference::launch(crate::inference::Launch {
+        config: &config,
+        params: &params,
+        registry: &registry,
+        peer_id: &me,
+        queue: queue.clone(),
+        chain: chain.watch(),
+        payment,
+        stop: stop.clone(),
+    })?;
+    threads.extend(inference_thread);
+
     let info = NodeInfo {
         peer_id: me.clone(),
         port: config.port,
@@ -405,7 +429,7 @@ pub async fn start_with_plugins(
     tracing::info!("HTTP API on http://{addr} (peer id {me})");
     let mut server_stop = stop.clone();
     let server = tokio::spawn(async move {
-        let app = api::router(api_state);
+        let app = api::router(api_state).merge(api::inference::routes(inference));
         axum::serve(
             listener,
             app.into_make_service_with_connect_info::<std::net::SocketAddr>(),

@@ -84,6 +84,30 @@ pub fn evaluator_plugins(
     })
 }
 
+/// Builds a domain's inference plugin alone (`inference_config` as for
+/// [`evaluator_plugins`]), for the inference worker.
+pub fn inference_plugin(
+    registry: &PluginRegistry,
+    role: &DomainRole,
+) -> Result<Box<dyn Evaluator>, PluginError> {
+    let section = if role.inference_config.is_empty() {
+        &role.optimization_config
+    } else {
+        &role.inference_config
+    };
+    let cfg = with_process_limits(role, plugin_config(role, section)?);
+    registry.evaluator(inference_plugin_name(role), &cfg)
+}
+
+/// The name of a domain's inference plugin (`inference_plugin`, else the optimizer's).
+pub fn inference_plugin_name(role: &DomainRole) -> &str {
+    if role.inference_plugin.is_empty() {
+        &role.optimization_plugin
+    } else {
+        &role.inference_plugin
+    }
+}
+
 /// Builds a domain's optimizer with a node-specific RNG seed.
 pub fn optimizer_plugin(
     registry: &PluginRegistry,

@@ -304,15 +304,30 @@ impl TaskQueue {
         (tasks, total)
     }
 
-    /// The most urgent pending task this evaluator may take in `domains`, claimed for it.
+    /// The most urgent pending verification task this evaluator may take in `domains`,
+    /// claimed for it.
     pub fn claim_next(&self, evaluator_id: &str, domains: &[String]) -> Option<QueuedTask> {
+        self.claim_next_of(TaskKind::OptimaeVerification, evaluator_id, domains)
+    }
+
+    /// [`Self::claim_next`] for tasks of `kind` (inference requests have their own worker).
+    pub fn claim_next_of(
+        &self,
+        kind: TaskKind,
+        evaluator_id: &str,
+        domains: &[String],
+    ) -> Option<QueuedTask> {
         let id = {
             let inner = self.lock();
             inner
                 .pending
                 .iter()
                 .filter_map(|(_, _, id)| inner.tasks.get(id))
-                .find(|t| domains.contains(&t.domain_id) && Self::may_take(&inner, t, evaluator_id))
+                .find(|t| {
+                    t.kind == kind
+                        && domains.contains(&t.domain_id)
+                        && Self::may_take(&inner, t, evaluator_id)
+                })
                 .map(|t| t.id.clone())?
         };
         self.claim(&id, evaluator_id).ok()
@@ -461,9 +476,18 @@ impl TaskQueue {
 
     /// Counts by state.
     pub fn counts(&self) -> TaskCounts {
+        self.counts_where(|_| true)
+    }
+
+    /// Counts by state of the tasks of one kind.
+    pub fn counts_of(&self, kind: TaskKind) -> TaskCounts {
+        self.counts_where(|t| t.kind == kind)
+    }
+
+    fn counts_where(&self, keep: impl Fn(&QueuedTask) -> bool) -> TaskCounts {
         let inner = self.lock();
         let mut c = TaskCounts::default();
-        for t in inner.tasks.values() {
+        for t in inner.tasks.values().filter(|t| keep(t)) {
             match t.state {
                 TaskState::Pending => c.pending += 1,
                 TaskState::Claimed => c.claimed += 1,
@@ -519,6 +543,27 @@ mod tests {
         assert_eq!(ids, ["early", "late", "inference"]);
         let d = vec!["d".to_string()];
         assert_eq!(q.claim_next("e", &d).map(|t| t.id), Some("early".into()));
+    }
+
+    #[test]
+    fn inference_requests_are_claimed_only_by_kind_and_counted_apart() {
+        let q = TaskQueue::new();
+        let mut inference = task("inference", 10, 1, &["me"]);
+        inference.kind = TaskKind::InferenceRequest;
+        q.push(inference).expect("push");
+        let d = vec!["d".to_string()];
+        // The evaluator worker takes verification tasks only.
+        assert!(q.claim_next("me", &d).is_none());
+        assert_eq!(q.counts_of(TaskKind::InferenceRequest).pending, 1);
+        assert_eq!(q.counts_of(TaskKind::OptimaeVerification).pending, 0);
+        assert!(q
+            .claim_next_of(TaskKind::InferenceRequest, "other", &d)
+            .is_none());
+        let t = q
+            .claim_next_of(TaskKind::InferenceRequest, "me", &d)
+            .expect("its own node takes it");
+        assert_eq!(t.id, "inference");
+        assert_eq!(q.counts_of(TaskKind::InferenceRequest).claimed, 1);
     }
 
     fn completion(evaluator: &doin_primitives::identity::Identity, t: &QueuedTask) -> Completion {

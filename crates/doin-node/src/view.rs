@@ -70,6 +70,8 @@ pub struct ChainView {
     pub params_hash: String,
     /// Whether this is a solo/dev chain (the lone node verifies its own optimae).
     pub solo: bool,
+    /// Payment-channel totals on chain.
+    pub channel_stats: doin_consensus::channel::ChannelStats,
 }
 
 /// One domain's optimization progress on this node.

@@ -1,5 +1,6 @@
 //! `doin-node wallet ...`: a key's address, an address's balance, and signed transfers sent
-//! to a node's HTTP API (`/balance/{address}`, `/fees`, `POST /transfers`).
+//! to a node's HTTP API (`/balance/{address}`, `/fees`, `POST /transfers`); payment
+//! channels under `wallet channel` ([`crate::wallet_channel`]).
 //!
 //! Amounts on the command line are DOIN in decimal (`1.5`, at most 8 decimals), converted
 //! exactly to base units (1 DOIN = 10^8 units); the nonce and the fee default to what the
@@ -43,6 +44,12 @@ pub enum WalletCommand {
         #[arg(long, default_value = "http://127.0.0.1:8470")]
         node: String,
     },
+    /// Payment channels: open, update (offline), countersign, close, dispute, settle, show.
+    Channel {
+        /// The channel task.
+        #[command(subcommand)]
+        command: crate::wallet_channel::ChannelCommand,
+    },
 }
 
 /// Parses a decimal DOIN amount into base units, exactly (`"1.5"` → 150,000,000).
@@ -76,7 +83,8 @@ pub fn parse_doin(s: &str) -> Result<i64, String> {
     Ok(if neg { -units } else { units })
 }
 
-fn get(client: &reqwest::blocking::Client, url: &str) -> anyhow::Result<Value> {
+/// GETs `url` as JSON; a non-success status is an error with the node's detail.
+pub(crate) fn get(client: &reqwest::blocking::Client, url: &str) -> anyhow::Result<Value> {
     let r = client
         .get(url)
         .send()
@@ -144,6 +152,9 @@ pub fn run(command: &WalletCommand, identity: &Identity) -> anyhow::Result<()> {
                 bail!("transfer refused ({status}): {}", body["detail"]);
             }
             println!("{body}");
+        }
+        WalletCommand::Channel { command } => {
+            crate::wallet_channel::run(command, identity, &client)?;
         }
     }
     Ok(())

@@ -201,14 +201,33 @@ fn paths_shapes_and_errors() {
         "/fees",
         "/transfers",
         "/balance/{address}",
+        "/channels",
+        "/channels/check",
+        "/channels/{id}",
         "/chain/status",
         "/chain/blocks",
         "/chain/block/{index}",
         "/tasks/pending",
         "/tasks/claim",
         "/tasks/complete",
+        "/inference",
+        "/inference/{task_id}",
         "/openapi.json",
     ] {
         assert!(doc["paths"].get(path).is_some(), "OpenAPI lacks {path}");
     }
+
+    // The reference's /inference errors, from the binary.
+    let (code, r) = status_of(&node, "POST", "/inference", Some("{}"));
+    assert_eq!(
+        (code, r["detail"].as_str()),
+        (400, Some("domain_id required"))
+    );
+    let (code, r) = status_of(&node, "POST", "/inference", Some(r#"{"domain_id":"x"}"#));
+    assert_eq!(
+        (code, r["detail"].as_str()),
+        (404, Some("unknown domain: x"))
+    );
+    let (code, _) = status_of(&node, "GET", "/inference/abc", None);
+    assert_eq!(code, 404);
 }

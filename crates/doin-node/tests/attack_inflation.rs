@@ -187,7 +187,7 @@ fn an_inflated_report_is_rejected_on_chain_and_costs_reputation_and_stake() {
             assert!(state.has_commitment(&mine.commitment_hash), "node {i}");
             assert_eq!(state.rejection_tally().rejected, 1, "node {i}");
             assert_eq!(
-                state.balances().values().sum::<u64>(),
+                state.balances().values().sum::<u64>() + state.total_locked(),
                 state.total_minted() - state.total_burned(),
                 "node {i}"
             );

@@ -78,6 +78,17 @@ pub enum PluginError {
         /// The limit, in milliseconds.
         limit_ms: u64,
     },
+    /// A client's inference input does not fit the domain's model (missing, extra or
+    /// non-finite features, the wrong shape, too large).
+    #[error("invalid inference input: {0}")]
+    InvalidInput(String),
+    /// The domain's plugin answers no inference requests.
+    #[error("the domain's inference plugin serves no inference: {0}")]
+    NoInference(String),
+    /// A plugin's inference result is not acceptable output (non-finite numbers, too
+    /// large, not JSON).
+    #[error("invalid inference output: {0}")]
+    InvalidOutput(String),
     /// An external plugin's process could not be started or exited during a call. It is
     /// started afresh on the next call.
     #[error("plugin `{plugin}` crashed: {reason}")]

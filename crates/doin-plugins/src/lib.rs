@@ -23,6 +23,9 @@
 //! * [`wine`] — the built-in `wine_quality` domain: ridge regression hyperparameters tuned
 //!   by cross-validation on the red wine quality data set, each evaluator on its own
 //!   seeded folds.
+//! * [`inference`] — [`Evaluator::infer`]: the domain's best model applied to a client's
+//!   input (wine quality predictions, the quadratic's objective at a point), with input and
+//!   output checked like peer input (finite, bounded in size).
 //! * [`config`] — typed reading of config keys with errors that name the key;
 //!   [`seeded`] — the SHA-256 counter stream behind every seeded draw, simple enough for
 //!   another implementation to reproduce.
@@ -37,6 +40,7 @@
 pub mod config;
 pub mod error;
 pub mod external;
+pub mod inference;
 pub mod plugin;
 pub mod quadratic;
 pub mod registry;

@@ -124,6 +124,25 @@ pub trait Evaluator: Send {
 
     /// The performance of `parameters` on `data`.
     fn evaluate(&mut self, parameters: &Map, data: &SyntheticData) -> Result<f64, PluginError>;
+
+    /// Inference: the model that `parameters` (the domain's best optimae) describe, applied
+    /// to a client's `input` (`Value::Null` when the client sent none); see
+    /// [`crate::inference`] for what the built-in domains answer. A plugin that serves no
+    /// inference keeps this default, which says so.
+    fn infer(&mut self, parameters: &Map, input: &Value) -> Result<Value, PluginError> {
+        let _ = (parameters, input);
+        Err(PluginError::NoInference(
+            "this plugin implements evaluation only".into(),
+        ))
+    }
+
+    /// A cheap check of an inference input's shape, made before a request is queued so
+    /// that the client hears of a bad input at once; [`Self::infer`] checks it again. The
+    /// default accepts every input.
+    fn check_input(&self, input: &Value) -> Result<(), PluginError> {
+        let _ = input;
+        Ok(())
+    }
 }
 
 /// Generates evaluation data, deterministically for a seed.

@@ -106,6 +106,17 @@ impl Evaluator for CheckedEvaluator {
         data.verify()?;
         check_performance(self.inner.evaluate(parameters, data)?)
     }
+
+    fn infer(&mut self, parameters: &Map, input: &Value) -> Result<Value, PluginError> {
+        check_parameters(&self.metadata, parameters)?;
+        crate::inference::check_input(input)?;
+        crate::inference::check_output(self.inner.infer(parameters, input)?)
+    }
+
+    fn check_input(&self, input: &Value) -> Result<(), PluginError> {
+        crate::inference::check_input(input)?;
+        self.inner.check_input(input)
+    }
 }
 
 /// A synthetic-data generator whose output is checked.

@@ -10,8 +10,9 @@
 //! * [`timestamp`] — datetime parsing as pydantic does, `isoformat()` rendering.
 //! * [`fields`] — lenient, typed reading of model fields, with [`fields::ModelError`].
 //! * [`hash`] and [`merkle`] — SHA-256 hex ids and the reference's merkle rule.
-//! * [`models`] — blocks, transactions, optimae, tasks, domains, coin objects and the
-//!   message envelope with its payloads, each with its reference id.
+//! * [`models`] — blocks, transactions, optimae, tasks, domains, coin objects (transfers,
+//!   payment-channel operations and updates) and the message envelope with its payloads,
+//!   each with its reference id.
 //! * [`identity`] — P-256 keys, peer ids, DER signatures.
 //! * [`synthetic_hash`] — the reference's fingerprint of synthetic evaluation data.
 //! * [`seal`] — the signed-envelope extension: which bytes are signed and where the

@@ -50,6 +50,8 @@ pub enum SealKind {
     /// An optimizer's sealed claim on an optimae it submits for verification (id: the
     /// claim id).
     Claim,
+    /// An on-chain payment-channel operation (id: the operation id).
+    ChannelOp,
 }
 
 impl SealKind {
@@ -64,6 +66,7 @@ impl SealKind {
             SealKind::PaymentUpdate => "payment_update",
             SealKind::Checkpoint => "checkpoint",
             SealKind::Claim => "optimae_claim",
+            SealKind::ChannelOp => "channel_op",
         }
     }
 }

@@ -71,6 +71,7 @@ pub async fn fees(State(s): State<ApiState>) -> Json<Value> {
         "total_burned_units": v.total_burned,
         "total_supply_units": v.total_supply,
         "suggested_fees_units": by_priority,
+        "payment_channels": super::channels::stats_json(&v.channel_stats),
     }))
 }
 

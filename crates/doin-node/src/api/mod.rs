@@ -4,7 +4,11 @@
 //! * [`message`] — `POST /message`, the peer inbox.
 //! * [`status`] — `/health`, `/status`, `/peers`.
 //! * [`coin`] — `/fees`, `POST /transfers`, `/balance/{address}` (DOIN's coin).
+//! * [`channels`] — `POST /channels`, `/channels/{id}`, `/channels`, `POST /channels/check`
+//!   (payment channels on chain).
 //! * [`tasks`] — `/tasks/pending`, `/tasks/claim`, `/tasks/complete` (pull-based evaluators).
+//! * [`inference`] — `POST /inference`, `GET /inference/{task_id}` (requests served by a
+//!   domain's best model; merged by the node with the inference service as state).
 //! * [`stats`] — `/stats`, `/stats/experiments`, `/stats/rounds`, `/stats/chain-metrics`,
 //!   `/stats/export` (experiment tracking, read from the OLAP database).
 //! * [`openapi`] — `/openapi.json`, the document describing all of the above.
@@ -14,8 +18,10 @@
 //! waits on block production. Bad parameters get `400` with a JSON error body.
 
 pub mod chain;
+pub mod channels;
 pub mod coin;
 pub mod error;
+pub mod inference;
 pub mod message;
 pub mod openapi;
 pub mod stats;
@@ -120,6 +126,9 @@ pub fn router(state: ApiState) -> Router {
         .route("/fees", get(coin::fees))
         .route("/transfers", post(coin::submit_transfer))
         .route("/balance/{address}", get(coin::balance))
+        .route("/channels", post(channels::submit).get(channels::summary))
+        .route("/channels/check", post(channels::check))
+        .route("/channels/{id}", get(channels::channel))
         .route("/chain/status", get(chain::chain_status))
         .route("/chain/blocks", get(chain::chain_blocks))
         .route("/chain/block/{index}", get(chain::chain_block))

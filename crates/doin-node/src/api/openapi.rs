@@ -25,8 +25,19 @@ fn nodes_query() -> Value {
 
 /// The document.
 pub fn document() -> Value {
+    let mut doc = core_document();
+    if let (Some(paths), Value::Object(more)) = (
+        doc.get_mut("paths").and_then(Value::as_object_mut),
+        super::inference::openapi_paths(),
+    ) {
+        paths.extend(more);
+    }
+    doc
+}
+
+fn core_document() -> Value {
     let obj = json!({"type": "object"});
-    json!({
+    let mut doc = json!({
         "openapi": "3.0.3",
         "info": {
             "title": "DOIN node API",
@@ -39,9 +50,9 @@ pub fn document() -> Value {
                 "requestBody": {"required": true, "content": {"application/json": {"schema": obj.clone()}}},
                 "responses": {"200": ok("{status: ok}", obj.clone()), "400": error_response("invalid message: malformed, unsigned, bad seal, replayed or mis-dated"), "403": error_response("the sending address or peer is banned"), "413": error_response("body too large"), "429": error_response("rate limited")}}},
             "/health": {"get": {"summary": "Liveness", "responses": {"200": ok("{status, port}", obj.clone())}}},
-            "/status": {"get": {"summary": "Node status: domains, chain, task queue, coin, difficulty", "responses": {"200": ok("status object", obj.clone())}}},
+            "/status": {"get": {"summary": "Node status: domains, chain, task queue, coin (with payment_channels totals), difficulty", "responses": {"200": ok("status object", obj.clone())}}},
             "/peers": {"get": {"summary": "Known peers, and the addresses charged for bad messages", "responses": {"200": ok("{self, peers, addresses}", obj.clone())}}},
-            "/fees": {"get": {"summary": "Fee market: base fee, suggested fees, mempool size, burned and staked totals (DOIN, and base units in *_units keys)", "responses": {"200": ok("{base_fee, mempool_size, mempool_limit, total_burned, staked_optimae, total_staked, suggested_fees, enabled, base_fee_units, total_burned_units, total_staked_units, total_supply_units, suggested_fees_units}", obj.clone())}}},
+            "/fees": {"get": {"summary": "Fee market: base fee, suggested fees, mempool size, burned and staked totals (DOIN, and base units in *_units keys)", "responses": {"200": ok("{base_fee, mempool_size, mempool_limit, total_burned, staked_optimae, total_staked, suggested_fees, enabled, base_fee_units, total_burned_units, total_staked_units, total_supply_units, suggested_fees_units, payment_channels}", obj.clone())}}},
             "/transfers": {"post": {
                 "summary": "Submit a signed transfer {sender, recipient, amount, fee, nonce, timestamp, public_key, signature} (amount and fee in base units; 1 DOIN = 10^8)",
                 "requestBody": {"required": true, "content": {"application/json": {"schema": obj.clone()}}},
@@ -105,7 +116,42 @@ pub fn document() -> Value {
                 "public_key": {"type": "string"},
                 "signature": {"type": "string"}}}
         }}
-    })
+    });
+    if let Some(paths) = doc["paths"].as_object_mut() {
+        paths.extend(channel_paths());
+    }
+    doc
+}
+
+/// The payment-channel paths ([`super::channels`]).
+fn channel_paths() -> serde_json::Map<String, Value> {
+    let obj = json!({"type": "object"});
+    let body = json!({"required": true, "content": {"application/json": {"schema": obj.clone()}}});
+    let id = json!([{"name": "id", "in": "path", "required": true, "description": "64 hex characters: the open operation's id", "schema": {"type": "string"}}]);
+    let address = json!([{"name": "address", "in": "query", "required": false, "description": "a peer id: its channel-operation nonces are reported", "schema": {"type": "string"}}]);
+    let paths = json!({
+        "/channels": {
+            "post": {
+                "summary": "Submit a signed channel operation {op: open|close|dispute|settle, actor, fee, nonce, receiver, deposit, dispute_period, channel_id, update, public_key, signature} (base units; dispute_period in seconds of chain time)",
+                "requestBody": body.clone(),
+                "responses": {"200": ok("{status: accepted, operation_id, channel_id, pending}", obj.clone()), "400": error_response("the rule the operation breaks"), "409": error_response("already pending"), "429": error_response("rate limited"), "503": error_response("channel pool full")}},
+            "get": {
+                "summary": "Channel totals {total_channels, active_channels, total_locked, total_settled, total_fees, disputes, pending_operations} and an address's channel-operation nonces",
+                "parameters": address,
+                "responses": {"200": ok("channel totals", obj.clone()), "400": error_response("not a peer id")}}},
+        "/channels/check": {"post": {
+            "summary": "Check an off-chain channel update {channel_id, nonce, sender_balance, receiver_balance, public_key, signature} against the chain's tip",
+            "requestBody": body,
+            "responses": {"200": ok("{valid: true, channel_id, nonce, paid_units, deposit_units}", obj.clone()), "400": error_response("why the update pays nothing"), "404": error_response("unknown channel")}}},
+        "/channels/{id}": {"get": {
+            "summary": "A channel: participants, state (open, closing, closed), deposit, balances, nonce, dispute deadline",
+            "parameters": id,
+            "responses": {"200": ok("channel", obj), "400": error_response("not a channel id"), "404": error_response("unknown channel")}}}
+    });
+    match paths {
+        Value::Object(m) => m,
+        _ => serde_json::Map::new(),
+    }
 }
 
 /// `GET /openapi.json`.

@@ -45,6 +45,9 @@ pub async fn status(State(s): State<ApiState>) -> Json<Value> {
         );
     }
     let counts = s.tasks.counts();
+    let inference = s
+        .tasks
+        .counts_of(crate::task_queue::TaskKind::InferenceRequest);
     let pick = |f: fn(&super::DomainInfo) -> bool| {
         s.info
             .domains
@@ -68,6 +71,11 @@ pub async fn status(State(s): State<ApiState>) -> Json<Value> {
         "domains": domains,
         "peers": s.peers.endpoints().len(),
         "task_queue": {"pending": counts.pending, "claimed": counts.claimed, "completed": counts.completed},
+        "inference": {
+            "queued": inference.pending,
+            "running": inference.claimed,
+            "completed": inference.completed,
+        },
         "security": {
             "finalized_height": v.finalized_height,
             "reputation_tracked_peers": v.reputation_tracked_peers,
@@ -88,6 +96,7 @@ pub async fn status(State(s): State<ApiState>) -> Json<Value> {
             "my_balance_units": v.my_balance,
             "total_burned_units": v.total_burned,
             "base_fee_units": v.base_fee,
+            "payment_channels": super::channels::stats_json(&v.channel_stats),
         },
         "difficulty": {
             "threshold": v.threshold,

@@ -114,6 +114,17 @@ impl Evaluator for ExternalEvaluator {
             .map_err(|r| malformed(&self.process, Method::Evaluate, &r))?;
         check_performance(performance)
     }
+
+    fn infer(&mut self, parameters: &Map, input: &Value) -> Result<Value, PluginError> {
+        let mut params = Map::new();
+        params.insert("parameters".into(), Value::Object(parameters.clone()));
+        params.insert("input".into(), input.clone());
+        let result = self.process.call(Method::Infer, params)?;
+        let obj = result_object(&self.process, &result, Method::Infer)?;
+        obj.get("output")
+            .cloned()
+            .ok_or_else(|| malformed(&self.process, Method::Infer, "needs `output`"))
+    }
 }
 
 /// A [`SyntheticDataGenerator`] served by an external process.

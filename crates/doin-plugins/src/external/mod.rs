@@ -46,8 +46,12 @@
 //! | `optimize` | `{"current_best_params":{…}\|null,"current_best_performance":f\|null}` | `{"params":{…},"performance":f}` |
 //! | `evaluate` | `{"parameters":{…},"data":…}` | `{"performance":f}` |
 //! | `generate` | `{"seed":u64}` | `{"data":…}` |
+//! | `infer` | `{"parameters":{…},"input":…\|null}` | `{"output":…}` |
 //!
-//! `configure` is sent once after every start, before any other request. JSON has no NaN:
+//! `infer` is asked of `inference` plugins only (inference requests, see
+//! [`crate::inference`]); its output must be finite JSON (non-finite numbers are refused)
+//! within the inference output limit. `configure` is sent once after every start, before
+//! any other request. JSON has no NaN:
 //! a plugin reports a non-finite performance as the string `"NaN"`, `"Infinity"` or
 //! `"-Infinity"`, which the node refuses as [`PluginError::NonFinitePerformance`].
 //! The plugin exits when its stdin closes.

@@ -23,6 +23,8 @@ pub enum Method {
     Evaluate,
     /// `generate(seed)`.
     Generate,
+    /// `infer(parameters, input)`: the domain's model applied to a client's input.
+    Infer,
 }
 
 impl Method {
@@ -33,6 +35,7 @@ impl Method {
             Method::Optimize => "optimize",
             Method::Evaluate => "evaluate",
             Method::Generate => "generate",
+            Method::Infer => "infer",
         }
     }
 }

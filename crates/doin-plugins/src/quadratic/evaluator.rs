@@ -2,7 +2,7 @@
 
 use doin_primitives::{Map, Value};
 
-use super::problem::QuadraticProblem;
+use super::problem::{QuadraticProblem, PARAM};
 use crate::error::PluginError;
 use crate::plugin::{DomainMetadata, Evaluator, SyntheticData};
 
@@ -62,6 +62,51 @@ impl Evaluator for QuadraticEvaluator {
         let weights = self.weights(data)?;
         Ok(self.problem.performance(&x, Some(&weights)))
     }
+
+    /// The best point and the objective there; with input `{"x": [...]}` also the
+    /// objective at the client's point (see [`crate::inference`]).
+    fn infer(&mut self, parameters: &Map, input: &Value) -> Result<Value, PluginError> {
+        let best = self.problem.read_x(parameters)?;
+        let best_value = self.problem.performance(&best, None);
+        let x = self.client_point(input)?.unwrap_or_else(|| best.clone());
+        let value = self.problem.performance(&x, None);
+        let floats = |v: &[f64]| Value::Array(v.iter().map(|f| Value::Float(*f)).collect());
+        let mut out = Map::new();
+        out.insert(PARAM.into(), floats(&x));
+        out.insert("value".into(), Value::Float(value));
+        out.insert("best_x".into(), floats(&best));
+        out.insert("best_value".into(), Value::Float(best_value));
+        Ok(Value::Object(out))
+    }
+
+    fn check_input(&self, input: &Value) -> Result<(), PluginError> {
+        self.client_point(input).map(|_| ())
+    }
+}
+
+impl QuadraticEvaluator {
+    /// The client's point of an inference input, `None` for no input (`null` or `{}`).
+    fn client_point(&self, input: &Value) -> Result<Option<Vec<f64>>, PluginError> {
+        match input {
+            Value::Null => Ok(None),
+            Value::Object(m) if m.is_empty() => Ok(None),
+            Value::Object(m) => {
+                if let Some(extra) = m.keys().find(|k| k.as_str() != PARAM) {
+                    return Err(PluginError::InvalidInput(format!(
+                        "unknown key `{extra}`: the quadratic domain takes {{\"{PARAM}\": [...]}}"
+                    )));
+                }
+                self.problem
+                    .read_x(m)
+                    .map(Some)
+                    .map_err(|e| PluginError::InvalidInput(e.to_string()))
+            }
+            other => Err(PluginError::InvalidInput(format!(
+                "expected an object {{\"{PARAM}\": [...]}}, got {}",
+                other.type_name()
+            ))),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -87,6 +132,35 @@ mod tests {
         let off = QuadraticProblem::parameters(&[0.0, 2.0, 3.0]);
         let perf = ev.evaluate(&off, &data).unwrap();
         assert!((-1.01..=-0.99).contains(&perf), "{perf}");
+    }
+
+    #[test]
+    fn inference_answers_the_best_point_or_the_clients_point() {
+        let mut ev = QuadraticEvaluator::new(&cfg()).unwrap();
+        let best = QuadraticProblem::parameters(&[1.0, 2.0, 2.0]);
+        let out = ev.infer(&best, &Value::Null).unwrap();
+        let out = out.as_object().unwrap();
+        assert_eq!(out["value"], Value::Float(-1.0));
+        assert_eq!(out["x"], out["best_x"]);
+        let at = map! { "x" => vec![Value::Float(1.0), Value::Float(2.0), Value::Float(5.0)] };
+        let out = ev.infer(&best, &Value::Object(at)).unwrap();
+        assert_eq!(out.as_object().unwrap()["value"], Value::Float(-4.0));
+        assert_eq!(out.as_object().unwrap()["best_value"], Value::Float(-1.0));
+        for bad in [
+            Value::Object(map! { "x" => vec![Value::Float(1.0)] }),
+            Value::Object(map! { "y" => 1i64 }),
+            Value::from("x"),
+        ] {
+            assert!(matches!(
+                ev.infer(&best, &bad),
+                Err(PluginError::InvalidInput(_))
+            ));
+            assert!(matches!(
+                ev.check_input(&bad),
+                Err(PluginError::InvalidInput(_))
+            ));
+        }
+        assert!(ev.check_input(&Value::object()).is_ok());
     }
 
     #[test]

@@ -10,6 +10,20 @@ pub const N_FEATURES: usize = 11;
 pub const N_SAMPLES: usize = 1599;
 /// The data set's name inside synthetic data.
 pub const DATASET: &str = "winequality-red";
+/// The measurements' names, in column order (the data set's, a space written `_`).
+pub const FEATURE_NAMES: [&str; N_FEATURES] = [
+    "fixed_acidity",
+    "volatile_acidity",
+    "citric_acid",
+    "residual_sugar",
+    "chlorides",
+    "free_sulfur_dioxide",
+    "total_sulfur_dioxide",
+    "density",
+    "pH",
+    "sulphates",
+    "alcohol",
+];
 
 /// The wines: z-scored measurements and quality scores.
 #[derive(Debug, Clone, PartialEq)]
@@ -19,6 +33,10 @@ pub struct WineData {
     pub z: Vec<f64>,
     /// The quality score of each wine.
     pub quality: Vec<f64>,
+    /// Each measurement's mean, in the data set's units.
+    pub mean: [f64; N_FEATURES],
+    /// Each measurement's standard deviation (population), in the data set's units.
+    pub sd: [f64; N_FEATURES],
 }
 
 impl WineData {
@@ -48,6 +66,8 @@ fn load() -> WineData {
     let ds = linfa_datasets::winequality();
     let n = ds.records.nrows();
     let mut z: Vec<f64> = ds.records.iter().copied().collect();
+    let mut means = [0.0; N_FEATURES];
+    let mut sds = [0.0; N_FEATURES];
     for j in 0..N_FEATURES {
         let mean = (0..n).map(|i| z[i * N_FEATURES + j]).sum::<f64>() / n as f64;
         let var = (0..n)
@@ -55,12 +75,19 @@ fn load() -> WineData {
             .sum::<f64>()
             / n as f64;
         let sd = var.sqrt().max(f64::MIN_POSITIVE);
+        means[j] = mean;
+        sds[j] = sd;
         for i in 0..n {
             z[i * N_FEATURES + j] = (z[i * N_FEATURES + j] - mean) / sd;
         }
     }
     let quality = ds.targets.iter().map(|q| *q as f64).collect();
-    WineData { z, quality }
+    WineData {
+        z,
+        quality,
+        mean: means,
+        sd: sds,
+    }
 }
 
 #[cfg(test)]

@@ -13,6 +13,9 @@ use crate::plugin::{DomainMetadata, Evaluator, SyntheticData};
 pub struct WineEvaluator {
     space: SearchSpace,
     folds: usize,
+    /// The model the last inference request was served with: the chain's best changes
+    /// rarely, and a refit of the degree-2 model costs milliseconds.
+    pub(super) model: Option<super::inference::RidgeModel>,
 }
 
 impl WineEvaluator {
@@ -21,6 +24,7 @@ impl WineEvaluator {
         Ok(WineEvaluator {
             space: SearchSpace::from_config(config)?,
             folds: configured_folds(config)?,
+            model: None,
         })
     }
 
@@ -62,6 +66,15 @@ impl Evaluator for WineEvaluator {
         let h = self.space.read(parameters)?;
         let fold_of = self.fold_of(data)?;
         neg_cv_mse(wine_data(), &h, &fold_of, self.folds)
+    }
+
+    fn infer(&mut self, parameters: &Map, input: &Value) -> Result<Value, PluginError> {
+        let h = self.space.read(parameters)?;
+        self.predict(&h, input)
+    }
+
+    fn check_input(&self, input: &Value) -> Result<(), PluginError> {
+        super::inference::read_wines(input).map(|_| ())
     }
 }
 

@@ -17,17 +17,21 @@
 //!   evaluations with different seeds differ by about 1 % (standard deviation under 1 %
 //!   everywhere in the box; `tests/wine_quorum.rs` pins 3 %), while a report inflated by
 //!   10 % or more lies outside a 5 % tolerance of the honest median.
+//! * **Inference**: the ridge model with the best hyperparameters, trained on every wine,
+//!   predicts the quality of a client's wines ([`RidgeModel`], [`read_wines`]).
 //! * **Optimizer**: a (1+1) evolution strategy over the scaled box that also switches the
 //!   discrete degree now and then, see [`WineOptimizer`].
 
 mod dataset;
 mod evaluator;
+mod inference;
 mod model;
 mod optimizer;
 mod synthetic;
 
-pub use dataset::{wine_data, WineData, DATASET, N_FEATURES, N_SAMPLES};
+pub use dataset::{wine_data, WineData, DATASET, FEATURE_NAMES, N_FEATURES, N_SAMPLES};
 pub use evaluator::WineEvaluator;
+pub use inference::{read_wines, RidgeModel, MAX_WINES};
 pub use model::{
     n_features, neg_cv_mse, Hyperparameters, SearchSpace, CLIP, DEGREE, LIMITS, LOG10_ALPHA, METRIC,
 };

@@ -32,9 +32,9 @@ pub const CLIP: &str = "clip";
 
 /// Predictions are clipped to the range of quality scores in the data set, so that no
 /// extrapolation to an outlying wine dominates the error.
-const QUALITY_LOW: f64 = 3.0;
+pub(super) const QUALITY_LOW: f64 = 3.0;
 /// See [`QUALITY_LOW`].
-const QUALITY_HIGH: f64 = 8.0;
+pub(super) const QUALITY_HIGH: f64 = 8.0;
 
 /// The widest bounds of each hyperparameter; a config's `param_bounds` may narrow them.
 pub const LIMITS: [(&str, ParamBound); 3] = [
@@ -161,7 +161,7 @@ pub fn n_features(degree: u8) -> usize {
 
 /// The feature row of one wine: 1, the clipped z-scores, and for degree 2 their products
 /// `z_a z_b` for `a <= b` in row-major order.
-fn features(z: &[f64], h: &Hyperparameters, out: &mut Vec<f64>) {
+pub(super) fn features(z: &[f64], h: &Hyperparameters, out: &mut Vec<f64>) {
     out.clear();
     out.push(1.0);
     out.extend(z.iter().map(|v| v.clamp(-h.clip, h.clip)));
@@ -250,7 +250,7 @@ pub fn neg_cv_mse(
 /// Solves `A x = b` for a symmetric positive definite `A` given by its upper triangle
 /// (row-major `p x p`, overwritten) by Cholesky decomposition; `None` if `A` is not
 /// positive definite.
-fn solve_spd(a: &mut [f64], mut b: Vec<f64>, p: usize) -> Option<Vec<f64>> {
+pub(super) fn solve_spd(a: &mut [f64], mut b: Vec<f64>, p: usize) -> Option<Vec<f64>> {
     // A = U'U with U upper triangular, stored in place.
     for i in 0..p {
         let mut d = a[i * p + i];

@@ -1,5 +1,6 @@
 //! BlockHeader and Block: the 7-field header hash and the merkle root over transactions (then
-//! DOIN's transfer and rejection-evidence leaves, when a block carries them).
+//! DOIN's transfer, channel-operation and rejection-evidence leaves, when a block carries
+//! them).
 
 use std::collections::HashSet;
 
@@ -7,15 +8,15 @@ use crate::cjson::{write_float, write_int, write_str};
 use crate::fields::{Fields, ModelError};
 use crate::merkle::{merkle_root, EMPTY_ROOT};
 use crate::models::transfer::{Transfer, TRANSFERS_KEY};
-
-/// Wire key of the block extension carrying rejection evidence (a list of objects; the
-/// consensus crate reads them). Each object's `content_id` is a merkle leaf after the
-/// transfers', so the block hash covers the evidence.
-pub const REJECTIONS_KEY: &str = "rejections";
 use crate::models::{Transaction, WireModel};
 use crate::seal::Seal;
 use crate::timestamp::Timestamp;
 use crate::value::{Map, Value};
+
+/// Wire key of the block extension carrying rejection evidence (a list of objects; the
+/// consensus crate reads them). Each object's `content_id` is a merkle leaf after the
+/// transfers' and the channel operations', so the block hash covers the evidence.
+pub const REJECTIONS_KEY: &str = "rejections";
 
 /// Top-level block keys that are not extensions.
 const BLOCK_CORE_FIELDS: [&str; 5] = [
@@ -136,6 +137,9 @@ pub enum BlockError {
     /// The `"rejections"` extension is not a list of objects.
     #[error("malformed \"rejections\" extension: {0}")]
     MalformedRejections(String),
+    /// The `"channel_ops"` extension is not a list of channel operations.
+    #[error("malformed \"channel_ops\" extension: {0}")]
+    MalformedChannelOps(String),
     /// The header's merkle root is not the root of the transaction ids.
     #[error("merkle root {claimed} does not match the transactions (computed {computed})")]
     MerkleMismatch {
@@ -214,18 +218,22 @@ impl Block {
     }
 
     /// The merkle leaves: the transactions' (recomputed) ids, then the transfers' ids, then
-    /// the `content_id` of each rejection object. Without transfers and rejections these
-    /// are the reference's leaves.
+    /// the channel operations' ids, then the `content_id` of each rejection object. Without
+    /// those extensions these are the reference's leaves.
     pub fn merkle_leaves(&self) -> Result<Vec<String>, BlockError> {
         let transfers = self
             .transfers()
             .map_err(|e| BlockError::MalformedTransfers(e.to_string()))?;
+        let channel_ops = self
+            .channel_ops()
+            .map_err(|e| BlockError::MalformedChannelOps(e.to_string()))?;
         let rejections = self.rejection_values()?;
         Ok(self
             .transactions
             .iter()
             .map(Transaction::compute_id)
             .chain(transfers.iter().map(Transfer::compute_id))
+            .chain(channel_ops.iter().map(crate::models::ChannelOp::compute_id))
             .chain(rejections.iter().map(crate::hash::content_id))
             .collect())
     }

@@ -6,6 +6,7 @@
 //! as received and checked against the recomputed one by the validators, never trusted.
 
 mod block;
+pub mod channel;
 pub mod coin;
 pub mod domain;
 pub mod message;
@@ -17,6 +18,7 @@ mod transaction;
 pub mod transfer;
 
 pub use block::{Block, BlockError, BlockHeader, GENESIS_HASH, REJECTIONS_KEY};
+pub use channel::{ChannelAction, ChannelOp, ChannelUpdate, CHANNEL_OPS_KEY};
 pub use coin::{CoinbaseOutput, CoinbaseTransaction, TransferTransaction};
 pub use domain::{Domain, DomainConfig};
 pub use message::{InboundBody, Message, MessageType};

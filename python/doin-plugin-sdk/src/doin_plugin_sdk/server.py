@@ -12,6 +12,9 @@ then answers each request ``{"v":1,"id":N,"method":M,"params":{...}}`` with
                  -> ``{"params":{...},"performance":f}``
 * ``evaluate``   ``{"parameters":{...},"data":...}`` -> ``{"performance":f}``
 * ``generate``   ``{"seed":u64}`` -> ``{"data":...}``
+* ``infer``      ``{"parameters":{...},"input":...|null}`` -> ``{"output":...}``: the
+                 plugin's ``infer(parameters, input_data)`` when it has one, else (as the
+                 reference runs inference) ``evaluate(parameters, data=input_data)``
 
 A non-finite performance is sent as "NaN"/"Infinity"/"-Infinity".  The plugin's own
 prints go to stderr, so they cannot corrupt the protocol stream.  It exits when stdin
@@ -77,6 +80,17 @@ class _Plugin:
         perf = self._ready().evaluate(params.get("parameters"), params.get("data"))
         return {"performance": performance(perf)}
 
+    def infer(self, params):
+        plugin = self._ready()
+        parameters, input_data = params.get("parameters"), params.get("input")
+        infer = getattr(plugin, "infer", None)
+        if callable(infer):
+            output = infer(parameters, input_data)
+        else:
+            output = plugin.evaluate(parameters, data=input_data)
+        # Non-finite numbers cannot be sent: _send turns them into an InvalidResult error.
+        return {"output": to_json(output)}
+
     def generate(self, params):
         return {"data": to_json(self._ready().generate(params.get("seed")))}
 
@@ -129,6 +143,7 @@ def serve(kind, target, stdin=None, stdout=None):
                 "configure": plugin.configure,
                 "optimize": plugin.optimize if wire_kind == "optimizer" else None,
                 "evaluate": plugin.evaluate if wire_kind == "inference" else None,
+                "infer": plugin.infer if wire_kind == "inference" else None,
                 "generate": plugin.generate if wire_kind == "synthetic_data" else None,
             }.get(method)
             if handler is None:

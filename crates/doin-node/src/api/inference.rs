@@ -1,0 +1,228 @@
+//! `POST /inference` and `GET /inference/{task_id}`: inference requests and their results
+//! (see [`crate::inference`]).
+//!
+//! The request is the reference's `{"domain_id", "input_data"?: {}, "client_id"?:
+//! "anonymous"}` plus DOIN's optional `payment` (a voucher for the node's payment check).
+//! Answers: `200 {"status":"queued","task_id","domain_id","client_id","price",
+//! "amount_paid"}`; `400` malformed (`domain_id required`, bad input); `402` payment
+//! refused; `404 unknown domain: X`; `409` not served here or no model on chain yet; `429`
+//! over the client's rate limit; `503` queue full. Every error is
+//! `{"status":"error","detail":…}` and nothing is recorded for it.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use doin_primitives::cjson::to_cjson;
+use doin_primitives::Value;
+use serde_json::json;
+
+use super::error::ApiError;
+use crate::inference::{
+    InferenceRequest, InferenceService, Refusal, ANONYMOUS, MAX_CLIENT_ID_CHARS, MAX_VOUCHER_BYTES,
+};
+
+/// Largest request body on these paths (the input limit plus a voucher, with room).
+const MAX_BODY: usize = 256 * 1024;
+
+/// The inference routes, with the service as their state.
+pub fn routes(service: Arc<InferenceService>) -> Router {
+    Router::new()
+        .route("/inference", post(submit))
+        .route("/inference/{task_id}", get(fetch))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+        .with_state(service)
+}
+
+impl From<Refusal> for ApiError {
+    fn from(r: Refusal) -> Self {
+        let status = match &r {
+            Refusal::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Refusal::UnknownDomain(_) => StatusCode::NOT_FOUND,
+            Refusal::NotServed(_) => StatusCode::CONFLICT,
+            Refusal::PaymentRequired(_) => StatusCode::PAYMENT_REQUIRED,
+            Refusal::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            Refusal::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Refusal::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        ApiError {
+            status,
+            detail: r.to_string(),
+        }
+    }
+}
+
+/// Reads a request body: DOIN's exact JSON parser, so that a voucher's numbers reach the
+/// payment check exactly as the client signed them.
+pub fn parse_request(body: &[u8]) -> Result<InferenceRequest, Refusal> {
+    let bad = |d: &str| Refusal::BadRequest(d.to_owned());
+    let v = doin_primitives::json::parse_bytes(body)
+        .map_err(|e| Refusal::BadRequest(format!("invalid JSON body: {e}")))?;
+    let Value::Object(m) = v else {
+        return Err(bad("request body must be a JSON object"));
+    };
+    let domain_id = match m.get("domain_id") {
+        Some(Value::Str(s)) if !s.is_empty() => s.clone(),
+        _ => return Err(bad("domain_id required")),
+    };
+    let input = match m.get("input_data") {
+        None | Some(Value::Null) => doin_primitives::Map::new(),
+        Some(Value::Object(o)) => o.clone(),
+        Some(other) => {
+            return Err(Refusal::BadRequest(format!(
+                "input_data must be a JSON object, got {}",
+                other.type_name()
+            )))
+        }
+    };
+    let client_id = match m.get("client_id") {
+        None | Some(Value::Null) => ANONYMOUS.to_owned(),
+        Some(Value::Str(s))
+            if !s.is_empty()
+                && s.chars().count() <= MAX_CLIENT_ID_CHARS
+                && !s.chars().any(char::is_control) =>
+        {
+            s.clone()
+        }
+        Some(_) => {
+            return Err(Refusal::BadRequest(format!(
+                "client_id must be a string of 1 to {MAX_CLIENT_ID_CHARS} printable characters"
+            )))
+        }
+    };
+    let payment = match m.get("payment") {
+        None | Some(Value::Null) => None,
+        Some(p) if to_cjson(p).len() > MAX_VOUCHER_BYTES => {
+            return Err(Refusal::BadRequest(format!(
+                "payment is larger than {MAX_VOUCHER_BYTES} bytes"
+            )))
+        }
+        Some(p) => Some(p.clone()),
+    };
+    Ok(InferenceRequest {
+        domain_id,
+        input,
+        client_id,
+        payment,
+    })
+}
+
+/// `POST /inference`.
+pub async fn submit(
+    State(service): State<Arc<InferenceService>>,
+    body: Bytes,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let request = match parse_request(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            crate::inference::COUNTERS
+                .refused
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return Err(e.into());
+        }
+    };
+    let (domain_id, client_id) = (request.domain_id.clone(), request.client_id.clone());
+    let accepted = tokio::task::spawn_blocking(move || service.submit(request))
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))??;
+    Ok(Json(json!({
+        "status": "queued",
+        "task_id": accepted.task_id,
+        "domain_id": domain_id,
+        "client_id": client_id,
+        "price": accepted.price,
+        "amount_paid": accepted.amount_paid,
+    })))
+}
+
+/// `GET /inference/{task_id}`.
+pub async fn fetch(
+    State(service): State<Arc<InferenceService>>,
+    Path(task_id): Path<String>,
+) -> Result<impl axum::response::IntoResponse, ApiError> {
+    if task_id.len() > 128 {
+        return Err(ApiError::bad_request("task_id is too long"));
+    }
+    let id = task_id.clone();
+    let record = tokio::task::spawn_blocking(move || service.get(&id))
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))??;
+    match record {
+        Some(r) => Ok((
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            doin_primitives::json::to_wire_json(&r.to_value()),
+        )),
+        None => Err(ApiError::not_found(format!(
+            "unknown inference task: {task_id}"
+        ))),
+    }
+}
+
+/// The OpenAPI entries of these paths.
+pub fn openapi_paths() -> serde_json::Value {
+    let error = |d: &str| json!({"description": d, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}});
+    let ok = |d: &str| json!({"description": d, "content": {"application/json": {"schema": {"type": "object"}}}});
+    json!({
+        "/inference": {"post": {
+            "summary": "Ask a domain's best model (the best optimae on chain) for an answer; queued, then fetched by task id",
+            "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["domain_id"], "properties": {
+                "domain_id": {"type": "string"},
+                "input_data": {"type": "object", "description": "the model's input (wine_quality: {wine: {...11 measurements}} or {wines: [...]}; simple_quadratic: {x: [...]} or {})"},
+                "client_id": {"type": "string", "default": "anonymous"},
+                "payment": {"description": "a payment voucher for the node's payment check (opaque; free by default)"}}}}}},
+            "responses": {"200": ok("{status: queued, task_id, domain_id, client_id, price, amount_paid} (base units)"),
+                "400": error("domain_id required, or bad input_data, client_id or payment"),
+                "402": error("the payment check refused the request"),
+                "404": error("unknown domain"),
+                "409": error("this node does not serve the domain, or it has no model on chain yet"),
+                "429": error("the client is over its rate limit"),
+                "503": error("the inference queue is full")}}},
+        "/inference/{task_id}": {"get": {
+            "summary": "An inference request's record: status (queued, running, completed, failed with detail), result, the model used, price and timings",
+            "parameters": [{"name": "task_id", "in": "path", "required": true, "schema": {"type": "string"}}],
+            "responses": {"200": ok("{task_id, domain_id, client_id, status, detail, result, input_hash, price, amount_paid, model: {parameters, parameters_hash, best_performance, chain_height, tip_hash}, submitted_at, started_at, finished_at, run_ms}"),
+                "404": error("unknown inference task")}}}
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(body: &str) -> String {
+        match parse_request(body.as_bytes()) {
+            Err(Refusal::BadRequest(d)) => d,
+            other => panic!("{body}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn requests_read_as_the_reference_sends_them_and_bad_ones_say_why() {
+        let r = parse_request(br#"{"domain_id":"d"}"#).unwrap();
+        assert_eq!(r.client_id, ANONYMOUS);
+        assert!(r.input.is_empty() && r.payment.is_none());
+        let r = parse_request(
+            br#"{"domain_id":"d","input_data":{"x":[1.5]},"client_id":"c","payment":{"n":1}}"#,
+        )
+        .unwrap();
+        assert_eq!(r.client_id, "c");
+        assert!(r.input.contains_key("x") && r.payment.is_some());
+        assert_eq!(refused("{}"), "domain_id required");
+        assert_eq!(refused(r#"{"domain_id":""}"#), "domain_id required");
+        assert!(refused(r#"{"domain_id":"d","input_data":[1]}"#).contains("input_data"));
+        assert!(refused(r#"{"domain_id":"d","client_id":7}"#).contains("client_id"));
+        let long = "c".repeat(MAX_CLIENT_ID_CHARS + 1);
+        assert!(
+            refused(&format!(r#"{{"domain_id":"d","client_id":"{long}"}}"#)).contains("client_id")
+        );
+        let voucher = "9".repeat(MAX_VOUCHER_BYTES);
+        assert!(
+            refused(&format!(r#"{{"domain_id":"d","payment":"{voucher}"}}"#)).contains("payment")
+        );
+        assert!(refused("[1]").contains("object"));
+        assert!(refused("not json").contains("invalid JSON"));
+    }
+}

@@ -1,0 +1,580 @@
+//! Inference requests: a client asks a domain's best model for an answer, the node serves
+//! it with the parameters of the domain's best optimae on chain, and records it.
+//!
+//! Bird's eye view:
+//! * `POST /inference` ([`crate::api::inference`]) — the reference's request
+//!   `{"domain_id", "input_data"?, "client_id"?}` plus DOIN's optional `payment`. The
+//!   [`InferenceService`] checks it (known domain, served here, a model on chain, the
+//!   input finite and small, the client under its rate limit, room in the queue), asks the
+//!   [`PaymentCheck`] (default: free), records it in the [`InferenceLog`] and queues it in
+//!   the node's task queue as an `inference_request` task (priority 10, after
+//!   verification tasks), answering `{"status":"queued","task_id",…}`.
+//! * thread `inference` — [`InferenceWorker`]: takes the queue's inference tasks for the
+//!   domains it serves, reads the domain's best parameters from the chain view, calls the
+//!   domain's plugin ([`doin_plugins::Evaluator::infer`]), and records the result or the
+//!   failure with the model used (parameters, their hash, the optimae on chain they came
+//!   from and its block, the chain height and tip).
+//! * `GET /inference/{task_id}` — the record: `queued`, `running`, `completed` with the
+//!   result, or `failed` with the reason.
+//!
+//! A node serves inference for the domains it evaluates (it runs their inference plugin).
+//! The log lives in `inference.db` in the data directory and outlives restarts (and
+//! `--reset-chain`: it holds payment vouchers); requests a restart interrupted are queued
+//! again. Results are served to whoever knows the task id, an unguessable hash.
+
+mod launch;
+mod limits;
+mod payment;
+mod provenance;
+mod record;
+mod worker;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use doin_primitives::hash::content_id;
+use doin_primitives::models::{Task, TaskType};
+use doin_primitives::{Map, Timestamp, Value};
+use tokio::sync::watch;
+
+pub use launch::{launch, Launch};
+pub use limits::{ClientLimiter, MAX_CLIENTS, RATE_LIMIT, RATE_WINDOW};
+pub use payment::{FreeInference, PaymentCheck, PaymentDecision, PaymentRequest};
+pub use provenance::{Provenance, MAX_SEARCH_BLOCKS};
+pub use record::{InferenceLog, InferenceRecord, InferenceStatus, ServedModel, FILE_NAME};
+pub use worker::InferenceWorker;
+
+use crate::task_queue::{QueuedTask, TaskKind, TaskQueue, TaskState};
+use crate::view::ChainView;
+
+/// Most inference requests queued or running at once on a node.
+pub const MAX_QUEUED: usize = 256;
+/// The priority of inference tasks in the task queue (verification tasks are 0).
+pub const INFERENCE_PRIORITY: u8 = 10;
+/// The longest `client_id` accepted.
+pub const MAX_CLIENT_ID_CHARS: usize = 128;
+/// The largest `payment` voucher accepted, in bytes of canonical JSON.
+pub const MAX_VOUCHER_BYTES: usize = 16 * 1024;
+/// The client id of a request that names none (as in the reference).
+pub const ANONYMOUS: &str = "anonymous";
+
+/// What the node offers for a domain it serves.
+pub struct ServedDomain {
+    /// The domain config's `inference_price`, base units per request.
+    pub price: u64,
+    /// The domain's `resource_limits.max_training_seconds`: a result that took longer is
+    /// discarded and the request fails.
+    pub time_limit: Duration,
+    /// A plugin instance that checks inputs before they are queued
+    /// ([`doin_plugins::Evaluator::check_input`]); `None` for external plugins, whose
+    /// inputs are checked when they run.
+    pub validator: Option<Mutex<Box<dyn doin_plugins::Evaluator>>>,
+}
+
+/// An inference request as a client sends it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InferenceRequest {
+    /// The domain whose model is asked.
+    pub domain_id: String,
+    /// The client's input (`{}` when it sent none).
+    pub input: Map,
+    /// Who asks.
+    pub client_id: String,
+    /// The payment voucher, opaque here.
+    pub payment: Option<Value>,
+}
+
+/// Why a request is not served; each maps to one HTTP status.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// The request is malformed (400).
+    #[error("{0}")]
+    BadRequest(String),
+    /// The domain is not one of this chain's (404).
+    #[error("unknown domain: {0}")]
+    UnknownDomain(String),
+    /// This node does not serve the domain, or has no model for it yet (409).
+    #[error("{0}")]
+    NotServed(String),
+    /// The payment check refused the request (402).
+    #[error("payment required: {0}")]
+    PaymentRequired(String),
+    /// The client is over its rate limit (429).
+    #[error("{0}")]
+    RateLimited(String),
+    /// The queue is full (503).
+    #[error("{0}")]
+    Busy(String),
+    /// The log could not be written or read (500).
+    #[error("inference log: {0}")]
+    Storage(String),
+}
+
+/// What an accepted request is told.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Accepted {
+    /// The id to fetch the result by.
+    pub task_id: String,
+    /// The domain's price, base units.
+    pub price: u64,
+    /// What the payment check collected, base units.
+    pub amount_paid: u64,
+}
+
+/// Process-wide counts of inference requests, for `/metrics`.
+#[derive(Debug, Default)]
+pub struct InferenceCounters {
+    /// Requests accepted and queued.
+    pub accepted: AtomicU64,
+    /// Requests refused (any reason).
+    pub refused: AtomicU64,
+    /// Requests answered.
+    pub completed: AtomicU64,
+    /// Requests that failed after being queued.
+    pub failed: AtomicU64,
+}
+
+/// The counters every inference service of the process adds to.
+pub static COUNTERS: InferenceCounters = InferenceCounters {
+    accepted: AtomicU64::new(0),
+    refused: AtomicU64::new(0),
+    completed: AtomicU64::new(0),
+    failed: AtomicU64::new(0),
+};
+
+/// Appends the inference counters to a Prometheus exposition.
+pub fn render_metrics(out: &mut String) {
+    use std::fmt::Write as _;
+    let _ = writeln!(
+        out,
+        "# HELP doin_inference_requests_total Inference requests by outcome."
+    );
+    let _ = writeln!(out, "# TYPE doin_inference_requests_total counter");
+    for (outcome, c) in [
+        ("accepted", &COUNTERS.accepted),
+        ("refused", &COUNTERS.refused),
+        ("completed", &COUNTERS.completed),
+        ("failed", &COUNTERS.failed),
+    ] {
+        let _ = writeln!(
+            out,
+            "doin_inference_requests_total{{outcome=\"{outcome}\"}} {}",
+            c.load(Ordering::Relaxed)
+        );
+    }
+}
+
+/// The node's inference service (shared by the API handlers and the worker).
+pub struct InferenceService {
+    me: String,
+    queue: Arc<TaskQueue>,
+    log: Mutex<InferenceLog>,
+    known: BTreeSet<String>,
+    served: BTreeMap<String, ServedDomain>,
+    payment: Arc<dyn PaymentCheck>,
+    limiter: Mutex<ClientLimiter>,
+    chain: watch::Receiver<Arc<ChainView>>,
+    last_micros: Mutex<i64>,
+}
+
+impl InferenceService {
+    /// Opens the log at `path` and queues again the requests a restart interrupted.
+    /// `known` are the chain's domains; `served` those this node answers for.
+    pub fn open(
+        path: &Path,
+        me: &str,
+        queue: Arc<TaskQueue>,
+        chain: watch::Receiver<Arc<ChainView>>,
+        known: BTreeSet<String>,
+        served: BTreeMap<String, ServedDomain>,
+        payment: Arc<dyn PaymentCheck>,
+    ) -> Result<Arc<Self>, rusqlite::Error> {
+        let log = InferenceLog::open(path)?;
+        let unfinished = log.unfinished()?;
+        let service = InferenceService {
+            me: me.to_owned(),
+            queue,
+            log: Mutex::new(log),
+            known,
+            served,
+            payment,
+            limiter: Mutex::new(ClientLimiter::default()),
+            chain,
+            last_micros: Mutex::new(0),
+        };
+        for r in unfinished {
+            let input = r.input.as_object().cloned().unwrap_or_default();
+            let log = service.log();
+            if !service.served.contains_key(&r.domain_id) {
+                let reason = format!("this node no longer serves domain {}", r.domain_id);
+                log.finish(&r.task_id, &Err(reason), Timestamp::now_utc(), None)?;
+                continue;
+            }
+            log.requeue(&r.task_id)?;
+            drop(log);
+            let task = service.task(
+                &r.task_id,
+                &r.domain_id,
+                &r.client_id,
+                input,
+                r.submitted_at,
+            );
+            if service.queue.push(task).is_err() {
+                let reason = "the task queue was full when the node restarted".to_owned();
+                service
+                    .log()
+                    .finish(&r.task_id, &Err(reason), Timestamp::now_utc(), None)?;
+            }
+        }
+        Ok(Arc::new(service))
+    }
+
+    fn log(&self) -> std::sync::MutexGuard<'_, InferenceLog> {
+        self.log.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// This node's peer id.
+    pub fn peer_id(&self) -> &str {
+        &self.me
+    }
+
+    /// The domains this node serves, with their terms.
+    pub fn served(&self) -> &BTreeMap<String, ServedDomain> {
+        &self.served
+    }
+
+    /// The queue task of a request: an `inference_request` only this node may take.
+    fn task(
+        &self,
+        task_id: &str,
+        domain_id: &str,
+        client_id: &str,
+        input: Map,
+        created_at: Timestamp,
+    ) -> QueuedTask {
+        QueuedTask {
+            id: task_id.to_owned(),
+            kind: TaskKind::InferenceRequest,
+            domain_id: domain_id.to_owned(),
+            state: TaskState::Pending,
+            requester_id: client_id.to_owned(),
+            evaluator_id: None,
+            parameters: input,
+            optimae_id: String::new(),
+            reported_performance: None,
+            created_at,
+            claimed_at: None,
+            completed_at: None,
+            priority: INFERENCE_PRIORITY,
+            verified_performance: None,
+            commitment_hash: String::new(),
+            seed_block_hash: String::new(),
+            // Served by this node's own worker: no other evaluator may claim it.
+            quorum: vec![self.me.clone()],
+            claim: None,
+        }
+    }
+
+    /// Checks, pays for, records and queues a request.
+    pub fn submit(&self, request: InferenceRequest) -> Result<Accepted, Refusal> {
+        let out = self.try_submit(request);
+        let counter = if out.is_ok() {
+            &COUNTERS.accepted
+        } else {
+            &COUNTERS.refused
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        out
+    }
+
+    fn try_submit(&self, request: InferenceRequest) -> Result<Accepted, Refusal> {
+        let domain = &request.domain_id;
+        if !self.known.contains(domain) {
+            return Err(Refusal::UnknownDomain(domain.clone()));
+        }
+        let Some(terms) = self.served.get(domain) else {
+            return Err(Refusal::NotServed(format!(
+                "this node does not serve inference for domain {domain} (it does not evaluate \
+                 it); ask a node that does"
+            )));
+        };
+        let input = Value::Object(request.input.clone());
+        doin_plugins::inference::check_input(&input)
+            .map_err(|e| Refusal::BadRequest(e.to_string()))?;
+        if let Some(validator) = &terms.validator {
+            validator
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .check_input(&input)
+                .map_err(|e| Refusal::BadRequest(e.to_string()))?;
+        }
+        if !self
+            .chain
+            .borrow()
+            .domain_best_parameters
+            .contains_key(domain)
+        {
+            return Err(Refusal::NotServed(format!(
+                "domain {domain} has no accepted optimae on chain yet: there is no model to serve"
+            )));
+        }
+        self.limiter
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .admit(&request.client_id, Instant::now())
+            .map_err(|wait| {
+                Refusal::RateLimited(format!(
+                    "client {} is over its limit of {RATE_LIMIT} inference requests per {}s; \
+                     retry in {wait}s",
+                    request.client_id,
+                    RATE_WINDOW.as_secs()
+                ))
+            })?;
+        let busy = self.queue.counts_of(TaskKind::InferenceRequest);
+        if busy.pending + busy.claimed >= MAX_QUEUED {
+            return Err(Refusal::Busy(format!(
+                "the inference queue is full ({MAX_QUEUED} requests); retry later"
+            )));
+        }
+        let submitted_at = self.next_timestamp();
+        let task_id = Task::new(
+            TaskType::InferenceRequest,
+            domain.clone(),
+            request.client_id.clone(),
+            request.input.clone(),
+            submitted_at,
+        )
+        .id;
+        let amount = match self.payment.check(&PaymentRequest {
+            task_id: &task_id,
+            domain_id: domain,
+            client_id: &request.client_id,
+            price: terms.price,
+            voucher: request.payment.as_ref(),
+        }) {
+            PaymentDecision::Accept { amount } => amount,
+            PaymentDecision::Refuse { reason } => return Err(Refusal::PaymentRequired(reason)),
+        };
+        let record = InferenceRecord {
+            task_id: task_id.clone(),
+            domain_id: domain.clone(),
+            client_id: request.client_id.clone(),
+            input_hash: content_id(&input),
+            input,
+            status: InferenceStatus::Queued,
+            reason: None,
+            result: None,
+            price: terms.price,
+            amount_paid: amount,
+            payment: request.payment.clone(),
+            model: None,
+            submitted_at,
+            started_at: None,
+            finished_at: None,
+            run_ms: None,
+        };
+        let log = self.log();
+        let fresh = log
+            .insert(&record)
+            .map_err(|e| Refusal::Storage(e.to_string()))?;
+        if !fresh {
+            return Err(Refusal::BadRequest(format!(
+                "request {task_id} was already submitted; fetch it with GET /inference/{task_id}"
+            )));
+        }
+        let task = self.task(
+            &task_id,
+            domain,
+            &request.client_id,
+            request.input,
+            submitted_at,
+        );
+        if let Err(e) = self.queue.push(task) {
+            let reason = e.to_string();
+            let _ = log.finish(&task_id, &Err(reason.clone()), Timestamp::now_utc(), None);
+            return Err(Refusal::Busy(reason));
+        }
+        Ok(Accepted {
+            task_id,
+            price: terms.price,
+            amount_paid: amount,
+        })
+    }
+
+    /// Now, but later than every earlier request's time: the task id covers the time, so
+    /// two identical requests in the same microsecond still get distinct ids.
+    fn next_timestamp(&self) -> Timestamp {
+        let mut last = self.last_micros.lock().unwrap_or_else(|p| p.into_inner());
+        let micros = Timestamp::now_utc().unix_micros().max(*last + 1);
+        *last = micros;
+        Timestamp::from_unix_micros(micros)
+    }
+
+    /// A request's record, `None` when no request has that id.
+    pub fn get(&self, task_id: &str) -> Result<Option<InferenceRecord>, Refusal> {
+        self.log()
+            .get(task_id)
+            .map_err(|e| Refusal::Storage(e.to_string()))
+    }
+
+    /// The model a request is served with now: the domain's best parameters on chain.
+    fn model(&self, domain_id: &str) -> Option<ServedModel> {
+        let view = self.chain.borrow().clone();
+        let parameters = Value::Object(view.domain_best_parameters.get(domain_id)?.clone());
+        Some(ServedModel {
+            parameters_hash: content_id(&parameters),
+            parameters,
+            best_performance: view.domain_best.get(domain_id).copied(),
+            chain_height: view.height,
+            tip_hash: view.tip_hash.clone(),
+            optimae: None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use doin_primitives::map;
+
+    fn served(price: u64) -> BTreeMap<String, ServedDomain> {
+        let registry = doin_plugins::PluginRegistry::with_builtins();
+        let validator = registry
+            .evaluator("simple_quadratic", &Map::new())
+            .expect("plugin");
+        BTreeMap::from([(
+            "q".to_owned(),
+            ServedDomain {
+                price,
+                time_limit: Duration::from_secs(5),
+                validator: Some(Mutex::new(validator)),
+            },
+        )])
+    }
+
+    fn chain_with_model() -> watch::Receiver<Arc<ChainView>> {
+        let mut view = ChainView::default();
+        view.domain_best_parameters
+            .insert("q".into(), map! { "x" => vec![Value::Float(0.0); 10] });
+        watch::channel(Arc::new(view)).1
+    }
+
+    fn open(
+        path: &Path,
+        queue: Arc<TaskQueue>,
+        payment: Arc<dyn PaymentCheck>,
+    ) -> Arc<InferenceService> {
+        InferenceService::open(
+            path,
+            "me",
+            queue,
+            chain_with_model(),
+            BTreeSet::from(["q".to_owned(), "other".to_owned()]),
+            served(9),
+            payment,
+        )
+        .expect("opens")
+    }
+
+    fn request(client: &str, input: Map) -> InferenceRequest {
+        InferenceRequest {
+            domain_id: "q".into(),
+            input,
+            client_id: client.into(),
+            payment: None,
+        }
+    }
+
+    #[test]
+    fn requests_are_checked_recorded_queued_and_queued_again_after_a_restart() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join(FILE_NAME);
+        let queue = Arc::new(TaskQueue::new());
+        let service = open(&path, queue.clone(), Arc::new(FreeInference));
+        let accepted = service.submit(request("c", Map::new())).expect("accepted");
+        assert_eq!((accepted.price, accepted.amount_paid), (9, 0));
+        let counts = queue.counts_of(TaskKind::InferenceRequest);
+        assert_eq!(counts.pending, 1);
+        let (tasks, _) = queue.pending(&[], 10);
+        assert_eq!(tasks[0].priority, INFERENCE_PRIORITY);
+        assert_eq!(tasks[0].quorum, ["me"]);
+
+        let mut other = request("c", Map::new());
+        other.domain_id = "other".into();
+        assert!(matches!(service.submit(other), Err(Refusal::NotServed(_))));
+        let mut unknown = request("c", Map::new());
+        unknown.domain_id = "nope".into();
+        assert_eq!(
+            service.submit(unknown).unwrap_err().to_string(),
+            "unknown domain: nope"
+        );
+        let short = map! { "x" => vec![Value::Float(1.0)] };
+        let err = service.submit(request("c", short)).unwrap_err();
+        assert!(
+            matches!(&err, Refusal::BadRequest(r) if r.contains("n_params = 10")),
+            "{err}"
+        );
+
+        // The node stops before serving it: a new service (a restarted node) queues it
+        // again from the log.
+        drop(service);
+        let queue = Arc::new(TaskQueue::new());
+        let service = open(&path, queue.clone(), Arc::new(FreeInference));
+        assert_eq!(queue.counts_of(TaskKind::InferenceRequest).pending, 1);
+        let record = service.get(&accepted.task_id).expect("log").expect("kept");
+        assert_eq!(record.status, InferenceStatus::Queued);
+        assert_eq!(record.price, 9);
+    }
+
+    struct VoucherRequired;
+    impl PaymentCheck for VoucherRequired {
+        fn check(&self, r: &PaymentRequest<'_>) -> PaymentDecision {
+            match r.voucher {
+                Some(_) => PaymentDecision::Accept { amount: r.price },
+                None => PaymentDecision::Refuse {
+                    reason: "no channel voucher".into(),
+                },
+            }
+        }
+    }
+
+    #[test]
+    fn the_payment_check_decides_and_the_voucher_is_kept() {
+        let dir = tempfile::tempdir().expect("dir");
+        let queue = Arc::new(TaskQueue::new());
+        let service = open(
+            &dir.path().join(FILE_NAME),
+            queue,
+            Arc::new(VoucherRequired),
+        );
+        let err = service.submit(request("c", Map::new())).unwrap_err();
+        assert_eq!(err, Refusal::PaymentRequired("no channel voucher".into()));
+        let mut paid = request("c", Map::new());
+        paid.payment = Some(Value::Object(map! { "nonce" => 1i64 }));
+        let accepted = service.submit(paid).expect("paid");
+        assert_eq!(accepted.amount_paid, 9);
+        let record = service.get(&accepted.task_id).expect("log").expect("kept");
+        assert_eq!(
+            record.payment,
+            Some(Value::Object(map! { "nonce" => 1i64 }))
+        );
+    }
+
+    #[test]
+    fn a_client_over_its_rate_limit_is_refused() {
+        let dir = tempfile::tempdir().expect("dir");
+        let queue = Arc::new(TaskQueue::new());
+        let service = open(&dir.path().join(FILE_NAME), queue, Arc::new(FreeInference));
+        for _ in 0..RATE_LIMIT {
+            service
+                .submit(request("greedy", Map::new()))
+                .expect("within the limit");
+        }
+        let err = service.submit(request("greedy", Map::new())).unwrap_err();
+        assert!(matches!(err, Refusal::RateLimited(_)), "{err}");
+        assert!(service.submit(request("modest", Map::new())).is_ok());
+    }
+}
