@@ -302,8 +302,9 @@ impl ChainState {
     /// Checks one rejection for the next block (timestamped `at_micros`), on its own.
     ///
     /// Rule: the claim binds and is sealed ([`OptimaeClaim::check`]); its domain is the
-    /// chain's and its parameters pass the domain's bounds ([`crate::bounds`]); its commitment is not on chain ([`ConsensusError::CommitmentReused`]); its
-    /// commit height is in the window ([`ChainState::seed_block_hash`]); the votes are
+    /// chain's and its parameters pass the domain's bounds ([`crate::bounds`]); its
+    /// commitment is not on chain ([`ConsensusError::CommitmentReused`]); its commit
+    /// height is in the window ([`ChainState::seed_block_hash`]); the votes are
     /// exactly one per member of the quorum drawn as for an acceptance
     /// ([`ConsensusError::VoteFromOutsider`], [`ConsensusError::DuplicateVote`],
     /// [`ConsensusError::MissingVote`]), each about this optimae with its evaluator's seed
