@@ -66,7 +66,11 @@ pub async fn gossip_votes(
 ) {
     loop {
         let pair = tokio::select! {
-            p = outbox.recv() => match p { Some(Value::Object(m)) => m, Some(_) => continue, None => return },
+            p = outbox.recv() => match p {
+                Some(Value::Object(m)) => m,
+                Some(_) => continue,
+                None => return,
+            },
             _ = stop.wait_for(|s| *s) => return,
         };
         let Some(Ok((claim, vote))) = vote_in(&pair) else {
