@@ -382,3 +382,58 @@ fn the_stake_rule_burns_a_fifth_of_at_least_the_required_stake_within_the_balanc
     assert_eq!(stake_burn(1_000_000, MIN_BASE_FEE, 0), 0);
     assert_eq!(stake_burn(u64::MAX, MIN_BASE_FEE, u64::MAX), u64::MAX / 5);
 }
+
+#[test]
+fn a_block_carries_channel_operations_and_rejections_under_one_merkle_root() {
+    use doin_primitives::models::{ChannelAction, ChannelOp, CHANNEL_OPS_KEY};
+    let [a, b, c, d] = [1, 2, 3, 4].map(identity);
+    let (mut state, k) = chain(&a, [&b, &c, &d]);
+    let q = [&b, &c, &d];
+    let deposit = state.balance(a.peer_id()) / 2;
+    let open = ChannelOp::signed(
+        &a,
+        ChannelAction::Open {
+            receiver: b.peer_id().into(),
+            deposit: deposit as i64,
+            dispute_period: 100,
+        },
+        state.base_fee() as i64,
+        1,
+    );
+    let r = reveal(&state, parameters(k + 1), k + 1);
+    let tx = accepted_tx(&state, &a, &r, &q);
+    let built = state
+        .build_block_with_ops(
+            &b,
+            vec![tx],
+            Vec::new(),
+            vec![open.clone()],
+            time((k as i64 + 1) * BLOCK_SECS + 9),
+        )
+        .expect("builds");
+    let rejection = inflated(&state, &a, &q, k + 2);
+    let block = state
+        .add_rejections(&b, built, std::slice::from_ref(&rejection))
+        .expect("evidence fits");
+    assert!(block.extensions.contains_key(CHANNEL_OPS_KEY));
+    let leaves = block.merkle_leaves().expect("leaves");
+    assert_eq!(leaves[leaves.len() - 2], open.compute_id());
+    assert_eq!(
+        leaves[leaves.len() - 1],
+        doin_primitives::hash::content_id(&rejection.to_value())
+    );
+    doin_consensus::validate::verify_block_signatures(&block).expect("seals hold");
+    let burned_before = state.total_burned();
+    let summary = state.apply_block(&block).expect("valid");
+    assert_eq!(summary.rejections.len(), 1);
+    assert_eq!(state.total_locked(), deposit);
+    // The open's base fee and a fifth of the stake.
+    assert_eq!(
+        state.total_burned(),
+        burned_before + summary.channels.burned + rejection.claim.stake / 5
+    );
+    assert_eq!(
+        sum_of_balances(&state),
+        state.total_minted() - state.total_burned()
+    );
+}
