@@ -19,12 +19,14 @@
 //! * [`evidence`] — rejection evidence: claims admitted by evaluators, the bounded pool of
 //!   claims and votes, and the rejections a minted block carries ([`evidence_gossip`]).
 //! * [`api`] — the HTTP API (the reference's paths, plus `/transfers`, `/balance`,
-//!   `/channels` and `GET /inference/{task_id}`).
+//!   `/channels`, `GET /inference/{task_id}` and `/inference/channels`).
 //! * [`wallet`] — `doin-node wallet address|balance|transfer`; [`wallet_channel`] —
 //!   `doin-node wallet channel open|update|countersign|close|dispute|settle|show`.
 //! * [`inference`] — inference requests: served with each domain's best optimae on chain
 //!   by the `inference` worker, recorded in `inference.db`, paid through a
-//!   [`inference::PaymentCheck`] (free by default).
+//!   [`inference::PaymentCheck`]: by default [`inference::ChannelPayment`], payment-channel
+//!   vouchers booked with each request; [`inference::settlement`] closes paid channels and
+//!   its watcher disputes a client's stale close and settles, on its own.
 
 pub mod anchor;
 pub mod api;

@@ -24,7 +24,7 @@ use crate::chain_params::chain_params;
 use crate::chain_service::{self, ReaderPool};
 use crate::config::NodeConfig;
 use crate::evaluator::EvaluatorWorker;
-use crate::inference::{FreeInference, PaymentCheck};
+use crate::inference::{ChannelPayment, PaymentCheck};
 use crate::optimizer_loop::OptimizerLoop;
 use crate::plugins::{evaluator_plugins, optimizer_plugin, plugin_config};
 use crate::task_queue::TaskQueue;
@@ -183,20 +183,30 @@ pub async fn start(config: NodeConfig) -> anyhow::Result<RunningNode> {
 }
 
 /// [`start`] with the plugins of `registry` instead of the built-in ones (an embedding
-/// application's own domains, or a test's deliberately faulty plugins).
+/// application's own domains, or a test's deliberately faulty plugins). Inference is paid
+/// through payment channels ([`ChannelPayment`]).
 pub async fn start_with_plugins(
     config: NodeConfig,
     registry: PluginRegistry,
 ) -> anyhow::Result<RunningNode> {
-    start_with_payment(config, registry, Arc::new(FreeInference)).await
+    start_inner(config, registry, None).await
 }
 
 /// [`start_with_plugins`] with `payment` deciding whether inference requests are paid for
-/// (the default, [`FreeInference`], serves every request free).
+/// instead of [`ChannelPayment`] ([`crate::inference::FreeInference`] serves every
+/// request free).
 pub async fn start_with_payment(
-    mut config: NodeConfig,
+    config: NodeConfig,
     registry: PluginRegistry,
     payment: Arc<dyn PaymentCheck>,
+) -> anyhow::Result<RunningNode> {
+    start_inner(config, registry, Some(payment)).await
+}
+
+async fn start_inner(
+    mut config: NodeConfig,
+    registry: PluginRegistry,
+    payment: Option<Arc<dyn PaymentCheck>>,
 ) -> anyhow::Result<RunningNode> {
     let addr = format!("{}:{}", config.host, config.port);
     let listener = tokio::net::TcpListener::bind(&addr)
@@ -385,10 +395,20 @@ pub async fn start_with_payment(
         peer_id: &me,
         queue: queue.clone(),
         chain: chain.watch(),
-        payment,
+        payment: payment.unwrap_or_else(|| {
+            Arc::new(ChannelPayment::new(&me, chain.downgrade(), runtime.clone()))
+        }),
         stop: stop.clone(),
     })?;
     threads.extend(inference_thread);
+    // The receiver's side of paid inference: closes on request, disputes and settles.
+    let settlement = crate::inference::settlement::Settlement::new(
+        identity.clone(),
+        chain.downgrade(),
+        chain.watch(),
+        inference.clone(),
+    );
+    let watcher = tokio::spawn(settlement.clone().run(stop.clone()));
 
     let info = NodeInfo {
         peer_id: me.clone(),
@@ -429,7 +449,9 @@ pub async fn start_with_payment(
     tracing::info!("HTTP API on http://{addr} (peer id {me})");
     let mut server_stop = stop.clone();
     let server = tokio::spawn(async move {
-        let app = api::router(api_state).merge(api::inference::routes(inference));
+        let app = api::router(api_state)
+            .merge(api::inference::routes(inference))
+            .merge(api::inference_channels::routes(settlement));
         axum::serve(
             listener,
             app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
@@ -454,7 +476,7 @@ pub async fn start_with_payment(
         threads,
         chain_thread,
         tasks: {
-            let mut t = vec![progress, sync];
+            let mut t = vec![progress, sync, watcher];
             t.extend(net_tasks);
             t.extend(anchor_publisher);
             t

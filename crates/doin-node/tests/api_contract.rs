@@ -212,6 +212,9 @@ fn paths_shapes_and_errors() {
         "/tasks/complete",
         "/inference",
         "/inference/{task_id}",
+        "/inference/channels",
+        "/inference/channels/{channel_id}",
+        "/inference/channels/{channel_id}/close",
         "/openapi.json",
     ] {
         assert!(doc["paths"].get(path).is_some(), "OpenAPI lacks {path}");
@@ -230,4 +233,13 @@ fn paths_shapes_and_errors() {
     );
     let (code, _) = status_of(&node, "GET", "/inference/abc", None);
     assert_eq!(code, 404);
+
+    // The channels paying this node for inference: none yet.
+    let (code, r) = status_of(&node, "GET", "/inference/channels", None);
+    assert_eq!((code, &r["channels"]), (200, &serde_json::json!([])));
+    let (code, r) = status_of(&node, "POST", "/inference/channels/abc/close", Some(""));
+    assert_eq!(
+        (code, r["detail"].as_str()),
+        (404, Some("this node holds no voucher for channel abc"))
+    );
 }

@@ -165,17 +165,17 @@ pub async fn fetch(
 pub fn openapi_paths() -> serde_json::Value {
     let error = |d: &str| json!({"description": d, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}});
     let ok = |d: &str| json!({"description": d, "content": {"application/json": {"schema": {"type": "object"}}}});
-    json!({
+    let mut paths = json!({
         "/inference": {"post": {
             "summary": "Ask a domain's best model (the best optimae on chain) for an answer; queued, then fetched by task id",
             "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["domain_id"], "properties": {
                 "domain_id": {"type": "string"},
                 "input_data": {"type": "object", "description": "the model's input (wine_quality: {wine: {...11 measurements}} or {wines: [...]}; simple_quadratic: {x: [...]} or {})"},
                 "client_id": {"type": "string", "default": "anonymous"},
-                "payment": {"description": "a payment voucher for the node's payment check (opaque; free by default)"}}}}}},
+                "payment": {"description": "a payment channel update (its wire JSON, sealed by the channel's sender) paying this node at least the domain's price more than the previous one; needed when the domain has an inference_price"}}}}}},
             "responses": {"200": ok("{status: queued, task_id, domain_id, client_id, price, amount_paid} (base units)"),
                 "400": error("domain_id required, or bad input_data, client_id or payment"),
-                "402": error("the payment check refused the request"),
+                "402": error("payment refused: no voucher for a priced domain, or the rule the voucher breaks (chain check, receiver, nonce not newer than the one held, underpaying)"),
                 "404": error("unknown domain"),
                 "409": error("this node does not serve the domain, or it has no model on chain yet"),
                 "429": error("the client is over its rate limit"),
@@ -185,7 +185,14 @@ pub fn openapi_paths() -> serde_json::Value {
             "parameters": [{"name": "task_id", "in": "path", "required": true, "schema": {"type": "string"}}],
             "responses": {"200": ok("{task_id, domain_id, client_id, status, detail, result, input_hash, price, amount_paid, model: {parameters, parameters_hash, best_performance, chain_height, tip_hash}, submitted_at, started_at, finished_at, run_ms}"),
                 "404": error("unknown inference task")}}}
-    })
+    });
+    if let (Some(m), serde_json::Value::Object(more)) = (
+        paths.as_object_mut(),
+        super::inference_channels::openapi_paths(),
+    ) {
+        m.extend(more);
+    }
+    paths
 }
 
 #[cfg(test)]

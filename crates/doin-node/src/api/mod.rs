@@ -9,6 +9,8 @@
 //! * [`tasks`] — `/tasks/pending`, `/tasks/claim`, `/tasks/complete` (pull-based evaluators).
 //! * [`inference`] — `POST /inference`, `GET /inference/{task_id}` (requests served by a
 //!   domain's best model; merged by the node with the inference service as state).
+//! * [`inference_channels`] — `/inference/channels`, `/inference/channels/{id}`, `POST
+//!   /inference/channels/{id}/close` (the channels paying this node for inference).
 //! * [`stats`] — `/stats`, `/stats/experiments`, `/stats/rounds`, `/stats/chain-metrics`,
 //!   `/stats/export` (experiment tracking, read from the OLAP database).
 //! * [`openapi`] — `/openapi.json`, the document describing all of the above.
@@ -22,6 +24,7 @@ pub mod channels;
 pub mod coin;
 pub mod error;
 pub mod inference;
+pub mod inference_channels;
 pub mod message;
 pub mod openapi;
 pub mod stats;

@@ -6,9 +6,11 @@
 //!   `{"domain_id", "input_data"?, "client_id"?}` plus DOIN's optional `payment`. The
 //!   [`InferenceService`] checks it (known domain, served here, a model on chain, the
 //!   input finite and small, the client under its rate limit, room in the queue), asks the
-//!   [`PaymentCheck`] (default: free), records it in the [`InferenceLog`] and queues it in
-//!   the node's task queue as an `inference_request` task (priority 10, after
-//!   verification tasks), answering `{"status":"queued","task_id",…}`.
+//!   [`PaymentCheck`] (default: [`ChannelPayment`], a channel voucher for a priced domain),
+//!   then, under the log's lock and in one transaction, books the payment, records the
+//!   request in the [`InferenceLog`] and queues it in the node's task queue as an
+//!   `inference_request` task (priority 10, after verification tasks), answering
+//!   `{"status":"queued","task_id",…}`.
 //! * thread `inference` — [`InferenceWorker`]: takes the queue's inference tasks for the
 //!   domains it serves, reads the domain's best parameters from the chain view, calls the
 //!   domain's plugin ([`doin_plugins::Evaluator::infer`]), and records the result or the
@@ -16,17 +18,24 @@
 //!   from and its block, the chain height and tip).
 //! * `GET /inference/{task_id}` — the record: `queued`, `running`, `completed` with the
 //!   result, or `failed` with the reason.
+//! * Paid inference: the newest voucher of each channel paying this node is kept in the
+//!   [`vouchers`] book (in `inference.db`); [`settlement`] closes a channel with it on
+//!   request (`POST /inference/channels/{id}/close`), and its watcher (task `settlement`)
+//!   disputes a close on an older update and settles once the dispute period is over.
 //!
 //! A node serves inference for the domains it evaluates (it runs their inference plugin).
 //! The log lives in `inference.db` in the data directory and outlives restarts (and
 //! `--reset-chain`: it holds payment vouchers); requests a restart interrupted are queued
 //! again. Results are served to whoever knows the task id, an unguessable hash.
 
+mod channel_payment;
 mod launch;
 mod limits;
 mod payment;
 mod provenance;
 mod record;
+pub mod settlement;
+pub mod vouchers;
 mod worker;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -40,6 +49,7 @@ use doin_primitives::models::{Task, TaskType};
 use doin_primitives::{Map, Timestamp, Value};
 use tokio::sync::watch;
 
+pub use channel_payment::{book_voucher, ChannelPayment};
 pub use launch::{launch, Launch};
 pub use limits::{ClientLimiter, MAX_CLIENTS, RATE_LIMIT, RATE_WINDOW};
 pub use payment::{FreeInference, PaymentCheck, PaymentDecision, PaymentRequest};
@@ -348,16 +358,27 @@ impl InferenceService {
             submitted_at,
         )
         .id;
-        let amount = match self.payment.check(&PaymentRequest {
+        let payment = PaymentRequest {
             task_id: &task_id,
             domain_id: domain,
             client_id: &request.client_id,
             price: terms.price,
             voucher: request.payment.as_ref(),
-        }) {
+        };
+        let checked = match self.payment.check(&payment) {
             PaymentDecision::Accept { amount } => amount,
             PaymentDecision::Refuse { reason } => return Err(Refusal::PaymentRequired(reason)),
         };
+        let storage = |e: rusqlite::Error| Refusal::Storage(e.to_string());
+        // The payment is booked, the request recorded and queued under one lock and in one
+        // transaction: a refusal at any step leaves nothing behind (the transaction rolls
+        // back when dropped), and no voucher is counted for a request that is not served.
+        let mut log = self.log();
+        let tx = log.transaction().map_err(storage)?;
+        let amount = self
+            .payment
+            .book(&payment, checked, &tx)
+            .map_err(Refusal::PaymentRequired)?;
         let record = InferenceRecord {
             task_id: task_id.clone(),
             domain_id: domain.clone(),
@@ -376,11 +397,7 @@ impl InferenceService {
             finished_at: None,
             run_ms: None,
         };
-        let log = self.log();
-        let fresh = log
-            .insert(&record)
-            .map_err(|e| Refusal::Storage(e.to_string()))?;
-        if !fresh {
+        if !record::insert_on(&tx, &record).map_err(storage)? {
             return Err(Refusal::BadRequest(format!(
                 "request {task_id} was already submitted; fetch it with GET /inference/{task_id}"
             )));
@@ -392,10 +409,13 @@ impl InferenceService {
             request.input,
             submitted_at,
         );
-        if let Err(e) = self.queue.push(task) {
-            let reason = e.to_string();
-            let _ = log.finish(&task_id, &Err(reason.clone()), Timestamp::now_utc(), None);
-            return Err(Refusal::Busy(reason));
+        self.queue
+            .push(task)
+            .map_err(|e| Refusal::Busy(e.to_string()))?;
+        if let Err(e) = tx.commit() {
+            // A worker that claimed it meanwhile records nothing: its row is not there.
+            self.queue.cancel(&task_id);
+            return Err(storage(e));
         }
         Ok(Accepted {
             task_id,
@@ -420,6 +440,22 @@ impl InferenceService {
             .map_err(|e| Refusal::Storage(e.to_string()))
     }
 
+    /// The newest voucher this node holds for a channel.
+    pub fn held_voucher(&self, channel_id: &str) -> Result<Option<vouchers::HeldVoucher>, Refusal> {
+        vouchers::newest(self.log().conn(), channel_id).map_err(|e| Refusal::Storage(e.to_string()))
+    }
+
+    /// The channels whose newest voucher is not yet paid out on chain.
+    pub fn unsettled_vouchers(&self) -> Result<Vec<vouchers::HeldVoucher>, Refusal> {
+        vouchers::unsettled(self.log().conn()).map_err(|e| Refusal::Storage(e.to_string()))
+    }
+
+    /// Marks a channel paid out on chain (its voucher is no longer watched).
+    pub fn mark_settled(&self, channel_id: &str) -> Result<(), Refusal> {
+        vouchers::mark_settled(self.log().conn(), channel_id)
+            .map_err(|e| Refusal::Storage(e.to_string()))
+    }
+
     /// The model a request is served with now: the domain's best parameters on chain.
     fn model(&self, domain_id: &str) -> Option<ServedModel> {
         let view = self.chain.borrow().clone();
@@ -436,145 +472,4 @@ impl InferenceService {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use doin_primitives::map;
-
-    fn served(price: u64) -> BTreeMap<String, ServedDomain> {
-        let registry = doin_plugins::PluginRegistry::with_builtins();
-        let validator = registry
-            .evaluator("simple_quadratic", &Map::new())
-            .expect("plugin");
-        BTreeMap::from([(
-            "q".to_owned(),
-            ServedDomain {
-                price,
-                time_limit: Duration::from_secs(5),
-                validator: Some(Mutex::new(validator)),
-            },
-        )])
-    }
-
-    fn chain_with_model() -> watch::Receiver<Arc<ChainView>> {
-        let mut view = ChainView::default();
-        view.domain_best_parameters
-            .insert("q".into(), map! { "x" => vec![Value::Float(0.0); 10] });
-        watch::channel(Arc::new(view)).1
-    }
-
-    fn open(
-        path: &Path,
-        queue: Arc<TaskQueue>,
-        payment: Arc<dyn PaymentCheck>,
-    ) -> Arc<InferenceService> {
-        InferenceService::open(
-            path,
-            "me",
-            queue,
-            chain_with_model(),
-            BTreeSet::from(["q".to_owned(), "other".to_owned()]),
-            served(9),
-            payment,
-        )
-        .expect("opens")
-    }
-
-    fn request(client: &str, input: Map) -> InferenceRequest {
-        InferenceRequest {
-            domain_id: "q".into(),
-            input,
-            client_id: client.into(),
-            payment: None,
-        }
-    }
-
-    #[test]
-    fn requests_are_checked_recorded_queued_and_queued_again_after_a_restart() {
-        let dir = tempfile::tempdir().expect("dir");
-        let path = dir.path().join(FILE_NAME);
-        let queue = Arc::new(TaskQueue::new());
-        let service = open(&path, queue.clone(), Arc::new(FreeInference));
-        let accepted = service.submit(request("c", Map::new())).expect("accepted");
-        assert_eq!((accepted.price, accepted.amount_paid), (9, 0));
-        let counts = queue.counts_of(TaskKind::InferenceRequest);
-        assert_eq!(counts.pending, 1);
-        let (tasks, _) = queue.pending(&[], 10);
-        assert_eq!(tasks[0].priority, INFERENCE_PRIORITY);
-        assert_eq!(tasks[0].quorum, ["me"]);
-
-        let mut other = request("c", Map::new());
-        other.domain_id = "other".into();
-        assert!(matches!(service.submit(other), Err(Refusal::NotServed(_))));
-        let mut unknown = request("c", Map::new());
-        unknown.domain_id = "nope".into();
-        assert_eq!(
-            service.submit(unknown).unwrap_err().to_string(),
-            "unknown domain: nope"
-        );
-        let short = map! { "x" => vec![Value::Float(1.0)] };
-        let err = service.submit(request("c", short)).unwrap_err();
-        assert!(
-            matches!(&err, Refusal::BadRequest(r) if r.contains("n_params = 10")),
-            "{err}"
-        );
-
-        // The node stops before serving it: a new service (a restarted node) queues it
-        // again from the log.
-        drop(service);
-        let queue = Arc::new(TaskQueue::new());
-        let service = open(&path, queue.clone(), Arc::new(FreeInference));
-        assert_eq!(queue.counts_of(TaskKind::InferenceRequest).pending, 1);
-        let record = service.get(&accepted.task_id).expect("log").expect("kept");
-        assert_eq!(record.status, InferenceStatus::Queued);
-        assert_eq!(record.price, 9);
-    }
-
-    struct VoucherRequired;
-    impl PaymentCheck for VoucherRequired {
-        fn check(&self, r: &PaymentRequest<'_>) -> PaymentDecision {
-            match r.voucher {
-                Some(_) => PaymentDecision::Accept { amount: r.price },
-                None => PaymentDecision::Refuse {
-                    reason: "no channel voucher".into(),
-                },
-            }
-        }
-    }
-
-    #[test]
-    fn the_payment_check_decides_and_the_voucher_is_kept() {
-        let dir = tempfile::tempdir().expect("dir");
-        let queue = Arc::new(TaskQueue::new());
-        let service = open(
-            &dir.path().join(FILE_NAME),
-            queue,
-            Arc::new(VoucherRequired),
-        );
-        let err = service.submit(request("c", Map::new())).unwrap_err();
-        assert_eq!(err, Refusal::PaymentRequired("no channel voucher".into()));
-        let mut paid = request("c", Map::new());
-        paid.payment = Some(Value::Object(map! { "nonce" => 1i64 }));
-        let accepted = service.submit(paid).expect("paid");
-        assert_eq!(accepted.amount_paid, 9);
-        let record = service.get(&accepted.task_id).expect("log").expect("kept");
-        assert_eq!(
-            record.payment,
-            Some(Value::Object(map! { "nonce" => 1i64 }))
-        );
-    }
-
-    #[test]
-    fn a_client_over_its_rate_limit_is_refused() {
-        let dir = tempfile::tempdir().expect("dir");
-        let queue = Arc::new(TaskQueue::new());
-        let service = open(&dir.path().join(FILE_NAME), queue, Arc::new(FreeInference));
-        for _ in 0..RATE_LIMIT {
-            service
-                .submit(request("greedy", Map::new()))
-                .expect("within the limit");
-        }
-        let err = service.submit(request("greedy", Map::new())).unwrap_err();
-        assert!(matches!(err, Refusal::RateLimited(_)), "{err}");
-        assert!(service.submit(request("modest", Map::new())).is_ok());
-    }
-}
+mod tests;

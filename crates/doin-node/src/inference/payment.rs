@@ -7,9 +7,9 @@
 //! a reason, which the client gets as `402 Payment Required`. The voucher of an accepted
 //! request is recorded with it, for settlement.
 //!
-//! The default, [`FreeInference`], accepts every request and collects nothing: a domain's
-//! `inference_price` is advertised in every answer but not charged until a node is built
-//! with a check that collects it.
+//! A node starts with [`super::ChannelPayment`]: a domain's `inference_price` is paid with
+//! payment-channel vouchers. [`FreeInference`] accepts every request and collects nothing
+//! (for an embedding application that charges otherwise).
 
 use doin_primitives::Value;
 
@@ -45,8 +45,24 @@ pub enum PaymentDecision {
 
 /// Decides whether an inference request is paid for.
 pub trait PaymentCheck: Send + Sync + 'static {
-    /// The decision for one request (called once, before the request is queued).
+    /// The decision for one request (called once, before the request is queued; it may
+    /// take time, e.g. to ask the chain, so it runs outside the log's lock).
     fn check(&self, request: &PaymentRequest<'_>) -> PaymentDecision;
+
+    /// Books an accepted payment in `tx`, the transaction that records the request, under
+    /// the log's lock: the final word, so that two concurrent requests cannot spend one
+    /// voucher twice and a voucher is counted exactly when its request is recorded.
+    /// `checked` is what [`PaymentCheck::check`] accepted; returns what is collected, or
+    /// a refusal reason (402, nothing recorded). By default it books nothing.
+    fn book(
+        &self,
+        request: &PaymentRequest<'_>,
+        checked: u64,
+        tx: &rusqlite::Transaction<'_>,
+    ) -> Result<u64, String> {
+        let _ = (request, tx);
+        Ok(checked)
+    }
 }
 
 /// The default check: every request is served free (amount 0), whatever its price.

@@ -197,43 +197,23 @@ impl InferenceLog {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
+        conn.execute_batch(super::vouchers::SCHEMA)?;
         Ok(InferenceLog { conn })
+    }
+
+    /// The log's connection (the voucher book shares the file).
+    pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// A transaction on the log: a request's record and its payment are written together.
+    pub fn transaction(&mut self) -> rusqlite::Result<rusqlite::Transaction<'_>> {
+        self.conn.transaction()
     }
 
     /// Records a newly accepted request; `false` if its task id is already recorded.
     pub fn insert(&self, r: &InferenceRecord) -> rusqlite::Result<bool> {
-        let n = self.conn.execute(
-            &format!(
-                "INSERT OR IGNORE INTO inference_requests ({COLUMNS}) VALUES \
-                 (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, \
-                 ?21, ?22)"
-            ),
-            params![
-                r.task_id,
-                r.domain_id,
-                r.client_id,
-                to_wire_json(&r.input),
-                r.input_hash,
-                r.status.as_str(),
-                r.reason,
-                json_of(&r.result),
-                i64::try_from(r.price).unwrap_or(i64::MAX),
-                i64::try_from(r.amount_paid).unwrap_or(i64::MAX),
-                json_of(&r.payment),
-                r.model.as_ref().map(|m| to_wire_json(&m.parameters)),
-                r.model.as_ref().map(|m| m.parameters_hash.clone()),
-                r.model.as_ref().and_then(|m| m.best_performance),
-                r.model.as_ref().map(|m| m.chain_height),
-                r.model.as_ref().map(|m| m.tip_hash.clone()),
-                r.submitted_at.wire(),
-                r.started_at.map(|t| t.wire()),
-                r.finished_at.map(|t| t.wire()),
-                r.run_ms,
-                r.model.as_ref().and_then(|m| m.optimae.as_ref().map(|o| o.0.clone())),
-                r.model.as_ref().and_then(|m| m.optimae.as_ref().map(|o| o.1)),
-            ],
-        )?;
-        Ok(n == 1)
+        insert_on(&self.conn, r)
     }
 
     /// Marks a request running with the model that serves it.
@@ -347,6 +327,44 @@ impl InferenceLog {
             run_ms: row.get(19)?,
         })
     }
+}
+
+/// Records a newly accepted request on `conn` (the log's connection or a transaction on
+/// it); `false` if its task id is already recorded.
+pub(super) fn insert_on(conn: &Connection, r: &InferenceRecord) -> rusqlite::Result<bool> {
+    let n = conn.execute(
+
+    &format!(
+            "INSERT OR IGNORE INTO inference_requests ({COLUMNS}) VALUES \
+             (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, \
+             ?21, ?22)"
+        ),
+        params![
+            r.task_id,
+            r.domain_id,
+            r.client_id,
+            to_wire_json(&r.input),
+            r.input_hash,
+            r.status.as_str(),
+            r.reason,
+            json_of(&r.result),
+            i64::try_from(r.price).unwrap_or(i64::MAX),
+            i64::try_from(r.amount_paid).unwrap_or(i64::MAX),
+            json_of(&r.payment),
+            r.model.as_ref().map(|m| to_wire_json(&m.parameters)),
+            r.model.as_ref().map(|m| m.parameters_hash.clone()),
+            r.model.as_ref().and_then(|m| m.best_performance),
+            r.model.as_ref().map(|m| m.chain_height),
+            r.model.as_ref().map(|m| m.tip_hash.clone()),
+            r.submitted_at.wire(),
+            r.started_at.map(|t| t.wire()),
+            r.finished_at.map(|t| t.wire()),
+            r.run_ms,
+            r.model.as_ref().and_then(|m| m.optimae.as_ref().map(|o| o.0.clone())),
+            r.model.as_ref().and_then(|m| m.optimae.as_ref().map(|o| o.1)),
+        ],
+    )?;
+    Ok(n == 1)
 }
 
 #[cfg(test)]
