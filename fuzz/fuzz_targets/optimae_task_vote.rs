@@ -1,6 +1,8 @@
-//! Optimae, tasks (as wire models and as `/tasks/pending` entries), quorum votes, domains.
+//! Optimae, tasks (as wire models and as `/tasks/pending` entries), quorum votes, optimae
+//! claims and rejection evidence, domains.
 #![no_main]
 
+use doin_consensus::rejection::{OptimaeClaim, RejectedOptimae};
 use doin_consensus::QuorumVote;
 use doin_node::task_queue::QueuedTask;
 use doin_primitives::models::{Domain, DomainConfig, Optimae, Task, WireModel};
@@ -17,6 +19,8 @@ fuzz_target!(|data: &[u8]| {
     let _ = Task::from_value(&v).map(|t| (t.compute_id(), t.id_is_valid()));
     let _ = QueuedTask::from_value(&v).map(|t| t.to_value());
     let _ = QuorumVote::from_value(&v).map(|q| q.id());
+    let _ = OptimaeClaim::from_value(&v).map(|c| (c.id(), c.check_binding().is_ok()));
+    let _ = RejectedOptimae::from_value(&v).map(|r| r.to_value());
     let _ = Domain::from_value(&v).map(|d| d.to_wire_json());
     let _ = DomainConfig::from_value(&v).map(|d| d.to_wire_json());
 });

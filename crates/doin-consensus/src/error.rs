@@ -254,6 +254,45 @@ pub enum ConsensusError {
     /// The commitment was already used by an optimae on chain.
     #[error("commitment {0} was already used on chain")]
     CommitmentReused(String),
+    /// A rule broken by the block's rejection evidence at `index` (see
+    /// [`crate::rejection`]).
+    #[error("rejection {index}: {source}")]
+    InRejection {
+        /// Position in the block's `"rejections"` extension.
+        index: usize,
+        /// The rule it breaks.
+        #[source]
+        source: Box<ConsensusError>,
+    },
+    /// The block carries more rejections than [`crate::rejection::MAX_REJECTIONS_PER_BLOCK`].
+    #[error("{count} rejections in one block, at most {max} allowed")]
+    TooManyRejections {
+        /// Rejections carried.
+        count: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// An optimizer's claim is not sealed by the key of its optimizer id.
+    #[error("claim seal: {0}")]
+    BadClaimSeal(String),
+    /// The quorum's votes do not decide *rejected*: they are no rejection evidence.
+    #[error("the quorum's votes accept this optimae ({agree} of {votes} agree, report divergence {report_divergence}): no rejection")]
+    QuorumAccepts {
+        /// Agreeing counted votes.
+        agree: usize,
+        /// Counted votes.
+        votes: usize,
+        /// Divergence of the report from the median.
+        report_divergence: f64,
+    },
+    /// A claim stakes less than the rule requires.
+    #[error("claim stakes {stake} base units, at least {required} required")]
+    StakeTooLow {
+        /// The claim's stake.
+        stake: u64,
+        /// The required stake.
+        required: u64,
+    },
 }
 
 impl ConsensusError {

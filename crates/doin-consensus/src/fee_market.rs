@@ -8,8 +8,9 @@
 //!   the parent's transfer count; genesis starts at [`MIN_BASE_FEE`].
 //! * A block carries at most [`MAX_TRANSFERS_PER_BLOCK`] transfers (twice the target), so
 //!   the base fee moves by at most 1/8 = 12.5 % per block.
-//! * An optimae stake is [`OPTIMAE_STAKE_MULTIPLIER`] base fees (reported by `/fees` as the
-//!   reference does; stakes are not locked on chain yet).
+//! * An optimae stake is [`OPTIMAE_STAKE_MULTIPLIER`] base fees: every optimizer's sealed
+//!   claim names at least that much, refunded on acceptance (nothing moves) and a fifth of it
+//!   burned when a rejection lands on chain ([`crate::rejection::stake_burn`]).
 //!
 //! The reference's fee market (`fee_market.py`) has the same constants in DOIN floats but
 //! does not cap the increase, inverts its mempool eviction and burns nothing.

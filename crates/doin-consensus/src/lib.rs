@@ -18,6 +18,8 @@
 //! * [`coinbase`] — halving reward and the exact 5/65/30 split in base units, plus tips.
 //! * [`fee_market`] — the EIP-1559 base fee (≤ 12.5 % per block), burn, tips, stakes.
 //! * [`transfer`] — signed coin transfers: account rules, nonces, per-block checks.
+//! * [`rejection`] — rejection evidence on chain: the optimizer's sealed claim and its
+//!   quorum's votes deciding *rejected* (the −3 penalty, divergent voters, stake burns).
 //! * [`channel`] — payment channels on chain: open with a deposit, close with the latest
 //!   sender-signed update, dispute (the newest update wins), settle after the dispute
 //!   period in chain time; the receiver's check of an off-chain update.
@@ -49,14 +51,15 @@
 //! | payment channels | in memory, updates unsigned, fabricated disputes, close skips the dispute period, lifetime cap | on chain, sender-signed updates, newest nonce wins, no close while closing, settle only after the period (header time), cap on unsettled channels |
 //! | fee market | uncapped increase, inverted eviction, nothing burned | base fee ±12.5 % per block from fullness, burned; tips to the generator |
 //! | increments | static weight, regressions counted | verified improvement × weight × reputation × incentive |
+//! | rejections | never recorded, −3 never applied | sealed claim + quorum votes in a `"rejections"` extension; −3, divergent voters, 20 % of the stake burned |
 //! | fork choice | Σ self-declared increments | Σ validated effective increments |
 //! | finality | off-by-one reorg check | reorg allowed iff the fork point keeps the finalized block |
 //! | external anchors | created in memory, never published or checked | final checkpoints published outside the chain; a contradicting chain is refused |
 //!
 //! DOIN's additions ride in fields reference nodes ignore: seals (`public_key`,
-//! `signature`), the accepted-optimae payload, and the block's `"coinbase"`, `"transfers"`
-//! and `"channel_ops"` extensions (transfer and channel-operation ids join the merkle
-//! leaves, so the hash covers them).
+//! `signature`), the accepted-optimae payload, and the block's `"coinbase"`, `"transfers"`,
+//! `"channel_ops"` and `"rejections"` extensions (transfer, channel-operation and rejection
+//! ids join the merkle leaves, so the hash covers them).
 
 pub mod accepted;
 pub mod anchor;
@@ -72,6 +75,7 @@ pub mod increment;
 pub mod params;
 pub mod quorum;
 pub mod reference;
+pub mod rejection;
 pub mod reputation;
 pub mod state;
 pub mod transfer;

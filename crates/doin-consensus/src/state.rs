@@ -70,6 +70,8 @@ pub struct ChainState {
     pub(crate) peers_seen: BTreeSet<String>,
     /// Peers that generated a block or cast an agreeing vote.
     pub(crate) active_evaluators: BTreeSet<String>,
+    /// Rejections on chain and the stakes they burned ([`crate::rejection`]).
+    pub(crate) rejection_tally: crate::rejection::RejectionTally,
     /// Set only while [`ChainState::apply_stored_block`] runs.
     pub(crate) trust_stored_seals: bool,
 }
@@ -107,6 +109,7 @@ impl ChainState {
             commitments: BTreeSet::new(),
             peers_seen: BTreeSet::new(),
             active_evaluators: BTreeSet::new(),
+            rejection_tally: Default::default(),
             trust_stored_seals: false,
         };
         state.push_recent();
@@ -222,9 +225,9 @@ impl ChainState {
         self.base_fee
     }
 
-    /// Base units burned so far (base fees of transfers and channel operations); the
-    /// balances plus [`ChainState::total_locked`] always sum to [`ChainState::total_minted`]
-    /// minus this.
+    /// Base units burned so far (base fees of transfers and channel operations, stakes of
+    /// rejected claims); the balances plus [`ChainState::total_locked`] always sum to
+    /// [`ChainState::total_minted`] minus this.
     pub fn total_burned(&self) -> u64 {
         self.total_burned
     }

@@ -27,6 +27,8 @@
 //! 10. its `"coinbase"` extension is the one [`crate::coinbase::compute_coinbase`] gives,
 //!     plus the transfers' and channel operations' tips to the generator
 //!     ([`crate::coinbase::pay_tips`]).
+//! 11. its `"rejections"` extension (optional) holds valid rejection evidence
+//!     ([`crate::rejection`]), applied after the transfers, channel operations and coinbase.
 //!
 //! No clock is read: a node checks a received block's timestamp against its own clock with
 //! [`check_not_in_future`] (the clock passed in) before it calls these functions.
@@ -98,6 +100,8 @@ pub struct BlockSummary {
     pub coinbase: Coinbase,
     /// Its transfers and what they do.
     pub transfers: BlockTransfers,
+    /// The rejections it carries ([`crate::rejection`]).
+    pub rejections: Vec<crate::rejection::RejectionOutcome>,
     /// Its channel operations and what they leave.
     pub channels: crate::channel::BlockChannelOps,
 }
@@ -523,6 +527,7 @@ impl ChainState {
                 got: doin_primitives::json::to_wire_json(carried),
             });
         }
+        let rejections = self.check_block_rejections(block, &optimae)?;
         Ok(BlockSummary {
             height,
             hash: block.hash.clone(),
@@ -533,6 +538,7 @@ impl ChainState {
             optimae,
             coinbase: expected,
             transfers,
+            rejections,
             channels,
         })
     }
@@ -579,12 +585,14 @@ impl ChainState {
         }
         self.peers_seen.insert(s.generator_id.clone());
         self.active_evaluators.insert(s.generator_id.clone());
+        let base_fee = self.base_fee;
         self.apply_transfers(&s.transfers);
         self.apply_channel_ops(&s.channels);
         for out in &s.coinbase.outputs {
             let b = self.balances.entry(out.recipient.clone()).or_default();
             *b = b.saturating_add(out.amount);
         }
+        self.apply_rejections(&s.rejections, t, base_fee);
         self.total_minted = self.total_minted.saturating_add(s.coinbase.block_reward);
         self.cumulative_work += s.weighted_sum;
         self.height = s.height;
@@ -769,7 +777,7 @@ pub fn verify_block_signatures(block: &Block) -> Result<(), ConsensusError> {
         crate::channel::verify_channel_op_seal(op)
             .map_err(|source| ConsensusError::InChannelOp { index, source })?;
     }
-    Ok(())
+    crate::rejection::verify_rejection_signatures(block)
 }
 
 /// How far (µs) a received block's timestamp may be ahead of the receiving node's clock:

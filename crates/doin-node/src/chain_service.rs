@@ -244,6 +244,7 @@ pub struct ChainHandle {
     commands: mpsc::Sender<Command>,
     view: watch::Receiver<Arc<ChainView>>,
     relay: Arc<std::sync::Mutex<Option<mpsc::Receiver<Transfer>>>>,
+    rejections: Arc<crate::evidence::RejectionPool>,
     channel_relay: ChannelRelay,
 }
 
@@ -256,16 +257,23 @@ pub struct WeakChainHandle {
     commands: mpsc::WeakSender<Command>,
     view: watch::Receiver<Arc<ChainView>>,
     relay: Arc<std::sync::Mutex<Option<mpsc::Receiver<Transfer>>>>,
+    rejections: Arc<crate::evidence::RejectionPool>,
     channel_relay: ChannelRelay,
 }
 
 impl WeakChainHandle {
+    /// The pool of claims and votes (see [`ChainHandle::rejections`]).
+    pub fn rejections(&self) -> &Arc<crate::evidence::RejectionPool> {
+        &self.rejections
+    }
+
     /// The handle, while the service runs.
     pub fn upgrade(&self) -> Option<ChainHandle> {
         Some(ChainHandle {
             commands: self.commands.upgrade()?,
             view: self.view.clone(),
             relay: self.relay.clone(),
+            rejections: self.rejections.clone(),
             channel_relay: self.channel_relay.clone(),
         })
     }
@@ -278,8 +286,14 @@ impl ChainHandle {
             commands: self.commands.downgrade(),
             view: self.view.clone(),
             relay: self.relay.clone(),
+            rejections: self.rejections.clone(),
             channel_relay: self.channel_relay.clone(),
         }
+    }
+
+    /// The pool of claims and votes this node's blocks draw rejection evidence from.
+    pub fn rejections(&self) -> &Arc<crate::evidence::RejectionPool> {
+        &self.rejections
     }
 
     /// The latest chain snapshot.
@@ -555,6 +569,8 @@ struct Service {
     anchoring: Anchoring,
     mempool: Mempool,
     relay: mpsc::Sender<Transfer>,
+    /// Claims and votes for rejection evidence ([`crate::evidence`]).
+    rejections: Arc<crate::evidence::RejectionPool>,
     channel_pool: ChannelPool,
     channel_relay: mpsc::Sender<ChannelOp>,
     /// The last height anchored (or read back from the sinks).
@@ -634,8 +650,10 @@ pub fn spawn_with(
         ),
         mempool: Mempool::new(mempool),
         relay,
+        rejections: Arc::new(crate::evidence::RejectionPool::new()),
         channel_relay,
     };
+    let rejections = service.rejections.clone();
     service.publish();
     let view = service.view.subscribe();
     let thread = std::thread::Builder::new()
@@ -649,6 +667,7 @@ pub fn spawn_with(
             commands,
             view,
             relay,
+            rejections,
             channel_relay,
         },
         thread,
@@ -664,6 +683,7 @@ impl Service {
                     if outcome.is_ok() {
                         self.revalidate_pending();
                         self.mempool.prune(&self.state);
+                        self.rejections.prune(&self.state);
                         self.channel_pool.prune(&self.state, now_micros());
                         self.publish();
                     }
@@ -1044,6 +1064,40 @@ impl Service {
         self.pending = kept;
     }
 
+    /// The next block from the pending optimae, `transfers` and `channel_ops`, with the
+    /// rejection evidence the pool holds; without it if the evidence does not fit (it waits
+    /// for a later block).
+    fn build_block_with_evidence(
+        &self,
+        transfers: Vec<Transfer>,
+        channel_ops: Vec<ChannelOp>,
+        stamp: Timestamp,
+    ) -> Result<Block, doin_consensus::ConsensusError> {
+        let block = self.state.build_block_with_ops(
+            &self.identity,
+            self.pending.clone(),
+            transfers,
+            channel_ops,
+            stamp,
+        )?;
+        let evidence = self
+            .rejections
+            .evidence(&self.state, block.header.timestamp.unix_micros());
+        if evidence.is_empty() {
+            return Ok(block);
+        }
+        match self
+            .state
+            .add_rejections(&self.identity, block.clone(), &evidence)
+        {
+            Ok(b) => Ok(b),
+            Err(e) => {
+                tracing::warn!("rejection evidence left out of the block: {e}");
+                Ok(block)
+            }
+        }
+    }
+
     fn try_mint(&mut self) -> Option<i64> {
         let now = Timestamp::now_utc();
         let sum = self
@@ -1061,13 +1115,7 @@ impl Service {
             &transfers,
             self.state.block_time(stamp),
         );
-        let block = match self.state.build_block_with_ops(
-            &self.identity,
-            self.pending.clone(),
-            transfers,
-            channel_ops,
-            stamp,
-        ) {
+        let block = match self.build_block_with_evidence(transfers, channel_ops, stamp) {
             Ok(b) => b,
             Err(e) => {
                 tracing::error!(
@@ -1094,6 +1142,7 @@ impl Service {
         self.tip = Some((block.header.clone(), block.transactions.len() as i64));
         self.pending.clear();
         self.mempool.prune(&self.state);
+        self.rejections.prune(&self.state);
         self.channel_pool.prune(&self.state, now_micros());
         if let Some(stats) = &self.stats {
             stats.record_block(&block);

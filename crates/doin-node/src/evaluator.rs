@@ -39,6 +39,9 @@ pub struct EvaluatorWorker {
     pub peers: PeerSet,
     /// The chain's rules per domain (parameter bounds and limits).
     pub rules: BTreeMap<String, DomainParams>,
+    /// The chain: its base fee for the claim's stake, and the pool this evaluator's votes
+    /// go to for gossip ([`crate::evidence`]); `None` checks stakes at the lowest base fee.
+    pub chain: Option<crate::chain_service::ChainHandle>,
 }
 
 /// Whether a verification task may be evaluated at all: its domain is one of the chain's
@@ -165,9 +168,32 @@ impl EvaluatorWorker {
         }
     }
 
-    /// Evaluates one task and signs the vote (a task [`admit`] refuses is not evaluated).
+    /// Evaluates one task and signs the vote (a task [`admit`] or
+    /// [`crate::evidence::admit_claim`] refuses is not evaluated); the vote is gossiped with
+    /// the task's claim.
     pub fn evaluate(&mut self, task: &QueuedTask) -> Result<QuorumVote, String> {
         admit(task, &self.rules)?;
+        let base_fee = self
+            .chain
+            .as_ref()
+            .map_or(doin_consensus::fee_market::MIN_BASE_FEE, |c| {
+                c.view().base_fee
+            });
+        // Only an optimae verification has a claim to answer for.
+        let claim = match task.kind {
+            crate::task_queue::TaskKind::OptimaeVerification => {
+                Some(crate::evidence::admit_claim(task, base_fee)?)
+            }
+            crate::task_queue::TaskKind::InferenceRequest => None,
+        };
+        let vote = self.measure(task)?;
+        if let (Some(chain), Some(claim)) = (&self.chain, &claim) {
+            chain.rejections().publish_vote(claim, &vote);
+        }
+        Ok(vote)
+    }
+
+    fn measure(&mut self, task: &QueuedTask) -> Result<QuorumVote, String> {
         let me = self.identity.peer_id().to_owned();
         let plugins = self
             .domains
@@ -227,6 +253,7 @@ mod tests {
             commitment_hash: String::new(),
             seed_block_hash: String::new(),
             quorum: Vec::new(),
+            claim: None,
         }
     }
 

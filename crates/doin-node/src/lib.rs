@@ -16,8 +16,10 @@
 //! * [`chain_service`] — the actor owning the chain store, the consensus state and the
 //!   [`mempool`] (pending transfers: fee order, eviction, per-peer rate limits) and the
 //!   [`channel_pool`] (pending payment-channel operations, the same way).
-//! * [`network`] — gossip: block announcements, transfers, peer endpoints;
-//!   [`channel_gossip`] — channel operations.
+//! * [`network`] — gossip: block announcements, transfers, votes with their claims, peer
+//!   endpoints; [`channel_gossip`] — channel operations.
+//! * [`evidence`] — rejection evidence: claims admitted by evaluators, the bounded pool of
+//!   claims and votes, and the rejections a minted block carries ([`evidence_gossip`]).
 //! * [`api`] — the HTTP API (the reference's paths, plus `/transfers`, `/balance`,
 //!   `/channels`, `GET /inference/{task_id}` and `/inference/channels`).
 //! * [`wallet`] — `doin-node wallet address|balance|transfer`; [`wallet_channel`] —
@@ -38,6 +40,8 @@ pub mod cli;
 pub mod config;
 pub mod dashboard;
 pub mod evaluator;
+pub mod evidence;
+pub mod evidence_gossip;
 pub mod inference;
 pub mod mempool;
 pub mod metrics;

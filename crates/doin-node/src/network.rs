@@ -17,6 +17,7 @@
 //!   the key). A delivered transfer goes to the mempool with the relaying peer as its
 //!   source (its rate limit); the transfer's own seal authenticates it. Channel
 //!   operations travel the same way under `"channel_op"` ([`crate::channel_gossip`]).
+//! * Votes with their claims, for rejection evidence, see [`crate::evidence_gossip`].
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -96,6 +97,14 @@ pub fn start(
             stop.clone(),
         )),
     ];
+    if let Some(outbox) = chain.rejections().take_outbox() {
+        tasks.push(tokio::spawn(crate::evidence_gossip::gossip_votes(
+            net.clone(),
+            identity.clone(),
+            outbox,
+            stop.clone(),
+        )));
+    }
     if let Some(relay) = chain.take_channel_relay() {
         tasks.push(tokio::spawn(crate::channel_gossip::gossip(
             net.clone(),
@@ -153,12 +162,16 @@ async fn handle_deliveries(
             d = deliveries.recv() => match d { Some(d) => d, None => return },
             _ = stop.wait_for(|s| *s) => return,
         };
+        if matches!(d.message.msg_type, MessageType::TaskCreated) {
+            peers.request_task_poll();
+        }
+        if let Some(verdict) = crate::evidence_gossip::take_delivered(&chain, &d.message) {
+            net.report(&d.from, verdict).await;
+            continue;
+        }
         match d.message.msg_type {
             MessageType::BlockAnnouncement => peers.request_sync(),
-            MessageType::TaskCreated => {
-                peers.request_task_poll();
-                note_migrant(&migrants, &d.message);
-            }
+            MessageType::TaskCreated => note_migrant(&migrants, &d.message),
             MessageType::ChainStatus => {
                 if let Some(v) = d.message.payload.get(crate::channel_gossip::CHANNEL_OP_KEY) {
                     let verdict = crate::channel_gossip::deliver(&chain, &d.from, v).await;

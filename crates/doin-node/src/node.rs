@@ -344,6 +344,7 @@ async fn start_inner(
                 .iter()
                 .map(|d| (d.domain_id.clone(), d.clone()))
                 .collect(),
+            chain: Some(chain.clone()),
         };
         threads.push(
             std::thread::Builder::new()

@@ -324,7 +324,12 @@ impl OptimizerLoop {
             reported_performance: task.reported_performance,
             metric_evidence: doin_primitives::value::Map::new(),
             priority: i64::from(task.priority),
-            extra: doin_primitives::value::Map::new(),
+            // The claim rides along, so that evidence can be drawn from announcements too.
+            extra: task
+                .claim
+                .iter()
+                .map(|c| (doin_consensus::rejection::CLAIM_KEY.to_owned(), c.clone()))
+                .collect(),
         });
         let mut message = Message::new(self.identity.peer_id(), Timestamp::now_utc(), &payload);
         message.sign(&self.identity);
@@ -361,8 +366,13 @@ impl OptimizerLoop {
             timestamp: Timestamp::now_utc(),
         };
         let id = reveal.optimae_id(&me);
+        // The sealed claim binds the report and the stake before anyone evaluates it.
+        let stake = doin_consensus::rejection::claim_stake(self.chain.view().base_fee);
+        let claim = doin_consensus::rejection::OptimaeClaim::sealed(&self.identity, &reveal, stake);
+        let _ = self.chain.rejections().offer_claim(&claim);
         let mut proposal = InFlight::new(
             reveal,
+            claim.clone(),
             round,
             elapsed,
             plan.quorum.clone(),
@@ -401,6 +411,7 @@ impl OptimizerLoop {
                 } else {
                     vec![evaluator.clone()]
                 },
+                claim: Some(claim.to_value()),
             };
             // Queued before it is announced, so an evaluator woken by the announcement
             // finds it.
@@ -444,9 +455,13 @@ impl OptimizerLoop {
 
     /// A proposal whose votes are in (or whose wait is over) → an accepted transaction
     /// when its whole quorum voted; logs the outcome and returns the accepted performance.
+    /// Every vote goes to the rejection pool with the claim, whatever the outcome.
     fn conclude(&mut self, mut p: InFlight, experiment_id: &str) -> Option<f64> {
         let domain = self.domain_id.clone();
         self.cancel_tasks(&p);
+        for v in p.votes() {
+            let _ = self.chain.rejections().offer_vote(&p.claim, v);
+        }
         let quorum_voted = p.quorum_voted();
         crate::metrics::METRICS.quorum_outcome(quorum_voted);
         if !quorum_voted {

@@ -12,6 +12,7 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use doin_consensus::accepted::Reveal;
+use doin_consensus::rejection::OptimaeClaim;
 use doin_consensus::vote::QuorumVote;
 use tokio::sync::oneshot;
 
@@ -35,6 +36,8 @@ struct Awaited {
 pub struct InFlight {
     /// What was revealed.
     pub reveal: Reveal,
+    /// The sealed claim (report and stake) its votes are offered to the rejection pool with.
+    pub claim: OptimaeClaim,
     /// The optimizer round that found it.
     pub round: u64,
     /// Seconds from the start of the experiment to the result.
@@ -58,8 +61,10 @@ pub struct InFlight {
 impl InFlight {
     /// A proposal whose tasks were queued at `now`; the quorum's votes are awaited for
     /// `quorum_wait`, open ones for `open_wait` at most.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         reveal: Reveal,
+        claim: OptimaeClaim,
         round: u64,
         elapsed: f64,
         quorum: Vec<String>,
@@ -69,6 +74,7 @@ impl InFlight {
     ) -> Self {
         InFlight {
             reveal,
+            claim,
             round,
             elapsed,
             quorum,
@@ -233,6 +239,13 @@ mod tests {
         }
     }
 
+    /// A proposal revealed at `t0` with a sealed claim.
+    fn in_flight(performance: f64, round: u64, quorum: Vec<String>, t0: Instant) -> InFlight {
+        let r = reveal(performance);
+        let claim = OptimaeClaim::sealed(&Identity::generate(), &r, 0);
+        InFlight::new(r, claim, round, 0.0, quorum, t0, WAIT, OPEN)
+    }
+
     fn vote(evaluator: &Identity) -> Completion {
         let v = QuorumVote {
             optimae_id: "o".into(),
@@ -259,15 +272,7 @@ mod tests {
     fn done_when_the_quorum_voted_and_the_open_wait_is_over() {
         let e = Identity::generate();
         let t0 = Instant::now();
-        let mut p = InFlight::new(
-            reveal(-1.0),
-            1,
-            0.0,
-            vec![e.peer_id().into()],
-            t0,
-            WAIT,
-            OPEN,
-        );
+        let mut p = in_flight(-1.0, 1, vec![e.peer_id().into()], t0);
         let (quorum_tx, quorum_rx) = oneshot::channel();
         let (_open_tx, open_rx) = oneshot::channel();
         p.await_task("q".into(), true, quorum_rx);
@@ -288,30 +293,14 @@ mod tests {
     fn done_at_once_when_every_vote_is_in_or_a_quorum_task_is_lost() {
         let e = Identity::generate();
         let t0 = Instant::now();
-        let mut p = InFlight::new(
-            reveal(-1.0),
-            1,
-            0.0,
-            vec![e.peer_id().into()],
-            t0,
-            WAIT,
-            OPEN,
-        );
+        let mut p = in_flight(-1.0, 1, vec![e.peer_id().into()], t0);
         let (tx, rx) = oneshot::channel();
         p.await_task("q".into(), true, rx);
         tx.send(vote(&e)).ok();
         assert!(p.poll(t0));
         assert!(p.quorum_voted());
 
-        let mut lost = InFlight::new(
-            reveal(-1.0),
-            1,
-            0.0,
-            vec![e.peer_id().into()],
-            t0,
-            WAIT,
-            OPEN,
-        );
+        let mut lost = in_flight(-1.0, 1, vec![e.peer_id().into()], t0);
         let (tx, rx) = oneshot::channel::<Completion>();
         lost.await_task("q".into(), true, rx);
         drop(tx);
@@ -324,7 +313,7 @@ mod tests {
         let (first, second) = (Identity::generate(), Identity::generate());
         let t0 = Instant::now();
         let quorum = vec![first.peer_id().into(), second.peer_id().into()];
-        let mut p = InFlight::new(reveal(-1.0), 1, 0.0, quorum, t0, WAIT, OPEN);
+        let mut p = in_flight(-1.0, 1, quorum, t0);
         let (tx1, rx1) = oneshot::channel();
         let (tx2, rx2) = oneshot::channel();
         p.await_task("q1".into(), true, rx1);
@@ -340,7 +329,7 @@ mod tests {
     #[test]
     fn done_at_the_deadline_without_the_quorum() {
         let t0 = Instant::now();
-        let mut p = InFlight::new(reveal(-1.0), 1, 0.0, vec!["absent".into()], t0, WAIT, OPEN);
+        let mut p = in_flight(-1.0, 1, vec!["absent".into()], t0);
         let (_tx, rx) = oneshot::channel();
         p.await_task("q".into(), true, rx);
         assert!(!p.poll(t0 + OPEN));
@@ -358,7 +347,7 @@ mod tests {
             assert!(set.has_room());
             // The second is the best: the best is not simply the newest.
             let perf = if i == 1 { -0.5 } else { -1.0 - i as f64 };
-            let mut p = InFlight::new(reveal(perf), i as u64, 0.0, Vec::new(), t0, WAIT, OPEN);
+            let mut p = in_flight(perf, i as u64, Vec::new(), t0);
             let (tx, rx) = oneshot::channel();
             senders.push(tx);
             p.await_task(format!("t{i}"), false, rx);

@@ -106,6 +106,9 @@ pub struct QueuedTask {
     pub seed_block_hash: String,
     /// The evaluators selected for this optimae's quorum (DOIN extension).
     pub quorum: Vec<String>,
+    /// The requester's sealed claim on the optimae (DOIN extension, see
+    /// [`crate::evidence`]); evaluators refuse a task without one.
+    pub claim: Option<Value>,
 }
 
 impl QueuedTask {
@@ -142,6 +145,9 @@ impl QueuedTask {
             "quorum".into(),
             Value::Array(self.quorum.iter().map(|q| q.clone().into()).collect()),
         );
+        if let Some(claim) = &self.claim {
+            m.insert(doin_consensus::rejection::CLAIM_KEY.into(), claim.clone());
+        }
         Value::Object(m)
     }
 }
@@ -191,6 +197,7 @@ impl QueuedTask {
             commitment_hash: s("commitment_hash")?,
             seed_block_hash: s("seed_block_hash")?,
             quorum,
+            claim: m.get(doin_consensus::rejection::CLAIM_KEY).cloned(),
         })
     }
 }
@@ -520,6 +527,7 @@ mod tests {
             commitment_hash: String::new(),
             seed_block_hash: String::new(),
             quorum: quorum.iter().map(|s| s.to_string()).collect(),
+            claim: None,
         }
     }
 

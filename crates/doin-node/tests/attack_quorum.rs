@@ -178,7 +178,7 @@ fn quorums_are_drawn_from_chain_data_and_outsiders_do_not_count() {
         // else: that claim's completion without the member's seal is refused, and the member
         // still pulls, evaluates and completes the task with its own vote.
         let server = TaskServer::start().await;
-        let task = verification_task(&mine, attacker.peer_id(), &seed_block, &quorum);
+        let task = verification_task(&mine, &attacker.id, &seed_block, &quorum);
         let done = server.queue.push(task.clone()).expect("queued");
         let (status, _) = http.claim(&server.endpoint, &task.id, &member).await;
         assert_eq!(status, 200, "an unsigned claim in the member's name");

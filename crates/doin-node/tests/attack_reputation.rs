@@ -28,7 +28,7 @@ fn an_inflated_report_is_rejected_by_the_honest_quorum() {
             .quorum_for(DOMAIN, attacker.peer_id(), commit_height)
             .expect("quorum");
         let member = quorum[0].clone();
-        let task = verification_task(&mine, attacker.peer_id(), state.tip_hash(), &quorum);
+        let task = verification_task(&mine, &attacker.id, state.tip_hash(), &quorum);
         let done = server.queue.push(task).expect("queued");
         arena
             .net

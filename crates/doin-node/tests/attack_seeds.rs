@@ -170,6 +170,7 @@ fn a_vote_completes_with_its_numbers_exactly_as_signed() {
             commitment_hash: "c".into(),
             seed_block_hash: "b".into(),
             quorum: vec![evaluator.peer_id().to_owned()],
+            claim: None,
         };
         let done = server.queue.push(task.clone()).expect("queued");
         let http = Http::new();

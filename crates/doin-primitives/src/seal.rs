@@ -47,6 +47,9 @@ pub enum SealKind {
     PaymentUpdate,
     /// A finality checkpoint (id: the checkpoint hash).
     Checkpoint,
+    /// An optimizer's sealed claim on an optimae it submits for verification (id: the
+    /// claim id).
+    Claim,
     /// An on-chain payment-channel operation (id: the operation id).
     ChannelOp,
 }
@@ -62,6 +65,7 @@ impl SealKind {
             SealKind::Transfer => "transfer",
             SealKind::PaymentUpdate => "payment_update",
             SealKind::Checkpoint => "checkpoint",
+            SealKind::Claim => "optimae_claim",
             SealKind::ChannelOp => "channel_op",
         }
     }

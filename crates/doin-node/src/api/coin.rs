@@ -31,9 +31,16 @@ fn service(s: &ApiState) -> Result<ChainHandle, ApiError> {
 /// `GET /fees`: `{base_fee, mempool_size, mempool_limit, total_burned, staked_optimae,
 /// total_staked, suggested_fees: {base_fee, tip, total, optimae_stake}, enabled: true}`
 /// (DOIN floats, as the reference), plus the same in base units and the suggestions per
-/// priority.
+/// priority. `staked_optimae` and `total_staked` are the claims in flight this node knows
+/// of ([`crate::evidence::RejectionPool::in_flight`]); `total_burned` includes the stakes
+/// burned by rejections.
 pub async fn fees(State(s): State<ApiState>) -> Json<Value> {
     let v = s.chain_view();
+    let staked = s
+        .chain_service
+        .as_ref()
+        .map(|c| c.rejections().in_flight())
+        .unwrap_or_default();
     let suggestions = suggested_fees(v.base_fee);
     let (_, tip, total) = suggestions[1];
     let by_priority: serde_json::Map<String, Value> = suggestions
@@ -50,8 +57,9 @@ pub async fn fees(State(s): State<ApiState>) -> Json<Value> {
         "mempool_size": v.mempool_size,
         "mempool_limit": v.mempool_limit,
         "total_burned": coins(v.total_burned),
-        "staked_optimae": 0,
-        "total_staked": 0.0,
+        "staked_optimae": staked.claims,
+        "total_staked": coins(staked.staked),
+        "total_staked_units": staked.staked,
         "suggested_fees": {
             "base_fee": coins(v.base_fee),
             "tip": coins(tip),

@@ -284,6 +284,7 @@ impl InferenceService {
             seed_block_hash: String::new(),
             // Served by this node's own worker: no other evaluator may claim it.
             quorum: vec![self.me.clone()],
+            claim: None,
         }
     }
 

@@ -356,14 +356,38 @@ pub fn task_subject(task: &QueuedTask) -> VoteSubject<'_> {
     }
 }
 
-/// The verification task an optimizer queues for `optimae` (one task for the whole
-/// `quorum`), its seeds derived from `seed_block_hash`.
+/// The claim `requester` seals on `optimae` (its reveal and the stake an honest optimizer
+/// names at `base_fee`).
+pub fn claim_of(
+    optimae: &AcceptedOptimae,
+    requester: &Identity,
+    base_fee: u64,
+) -> doin_consensus::rejection::OptimaeClaim {
+    let reveal = doin_consensus::accepted::Reveal {
+        domain_id: optimae.domain_id.clone(),
+        parameters: optimae.parameters.clone(),
+        nonce: optimae.nonce.clone(),
+        reported_performance: optimae.reported_performance,
+        commit_height: optimae.commit_height,
+        timestamp: optimae.timestamp,
+    };
+    doin_consensus::rejection::OptimaeClaim::sealed(
+        requester,
+        &reveal,
+        doin_consensus::rejection::claim_stake(base_fee),
+    )
+}
+
+/// The verification task `requester` queues for `optimae` (one task for the whole
+/// `quorum`), its seeds derived from `seed_block_hash`, with `requester`'s sealed claim.
 pub fn verification_task(
     optimae: &AcceptedOptimae,
-    requester_id: &str,
+    requester: &Identity,
     seed_block_hash: &str,
     quorum: &[String],
 ) -> QueuedTask {
+    let requester_id = requester.peer_id();
+    let claim = claim_of(optimae, requester, doin_consensus::fee_market::MIN_BASE_FEE);
     QueuedTask {
         id: doin_primitives::hash::sha256_hex(format!("{}:{requester_id}", optimae.optimae_id)),
         kind: doin_node::task_queue::TaskKind::OptimaeVerification,
@@ -382,6 +406,7 @@ pub fn verification_task(
         commitment_hash: optimae.commitment_hash.clone(),
         seed_block_hash: seed_block_hash.to_owned(),
         quorum: quorum.to_vec(),
+        claim: Some(claim.to_value()),
     }
 }
 

@@ -1,4 +1,6 @@
-//! BlockHeader and Block: the 7-field header hash and the merkle root over transactions.
+//! BlockHeader and Block: the 7-field header hash and the merkle root over transactions (then
+//! DOIN's transfer, channel-operation and rejection-evidence leaves, when a block carries
+//! them).
 
 use std::collections::HashSet;
 
@@ -10,6 +12,11 @@ use crate::models::{Transaction, WireModel};
 use crate::seal::Seal;
 use crate::timestamp::Timestamp;
 use crate::value::{Map, Value};
+
+/// Wire key of the block extension carrying rejection evidence (a list of objects; the
+/// consensus crate reads them). Each object's `content_id` is a merkle leaf after the
+/// transfers' and the channel operations', so the block hash covers the evidence.
+pub const REJECTIONS_KEY: &str = "rejections";
 
 /// Top-level block keys that are not extensions.
 const BLOCK_CORE_FIELDS: [&str; 5] = [
@@ -127,6 +134,9 @@ pub enum BlockError {
     /// The `"transfers"` extension is not a list of transfers.
     #[error("malformed \"transfers\" extension: {0}")]
     MalformedTransfers(String),
+    /// The `"rejections"` extension is not a list of objects.
+    #[error("malformed \"rejections\" extension: {0}")]
+    MalformedRejections(String),
     /// The `"channel_ops"` extension is not a list of channel operations.
     #[error("malformed \"channel_ops\" extension: {0}")]
     MalformedChannelOps(String),
@@ -196,9 +206,20 @@ impl Block {
         }
     }
 
+    /// The `"rejections"` extension's objects (none when absent).
+    pub fn rejection_values(&self) -> Result<&[Value], BlockError> {
+        match self.extensions.get(REJECTIONS_KEY) {
+            None => Ok(&[]),
+            Some(Value::Array(list)) if list.iter().all(|v| v.as_object().is_some()) => Ok(list),
+            Some(_) => Err(BlockError::MalformedRejections(
+                "expected a list of objects".into(),
+            )),
+        }
+    }
+
     /// The merkle leaves: the transactions' (recomputed) ids, then the transfers' ids, then
-    /// the channel operations' ids. Without those extensions these are the reference's
-    /// leaves.
+    /// the channel operations' ids, then the `content_id` of each rejection object. Without
+    /// those extensions these are the reference's leaves.
     pub fn merkle_leaves(&self) -> Result<Vec<String>, BlockError> {
         let transfers = self
             .transfers()
@@ -206,12 +227,14 @@ impl Block {
         let channel_ops = self
             .channel_ops()
             .map_err(|e| BlockError::MalformedChannelOps(e.to_string()))?;
+        let rejections = self.rejection_values()?;
         Ok(self
             .transactions
             .iter()
             .map(Transaction::compute_id)
             .chain(transfers.iter().map(Transfer::compute_id))
             .chain(channel_ops.iter().map(crate::models::ChannelOp::compute_id))
+            .chain(rejections.iter().map(crate::hash::content_id))
             .collect())
     }
 
