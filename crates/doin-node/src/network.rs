@@ -164,6 +164,8 @@ async fn handle_deliveries(
         };
         if matches!(d.message.msg_type, MessageType::TaskCreated) {
             peers.request_task_poll();
+            // Before the evidence pool takes the announcement's claim (and the message).
+            note_migrant(&migrants, &d.message);
         }
         if let Some(verdict) = crate::evidence_gossip::take_delivered(&chain, &d.message) {
             net.report(&d.from, verdict).await;
@@ -171,7 +173,7 @@ async fn handle_deliveries(
         }
         match d.message.msg_type {
             MessageType::BlockAnnouncement => peers.request_sync(),
-            MessageType::TaskCreated => note_migrant(&migrants, &d.message),
+            MessageType::TaskCreated => {}
             MessageType::ChainStatus => {
                 if let Some(v) = d.message.payload.get(crate::channel_gossip::CHANNEL_OP_KEY) {
                     let verdict = crate::channel_gossip::deliver(&chain, &d.from, v).await;
