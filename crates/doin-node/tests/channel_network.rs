@@ -12,7 +12,7 @@ use doin_consensus::channel::ChannelStatus;
 use doin_consensus::ChainState;
 use doin_node::chain_params::chain_params;
 use doin_node::config::NodeConfig;
-use doin_node::testnet::{agree, runtime, TestNet};
+use doin_node::testnet::{agree, minting_template, runtime, NodeApi, TestNet};
 use doin_primitives::identity::Identity;
 use doin_primitives::models::{ChannelAction, ChannelOp, ChannelUpdate, WireModel};
 use doin_primitives::Timestamp;
@@ -22,46 +22,21 @@ const DEPOSIT: i64 = 50_000_000;
 /// Seconds of chain time a unilateral close waits.
 const PERIOD: i64 = 5;
 
+/// A chain that keeps minting: blocks carry the channel operations and advance chain time.
 fn template() -> NodeConfig {
-    let mut c = NodeConfig::embedded_default();
-    c.quorum_min_evaluators = 1;
-    c.target_block_time = 1.0;
-    c.initial_threshold = 0.001;
-    c.eval_poll_interval = 1.0;
+    let mut c = minting_template(1, 0.5);
     c.network_protocol = "gossipsub".into();
     c.fee_config.rate_limit_max_tx = 0;
-    for d in &mut c.domains {
-        d.target_performance = None;
-        // A domain whose optimum stays minutes away, so that blocks (which carry the
-        // channel operations and advance chain time) keep coming.
-        d.optimization_config
-            .insert("round_interval_seconds".into(), serde_json::json!(0.5));
-        d.optimization_config
-            .insert("n_params".into(), serde_json::json!(100));
-    }
     c
 }
 
 struct Api {
-    client: reqwest::Client,
-    ports: Vec<u16>,
+    http: NodeApi,
 }
 
 impl Api {
     async fn call(&self, node: usize, path: &str, body: Option<String>) -> (u16, Value) {
-        let url = format!("http://127.0.0.1:{}{path}", self.ports[node]);
-        let r = match body {
-            None => self.client.get(url),
-            Some(b) => self
-                .client
-                .post(url)
-                .header("content-type", "application/json")
-                .body(b),
-        }
-        .send()
-        .await
-        .expect("HTTP");
-        (r.status().as_u16(), r.json().await.expect("JSON"))
+        self.http.call(node, path, body).await.expect("HTTP")
     }
 
     async fn submit(&self, node: usize, op: &ChannelOp) -> (u16, Value) {
@@ -86,13 +61,13 @@ impl Api {
         let start = Instant::now();
         loop {
             let mut all = Vec::new();
-            for node in 0..self.ports.len() {
+            for node in 0..self.http.ports.len() {
                 let (code, c) = self.call(node, &format!("/channels/{id}"), None).await;
                 if code == 200 && pred(&c) {
                     all.push(c);
                 }
             }
-            if all.len() == self.ports.len() {
+            if all.len() == self.http.ports.len() {
                 return all.swap_remove(0);
             }
             assert!(
@@ -148,8 +123,7 @@ fn channels_pay_dispute_and_agree_on_every_node() {
             .collect();
         let ids: Vec<String> = keys.iter().map(|k| k.peer_id().to_owned()).collect();
         let api = Api {
-            client: reqwest::Client::new(),
-            ports: (0..3).map(|i| net.node(i).port).collect(),
+            http: net.api().expect("HTTP client"),
         };
         let funded = |v: &[std::sync::Arc<doin_node::view::ChainView>]| {
             v.len() == 3

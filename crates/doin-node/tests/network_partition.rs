@@ -6,28 +6,16 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use doin_node::config::NodeConfig;
-use doin_node::testnet::runtime;
-use doin_node::testnet::{agree, TestNet};
+use doin_node::testnet::{agree, minting_template, runtime, TestNet};
 
 /// A network chain (quorums of `quorum` other nodes) on a domain without a target whose
 /// optimum stays minutes away (100 parameters, two optimizer rounds a second: a converged
 /// domain stops the chain for good, see the attack arena's template), so that blocks keep
 /// coming; finality is deep enough that a short partition stays reversible.
 fn template(quorum: u32) -> NodeConfig {
-    let mut c = NodeConfig::embedded_default();
-    c.quorum_min_evaluators = quorum;
+    let mut c = minting_template(quorum, 0.5);
     c.finality_confirmation_depth = 30;
-    c.target_block_time = 1.0;
-    c.initial_threshold = 0.001;
-    c.eval_poll_interval = 1.0;
     c.network_protocol = "gossipsub".into();
-    for d in &mut c.domains {
-        d.target_performance = None;
-        d.optimization_config
-            .insert("round_interval_seconds".into(), serde_json::json!(0.5));
-        d.optimization_config
-            .insert("n_params".into(), serde_json::json!(100));
-    }
     c
 }
 

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use doin_consensus::ChainState;
 use doin_node::chain_params::chain_params;
 use doin_node::config::NodeConfig;
-use doin_node::testnet::{agree, runtime, TestNet};
+use doin_node::testnet::{agree, minting_template, runtime, NodeApi, TestNet};
 use doin_primitives::identity::Identity;
 use doin_primitives::models::{ChannelAction, ChannelOp, ChannelUpdate, Transfer, WireModel};
 use doin_primitives::Timestamp;
@@ -30,46 +30,25 @@ const PERIOD: i64 = 5;
 /// The serving node.
 const SERVER: usize = 1;
 
+/// A chain that keeps minting (blocks carry the channel operations and advance chain time),
+/// with a priced quadratic domain.
 fn template() -> NodeConfig {
-    let mut c = NodeConfig::embedded_default();
-    c.quorum_min_evaluators = 1;
-    c.target_block_time = 1.0;
-    c.initial_threshold = 0.001;
-    c.eval_poll_interval = 1.0;
+    let mut c = minting_template(1, 0.5);
     c.network_protocol = "gossipsub".into();
     c.fee_config.rate_limit_max_tx = 0;
     for d in &mut c.domains {
-        d.target_performance = None;
         d.inference_price = PRICE as u64;
-        // An optimum minutes away, so that blocks (which carry the channel operations
-        // and advance chain time) keep coming.
-        d.optimization_config
-            .insert("round_interval_seconds".into(), json!(0.5));
-        d.optimization_config.insert("n_params".into(), json!(100));
     }
     c
 }
 
 struct Api {
-    client: reqwest::Client,
-    ports: Vec<u16>,
+    http: NodeApi,
 }
 
 impl Api {
     async fn call(&self, node: usize, path: &str, body: Option<String>) -> (u16, Value) {
-        let url = format!("http://127.0.0.1:{}{path}", self.ports[node]);
-        let r = match body {
-            None => self.client.get(url),
-            Some(b) => self
-                .client
-                .post(url)
-                .header("content-type", "application/json")
-                .body(b),
-        }
-        .send()
-        .await
-        .expect("HTTP");
-        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+        self.http.call(node, path, body).await.expect("HTTP")
     }
 
     async fn op(&self, node: usize, op: &ChannelOp) -> String {
@@ -128,13 +107,13 @@ impl Api {
         let start = Instant::now();
         loop {
             let mut all = Vec::new();
-            for node in 0..self.ports.len() {
+            for node in 0..self.http.ports.len() {
                 let (code, c) = self.call(node, &format!("/channels/{id}"), None).await;
                 if code == 200 && pred(&c) {
                     all.push(c);
                 }
             }
-            if all.len() == self.ports.len() {
+            if all.len() == self.http.ports.len() {
                 return all.swap_remove(0);
             }
             assert!(
@@ -176,11 +155,7 @@ fn a_client_pays_for_inference_through_a_channel_and_a_stale_close_loses_the_dis
         let client = Identity::from_scalar_bytes(&[77; 32]).expect("client key");
         let forger = Identity::from_scalar_bytes(&[78; 32]).expect("forger key");
         let mut api = Api {
-            client: reqwest::Client::builder()
-                .timeout(Duration::from_secs(30))
-                .build()
-                .expect("client"),
-            ports: (0..3).map(|i| net.node(i).port).collect(),
+            http: net.api().expect("HTTP client"),
         };
         let ready = |v: &[std::sync::Arc<doin_node::view::ChainView>]| {
             v.len() == 3
@@ -302,7 +277,7 @@ fn a_client_pays_for_inference_through_a_channel_and_a_stale_close_loses_the_dis
         // A restart of the serving node keeps its newest voucher (a replay is still refused).
         net.stop(SERVER).await;
         net.restart(SERVER).await.expect("restart");
-        api.ports[SERVER] = net.node(SERVER).port;
+        api.http.ports[SERVER] = net.node(SERVER).port;
         assert_eq!(api.held(SERVER, &a).await, held);
         api.refused(SERVER, Some(&voucher(&a, 4, 4 * PRICE)), "not newer")
             .await;

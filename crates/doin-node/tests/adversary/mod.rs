@@ -17,7 +17,7 @@ use doin_node::chain_service::ImportOutcome;
 use doin_node::config::NodeConfig;
 use doin_node::task_queue::{QueuedTask, TaskQueue};
 pub use doin_node::testnet::runtime;
-use doin_node::testnet::{agree, describe, TestNet};
+use doin_node::testnet::{agree, describe, minting_template, TestNet};
 use doin_primitives::identity::Identity;
 use doin_primitives::merkle::merkle_root;
 use doin_primitives::models::{Block, BlockHeader, Transaction};
@@ -28,31 +28,12 @@ use doin_primitives::Timestamp;
 /// The domain the arena optimizes.
 pub const DOMAIN: &str = "quadratic";
 
-/// A network chain with quorums of `k` other nodes, 1 s blocks and a small threshold, on a
-/// domain without a target whose optimum stays out of reach for minutes, so that blocks keep
-/// coming; finality deep enough that a forged block one or two below the tip is still
-/// weighed as a fork.
-///
-/// Once the best loss is under 1, increments are absolute, so the chain can only mint
-/// `|best| / threshold` more blocks: a domain that converges stops the chain for good. The
-/// evolution strategy gains about `0.3 / n_params` in log loss per trial at best; with 100
-/// parameters and 8 trials a second per node (two rounds of four), three nodes need over
-/// two minutes to go from a random start (a loss near 10^4) to a loss of 0.01, whatever the
-/// machine's speed.
+/// A network chain with quorums of `k` other nodes that keeps minting for minutes
+/// ([`minting_template`], two rounds a second); finality deep enough that a forged block one
+/// or two below the tip is still weighed as a fork.
 pub fn template(k: u32) -> NodeConfig {
-    let mut c = NodeConfig::embedded_default();
-    c.quorum_min_evaluators = k;
+    let mut c = minting_template(k, 0.5);
     c.finality_confirmation_depth = 30;
-    c.target_block_time = 1.0;
-    c.initial_threshold = 0.001;
-    c.eval_poll_interval = 1.0;
-    for d in &mut c.domains {
-        d.target_performance = None;
-        d.optimization_config
-            .insert("round_interval_seconds".into(), serde_json::json!(0.5));
-        d.optimization_config
-            .insert("n_params".into(), serde_json::json!(100));
-    }
     c
 }
 

@@ -15,8 +15,8 @@ use doin_consensus::{ChainParams, ChainState, QuorumVote};
 use doin_node::config::NodeConfig;
 use doin_node::node::RunningNode;
 use doin_node::sync::SyncClient;
-use doin_node::testnet::describe;
 pub use doin_node::testnet::runtime;
+use doin_node::testnet::{describe, minting_template};
 use doin_primitives::identity::Identity;
 use doin_primitives::models::{Block, WireModel};
 use doin_primitives::value::{Map, Value};
@@ -28,25 +28,13 @@ pub const DOMAIN: &str = "quadratic";
 /// A solo chain (quorums of one) that mints a block every second or so and does not run
 /// out of improvements for minutes, with finality `depth` blocks deep.
 ///
-/// Once the best loss is under 1, increments are absolute, so a converged domain stops the
-/// chain for good (the default 10 parameters at 50 rounds a second converged within a
-/// few seconds). The evolution strategy gains about `0.3 / n_params` in log loss per trial
-/// at best: with 100 parameters and 40 trials a second (ten rounds of four), the loss takes
-/// over a minute and a half to fall from about 10^4 to the threshold, whatever the
-/// machine's speed, while a block needs 5 % of it.
+/// [`minting_template`] at ten rounds a second (the default 10 parameters at 50 rounds a
+/// second converged within a few seconds and stopped the chain), a block needing 5 % of the
+/// best loss.
 pub fn solo_template(depth: u32) -> NodeConfig {
-    let mut c = NodeConfig::embedded_default();
-    c.quorum_min_evaluators = 0;
-    c.target_block_time = 1.0;
+    let mut c = minting_template(0, 0.1);
     c.initial_threshold = 0.05;
     c.finality_confirmation_depth = depth;
-    for d in &mut c.domains {
-        d.target_performance = None;
-        d.optimization_config
-            .insert("round_interval_seconds".into(), serde_json::json!(0.1));
-        d.optimization_config
-            .insert("n_params".into(), serde_json::json!(100));
-    }
     c
 }
 
