@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use doin_consensus::ChainState;
 use doin_node::chain_params::chain_params;
 use doin_node::config::NodeConfig;
-use doin_node::testnet::{agree, TestNet};
+use doin_node::testnet::{agree, minting_template, NodeApi, TestNet};
 use doin_primitives::identity::Identity;
 use doin_primitives::models::{Transfer, WireModel};
 use doin_primitives::Timestamp;
@@ -19,58 +19,35 @@ use serde_json::Value;
 /// Mempool capacity of the test nodes: small, so that the flood fills it.
 const CAPACITY: usize = 10;
 
+/// A chain that keeps minting (blocks carry the transfers) with a small mempool.
 fn template() -> NodeConfig {
-    let mut c = NodeConfig::embedded_default();
-    c.quorum_min_evaluators = 1;
-    c.target_block_time = 1.0;
-    // A block needs about two accepted optimae of 1 %: optimizer rounds no longer wait for
+    let mut c = minting_template(1, 0.5);
+    // A block needs about two accepted optimae of 1 %: optimizer rounds do not wait for
     // their quorums, and at a block per optimae the chain emptied the mempool faster than
     // the flood below fills it.
     c.initial_threshold = 0.02;
-    c.eval_poll_interval = 1.0;
     c.network_protocol = "gossipsub".into();
     c.fee_config.mempool_size_limit = CAPACITY;
     c.fee_config.rate_limit_max_tx = 0;
-    for d in &mut c.domains {
-        d.target_performance = None;
-        // A domain whose optimum stays minutes away, so that blocks (which carry the
-        // transfers) keep coming: a converged domain stops the chain.
-        d.optimization_config
-            .insert("round_interval_seconds".into(), serde_json::json!(0.5));
-        d.optimization_config
-            .insert("n_params".into(), serde_json::json!(100));
-    }
     c
 }
 
 struct Api {
-    client: reqwest::Client,
-    ports: Vec<u16>,
+    http: NodeApi,
 }
 
 impl Api {
     async fn get(&self, node: usize, path: &str) -> Value {
-        self.client
-            .get(format!("http://127.0.0.1:{}{path}", self.ports[node]))
-            .send()
-            .await
-            .expect("GET")
-            .json()
-            .await
-            .expect("JSON")
+        self.http.call(node, path, None).await.expect("GET").1
     }
 
     /// Posts a transfer; returns the status code and the body.
     async fn submit(&self, node: usize, t: &Transfer) -> (u16, Value) {
-        let r = self
-            .client
-            .post(format!("http://127.0.0.1:{}/transfers", self.ports[node]))
-            .header("content-type", "application/json")
-            .body(t.to_wire_json())
-            .send()
+        let body = Some(t.to_wire_json());
+        self.http
+            .call(node, "/transfers", body)
             .await
-            .expect("POST");
-        (r.status().as_u16(), r.json().await.expect("JSON"))
+            .expect("POST")
     }
 
     async fn nonce(&self, node: usize, who: &str) -> u64 {
@@ -127,8 +104,7 @@ fn transfers_agree_on_every_node_and_bad_ones_are_refused() {
             .collect();
         let ids: Vec<String> = keys.iter().map(|k| k.peer_id().to_owned()).collect();
         let api = Api {
-            client: reqwest::Client::new(),
-            ports: (0..3).map(|i| net.node(i).port).collect(),
+            http: net.api().expect("HTTP client"),
         };
         // Funded, as every node sees it, on a chain old enough that a reorganisation will
         // not take the funds back.
