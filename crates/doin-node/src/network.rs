@@ -28,7 +28,7 @@ use doin_net::Verdict;
 use doin_primitives::identity::Identity;
 use doin_primitives::models::message::{Message, MessageType};
 use doin_primitives::models::payload::{BlockAnnouncement, ChainStatus, Payload};
-use doin_primitives::models::{Transfer, WireModel};
+use doin_primitives::models::{ChannelOp, Transfer, WireModel};
 use doin_primitives::value::Map;
 use doin_primitives::Timestamp;
 use tokio::sync::{mpsc, watch};
@@ -106,21 +106,25 @@ pub fn start(
         )));
     }
     if let Some(relay) = chain.take_channel_relay() {
-        tasks.push(tokio::spawn(crate::channel_gossip::gossip(
+        tasks.push(tokio::spawn(gossip_relayed(
             net.clone(),
             identity.clone(),
             chain.clone(),
             relay,
             stop.clone(),
+            crate::channel_gossip::CHANNEL_OP_KEY,
+            ChannelOp::compute_id,
         )));
     }
     if let Some(relay) = chain.take_transfer_relay() {
-        tasks.push(tokio::spawn(gossip_transfers(
+        tasks.push(tokio::spawn(gossip_relayed(
             net.clone(),
             identity,
             chain,
             relay,
             stop,
+            TRANSFER_KEY,
+            Transfer::compute_id,
         )));
     }
     Ok((net, tasks))
@@ -274,22 +278,27 @@ async fn announce_blocks(
     }
 }
 
-/// Gossips the transfers submitted to this node (see the module doc).
-async fn gossip_transfers(
+/// Gossips what is submitted to this node over HTTP and relayed on `relay` (transfers,
+/// channel operations): each item rides under `key` in the extra fields of a sealed
+/// `chain_status` message on the `blocks` topic, which reference nodes ignore. `id` names an
+/// item in the log when it cannot be published.
+pub(crate) async fn gossip_relayed<T: WireModel>(
     net: NetHandle,
     identity: Arc<Identity>,
     chain: ChainHandle,
-    mut relay: mpsc::Receiver<Transfer>,
+    mut relay: mpsc::Receiver<T>,
     mut stop: watch::Receiver<bool>,
+    key: &'static str,
+    id: fn(&T) -> String,
 ) {
     loop {
-        let t = tokio::select! {
-            t = relay.recv() => match t { Some(t) => t, None => return },
+        let item = tokio::select! {
+            item = relay.recv() => match item { Some(item) => item, None => return },
             _ = stop.wait_for(|s| *s) => return,
         };
         let view = chain.view();
         let mut extra = Map::new();
-        extra.insert(TRANSFER_KEY.into(), t.to_value());
+        extra.insert(key.into(), item.to_value());
         let payload = Payload::ChainStatus(ChainStatus {
             chain_height: view.height,
             tip_hash: view.tip_hash.clone(),
@@ -301,7 +310,7 @@ async fn gossip_transfers(
         message.sign(&identity);
         crate::metrics::METRICS.gossip_published.inc();
         if let Err(e) = net.publish(message).await {
-            tracing::debug!("cannot gossip transfer {}: {e}", t.compute_id());
+            tracing::debug!("cannot gossip {key} {}: {e}", id(&item));
         }
     }
 }

@@ -241,9 +241,54 @@ impl NodeApi {
         let code = answer.status().as_u16();
         Ok((code, answer.json().await.unwrap_or(serde_json::Value::Null)))
     }
+
+    /// Waits, at most `limit`, until every node answers `GET path` with 200 and an answer
+    /// `pred` holds for; returns node 0's answer, or an error saying what never happened.
+    pub async fn wait_all(
+        &self,
+        path: &str,
+        what: &str,
+        limit: Duration,
+        pred: impl Fn(&serde_json::Value) -> bool,
+    ) -> anyhow::Result<serde_json::Value> {
+        let start = Instant::now();
+        loop {
+            let mut all = Vec::new();
+            for node in 0..self.ports.len() {
+                let (code, answer) = self.call(node, path, None).await?;
+                if code == 200 && pred(&answer) {
+                    all.push(answer);
+                }
+            }
+            if all.len() == self.ports.len() {
+                return Ok(all.swap_remove(0));
+            }
+            if start.elapsed() > limit {
+                anyhow::bail!("{what} never held on every node within {limit:?} ({path})");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
 }
 
 impl TestNet {
+    /// Each node's chain up to `height`, replayed from its `chain.db` into consensus state
+    /// (what a restarted node would rebuild).
+    pub fn replayed(
+        &self,
+        config: &NodeConfig,
+        height: i64,
+    ) -> anyhow::Result<Vec<doin_consensus::ChainState>> {
+        (0..self.configs.len())
+            .map(|i| {
+                let reader = doin_store::ChainReader::open(&self.data_dir(i).join("chain.db"))?;
+                let blocks = reader.blocks(1, height)?;
+                let params = crate::chain_params::chain_params(config);
+                Ok(doin_consensus::ChainState::replay(params, &blocks)?)
+            })
+            .collect()
+    }
+
     /// A [`NodeApi`] for this network's nodes.
     pub fn api(&self) -> anyhow::Result<NodeApi> {
         NodeApi::new(self.configs.iter().map(|c| c.port).collect())

@@ -9,8 +9,6 @@
 use std::time::{Duration, Instant};
 
 use doin_consensus::channel::ChannelStatus;
-use doin_consensus::ChainState;
-use doin_node::chain_params::chain_params;
 use doin_node::config::NodeConfig;
 use doin_node::testnet::{agree, minting_template, runtime, NodeApi, TestNet};
 use doin_primitives::identity::Identity;
@@ -58,24 +56,13 @@ impl Api {
 
     /// Waits until every node reports channel `id` and `pred` holds for each report.
     async fn wait_channel(&self, id: &str, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
-        let start = Instant::now();
-        loop {
-            let mut all = Vec::new();
-            for node in 0..self.http.ports.len() {
-                let (code, c) = self.call(node, &format!("/channels/{id}"), None).await;
-                if code == 200 && pred(&c) {
-                    all.push(c);
-                }
-            }
-            if all.len() == self.http.ports.len() {
-                return all.swap_remove(0);
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(60),
-                "channel {id} never {what} on every node"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let path = format!("/channels/{id}");
+        let what = format!("channel {id} {what}");
+        let limit = Duration::from_secs(60);
+        self.http
+            .wait_all(&path, &what, limit, pred)
+            .await
+            .expect("channel state")
     }
 
     /// Waits until node `node`'s tip is dated at or after `micros`.
@@ -97,18 +84,6 @@ impl Api {
 
 fn state_is(state: &'static str) -> impl Fn(&Value) -> bool {
     move |c: &Value| c["state"] == state
-}
-
-/// Each node's chain up to `height`, replayed from its `chain.db`.
-fn replayed(net: &TestNet, config: &NodeConfig, height: i64) -> Vec<ChainState> {
-    (0..3)
-        .map(|i| {
-            let reader =
-                doin_store::ChainReader::open(&net.data_dir(i).join("chain.db")).expect("reader");
-            let blocks = reader.blocks(1, height).expect("blocks");
-            ChainState::replay(chain_params(config), &blocks).expect("replays")
-        })
-        .collect()
 }
 
 #[test]
@@ -305,7 +280,7 @@ fn channels_pay_dispute_and_agree_on_every_node() {
             .await
             .expect("agree");
         let height = net.views().iter().map(|v| v.tip_index).min().expect("tip");
-        let states = replayed(&net, &config, height);
+        let states = net.replayed(&config, height).expect("replays");
         for s in &states[1..] {
             assert_eq!(s.channels(), states[0].channels());
             assert_eq!(s.balances(), states[0].balances());

@@ -7,8 +7,6 @@
 
 use std::time::{Duration, Instant};
 
-use doin_consensus::ChainState;
-use doin_node::chain_params::chain_params;
 use doin_node::config::NodeConfig;
 use doin_node::testnet::{agree, minting_template, NodeApi, TestNet};
 use doin_primitives::identity::Identity;
@@ -73,18 +71,6 @@ fn refused(code_body: (u16, Value), want: &str) {
     assert_eq!(code, 400, "{body}");
     let detail = body["detail"].as_str().unwrap_or_default();
     assert!(detail.contains(want), "expected {want:?}, got {detail:?}");
-}
-
-/// Each node's chain up to `height`, replayed from its `chain.db`.
-fn replayed(net: &TestNet, config: &NodeConfig, height: i64) -> Vec<ChainState> {
-    (0..3)
-        .map(|i| {
-            let reader =
-                doin_store::ChainReader::open(&net.data_dir(i).join("chain.db")).expect("reader");
-            let blocks = reader.blocks(1, height).expect("blocks");
-            ChainState::replay(chain_params(config), &blocks).expect("replays")
-        })
-        .collect()
 }
 
 #[test]
@@ -252,7 +238,7 @@ fn transfers_agree_on_every_node_and_bad_ones_are_refused() {
             .await
             .expect("agree");
         let height = net.views().iter().map(|v| v.tip_index).min().expect("tip");
-        let states = replayed(&net, &config, height);
+        let states = net.replayed(&config, height).expect("replays");
         for s in &states[1..] {
             assert_eq!(s.balances(), states[0].balances());
             assert_eq!(s.base_fee(), states[0].base_fee());
