@@ -337,25 +337,8 @@ impl ChainState {
             commitment_hash: &c.commitment_hash,
             seed_block_hash: self.seed_block_hash(commit_height)?,
         };
-        let mut voted: BTreeSet<&str> = BTreeSet::new();
-        for v in &r.votes {
-            let evaluator = v.evaluator_id.as_str();
-            if !quorum.iter().any(|q| q == evaluator) {
-                return Err(ConsensusError::VoteFromOutsider(evaluator.to_owned()));
-            }
-            if !voted.insert(evaluator) {
-                return Err(ConsensusError::DuplicateVote(evaluator.to_owned()));
-            }
-            v.check_subject(&subject)?;
-            self.check_seal(v.seal.as_ref(), SealKind::Vote, &v.id(), evaluator)
-                .map_err(|e| ConsensusError::BadVoteSeal {
-                    evaluator: evaluator.to_owned(),
-                    reason: e.to_string(),
-                })?;
-        }
-        if let Some(missing) = quorum.iter().find(|q| !voted.contains(q.as_str())) {
-            return Err(ConsensusError::MissingVote(missing.clone()));
-        }
+        // Only the quorum's own votes: rejection evidence admits no young-chain extras.
+        self.check_vote_list(&r.votes, &quorum, &subject, |_| false)?;
         let voters: Vec<&str> = r.votes.iter().map(|v| v.evaluator_id.as_str()).collect();
         let counted = counted_votes(&quorum, &c.optimizer_id, &voters);
         let perfs: Vec<f64> = r.votes.iter().map(|v| v.verified_performance).collect();

@@ -157,19 +157,32 @@ impl ChainState {
                 a.votes.len()
             )));
         }
+        // A young chain also records other evaluators' votes (they never decide).
+        let extra_allowed = |evaluator: &str| young && evaluator != a.optimizer_id;
+        self.check_vote_list(&a.votes, &quorum, &subject, extra_allowed)?;
+        self.decide_votes(&quorum, &a.optimizer_id, a.reported_performance, &a.votes)
+    }
+
+    /// Checks the votes an optimae carries (accepted or rejected) against its quorum: each
+    /// voter a member or one `extra_allowed` admits, none twice, each vote about `subject`
+    /// with its evaluator's seed and sealed by it, and every member present.
+    pub(crate) fn check_vote_list(
+        &self,
+        votes: &[QuorumVote],
+        quorum: &[String],
+        subject: &VoteSubject<'_>,
+        extra_allowed: impl Fn(&str) -> bool,
+    ) -> Result<(), ConsensusError> {
         let mut voted: BTreeSet<&str> = BTreeSet::new();
-        for v in &a.votes {
+        for v in votes {
             let evaluator = v.evaluator_id.as_str();
-            let in_quorum = quorum.iter().any(|q| q == evaluator);
-            // A young chain also counts other evaluators' votes, so they get on chain.
-            let extra_allowed = young && evaluator != a.optimizer_id;
-            if !in_quorum && !extra_allowed {
+            if !quorum.iter().any(|q| q == evaluator) && !extra_allowed(evaluator) {
                 return Err(ConsensusError::VoteFromOutsider(evaluator.to_owned()));
             }
             if !voted.insert(evaluator) {
                 return Err(ConsensusError::DuplicateVote(evaluator.to_owned()));
             }
-            v.check_subject(&subject)?;
+            v.check_subject(subject)?;
             self.check_seal(v.seal.as_ref(), SealKind::Vote, &v.id(), evaluator)
                 .map_err(|e| ConsensusError::BadVoteSeal {
                     evaluator: evaluator.to_owned(),
@@ -179,7 +192,7 @@ impl ChainState {
         if let Some(missing) = quorum.iter().find(|q| !voted.contains(q.as_str())) {
             return Err(ConsensusError::MissingVote(missing.clone()));
         }
-        self.decide_votes(&quorum, &a.optimizer_id, a.reported_performance, &a.votes)
+        Ok(())
     }
 
     /// The quorum's decision on votes already checked against it: the members' votes
