@@ -160,23 +160,25 @@ fn read_wine(w: &Value, path: &str) -> Result<[f64; N_FEATURES], PluginError> {
 
 impl WineEvaluator {
     /// The inference answer: `{"predictions": [...], "model": {...}}` (see
-    /// [`crate::inference`]).
+    /// [`crate::inference`]), from the model of `h` trained on `data` (the data set, or
+    /// with feature selection its weighted z-scores); `described` is the answer's `model`.
     pub(super) fn predict(
         &mut self,
+        data: &WineData,
         h: &Hyperparameters,
+        mut described: Map,
         input: &Value,
     ) -> Result<Value, PluginError> {
         let wines = read_wines(input)?;
         let model = match self.model.take() {
-            Some(m) if m.hyperparameters == *h => m,
-            _ => RidgeModel::fit(super::dataset::wine_data(), h)?,
+            Some(m) if m.hyperparameters == *h && m.sd == data.sd => m,
+            _ => RidgeModel::fit(data, h)?,
         };
         let model = self.model.insert(model);
         let predictions = wines
             .iter()
             .map(|w| Value::Float(model.predict(w)))
             .collect();
-        let mut described = h.to_parameters();
         described.insert("trained_on".into(), Value::Int(model.trained_on() as i64));
         let mut out = Map::new();
         out.insert("predictions".into(), Value::Array(predictions));

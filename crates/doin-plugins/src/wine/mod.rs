@@ -5,7 +5,10 @@
 //!   shipped in the `linfa-datasets` crate, z-scored once ([`dataset`]).
 //! * **Parameters** (hyperparameters of ridge regression, see [`model`]):
 //!   `{"log10_alpha": [-4, 2], "degree": 1 | 2, "clip": [0.5, 6]}`; a config's
-//!   `param_bounds` may narrow the ranges.
+//!   `param_bounds` may narrow the ranges. Opt-in larger space: with
+//!   `"feature_selection": true` in the configs, also one weight `w_<measurement>` in
+//!   `[0, 1]` per measurement ([`weight_name`]), multiplying its z-score before clipping
+//!   (0 drops it): 14 parameters instead of 3. Without the key nothing changes.
 //! * **Metric**: `neg_cv_mse`, higher is better: minus the mean squared error of `k`-fold
 //!   cross-validated predictions of every wine's quality (`folds`, default 10). Predicting
 //!   the mean scores about -0.65; tuned models reach about -0.41. Improvements are small
@@ -33,7 +36,8 @@ pub use dataset::{wine_data, WineData, DATASET, FEATURE_NAMES, N_FEATURES, N_SAM
 pub use evaluator::WineEvaluator;
 pub use inference::{read_wines, RidgeModel, MAX_WINES};
 pub use model::{
-    n_features, neg_cv_mse, Hyperparameters, SearchSpace, CLIP, DEGREE, LIMITS, LOG10_ALPHA, METRIC,
+    n_features, neg_cv_mse, weight_name, Hyperparameters, SearchSpace, CLIP, DEGREE,
+    FEATURE_SELECTION, LIMITS, LOG10_ALPHA, METRIC,
 };
 pub use optimizer::{WineOptimizer, DEFAULT_STEP_SIZE, DEGREE_SWITCH, TRIALS_PER_STEP};
 pub use synthetic::{configured_folds, fold_assignment, WineFolds, DEFAULT_FOLDS, GENERATOR};

@@ -12,7 +12,9 @@ use std::collections::BTreeMap;
 
 use doin_primitives::{Map, Value};
 
-use super::dataset::{WineData, N_FEATURES};
+use std::borrow::Cow;
+
+use super::dataset::{WineData, FEATURE_NAMES, N_FEATURES};
 use crate::config::optional_bounds;
 use crate::error::PluginError;
 use crate::plugin::{DomainMetadata, ParamBound};
@@ -29,6 +31,16 @@ pub const DEGREE: &str = "degree";
 /// z-scores are clipped to `[-clip, clip]` before the features are formed, which tames
 /// outlying wines.
 pub const CLIP: &str = "clip";
+
+/// The config key (`true` or `false`, default `false`) that opts into the larger search
+/// space: one weight `w_<measurement>` in `[0, 1]` per measurement ([`weight_name`]), by
+/// which its z-score is multiplied before clipping (0 drops the measurement).
+pub const FEATURE_SELECTION: &str = "feature_selection";
+
+/// The name of measurement `j`'s weight in the larger search space: `w_` and its name.
+pub fn weight_name(j: usize) -> String {
+    format!("w_{}", FEATURE_NAMES[j])
+}
 
 /// Predictions are clipped to the range of quality scores in the data set, so that no
 /// extrapolation to an outlying wine dominates the error.
@@ -86,15 +98,40 @@ impl Hyperparameters {
 /// The search space a domain config describes: each hyperparameter's bounds.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SearchSpace {
-    /// Bounds by parameter name (every name of [`LIMITS`]).
+    /// Bounds by parameter name (every name of [`LIMITS`], and with
+    /// [`FEATURE_SELECTION`] every [`weight_name`], in `[0, 1]`).
     pub bounds: BTreeMap<String, ParamBound>,
+    /// Whether the parameters include the measurements' weights ([`FEATURE_SELECTION`]).
+    pub feature_selection: bool,
 }
 
 impl SearchSpace {
-    /// Reads `param_bounds` (optional; each given range must lie inside [`LIMITS`]).
+    /// Reads [`FEATURE_SELECTION`] and `param_bounds` (optional; each given range must lie
+    /// inside [`LIMITS`], a weight's inside `[0, 1]`).
     pub fn from_config(config: &Map) -> Result<Self, PluginError> {
+        let feature_selection = match config.get(FEATURE_SELECTION) {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => *b,
+            Some(other) => {
+                return Err(PluginError::config(
+                    FEATURE_SELECTION,
+                    format!("expected true or false, got {}", other.type_name()),
+                ))
+            }
+        };
         let mut bounds: BTreeMap<String, ParamBound> =
             LIMITS.iter().map(|(k, b)| ((*k).to_owned(), *b)).collect();
+        if feature_selection {
+            for j in 0..N_FEATURES {
+                bounds.insert(
+                    weight_name(j),
+                    ParamBound {
+                        low: 0.0,
+                        high: 1.0,
+                    },
+                );
+            }
+        }
         for (name, b) in optional_bounds(config, "param_bounds")?.unwrap_or_default() {
             let limit = bounds.get(&name).copied().ok_or_else(|| {
                 PluginError::config(
@@ -113,7 +150,10 @@ impl SearchSpace {
             }
             bounds.insert(name, b);
         }
-        Ok(SearchSpace { bounds })
+        Ok(SearchSpace {
+            bounds,
+            feature_selection,
+        })
     }
 
     /// The domain's metadata: [`METRIC`], higher is better, the bounds.
@@ -126,9 +166,80 @@ impl SearchSpace {
     }
 
     /// The hyperparameters in `parameters`: every name present, a finite number inside its
-    /// bounds. Other keys are ignored.
+    /// bounds. Other keys (the weights too) are ignored.
     pub fn read(&self, parameters: &Map) -> Result<Hyperparameters, PluginError> {
-        let get = |name: &str| -> Result<f64, PluginError> {
+        let get = |name: &str| self.get(parameters, name);
+        Ok(Hyperparameters {
+            log10_alpha: get(LOG10_ALPHA)?,
+            degree: if get(DEGREE)? < 1.5 { 1 } else { 2 },
+            clip: get(CLIP)?,
+        })
+    }
+
+    /// The measurements' weights in `parameters` with [`FEATURE_SELECTION`] (each present,
+    /// a finite number inside its bounds), `None` without it.
+    pub fn weights(&self, parameters: &Map) -> Result<Option<[f64; N_FEATURES]>, PluginError> {
+        if !self.feature_selection {
+            return Ok(None);
+        }
+        let mut w = [0.0; N_FEATURES];
+        for (j, wj) in w.iter_mut().enumerate() {
+            *wj = self.get(parameters, &weight_name(j))?;
+        }
+        Ok(Some(w))
+    }
+
+    /// The data the model of `parameters` is trained on: `data` itself, or with
+    /// [`FEATURE_SELECTION`] its z-scores multiplied by the weights (and the standard
+    /// deviations divided by them, so that inference scales a client's wines alike).
+    pub fn data<'a>(
+        &self,
+        data: &'a WineData,
+        parameters: &Map,
+    ) -> Result<Cow<'a, WineData>, PluginError> {
+        let Some(w) = self.weights(parameters)? else {
+            return Ok(Cow::Borrowed(data));
+        };
+        let mut d = data.clone();
+        for row in d.z.chunks_mut(N_FEATURES) {
+            for (v, wj) in row.iter_mut().zip(&w) {
+                *v *= wj;
+            }
+        }
+        for (s, wj) in d.sd.iter_mut().zip(&w) {
+            *s /= wj;
+        }
+        Ok(Cow::Owned(d))
+    }
+
+    /// The validated hyperparameters (and weights) of `parameters`, in the form
+    /// [`Hyperparameters::to_parameters`] gives, with the weights added.
+    pub fn normalized(&self, parameters: &Map) -> Result<Map, PluginError> {
+        let mut out = self.read(parameters)?.to_parameters();
+        if let Some(w) = self.weights(parameters)? {
+            for (j, wj) in w.iter().enumerate() {
+                out.insert(weight_name(j), Value::Float(*wj));
+            }
+        }
+        Ok(out)
+    }
+
+    /// `neg_cv_mse` of the model of `parameters` (validated) on `data` in the folds
+    /// `fold_of`.
+    pub fn score(
+        &self,
+        data: &WineData,
+        parameters: &Map,
+        fold_of: &[usize],
+        folds: usize,
+    ) -> Result<f64, PluginError> {
+        let h = self.read(parameters)?;
+        let data = self.data(data, parameters)?;
+        neg_cv_mse(&data, &h, fold_of, folds)
+    }
+
+    fn get(&self, parameters: &Map, name: &str) -> Result<f64, PluginError> {
+        {
             let bound = self.bounds.get(name).copied().unwrap_or(ParamBound {
                 low: f64::NEG_INFINITY,
                 high: f64::INFINITY,
@@ -140,12 +251,7 @@ impl SearchSpace {
                     bound.low, bound.high
                 ))),
             }
-        };
-        Ok(Hyperparameters {
-            log10_alpha: get(LOG10_ALPHA)?,
-            degree: if get(DEGREE)? < 1.5 { 1 } else { 2 },
-            clip: get(CLIP)?,
-        })
+        }
     }
 }
 

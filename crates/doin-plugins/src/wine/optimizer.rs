@@ -1,10 +1,11 @@
 //! The wine domain's optimizer: a (1+1) evolution strategy with the 1/5 success rule over
 //! the hyperparameter box, scoring each trial by cross-validation on its own folds.
 
-use doin_primitives::Map;
+use doin_primitives::{Map, Value};
 
 use super::dataset::wine_data;
-use super::model::{neg_cv_mse, Hyperparameters, SearchSpace, CLIP, DEGREE, LOG10_ALPHA};
+use super::dataset::N_FEATURES;
+use super::model::{weight_name, SearchSpace, CLIP, DEGREE, LOG10_ALPHA};
 use super::synthetic::{configured_folds, fold_assignment};
 use crate::config::{optional_f64, optional_u64};
 use crate::error::PluginError;
@@ -34,6 +35,9 @@ pub const DEGREE_SWITCH: f64 = 0.2;
 #[derive(Debug, Clone)]
 pub struct WineOptimizer {
     space: SearchSpace,
+    /// The parameters in the order of the search vector: [`ORDER`], then with
+    /// feature selection the weights.
+    order: Vec<String>,
     folds: usize,
     fold_of: Vec<usize>,
     rng: SeededStream,
@@ -55,7 +59,12 @@ impl WineOptimizer {
             ));
         }
         let seed = optional_u64(config, "seed")?.unwrap_or(0);
+        let mut order: Vec<String> = ORDER.iter().map(|n| (*n).to_owned()).collect();
+        if space.feature_selection {
+            order.extend((0..N_FEATURES).map(weight_name));
+        }
         Ok(WineOptimizer {
+            order,
             fold_of: fold_assignment(seed, wine_data().len(), folds),
             space,
             folds,
@@ -65,20 +74,23 @@ impl WineOptimizer {
         })
     }
 
-    fn hyperparameters(&self, u: &[f64]) -> Result<Hyperparameters, PluginError> {
+    fn parameters(&self, u: &[f64]) -> Result<Map, PluginError> {
         let mut m = Map::new();
-        for (name, ui) in ORDER.iter().zip(u) {
-            let b = self.space.bounds[*name];
-            m.insert((*name).into(), (b.low + (b.high - b.low) * ui).into());
+        for (name, ui) in self.order.iter().zip(u) {
+            let b = self.space.bounds[name];
+            m.insert(name.clone(), (b.low + (b.high - b.low) * ui).into());
         }
-        self.space.read(&m)
+        self.space.normalized(&m)
     }
 
-    fn scaled(&self, h: &Hyperparameters) -> Vec<f64> {
-        [h.log10_alpha, f64::from(h.degree), h.clip]
+    /// `parameters` (validated) in the scaled coordinates of the search vector.
+    fn scaled(&self, parameters: &Map) -> Result<Vec<f64>, PluginError> {
+        let p = self.space.normalized(parameters)?;
+        Ok(self
+            .order
             .iter()
-            .zip(ORDER)
-            .map(|(v, name)| {
+            .map(|name| {
+                let v = p.get(name).and_then(Value::as_f64).unwrap_or(0.0);
                 let b = self.space.bounds[name];
                 if b.high > b.low {
                     ((v - b.low) / (b.high - b.low)).clamp(0.0, 1.0)
@@ -86,12 +98,14 @@ impl WineOptimizer {
                     0.0
                 }
             })
-            .collect()
+            .collect())
     }
 
     fn consider(&mut self, u: Vec<f64>) -> Result<bool, PluginError> {
-        let h = self.hyperparameters(&u)?;
-        let perf = neg_cv_mse(wine_data(), &h, &self.fold_of, self.folds)?;
+        let p = self.parameters(&u)?;
+        let perf = self
+            .space
+            .score(wine_data(), &p, &self.fold_of, self.folds)?;
         let better = self.best.as_ref().is_none_or(|(_, best)| perf > *best);
         if better {
             self.best = Some((u, perf));
@@ -108,11 +122,13 @@ impl Optimizer for WineOptimizer {
     fn step(&mut self, current_best: Option<&Candidate>) -> Result<Candidate, PluginError> {
         if let Some(c) = current_best {
             // Re-measured on this optimizer's folds: a peer's report is never trusted.
-            let u = self.scaled(&self.space.read(&c.parameters)?);
+            let u = self.scaled(&c.parameters)?;
             self.consider(u)?;
         }
         if self.best.is_none() {
-            let start = (0..ORDER.len()).map(|_| self.rng.next_unit()).collect();
+            let start = (0..self.order.len())
+                .map(|_| self.rng.next_unit())
+                .collect();
             self.consider(start)?;
         }
         for _ in 0..TRIALS_PER_STEP {
@@ -145,7 +161,7 @@ impl Optimizer for WineOptimizer {
             .clone()
             .ok_or_else(|| PluginError::InvalidParameters("no starting point".into()))?;
         Ok(Candidate {
-            parameters: self.hyperparameters(&u)?.to_parameters(),
+            parameters: self.parameters(&u)?,
             performance,
         })
     }
@@ -154,6 +170,7 @@ impl Optimizer for WineOptimizer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wine::model::Hyperparameters;
 
     #[test]
     fn same_seeds_same_steps_and_performance_never_drops() {
@@ -206,5 +223,51 @@ mod tests {
         assert!(next.performance >= own.performance);
         // The claimed 0.0 was not believed: the score is this optimizer's measurement.
         assert!(next.performance < -0.3, "{}", next.performance);
+    }
+}
+
+#[cfg(test)]
+mod feature_selection_tests {
+    use super::*;
+    use crate::wine::model::{Hyperparameters, FEATURE_SELECTION};
+
+    #[test]
+    fn the_larger_space_adds_a_weight_per_measurement() {
+        let off = WineOptimizer::new(&Map::new(), 1)
+            .unwrap()
+            .step(None)
+            .unwrap();
+        assert_eq!(off.parameters.len(), 3);
+        let cfg = doin_primitives::map! { FEATURE_SELECTION => true, "seed" => 7i64 };
+        let run = |rng_seed| {
+            let mut opt = WineOptimizer::new(&cfg, rng_seed).unwrap();
+            (0..4).map(|_| opt.step(None).unwrap()).collect::<Vec<_>>()
+        };
+        let a = run(3);
+        assert_eq!(a, run(3));
+        assert_eq!(a[0].parameters.len(), 3 + N_FEATURES);
+        assert!(a.windows(2).all(|w| w[1].performance >= w[0].performance));
+        // A migrant is re-measured in the larger space too.
+        let mut opt = WineOptimizer::new(&cfg, 4).unwrap();
+        let next = opt
+            .step(Some(&Candidate {
+                parameters: a[3].parameters.clone(),
+                performance: 0.0,
+            }))
+            .unwrap();
+        assert!(next.performance >= a[3].performance - 0.02 && next.performance < -0.3);
+        // Without its weights a point of the larger space is refused.
+        let mut opt = WineOptimizer::new(&cfg, 4).unwrap();
+        let h = Hyperparameters {
+            log10_alpha: -1.0,
+            degree: 1,
+            clip: 2.0,
+        };
+        assert!(opt
+            .step(Some(&Candidate {
+                parameters: h.to_parameters(),
+                performance: 0.0,
+            }))
+            .is_err());
     }
 }
