@@ -15,19 +15,17 @@
 //!   leave, and so does every operation that no longer fits after them.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::time::Instant;
 
 use doin_consensus::channel::{verify_channel_op_seal, Channel, ChannelError, ChannelStats};
 use doin_consensus::ChainState;
 use doin_primitives::models::ChannelOp;
 
-use crate::mempool::RATE_WINDOW;
+use crate::rate_window::{RateWindow, RATE_WINDOW};
 
 /// Pending channel operations kept at most by default.
 pub const DEFAULT_CHANNEL_POOL_CAPACITY: usize = 1_000;
-/// Peers whose rate is tracked at most.
-const MAX_TRACKED_PEERS: usize = 4096;
 
 /// Why a channel operation was not admitted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -72,12 +70,11 @@ struct Entry {
 /// The pending channel operations (see the module doc).
 pub struct ChannelPool {
     capacity: usize,
-    rate_limit: usize,
     by_id: HashMap<String, Entry>,
     /// Pending ids per actor by nonce.
     by_actor: BTreeMap<String, BTreeMap<u64, String>>,
     next_seq: u64,
-    rates: HashMap<String, VecDeque<Instant>>,
+    rates: RateWindow,
 }
 
 impl ChannelPool {
@@ -86,11 +83,10 @@ impl ChannelPool {
     pub fn new(capacity: usize, rate_limit: usize) -> Self {
         ChannelPool {
             capacity: capacity.max(1),
-            rate_limit,
             by_id: HashMap::new(),
             by_actor: BTreeMap::new(),
             next_seq: 0,
-            rates: HashMap::new(),
+            rates: RateWindow::new(rate_limit),
         }
     }
 
@@ -144,12 +140,11 @@ impl ChannelPool {
             return Err(ChannelPoolError::AlreadyPending(id));
         }
         if let Some((source, now)) = rate {
-            let count = self.rate_count(source, now);
-            if self.rate_limit > 0 && count >= self.rate_limit {
+            if let Some(count) = self.rates.exhausted(source, now) {
                 return Err(ChannelPoolError::RateLimited {
                     peer: source.to_owned(),
                     count,
-                    limit: self.rate_limit,
+                    limit: self.rates.limit(),
                     window_secs: RATE_WINDOW.as_secs(),
                 });
             }
@@ -171,7 +166,7 @@ impl ChannelPool {
             }
         }
         if let Some((source, now)) = rate {
-            self.note_rate(source, now);
+            self.rates.note(source, now);
         }
         let seq = self.next_seq;
         self.next_seq += 1;
@@ -206,39 +201,6 @@ impl ChannelPool {
             }
         }
         Some(e.op)
-    }
-
-    fn rate_count(&mut self, source: &str, now: Instant) -> usize {
-        let Some(q) = self.rates.get_mut(source) else {
-            return 0;
-        };
-        while q
-            .front()
-            .is_some_and(|t| now.duration_since(*t) >= RATE_WINDOW)
-        {
-            q.pop_front();
-        }
-        q.len()
-    }
-
-    fn note_rate(&mut self, source: &str, now: Instant) {
-        if self.rate_limit == 0 {
-            return;
-        }
-        if !self.rates.contains_key(source) && self.rates.len() >= MAX_TRACKED_PEERS {
-            self.rates.retain(|_, q| {
-                q.back()
-                    .is_some_and(|t| now.duration_since(*t) < RATE_WINDOW)
-            });
-            if self.rates.len() >= MAX_TRACKED_PEERS {
-                return;
-            }
-        }
-        let q = self.rates.entry(source.to_owned()).or_default();
-        q.push_back(now);
-        while q.len() > self.rate_limit {
-            q.pop_front();
-        }
     }
 
     /// The pending operations in block order: highest fee first (earlier on ties), each

@@ -53,6 +53,7 @@ pub mod peers;
 pub mod plugins;
 pub mod progress;
 pub mod proposals;
+pub mod rate_window;
 pub mod stats;
 pub mod sync;
 pub mod task_queue;

@@ -20,8 +20,8 @@
 //!   the chain come back ([`Mempool::readmit`]).
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, VecDeque};
-use std::time::{Duration, Instant};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
+use std::time::Instant;
 
 use doin_consensus::transfer::{
     check_transfer, debited, verify_transfer_seal, Account, TransferError,
@@ -33,10 +33,8 @@ use doin_primitives::models::Transfer;
 pub const DEFAULT_CAPACITY: usize = 10_000;
 /// Transfers one peer may have admitted per [`RATE_WINDOW`] by default.
 pub const DEFAULT_RATE_LIMIT: usize = 20;
-/// The sliding window of the rate limit.
-pub const RATE_WINDOW: Duration = Duration::from_secs(60);
-/// Peers whose rate is tracked at most (the least recently active are forgotten first).
-const MAX_TRACKED_PEERS: usize = 4096;
+use crate::rate_window::RateWindow;
+pub use crate::rate_window::RATE_WINDOW;
 
 /// Why a transfer was not admitted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -110,7 +108,7 @@ pub struct Mempool {
     /// candidates.
     tails: BTreeSet<(u64, Reverse<u64>, String)>,
     next_seq: u64,
-    rates: HashMap<String, VecDeque<Instant>>,
+    rates: RateWindow,
 }
 
 /// What admission needs from the chain: an account and the base fee.
@@ -141,7 +139,7 @@ impl Mempool {
             order: BTreeSet::new(),
             tails: BTreeSet::new(),
             next_seq: 0,
-            rates: HashMap::new(),
+            rates: RateWindow::new(config.rate_limit),
         }
     }
 
@@ -232,12 +230,11 @@ impl Mempool {
             return Err(MempoolError::AlreadyPending(id));
         }
         if let Some((source, now)) = rate {
-            let count = self.rate_count(source, now);
-            if self.config.rate_limit > 0 && count >= self.config.rate_limit {
+            if let Some(count) = self.rates.exhausted(source, now) {
                 return Err(MempoolError::RateLimited {
                     peer: source.to_owned(),
                     count,
-                    limit: self.config.rate_limit,
+                    limit: self.rates.limit(),
                     window_secs: RATE_WINDOW.as_secs(),
                 });
             }
@@ -259,7 +256,7 @@ impl Mempool {
             self.remove(&victim);
         }
         if let Some((source, now)) = rate {
-            self.note_rate(source, now);
+            self.rates.note(source, now);
         }
         let seq = self.next_seq;
         self.next_seq += 1;
@@ -321,47 +318,6 @@ impl Mempool {
         }
         self.refresh_tail(&sender, old_tail);
         Some(e.transfer)
-    }
-
-    /// Admitted transfers from `source` within the window ending at `now`.
-    fn rate_count(&mut self, source: &str, now: Instant) -> usize {
-        let Some(q) = self.rates.get_mut(source) else {
-            return 0;
-        };
-        while q
-            .front()
-            .is_some_and(|t| now.duration_since(*t) >= RATE_WINDOW)
-        {
-            q.pop_front();
-        }
-        q.len()
-    }
-
-    fn note_rate(&mut self, source: &str, now: Instant) {
-        if self.config.rate_limit == 0 {
-            return;
-        }
-        if !self.rates.contains_key(source) && self.rates.len() >= MAX_TRACKED_PEERS {
-            self.rates.retain(|_, q| {
-                q.back()
-                    .is_some_and(|t| now.duration_since(*t) < RATE_WINDOW)
-            });
-            if self.rates.len() >= MAX_TRACKED_PEERS {
-                let oldest = self
-                    .rates
-                    .iter()
-                    .min_by_key(|(_, q)| q.back().copied())
-                    .map(|(k, _)| k.clone());
-                if let Some(k) = oldest {
-                    self.rates.remove(&k);
-                }
-            }
-        }
-        let q = self.rates.entry(source.to_owned()).or_default();
-        q.push_back(now);
-        while q.len() > self.config.rate_limit {
-            q.pop_front();
-        }
     }
 
     /// The pending transfers in block order: highest fee first (earlier on ties), each
