@@ -13,7 +13,7 @@ use doin_node::chain_params::chain_params;
 use doin_node::config::NodeConfig;
 use doin_node::testnet::runtime;
 use doin_node::testnet::{agree, TestNet};
-use doin_plugins::wine::{WineEvaluator, LIMITS, NAME};
+use doin_plugins::wine::{weight_name, WineEvaluator, LIMITS, NAME, N_FEATURES};
 use doin_plugins::{DomainMetadata, Evaluator, PluginError, PluginRegistry, SyntheticData};
 use doin_primitives::models::Block;
 use doin_primitives::Map;
@@ -24,7 +24,9 @@ const DOMAIN: &str = "wine";
 const TARGET: f64 = -0.41;
 const TOLERANCE: f64 = 0.05;
 
-fn template(quorum_min_evaluators: u32) -> NodeConfig {
+/// `feature_selection` opts into the domain's larger search space (14 parameters), whose
+/// climb from a random start takes more rounds, so that it outlasts a slow first quorum.
+fn template(quorum_min_evaluators: u32, feature_selection: bool) -> NodeConfig {
     let mut c = NodeConfig::embedded_default();
     c.quorum_min_evaluators = quorum_min_evaluators;
     c.quorum_tolerance = TOLERANCE;
@@ -37,14 +39,20 @@ fn template(quorum_min_evaluators: u32) -> NodeConfig {
     d.inference_plugin = NAME.into();
     d.synthetic_data_plugin = NAME.into();
     d.optimization_config =
-        serde_json::json!({"seed": 7, "step_size": 0.05, "round_interval_seconds": 0.1})
-            .as_object()
-            .cloned()
-            .unwrap_or_default();
+        serde_json::json!({"seed": 7, "step_size": 0.05, "round_interval_seconds": 0.1,
+            "feature_selection": feature_selection})
+        // The evaluator and the fold generator read the same config.
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
     d.param_bounds = LIMITS
         .iter()
         .map(|(name, b)| ((*name).to_owned(), (b.low, b.high)))
         .collect();
+    if feature_selection {
+        d.param_bounds
+            .extend((0..N_FEATURES).map(|j| (weight_name(j), (0.0, 1.0))));
+    }
     // No target_performance: the nodes keep optimizing until the test has seen enough.
     d.target_performance = None;
     c.domains = vec![d];
@@ -108,7 +116,7 @@ fn wait_for_chain(net: &TestNet, done: impl Fn(&[Block]) -> bool) -> Vec<Block> 
 #[test]
 fn three_nodes_improve_the_cross_validated_error_round_after_round() {
     let rt = runtime();
-    let template = template(2);
+    let template = template(2, false);
     let net = rt.block_on(TestNet::start(3, &template)).expect("network");
     let chain = wait_for_chain(&net, |chain| {
         let accepted = optimae(chain);
@@ -152,7 +160,7 @@ impl Evaluator for Liar {
 fn a_lying_evaluator_is_outvoted_and_loses_reputation_and_rewards() {
     const LIAR: usize = 3;
     let rt = runtime();
-    let template = template(3);
+    let template = template(3, true);
     let net = rt
         .block_on(TestNet::start_custom(4, &template, |i, config| {
             let mut plugins = PluginRegistry::with_builtins();
