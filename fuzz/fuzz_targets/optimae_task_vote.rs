@@ -1,7 +1,9 @@
 //! Optimae, tasks (as wire models and as `/tasks/pending` entries), quorum votes, optimae
-//! claims and rejection evidence, domains.
+//! claims and rejection evidence, optimizers' commitments (gossip and `POST /commitments`),
+//! domains.
 #![no_main]
 
+use doin_consensus::commitment::OptimaeCommitment;
 use doin_consensus::rejection::{OptimaeClaim, RejectedOptimae};
 use doin_consensus::QuorumVote;
 use doin_node::task_queue::QueuedTask;
@@ -21,6 +23,7 @@ fuzz_target!(|data: &[u8]| {
     let _ = QuorumVote::from_value(&v).map(|q| q.id());
     let _ = OptimaeClaim::from_value(&v).map(|c| (c.id(), c.check_binding().is_ok()));
     let _ = RejectedOptimae::from_value(&v).map(|r| r.to_value());
+    let _ = OptimaeCommitment::from_value(&v).map(|c| (c.id(), c.check().is_ok(), c.to_value()));
     let _ = Domain::from_value(&v).map(|d| d.to_wire_json());
     let _ = DomainConfig::from_value(&v).map(|d| d.to_wire_json());
 });

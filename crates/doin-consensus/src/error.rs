@@ -285,6 +285,50 @@ pub enum ConsensusError {
         /// Divergence of the report from the median.
         report_divergence: f64,
     },
+    /// An optimizer's commitment is not sealed by the key of its optimizer id.
+    #[error("commitment seal: {0}")]
+    BadCommitmentSeal(String),
+    /// A commitment is not well formed.
+    #[error("malformed commitment: {0}")]
+    MalformedCommitment(String),
+    /// An optimae's commitment is not carried by the block at its commit height under its
+    /// optimizer and domain (see [`crate::commitment`]).
+    #[error("commitment {commitment} is not on chain at height {commit_height} under this optimizer and domain")]
+    CommitmentNotOnChain {
+        /// The optimae's commitment.
+        commitment: String,
+        /// The commit height it names.
+        commit_height: u64,
+    },
+    /// Another optimizer bound the same reference commitment in an earlier block: a copy of
+    /// its reveal (see [`crate::commitment`]).
+    #[error("commitment {commitment} was committed first by {first} at height {height}")]
+    CommitmentCopied {
+        /// The reference commitment.
+        commitment: String,
+        /// The optimizer that committed to it first.
+        first: String,
+        /// Where.
+        height: u64,
+    },
+    /// The block carries more commitments than
+    /// [`crate::commitment::MAX_COMMITMENTS_PER_BLOCK`].
+    #[error("{count} commitments in one block, at most {max} allowed")]
+    TooManyCommitments {
+        /// Commitments carried.
+        count: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A rule broken by the block's commitment at `index` (see [`crate::commitment`]).
+    #[error("commitment {index}: {source}")]
+    InCommitment {
+        /// Position in the block's `"commitments"` extension.
+        index: usize,
+        /// The rule it breaks.
+        #[source]
+        source: Box<ConsensusError>,
+    },
     /// A claim stakes less than the rule requires.
     #[error("claim stakes {stake} base units, at least {required} required")]
     StakeTooLow {

@@ -18,6 +18,9 @@
 //! * [`coinbase`] — halving reward and the exact 5/65/30 split in base units, plus tips.
 //! * [`fee_market`] — the EIP-1559 base fee (≤ 12.5 % per block), burn, tips, stakes.
 //! * [`transfer`] — signed coin transfers: account rules, nonces, per-block checks.
+//! * [`commitment`] — commitments on chain: an optimae's commitment lands in a block (its
+//!   commit block, which seeds its quorum and data) before its parameters are revealed;
+//!   commitment blocks keep a chain live when nothing reaches the threshold.
 //! * [`rejection`] — rejection evidence on chain: the optimizer's sealed claim and its
 //!   quorum's votes deciding *rejected* (the −3 penalty, divergent voters, stake burns).
 //! * [`channel`] — payment channels on chain: open with a deposit, close with the latest
@@ -42,8 +45,8 @@
 //! |---|---|---|
 //! | block validity | structural only, claimed ids trusted | every id, seal, vote and number recomputed ([`validate`]) |
 //! | difficulty | two wall-clock rules, ~29x per epoch | one rule from header timestamps, ≤ 4x per epoch |
-//! | quorum seed | chain tip + optimizer-chosen optimae id | block at the commit height + domain (nothing the optimizer picks but the commit height) |
-//! | commit–reveal | commitment unchecked on chain, seeds grindable | commitment recomputed, used once; quorum and evaluator seeds bound to the block at the commit height (≤ 20 blocks old) |
+//! | quorum seed | chain tip + optimizer-chosen optimae id | the block that carries the commitment + domain (nothing the optimizer picks) |
+//! | commit–reveal | commitment unchecked on chain, seeds grindable | commitment on chain before the reveal, recomputed, used once; quorum and evaluator seeds bound to its block (≤ 20 blocks old) |
 //! | quorum fraction | `0.67` (2 of 3 rejected) | `3 * agree >= 2 * n` over the quorum members' votes (a young chain's extra votes never decide) |
 //! | reputation | float, wall-clock decay | integer micro-points, chain-time decay |
 //! | reward split | effective 9.75/61.75/28.5, floats, fees twice | exact 5/65/30 in integer base units |
@@ -58,14 +61,16 @@
 //!
 //! DOIN's additions ride in fields reference nodes ignore: seals (`public_key`,
 //! `signature`), the accepted-optimae payload, and the block's `"coinbase"`, `"transfers"`,
-//! `"channel_ops"` and `"rejections"` extensions (transfer, channel-operation and rejection
-//! ids join the merkle leaves, so the hash covers them).
+//! `"channel_ops"`, `"rejections"` and `"commitments"` extensions (transfer,
+//! channel-operation, rejection and commitment ids join the merkle leaves, so the hash
+//! covers them).
 
 pub mod accepted;
 pub mod anchor;
 pub mod bounds;
 pub mod channel;
 pub mod coinbase;
+pub mod commitment;
 pub mod difficulty;
 pub mod error;
 pub mod fee_market;

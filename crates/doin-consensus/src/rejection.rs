@@ -304,7 +304,8 @@ impl ChainState {
     /// Rule: the claim binds and is sealed ([`OptimaeClaim::check`]); its domain is the
     /// chain's and its parameters pass the domain's bounds ([`crate::bounds`]); its
     /// commitment is not on chain ([`ConsensusError::CommitmentReused`]); its commit
-    /// height is in the window ([`ChainState::seed_block_hash`]); the votes are
+    /// height is in the window ([`ChainState::seed_block_hash`]) and its block carries the
+    /// commitment ([`ChainState::check_committed`]); the votes are
     /// exactly one per member of the quorum drawn as for an acceptance
     /// ([`ConsensusError::VoteFromOutsider`], [`ConsensusError::DuplicateVote`],
     /// [`ConsensusError::MissingVote`]), each about this optimae with its evaluator's seed
@@ -330,6 +331,13 @@ impl ChainState {
             return Err(ConsensusError::CommitmentReused(c.commitment_hash.clone()));
         }
         let commit_height = c.reveal.commit_height;
+        self.seed_block_hash(commit_height)?;
+        self.check_committed(
+            &c.commitment_hash,
+            &c.optimizer_id,
+            domain_id,
+            commit_height,
+        )?;
         let quorum = self.quorum_for_at(domain_id, &c.optimizer_id, commit_height, at_micros)?;
         let subject = VoteSubject {
             optimae_id: &c.optimae_id,

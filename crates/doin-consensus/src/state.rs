@@ -31,6 +31,8 @@ pub(crate) struct RecentBlock {
     /// The evaluators eligible for quorums seeded at this block (see
     /// [`ChainState::eligible_evaluators`]).
     pub(crate) eligible: Vec<String>,
+    /// The commitments this block carries, by hash and optimizer ([`crate::commitment`]).
+    pub(crate) commitments: BTreeMap<(String, String), crate::commitment::OnChainCommitment>,
 }
 
 /// The consensus state after the chain's tip.
@@ -40,6 +42,8 @@ pub struct ChainState {
     pub(crate) height: u64,
     pub(crate) tip_hash: String,
     pub(crate) tip_time_micros: i64,
+    /// Timestamp (µs) of the last block that reached the threshold (genesis's before one).
+    pub(crate) work_time_micros: i64,
     pub(crate) difficulty: DifficultyState,
     pub(crate) reputations: BTreeMap<String, Reputation>,
     pub(crate) balances: BTreeMap<String, u64>,
@@ -91,6 +95,7 @@ impl ChainState {
             height: 0,
             tip_hash: genesis.hash.clone(),
             tip_time_micros: genesis.header.timestamp.unix_micros(),
+            work_time_micros: genesis.header.timestamp.unix_micros(),
             reputations: BTreeMap::new(),
             balances: BTreeMap::new(),
             total_minted: 0,
@@ -112,7 +117,7 @@ impl ChainState {
             rejection_tally: Default::default(),
             trust_stored_seals: false,
         };
-        state.push_recent();
+        state.push_recent(BTreeMap::new());
         state
     }
 
@@ -311,13 +316,18 @@ impl ChainState {
         usize::try_from(w).unwrap_or(usize::MAX)
     }
 
-    /// Records the tip in the recent window (after the tip's fields are updated).
-    pub(crate) fn push_recent(&mut self) {
+    /// Records the tip, carrying `commitments`, in the recent window (after the tip's
+    /// fields are updated).
+    pub(crate) fn push_recent(
+        &mut self,
+        commitments: BTreeMap<(String, String), crate::commitment::OnChainCommitment>,
+    ) {
         let eligible = self.compute_eligible();
         self.recent.push_back(RecentBlock {
             height: self.height,
             hash: self.tip_hash.clone(),
             eligible,
+            commitments,
         });
         while self.recent.len() > self.recent_window() {
             self.recent.pop_front();
@@ -358,10 +368,11 @@ impl ChainState {
         (self.params.target_block_time_secs * 10.0 * 1e6) as i64
     }
 
-    /// Whether a block timestamped `at_micros` follows a stall of the chain: no block for
-    /// [`ChainState::stall_micros`] since the tip.
+    /// Whether a block timestamped `at_micros` follows a stall of the chain: no block that
+    /// reached the threshold for [`ChainState::stall_micros`] (commitment blocks, which
+    /// anyone may mint, do not count).
     pub fn is_stalled(&self, at_micros: i64) -> bool {
-        at_micros.saturating_sub(self.tip_time_micros) >= self.stall_micros()
+        at_micros.saturating_sub(self.work_time_micros) >= self.stall_micros()
     }
 
     /// The quorum for an optimae of `domain_id` committed at `commit_height` and included in
@@ -385,7 +396,7 @@ impl ChainState {
         let seed = selection_seed(seed_block, domain_id);
         if self.is_stalled(at_micros) {
             let periods =
-                at_micros.saturating_sub(self.tip_time_micros) / self.stall_micros().max(1);
+                at_micros.saturating_sub(self.work_time_micros) / self.stall_micros().max(1);
             let seed = crate::quorum::stalled_selection_seed(&seed, periods);
             let everyone: Vec<&String> = self.peers_seen.iter().collect();
             return Ok(select_quorum(
@@ -460,6 +471,7 @@ mod tests {
         params.target_block_time_secs = 10.0;
         let mut s = ChainState::new(params);
         s.tip_time_micros = 1_000_000_000;
+        s.work_time_micros = s.tip_time_micros;
         s.peers_seen = ["a", "dead", "c"].iter().map(|p| p.to_string()).collect();
         // Only "dead" is eligible by reputation at the tip.
         if let Some(r) = s.recent.back_mut() {
@@ -484,6 +496,9 @@ mod tests {
             picked.contains("c"),
             "live peers can be drawn after a stall: {picked:?}"
         );
+        // Commitment blocks since (they move the tip, not the work) do not end the stall.
+        s.tip_time_micros = stalled_at - 1;
+        assert!(s.is_stalled(stalled_at));
     }
 
     #[test]

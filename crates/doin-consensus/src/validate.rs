@@ -10,14 +10,17 @@
 //! 5. its threshold is the difficulty rule's [`ChainState::next_threshold`];
 //! 6. every transaction is a valid OPTIMAE_ACCEPTED (see [`ChainState::check_accepted_tx`]):
 //!    type, optimizer seal, known domain, optimae id, commitment (not used on chain
-//!    before), parameter bounds, commit height within the window, quorum membership and
+//!    before), parameter bounds, commit height within the window and the commitment
+//!    carried by the block at that height ([`crate::commitment`]), quorum membership and
 //!    every member's sealed vote with its seed, the 2/3 decision, and the recomputed
 //!    median, increment, reward fraction and effective increment. The domain's best
 //!    performance advances transaction by transaction within the block; the optimizer's
 //!    reputation factor is read at the parent (decayed to the parent's timestamp), and the
 //!    block's reputation events apply after all its transactions;
 //! 7. `weighted_performance_sum` is the sum of the effective increments in transaction
-//!    order and reaches the threshold;
+//!    order and reaches the threshold, or the block is a commitment block (no
+//!    transactions, at least one commitment, one target block time after its parent:
+//!    [`ChainState::check_weight`]);
 //! 8. its `"transfers"` extension (optional) holds at most
 //!    [`crate::fee_market::MAX_TRANSFERS_PER_BLOCK`] transfers, each valid in order
 //!    ([`crate::transfer`]) at the tip's base fee;
@@ -29,6 +32,8 @@
 //!     ([`crate::coinbase::pay_tips`]).
 //! 11. its `"rejections"` extension (optional) holds valid rejection evidence
 //!     ([`crate::rejection`]), applied after the transfers, channel operations and coinbase.
+//! 12. its `"commitments"` extension (optional) holds valid commitments
+//!     ([`crate::commitment`]), none already on chain or used by the block's optimae.
 //!
 //! No clock is read: a node checks a received block's timestamp against its own clock with
 //! [`check_not_in_future`] (the clock passed in) before it calls these functions.
@@ -104,6 +109,8 @@ pub struct BlockSummary {
     pub rejections: Vec<crate::rejection::RejectionOutcome>,
     /// Its channel operations and what they leave.
     pub channels: crate::channel::BlockChannelOps,
+    /// The commitments it carries ([`crate::commitment`]).
+    pub commitments: Vec<crate::commitment::OptimaeCommitment>,
 }
 
 /// Per-block overlay: what earlier transactions of the same block changed.
@@ -335,6 +342,8 @@ impl ChainState {
             return Err(ConsensusError::CommitmentReused(commitment));
         }
         check_parameters(&a.parameters, domain)?;
+        self.seed_block_hash(a.commit_height)?;
+        self.check_committed(&commitment, &tx.peer_id, &tx.domain_id, a.commit_height)?;
         let decision = self.check_votes(&a, &tx.domain_id, pending.at_micros)?;
         check_number(
             "verified_performance",
@@ -464,14 +473,14 @@ impl ChainState {
                     })
             })
             .collect();
-        let mut coinbase = compute_coinbase(
-            height,
-            block_reward(height, &self.params),
-            0,
-            generator_id,
-            &optimizers,
-            &evaluators,
-        );
+        // A commitment block accepts no optimae and earns no block reward.
+        let reward = if outcomes.is_empty() {
+            0
+        } else {
+            block_reward(height, &self.params)
+        };
+        let mut coinbase =
+            compute_coinbase(height, reward, 0, generator_id, &optimizers, &evaluators);
         pay_tips(&mut coinbase, generator_id, tips);
         coinbase
     }
@@ -517,9 +526,8 @@ impl ChainState {
                 got: h.weighted_performance_sum,
             });
         }
-        if sum < threshold {
-            return Err(ConsensusError::BelowThreshold { sum, threshold });
-        }
+        let commitments = crate::commitment::OptimaeCommitment::read_block(block)?;
+        self.check_weight(sum, optimae.len(), commitments.len(), time)?;
         let transfers = self.check_transfers(&block.transfers()?)?;
         let channels = self.check_channel_ops(&block.channel_ops()?, &transfers, time)?;
         let expected = self.expected_coinbase(
@@ -541,6 +549,7 @@ impl ChainState {
             });
         }
         let rejections = self.check_block_rejections(block, &optimae)?;
+        self.check_commitments(&commitments)?;
         Ok(BlockSummary {
             height,
             hash: block.hash.clone(),
@@ -553,6 +562,7 @@ impl ChainState {
             transfers,
             rejections,
             channels,
+            commitments,
         })
     }
 
@@ -566,7 +576,11 @@ impl ChainState {
     fn apply_summary(&mut self, s: &BlockSummary) {
         let t = s.timestamp_micros;
         let half_life = self.params.reputation_half_life_secs;
-        self.difficulty = on_block(&self.difficulty, t, &self.params);
+        // A commitment block leaves the difficulty as it was: block times are measured
+        // between blocks that reach the threshold.
+        if !s.optimae.is_empty() {
+            self.difficulty = on_block(&self.difficulty, t, &self.params);
+        }
         let event = |reps: &mut BTreeMap<String, _>, peer: &str, e: ReputationEvent| {
             let r = reps.entry(peer.to_owned()).or_default();
             *r = apply_event(r, e, t, half_life);
@@ -596,8 +610,12 @@ impl ChainState {
             self.optimae_ids.insert(o.optimae_id.clone());
             self.commitments.insert(o.commitment_hash.clone());
         }
-        self.peers_seen.insert(s.generator_id.clone());
-        self.active_evaluators.insert(s.generator_id.clone());
+        // A commitment block takes no work to make: its generator contributes nothing.
+        if !s.optimae.is_empty() {
+            self.peers_seen.insert(s.generator_id.clone());
+            self.active_evaluators.insert(s.generator_id.clone());
+            self.work_time_micros = t;
+        }
         let base_fee = self.base_fee;
         self.apply_transfers(&s.transfers);
         self.apply_channel_ops(&s.channels);
@@ -611,7 +629,21 @@ impl ChainState {
         self.height = s.height;
         self.tip_hash = s.hash.clone();
         self.tip_time_micros = t;
-        self.push_recent();
+        let commitments = s
+            .commitments
+            .iter()
+            .map(|c| {
+                let on_chain = crate::commitment::OnChainCommitment {
+                    optimizer_id: c.optimizer_id.clone(),
+                    domain_id: c.domain_id.clone(),
+                };
+                (
+                    (c.bound_commitment.clone(), c.optimizer_id.clone()),
+                    on_chain,
+                )
+            })
+            .collect();
+        self.push_recent(commitments);
         let fh = finalized_height(self.height, self.params.finality_depth);
         if fh > self.finalized_height {
             if let Some(hash) = self.recent_block_hash(fh) {
@@ -657,20 +689,43 @@ impl ChainState {
         channel_ops: Vec<doin_primitives::models::ChannelOp>,
         timestamp: Timestamp,
     ) -> Result<Block, ConsensusError> {
+        self.build_block_with_commitments(generator, txs, transfers, channel_ops, &[], timestamp)
+    }
+
+    /// As [`ChainState::build_block_with_ops`], the block also carrying `commitments` (each
+    /// valid, see [`ChainState::check_commitments`]). With no transactions it is a
+    /// commitment block, valid once [`ChainState::commitment_block_due`].
+    pub fn build_block_with_commitments(
+        &self,
+        generator: &Identity,
+        txs: Vec<Transaction>,
+        transfers: Vec<Transfer>,
+        channel_ops: Vec<doin_primitives::models::ChannelOp>,
+        commitments: &[crate::commitment::OptimaeCommitment],
+        timestamp: Timestamp,
+    ) -> Result<Block, ConsensusError> {
         let checked = self.check_transfers(&transfers)?;
         let time = self.block_time(timestamp);
         let channels = self.check_channel_ops(&channel_ops, &checked, time)?;
         let (optimae, sum) = self.check_txs(&txs, time)?;
         let threshold = self.next_threshold();
-        if sum < threshold {
-            return Err(ConsensusError::BelowThreshold { sum, threshold });
-        }
+        self.check_weight(sum, optimae.len(), commitments.len(), time)?;
+        self.check_commitments(commitments)?;
         let height = self.height + 1;
+        let commitment_values: Vec<Value> = commitments
+            .iter()
+            .map(crate::commitment::OptimaeCommitment::to_value)
+            .collect();
         let ids: Vec<String> = txs
             .iter()
             .map(Transaction::compute_id)
             .chain(transfers.iter().map(Transfer::compute_id))
             .chain(channel_ops.iter().map(|o| o.compute_id()))
+            .chain(
+                commitment_values
+                    .iter()
+                    .map(doin_primitives::hash::content_id),
+            )
             .collect();
         let header = BlockHeader {
             index: i64::try_from(height).unwrap_or(i64::MAX),
@@ -699,6 +754,12 @@ impl ChainState {
             block.extensions.insert(
                 doin_primitives::models::CHANNEL_OPS_KEY.to_owned(),
                 Value::Array(list),
+            );
+        }
+        if !commitment_values.is_empty() {
+            block.extensions.insert(
+                doin_primitives::models::COMMITMENTS_KEY.to_owned(),
+                Value::Array(commitment_values),
             );
         }
         block
@@ -790,7 +851,8 @@ pub fn verify_block_signatures(block: &Block) -> Result<(), ConsensusError> {
         crate::channel::verify_channel_op_seal(op)
             .map_err(|source| ConsensusError::InChannelOp { index, source })?;
     }
-    crate::rejection::verify_rejection_signatures(block)
+    crate::rejection::verify_rejection_signatures(block)?;
+    crate::commitment::verify_commitment_signatures(block)
 }
 
 /// How far (µs) a received block's timestamp may be ahead of the receiving node's clock:

@@ -15,12 +15,14 @@ use doin_primitives::models::{
 };
 use doin_primitives::value::Value;
 
-/// Step `k` of the solo chain, dated `at` seconds after the start, carrying `ops`.
+/// Step `k` of the solo chain, dated `at` seconds after the start, carrying `ops` (and
+/// step `k + 1`'s commitment).
 fn block_with(state: &ChainState, node: &Identity, k: u64, at: i64, ops: Vec<ChannelOp>) -> Block {
     let r = reveal(state, parameters(k), k);
     let tx = accepted_tx(state, node, &r, &[node]);
+    let next = [step_commitment(node, k + 1)];
     state
-        .build_block_with_ops(node, vec![tx], Vec::new(), ops, time(at))
+        .build_block_with_commitments(node, vec![tx], Vec::new(), ops, &next, time(at))
         .expect("block builds")
 }
 

@@ -11,14 +11,18 @@ use doin_consensus::{ChainState, ConsensusError, QuorumVote};
 use doin_primitives::identity::Identity;
 use doin_primitives::models::{Block, BlockError};
 
-/// A chain where `a` optimizes and `b`, `c`, `d` generate the bootstrap blocks, then
-/// verify two more optimae as its quorum of three (as in `reputation_penalties.rs`).
+/// A chain where `a` optimizes (opening it with its commitment block) and `b`, `c`, `d`
+/// generate the bootstrap blocks, then verify two more optimae as its quorum of three (as
+/// in `reputation_penalties.rs`). Each block carries `a`'s commitment to the next step;
+/// the tip also carries step `k + 2`'s, the step the tests' inflated claims reveal.
 fn chain(a: &Identity, others: [&Identity; 3]) -> (ChainState, u64) {
     let mut p = solo_params();
     p.quorum_min_evaluators = 3;
     let mut state = ChainState::new(p);
+    open_chain(&mut state, a, &[step_commitment(a, 1)]);
     let mut k = 0;
-    for generator in [a, others[0], others[1], others[2], others[0], others[0]] {
+    let generators = [a, others[0], others[1], others[2], others[0], others[0]];
+    for (i, generator) in generators.into_iter().enumerate() {
         k += 1;
         let r = reveal(&state, parameters(k), k);
         let quorum = state
@@ -32,9 +36,17 @@ fn chain(a: &Identity, others: [&Identity; 3]) -> (ChainState, u64) {
             })
             .collect();
         let tx = accepted_tx(&state, a, &r, &voters);
-        let block = state
-            .build_block(generator, vec![tx], time(k as i64 * BLOCK_SECS + 9))
-            .expect("builds");
+        let mut next = vec![step_commitment(a, k + 1)];
+        if i + 1 == generators.len() {
+            next.push(step_commitment(a, k + 2));
+        }
+        let block = block_committing(
+            &state,
+            generator,
+            vec![tx],
+            &next,
+            time(k as i64 * BLOCK_SECS + 9),
+        );
         state.apply_block(&block).expect("valid");
     }
     (state, k)
@@ -60,7 +72,8 @@ fn inflated(state: &ChainState, a: &Identity, q: &[&Identity], k: u64) -> Reject
 }
 
 /// A block by `generator` with `a`'s honest step `k` (to reach the threshold) and
-/// `rejections`.
+/// `rejections`, carrying `a`'s commitment to step `k + 2` (the tip already carries step
+/// `k + 1`'s: the step these tests' inflated claims reveal).
 fn block_with(
     state: &ChainState,
     a: &Identity,
@@ -71,13 +84,15 @@ fn block_with(
 ) -> Result<Block, ConsensusError> {
     let r = reveal(state, parameters(k), k);
     let tx = accepted_tx(state, a, &r, q);
-    state.build_block_with_rejections(
+    let block = state.build_block_with_commitments(
         generator,
         vec![tx],
         Vec::new(),
-        rejections,
+        Vec::new(),
+        &[step_commitment(a, k + 2)],
         time(k as i64 * BLOCK_SECS + 9),
-    )
+    )?;
+    state.add_rejections(generator, block, rejections)
 }
 
 /// Balances plus what channels lock.
@@ -300,6 +315,24 @@ fn forged_or_misplaced_rejections_are_refused_for_the_rule_they_break() {
         refused(&state, build(unbound)),
         ConsensusError::WrongOptimaeId { .. } | ConsensusError::CommitmentMismatch { .. }
     ));
+
+    // A claim whose commitment is not on chain (another nonce than the one committed):
+    // evidence needs the commit block as much as an acceptance does.
+    let uncommitted = Reveal {
+        nonce: "f".repeat(32),
+        ..good.claim.reveal.clone()
+    };
+    let off_chain = RejectedOptimae {
+        claim: OptimaeClaim::sealed(&a, &uncommitted, good.claim.stake),
+        votes: votes(&state, &a, &uncommitted, &q),
+    };
+    assert_eq!(
+        refused(&state, build(off_chain)),
+        ConsensusError::CommitmentNotOnChain {
+            commitment: uncommitted.commitment_hash(),
+            commit_height: state.height()
+        }
+    );
 
     // A vote on another optimae, or with a doctored figure.
     let mut doctored = good.clone();

@@ -11,12 +11,14 @@ use doin_consensus::coinbase::Role;
 use doin_consensus::{ChainState, ConsensusError, QuorumVote};
 use doin_primitives::identity::Identity;
 
-/// A chain where `a` optimizes and `b`, `c`, `d` generate the bootstrap blocks, then
-/// verify `honest_blocks` optimae as its quorum of three.
+/// A chain where `a` optimizes (opening it with its commitment block) and `b`, `c`, `d`
+/// generate the bootstrap blocks, then verify `honest_blocks` optimae as its quorum of
+/// three. Each block carries `a`'s commitment to the next step.
 fn chain(a: &Identity, others: [&Identity; 3], honest_blocks: u64) -> (ChainState, u64) {
     let mut p = solo_params();
     p.quorum_min_evaluators = 3;
     let mut state = ChainState::new(p);
+    open_chain(&mut state, a, &[step_commitment(a, 1)]);
     let mut k = 0;
     for generator in [a, others[0], others[1], others[2]]
         .into_iter()
@@ -36,9 +38,13 @@ fn chain(a: &Identity, others: [&Identity; 3], honest_blocks: u64) -> (ChainStat
             })
             .collect();
         let tx = accepted_tx(&state, a, &r, &voters);
-        let block = state
-            .build_block(generator, vec![tx], time(k as i64 * BLOCK_SECS + 9))
-            .expect("builds");
+        let block = block_committing(
+            &state,
+            generator,
+            vec![tx],
+            &[step_commitment(a, k + 1)],
+            time(k as i64 * BLOCK_SECS + 9),
+        );
         state.apply_block(&block).expect("valid");
     }
     (state, k)

@@ -9,7 +9,6 @@ use doin_consensus::coinbase::{block_reward, Coinbase, Role, COINBASE_KEY};
 use doin_consensus::fork_choice::{chain_weight, prefer};
 use doin_consensus::{ChainState, ConsensusError};
 use doin_primitives::identity::Identity;
-use doin_primitives::merkle::merkle_root;
 use doin_primitives::models::{Block, BlockError, Transaction};
 use doin_primitives::seal::SealKind;
 use doin_primitives::value::Value;
@@ -20,10 +19,13 @@ const N: u64 = 30;
 fn solo_chain_validates_replays_and_pays_exactly() {
     let node = identity(1);
     let (state, blocks) = solo_chain(&node, N);
-    assert_eq!(state.height(), N);
+    // Block 1 is the commitment block carrying step 1's commitment; step k is block k + 1.
+    assert_eq!(state.height(), N + 1);
     assert_eq!(state.domain(DOMAIN).expect("domain").accepted, N);
+    assert!(blocks[0].transactions.is_empty());
 
-    // Rewards: total == Σ block rewards, split 65/30/5 to the unit.
+    // Rewards: total == Σ block rewards of the optimae blocks 2..=N+1 (the commitment
+    // block pays none), split 65/30/5 to the unit.
     let mut by_role = [0u64; 3];
     for b in &blocks {
         let cb = Coinbase::from_value(&b.extensions[COINBASE_KEY]).expect("coinbase");
@@ -31,7 +33,9 @@ fn solo_chain_validates_replays_and_pays_exactly() {
             by_role[o.role as usize] += o.amount;
         }
     }
-    let total: u64 = (1..=N).map(|i| block_reward(i, state.params())).sum();
+    let cb = Coinbase::from_value(&blocks[0].extensions[COINBASE_KEY]).expect("coinbase");
+    assert_eq!(cb.block_reward, 0);
+    let total: u64 = (2..=N + 1).map(|i| block_reward(i, state.params())).sum();
     assert_eq!(state.total_minted(), total);
     assert_eq!(state.balance(node.peer_id()), total);
     assert_eq!(by_role[Role::Optimizer as usize], total / 100 * 65);
@@ -41,7 +45,8 @@ fn solo_chain_validates_replays_and_pays_exactly() {
     // Reputation: +1.0 accepted and +0.4 agreeing vote per block, decayed by chain time.
     assert!(state.reputation(node.peer_id()) > 40_000_000);
 
-    // Finality: depth 6 at tip 30 → checkpoint 24.
+    // Finality: depth 6 at tip 31 → checkpoint 24 (the highest multiple of 6 at least 6
+    // deep), the block at index 23 (block 0 is genesis, not in `blocks`).
     assert_eq!(state.finalized_height(), 24);
     assert_eq!(state.finalized_hash(), blocks[23].hash);
     assert!(state.reorg_allowed(24));
@@ -68,14 +73,14 @@ fn solo_chain_validates_replays_and_pays_exactly() {
 }
 
 /// Re-ids and re-seals every transaction (as a forging optimizer can), then recomputes the
-/// merkle root, the hash and the generator's seal (as a forging generator can).
+/// merkle root (over the transactions and the extensions' leaves: the block carries the
+/// next step's commitment), the hash and the generator's seal (as a forging generator can).
 fn reseal(mut b: Block, node: &Identity) -> Block {
     for tx in &mut b.transactions {
         tx.id = tx.compute_id();
         tx.seal = Some(node.seal(SealKind::Transaction, &tx.id));
     }
-    let ids: Vec<String> = b.transactions.iter().map(Transaction::compute_id).collect();
-    b.header.merkle_root = merkle_root(&ids);
+    b.header.merkle_root = b.compute_merkle_root().expect("leaves");
     b.hash = b.header.compute_hash();
     b.seal = Some(node.seal(SealKind::Block, &b.hash));
     b
@@ -155,8 +160,10 @@ fn tampering_fails_the_right_rule() {
         ConsensusError::WrongCoinbase { .. }
     ));
 
+    // The coinbase is no merkle leaf: without it (the next step's commitment still there,
+    // covered by the root), the block has no valid coinbase.
     let mut b = good.clone();
-    b.extensions.clear();
+    b.extensions.shift_remove(COINBASE_KEY);
     assert!(matches!(
         root(&state, &b),
         ConsensusError::MalformedCoinbase(_)
@@ -300,7 +307,7 @@ fn replayed_or_regressing_optimae_are_refused() {
     let node = identity(1);
     let (state, blocks) = solo_chain(&node, 3);
     // The same transaction again: already on chain.
-    let again = &blocks[2].transactions[0];
+    let again = &blocks[3].transactions[0];
     assert!(matches!(
         state.check_accepted_tx(again),
         Err(ConsensusError::DuplicateOptimae(_))
@@ -315,7 +322,8 @@ fn replayed_or_regressing_optimae_are_refused() {
     // A block below the threshold cannot be built.
     let mut p = solo_params();
     p.initial_threshold = 10.0;
-    let high = ChainState::new(p);
+    let mut high = ChainState::new(p);
+    open_chain(&mut high, &node, &[step_commitment(&node, 1)]);
     let r = reveal(&high, parameters(1), 1);
     let tx = accepted_tx(&high, &node, &r, &[&node]);
     assert!(matches!(
@@ -341,8 +349,10 @@ fn multi_node_quorum_after_bootstrap() {
     let mut p = solo_params();
     p.quorum_min_evaluators = 2;
     let mut state = ChainState::new(p);
-    // Young chain: no other peer on chain yet, so A verifies alone; B generates block 2,
-    // after which B is the only candidate; C generates block 3.
+    // Young chain: A opens it with the commitment block (block 1) and, no other peer on
+    // chain yet, verifies alone; B generates step 2's block, after which B is the only
+    // candidate; C generates step 3's.
+    open_chain(&mut state, &a, &[step_commitment(&a, 1)]);
     for (k, generator, quorum) in [(1u64, &a, &a), (2, &b, &a), (3, &c, &b)] {
         let r = reveal(&state, parameters(k), k);
         assert_eq!(
@@ -350,9 +360,13 @@ fn multi_node_quorum_after_bootstrap() {
             Ok(vec![quorum.peer_id().to_owned()])
         );
         let tx = accepted_tx(&state, &a, &r, &[quorum]);
-        let block = state
-            .build_block(generator, vec![tx], time(k as i64 * BLOCK_SECS + 9))
-            .expect("builds");
+        let block = block_committing(
+            &state,
+            generator,
+            vec![tx],
+            &[step_commitment(&a, k + 1)],
+            time(k as i64 * BLOCK_SECS + 9),
+        );
         state.apply_block(&block).expect("valid");
     }
     // Now B and C are on chain: A's quorum is {B, C} (bootstrap: everyone seen is eligible).

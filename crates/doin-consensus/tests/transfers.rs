@@ -12,12 +12,14 @@ use doin_primitives::identity::Identity;
 use doin_primitives::models::{Block, Transfer, WireModel, TRANSFERS_KEY};
 use doin_primitives::value::Value;
 
-/// Step `k` of the solo chain, carrying `transfers`.
+/// Step `k` of the solo chain, carrying `transfers` (and step `k + 1`'s commitment).
 fn block_with(state: &ChainState, node: &Identity, k: u64, transfers: Vec<Transfer>) -> Block {
     let r = reveal(state, parameters(k), k);
     let tx = accepted_tx(state, node, &r, &[node]);
+    let next = [step_commitment(node, k + 1)];
+    let at = time(k as i64 * BLOCK_SECS + 9);
     state
-        .build_block_with_transfers(node, vec![tx], transfers, time(k as i64 * BLOCK_SECS + 9))
+        .build_block_with_commitments(node, vec![tx], transfers, Vec::new(), &next, at)
         .expect("block builds")
 }
 

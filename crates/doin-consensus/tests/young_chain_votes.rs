@@ -11,18 +11,24 @@ use doin_consensus::accepted::{AcceptedOptimae, Reveal};
 use doin_consensus::{ChainState, ConsensusError, QuorumVote, Scoring};
 use doin_primitives::identity::Identity;
 
-/// Two blocks: `a` verifies itself (nobody else yet), then `b` generates a block; now `a`'s
-/// quorum is `b` alone and the chain is young.
+/// `a` opens the chain with its commitment block, verifies itself (nobody else yet), then
+/// `b` generates a block; now `a`'s quorum is `b` alone and the chain is young. Each
+/// block carries `a`'s commitment to the next step.
 fn young_chain(a: &Identity, b: &Identity) -> ChainState {
     let mut p = solo_params();
     p.quorum_min_evaluators = 2;
     let mut state = ChainState::new(p);
+    open_chain(&mut state, a, &[step_commitment(a, 1)]);
     for (k, generator) in [(1u64, a), (2, b)] {
         let r = reveal(&state, parameters(k), k);
         let tx = accepted_tx(&state, a, &r, &[a]);
-        let block = state
-            .build_block(generator, vec![tx], time(k as i64 * BLOCK_SECS + 9))
-            .expect("builds");
+        let block = block_committing(
+            &state,
+            generator,
+            vec![tx],
+            &[step_commitment(a, k + 1)],
+            time(k as i64 * BLOCK_SECS + 9),
+        );
         state.apply_block(&block).expect("valid");
     }
     state

@@ -6,9 +6,15 @@
 //!   pending effective increments reach the threshold the service mints a block: builds
 //!   it, validates it like any received block, appends it to `chain.db` in one SQLite
 //!   transaction, applies it to the state, and publishes a fresh [`ChainView`].
-//! * Optimizers ask it for a quorum plan ([`ChainHandle::plan_quorum`]): the commit
-//!   height, the block hash the quorum and the per-evaluator seeds derive from, and the
-//!   evaluators, all computed from chain data.
+//! * Optimizers commit first ([`ChainHandle::submit_commitment`]): sealed commitments wait
+//!   in the [`CommitmentPool`] (gossiped like transfers,
+//!   [`ChainHandle::take_commitment_relay`]) and every block the service mints carries
+//!   them; when the pending optimae do not reach the threshold and a commitment block is
+//!   due (one target block time after the tip), the service mints one for them, checked
+//!   every [`TICK`]. [`ChainHandle::commit_block`] tells an optimizer where its commitment
+//!   landed, and [`ChainHandle::plan_quorum`] the quorum that block draws: the block hash
+//!   the quorum and the per-evaluator seeds derive from, and the evaluators, all computed
+//!   from chain data ([`doin_consensus::commitment`]).
 //! * Every anchor it holds ([`Anchoring`]) is enforced on blocks from peers: a segment
 //!   contradicting one is refused however heavy (`doin_consensus::anchor::check_branch`);
 //!   when block `k * interval` becomes final the service creates its anchor and queues it
@@ -48,20 +54,24 @@ use doin_store::{ChainReader, ChainStore, StoreError};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::channel_pool::{ChannelInfo, ChannelPool, ChannelPoolError};
+use crate::commitment_pool::{CommitmentPool, CommitmentPoolError};
 use crate::mempool::{Mempool, MempoolConfig, MempoolError};
 use crate::view::ChainView;
+use doin_consensus::commitment::OptimaeCommitment;
 
 /// Commands queued to the service before senders wait.
 const COMMAND_QUEUE: usize = 256;
 /// Transfers waiting to be gossiped at most (more are not relayed, only kept).
 const RELAY_QUEUE: usize = 1024;
+/// How often the service checks whether a commitment block is due.
+pub const TICK: std::time::Duration = std::time::Duration::from_millis(200);
 /// Meta key holding the chain parameters' hash in `chain.db`.
 const PARAMS_HASH_KEY: &str = "chain_params_hash";
 
 /// The evaluators an optimae must be verified by, and the chain data they derive from.
 #[derive(Debug, Clone)]
 pub struct QuorumPlan {
-    /// The tip index when the optimizer committed.
+    /// The height of the block that carries the optimae's commitment.
     pub commit_height: u64,
     /// The hash of that block (quorum selection and synthetic seeds derive from it).
     pub seed_block_hash: String,
@@ -72,6 +82,19 @@ pub struct QuorumPlan {
     pub young: bool,
     /// How many extra (open) votes a young chain counts.
     pub extra_votes: usize,
+}
+
+/// Where a commitment is on chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommittedAt {
+    /// The height of the block that carries it.
+    pub height: u64,
+    /// That block's hash.
+    pub block_hash: String,
+    /// Who committed it.
+    pub optimizer_id: String,
+    /// Its domain.
+    pub domain_id: String,
 }
 
 /// What became of a submitted optimae.
@@ -187,8 +210,20 @@ enum Command {
     PlanQuorum {
         domain_id: String,
         optimizer_id: String,
+        commit_height: u64,
         reply: oneshot::Sender<Result<QuorumPlan, String>>,
     },
+    SubmitCommitment {
+        commitment: Box<OptimaeCommitment>,
+        relay: bool,
+        reply: oneshot::Sender<Result<(), CommitmentPoolError>>,
+    },
+    CommitBlock {
+        bound: String,
+        optimizer_id: String,
+        reply: oneshot::Sender<Option<CommittedAt>>,
+    },
+    Tick,
     SubmitTransfer {
         transfer: Box<Transfer>,
         source: String,
@@ -246,7 +281,10 @@ pub struct ChainHandle {
     relay: Arc<std::sync::Mutex<Option<mpsc::Receiver<Transfer>>>>,
     rejections: Arc<crate::evidence::RejectionPool>,
     channel_relay: ChannelRelay,
+    commitment_relay: CommitmentRelay,
 }
+
+type CommitmentRelay = Arc<std::sync::Mutex<Option<mpsc::Receiver<OptimaeCommitment>>>>;
 
 type ChannelRelay = Arc<std::sync::Mutex<Option<mpsc::Receiver<ChannelOp>>>>;
 
@@ -259,6 +297,7 @@ pub struct WeakChainHandle {
     relay: Arc<std::sync::Mutex<Option<mpsc::Receiver<Transfer>>>>,
     rejections: Arc<crate::evidence::RejectionPool>,
     channel_relay: ChannelRelay,
+    commitment_relay: CommitmentRelay,
 }
 
 impl WeakChainHandle {
@@ -275,6 +314,7 @@ impl WeakChainHandle {
             relay: self.relay.clone(),
             rejections: self.rejections.clone(),
             channel_relay: self.channel_relay.clone(),
+            commitment_relay: self.commitment_relay.clone(),
         })
     }
 }
@@ -288,6 +328,7 @@ impl ChainHandle {
             relay: self.relay.clone(),
             rejections: self.rejections.clone(),
             channel_relay: self.channel_relay.clone(),
+            commitment_relay: self.commitment_relay.clone(),
         }
     }
 
@@ -439,17 +480,59 @@ impl ChainHandle {
             .take()
     }
 
-    /// The quorum an optimae committed now must be verified by.
+    /// Offers a sealed commitment to the commitment pool (with `relay`, also handed to the
+    /// network for gossip). `Err(None)` when the service has stopped.
+    pub async fn submit_commitment(
+        &self,
+        commitment: OptimaeCommitment,
+        relay: bool,
+    ) -> Result<(), Option<CommitmentPoolError>> {
+        let (reply, rx) = oneshot::channel();
+        let cmd = Command::SubmitCommitment {
+            commitment: Box::new(commitment),
+            relay,
+            reply,
+        };
+        self.commands.send(cmd).await.map_err(|_| None)?;
+        rx.await.map_err(|_| None)?.map_err(Some)
+    }
+
+    /// Where `optimizer_id`'s bound commitment `bound` is on chain among the recent blocks,
+    /// if it is ([`doin_consensus::commitment::bound_commitment`]).
+    pub async fn commit_block(&self, bound: &str, optimizer_id: &str) -> Option<CommittedAt> {
+        let (reply, rx) = oneshot::channel();
+        let cmd = Command::CommitBlock {
+            bound: bound.to_owned(),
+            optimizer_id: optimizer_id.to_owned(),
+            reply,
+        };
+        self.commands.send(cmd).await.ok()?;
+        rx.await.ok().flatten()
+    }
+
+    /// The commitments submitted with `relay`, for the network to gossip (only the first
+    /// caller gets the receiver).
+    pub fn take_commitment_relay(&self) -> Option<mpsc::Receiver<OptimaeCommitment>> {
+        self.commitment_relay
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+    }
+
+    /// The quorum an optimae whose commitment the block at `commit_height` carries must be
+    /// verified by.
     pub async fn plan_quorum(
         &self,
         domain_id: &str,
         optimizer_id: &str,
+        commit_height: u64,
     ) -> Result<QuorumPlan, String> {
         let (reply, rx) = oneshot::channel();
         self.commands
             .send(Command::PlanQuorum {
                 domain_id: domain_id.to_owned(),
                 optimizer_id: optimizer_id.to_owned(),
+                commit_height,
                 reply,
             })
             .await
@@ -573,6 +656,9 @@ struct Service {
     rejections: Arc<crate::evidence::RejectionPool>,
     channel_pool: ChannelPool,
     channel_relay: mpsc::Sender<ChannelOp>,
+    /// Commitments waiting for a block.
+    commitments: CommitmentPool,
+    commitment_relay: mpsc::Sender<OptimaeCommitment>,
     /// The last height anchored (or read back from the sinks).
     last_anchored: u64,
 }
@@ -624,6 +710,7 @@ pub fn spawn_with(
     let (commands, rx) = mpsc::channel(COMMAND_QUEUE);
     let (relay, relay_rx) = mpsc::channel(RELAY_QUEUE);
     let (channel_relay, channel_relay_rx) = mpsc::channel(RELAY_QUEUE);
+    let (commitment_relay, commitment_relay_rx) = mpsc::channel(RELAY_QUEUE);
     let tip = match opened.store.tip() {
         Ok((index, _)) if index > 0 => opened
             .store
@@ -652,6 +739,8 @@ pub fn spawn_with(
         relay,
         rejections: Arc::new(crate::evidence::RejectionPool::new()),
         channel_relay,
+        commitments: CommitmentPool::new(crate::commitment_pool::DEFAULT_CAPACITY),
+        commitment_relay,
     };
     let rejections = service.rejections.clone();
     service.publish();
@@ -660,6 +749,18 @@ pub fn spawn_with(
         .name("chain".into())
         .spawn(move || service.run(rx))
         .unwrap_or_else(|e| panic!("cannot start the chain thread: {e}"));
+    // The clock of commitment blocks: a weak sender, so it never keeps the service alive.
+    let ticks = commands.downgrade();
+    let _ = std::thread::Builder::new()
+        .name("chain-tick".into())
+        .spawn(move || loop {
+            std::thread::sleep(TICK);
+            let Some(tx) = ticks.upgrade() else { return };
+            if let Err(mpsc::error::TrySendError::Closed(_)) = tx.try_send(Command::Tick) {
+                return;
+            }
+        });
+    let commitment_relay = Arc::new(std::sync::Mutex::new(Some(commitment_relay_rx)));
     let relay = Arc::new(std::sync::Mutex::new(Some(relay_rx)));
     let channel_relay = Arc::new(std::sync::Mutex::new(Some(channel_relay_rx)));
     (
@@ -669,6 +770,7 @@ pub fn spawn_with(
             relay,
             rejections,
             channel_relay,
+            commitment_relay,
         },
         thread,
     )
@@ -685,6 +787,8 @@ impl Service {
                         self.mempool.prune(&self.state);
                         self.rejections.prune(&self.state);
                         self.channel_pool.prune(&self.state, now_micros());
+                        self.commitments
+                            .prune(&self.state, std::time::Instant::now());
                         self.publish();
                     }
                     let _ = reply.send(outcome);
@@ -696,9 +800,53 @@ impl Service {
                 Command::PlanQuorum {
                     domain_id,
                     optimizer_id,
+                    commit_height,
                     reply,
                 } => {
-                    let _ = reply.send(self.plan(&domain_id, &optimizer_id));
+                    let _ = reply.send(self.plan(&domain_id, &optimizer_id, commit_height));
+                }
+                Command::SubmitCommitment {
+                    commitment,
+                    relay,
+                    reply,
+                } => {
+                    let copy = relay.then(|| (*commitment).clone());
+                    let outcome = self.commitments.insert(
+                        *commitment,
+                        &self.state,
+                        std::time::Instant::now(),
+                    );
+                    if let (Ok(()), Some(c)) = (&outcome, copy) {
+                        // A full relay queue only costs gossip, as for transfers.
+                        let _ = self.commitment_relay.try_send(c);
+                    }
+                    let _ = reply.send(outcome);
+                    if self.try_mint_commitments().is_some() {
+                        self.publish();
+                    }
+                }
+                Command::CommitBlock {
+                    bound,
+                    optimizer_id,
+                    reply,
+                } => {
+                    let at = self
+                        .state
+                        .bound_committed_at(&bound, &optimizer_id)
+                        .and_then(|(height, c)| {
+                            Some(CommittedAt {
+                                height,
+                                block_hash: self.state.recent_block_hash(height)?.to_owned(),
+                                optimizer_id: c.optimizer_id.clone(),
+                                domain_id: c.domain_id.clone(),
+                            })
+                        });
+                    let _ = reply.send(at);
+                }
+                Command::Tick => {
+                    if self.try_mint_commitments().is_some() {
+                        self.publish();
+                    }
                 }
                 Command::SubmitTransfer {
                     transfer,
@@ -773,12 +921,20 @@ impl Service {
         tracing::debug!("chain service stopped");
     }
 
-    fn plan(&self, domain_id: &str, optimizer_id: &str) -> Result<QuorumPlan, String> {
+    fn plan(
+        &self,
+        domain_id: &str,
+        optimizer_id: &str,
+        commit_height: u64,
+    ) -> Result<QuorumPlan, String> {
         if self.state.params().domain(domain_id).is_none() {
             return Err(format!("domain {domain_id} is not a domain of this chain"));
         }
-        let commit_height = self.state.height();
-        let seed_block_hash = self.state.tip_hash().to_owned();
+        let seed_block_hash = self
+            .state
+            .seed_block_hash(commit_height)
+            .map_err(|e| e.to_string())?
+            .to_owned();
         let now = Timestamp::now_utc().unix_micros();
         let quorum = self
             .state
@@ -1068,18 +1224,44 @@ impl Service {
     /// rejection evidence the pool holds; without it if the evidence does not fit (it waits
     /// for a later block).
     fn build_block_with_evidence(
-        &self,
+        &mut self,
+        txs: Vec<Transaction>,
         transfers: Vec<Transfer>,
         channel_ops: Vec<ChannelOp>,
         stamp: Timestamp,
     ) -> Result<Block, doin_consensus::ConsensusError> {
-        let block = self.state.build_block_with_ops(
+        let commitments = self.commitments.ordered();
+        let built = self.state.build_block_with_commitments(
             &self.identity,
-            self.pending.clone(),
-            transfers,
-            channel_ops,
+            txs.clone(),
+            transfers.clone(),
+            channel_ops.clone(),
+            &commitments,
             stamp,
-        )?;
+        );
+        let block = match built {
+            Ok(b) => b,
+            // The pool's commitments were checked at admission and every tip prunes it; if
+            // one still breaks a rule, the pool is dropped rather than the optimae.
+            Err(e) if !commitments.is_empty() && !txs.is_empty() => {
+                tracing::warn!("commitments left out of the block: {e}");
+                self.commitments.clear();
+                self.state.build_block_with_ops(
+                    &self.identity,
+                    txs,
+                    transfers,
+                    channel_ops,
+                    stamp,
+                )?
+            }
+            Err(e) => {
+                if txs.is_empty() {
+                    tracing::warn!("cannot build a commitment block: {e}; dropping the pool");
+                    self.commitments.clear();
+                }
+                return Err(e);
+            }
+        };
         let evidence = self
             .rejections
             .evidence(&self.state, block.header.timestamp.unix_micros());
@@ -1108,6 +1290,34 @@ impl Service {
         if sum < threshold {
             return None;
         }
+        self.mint(self.pending.clone())
+    }
+
+    /// Mints a commitment block when the pending optimae do not reach the threshold, the
+    /// pool holds commitments and one is due ([`ChainState::commitment_block_due`]); the
+    /// pending optimae stay pending.
+    fn try_mint_commitments(&mut self) -> Option<i64> {
+        if self.commitments.is_empty() {
+            return None;
+        }
+        let now = Timestamp::now_utc();
+        if !self.state.commitment_block_due(self.state.block_time(now)) {
+            return None;
+        }
+        if let Some(index) = self.try_mint() {
+            return Some(index);
+        }
+        let pending = std::mem::take(&mut self.pending);
+        let minted = self.mint(Vec::new());
+        self.pending = pending;
+        self.revalidate_pending();
+        minted
+    }
+
+    /// Builds, validates, stores and applies the next block with `txs` (the pending
+    /// optimae, or none for a commitment block), the best transfers and channel
+    /// operations, the pool's commitments and the rejection evidence that fits.
+    fn mint(&mut self, txs: Vec<Transaction>) -> Option<i64> {
         let transfers = self.state.select_transfers(self.mempool.ordered());
         let stamp = Timestamp::now_utc();
         let channel_ops = self.state.select_channel_ops(
@@ -1115,8 +1325,10 @@ impl Service {
             &transfers,
             self.state.block_time(stamp),
         );
-        let block = match self.build_block_with_evidence(transfers, channel_ops, stamp) {
+        let commitment_block = txs.is_empty();
+        let block = match self.build_block_with_evidence(txs, transfers, channel_ops, stamp) {
             Ok(b) => b,
+            Err(_) if commitment_block => return None,
             Err(e) => {
                 tracing::error!(
                     "cannot build a block from the pending optimae: {e}; dropping them"
@@ -1144,6 +1356,8 @@ impl Service {
         self.mempool.prune(&self.state);
         self.rejections.prune(&self.state);
         self.channel_pool.prune(&self.state, now_micros());
+        self.commitments
+            .prune(&self.state, std::time::Instant::now());
         if let Some(stats) = &self.stats {
             stats.record_block(&block);
         }

@@ -383,16 +383,36 @@ mod tests {
             let perf = -(10.0 - i as f64);
             let mut parameters = Map::new();
             parameters.insert("x".into(), Value::Array(vec![Value::Float(0.1 * i as f64)]));
-            let ts = Timestamp::from_unix_micros(1_700_000_000_000_000 + i as i64 * 10_000_000);
-            let reveal = Reveal {
+            let start = 1_700_000_000_000_000 + i as i64 * 30_000_000;
+            let ts = Timestamp::from_unix_micros(start + 1_000_000);
+            let mut reveal = Reveal {
                 domain_id: "quadratic".into(),
                 parameters,
                 nonce: format!("{i:032x}"),
                 reported_performance: perf,
-                commit_height: state.height(),
+                commit_height: 0,
                 timestamp: ts,
             };
             let commitment = reveal.commitment_hash();
+            // The commitment goes on chain first, in a commitment block.
+            let sealed = doin_consensus::commitment::OptimaeCommitment::sealed(
+                me,
+                "quadratic",
+                &commitment,
+                Timestamp::from_unix_micros(start),
+            );
+            let committed = state
+                .build_block_with_commitments(
+                    me,
+                    Vec::new(),
+                    Vec::new(),
+                    Vec::new(),
+                    &[sealed],
+                    Timestamp::from_unix_micros(start),
+                )
+                .expect("commitment block");
+            state.apply_block(&committed).expect("applies");
+            reveal.commit_height = state.height();
             let seed = state
                 .synthetic_seed_for(&commitment, "quadratic", me.peer_id(), state.height())
                 .expect("seed");

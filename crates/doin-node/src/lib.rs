@@ -11,13 +11,15 @@
 //!   publisher, and the read-back enforced at start-up (rules in `doin_consensus::anchor`).
 //! * [`optimizer_loop`] — a domain's optimizer rounds with island migration (each round
 //!   starts from the best optimae on chain, or another node's newest reveal: [`migration`])
-//!   and commit → reveal → quorum of improvements, the quorum's votes collected while
-//!   rounds go on ([`proposals`]).
+//!   and commit (on chain) → reveal → quorum of improvements, the commitments awaited and
+//!   the quorum's votes collected while rounds go on ([`proposals`]).
 //! * [`chain_service`] — the actor owning the chain store, the consensus state and the
 //!   [`mempool`] (pending transfers: fee order, eviction, per-peer rate limits) and the
-//!   [`channel_pool`] (pending payment-channel operations, the same way).
+//!   [`channel_pool`] (pending payment-channel operations, the same way) and the
+//!   [`commitment_pool`] (optimizers' commitments waiting for a block; commitment blocks).
 //! * [`network`] — gossip: block announcements, transfers, votes with their claims, peer
-//!   endpoints; [`channel_gossip`] — channel operations.
+//!   endpoints; [`channel_gossip`] — channel operations; [`commitment_gossip`] —
+//!   commitments.
 //! * [`evidence`] — rejection evidence: claims admitted by evaluators, the bounded pool of
 //!   claims and votes, and the rejections a minted block carries ([`evidence_gossip`]).
 //! * [`api`] — the HTTP API (the reference's paths, plus `/transfers`, `/balance`,
@@ -37,6 +39,8 @@ pub mod chain_service;
 pub mod channel_gossip;
 pub mod channel_pool;
 pub mod cli;
+pub mod commitment_gossip;
+pub mod commitment_pool;
 pub mod config;
 pub mod dashboard;
 pub mod evaluator;

@@ -16,7 +16,8 @@
 //!   transfer in the extra key `"transfer"` (reference nodes read the status and ignore
 //!   the key). A delivered transfer goes to the mempool with the relaying peer as its
 //!   source (its rate limit); the transfer's own seal authenticates it. Channel
-//!   operations travel the same way under `"channel_op"` ([`crate::channel_gossip`]).
+//!   operations travel the same way under `"channel_op"` ([`crate::channel_gossip`]), and
+//!   optimizers' commitments under `"commitment"` ([`crate::commitment_gossip`]).
 //! * Votes with their claims, for rejection evidence, see [`crate::evidence_gossip`].
 
 use std::sync::Arc;
@@ -116,6 +117,17 @@ pub fn start(
             ChannelOp::compute_id,
         )));
     }
+    if let Some(relay) = chain.take_commitment_relay() {
+        tasks.push(tokio::spawn(gossip_relayed(
+            net.clone(),
+            identity.clone(),
+            chain.clone(),
+            relay,
+            stop.clone(),
+            crate::commitment_gossip::COMMITMENT_KEY,
+            |c: &doin_consensus::commitment::OptimaeCommitment| c.bound_commitment.clone(),
+        )));
+    }
     if let Some(relay) = chain.take_transfer_relay() {
         tasks.push(tokio::spawn(gossip_relayed(
             net.clone(),
@@ -179,6 +191,15 @@ async fn handle_deliveries(
             MessageType::BlockAnnouncement => peers.request_sync(),
             MessageType::TaskCreated => {}
             MessageType::ChainStatus => {
+                if let Some(v) = d
+                    .message
+                    .payload
+                    .get(crate::commitment_gossip::COMMITMENT_KEY)
+                {
+                    let verdict = crate::commitment_gossip::deliver(&chain, &d.from, v).await;
+                    net.report(&d.from, verdict).await;
+                    continue;
+                }
                 if let Some(v) = d.message.payload.get(crate::channel_gossip::CHANNEL_OP_KEY) {
                     let verdict = crate::channel_gossip::deliver(&chain, &d.from, v).await;
                     net.report(&d.from, verdict).await;

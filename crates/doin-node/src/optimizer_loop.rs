@@ -1,12 +1,14 @@
 //! The optimization loop of one domain: repeated optimizer rounds, and for every
-//! improvement on the best known (the chain's, and this node's proposals), commit → reveal
-//! → quorum evaluation → an accepted OPTIMAE_ACCEPTED transaction handed to the chain
-//! service, which mints a block when the pending increments reach the threshold. The loop
-//! stops when the domain's `target_performance` is reached, and says so.
+//! improvement on the best known (the chain's, and this node's proposals), commit (a sealed
+//! commitment to the chain service, gossiped, carried by the next block) → once the
+//! commitment is on chain, reveal to the quorum its block draws → quorum evaluation → an
+//! accepted OPTIMAE_ACCEPTED transaction handed to the chain service, which mints a block
+//! when the pending increments reach the threshold. The loop stops when the domain's
+//! `target_performance` is reached, and says so.
 //!
-//! A round does not wait for its quorum: revealed proposals stay in flight
-//! ([`crate::proposals`]) while rounds go on, and each round hands the voted ones to the
-//! chain. Each round starts from the best point known: the optimizer's own, the chain's
+//! A round does not wait for its commitment or its quorum: proposals stay in flight
+//! ([`crate::proposals`]) while rounds go on; each round reveals the commitments that
+//! landed and hands the voted proposals to the chain. Each round starts from the best point known: the optimizer's own, the chain's
 //! best optimae, or another node's newest reveal ([`crate::migration`]).
 //!
 //! It runs on its own thread because optimizer steps are blocking, CPU-bound work.
@@ -23,12 +25,15 @@ use tokio::sync::watch;
 
 use crate::chain_service::{ChainHandle, Proposal};
 use crate::migration::{same_point, MigrantBoard};
-use crate::proposals::{InFlight, InFlightSet};
+use crate::proposals::{Committed, InFlight, InFlightSet};
 use crate::task_queue::{QueuedTask, TaskKind, TaskQueue, TaskState};
 use crate::view::DomainBoard;
 
 /// Longest an optimizer waits for its quorum's votes (see [`OptimizerLoop::quorum_timeout`]).
 const MAX_QUORUM_TIMEOUT: Duration = Duration::from_secs(20);
+/// Longest an optimizer waits for its commitment to land in a block (at least three target
+/// block times, since commitment blocks come one target block time after the tip).
+const MAX_COMMIT_WAIT: Duration = Duration::from_secs(120);
 /// How long an optimizer on a young chain waits for the optional votes of other nodes.
 const YOUNG_CHAIN_WAIT: Duration = Duration::from_secs(3);
 
@@ -245,13 +250,16 @@ impl OptimizerLoop {
                     && floor.is_none_or(|f| self.better(b.performance, f))
                 {
                     let elapsed = started.elapsed().as_secs_f64();
-                    if let Some(p) = self.reveal(&b, round, elapsed) {
-                        in_flight.push(p);
+                    if let Some(c) = self.commit(&b, round, elapsed) {
+                        in_flight.push_committed(c);
                     }
-                    // A solo chain's quorum is empty: its proposal is done at once.
-                    self.settle(&mut in_flight, &experiment_id, &mut accepted);
                 }
             }
+            // Committed first, so that a block the reveals below make the chain mint
+            // carries this round's commitment.
+            self.reveal_landed(&mut in_flight, chain_best, accepted);
+            // A solo chain's quorum is empty: a revealed proposal is done at once.
+            self.settle(&mut in_flight, &experiment_id, &mut accepted);
             let chain_best = self.chain.view().domain_best.get(&domain).copied();
             if let Some(cb) = chain_best {
                 if self.reached(cb) {
@@ -340,17 +348,102 @@ impl OptimizerLoop {
         });
     }
 
-    /// Commit and reveal: plans the quorum, queues one verification task per quorum member
-    /// (pulled by that evaluator; on a young chain, open tasks any other evaluator may
-    /// take too) and announces each. The votes are collected by later rounds.
-    fn reveal(&mut self, best: &Candidate, round: u64, elapsed: f64) -> Option<InFlight> {
+    /// Commit: seals a commitment to `best` under a fresh nonce and hands it to the chain
+    /// service (which gossips it, and mints a commitment block for it when one is due).
+    /// Nothing about the parameters leaves the node until the commitment is on chain.
+    fn commit(&mut self, best: &Candidate, round: u64, elapsed: f64) -> Option<Committed> {
         let domain = self.domain_id.clone();
-        let me = self.identity.peer_id().to_owned();
         let nonce = random_hex(16);
         let commitment_hash = compute_commitment(&best.parameters, &nonce);
+        let sealed = doin_consensus::commitment::OptimaeCommitment::sealed(
+            &self.identity,
+            &domain,
+            &commitment_hash,
+            Timestamp::now_utc(),
+        );
+        if let Err(e) = self
+            .runtime
+            .block_on(self.chain.submit_commitment(sealed, true))
+        {
+            tracing::warn!(domain = %domain, "commitment not taken: {e:?}");
+            return None;
+        }
         self.board.update(&domain, |p| p.committed += 1);
         crate::metrics::METRICS.optimae_committed.inc();
-        let plan = match self.runtime.block_on(self.chain.plan_quorum(&domain, &me)) {
+        Some(Committed {
+            candidate: best.clone(),
+            nonce,
+            commitment_hash,
+            round,
+            elapsed,
+            since: Instant::now(),
+        })
+    }
+
+    /// Reveals every committed proposal whose commitment is on chain and that still
+    /// improves on the chain's best and this node's accepted best; drops those that no
+    /// longer do and those whose commitment did not land in time.
+    fn reveal_landed(
+        &mut self,
+        in_flight: &mut InFlightSet,
+        chain_best: Option<f64>,
+        accepted: Option<f64>,
+    ) {
+        let me = self.identity.peer_id().to_owned();
+        let target = self.chain.view().target_block_time;
+        let wait = Duration::from_secs_f64((target * 3.0).clamp(5.0, 120.0)).min(MAX_COMMIT_WAIT);
+        for c in in_flight.take_committed() {
+            let bound = doin_consensus::commitment::bound_commitment(&me, &c.commitment_hash);
+            let landed = self.runtime.block_on(self.chain.commit_block(&bound, &me));
+            match landed {
+                // Its evaluators are busy with this node's earlier reveals: wait.
+                Some(_) if !in_flight.can_reveal() => in_flight.push_committed(c),
+                Some(at) if at.domain_id == self.domain_id => {
+                    let floor = [chain_best, accepted].into_iter().flatten().reduce(|x, y| {
+                        if self.better(y, x) {
+                            y
+                        } else {
+                            x
+                        }
+                    });
+                    if floor.is_some_and(|f| !self.better(c.candidate.performance, f)) {
+                        tracing::debug!(domain = %self.domain_id, "committed optimae overtaken before its reveal; dropped");
+                        continue;
+                    }
+                    if let Some(p) = self.reveal(c, at.height) {
+                        in_flight.push(p);
+                    }
+                }
+                Some(at) => {
+                    tracing::warn!(domain = %self.domain_id, other = %at.domain_id, "our commitment is on chain for another domain; dropped");
+                }
+                None if c.since.elapsed() > wait => {
+                    tracing::info!(domain = %self.domain_id, waited = ?c.since.elapsed(), "commitment did not land in a block; dropped");
+                }
+                None => in_flight.push_committed(c),
+            }
+        }
+    }
+
+    /// Reveal: plans the quorum the commitment's block draws, queues one verification task
+    /// per quorum member (pulled by that evaluator; on a young chain, open tasks any other
+    /// evaluator may take too) and announces each. The votes are collected by later
+    /// rounds.
+    fn reveal(&mut self, c: Committed, commit_height: u64) -> Option<InFlight> {
+        let domain = self.domain_id.clone();
+        let me = self.identity.peer_id().to_owned();
+        let Committed {
+            candidate: best,
+            nonce,
+            commitment_hash,
+            round,
+            elapsed,
+            ..
+        } = c;
+        let plan = match self
+            .runtime
+            .block_on(self.chain.plan_quorum(&domain, &me, commit_height))
+        {
             Ok(plan) => plan,
             Err(e) => {
                 tracing::warn!(domain = %domain, "cannot plan a quorum: {e}");

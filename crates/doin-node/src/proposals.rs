@@ -1,5 +1,10 @@
-//! Proposals in flight: optimae an optimizer revealed to their quorum and whose votes it
-//! is collecting while its rounds go on.
+//! Proposals in flight: optimae an optimizer committed to and is waiting to see on chain
+//! ([`Committed`]), then revealed to their quorum and whose votes it is collecting
+//! ([`InFlight`]), while its rounds go on.
+//!
+//! A commitment must land in a block before its reveal (`doin_consensus::commitment`):
+//! the block that carries it seeds the quorum and the evaluators' data. A round commits an
+//! improvement; later rounds find the commitment on chain and reveal it.
 //!
 //! A solo node's round never waits for votes; a networked node's used to wait for its
 //! quorum (gossip, a pull over HTTP, an evaluation, a completion) and lost rounds to it.
@@ -20,6 +25,26 @@ use crate::task_queue::Completion;
 
 /// Most proposals of one domain waiting for votes at once.
 pub const MAX_IN_FLIGHT: usize = 4;
+/// Most commitments of one domain waiting for a block at once (they cost evaluators
+/// nothing; the chain service's pool takes as many per optimizer).
+pub const MAX_COMMITTED: usize = crate::commitment_pool::MAX_PENDING_PER_OPTIMIZER;
+
+/// An improvement committed to and not revealed yet: waiting for its commitment to land.
+#[derive(Debug, Clone)]
+pub struct Committed {
+    /// The parameters and the performance the optimizer measured.
+    pub candidate: doin_plugins::Candidate,
+    /// The commitment nonce.
+    pub nonce: String,
+    /// `compute_commitment(parameters, nonce)`.
+    pub commitment_hash: String,
+    /// The optimizer round that found it.
+    pub round: u64,
+    /// Seconds from the start of the experiment to the result.
+    pub elapsed: f64,
+    /// When it was committed.
+    pub since: Instant,
+}
 
 /// One verification task of a proposal, until its vote arrives.
 struct Awaited {
@@ -162,38 +187,57 @@ impl InFlight {
     }
 }
 
-/// The proposals of one domain in flight, oldest first, at most [`MAX_IN_FLIGHT`].
+/// The proposals of one domain in flight, oldest first: at most [`MAX_COMMITTED`]
+/// committed and [`MAX_IN_FLIGHT`] revealed.
 #[derive(Default)]
 pub struct InFlightSet {
+    committed: VecDeque<Committed>,
     proposals: VecDeque<InFlight>,
 }
 
 impl InFlightSet {
-    /// Whether another proposal may be revealed.
+    /// Whether another proposal may be committed.
     pub fn has_room(&self) -> bool {
+        self.committed.len() < MAX_COMMITTED
+    }
+
+    /// Whether another proposal may be revealed.
+    pub fn can_reveal(&self) -> bool {
         self.proposals.len() < MAX_IN_FLIGHT
     }
 
-    /// How many are waiting.
+    /// How many are waiting, committed or revealed.
     pub fn len(&self) -> usize {
-        self.proposals.len()
+        self.committed.len() + self.proposals.len()
     }
 
     /// Whether none is waiting.
     pub fn is_empty(&self) -> bool {
-        self.proposals.is_empty()
+        self.len() == 0
     }
 
-    /// Adds a revealed proposal (the caller checked [`Self::has_room`]).
+    /// Adds a revealed proposal.
     pub fn push(&mut self, p: InFlight) {
         self.proposals.push_back(p);
     }
 
-    /// The best reported performance in flight under `better`.
+    /// Adds a committed proposal (the caller checked [`Self::has_room`]).
+    pub fn push_committed(&mut self, c: Committed) {
+        self.committed.push_back(c);
+    }
+
+    /// Removes and returns the committed proposals, oldest first (the caller puts back
+    /// those still waiting).
+    pub fn take_committed(&mut self) -> Vec<Committed> {
+        self.committed.drain(..).collect()
+    }
+
+    /// The best performance committed or in flight under `better`.
     pub fn best(&self, better: impl Fn(f64, f64) -> bool) -> Option<f64> {
         self.proposals
             .iter()
             .map(InFlight::performance)
+            .chain(self.committed.iter().map(|c| c.candidate.performance))
             .fold(None, |acc, p| match acc {
                 Some(a) if !better(p, a) => Some(a),
                 _ => Some(p),
@@ -217,6 +261,7 @@ impl InFlightSet {
 
     /// Removes every proposal (at shutdown or when the domain's target is reached).
     pub fn drain(&mut self) -> Vec<InFlight> {
+        self.committed.clear();
         self.proposals.drain(..).collect()
     }
 }
@@ -344,7 +389,7 @@ mod tests {
         // Open tasks only whose votes never come, so each is done once the open wait is over.
         let mut senders = Vec::new();
         for i in 0..MAX_IN_FLIGHT {
-            assert!(set.has_room());
+            assert!(set.can_reveal());
             // The second is the best: the best is not simply the newest.
             let perf = if i == 1 { -0.5 } else { -1.0 - i as f64 };
             let mut p = in_flight(perf, i as u64, Vec::new(), t0);
@@ -353,14 +398,16 @@ mod tests {
             p.await_task(format!("t{i}"), false, rx);
             set.push(p);
         }
-        assert!(!set.has_room(), "{MAX_IN_FLIGHT} in flight");
+        assert!(!set.can_reveal(), "{MAX_IN_FLIGHT} in flight");
+        // Commitments waiting for a block have a bound of their own.
+        assert!(set.has_room());
         assert_eq!(set.best(|a, b| a > b), Some(-0.5));
         assert_eq!(set.best(|a, b| a < b), Some(-(MAX_IN_FLIGHT as f64)));
         assert!(set.take_done(t0).is_empty());
         let done = set.take_done(t0 + OPEN);
         let rounds: Vec<u64> = done.iter().map(|p| p.round).collect();
         assert_eq!(rounds, (0..MAX_IN_FLIGHT as u64).collect::<Vec<_>>());
-        assert!(set.is_empty() && set.has_room());
+        assert!(set.is_empty() && set.can_reveal());
         drop(senders);
     }
 }

@@ -314,10 +314,11 @@ pub fn agree(views: &[std::sync::Arc<ChainView>]) -> bool {
     views.windows(2).all(|w| w[0].tip_hash == w[1].tip_hash)
 }
 
-/// Writes a valid chain of `n` blocks to `chain.db` at `path`: each block holds one
-/// accepted optimae of `domain` (performance improving by one each block), verified by a
-/// sealed vote of the generator, one block every `target_block_time`. Returns the
-/// generator's peer id. For benchmarks and tests that need a long chain fast.
+/// Writes a valid chain of `n` blocks to `chain.db` at `path`: a commitment block, then
+/// blocks that each hold one accepted optimae of `domain` (performance improving by one
+/// each block), verified by a sealed vote of the generator, and the commitment of the next
+/// block's optimae; one block every `target_block_time`. Returns the generator's peer id.
+/// For benchmarks and tests that need a long chain fast.
 pub fn build_chain(
     path: &std::path::Path,
     params: &doin_consensus::ChainParams,
@@ -325,6 +326,7 @@ pub fn build_chain(
     n: u64,
 ) -> anyhow::Result<String> {
     use doin_consensus::accepted::{AcceptedOptimae, Experiment, Reveal};
+    use doin_consensus::commitment::OptimaeCommitment;
     use doin_consensus::{ChainState, QuorumVote};
     use doin_primitives::identity::Identity;
     use doin_primitives::value::{Map, Value};
@@ -335,37 +337,57 @@ pub fn build_chain(
     let mut store = doin_store::ChainStore::open(path)?;
     let step = (params.target_block_time_secs * 1e6) as i64;
     let t0 = Timestamp::now_utc().unix_micros() - step * (n as i64 + 1);
-    let mut batch = Vec::new();
-    for i in 1..=n {
-        let perf = i as f64;
+    // Step `k` reveals `{"x": [k]}` under nonce `k`.
+    let reveal_of = |k: u64, commit_height: u64, timestamp: Timestamp| {
         let mut parameters = Map::new();
-        parameters.insert("x".into(), Value::Array(vec![Value::Float(perf)]));
-        let ts = Timestamp::from_unix_micros(t0 + (i as i64) * step);
-        let reveal = Reveal {
+        parameters.insert("x".into(), Value::Array(vec![Value::Float(k as f64)]));
+        Reveal {
             domain_id: domain.into(),
             parameters,
-            nonce: format!("{i:032x}"),
-            reported_performance: perf,
-            commit_height: state.height(),
-            timestamp: ts,
-        };
-        let commitment = reveal.commitment_hash();
-        let seed = state.synthetic_seed_for(&commitment, domain, me.peer_id(), state.height())?;
-        let vote = QuorumVote {
-            optimae_id: reveal.optimae_id(me.peer_id()),
-            domain_id: domain.into(),
-            evaluator_id: me.peer_id().to_owned(),
-            verified_performance: perf,
-            synthetic_seed: seed,
-            synthetic_data_hash: String::new(),
-            timestamp: ts,
-            seal: None,
+            nonce: format!("{k:032x}"),
+            reported_performance: k as f64,
+            commit_height,
+            timestamp,
         }
-        .sealed(&me);
-        let votes = vec![vote];
-        let scoring = state.score_optimae(&reveal, me.peer_id(), &votes)?;
-        let tx = AcceptedOptimae::build(&me, &reveal, &scoring, &votes, &Experiment::default());
-        let block = state.build_block(&me, vec![tx], ts)?;
+    };
+    let commitment_of = |k: u64, ts: Timestamp| {
+        let hash = reveal_of(k, 0, ts).commitment_hash();
+        OptimaeCommitment::sealed(&me, domain, &hash, ts)
+    };
+    let mut batch = Vec::new();
+    for i in 1..=n {
+        let ts = Timestamp::from_unix_micros(t0 + (i as i64) * step);
+        let mut txs = Vec::new();
+        if i > 1 {
+            let k = i - 1;
+            let reveal = reveal_of(k, state.height(), ts);
+            let commitment = reveal.commitment_hash();
+            let seed =
+                state.synthetic_seed_for(&commitment, domain, me.peer_id(), state.height())?;
+            let vote = QuorumVote {
+                optimae_id: reveal.optimae_id(me.peer_id()),
+                domain_id: domain.into(),
+                evaluator_id: me.peer_id().to_owned(),
+                verified_performance: k as f64,
+                synthetic_seed: seed,
+                synthetic_data_hash: String::new(),
+                timestamp: ts,
+                seal: None,
+            }
+            .sealed(&me);
+            let votes = vec![vote];
+            let scoring = state.score_optimae(&reveal, me.peer_id(), &votes)?;
+            txs.push(AcceptedOptimae::build(
+                &me,
+                &reveal,
+                &scoring,
+                &votes,
+                &Experiment::default(),
+            ));
+        }
+        let next = [commitment_of(i, ts)];
+        let block =
+            state.build_block_with_commitments(&me, txs, Vec::new(), Vec::new(), &next, ts)?;
         state.apply_block(&block)?;
         batch.push(block);
         if batch.len() == 50 {

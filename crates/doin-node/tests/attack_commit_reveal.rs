@@ -1,8 +1,10 @@
 //! Commit–reveal under attack on a live three-node network chain (quorums of one other
 //! node): a reveal replayed under another node's id, a copied commitment (after and before
-//! the honest optimae is on chain), a reveal that does not match its commitment and reveals
-//! without a prior commitment are each refused by every node with the rule they break; the
-//! nodes keep minting, and the honest optimizer keeps its optimae and its credit.
+//! the honest optimae is on chain), a reveal that does not match its commitment, reveals
+//! without a prior commitment on chain, and a reveal naming another commit block than the
+//! one that carries its commitment (the seed an optimizer could grind) are each refused by
+//! every node with the rule they break; the nodes keep minting, and the honest optimizer
+//! keeps its optimae and its credit.
 
 mod adversary;
 
@@ -45,40 +47,16 @@ fn copied_replayed_unmatched_and_uncommitted_reveals_earn_nothing() {
             .await;
 
         // Copied before the honest optimae is on chain, in a block competing with the
-        // honest one at its height: the quorum voted on the honest optimizer's optimae (and
-        // when the copier's quorum differs on a grown chain, those votes are not even its
-        // quorum's).
+        // honest one at its height: the chain says who committed it.
         let before = arena.state_at(&blocks, h - 1);
-        let copied = forge(&before, &attacker.own(&honest));
-        // The quorum as of the forged block's time: a block ten block times after its
-        // parent follows a stall, whose quorum is drawn from every contributor.
-        let copier_quorum = before
-            .quorum_for_at(
-                DOMAIN,
-                attacker.peer_id(),
-                honest.commit_height,
-                copied.header.timestamp.unix_micros(),
-            )
-            .expect("quorum");
-        let voters: Vec<String> = honest
-            .votes
-            .iter()
-            .map(|v| v.evaluator_id.clone())
-            .collect();
-        // Votes are checked in order and the first one decides: from outside the copier's
-        // quorum it is refused as such, unless a young chain admits it; admitted, it fails on
-        // its subject (the honest optimae's).
-        let young = before.is_young(attacker.peer_id(), honest.commit_height);
-        let reason = if copier_quorum.contains(&voters[0]) || young {
-            "is for another optimae".to_owned()
-        } else {
-            format!("vote from {}, who is not in the quorum", voters[0])
-        };
         arena
             .refused_everywhere(
                 "a commitment copied ahead of the honest block",
-                copied,
-                &reason,
+                forge(&before, &attacker.own(&honest)),
+                &format!(
+                    "is not on chain at height {} under this optimizer",
+                    honest.commit_height
+                ),
             )
             .await;
 
@@ -93,8 +71,17 @@ fn copied_replayed_unmatched_and_uncommitted_reveals_earn_nothing() {
             )
             .await;
 
-        // Reveals without a prior commitment: one committed at the height being made (no
-        // block before the reveal to seed it from), and one carrying no commitment at all.
+        // Reveals without a prior commitment: one whose commitment never went on chain, one
+        // committed at the height being made (no block before the reveal to seed it from),
+        // and one carrying no commitment at all.
+        let never = attacker.commit(&honest, honest.parameters.clone(), state.height());
+        arena
+            .refused_everywhere(
+                "a reveal whose commitment is not on chain",
+                forge(&state, &never),
+                "is not on chain at height",
+            )
+            .await;
         let uncommitted = attacker.commit(&honest, honest.parameters.clone(), state.height() + 1);
         arena
             .refused_everywhere(
@@ -119,6 +106,21 @@ fn copied_replayed_unmatched_and_uncommitted_reveals_earn_nothing() {
                 "malformed accepted-optimae payload",
             )
             .await;
+        // A commitment the attacker did put on chain, revealed naming the block before its
+        // commit block: a block whose hash it knew when it committed, so it could have
+        // ground its nonce for that block's quorum and seeds.
+        let mine = attacker.commit(&honest, honest.parameters.clone(), 0);
+        let (mut landed, tip, _) = arena.committed(&attacker, mine).await;
+        let at = landed.commit_height;
+        landed.commit_height = at - 1;
+        arena
+            .refused_everywhere(
+                "a reveal naming the block before its commit block",
+                forge(&tip, &landed),
+                &format!("is not on chain at height {}", at - 1),
+            )
+            .await;
+
         // Honest work goes on; the honest optimizer keeps its optimae and its pay.
         arena.keeps_minting(2).await;
         for i in 0..arena.net.nodes.len() {

@@ -15,7 +15,7 @@ use doin_node::sync::SyncError;
 use doin_node::testnet::TestNet;
 use doin_primitives::identity::Identity;
 use hostile_peer::{
-    fetch_blocks, mint_on, runtime, solo_template, wait_for_block, wait_for_height, wait_until,
+    fetch_blocks, holds_block_within, mint_on, runtime, solo_template, wait_for_height, wait_until,
     HostilePeer,
 };
 
@@ -97,17 +97,31 @@ fn a_heavier_branch_below_the_finalized_block_is_refused() {
 
         // Control: a heavier valid branch that keeps the finalized block is adopted, so
         // the refusal above was finality's doing, not the branch's.
-        let view = node.chain.view();
-        let ours = fetch_blocks(&node.endpoint(), view.tip_index).await;
-        let keep = usize::try_from(view.tip_index).expect("height");
-        let branch = mint_on(&params, &ours[..keep], &forger, 30, 1);
-        let mut theirs = ours[..keep].to_vec();
-        theirs.extend(branch.iter().cloned());
-        let fair = HostilePeer::start(&view.params_hash).await;
-        fair.serve(theirs);
-        node.peers.add(&fair.endpoint);
-        let last = branch.last().expect("blocks");
-        wait_for_block(&node.endpoint(), last, Duration::from_secs(20)).await;
+        // The node keeps minting meanwhile: a branch from its tip is only above its
+        // finalized block until it mints DEPTH more, so a try that came too late (refused
+        // for finality, as it should be) is made again from the new tip.
+        let mut adopted = false;
+        for _ in 0..5 {
+            let view = node.chain.view();
+            let ours = fetch_blocks(&node.endpoint(), view.tip_index).await;
+            let keep = usize::try_from(view.tip_index).expect("height");
+            let branch = mint_on(&params, &ours[..keep], &forger, 30, 1);
+            let mut theirs = ours[..keep].to_vec();
+            theirs.extend(branch.iter().cloned());
+            let fair = HostilePeer::start(&view.params_hash).await;
+            fair.serve(theirs);
+            node.peers.add(&fair.endpoint);
+            let last = branch.last().expect("blocks");
+            if holds_block_within(&node.endpoint(), last, Duration::from_secs(10)).await {
+                adopted = true;
+                break;
+            }
+            node.peers.block(&fair.endpoint);
+        }
+        assert!(
+            adopted,
+            "a heavier branch above the finalized block is adopted"
+        );
         net.shutdown().await;
     });
 }

@@ -19,8 +19,7 @@ use doin_node::chain_service::ImportError;
 use doin_node::sync::SyncError;
 use doin_node::testnet::TestNet;
 use doin_primitives::identity::Identity;
-use doin_primitives::merkle::merkle_root;
-use doin_primitives::models::{Block, BlockError, Transaction};
+use doin_primitives::models::{Block, BlockError};
 use doin_primitives::seal::SealKind;
 use doin_primitives::value::Value;
 use doin_primitives::Timestamp;
@@ -41,8 +40,8 @@ fn reseal_all(mut b: Block, forger: &Identity) -> Block {
         tx.id = tx.compute_id();
         tx.seal = Some(forger.seal(SealKind::Transaction, &tx.id));
     }
-    let ids: Vec<String> = b.transactions.iter().map(Transaction::compute_id).collect();
-    b.header.merkle_root = merkle_root(&ids);
+    // Every leaf: the transactions', then the extensions' (the commitments it carries).
+    b.header.merkle_root = b.compute_merkle_root().expect("well-formed extensions");
     reseal(b, forger)
 }
 
@@ -166,7 +165,9 @@ fn forged_branches_are_refused_for_the_rule_they_break() {
         let ours = fetch_blocks(&node.endpoint(), view.tip_index).await;
         let forger = Identity::generate();
         let branch = mint_on(&params, &ours, &forger, 40, 1);
-        let first = &branch[0];
+        // The branch opens with a commitment block; the forgeries are of the first block
+        // of optimae.
+        let first = &branch[1];
         assert!(!first.transactions.is_empty());
 
         for (name, forge, expected) in forgeries() {
@@ -176,8 +177,9 @@ fn forged_branches_are_refused_for_the_rule_they_break() {
                 assert_eq!(forged.hash, first.hash, "the mutation keeps the block hash");
             }
             let mut served = ours.clone();
+            served.push(branch[0].clone());
             served.push(forged);
-            served.extend(branch[1..].iter().cloned());
+            served.extend(branch[2..].iter().cloned());
             let hostile = HostilePeer::start(&view.params_hash).await;
             hostile.serve(served);
             node.peers.add(&hostile.endpoint);

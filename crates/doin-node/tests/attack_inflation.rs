@@ -59,32 +59,39 @@ fn an_inflated_report_is_rejected_on_chain_and_costs_reputation_and_stake() {
         // quorum is another node.
         let keys: Vec<_> = (0..3).map(|i| arena.key_of(i)).collect();
         let start = Instant::now();
-        let (state, blocks, cheater, quorum) = 'found: loop {
+        let (blocks, cheater) = 'found: loop {
             let (state, blocks) = arena.settled_chain().await;
             for key in &keys {
                 let id = key.peer_id();
-                let quorum = state
-                    .quorum_for(DOMAIN, id, state.height())
-                    .expect("quorum");
-                if points(&state, id) >= 4.0 && state.balance(id) > 0 && quorum[0] != id {
+                if points(&state, id) >= 4.0 && state.balance(id) > 0 {
                     let cheater = Attacker { id: key.clone() };
-                    break 'found (state, blocks, cheater, quorum);
+                    break 'found (blocks, cheater);
                 }
             }
             assert!(start.elapsed() < Duration::from_secs(60), "no reputation");
             tokio::time::sleep(Duration::from_millis(500)).await;
         };
         let (_, honest) = last_optimae(&blocks);
-        let commit_height = state.height();
+        let mine = cheater.commit(&honest, honest.parameters.clone(), 0);
+        // Its commitment on chain first: the block that carries it draws the quorum.
+        let (mut mine, state, _) = arena.committed(&cheater, mine).await;
+        let commit_height = mine.commit_height;
+        let quorum = state
+            .quorum_for(DOMAIN, cheater.peer_id(), commit_height)
+            .expect("quorum");
+        assert!(!quorum.iter().any(|q| q == cheater.peer_id()));
         let member = quorum[0].clone();
+        let seed_block = state
+            .recent_block_hash(commit_height)
+            .expect("commit block")
+            .to_owned();
 
-        let mut mine = cheater.commit(&honest, honest.parameters.clone(), commit_height);
         // Higher is better and performances are negative: half the loss is twice as good.
         mine.reported_performance = honest.verified_performance * 0.5;
-        let task = verification_task(&mine, &cheater.id, state.tip_hash(), &quorum);
+        let task = verification_task(&mine, &cheater.id, &seed_block, &quorum);
         // A second optimae whose requester hides its claim: no honest evaluator votes on it.
         let hidden = cheater.commit(&honest, honest.parameters.clone(), commit_height);
-        let mut hidden_task = verification_task(&hidden, &cheater.id, state.tip_hash(), &quorum);
+        let mut hidden_task = verification_task(&hidden, &cheater.id, &seed_block, &quorum);
         hidden_task.claim = None;
         let server = TaskServer::start().await;
         let mut hidden_done = server.queue.push(hidden_task).expect("queued");

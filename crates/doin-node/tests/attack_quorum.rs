@@ -112,9 +112,11 @@ fn quorums_are_drawn_from_chain_data_and_outsiders_do_not_count() {
 
         // In blocks: the attacker's own optimae with votes that must not count.
         let (_, honest) = last_optimae(&blocks);
-        let mut mine = attacker.commit(&honest, honest.parameters.clone(), state.height());
+        let mine = attacker.commit(&honest, honest.parameters.clone(), 0);
+        // Its commitment on chain first: the block that carries it draws the quorum.
+        let (mut mine, state, _) = arena.committed(&attacker, mine).await;
         let quorum = state
-            .quorum_for(DOMAIN, attacker.peer_id(), state.height())
+            .quorum_for(DOMAIN, attacker.peer_id(), mine.commit_height)
             .expect("quorum");
         let member = quorum[0].clone();
         let member_key = arena.key_of(arena.index_of(&member));
@@ -123,7 +125,10 @@ fn quorums_are_drawn_from_chain_data_and_outsiders_do_not_count() {
             .find(|p| *p != member)
             .expect("a node outside the quorum");
         let outsider_key = arena.key_of(arena.index_of(&outsider_node));
-        let seed_block = state.tip_hash().to_owned();
+        let seed_block = state
+            .recent_block_hash(mine.commit_height)
+            .expect("commit block")
+            .to_owned();
         let perf = honest.verified_performance;
         let sybil = Identity::generate();
         let s = subject(&mine, &seed_block);

@@ -18,17 +18,22 @@ fn an_inflated_report_is_rejected_by_the_honest_quorum() {
         let arena = Arena::start(3, 1, 4).await;
         let attacker = Attacker::new();
         let server = TaskServer::start().await;
-        let (state, blocks) = arena.settled_chain().await;
+        let (_, blocks) = arena.settled_chain().await;
         let (_, honest) = last_optimae(&blocks);
-        let commit_height = state.height();
-        let mut mine = attacker.commit(&honest, honest.parameters.clone(), commit_height);
+        let mine = attacker.commit(&honest, honest.parameters.clone(), 0);
+        // Its commitment on chain first: the block that carries it draws the quorum.
+        let (mut mine, state, _) = arena.committed(&attacker, mine).await;
+        let commit_height = mine.commit_height;
         // Higher is better and performances are negative: half the loss is twice as good.
         mine.reported_performance = honest.verified_performance * 0.5;
         let quorum = state
             .quorum_for(DOMAIN, attacker.peer_id(), commit_height)
             .expect("quorum");
         let member = quorum[0].clone();
-        let task = verification_task(&mine, &attacker.id, state.tip_hash(), &quorum);
+        let seed_block = state
+            .recent_block_hash(commit_height)
+            .expect("commit block");
+        let task = verification_task(&mine, &attacker.id, seed_block, &quorum);
         let done = server.queue.push(task).expect("queued");
         arena
             .net

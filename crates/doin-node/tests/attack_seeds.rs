@@ -23,7 +23,7 @@ fn votes_with_another_seed_are_refused() {
 
         // On chain: each vote's seed is its evaluator's, from the commitment and the block
         // at the commit height.
-        let (state, blocks) = arena.settled_chain().await;
+        let (_, blocks) = arena.settled_chain().await;
         let mut replay = ChainState::new(arena.params.clone());
         let mut with_quorum = 0;
         for block in &blocks {
@@ -92,8 +92,11 @@ fn votes_with_another_seed_are_refused() {
         // In a block: the attacker's optimae verified by its quorum (whose keys it holds),
         // the votes declaring seeds of the tip rather than of the commit block.
         let (_, honest) = last_optimae(&blocks);
-        let commit_height = state.height() - 1;
-        let mut mine = attacker.commit(&honest, honest.parameters.clone(), commit_height);
+        let mine = attacker.commit(&honest, honest.parameters.clone(), 0);
+        // Its commitment on chain first, in a block below the attacker's parent.
+        let (mut mine, state, _) = arena.committed(&attacker, mine).await;
+        let commit_height = mine.commit_height;
+        assert!(commit_height < state.height());
         let quorum = state
             .quorum_for(DOMAIN, attacker.peer_id(), commit_height)
             .expect("quorum");

@@ -14,8 +14,9 @@ fn fleet_compares_tips_across_nodes() {
     let mut a = NodeProcess::start(&dir.path().join("a"), free_port(), &[]);
     let mut b = NodeProcess::start(&dir.path().join("b"), free_port(), &[]);
     for n in [&mut a, &mut b] {
+        // Block 1 is a commitment block; block 2 carries the first optimae.
         n.wait_status(Duration::from_secs(60), "a minted block", |s| {
-            s["chain_height"].as_i64().unwrap_or(0) >= 2
+            s["chain_height"].as_i64().unwrap_or(0) >= 3
         });
     }
     let ep = |n: &NodeProcess| format!("127.0.0.1:{}", n.port);

@@ -52,6 +52,9 @@ pub enum SealKind {
     Claim,
     /// An on-chain payment-channel operation (id: the operation id).
     ChannelOp,
+    /// An optimizer's commitment to an optimae, put on chain before its reveal (id: the
+    /// commitment's id).
+    Commitment,
 }
 
 impl SealKind {
@@ -67,6 +70,7 @@ impl SealKind {
             SealKind::Checkpoint => "checkpoint",
             SealKind::Claim => "optimae_claim",
             SealKind::ChannelOp => "channel_op",
+            SealKind::Commitment => "optimae_commitment",
         }
     }
 }

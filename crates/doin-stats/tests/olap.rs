@@ -192,10 +192,11 @@ fn chain_optimae_come_from_blocks_once_each() {
     stats.flush().expect("flush");
     let r = stats.reader().expect("reader");
     let rows = r.chain_metrics(Some(chain::DOMAIN)).expect("metrics");
+    // Block 1 is a commitment block: the six optimae are in blocks 2 to 7.
     assert_eq!(rows.len(), 6);
-    assert_eq!(r.max_block_height().expect("max"), Some(6));
+    assert_eq!(r.max_block_height().expect("max"), Some(7));
     for (i, row) in rows.iter().enumerate() {
-        assert_eq!(row["block_height"], i as i64 + 1);
+        assert_eq!(row["block_height"], i as i64 + 2);
         assert_eq!(row["optimizer_id"], node.peer_id());
         assert_eq!(row["experiment_id"], "exp-1");
         assert_eq!(row["quorum_agree_fraction"].as_f64(), Some(1.0));

@@ -133,8 +133,9 @@ fn sync_matches_olap_row_for_row_is_idempotent_and_picks_up_new_rows() {
         StatsHandle::open(StatsOptions::new(dir.path().join("olap.db"), None)).expect("open");
     fill(&stats, "exp-1", 2500, true);
     let node = chain::identity(4);
+    // A commitment block, then five blocks of one optimae each.
     let (_, blocks) = chain::solo_chain(&node, 5);
-    for b in &blocks[..3] {
+    for b in &blocks[..4] {
         stats.record_block(b);
     }
     stats.flush().expect("flush");
@@ -156,7 +157,7 @@ fn sync_matches_olap_row_for_row_is_idempotent_and_picks_up_new_rows() {
 
         // A run goes on: new rounds, a new experiment, more blocks.
         fill(&stats, "exp-2", 7, false);
-        for b in &blocks[3..] {
+        for b in &blocks[4..] {
             stats.record_block(b);
         }
         stats.flush().expect("flush");

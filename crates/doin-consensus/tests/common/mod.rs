@@ -1,7 +1,14 @@
 //! A simulated optimizer improving a quadratic objective, shared by tests and the bench.
+//!
+//! Commitments go on chain before reveals: a chain opens with a *commitment block*
+//! ([`commit_block`], at [`COMMIT_SECS`]) carrying step 1's commitment, and every optimae
+//! block of step `k` carries the commitment of step `k + 1` ([`step_commitment`]), so a
+//! reveal committed at the tip ([`reveal`]) finds its commitment there. Step `k` is thus at
+//! height `k + 1`, with the timestamps the chain had before commitments.
 #![allow(dead_code, unreachable_pub)]
 
 use doin_consensus::accepted::{AcceptedOptimae, Experiment, Reveal};
+use doin_consensus::commitment::OptimaeCommitment;
 use doin_consensus::{ChainParams, ChainState, DomainParams, QuorumVote};
 use doin_primitives::hash::sha256_hex;
 use doin_primitives::identity::Identity;
@@ -53,13 +60,93 @@ pub fn time(secs_after_start: i64) -> Timestamp {
     Timestamp::from_unix_secs(START_SECS + secs_after_start)
 }
 
-/// The reveal of step `k` committed at the tip.
+/// When the commitment block opening a chain is minted (seconds after the start): before
+/// step 1's block, and more than one target block time after genesis.
+pub const COMMIT_SECS: i64 = 0;
+
+/// The nonce of step `k`.
+pub fn nonce(k: u64) -> String {
+    format!("{k:032x}")
+}
+
+/// The sealed commitment `optimizer` puts on chain before revealing `r` (dated one block
+/// time and 5 s before the reveal: step `k` commits at `(k - 1) * BLOCK_SECS`).
+pub fn commitment(optimizer: &Identity, r: &Reveal) -> OptimaeCommitment {
+    let at = Timestamp::from_unix_micros(r.timestamp.unix_micros() - (BLOCK_SECS + 5) * 1_000_000);
+    OptimaeCommitment::sealed(optimizer, &r.domain_id, &r.commitment_hash(), at)
+}
+
+/// The reference commitment of step `k` ([`parameters`] and [`nonce`] of `k`).
+pub fn step_commitment_hash(k: u64) -> String {
+    doin_consensus::reference::compute_commitment(&parameters(k), &nonce(k))
+}
+
+/// `optimizer`'s commitment to step `k` ([`parameters`] and [`nonce`] of `k`), made before
+/// the block it goes in.
+pub fn step_commitment(optimizer: &Identity, k: u64) -> OptimaeCommitment {
+    let r = Reveal {
+        domain_id: DOMAIN.into(),
+        reported_performance: 0.0,
+        parameters: parameters(k),
+        nonce: nonce(k),
+        commit_height: 0,
+        timestamp: time(k as i64 * BLOCK_SECS + 5),
+    };
+    commitment(optimizer, &r)
+}
+
+/// A commitment block (no transactions) by `generator` carrying `commitments`, at `at`.
+pub fn commit_block(
+    state: &ChainState,
+    generator: &Identity,
+    commitments: &[OptimaeCommitment],
+    at: Timestamp,
+) -> Block {
+    state
+        .build_block_with_commitments(
+            generator,
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            commitments,
+            at,
+        )
+        .expect("commitment block builds")
+}
+
+/// Opens a chain: applies the commitment block by `generator` carrying `commitments`
+/// (step 1's, usually) at [`COMMIT_SECS`], and returns it.
+pub fn open_chain(
+    state: &mut ChainState,
+    generator: &Identity,
+    commitments: &[OptimaeCommitment],
+) -> Block {
+    let b = commit_block(state, generator, commitments, time(COMMIT_SECS));
+    state.apply_block(&b).expect("commitment block validates");
+    b
+}
+
+/// The block by `generator` with `txs`, carrying `next` (the commitments of later steps).
+pub fn block_committing(
+    state: &ChainState,
+    generator: &Identity,
+    txs: Vec<Transaction>,
+    next: &[OptimaeCommitment],
+    at: Timestamp,
+) -> Block {
+    state
+        .build_block_with_commitments(generator, txs, Vec::new(), Vec::new(), next, at)
+        .expect("block builds")
+}
+
+/// The reveal of step `k` committed at the tip (which carries its commitment when the
+/// parameters are [`parameters`]`(k)`: see [`step_commitment`]).
 pub fn reveal(state: &ChainState, params: Map, k: u64) -> Reveal {
     Reveal {
         domain_id: DOMAIN.into(),
         reported_performance: performance(&params),
         parameters: params,
-        nonce: format!("{k:032x}"),
+        nonce: nonce(k),
         commit_height: state.height(),
         timestamp: time(k as i64 * BLOCK_SECS + 5),
     }
@@ -118,19 +205,25 @@ pub fn accepted_tx(
     AcceptedOptimae::build(optimizer, r, &scoring, &v, &experiment(r.commit_height))
 }
 
-/// Step `k` of a solo chain: the node optimizes, verifies itself and mints.
+/// Step `k` of a solo chain: the node optimizes, verifies itself and mints, carrying its
+/// commitment to step `k + 1`.
 pub fn solo_block(state: &ChainState, node: &Identity, k: u64) -> Block {
     let r = reveal(state, parameters(k), k);
     let tx = accepted_tx(state, node, &r, &[node]);
-    state
-        .build_block(node, vec![tx], time(k as i64 * BLOCK_SECS + 9))
-        .expect("block builds")
+    block_committing(
+        state,
+        node,
+        vec![tx],
+        &[step_commitment(node, k + 1)],
+        time(k as i64 * BLOCK_SECS + 9),
+    )
 }
 
-/// A solo chain of `n` blocks: the final state and the blocks.
+/// A solo chain of `n` steps: the final state (height `n + 1`) and the blocks, the first
+/// of which is the commitment block carrying step 1's commitment.
 pub fn solo_chain(node: &Identity, n: u64) -> (ChainState, Vec<Block>) {
     let mut state = ChainState::new(solo_params());
-    let mut blocks = Vec::new();
+    let mut blocks = vec![open_chain(&mut state, node, &[step_commitment(node, 1)])];
     for k in 1..=n {
         let b = solo_block(&state, node, k);
         state.apply_block(&b).expect("block validates");

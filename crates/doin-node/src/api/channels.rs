@@ -18,19 +18,11 @@ use doin_consensus::transfer::is_peer_id;
 use doin_primitives::models::{ChannelAction, ChannelOp, ChannelUpdate, WireModel};
 use serde_json::{json, Value};
 
+use super::coin::service;
 use super::error::{rejection, ApiError};
 use super::status::coins;
 use super::ApiState;
-use crate::chain_service::ChainHandle;
 use crate::channel_pool::ChannelPoolError;
-
-fn service(s: &ApiState) -> Result<ChainHandle, ApiError> {
-    s.chain_service
-        .as_ref()
-        .ok_or_else(|| ApiError::unavailable("this node serves no chain"))?
-        .upgrade()
-        .ok_or_else(|| ApiError::unavailable("the node is stopping"))
-}
 
 fn stopping() -> ApiError {
     ApiError::unavailable("the node is stopping")

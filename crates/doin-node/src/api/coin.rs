@@ -20,7 +20,7 @@ use super::ApiState;
 use crate::chain_service::{ChainHandle, SubmitTransferError};
 use crate::mempool::MempoolError;
 
-fn service(s: &ApiState) -> Result<ChainHandle, ApiError> {
+pub(super) fn service(s: &ApiState) -> Result<ChainHandle, ApiError> {
     s.chain_service
         .as_ref()
         .ok_or_else(|| ApiError::unavailable("this node serves no chain"))?

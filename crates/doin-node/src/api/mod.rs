@@ -4,6 +4,8 @@
 //! * [`message`] — `POST /message`, the peer inbox.
 //! * [`status`] — `/health`, `/status`, `/peers`.
 //! * [`coin`] — `/fees`, `POST /transfers`, `/balance/{address}` (DOIN's coin).
+//! * [`commitments`] — `POST /commitments`, `/commitments/{optimizer_id}/{bound}` (optimizers' commitments,
+//!   on chain before their reveals).
 //! * [`channels`] — `POST /channels`, `/channels/{id}`, `/channels`, `POST /channels/check`
 //!   (payment channels on chain).
 //! * [`tasks`] — `/tasks/pending`, `/tasks/claim`, `/tasks/complete` (pull-based evaluators).
@@ -22,6 +24,7 @@
 pub mod chain;
 pub mod channels;
 pub mod coin;
+pub mod commitments;
 pub mod error;
 pub mod inference;
 pub mod inference_channels;
@@ -129,6 +132,11 @@ pub fn router(state: ApiState) -> Router {
         .route("/fees", get(coin::fees))
         .route("/transfers", post(coin::submit_transfer))
         .route("/balance/{address}", get(coin::balance))
+        .route("/commitments", post(commitments::submit))
+        .route(
+            "/commitments/{optimizer_id}/{bound}",
+            get(commitments::lookup),
+        )
         .route("/channels", post(channels::submit).get(channels::summary))
         .route("/channels/check", post(channels::check))
         .route("/channels/{id}", get(channels::channel))

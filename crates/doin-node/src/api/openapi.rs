@@ -57,6 +57,14 @@ fn core_document() -> Value {
                 "summary": "Submit a signed transfer {sender, recipient, amount, fee, nonce, timestamp, public_key, signature} (amount and fee in base units; 1 DOIN = 10^8)",
                 "requestBody": {"required": true, "content": {"application/json": {"schema": obj.clone()}}},
                 "responses": {"200": ok("{status: accepted, transfer_id, mempool_size}", obj.clone()), "400": error_response("the rule the transfer breaks"), "409": error_response("already pending"), "429": error_response("rate limited"), "503": error_response("mempool full")}}},
+            "/commitments": {"post": {
+                "summary": "Submit an optimizer's sealed commitment {optimizer_id, domain_id, bound_commitment, timestamp, public_key, signature}; blocks carry it before its reveal",
+                "requestBody": {"required": true, "content": {"application/json": {"schema": obj.clone()}}},
+                "responses": {"200": ok("{status: accepted, bound_commitment}", obj.clone()), "400": error_response("the rule the commitment breaks"), "409": error_response("pending or on chain already"), "429": error_response("too many pending for its optimizer"), "503": error_response("commitment pool full")}}},
+            "/commitments/{optimizer_id}/{bound}": {"get": {
+                "summary": "Where an optimizer's bound commitment is on chain: {bound_commitment, height, block_hash, optimizer_id, domain_id}",
+                "parameters": [{"name": "optimizer_id", "in": "path", "required": true, "schema": {"type": "string"}}, {"name": "bound", "in": "path", "required": true, "schema": {"type": "string"}}],
+                "responses": {"200": ok("{bound_commitment, height, block_hash, optimizer_id, domain_id}", obj.clone()), "400": error_response("not a commitment hash"), "404": error_response("not on chain")}}},
             "/balance/{address}": {"get": {
                 "summary": "An address's balance, last used nonce, next nonce and pending transfers",
                 "parameters": [{"name": "address", "in": "path", "required": true, "schema": {"type": "string"}}],

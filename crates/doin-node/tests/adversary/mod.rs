@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use doin_consensus::accepted::AcceptedOptimae;
+use doin_consensus::commitment::OptimaeCommitment;
 use doin_consensus::vote::VoteSubject;
 use doin_consensus::{ChainParams, ChainState, QuorumVote};
 use doin_node::chain_params::chain_params;
@@ -62,15 +63,25 @@ impl Arena {
             let views = arena.net.views();
             if views.iter().all(|v| v.height > height) {
                 let (_, blocks) = arena.chain_of(0);
-                let mature = n <= k as usize
-                    || blocks.iter().rev().nth(2).is_some_and(|b| {
-                        b.transactions.iter().all(|tx| {
-                            AcceptedOptimae::from_tx(tx).is_ok_and(|a| {
-                                a.votes.len() == k as usize
-                                    && a.votes.iter().all(|v| v.evaluator_id != a.optimizer_id)
-                            })
-                        })
-                    });
+                // The settled chain holds an optimae (commitment blocks hold none).
+                let accepted = blocks
+                    .iter()
+                    .rev()
+                    .skip(2)
+                    .any(|b| !b.transactions.is_empty());
+                let mature = accepted
+                    && (n <= k as usize
+                        || blocks.iter().rev().nth(2).is_some_and(|b| {
+                            !b.transactions.is_empty()
+                                && b.transactions.iter().all(|tx| {
+                                    AcceptedOptimae::from_tx(tx).is_ok_and(|a| {
+                                        a.votes.len() == k as usize
+                                            && a.votes
+                                                .iter()
+                                                .all(|v| v.evaluator_id != a.optimizer_id)
+                                    })
+                                })
+                        }));
                 if mature {
                     return arena;
                 }
@@ -179,11 +190,86 @@ impl Arena {
     }
 }
 
-/// The last optimae on a chain and the height of its block.
+impl Arena {
+    /// Puts `commitment` on chain the way an optimizer does: `POST /commitments` to node 0
+    /// (which gossips it), then waits until every node's chain carries it at one height,
+    /// which it returns.
+    pub async fn land(&self, commitment: &OptimaeCommitment) -> u64 {
+        let http = Http::new();
+        let body = doin_primitives::json::to_wire_json(&commitment.to_value());
+        let (status, answer) = http.post(&self.endpoint(0), "/commitments", body).await;
+        assert_eq!(status, 200, "commitment refused: {answer}");
+        let hash = &commitment.bound_commitment;
+        let start = Instant::now();
+        loop {
+            let mut heights = Vec::new();
+            for i in 0..self.net.nodes.len() {
+                let url = format!(
+                    "http://{}/commitments/{}/{hash}",
+                    self.endpoint(i),
+                    commitment.optimizer_id
+                );
+                let at = async {
+                    let r = reqwest::get(&url).await.ok()?;
+                    if !r.status().is_success() {
+                        return None;
+                    }
+                    r.json::<serde_json::Value>().await.ok()?["height"].as_u64()
+                }
+                .await;
+                heights.push(at);
+            }
+            if let Some(Some(h)) = heights.first() {
+                if heights.iter().all(|x| *x == Some(*h)) {
+                    return *h;
+                }
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "commitment {hash} did not land on every node: {heights:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl Arena {
+    /// `optimae` with its commitment put on chain by `attacker` ([`Arena::land`]) and its
+    /// commit height set to the block that carries it; and where the attacker builds once
+    /// the settled chain ([`Arena::settled_chain`]) holds a block above that block: the
+    /// state there and the blocks up to it.
+    pub async fn committed(
+        &self,
+        attacker: &Attacker,
+        mut optimae: AcceptedOptimae,
+    ) -> (AcceptedOptimae, ChainState, Vec<Block>) {
+        let at = self.land(&attacker.commitment(&optimae)).await;
+        optimae.commit_height = at;
+        let start = Instant::now();
+        loop {
+            let (state, blocks) = self.settled_chain().await;
+            if state.height() > at {
+                return (optimae, state, blocks);
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "the chain did not settle above the commit block {at}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+/// The last optimae on a chain and the height of its block (commitment blocks carry none).
 pub fn last_optimae(blocks: &[Block]) -> (usize, AcceptedOptimae) {
-    let b = blocks.last().expect("a block");
+    let (i, b) = blocks
+        .iter()
+        .enumerate()
+        .rev()
+        .find(|(_, b)| !b.transactions.is_empty())
+        .expect("a block with an optimae");
     let a = AcceptedOptimae::from_tx(&b.transactions[0]).expect("accepted optimae");
-    (blocks.len(), a)
+    (i + 1, a)
 }
 
 /// An attacker: a key of its own, never seen on chain.
@@ -283,6 +369,17 @@ impl Attacker {
         mine.commit_height = commit_height;
         mine.votes = Vec::new();
         mine
+    }
+
+    /// The attacker's sealed commitment to `optimae`'s commitment hash (for
+    /// [`Arena::land`]).
+    pub fn commitment(&self, optimae: &AcceptedOptimae) -> OptimaeCommitment {
+        OptimaeCommitment::sealed(
+            &self.id,
+            &optimae.domain_id,
+            &optimae.commitment_hash,
+            Timestamp::now_utc(),
+        )
     }
 
     /// The transaction carrying `optimae`, sealed by the attacker.

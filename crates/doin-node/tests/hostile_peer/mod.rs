@@ -11,6 +11,7 @@ use axum::extract::{Query, State};
 use axum::routing::get;
 use axum::Router;
 use doin_consensus::accepted::{AcceptedOptimae, Experiment, Reveal};
+use doin_consensus::commitment::OptimaeCommitment;
 use doin_consensus::{ChainParams, ChainState, QuorumVote};
 use doin_node::config::NodeConfig;
 use doin_node::node::RunningNode;
@@ -159,11 +160,13 @@ pub async fn fetch_blocks(endpoint: &str, to: i64) -> Vec<Block> {
 }
 
 /// Valid blocks minted by `forger` on top of `prefix` (heights 1.. of a chain with
-/// `params`), one target block time apart: each block holds as many optimae as its
-/// threshold needs, each doubling the domain's best (the largest increment a rule allows),
-/// each verified by the forger itself as a solo chain's quorum of one, and at least
-/// `min_txs` optimae. Every block is valid, and a branch of them outweighs an honest chain
-/// of the same length (with a larger `min_txs`, a longer one).
+/// `params`), one target block time apart: a commitment block carrying the commitments of
+/// the next block's optimae, then `n` blocks each holding as many optimae as its threshold
+/// needs, each doubling the domain's best (the largest increment a rule allows), each
+/// verified by the forger itself as a solo chain's quorum of one, and at least `min_txs`
+/// optimae; each block also carries the commitments of the next one's. Every block is
+/// valid, and a branch of them outweighs an honest chain of the same length (with a larger
+/// `min_txs`, a longer one).
 pub fn mint_on(
     params: &ChainParams,
     prefix: &[Block],
@@ -174,29 +177,58 @@ pub fn mint_on(
     let mut state = ChainState::replay(params.clone(), prefix).expect("the prefix is valid");
     let higher = params.domain(DOMAIN).expect("domain").higher_is_better;
     let spacing = (params.target_block_time_secs * 1e6) as i64;
-    let mut out = Vec::new();
+    // Optimae `k` reveals `{"forged": k}` under nonce `k`; a block commits to the next
+    // block's candidates, [`BATCH`] of them (more than any block needs).
+    const BATCH: i64 = 64;
+    let reveal_of = |k: i64, perf: f64, commit_height: u64, timestamp: Timestamp| {
+        let mut parameters = Map::new();
+        parameters.insert("forged".into(), Value::Int(k));
+        Reveal {
+            domain_id: DOMAIN.into(),
+            parameters,
+            nonce: format!("{k:032x}"),
+            reported_performance: perf,
+            commit_height,
+            timestamp,
+        }
+    };
+    let commitments = |from: i64, ts: Timestamp| -> Vec<OptimaeCommitment> {
+        (from..from + BATCH)
+            .map(|k| {
+                let hash = reveal_of(k, 0.0, 0, ts).commitment_hash();
+                OptimaeCommitment::sealed(forger, DOMAIN, &hash, ts)
+            })
+            .collect()
+    };
+    let ts = Timestamp::from_unix_micros(state.tip_time_micros() + spacing);
+    let lead = state
+        .build_block_with_commitments(
+            forger,
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            &commitments(1, ts),
+            ts,
+        )
+        .expect("commitment block");
+    state.apply_block(&lead).expect("valid");
+    let mut out = vec![lead];
+    // The next candidate, and the first of the batch committed in the last block.
     let mut k = 0i64;
+    let mut batch_start = 1i64;
     for _ in 0..n {
         let ts = Timestamp::from_unix_micros(state.tip_time_micros() + spacing);
         let mut best = state.domain(DOMAIN).and_then(|d| d.best).unwrap_or(0.0);
         let mut txs = Vec::new();
+        k = k.max(batch_start - 1);
         while txs.len() < min_txs
             || state.pending_sum_at(&txs, ts.unix_micros()).expect("valid") < state.next_threshold()
         {
-            assert!(txs.len() < 64, "cannot reach the threshold");
+            assert!(k + 1 < batch_start + BATCH, "cannot reach the threshold");
             k += 1;
             let gain = best.abs().max(1.0);
             let perf = if higher { best + gain } else { best - gain };
-            let mut parameters = Map::new();
-            parameters.insert("forged".into(), Value::Int(k));
-            let reveal = Reveal {
-                domain_id: DOMAIN.into(),
-                parameters,
-                nonce: format!("{k:032x}"),
-                reported_performance: perf,
-                commit_height: state.height(),
-                timestamp: ts,
-            };
+            let reveal = reveal_of(k, perf, state.height(), ts);
             let commitment = reveal.commitment_hash();
             let seed = state
                 .synthetic_seed_for(&commitment, DOMAIN, forger.peer_id(), state.height())
@@ -225,7 +257,17 @@ pub fn mint_on(
             ));
             best = perf;
         }
-        let block = state.build_block(forger, txs, ts).expect("block");
+        batch_start += BATCH;
+        let block = state
+            .build_block_with_commitments(
+                forger,
+                txs,
+                Vec::new(),
+                Vec::new(),
+                &commitments(batch_start, ts),
+                ts,
+            )
+            .expect("block");
         state.apply_block(&block).expect("valid");
         out.push(block);
     }
@@ -261,20 +303,26 @@ pub async fn wait_for_height(node: &RunningNode, height: i64, timeout: Duration,
 /// Waits until the node at `endpoint` holds `block` at its height, or panics after
 /// `timeout`.
 pub async fn wait_for_block(endpoint: &str, block: &Block, timeout: Duration) {
+    assert!(
+        holds_block_within(endpoint, block, timeout).await,
+        "{endpoint} never held block {} {}",
+        block.header.index,
+        block.hash
+    );
+}
+
+/// Whether the node at `endpoint` holds `block` at its height within `timeout`.
+pub async fn holds_block_within(endpoint: &str, block: &Block, timeout: Duration) -> bool {
     let client = SyncClient::new();
     let i = block.header.index;
     let start = std::time::Instant::now();
-    loop {
+    while start.elapsed() < timeout {
         if let Ok(found) = client.blocks(endpoint, i, i).await {
             if found.first().is_some_and(|b| b.hash == block.hash) {
-                return;
+                return true;
             }
         }
-        assert!(
-            start.elapsed() < timeout,
-            "{endpoint} never held block {i} {}",
-            block.hash
-        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    false
 }

@@ -1,6 +1,6 @@
 //! BlockHeader and Block: the 7-field header hash and the merkle root over transactions (then
-//! DOIN's transfer, channel-operation and rejection-evidence leaves, when a block carries
-//! them).
+//! DOIN's transfer, channel-operation, rejection-evidence and commitment leaves, when a
+//! block carries them).
 
 use std::collections::HashSet;
 
@@ -17,6 +17,11 @@ use crate::value::{Map, Value};
 /// consensus crate reads them). Each object's `content_id` is a merkle leaf after the
 /// transfers' and the channel operations', so the block hash covers the evidence.
 pub const REJECTIONS_KEY: &str = "rejections";
+
+/// Wire key of the block extension carrying optimizers' sealed commitments (a list of
+/// objects; the consensus crate reads them). Each object's `content_id` is a merkle leaf
+/// after the rejections', so the block hash covers the commitments.
+pub const COMMITMENTS_KEY: &str = "commitments";
 
 /// Top-level block keys that are not extensions.
 const BLOCK_CORE_FIELDS: [&str; 5] = [
@@ -137,6 +142,9 @@ pub enum BlockError {
     /// The `"rejections"` extension is not a list of objects.
     #[error("malformed \"rejections\" extension: {0}")]
     MalformedRejections(String),
+    /// The `"commitments"` extension is not a list of objects.
+    #[error("malformed \"commitments\" extension: {0}")]
+    MalformedCommitments(String),
     /// The `"channel_ops"` extension is not a list of channel operations.
     #[error("malformed \"channel_ops\" extension: {0}")]
     MalformedChannelOps(String),
@@ -217,9 +225,21 @@ impl Block {
         }
     }
 
+    /// The `"commitments"` extension's objects (none when absent).
+    pub fn commitment_values(&self) -> Result<&[Value], BlockError> {
+        match self.extensions.get(COMMITMENTS_KEY) {
+            None => Ok(&[]),
+            Some(Value::Array(list)) if list.iter().all(|v| v.as_object().is_some()) => Ok(list),
+            Some(_) => Err(BlockError::MalformedCommitments(
+                "expected a list of objects".into(),
+            )),
+        }
+    }
+
     /// The merkle leaves: the transactions' (recomputed) ids, then the transfers' ids, then
-    /// the channel operations' ids, then the `content_id` of each rejection object. Without
-    /// those extensions these are the reference's leaves.
+    /// the channel operations' ids, then the `content_id` of each rejection object, then
+    /// that of each commitment object. Without those extensions these are the reference's
+    /// leaves.
     pub fn merkle_leaves(&self) -> Result<Vec<String>, BlockError> {
         let transfers = self
             .transfers()
@@ -228,6 +248,7 @@ impl Block {
             .channel_ops()
             .map_err(|e| BlockError::MalformedChannelOps(e.to_string()))?;
         let rejections = self.rejection_values()?;
+        let commitments = self.commitment_values()?;
         Ok(self
             .transactions
             .iter()
@@ -235,6 +256,7 @@ impl Block {
             .chain(transfers.iter().map(Transfer::compute_id))
             .chain(channel_ops.iter().map(crate::models::ChannelOp::compute_id))
             .chain(rejections.iter().map(crate::hash::content_id))
+            .chain(commitments.iter().map(crate::hash::content_id))
             .collect())
     }
 

@@ -17,7 +17,7 @@ pub mod task;
 mod transaction;
 pub mod transfer;
 
-pub use block::{Block, BlockError, BlockHeader, GENESIS_HASH, REJECTIONS_KEY};
+pub use block::{Block, BlockError, BlockHeader, COMMITMENTS_KEY, GENESIS_HASH, REJECTIONS_KEY};
 pub use channel::{ChannelAction, ChannelOp, ChannelUpdate, CHANNEL_OPS_KEY};
 pub use coin::{CoinbaseOutput, CoinbaseTransaction, TransferTransaction};
 pub use domain::{Domain, DomainConfig};
