@@ -178,8 +178,9 @@ pub fn mint_on(
     let higher = params.domain(DOMAIN).expect("domain").higher_is_better;
     let spacing = (params.target_block_time_secs * 1e6) as i64;
     // Optimae `k` reveals `{"forged": k}` under nonce `k`; a block commits to the next
-    // block's candidates, [`BATCH`] of them (more than any block needs).
-    const BATCH: i64 = 64;
+    // block's candidates, `batch` of them (each doubles the best, so a few more than
+    // `min_txs` reach any threshold; every commitment costs a signature and its check).
+    let batch = i64::try_from(min_txs).unwrap_or(60) + 4;
     let reveal_of = |k: i64, perf: f64, commit_height: u64, timestamp: Timestamp| {
         let mut parameters = Map::new();
         parameters.insert("forged".into(), Value::Int(k));
@@ -193,7 +194,7 @@ pub fn mint_on(
         }
     };
     let commitments = |from: i64, ts: Timestamp| -> Vec<OptimaeCommitment> {
-        (from..from + BATCH)
+        (from..from + batch)
             .map(|k| {
                 let hash = reveal_of(k, 0.0, 0, ts).commitment_hash();
                 OptimaeCommitment::sealed(forger, DOMAIN, &hash, ts)
@@ -224,7 +225,7 @@ pub fn mint_on(
         while txs.len() < min_txs
             || state.pending_sum_at(&txs, ts.unix_micros()).expect("valid") < state.next_threshold()
         {
-            assert!(k + 1 < batch_start + BATCH, "cannot reach the threshold");
+            assert!(k + 1 < batch_start + batch, "cannot reach the threshold");
             k += 1;
             let gain = best.abs().max(1.0);
             let perf = if higher { best + gain } else { best - gain };
@@ -257,7 +258,7 @@ pub fn mint_on(
             ));
             best = perf;
         }
-        batch_start += BATCH;
+        batch_start += batch;
         let block = state
             .build_block_with_commitments(
                 forger,
