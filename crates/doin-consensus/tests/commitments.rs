@@ -1,7 +1,7 @@
 //! Commitments on chain, through whole blocks built and validated by `ChainState`: a
 //! reveal needs its commitment carried, by the block it names, under its optimizer and
 //! domain; a commitment is sealed, carried once and used once; a commitment block (no
-//! optimae, at least one commitment, one target block time after its parent) pays no
+//! optimae, at least one commitment, a quarter of a target block time after its parent) pays no
 //! block reward, adds no work and leaves the difficulty; chains with commitment blocks
 //! replay; quorum and synthetic-data seeds follow the commit block's hash.
 
@@ -451,10 +451,16 @@ fn a_commitment_is_carried_once() {
 }
 
 #[test]
-fn a_commitment_block_comes_one_block_time_after_its_parent_and_carries_a_commitment() {
+fn a_commitment_block_comes_a_quarter_block_time_after_its_parent_and_carries_a_commitment() {
     let node = identity(1);
     let (state, _) = solo_chain(&node, 2);
-    let target = state.params().target_block_time_secs;
+    // A quarter of the target block time.
+    let target = state.params().target_block_time_secs / 4.0;
+    assert_eq!(
+        state.commitment_block_micros(),
+        (target * 1e6) as i64,
+        "a commitment block may come a quarter of a target block time after its parent"
+    );
     let c = commitment(&node, &uncommitted(&state, 3));
     let due = after_tip(&state, target);
     assert!(state.commitment_block_due(due.unix_micros()));
@@ -588,28 +594,21 @@ fn a_chain_with_commitment_blocks_replays_to_an_equal_state() {
         state.apply_block(&b).expect("commitment block");
         blocks.push(b);
     }
-    let r = Reveal {
-        commit_height: state.height() - 2,
-        timestamp: after_tip(&state, 1.0),
-        ..reveal(&state, parameters(4), 4)
-    };
-    let tx = accepted_tx(&state, &node, &r, &[&node]);
-    let b = state
-        .build_block(&node, vec![tx], after_tip(&state, 5.0))
-        .expect("step 4");
-    state.apply_block(&b).expect("valid");
-    blocks.push(b);
-    let r = Reveal {
-        commit_height: state.height() - 1,
-        timestamp: after_tip(&state, 1.0),
-        ..reveal(&state, parameters(5), 5)
-    };
-    let tx = accepted_tx(&state, &node, &r, &[&node]);
-    let b = state
-        .build_block(&other, vec![tx], after_tip(&state, 5.0))
-        .expect("step 5");
-    state.apply_block(&b).expect("valid");
-    blocks.push(b);
+    // Step 4 committed in block 4 (two below the tip), step 5 in the last commitment
+    // block; each minted in turn, the second by the other node.
+    for (k, back, generator) in [(4u64, 2u64, &node), (5, 1, &other)] {
+        let r = Reveal {
+            commit_height: state.height() - back,
+            timestamp: after_tip(&state, 1.0),
+            ..reveal(&state, parameters(k), k)
+        };
+        let tx = accepted_tx(&state, &node, &r, &[&node]);
+        let b = state
+            .build_block(generator, vec![tx], after_tip(&state, 5.0))
+            .expect("step builds");
+        state.apply_block(&b).expect("valid");
+        blocks.push(b);
+    }
     assert_eq!(state.height(), 8);
     assert_eq!(state.domain(DOMAIN).expect("domain").accepted, 5);
 

@@ -10,7 +10,7 @@
 //!   in the [`CommitmentPool`] (gossiped like transfers,
 //!   [`ChainHandle::take_commitment_relay`]) and every block the service mints carries
 //!   them; when the pending optimae do not reach the threshold and a commitment block is
-//!   due (one target block time after the tip), the service mints one for them, checked
+//!   due (a quarter of a target block time after the tip), the service mints one for them, checked
 //!   every [`TICK`]. [`ChainHandle::commit_block`] tells an optimizer where its commitment
 //!   landed, and [`ChainHandle::plan_quorum`] the quorum that block draws: the block hash
 //!   the quorum and the per-evaluator seeds derive from, and the evaluators, all computed
@@ -1300,8 +1300,15 @@ impl Service {
         if self.commitments.is_empty() {
             return None;
         }
-        let now = Timestamp::now_utc();
-        if !self.state.commitment_block_due(self.state.block_time(now)) {
+        // Every node with commitments pooled would mint a commitment block the moment one
+        // is due, and all but one would be reorganised away (voiding the reveals seeded
+        // from them): each node waits a stagger of its own, so the first usually wins
+        // unopposed and the others see its block before their turn.
+        let now = Timestamp::now_utc().unix_micros() - self.commitment_stagger_micros();
+        if !self
+            .state
+            .commitment_block_due(self.state.block_time(Timestamp::from_unix_micros(now)))
+        {
             return None;
         }
         if let Some(index) = self.try_mint() {
@@ -1312,6 +1319,22 @@ impl Service {
         self.pending = pending;
         self.revalidate_pending();
         minted
+    }
+
+    /// This node's wait after a commitment block is due at the tip: a share of half a
+    /// target block time drawn from the tip hash and the node's id (node policy, not a
+    /// consensus rule; none on a solo chain).
+    fn commitment_stagger_micros(&self) -> i64 {
+        if self.state.is_solo() {
+            return 0;
+        }
+        let h = doin_primitives::hash::sha256_hex(format!(
+            "doin/commitment-stagger/{}/{}",
+            self.state.tip_hash(),
+            self.identity.peer_id()
+        ));
+        let share = u64::from_str_radix(&h[..8], 16).unwrap_or(0) as f64 / f64::from(u32::MAX);
+        (share * self.state.commitment_block_micros() as f64 / 2.0) as i64
     }
 
     /// Builds, validates, stores and applies the next block with `txs` (the pending

@@ -32,7 +32,7 @@ use crate::view::DomainBoard;
 /// Longest an optimizer waits for its quorum's votes (see [`OptimizerLoop::quorum_timeout`]).
 const MAX_QUORUM_TIMEOUT: Duration = Duration::from_secs(20);
 /// Longest an optimizer waits for its commitment to land in a block (at least three target
-/// block times, since commitment blocks come one target block time after the tip).
+/// block times, though commitment blocks come a quarter of one after the tip).
 const MAX_COMMIT_WAIT: Duration = Duration::from_secs(120);
 /// How long an optimizer on a young chain waits for the optional votes of other nodes.
 const YOUNG_CHAIN_WAIT: Duration = Duration::from_secs(3);
@@ -382,7 +382,10 @@ impl OptimizerLoop {
 
     /// Reveals every committed proposal whose commitment is on chain and that still
     /// improves on the chain's best and this node's accepted best; drops those that no
-    /// longer do and those whose commitment did not land in time.
+    /// longer do and those whose commitment did not land in time. First, a revealed
+    /// proposal whose commit block a reorganisation replaced (its votes would be seeded
+    /// from a block no longer on chain) goes back to waiting for its commitment, which the
+    /// winning branch may carry at another height or the pool will carry again.
     fn reveal_landed(
         &mut self,
         in_flight: &mut InFlightSet,
@@ -390,6 +393,38 @@ impl OptimizerLoop {
         accepted: Option<f64>,
     ) {
         let me = self.identity.peer_id().to_owned();
+        let stale = in_flight.take_stale(|p| {
+            let bound =
+                doin_consensus::commitment::bound_commitment(&me, &p.reveal.commitment_hash());
+            let at = self.runtime.block_on(self.chain.commit_block(&bound, &me));
+            at.is_none_or(|at| at.block_hash != p.commit_block)
+        });
+        for p in stale {
+            self.cancel_tasks(&p);
+            tracing::debug!(domain = %self.domain_id, "commit block replaced by a reorganisation; revealing again");
+            let commitment_hash = p.reveal.commitment_hash();
+            let sealed = doin_consensus::commitment::OptimaeCommitment::sealed(
+                &self.identity,
+                &self.domain_id,
+                &commitment_hash,
+                Timestamp::now_utc(),
+            );
+            // Back in the pool in case the winning branch does not carry it.
+            let _ = self
+                .runtime
+                .block_on(self.chain.submit_commitment(sealed, true));
+            in_flight.push_committed(Committed {
+                candidate: Candidate {
+                    parameters: p.reveal.parameters.clone(),
+                    performance: p.reveal.reported_performance,
+                },
+                nonce: p.reveal.nonce.clone(),
+                commitment_hash,
+                round: p.round,
+                elapsed: p.elapsed,
+                since: Instant::now(),
+            });
+        }
         let target = self.chain.view().target_block_time;
         let wait = Duration::from_secs_f64((target * 3.0).clamp(5.0, 120.0)).min(MAX_COMMIT_WAIT);
         for c in in_flight.take_committed() {
@@ -410,6 +445,7 @@ impl OptimizerLoop {
                         tracing::debug!(domain = %self.domain_id, "committed optimae overtaken before its reveal; dropped");
                         continue;
                     }
+                    tracing::debug!(domain = %self.domain_id, waited_ms = c.since.elapsed().as_millis() as u64, "commitment landed; revealing");
                     if let Some(p) = self.reveal(c, at.height) {
                         in_flight.push(p);
                     }
@@ -473,6 +509,7 @@ impl OptimizerLoop {
             self.quorum_timeout,
             YOUNG_CHAIN_WAIT,
         );
+        proposal.commit_block = plan.seed_block_hash.clone();
         // Nobody could take open tasks on a node without peers.
         let extra = if self.peers.endpoints().is_empty() {
             0

@@ -69,6 +69,9 @@ pub struct InFlight {
     pub elapsed: f64,
     /// The evaluators whose votes the optimae needs.
     pub quorum: Vec<String>,
+    /// The hash of the block that carried the commitment when it was revealed (its quorum
+    /// and seeds derive from it; a reorganisation that replaces it voids the votes).
+    pub commit_block: String,
     /// The votes received so far, by task in queueing order (quorum members first): the
     /// order the optimae carries them in, whatever order they arrived in.
     votes: Vec<Option<QuorumVote>>,
@@ -103,6 +106,7 @@ impl InFlight {
             round,
             elapsed,
             quorum,
+            commit_block: String::new(),
             votes: Vec::new(),
             task_ids: Vec::new(),
             awaited: Vec::new(),
@@ -242,6 +246,15 @@ impl InFlightSet {
                 Some(a) if !better(p, a) => Some(a),
                 _ => Some(p),
             })
+    }
+
+    /// Removes and returns the revealed proposals for which `stale` holds (their commit
+    /// block was replaced), oldest first.
+    pub fn take_stale(&mut self, mut stale: impl FnMut(&InFlight) -> bool) -> Vec<InFlight> {
+        let (gone, kept): (VecDeque<InFlight>, VecDeque<InFlight>) =
+            self.proposals.drain(..).partition(|p| stale(p));
+        self.proposals = kept;
+        gone.into()
     }
 
     /// Removes and returns the proposals that are done at `now`, oldest first.

@@ -67,9 +67,7 @@ impl PluginRegistry {
         r.register_generator(quadratic::NAME, |cfg| {
             Ok(Box::new(quadratic::QuadraticSyntheticData::new(cfg)?))
         });
-        r.register_optimizer(wine::NAME, |cfg, rng_seed| {
-            Ok(Box::new(wine::WineOptimizer::new(cfg, rng_seed)?))
-        });
+        r.register_optimizer(wine::NAME, wine::wine_optimizer);
         r.register_evaluator(wine::NAME, |cfg| {
             Ok(Box::new(wine::WineEvaluator::new(cfg)?))
         });

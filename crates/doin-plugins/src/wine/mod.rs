@@ -22,10 +22,14 @@
 //!   10 % or more lies outside a 5 % tolerance of the honest median.
 //! * **Inference**: the ridge model with the best hyperparameters, trained on every wine,
 //!   predicts the quality of a client's wines ([`RidgeModel`], [`read_wines`]).
-//! * **Optimizer**: a (1+1) evolution strategy over the scaled box that also switches the
-//!   discrete degree now and then, see [`WineOptimizer`].
+//! * **Optimizers** (`"optimizer"` in the config, [`wine_optimizer`]): by default a (1+1)
+//!   evolution strategy over the scaled box that also switches the discrete degree now and
+//!   then ([`WineOptimizer`]), which settles in the first local optimum it finds; or
+//!   `"differential_evolution"`, a steady-state population search making as many fits per
+//!   step ([`WineDifferentialEvolution`]).
 
 mod dataset;
+mod differential_evolution;
 mod evaluator;
 mod inference;
 mod model;
@@ -33,6 +37,10 @@ mod optimizer;
 mod synthetic;
 
 pub use dataset::{wine_data, WineData, DATASET, FEATURE_NAMES, N_FEATURES, N_SAMPLES};
+pub use differential_evolution::{
+    wine_optimizer, WineDifferentialEvolution, DEFAULT_CROSSOVER, DEFAULT_POPULATION,
+    DEFAULT_WEIGHT, DIFFERENTIAL_EVOLUTION,
+};
 pub use evaluator::WineEvaluator;
 pub use inference::{read_wines, RidgeModel, MAX_WINES};
 pub use model::{

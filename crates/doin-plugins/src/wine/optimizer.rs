@@ -34,47 +34,56 @@ pub const DEGREE_SWITCH: f64 = 0.2;
 /// `SeededStream("doin/wine_quality/optimizer/{seed}/{rng_seed}")`.
 #[derive(Debug, Clone)]
 pub struct WineOptimizer {
+    search: SearchBox,
+    rng: SeededStream,
+    sigma: f64,
+    best: Option<(Vec<f64>, f64)>,
+}
+
+/// The search space in coordinates scaled to `[0, 1]`, and the folds an optimizer scores
+/// on: what every wine optimizer shares.
+#[derive(Debug, Clone)]
+pub(super) struct SearchBox {
     space: SearchSpace,
     /// The parameters in the order of the search vector: [`ORDER`], then with
     /// feature selection the weights.
     order: Vec<String>,
     folds: usize,
     fold_of: Vec<usize>,
-    rng: SeededStream,
-    sigma: f64,
-    best: Option<(Vec<f64>, f64)>,
 }
 
-impl WineOptimizer {
-    /// Builds the optimizer from the domain's `optimization_config` (`param_bounds`,
-    /// `folds`, `seed`, `step_size`) and a node-specific `rng_seed`.
-    pub fn new(config: &Map, rng_seed: u64) -> Result<Self, PluginError> {
+impl SearchBox {
+    /// The box of the config's `param_bounds`, `feature_selection` and `folds`, scored on
+    /// the folds of [`fold_assignment`] for the config's `seed` (default 0), the same for
+    /// every node.
+    pub(super) fn new(config: &Map) -> Result<Self, PluginError> {
         let space = SearchSpace::from_config(config)?;
         let folds = configured_folds(config)?;
-        let sigma = optional_f64(config, "step_size")?.unwrap_or(DEFAULT_STEP_SIZE);
-        if !(sigma > 0.0 && sigma <= 1.0) {
-            return Err(PluginError::config(
-                "step_size",
-                format!("expected a fraction of the range in (0, 1], got {sigma}"),
-            ));
-        }
         let seed = optional_u64(config, "seed")?.unwrap_or(0);
         let mut order: Vec<String> = ORDER.iter().map(|n| (*n).to_owned()).collect();
         if space.feature_selection {
             order.extend((0..N_FEATURES).map(weight_name));
         }
-        Ok(WineOptimizer {
+        Ok(SearchBox {
             order,
             fold_of: fold_assignment(seed, wine_data().len(), folds),
             space,
             folds,
-            rng: SeededStream::new(format!("doin/wine_quality/optimizer/{seed}/{rng_seed}")),
-            sigma,
-            best: None,
         })
     }
 
-    fn parameters(&self, u: &[f64]) -> Result<Map, PluginError> {
+    /// Dimensions of the search vector.
+    pub(super) fn dims(&self) -> usize {
+        self.order.len()
+    }
+
+    /// The domain's metadata.
+    pub(super) fn metadata(&self) -> DomainMetadata {
+        self.space.metadata()
+    }
+
+    /// The parameters at scaled point `u`.
+    pub(super) fn parameters(&self, u: &[f64]) -> Result<Map, PluginError> {
         let mut m = Map::new();
         for (name, ui) in self.order.iter().zip(u) {
             let b = self.space.bounds[name];
@@ -84,7 +93,7 @@ impl WineOptimizer {
     }
 
     /// `parameters` (validated) in the scaled coordinates of the search vector.
-    fn scaled(&self, parameters: &Map) -> Result<Vec<f64>, PluginError> {
+    pub(super) fn scaled(&self, parameters: &Map) -> Result<Vec<f64>, PluginError> {
         let p = self.space.normalized(parameters)?;
         Ok(self
             .order
@@ -101,11 +110,36 @@ impl WineOptimizer {
             .collect())
     }
 
+    /// The score of scaled point `u` on this box's folds.
+    pub(super) fn score(&self, u: &[f64]) -> Result<f64, PluginError> {
+        let p = self.parameters(u)?;
+        self.space.score(wine_data(), &p, &self.fold_of, self.folds)
+    }
+}
+
+impl WineOptimizer {
+    /// Builds the optimizer from the domain's `optimization_config` (`param_bounds`,
+    /// `folds`, `seed`, `step_size`) and a node-specific `rng_seed`.
+    pub fn new(config: &Map, rng_seed: u64) -> Result<Self, PluginError> {
+        let search = SearchBox::new(config)?;
+        let sigma = optional_f64(config, "step_size")?.unwrap_or(DEFAULT_STEP_SIZE);
+        if !(sigma > 0.0 && sigma <= 1.0) {
+            return Err(PluginError::config(
+                "step_size",
+                format!("expected a fraction of the range in (0, 1], got {sigma}"),
+            ));
+        }
+        let seed = optional_u64(config, "seed")?.unwrap_or(0);
+        Ok(WineOptimizer {
+            search,
+            rng: SeededStream::new(format!("doin/wine_quality/optimizer/{seed}/{rng_seed}")),
+            sigma,
+            best: None,
+        })
+    }
+
     fn consider(&mut self, u: Vec<f64>) -> Result<bool, PluginError> {
-        let p = self.parameters(&u)?;
-        let perf = self
-            .space
-            .score(wine_data(), &p, &self.fold_of, self.folds)?;
+        let perf = self.search.score(&u)?;
         let better = self.best.as_ref().is_none_or(|(_, best)| perf > *best);
         if better {
             self.best = Some((u, perf));
@@ -116,17 +150,17 @@ impl WineOptimizer {
 
 impl Optimizer for WineOptimizer {
     fn metadata(&self) -> DomainMetadata {
-        self.space.metadata()
+        self.search.metadata()
     }
 
     fn step(&mut self, current_best: Option<&Candidate>) -> Result<Candidate, PluginError> {
         if let Some(c) = current_best {
             // Re-measured on this optimizer's folds: a peer's report is never trusted.
-            let u = self.scaled(&c.parameters)?;
+            let u = self.search.scaled(&c.parameters)?;
             self.consider(u)?;
         }
         if self.best.is_none() {
-            let start = (0..self.order.len())
+            let start = (0..self.search.dims())
                 .map(|_| self.rng.next_unit())
                 .collect();
             self.consider(start)?;
@@ -161,7 +195,7 @@ impl Optimizer for WineOptimizer {
             .clone()
             .ok_or_else(|| PluginError::InvalidParameters("no starting point".into()))?;
         Ok(Candidate {
-            parameters: self.parameters(&u)?,
+            parameters: self.search.parameters(&u)?,
             performance,
         })
     }
