@@ -35,8 +35,7 @@
 //! **Liveness** ([`ChainState::check_weight`]): blocks come from accepted optimae, and
 //! optimae now need a block before them. A block whose weighted sum is below the threshold
 //! is valid as a *commitment block*: it accepts no optimae, carries at least one
-//! commitment, and is timestamped at least a quarter of the target block time after its
-//! parent (chain
+//! commitment, and is timestamped at least one target block time after its parent (chain
 //! time, which validators bound by their clock). It adds no work, pays no block reward
 //! (the generator keeps the tips of what it carries), leaves the difficulty as it was, does
 //! not make its generator a contributor (eligible for quorums) and does not end a stall
@@ -313,10 +312,10 @@ impl ChainState {
         Ok(())
     }
 
-    /// How long after its parent (chain time, µs) a commitment block may come: a quarter of
-    /// the target block time.
+    /// How long after its parent (chain time, µs) a commitment block may come: one target
+    /// block time.
     pub fn commitment_block_micros(&self) -> i64 {
-        (self.params.target_block_time_secs * 1e6 / 4.0) as i64
+        (self.params.target_block_time_secs * 1e6) as i64
     }
 
     /// Rule: the next block (timestamped `time_micros`) reaches the threshold with its

@@ -19,7 +19,7 @@
 //!    block's reputation events apply after all its transactions;
 //! 7. `weighted_performance_sum` is the sum of the effective increments in transaction
 //!    order and reaches the threshold, or the block is a commitment block (no
-//!    transactions, at least one commitment, a quarter of a target block time after its parent:
+//!    transactions, at least one commitment, one target block time after its parent:
 //!    [`ChainState::check_weight`]);
 //! 8. its `"transfers"` extension (optional) holds at most
 //!    [`crate::fee_market::MAX_TRANSFERS_PER_BLOCK`] transfers, each valid in order

@@ -1,7 +1,7 @@
 //! Commitments on chain, through whole blocks built and validated by `ChainState`: a
 //! reveal needs its commitment carried, by the block it names, under its optimizer and
 //! domain; a commitment is sealed, carried once and used once; a commitment block (no
-//! optimae, at least one commitment, a quarter of a target block time after its parent) pays no
+//! optimae, at least one commitment, one target block time after its parent) pays no
 //! block reward, adds no work and leaves the difficulty; chains with commitment blocks
 //! replay; quorum and synthetic-data seeds follow the commit block's hash.
 
@@ -451,16 +451,11 @@ fn a_commitment_is_carried_once() {
 }
 
 #[test]
-fn a_commitment_block_comes_a_quarter_block_time_after_its_parent_and_carries_a_commitment() {
+fn a_commitment_block_comes_one_block_time_after_its_parent_and_carries_a_commitment() {
     let node = identity(1);
     let (state, _) = solo_chain(&node, 2);
-    // A quarter of the target block time.
-    let target = state.params().target_block_time_secs / 4.0;
-    assert_eq!(
-        state.commitment_block_micros(),
-        (target * 1e6) as i64,
-        "a commitment block may come a quarter of a target block time after its parent"
-    );
+    let target = state.params().target_block_time_secs;
+    assert_eq!(state.commitment_block_micros(), (target * 1e6) as i64);
     let c = commitment(&node, &uncommitted(&state, 3));
     let due = after_tip(&state, target);
     assert!(state.commitment_block_due(due.unix_micros()));

@@ -10,7 +10,7 @@
 //!   in the [`CommitmentPool`] (gossiped like transfers,
 //!   [`ChainHandle::take_commitment_relay`]) and every block the service mints carries
 //!   them; when the pending optimae do not reach the threshold and a commitment block is
-//!   due (a quarter of a target block time after the tip), the service mints one for them, checked
+//!   due (one target block time after the tip), the service mints one for them, checked
 //!   every [`TICK`]. [`ChainHandle::commit_block`] tells an optimizer where its commitment
 //!   landed, and [`ChainHandle::plan_quorum`] the quorum that block draws: the block hash
 //!   the quorum and the per-evaluator seeds derive from, and the evaluators, all computed

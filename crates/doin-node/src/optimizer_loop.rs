@@ -32,7 +32,7 @@ use crate::view::DomainBoard;
 /// Longest an optimizer waits for its quorum's votes (see [`OptimizerLoop::quorum_timeout`]).
 const MAX_QUORUM_TIMEOUT: Duration = Duration::from_secs(20);
 /// Longest an optimizer waits for its commitment to land in a block (at least three target
-/// block times, though commitment blocks come a quarter of one after the tip).
+/// block times, since commitment blocks come one target block time after the tip).
 const MAX_COMMIT_WAIT: Duration = Duration::from_secs(120);
 /// How long an optimizer on a young chain waits for the optional votes of other nodes.
 const YOUNG_CHAIN_WAIT: Duration = Duration::from_secs(3);

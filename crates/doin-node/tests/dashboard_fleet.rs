@@ -14,9 +14,10 @@ fn fleet_compares_tips_across_nodes() {
     let mut a = NodeProcess::start(&dir.path().join("a"), free_port(), &[]);
     let mut b = NodeProcess::start(&dir.path().join("b"), free_port(), &[]);
     for n in [&mut a, &mut b] {
-        // Block 1 is a commitment block; block 2 carries the first optimae.
-        n.wait_status(Duration::from_secs(60), "a minted block", |s| {
+        // Block 1 is a commitment block; an optimae follows in a later block.
+        n.wait_status(Duration::from_secs(60), "a minted optimae", |s| {
             s["chain_height"].as_i64().unwrap_or(0) >= 3
+                && s["domains"]["quadratic"]["chain_best_performance"].is_number()
         });
     }
     let ep = |n: &NodeProcess| format!("127.0.0.1:{}", n.port);
