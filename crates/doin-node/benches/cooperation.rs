@@ -12,17 +12,21 @@
 //!
 //! The wine race runs the domain's larger search space (`"feature_selection": true`: the
 //! three ridge hyperparameters and a weight in `[0, 1]` per measurement, 14 parameters)
-//! with differential evolution (`"optimizer": "differential_evolution"`, two fits per
-//! step like the default strategy). The default (1+1) strategy settles in a different
-//! local optimum for each seed (`cargo bench -p doin-plugins --bench wine_search`: after
-//! 1,600 steps, -0.3887 to -0.3965 on its own folds), so a solo race to a hard target
-//! either ended within seconds or never; differential evolution keeps improving for every
-//! seed (-0.3853 to -0.3873 after 1,600 steps, -0.392 reached by all eight within 172 to
-//! 450 steps). The race ends on the chain's best, scored on folds drawn from evaluators'
-//! seeds, which sits about 0.003 below the optimizer's own folds; the target -0.392 on
-//! chain asks for about -0.389 on the optimizer's folds. Its blocks need sums of 10^-5,
-//! as the last improvements toward it are that small. A run that does not reach its
-//! target within [`RUN_LIMIT`] counts as that long and is reported.
+//! with the default (1+1) strategy, to target -0.395 on chain. The race ends on the
+//! chain's best: each verification scores on folds drawn from an evaluator's seed, about
+//! 0.003 below the optimizer's own folds and scattered by about 10^-3, and an optimae is
+//! accepted only if its verified score beats the chain's. Near the target the
+//! optimizers' real improvements are smaller than that scatter, so the chain's best, the
+//! highest verification so far, stops moving: a solo run either meets the target within
+//! seconds or stalls (1.4 to 52 s and stalls at earlier stops). Differential evolution
+//! (`"optimizer": "differential_evolution"`) searches better offline (`cargo bench -p
+//! doin-plugins --bench wine_search`: -0.392 on its own folds for every seed within 450
+//! steps, where the (1+1) strategy settles in a seed's local optimum), but raced to
+//! -0.392 on chain two of three solo runs stalled at -0.3946 and -0.3972 (heights 16 and
+//! 18 in 120 s) while four nodes met it in 2.9 to 4.2 s: the stall is the verification
+//! noise, not the optimizer. Its blocks need sums of 10^-5, as the last improvements
+//! toward the target are that small. A run that does not reach its target within
+//! [`RUN_LIMIT`] counts as that long and is reported.
 //!
 //! `DOIN_BENCH_RUNS` (default 2) runs per setting; `DOIN_BENCH_DOMAINS` (default
 //! `quadratic,wine`) picks the domains.
@@ -64,8 +68,8 @@ const RACES: [Race; 2] = [
     },
     Race {
         domain: "wine",
-        label: "wine quality (ridge + 11 feature weights, differential evolution, 10-fold CV, target neg_cv_mse -0.392)",
-        target: -0.392,
+        label: "wine quality (ridge + 11 feature weights, 10-fold CV, target neg_cv_mse -0.395)",
+        target: -0.395,
         threshold: 0.00001,
         setup: |d| {
             d.domain_id = "wine".into();
@@ -73,11 +77,7 @@ const RACES: [Race; 2] = [
             d.inference_plugin = doin_plugins::wine::NAME.into();
             d.synthetic_data_plugin = doin_plugins::wine::NAME.into();
             d.param_bounds.clear();
-            d.optimization_config = serde_json::json!({
-                "seed": 7,
-                "feature_selection": true,
-                "optimizer": "differential_evolution"
-            })
+            d.optimization_config = serde_json::json!({"seed": 7, "feature_selection": true})
                 .as_object()
                 .cloned()
                 .unwrap_or_default();
