@@ -23,6 +23,8 @@
 //! * [`wine`] — the built-in `wine_quality` domain: ridge regression hyperparameters tuned
 //!   by cross-validation on the red wine quality data set, each evaluator on its own
 //!   seeded folds.
+//! * [`differential_evolution`] — what both domains' differential evolution optimizers
+//!   share: their config keys and the DE/rand/1/bin trial.
 //! * [`inference`] — [`Evaluator::infer`]: the domain's best model applied to a client's
 //!   input (wine quality predictions, the quadratic's objective at a point), with input and
 //!   output checked like peer input (finite, bounded in size).
@@ -38,6 +40,7 @@
 //!   registry does not know but that start with `python:` resolve there.
 
 pub mod config;
+pub mod differential_evolution;
 pub mod error;
 pub mod external;
 pub mod inference;

@@ -4,7 +4,8 @@
 use doin_primitives::Map;
 
 use super::problem::QuadraticProblem;
-use crate::config::{optional_f64, optional_u64};
+use crate::config::optional_u64;
+use crate::differential_evolution::{trial, DeDefaults, DeSettings};
 use crate::error::PluginError;
 use crate::plugin::{Candidate, DomainMetadata, Optimizer};
 use crate::seeded::SeededStream;
@@ -33,94 +34,42 @@ pub const DEFAULT_CROSSOVER: f64 = 0.9;
 pub struct DifferentialEvolution {
     problem: QuadraticProblem,
     rng: SeededStream,
-    weight: f64,
-    crossover: f64,
-    population_size: usize,
+    settings: DeSettings,
     /// Members and their performances; empty until the first step.
     population: Vec<(Vec<f64>, f64)>,
 }
+
+/// This optimizer's defaults for the shared keys.
+const DEFAULTS: DeDefaults = DeDefaults {
+    population_size: DEFAULT_POPULATION,
+    max_population: 10_000,
+    weight: DEFAULT_WEIGHT,
+    crossover: DEFAULT_CROSSOVER,
+};
 
 impl DifferentialEvolution {
     /// Builds the optimizer from the domain's `optimization_config` and a node-specific
     /// `rng_seed`.
     pub fn new(config: &Map, rng_seed: u64) -> Result<Self, PluginError> {
         let problem = QuadraticProblem::from_config(config)?;
-        let population_size = match optional_u64(config, "population_size")? {
-            None => DEFAULT_POPULATION,
-            Some(n) => usize::try_from(n)
-                .ok()
-                .filter(|n| (4..=10_000).contains(n))
-                .ok_or_else(|| {
-                    PluginError::config("population_size", format!("expected 4..=10000, got {n}"))
-                })?,
-        };
-        let weight = optional_f64(config, "differential_weight")?.unwrap_or(DEFAULT_WEIGHT);
-        if !(weight > 0.0 && weight <= 2.0) {
-            return Err(PluginError::config(
-                "differential_weight",
-                format!("expected a number in (0, 2], got {weight}"),
-            ));
-        }
-        let crossover = optional_f64(config, "crossover_rate")?.unwrap_or(DEFAULT_CROSSOVER);
-        if !(0.0..=1.0).contains(&crossover) {
-            return Err(PluginError::config(
-                "crossover_rate",
-                format!("expected a number in [0, 1], got {crossover}"),
-            ));
-        }
+        let settings = DeSettings::from_config(config, &DEFAULTS)?;
         let seed = optional_u64(config, "seed")?.unwrap_or(0);
         Ok(DifferentialEvolution {
             problem,
             rng: SeededStream::new(format!(
                 "doin/simple_quadratic/{DIFFERENTIAL_EVOLUTION}/{seed}/{rng_seed}"
             )),
-            weight,
-            crossover,
-            population_size,
+            settings,
             population: Vec::new(),
         })
     }
 
-    fn index_below(&mut self, n: usize) -> usize {
-        // n ≤ 10 000, so the modulo bias is below 2^-50.
-        (self.rng.next_u64() % n as u64) as usize
-    }
-
-    /// Three distinct member indices, all different from `i`.
-    fn three_others(&mut self, i: usize) -> [usize; 3] {
-        let n = self.population.len();
-        let mut picked = [usize::MAX; 3];
-        let mut k = 0;
-        while k < 3 {
-            let j = self.index_below(n);
-            if j != i && !picked[..k].contains(&j) {
-                picked[k] = j;
-                k += 1;
-            }
-        }
-        picked
-    }
-
     fn generation(&mut self) {
-        let dims = self.problem.n_params();
         let bound = self.problem.bound;
         for i in 0..self.population.len() {
-            let [a, b, c] = self.three_others(i);
-            let forced = self.index_below(dims);
-            let trial: Vec<f64> = (0..dims)
-                .map(|d| {
-                    if d == forced || self.rng.next_unit() < self.crossover {
-                        let (pa, pb, pc) = (
-                            self.population[a].0[d],
-                            self.population[b].0[d],
-                            self.population[c].0[d],
-                        );
-                        bound.clamp(pa + self.weight * (pb - pc))
-                    } else {
-                        self.population[i].0[d]
-                    }
-                })
-                .collect();
+            let trial = trial(&mut self.rng, &self.settings, &self.population, i, |v| {
+                bound.clamp(v)
+            });
             let perf = self.problem.performance(&trial, None);
             if perf >= self.population[i].1 {
                 self.population[i] = (trial, perf);
@@ -141,7 +90,7 @@ impl Optimizer for DifferentialEvolution {
     fn step(&mut self, current_best: Option<&Candidate>) -> Result<Candidate, PluginError> {
         if self.population.is_empty() {
             let b = self.problem.bound;
-            for _ in 0..self.population_size {
+            for _ in 0..self.settings.population_size {
                 let x: Vec<f64> = (0..self.problem.n_params())
                     .map(|_| self.rng.next_uniform(b.low, b.high))
                     .collect();
