@@ -334,8 +334,7 @@ impl ChainState {
         if sum >= threshold {
             return Ok(());
         }
-        let waited = time_micros.saturating_sub(self.tip_time_micros);
-        if accepted == 0 && commitments > 0 && waited >= self.commitment_block_micros() {
+        if accepted == 0 && commitments > 0 && self.commitment_block_due(time_micros) {
             return Ok(());
         }
         Err(ConsensusError::BelowThreshold { sum, threshold })

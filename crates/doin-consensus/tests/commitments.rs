@@ -63,6 +63,17 @@ fn in_commitment(e: &ConsensusError) -> (usize, &ConsensusError) {
 }
 
 /// The root reason `state` refuses `b`.
+/// Asserts `err` refuses the block's first commitment for its seal.
+fn refused_for_its_seal(err: &ConsensusError) {
+    assert!(
+        matches!(
+            in_commitment(err),
+            (0, ConsensusError::BadCommitmentSeal(_))
+        ),
+        "{err}"
+    );
+}
+
 fn refused(state: &ChainState, b: &Block) -> ConsensusError {
     state
         .validate_block(b)
@@ -276,31 +287,13 @@ fn a_commitment_with_a_broken_seal_is_refused() {
             at,
         )
         .expect_err("broken seal");
-    assert!(
-        matches!(
-            in_commitment(&err),
-            (0, ConsensusError::BadCommitmentSeal(_))
-        ),
-        "{err}"
-    );
+    refused_for_its_seal(&err);
     let forged = carrying(&block, &node, &[altered]);
     let err = state.validate_block(&forged).expect_err("broken seal");
-    assert!(
-        matches!(
-            in_commitment(&err),
-            (0, ConsensusError::BadCommitmentSeal(_))
-        ),
-        "{err}"
-    );
+    refused_for_its_seal(&err);
     // Sync's signature check catches it too.
     let err = doin_consensus::validate::verify_block_signatures(&forged).expect_err("broken seal");
-    assert!(
-        matches!(
-            in_commitment(&err),
-            (0, ConsensusError::BadCommitmentSeal(_))
-        ),
-        "{err}"
-    );
+    refused_for_its_seal(&err);
 
     // Sealed by a key that is not its optimizer's: refused even for a stored block (seals
     // trusted, keys still matched to ids).
@@ -311,21 +304,9 @@ fn a_commitment_with_a_broken_seal_is_refused() {
         .clone()
         .apply_stored_block(&forged)
         .expect_err("another key");
-    assert!(
-        matches!(
-            in_commitment(&err),
-            (0, ConsensusError::BadCommitmentSeal(_))
-        ),
-        "{err}"
-    );
+    refused_for_its_seal(&err);
     let err = state.validate_block(&forged).expect_err("another key");
-    assert!(
-        matches!(
-            in_commitment(&err),
-            (0, ConsensusError::BadCommitmentSeal(_))
-        ),
-        "{err}"
-    );
+    refused_for_its_seal(&err);
 
     // No seal at all, and a malformed hash.
     let mut unsealed = good.clone();
@@ -333,13 +314,7 @@ fn a_commitment_with_a_broken_seal_is_refused() {
     let err = state
         .validate_block(&carrying(&block, &node, &[unsealed]))
         .expect_err("no seal");
-    assert!(
-        matches!(
-            in_commitment(&err),
-            (0, ConsensusError::BadCommitmentSeal(_))
-        ),
-        "{err}"
-    );
+    refused_for_its_seal(&err);
     let mut upper = good.clone();
     upper.bound_commitment = "AB".repeat(32);
     upper.seal = Some(node.seal(SealKind::Commitment, &upper.id()));
@@ -698,13 +673,7 @@ fn seeds_follow_the_commit_block() {
             .filter(|i| quorum.iter().any(|q| q == i.peer_id()))
             .collect();
         let tx = accepted_tx(&net, a, &r, &voters);
-        let b = block_committing(
-            &net,
-            &ids[k as usize],
-            vec![tx],
-            &[step_commitment(a, k + 1)],
-            time(k as i64 * BLOCK_SECS + 9),
-        );
+        let b = step_block(&net, &ids[k as usize], a, tx, k);
         net.apply_block(&b).expect("valid");
     }
     let c = step_commitment(a, 7);

@@ -38,13 +38,7 @@ fn chain(a: &Identity, others: [&Identity; 3], honest_blocks: u64) -> (ChainStat
             })
             .collect();
         let tx = accepted_tx(&state, a, &r, &voters);
-        let block = block_committing(
-            &state,
-            generator,
-            vec![tx],
-            &[step_commitment(a, k + 1)],
-            time(k as i64 * BLOCK_SECS + 9),
-        );
+        let block = step_block(&state, generator, a, tx, k);
         state.apply_block(&block).expect("valid");
     }
     (state, k)

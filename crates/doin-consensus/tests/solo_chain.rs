@@ -360,13 +360,7 @@ fn multi_node_quorum_after_bootstrap() {
             Ok(vec![quorum.peer_id().to_owned()])
         );
         let tx = accepted_tx(&state, &a, &r, &[quorum]);
-        let block = block_committing(
-            &state,
-            generator,
-            vec![tx],
-            &[step_commitment(&a, k + 1)],
-            time(k as i64 * BLOCK_SECS + 9),
-        );
+        let block = step_block(&state, generator, &a, tx, k);
         state.apply_block(&block).expect("valid");
     }
     // Now B and C are on chain: A's quorum is {B, C} (bootstrap: everyone seen is eligible).

@@ -22,13 +22,7 @@ fn young_chain(a: &Identity, b: &Identity) -> ChainState {
     for (k, generator) in [(1u64, a), (2, b)] {
         let r = reveal(&state, parameters(k), k);
         let tx = accepted_tx(&state, a, &r, &[a]);
-        let block = block_committing(
-            &state,
-            generator,
-            vec![tx],
-            &[step_commitment(a, k + 1)],
-            time(k as i64 * BLOCK_SECS + 9),
-        );
+        let block = step_block(&state, generator, a, tx, k);
         state.apply_block(&block).expect("valid");
     }
     state

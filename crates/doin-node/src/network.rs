@@ -106,38 +106,26 @@ pub fn start(
             stop.clone(),
         )));
     }
-    if let Some(relay) = chain.take_channel_relay() {
-        tasks.push(tokio::spawn(gossip_relayed(
-            net.clone(),
-            identity.clone(),
-            chain.clone(),
-            relay,
-            stop.clone(),
+    // What is submitted here is gossiped: channel operations, commitments, transfers.
+    let relay = Relay {
+        net: net.clone(),
+        identity,
+        chain: chain.clone(),
+        stop,
+    };
+    if let Some(rx) = chain.take_channel_relay() {
+        tasks.push(relay.spawn(
+            rx,
             crate::channel_gossip::CHANNEL_OP_KEY,
             ChannelOp::compute_id,
-        )));
+        ));
     }
-    if let Some(relay) = chain.take_commitment_relay() {
-        tasks.push(tokio::spawn(gossip_relayed(
-            net.clone(),
-            identity.clone(),
-            chain.clone(),
-            relay,
-            stop.clone(),
-            crate::commitment_gossip::COMMITMENT_KEY,
-            |c: &doin_consensus::commitment::OptimaeCommitment| c.bound_commitment.clone(),
-        )));
+    if let Some(rx) = chain.take_commitment_relay() {
+        let id = |c: &doin_consensus::commitment::OptimaeCommitment| c.bound_commitment.clone();
+        tasks.push(relay.spawn(rx, crate::commitment_gossip::COMMITMENT_KEY, id));
     }
-    if let Some(relay) = chain.take_transfer_relay() {
-        tasks.push(tokio::spawn(gossip_relayed(
-            net.clone(),
-            identity,
-            chain,
-            relay,
-            stop,
-            TRANSFER_KEY,
-            Transfer::compute_id,
-        )));
+    if let Some(rx) = chain.take_transfer_relay() {
+        tasks.push(relay.spawn(rx, TRANSFER_KEY, Transfer::compute_id));
     }
     Ok((net, tasks))
 }
@@ -299,10 +287,38 @@ async fn announce_blocks(
     }
 }
 
+/// What [`gossip_relayed`] needs besides the items, for each kind of item relayed.
+struct Relay {
+    net: NetHandle,
+    identity: Arc<Identity>,
+    chain: ChainHandle,
+    stop: watch::Receiver<bool>,
+}
+
+impl Relay {
+    /// Spawns [`gossip_relayed`] for the items arriving on `rx`.
+    fn spawn<T: WireModel + Send + 'static>(
+        &self,
+        rx: mpsc::Receiver<T>,
+        key: &'static str,
+        id: fn(&T) -> String,
+    ) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(gossip_relayed(
+            self.net.clone(),
+            self.identity.clone(),
+            self.chain.clone(),
+            rx,
+            self.stop.clone(),
+            key,
+            id,
+        ))
+    }
+}
+
 /// Gossips what is submitted to this node over HTTP and relayed on `relay` (transfers,
-/// channel operations): each item rides under `key` in the extra fields of a sealed
-/// `chain_status` message on the `blocks` topic, which reference nodes ignore. `id` names an
-/// item in the log when it cannot be published.
+/// channel operations, commitments): each item rides under `key` in the extra fields of a
+/// sealed `chain_status` message on the `blocks` topic, which reference nodes ignore. `id`
+/// names an item in the log when it cannot be published.
 pub(crate) async fn gossip_relayed<T: WireModel>(
     net: NetHandle,
     identity: Arc<Identity>,

@@ -210,11 +210,23 @@ pub fn accepted_tx(
 pub fn solo_block(state: &ChainState, node: &Identity, k: u64) -> Block {
     let r = reveal(state, parameters(k), k);
     let tx = accepted_tx(state, node, &r, &[node]);
+    step_block(state, node, node, tx, k)
+}
+
+/// The block of step `k` minted by `generator`: `optimizer`'s accepted transaction `tx`,
+/// and its commitment to step `k + 1`.
+pub fn step_block(
+    state: &ChainState,
+    generator: &Identity,
+    optimizer: &Identity,
+    tx: Transaction,
+    k: u64,
+) -> Block {
     block_committing(
         state,
-        node,
+        generator,
         vec![tx],
-        &[step_commitment(node, k + 1)],
+        &[step_commitment(optimizer, k + 1)],
         time(k as i64 * BLOCK_SECS + 9),
     )
 }
