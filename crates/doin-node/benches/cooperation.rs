@@ -90,7 +90,10 @@ fn config(race: &Race, nodes: usize) -> NodeConfig {
     c.quorum_min_evaluators = if nodes == 1 { 0 } else { 1 };
     c.eval_poll_interval = 1.0;
     c.initial_threshold = race.threshold;
-    c.target_block_time = 1.0;
+    c.target_block_time = std::env::var("DOIN_BENCH_BLOCK_TIME")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1.0);
     for d in &mut c.domains {
         (race.setup)(d);
         d.target_performance = Some(race.target);
@@ -128,6 +131,16 @@ fn time_to_target(race: &Race, nodes: usize) -> Option<Duration> {
     })
 }
 
+/// The node counts to race: `DOIN_BENCH_NODES` (default `1,2,4`; the speed-ups are over the
+/// first).
+fn node_counts() -> Vec<usize> {
+    std::env::var("DOIN_BENCH_NODES")
+        .ok()
+        .map(|s| s.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+        .filter(|v: &Vec<usize>| !v.is_empty())
+        .unwrap_or_else(|| vec![1, 2, 4])
+}
+
 fn main() {
     let runs: usize = std::env::var("DOIN_BENCH_RUNS")
         .ok()
@@ -140,7 +153,7 @@ fn main() {
         .filter(|r| domains.split(',').any(|d| d == r.domain))
     {
         let mut results = Vec::new();
-        for nodes in [1usize, 2, 4] {
+        for nodes in node_counts() {
             let mut times: Vec<f64> = (0..runs)
                 .map(|_| {
                     time_to_target(race, nodes)

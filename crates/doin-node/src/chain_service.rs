@@ -2,16 +2,17 @@
 //! state, and the handle everything else talks to it through.
 //!
 //! * Accepted optimae arrive through [`ChainHandle::submit`]; each is checked against the
-//!   state (the same rules a block is validated with), kept pending, and as soon as the
-//!   pending effective increments reach the threshold the service mints a block: builds
-//!   it, validates it like any received block, appends it to `chain.db` in one SQLite
-//!   transaction, applies it to the state, and publishes a fresh [`ChainView`].
+//!   state (the same rules a block is validated with), kept pending, and once the pending
+//!   effective increments reach the threshold and a block is due (at once on a solo chain,
+//!   spaced and staggered on a network: [`crate::mint_schedule`]) the service mints a
+//!   block: builds it, validates it like any received block, appends it to `chain.db` in
+//!   one SQLite transaction, applies it to the state, and publishes a fresh [`ChainView`].
 //! * Optimizers commit first ([`ChainHandle::submit_commitment`]): sealed commitments wait
 //!   in the [`CommitmentPool`] (gossiped like transfers,
 //!   [`ChainHandle::take_commitment_relay`]) and every block the service mints carries
 //!   them; when the pending optimae do not reach the threshold and a commitment block is
-//!   due (one target block time after the tip), the service mints one for them, checked
-//!   every [`TICK`]. [`ChainHandle::commit_block`] tells an optimizer where its commitment
+//!   due (one target block time after the tip, plus this node's stagger), the service
+//!   mints one for them, checked every [`TICK`]. [`ChainHandle::commit_block`] tells an optimizer where its commitment
 //!   landed, and [`ChainHandle::plan_quorum`] the quorum that block draws: the block hash
 //!   the quorum and the per-evaluator seeds derive from, and the evaluators, all computed
 //!   from chain data ([`doin_consensus::commitment`]).
@@ -63,8 +64,8 @@ use doin_consensus::commitment::OptimaeCommitment;
 const COMMAND_QUEUE: usize = 256;
 /// Transfers waiting to be gossiped at most (more are not relayed, only kept).
 const RELAY_QUEUE: usize = 1024;
-/// How often the service checks whether a commitment block is due.
-pub const TICK: std::time::Duration = std::time::Duration::from_millis(200);
+/// How often the service checks whether a block is due ([`crate::mint_schedule`]).
+pub const TICK: std::time::Duration = std::time::Duration::from_millis(25);
 /// Meta key holding the chain parameters' hash in `chain.db`.
 const PARAMS_HASH_KEY: &str = "chain_params_hash";
 
@@ -749,7 +750,7 @@ pub fn spawn_with(
         .name("chain".into())
         .spawn(move || service.run(rx))
         .unwrap_or_else(|e| panic!("cannot start the chain thread: {e}"));
-    // The clock of commitment blocks: a weak sender, so it never keeps the service alive.
+    // The clock of due blocks: a weak sender, so it never keeps the service alive.
     let ticks = commands.downgrade();
     let _ = std::thread::Builder::new()
         .name("chain-tick".into())
@@ -821,7 +822,7 @@ impl Service {
                         let _ = self.commitment_relay.try_send(c);
                     }
                     let _ = reply.send(outcome);
-                    if self.try_mint_commitments().is_some() {
+                    if self.try_mint_due().is_some() {
                         self.publish();
                     }
                 }
@@ -844,7 +845,7 @@ impl Service {
                     let _ = reply.send(at);
                 }
                 Command::Tick => {
-                    if self.try_mint_commitments().is_some() {
+                    if self.try_mint_due().is_some() {
                         self.publish();
                     }
                 }
@@ -1280,8 +1281,13 @@ impl Service {
         }
     }
 
+    /// Mints a work block when the pending optimae reach the threshold and one is due
+    /// ([`crate::mint_schedule::work_block_due`]); otherwise a later tick tries again.
     fn try_mint(&mut self) -> Option<i64> {
         let now = Timestamp::now_utc();
+        if !crate::mint_schedule::work_block_due(&self.state, self.identity.peer_id(), now) {
+            return None;
+        }
         let sum = self
             .state
             .pending_sum_at(&self.pending, now.unix_micros())
@@ -1293,48 +1299,27 @@ impl Service {
         self.mint(self.pending.clone())
     }
 
-    /// Mints a commitment block when the pending optimae do not reach the threshold, the
-    /// pool holds commitments and one is due ([`ChainState::commitment_block_due`]); the
-    /// pending optimae stay pending.
-    fn try_mint_commitments(&mut self) -> Option<i64> {
-        if self.commitments.is_empty() {
-            return None;
-        }
-        // Every node with commitments pooled would mint a commitment block the moment one
-        // is due, and all but one would be reorganised away (voiding the reveals seeded
-        // from them): each node waits a stagger of its own, so the first usually wins
-        // unopposed and the others see its block before their turn.
-        let now = Timestamp::now_utc().unix_micros() - self.commitment_stagger_micros();
-        if !self
-            .state
-            .commitment_block_due(self.state.block_time(Timestamp::from_unix_micros(now)))
-        {
-            return None;
-        }
+    /// Mints a work block when one is due ([`Self::try_mint`]), else a commitment block
+    /// when the pool holds commitments and one is due
+    /// ([`crate::mint_schedule::commitment_block_due`]); the pending optimae stay pending.
+    fn try_mint_due(&mut self) -> Option<i64> {
         if let Some(index) = self.try_mint() {
             return Some(index);
+        }
+        if self.commitments.is_empty()
+            || !crate::mint_schedule::commitment_block_due(
+                &self.state,
+                self.identity.peer_id(),
+                Timestamp::now_utc(),
+            )
+        {
+            return None;
         }
         let pending = std::mem::take(&mut self.pending);
         let minted = self.mint(Vec::new());
         self.pending = pending;
         self.revalidate_pending();
         minted
-    }
-
-    /// This node's wait after a commitment block is due at the tip: a share of half a
-    /// target block time drawn from the tip hash and the node's id (node policy, not a
-    /// consensus rule; none on a solo chain).
-    fn commitment_stagger_micros(&self) -> i64 {
-        if self.state.is_solo() {
-            return 0;
-        }
-        let h = doin_primitives::hash::sha256_hex(format!(
-            "doin/commitment-stagger/{}/{}",
-            self.state.tip_hash(),
-            self.identity.peer_id()
-        ));
-        let share = u64::from_str_radix(&h[..8], 16).unwrap_or(0) as f64 / f64::from(u32::MAX);
-        (share * self.state.commitment_block_micros() as f64 / 2.0) as i64
     }
 
     /// Builds, validates, stores and applies the next block with `txs` (the pending

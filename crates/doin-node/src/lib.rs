@@ -16,7 +16,8 @@
 //! * [`chain_service`] — the actor owning the chain store, the consensus state and the
 //!   [`mempool`] (pending transfers: fee order, eviction, per-peer rate limits) and the
 //!   [`channel_pool`] (pending payment-channel operations, the same way) and the
-//!   [`commitment_pool`] (optimizers' commitments waiting for a block; commitment blocks).
+//!   [`commitment_pool`] (optimizers' commitments waiting for a block; commitment blocks);
+//!   [`mint_schedule`] — when it mints (work blocks spaced and staggered on a network).
 //! * [`network`] — gossip: block announcements, transfers, votes with their claims, peer
 //!   endpoints; [`channel_gossip`] — channel operations; [`commitment_gossip`] —
 //!   commitments.
@@ -50,6 +51,7 @@ pub mod inference;
 pub mod mempool;
 pub mod metrics;
 pub mod migration;
+pub mod mint_schedule;
 pub mod network;
 pub mod node;
 pub mod optimizer_loop;
