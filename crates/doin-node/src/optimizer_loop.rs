@@ -179,11 +179,12 @@ impl OptimizerLoop {
                     continue;
                 }
             };
+            let claimed = migrant.as_ref().map(|m| m.claimed);
             // The optimizer adopted the migrant and found nothing better yet.
             if let Some(m) = migrant.filter(|m| same_point(&m.parameters, &candidate.parameters)) {
                 borrowed = Some(m.parameters);
             }
-            tracing::debug!(domain = %domain, round, performance = candidate.performance, "round");
+            tracing::debug!(domain = %domain, round, performance = candidate.performance, node = %&self.identity.peer_id()[..6], migrant = ?claimed, "round");
             if let Some(t) = tracker.as_mut() {
                 let height = self.chain.view().height;
                 t.record_round(
@@ -275,7 +276,11 @@ impl OptimizerLoop {
                 }
             }
             if self.round_interval > 0.0 {
-                self.pause(Duration::from_secs_f64(self.round_interval));
+                self.pause_revealing(
+                    Duration::from_secs_f64(self.round_interval),
+                    &mut in_flight,
+                    accepted,
+                );
             }
         }
         for p in in_flight.drain() {
@@ -307,6 +312,35 @@ impl OptimizerLoop {
             }
         }
         crate::metrics::timed(metric, || self.optimizer.step(best))
+    }
+
+    /// Waits `d` between rounds; a new chain tip meanwhile reveals at once the proposals
+    /// whose commitments it landed, rather than at the next round: other nodes start
+    /// from a reveal as soon as they hear of it ([`crate::migration`]).
+    fn pause_revealing(&mut self, d: Duration, in_flight: &mut InFlightSet, accepted: Option<f64>) {
+        let deadline = Instant::now() + d;
+        let mut tips = self.chain.watch();
+        tips.mark_unchanged();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() || crate::node::stopping(&self.stop) {
+                return;
+            }
+            let mut stop = self.stop.clone();
+            let new_tip = self.runtime.block_on(async move {
+                tokio::select! {
+                    changed = tips.changed() => changed.is_ok().then_some(tips),
+                    _ = tokio::time::sleep(left) => None,
+                    _ = stop.wait_for(|s| *s) => None,
+                }
+            });
+            let Some(t) = new_tip else { return };
+            tips = t;
+            if in_flight.has_committed() {
+                let chain_best = self.chain.view().domain_best.get(&self.domain_id).copied();
+                self.reveal_landed(in_flight, chain_best, accepted);
+            }
+        }
     }
 
     fn pause(&mut self, d: Duration) {

@@ -210,6 +210,11 @@ impl InFlightSet {
         self.proposals.len() < MAX_IN_FLIGHT
     }
 
+    /// Whether a committed proposal waits for its commitment to land.
+    pub fn has_committed(&self) -> bool {
+        !self.committed.is_empty()
+    }
+
     /// How many are waiting, committed or revealed.
     pub fn len(&self) -> usize {
         self.committed.len() + self.proposals.len()

@@ -68,9 +68,19 @@ fn a_python_plugin_through_the_sdk_mints_blocks_in_a_solo_chain() {
         free_port(),
         &["--config", config_path.to_str().expect("utf-8 path")],
     );
-    let status = node.wait_status(Duration::from_secs(90), "height >= 3", |s| {
-        s["chain_height"].as_i64().unwrap_or(0) >= 4
-    });
+    // Blocks and the flaky plugin's crash (its third call) come in either order.
+    let log_path = node.log.clone();
+    let crash_logged = move || {
+        let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+        log.contains("optimizer round failed")
+            && log.contains("crashed")
+            && log.contains("crashing on purpose")
+    };
+    let status = node.wait_status(
+        Duration::from_secs(90),
+        "height >= 4 and the flaky plugin's crash logged",
+        |s| s["chain_height"].as_i64().unwrap_or(0) >= 4 && crash_logged(),
+    );
     assert_eq!(status["chain"]["solo"], true, "{status}");
     let blocks = node.all_blocks();
     assert!(blocks.len() >= 4);

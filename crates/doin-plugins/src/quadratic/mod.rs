@@ -35,7 +35,7 @@ pub use differential_evolution::{
     DEFAULT_WEIGHT, DIFFERENTIAL_EVOLUTION,
 };
 pub use evaluator::QuadraticEvaluator;
-pub use optimizer::{QuadraticOptimizer, DEFAULT_STEP_SIZE, TRIALS_PER_STEP};
+pub use optimizer::{QuadraticOptimizer, DEFAULT_STEP_SIZE, MAX_TRIALS_PER_STEP, TRIALS_PER_STEP};
 pub use problem::{
     derive_target, QuadraticProblem, DEFAULT_BOUND, DEFAULT_N_PARAMS, DEFAULT_TARGET_SEED,
     DEFAULT_WEIGHT_NOISE, MAX_N_PARAMS, MAX_WEIGHT_NOISE, METRIC, PARAM,

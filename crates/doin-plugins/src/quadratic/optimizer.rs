@@ -10,14 +10,19 @@ use crate::seeded::SeededStream;
 
 /// `step_size` when not configured (the reference's default).
 pub const DEFAULT_STEP_SIZE: f64 = 0.5;
-/// Perturbations tried per [`Optimizer::step`].
+/// Perturbations tried per [`Optimizer::step`] when `trials_per_step` is not configured.
 pub const TRIALS_PER_STEP: usize = 4;
+/// The largest `trials_per_step` accepted.
+pub const MAX_TRIALS_PER_STEP: u64 = 10_000;
 /// The step size grows by this factor after a successful trial and shrinks by its fourth
 /// root after a failed one, so it settles where one trial in five succeeds.
 const SUCCESS_FACTOR: f64 = 1.5;
 
 /// Hill-climbs `-Σ (x_i - t_i)^2` from its best point by Gaussian perturbations.
 ///
+/// Each step makes `trials_per_step` trials (default [`TRIALS_PER_STEP`]; one trial a step
+/// makes each round one evaluation, as a round of a real model is, and lets nodes that
+/// share their best points search in parallel rather than repeat each other's sequence).
 /// Each trial draws `x' = clamp(x + σ·N(0, I))` and keeps `x'` when it scores better; σ starts
 /// at `step_size` and adapts by the 1/5 success rule, staying between 10^-12 times the
 /// bounds' width and the width. A random start is uniform inside the bounds. The random
@@ -30,12 +35,13 @@ pub struct QuadraticOptimizer {
     problem: QuadraticProblem,
     rng: SeededStream,
     sigma: f64,
+    trials: usize,
     best: Option<(Vec<f64>, f64)>,
 }
 
 impl QuadraticOptimizer {
     /// Builds the optimizer from the domain's `optimization_config` (the problem's keys,
-    /// plus `step_size` and `seed`) and a node-specific `rng_seed`.
+    /// plus `step_size`, `trials_per_step` and `seed`) and a node-specific `rng_seed`.
     pub fn new(config: &Map, rng_seed: u64) -> Result<Self, PluginError> {
         let problem = QuadraticProblem::from_config(config)?;
         let sigma = optional_f64(config, "step_size")?.unwrap_or(DEFAULT_STEP_SIZE);
@@ -45,11 +51,22 @@ impl QuadraticOptimizer {
                 format!("expected a positive number, got {sigma}"),
             ));
         }
+        let trials = match optional_u64(config, "trials_per_step")? {
+            None => TRIALS_PER_STEP,
+            Some(n) if (1..=MAX_TRIALS_PER_STEP).contains(&n) => n as usize,
+            Some(n) => {
+                return Err(PluginError::config(
+                    "trials_per_step",
+                    format!("expected 1 to {MAX_TRIALS_PER_STEP}, got {n}"),
+                ))
+            }
+        };
         let seed = optional_u64(config, "seed")?.unwrap_or(0);
         Ok(QuadraticOptimizer {
             problem,
             rng: SeededStream::new(format!("doin/simple_quadratic/optimizer/{seed}/{rng_seed}")),
             sigma,
+            trials,
             best: None,
         })
     }
@@ -110,7 +127,7 @@ impl Optimizer for QuadraticOptimizer {
             let start = self.random_point();
             self.consider(start);
         }
-        for _ in 0..TRIALS_PER_STEP {
+        for _ in 0..self.trials {
             let Some((x, _)) = &self.best else { break };
             let b = self.problem.bound;
             let sigma = self.sigma;
@@ -209,6 +226,27 @@ mod tests {
             performance: 0.0,
         };
         assert_eq!(opt.step(Some(&worse)).unwrap().performance, 0.0);
+    }
+
+    #[test]
+    fn trials_per_step_sets_the_evaluations_of_a_step() {
+        let mut cfg = node_default();
+        cfg.insert("trials_per_step".into(), Value::Int(1));
+        // One trial a step: the same stream makes four steps of one what one step of four
+        // makes (the start point is the first draw of both).
+        let mut one = QuadraticOptimizer::new(&cfg, 5).unwrap();
+        let mut four = QuadraticOptimizer::new(&node_default(), 5).unwrap();
+        let by_ones = (0..4).map(|_| one.step(None).unwrap()).last().unwrap();
+        assert_eq!(by_ones, four.step(None).unwrap());
+        for bad in [0i64, 10_001] {
+            let mut cfg = node_default();
+            cfg.insert("trials_per_step".into(), Value::Int(bad));
+            let err = QuadraticOptimizer::new(&cfg, 1).unwrap_err();
+            assert!(
+                matches!(&err, PluginError::Config { key, .. } if key == "trials_per_step"),
+                "{err}"
+            );
+        }
     }
 
     #[test]
