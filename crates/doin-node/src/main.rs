@@ -30,7 +30,7 @@ fn main() -> anyhow::Result<()> {
     };
     cli.apply(&mut config);
     if let Some(Command::Wallet { command }) = &cli.command {
-        let path = doin_node::node::identity_path(&config);
+        let path = config.identity_path();
         let identity = doin_primitives::identity::Identity::load_or_generate(&path)
             .with_context(|| format!("loading the identity key {}", path.display()))?;
         return doin_node::wallet::run(command, &identity);

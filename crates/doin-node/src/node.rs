@@ -43,15 +43,6 @@ const CHAIN_FILES: [&str; 6] = [
     "olap.db-shm",
 ];
 
-/// Where the identity key lives.
-pub fn identity_path(config: &NodeConfig) -> PathBuf {
-    if config.identity_file.is_empty() {
-        config.data_dir.join("identity.pem")
-    } else {
-        PathBuf::from(&config.identity_file)
-    }
-}
-
 /// Where `chain.db` lives.
 pub fn chain_db_path(config: &NodeConfig) -> PathBuf {
     if config.db_path.is_empty() {
@@ -221,7 +212,7 @@ async fn start_inner(
     if config.reset_chain {
         reset_chain(&config.data_dir)?;
     }
-    let identity = Arc::new(Identity::load_or_generate(&identity_path(&config))?);
+    let identity = Arc::new(Identity::load_or_generate(&config.identity_path())?);
     let me = identity.peer_id().to_owned();
     let params = chain_params(&config);
     let db_path = chain_db_path(&config);

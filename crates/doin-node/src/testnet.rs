@@ -143,6 +143,17 @@ impl TestNet {
         self.configs[i].data_dir.clone()
     }
 
+    /// Every node's identity key (made at start if its file was missing).
+    pub fn identities(&self) -> Vec<doin_primitives::identity::Identity> {
+        self.configs
+            .iter()
+            .map(|c| {
+                doin_primitives::identity::Identity::load_or_generate(&c.identity_path())
+                    .unwrap_or_else(|e| panic!("identity of {}: {e}", c.data_dir.display()))
+            })
+            .collect()
+    }
+
     /// Waits until `pred` holds for the views of the running nodes, or fails after
     /// `timeout` with the views.
     pub async fn wait_for(

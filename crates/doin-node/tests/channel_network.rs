@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 use doin_consensus::channel::ChannelStatus;
 use doin_node::config::NodeConfig;
 use doin_node::testnet::{agree, minting_template, runtime, NodeApi, TestNet};
-use doin_primitives::identity::Identity;
 use doin_primitives::models::{ChannelAction, ChannelOp, ChannelUpdate, WireModel};
 use doin_primitives::Timestamp;
 use serde_json::Value;
@@ -91,11 +90,7 @@ fn channels_pay_dispute_and_agree_on_every_node() {
     runtime().block_on(async {
         let config = template();
         let mut net = TestNet::start(3, &config).await.expect("network");
-        let keys: Vec<Identity> = (0..3)
-            .map(|i| {
-                Identity::load_or_generate(&net.data_dir(i).join("identity.pem")).expect("key")
-            })
-            .collect();
+        let keys = net.identities();
         let ids: Vec<String> = keys.iter().map(|k| k.peer_id().to_owned()).collect();
         let api = Api {
             http: net.api().expect("HTTP client"),

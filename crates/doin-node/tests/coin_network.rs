@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use doin_node::config::NodeConfig;
 use doin_node::testnet::{agree, minting_template, NodeApi, TestNet};
-use doin_primitives::identity::Identity;
 use doin_primitives::models::{Transfer, WireModel};
 use doin_primitives::Timestamp;
 use serde_json::Value;
@@ -83,11 +82,7 @@ fn transfers_agree_on_every_node_and_bad_ones_are_refused() {
     rt.block_on(async {
         let config = template();
         let mut net = TestNet::start(3, &config).await.expect("network");
-        let keys: Vec<Identity> = (0..3)
-            .map(|i| {
-                Identity::load_or_generate(&net.data_dir(i).join("identity.pem")).expect("key")
-            })
-            .collect();
+        let keys = net.identities();
         let ids: Vec<String> = keys.iter().map(|k| k.peer_id().to_owned()).collect();
         let api = Api {
             http: net.api().expect("HTTP client"),

@@ -94,7 +94,7 @@ fn check(configs: &[NodeConfig]) {
         // block before the target); whoever found them, each node's chain metrics hold
         // them all, those of the other nodes included.
         let me = doin_primitives::identity::Identity::from_pem(
-            &std::fs::read_to_string(doin_node::node::identity_path(c)).expect("identity"),
+            &std::fs::read_to_string(c.identity_path()).expect("identity"),
         )
         .expect("identity");
         let mine: i64 = db
