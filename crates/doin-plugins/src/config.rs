@@ -35,6 +35,27 @@ pub fn optional_u64(config: &Map, key: &str) -> Result<Option<u64>, PluginError>
     })
 }
 
+/// An optional count within `range`; anything else is refused naming the range.
+pub fn optional_count(
+    config: &Map,
+    key: &str,
+    range: std::ops::RangeInclusive<usize>,
+) -> Result<Option<usize>, PluginError> {
+    let Some(n) = optional_u64(config, key)? else {
+        return Ok(None);
+    };
+    usize::try_from(n)
+        .ok()
+        .filter(|n| range.contains(n))
+        .map(Some)
+        .ok_or_else(|| {
+            PluginError::config(
+                key,
+                format!("expected {} to {}, got {n}", range.start(), range.end()),
+            )
+        })
+}
+
 /// An optional finite number (integer or float).
 pub fn optional_f64(config: &Map, key: &str) -> Result<Option<f64>, PluginError> {
     present(config, key)

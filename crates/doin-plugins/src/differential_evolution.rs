@@ -5,7 +5,7 @@
 
 use doin_primitives::Map;
 
-use crate::config::{optional_f64, optional_u64};
+use crate::config::{optional_count, optional_f64};
 use crate::error::PluginError;
 use crate::seeded::SeededStream;
 
@@ -37,16 +37,9 @@ impl DeSettings {
     /// Reads `population_size` (4 to `max_population`), `differential_weight` F in (0, 2]
     /// and `crossover_rate` CR in [0, 1], each defaulting to `defaults`.
     pub fn from_config(config: &Map, defaults: &DeDefaults) -> Result<Self, PluginError> {
-        let max = defaults.max_population;
-        let population_size = match optional_u64(config, "population_size")? {
-            None => defaults.population_size,
-            Some(n) => usize::try_from(n)
-                .ok()
-                .filter(|n| (4..=max).contains(n))
-                .ok_or_else(|| {
-                    PluginError::config("population_size", format!("expected 4..={max}, got {n}"))
-                })?,
-        };
+        let population_size =
+            optional_count(config, "population_size", 4..=defaults.max_population)?
+                .unwrap_or(defaults.population_size);
         let weight = optional_f64(config, "differential_weight")?.unwrap_or(defaults.weight);
         if !(weight > 0.0 && weight <= 2.0) {
             return Err(PluginError::config(

@@ -3,7 +3,7 @@
 use doin_primitives::Map;
 
 use super::problem::QuadraticProblem;
-use crate::config::{optional_f64, optional_u64};
+use crate::config::{optional_count, optional_f64, optional_u64};
 use crate::error::PluginError;
 use crate::plugin::{Candidate, DomainMetadata, Optimizer};
 use crate::seeded::SeededStream;
@@ -13,7 +13,7 @@ pub const DEFAULT_STEP_SIZE: f64 = 0.5;
 /// Perturbations tried per [`Optimizer::step`] when `trials_per_step` is not configured.
 pub const TRIALS_PER_STEP: usize = 4;
 /// The largest `trials_per_step` accepted.
-pub const MAX_TRIALS_PER_STEP: u64 = 10_000;
+pub const MAX_TRIALS_PER_STEP: usize = 10_000;
 /// The step size grows by this factor after a successful trial and shrinks by its fourth
 /// root after a failed one, so it settles where one trial in five succeeds.
 const SUCCESS_FACTOR: f64 = 1.5;
@@ -51,16 +51,8 @@ impl QuadraticOptimizer {
                 format!("expected a positive number, got {sigma}"),
             ));
         }
-        let trials = match optional_u64(config, "trials_per_step")? {
-            None => TRIALS_PER_STEP,
-            Some(n) if (1..=MAX_TRIALS_PER_STEP).contains(&n) => n as usize,
-            Some(n) => {
-                return Err(PluginError::config(
-                    "trials_per_step",
-                    format!("expected 1 to {MAX_TRIALS_PER_STEP}, got {n}"),
-                ))
-            }
-        };
+        let trials = optional_count(config, "trials_per_step", 1..=MAX_TRIALS_PER_STEP)?
+            .unwrap_or(TRIALS_PER_STEP);
         let seed = optional_u64(config, "seed")?.unwrap_or(0);
         Ok(QuadraticOptimizer {
             problem,

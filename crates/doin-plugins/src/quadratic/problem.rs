@@ -4,7 +4,9 @@ use std::collections::BTreeMap;
 
 use doin_primitives::{Map, Value};
 
-use crate::config::{optional_bounds, optional_f64, optional_f64_array, optional_u64};
+use crate::config::{
+    optional_bounds, optional_count, optional_f64, optional_f64_array, optional_u64,
+};
 use crate::error::PluginError;
 use crate::plugin::{DomainMetadata, ParamBound};
 use crate::seeded::uniform_at;
@@ -54,19 +56,7 @@ impl QuadraticProblem {
             None => DEFAULT_BOUND,
             Some(bounds) => bound_of_x(bounds)?,
         };
-        let n_params = optional_u64(config, "n_params")?
-            .map(|n| {
-                usize::try_from(n)
-                    .ok()
-                    .filter(|n| (1..=MAX_N_PARAMS).contains(n))
-                    .ok_or_else(|| {
-                        PluginError::config(
-                            "n_params",
-                            format!("expected 1 to {MAX_N_PARAMS}, got {n}"),
-                        )
-                    })
-            })
-            .transpose()?;
+        let n_params = optional_count(config, "n_params", 1..=MAX_N_PARAMS)?;
         let target = match optional_f64_array(config, "target")? {
             Some(target) => explicit_target(target, n_params, bound)?,
             None => {

@@ -4,7 +4,7 @@
 use doin_primitives::{Map, Value};
 
 use super::dataset::{wine_data, DATASET};
-use crate::config::optional_u64;
+use crate::config::optional_count;
 use crate::error::PluginError;
 use crate::plugin::{SyntheticData, SyntheticDataGenerator};
 use crate::seeded::SeededStream;
@@ -18,22 +18,7 @@ pub(crate) const FOLDS_RANGE: std::ops::RangeInclusive<usize> = 2..=10;
 
 /// The `folds` key of a domain config (default [`DEFAULT_FOLDS`], within [`FOLDS_RANGE`]).
 pub fn configured_folds(config: &Map) -> Result<usize, PluginError> {
-    match optional_u64(config, "folds")? {
-        None => Ok(DEFAULT_FOLDS),
-        Some(k) => usize::try_from(k)
-            .ok()
-            .filter(|k| FOLDS_RANGE.contains(k))
-            .ok_or_else(|| {
-                PluginError::config(
-                    "folds",
-                    format!(
-                        "expected {} to {}, got {k}",
-                        FOLDS_RANGE.start(),
-                        FOLDS_RANGE.end()
-                    ),
-                )
-            }),
-    }
+    Ok(optional_count(config, "folds", FOLDS_RANGE)?.unwrap_or(DEFAULT_FOLDS))
 }
 
 /// The fold of each of `n` wines for `seed`: a Fisher–Yates shuffle of `0..n` drawn from
