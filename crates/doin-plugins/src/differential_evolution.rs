@@ -1,13 +1,44 @@
 //! What the built-in differential evolution optimizers share (the quadratic's
 //! [`crate::quadratic::DifferentialEvolution`] and the wine domain's
-//! [`crate::wine::WineDifferentialEvolution`]): their config keys, and the DE/rand/1/bin
-//! trial of one member from three others.
+//! [`crate::wine::WineDifferentialEvolution`]): the `optimizer` key that selects one
+//! ([`select_optimizer`]), their config keys, and the DE/rand/1/bin trial of one member
+//! from three others.
 
 use doin_primitives::Map;
 
 use crate::config::{optional_count, optional_f64};
 use crate::error::PluginError;
+use crate::plugin::Optimizer;
 use crate::seeded::SeededStream;
+
+/// The config value of `optimizer` that selects a domain's differential evolution.
+pub const DIFFERENTIAL_EVOLUTION: &str = "differential_evolution";
+
+/// The optimizer a domain config's `optimizer` key selects: absent, null or
+/// `default_name` builds `default`, [`DIFFERENTIAL_EVOLUTION`] builds `evolution`; any other
+/// value is refused naming both.
+pub fn select_optimizer<D, E>(
+    config: &Map,
+    default_name: &str,
+    default: impl FnOnce() -> Result<D, PluginError>,
+    evolution: impl FnOnce() -> Result<E, PluginError>,
+) -> Result<Box<dyn Optimizer>, PluginError>
+where
+    D: Optimizer + 'static,
+    E: Optimizer + 'static,
+{
+    match config.get("optimizer").filter(|v| !v.is_null()) {
+        None => Ok(Box::new(default()?)),
+        Some(v) => match v.as_str() {
+            Some(name) if name == default_name => Ok(Box::new(default()?)),
+            Some(DIFFERENTIAL_EVOLUTION) => Ok(Box::new(evolution()?)),
+            _ => Err(PluginError::config(
+                "optimizer",
+                format!("expected `{default_name}` or `{DIFFERENTIAL_EVOLUTION}`, got {v:?}"),
+            )),
+        },
+    }
+}
 
 /// An optimizer's defaults for the keys of [`DeSettings::from_config`].
 #[derive(Debug, Clone, Copy)]

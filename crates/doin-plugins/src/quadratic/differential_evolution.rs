@@ -10,8 +10,7 @@ use crate::error::PluginError;
 use crate::plugin::{Candidate, DomainMetadata, Optimizer};
 use crate::seeded::SeededStream;
 
-/// The config value of `optimizer` that selects this optimizer.
-pub const DIFFERENTIAL_EVOLUTION: &str = "differential_evolution";
+pub use crate::differential_evolution::DIFFERENTIAL_EVOLUTION;
 /// `population_size` when not configured.
 pub const DEFAULT_POPULATION: usize = 20;
 /// `differential_weight` (F) when not configured.
@@ -125,21 +124,12 @@ impl Optimizer for DifferentialEvolution {
 /// `hill_climbing` (the default, [`super::QuadraticOptimizer`]) or
 /// `differential_evolution` ([`DifferentialEvolution`]).
 pub fn quadratic_optimizer(config: &Map, rng_seed: u64) -> Result<Box<dyn Optimizer>, PluginError> {
-    match config.get("optimizer").filter(|v| !v.is_null()) {
-        None => Ok(Box::new(super::QuadraticOptimizer::new(config, rng_seed)?)),
-        Some(v) => match v.as_str() {
-            Some("hill_climbing") => {
-                Ok(Box::new(super::QuadraticOptimizer::new(config, rng_seed)?))
-            }
-            Some(DIFFERENTIAL_EVOLUTION) => {
-                Ok(Box::new(DifferentialEvolution::new(config, rng_seed)?))
-            }
-            _ => Err(PluginError::config(
-                "optimizer",
-                format!("expected `hill_climbing` or `{DIFFERENTIAL_EVOLUTION}`, got {v:?}"),
-            )),
-        },
-    }
+    crate::differential_evolution::select_optimizer(
+        config,
+        "hill_climbing",
+        || super::QuadraticOptimizer::new(config, rng_seed),
+        || DifferentialEvolution::new(config, rng_seed),
+    )
 }
 
 #[cfg(test)]

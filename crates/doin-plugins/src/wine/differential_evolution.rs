@@ -12,8 +12,7 @@ use crate::error::PluginError;
 use crate::plugin::{Candidate, DomainMetadata, Optimizer};
 use crate::seeded::SeededStream;
 
-/// The config value of `optimizer` that selects this optimizer.
-pub const DIFFERENTIAL_EVOLUTION: &str = "differential_evolution";
+pub use crate::differential_evolution::DIFFERENTIAL_EVOLUTION;
 /// `population_size` when not configured.
 pub const DEFAULT_POPULATION: usize = 20;
 /// `differential_weight` (F) when not configured.
@@ -136,27 +135,18 @@ impl Optimizer for WineDifferentialEvolution {
 /// (the default, [`super::WineOptimizer`]) or `differential_evolution`
 /// ([`WineDifferentialEvolution`]).
 pub fn wine_optimizer(config: &Map, rng_seed: u64) -> Result<Box<dyn Optimizer>, PluginError> {
-    match config.get("optimizer").filter(|v| !v.is_null()) {
-        None => Ok(Box::new(super::WineOptimizer::new(config, rng_seed)?)),
-        Some(v) => match v.as_str() {
-            Some("evolution_strategy") => {
-                Ok(Box::new(super::WineOptimizer::new(config, rng_seed)?))
-            }
-            Some(DIFFERENTIAL_EVOLUTION) => {
-                Ok(Box::new(WineDifferentialEvolution::new(config, rng_seed)?))
-            }
-            _ => Err(PluginError::config(
-                "optimizer",
-                format!("expected `evolution_strategy` or `{DIFFERENTIAL_EVOLUTION}`, got {v:?}"),
-            )),
-        },
-    }
+    crate::differential_evolution::select_optimizer(
+        config,
+        "evolution_strategy",
+        || super::WineOptimizer::new(config, rng_seed),
+        || WineDifferentialEvolution::new(config, rng_seed),
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wine::model::{Hyperparameters, FEATURE_SELECTION};
+    use crate::wine::model::FEATURE_SELECTION;
     use doin_primitives::{map, Value};
 
     fn config() -> Map {
@@ -181,20 +171,7 @@ mod tests {
     fn a_better_migrant_joins_the_population_and_is_re_measured() {
         let cfg = map! { "optimizer" => DIFFERENTIAL_EVOLUTION };
         let mut opt = wine_optimizer(&cfg, 3).unwrap();
-        let own = opt.step(None).unwrap();
-        let migrant = Hyperparameters {
-            log10_alpha: -1.5,
-            degree: 2,
-            clip: 3.0,
-        };
-        let next = opt
-            .step(Some(&Candidate {
-                parameters: migrant.to_parameters(),
-                performance: 0.0,
-            }))
-            .unwrap();
-        assert!(next.performance >= own.performance);
-        assert!(next.performance < -0.3, "{}", next.performance);
+        crate::wine::optimizer::tests::adopts_a_better_migrant_re_measured(opt.as_mut());
     }
 
     #[test]

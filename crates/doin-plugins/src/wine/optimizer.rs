@@ -202,7 +202,7 @@ impl Optimizer for WineOptimizer {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::wine::model::Hyperparameters;
 
@@ -241,7 +241,12 @@ mod tests {
 
     #[test]
     fn a_better_migrant_is_adopted_and_re_measured() {
-        let mut opt = WineOptimizer::new(&Map::new(), 5).unwrap();
+        adopts_a_better_migrant_re_measured(&mut WineOptimizer::new(&Map::new(), 5).unwrap());
+    }
+
+    /// After a step of its own, `opt` steps from a better migrant that claims a perfect
+    /// 0.0: it does no worse, and scores the migrant by its own measurement.
+    pub(crate) fn adopts_a_better_migrant_re_measured(opt: &mut dyn Optimizer) {
         let own = opt.step(None).unwrap();
         let migrant = Hyperparameters {
             log10_alpha: -1.5,
