@@ -12,8 +12,9 @@
 //!   [`ChainHandle::take_commitment_relay`]) and every block the service mints carries
 //!   them; when the pending optimae do not reach the threshold and a commitment block is
 //!   due (one target block time after the tip, plus this node's stagger), the service
-//!   mints one for them, checked every [`TICK`]. [`ChainHandle::commit_block`] tells an optimizer where its commitment
-//!   landed, and [`ChainHandle::plan_quorum`] the quorum that block draws: the block hash
+//!   mints one for them, checked every [`TICK`]. [`ChainHandle::commit_block`] tells an
+//!   optimizer where its commitment landed, and [`ChainHandle::plan_quorum`] the quorum
+//!   that block draws: the block hash
 //!   the quorum and the per-evaluator seeds derive from, and the evaluators, all computed
 //!   from chain data ([`doin_consensus::commitment`]).
 //! * Every anchor it holds ([`Anchoring`]) is enforced on blocks from peers: a segment

@@ -316,30 +316,33 @@ impl OptimizerLoop {
 
     /// Waits `d` between rounds; a new chain tip meanwhile reveals at once the proposals
     /// whose commitments it landed, rather than at the next round: other nodes start
-    /// from a reveal as soon as they hear of it ([`crate::migration`]).
+    /// from a reveal as soon as they hear of it ([`crate::migration`]). Other changes of
+    /// the chain view (pending optimae, pools) land no commitment and are passed over.
     fn pause_revealing(&mut self, d: Duration, in_flight: &mut InFlightSet, accepted: Option<f64>) {
         let deadline = Instant::now() + d;
         let mut tips = self.chain.watch();
-        tips.mark_unchanged();
+        let mut tip = tips.borrow_and_update().tip_hash.clone();
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() || crate::node::stopping(&self.stop) {
                 return;
             }
             let mut stop = self.stop.clone();
-            let new_tip = self.runtime.block_on(async move {
+            let changed = self.runtime.block_on(async move {
                 tokio::select! {
                     changed = tips.changed() => changed.is_ok().then_some(tips),
                     _ = tokio::time::sleep(left) => None,
                     _ = stop.wait_for(|s| *s) => None,
                 }
             });
-            let Some(t) = new_tip else { return };
+            let Some(t) = changed else { return };
             tips = t;
-            if in_flight.has_committed() {
+            let now = tips.borrow_and_update().tip_hash.clone();
+            if now != tip && in_flight.has_committed() {
                 let chain_best = self.chain.view().domain_best.get(&self.domain_id).copied();
                 self.reveal_landed(in_flight, chain_best, accepted);
             }
+            tip = now;
         }
     }
 
