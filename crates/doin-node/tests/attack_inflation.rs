@@ -122,16 +122,17 @@ fn an_inflated_report_is_rejected_on_chain_and_costs_reputation_and_stake() {
             let found: Vec<Option<usize>> = (0..3)
                 .map(|i| rejection_height(&arena, i, &mine.commitment_hash))
                 .collect();
-            if found.iter().all(Option::is_some) {
+            // Every chain carries it, at one height: until then a node may still be on a
+            // rival branch that carries it elsewhere and is about to reorganise.
+            if found.iter().all(|h| h.is_some() && *h == found[0]) {
                 break found.into_iter().flatten().collect();
             }
             assert!(
                 start.elapsed() < Duration::from_secs(40),
-                "the rejection did not reach every chain: {found:?}"
+                "the rejection did not reach every chain at one height: {found:?}"
             );
             tokio::time::sleep(Duration::from_millis(300)).await;
         };
-        assert!(heights.iter().all(|h| *h == heights[0]), "{heights:?}");
         assert!(
             hidden_done.try_recv().is_err(),
             "a task without a claim got a vote"

@@ -136,7 +136,8 @@ impl NodeProcess {
         out
     }
 
-    /// SIGTERM, then wait; returns how long the node took to exit.
+    /// SIGTERM, then wait; returns how long the node took to exit. A node stops cleanly:
+    /// exit code 0, its shutdown logged to the end ("stopped"), and no panic.
     pub fn terminate(&mut self) -> Duration {
         let start = Instant::now();
         let _ = Command::new("kill")
@@ -144,8 +145,15 @@ impl NodeProcess {
             .arg(self.child.id().to_string())
             .status();
         loop {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return start.elapsed();
+            if let Ok(Some(status)) = self.child.try_wait() {
+                let took = start.elapsed();
+                let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+                assert!(
+                    status.success() && log.contains("stopped") && !log.contains("panicked"),
+                    "SIGTERM: {status}, log:\n{}",
+                    self.log_text()
+                );
+                return took;
             }
             if start.elapsed() > Duration::from_secs(20) {
                 let _ = self.child.kill();
