@@ -398,4 +398,50 @@ mod tests {
         assert_eq!((r.verified_performance, r.effective_increment), (-3.0, 6.0));
         assert!(r.experiment_id.is_empty());
     }
+
+    #[test]
+    fn what_the_node_derives_from_its_own_chain_ignores_an_archive() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let olap = dir.path().join("olap.db");
+        let t = 1_790_000_000;
+        let blocks = [
+            Block::genesis(),
+            block(
+                1,
+                vec![accepted(
+                    map! { "optimae_id" => "o1", "performance" => -9.0 },
+                    t,
+                )],
+            ),
+            block(
+                2,
+                vec![accepted(
+                    map! { "optimae_id" => "o2", "performance" => -4.0 },
+                    t + 1,
+                )],
+            ),
+        ];
+        let source = ArchiveSource {
+            source_id: blocks[2].hash.clone(),
+            path: "chain.db".into(),
+            format: "sqlite".into(),
+            height: 2,
+        };
+        let report = import_archive(&olap, &source, &blocks).expect("import");
+        assert_eq!((report.optimae_added, report.new_source), (2, true));
+        let again = import_archive(&olap, &source, &blocks).expect("again");
+        assert_eq!(again.rows_added(), 0);
+
+        let stats = crate::StatsHandle::open(crate::StatsOptions::new(&olap, None)).expect("open");
+        let reader = stats.reader().expect("reader");
+        assert_eq!(
+            reader.max_block_height().expect("height"),
+            None,
+            "catch-up starts at 1"
+        );
+        // A reorganisation of our chain down to genesis keeps the archive.
+        stats.rollback_above(0);
+        stats.flush().expect("flush");
+        assert_eq!(reader.count("fact_chain_optimae").expect("count"), 2);
+    }
 }
