@@ -193,7 +193,7 @@ mod tests {
                 index: i,
                 previous_hash: blocks[blocks.len() - 1].hash.clone(),
                 timestamp: at,
-                merkle_root: merkle_root(&[tx.id.clone()]),
+                merkle_root: merkle_root(std::slice::from_ref(&tx.id)),
                 generator_id: "peer-1".into(),
                 weighted_performance_sum: 1.5,
                 threshold: 1.0,
@@ -284,7 +284,7 @@ mod tests {
         let mut c = chain(2);
         let tx = c[1].transactions[0].clone();
         let header = BlockHeader {
-            merkle_root: merkle_root(&[tx.id.clone()]),
+            merkle_root: merkle_root(std::slice::from_ref(&tx.id)),
             ..c[2].header.clone()
         };
         c[2] = Block::new(header, vec![tx]);
