@@ -59,14 +59,17 @@ pub enum Command {
         #[arg(long, default_value = "public")]
         schema: String,
     },
-    /// Verifies a reference node's chain (its SQLite `chain.db`, or a JSON chain: the
-    /// legacy `chain.json` or a `/chain/blocks` answer) by the reference's rules and loads
-    /// its blocks' optimae and experiment metrics into this node's OLAP database (the
-    /// config's `olap_db_path`, `--olap-db` or `<data_dir>/olap.db`; and PostgreSQL when
-    /// `postgres_url` is set) as an archive marked `imported_from`, shown by `/stats/*` and
-    /// the dashboard beside the live experiments. It never becomes this node's chain. A
-    /// tampered file is refused naming its first bad block; importing the same chain again
-    /// adds nothing. Prints a JSON summary.
+    /// Imports a reference node's chain into this node's stats as an archive (never as its
+    /// chain).
+    ///
+    /// Verifies the file (the reference's SQLite `chain.db`, or a JSON chain: the legacy
+    /// `chain.json` or a `/chain/blocks` answer) by the reference's rules, then loads its
+    /// optimae and experiment metrics into this node's OLAP database (`olap_db_path`,
+    /// `--olap-db` or `<data_dir>/olap.db`; and PostgreSQL when `postgres_url` is set),
+    /// every row marked `imported_from`, shown by `/stats/*` and the dashboard beside the
+    /// live experiments. A tampered file is refused naming its first bad block; importing
+    /// the same chain again adds nothing. Prints a JSON summary. The node's flags go before
+    /// the command: `doin-node --data-dir DIR import-reference chain.db`.
     ImportReference {
         /// The reference chain: `chain.db` or a `.json` export.
         #[arg(value_name = "CHAIN_DB_OR_JSON")]
