@@ -1,8 +1,8 @@
 //! `doin-node import-reference`, run as a user runs it: a reference chain built with the
 //! reference's hash rules (two reference nodes' experiments, the reference's summary and
 //! detailed OPTIMAE_ACCEPTED payloads with the experiment metrics at the top level), as
-//! the reference's SQLite `chain.db` and as its JSON export, and the reference's own served
-//! chain. Imports verify and load; a second import adds nothing; a tampered file is refused
+//! the reference's SQLite `chain.db` and as its JSON export, the reference's own served
+//! chain, and a `chain.db` a reference node wrote (`testdata/reference/chains/`). Imports verify and load; a second import adds nothing; a tampered file is refused
 //! naming its first bad block; the node then shows the archive beside its live experiments
 //! (`/stats/*`, the dashboard), and PostgreSQL gets it too.
 
@@ -328,6 +328,39 @@ fn a_reference_chain_db_and_its_json_export_import_once_and_show_beside_live_sta
     let blocks = node.all_blocks();
     assert!(blocks.iter().all(|b| b.hash != tip));
     node.terminate();
+}
+
+#[test]
+fn the_reference_nodes_own_chain_db_imports() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/reference/chains/chain.db");
+    // Imported from a copy, as an operator would: the import never writes to the file.
+    let copy = dir.path().join("chain.db");
+    std::fs::copy(&file, &copy).expect("copy");
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).expect("data dir");
+    let first = imported(&data, &copy);
+    assert_eq!(first["format"], "sqlite");
+    assert_eq!(first["blocks"], 15);
+    assert_eq!(first["optimae"], 14);
+    assert_eq!(first["experiments"], 1);
+    assert_eq!(
+        first["source_id"],
+        "ca29284be4df5e42c91166173df7e4dabda453a5eaaedce695720c8cce96858d"
+    );
+    assert_eq!(imported(&data, &copy)["added"]["fact_chain_optimae"], 0);
+    let conn = rusqlite::Connection::open(data.join("olap.db")).expect("olap.db");
+    let (rounds, elapsed): (i64, f64) = conn
+        .query_row(
+            "SELECT COUNT(*), MAX(elapsed_seconds) FROM fact_round \
+             WHERE experiment_id = 'bd0e4d348d9b46a5afe79ce70d67718c'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .expect("rounds");
+    // The last accepted optimae's `time_to_this_result_seconds`, as the reference wrote it.
+    assert_eq!((rounds, elapsed), (14, 70.023));
 }
 
 #[test]
