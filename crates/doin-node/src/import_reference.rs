@@ -127,14 +127,23 @@ impl ImportOutcome {
 
 /// Reads a reference chain file, genesis first, and tells which format it was.
 pub fn read_reference_chain(path: &Path) -> Result<(Vec<Block>, ChainFormat), ImportError> {
-    let bytes = std::fs::read(path).map_err(|source| ImportError::Read {
+    let read_err = |source| ImportError::Read {
         path: path.to_owned(),
         source,
-    })?;
-    if bytes.starts_with(SQLITE_MAGIC) {
-        drop(bytes);
+    };
+    let mut magic = Vec::with_capacity(SQLITE_MAGIC.len());
+    std::fs::File::open(path)
+        .and_then(|f| {
+            std::io::Read::read_to_end(
+                &mut std::io::Read::take(f, SQLITE_MAGIC.len() as u64),
+                &mut magic,
+            )
+        })
+        .map_err(read_err)?;
+    if magic == SQLITE_MAGIC {
         return Ok((read_sqlite(path)?, ChainFormat::Sqlite));
     }
+    let bytes = std::fs::read(path).map_err(read_err)?;
     Ok((read_json(path, &bytes)?, ChainFormat::Json))
 }
 
