@@ -18,7 +18,7 @@ use doin_primitives::merkle::merkle_root;
 use doin_primitives::models::{Block, BlockHeader, Transaction, TransactionType, WireModel};
 use doin_primitives::{map, Map, Timestamp, Value};
 
-const DOMAIN: &str = "quadratic";
+const DOMAIN: &str = "quadratic-reference";
 const NODES: [&str; 2] = [
     "5c1e0a7d2f4b6c8e9a1b3d5f7e9c2a4b6d8f0e1c",
     "0b6e2f1c9d8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c",
@@ -303,6 +303,12 @@ fn a_reference_chain_db_and_its_json_export_import_once_and_show_beside_live_sta
         rounds["rounds"].as_array().map(Vec::len),
         Some(3),
         "{rounds}"
+    );
+    let stats = node.get("/stats").expect("stats");
+    assert_eq!(stats[DOMAIN]["imported_from"], tip.as_str(), "{stats}");
+    assert!(
+        stats["quadratic"]["imported_from"].is_null(),
+        "the live domain: {stats}"
     );
     let snapshot = node.get("/dashboard/snapshot").expect("dashboard snapshot");
     let history = snapshot["imported"].as_array().expect("imported history");
