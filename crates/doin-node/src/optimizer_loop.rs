@@ -63,7 +63,7 @@ pub struct OptimizerLoop {
     pub stop: watch::Receiver<bool>,
     /// The runtime (to talk to async components from this thread).
     pub runtime: tokio::runtime::Handle,
-    /// The peers; with any configured, the loop first waits (bounded) for a sync with one.
+    /// The peers; with any known, the loop first waits (bounded) for a sync with one.
     pub peers: crate::peers::PeerSet,
     /// The network, to announce verification tasks (`task_created`).
     pub net: Option<doin_net::service::NetHandle>,
@@ -77,7 +77,7 @@ pub struct OptimizerLoop {
 }
 
 /// How long a node with peers waits for its first sync before optimizing alone.
-const PEER_WAIT: Duration = Duration::from_secs(30);
+pub const PEER_WAIT: Duration = Duration::from_secs(30);
 
 /// The quorum wait for an `eval_poll_interval` (seconds).
 pub fn quorum_timeout(eval_poll_interval: f64) -> Duration {
@@ -128,10 +128,11 @@ impl OptimizerLoop {
         });
         tracing::info!(domain = %domain, experiment_id = %experiment_id, target = ?self.target_performance, "optimizing");
         let mut tracker = self.stats.as_ref().map(|s| s.start(&experiment_id));
-        // Like the reference, a node with peers, or on a network chain, first waits for a
-        // peer (bounded), so that it starts from the network's chain rather than racing on
-        // its own.
-        if !self.peers.endpoints().is_empty() || !self.chain.view().solo {
+        // A node with peers to sync from first waits for one (bounded), so that it starts
+        // from the network's chain rather than racing on its own. A node with none (the
+        // first node of a network) has nobody to wait for and starts at once; the
+        // reference waited 30 s here whenever its chain had a quorum.
+        if !self.peers.endpoints().is_empty() {
             let waited = Instant::now();
             while !self.peers.synced_once()
                 && waited.elapsed() < PEER_WAIT

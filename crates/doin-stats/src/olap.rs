@@ -361,7 +361,8 @@ impl Writer {
                 Op::Rollback(height) => {
                     self.last_verified.clear();
                     tx.execute(
-                        "DELETE FROM fact_chain_optimae WHERE block_height > ?1",
+                        "DELETE FROM fact_chain_optimae WHERE block_height > ?1 \
+                         AND imported_from IS NULL",
                         [*height],
                     )
                     .map(|_| ())
@@ -442,7 +443,7 @@ fn insert_round(tx: &Connection, r: &RoundRecord) -> rusqlite::Result<()> {
 fn last_verified_in_db(tx: &Connection, domain_id: &str) -> rusqlite::Result<Option<f64>> {
     tx.prepare_cached(
         "SELECT verified_performance FROM fact_chain_optimae WHERE domain_id = ?1 \
-         ORDER BY block_height DESC, rowid DESC LIMIT 1",
+         AND imported_from IS NULL ORDER BY block_height DESC, rowid DESC LIMIT 1",
     )?
     .query_row([domain_id], |r| r.get(0))
     .optional()

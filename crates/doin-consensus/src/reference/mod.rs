@@ -15,6 +15,7 @@
 //! Everything here is a pure function: no clock (times are arguments), no I/O, no state
 //! beyond the values passed in.
 //!
+//! * [`chain_validation`] — the checks a syncing reference node makes of each block.
 //! * [`seeds`] — `derive_seed` and the deterministic seed policy.
 //! * [`quorum`] — evaluator selection and the quorum decision.
 //! * [`rewards`] — the halving schedule and the coinbase split.
@@ -24,6 +25,7 @@
 //! * [`commitment`] — commit–reveal commitments.
 //! * [`python`] — the Python formatting and `min`/`max` semantics the above depend on.
 
+pub mod chain_validation;
 pub mod commitment;
 pub mod difficulty;
 pub mod incentives;
@@ -33,6 +35,7 @@ pub mod quorum;
 pub mod rewards;
 pub mod seeds;
 
+pub use chain_validation::{verify_reference_chain, ReferenceBlockFault, ReferenceChainError};
 pub use commitment::{commitment_preimage, compute_commitment, verify_commitment};
 pub use difficulty::{on_new_block, DifficultyState};
 pub use incentives::{
