@@ -1062,7 +1062,7 @@ impl Service {
                 .map_err(ImportError::Store)?;
             crate::metrics::METRICS
                 .blocks_imported
-                .add(blocks.len() as u64);
+                .inc_by(blocks.len() as u64);
             tracing::info!(
                 appended = blocks.len(),
                 height = self.state.height(),

@@ -299,7 +299,9 @@ impl OptimizerLoop {
         best: Option<&Candidate>,
         migrant: Option<&crate::migration::Migrant>,
     ) -> Result<Candidate, doin_plugins::PluginError> {
-        let metric = &crate::metrics::METRICS.optimizer_step_seconds;
+        let timer = crate::metrics::METRICS
+            .plugin_call(crate::metrics::PluginCall::OptimizerStep, &self.domain_id);
+        let metric = timer.as_ref();
         if let Some(m) = migrant {
             let from = Candidate {
                 parameters: m.parameters.clone(),
@@ -407,7 +409,7 @@ impl OptimizerLoop {
             return None;
         }
         self.board.update(&domain, |p| p.committed += 1);
-        crate::metrics::METRICS.optimae_committed.inc();
+        crate::metrics::METRICS.optimae(&domain, crate::metrics::OptimaeOutcome::Committed);
         Some(Committed {
             candidate: best.clone(),
             nonce,
@@ -631,7 +633,7 @@ impl OptimizerLoop {
             let _ = self.chain.rejections().offer_vote(&p.claim, v);
         }
         let quorum_voted = p.quorum_voted();
-        crate::metrics::METRICS.quorum_outcome(quorum_voted);
+        crate::metrics::METRICS.quorum_outcome(&domain, quorum_voted);
         if !quorum_voted {
             tracing::info!(domain = %domain, votes = p.votes().count(), quorum = p.quorum.len(), "quorum incomplete; optimae dropped");
             return None;
@@ -658,7 +660,7 @@ impl OptimizerLoop {
         match self.runtime.block_on(self.chain.submit(proposal)) {
             Ok(outcome) => {
                 self.board.update(&domain, |p| p.accepted += 1);
-                crate::metrics::METRICS.optimae_accepted.inc();
+                crate::metrics::METRICS.optimae(&domain, crate::metrics::OptimaeOutcome::Accepted);
                 tracing::info!(
                     domain = %domain,
                     round,
@@ -671,7 +673,7 @@ impl OptimizerLoop {
             }
             Err(reason) => {
                 self.board.update(&domain, |p| p.rejected += 1);
-                crate::metrics::METRICS.optimae_rejected.inc();
+                crate::metrics::METRICS.optimae(&domain, crate::metrics::OptimaeOutcome::Rejected);
                 tracing::info!(domain = %domain, round, "optimae not accepted: {reason}");
                 None
             }
