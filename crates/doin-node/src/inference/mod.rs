@@ -160,7 +160,7 @@ pub fn register_metrics(registry: &mut prometheus_client::registry::Registry) {
     let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
     registry.register(
         "doin_inference_requests",
-        "Inference requests by outcome.",
+        "Inference requests by outcome",
         crate::metrics::labeled::Labeled::counters(
             "outcome",
             [

@@ -201,47 +201,47 @@ impl Metrics {
     pub(crate) fn register(&self, registry: &mut Registry) {
         registry.register(
             "doin_blocks_minted",
-            "Blocks this node minted.",
+            "Blocks this node minted",
             self.blocks_minted.clone(),
         );
         registry.register(
             "doin_blocks_imported",
-            "Blocks imported from peers.",
+            "Blocks imported from peers",
             self.blocks_imported.clone(),
         );
         registry.register(
             "doin_optimae",
-            "This node's optimae by domain and outcome.",
+            "This node's optimae by domain and outcome",
             self.optimae.clone(),
         );
         registry.register(
             "doin_quorum",
-            "Quorums this node's optimae waited for, by domain and outcome.",
+            "Quorums this node's optimae waited for, by domain and outcome",
             self.quorum.clone(),
         );
         registry.register(
             "doin_gossip_messages_in",
-            "Peer messages received on POST /message, by outcome.",
+            "Peer messages received on POST /message, by outcome",
             self.gossip_in.clone(),
         );
         registry.register(
             "doin_gossip_messages_published",
-            "Messages this node originated (forwarding is not counted).",
+            "Messages this node originated (forwarding is not counted)",
             self.gossip_published.clone(),
         );
         registry.register(
             "doin_sync_peer_height",
-            "Highest chain height a peer reported.",
+            "Highest chain height a peer reported",
             self.sync_peer_height.clone(),
         );
         registry.register(
             "doin_plugin_call_seconds",
-            "Plugin call durations, by call and domain.",
+            "Plugin call durations, by call and domain",
             self.plugin_calls.clone(),
         );
         registry.register(
             "doin_http_request_duration_seconds",
-            "HTTP request latency by method, route and status.",
+            "HTTP request latency by method, route and status",
             self.http.clone(),
         );
     }

@@ -19,49 +19,49 @@ pub(crate) fn register(registry: &mut Registry, s: &ApiState) {
     let v = s.chain_view();
     registry.register(
         "doin_chain_height",
-        "Blocks on chain, genesis included.",
+        "Blocks on chain, genesis included",
         ConstGauge::new(v.height),
     );
     registry.register(
         "doin_chain_finalized_height",
-        "Height of the last final checkpoint (-1 when none).",
+        "Height of the last final checkpoint (-1 when none)",
         ConstGauge::new(v.finalized_height),
     );
     registry.register(
         "doin_chain_threshold",
-        "Weighted increment the next block must reach.",
+        "Weighted increment the next block must reach",
         ConstGauge::new(v.threshold),
     );
     registry.register(
         "doin_chain_ema_block_time_seconds",
-        "EMA of block times.",
+        "EMA of block times",
         ConstGauge::new(v.ema_block_time),
     );
     registry.register(
         "doin_chain_transactions",
-        "Transactions on chain.",
+        "Transactions on chain",
         ConstGauge::new(v.total_transactions),
     );
     registry.register(
         "doin_pending_optimae",
-        "Accepted optimae waiting for a block.",
+        "Accepted optimae waiting for a block",
         ConstGauge::new(v.pending_optimae),
     );
     registry.register(
         "doin_balance_units",
-        "This node's balance in base units (1 DOIN = 1e8).",
+        "This node's balance in base units (1 DOIN = 1e8)",
         ConstGauge::new(v.my_balance),
     );
     registry.register(
         "doin_supply_units",
-        "Coins minted, base units.",
+        "Coins minted, base units",
         ConstGauge::new(v.total_supply),
     );
 
     let endpoints = s.peers.endpoints();
     registry.register(
         "doin_peers",
-        "Known peer endpoints.",
+        "Known peer endpoints",
         ConstGauge::new(endpoints.len()),
     );
     let rtt = endpoints
@@ -70,13 +70,13 @@ pub(crate) fn register(registry: &mut Registry, s: &ApiState) {
         .take(MAX_PEER_SERIES);
     registry.register(
         "doin_peer_sync_rtt_seconds",
-        "Last chain status round trip per peer (at most 16 peers, in endpoint order).",
+        "Last chain status round trip per peer (at most 16 peers, in endpoint order)",
         Labeled::gauges("peer", rtt),
     );
     let refusals: u64 = s.peers.sync_refusals().values().map(|r| r.count).sum();
     registry.register(
         "doin_sync_refusals",
-        "Syncs refused because a peer served a chain our rules refuse (all peers).",
+        "Syncs refused because a peer served a chain our rules refuse (all peers)",
         ConstCounter::new(refusals),
     );
     let peer_height = super::METRICS.sync_peer_height();
@@ -87,14 +87,14 @@ pub(crate) fn register(registry: &mut Registry, s: &ApiState) {
     };
     registry.register(
         "doin_sync_progress_ratio",
-        "Own height over the highest peer height (1 when none is higher).",
+        "Own height over the highest peer height (1 when none is higher)",
         ConstGauge::new(progress),
     );
 
     let counts = s.tasks.counts();
     registry.register(
         "doin_tasks",
-        "Verification tasks in the queue, by state.",
+        "Verification tasks in the queue, by state",
         Labeled::gauges(
             "state",
             [
@@ -107,12 +107,12 @@ pub(crate) fn register(registry: &mut Registry, s: &ApiState) {
     let board = s.board.snapshot();
     registry.register(
         "doin_domain_round",
-        "Optimizer rounds run since start, per domain.",
+        "Optimizer rounds run since start, per domain",
         Labeled::gauges("domain", board.iter().map(|(d, p)| (d.clone(), p.round))),
     );
     registry.register(
         "doin_domain_best_performance",
-        "Best verified performance on chain, per domain.",
+        "Best verified performance on chain, per domain",
         Labeled::gauges(
             "domain",
             v.domain_best.iter().map(|(d, best)| (d.clone(), *best)),
@@ -120,7 +120,7 @@ pub(crate) fn register(registry: &mut Registry, s: &ApiState) {
     );
     registry.register(
         "doin_gossip_frames_out",
-        "Messages and control frames posted to peers (originated and forwarded), by outcome.",
+        "Messages and control frames posted to peers (originated and forwarded), by outcome",
         Labeled::counters(
             "outcome",
             [

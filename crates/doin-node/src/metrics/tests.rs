@@ -80,6 +80,8 @@ fn the_whole_page_parses_and_hostile_label_values_round_trip() {
     timed(timer.as_ref(), || ());
     let text = render(&state());
     let e = parse(&text);
+    // The encoder ends each help with a full stop of its own.
+    assert!(!text.contains("..\n"), "{text}");
 
     assert_eq!(gauge(&e, "doin_chain_height"), [(String::new(), 7.0)]);
     assert_eq!(
