@@ -21,9 +21,9 @@ pub const DURATION_BUCKETS: [f64; 14] = [
     0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 60.0,
 ];
 
-/// Most domains a per-domain family keeps: a node serves the domains of its config, far
+/// Most domains a per-domain metric shows: a node serves the domains of its config, far
 /// fewer than this.
-const MAX_DOMAIN_SERIES: usize = 256;
+pub const MAX_DOMAIN_SERIES: usize = 256;
 /// Most (method, route, status) series of the HTTP histogram: routes are the router's
 /// patterns and methods a fixed list, so this only bounds a router that grows far beyond
 /// today's.

@@ -8,6 +8,7 @@ use openmetrics_parser::prometheus::parse_prometheus;
 use openmetrics_parser::{MetricsExposition, PrometheusType, PrometheusValue};
 use tokio::sync::watch;
 
+use super::events::MAX_DOMAIN_SERIES;
 use super::*;
 use crate::api::{BlockSource, NodeInfo};
 use crate::view::{ChainView, DomainBoard};
@@ -122,4 +123,23 @@ fn peers_beyond_the_cap_are_counted_but_get_no_series() {
         rtt.iter().all(|(_, v)| (*v - 0.005).abs() < 1e-9),
         "{rtt:?}"
     );
+}
+
+#[test]
+fn a_chain_of_many_domains_keeps_the_served_ones_within_the_cap() {
+    let s = state();
+    let mut view = (*s.chain_view()).clone();
+    for i in 0..MAX_DOMAIN_SERIES + 44 {
+        view.domain_best.insert(format!("a{i:04}"), 1.0);
+    }
+    view.domain_best.insert("zzz".to_owned(), 2.0);
+    s.board.update("zzz", |p| p.round = 1);
+    let s = ApiState {
+        chain: watch::channel(Arc::new(view)).1,
+        ..s
+    };
+    let best = gauge(&parse(&render(&s)), "doin_domain_best_performance");
+    assert_eq!(best.len(), MAX_DOMAIN_SERIES);
+    assert!(best.iter().any(|(d, v)| d == "zzz" && *v == 2.0));
+    assert!(best.iter().any(|(d, _)| d == HOSTILE), "served too");
 }
