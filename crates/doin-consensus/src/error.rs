@@ -258,7 +258,7 @@ pub enum ConsensusError {
     /// [`crate::rejection`]).
     #[error("rejection {index}: {source}")]
     InRejection {
-        /// Position in the block's `"rejections"` extension.
+        /// Position among the block's `optimae_rejected` transactions.
         index: usize,
         /// The rule it breaks.
         #[source]
@@ -284,6 +284,19 @@ pub enum ConsensusError {
         votes: usize,
         /// Divergence of the report from the median.
         report_divergence: f64,
+    },
+    /// An `optimae_announced` or `optimae_rejected` transaction is not the one its payload
+    /// (a commitment, or rejection evidence) gives: domain, peer, timestamp and payload
+    /// must be the carried object's, unsealed (see
+    /// [`doin_primitives::models::block_layout`]).
+    #[error("{kind} transaction {got} does not match the object it carries (expected transaction {expected})")]
+    CarrierMismatch {
+        /// `optimae_announced` or `optimae_rejected`.
+        kind: &'static str,
+        /// The transaction id the carried object gives.
+        expected: String,
+        /// The transaction id carried.
+        got: String,
     },
     /// An optimizer's commitment is not sealed by the key of its optimizer id.
     #[error("commitment seal: {0}")]
@@ -323,7 +336,7 @@ pub enum ConsensusError {
     /// A rule broken by the block's commitment at `index` (see [`crate::commitment`]).
     #[error("commitment {index}: {source}")]
     InCommitment {
-        /// Position in the block's `"commitments"` extension.
+        /// Position among the block's `optimae_announced` transactions.
         index: usize,
         /// The rule it breaks.
         #[source]

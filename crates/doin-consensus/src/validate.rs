@@ -2,24 +2,29 @@
 //!
 //! A block at the tip is valid when, in this order:
 //! 1. its content is consistent (`validate_content`: transaction ids, no duplicate id,
-//!    merkle root, block hash);
+//!    the reference's merkle root over the transaction ids, block hash) and it follows
+//!    the block layout (`check_layout`, [`doin_primitives::models::block_layout`]):
+//!    `optimae_accepted`, then `optimae_announced`, then `optimae_rejected` transactions,
+//!    then one `evaluation_served` transaction committing to the root of its transfers and
+//!    channel operations when it has any; no key of the earlier layout;
 //! 2. its index is the next height and `previous_hash` the tip's hash;
 //! 3. its timestamp is after its parent's;
 //! 4. the generator's seal ([`SealKind::Block`] over the hash) holds and its key hashes to
 //!    `generator_id`;
 //! 5. its threshold is the difficulty rule's [`ChainState::next_threshold`];
-//! 6. every transaction is a valid OPTIMAE_ACCEPTED (see [`ChainState::check_accepted_tx`]):
-//!    type, optimizer seal, known domain, optimae id, commitment (not used on chain
-//!    before), parameter bounds, commit height within the window and the commitment
-//!    carried by the block at that height ([`crate::commitment`]), quorum membership and
-//!    every member's sealed vote with its seed, the 2/3 decision, and the recomputed
-//!    median, increment, reward fraction and effective increment. The domain's best
-//!    performance advances transaction by transaction within the block; the optimizer's
-//!    reputation factor is read at the parent (decayed to the parent's timestamp), and the
-//!    block's reputation events apply after all its transactions;
+//! 6. every `optimae_accepted` transaction is valid (see
+//!    [`ChainState::check_accepted_tx`]): optimizer seal, known domain, optimae id,
+//!    commitment (not used on chain before), parameter bounds, commit height within the
+//!    window and the commitment carried by the block at that height
+//!    ([`crate::commitment`]), quorum membership and every member's sealed vote with its
+//!    seed, the 2/3 decision, and the recomputed median, increment, reward fraction,
+//!    effective increment, quorum agreement, incentive reason and previous best. The
+//!    domain's best performance advances transaction by transaction within the block; the
+//!    optimizer's reputation factor is read at the parent (decayed to the parent's
+//!    timestamp), and the block's reputation events apply after all its transactions;
 //! 7. `weighted_performance_sum` is the sum of the effective increments in transaction
-//!    order and reaches the threshold, or the block is a commitment block (no
-//!    transactions, at least one commitment, one target block time after its parent:
+//!    order and reaches the threshold, or the block is a commitment block (no accepted
+//!    optimae, at least one commitment, one target block time after its parent:
 //!    [`ChainState::check_weight`]);
 //! 8. its `"transfers"` extension (optional) holds at most
 //!    [`crate::fee_market::MAX_TRANSFERS_PER_BLOCK`] transfers, each valid in order
@@ -30,16 +35,15 @@
 //! 10. its `"coinbase"` extension is the one [`crate::coinbase::compute_coinbase`] gives,
 //!     plus the transfers' and channel operations' tips to the generator
 //!     ([`crate::coinbase::pay_tips`]).
-//! 11. its `"rejections"` extension (optional) holds valid rejection evidence
+//! 11. its `optimae_rejected` transactions carry valid rejection evidence
 //!     ([`crate::rejection`]), applied after the transfers, channel operations and coinbase.
-//! 12. its `"commitments"` extension (optional) holds valid commitments
+//! 12. its `optimae_announced` transactions carry valid commitments
 //!     ([`crate::commitment`]), none already on chain or used by the block's optimae.
 //!
 //! No clock is read: a node checks a received block's timestamp against its own clock with
 //! [`check_not_in_future`] (the clock passed in) before it calls these functions.
 
 use doin_primitives::identity::{require_seal, Identity};
-use doin_primitives::merkle::merkle_root;
 use doin_primitives::models::{Block, BlockError, BlockHeader, Transaction, WireModel};
 use doin_primitives::seal::SealKind;
 use doin_primitives::timestamp::Timestamp;
@@ -488,6 +492,7 @@ impl ChainState {
     /// Fully validates `block` as the next block (see the module doc for the rules).
     pub fn validate_block(&self, block: &Block) -> Result<BlockSummary, ConsensusError> {
         block.validate_content()?;
+        let layout = block.check_layout()?;
         let h = &block.header;
         let height = self.height + 1;
         if u64::try_from(h.index).ok() != Some(height) {
@@ -519,7 +524,7 @@ impl ChainState {
         let threshold = self.next_threshold();
         check_threshold(threshold, h.threshold)?;
         let (optimae, sum) =
-            self.check_txs(&block.transactions, block.header.timestamp.unix_micros())?;
+            self.check_txs(layout.accepted, block.header.timestamp.unix_micros())?;
         if sum.to_bits() != h.weighted_performance_sum.to_bits() {
             return Err(ConsensusError::WrongWeightedSum {
                 expected: sum,
@@ -712,26 +717,11 @@ impl ChainState {
         self.check_weight(sum, optimae.len(), commitments.len(), time)?;
         self.check_commitments(commitments)?;
         let height = self.height + 1;
-        let commitment_values: Vec<Value> = commitments
-            .iter()
-            .map(crate::commitment::OptimaeCommitment::to_value)
-            .collect();
-        let ids: Vec<String> = txs
-            .iter()
-            .map(Transaction::compute_id)
-            .chain(transfers.iter().map(Transfer::compute_id))
-            .chain(channel_ops.iter().map(|o| o.compute_id()))
-            .chain(
-                commitment_values
-                    .iter()
-                    .map(doin_primitives::hash::content_id),
-            )
-            .collect();
         let header = BlockHeader {
             index: i64::try_from(height).unwrap_or(i64::MAX),
             previous_hash: self.tip_hash.clone(),
             timestamp: Timestamp::from_unix_micros(time),
-            merkle_root: merkle_root(&ids),
+            merkle_root: String::new(),
             generator_id: generator.peer_id().to_owned(),
             weighted_performance_sum: sum,
             threshold,
@@ -741,6 +731,12 @@ impl ChainState {
             generator.peer_id(),
             &optimae,
             checked.tips + channels.tips,
+        );
+        let mut txs = txs;
+        txs.extend(
+            commitments
+                .iter()
+                .map(crate::commitment::OptimaeCommitment::to_tx),
         );
         let mut block = Block::new(header, txs);
         if !transfers.is_empty() {
@@ -756,12 +752,7 @@ impl ChainState {
                 Value::Array(list),
             );
         }
-        if !commitment_values.is_empty() {
-            block.extensions.insert(
-                doin_primitives::models::COMMITMENTS_KEY.to_owned(),
-                Value::Array(commitment_values),
-            );
-        }
+        block.commit_extensions()?;
         block
             .extensions
             .insert(COINBASE_KEY.to_owned(), coinbase.to_value());
@@ -827,7 +818,8 @@ pub fn verify_block_signatures(block: &Block) -> Result<(), ConsensusError> {
         &block.header.generator_id,
     )
     .map_err(|e| ConsensusError::BadGeneratorSeal(e.to_string()))?;
-    for (index, tx) in block.transactions.iter().enumerate() {
+    // Only accepted optimae are sealed as transactions; the others carry sealed objects.
+    for (index, tx) in block.layout()?.accepted.iter().enumerate() {
         require_seal(tx.seal.as_ref(), SealKind::Transaction, &tx.id, &tx.peer_id)
             .map_err(|e| ConsensusError::BadOptimizerSeal(e.to_string()))
             .map_err(ConsensusError::in_tx(index))?;

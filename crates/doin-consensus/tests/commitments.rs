@@ -8,11 +8,11 @@
 mod common;
 
 use common::*;
-use doin_consensus::commitment::{extension_value, OptimaeCommitment};
+use doin_consensus::commitment::OptimaeCommitment;
 use doin_consensus::quorum::{select_quorum, selection_seed};
 use doin_consensus::{ChainState, ConsensusError, Reveal};
 use doin_primitives::identity::Identity;
-use doin_primitives::models::{Block, Transfer, WireModel, COMMITMENTS_KEY};
+use doin_primitives::models::{Block, TransactionType, Transfer, WireModel};
 use doin_primitives::seal::SealKind;
 use doin_primitives::timestamp::Timestamp;
 
@@ -36,21 +36,21 @@ fn accepted_tx_unscored(
 }
 
 fn reseal(mut b: Block, generator: &Identity) -> Block {
-    b.header.merkle_root = b.compute_merkle_root().expect("leaves");
+    b.header.merkle_root = b.compute_merkle_root();
     b.hash = b.header.compute_hash();
     b.seal = Some(generator.seal(SealKind::Block, &b.hash));
     b
 }
 
-/// `b` carrying `commitments` instead of its own (none: the extension removed), resealed.
+/// `b` carrying `commitments` (as `optimae_announced` transactions) instead of its own,
+/// resealed.
 fn carrying(b: &Block, generator: &Identity, commitments: &[OptimaeCommitment]) -> Block {
     let mut b = b.clone();
-    if commitments.is_empty() {
-        b.extensions.shift_remove(COMMITMENTS_KEY);
-    } else {
-        let (key, value) = extension_value(commitments);
-        b.extensions.insert(key, value);
-    }
+    let at = b.layout().expect("layout").accepted.len();
+    b.transactions
+        .retain(|tx| tx.tx_type != TransactionType::OptimaeAnnounced);
+    b.transactions
+        .splice(at..at, commitments.iter().map(OptimaeCommitment::to_tx));
     reseal(b, generator)
 }
 
@@ -462,9 +462,11 @@ fn a_commitment_block_comes_one_block_time_after_its_parent_and_carries_a_commit
         .expect_err("an empty block");
     assert!(below(&err), "{err}");
     assert!(below(&refused(&state, &carrying(&block, &node, &[]))));
-    // The commitments without the extension are no longer covered by the root either.
+    // Commitments stripped from the transactions are no longer covered by the root either.
     let mut stripped = block.clone();
-    stripped.extensions.shift_remove(COMMITMENTS_KEY);
+    stripped
+        .transactions
+        .retain(|tx| tx.tx_type != TransactionType::OptimaeAnnounced);
     assert!(matches!(
         refused(&state, &stripped),
         ConsensusError::Content(_)

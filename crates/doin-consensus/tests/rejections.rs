@@ -9,7 +9,7 @@ use doin_consensus::accepted::{AcceptedOptimae, Reveal};
 use doin_consensus::rejection::{stake_burn, OptimaeClaim, RejectedOptimae};
 use doin_consensus::{ChainState, ConsensusError, QuorumVote};
 use doin_primitives::identity::Identity;
-use doin_primitives::models::{Block, BlockError};
+use doin_primitives::models::{Block, BlockError, TransactionType};
 
 /// A chain where `a` optimizes (opening it with its commitment block) and `b`, `c`, `d`
 /// generate the bootstrap blocks, then verify two more optimae as its quorum of three (as
@@ -376,19 +376,43 @@ fn forged_or_misplaced_rejections_are_refused_for_the_rule_they_break() {
         ConsensusError::CommitmentReused(_)
     ));
 
-    // A block whose evidence is stripped after sealing, or not a list: refused.
-    let mut block = build(good).expect("builds");
-    block.extensions.shift_remove("rejections");
+    // A block whose evidence is stripped after sealing: refused.
+    let block = build(good).expect("builds");
+    let mut stripped = block.clone();
+    stripped
+        .transactions
+        .retain(|tx| tx.tx_type != TransactionType::OptimaeRejected);
     assert!(matches!(
-        state.validate_block(&block),
+        state.validate_block(&stripped),
         Err(ConsensusError::Content(BlockError::MerkleMismatch { .. }))
     ));
-    block
-        .extensions
-        .insert("rejections".into(), doin_primitives::value::Value::Int(1));
+    // Evidence moved onto another peer (as if someone else were rejected), resealed:
+    // the transaction no longer matches what it carries.
+    let mut moved = block.clone();
+    let at = {
+        let l = moved.layout().expect("layout");
+        l.accepted.len() + l.announced.len()
+    };
+    moved.transactions[at].peer_id = "someone-else".into();
+    moved.transactions[at].id = moved.transactions[at].compute_id();
+    moved.header.merkle_root = moved.compute_merkle_root();
+    moved.hash = moved.header.compute_hash();
+    moved.seal = Some(b.seal(doin_primitives::seal::SealKind::Block, &moved.hash));
+    match state.validate_block(&moved) {
+        Err(ConsensusError::InRejection { source, .. }) => {
+            assert!(matches!(*source, ConsensusError::CarrierMismatch { .. }))
+        }
+        other => panic!("expected a carrier mismatch, got {other:?}"),
+    }
+    // The earlier layout's key is refused by name.
+    let mut old = block.clone();
+    old.extensions.insert(
+        "rejections".into(),
+        doin_primitives::value::Value::Array(Vec::new()),
+    );
     assert!(matches!(
-        state.validate_block(&block),
-        Err(ConsensusError::Content(BlockError::MalformedRejections(_)))
+        state.validate_block(&old),
+        Err(ConsensusError::Content(BlockError::OldLayout(_)))
     ));
 }
 
@@ -449,11 +473,21 @@ fn a_block_carries_channel_operations_and_rejections_under_one_merkle_root() {
         .add_rejections(&b, built, std::slice::from_ref(&rejection))
         .expect("evidence fits");
     assert!(block.extensions.contains_key(CHANNEL_OPS_KEY));
-    let leaves = block.merkle_leaves().expect("leaves");
-    assert_eq!(leaves[leaves.len() - 2], open.compute_id());
+    // One accepted optimae, the rejection, then the commitment to the channel operation,
+    // under the reference's merkle root of the transaction ids.
+    let layout = block.check_layout().expect("layout");
+    assert_eq!(layout.accepted.len(), 1);
+    assert_eq!(layout.rejected, [rejection.to_tx()]);
+    let commit = layout.extension_commit.expect("committed");
     assert_eq!(
-        leaves[leaves.len() - 1],
-        doin_primitives::hash::content_id(&rejection.to_value())
+        commit.payload.get("doin_extensions_root"),
+        Some(&doin_primitives::value::Value::Str(
+            doin_primitives::merkle::merkle_root(&[open.compute_id()])
+        ))
+    );
+    assert_eq!(
+        block.header.merkle_root,
+        doin_primitives::merkle::merkle_root(&block.merkle_leaves())
     );
     doin_consensus::validate::verify_block_signatures(&block).expect("seals hold");
     let burned_before = state.total_burned();
