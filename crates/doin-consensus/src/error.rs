@@ -232,6 +232,16 @@ pub enum ConsensusError {
         /// The payload's value.
         got: f64,
     },
+    /// A text or optional number the payload claims differs from the one the rules give.
+    #[error("{field} is {got}, the rules give {expected}")]
+    WrongValue {
+        /// The payload field.
+        field: &'static str,
+        /// The recomputed value (wire JSON).
+        expected: String,
+        /// The payload's value (wire JSON).
+        got: String,
+    },
     /// The verified performance does not improve on the domain's best.
     #[error("verified performance {verified} does not improve on the domain's best {best}")]
     NotAnImprovement {

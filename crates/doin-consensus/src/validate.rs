@@ -63,6 +63,7 @@ use crate::increment::{effective_increment, raw_increment, reward_fraction};
 use crate::params::DomainParams;
 use crate::quorum::{counted_votes, decide_counted, QuorumDecision};
 use crate::reference::commitment::compute_commitment;
+use crate::reference::incentives::evaluate_verification_incentive;
 use crate::reputation::{apply_event, rep_factor, ReputationEvent};
 use crate::state::ChainState;
 use crate::transfer::BlockTransfers;
@@ -135,6 +136,18 @@ fn check_number(field: &'static str, expected: f64, got: f64) -> Result<(), Cons
             field,
             expected,
             got,
+        })
+    }
+}
+
+fn check_value(field: &'static str, expected: Value, got: Value) -> Result<(), ConsensusError> {
+    if expected == got {
+        Ok(())
+    } else {
+        Err(ConsensusError::WrongValue {
+            field,
+            expected: doin_primitives::json::to_wire_json(&expected),
+            got: doin_primitives::json::to_wire_json(&got),
         })
     }
 }
@@ -236,8 +249,9 @@ impl ChainState {
         best: Option<f64>,
         optimizer_id: &str,
         reported: f64,
-        verified: f64,
+        decision: &QuorumDecision,
     ) -> Result<Scoring, ConsensusError> {
+        let verified = decision.median;
         let increment = raw_increment(verified, best, domain.higher_is_better).ok_or(
             ConsensusError::NotAnImprovement {
                 verified,
@@ -248,17 +262,24 @@ impl ChainState {
         if fraction.is_nan() || fraction <= 0.0 {
             return Err(ConsensusError::ZeroRewardFraction { reported, verified });
         }
-        let effective = effective_increment(
+        let factor = rep_factor(self.reputation(optimizer_id));
+        let effective = effective_increment(increment, domain.weight, factor, fraction);
+        let incentive = evaluate_verification_incentive(
+            reported,
+            verified,
             increment,
             domain.weight,
-            rep_factor(self.reputation(optimizer_id)),
-            fraction,
+            factor,
+            &domain.incentive_config(),
         );
         Ok(Scoring {
             verified_performance: verified,
             increment,
             effective_increment: effective,
             reward_fraction: fraction,
+            quorum_agree_fraction: decision.agree_fraction(),
+            incentive_reason: incentive.reason,
+            previous_best_performance: best,
         })
     }
 
@@ -305,13 +326,7 @@ impl ChainState {
             .get(domain_id)
             .copied()
             .or_else(|| self.domains.get(domain_id).and_then(|d| d.best));
-        self.scoring(
-            domain,
-            best,
-            optimizer_id,
-            reported_performance,
-            decision.median,
-        )
+        self.scoring(domain, best, optimizer_id, reported_performance, &decision)
     }
 
     /// Checks one transaction for inclusion in the next block, after the transactions
@@ -359,19 +374,29 @@ impl ChainState {
             .get(&tx.domain_id)
             .copied()
             .or_else(|| self.domains.get(&tx.domain_id).and_then(|d| d.best));
-        let s = self.scoring(
-            domain,
-            best,
-            &tx.peer_id,
-            a.reported_performance,
-            decision.median,
-        )?;
+        let s = self.scoring(domain, best, &tx.peer_id, a.reported_performance, &decision)?;
         check_number("increment", s.increment, a.increment)?;
         check_number("reward_fraction", s.reward_fraction, a.reward_fraction)?;
         check_number(
             "effective_increment",
             s.effective_increment,
             a.effective_increment,
+        )?;
+        check_number(
+            "quorum_agree_fraction",
+            s.quorum_agree_fraction,
+            a.quorum_agree_fraction,
+        )?;
+        check_value(
+            "incentive_reason",
+            Value::Str(s.incentive_reason),
+            Value::Str(a.incentive_reason),
+        )?;
+        let optional = |x: Option<f64>| x.map_or(Value::Null, Value::Float);
+        check_value(
+            "previous_best_performance",
+            optional(s.previous_best_performance),
+            optional(a.previous_best_performance),
         )?;
 
         pending.best.insert(tx.domain_id.clone(), decision.median);

@@ -31,6 +31,7 @@ fn accepted_tx_unscored(
         increment: 1.0,
         effective_increment: 1.0,
         reward_fraction: 1.0,
+        ..Default::default()
     };
     doin_consensus::AcceptedOptimae::build(optimizer, r, &scoring, &v, &experiment(r.commit_height))
 }

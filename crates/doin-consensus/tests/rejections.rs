@@ -112,7 +112,7 @@ fn a_rejected_claim_costs_its_optimizer_more_than_an_acceptance_earns_and_burns_
 
     // One block with an honest acceptance only, for the honest gain.
     let honest_block = block_with(&state, &a, &b, &q, k + 1, &[]).expect("builds");
-    assert!(!honest_block.extensions.contains_key("rejections"));
+    assert!(honest_block.layout().expect("layout").rejected.is_empty());
     let mut honest_state = state.clone();
     honest_state.apply_block(&honest_block).expect("valid");
     let honest_gain = points(&honest_state, &a) - a0;

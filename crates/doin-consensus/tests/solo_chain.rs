@@ -221,6 +221,53 @@ fn tampering_fails_the_right_rule() {
         }
     ));
 
+    // The reference's keys DOIN recomputes: agreement, reason, previous best.
+    let b = tamper_payload(&good, &node, |p| {
+        p.insert("quorum_agree_fraction".into(), Value::Float(0.5));
+    });
+    assert!(matches!(
+        root(&state, &b),
+        ConsensusError::WrongNumber {
+            field: "quorum_agree_fraction",
+            ..
+        }
+    ));
+    let b = tamper_payload(&good, &node, |p| {
+        p.insert(
+            "incentive_reason".into(),
+            Value::Str("bonus 1.20: verified exceeds reported by 9.00%".into()),
+        );
+    });
+    assert!(matches!(
+        root(&state, &b),
+        ConsensusError::WrongValue {
+            field: "incentive_reason",
+            ..
+        }
+    ));
+    let b = tamper_payload(&good, &node, |p| {
+        p.insert("previous_best_performance".into(), Value::Null);
+    });
+    assert!(matches!(
+        root(&state, &b),
+        ConsensusError::WrongValue {
+            field: "previous_best_performance",
+            ..
+        }
+    ));
+    // Experiment metrics nested as before (not where the reference reads them): refused.
+    let b = tamper_payload(&good, &node, |p| {
+        let id = p.shift_remove("experiment_id").expect("top level");
+        p.insert(
+            "experiment".into(),
+            Value::Object(doin_primitives::map! { "experiment_id" => id }),
+        );
+    });
+    assert!(matches!(
+        root(&state, &b),
+        ConsensusError::MalformedPayload(_)
+    ));
+
     let b = tamper_payload(&good, &node, |p| {
         p.insert("increment".into(), Value::Float(f64::NAN));
     });
@@ -301,6 +348,7 @@ fn forged_tx(state: &ChainState, node: &Identity, r: doin_consensus::Reveal) -> 
         increment: 0.005,
         effective_increment: 0.003,
         reward_fraction: 1.0,
+        ..Default::default()
     };
     doin_consensus::AcceptedOptimae::build(node, &r, &scoring, &v, &experiment(3))
 }

@@ -1374,7 +1374,7 @@ impl Service {
         tracing::info!(
             index = block.header.index,
             hash = %block.hash,
-            optimae = block.transactions.len(),
+            optimae = block.layout().map_or(0, |l| l.accepted.len()),
             sum = block.header.weighted_performance_sum,
             threshold = block.header.threshold,
             "minted block"

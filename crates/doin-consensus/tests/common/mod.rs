@@ -188,6 +188,7 @@ pub fn experiment(k: u64) -> Experiment {
         time_to_this_result_seconds: k as f64 * 10.0,
         optimization_config_hash: sha256_hex("config"),
         data_hash: sha256_hex("data"),
+        champion_metrics: doin_primitives::map! { "round" => k as i64 },
     }
 }
 
