@@ -22,6 +22,8 @@
 //! * [`difficulty`] — the difficulty controller as a state transition.
 //! * [`poo_threshold`] — the proof-of-optimization per-block threshold rule.
 //! * [`commitment`] — commit–reveal commitments.
+//! * [`sync`] — the reference node's block sync: its models, its append rule, and what its
+//!   derived state reads (how a reference node follows a DOIN chain).
 //! * [`python`] — the Python formatting and `min`/`max` semantics the above depend on.
 
 pub mod commitment;
@@ -32,6 +34,7 @@ pub mod python;
 pub mod quorum;
 pub mod rewards;
 pub mod seeds;
+pub mod sync;
 
 pub use commitment::{commitment_preimage, compute_commitment, verify_commitment};
 pub use difficulty::{on_new_block, DifficultyState};
