@@ -334,11 +334,14 @@ pub struct ReferenceDerived {
     pub accepted_count: u64,
     /// Chain metrics rows, in chain order.
     pub chain_metrics: Vec<ChainMetricsRow>,
+    /// Transactions stored, per `tx_type` value.
+    pub stored: BTreeMap<&'static str, u64>,
 }
 
 impl ReferenceDerived {
     fn read(&mut self, block: &ReferenceBlock) {
         for tx in &block.transactions {
+            *self.stored.entry(tx.tx_type.as_str()).or_default() += 1;
             let p = &tx.payload;
             let count = |m: &mut BTreeMap<String, u64>| {
                 if !tx.peer_id.is_empty() {
