@@ -16,7 +16,9 @@
 //! **Rules** ([`ChainState::check_commitments`]): at most [`MAX_COMMITMENTS_PER_BLOCK`] per
 //! block; each sealed by the key of its optimizer id, for a domain of the chain, a bound
 //! commitment of 64 lowercase hex digits, not carried already by a recent block or twice in
-//! the block under the same optimizer ([`ConsensusError::CommitmentReused`]). A commitment
+//! the block under the same optimizer, and never the very commitment an earlier block
+//! carried, however old (its `optimae_announced` transaction id must stay unique in the
+//! chain, as a reference node's store requires) ([`ConsensusError::CommitmentReused`]). A commitment
 //! is recorded under its bound hash *and* its optimizer, so a node that puts a gossiped
 //! commitment on chain first under its own id squats nothing: the honest optimizer's lands
 //! beside it, and only the optimizer the bound hash names can reveal it.
@@ -249,6 +251,12 @@ impl ChainState {
         )
     }
 
+    /// Whether this very commitment (by its id) was carried by a block of the chain, however
+    /// old: it can never land again ([`ChainState::check_commitments`]).
+    pub fn commitment_landed(&self, c: &OptimaeCommitment) -> bool {
+        self.announced.contains(&c.id())
+    }
+
     /// Where `optimizer_id`'s bound commitment `bound` is on chain among the recent blocks.
     pub fn bound_committed_at(
         &self,
@@ -328,6 +336,7 @@ impl ChainState {
             }
             let h = c.bound_commitment.as_str();
             if self.bound_committed_at(h, &c.optimizer_id).is_some()
+                || self.commitment_landed(c)
                 || !seen.insert((h, c.optimizer_id.as_str()))
             {
                 return Err(in_commitment(ConsensusError::CommitmentReused(

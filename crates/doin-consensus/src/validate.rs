@@ -659,6 +659,7 @@ impl ChainState {
         self.height = s.height;
         self.tip_hash = s.hash.clone();
         self.tip_time_micros = t;
+        self.announced.extend(s.commitments.iter().map(|c| c.id()));
         let commitments = s
             .commitments
             .iter()

@@ -10,6 +10,7 @@ mod common;
 
 use common::*;
 use doin_consensus::accepted::AcceptedOptimae;
+use doin_consensus::commitment::OptimaeCommitment;
 use doin_consensus::reference::sync::{ReferenceFollower, ReferenceSyncError};
 use doin_consensus::rejection::RejectedOptimae;
 use doin_consensus::ConsensusError;
@@ -181,6 +182,43 @@ fn a_reference_node_follows_every_kind_of_block_and_reads_it_as_doin_does() {
         replay.apply_block(&stripped),
         Err(ConsensusError::BadGeneratorSeal(_))
     ));
+}
+
+#[test]
+fn a_commitment_replayed_after_the_recent_window_is_refused_so_no_transaction_id_repeats() {
+    let node = identity(1);
+    let (mut state, blocks) = solo_chain(&node, 25);
+    let first = OptimaeCommitment::read_block(&blocks[0]).expect("commitments")[0].clone();
+    // The window of recent blocks no longer holds the block that carried it.
+    assert!(state
+        .bound_committed_at(&first.bound_commitment, node.peer_id())
+        .is_none());
+    let at =
+        doin_primitives::Timestamp::from_unix_micros(state.tip_time_micros() + 3_600 * 1_000_000);
+    assert!(state.commitment_block_due(at.unix_micros()));
+    match state.build_block_with_commitments(
+        &node,
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        std::slice::from_ref(&first),
+        at,
+    ) {
+        Err(ConsensusError::InCommitment { source, .. }) => {
+            assert!(matches!(*source, ConsensusError::CommitmentReused(_)))
+        }
+        other => panic!("expected the replay refused, got {other:?}"),
+    }
+    // A fresh commitment lands, and every transaction id of the chain stays unique.
+    let fresh = step_commitment(&node, 1_000);
+    let block = state
+        .build_block_with_commitments(&node, Vec::new(), Vec::new(), Vec::new(), &[fresh], at)
+        .expect("a fresh commitment lands");
+    state.apply_block(&block).expect("valid");
+    let mut reference = ReferenceFollower::new();
+    for b in blocks.iter().chain([&block]) {
+        reference.append(&wire(b)).expect("follows");
+    }
 }
 
 #[test]
