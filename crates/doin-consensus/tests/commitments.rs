@@ -391,7 +391,9 @@ fn a_commitment_is_carried_once() {
         .expect_err("already carried");
     assert_eq!(in_commitment(&err), (0, &reused));
     // Used by an accepted optimae, long after the block that carried it left the recent
-    // window: carried again it is inert, since its reveal is used on chain.
+    // window: the very same commitment never lands again (its transaction id would repeat
+    // in the chain), and one sealed afresh for the same reveal lands but is inert, since
+    // its reveal is used on chain.
     let (mut solo, blocks) = solo_chain(&node, 25);
     let used = OptimaeCommitment::read_block(&blocks[0]).expect("commitments")[0].clone();
     let first = reveal(&ChainState::new(solo_params()), parameters(1), 1);
@@ -399,7 +401,8 @@ fn a_commitment_is_carried_once() {
         solo.committed_at(&first.commitment_hash(), node.peer_id()),
         None
     );
-    let again = solo
+    assert!(solo.commitment_landed(&used));
+    let err = solo
         .build_block_with_commitments(
             &node,
             Vec::new(),
@@ -408,7 +411,30 @@ fn a_commitment_is_carried_once() {
             std::slice::from_ref(&used),
             after_tip(&solo, 10.0),
         )
-        .expect("an old commitment carried again");
+        .expect_err("the same commitment again");
+    assert_eq!(
+        in_commitment(&err),
+        (
+            0,
+            &ConsensusError::CommitmentReused(used.bound_commitment.clone())
+        )
+    );
+    let resealed = OptimaeCommitment::sealed(
+        &node,
+        DOMAIN,
+        &first.commitment_hash(),
+        after_tip(&solo, 5.0),
+    );
+    let again = solo
+        .build_block_with_commitments(
+            &node,
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            std::slice::from_ref(&resealed),
+            after_tip(&solo, 10.0),
+        )
+        .expect("an old reveal committed afresh");
     solo.apply_block(&again).expect("valid");
     // A fresh timestamp, so that it is not refused as the same optimae first.
     let replayed = Reveal {
