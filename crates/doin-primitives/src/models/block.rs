@@ -144,11 +144,14 @@ pub enum BlockError {
         reason: String,
     },
     /// The block has a key of the earlier layout, which reference nodes refuse.
-    #[error("block carries a \"{0}\" key of the earlier block layout (refused: commitments and rejections now ride as optimae_announced and optimae_rejected transactions; restart the node from a fresh data directory)")]
+    #[error("block carries a \"{0}\" key of the earlier block layout (refused: commitments and rejections now ride as optimae_announced and optimae_rejected transactions; a chain of that layout is restarted with `doin-node --reset-chain`)")]
     OldLayout(String),
     /// The block has transfers or channel operations but no transaction commits to them.
     #[error("block carries transfers or channel operations without the evaluation_served transaction that commits to their root (rule: extensions are committed through the transaction list)")]
     ExtensionsNotCommitted,
+    /// An extension-commit transaction in a block without transfers or channel operations.
+    #[error("extension-commit transaction {0} in a block without transfers or channel operations")]
+    UnexpectedExtensionCommit(String),
     /// The extension-commit transaction is not the one the block's extension data gives.
     #[error("extension-commit transaction {got} does not match the block's transfers and channel operations (expected {expected})")]
     ExtensionCommitMismatch {
@@ -428,7 +431,7 @@ mod tests {
         stripped.extensions.shift_remove(TRANSFERS_KEY);
         assert!(matches!(
             full(&stripped),
-            Err(BlockError::ExtensionCommitMismatch { .. })
+            Err(BlockError::UnexpectedExtensionCommit(_))
         ));
         let mut uncommitted = block.clone();
         uncommitted.transactions.clear();

@@ -25,7 +25,8 @@
 //!
 //! Blocks of the earlier layout, whose merkle root took extension leaves and which carried
 //! `"commitments"` and `"rejections"` keys, are refused with [`BlockError::OldLayout`] or
-//! [`BlockError::ExtensionsNotCommitted`].
+//! [`BlockError::ExtensionsNotCommitted`]; an extension-commit transaction in a block
+//! without transfers or channel operations is [`BlockError::UnexpectedExtensionCommit`].
 
 use crate::map;
 use crate::merkle::merkle_root;
@@ -100,6 +101,14 @@ fn part(tx_type: TransactionType) -> Option<usize> {
     }
 }
 
+fn leaves(transfers: &[Transfer], channel_ops: &[ChannelOp]) -> Vec<String> {
+    transfers
+        .iter()
+        .map(Transfer::compute_id)
+        .chain(channel_ops.iter().map(ChannelOp::compute_id))
+        .collect()
+}
+
 impl Block {
     /// Splits the transactions into the layout's parts; refuses a transaction of another
     /// type, parts out of order, or more than one extension-commit transaction
@@ -144,34 +153,31 @@ impl Block {
     /// What the block's extension-commit transaction must say: `None` when the block has
     /// no transfers and no channel operations.
     pub fn extension_commit(&self) -> Result<Option<ExtensionCommit>, BlockError> {
-        let ids = self.extension_leaves()?;
-        if ids.is_empty() {
+        let (transfers, channel_ops) = self.extension_data()?;
+        if transfers.is_empty() && channel_ops.is_empty() {
             return Ok(None);
         }
-        let transfers = self
-            .transfers()
-            .map_err(|e| BlockError::MalformedTransfers(e.to_string()))?
-            .len();
         Ok(Some(ExtensionCommit {
-            root: merkle_root(&ids),
-            transfers,
-            channel_ops: ids.len() - transfers,
+            root: merkle_root(&leaves(&transfers, &channel_ops)),
+            transfers: transfers.len(),
+            channel_ops: channel_ops.len(),
         }))
     }
 
     /// The ids the extension root covers: the transfers', then the channel operations'.
     pub fn extension_leaves(&self) -> Result<Vec<String>, BlockError> {
+        let (transfers, channel_ops) = self.extension_data()?;
+        Ok(leaves(&transfers, &channel_ops))
+    }
+
+    fn extension_data(&self) -> Result<(Vec<Transfer>, Vec<ChannelOp>), BlockError> {
         let transfers = self
             .transfers()
             .map_err(|e| BlockError::MalformedTransfers(e.to_string()))?;
         let channel_ops = self
             .channel_ops()
             .map_err(|e| BlockError::MalformedChannelOps(e.to_string()))?;
-        Ok(transfers
-            .iter()
-            .map(Transfer::compute_id)
-            .chain(channel_ops.iter().map(ChannelOp::compute_id))
-            .collect())
+        Ok((transfers, channel_ops))
     }
 
     /// Rule: no key of the earlier layout ([`BlockError::OldLayout`]), the transactions in
@@ -189,15 +195,10 @@ impl Block {
         match (self.extension_commit()?, layout.extension_commit) {
             (None, None) => {}
             (Some(_), None) => return Err(BlockError::ExtensionsNotCommitted),
-            (None, Some(tx)) => {
-                return Err(BlockError::ExtensionCommitMismatch {
-                    expected: "no extension-commit transaction (the block has no transfers or channel operations)".into(),
-                    got: tx.id.clone(),
-                })
-            }
+            (None, Some(tx)) => return Err(BlockError::UnexpectedExtensionCommit(tx.id.clone())),
             (Some(commit), Some(tx)) => {
                 let expected = commit.to_tx(&self.header);
-                if expected.id != tx.id || tx.seal.is_some() {
+                if expected.id != tx.compute_id() || tx.seal.is_some() {
                     return Err(BlockError::ExtensionCommitMismatch {
                         expected: expected.id,
                         got: tx.id.clone(),
