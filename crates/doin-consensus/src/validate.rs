@@ -1,9 +1,10 @@
 //! Full block validation, application and building: the rules of a DOIN block.
 //!
 //! A block at the tip is valid when, in this order:
-//! 1. its content is consistent (`validate_content`: transaction ids, no duplicate id,
-//!    the reference's merkle root over the transaction ids, block hash) and it follows
-//!    the block layout (`check_layout`, [`doin_primitives::models::block_layout`]):
+//! 1. it follows the block layout (`check_layout`,
+//!    [`doin_primitives::models::block_layout`]) and its content is consistent
+//!    (`validate_content`: transaction ids, no duplicate id, the reference's merkle root
+//!    over the transaction ids, block hash). The layout:
 //!    `optimae_accepted`, then `optimae_announced`, then `optimae_rejected` transactions,
 //!    then one `evaluation_served` transaction committing to the root of its transfers and
 //!    channel operations when it has any; no key of the earlier layout;
@@ -516,8 +517,7 @@ impl ChainState {
 
     /// Fully validates `block` as the next block (see the module doc for the rules).
     pub fn validate_block(&self, block: &Block) -> Result<BlockSummary, ConsensusError> {
-        block.validate_content()?;
-        let layout = block.check_layout()?;
+        let layout = block.validate_doin_content()?;
         let h = &block.header;
         let height = self.height + 1;
         if u64::try_from(h.index).ok() != Some(height) {

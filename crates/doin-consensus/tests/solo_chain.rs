@@ -276,8 +276,9 @@ fn tampering_fails_the_right_rule() {
         ConsensusError::MalformedPayload(_)
     ));
 
+    // The accepted optimae twice (beside itself, in layout order).
     let mut b = good.clone();
-    b.transactions.push(b.transactions[0].clone());
+    b.transactions.insert(1, b.transactions[0].clone());
     let b = reseal(b, &node);
     assert!(matches!(
         root(&state, &b),

@@ -1021,7 +1021,8 @@ impl Service {
         // whole segment on all cores; then every other rule, in order.
         let now = Timestamp::now_utc().unix_micros();
         for b in blocks {
-            b.validate_content()
+            b.validate_doin_content()
+                .map(|_| ())
                 .map_err(doin_consensus::ConsensusError::from)
                 .and_then(|()| {
                     doin_consensus::validate::check_not_in_future(

@@ -209,6 +209,15 @@ impl Block {
         Ok(layout)
     }
 
+    /// DOIN's content rules for a block: its layout ([`Block::check_layout`], first, so a
+    /// block of the earlier layout is refused by that rule's name), then every id and hash
+    /// ([`Block::validate_content`]).
+    pub fn validate_doin_content(&self) -> Result<BlockLayout<'_>, BlockError> {
+        let layout = self.check_layout()?;
+        self.validate_content()?;
+        Ok(layout)
+    }
+
     /// Puts the block's extension-commit transaction in place (after the other
     /// transactions, replacing any earlier one; none without transfers or channel
     /// operations), then recomputes the merkle root and the hash. The generator seals the
