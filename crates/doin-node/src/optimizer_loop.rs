@@ -643,14 +643,17 @@ impl OptimizerLoop {
             .first()
             .map(|v| v.synthetic_data_hash.clone())
             .unwrap_or_default();
+        let performance = p.performance();
+        // As the reference writes them: seconds rounded to milliseconds, and the
+        // optimizer's own measurement of its champion as its metrics.
         let experiment = Experiment {
             experiment_id: experiment_id.to_owned(),
             round_number: i64::try_from(p.round).unwrap_or(i64::MAX),
-            time_to_this_result_seconds: p.elapsed,
+            time_to_this_result_seconds: (p.elapsed * 1000.0).round() / 1000.0,
             optimization_config_hash: self.optimization_config_hash.clone(),
             data_hash,
+            champion_metrics: doin_primitives::map! { "performance" => performance },
         };
-        let performance = p.performance();
         let round = p.round;
         let proposal = Proposal {
             reveal: p.reveal,

@@ -23,6 +23,8 @@
 //! * [`difficulty`] — the difficulty controller as a state transition.
 //! * [`poo_threshold`] — the proof-of-optimization per-block threshold rule.
 //! * [`commitment`] — commit–reveal commitments.
+//! * [`sync`] — the reference node's block sync: its models, its append rule, and what its
+//!   derived state reads (how a reference node follows a DOIN chain).
 //! * [`python`] — the Python formatting and `min`/`max` semantics the above depend on.
 
 pub mod chain_validation;
@@ -34,6 +36,7 @@ pub mod python;
 pub mod quorum;
 pub mod rewards;
 pub mod seeds;
+pub mod sync;
 
 pub use chain_validation::{verify_reference_chain, ReferenceBlockFault, ReferenceChainError};
 pub use commitment::{commitment_preimage, compute_commitment, verify_commitment};
