@@ -143,3 +143,17 @@ fn a_chain_of_many_domains_keeps_the_served_ones_within_the_cap() {
     assert!(best.iter().any(|(d, v)| d == "zzz" && *v == 2.0));
     assert!(best.iter().any(|(d, _)| d == HOSTILE), "served too");
 }
+
+#[test]
+fn the_parser_refuses_what_a_prometheus_server_refuses() {
+    // The checks above mean something only if the parser is strict.
+    for bad in [
+        "# TYPE x gauge\nx{a=\"b} 1\n",
+        "# TYPE x gauge\nx{a=\"b\\q\"} 1\n",
+        "# TYPE x gauge\nx one\n",
+        "# TYPE x gauge\nx{a=\"b\"} 1\nx{a=\"b\"} 2\n",
+        "# TYPE x gauge\nx 1\n# TYPE y gauge\ny 1\n# TYPE x gauge\nx 2\n",
+    ] {
+        assert!(parse_prometheus(bad).is_err(), "parsed: {bad}");
+    }
+}
