@@ -422,6 +422,7 @@ async fn start_inner(
                 target_performance: d.target_performance,
             })
             .collect(),
+        fleet_nodes: config.fleet_nodes.clone(),
     };
     let blocks: Arc<dyn crate::api::BlockSource> = Arc::new(ReaderPool::new(&db_path));
     let sync = tokio::spawn(crate::peers::sync_loop(
