@@ -127,7 +127,7 @@ pub fn raise_fd_limit() -> u64 {
             current: limit.maximum,
             maximum: limit.maximum,
         };
-        match setrlimit(Resource::Nofile, raised.clone()) {
+        match setrlimit(Resource::Nofile, raised) {
             Ok(()) => limit = raised,
             Err(e) => tracing::warn!("could not raise the file limit to its hard limit: {e}"),
         }

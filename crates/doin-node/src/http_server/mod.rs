@@ -101,7 +101,7 @@ pub async fn serve(
         let (stream, remote) = match accepted {
             Ok(a) => a,
             Err(e) => {
-                if last_error.map_or(true, |t| t.elapsed() >= Duration::from_secs(10)) {
+                if last_error.is_none_or(|t| t.elapsed() >= Duration::from_secs(10)) {
                     tracing::warn!(
                         open = gate.open(),
                         "HTTP accept failed: {e}; new connections wait"
