@@ -135,7 +135,7 @@ pub async fn keeps_minting(port: u16, from: i64, timeout: Duration) -> i64 {
 }
 
 /// What a [`Watch`] saw.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Watched {
     /// The slowest `/health` answer.
     pub worst_health: Duration,
@@ -147,6 +147,17 @@ pub struct Watched {
     pub peak_rss_mb: f64,
     /// The node's peak count of open descriptors.
     pub peak_fds: usize,
+    /// Every `/health` latency, in order.
+    pub latencies: Vec<Duration>,
+}
+
+impl Watched {
+    /// The median `/health` latency.
+    pub fn median_health(&self) -> Duration {
+        let mut l = self.latencies.clone();
+        l.sort();
+        l.get(l.len() / 2).copied().unwrap_or_default()
+    }
 }
 
 /// Polls the node's `/health` (on one kept-alive connection, from 127.0.0.1, as an
@@ -172,6 +183,7 @@ impl Watch {
                 health_calls: 0,
                 peak_rss_mb: 0.0,
                 peak_fds: 0,
+                latencies: Vec::new(),
             };
             while !flag.load(Ordering::Relaxed) {
                 let start = Instant::now();
@@ -183,6 +195,7 @@ impl Watch {
                 let took = start.elapsed();
                 w.health_calls += 1;
                 w.worst_health = w.worst_health.max(took);
+                w.latencies.push(took);
                 if !ok || took > HEALTH_BUDGET {
                     w.health_failures += 1;
                 }
