@@ -77,15 +77,7 @@ async fn start(dir: &Path, overrides: serde_json::Value, fd_limit: u32) -> Node 
 }
 
 fn row(what: &str, w: &Watched, extra: &str) {
-    println!(
-        "{what:<34} peak RSS {:>6.1} MB   /health median {:>7.2} ms, worst {:>8.2} ms, {} of {} over 2 s or failed   peak fds {:>4}   {extra}",
-        w.peak_rss_mb,
-        w.median_health().as_secs_f64() * 1e3,
-        w.worst_health.as_secs_f64() * 1e3,
-        w.health_failures,
-        w.health_calls,
-        w.peak_fds,
-    );
+    println!("{what:<38} {w}   {extra}");
 }
 
 async fn idle(dir: &Path) {

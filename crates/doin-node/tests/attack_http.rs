@@ -37,7 +37,7 @@ fn node(dir: &std::path::Path, http_limits: serde_json::Value) -> NodeProcess {
 fn check(w: &Watched, what: &str) {
     assert!(
         w.health_calls > 0 && w.health_failures == 0,
-        "{what}: /health failed or took over 2 s: {w:?}"
+        "{what}: /health failed or took over 2 s: {w}"
     );
     assert!(
         w.peak_rss_mb < MAX_RSS_MB,
@@ -78,19 +78,50 @@ fn uploads_that_declare_4_mb_and_stall_are_shed_or_cut_by_the_body_timeout() {
             stalled.extend(u.await.expect("upload task"));
         }
         health_within_budget(loopback(9), port, "while 200 uploads stall").await;
-        // The node closes every one: shed at once (503) or cut by the body timeout.
+        // The node closes every one: past the 64 MiB of bodies it receives at once, shed
+        // at once (503); the others cut by the body timeout.
+        let mut shed = 0;
         for (i, s) in stalled.iter_mut().enumerate() {
-            if let Err(e) = closed_within(s, Duration::from_secs(15)).await {
-                panic!("upload {i}: {e}");
+            match answer_then_close(s, Duration::from_secs(15)).await {
+                Ok(503) => shed += 1,
+                Ok(_) => {}
+                Err(e) => panic!("upload {i}: {e}"),
             }
         }
+        // 16 fit in the budget; an upload that arrives after the body timeout freed room
+        // is taken (and cut) in its turn, so most, not exactly 184, are shed.
+        assert!(shed >= 150, "only {shed} of 200 uploads shed");
         let w = watch.finish().await;
         check(&w, "slow bodies");
         health_within_budget(loopback(9), port, "after the uploads").await;
         let h = height(port).await;
         keeps_minting(port, h, BLOCK_WAIT).await;
-        eprintln!("slow bodies: {w:?}");
+        eprintln!("slow bodies: {w}");
     });
+}
+
+/// The status code the node answered on `stream` (0 when it closed without answering),
+/// once it has closed the connection; `Err` if it is still open after `timeout`.
+async fn answer_then_close(
+    stream: &mut tokio::net::TcpStream,
+    timeout: Duration,
+) -> Result<u16, String> {
+    use tokio::io::AsyncReadExt;
+    let mut head = Vec::new();
+    let mut buf = [0u8; 4096];
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+            Err(_) => return Err(format!("still open after {timeout:?}")),
+            Ok(Ok(0)) | Ok(Err(_)) => break,
+            Ok(Ok(n)) if head.len() < 12 => head.extend_from_slice(&buf[..n]),
+            Ok(Ok(_)) => {}
+        }
+    }
+    Ok(String::from_utf8_lossy(&head)
+        .get(9..12)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0))
 }
 
 #[test]
@@ -104,6 +135,7 @@ fn slowloris_from_one_address_gets_its_share_of_connections_and_then_the_header_
     let (pid, port) = (node.child.id(), node.port);
     runtime().block_on(async {
         let watch = Watch::start(pid, port);
+        let baseline_fds = open_fds(pid);
         let mut held = Vec::new();
         for _ in 0..300 {
             if let Ok(mut s) = connect_from(loopback(2), port, false).await {
@@ -113,17 +145,12 @@ fn slowloris_from_one_address_gets_its_share_of_connections_and_then_the_header_
             }
         }
         health_within_budget(loopback(3), port, "during slowloris").await;
-        // Past the address's 64, connections are closed as they are accepted; the 64 go
-        // when the header timeout runs out.
-        let mut closed_at_once = 0;
-        for s in &mut held {
-            if closed_within(s, Duration::from_millis(200)).await.is_ok() {
-                closed_at_once += 1;
-            }
-        }
+        // Past the address's 64, connections are closed as they are accepted: they hold
+        // no descriptor. The 64 go when the header timeout runs out.
+        let fds = open_fds(pid);
         assert!(
-            closed_at_once >= 300 - 64,
-            "only {closed_at_once} of 300 refused"
+            fds < baseline_fds + 64 + 16,
+            "{fds} descriptors open (from {baseline_fds}) with 64 connections allowed"
         );
         for (i, s) in held.iter_mut().enumerate() {
             if let Err(e) = closed_within(s, Duration::from_secs(10)).await {
@@ -135,13 +162,12 @@ fn slowloris_from_one_address_gets_its_share_of_connections_and_then_the_header_
         health_within_budget(loopback(2), port, "after slowloris").await;
         let h = height(port).await;
         keeps_minting(port, h, BLOCK_WAIT).await;
-        eprintln!("slowloris, one address: {w:?}");
+        eprintln!("slowloris, one address: {w}");
     });
 }
 
 #[test]
-fn slowloris_from_many_addresses_is_held_under_the_connection_cap_and_established_clients_keep_working(
-) {
+fn slowloris_from_many_addresses_is_held_under_the_connection_cap_and_new_clients_evict_it() {
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
     let dir = tempfile::tempdir().expect("dir");
     let max_connections = 150;
@@ -163,6 +189,9 @@ fn slowloris_from_many_addresses_is_held_under_the_connection_cap_and_establishe
             }
         }
         let fds = open_fds(pid);
+        // The cap is full of connections that never sent a whole request: a new client
+        // takes the place of one of them.
+        health_within_budget(loopback(50), port, "with the connection cap full").await;
         for (i, s) in held.iter_mut().enumerate() {
             if let Err(e) = closed_within(s, Duration::from_secs(12)).await {
                 panic!("connection {i} outlived the header timeout: {e}");
@@ -178,7 +207,7 @@ fn slowloris_from_many_addresses_is_held_under_the_connection_cap_and_establishe
         health_within_budget(loopback(10), port, "after slowloris").await;
         let h = height(port).await;
         keeps_minting(port, h, BLOCK_WAIT).await;
-        eprintln!("slowloris, many addresses: {w:?}");
+        eprintln!("slowloris, many addresses: {w}");
     });
 }
 
@@ -275,7 +304,7 @@ fn exports_beyond_two_are_refused_and_unread_ones_are_cut_by_the_write_stall_tim
         health_within_budget(loopback(9), port, "after the exports").await;
         let h = height(port).await;
         keeps_minting(port, h, BLOCK_WAIT).await;
-        eprintln!("unread exports: {w:?}");
+        eprintln!("unread exports: {w}");
     });
 }
 
@@ -335,7 +364,7 @@ fn inference_with_a_new_client_id_per_request_is_limited_by_address_and_others_a
         health_within_budget(loopback(9), port, "after the flood").await;
         let h = height(port).await;
         keeps_minting(port, h, BLOCK_WAIT).await;
-        eprintln!("inference flood: {accepted} accepted, {limited} limited; {w:?}");
+        eprintln!("inference flood: {accepted} accepted, {limited} limited; {w}");
     });
     let log = doin_node::inference::InferenceLog::open(&dir.path().join("inference.db"))
         .expect("inference log");

@@ -1,10 +1,16 @@
 //! Which accepted connections the server keeps: at most so many open in all and so many
-//! from one address. A connection over either cap is closed as soon as it is accepted, so
-//! the listen backlog drains and the descriptors stay within the file limit.
+//! from one address (the descriptors stay within the file limit, and one address cannot
+//! take them all). When every place is taken, a new connection takes the place of an idle
+//! one that has never sent a whole request (a slowloris connection, or a scanner's),
+//! chosen from the address holding the most; if every connection has served a request,
+//! the new one is closed as soon as it is accepted, so the listen backlog drains.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+
+use tokio::sync::Notify;
 
 /// The open connections, counted in all and per address.
 #[derive(Debug)]
@@ -18,12 +24,23 @@ pub struct ConnectionGate {
 struct Open {
     total: usize,
     per_address: HashMap<IpAddr, usize>,
+    /// Connections that may still be evicted (never productive, not yet told to go), by
+    /// age.
+    evictable: BTreeMap<u64, (IpAddr, Arc<Tracked>)>,
+    next_id: u64,
+}
+
+/// What the gate and a connection's task share.
+#[derive(Debug, Default)]
+struct Tracked {
+    productive: AtomicBool,
+    evicted: Notify,
 }
 
 /// Why a connection was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refused {
-    /// The server holds its maximum of connections.
+    /// The server holds its maximum of connections, each of which has served a request.
     Full,
     /// The address holds its maximum of connections.
     AddressFull,
@@ -33,7 +50,9 @@ pub enum Refused {
 #[derive(Debug)]
 pub struct Slot {
     gate: Arc<ConnectionGate>,
+    id: u64,
     address: IpAddr,
+    tracked: Arc<Tracked>,
 }
 
 impl ConnectionGate {
@@ -46,22 +65,36 @@ impl ConnectionGate {
         })
     }
 
-    /// Admits a connection from `remote`, or says why not.
+    /// Admits a connection from `remote`, evicting an unproductive one when full, or says
+    /// why not.
     pub fn admit(self: &Arc<Self>, remote: IpAddr) -> Result<Slot, Refused> {
         let address = address_key(remote);
         let mut open = self.lock();
-        if open.total >= self.max_total {
-            return Err(Refused::Full);
-        }
-        let n = open.per_address.entry(address).or_insert(0);
-        if *n >= self.max_per_address {
+        if open.per_address.get(&address).copied().unwrap_or(0) >= self.max_per_address {
             return Err(Refused::AddressFull);
         }
-        *n += 1;
+        if open.total >= self.max_total {
+            // Evicted connections hold their place until their task has closed them;
+            // past an eighth over the cap, wait for that.
+            if open.total > self.max_total + self.max_total / 8 {
+                return Err(Refused::Full);
+            }
+            let victim = evictee(&open).ok_or(Refused::Full)?;
+            if let Some((_, tracked)) = open.evictable.remove(&victim) {
+                tracked.evicted.notify_one();
+            }
+        }
+        *open.per_address.entry(address).or_insert(0) += 1;
         open.total += 1;
+        let id = open.next_id;
+        open.next_id += 1;
+        let tracked = Arc::new(Tracked::default());
+        open.evictable.insert(id, (address, tracked.clone()));
         Ok(Slot {
             gate: self.clone(),
+            id,
             address,
+            tracked,
         })
     }
 
@@ -75,10 +108,39 @@ impl ConnectionGate {
     }
 }
 
+/// The connection to evict: the oldest unproductive one of the address holding the most
+/// connections.
+fn evictee(open: &Open) -> Option<u64> {
+    let busiest = open
+        .evictable
+        .values()
+        .map(|(a, _)| *a)
+        .max_by_key(|a| open.per_address.get(a).copied().unwrap_or(0))?;
+    open.evictable
+        .iter()
+        .find(|(_, (a, _))| *a == busiest)
+        .map(|(id, _)| *id)
+}
+
+impl Slot {
+    /// Marks the connection as having sent a whole request: it is no longer evicted.
+    pub fn productive(&self) {
+        if !self.tracked.productive.swap(true, Ordering::Relaxed) {
+            self.gate.lock().evictable.remove(&self.id);
+        }
+    }
+
+    /// Completes when the gate has evicted this connection for a new one.
+    pub async fn evicted(&self) {
+        self.tracked.evicted.notified().await;
+    }
+}
+
 impl Drop for Slot {
     fn drop(&mut self) {
         let mut open = self.gate.lock();
         open.total = open.total.saturating_sub(1);
+        open.evictable.remove(&self.id);
         if let Some(n) = open.per_address.get_mut(&self.address) {
             *n -= 1;
             if *n == 0 {
@@ -122,12 +184,31 @@ mod tests {
             gate.admit(ip("10.0.0.1")).unwrap_err(),
             Refused::AddressFull
         );
-        let _b1 = gate.admit(ip("10.0.0.2")).unwrap();
-        let _b2 = gate.admit(ip("10.0.0.2")).unwrap();
-        assert_eq!(gate.admit(ip("10.0.0.3")).unwrap_err(), Refused::Full);
         drop(a1);
-        assert_eq!(gate.open(), 3);
-        let _c = gate.admit(ip("10.0.0.3")).unwrap();
+        assert_eq!(gate.open(), 1);
+        assert!(gate.admit(ip("10.0.0.1")).is_ok());
+    }
+
+    #[test]
+    fn when_full_a_new_connection_evicts_an_unproductive_one_of_the_busiest_address() {
+        let gate = ConnectionGate::new(4, 3);
+        let honest = gate.admit(ip("10.0.0.1")).unwrap();
+        honest.productive();
+        let idle_other = gate.admit(ip("10.0.0.3")).unwrap();
+        let s1 = gate.admit(ip("10.0.0.2")).unwrap();
+        let s2 = gate.admit(ip("10.0.0.2")).unwrap();
+        let newcomer = gate.admit(ip("10.0.0.4")).expect("evicts one");
+        // The oldest of 10.0.0.2's is told to go; the others are not.
+        let told =
+            |s: &Slot| futures_util::FutureExt::now_or_never(Box::pin(s.evicted())).is_some();
+        assert!(told(&s1));
+        assert!(!told(&s2) && !told(&idle_other) && !told(&honest));
+        drop(s1);
+        newcomer.productive();
+        s2.productive();
+        idle_other.productive();
+        // Everyone has served a request: nobody is evicted, the new one is refused.
+        assert_eq!(gate.admit(ip("10.0.0.5")).unwrap_err(), Refused::Full);
     }
 
     #[test]

@@ -2,8 +2,9 @@
 //! dashboard) behind the same limits, so that no path is left open to a slow or greedy
 //! client.
 //!
-//! * accept loop ([`serve`]) — counts open connections ([`gate`]) and closes a new one at
-//!   once past the total or per-address cap; the total is fitted under the file limit,
+//! * accept loop ([`serve`]) — counts open connections ([`gate`]): past the per-address
+//!   cap a new one is closed at once; past the total, it takes the place of an idle one
+//!   that never sent a whole request, or is closed; the total is fitted under the file limit,
 //!   raised to its hard value at start ([`limits::raise_fd_limit`]), so that the
 //!   databases, peer connections and `peers.json` saves always find a descriptor;
 //! * per connection — HTTP/1.1 (hyper) with a header-read timeout (idle keep-alive
@@ -21,6 +22,7 @@ pub mod limits;
 pub mod stall_guard;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::ConnectInfo;
@@ -122,20 +124,28 @@ pub async fn serve(
         let _ = stream.set_nodelay(true);
         let io = TokioIo::new(stall_guard::StallGuard::new(stream, limits.write_stall()));
         let app = app.clone();
-        let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
-            req.extensions_mut()
-                .insert(ConnectInfo::<SocketAddr>(remote));
-            app.clone().oneshot(req)
+        let slot = Arc::new(slot);
+        let service = hyper::service::service_fn({
+            let slot = slot.clone();
+            move |mut req: hyper::Request<Incoming>| {
+                slot.productive();
+                req.extensions_mut()
+                    .insert(ConnectInfo::<SocketAddr>(remote));
+                app.clone().oneshot(req)
+            }
         });
         let http = http.clone();
         let mut closing = closing.clone();
         connections.spawn(async move {
-            let _slot = slot;
             let conn = http.serve_connection(io, service);
             tokio::pin!(conn);
             let finished = tokio::select! {
                 r = conn.as_mut() => Some(r),
                 _ = closing.wait_for(|c| *c) => None,
+                () = slot.evicted() => {
+                    tracing::debug!(%remote, "idle connection evicted for a new one");
+                    return;
+                }
             };
             let served = match finished {
                 Some(r) => r,

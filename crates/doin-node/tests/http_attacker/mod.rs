@@ -151,6 +151,21 @@ pub struct Watched {
     pub latencies: Vec<Duration>,
 }
 
+impl std::fmt::Display for Watched {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "peak RSS {:.1} MB, /health median {:.2} ms, worst {:.2} ms, {} of {} over 2 s or failed, peak fds {}",
+            self.peak_rss_mb,
+            self.median_health().as_secs_f64() * 1e3,
+            self.worst_health.as_secs_f64() * 1e3,
+            self.health_failures,
+            self.health_calls,
+            self.peak_fds
+        )
+    }
+}
+
 impl Watched {
     /// The median `/health` latency.
     pub fn median_health(&self) -> Duration {
