@@ -4,12 +4,16 @@
 //! requests. Permits are held until the handler has produced its response: a streamed
 //! body (the dashboard's events, an export) does not keep one.
 
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
-use axum::extract::{Request, State};
+use axum::body::Body;
 use axum::http::header::{CONTENT_LENGTH, TRANSFER_ENCODING};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::http::{Request, Response};
+use axum::response::IntoResponse;
 use tokio::sync::Semaphore;
 
 use crate::api::error::ApiError;
@@ -17,7 +21,7 @@ use crate::api::error::ApiError;
 /// Body bytes are counted in units of this size (a semaphore holds at most `u32::MAX`).
 const BODY_UNIT: usize = 1024;
 
-/// The shared budgets.
+/// The shared budgets; a tower layer.
 #[derive(Debug, Clone)]
 pub struct Admission {
     in_flight: Arc<Semaphore>,
@@ -45,7 +49,7 @@ impl Admission {
     }
 
     /// Bytes a request's body will take, as far as its headers tell.
-    fn body_bytes(&self, req: &Request) -> usize {
+    fn body_bytes<B>(&self, req: &Request<B>) -> usize {
         if let Some(n) = req
             .headers()
             .get(CONTENT_LENGTH)
@@ -59,34 +63,90 @@ impl Admission {
         }
         0
     }
+
+    /// The permits for `req`, or the answer refusing it.
+    fn permits<B>(&self, req: &Request<B>) -> Result<Permits, Response<Body>> {
+        let Ok(request) = self.in_flight.clone().try_acquire_owned() else {
+            return Err(busy(format!(
+                "the node is handling its maximum of {} requests; retry shortly",
+                self.max_in_flight
+            )));
+        };
+        let units = self
+            .body_bytes(req)
+            .div_ceil(BODY_UNIT)
+            .min(self.max_body_units);
+        let body = match units {
+            0 => None,
+            n => Some(
+                self.body_units
+                    .clone()
+                    .try_acquire_many_owned(n as u32)
+                    .map_err(|_| {
+                        busy(format!(
+                            "the node is receiving its maximum of {} KiB of request bodies; \
+                             retry shortly",
+                            self.max_body_units
+                        ))
+                    })?,
+            ),
+        };
+        Ok((request, body))
+    }
 }
 
-/// The middleware: admits the request or answers `503`.
-pub async fn admit(State(a): State<Admission>, req: Request, next: Next) -> Response {
-    let Ok(_request) = a.in_flight.clone().try_acquire_owned() else {
-        return busy(format!(
-            "the node is handling its maximum of {} requests; retry shortly",
-            a.max_in_flight
-        ));
-    };
-    let units = a.body_bytes(&req).div_ceil(BODY_UNIT).min(a.max_body_units);
-    let _body = if units == 0 {
-        None
-    } else {
-        match a.body_units.clone().try_acquire_many_owned(units as u32) {
-            Ok(p) => Some(p),
-            Err(_) => {
-                return busy(format!(
-                    "the node is receiving its maximum of {} KiB of request bodies; retry shortly",
-                    a.max_body_units
-                ))
-            }
-        }
-    };
-    next.run(req).await
-}
+type Permits = (
+    tokio::sync::OwnedSemaphorePermit,
+    Option<tokio::sync::OwnedSemaphorePermit>,
+);
 
-fn busy(detail: String) -> Response {
+fn busy(detail: String) -> Response<Body> {
     tracing::debug!("request shed: {detail}");
     ApiError::unavailable(detail).into_response()
+}
+
+impl<S> tower::Layer<S> for Admission {
+    type Service = Admit<S>;
+
+    fn layer(&self, inner: S) -> Admit<S> {
+        Admit {
+            inner,
+            admission: self.clone(),
+        }
+    }
+}
+
+/// [`Admission`] applied to a service.
+#[derive(Debug, Clone)]
+pub struct Admit<S> {
+    inner: S,
+    admission: Admission,
+}
+
+impl<S, B> tower::Service<Request<B>> for Admit<S>
+where
+    S: tower::Service<Request<B>, Response = Response<Body>, Error = Infallible>,
+    S::Future: Send + 'static,
+{
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        match self.admission.permits(&req) {
+            Ok(permits) => {
+                let handled = self.inner.call(req);
+                Box::pin(async move {
+                    let answer = handled.await;
+                    drop(permits);
+                    answer
+                })
+            }
+            Err(refusal) => Box::pin(std::future::ready(Ok(refusal))),
+        }
+    }
 }

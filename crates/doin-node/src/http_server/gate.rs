@@ -27,6 +27,8 @@ struct Open {
     /// Connections that may still be evicted (never productive, not yet told to go), by
     /// age.
     evictable: BTreeMap<u64, (IpAddr, Arc<Tracked>)>,
+    /// Connections told to go whose task has not closed them yet.
+    evicting: usize,
     next_id: u64,
 }
 
@@ -34,6 +36,7 @@ struct Open {
 #[derive(Debug, Default)]
 struct Tracked {
     productive: AtomicBool,
+    told_to_go: AtomicBool,
     evicted: Notify,
 }
 
@@ -74,14 +77,16 @@ impl ConnectionGate {
             return Err(Refused::AddressFull);
         }
         if open.total >= self.max_total {
-            // Evicted connections hold their place until their task has closed them;
-            // past an eighth over the cap, wait for that.
-            if open.total > self.max_total + self.max_total / 8 {
+            // Evicted connections hold their descriptor until their task has closed them;
+            // with an eighth of the cap waiting for that, refuse instead.
+            if open.evicting > self.max_total / 8 {
                 return Err(Refused::Full);
             }
             let victim = evictee(&open).ok_or(Refused::Full)?;
             if let Some((_, tracked)) = open.evictable.remove(&victim) {
+                tracked.told_to_go.store(true, Ordering::Relaxed);
                 tracked.evicted.notify_one();
+                open.evicting += 1;
             }
         }
         *open.per_address.entry(address).or_insert(0) += 1;
@@ -101,6 +106,11 @@ impl ConnectionGate {
     /// Connections open now.
     pub fn open(&self) -> usize {
         self.lock().total
+    }
+
+    /// Connections told to go that are not closed yet.
+    pub fn evicting(&self) -> usize {
+        self.lock().evicting
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Open> {
@@ -141,6 +151,9 @@ impl Drop for Slot {
         let mut open = self.gate.lock();
         open.total = open.total.saturating_sub(1);
         open.evictable.remove(&self.id);
+        if self.tracked.told_to_go.load(Ordering::Relaxed) {
+            open.evicting = open.evicting.saturating_sub(1);
+        }
         if let Some(n) = open.per_address.get_mut(&self.address) {
             *n -= 1;
             if *n == 0 {
@@ -203,7 +216,9 @@ mod tests {
             |s: &Slot| futures_util::FutureExt::now_or_never(Box::pin(s.evicted())).is_some();
         assert!(told(&s1));
         assert!(!told(&s2) && !told(&idle_other) && !told(&honest));
+        assert_eq!(gate.evicting(), 1);
         drop(s1);
+        assert_eq!(gate.evicting(), 0);
         newcomer.productive();
         s2.productive();
         idle_other.productive();

@@ -34,8 +34,8 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tower::ServiceExt;
-use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
+use tower_http::limit::{RequestBodyLimit, RequestBodyLimitLayer};
+use tower_http::timeout::{RequestBodyTimeout, RequestBodyTimeoutLayer, Timeout, TimeoutLayer};
 
 pub use gate::ConnectionGate;
 pub use limits::HttpLimits;
@@ -47,24 +47,26 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 /// Pause after a failed `accept` (out of descriptors, most likely) before the next.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(20);
 
-/// `app` with the per-request limits of `limits`: load shedding, the body limit, the
-/// body-read and request timeouts.
-pub fn stack(app: Router, limits: &HttpLimits) -> Router {
-    let admission = admission::Admission::new(
-        limits.max_in_flight,
-        limits.max_body_bytes_in_flight,
-        crate::api::MAX_BODY_BYTES,
-    );
-    app.layer(TimeoutLayer::with_status_code(
-        StatusCode::REQUEST_TIMEOUT,
-        limits.request(),
-    ))
-    .layer(RequestBodyTimeoutLayer::new(limits.body_read()))
-    .layer(RequestBodyLimitLayer::new(crate::api::MAX_BODY_BYTES))
-    .layer(axum::middleware::from_fn_with_state(
-        admission,
-        admission::admit,
-    ))
+/// `app` with the per-request limits of `limits`: the body limit, the request timeout,
+/// the body-read timeout and load shedding (outermost first). Applied once around the
+/// router, not per route, so a request pays for each layer once.
+pub fn stack(
+    app: Router,
+    limits: &HttpLimits,
+) -> RequestBodyLimit<Timeout<RequestBodyTimeout<admission::Admit<Router>>>> {
+    tower::ServiceBuilder::new()
+        .layer(RequestBodyLimitLayer::new(crate::api::MAX_BODY_BYTES))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            limits.request(),
+        ))
+        .layer(RequestBodyTimeoutLayer::new(limits.body_read()))
+        .layer(admission::Admission::new(
+            limits.max_in_flight,
+            limits.max_body_bytes_in_flight,
+            crate::api::MAX_BODY_BYTES,
+        ))
+        .service(app)
 }
 
 /// Serves `app` (with [`stack`] applied) on `listener` under `limits` until `stop` turns
@@ -121,6 +123,10 @@ pub async fn serve(
                 continue;
             }
         };
+        if gate.evicting() > 0 {
+            // Let the evicted connections' tasks close them before accepting more.
+            tokio::task::yield_now().await;
+        }
         let _ = stream.set_nodelay(true);
         let io = TokioIo::new(stall_guard::StallGuard::new(stream, limits.write_stall()));
         let app = app.clone();

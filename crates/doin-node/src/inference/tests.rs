@@ -232,3 +232,23 @@ fn an_address_over_its_rate_limit_is_refused_whatever_client_id_it_names() {
     };
     assert!(service.submit(elsewhere).is_ok());
 }
+
+#[test]
+fn a_paying_channel_is_limited_wherever_it_pays_from() {
+    let dir = tempfile::tempdir().expect("dir");
+    let queue = Arc::new(TaskQueue::new());
+    let service = open(&dir.path().join(FILE_NAME), queue, Arc::new(FreeInference));
+    let paid_from = |n: u32| InferenceRequest {
+        payment: Some(Value::Object(map! {"channel_id" => "ch-1"})),
+        source: std::net::Ipv4Addr::from(0x0a00_0000 + n).into(),
+        ..request("c", Map::new())
+    };
+    for n in 0..RATE_LIMIT {
+        service.submit(paid_from(n)).expect("within the limit");
+    }
+    let err = service.submit(paid_from(RATE_LIMIT)).unwrap_err();
+    assert!(
+        matches!(&err, Refusal::RateLimited(m) if m.contains("channel ch-1")),
+        "{err}"
+    );
+}
