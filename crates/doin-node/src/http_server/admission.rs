@@ -64,13 +64,13 @@ impl Admission {
         0
     }
 
-    /// The permits for `req`, or the answer refusing it.
-    fn permits<B>(&self, req: &Request<B>) -> Result<Permits, Response<Body>> {
+    /// The permits for `req`, or why it is refused.
+    fn permits<B>(&self, req: &Request<B>) -> Result<Permits, String> {
         let Ok(request) = self.in_flight.clone().try_acquire_owned() else {
-            return Err(busy(format!(
+            return Err(format!(
                 "the node is handling its maximum of {} requests; retry shortly",
                 self.max_in_flight
-            )));
+            ));
         };
         let units = self
             .body_bytes(req)
@@ -83,11 +83,11 @@ impl Admission {
                     .clone()
                     .try_acquire_many_owned(n as u32)
                     .map_err(|_| {
-                        busy(format!(
+                        format!(
                             "the node is receiving its maximum of {} KiB of request bodies; \
                              retry shortly",
                             self.max_body_units
-                        ))
+                        )
                     })?,
             ),
         };
@@ -146,7 +146,7 @@ where
                     answer
                 })
             }
-            Err(refusal) => Box::pin(std::future::ready(Ok(refusal))),
+            Err(why) => Box::pin(std::future::ready(Ok(busy(why)))),
         }
     }
 }
