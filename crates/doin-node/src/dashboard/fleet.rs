@@ -6,8 +6,9 @@
 //! `host:port` endpoints are accepted, only those of this node, its peers and the config's
 //! `fleet_nodes` are fetched (any other is listed with an error saying so), only fixed
 //! paths are asked and redirects are not followed, so the query cannot turn the node into
-//! a proxy towards hosts the operator did not name. A node *agrees* when its tip is the block at the same
-//! index on the highest chain in the fleet (fetched once per distinct index).
+//! a proxy towards hosts the operator did not name. A node *agrees* when its tip is the
+//! block at the same index on the highest chain in the fleet (fetched once per distinct
+//! index).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;

@@ -4,8 +4,8 @@
 //!
 //! * accept loop ([`serve`]) — counts open connections ([`gate`]): past the per-address
 //!   cap a new one is closed at once; past the total, it takes the place of an idle one
-//!   that never sent a whole request, or is closed; the total is fitted under the file limit,
-//!   raised to its hard value at start ([`limits::raise_fd_limit`]), so that the
+//!   that never sent a whole request, or is closed. The total is fitted under the file
+//!   limit, raised to its hard value at start ([`limits::raise_fd_limit`]), so that the
 //!   databases, peer connections and `peers.json` saves always find a descriptor;
 //! * per connection — HTTP/1.1 (hyper) with a header-read timeout (idle keep-alive
 //!   connections included) and a write-stall timeout ([`stall_guard`]) for clients that
