@@ -68,6 +68,9 @@ pub fn net_config(config: &NodeConfig, peer_id: &str) -> NetConfig {
     }
     c.peers_file = Some(config.data_dir.join("peers.json"));
     c.admission.require_seals = !config.accept_unsigned_messages;
+    // Reference nodes never send SUBSCRIBE; meshed for `blocks` from the start, they
+    // hear of every block and sync it.
+    c.gossip.reference_peers = config.accept_unsigned_messages;
     c
 }
 
