@@ -8,7 +8,8 @@
 //! One such node is in the doin node's `bootstrap_peers` and never sends anything (a
 //! relay); another makes itself known the only way a reference node does, by sending a
 //! message (an unsigned `champion_request`, wrapped as its GossipSub sends it). Both
-//! must stay at the tip while the doin node mints.
+//! must stay at the tip while the doin node mints, and the doin node must not try to
+//! sync from them.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] functions
 
 use std::net::SocketAddr;
@@ -40,6 +41,8 @@ struct Seen {
     peers_asked: usize,
     /// Why its sync stopped, if it did.
     refused: Option<String>,
+    /// `GET /chain/blocks` asked of it.
+    blocks_asked: usize,
 }
 
 struct Reference {
@@ -76,6 +79,7 @@ impl Reference {
             .route("/message", post(inbox))
             .route("/peers", get(peers))
             .route("/chain/status", get(chain_status))
+            .route("/chain/blocks", get(chain_blocks))
             .route(
                 "/tasks/pending",
                 get(|| async { Json(json!({"tasks": [], "total_pending": 0})) }),
@@ -206,17 +210,26 @@ async fn peers(State(r): State<Arc<Reference>>) -> Json<serde_json::Value> {
     Json(json!({"self": {"peer_id": r.peer_id, "port": r.port}, "peers": peers}))
 }
 
-/// The reference's `GET /chain/status` (`api_chain_status.json`).
+/// The reference's `GET /chain/status` (`api_chain_status.json`), a block ahead of what
+/// it synced, as a reference node is when it heard of a block from another doin node
+/// first.
 async fn chain_status(State(r): State<Arc<Reference>>) -> Json<serde_json::Value> {
     let s = r.seen.borrow();
     Json(json!({
-        "chain_height": s.height,
-        "tip_hash": s.tip,
-        "tip_index": s.height - 1,
+        "chain_height": s.height + 1,
+        "tip_hash": "f".repeat(64),
+        "tip_index": s.height,
         "finalized_height": -1,
         "component_versions": {"agent-multi": "?", "doin-core": "v0.1.0", "doin-node": "v0.1.0",
             "doin-plugins": "v0.1.0", "gym-fx": "?", "trading-contracts": "?"},
     }))
+}
+
+/// Its `GET /chain/blocks`: a doin node must never ask (a reference node can only
+/// re-serve doin blocks without their seals).
+async fn chain_blocks(State(r): State<Arc<Reference>>) -> Json<serde_json::Value> {
+    r.seen.send_modify(|s| s.blocks_asked += 1);
+    Json(json!({"request_id": "", "blocks": [], "has_more": false}))
 }
 
 #[test]
@@ -294,6 +307,11 @@ fn reference_nodes_hear_of_every_block_a_doin_node_mints_and_follow_it_at_the_ti
                 "{:?}",
                 r.seen.borrow().messages
             );
+        }
+
+        // Though they claim to be ahead, the doin node never asked them for blocks.
+        for r in [&relay, &optimizer] {
+            assert_eq!(r.seen.borrow().blocks_asked, 0);
         }
 
         // The relay lists the doin node as `127.0.0.1:<port>`: once the doin node has
