@@ -605,7 +605,8 @@ impl Actor {
                     .iter()
                     // Endpoints heard of but not yet asked for their id are not peers yet.
                     .filter(|e| {
-                        !(e.source == PeerSource::Pex && e.peer_id == placeholder_id(&e.endpoint))
+                        e.source == PeerSource::Bootstrap
+                            || !is_placeholder(&e.peer_id, &e.endpoint)
                     })
                     .filter_map(|e| {
                         let (host, port) = e.endpoint.rsplit_once(':')?;
@@ -728,8 +729,9 @@ impl Actor {
                 Ok(a) => {
                     let unix = unix_now();
                     if let Some((id, _)) = &a.self_peer {
-                        if *id == self.config.peer_id && asked == placeholder_id(&endpoint) {
-                            // The endpoint is ours.
+                        if *id != asked && is_placeholder(&asked, &endpoint) {
+                            // The stand-in has its id now (or was us): it goes.
+                            self.disconnect(&asked);
                             self.table.remove(&asked);
                         }
                         if *id != self.config.peer_id {
@@ -780,8 +782,8 @@ impl Actor {
             .table
             .dialable(unix_now())
             .into_iter()
+            .filter(|e| !is_placeholder(&e.peer_id, &e.endpoint))
             .map(|e| e.peer_id.clone())
-            .filter(|id| !id.starts_with("bootstrap-"))
             .collect();
         for id in ids {
             self.connect(&id, now);
