@@ -421,6 +421,7 @@ async fn start_inner(
                 target_performance: d.target_performance,
             })
             .collect(),
+        started: Some(std::time::Instant::now()),
     };
     let blocks: Arc<dyn crate::api::BlockSource> = Arc::new(ReaderPool::new(&db_path));
     let sync = tokio::spawn(crate::peers::sync_loop(

@@ -9,7 +9,7 @@
 //! relay); another makes itself known the only way a reference node does, by sending a
 //! message (an unsigned `champion_request`, wrapped as its GossipSub sends it). Both
 //! must stay at the tip while the doin node mints, and the doin node must not try to
-//! sync from them.
+//! sync from them. The reference's dashboard reads each peer's `/api/monitor`.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] functions
 
 use std::net::SocketAddr;
@@ -344,6 +344,34 @@ fn reference_nodes_hear_of_every_block_a_doin_node_mints_and_follow_it_at_the_ti
                 r.peer_id
             );
         }
+
+        // The reference's dashboard asks every peer for `/api/monitor` and reads, in its
+        // network view, these keys with these casts (a peer that fails is "offline").
+        let (code, m) = api.call(0, "/api/monitor", None).await.unwrap();
+        assert_eq!(code, 200, "{m}");
+        let me = peers["self"]["peer_id"].as_str().unwrap();
+        assert_eq!(m["peer_id"], me);
+        assert_eq!(m["port"].as_u64(), Some(u64::from(doin_port)));
+        assert_eq!(m["status"], "online");
+        assert!(m["chain_height"].as_i64().unwrap() >= later, "{m}");
+        assert!(
+            m["known_endpoints"].is_array() && m["versions"].is_object(),
+            "{m}"
+        );
+        assert!(m["candidate"].is_object() && m["alerts"].is_array(), "{m}");
+        assert!(
+            m["alerts_count"].is_u64() && m["alerts_unseen"].is_u64(),
+            "{m}"
+        );
+        let history = &m["optimization_history"];
+        assert!(
+            history["candidate_evaluations_total"].as_u64().unwrap() >= 1,
+            "{m}"
+        );
+        assert!(history["candidates_per_hour"].is_f64(), "{m}");
+        let domain = template.domains[0].domain_id.as_str();
+        assert_eq!(m["domains"], json!([domain]));
+        assert!(m["best_performance"][domain].is_f64(), "{m}");
         net.shutdown().await;
     });
 }

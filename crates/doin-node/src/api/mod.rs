@@ -2,7 +2,8 @@
 //!
 //! * [`chain`] — `/chain/status`, `/chain/blocks`, `/chain/block/{index}` (sync and users).
 //! * [`message`] — `POST /message`, the peer inbox.
-//! * [`status`] — `/health`, `/status`, `/peers`.
+//! * [`status`] — `/health`, `/status`, `/peers`, `/api/monitor` (what the reference's
+//!   dashboard asks of every peer).
 //! * [`coin`] — `/fees`, `POST /transfers`, `/balance/{address}` (DOIN's coin).
 //! * [`commitments`] — `POST /commitments`, `/commitments/{optimizer_id}/{bound}` (optimizers' commitments,
 //!   on chain before their reveals).
@@ -75,6 +76,8 @@ pub struct NodeInfo {
     pub fee_market_enabled: bool,
     /// Each domain and this node's roles in it.
     pub domains: Vec<DomainInfo>,
+    /// When the node started (`None` in API-only tests).
+    pub started: Option<std::time::Instant>,
 }
 
 /// A domain as `/status` reports it.
@@ -129,6 +132,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/health", get(status::health))
         .route("/status", get(status::status))
         .route("/peers", get(status::peers))
+        .route("/api/monitor", get(status::monitor))
         .route("/fees", get(coin::fees))
         .route("/transfers", post(coin::submit_transfer))
         .route("/balance/{address}", get(coin::balance))
