@@ -13,7 +13,9 @@
 //! discarded, echo to the sender), this router is the protocol as libp2p specifies it,
 //! minus signatures (the node verifies seals) and minus the full peer-score function: the
 //! score here is +1 per first delivery (capped), -0.5 per unsolicited duplicate from a
-//! non-mesh peer, -10 per bad verdict from the node, decaying each heartbeat.
+//! non-mesh peer, -10 per bad verdict from the node, decaying each heartbeat. Reference
+//! nodes never send SUBSCRIBE: with [`GossipConfig::reference_peers`] every peer counts as
+//! subscribed to `blocks` and `discovery` from the moment it is added.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};

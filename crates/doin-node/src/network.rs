@@ -10,7 +10,9 @@
 //!   announcement triggers a sync whose blocks are fully validated, a task announcement an
 //!   earlier pull, and its revealed parameters become a migrant for the domain's optimizer
 //!   ([`crate::migration`]), which re-measures them before starting from them.
-//! * Blocks are announced, never pushed: peers pull them through `/chain/blocks`.
+//! * Blocks are announced, never pushed: peers pull them through `/chain/blocks`. With
+//!   `accept_unsigned_messages`, reference nodes (which never send SUBSCRIBE) are meshed
+//!   for `blocks` too, so they hear of every block and follow the chain.
 //! * Transfers submitted to this node over HTTP are gossiped on the `blocks` topic (which
 //!   every node relays) inside a `chain_status` message whose payload carries the wire
 //!   transfer in the extra key `"transfer"` (reference nodes read the status and ignore
