@@ -13,7 +13,9 @@
 //! discarded, echo to the sender), this router is the protocol as libp2p specifies it,
 //! minus signatures (the node verifies seals) and minus the full peer-score function: the
 //! score here is +1 per first delivery (capped), -0.5 per unsolicited duplicate from a
-//! non-mesh peer, -10 per bad verdict from the node, decaying each heartbeat.
+//! non-mesh peer, -10 per bad verdict from the node, decaying each heartbeat. Reference
+//! nodes never send SUBSCRIBE: with [`GossipConfig::reference_peers`] every peer counts as
+//! subscribed to `blocks` and `discovery` from the moment it is added.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
@@ -23,7 +25,7 @@ use doin_primitives::models::Message;
 use crate::cache::{message_id, MessageCache, SeenCache};
 use crate::control::{Control, IHave};
 use crate::limits::{MAX_CONTROL_TOPICS, MAX_IHAVE_IDS, MAX_IWANT_IDS};
-use crate::topic::topic_of;
+use crate::topic::{topic_of, BLOCKS, DISCOVERY};
 use crate::{Action, PeerId, Router, Topic, Verdict};
 
 /// GossipSub parameters (defaults: the reference's constants, §5.4).
@@ -63,6 +65,13 @@ pub struct GossipConfig {
     pub flood_publish: bool,
     /// Peers below this score get no IHAVE from us and their IHAVEs are ignored.
     pub gossip_threshold: f64,
+    /// Take every new peer as subscribed to `blocks` and `discovery` from the start, as
+    /// reference nodes must be: they never send SUBSCRIBE (they take every topic from
+    /// every peer and discard control frames), so without this they would never be
+    /// meshed and never hear of a block. Every DOIN node subscribes to both topics
+    /// anyway. The node sets it when it accepts reference peers
+    /// (`accept_unsigned_messages`).
+    pub reference_peers: bool,
 }
 
 impl Default for GossipConfig {
@@ -85,6 +94,7 @@ impl Default for GossipConfig {
             max_topics_per_peer: 256,
             flood_publish: false,
             gossip_threshold: -10.0,
+            reference_peers: false,
         }
     }
 }
@@ -479,7 +489,7 @@ impl GossipRouter {
 }
 
 impl Router for GossipRouter {
-    fn add_peer(&mut self, peer: &str, _now: Instant) -> Vec<Action> {
+    fn add_peer(&mut self, peer: &str, now: Instant) -> Vec<Action> {
         if peer == self.local
             || self.peers.contains_key(peer)
             || self.peers.len() >= self.config.max_peers
@@ -487,16 +497,15 @@ impl Router for GossipRouter {
             return Vec::new();
         }
         self.peers.insert(peer.to_owned(), PeerState::default());
-        if self.subscriptions.is_empty() {
-            return Vec::new();
+        let mut out = Outbox::default();
+        if !self.subscriptions.is_empty() {
+            out.to(peer).subscribe = self.subscriptions.iter().cloned().collect();
         }
-        vec![Action::SendControl {
-            peer: peer.to_owned(),
-            control: Control {
-                subscribe: self.subscriptions.iter().cloned().collect(),
-                ..Control::default()
-            },
-        }]
+        if self.config.reference_peers {
+            let topics = vec![BLOCKS.to_owned(), DISCOVERY.to_owned()];
+            self.on_subscribe(peer, topics, now, &mut out);
+        }
+        out.into_actions(Vec::new())
     }
 
     fn remove_peer(&mut self, peer: &str) {

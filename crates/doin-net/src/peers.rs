@@ -123,6 +123,13 @@ pub fn placeholder_id(endpoint: &str) -> PeerId {
     format!("bootstrap-{endpoint}")
 }
 
+/// Whether `peer_id` is no peer's id but a stand-in for one known only by its
+/// `endpoint`: ours (`bootstrap-<endpoint>`), or the reference's (the endpoint itself,
+/// `bootstrap-…` and `lan-…`).
+pub fn is_placeholder(peer_id: &str, endpoint: &str) -> bool {
+    peer_id == endpoint || peer_id.starts_with("bootstrap-") || peer_id.starts_with("lan-")
+}
+
 /// Back-off after `failures` consecutive failures: `2^failures` s, capped at 300 s.
 pub fn backoff_secs(failures: u32) -> u64 {
     1u64.checked_shl(failures)

@@ -19,7 +19,7 @@ use tokio::sync::{mpsc, oneshot, Notify};
 use crate::admission::{check_message, AddressGuard, AdmissionConfig, Gate, Refusal};
 use crate::control::{ControlError, ControlFrame};
 use crate::limits::{RateLimiter, MAX_MESSAGE_BYTES, MAX_PEER_ID_LEN};
-use crate::peers::{placeholder_id, PeerSource, PeerTable, PeerTableError};
+use crate::peers::{is_placeholder, placeholder_id, PeerSource, PeerTable, PeerTableError};
 use crate::scoring::{AppScores, ScoreConfig, ScoreOutcome};
 use crate::topic::topic_of;
 use crate::transport::{PeerClient, PexAnswer, TransportError};
@@ -603,6 +603,11 @@ impl Actor {
                 let peers: Vec<serde_json::Value> = self
                     .table
                     .iter()
+                    // Endpoints heard of but not yet asked for their id are not peers yet.
+                    .filter(|e| {
+                        e.source == PeerSource::Bootstrap
+                            || !is_placeholder(&e.peer_id, &e.endpoint)
+                    })
                     .filter_map(|e| {
                         let (host, port) = e.endpoint.rsplit_once(':')?;
                         let port: u16 = port.parse().ok()?;
@@ -724,6 +729,11 @@ impl Actor {
                 Ok(a) => {
                     let unix = unix_now();
                     if let Some((id, _)) = &a.self_peer {
+                        if *id != asked && is_placeholder(&asked, &endpoint) {
+                            // The stand-in has its id now (or was us): it goes.
+                            self.disconnect(&asked);
+                            self.table.remove(&asked);
+                        }
                         if *id != self.config.peer_id {
                             let source = if self.config.bootstrap.contains(&endpoint) {
                                 PeerSource::Bootstrap
@@ -739,8 +749,19 @@ impl Actor {
                         if p.peer_id == self.config.peer_id {
                             continue;
                         }
+                        let endpoint = p.endpoint();
+                        if is_placeholder(&p.peer_id, &endpoint) {
+                            // An id the answering node has not learnt yet (the reference
+                            // lists such peers as `host:port`, us among them): the endpoint
+                            // is asked for its own id next round instead.
+                            if !self.table.iter().any(|e| e.endpoint == endpoint) {
+                                let id = placeholder_id(&endpoint);
+                                self.table.upsert(&id, &endpoint, PeerSource::Pex, unix);
+                            }
+                            continue;
+                        }
                         self.table
-                            .upsert(&p.peer_id, &p.endpoint(), PeerSource::Pex, unix);
+                            .upsert(&p.peer_id, &endpoint, PeerSource::Pex, unix);
                         if self.table.is_dialable(&p.peer_id, unix) {
                             self.connect(&p.peer_id, now);
                         }
@@ -761,8 +782,8 @@ impl Actor {
             .table
             .dialable(unix_now())
             .into_iter()
+            .filter(|e| !is_placeholder(&e.peer_id, &e.endpoint))
             .map(|e| e.peer_id.clone())
-            .filter(|id| !id.starts_with("bootstrap-"))
             .collect();
         for id in ids {
             self.connect(&id, now);

@@ -315,3 +315,37 @@ fn bad_verdicts_get_a_peer_pruned() {
     let out = r.handle_control("p0", graft, t0 + Duration::from_secs(120));
     assert_eq!(controls_to(&out, "p0")[0].prune, vec!["blocks".to_owned()]);
 }
+
+#[test]
+fn a_reference_peer_that_never_subscribes_hears_our_blocks_when_reference_peers_are_on() {
+    // A reference node discards control frames and never sends SUBSCRIBE.
+    let t0 = Instant::now();
+    for reference_peers in [false, true] {
+        let config = GossipConfig {
+            reference_peers,
+            ..GossipConfig::default()
+        };
+        let mut r = GossipRouter::with_seed("me", config, 3);
+        r.subscribe("blocks", t0);
+        r.subscribe("discovery", t0);
+        r.subscribe("optimae/q", t0);
+        let out = r.add_peer("reference", t0);
+        let published = r.publish("blocks", announcement("me", 5), t0);
+        if reference_peers {
+            // Meshed for `blocks` and `discovery` at once, told so with one GRAFT.
+            assert_eq!(r.mesh_peers("blocks"), vec!["reference".to_owned()]);
+            assert_eq!(
+                controls_to(&out, "reference")[0].graft,
+                vec!["blocks".to_owned(), "discovery".to_owned()]
+            );
+            assert_eq!(sends(&published), vec!["reference".to_owned()]);
+            // Domain topics still need the peer's own SUBSCRIBE.
+            assert!(!r.peer_subscribes("reference", "optimae/q"));
+            let commit = r.publish("optimae/q", commit("me", "q", 1), t0);
+            assert!(sends(&commit).is_empty());
+        } else {
+            assert!(r.mesh_peers("blocks").is_empty());
+            assert!(sends(&published).is_empty());
+        }
+    }
+}

@@ -121,3 +121,19 @@ fn bounded_evicting_the_worst() {
     assert_eq!(t.len(), MAX_PEERS);
     assert!(t.get("p7").is_none());
 }
+
+#[test]
+fn stand_in_ids_are_told_from_peer_ids() {
+    use doin_net::peers::is_placeholder;
+    // Ours, and the reference's: its unresolved `host:port` rows, `bootstrap-…`, `lan-…`.
+    assert!(is_placeholder(
+        &placeholder_id("10.0.0.2:8470"),
+        "10.0.0.2:8470"
+    ));
+    assert!(is_placeholder("10.0.0.2:8470", "10.0.0.2:8470"));
+    assert!(is_placeholder("lan-10.0.0.2-8470", "10.0.0.2:8470"));
+    assert!(!is_placeholder(
+        "4896790c96ec8583146e81258a39e092db299bf2",
+        "10.0.0.2:8470"
+    ));
+}

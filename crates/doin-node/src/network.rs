@@ -10,7 +10,9 @@
 //!   announcement triggers a sync whose blocks are fully validated, a task announcement an
 //!   earlier pull, and its revealed parameters become a migrant for the domain's optimizer
 //!   ([`crate::migration`]), which re-measures them before starting from them.
-//! * Blocks are announced, never pushed: peers pull them through `/chain/blocks`.
+//! * Blocks are announced, never pushed: peers pull them through `/chain/blocks`. With
+//!   `accept_unsigned_messages`, reference nodes (which never send SUBSCRIBE) are meshed
+//!   for `blocks` too, so they hear of every block and follow the chain.
 //! * Transfers submitted to this node over HTTP are gossiped on the `blocks` topic (which
 //!   every node relays) inside a `chain_status` message whose payload carries the wire
 //!   transfer in the extra key `"transfer"` (reference nodes read the status and ignore
@@ -68,6 +70,9 @@ pub fn net_config(config: &NodeConfig, peer_id: &str) -> NetConfig {
     }
     c.peers_file = Some(config.data_dir.join("peers.json"));
     c.admission.require_seals = !config.accept_unsigned_messages;
+    // Reference nodes never send SUBSCRIBE; meshed for `blocks` from the start, they
+    // hear of every block and sync it.
+    c.gossip.reference_peers = config.accept_unsigned_messages;
     c
 }
 

@@ -423,6 +423,7 @@ async fn start_inner(
             })
             .collect(),
         fleet_nodes: config.fleet_nodes.clone(),
+        started: Some(std::time::Instant::now()),
     };
     let blocks: Arc<dyn crate::api::BlockSource> = Arc::new(ReaderPool::new(&db_path));
     let sync = tokio::spawn(crate::peers::sync_loop(

@@ -2,7 +2,8 @@
 //! pages of at most 50) when its chain is longer or it claims more weight
 //! (`cumulative_work`, a hint only), find where its chain forks from ours, and hand the
 //! blocks to the chain service, which validates every one and keeps the heavier valid chain
-//! (never reverting a finalized block). Every refusal is a typed [`SyncError`].
+//! (never reverting a finalized block). Every refusal is a typed [`SyncError`]. Reference
+//! nodes are never synced from ([`SyncReport::ReferenceNode`]).
 //!
 //! Bodies are parsed with DOIN's own JSON parser, never a lossy one, so every float a block
 //! carries hashes exactly as it was sent.
@@ -44,6 +45,10 @@ pub enum SyncReport {
     UpToDate,
     /// Imported from the peer.
     Imported(Vec<ImportOutcome>),
+    /// The peer is a reference node (its status has no `params_hash`): what it serves is
+    /// our blocks without their seals (its models drop the keys it does not know), which
+    /// no DOIN node takes, so it is not asked for them.
+    ReferenceNode,
 }
 
 /// Why a sync with a peer failed.
@@ -219,13 +224,14 @@ pub async fn sync_with(
         peers.record_latency(endpoint, asked.elapsed());
     }
     let view = chain.view();
-    if let Some(theirs) = &peer.params_hash {
-        if *theirs != view.params_hash {
-            return Err(SyncError::OtherParams {
-                theirs: theirs.clone(),
-                ours: view.params_hash.clone(),
-            });
-        }
+    let Some(theirs) = &peer.params_hash else {
+        return Ok(SyncReport::ReferenceNode);
+    };
+    if *theirs != view.params_hash {
+        return Err(SyncError::OtherParams {
+            theirs: theirs.clone(),
+            ours: view.params_hash.clone(),
+        });
     }
     let claims_heavier = peer
         .cumulative_work

@@ -2,7 +2,8 @@
 //!
 //! * [`chain`] — `/chain/status`, `/chain/blocks`, `/chain/block/{index}` (sync and users).
 //! * [`message`] — `POST /message`, the peer inbox.
-//! * [`status`] — `/health`, `/status`, `/peers`.
+//! * [`status`] — `/health`, `/status`, `/peers`, `/api/monitor` (what the reference's
+//!   dashboard asks of every peer).
 //! * [`coin`] — `/fees`, `POST /transfers`, `/balance/{address}` (DOIN's coin).
 //! * [`commitments`] — `POST /commitments`, `/commitments/{optimizer_id}/{bound}` (optimizers' commitments,
 //!   on chain before their reveals).
@@ -78,6 +79,8 @@ pub struct NodeInfo {
     /// The config's `fleet_nodes`: nodes the fleet view may fetch besides this node and
     /// its peers.
     pub fleet_nodes: Vec<String>,
+    /// When the node started (`None` in API-only tests).
+    pub started: Option<std::time::Instant>,
 }
 
 /// A domain as `/status` reports it.
@@ -132,6 +135,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/health", get(status::health))
         .route("/status", get(status::status))
         .route("/peers", get(status::peers))
+        .route("/api/monitor", get(status::monitor))
         .route("/fees", get(coin::fees))
         .route("/transfers", post(coin::submit_transfer))
         .route("/balance/{address}", get(coin::balance))

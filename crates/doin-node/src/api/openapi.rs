@@ -52,6 +52,7 @@ fn core_document() -> Value {
             "/health": {"get": {"summary": "Liveness", "responses": {"200": ok("{status, port}", obj.clone())}}},
             "/status": {"get": {"summary": "Node status: domains, chain, task queue, coin (with payment_channels totals), difficulty", "responses": {"200": ok("status object", obj.clone())}}},
             "/peers": {"get": {"summary": "Known peers, and the addresses charged for bad messages", "responses": {"200": ok("{self, peers, addresses}", obj.clone())}}},
+            "/api/monitor": {"get": {"summary": "This node as the reference dashboard's network view reads each peer", "responses": {"200": ok("{node_label, hostname, peer_id, port, known_endpoints, status, uptime_s, chain_height, domains, versions, candidate, optimization_history, best_performance, alerts, alerts_count, alerts_unseen, checked_at}", obj.clone())}}},
             "/fees": {"get": {"summary": "Fee market: base fee, suggested fees, mempool size, burned and staked totals (DOIN, and base units in *_units keys)", "responses": {"200": ok("{base_fee, mempool_size, mempool_limit, total_burned, staked_optimae, total_staked, suggested_fees, enabled, base_fee_units, total_burned_units, total_staked_units, total_supply_units, suggested_fees_units, payment_channels}", obj.clone())}}},
             "/transfers": {"post": {
                 "summary": "Submit a signed transfer {sender, recipient, amount, fee, nonce, timestamp, public_key, signature} (amount and fee in base units; 1 DOIN = 10^8)",

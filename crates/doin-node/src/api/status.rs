@@ -1,4 +1,4 @@
-//! `/health`, `/status`, `/peers`.
+//! `/health`, `/status`, `/peers`, `/api/monitor`.
 
 use axum::extract::State;
 use axum::Json;
@@ -152,5 +152,50 @@ pub async fn peers(State(s): State<ApiState>) -> Json<Value> {
     Json(json!({
         "self": {"peer_id": s.info.peer_id, "port": s.info.port},
         "peers": peers,
+    }))
+}
+
+/// `GET /api/monitor`: the reference's compact node snapshot (`_local_monitor_snapshot`),
+/// which its dashboard's network view asks of every peer; a peer without it shows there
+/// as offline. DOIN has no candidate leases or alerts: those keys are empty.
+pub async fn monitor(State(s): State<ApiState>) -> Json<Value> {
+    let v = s.chain_view();
+    let board = s.board.snapshot();
+    let mut best = Map::new();
+    let mut rounds = 0u64;
+    for d in &s.info.domains {
+        let progress = board.get(&d.domain_id).cloned().unwrap_or_default();
+        rounds += progress.round;
+        let b = progress
+            .best_performance
+            .or_else(|| v.domain_best.get(&d.domain_id).copied());
+        if let Some(b) = b {
+            best.insert(d.domain_id.clone(), json!(b));
+        }
+    }
+    let hostname = crate::stats::hostname();
+    let uptime = s.info.started.map_or(0.0, |t| t.elapsed().as_secs_f64());
+    Json(json!({
+        "node_label": format!("{hostname}:{}", s.info.port),
+        "hostname": hostname,
+        "peer_id": s.info.peer_id,
+        "port": s.info.port,
+        "known_endpoints": [],
+        "status": "online",
+        "uptime_s": (uptime * 10.0).round() / 10.0,
+        "chain_height": v.height,
+        "domains": s.info.domains.iter().map(|d| d.domain_id.as_str()).collect::<Vec<_>>(),
+        "versions": {"doin-node": env!("CARGO_PKG_VERSION")},
+        "candidate": {},
+        "optimization_history": {
+            "candidate_evaluations_total": rounds,
+            "candidates_per_hour": 0.0,
+            "domains": {},
+        },
+        "best_performance": best,
+        "alerts": [],
+        "alerts_count": 0,
+        "alerts_unseen": 0,
+        "checked_at": doin_primitives::Timestamp::now_utc().isoformat(),
     }))
 }

@@ -1,0 +1,377 @@
+//! A reference node in a doin network, played over HTTP exactly as the reference speaks:
+//! its `GET /peers` (with an unresolved `host:port` row, as it lists the doin node it
+//! bootstraps from), its `/chain/status`, a `POST /message` inbox that acknowledges and
+//! discards control frames and never sends SUBSCRIBE, and its announcement-driven sync
+//! (on each `block_announcement`, `GET /chain/blocks` from the announcing address,
+//! appended by the reference's rules, `doin_consensus::reference::sync`).
+//!
+//! One such node is in the doin node's `bootstrap_peers` and never sends anything (a
+//! relay); another makes itself known the only way a reference node does, by sending a
+//! message (an unsigned `champion_request`, wrapped as its GossipSub sends it). Both
+//! must stay at the tip while the doin node mints, and the doin node must not try to
+//! sync from them. The reference's dashboard reads each peer's `/api/monitor`.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] functions
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use doin_consensus::reference::sync::ReferenceFollower;
+use doin_node::testnet::{minting_template, runtime, TestNet};
+use doin_primitives::value::Value;
+use serde_json::json;
+use tokio::sync::watch;
+
+const GENESIS: &str = "4e19257e8941caec2ec6a4d581a981a533ab5728c11e58c3d13040049e3cd6d5";
+
+/// What a played reference node saw.
+#[derive(Default)]
+struct Seen {
+    /// `msg_type` of every message posted to it.
+    messages: Vec<String>,
+    /// Control frames posted to it (acknowledged and discarded, as the reference does).
+    control_frames: usize,
+    /// Its chain: height and tip hash (genesis until it syncs).
+    height: i64,
+    tip: String,
+    /// `GET /peers` answered since the doin node's port was known.
+    peers_asked: usize,
+    /// Why its sync stopped, if it did.
+    refused: Option<String>,
+    /// `GET /chain/blocks` asked of it.
+    blocks_asked: usize,
+}
+
+struct Reference {
+    peer_id: String,
+    port: u16,
+    /// The doin node's port, once known: listed in `/peers` as `127.0.0.1:<port>`.
+    doin_port: Mutex<Option<u16>>,
+    follower: tokio::sync::Mutex<ReferenceFollower>,
+    seen: watch::Sender<Seen>,
+    client: reqwest::Client,
+}
+
+impl Reference {
+    async fn start(peer_id: &str) -> Arc<Reference> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let r = Arc::new(Reference {
+            peer_id: peer_id.to_owned(),
+            port,
+            doin_port: Mutex::new(None),
+            follower: tokio::sync::Mutex::new(ReferenceFollower::new()),
+            seen: watch::channel(Seen {
+                height: 1,
+                tip: GENESIS.to_owned(),
+                ..Seen::default()
+            })
+            .0,
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap(),
+        });
+        let app = Router::new()
+            .route("/message", post(inbox))
+            .route("/peers", get(peers))
+            .route("/chain/status", get(chain_status))
+            .route("/chain/blocks", get(chain_blocks))
+            .route(
+                "/tasks/pending",
+                get(|| async { Json(json!({"tasks": [], "total_pending": 0})) }),
+            )
+            .with_state(r.clone());
+        tokio::spawn(async move {
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .await
+            .unwrap();
+        });
+        r
+    }
+
+    /// The reference's `_sync_with_peer`: `[our height, their height - 1]` in ranges of
+    /// 50 from the announcing endpoint, each block appended by its rules.
+    async fn sync(&self, endpoint: &str, their_height: i64) {
+        let mut follower = self.follower.lock().await;
+        while follower.height() < their_height {
+            let from = follower.height();
+            let to = (their_height - 1).min(from + 49);
+            let url = format!("http://{endpoint}/chain/blocks?from={from}&to={to}");
+            let Ok(text) = self
+                .client
+                .get(url)
+                .send()
+                .await
+                .and_then(|r| r.error_for_status())
+            else {
+                return;
+            };
+            let text = text.text().await.unwrap_or_default();
+            let answer = doin_primitives::json::parse(&text).expect("/chain/blocks is JSON");
+            let Some(Value::Array(blocks)) = answer.as_object().and_then(|m| m.get("blocks"))
+            else {
+                panic!("/chain/blocks without blocks: {text:.200}");
+            };
+            if blocks.is_empty() {
+                return;
+            }
+            for b in blocks {
+                let index = follower.height();
+                if let Err(e) = follower.append(b) {
+                    let reason = format!("block {index}: {e}");
+                    self.seen.send_modify(|s| s.refused = Some(reason));
+                    return;
+                }
+            }
+            let (height, tip) = (follower.height(), follower.tip_hash().to_owned());
+            self.seen.send_modify(|s| {
+                s.height = height;
+                s.tip = tip;
+            });
+        }
+    }
+
+    /// Waits until `pred` holds on what it saw.
+    async fn wait(&self, what: &str, pred: impl Fn(&Seen) -> bool) {
+        let mut rx = self.seen.subscribe();
+        let r = tokio::time::timeout(Duration::from_secs(120), rx.wait_for(|s| pred(s))).await;
+        if r.is_err() {
+            let s = self.seen.borrow();
+            panic!(
+                "reference {} never saw {what}: height {}, messages {:?}, {} control frames, refused {:?}",
+                self.peer_id, s.height, s.messages, s.control_frames, s.refused
+            );
+        }
+    }
+}
+
+/// The reference's `POST /message`: a control frame is acknowledged and dropped, a
+/// (wrapped) message answered `{"status": "ok"}` and handled in the background; a
+/// `block_announcement` at or above our height starts a sync with the peer whose address
+/// sent it (its bootstrap entry `127.0.0.1:<port>`).
+async fn inbox(
+    State(r): State<Arc<Reference>>,
+    axum::extract::ConnectInfo(from): axum::extract::ConnectInfo<SocketAddr>,
+    Json(body): Json<serde_json::Value>,
+) -> (axum::http::StatusCode, Json<serde_json::Value>) {
+    let ok = (axum::http::StatusCode::OK, Json(json!({"status": "ok"})));
+    if body["type"] == "control" {
+        r.seen.send_modify(|s| s.control_frames += 1);
+        return ok;
+    }
+    let message = if body["type"] == "message" {
+        &body["data"]
+    } else {
+        &body
+    };
+    let (Some(msg_type), Some(_), Some(_), Some(_)) = (
+        message["msg_type"].as_str(),
+        message["sender_id"].as_str(),
+        message["timestamp"].as_str(),
+        message["payload"].as_object(),
+    ) else {
+        return (
+            axum::http::StatusCode::BAD_REQUEST,
+            Json(json!({"status": "error", "detail": "invalid message"})),
+        );
+    };
+    r.seen.send_modify(|s| s.messages.push(msg_type.to_owned()));
+    if msg_type == "block_announcement" {
+        let index = message["payload"]["block_index"]
+            .as_i64()
+            .expect("block_index");
+        let doin_port = *r.doin_port.lock().unwrap();
+        if let (true, Some(port)) = (index >= r.seen.borrow().height, doin_port) {
+            assert!(from.ip().is_loopback());
+            let r = r.clone();
+            tokio::spawn(async move { r.sync(&format!("127.0.0.1:{port}"), index + 1).await });
+        }
+    }
+    ok
+}
+
+/// The reference's `GET /peers` (`api_peers.json`): the doin node it bootstrapped from
+/// under a placeholder id, `host:port`, never resolved (it resolves ids only from
+/// messages, and on loopback it skips even those).
+async fn peers(State(r): State<Arc<Reference>>) -> Json<serde_json::Value> {
+    let doin_port = *r.doin_port.lock().unwrap();
+    let mut peers = Vec::new();
+    if let Some(p) = doin_port {
+        peers.push(json!({"peer_id": format!("127.0.0.1:{p}"), "address": "127.0.0.1", "port": p}));
+        r.seen.send_modify(|s| s.peers_asked += 1);
+    }
+    Json(json!({"self": {"peer_id": r.peer_id, "port": r.port}, "peers": peers}))
+}
+
+/// The reference's `GET /chain/status` (`api_chain_status.json`), a block ahead of what
+/// it synced, as a reference node is when it heard of a block from another doin node
+/// first.
+async fn chain_status(State(r): State<Arc<Reference>>) -> Json<serde_json::Value> {
+    let s = r.seen.borrow();
+    Json(json!({
+        "chain_height": s.height + 1,
+        "tip_hash": "f".repeat(64),
+        "tip_index": s.height,
+        "finalized_height": -1,
+        "component_versions": {"agent-multi": "?", "doin-core": "v0.1.0", "doin-node": "v0.1.0",
+            "doin-plugins": "v0.1.0", "gym-fx": "?", "trading-contracts": "?"},
+    }))
+}
+
+/// Its `GET /chain/blocks`: a doin node must never ask (a reference node can only
+/// re-serve doin blocks without their seals).
+async fn chain_blocks(State(r): State<Arc<Reference>>) -> Json<serde_json::Value> {
+    r.seen.send_modify(|s| s.blocks_asked += 1);
+    Json(json!({"request_id": "", "blocks": [], "has_more": false}))
+}
+
+#[test]
+fn reference_nodes_hear_of_every_block_a_doin_node_mints_and_follow_it_at_the_tip() {
+    let rt = runtime();
+    rt.block_on(async {
+        let relay = Reference::start("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa1").await;
+        let optimizer = Reference::start("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa2").await;
+        let mut template = minting_template(0, 0.2);
+        template.accept_unsigned_messages = true;
+        let relay_endpoint = format!("127.0.0.1:{}", relay.port);
+        let net = TestNet::start_custom(1, &template, |_, c| {
+            c.bootstrap_peers = vec![relay_endpoint.clone()];
+            // What an earlier version kept from the relay's `/peers`: its row for this
+            // very node, under the id `host:port`.
+            let own = format!("127.0.0.1:{}", c.port);
+            let row = json!({"peer_id": own, "endpoint": own, "source": "pex"});
+            std::fs::create_dir_all(&c.data_dir).unwrap();
+            std::fs::write(
+                c.data_dir.join("peers.json"),
+                json!({"version": 1, "peers": [row]}).to_string(),
+            )
+            .unwrap();
+            doin_plugins::PluginRegistry::with_builtins()
+        })
+        .await
+        .expect("doin node");
+        let api = net.api().expect("api");
+        let doin_port = api.ports[0];
+        for r in [&relay, &optimizer] {
+            *r.doin_port.lock().unwrap() = Some(doin_port);
+        }
+
+        // The second reference node makes itself known by a message, as it does when its
+        // optimizer starts: an unsigned champion_request wrapped for GossipSub, with its
+        // port and component versions among the payload's transport keys.
+        let request = json!({"type": "message", "data": {
+            "msg_type": "champion_request",
+            "sender_id": optimizer.peer_id,
+            "timestamp": doin_primitives::Timestamp::now_utc().wire(),
+            "ttl": 7,
+            "payload": {"domain_id": template.domains[0].domain_id, "request_id": "1c128fc7",
+                "_sender_port": optimizer.port,
+                "_component_versions": {"agent-multi": "?", "doin-core": "a90bca2",
+                    "doin-node": "5bd6d39", "doin-plugins": "451802a", "gym-fx": "?",
+                    "trading-contracts": "?"},
+                "_plugin_configs": {}}}});
+        let answer = optimizer
+            .client
+            .post(format!("http://127.0.0.1:{doin_port}/message"))
+            .json(&request)
+            .send()
+            .await
+            .expect("POST /message");
+        assert_eq!(answer.status(), 200);
+        assert_eq!(
+            answer.json::<serde_json::Value>().await.unwrap(),
+            json!({"status": "ok"})
+        );
+
+        // Both hear of blocks and follow: past block 3, then at the doin node's tip as it
+        // mints on (a tip both have appended, as the doin node served it).
+        for r in [&relay, &optimizer] {
+            r.wait("a synced block 3", |s| s.height >= 4).await;
+        }
+        let (_, status) = api.call(0, "/chain/status", None).await.unwrap();
+        let later = status["chain_height"].as_i64().unwrap() + 2;
+        for r in [&relay, &optimizer] {
+            r.wait("the doin node's later tip", |s| s.height >= later)
+                .await;
+            let follower = r.follower.lock().await;
+            let at = follower.height() - 1;
+            let (_, block) = api
+                .call(0, &format!("/chain/block/{at}"), None)
+                .await
+                .unwrap();
+            assert_eq!(block["hash"].as_str(), Some(follower.tip_hash()));
+            assert!(r.seen.borrow().refused.is_none());
+            assert!(
+                r.seen
+                    .borrow()
+                    .messages
+                    .iter()
+                    .all(|m| m == "block_announcement" || m == "chain_status"),
+                "{:?}",
+                r.seen.borrow().messages
+            );
+        }
+
+        // Though they claim to be ahead, the doin node never asked them for blocks.
+        for r in [&relay, &optimizer] {
+            assert_eq!(r.seen.borrow().blocks_asked, 0);
+        }
+
+        // The relay lists the doin node as `127.0.0.1:<port>` (and so did the peer table
+        // it started with): once the doin node has asked it for peers again, that row is
+        // not a peer of its own.
+        relay
+            .wait("two peer exchanges", |s| s.peers_asked >= 2)
+            .await;
+        let (_, peers) = api.call(0, "/peers", None).await.unwrap();
+        let rows = peers["peers"].as_array().unwrap();
+        assert!(
+            rows.iter()
+                .all(|p| p["port"].as_u64() != Some(u64::from(doin_port))),
+            "{peers}"
+        );
+        for r in [&relay, &optimizer] {
+            assert!(
+                rows.iter().any(|p| p["peer_id"] == r.peer_id.as_str()),
+                "{} known by its id: {peers}",
+                r.peer_id
+            );
+        }
+
+        // The reference's dashboard asks every peer for `/api/monitor` and reads, in its
+        // network view, these keys with these casts (a peer that fails is "offline").
+        let (code, m) = api.call(0, "/api/monitor", None).await.unwrap();
+        assert_eq!(code, 200, "{m}");
+        let me = peers["self"]["peer_id"].as_str().unwrap();
+        assert_eq!(m["peer_id"], me);
+        assert_eq!(m["port"].as_u64(), Some(u64::from(doin_port)));
+        assert_eq!(m["status"], "online");
+        assert!(m["chain_height"].as_i64().unwrap() >= later, "{m}");
+        assert!(
+            m["known_endpoints"].is_array() && m["versions"].is_object(),
+            "{m}"
+        );
+        assert!(m["candidate"].is_object() && m["alerts"].is_array(), "{m}");
+        assert!(
+            m["alerts_count"].is_u64() && m["alerts_unseen"].is_u64(),
+            "{m}"
+        );
+        let history = &m["optimization_history"];
+        assert!(
+            history["candidate_evaluations_total"].as_u64().unwrap() >= 1,
+            "{m}"
+        );
+        assert!(history["candidates_per_hour"].is_f64(), "{m}");
+        let domain = template.domains[0].domain_id.as_str();
+        assert_eq!(m["domains"], json!([domain]));
+        assert!(m["best_performance"][domain].is_f64(), "{m}");
+        net.shutdown().await;
+    });
+}
