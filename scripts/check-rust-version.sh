@@ -8,7 +8,8 @@ cargo metadata --format-version 1 --locked | python3 -c '
 import json, sys
 meta = json.load(sys.stdin)
 def version(v):
-    return tuple(int(x) for x in v.split("."))
+    parts = [int(x) for x in v.split(".")]
+    return tuple(parts + [0] * (3 - len(parts)))
 members = set(meta["workspace_members"])
 ours = {p["rust_version"] for p in meta["packages"] if p["id"] in members}
 if len(ours) != 1 or None in ours:

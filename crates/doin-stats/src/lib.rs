@@ -33,6 +33,8 @@
 //! * [`reader`] — [`OlapReader`], read-only queries and the online backup.
 //! * [`pg`] — the PostgreSQL export: schema with PostgreSQL types, incremental and
 //!   idempotent sync (high-water marks, `ON CONFLICT`), and a background loop with back-off.
+//! * [`pg_tls`] — PostgreSQL connections with TLS (rustls), libpq's `sslmode` and
+//!   `sslrootcert`; the anchor table of `doin-node` connects through it too.
 
 pub mod chain;
 pub mod csv;
@@ -40,6 +42,7 @@ pub mod error;
 pub mod model;
 pub mod olap;
 pub mod pg;
+pub mod pg_tls;
 pub mod reader;
 pub mod schema;
 pub mod tracker;
