@@ -48,14 +48,14 @@ pub enum HandshakeError {
         host: String,
     },
     /// The handshake failed (an untrusted or wrong certificate, for one).
-    #[error("TLS handshake with {host} failed: {source}{}", hint(*.mode))]
+    #[error("TLS handshake with {host} failed: {reason}{}", hint(*.mode))]
     Handshake {
         /// The host.
         host: String,
         /// The sslmode in force.
         mode: SslMode,
-        /// rustls's reason.
-        source: io::Error,
+        /// rustls's reason (in the message, so not also a `source`).
+        reason: io::Error,
     },
 }
 
@@ -116,10 +116,10 @@ where
                 .connect(self.name, stream)
                 .await
                 .map(PgTlsStream)
-                .map_err(|source| HandshakeError::Handshake {
+                .map_err(|reason| HandshakeError::Handshake {
                     host,
                     mode: self.mode,
-                    source,
+                    reason,
                 })
         })
     }

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use tokio_postgres::{Client, NoTls};
 
 /// The advisory lock the set-up holds (any constant the tests do not otherwise use).
-const LOCK: i64 = 0x646f_696e_746c_73;
+const LOCK: i64 = 0x0064_6f69_6e74_6c73;
 const CA_FILE: &str = "doin-test-ca.pem";
 const CERT_FILE: &str = "doin-test-server.crt";
 const KEY_FILE: &str = "doin-test-server.key";
@@ -78,7 +78,7 @@ async fn set_up(url: &str, client: &Client) -> Result<PathBuf, String> {
             data_dir.display()
         )
     })?;
-    let (ca_pem, cert_pem, key_pem) = certificates().map_err(|e| format!("rcgen: {e}"))?;
+    let (ca_pem, cert_pem, key_pem) = loopback_certificates().map_err(|e| format!("rcgen: {e}"))?;
     for (path, pem, mode) in [
         (&ca, &ca_pem, 0o644),
         (&cert, &cert_pem, 0o644),
@@ -122,13 +122,16 @@ async fn set_up(url: &str, client: &Client) -> Result<PathBuf, String> {
     }
 }
 
-/// A CA's PEM, and the PEM certificate and key it signed for `127.0.0.1` and `localhost`.
-fn certificates() -> Result<(String, String, String), rcgen::Error> {
+/// A new CA's PEM, and the PEM certificate and key it signed for `127.0.0.1` and
+/// `localhost` (for any loopback TLS server of a test).
+pub fn loopback_certificates() -> Result<(String, String, String), rcgen::Error> {
     use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, SanType};
     let mut ca_params = CertificateParams::new(Vec::new())?;
+    // A name of its own: two test CAs are two issuers, as two real CAs are.
+    let id = rand_core::RngCore::next_u64(&mut rand_core::OsRng);
     ca_params
         .distinguished_name
-        .push(DnType::CommonName, "doin test PostgreSQL CA");
+        .push(DnType::CommonName, format!("doin test CA {id:016x}"));
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     let ca_key = KeyPair::generate()?;
     let ca = ca_params.self_signed(&ca_key)?;
