@@ -445,7 +445,13 @@ async fn start_inner(
     let server = tokio::spawn(async move {
         let app = api::router(api_state)
             .merge(api::inference::routes(inference))
-            .merge(api::inference_channels::routes(settlement));
+            .merge(api::inference_channels::routes(settlement))
+            // gzip for clients that ask (`/chain/blocks` pages to syncing nodes); the
+            // fastest level, as sync is CPU-bound on a fast link (benches/chain_pages.rs).
+            .layer(
+                tower_http::compression::CompressionLayer::new()
+                    .quality(tower_http::CompressionLevel::Fastest),
+            );
         axum::serve(
             listener,
             app.into_make_service_with_connect_info::<std::net::SocketAddr>(),

@@ -129,7 +129,7 @@ impl SyncClient {
     }
 
     async fn get(&self, url: &str) -> Result<Value, String> {
-        let resp = self
+        let mut resp = self
             .http
             .get(url)
             .send()
@@ -141,9 +141,14 @@ impl SyncClient {
         if resp.content_length().is_some_and(|l| l as usize > MAX_BODY) {
             return Err(format!("GET {url}: body too large"));
         }
-        let bytes = resp.bytes().await.map_err(|e| format!("GET {url}: {e}"))?;
-        if bytes.len() > MAX_BODY {
-            return Err(format!("GET {url}: body too large"));
+        // Counted as it arrives, after gzip is undone: a small compressed body must not
+        // inflate past the bound.
+        let mut bytes = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(|e| format!("GET {url}: {e}"))? {
+            if bytes.len() + chunk.len() > MAX_BODY {
+                return Err(format!("GET {url}: body too large"));
+            }
+            bytes.extend_from_slice(&chunk);
         }
         doin_primitives::json::parse_bytes(&bytes).map_err(|e| format!("GET {url}: {e}"))
     }
