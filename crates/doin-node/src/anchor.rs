@@ -398,10 +398,12 @@ pub async fn publish(
     mut anchors: mpsc::Receiver<Anchor>,
 ) {
     // `load` has built it once at start: this one fails only if the CA file changed since.
+    let mut sinks = sinks;
     let http = match sinks.http_client() {
         Ok(http) => http,
         Err(e) => {
             tracing::error!("anchor HTTP sink off: {e}");
+            sinks.url = None;
             reqwest::Client::default()
         }
     };
@@ -543,6 +545,33 @@ mod tests {
             Err(AnchorSinkError::Corrupt { line: 2, .. }) => {}
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn the_anchor_ca_file_comes_from_the_config_and_a_bad_one_is_named() {
+        let c = NodeConfig::from_json(
+            r#"{"anchor_url": "https://anchors.example/a", "anchor_ca_file": "/etc/ca.pem"}"#,
+            "t",
+        )
+        .expect("config")
+        .config;
+        let sinks = AnchorSinks::from_config(&c);
+        assert_eq!(sinks.ca_file, Some(PathBuf::from("/etc/ca.pem")));
+        assert_eq!(AnchorSinks::default().ca_file, None);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let not_pem = dir.path().join("ca.pem");
+        std::fs::write(&not_pem, "not a certificate\n").expect("write");
+        let err = AnchorSinks {
+            ca_file: Some(not_pem),
+            ..sinks
+        }
+        .http_client()
+        .expect_err("no certificate")
+        .to_string();
+        assert!(
+            err.starts_with("anchor_ca_file ") && err.contains("ca.pem"),
+            "{err}"
+        );
     }
 
     #[tokio::test]

@@ -48,7 +48,7 @@ pub enum HandshakeError {
         host: String,
     },
     /// The handshake failed (an untrusted or wrong certificate, for one).
-    #[error("TLS handshake with {host} failed: {reason}{}", hint(*.mode))]
+    #[error("TLS handshake with {host} failed: {reason}{}", hint(*.mode, reason))]
     Handshake {
         /// The host.
         host: String,
@@ -59,14 +59,19 @@ pub enum HandshakeError {
     },
 }
 
-fn hint(mode: SslMode) -> &'static str {
+/// What to do about a refused certificate.
+fn hint(mode: SslMode, reason: &io::Error) -> &'static str {
+    if !reason.to_string().contains("certificate") {
+        return "";
+    }
     match mode {
         SslMode::VerifyFull => {
             " (sslmode=verify-full: the server's certificate must be signed by a CA of \
              sslrootcert, or of the Mozilla roots without it, and name the host)"
         }
         SslMode::VerifyCa | SslMode::Require => {
-            " (the server's certificate must be signed by a CA of sslrootcert)"
+            " (the server's certificate must be signed by a CA of sslrootcert, or of the \
+             Mozilla roots without it)"
         }
         SslMode::Disable | SslMode::Prefer => "",
     }

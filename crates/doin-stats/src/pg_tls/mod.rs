@@ -33,7 +33,7 @@ use tokio_postgres::{Client, Connection, Socket};
 #[derive(Debug, thiserror::Error)]
 pub enum PgConnectError {
     /// The connection string's TLS options are wrong.
-    #[error("PostgreSQL connection string: {0}")]
+    #[error("connection string: {0}")]
     Options(String),
     /// The `sslrootcert` file cannot be used.
     #[error("sslrootcert {path}: {reason}")]

@@ -150,7 +150,9 @@ pub fn loopback_certificates() -> Result<(String, String, String), rcgen::Error>
 /// Writes `pem` to `path` with `mode`, owned as `like` (the data directory).
 fn write_owned(path: &Path, pem: &str, mode: u32, like: &std::fs::Metadata) -> std::io::Result<()> {
     use std::os::unix::fs::MetadataExt;
-    let tmp = path.with_extension("tmp");
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
     std::fs::write(&tmp, pem)?;
     std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(mode))?;
     std::os::unix::fs::chown(&tmp, Some(like.uid()), Some(like.gid()))?;
