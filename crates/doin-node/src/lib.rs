@@ -47,6 +47,7 @@ pub mod dashboard;
 pub mod evaluator;
 pub mod evidence;
 pub mod evidence_gossip;
+pub mod http_body;
 pub mod inference;
 pub mod mempool;
 pub mod metrics;

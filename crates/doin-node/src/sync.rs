@@ -129,7 +129,7 @@ impl SyncClient {
     }
 
     async fn get(&self, url: &str) -> Result<Value, String> {
-        let mut resp = self
+        let resp = self
             .http
             .get(url)
             .send()
@@ -138,18 +138,9 @@ impl SyncClient {
         if !resp.status().is_success() {
             return Err(format!("GET {url}: HTTP {}", resp.status()));
         }
-        if resp.content_length().is_some_and(|l| l as usize > MAX_BODY) {
-            return Err(format!("GET {url}: body too large"));
-        }
-        // Counted as it arrives, after gzip is undone: a small compressed body must not
-        // inflate past the bound.
-        let mut bytes = Vec::new();
-        while let Some(chunk) = resp.chunk().await.map_err(|e| format!("GET {url}: {e}"))? {
-            if bytes.len() + chunk.len() > MAX_BODY {
-                return Err(format!("GET {url}: body too large"));
-            }
-            bytes.extend_from_slice(&chunk);
-        }
+        let bytes = crate::http_body::read_bounded(resp, MAX_BODY)
+            .await
+            .map_err(|e| format!("GET {url}: {e}"))?;
         doin_primitives::json::parse_bytes(&bytes).map_err(|e| format!("GET {url}: {e}"))
     }
 

@@ -101,7 +101,7 @@ fn chain_pages_are_gzipped_for_clients_that_ask_and_sync_goes_through_them() {
 }
 
 /// A peer whose `/chain/status` answers gzip only to a client that asks for it, and
-/// whose `/chain/blocks` page is 64 MiB and 1 byte of JSON once inflated.
+/// whose `/chain/blocks` page and `/status` are 64 MiB and 1 byte of JSON once inflated.
 async fn gzip_peer() -> String {
     let status = gzip(br#"{"chain_height": 7, "tip_hash": "ab"}"#);
     let mut bomb = b"{\"blocks\": [\"".to_vec();
@@ -133,10 +133,14 @@ async fn gzip_peer() -> String {
         )
         .route(
             "/chain/blocks",
-            axum::routing::get(move || {
+            axum::routing::get({
                 let bomb = bomb.clone();
-                async move { ([(header::CONTENT_ENCODING, "gzip")], bomb) }
+                move || async move { ([(header::CONTENT_ENCODING, "gzip")], bomb) }
             }),
+        )
+        .route(
+            "/status",
+            axum::routing::get(move || async move { ([(header::CONTENT_ENCODING, "gzip")], bomb) }),
         );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -158,5 +162,28 @@ fn the_sync_client_asks_for_gzip_and_refuses_a_page_that_inflates_past_the_bound
             .await
             .expect_err("64 MiB inflated");
         assert!(err.contains("body too large"), "{err}");
+    });
+}
+
+#[test]
+fn a_fleet_member_whose_answer_inflates_past_the_bound_is_shown_offline() {
+    runtime().block_on(async {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let peer = gzip_peer().await;
+        let node = start(chain_config(dir.path(), "a")).await.expect("node");
+        let fleet: serde_json::Value = reqwest::get(format!(
+            "http://{}/dashboard/fleet/data?nodes={peer}",
+            node.endpoint()
+        ))
+        .await
+        .expect("GET fleet")
+        .json()
+        .await
+        .expect("JSON");
+        let member = &fleet["members"][0];
+        assert_eq!(member["online"], false, "{fleet}");
+        let err = member["error"].as_str().unwrap_or_default();
+        assert!(err.contains("/status: body too large"), "{fleet}");
+        node.shutdown().await;
     });
 }
