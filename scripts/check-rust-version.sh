@@ -8,6 +8,7 @@ cargo metadata --format-version 1 --locked | python3 -c '
 import json, sys
 meta = json.load(sys.stdin)
 def version(v):
+    # "1.88" and "1.88.0" are the same release.
     parts = [int(x) for x in v.split(".")]
     return tuple(parts + [0] * (3 - len(parts)))
 members = set(meta["workspace_members"])

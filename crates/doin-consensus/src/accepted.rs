@@ -5,18 +5,27 @@
 //! the transaction id. Everything consensus needs rides in the payload, which the id (and
 //! so the merkle root and the block hash) covers:
 //!
+//! The keys the reference's node writes come first, at the top level and with its
+//! meanings, so that its chain metrics, OLAP export, dashboard and fork choice read them;
+//! DOIN's keys sit beside them:
+//!
 //! | key | type | meaning |
 //! |---|---|---|
 //! | `optimae_id` | str | reference optimae id of domain, optimizer, parameters, tx timestamp |
 //! | `parameters` | object | the revealed parameters |
-//! | `reported_performance` | float | what the optimizer reported |
 //! | `verified_performance` | float | the quorum median |
-//! | `commitment_hash` | str | `compute_commitment(parameters, nonce)` |
-//! | `nonce` | str | the commitment nonce |
-//! | `commit_height` | int | chain height when the optimizer committed (quorum seed block) |
-//! | `increment`, `effective_increment`, `reward_fraction` | float | see [`crate::increment`] |
-//! | `votes` | list | the quorum's sealed [`QuorumVote`] objects |
-//! | `experiment` | object | experiment metrics, carried and type-checked only |
+//! | `effective_increment`, `reward_fraction` | float | see [`crate::increment`] (fork choice reads `effective_increment`) |
+//! | `quorum_agree_fraction` | float | agreeing over deciding quorum votes (recomputed) |
+//! | `incentive_reason` | str | the reference's verification-incentive reason text (recomputed) |
+//! | `champion_metrics` | object | the optimizer's metrics of this result, carried and type-checked |
+//! | `experiment_id`, `round_number`, `time_to_this_result_seconds`, `optimization_config_hash`, `data_hash` | str, int, float, str, str | experiment metrics ([`Experiment`]), carried and type-checked |
+//! | `reported_performance` | float | what the optimizer reported |
+//! | `previous_best_performance` | float or null | the domain's best before this optimae (recomputed) |
+//! | `increment` | float | the raw increment (DOIN) |
+//! | `commitment_hash` | str | `compute_commitment(parameters, nonce)` (DOIN) |
+//! | `nonce` | str | the commitment nonce (DOIN) |
+//! | `commit_height` | int | chain height when the optimizer committed, the quorum seed block (DOIN) |
+//! | `votes` | list | the quorum's sealed [`QuorumVote`] objects (DOIN) |
 //!
 //! The payload is read strictly (numbers must be JSON numbers, strings strings), since
 //! every value is recomputed and compared by the validator.
@@ -59,27 +68,20 @@ pub struct Experiment {
     pub optimization_config_hash: String,
     /// Hash of the data it trained on.
     pub data_hash: String,
+    /// The optimizer's metrics of this result (the reference's `champion_metrics`).
+    pub champion_metrics: Map,
 }
 
 impl Experiment {
-    fn to_value(&self) -> Value {
-        Value::Object(map! {
-            "experiment_id" => self.experiment_id.clone(),
-            "round_number" => self.round_number,
-            "time_to_this_result_seconds" => self.time_to_this_result_seconds,
-            "optimization_config_hash" => self.optimization_config_hash.clone(),
-            "data_hash" => self.data_hash.clone(),
-        })
-    }
-
-    fn from_value(v: &Value) -> Result<Self, ModelError> {
-        let p = Strict::new("experiment", v)?;
+    /// Reads the metrics from the top level of a payload.
+    fn read(p: &Strict<'_>) -> Result<Self, ModelError> {
         Ok(Experiment {
             experiment_id: p.str("experiment_id")?,
             round_number: p.int("round_number")?,
             time_to_this_result_seconds: p.num("time_to_this_result_seconds")?,
             optimization_config_hash: p.str("optimization_config_hash")?,
             data_hash: p.str("data_hash")?,
+            champion_metrics: p.object("champion_metrics")?,
         })
     }
 }
@@ -120,7 +122,7 @@ impl Reveal {
 }
 
 /// The numbers the rules give an optimae (see [`crate::state::ChainState::score_optimae`]).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Scoring {
     /// The quorum median.
     pub verified_performance: f64,
@@ -130,6 +132,12 @@ pub struct Scoring {
     pub effective_increment: f64,
     /// The verification incentive's reward fraction.
     pub reward_fraction: f64,
+    /// Agreeing over deciding quorum votes.
+    pub quorum_agree_fraction: f64,
+    /// The reference's verification-incentive reason text.
+    pub incentive_reason: String,
+    /// The domain's best verified performance before this optimae.
+    pub previous_best_performance: Option<f64>,
 }
 
 /// An accepted optimae as carried by an OPTIMAE_ACCEPTED transaction.
@@ -159,6 +167,12 @@ pub struct AcceptedOptimae {
     pub effective_increment: f64,
     /// Reward fraction.
     pub reward_fraction: f64,
+    /// Agreeing over deciding quorum votes.
+    pub quorum_agree_fraction: f64,
+    /// The reference's verification-incentive reason text.
+    pub incentive_reason: String,
+    /// The domain's best verified performance before this optimae.
+    pub previous_best_performance: Option<f64>,
     /// The quorum's votes.
     pub votes: Vec<QuorumVote>,
     /// Experiment metrics.
@@ -189,6 +203,9 @@ impl AcceptedOptimae {
             increment: scoring.increment,
             effective_increment: scoring.effective_increment,
             reward_fraction: scoring.reward_fraction,
+            quorum_agree_fraction: scoring.quorum_agree_fraction,
+            incentive_reason: scoring.incentive_reason.clone(),
+            previous_best_performance: scoring.previous_best_performance,
             votes: votes.to_vec(),
             experiment: experiment.clone(),
             timestamp: reveal.timestamp,
@@ -209,21 +226,30 @@ impl AcceptedOptimae {
         tx
     }
 
-    /// The payload object.
+    /// The payload object: the reference's keys first, then DOIN's (see the module doc).
     pub fn payload(&self) -> Map {
+        let e = &self.experiment;
         map! {
             "optimae_id" => self.optimae_id.clone(),
             "parameters" => self.parameters.clone(),
-            "reported_performance" => self.reported_performance,
             "verified_performance" => self.verified_performance,
+            "effective_increment" => self.effective_increment,
+            "reward_fraction" => self.reward_fraction,
+            "quorum_agree_fraction" => self.quorum_agree_fraction,
+            "incentive_reason" => self.incentive_reason.clone(),
+            "champion_metrics" => e.champion_metrics.clone(),
+            "experiment_id" => e.experiment_id.clone(),
+            "round_number" => e.round_number,
+            "time_to_this_result_seconds" => e.time_to_this_result_seconds,
+            "optimization_config_hash" => e.optimization_config_hash.clone(),
+            "data_hash" => e.data_hash.clone(),
+            "reported_performance" => self.reported_performance,
+            "previous_best_performance" => self.previous_best_performance.map_or(Value::Null, Value::Float),
+            "increment" => self.increment,
             "commitment_hash" => self.commitment_hash.clone(),
             "nonce" => self.nonce.clone(),
             "commit_height" => self.commit_height,
-            "increment" => self.increment,
-            "effective_increment" => self.effective_increment,
-            "reward_fraction" => self.reward_fraction,
             "votes" => self.votes.iter().map(QuorumVote::to_value).collect::<Vec<_>>(),
-            "experiment" => self.experiment.to_value(),
         }
     }
 
@@ -251,16 +277,10 @@ impl AcceptedOptimae {
                     .into())
             }
         };
-        let parameters = match p.get("parameters")? {
-            Value::Object(m) => m.clone(),
-            other => {
-                return Err(p
-                    .invalid(
-                        "parameters",
-                        format!("expected an object, got {}", other.type_name()),
-                    )
-                    .into())
-            }
+        let parameters = p.object("parameters")?;
+        let previous_best_performance = match p.get("previous_best_performance")? {
+            Value::Null => None,
+            _ => Some(p.num("previous_best_performance")?),
         };
         Ok(AcceptedOptimae {
             optimae_id: p.str("optimae_id")?,
@@ -275,8 +295,11 @@ impl AcceptedOptimae {
             increment: p.num("increment")?,
             effective_increment: p.num("effective_increment")?,
             reward_fraction: p.num("reward_fraction")?,
+            quorum_agree_fraction: p.num("quorum_agree_fraction")?,
+            incentive_reason: p.str("incentive_reason")?,
+            previous_best_performance,
             votes,
-            experiment: Experiment::from_value(p.get("experiment")?)?,
+            experiment: Experiment::read(&p)?,
             timestamp: tx.timestamp,
         })
     }
@@ -288,14 +311,13 @@ struct Strict<'a> {
 }
 
 impl<'a> Strict<'a> {
-    fn new(field: &'static str, v: &'a Value) -> Result<Self, ModelError> {
-        match v {
-            Value::Object(map) => Ok(Strict { map }),
-            other => Err(ModelError::Invalid {
-                model: MODEL,
+    fn object(&self, field: &'static str) -> Result<Map, ModelError> {
+        match self.get(field)? {
+            Value::Object(m) => Ok(m.clone()),
+            other => Err(self.invalid(
                 field,
-                reason: format!("expected an object, got {}", other.type_name()),
-            }),
+                format!("expected an object, got {}", other.type_name()),
+            )),
         }
     }
 
@@ -384,6 +406,7 @@ mod tests {
             increment: 1.0,
             effective_increment: 0.5,
             reward_fraction: 1.0,
+            ..Scoring::default()
         };
         let exp = Experiment {
             experiment_id: "e".into(),
@@ -391,6 +414,7 @@ mod tests {
             time_to_this_result_seconds: 1.5,
             optimization_config_hash: "c".into(),
             data_hash: "h".into(),
+            champion_metrics: map! { "mae" => 0.25 },
         };
         let tx = AcceptedOptimae::build(&id, &reveal(), &scoring, &[], &exp);
         assert!(tx.id_is_valid());
@@ -412,6 +436,7 @@ mod tests {
             increment: 1.0,
             effective_increment: 0.5,
             reward_fraction: 1.0,
+            ..Scoring::default()
         };
         let mut tx = AcceptedOptimae::build(&id, &reveal(), &scoring, &[], &Experiment::default());
         tx.payload

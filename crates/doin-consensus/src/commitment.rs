@@ -8,14 +8,17 @@
 //! the optimizer until the commitment is on chain, and the reference commitment they hash
 //! to is not shown either, so nobody who sees the commitment gossiped can make one of its
 //! own for the same reveal.
-//! Blocks carry commitments in their `"commitments"` extension
-//! ([`doin_primitives::models::COMMITMENTS_KEY`]); each object's `content_id` is a merkle
-//! leaf, so the block hash covers them.
+//! Blocks carry each commitment as an `optimae_announced` transaction
+//! ([`OptimaeCommitment::to_tx`]: the optimizer as peer, the commitment's domain and
+//! timestamp, the sealed commitment object as payload), so the block hash covers them
+//! through the reference's merkle root ([`doin_primitives::models::block_layout`]).
 //!
 //! **Rules** ([`ChainState::check_commitments`]): at most [`MAX_COMMITMENTS_PER_BLOCK`] per
 //! block; each sealed by the key of its optimizer id, for a domain of the chain, a bound
 //! commitment of 64 lowercase hex digits, not carried already by a recent block or twice in
-//! the block under the same optimizer ([`ConsensusError::CommitmentReused`]). A commitment
+//! the block under the same optimizer, and never the very commitment an earlier block
+//! carried, however old (its `optimae_announced` transaction id must stay unique in the
+//! chain, as a reference node's store requires) ([`ConsensusError::CommitmentReused`]). A commitment
 //! is recorded under its bound hash *and* its optimizer, so a node that puts a gossiped
 //! commitment on chain first under its own id squats nothing: the honest optimizer's lands
 //! beside it, and only the optimizer the bound hash names can reveal it.
@@ -53,7 +56,7 @@ use doin_primitives::fields::{Fields, ModelError};
 use doin_primitives::hash::content_id;
 use doin_primitives::identity::Identity;
 use doin_primitives::map;
-use doin_primitives::models::{Block, COMMITMENTS_KEY};
+use doin_primitives::models::{Block, Transaction, TransactionType};
 use doin_primitives::seal::{Seal, SealKind};
 use doin_primitives::timestamp::Timestamp;
 use doin_primitives::value::Value;
@@ -145,12 +148,52 @@ impl OptimaeCommitment {
         })
     }
 
-    /// The commitments a block carries (none without the extension).
+    /// The `optimae_announced` transaction that carries the commitment in a block: the
+    /// optimizer as peer, the commitment's domain and timestamp, the sealed commitment
+    /// object as payload; unsealed (the payload carries the optimizer's seal).
+    pub fn to_tx(&self) -> Transaction {
+        let payload = match self.to_value() {
+            Value::Object(m) => m,
+            _ => doin_primitives::value::Map::new(),
+        };
+        Transaction::new(
+            TransactionType::OptimaeAnnounced,
+            self.domain_id.clone(),
+            self.optimizer_id.clone(),
+            payload,
+            self.timestamp,
+        )
+    }
+
+    /// Reads the commitment an `optimae_announced` transaction carries; refuses a
+    /// transaction that is not the one [`Self::to_tx`] gives
+    /// ([`ConsensusError::CarrierMismatch`]).
+    pub fn from_tx(tx: &Transaction) -> Result<Self, ConsensusError> {
+        let c = OptimaeCommitment::from_value(&Value::Object(tx.payload.clone()))?;
+        let expected = c.to_tx();
+        if expected.id != tx.compute_id() || tx.seal.is_some() {
+            return Err(ConsensusError::CarrierMismatch {
+                kind: TransactionType::OptimaeAnnounced.as_str(),
+                expected: expected.id,
+                got: tx.id.clone(),
+            });
+        }
+        Ok(c)
+    }
+
+    /// The commitments a block carries (its `optimae_announced` transactions, in order).
     pub fn read_block(block: &Block) -> Result<Vec<OptimaeCommitment>, ConsensusError> {
         block
-            .commitment_values()?
+            .layout()?
+            .announced
             .iter()
-            .map(|v| OptimaeCommitment::from_value(v).map_err(ConsensusError::from))
+            .enumerate()
+            .map(|(index, tx)| {
+                OptimaeCommitment::from_tx(tx).map_err(|e| ConsensusError::InCommitment {
+                    index,
+                    source: Box::new(e),
+                })
+            })
             .collect()
     }
 
@@ -206,6 +249,12 @@ impl ChainState {
             &bound_commitment(optimizer_id, commitment_hash),
             optimizer_id,
         )
+    }
+
+    /// Whether this very commitment (by its id) was carried by a block of the chain, however
+    /// old: it can never land again ([`ChainState::check_commitments`]).
+    pub fn commitment_landed(&self, c: &OptimaeCommitment) -> bool {
+        self.announced.contains(&c.id())
     }
 
     /// Where `optimizer_id`'s bound commitment `bound` is on chain among the recent blocks.
@@ -287,6 +336,7 @@ impl ChainState {
             }
             let h = c.bound_commitment.as_str();
             if self.bound_committed_at(h, &c.optimizer_id).is_some()
+                || self.commitment_landed(c)
                 || !seen.insert((h, c.optimizer_id.as_str()))
             {
                 return Err(in_commitment(ConsensusError::CommitmentReused(
@@ -363,19 +413,6 @@ pub fn verify_commitment_signatures(block: &Block) -> Result<(), ConsensusError>
     Ok(())
 }
 
-/// The `"commitments"` extension value for `commitments`.
-pub fn extension_value(commitments: &[OptimaeCommitment]) -> (String, Value) {
-    (
-        COMMITMENTS_KEY.to_owned(),
-        Value::Array(
-            commitments
-                .iter()
-                .map(OptimaeCommitment::to_value)
-                .collect(),
-        ),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -404,6 +441,17 @@ mod tests {
         );
         let back = OptimaeCommitment::from_value(&c.to_value()).unwrap();
         assert_eq!(back, c);
+        let tx = c.to_tx();
+        assert_eq!(tx.tx_type, TransactionType::OptimaeAnnounced);
+        assert_eq!(tx.peer_id, me.peer_id());
+        assert_eq!(OptimaeCommitment::from_tx(&tx).unwrap(), c);
+        let mut moved = tx.clone();
+        moved.domain_id = "wine".into();
+        moved.id = moved.compute_id();
+        assert!(matches!(
+            OptimaeCommitment::from_tx(&moved),
+            Err(ConsensusError::CarrierMismatch { .. })
+        ));
         let mut other = c.clone();
         other.domain_id = "wine".into();
         assert!(matches!(

@@ -232,6 +232,16 @@ pub enum ConsensusError {
         /// The payload's value.
         got: f64,
     },
+    /// A text or optional number the payload claims differs from the one the rules give.
+    #[error("{field} is {got}, the rules give {expected}")]
+    WrongValue {
+        /// The payload field.
+        field: &'static str,
+        /// The recomputed value (wire JSON).
+        expected: String,
+        /// The payload's value (wire JSON).
+        got: String,
+    },
     /// The verified performance does not improve on the domain's best.
     #[error("verified performance {verified} does not improve on the domain's best {best}")]
     NotAnImprovement {
@@ -258,7 +268,7 @@ pub enum ConsensusError {
     /// [`crate::rejection`]).
     #[error("rejection {index}: {source}")]
     InRejection {
-        /// Position in the block's `"rejections"` extension.
+        /// Position among the block's `optimae_rejected` transactions.
         index: usize,
         /// The rule it breaks.
         #[source]
@@ -284,6 +294,19 @@ pub enum ConsensusError {
         votes: usize,
         /// Divergence of the report from the median.
         report_divergence: f64,
+    },
+    /// An `optimae_announced` or `optimae_rejected` transaction is not the one its payload
+    /// (a commitment, or rejection evidence) gives: domain, peer, timestamp and payload
+    /// must be the carried object's, unsealed (see
+    /// [`doin_primitives::models::block_layout`]).
+    #[error("{kind} transaction {got} does not match the object it carries (expected transaction {expected})")]
+    CarrierMismatch {
+        /// `optimae_announced` or `optimae_rejected`.
+        kind: &'static str,
+        /// The transaction id the carried object gives.
+        expected: String,
+        /// The transaction id carried.
+        got: String,
     },
     /// An optimizer's commitment is not sealed by the key of its optimizer id.
     #[error("commitment seal: {0}")]
@@ -323,7 +346,7 @@ pub enum ConsensusError {
     /// A rule broken by the block's commitment at `index` (see [`crate::commitment`]).
     #[error("commitment {index}: {source}")]
     InCommitment {
-        /// Position in the block's `"commitments"` extension.
+        /// Position among the block's `optimae_announced` transactions.
         index: usize,
         /// The rule it breaks.
         #[source]

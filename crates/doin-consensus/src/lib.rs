@@ -54,16 +54,20 @@
 //! | payment channels | in memory, updates unsigned, fabricated disputes, close skips the dispute period, lifetime cap | on chain, sender-signed updates, newest nonce wins, no close while closing, settle only after the period (header time), cap on unsettled channels |
 //! | fee market | uncapped increase, inverted eviction, nothing burned | base fee ±12.5 % per block from fullness, burned; tips to the generator |
 //! | increments | static weight, regressions counted | verified improvement × weight × reputation × incentive |
-//! | rejections | never recorded, −3 never applied | sealed claim + quorum votes in a `"rejections"` extension; −3, divergent voters, 20 % of the stake burned |
+//! | rejections | −3 applied in one node's memory only | sealed claim + quorum votes in an `optimae_rejected` transaction; −3, divergent voters, 20 % of the stake burned |
 //! | fork choice | Σ self-declared increments | Σ validated effective increments |
 //! | finality | off-by-one reorg check | reorg allowed iff the fork point keeps the finalized block |
 //! | external anchors | created in memory, never published or checked | final checkpoints published outside the chain; a contradicting chain is refused |
 //!
-//! DOIN's additions ride in fields reference nodes ignore: seals (`public_key`,
-//! `signature`), the accepted-optimae payload, and the block's `"coinbase"`, `"transfers"`,
-//! `"channel_ops"`, `"rejections"` and `"commitments"` extensions (transfer,
-//! channel-operation, rejection and commitment ids join the merkle leaves, so the hash
-//! covers them).
+//! DOIN's additions ride where reference nodes accept them
+//! ([`doin_primitives::models::block_layout`]): seals (`public_key`, `signature`) and the
+//! accepted-optimae payload in fields the reference ignores; commitments as
+//! `optimae_announced` and rejection evidence as `optimae_rejected` transactions (the
+//! optimizer as peer, as the reference writes its own); the block's `"transfers"` and
+//! `"channel_ops"` keys committed by one `evaluation_served` transaction holding their
+//! merkle root; the `"coinbase"` key recomputed by every validator. The block's merkle root
+//! is the reference's, over the transaction ids, so a reference node's sync accepts every
+//! DOIN block and the hash still covers all of it.
 
 pub mod accepted;
 pub mod anchor;

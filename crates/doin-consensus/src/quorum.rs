@@ -110,10 +110,19 @@ pub struct QuorumDecision {
     pub agreements: Vec<bool>,
     /// Number of agreeing votes among the counted ones.
     pub agree_count: usize,
+    /// Number of counted (deciding) votes.
+    pub counted: usize,
     /// Divergence of the reported performance from the median.
     pub report_divergence: f64,
     /// Whether the optimae is accepted.
     pub accepted: bool,
+}
+
+impl QuorumDecision {
+    /// The reference's `quorum_agree_fraction`: agreeing votes over deciding votes.
+    pub fn agree_fraction(&self) -> f64 {
+        self.agree_count as f64 / self.counted.max(1) as f64
+    }
 }
 
 /// Which votes decide, in vote order: those of the quorum's members. While the quorum is the
@@ -175,6 +184,7 @@ pub fn decide_counted(
         median,
         agreements,
         agree_count,
+        counted: deciding.len(),
         report_divergence,
         accepted,
     })

@@ -1,6 +1,6 @@
 //! Rejection evidence on chain: an optimizer's sealed claim and its quorum's sealed votes
-//! deciding *rejected*, carried in a block's `"rejections"` extension, so that the −3
-//! penalty for an inflated report and the burn of part of its stake apply.
+//! deciding *rejected*, carried in a block as an `optimae_rejected` transaction, so that the
+//! −3 penalty for an inflated report and the burn of part of its stake apply.
 //!
 //! **The claim.** Before its quorum evaluates, the optimizer seals an [`OptimaeClaim`]
 //! ([`SealKind::Claim`] over [`OptimaeClaim::id`]): its reveal (domain, parameters, nonce,
@@ -11,10 +11,13 @@
 //! **The evidence.** A [`RejectedOptimae`] is the claim and the sealed votes of *every*
 //! member of the quorum [`ChainState::quorum_for_at`] draws for it (as for an acceptance),
 //! whose decision ([`crate::quorum::decide_counted`]) is *rejected*. Wire object:
-//! `{"claim": {...claim fields, "public_key", "signature"}, "votes": [vote, ...]}`; each
-//! object's `content_id` is a merkle leaf after the transfers' and channel operations'
-//! ([`doin_primitives::models::REJECTIONS_KEY`]), so the block hash covers it. A block
-//! without the extension hashes and validates exactly as before.
+//! `{"claim": {...claim fields, "public_key", "signature"}, "votes": [vote, ...]}`. A block
+//! carries it as an `optimae_rejected` transaction ([`RejectedOptimae::to_tx`]) whose peer
+//! is the optimizer, as the reference writes its own rejections: its payload is the
+//! reference's `{"optimae_id", "reason"}` with the evidence beside them, so a reference
+//! node's reputation counts the rejection against the optimizer, and the block hash covers
+//! the evidence through the reference's merkle root
+//! ([`doin_primitives::models::block_layout`]).
 //!
 //! **Once on chain.** A commitment appears on chain at most once, accepted or rejected: a
 //! rejection inserts its commitment where accepted ones go, so it can never be accepted
@@ -33,7 +36,7 @@ use doin_primitives::fields::{Fields, ModelError};
 use doin_primitives::hash::content_id;
 use doin_primitives::identity::Identity;
 use doin_primitives::map;
-use doin_primitives::models::{Block, Transfer, REJECTIONS_KEY};
+use doin_primitives::models::{Block, Transaction, TransactionType, Transfer};
 use doin_primitives::seal::{Seal, SealKind};
 use doin_primitives::timestamp::Timestamp;
 use doin_primitives::value::{Map, Value};
@@ -46,6 +49,11 @@ use crate::reputation::{apply_event, ReputationEvent};
 use crate::state::ChainState;
 use crate::validate::OptimaeOutcome;
 use crate::vote::{QuorumVote, VoteSubject};
+
+/// The `reason` an `optimae_rejected` transaction of DOIN gives (the reference writes its
+/// quorum's reason text there; DOIN's evidence sits beside it in the payload).
+pub const REJECTION_REASON: &str =
+    "rejected by its quorum: verified median outside tolerance of the report";
 
 /// Most rejections one block may carry.
 pub const MAX_REJECTIONS_PER_BLOCK: usize = 32;
@@ -250,12 +258,55 @@ impl RejectedOptimae {
         })
     }
 
-    /// The rejections a block carries (none without the extension).
+    /// The `optimae_rejected` transaction that carries the evidence in a block: the
+    /// optimizer as peer, the claim's domain and timestamp, and as payload the reference's
+    /// `optimae_id` and `reason` with the evidence's `claim` and `votes`; unsealed (the
+    /// claim and votes carry their seals).
+    pub fn to_tx(&self) -> Transaction {
+        let mut payload = map! {
+            "optimae_id" => self.claim.optimae_id.clone(),
+            "reason" => REJECTION_REASON,
+        };
+        if let Value::Object(evidence) = self.to_value() {
+            payload.extend(evidence);
+        }
+        Transaction::new(
+            TransactionType::OptimaeRejected,
+            self.claim.reveal.domain_id.clone(),
+            self.claim.optimizer_id.clone(),
+            payload,
+            self.claim.reveal.timestamp,
+        )
+    }
+
+    /// Reads the evidence an `optimae_rejected` transaction carries; refuses a transaction
+    /// that is not the one [`Self::to_tx`] gives ([`ConsensusError::CarrierMismatch`]).
+    pub fn from_tx(tx: &Transaction) -> Result<Self, ConsensusError> {
+        let r = RejectedOptimae::from_value(&Value::Object(tx.payload.clone()))?;
+        let expected = r.to_tx();
+        if expected.id != tx.compute_id() || tx.seal.is_some() {
+            return Err(ConsensusError::CarrierMismatch {
+                kind: TransactionType::OptimaeRejected.as_str(),
+                expected: expected.id,
+                got: tx.id.clone(),
+            });
+        }
+        Ok(r)
+    }
+
+    /// The rejections a block carries (its `optimae_rejected` transactions, in order).
     pub fn read_block(block: &Block) -> Result<Vec<RejectedOptimae>, ConsensusError> {
         block
-            .rejection_values()?
+            .layout()?
+            .rejected
             .iter()
-            .map(|v| RejectedOptimae::from_value(v).map_err(ConsensusError::from))
+            .enumerate()
+            .map(|(index, tx)| {
+                RejectedOptimae::from_tx(tx).map_err(|e| ConsensusError::InRejection {
+                    index,
+                    source: Box::new(e),
+                })
+            })
             .collect()
     }
 }
@@ -469,9 +520,9 @@ impl ChainState {
     }
 
     /// `block`, built by `generator` as the next block, also carrying `rejections` (each
-    /// valid after its accepted optimae, see [`ChainState::check_rejections`]) in its
-    /// `"rejections"` extension: merkle root, hash and seal recomputed to cover them, and
-    /// the result fully validated.
+    /// valid after its accepted optimae, see [`ChainState::check_rejections`]) as
+    /// `optimae_rejected` transactions after its accepted and announced ones: merkle root,
+    /// hash and seal recomputed to cover them, and the result fully validated.
     pub fn add_rejections(
         &self,
         generator: &Identity,
@@ -481,12 +532,14 @@ impl ChainState {
         if rejections.is_empty() {
             return Ok(block);
         }
-        let list: Vec<Value> = rejections.iter().map(RejectedOptimae::to_value).collect();
+        let at = {
+            let l = block.layout()?;
+            l.accepted.len() + l.announced.len() + l.rejected.len()
+        };
         block
-            .extensions
-            .insert(REJECTIONS_KEY.to_owned(), Value::Array(list));
-        block.header.merkle_root = block.compute_merkle_root()?;
-        block.hash = block.header.compute_hash();
+            .transactions
+            .splice(at..at, rejections.iter().map(RejectedOptimae::to_tx));
+        block.commit_extensions()?;
         block.seal = Some(generator.seal(SealKind::Block, &block.hash));
         self.validate_block(&block)?;
         Ok(block)

@@ -68,6 +68,9 @@ pub struct ChainState {
     pub(crate) finalized_hash: String,
     pub(crate) recent: VecDeque<RecentBlock>,
     pub(crate) optimae_ids: BTreeSet<String>,
+    /// Ids of every commitment on chain: each lands once, so its `optimae_announced`
+    /// transaction id is never repeated (a reference node refuses a repeated id).
+    pub(crate) announced: BTreeSet<String>,
     pub(crate) commitments: BTreeSet<String>,
     /// Every peer that contributed on chain: generated a block, had an optimae accepted or
     /// cast a vote agreeing with its quorum (never a peer seen only voting against it).
@@ -111,6 +114,7 @@ impl ChainState {
             finalized_hash: genesis.hash.clone(),
             recent: VecDeque::new(),
             optimae_ids: BTreeSet::new(),
+            announced: BTreeSet::new(),
             commitments: BTreeSet::new(),
             peers_seen: BTreeSet::new(),
             active_evaluators: BTreeSet::new(),

@@ -1,25 +1,31 @@
 //! Full block validation, application and building: the rules of a DOIN block.
 //!
 //! A block at the tip is valid when, in this order:
-//! 1. its content is consistent (`validate_content`: transaction ids, no duplicate id,
-//!    merkle root, block hash);
+//! 1. it follows the block layout (`check_layout`,
+//!    [`doin_primitives::models::block_layout`]) and its content is consistent
+//!    (`validate_content`: transaction ids, no duplicate id, the reference's merkle root
+//!    over the transaction ids, block hash). The layout:
+//!    `optimae_accepted`, then `optimae_announced`, then `optimae_rejected` transactions,
+//!    then one `evaluation_served` transaction committing to the root of its transfers and
+//!    channel operations when it has any; no key of the earlier layout;
 //! 2. its index is the next height and `previous_hash` the tip's hash;
 //! 3. its timestamp is after its parent's;
 //! 4. the generator's seal ([`SealKind::Block`] over the hash) holds and its key hashes to
 //!    `generator_id`;
 //! 5. its threshold is the difficulty rule's [`ChainState::next_threshold`];
-//! 6. every transaction is a valid OPTIMAE_ACCEPTED (see [`ChainState::check_accepted_tx`]):
-//!    type, optimizer seal, known domain, optimae id, commitment (not used on chain
-//!    before), parameter bounds, commit height within the window and the commitment
-//!    carried by the block at that height ([`crate::commitment`]), quorum membership and
-//!    every member's sealed vote with its seed, the 2/3 decision, and the recomputed
-//!    median, increment, reward fraction and effective increment. The domain's best
-//!    performance advances transaction by transaction within the block; the optimizer's
-//!    reputation factor is read at the parent (decayed to the parent's timestamp), and the
-//!    block's reputation events apply after all its transactions;
+//! 6. every `optimae_accepted` transaction is valid (see
+//!    [`ChainState::check_accepted_tx`]): optimizer seal, known domain, optimae id,
+//!    commitment (not used on chain before), parameter bounds, commit height within the
+//!    window and the commitment carried by the block at that height
+//!    ([`crate::commitment`]), quorum membership and every member's sealed vote with its
+//!    seed, the 2/3 decision, and the recomputed median, increment, reward fraction,
+//!    effective increment, quorum agreement, incentive reason and previous best. The
+//!    domain's best performance advances transaction by transaction within the block; the
+//!    optimizer's reputation factor is read at the parent (decayed to the parent's
+//!    timestamp), and the block's reputation events apply after all its transactions;
 //! 7. `weighted_performance_sum` is the sum of the effective increments in transaction
-//!    order and reaches the threshold, or the block is a commitment block (no
-//!    transactions, at least one commitment, one target block time after its parent:
+//!    order and reaches the threshold, or the block is a commitment block (no accepted
+//!    optimae, at least one commitment, one target block time after its parent:
 //!    [`ChainState::check_weight`]);
 //! 8. its `"transfers"` extension (optional) holds at most
 //!    [`crate::fee_market::MAX_TRANSFERS_PER_BLOCK`] transfers, each valid in order
@@ -30,16 +36,15 @@
 //! 10. its `"coinbase"` extension is the one [`crate::coinbase::compute_coinbase`] gives,
 //!     plus the transfers' and channel operations' tips to the generator
 //!     ([`crate::coinbase::pay_tips`]).
-//! 11. its `"rejections"` extension (optional) holds valid rejection evidence
+//! 11. its `optimae_rejected` transactions carry valid rejection evidence
 //!     ([`crate::rejection`]), applied after the transfers, channel operations and coinbase.
-//! 12. its `"commitments"` extension (optional) holds valid commitments
+//! 12. its `optimae_announced` transactions carry valid commitments
 //!     ([`crate::commitment`]), none already on chain or used by the block's optimae.
 //!
 //! No clock is read: a node checks a received block's timestamp against its own clock with
 //! [`check_not_in_future`] (the clock passed in) before it calls these functions.
 
 use doin_primitives::identity::{require_seal, Identity};
-use doin_primitives::merkle::merkle_root;
 use doin_primitives::models::{Block, BlockError, BlockHeader, Transaction, WireModel};
 use doin_primitives::seal::SealKind;
 use doin_primitives::timestamp::Timestamp;
@@ -59,6 +64,7 @@ use crate::increment::{effective_increment, raw_increment, reward_fraction};
 use crate::params::DomainParams;
 use crate::quorum::{counted_votes, decide_counted, QuorumDecision};
 use crate::reference::commitment::compute_commitment;
+use crate::reference::incentives::evaluate_verification_incentive;
 use crate::reputation::{apply_event, rep_factor, ReputationEvent};
 use crate::state::ChainState;
 use crate::transfer::BlockTransfers;
@@ -131,6 +137,18 @@ fn check_number(field: &'static str, expected: f64, got: f64) -> Result<(), Cons
             field,
             expected,
             got,
+        })
+    }
+}
+
+fn check_value(field: &'static str, expected: Value, got: Value) -> Result<(), ConsensusError> {
+    if expected == got {
+        Ok(())
+    } else {
+        Err(ConsensusError::WrongValue {
+            field,
+            expected: doin_primitives::json::to_wire_json(&expected),
+            got: doin_primitives::json::to_wire_json(&got),
         })
     }
 }
@@ -232,8 +250,9 @@ impl ChainState {
         best: Option<f64>,
         optimizer_id: &str,
         reported: f64,
-        verified: f64,
+        decision: &QuorumDecision,
     ) -> Result<Scoring, ConsensusError> {
+        let verified = decision.median;
         let increment = raw_increment(verified, best, domain.higher_is_better).ok_or(
             ConsensusError::NotAnImprovement {
                 verified,
@@ -244,17 +263,24 @@ impl ChainState {
         if fraction.is_nan() || fraction <= 0.0 {
             return Err(ConsensusError::ZeroRewardFraction { reported, verified });
         }
-        let effective = effective_increment(
+        let factor = rep_factor(self.reputation(optimizer_id));
+        let effective = effective_increment(increment, domain.weight, factor, fraction);
+        let incentive = evaluate_verification_incentive(
+            reported,
+            verified,
             increment,
             domain.weight,
-            rep_factor(self.reputation(optimizer_id)),
-            fraction,
+            factor,
+            &domain.incentive_config(),
         );
         Ok(Scoring {
             verified_performance: verified,
             increment,
             effective_increment: effective,
             reward_fraction: fraction,
+            quorum_agree_fraction: decision.agree_fraction(),
+            incentive_reason: incentive.reason,
+            previous_best_performance: best,
         })
     }
 
@@ -301,13 +327,7 @@ impl ChainState {
             .get(domain_id)
             .copied()
             .or_else(|| self.domains.get(domain_id).and_then(|d| d.best));
-        self.scoring(
-            domain,
-            best,
-            optimizer_id,
-            reported_performance,
-            decision.median,
-        )
+        self.scoring(domain, best, optimizer_id, reported_performance, &decision)
     }
 
     /// Checks one transaction for inclusion in the next block, after the transactions
@@ -355,19 +375,29 @@ impl ChainState {
             .get(&tx.domain_id)
             .copied()
             .or_else(|| self.domains.get(&tx.domain_id).and_then(|d| d.best));
-        let s = self.scoring(
-            domain,
-            best,
-            &tx.peer_id,
-            a.reported_performance,
-            decision.median,
-        )?;
+        let s = self.scoring(domain, best, &tx.peer_id, a.reported_performance, &decision)?;
         check_number("increment", s.increment, a.increment)?;
         check_number("reward_fraction", s.reward_fraction, a.reward_fraction)?;
         check_number(
             "effective_increment",
             s.effective_increment,
             a.effective_increment,
+        )?;
+        check_number(
+            "quorum_agree_fraction",
+            s.quorum_agree_fraction,
+            a.quorum_agree_fraction,
+        )?;
+        check_value(
+            "incentive_reason",
+            Value::Str(s.incentive_reason),
+            Value::Str(a.incentive_reason),
+        )?;
+        let optional = |x: Option<f64>| x.map_or(Value::Null, Value::Float);
+        check_value(
+            "previous_best_performance",
+            optional(s.previous_best_performance),
+            optional(a.previous_best_performance),
         )?;
 
         pending.best.insert(tx.domain_id.clone(), decision.median);
@@ -487,7 +517,7 @@ impl ChainState {
 
     /// Fully validates `block` as the next block (see the module doc for the rules).
     pub fn validate_block(&self, block: &Block) -> Result<BlockSummary, ConsensusError> {
-        block.validate_content()?;
+        let layout = block.validate_doin_content()?;
         let h = &block.header;
         let height = self.height + 1;
         if u64::try_from(h.index).ok() != Some(height) {
@@ -519,7 +549,7 @@ impl ChainState {
         let threshold = self.next_threshold();
         check_threshold(threshold, h.threshold)?;
         let (optimae, sum) =
-            self.check_txs(&block.transactions, block.header.timestamp.unix_micros())?;
+            self.check_txs(layout.accepted, block.header.timestamp.unix_micros())?;
         if sum.to_bits() != h.weighted_performance_sum.to_bits() {
             return Err(ConsensusError::WrongWeightedSum {
                 expected: sum,
@@ -629,6 +659,7 @@ impl ChainState {
         self.height = s.height;
         self.tip_hash = s.hash.clone();
         self.tip_time_micros = t;
+        self.announced.extend(s.commitments.iter().map(|c| c.id()));
         let commitments = s
             .commitments
             .iter()
@@ -712,26 +743,11 @@ impl ChainState {
         self.check_weight(sum, optimae.len(), commitments.len(), time)?;
         self.check_commitments(commitments)?;
         let height = self.height + 1;
-        let commitment_values: Vec<Value> = commitments
-            .iter()
-            .map(crate::commitment::OptimaeCommitment::to_value)
-            .collect();
-        let ids: Vec<String> = txs
-            .iter()
-            .map(Transaction::compute_id)
-            .chain(transfers.iter().map(Transfer::compute_id))
-            .chain(channel_ops.iter().map(|o| o.compute_id()))
-            .chain(
-                commitment_values
-                    .iter()
-                    .map(doin_primitives::hash::content_id),
-            )
-            .collect();
         let header = BlockHeader {
             index: i64::try_from(height).unwrap_or(i64::MAX),
             previous_hash: self.tip_hash.clone(),
             timestamp: Timestamp::from_unix_micros(time),
-            merkle_root: merkle_root(&ids),
+            merkle_root: String::new(),
             generator_id: generator.peer_id().to_owned(),
             weighted_performance_sum: sum,
             threshold,
@@ -741,6 +757,12 @@ impl ChainState {
             generator.peer_id(),
             &optimae,
             checked.tips + channels.tips,
+        );
+        let mut txs = txs;
+        txs.extend(
+            commitments
+                .iter()
+                .map(crate::commitment::OptimaeCommitment::to_tx),
         );
         let mut block = Block::new(header, txs);
         if !transfers.is_empty() {
@@ -756,12 +778,7 @@ impl ChainState {
                 Value::Array(list),
             );
         }
-        if !commitment_values.is_empty() {
-            block.extensions.insert(
-                doin_primitives::models::COMMITMENTS_KEY.to_owned(),
-                Value::Array(commitment_values),
-            );
-        }
+        block.commit_extensions()?;
         block
             .extensions
             .insert(COINBASE_KEY.to_owned(), coinbase.to_value());
@@ -827,7 +844,8 @@ pub fn verify_block_signatures(block: &Block) -> Result<(), ConsensusError> {
         &block.header.generator_id,
     )
     .map_err(|e| ConsensusError::BadGeneratorSeal(e.to_string()))?;
-    for (index, tx) in block.transactions.iter().enumerate() {
+    // Only accepted optimae are sealed as transactions; the others carry sealed objects.
+    for (index, tx) in block.layout()?.accepted.iter().enumerate() {
         require_seal(tx.seal.as_ref(), SealKind::Transaction, &tx.id, &tx.peer_id)
             .map_err(|e| ConsensusError::BadOptimizerSeal(e.to_string()))
             .map_err(ConsensusError::in_tx(index))?;

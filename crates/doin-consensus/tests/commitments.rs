@@ -8,11 +8,11 @@
 mod common;
 
 use common::*;
-use doin_consensus::commitment::{extension_value, OptimaeCommitment};
+use doin_consensus::commitment::OptimaeCommitment;
 use doin_consensus::quorum::{select_quorum, selection_seed};
 use doin_consensus::{ChainState, ConsensusError, Reveal};
 use doin_primitives::identity::Identity;
-use doin_primitives::models::{Block, Transfer, WireModel, COMMITMENTS_KEY};
+use doin_primitives::models::{Block, TransactionType, Transfer, WireModel};
 use doin_primitives::seal::SealKind;
 use doin_primitives::timestamp::Timestamp;
 
@@ -31,26 +31,27 @@ fn accepted_tx_unscored(
         increment: 1.0,
         effective_increment: 1.0,
         reward_fraction: 1.0,
+        ..Default::default()
     };
     doin_consensus::AcceptedOptimae::build(optimizer, r, &scoring, &v, &experiment(r.commit_height))
 }
 
 fn reseal(mut b: Block, generator: &Identity) -> Block {
-    b.header.merkle_root = b.compute_merkle_root().expect("leaves");
+    b.header.merkle_root = b.compute_merkle_root();
     b.hash = b.header.compute_hash();
     b.seal = Some(generator.seal(SealKind::Block, &b.hash));
     b
 }
 
-/// `b` carrying `commitments` instead of its own (none: the extension removed), resealed.
+/// `b` carrying `commitments` (as `optimae_announced` transactions) instead of its own,
+/// resealed.
 fn carrying(b: &Block, generator: &Identity, commitments: &[OptimaeCommitment]) -> Block {
     let mut b = b.clone();
-    if commitments.is_empty() {
-        b.extensions.shift_remove(COMMITMENTS_KEY);
-    } else {
-        let (key, value) = extension_value(commitments);
-        b.extensions.insert(key, value);
-    }
+    let at = b.layout().expect("layout").accepted.len();
+    b.transactions
+        .retain(|tx| tx.tx_type != TransactionType::OptimaeAnnounced);
+    b.transactions
+        .splice(at..at, commitments.iter().map(OptimaeCommitment::to_tx));
     reseal(b, generator)
 }
 
@@ -390,7 +391,9 @@ fn a_commitment_is_carried_once() {
         .expect_err("already carried");
     assert_eq!(in_commitment(&err), (0, &reused));
     // Used by an accepted optimae, long after the block that carried it left the recent
-    // window: carried again it is inert, since its reveal is used on chain.
+    // window: the very same commitment never lands again (its transaction id would repeat
+    // in the chain), and one sealed afresh for the same reveal lands but is inert, since
+    // its reveal is used on chain.
     let (mut solo, blocks) = solo_chain(&node, 25);
     let used = OptimaeCommitment::read_block(&blocks[0]).expect("commitments")[0].clone();
     let first = reveal(&ChainState::new(solo_params()), parameters(1), 1);
@@ -398,7 +401,8 @@ fn a_commitment_is_carried_once() {
         solo.committed_at(&first.commitment_hash(), node.peer_id()),
         None
     );
-    let again = solo
+    assert!(solo.commitment_landed(&used));
+    let err = solo
         .build_block_with_commitments(
             &node,
             Vec::new(),
@@ -407,7 +411,30 @@ fn a_commitment_is_carried_once() {
             std::slice::from_ref(&used),
             after_tip(&solo, 10.0),
         )
-        .expect("an old commitment carried again");
+        .expect_err("the same commitment again");
+    assert_eq!(
+        in_commitment(&err),
+        (
+            0,
+            &ConsensusError::CommitmentReused(used.bound_commitment.clone())
+        )
+    );
+    let resealed = OptimaeCommitment::sealed(
+        &node,
+        DOMAIN,
+        &first.commitment_hash(),
+        after_tip(&solo, 5.0),
+    );
+    let again = solo
+        .build_block_with_commitments(
+            &node,
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            std::slice::from_ref(&resealed),
+            after_tip(&solo, 10.0),
+        )
+        .expect("an old reveal committed afresh");
     solo.apply_block(&again).expect("valid");
     // A fresh timestamp, so that it is not refused as the same optimae first.
     let replayed = Reveal {
@@ -462,9 +489,11 @@ fn a_commitment_block_comes_one_block_time_after_its_parent_and_carries_a_commit
         .expect_err("an empty block");
     assert!(below(&err), "{err}");
     assert!(below(&refused(&state, &carrying(&block, &node, &[]))));
-    // The commitments without the extension are no longer covered by the root either.
+    // Commitments stripped from the transactions are no longer covered by the root either.
     let mut stripped = block.clone();
-    stripped.extensions.shift_remove(COMMITMENTS_KEY);
+    stripped
+        .transactions
+        .retain(|tx| tx.tx_type != TransactionType::OptimaeAnnounced);
     assert!(matches!(
         refused(&state, &stripped),
         ConsensusError::Content(_)

@@ -9,66 +9,10 @@ use doin_consensus::accepted::{AcceptedOptimae, Reveal};
 use doin_consensus::rejection::{stake_burn, OptimaeClaim, RejectedOptimae};
 use doin_consensus::{ChainState, ConsensusError, QuorumVote};
 use doin_primitives::identity::Identity;
-use doin_primitives::models::{Block, BlockError};
-
-/// A chain where `a` optimizes (opening it with its commitment block) and `b`, `c`, `d`
-/// generate the bootstrap blocks, then verify two more optimae as its quorum of three (as
-/// in `reputation_penalties.rs`). Each block carries `a`'s commitment to the next step;
-/// the tip also carries step `k + 2`'s, the step the tests' inflated claims reveal.
-fn chain(a: &Identity, others: [&Identity; 3]) -> (ChainState, u64) {
-    let mut p = solo_params();
-    p.quorum_min_evaluators = 3;
-    let mut state = ChainState::new(p);
-    open_chain(&mut state, a, &[step_commitment(a, 1)]);
-    let mut k = 0;
-    let generators = [a, others[0], others[1], others[2], others[0], others[0]];
-    for (i, generator) in generators.into_iter().enumerate() {
-        k += 1;
-        let r = reveal(&state, parameters(k), k);
-        let quorum = state
-            .quorum_for(DOMAIN, a.peer_id(), r.commit_height)
-            .expect("quorum");
-        let young = state.is_young(a.peer_id(), r.commit_height);
-        let voters: Vec<&Identity> = [a, others[0], others[1], others[2]]
-            .into_iter()
-            .filter(|i| {
-                quorum.iter().any(|q| q == i.peer_id()) || (young && i.peer_id() != a.peer_id())
-            })
-            .collect();
-        let tx = accepted_tx(&state, a, &r, &voters);
-        let mut next = vec![step_commitment(a, k + 1)];
-        if i + 1 == generators.len() {
-            next.push(step_commitment(a, k + 2));
-        }
-        let block = block_committing(
-            &state,
-            generator,
-            vec![tx],
-            &next,
-            time(k as i64 * BLOCK_SECS + 9),
-        );
-        state.apply_block(&block).expect("valid");
-    }
-    (state, k)
-}
+use doin_primitives::models::{Block, BlockError, TransactionType};
 
 fn points(state: &ChainState, who: &Identity) -> f64 {
     state.reputation(who.peer_id()) as f64 / 1e6
-}
-
-/// `a`'s claim on step `k` reporting twice as good as it is, and its quorum's honest votes.
-fn inflated(state: &ChainState, a: &Identity, q: &[&Identity], k: u64) -> RejectedOptimae {
-    let honest = reveal(state, parameters(k), k);
-    // Higher is better and performances are negative: half the loss is twice as good.
-    let r = Reveal {
-        reported_performance: honest.reported_performance * 0.5,
-        ..honest
-    };
-    let stake = doin_consensus::rejection::claim_stake(state.base_fee());
-    RejectedOptimae {
-        claim: OptimaeClaim::sealed(a, &r, stake),
-        votes: votes(state, a, &r, q),
-    }
 }
 
 /// A block by `generator` with `a`'s honest step `k` (to reach the threshold) and
@@ -103,7 +47,7 @@ fn sum_of_balances(state: &ChainState) -> u64 {
 #[test]
 fn a_rejected_claim_costs_its_optimizer_more_than_an_acceptance_earns_and_burns_its_stake() {
     let [a, b, c, d] = [1, 2, 3, 4].map(identity);
-    let (mut state, k) = chain(&a, [&b, &c, &d]);
+    let (mut state, k, _) = quorum_chain(&a, [&b, &c, &d]);
     let q = [&b, &c, &d];
     let before = state.clone();
     let (a0, b0) = (points(&state, &a), points(&state, &b));
@@ -112,7 +56,7 @@ fn a_rejected_claim_costs_its_optimizer_more_than_an_acceptance_earns_and_burns_
 
     // One block with an honest acceptance only, for the honest gain.
     let honest_block = block_with(&state, &a, &b, &q, k + 1, &[]).expect("builds");
-    assert!(!honest_block.extensions.contains_key("rejections"));
+    assert!(honest_block.layout().expect("layout").rejected.is_empty());
     let mut honest_state = state.clone();
     honest_state.apply_block(&honest_block).expect("valid");
     let honest_gain = points(&honest_state, &a) - a0;
@@ -122,7 +66,7 @@ fn a_rejected_claim_costs_its_optimizer_more_than_an_acceptance_earns_and_burns_
     );
 
     // The same block also carrying the rejection of an inflated claim (step k + 2).
-    let rejection = inflated(&state, &a, &q, k + 2);
+    let rejection = inflated_claim(&state, &a, &q, k + 2);
     rejection.claim.check().expect("a valid claim");
     let block =
         block_with(&state, &a, &b, &q, k + 1, std::slice::from_ref(&rejection)).expect("builds");
@@ -210,9 +154,9 @@ fn a_rejected_claim_costs_its_optimizer_more_than_an_acceptance_earns_and_burns_
 #[test]
 fn an_evaluator_that_vouches_for_the_inflated_figure_is_divergent() {
     let [a, b, c, d] = [1, 2, 3, 4].map(identity);
-    let (mut state, k) = chain(&a, [&b, &c, &d]);
+    let (mut state, k, _) = quorum_chain(&a, [&b, &c, &d]);
     let q = [&b, &c, &d];
-    let mut rejection = inflated(&state, &a, &q, k + 2);
+    let mut rejection = inflated_claim(&state, &a, &q, k + 2);
     // d colludes: it signs the optimizer's figure instead of what it measured.
     rejection.votes[2] = QuorumVote {
         verified_performance: rejection.claim.reveal.reported_performance,
@@ -253,9 +197,9 @@ fn refused(state: &ChainState, block: Result<Block, ConsensusError>) -> Consensu
 #[test]
 fn forged_or_misplaced_rejections_are_refused_for_the_rule_they_break() {
     let [a, b, c, d, e] = [1, 2, 3, 4, 5].map(identity);
-    let (state, k) = chain(&a, [&b, &c, &d]);
+    let (state, k, _) = quorum_chain(&a, [&b, &c, &d]);
     let q = [&b, &c, &d];
-    let good = inflated(&state, &a, &q, k + 2);
+    let good = inflated_claim(&state, &a, &q, k + 2);
     let build = |r: RejectedOptimae| block_with(&state, &a, &b, &q, k + 1, &[r]);
     build(good.clone()).expect("the genuine evidence builds");
 
@@ -376,19 +320,43 @@ fn forged_or_misplaced_rejections_are_refused_for_the_rule_they_break() {
         ConsensusError::CommitmentReused(_)
     ));
 
-    // A block whose evidence is stripped after sealing, or not a list: refused.
-    let mut block = build(good).expect("builds");
-    block.extensions.shift_remove("rejections");
+    // A block whose evidence is stripped after sealing: refused.
+    let block = build(good).expect("builds");
+    let mut stripped = block.clone();
+    stripped
+        .transactions
+        .retain(|tx| tx.tx_type != TransactionType::OptimaeRejected);
     assert!(matches!(
-        state.validate_block(&block),
+        state.validate_block(&stripped),
         Err(ConsensusError::Content(BlockError::MerkleMismatch { .. }))
     ));
-    block
-        .extensions
-        .insert("rejections".into(), doin_primitives::value::Value::Int(1));
+    // Evidence moved onto another peer (as if someone else were rejected), resealed:
+    // the transaction no longer matches what it carries.
+    let mut moved = block.clone();
+    let at = {
+        let l = moved.layout().expect("layout");
+        l.accepted.len() + l.announced.len()
+    };
+    moved.transactions[at].peer_id = "someone-else".into();
+    moved.transactions[at].id = moved.transactions[at].compute_id();
+    moved.header.merkle_root = moved.compute_merkle_root();
+    moved.hash = moved.header.compute_hash();
+    moved.seal = Some(b.seal(doin_primitives::seal::SealKind::Block, &moved.hash));
+    match state.validate_block(&moved) {
+        Err(ConsensusError::InRejection { source, .. }) => {
+            assert!(matches!(*source, ConsensusError::CarrierMismatch { .. }))
+        }
+        other => panic!("expected a carrier mismatch, got {other:?}"),
+    }
+    // The earlier layout's key is refused by name.
+    let mut old = block.clone();
+    old.extensions.insert(
+        "rejections".into(),
+        doin_primitives::value::Value::Array(Vec::new()),
+    );
     assert!(matches!(
-        state.validate_block(&block),
-        Err(ConsensusError::Content(BlockError::MalformedRejections(_)))
+        state.validate_block(&old),
+        Err(ConsensusError::Content(BlockError::OldLayout(_)))
     ));
 }
 
@@ -420,7 +388,7 @@ fn the_stake_rule_burns_a_fifth_of_at_least_the_required_stake_within_the_balanc
 fn a_block_carries_channel_operations_and_rejections_under_one_merkle_root() {
     use doin_primitives::models::{ChannelAction, ChannelOp, CHANNEL_OPS_KEY};
     let [a, b, c, d] = [1, 2, 3, 4].map(identity);
-    let (mut state, k) = chain(&a, [&b, &c, &d]);
+    let (mut state, k, _) = quorum_chain(&a, [&b, &c, &d]);
     let q = [&b, &c, &d];
     let deposit = state.balance(a.peer_id()) / 2;
     let open = ChannelOp::signed(
@@ -444,16 +412,26 @@ fn a_block_carries_channel_operations_and_rejections_under_one_merkle_root() {
             time((k as i64 + 1) * BLOCK_SECS + 9),
         )
         .expect("builds");
-    let rejection = inflated(&state, &a, &q, k + 2);
+    let rejection = inflated_claim(&state, &a, &q, k + 2);
     let block = state
         .add_rejections(&b, built, std::slice::from_ref(&rejection))
         .expect("evidence fits");
     assert!(block.extensions.contains_key(CHANNEL_OPS_KEY));
-    let leaves = block.merkle_leaves().expect("leaves");
-    assert_eq!(leaves[leaves.len() - 2], open.compute_id());
+    // One accepted optimae, the rejection, then the commitment to the channel operation,
+    // under the reference's merkle root of the transaction ids.
+    let layout = block.check_layout().expect("layout");
+    assert_eq!(layout.accepted.len(), 1);
+    assert_eq!(layout.rejected, [rejection.to_tx()]);
+    let commit = layout.extension_commit.expect("committed");
     assert_eq!(
-        leaves[leaves.len() - 1],
-        doin_primitives::hash::content_id(&rejection.to_value())
+        commit.payload.get("doin_extensions_root"),
+        Some(&doin_primitives::value::Value::Str(
+            doin_primitives::merkle::merkle_root(&[open.compute_id()])
+        ))
+    );
+    assert_eq!(
+        block.header.merkle_root,
+        doin_primitives::merkle::merkle_root(&block.merkle_leaves())
     );
     doin_consensus::validate::verify_block_signatures(&block).expect("seals hold");
     let burned_before = state.total_burned();

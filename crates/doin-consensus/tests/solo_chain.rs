@@ -22,7 +22,10 @@ fn solo_chain_validates_replays_and_pays_exactly() {
     // Block 1 is the commitment block carrying step 1's commitment; step k is block k + 1.
     assert_eq!(state.height(), N + 1);
     assert_eq!(state.domain(DOMAIN).expect("domain").accepted, N);
-    assert!(blocks[0].transactions.is_empty());
+    // It accepts no optimae: its one transaction announces the commitment.
+    let layout = blocks[0].check_layout().expect("layout");
+    assert!(layout.accepted.is_empty());
+    assert_eq!(layout.announced.len(), 1);
 
     // Rewards: total == Σ block rewards of the optimae blocks 2..=N+1 (the commitment
     // block pays none), split 65/30/5 to the unit.
@@ -80,7 +83,7 @@ fn reseal(mut b: Block, node: &Identity) -> Block {
         tx.id = tx.compute_id();
         tx.seal = Some(node.seal(SealKind::Transaction, &tx.id));
     }
-    b.header.merkle_root = b.compute_merkle_root().expect("leaves");
+    b.header.merkle_root = b.compute_merkle_root();
     b.hash = b.header.compute_hash();
     b.seal = Some(node.seal(SealKind::Block, &b.hash));
     b
@@ -218,6 +221,53 @@ fn tampering_fails_the_right_rule() {
         }
     ));
 
+    // The reference's keys DOIN recomputes: agreement, reason, previous best.
+    let b = tamper_payload(&good, &node, |p| {
+        p.insert("quorum_agree_fraction".into(), Value::Float(0.5));
+    });
+    assert!(matches!(
+        root(&state, &b),
+        ConsensusError::WrongNumber {
+            field: "quorum_agree_fraction",
+            ..
+        }
+    ));
+    let b = tamper_payload(&good, &node, |p| {
+        p.insert(
+            "incentive_reason".into(),
+            Value::Str("bonus 1.20: verified exceeds reported by 9.00%".into()),
+        );
+    });
+    assert!(matches!(
+        root(&state, &b),
+        ConsensusError::WrongValue {
+            field: "incentive_reason",
+            ..
+        }
+    ));
+    let b = tamper_payload(&good, &node, |p| {
+        p.insert("previous_best_performance".into(), Value::Null);
+    });
+    assert!(matches!(
+        root(&state, &b),
+        ConsensusError::WrongValue {
+            field: "previous_best_performance",
+            ..
+        }
+    ));
+    // Experiment metrics nested as before (not where the reference reads them): refused.
+    let b = tamper_payload(&good, &node, |p| {
+        let id = p.shift_remove("experiment_id").expect("top level");
+        p.insert(
+            "experiment".into(),
+            Value::Object(doin_primitives::map! { "experiment_id" => id }),
+        );
+    });
+    assert!(matches!(
+        root(&state, &b),
+        ConsensusError::MalformedPayload(_)
+    ));
+
     let b = tamper_payload(&good, &node, |p| {
         p.insert("increment".into(), Value::Float(f64::NAN));
     });
@@ -226,8 +276,9 @@ fn tampering_fails_the_right_rule() {
         ConsensusError::MalformedPayload(_)
     ));
 
+    // The accepted optimae twice (beside itself, in layout order).
     let mut b = good.clone();
-    b.transactions.push(b.transactions[0].clone());
+    b.transactions.insert(1, b.transactions[0].clone());
     let b = reseal(b, &node);
     assert!(matches!(
         root(&state, &b),
@@ -298,6 +349,7 @@ fn forged_tx(state: &ChainState, node: &Identity, r: doin_consensus::Reveal) -> 
         increment: 0.005,
         effective_increment: 0.003,
         reward_fraction: 1.0,
+        ..Default::default()
     };
     doin_consensus::AcceptedOptimae::build(node, &r, &scoring, &v, &experiment(3))
 }

@@ -91,6 +91,7 @@ fn extra_votes_cannot_carry_an_inflated_report() {
         increment: 1.0,
         effective_increment: 0.5,
         reward_fraction: 1.0,
+        ..Default::default()
     };
     let tx = AcceptedOptimae::build(&a, &inflated, &forged, &v, &experiment(3));
     assert!(matches!(

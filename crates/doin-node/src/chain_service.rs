@@ -1021,7 +1021,8 @@ impl Service {
         // whole segment on all cores; then every other rule, in order.
         let now = Timestamp::now_utc().unix_micros();
         for b in blocks {
-            b.validate_content()
+            b.validate_doin_content()
+                .map(|_| ())
                 .map_err(doin_consensus::ConsensusError::from)
                 .and_then(|()| {
                     doin_consensus::validate::check_not_in_future(
@@ -1062,7 +1063,7 @@ impl Service {
                 .map_err(ImportError::Store)?;
             crate::metrics::METRICS
                 .blocks_imported
-                .add(blocks.len() as u64);
+                .inc_by(blocks.len() as u64);
             tracing::info!(
                 appended = blocks.len(),
                 height = self.state.height(),
@@ -1374,7 +1375,7 @@ impl Service {
         tracing::info!(
             index = block.header.index,
             hash = %block.hash,
-            optimae = block.transactions.len(),
+            optimae = block.layout().map_or(0, |l| l.accepted.len()),
             sum = block.header.weighted_performance_sum,
             threshold = block.header.threshold,
             "minted block"

@@ -59,6 +59,22 @@ pub enum Command {
         #[arg(long, default_value = "public")]
         schema: String,
     },
+    /// Imports a reference node's chain into this node's stats as an archive (never as its
+    /// chain).
+    ///
+    /// Verifies the file (the reference's SQLite `chain.db`, or a JSON chain: the legacy
+    /// `chain.json` or a `/chain/blocks` answer) by the reference's rules, then loads its
+    /// optimae and experiment metrics into this node's OLAP database (`olap_db_path`,
+    /// `--olap-db` or `<data_dir>/olap.db`; and PostgreSQL when `postgres_url` is set),
+    /// every row marked `imported_from`, shown by `/stats/*` and the dashboard beside the
+    /// live experiments. A tampered file is refused naming its first bad block; importing
+    /// the same chain again adds nothing. Prints a JSON summary. The node's flags go before
+    /// the command: `doin-node --data-dir DIR import-reference chain.db`.
+    ImportReference {
+        /// The reference chain: `chain.db` or a `.json` export.
+        #[arg(value_name = "CHAIN_DB_OR_JSON")]
+        file: PathBuf,
+    },
     /// The coin: the identity key's address, balances, and signed transfers submitted to a
     /// node (the key is `--identity`, else `<data_dir>/identity.pem`).
     Wallet {
@@ -149,6 +165,23 @@ mod tests {
         assert_eq!(cli.tracing_level(), "debug");
         assert!(Cli::try_parse_from(["doin-node", "-l", "loud"]).is_err());
         assert!(cli.command.is_none());
+    }
+
+    #[test]
+    fn import_reference_takes_the_chain_file_and_the_node_flags() {
+        let cli = Cli::parse_from([
+            "doin-node",
+            "--data-dir",
+            "d",
+            "import-reference",
+            "chain.db",
+        ]);
+        match &cli.command {
+            Some(Command::ImportReference { file }) => assert_eq!(file, &PathBuf::from("chain.db")),
+            other => panic!("parsed {other:?}"),
+        }
+        assert_eq!(cli.data_dir, Some(PathBuf::from("d")));
+        assert!(Cli::try_parse_from(["doin-node", "import-reference"]).is_err());
     }
 
     #[test]

@@ -94,7 +94,8 @@ impl CommitmentPool {
             return Err(ConsensusError::UnknownDomain(c.domain_id.clone()).into());
         }
         let hash = c.bound_commitment.clone();
-        if state.bound_committed_at(&hash, &c.optimizer_id).is_some() {
+        if state.bound_committed_at(&hash, &c.optimizer_id).is_some() || state.commitment_landed(&c)
+        {
             return Err(CommitmentPoolError::OnChain(hash));
         }
         let key = (hash, c.optimizer_id.clone());
@@ -141,11 +142,12 @@ impl CommitmentPool {
         self.pending.clear();
     }
 
-    /// Drops the commitments `state` carries, and those older than
+    /// Drops the commitments `state` carries (or ever carried), and those older than
     /// [`COMMITMENT_TTL`].
     pub fn prune(&mut self, state: &ChainState, now: Instant) {
         self.pending.retain(|(hash, optimizer), p| {
             state.bound_committed_at(hash, optimizer).is_none()
+                && !state.commitment_landed(&p.commitment)
                 && now.duration_since(p.arrived) < COMMITMENT_TTL
         });
     }
@@ -222,5 +224,39 @@ mod tests {
         assert_eq!(pool.ordered().len(), 20);
         pool.prune(&state, now + COMMITMENT_TTL);
         assert!(pool.is_empty());
+    }
+
+    #[test]
+    fn a_commitment_that_landed_long_ago_is_refused_and_pruned() {
+        let mut state = state();
+        let me = Identity::from_scalar_bytes(&[7; 32]).unwrap();
+        let now = Instant::now();
+        let old = commitment(&me, 0);
+        let mut pool = CommitmentPool::new(20);
+        pool.insert(old.clone(), &state, now).unwrap();
+        // It lands in a commitment block, then enough commitment blocks follow for the
+        // window of recent blocks to forget that block.
+        let window = state.params().max_commit_age_blocks + 2;
+        for n in 0..window {
+            let c = if n == 0 {
+                old.clone()
+            } else {
+                commitment(&me, n)
+            };
+            let at = Timestamp::from_unix_micros(state.tip_time_micros() + 3_600 * 1_000_000);
+            let block = state
+                .build_block_with_commitments(&me, Vec::new(), Vec::new(), Vec::new(), &[c], at)
+                .unwrap();
+            state.apply_block(&block).unwrap();
+        }
+        assert!(state
+            .bound_committed_at(&old.bound_commitment, me.peer_id())
+            .is_none());
+        pool.prune(&state, now);
+        assert!(pool.is_empty());
+        assert!(matches!(
+            pool.insert(old, &state, now),
+            Err(CommitmentPoolError::OnChain(_))
+        ));
     }
 }

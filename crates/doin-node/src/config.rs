@@ -241,6 +241,15 @@ pub struct DomainRole {
     /// Price of one inference request for this domain, base units (DOIN extension;
     /// default 0). Reported to clients; collected by the node's payment check.
     pub inference_price: u64,
+    /// The interpreter of the domain's external (`python:`) plugins, a program or
+    /// `[program, args…]`, set once for all four of them (optimizer, evaluator, synthetic
+    /// data, inference); a plugin config's own `plugin_command` overrides it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plugin_command: Option<serde_json::Value>,
+    /// `{NAME: value}` added to the environment of all the domain's external plugins; a
+    /// plugin config's own `plugin_env` overrides it name by name.
+    #[serde(skip_serializing_if = "serde_json::Map::is_empty")]
+    pub plugin_env: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Default for DomainRole {
@@ -264,6 +273,8 @@ impl Default for DomainRole {
             resource_limits: ResourceLimits::default(),
             incentive_config: IncentiveConfig::default(),
             inference_price: 0,
+            plugin_command: None,
+            plugin_env: Default::default(),
         }
     }
 }

@@ -216,9 +216,10 @@ impl EvaluatorWorker {
             .generate(seed)
             .map_err(|e| format!("synthetic data: {e}"))?;
         let evaluate = || plugins.evaluator.evaluate(&task.parameters, &data);
-        let performance =
-            crate::metrics::timed(&crate::metrics::METRICS.evaluation_seconds, evaluate)
-                .map_err(|e| format!("evaluator: {e}"))?;
+        let timer = crate::metrics::METRICS
+            .plugin_call(crate::metrics::PluginCall::Evaluation, &task.domain_id);
+        let performance = crate::metrics::timed(timer.as_ref(), evaluate)
+            .map_err(|e| format!("evaluator: {e}"))?;
         let vote = QuorumVote {
             optimae_id: task.optimae_id.clone(),
             domain_id: task.domain_id.clone(),

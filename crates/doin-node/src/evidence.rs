@@ -1,6 +1,6 @@
 //! Rejection evidence, node side: optimizers' sealed claims and the quorum votes on them,
-//! pooled from verification tasks and gossip, and turned into the `"rejections"` a minted
-//! block carries ([`doin_consensus::rejection`]).
+//! pooled from verification tasks and gossip, and turned into the `optimae_rejected`
+//! transactions a minted block carries ([`doin_consensus::rejection`]).
 //!
 //! * An optimizer seals an [`OptimaeClaim`] for every optimae it sends to its quorum; the
 //!   claim rides with each verification task (and its `task_created` announcement) under

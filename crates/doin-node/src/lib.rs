@@ -25,6 +25,8 @@
 //!   claims and votes, and the rejections a minted block carries ([`evidence_gossip`]).
 //! * [`api`] — the HTTP API (the reference's paths, plus `/transfers`, `/balance`,
 //!   `/channels`, `GET /inference/{task_id}` and `/inference/channels`).
+//! * [`import_reference`] — `doin-node import-reference`: a reference chain verified by
+//!   the reference's rules and loaded into the stats as an archive, never as our chain.
 //! * [`wallet`] — `doin-node wallet address|balance|transfer`; [`wallet_channel`] —
 //!   `doin-node wallet channel open|update|countersign|close|dispute|settle|show`.
 //! * [`inference`] — inference requests: served with each domain's best optimae on chain
@@ -48,6 +50,7 @@ pub mod evaluator;
 pub mod evidence;
 pub mod evidence_gossip;
 pub mod http_body;
+pub mod import_reference;
 pub mod inference;
 pub mod mempool;
 pub mod metrics;

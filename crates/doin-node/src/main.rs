@@ -29,6 +29,14 @@ fn main() -> anyhow::Result<()> {
         None => NodeConfig::embedded_default(),
     };
     cli.apply(&mut config);
+    if let Some(Command::ImportReference { file }) = &cli.command {
+        let postgres =
+            (!config.postgres_url.is_empty()).then_some((config.postgres_url.as_str(), "public"));
+        let outcome =
+            doin_node::import_reference::import_reference(file, &config.olap_db_path(), postgres)?;
+        println!("{}", outcome.to_json());
+        return Ok(());
+    }
     if let Some(Command::Wallet { command }) = &cli.command {
         let path = config.identity_path();
         let identity = doin_primitives::identity::Identity::load_or_generate(&path)

@@ -63,7 +63,7 @@ pub struct OptimizerLoop {
     pub stop: watch::Receiver<bool>,
     /// The runtime (to talk to async components from this thread).
     pub runtime: tokio::runtime::Handle,
-    /// The peers; with any configured, the loop first waits (bounded) for a sync with one.
+    /// The peers; with any known, the loop first waits (bounded) for a sync with one.
     pub peers: crate::peers::PeerSet,
     /// The network, to announce verification tasks (`task_created`).
     pub net: Option<doin_net::service::NetHandle>,
@@ -77,7 +77,7 @@ pub struct OptimizerLoop {
 }
 
 /// How long a node with peers waits for its first sync before optimizing alone.
-const PEER_WAIT: Duration = Duration::from_secs(30);
+pub const PEER_WAIT: Duration = Duration::from_secs(30);
 
 /// The quorum wait for an `eval_poll_interval` (seconds).
 pub fn quorum_timeout(eval_poll_interval: f64) -> Duration {
@@ -128,10 +128,11 @@ impl OptimizerLoop {
         });
         tracing::info!(domain = %domain, experiment_id = %experiment_id, target = ?self.target_performance, "optimizing");
         let mut tracker = self.stats.as_ref().map(|s| s.start(&experiment_id));
-        // Like the reference, a node with peers, or on a network chain, first waits for a
-        // peer (bounded), so that it starts from the network's chain rather than racing on
-        // its own.
-        if !self.peers.endpoints().is_empty() || !self.chain.view().solo {
+        // A node with peers to sync from first waits for one (bounded), so that it starts
+        // from the network's chain rather than racing on its own. A node with none (the
+        // first node of a network) has nobody to wait for and starts at once; the
+        // reference waited 30 s here whenever its chain had a quorum.
+        if !self.peers.endpoints().is_empty() {
             let waited = Instant::now();
             while !self.peers.synced_once()
                 && waited.elapsed() < PEER_WAIT
@@ -298,7 +299,9 @@ impl OptimizerLoop {
         best: Option<&Candidate>,
         migrant: Option<&crate::migration::Migrant>,
     ) -> Result<Candidate, doin_plugins::PluginError> {
-        let metric = &crate::metrics::METRICS.optimizer_step_seconds;
+        let timer = crate::metrics::METRICS
+            .plugin_call(crate::metrics::PluginCall::OptimizerStep, &self.domain_id);
+        let metric = timer.as_ref();
         if let Some(m) = migrant {
             let from = Candidate {
                 parameters: m.parameters.clone(),
@@ -406,7 +409,7 @@ impl OptimizerLoop {
             return None;
         }
         self.board.update(&domain, |p| p.committed += 1);
-        crate::metrics::METRICS.optimae_committed.inc();
+        crate::metrics::METRICS.optimae(&domain, crate::metrics::OptimaeOutcome::Committed);
         Some(Committed {
             candidate: best.clone(),
             nonce,
@@ -630,7 +633,7 @@ impl OptimizerLoop {
             let _ = self.chain.rejections().offer_vote(&p.claim, v);
         }
         let quorum_voted = p.quorum_voted();
-        crate::metrics::METRICS.quorum_outcome(quorum_voted);
+        crate::metrics::METRICS.quorum_outcome(&domain, quorum_voted);
         if !quorum_voted {
             tracing::info!(domain = %domain, votes = p.votes().count(), quorum = p.quorum.len(), "quorum incomplete; optimae dropped");
             return None;
@@ -640,14 +643,17 @@ impl OptimizerLoop {
             .first()
             .map(|v| v.synthetic_data_hash.clone())
             .unwrap_or_default();
+        let performance = p.performance();
+        // As the reference writes them: seconds rounded to milliseconds, and the
+        // optimizer's own measurement of its champion as its metrics.
         let experiment = Experiment {
             experiment_id: experiment_id.to_owned(),
             round_number: i64::try_from(p.round).unwrap_or(i64::MAX),
-            time_to_this_result_seconds: p.elapsed,
+            time_to_this_result_seconds: (p.elapsed * 1000.0).round() / 1000.0,
             optimization_config_hash: self.optimization_config_hash.clone(),
             data_hash,
+            champion_metrics: doin_primitives::map! { "performance" => performance },
         };
-        let performance = p.performance();
         let round = p.round;
         let proposal = Proposal {
             reveal: p.reveal,
@@ -657,7 +663,7 @@ impl OptimizerLoop {
         match self.runtime.block_on(self.chain.submit(proposal)) {
             Ok(outcome) => {
                 self.board.update(&domain, |p| p.accepted += 1);
-                crate::metrics::METRICS.optimae_accepted.inc();
+                crate::metrics::METRICS.optimae(&domain, crate::metrics::OptimaeOutcome::Accepted);
                 tracing::info!(
                     domain = %domain,
                     round,
@@ -670,7 +676,7 @@ impl OptimizerLoop {
             }
             Err(reason) => {
                 self.board.update(&domain, |p| p.rejected += 1);
-                crate::metrics::METRICS.optimae_rejected.inc();
+                crate::metrics::METRICS.optimae(&domain, crate::metrics::OptimaeOutcome::Rejected);
                 tracing::info!(domain = %domain, round, "optimae not accepted: {reason}");
                 None
             }

@@ -1,17 +1,19 @@
 //! The plugins each configured domain runs on this node, built from the registry.
 
+use doin_plugins::external::PROCESS_KEYS;
 use doin_plugins::{Evaluator, Optimizer, PluginError, PluginRegistry, SyntheticDataGenerator};
 use doin_primitives::value::{Map, Value};
 
 use crate::config::DomainRole;
 
 /// A plugin config as the plugins read it: the domain's config object, with the domain's
-/// `param_bounds` added when the config has none (as the reference does).
+/// `param_bounds` added when the config has none (as the reference does), and the
+/// settings of an external plugin's process shared as [`with_shared_process`] says.
 pub fn plugin_config(
     role: &DomainRole,
     section: &serde_json::Map<String, serde_json::Value>,
 ) -> Result<Map, PluginError> {
-    let mut text_map = section.clone();
+    let mut text_map = with_shared_process(role, section);
     if !text_map.contains_key("param_bounds") && !role.param_bounds.is_empty() {
         let bounds: serde_json::Map<String, serde_json::Value> = role
             .param_bounds
@@ -29,6 +31,49 @@ pub fn plugin_config(
         )),
         Err(e) => Err(PluginError::config("optimization_config", e.to_string())),
     }
+}
+
+/// `section` with the process settings ([`PROCESS_KEYS`]: `plugin_command`, `plugin_env`,
+/// …) a domain sets once for all its plugins. Each key comes from the section itself, else
+/// from the domain (`plugin_command`, `plugin_env` beside `optimization_plugin`), else from
+/// `optimization_config`, so that a synthetic-data or inference plugin with a config of its
+/// own still runs under the optimizer's interpreter; `plugin_env` objects merge name by
+/// name, the nearer one winning.
+fn with_shared_process(
+    role: &DomainRole,
+    section: &serde_json::Map<String, serde_json::Value>,
+) -> serde_json::Map<String, serde_json::Value> {
+    let mut domain = serde_json::Map::new();
+    if let Some(command) = &role.plugin_command {
+        domain.insert("plugin_command".into(), command.clone());
+    }
+    if !role.plugin_env.is_empty() {
+        domain.insert(
+            "plugin_env".into(),
+            serde_json::Value::Object(role.plugin_env.clone()),
+        );
+    }
+    let layers = [&role.optimization_config, &domain, section];
+    let mut out = section.clone();
+    for key in PROCESS_KEYS {
+        let values: Vec<&serde_json::Value> = layers.iter().filter_map(|l| l.get(key)).collect();
+        let Some(nearest) = values.last() else {
+            continue;
+        };
+        let value = match key {
+            "plugin_env" if values.iter().all(|v| v.is_object()) => serde_json::Value::Object(
+                values
+                    .iter()
+                    .filter_map(|v| v.as_object())
+                    .flat_map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())))
+                    .collect(),
+            ),
+            // A malformed value is left for the plugin's own config check to name.
+            _ => (*nearest).clone(),
+        };
+        out.insert(key.to_owned(), value);
+    }
+    out
 }
 
 /// `config` with the domain's `resource_limits` as the limits of an external plugin
@@ -122,6 +167,74 @@ pub fn optimizer_plugin(
 mod tests {
     use super::*;
     use crate::config::NodeConfig;
+
+    fn object(v: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
+        v.as_object().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn a_domains_plugin_command_and_environment_reach_every_plugin() {
+        let role = DomainRole {
+            plugin_command: Some(serde_json::json!(["python3", "-X", "utf8"])),
+            plugin_env: object(serde_json::json!({"PYTHONPATH": "/sdk", "A": "domain"})),
+            optimization_config: object(serde_json::json!({"n_params": 3})),
+            synthetic_data_config: object(serde_json::json!({
+                "noise_std": 0.1,
+                "plugin_env": {"A": "synthetic", "B": "own"}
+            })),
+            inference_config: object(serde_json::json!({"plugin_command": "python3.12"})),
+            ..DomainRole::default()
+        };
+        let synthetic = with_shared_process(&role, &role.synthetic_data_config);
+        assert_eq!(
+            synthetic["plugin_command"],
+            serde_json::json!(["python3", "-X", "utf8"])
+        );
+        assert_eq!(
+            synthetic["plugin_env"],
+            serde_json::json!({"PYTHONPATH": "/sdk", "A": "synthetic", "B": "own"})
+        );
+        assert_eq!(synthetic["noise_std"], 0.1);
+        let inference = with_shared_process(&role, &role.inference_config);
+        assert_eq!(inference["plugin_command"], "python3.12");
+        assert_eq!(
+            inference["plugin_env"],
+            serde_json::json!({"PYTHONPATH": "/sdk", "A": "domain"})
+        );
+        assert!(
+            with_shared_process(&role, &role.optimization_config).contains_key("plugin_command")
+        );
+        // Nothing set anywhere: nothing added (built-in plugins see their config as is).
+        let plain = DomainRole::default();
+        assert_eq!(
+            with_shared_process(&plain, &role.optimization_config),
+            role.optimization_config
+        );
+    }
+
+    #[test]
+    fn an_optimizers_process_settings_reach_plugins_with_configs_of_their_own() {
+        let role = DomainRole {
+            optimization_config: object(serde_json::json!({
+                "plugin_command": "python3",
+                "plugin_env": {"PYTHONPATH": "/sdk"},
+                "plugin_timeout_seconds": 5,
+                "step_size": 0.5
+            })),
+            synthetic_data_config: object(serde_json::json!({"noise_std": 0.1})),
+            ..DomainRole::default()
+        };
+        let synthetic = with_shared_process(&role, &role.synthetic_data_config);
+        assert_eq!(
+            synthetic["plugin_env"],
+            serde_json::json!({"PYTHONPATH": "/sdk"})
+        );
+        assert_eq!(synthetic["plugin_timeout_seconds"], 5);
+        assert!(
+            !synthetic.contains_key("step_size"),
+            "only process settings are shared"
+        );
+    }
 
     #[test]
     fn the_wine_quality_example_config_runs_its_domain() {

@@ -67,7 +67,7 @@ pub async fn run(
             _ = stop.changed() => break,
         }
         let view = chain.borrow().clone();
-        let peer_height = crate::metrics::METRICS.sync_peer_height.get();
+        let peer_height = crate::metrics::METRICS.sync_peer_height();
         let behind = syncing(view.height, peer_height);
         if terminal {
             match (&sync_bar, behind) {

@@ -20,8 +20,7 @@ const PG_MAX_BACKOFF: Duration = Duration::from_secs(60);
 
 /// Opens the CSV and the OLAP database the config names (defaults under `data_dir`).
 pub fn open(config: &NodeConfig) -> anyhow::Result<StatsHandle> {
-    let mut options = StatsOptions::new(config.olap_db_path(), Some(config.stats_file_path()));
-    options.quorum_tolerance = config.quorum_tolerance;
+    let options = StatsOptions::new(config.olap_db_path(), Some(config.stats_file_path()));
     StatsHandle::open(options).context("opening the experiment stats")
 }
 

@@ -148,9 +148,7 @@ impl SyncClient {
     pub async fn chain_status(&self, endpoint: &str) -> Result<PeerChain, String> {
         let v = self.get(&format!("http://{endpoint}/chain/status")).await?;
         let chain = parse_chain_status(&v)?;
-        crate::metrics::METRICS
-            .sync_peer_height
-            .max(chain.height.max(0) as u64);
+        crate::metrics::METRICS.peer_height_seen(chain.height.max(0) as u64);
         Ok(chain)
     }
 

@@ -282,6 +282,48 @@ impl NodeApi {
     }
 }
 
+impl NodeApi {
+    /// Follows node `node`'s chain as a reference node's sync does: `GET /chain/status`,
+    /// then `GET /chain/blocks` from its own height in ranges of at most 50 blocks, each
+    /// block's served JSON parsed with the reference's models and appended by its rule
+    /// ([`doin_consensus::reference::sync`]). Fails naming the first block it refuses.
+    pub async fn follow_as_reference(
+        &self,
+        node: usize,
+    ) -> anyhow::Result<doin_consensus::reference::sync::ReferenceFollower> {
+        use doin_primitives::value::Value;
+        let mut follower = doin_consensus::reference::sync::ReferenceFollower::new();
+        let (_, status) = self.call(node, "/chain/status", None).await?;
+        let their_height = status["chain_height"]
+            .as_i64()
+            .ok_or_else(|| anyhow::anyhow!("/chain/status without chain_height: {status}"))?;
+        while follower.height() < their_height {
+            let from = follower.height();
+            let to = (their_height - 1).min(from + 49);
+            let url = format!(
+                "http://127.0.0.1:{}/chain/blocks?from={from}&to={to}",
+                self.ports[node]
+            );
+            let text = self.client.get(url).send().await?.text().await?;
+            let answer = doin_primitives::json::parse(&text)?;
+            let Some(Value::Array(blocks)) = answer.as_object().and_then(|m| m.get("blocks"))
+            else {
+                anyhow::bail!("/chain/blocks answer without a blocks list: {text:.200}");
+            };
+            if blocks.is_empty() {
+                anyhow::bail!("/chain/blocks from {from} to {to} served no block");
+            }
+            for b in blocks {
+                let index = follower.height();
+                follower
+                    .append(b)
+                    .map_err(|e| anyhow::anyhow!("a reference node refuses block {index}: {e}"))?;
+            }
+        }
+        Ok(follower)
+    }
+}
+
 impl TestNet {
     /// Each node's chain up to `height`, replayed from its `chain.db` into consensus state
     /// (what a restarted node would rebuild).

@@ -231,6 +231,23 @@ fn an_inflated_report_is_rejected_on_chain_and_costs_reputation_and_stake() {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
 
+        // A reference node follows the chain and counts the rejection against the cheater
+        // (its reputation −3), as DOIN does.
+        let reference = arena
+            .net
+            .api()
+            .expect("HTTP client")
+            .follow_as_reference(0)
+            .await
+            .expect("a reference node follows");
+        let derived = reference.derived();
+        assert_eq!(
+            derived.rejected.get(cheater.id.peer_id()),
+            Some(&1),
+            "{derived:?}"
+        );
+        assert_eq!(derived.rejected.len(), 1);
+
         arena.keeps_minting(2).await;
         drop(server);
         arena.net.shutdown().await;

@@ -27,7 +27,7 @@ fn votes_come_from_the_drawn_quorum(arena: &Arena, i: usize) -> usize {
     let mut checked = 0;
     for block in &blocks {
         let at = block.header.timestamp.unix_micros();
-        for tx in &block.transactions {
+        for tx in block.check_layout().expect("layout").accepted {
             let a = AcceptedOptimae::from_tx(tx).expect("accepted optimae");
             if state.is_young(&a.optimizer_id, a.commit_height) {
                 continue;

@@ -27,7 +27,7 @@ fn votes_with_another_seed_are_refused() {
         let mut replay = ChainState::new(arena.params.clone());
         let mut with_quorum = 0;
         for block in &blocks {
-            for tx in &block.transactions {
+            for tx in block.check_layout().expect("layout").accepted {
                 let a = AcceptedOptimae::from_tx(tx).expect("accepted optimae");
                 for v in &a.votes {
                     let expected = replay

@@ -291,6 +291,17 @@ fn channels_pay_dispute_and_agree_on_every_node() {
         );
         assert_eq!(s.channel_nonce(&ids[0]), 3);
         assert_eq!(s.channel_nonce(&ids[1]), 3);
+        // A reference node follows the whole chain, the channel operations' commitments
+        // included.
+        let reference = api
+            .http
+            .follow_as_reference(0)
+            .await
+            .expect("reference follows");
+        assert!(reference.height() > height);
+        let stored = &reference.derived().stored;
+        assert!(stored.get("evaluation_served") >= Some(&1), "{stored:?}");
+        assert!(stored.get("optimae_announced") >= Some(&1), "{stored:?}");
 
         // A restart rebuilds the channels from the chain.
         let (_, before) = api.call(2, &format!("/channels/{second}"), None).await;

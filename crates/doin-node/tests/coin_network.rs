@@ -247,6 +247,20 @@ fn transfers_agree_on_every_node_and_bad_ones_are_refused() {
         for id in &ids {
             assert!(s.nonce(id) >= 3);
         }
+        // A reference node follows the whole chain, the transfers' commitments included,
+        // and counts the same accepted optimae.
+        let reference = api
+            .http
+            .follow_as_reference(0)
+            .await
+            .expect("reference follows");
+        assert!(reference.height() > height);
+        let derived = reference.derived();
+        assert!(
+            derived.stored.get("evaluation_served") >= Some(&1),
+            "{derived:?}"
+        );
+        assert!(derived.accepted_count >= s.domains().values().map(|d| d.accepted).sum());
 
         // A restart rebuilds the accounts from the chain.
         let before = api.get(2, &format!("/balance/{}", ids[2])).await;

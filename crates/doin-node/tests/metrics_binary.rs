@@ -1,6 +1,6 @@
-//! `/metrics` of the real binary parses as the Prometheus text format, and its counters
-//! move while the node mints blocks: blocks minted, optimae committed and accepted,
-//! quorum outcomes, plugin call time and HTTP latency.
+//! `/metrics` of the real binary parses with a real Prometheus text-format parser, and its
+//! counters move while the node mints blocks: blocks minted, optimae committed and accepted
+//! (per domain), quorum outcomes, plugin call time and HTTP latency.
 
 mod common;
 mod prometheus_text;
@@ -41,10 +41,11 @@ fn metrics_parse_and_counters_move_during_a_run() {
         "doin_plugin_call_seconds",
         "doin_http_request_duration_seconds",
     ] {
-        let f = second.families.get(family);
+        let f = second.family(family);
         assert!(
-            f.is_some_and(|f| !f.kind.is_empty() && f.help.is_some()),
-            "{family} lacks TYPE/HELP"
+            f.is_some_and(|f| !f.help.is_empty()),
+            "{family} lacks TYPE/HELP in {:?}",
+            second.names()
         );
     }
     let moved = |name: &str, labels: &[(&str, &str)]| {
@@ -53,24 +54,38 @@ fn metrics_parse_and_counters_move_during_a_run() {
     };
     moved("doin_chain_height", &[]);
     moved("doin_blocks_minted_total", &[]);
-    moved("doin_optimae_total", &[("outcome", "committed")]);
-    moved("doin_optimae_total", &[("outcome", "accepted")]);
-    moved("doin_quorum_total", &[("outcome", "complete")]);
+    // The solo node's one domain is `quadratic`: its series carry the domain.
+    let quadratic = ("domain", "quadratic");
+    moved("doin_optimae_total", &[("outcome", "committed"), quadratic]);
+    moved("doin_optimae_total", &[("outcome", "accepted"), quadratic]);
+    moved("doin_quorum_total", &[("outcome", "complete"), quadratic]);
+    moved("doin_domain_round", &[quadratic]);
+    assert!(second
+        .value("doin_domain_best_performance", &[quadratic])
+        .is_some());
     moved(
-        "doin_plugin_call_seconds_count",
-        &[("call", "optimizer_step")],
+        "doin_plugin_call_seconds",
+        &[("call", "optimizer_step"), quadratic],
     );
-    moved("doin_plugin_call_seconds_count", &[("call", "evaluation")]);
     moved(
-        "doin_http_request_duration_seconds_count",
-        &[("route", "/status"), ("method", "GET")],
+        "doin_plugin_call_seconds",
+        &[("call", "evaluation"), quadratic],
+    );
+    moved(
+        "doin_http_request_duration_seconds",
+        &[("route", "/status"), ("method", "GET"), ("status", "200")],
     );
     assert!(second
         .value(
-            "doin_http_request_duration_seconds_count",
-            &[("route", "/metrics")]
+            "doin_http_request_duration_seconds",
+            &[("route", "/metrics"), ("method", "GET")]
         )
         .is_some());
+    // Outcomes that have not happened yet are there at zero, so a rate over them works.
+    assert_eq!(
+        second.value("doin_gossip_messages_in_total", &[("outcome", "refused")]),
+        Some(0.0)
+    );
     assert_eq!(second.value("doin_sync_progress_ratio", &[]), Some(1.0));
     let minted = second
         .value("doin_blocks_minted_total", &[])
@@ -81,6 +96,13 @@ fn metrics_parse_and_counters_move_during_a_run() {
     assert!(
         minted == height - 1.0 || minted == height,
         "minted {minted}, height {height}"
+    );
+
+    // Served as the classic text format, which is what the body is.
+    let response = reqwest::blocking::get(node.url("/metrics")).expect("/metrics");
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/plain; version=0.0.4; charset=utf-8"
     );
 
     // The dashboard routes are in the OpenAPI document.

@@ -94,7 +94,7 @@ fn three_nodes_mint_through_quorums_and_agree() {
             .apply_block(b)
             .unwrap_or_else(|e| panic!("block {}: {e}", b.header.index));
         generators.insert(b.header.generator_id.clone());
-        for tx in &b.transactions {
+        for tx in b.check_layout().expect("layout").accepted {
             let a = AcceptedOptimae::from_tx(tx).expect("accepted optimae");
             if a.votes.len() == 2 && a.votes.iter().all(|v| v.evaluator_id != a.optimizer_id) {
                 verified_by_others += 1;
@@ -105,6 +105,21 @@ fn three_nodes_mint_through_quorums_and_agree() {
         verified_by_others > 0,
         "no optimae was verified by a quorum of two other nodes"
     );
+    // A reference node bootstrapped to node a follows the whole chain, commitments
+    // included, and counts every accepted optimae.
+    let api = doin_node::testnet::NodeApi::new(vec![ports[0]]).expect("HTTP client");
+    let reference = doin_node::testnet::runtime()
+        .block_on(api.follow_as_reference(0))
+        .expect("a reference node follows");
+    assert!(reference.height() >= blocks.len() as i64);
+    let derived = reference.derived();
+    let accepted = state.domain("quadratic").expect("domain").accepted;
+    assert!(derived.accepted_count >= accepted, "{derived:?}");
+    assert!(derived.stored.get("optimae_announced") >= Some(&1));
+    assert!(derived
+        .chain_metrics
+        .iter()
+        .all(|row| row.experiment_id.is_some()));
     eprintln!(
         "height {}, {} generators, {verified_by_others} optimae verified by quorums of other nodes",
         blocks.len(),

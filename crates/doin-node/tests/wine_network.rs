@@ -71,7 +71,7 @@ fn blocks(net: &TestNet, i: usize) -> Vec<Block> {
 fn optimae(blocks: &[Block]) -> Vec<AcceptedOptimae> {
     blocks
         .iter()
-        .flat_map(|b| &b.transactions)
+        .flat_map(|b| b.check_layout().expect("layout").accepted)
         .map(|tx| AcceptedOptimae::from_tx(tx).expect("accepted optimae"))
         .collect()
 }

@@ -12,7 +12,8 @@
 //! * [`hash`] and [`merkle`] — SHA-256 hex ids and the reference's merkle rule.
 //! * [`models`] — blocks, transactions, optimae, tasks, domains, coin objects (transfers,
 //!   payment-channel operations and updates) and the message envelope with its payloads,
-//!   each with its reference id.
+//!   each with its reference id; [`models::block_layout`] — how a block carries DOIN's
+//!   extensions in the reference's transaction list, so reference nodes accept it.
 //! * [`identity`] — P-256 keys, peer ids, DER signatures.
 //! * [`synthetic_hash`] — the reference's fingerprint of synthetic evaluation data.
 //! * [`seal`] — the signed-envelope extension: which bytes are signed and where the

@@ -2,19 +2,18 @@
 //! them, for `fact_chain_optimae`.
 
 use doin_consensus::accepted::AcceptedOptimae;
-use doin_consensus::quorum::agrees;
 use doin_primitives::cjson::to_cjson;
 use doin_primitives::models::{Block, TransactionType};
 use doin_primitives::Value;
 
 use crate::model::ChainOptimaeRow;
 
-/// The rows of a block's OPTIMAE_ACCEPTED transactions, in block order. `quorum_tolerance`
-/// is the chain's agreement tolerance (for `quorum_agree_fraction`);
-/// `previous_best_performance` is left for the writer, which knows the earlier rows.
-/// Transactions that do not parse are skipped with a warning (the chain validated them,
-/// so this only happens for a block format this version does not know).
-pub fn chain_optimae_rows(block: &Block, quorum_tolerance: f64) -> Vec<ChainOptimaeRow> {
+/// The rows of a block's OPTIMAE_ACCEPTED transactions, in block order, read from the
+/// payload keys the reference writes (experiment metrics, `quorum_agree_fraction`,
+/// `previous_best_performance`, at the payload's top level). Transactions that do not
+/// parse are skipped with a warning (the chain validated them, so this only happens for a
+/// block format this version does not know).
+pub fn chain_optimae_rows(block: &Block) -> Vec<ChainOptimaeRow> {
     let mut rows = Vec::new();
     for tx in &block.transactions {
         if tx.tx_type != TransactionType::OptimaeAccepted {
@@ -27,20 +26,6 @@ pub fn chain_optimae_rows(block: &Block, quorum_tolerance: f64) -> Vec<ChainOpti
                 continue;
             }
         };
-        let quorum_agree_fraction = (!a.votes.is_empty()).then(|| {
-            let agree = a
-                .votes
-                .iter()
-                .filter(|v| {
-                    agrees(
-                        v.verified_performance,
-                        a.verified_performance,
-                        quorum_tolerance,
-                    )
-                })
-                .count();
-            agree as f64 / a.votes.len() as f64
-        });
         rows.push(ChainOptimaeRow {
             optimae_id: a.optimae_id,
             domain_id: a.domain_id,
@@ -54,9 +39,9 @@ pub fn chain_optimae_rows(block: &Block, quorum_tolerance: f64) -> Vec<ChainOpti
             time_to_this_result_seconds: a.experiment.time_to_this_result_seconds,
             optimization_config_hash: a.experiment.optimization_config_hash,
             data_hash: a.experiment.data_hash,
-            previous_best_performance: None,
+            previous_best_performance: a.previous_best_performance,
             reward_fraction: a.reward_fraction,
-            quorum_agree_fraction,
+            quorum_agree_fraction: Some(a.quorum_agree_fraction),
             block_height: block.header.index,
             block_timestamp: block.header.timestamp.isoformat(),
         });

@@ -30,12 +30,15 @@
 //!   `converged` flag of one experiment.
 //! * [`chain`] — the `fact_chain_optimae` rows of a block's OPTIMAE_ACCEPTED
 //!   transactions (any node, optimizer or not, records every participant's results).
+//! * [`archive`] — a reference chain's history imported beside ours, every row marked with
+//!   `imported_from`; what the node derives from its own chain ignores those rows.
 //! * [`reader`] — [`OlapReader`], read-only queries and the online backup.
 //! * [`pg`] — the PostgreSQL export: schema with PostgreSQL types, incremental and
 //!   idempotent sync (high-water marks, `ON CONFLICT`), and a background loop with back-off.
 //! * [`pg_tls`] — PostgreSQL connections with TLS (rustls), libpq's `sslmode` and
 //!   `sslrootcert`; the anchor table of `doin-node` connects through it too.
 
+pub mod archive;
 pub mod chain;
 pub mod csv;
 pub mod error;

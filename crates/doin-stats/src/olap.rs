@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use doin_primitives::models::Block;
 use doin_primitives::Timestamp;
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection};
 
 use crate::chain::chain_optimae_rows;
 use crate::csv::ExperimentCsv;
@@ -43,8 +43,6 @@ pub struct StatsOptions {
     pub csv_path: Option<PathBuf>,
     /// Records the writer queue holds.
     pub queue_capacity: usize,
-    /// The chain's quorum agreement tolerance (for `quorum_agree_fraction`).
-    pub quorum_tolerance: f64,
 }
 
 impl StatsOptions {
@@ -54,7 +52,6 @@ impl StatsOptions {
             olap_path: olap_path.into(),
             csv_path,
             queue_capacity: DEFAULT_QUEUE_CAPACITY,
-            quorum_tolerance: 0.05,
         }
     }
 }
@@ -120,7 +117,7 @@ impl StatsHandle {
             Some(p) => Some(Mutex::new(ExperimentCsv::open(p)?)),
             None => None,
         };
-        let writer = Writer::open(&options.olap_path, options.quorum_tolerance)?;
+        let writer = Writer::open(&options.olap_path)?;
         let (ops, rx) = mpsc::sync_channel(options.queue_capacity.max(1));
         let counters = Arc::new(Counters::default());
         let thread_counters = counters.clone();
@@ -278,13 +275,10 @@ impl StatsHandle {
 struct Writer {
     conn: Connection,
     path: PathBuf,
-    quorum_tolerance: f64,
-    /// Per domain, the verified performance of the last chain optimae written.
-    last_verified: HashMap<String, Option<f64>>,
 }
 
 impl Writer {
-    fn open(path: &Path, quorum_tolerance: f64) -> Result<Writer, StatsError> {
+    fn open(path: &Path) -> Result<Writer, StatsError> {
         let err = |source| StatsError::Olap {
             path: path.to_owned(),
             source,
@@ -300,8 +294,6 @@ impl Writer {
         Ok(Writer {
             conn,
             path: path.to_owned(),
-            quorum_tolerance,
-            last_verified: HashMap::new(),
         })
     }
 
@@ -338,18 +330,11 @@ impl Writer {
                     counters.rounds.fetch_add(1, Ordering::Relaxed);
                 }),
                 Op::Block(b) => {
-                    let rows = chain_optimae_rows(b, self.quorum_tolerance);
                     let mut result = Ok(());
-                    for mut row in rows {
-                        let last = match self.last_verified.get(&row.domain_id) {
-                            Some(v) => *v,
-                            None => last_verified_in_db(&tx, &row.domain_id)?,
-                        };
-                        match insert_chain_optimae(&tx, &mut row, last) {
+                    for row in chain_optimae_rows(b) {
+                        match insert_chain_optimae(&tx, &row) {
                             Ok(true) => {
                                 counters.chain_optimae.fetch_add(1, Ordering::Relaxed);
-                                self.last_verified
-                                    .insert(row.domain_id.clone(), Some(row.verified_performance));
                             }
                             Ok(false) => {}
                             Err(e) => result = Err(e),
@@ -358,14 +343,13 @@ impl Writer {
                     result
                 }
                 Op::Finish(s) => finish_experiment(&tx, s),
-                Op::Rollback(height) => {
-                    self.last_verified.clear();
-                    tx.execute(
-                        "DELETE FROM fact_chain_optimae WHERE block_height > ?1",
+                Op::Rollback(height) => tx
+                    .execute(
+                        "DELETE FROM fact_chain_optimae WHERE block_height > ?1 \
+                         AND imported_from IS NULL",
                         [*height],
                     )
-                    .map(|_| ())
-                }
+                    .map(|_| ()),
                 Op::Flush(_) => Ok(()),
             };
             if let Err(e) = result {
@@ -439,23 +423,8 @@ fn insert_round(tx: &Connection, r: &RoundRecord) -> rusqlite::Result<()> {
     Ok(())
 }
 
-fn last_verified_in_db(tx: &Connection, domain_id: &str) -> rusqlite::Result<Option<f64>> {
-    tx.prepare_cached(
-        "SELECT verified_performance FROM fact_chain_optimae WHERE domain_id = ?1 \
-         ORDER BY block_height DESC, rowid DESC LIMIT 1",
-    )?
-    .query_row([domain_id], |r| r.get(0))
-    .optional()
-    .map(Option::flatten)
-}
-
 /// Inserts a chain row unless its optimae id is already there; `true` when inserted.
-fn insert_chain_optimae(
-    tx: &Connection,
-    row: &mut ChainOptimaeRow,
-    previous_best: Option<f64>,
-) -> rusqlite::Result<bool> {
-    row.previous_best_performance = previous_best;
+fn insert_chain_optimae(tx: &Connection, row: &ChainOptimaeRow) -> rusqlite::Result<bool> {
     let n = tx
         .prepare_cached(
             "INSERT OR IGNORE INTO fact_chain_optimae (optimae_id, domain_id, optimizer_id, \

@@ -109,6 +109,7 @@ const TABLES: [Table; 5] = [
             ("finished_at", Time),
             ("converged", Bool),
             ("doin_version", Text),
+            ("imported_from", Text),
         ],
     },
     Table {
@@ -143,6 +144,7 @@ const TABLES: [Table; 5] = [
             ("test_naive_mae", Float),
             ("metric_schema", Text),
             ("metrics", Json),
+            ("imported_from", Text),
         ],
     },
     Table {
@@ -161,6 +163,7 @@ const TABLES: [Table; 5] = [
             ("rounds_to_convergence", Int),
             ("node_id", Text),
             ("hostname", Text),
+            ("imported_from", Text),
         ],
     },
     Table {
@@ -186,6 +189,7 @@ const TABLES: [Table; 5] = [
             ("block_height", Int),
             ("block_timestamp", Time),
             ("ingested_at", Time),
+            ("imported_from", Text),
         ],
     },
 ];

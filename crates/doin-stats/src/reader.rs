@@ -153,11 +153,12 @@ impl OlapReader {
             .map_err(|e| self.err(e))
     }
 
-    /// The highest block whose optimae are in `fact_chain_optimae` (`None` when empty).
+    /// The highest block of this node's chain whose optimae are in `fact_chain_optimae`
+    /// (`None` when none; imported archives do not count).
     pub fn max_block_height(&self) -> Result<Option<i64>, StatsError> {
         self.conn
             .query_row(
-                "SELECT MAX(block_height) FROM fact_chain_optimae",
+                "SELECT MAX(block_height) FROM fact_chain_optimae WHERE imported_from IS NULL",
                 [],
                 |r| r.get(0),
             )

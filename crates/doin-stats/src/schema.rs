@@ -108,6 +108,14 @@ CREATE TABLE IF NOT EXISTS fact_chain_optimae (
     block_timestamp TEXT NOT NULL,
     ingested_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS archive_source (
+    source_id TEXT PRIMARY KEY,
+    source_path TEXT NOT NULL,
+    source_format TEXT NOT NULL,
+    height INTEGER NOT NULL,
+    optimae INTEGER NOT NULL,
+    imported_at TEXT NOT NULL
+);
 CREATE INDEX IF NOT EXISTS idx_fact_round_experiment ON fact_round(experiment_id);
 CREATE INDEX IF NOT EXISTS idx_fact_round_domain ON fact_round(domain_id);
 CREATE INDEX IF NOT EXISTS idx_fact_round_timestamp ON fact_round(timestamp_utc);
@@ -161,8 +169,10 @@ pub(crate) fn create_or_check(conn: &Connection, path: &Path) -> Result<(), Stat
     }
 }
 
-/// Columns versions 2 and 3 added; a database made by an older version gets them.
-const ADDED_COLUMNS: [(&str, &str, &str); 11] = [
+/// Columns versions 2 and 3 added, and DOIN's `imported_from` (the `archive_source` a row
+/// came from; `NULL` for this node's own rows, see [`crate::archive`]); a database made by
+/// an older version gets them.
+const ADDED_COLUMNS: [(&str, &str, &str); 15] = [
     ("fact_round", "train_mae", "REAL"),
     ("fact_round", "train_naive_mae", "REAL"),
     ("fact_round", "val_mae", "REAL"),
@@ -174,6 +184,10 @@ const ADDED_COLUMNS: [(&str, &str, &str); 11] = [
     ("dim_experiment", "performance_metric", "TEXT"),
     ("dim_experiment", "metric_schema", "TEXT"),
     ("dim_experiment", "higher_is_better", "BOOLEAN DEFAULT TRUE"),
+    ("dim_experiment", "imported_from", "TEXT"),
+    ("fact_round", "imported_from", "TEXT"),
+    ("fact_experiment_summary", "imported_from", "TEXT"),
+    ("fact_chain_optimae", "imported_from", "TEXT"),
 ];
 
 fn migrate_columns(conn: &Connection) -> rusqlite::Result<()> {

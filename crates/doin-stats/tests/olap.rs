@@ -65,12 +65,15 @@ fn schema_v3_has_the_reference_tables_and_columns() {
             "started_at",
             "finished_at",
             "converged",
-            "doin_version"
+            "doin_version",
+            // DOIN's archive marker (NULL on this node's own rows).
+            "imported_from"
         ]
     );
-    assert_eq!(columns(&r, "fact_round").len(), 27);
+    assert_eq!(columns(&r, "fact_round").len(), 28);
     assert_eq!(columns(&r, "fact_round")[26], "metrics");
-    assert_eq!(columns(&r, "fact_experiment_summary").len(), 11);
+    assert_eq!(columns(&r, "fact_round")[27], "imported_from");
+    assert_eq!(columns(&r, "fact_experiment_summary").len(), 12);
     assert_eq!(
         columns(&r, "fact_chain_optimae"),
         [
@@ -91,7 +94,8 @@ fn schema_v3_has_the_reference_tables_and_columns() {
             "quorum_agree_fraction",
             "block_height",
             "block_timestamp",
-            "ingested_at"
+            "ingested_at",
+            "imported_from"
         ]
     );
     let fks: i64 = r

@@ -15,6 +15,7 @@
 //! Everything here is a pure function: no clock (times are arguments), no I/O, no state
 //! beyond the values passed in.
 //!
+//! * [`chain_validation`] — the checks a syncing reference node makes of each block.
 //! * [`seeds`] — `derive_seed` and the deterministic seed policy.
 //! * [`quorum`] — evaluator selection and the quorum decision.
 //! * [`rewards`] — the halving schedule and the coinbase split.
@@ -22,8 +23,11 @@
 //! * [`difficulty`] — the difficulty controller as a state transition.
 //! * [`poo_threshold`] — the proof-of-optimization per-block threshold rule.
 //! * [`commitment`] — commit–reveal commitments.
+//! * [`sync`] — the reference node's block sync: its models, its append rule, and what its
+//!   derived state reads (how a reference node follows a DOIN chain).
 //! * [`python`] — the Python formatting and `min`/`max` semantics the above depend on.
 
+pub mod chain_validation;
 pub mod commitment;
 pub mod difficulty;
 pub mod incentives;
@@ -32,7 +36,9 @@ pub mod python;
 pub mod quorum;
 pub mod rewards;
 pub mod seeds;
+pub mod sync;
 
+pub use chain_validation::{verify_reference_chain, ReferenceBlockFault, ReferenceChainError};
 pub use commitment::{commitment_preimage, compute_commitment, verify_commitment};
 pub use difficulty::{on_new_block, DifficultyState};
 pub use incentives::{

@@ -9,6 +9,7 @@
 
 use doin_consensus::accepted::{AcceptedOptimae, Experiment, Reveal};
 use doin_consensus::commitment::OptimaeCommitment;
+use doin_consensus::rejection::{OptimaeClaim, RejectedOptimae};
 use doin_consensus::{ChainParams, ChainState, DomainParams, QuorumVote};
 use doin_primitives::hash::sha256_hex;
 use doin_primitives::identity::Identity;
@@ -188,6 +189,7 @@ pub fn experiment(k: u64) -> Experiment {
         time_to_this_result_seconds: k as f64 * 10.0,
         optimization_config_hash: sha256_hex("config"),
         data_hash: sha256_hex("data"),
+        champion_metrics: doin_primitives::map! { "round" => k as i64 },
     }
 }
 
@@ -242,4 +244,67 @@ pub fn solo_chain(node: &Identity, n: u64) -> (ChainState, Vec<Block>) {
         blocks.push(b);
     }
     (state, blocks)
+}
+
+/// A chain where `a` optimizes (opening it with its commitment block) and `b`, `c`, `d`
+/// generate the bootstrap blocks, then verify two more optimae as its quorum of three (as
+/// in `reputation_penalties.rs`). Each block carries `a`'s commitment to the next step;
+/// the tip also carries step `k + 2`'s, the step the tests' inflated claims reveal.
+/// Returns the state, the last step and the blocks (after genesis).
+pub fn quorum_chain(a: &Identity, others: [&Identity; 3]) -> (ChainState, u64, Vec<Block>) {
+    let mut p = solo_params();
+    p.quorum_min_evaluators = 3;
+    let mut state = ChainState::new(p);
+    let mut blocks = vec![open_chain(&mut state, a, &[step_commitment(a, 1)])];
+    let mut k = 0;
+    let generators = [a, others[0], others[1], others[2], others[0], others[0]];
+    for (i, generator) in generators.into_iter().enumerate() {
+        k += 1;
+        let r = reveal(&state, parameters(k), k);
+        let quorum = state
+            .quorum_for(DOMAIN, a.peer_id(), r.commit_height)
+            .expect("quorum");
+        let young = state.is_young(a.peer_id(), r.commit_height);
+        let voters: Vec<&Identity> = [a, others[0], others[1], others[2]]
+            .into_iter()
+            .filter(|i| {
+                quorum.iter().any(|q| q == i.peer_id()) || (young && i.peer_id() != a.peer_id())
+            })
+            .collect();
+        let tx = accepted_tx(&state, a, &r, &voters);
+        let mut next = vec![step_commitment(a, k + 1)];
+        if i + 1 == generators.len() {
+            next.push(step_commitment(a, k + 2));
+        }
+        let block = block_committing(
+            &state,
+            generator,
+            vec![tx],
+            &next,
+            time(k as i64 * BLOCK_SECS + 9),
+        );
+        state.apply_block(&block).expect("valid");
+        blocks.push(block);
+    }
+    (state, k, blocks)
+}
+
+/// `a`'s claim on step `k` reporting twice as good as it is, and its quorum's honest votes.
+pub fn inflated_claim(
+    state: &ChainState,
+    a: &Identity,
+    q: &[&Identity],
+    k: u64,
+) -> RejectedOptimae {
+    let honest = reveal(state, parameters(k), k);
+    // Higher is better and performances are negative: half the loss is twice as good.
+    let r = Reveal {
+        reported_performance: honest.reported_performance * 0.5,
+        ..honest
+    };
+    let stake = doin_consensus::rejection::claim_stake(state.base_fee());
+    RejectedOptimae {
+        claim: OptimaeClaim::sealed(a, &r, stake),
+        votes: votes(state, a, &r, q),
+    }
 }

@@ -59,7 +59,7 @@ fn domain_summary(r: &OlapReader, domain_id: &str) -> Result<Value, ApiError> {
              l.best_performance, e.target_performance, \
              COALESCE(l.converged, e.converged) AS converged, l.time_to_target_seconds, \
              l.elapsed_seconds, e.optimizer_plugin, e.performance_metric, e.metric_schema, \
-             e.higher_is_better \
+             e.higher_is_better, e.imported_from \
              FROM dim_experiment e LEFT JOIN fact_round l ON l.round_id = ( \
                 SELECT round_id FROM fact_round WHERE experiment_id = e.experiment_id \
                 ORDER BY round_number DESC LIMIT 1) \

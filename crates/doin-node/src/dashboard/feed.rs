@@ -376,7 +376,7 @@ async fn status(state: &ApiState) -> Value {
         "balance_units": v.my_balance,
         "supply_units": v.total_supply,
         "top_holders": v.top_holders.iter().take(10).map(|(p, a)| json!([short(p, 12), a])).collect::<Vec<_>>(),
-        "sync_peer_height": crate::metrics::METRICS.sync_peer_height.get(),
+        "sync_peer_height": crate::metrics::METRICS.sync_peer_height(),
     })
 }
 

@@ -155,26 +155,22 @@ pub static COUNTERS: InferenceCounters = InferenceCounters {
     failed: AtomicU64::new(0),
 };
 
-/// Appends the inference counters to a Prometheus exposition.
-pub fn render_metrics(out: &mut String) {
-    use std::fmt::Write as _;
-    let _ = writeln!(
-        out,
-        "# HELP doin_inference_requests_total Inference requests by outcome."
+/// Adds the inference counters to a `/metrics` registry.
+pub fn register_metrics(registry: &mut prometheus_client::registry::Registry) {
+    let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
+    registry.register(
+        "doin_inference_requests",
+        "Inference requests by outcome",
+        crate::metrics::labeled::Labeled::counters(
+            "outcome",
+            [
+                ("accepted", load(&COUNTERS.accepted)),
+                ("refused", load(&COUNTERS.refused)),
+                ("completed", load(&COUNTERS.completed)),
+                ("failed", load(&COUNTERS.failed)),
+            ],
+        ),
     );
-    let _ = writeln!(out, "# TYPE doin_inference_requests_total counter");
-    for (outcome, c) in [
-        ("accepted", &COUNTERS.accepted),
-        ("refused", &COUNTERS.refused),
-        ("completed", &COUNTERS.completed),
-        ("failed", &COUNTERS.failed),
-    ] {
-        let _ = writeln!(
-            out,
-            "doin_inference_requests_total{{outcome=\"{outcome}\"}} {}",
-            c.load(Ordering::Relaxed)
-        );
-    }
 }
 
 /// The node's inference service (shared by the API handlers and the worker).

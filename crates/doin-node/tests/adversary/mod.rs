@@ -68,12 +68,12 @@ impl Arena {
                     .iter()
                     .rev()
                     .skip(2)
-                    .any(|b| !b.transactions.is_empty());
+                    .any(|b| !accepted_txs(b).is_empty());
                 let mature = accepted
                     && (n <= k as usize
                         || blocks.iter().rev().nth(2).is_some_and(|b| {
-                            !b.transactions.is_empty()
-                                && b.transactions.iter().all(|tx| {
+                            !accepted_txs(b).is_empty()
+                                && accepted_txs(b).iter().all(|tx| {
                                     AcceptedOptimae::from_tx(tx).is_ok_and(|a| {
                                         a.votes.len() == k as usize
                                             && a.votes
@@ -266,10 +266,15 @@ pub fn last_optimae(blocks: &[Block]) -> (usize, AcceptedOptimae) {
         .iter()
         .enumerate()
         .rev()
-        .find(|(_, b)| !b.transactions.is_empty())
+        .find(|(_, b)| !accepted_txs(b).is_empty())
         .expect("a block with an optimae");
-    let a = AcceptedOptimae::from_tx(&b.transactions[0]).expect("accepted optimae");
+    let a = AcceptedOptimae::from_tx(&accepted_txs(b)[0]).expect("accepted optimae");
     (i + 1, a)
+}
+
+/// A block's OPTIMAE_ACCEPTED transactions (the first part of its layout).
+pub fn accepted_txs(b: &Block) -> &[doin_primitives::models::Transaction] {
+    b.check_layout().expect("block layout").accepted
 }
 
 /// An attacker: a key of its own, never seen on chain.

@@ -25,14 +25,17 @@ pub struct ExternalOptimizer {
 
 impl ExternalOptimizer {
     /// Starts the plugin and configures it with `config` and the node-specific `rng_seed`
-    /// (sent as `params.rng_seed` of `configure`).
+    /// (sent as `params.rng_seed` of `configure`, folded by [`super::plugin_seed`]).
     pub fn spawn(
         command: ExternalCommand,
         config: &Map,
         rng_seed: u64,
     ) -> Result<Self, PluginError> {
         let mut params = configure_params(config);
-        params.insert("rng_seed".into(), Value::from(rng_seed));
+        params.insert(
+            "rng_seed".into(),
+            Value::from(u64::from(super::plugin_seed(rng_seed))),
+        );
         let (process, metadata) = start(command, PluginKind::Optimizer, config, params)?;
         Ok(ExternalOptimizer { process, metadata })
     }
@@ -149,7 +152,10 @@ impl ExternalGenerator {
 impl SyntheticDataGenerator for ExternalGenerator {
     fn generate(&mut self, seed: u64) -> Result<SyntheticData, PluginError> {
         let mut params = Map::new();
-        params.insert("seed".into(), Value::from(seed));
+        params.insert(
+            "seed".into(),
+            Value::from(u64::from(super::plugin_seed(seed))),
+        );
         let result = self.process.call(Method::Generate, params)?;
         let obj = result_object(&self.process, &result, Method::Generate)?;
         let data = obj

@@ -42,11 +42,14 @@
 //!
 //! | method | params | result |
 //! |---|---|---|
-//! | `configure` | `{"config":{…}}` (+ `"rng_seed":u64` for optimizers) | `{"metadata":{"performance_metric":…,"higher_is_better":…}\|null}` |
+//! | `configure` | `{"config":{…}}` (+ `"rng_seed":u32` for optimizers) | `{"metadata":{"performance_metric":…,"higher_is_better":…}\|null}` |
 //! | `optimize` | `{"current_best_params":{…}\|null,"current_best_performance":f\|null}` | `{"params":{…},"performance":f}` |
 //! | `evaluate` | `{"parameters":{…},"data":…}` | `{"performance":f}` |
-//! | `generate` | `{"seed":u64}` | `{"data":…}` |
+//! | `generate` | `{"seed":u32}` | `{"data":…}` |
 //! | `infer` | `{"parameters":{…},"input":…\|null}` | `{"output":…}` |
+//!
+//! Seeds are sent as [`plugin_seed`] folds them, into `0..2^32`: the reference's plugins
+//! hand them to NumPy (`np.random.seed`), which refuses anything larger.
 //!
 //! `infer` is asked of `inference` plugins only (inference requests, see
 //! [`crate::inference`]); its output must be finite JSON (non-finite numbers are refused)
@@ -233,6 +236,15 @@ impl ExternalCommand {
     }
 }
 
+/// A node's 64-bit seed as an external plugin receives it: the two 32-bit halves XORed
+/// together, so that it fits NumPy's seed range (`0..2^32`, which `np.random.seed` enforces)
+/// while staying a deterministic function of the whole seed. Seeds already in that range
+/// (the quorum's synthetic-data seeds) pass unchanged.
+pub fn plugin_seed(seed: u64) -> u32 {
+    // Truncation is the point: the high half is folded into the low one.
+    ((seed >> 32) ^ (seed & 0xFFFF_FFFF)) as u32
+}
+
 /// Whether a plugin name names an external (SDK-served) plugin.
 pub fn is_external_name(name: &str) -> bool {
     name.starts_with(PYTHON_PREFIX)
@@ -350,6 +362,17 @@ mod tests {
         assert_eq!(d.program, DEFAULT_PLUGIN_COMMAND);
         assert_eq!(d.limits, Limits::default());
         assert_eq!(d.args.last().map(String::as_str), Some("quad"));
+    }
+
+    #[test]
+    fn plugin_seeds_fit_numpy_and_keep_small_seeds() {
+        assert_eq!(plugin_seed(0), 0);
+        assert_eq!(plugin_seed(42), 42);
+        assert_eq!(plugin_seed(u64::from(u32::MAX)), u32::MAX);
+        assert_eq!(plugin_seed(u64::MAX), 0);
+        assert_eq!(plugin_seed(0x1234_5678_0000_0001), 0x1234_5679);
+        // Different node seeds stay different seeds.
+        assert_ne!(plugin_seed(1 << 32), plugin_seed(2 << 32));
     }
 
     #[test]

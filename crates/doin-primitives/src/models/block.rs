@@ -1,6 +1,6 @@
-//! BlockHeader and Block: the 7-field header hash and the merkle root over transactions (then
-//! DOIN's transfer, channel-operation, rejection-evidence and commitment leaves, when a
-//! block carries them).
+//! BlockHeader and Block: the 7-field header hash and the reference's merkle root over the
+//! transaction ids. DOIN's extensions ride in the transaction list
+//! ([`super::block_layout`]).
 
 use std::collections::HashSet;
 
@@ -8,20 +8,12 @@ use crate::cjson::{write_float, write_int, write_str};
 use crate::fields::{Fields, ModelError};
 use crate::merkle::{merkle_root, EMPTY_ROOT};
 use crate::models::transfer::{Transfer, TRANSFERS_KEY};
+#[cfg(test)]
+use crate::models::TransactionType;
 use crate::models::{Transaction, WireModel};
 use crate::seal::Seal;
 use crate::timestamp::Timestamp;
 use crate::value::{Map, Value};
-
-/// Wire key of the block extension carrying rejection evidence (a list of objects; the
-/// consensus crate reads them). Each object's `content_id` is a merkle leaf after the
-/// transfers' and the channel operations', so the block hash covers the evidence.
-pub const REJECTIONS_KEY: &str = "rejections";
-
-/// Wire key of the block extension carrying optimizers' sealed commitments (a list of
-/// objects; the consensus crate reads them). Each object's `content_id` is a merkle leaf
-/// after the rejections', so the block hash covers the commitments.
-pub const COMMITMENTS_KEY: &str = "commitments";
 
 /// Top-level block keys that are not extensions.
 const BLOCK_CORE_FIELDS: [&str; 5] = [
@@ -139,15 +131,35 @@ pub enum BlockError {
     /// The `"transfers"` extension is not a list of transfers.
     #[error("malformed \"transfers\" extension: {0}")]
     MalformedTransfers(String),
-    /// The `"rejections"` extension is not a list of objects.
-    #[error("malformed \"rejections\" extension: {0}")]
-    MalformedRejections(String),
-    /// The `"commitments"` extension is not a list of objects.
-    #[error("malformed \"commitments\" extension: {0}")]
-    MalformedCommitments(String),
     /// The `"channel_ops"` extension is not a list of channel operations.
     #[error("malformed \"channel_ops\" extension: {0}")]
     MalformedChannelOps(String),
+    /// A transaction breaks the block layout (type or order, see
+    /// [`super::block_layout`]).
+    #[error("transaction {index} breaks the block layout: {reason}")]
+    Layout {
+        /// Position in the block.
+        index: usize,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The block has a key of the earlier layout, which reference nodes refuse.
+    #[error("block carries a \"{0}\" key of the earlier block layout (refused: commitments and rejections now ride as optimae_announced and optimae_rejected transactions; a chain of that layout is restarted with `doin-node --reset-chain`)")]
+    OldLayout(String),
+    /// The block has transfers or channel operations but no transaction commits to them.
+    #[error("block carries transfers or channel operations without the evaluation_served transaction that commits to their root (rule: extensions are committed through the transaction list)")]
+    ExtensionsNotCommitted,
+    /// An extension-commit transaction in a block without transfers or channel operations.
+    #[error("extension-commit transaction {0} in a block without transfers or channel operations")]
+    UnexpectedExtensionCommit(String),
+    /// The extension-commit transaction is not the one the block's extension data gives.
+    #[error("extension-commit transaction {got} does not match the block's transfers and channel operations (expected {expected})")]
+    ExtensionCommitMismatch {
+        /// The transaction id the data gives (or why none is expected).
+        expected: String,
+        /// The transaction id carried.
+        got: String,
+    },
     /// The header's merkle root is not the root of the transaction ids.
     #[error("merkle root {claimed} does not match the transactions (computed {computed})")]
     MerkleMismatch {
@@ -214,59 +226,25 @@ impl Block {
         }
     }
 
-    /// The `"rejections"` extension's objects (none when absent).
-    pub fn rejection_values(&self) -> Result<&[Value], BlockError> {
-        match self.extensions.get(REJECTIONS_KEY) {
-            None => Ok(&[]),
-            Some(Value::Array(list)) if list.iter().all(|v| v.as_object().is_some()) => Ok(list),
-            Some(_) => Err(BlockError::MalformedRejections(
-                "expected a list of objects".into(),
-            )),
-        }
-    }
-
-    /// The `"commitments"` extension's objects (none when absent).
-    pub fn commitment_values(&self) -> Result<&[Value], BlockError> {
-        match self.extensions.get(COMMITMENTS_KEY) {
-            None => Ok(&[]),
-            Some(Value::Array(list)) if list.iter().all(|v| v.as_object().is_some()) => Ok(list),
-            Some(_) => Err(BlockError::MalformedCommitments(
-                "expected a list of objects".into(),
-            )),
-        }
-    }
-
-    /// The merkle leaves: the transactions' (recomputed) ids, then the transfers' ids, then
-    /// the channel operations' ids, then the `content_id` of each rejection object, then
-    /// that of each commitment object. Without those extensions these are the reference's
-    /// leaves.
-    pub fn merkle_leaves(&self) -> Result<Vec<String>, BlockError> {
-        let transfers = self
-            .transfers()
-            .map_err(|e| BlockError::MalformedTransfers(e.to_string()))?;
-        let channel_ops = self
-            .channel_ops()
-            .map_err(|e| BlockError::MalformedChannelOps(e.to_string()))?;
-        let rejections = self.rejection_values()?;
-        let commitments = self.commitment_values()?;
-        Ok(self
-            .transactions
+    /// The merkle leaves: the transactions' recomputed ids, in order (the reference's
+    /// leaves; extensions are committed through the transactions).
+    pub fn merkle_leaves(&self) -> Vec<String> {
+        self.transactions
             .iter()
             .map(Transaction::compute_id)
-            .chain(transfers.iter().map(Transfer::compute_id))
-            .chain(channel_ops.iter().map(crate::models::ChannelOp::compute_id))
-            .chain(rejections.iter().map(crate::hash::content_id))
-            .chain(commitments.iter().map(crate::hash::content_id))
-            .collect())
+            .collect()
     }
 
     /// The merkle root of [`Block::merkle_leaves`].
-    pub fn compute_merkle_root(&self) -> Result<String, BlockError> {
-        Ok(merkle_root(&self.merkle_leaves()?))
+    pub fn compute_merkle_root(&self) -> String {
+        merkle_root(&self.merkle_leaves())
     }
 
-    /// Recomputes every id and hash the block claims: transaction ids, transfer ids (no
-    /// duplicate among them), the merkle root, and the block hash.
+    /// Recomputes every id and hash the block claims, as a reference node's sync does and
+    /// stricter: transaction ids (recomputed, not trusted), no duplicate among the
+    /// transaction, transfer and channel-operation ids, the merkle root of the transaction
+    /// ids, and the block hash. DOIN's validators add [`Block::check_layout`]; a reference
+    /// block of any transaction types passes this check alone.
     pub fn validate_content(&self) -> Result<(), BlockError> {
         for (index, tx) in self.transactions.iter().enumerate() {
             let computed = tx.compute_id();
@@ -278,9 +256,10 @@ impl Block {
                 });
             }
         }
-        let ids = self.merkle_leaves()?;
-        let mut seen = HashSet::with_capacity(ids.len());
-        for id in &ids {
+        let ids = self.merkle_leaves();
+        let extension_ids = self.extension_leaves()?;
+        let mut seen = HashSet::with_capacity(ids.len() + extension_ids.len());
+        for id in ids.iter().chain(&extension_ids) {
             if !seen.insert(id.as_str()) {
                 return Err(BlockError::DuplicateTransaction(id.clone()));
             }
@@ -408,8 +387,14 @@ mod tests {
         );
     }
 
+    /// DOIN's content rules: the layout, then the ids and hashes.
+    fn full(b: &Block) -> Result<(), BlockError> {
+        b.validate_doin_content().map(|_| ())
+    }
+
     #[test]
-    fn the_merkle_root_commits_to_transfers() {
+    fn transfers_are_committed_through_one_evaluation_served_transaction() {
+        use crate::models::block_layout::EXTENSION_COMMIT_TYPE;
         let id = crate::identity::Identity::from_scalar_bytes(&[9u8; 32]).expect("scalar");
         let t = Transfer::signed(&id, "r", 5, 1, 1, Timestamp::EPOCH);
         let mut block = Block::genesis();
@@ -417,32 +402,101 @@ mod tests {
             TRANSFERS_KEY.into(),
             Value::Array(vec![t.to_value(), t.to_value()]),
         );
-        // A duplicate transfer is refused whatever the root.
+        block.commit_extensions().expect("well-formed");
+        // A duplicate transfer is refused whatever the commitment.
         assert!(matches!(
-            block.validate_content(),
+            full(&block),
             Err(BlockError::DuplicateTransaction(_))
         ));
         block
             .extensions
             .insert(TRANSFERS_KEY.into(), Value::Array(vec![t.to_value()]));
-        assert_eq!(block.merkle_leaves(), Ok(vec![t.compute_id()]));
-        // The genesis header does not commit to the transfer: stripped or added, caught.
+        // The old commitment no longer matches the data.
         assert!(matches!(
-            block.validate_content(),
-            Err(BlockError::MerkleMismatch { .. })
+            full(&block),
+            Err(BlockError::ExtensionCommitMismatch { .. })
         ));
-        block.header.merkle_root = block.compute_merkle_root().expect("root");
-        block.hash = block.header.compute_hash();
-        assert_eq!(block.validate_content(), Ok(()));
+        block.commit_extensions().expect("well-formed");
+        assert_eq!(full(&block), Ok(()));
+        // The merkle root is the reference's: over the transaction ids only.
+        assert_eq!(block.transactions.len(), 1);
+        assert_eq!(block.transactions[0].tx_type, EXTENSION_COMMIT_TYPE);
+        assert_eq!(
+            block.header.merkle_root,
+            crate::merkle::merkle_root(&[block.transactions[0].id.clone()])
+        );
+        // Stripped data, or a stripped commitment, is caught.
         let mut stripped = block.clone();
         stripped.extensions.shift_remove(TRANSFERS_KEY);
-        assert!(stripped.validate_content().is_err());
+        assert!(matches!(
+            full(&stripped),
+            Err(BlockError::UnexpectedExtensionCommit(_))
+        ));
+        let mut uncommitted = block.clone();
+        uncommitted.transactions.clear();
+        uncommitted.header.merkle_root = uncommitted.compute_merkle_root();
+        uncommitted.hash = uncommitted.header.compute_hash();
+        assert_eq!(full(&uncommitted), Err(BlockError::ExtensionsNotCommitted));
         block
             .extensions
             .insert(TRANSFERS_KEY.into(), Value::Str("x".into()));
         assert!(matches!(
-            block.validate_content(),
+            full(&block),
             Err(BlockError::MalformedTransfers(_))
+        ));
+    }
+
+    #[test]
+    fn blocks_of_the_earlier_layout_are_refused_by_name() {
+        for key in crate::models::block_layout::OLD_LAYOUT_KEYS {
+            let mut block = Block::genesis();
+            block
+                .extensions
+                .insert(key.into(), Value::Array(Vec::new()));
+            assert_eq!(full(&block), Err(BlockError::OldLayout(key.to_owned())));
+            assert!(full(&block)
+                .expect_err("refused")
+                .to_string()
+                .contains("earlier block layout"));
+        }
+    }
+
+    #[test]
+    fn transactions_out_of_layout_order_are_refused() {
+        let tx = |t: TransactionType| Transaction::new(t, "d", "p", Map::new(), Timestamp::EPOCH);
+        let mut block = Block::genesis();
+        block.transactions = vec![
+            tx(TransactionType::OptimaeAccepted),
+            tx(TransactionType::OptimaeAnnounced),
+            tx(TransactionType::OptimaeRejected),
+        ];
+        let layout = block.layout().expect("in order");
+        assert_eq!(
+            (
+                layout.accepted.len(),
+                layout.announced.len(),
+                layout.rejected.len()
+            ),
+            (1, 1, 1)
+        );
+        assert!(layout.extension_commit.is_none());
+        block.transactions.swap(0, 1);
+        assert!(matches!(
+            block.layout(),
+            Err(BlockError::Layout { index: 1, .. })
+        ));
+        block.transactions = vec![tx(TransactionType::TaskCreated)];
+        assert!(matches!(
+            block.layout(),
+            Err(BlockError::Layout { index: 0, .. })
+        ));
+        block.transactions = vec![
+            tx(TransactionType::EvaluationServed),
+            tx(TransactionType::EvaluationServed),
+        ];
+        assert!(matches!(
+            block.layout(),
+            Err(BlockError::Layout { index: 1, .. })
         ));
     }
 }

@@ -16,9 +16,9 @@
 //!   (so the id covers the update's seals too); the actor seals it ([`SealKind::ChannelOp`]).
 //!   An open operation's id is the channel's id.
 //!
-//! A block carrying channel operations lists them under `"channel_ops"`; their ids join
-//! the merkle leaves after the transfers' ([`super::Block::merkle_leaves`]), so the block
-//! hash commits to them. A block without the extension hashes exactly as before.
+//! A block carrying channel operations lists them under `"channel_ops"`; their ids follow
+//! the transfers' under the root its one `evaluation_served` transaction holds
+//! ([`super::block_layout`]), so the block hash commits to them.
 
 use crate::fields::{Fields, ModelError};
 use crate::hash::content_id;

@@ -6,6 +6,7 @@
 //! as received and checked against the recomputed one by the validators, never trusted.
 
 mod block;
+pub mod block_layout;
 pub mod channel;
 pub mod coin;
 pub mod domain;
@@ -17,7 +18,8 @@ pub mod task;
 mod transaction;
 pub mod transfer;
 
-pub use block::{Block, BlockError, BlockHeader, COMMITMENTS_KEY, GENESIS_HASH, REJECTIONS_KEY};
+pub use block::{Block, BlockError, BlockHeader, GENESIS_HASH};
+pub use block_layout::{BlockLayout, ExtensionCommit, EXTENSION_COMMIT_TYPE};
 pub use channel::{ChannelAction, ChannelOp, ChannelUpdate, CHANNEL_OPS_KEY};
 pub use coin::{CoinbaseOutput, CoinbaseTransaction, TransferTransaction};
 pub use domain::{Domain, DomainConfig};

@@ -11,10 +11,9 @@
 //! id (and the sender's seal over it, [`SealKind::Transfer`]) binds the exact units.
 //!
 //! A block carries its transfers in the extension `"transfers"` (a list of wire transfers).
-//! The block hash commits to them through the merkle root: for a block with transfers the
-//! merkle leaves are the transaction ids followed by the transfer ids
-//! ([`super::Block::merkle_leaves`]); a block without transfers is hashed exactly as the
-//! reference hashes it.
+//! The block hash commits to them through its transactions: the transfer ids (then the
+//! channel operations') are the leaves of the root its one `evaluation_served`
+//! transaction holds ([`super::block_layout`]).
 
 use crate::cjson::{write_float, write_int, write_str};
 use crate::fields::{Fields, ModelError};

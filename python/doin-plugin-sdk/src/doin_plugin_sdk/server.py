@@ -7,11 +7,11 @@ One JSON object per line.  The server first writes a hello::
 then answers each request ``{"v":1,"id":N,"method":M,"params":{...}}`` with
 ``{"v":1,"id":N,"result":R}`` or ``{"v":1,"id":N,"error":{"type":T,"message":S}}``:
 
-* ``configure``  ``{"config":{...},"rng_seed":u64?}`` -> ``{"metadata":{...}|null}``
+* ``configure``  ``{"config":{...},"rng_seed":u32?}`` -> ``{"metadata":{...}|null}``
 * ``optimize``   ``{"current_best_params":{...}|null,"current_best_performance":f|null}``
                  -> ``{"params":{...},"performance":f}``
 * ``evaluate``   ``{"parameters":{...},"data":...}`` -> ``{"performance":f}``
-* ``generate``   ``{"seed":u64}`` -> ``{"data":...}``
+* ``generate``   ``{"seed":u32}`` -> ``{"data":...}``
 * ``infer``      ``{"parameters":{...},"input":...|null}`` -> ``{"output":...}``: the
                  plugin's ``infer(parameters, input_data)`` when it has one, else (as the
                  reference runs inference) ``evaluate(parameters, data=input_data)``

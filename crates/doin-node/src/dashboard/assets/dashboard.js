@@ -143,6 +143,12 @@ function apply(kind, data) {
   else if (kind === "resync") loadSnapshot();
 }
 
+// Experiments imported from reference chains: an archive beside the live domains.
+function renderImported(rows) {
+  $("imported-history").hidden = !rows.length;
+  $("imported").querySelector("tbody").innerHTML = rows.map((r) => `<tr class="imported"><td>${esc(r.domain)}</td><td class="mono">${esc(r.optimizer)}</td><td class="mono">${esc(r.experiment ?? "-")}</td><td>${esc(r.optimae)}</td><td>${esc(r.first_block)}–${esc(r.last_block)}</td><td>${num(r.last_performance)}</td><td>${esc(r.last_time)}</td><td class="mono">${esc(r.source)}</td></tr>`).join("");
+}
+
 async function loadSnapshot() {
   state.ready = false;
   const snap = await (await fetch("/dashboard/snapshot")).json();
@@ -151,6 +157,7 @@ async function loadSnapshot() {
   state.rounds = snap.rounds;
   state.accepted = {};
   for (const r of snap.accepted_by_node) (state.accepted[r.domain] ||= {})[r.optimizer] = r.accepted;
+  renderImported(snap.imported || []);
   for (const id of Object.keys(state.rounds)) renderDomain(id);
   renderStatus();
   renderChain();
