@@ -143,6 +143,12 @@ pub struct NodeConfig {
     /// PostgreSQL URL for the analytics export (DOIN extension; empty = off); TLS as its
     /// `sslmode` and `sslrootcert` say (see `doin_stats::pg_tls`).
     pub postgres_url: String,
+    /// The HTTP server's timeouts and caps (DOIN extension).
+    pub http_limits: crate::http_server::HttpLimits,
+    /// How long and how many inference requests `inference.db` keeps (DOIN extension).
+    pub inference_retention: crate::inference::Retention,
+    /// `host:port` of nodes the fleet view may fetch besides this node and its peers.
+    pub fleet_nodes: Vec<String>,
 }
 
 impl Default for NodeConfig {
@@ -196,6 +202,9 @@ impl Default for NodeConfig {
             fee_market_enabled: true,
             fee_config: FeeConfig::default(),
             postgres_url: String::new(),
+            http_limits: Default::default(),
+            inference_retention: Default::default(),
+            fleet_nodes: Vec::new(),
         }
     }
 }
@@ -448,6 +457,8 @@ impl NodeConfig {
                 return Err(format!("{key}: must be a positive number, got {v}"));
             }
         }
+        self.http_limits.validate()?;
+        self.inference_retention.validate()?;
         if !self.initial_threshold.is_finite() {
             return Err("initial_threshold: must be finite".into());
         }

@@ -50,6 +50,7 @@ pub mod evaluator;
 pub mod evidence;
 pub mod evidence_gossip;
 pub mod http_body;
+pub mod http_server;
 pub mod import_reference;
 pub mod inference;
 pub mod mempool;

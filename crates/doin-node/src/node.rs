@@ -7,7 +7,8 @@
 //! * thread `evaluator` — [`crate::evaluator`]: pulls verification tasks;
 //! * thread `inference` — [`crate::inference`]: serves inference requests;
 //! * thread `optimize:<domain>` — [`crate::optimizer_loop`], one per optimizing domain;
-//! * tokio tasks — the axum server ([`crate::api`]) and [`crate::progress`].
+//! * tokio tasks — the HTTP server ([`crate::http_server`] serving [`crate::api`]),
+//!   [`crate::progress`] and the inference log's retention.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -421,6 +422,7 @@ async fn start_inner(
                 target_performance: d.target_performance,
             })
             .collect(),
+        fleet_nodes: config.fleet_nodes.clone(),
     };
     let blocks: Arc<dyn crate::api::BlockSource> = Arc::new(ReaderPool::new(&db_path));
     let sync = tokio::spawn(crate::peers::sync_loop(
@@ -441,26 +443,26 @@ async fn start_inner(
         chain_service: Some(chain.downgrade()),
     };
     tracing::info!("HTTP API on http://{addr} (peer id {me})");
-    let mut server_stop = stop.clone();
-    let server = tokio::spawn(async move {
-        let app = api::router(api_state)
-            .merge(api::inference::routes(inference))
-            .merge(api::inference_channels::routes(settlement))
-            // gzip for clients that ask (`/chain/blocks` pages to syncing nodes); the
-            // fastest level, as sync is CPU-bound on a fast link (benches/chain_pages.rs).
-            .layer(
-                tower_http::compression::CompressionLayer::new()
-                    .quality(tower_http::CompressionLevel::Fastest),
-            );
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
-            let _ = server_stop.wait_for(|s| *s).await;
-        })
-        .await
-    });
+    let retention = tokio::spawn(crate::inference::enforce_retention(
+        inference.clone(),
+        config.inference_retention.clone(),
+        stop.clone(),
+    ));
+    let app = api::router(api_state)
+        .merge(api::inference::routes(inference))
+        .merge(api::inference_channels::routes(settlement))
+        // gzip for clients that ask (`/chain/blocks` pages to syncing nodes); the fastest
+        // level, as sync is CPU-bound on a fast link (benches/chain_pages.rs).
+        .layer(
+            tower_http::compression::CompressionLayer::new()
+                .quality(tower_http::CompressionLevel::Fastest),
+        );
+    let server = tokio::spawn(crate::http_server::serve(
+        listener,
+        app,
+        config.http_limits.clone(),
+        stop.clone(),
+    ));
     let progress = tokio::spawn(crate::progress::run(
         board.clone(),
         chain.watch(),
@@ -476,7 +478,7 @@ async fn start_inner(
         threads,
         chain_thread,
         tasks: {
-            let mut t = vec![progress, sync, watcher];
+            let mut t = vec![progress, sync, watcher, retention];
             t.extend(net_tasks);
             t.extend(anchor_publisher);
             t

@@ -170,7 +170,9 @@ fn a_fleet_member_whose_answer_inflates_past_the_bound_is_shown_offline() {
     runtime().block_on(async {
         let dir = tempfile::tempdir().expect("tempdir");
         let peer = gzip_peer().await;
-        let node = start(chain_config(dir.path(), "a")).await.expect("node");
+        let mut c = chain_config(dir.path(), "a");
+        c.fleet_nodes = vec![peer.clone()];
+        let node = start(c).await.expect("node");
         let fleet: serde_json::Value = reqwest::get(format!(
             "http://{}/dashboard/fleet/data?nodes={peer}",
             node.endpoint()

@@ -324,7 +324,8 @@ fn clients_get_the_best_models_answers_refusals_with_reasons_and_results_survive
         assert_eq!(code, 404);
         assert_eq!(answer["detail"], "unknown inference task: 0123abcd");
 
-        // The per-client rate limit: a client over it is told to wait; others are not.
+        // The rate limit counts the source address, not the client id it names: an address
+        // over it is told to wait whatever id it sends next; another address is served.
         let mut limited = None;
         for _ in 0..=doin_node::inference::RATE_LIMIT {
             let (code, answer) = post(&ep, json!({"domain_id": QUAD, "client_id": "greedy"})).await;
@@ -339,7 +340,20 @@ fn clients_get_the_best_models_answers_refusals_with_reasons_and_results_survive
             .as_str()
             .expect("detail")
             .contains("retry in"));
-        submit(&ep, json!({"domain_id": QUAD, "client_id": "modest"})).await;
+        let (code, answer) = post(&ep, json!({"domain_id": QUAD, "client_id": "renamed"})).await;
+        assert_eq!(code, 429, "a fresh client id dodges nothing: {answer}");
+        let elsewhere = reqwest::Client::builder()
+            .timeout(Duration::from_secs(20))
+            .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
+            .build()
+            .expect("client");
+        let r = elsewhere
+            .post(format!("http://{ep}/inference"))
+            .json(&json!({"domain_id": QUAD, "client_id": "greedy"}))
+            .send()
+            .await
+            .expect("POST from 127.0.0.2");
+        assert_eq!(r.status().as_u16(), 200, "another address is served");
 
         let (_, status) = get(&ep, "/status").await;
         assert!(

@@ -6,13 +6,14 @@
 //! Answers: `200 {"status":"queued","task_id","domain_id","client_id","price",
 //! "amount_paid"}`; `400` malformed (`domain_id required`, bad input); `402` payment
 //! refused; `404 unknown domain: X`; `409` not served here or no model on chain yet; `429`
-//! over the client's rate limit; `503` queue full. Every error is
+//! over the rate limit of the source address (or of the paying channel); `503` queue full. Every error is
 //! `{"status":"error","detail":…}` and nothing is recorded for it.
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -55,9 +56,9 @@ impl From<Refusal> for ApiError {
     }
 }
 
-/// Reads a request body: DOIN's exact JSON parser, so that a voucher's numbers reach the
-/// payment check exactly as the client signed them.
-pub fn parse_request(body: &[u8]) -> Result<InferenceRequest, Refusal> {
+/// Reads a request body from `source`: DOIN's exact JSON parser, so that a voucher's
+/// numbers reach the payment check exactly as the client signed them.
+pub fn parse_request(body: &[u8], source: IpAddr) -> Result<InferenceRequest, Refusal> {
     let bad = |d: &str| Refusal::BadRequest(d.to_owned());
     let v = doin_primitives::json::parse_bytes(body)
         .map_err(|e| Refusal::BadRequest(format!("invalid JSON body: {e}")))?;
@@ -107,15 +108,17 @@ pub fn parse_request(body: &[u8]) -> Result<InferenceRequest, Refusal> {
         input,
         client_id,
         payment,
+        source,
     })
 }
 
 /// `POST /inference`.
 pub async fn submit(
     State(service): State<Arc<InferenceService>>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
     body: Bytes,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let request = match parse_request(&body) {
+    let request = match parse_request(&body, client.ip()) {
         Ok(r) => r,
         Err(e) => {
             crate::inference::COUNTERS
@@ -199,8 +202,10 @@ pub fn openapi_paths() -> serde_json::Value {
 mod tests {
     use super::*;
 
+    const LOCAL: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
     fn refused(body: &str) -> String {
-        match parse_request(body.as_bytes()) {
+        match parse_request(body.as_bytes(), LOCAL) {
             Err(Refusal::BadRequest(d)) => d,
             other => panic!("{body}: {other:?}"),
         }
@@ -208,11 +213,12 @@ mod tests {
 
     #[test]
     fn requests_read_as_the_reference_sends_them_and_bad_ones_say_why() {
-        let r = parse_request(br#"{"domain_id":"d"}"#).unwrap();
+        let r = parse_request(br#"{"domain_id":"d"}"#, LOCAL).unwrap();
         assert_eq!(r.client_id, ANONYMOUS);
         assert!(r.input.is_empty() && r.payment.is_none());
         let r = parse_request(
             br#"{"domain_id":"d","input_data":{"x":[1.5]},"client_id":"c","payment":{"n":1}}"#,
+            LOCAL,
         )
         .unwrap();
         assert_eq!(r.client_id, "c");

@@ -75,6 +75,9 @@ pub struct NodeInfo {
     pub fee_market_enabled: bool,
     /// Each domain and this node's roles in it.
     pub domains: Vec<DomainInfo>,
+    /// The config's `fleet_nodes`: nodes the fleet view may fetch besides this node and
+    /// its peers.
+    pub fleet_nodes: Vec<String>,
 }
 
 /// A domain as `/status` reports it.
@@ -150,7 +153,10 @@ pub fn router(state: ApiState) -> Router {
         .route("/stats/experiments", get(stats::experiments))
         .route("/stats/rounds", get(stats::rounds))
         .route("/stats/chain-metrics", get(stats::chain_metrics))
-        .route("/stats/export", get(stats::export))
+        .route(
+            "/stats/export",
+            get(stats::export).layer(axum::Extension(stats::ExportSlots::default())),
+        )
         .route("/openapi.json", get(openapi::openapi))
         .route("/metrics", get(crate::metrics::metrics))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -3,14 +3,19 @@
 //! (never through the writer), in the reference's JSON shapes.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
+use axum::body::Body;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::{Extension, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use doin_stats::{OlapReader, StatsError};
+use futures_util::StreamExt;
 use serde_json::{json, Map, Value};
+use tokio::sync::Semaphore;
+use tokio_util::io::ReaderStream;
 
 use super::error::{rejection, ApiError};
 use super::ApiState;
@@ -207,32 +212,72 @@ pub async fn chain_metrics(State(s): State<ApiState>, q: Params) -> Result<Respo
     Ok(Json(body).into_response())
 }
 
+/// Exports served at once; more are refused with `503` until one has been sent.
+pub const MAX_CONCURRENT_EXPORTS: usize = 2;
+
+/// The exports being served (a router's `Extension`): each holds a permit until its
+/// download has finished or its client has gone.
+#[derive(Debug, Clone)]
+pub struct ExportSlots(Arc<Semaphore>);
+
+impl Default for ExportSlots {
+    fn default() -> Self {
+        ExportSlots(Arc::new(Semaphore::new(MAX_CONCURRENT_EXPORTS)))
+    }
+}
+
 /// `GET /stats/export`: a consistent copy of the OLAP database, taken with SQLite's
-/// online backup API while the node goes on writing.
-pub async fn export(State(s): State<ApiState>) -> Result<Response, ApiError> {
+/// online backup API into an unlinked temporary file next to it while the node goes on
+/// writing, then streamed from that file (never held in memory). At most
+/// [`MAX_CONCURRENT_EXPORTS`] at a time; a client that stops reading is cut by the
+/// server's write-stall timeout, which frees its slot and the file.
+pub async fn export(
+    State(s): State<ApiState>,
+    Extension(slots): Extension<ExportSlots>,
+) -> Result<Response, ApiError> {
+    let slot = slots.0.try_acquire_owned().map_err(|_| {
+        ApiError::unavailable(format!(
+            "{MAX_CONCURRENT_EXPORTS} exports are being sent already; retry when one has finished"
+        ))
+    })?;
     let stats = s.stats.clone();
-    let bytes = with_reader(&s, move |r| {
+    let file = with_reader(&s, move |r| {
         let olap = stats
             .as_ref()
             .map(|h| h.olap_path().to_path_buf())
             .unwrap_or_default();
-        let mut name = olap.file_name().unwrap_or_default().to_os_string();
-        name.push(format!(".export-{}", doin_stats::tracker::random_id()));
-        let tmp = olap.with_file_name(name);
-        let result = r
-            .backup_to(&tmp)
-            .map_err(internal)
-            .and_then(|()| std::fs::read(&tmp).map_err(|e| ApiError::internal(e.to_string())));
-        let _ = std::fs::remove_file(&tmp);
-        result
+        let io = |e: std::io::Error| ApiError::internal(format!("export: {e}"));
+        let dir = olap
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."));
+        let tmp = tempfile::Builder::new()
+            .prefix(".olap-export-")
+            .tempfile_in(dir)
+            .map_err(io)?;
+        r.backup_to(tmp.path()).map_err(internal)?;
+        // Reopened after SQLite has written it, then unlinked: the open handle is all
+        // that is left, and it goes when the download ends.
+        tmp.reopen().map_err(io)
     })
     .await?;
-    Ok((
+    let len = file.metadata().map(|m| m.len()).ok();
+    let chunks = ReaderStream::new(tokio::fs::File::from_std(file)).map(move |chunk| {
+        let _sending = &slot;
+        chunk
+    });
+    let mut response = (
         [
             (header::CONTENT_TYPE, "application/vnd.sqlite3"),
             (header::CONTENT_DISPOSITION, "attachment; filename=olap.db"),
         ],
-        bytes,
+        Body::from_stream(chunks),
     )
-        .into_response())
+        .into_response();
+    if let Some(len) = len {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_LENGTH, header::HeaderValue::from(len));
+    }
+    Ok(response)
 }

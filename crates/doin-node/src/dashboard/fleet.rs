@@ -3,11 +3,14 @@
 //!
 //! Nodes come from `?nodes=host:port,host:port` or, without it, this node and the peers it
 //! knows. Each is asked with a short timeout and at most [`CONCURRENCY`] at a time; only
-//! `host:port` endpoints are accepted and only fixed paths are fetched, so the query cannot
-//! turn the node into a general proxy. A node *agrees* when its tip is the block at the same
-//! index on the highest chain in the fleet (fetched once per distinct index).
+//! `host:port` endpoints are accepted, only those of this node, its peers and the config's
+//! `fleet_nodes` are fetched (any other is listed with an error saying so), only fixed
+//! paths are asked and redirects are not followed, so the query cannot turn the node into
+//! a proxy towards hosts the operator did not name. A node *agrees* when its tip is the
+//! block at the same index on the highest chain in the fleet (fetched once per distinct
+//! index).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use axum::extract::{Query, State};
@@ -22,6 +25,9 @@ use super::DashboardState;
 pub const MAX_NODES: usize = 32;
 /// Nodes asked at the same time.
 pub const CONCURRENCY: usize = 8;
+/// Why an endpoint the node does not know is not fetched.
+pub const UNKNOWN_NODE: &str = "not fetched: neither this node nor one of its peers; list \
+     it in the config's fleet_nodes to include it";
 /// Per-request timeout.
 const TIMEOUT: Duration = Duration::from_secs(2);
 /// Largest answer read from a member (inflated): status objects are a few KiB.
@@ -43,6 +49,18 @@ pub fn endpoint(s: &str) -> Option<String> {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '[' | ']' | ':'));
     (host_ok && port.parse::<u16>().is_ok()).then(|| format!("{host}:{port}"))
+}
+
+/// The endpoints the fleet view may fetch: this node's, its peers' and the config's
+/// `fleet_nodes`.
+fn known_endpoints(s: &DashboardState) -> BTreeSet<String> {
+    let port = s.api.info.port;
+    let mut known: BTreeSet<String> = [format!("127.0.0.1:{port}"), format!("localhost:{port}")]
+        .into_iter()
+        .collect();
+    known.extend(s.api.peers.endpoints().iter().filter_map(|e| endpoint(e)));
+    known.extend(s.api.info.fleet_nodes.iter().filter_map(|e| endpoint(e)));
+    known
 }
 
 async fn get_json(http: &reqwest::Client, url: String) -> Result<Value, String> {
@@ -97,17 +115,29 @@ pub async fn data(State(s): State<DashboardState>, Query(q): Query<FleetQuery>) 
             v
         }
     };
-    let mut seen = std::collections::BTreeSet::new();
+    let mut seen = BTreeSet::new();
     endpoints.retain(|e| seen.insert(e.clone()));
     endpoints.truncate(MAX_NODES);
-    let http = match reqwest::Client::builder().timeout(TIMEOUT).build() {
+    let known = known_endpoints(&s);
+    let http = match reqwest::Client::builder()
+        .timeout(TIMEOUT)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+    {
         Ok(c) => c,
         Err(e) => return Json(json!({"status": "error", "detail": e.to_string()})),
     };
     let mut members: Vec<Value> = stream::iter(endpoints)
         .map(|e| {
             let http = http.clone();
-            async move { member(&http, e).await }
+            let known = known.contains(&e);
+            async move {
+                if known {
+                    member(&http, e).await
+                } else {
+                    json!({"endpoint": e, "online": false, "error": UNKNOWN_NODE})
+                }
+            }
         })
         .buffered(CONCURRENCY)
         .collect()

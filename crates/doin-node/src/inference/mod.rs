@@ -5,7 +5,7 @@
 //! * `POST /inference` ([`crate::api::inference`]) — the reference's request
 //!   `{"domain_id", "input_data"?, "client_id"?}` plus DOIN's optional `payment`. The
 //!   [`InferenceService`] checks it (known domain, served here, a model on chain, the
-//!   input finite and small, the client under its rate limit, room in the queue), asks the
+//!   input finite and small, its source address under its rate limit, room in the queue), asks the
 //!   [`PaymentCheck`] (default: [`ChannelPayment`], a channel voucher for a priced domain),
 //!   then, under the log's lock and in one transaction, books the payment, records the
 //!   request in the [`InferenceLog`] and queues it in the node's task queue as an
@@ -34,6 +34,7 @@ mod limits;
 mod payment;
 mod provenance;
 mod record;
+mod retention;
 pub mod settlement;
 pub mod vouchers;
 mod worker;
@@ -51,10 +52,11 @@ use tokio::sync::watch;
 
 pub use channel_payment::{book_voucher, ChannelPayment};
 pub use launch::{launch, Launch};
-pub use limits::{ClientLimiter, MAX_CLIENTS, RATE_LIMIT, RATE_WINDOW};
+pub use limits::{channel_key, source_key, ClientLimiter, MAX_CLIENTS, RATE_LIMIT, RATE_WINDOW};
 pub use payment::{FreeInference, PaymentCheck, PaymentDecision, PaymentRequest};
 pub use provenance::{Provenance, MAX_SEARCH_BLOCKS};
 pub use record::{InferenceLog, InferenceRecord, InferenceStatus, ServedModel, FILE_NAME};
+pub use retention::{run as enforce_retention, Retention, PRUNE_INTERVAL};
 pub use worker::InferenceWorker;
 
 use crate::task_queue::{QueuedTask, TaskKind, TaskQueue, TaskState};
@@ -91,10 +93,12 @@ pub struct InferenceRequest {
     pub domain_id: String,
     /// The client's input (`{}` when it sent none).
     pub input: Map,
-    /// Who asks.
+    /// Who asks, as it names itself (recorded, not trusted).
     pub client_id: String,
     /// The payment voucher, opaque here.
     pub payment: Option<Value>,
+    /// The address the request came from: what the rate limit counts.
+    pub source: std::net::IpAddr,
 }
 
 /// Why a request is not served; each maps to one HTTP status.
@@ -327,18 +331,7 @@ impl InferenceService {
                 "domain {domain} has no accepted optimae on chain yet: there is no model to serve"
             )));
         }
-        self.limiter
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .admit(&request.client_id, Instant::now())
-            .map_err(|wait| {
-                Refusal::RateLimited(format!(
-                    "client {} is over its limit of {RATE_LIMIT} inference requests per {}s; \
-                     retry in {wait}s",
-                    request.client_id,
-                    RATE_WINDOW.as_secs()
-                ))
-            })?;
+        self.admit(&source_key(request.source))?;
         let busy = self.queue.counts_of(TaskKind::InferenceRequest);
         if busy.pending + busy.claimed >= MAX_QUEUED {
             return Err(Refusal::Busy(format!(
@@ -365,6 +358,16 @@ impl InferenceService {
             PaymentDecision::Accept { amount } => amount,
             PaymentDecision::Refuse { reason } => return Err(Refusal::PaymentRequired(reason)),
         };
+        if let Some(channel) = request
+            .payment
+            .as_ref()
+            .and_then(Value::as_object)
+            .and_then(|p| p.get("channel_id"))
+            .and_then(Value::as_str)
+        {
+            // The voucher checked out: its channel is counted too, wherever it pays from.
+            self.admit(&channel_key(channel))?;
+        }
         let storage = |e: rusqlite::Error| Refusal::Storage(e.to_string());
         // The payment is booked, the request recorded and queued under one lock and in one
         // transaction: a refusal at any step leaves nothing behind (the transaction rolls
@@ -418,6 +421,28 @@ impl InferenceService {
             price: terms.price,
             amount_paid: amount,
         })
+    }
+
+    /// Counts one request against `key`'s rate limit.
+    fn admit(&self, key: &str) -> Result<(), Refusal> {
+        self.limiter
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .admit(key, Instant::now())
+            .map_err(|wait| {
+                Refusal::RateLimited(format!(
+                    "{key} is over its limit of {RATE_LIMIT} inference requests per {}s; \
+                     retry in {wait}s",
+                    RATE_WINDOW.as_secs()
+                ))
+            })
+    }
+
+    /// Deletes the finished requests `retention` no longer keeps; returns how many.
+    pub fn prune(&self, retention: &Retention, now: Timestamp) -> Result<usize, Refusal> {
+        retention
+            .prune(self.log().conn(), now)
+            .map_err(|e| Refusal::Storage(e.to_string()))
     }
 
     /// Now, but later than every earlier request's time: the task id covers the time, so

@@ -48,6 +48,7 @@ fn request(client: &str, input: Map) -> InferenceRequest {
         input,
         client_id: client.into(),
         payment: None,
+        source: std::net::Ipv4Addr::LOCALHOST.into(),
     }
 }
 
@@ -209,16 +210,45 @@ fn concurrent_requests_with_one_voucher_are_served_once_and_underpaying_books_no
 }
 
 #[test]
-fn a_client_over_its_rate_limit_is_refused() {
+fn an_address_over_its_rate_limit_is_refused_whatever_client_id_it_names() {
     let dir = tempfile::tempdir().expect("dir");
     let queue = Arc::new(TaskQueue::new());
     let service = open(&dir.path().join(FILE_NAME), queue, Arc::new(FreeInference));
-    for _ in 0..RATE_LIMIT {
+    for i in 0..RATE_LIMIT {
         service
-            .submit(request("greedy", Map::new()))
+            .submit(request(&format!("fresh-{i}"), Map::new()))
             .expect("within the limit");
     }
-    let err = service.submit(request("greedy", Map::new())).unwrap_err();
-    assert!(matches!(err, Refusal::RateLimited(_)), "{err}");
-    assert!(service.submit(request("modest", Map::new())).is_ok());
+    let err = service
+        .submit(request("yet-another", Map::new()))
+        .unwrap_err();
+    assert!(
+        matches!(&err, Refusal::RateLimited(m) if m.contains("address 127.0.0.1")),
+        "{err}"
+    );
+    let elsewhere = InferenceRequest {
+        source: std::net::Ipv4Addr::new(127, 0, 0, 2).into(),
+        ..request("yet-another", Map::new())
+    };
+    assert!(service.submit(elsewhere).is_ok());
+}
+
+#[test]
+fn a_paying_channel_is_limited_wherever_it_pays_from() {
+    let dir = tempfile::tempdir().expect("dir");
+    let queue = Arc::new(TaskQueue::new());
+    let service = open(&dir.path().join(FILE_NAME), queue, Arc::new(FreeInference));
+    let paid_from = |n: u32| InferenceRequest {
+        payment: Some(Value::Object(map! {"channel_id" => "ch-1"})),
+        source: std::net::Ipv4Addr::from(0x0a00_0000 + n).into(),
+        ..request("c", Map::new())
+    };
+    for n in 0..RATE_LIMIT {
+        service.submit(paid_from(n)).expect("within the limit");
+    }
+    let err = service.submit(paid_from(RATE_LIMIT)).unwrap_err();
+    assert!(
+        matches!(&err, Refusal::RateLimited(m) if m.contains("channel ch-1")),
+        "{err}"
+    );
 }

@@ -190,6 +190,7 @@ mod tests {
                 input: Map::new(),
                 client_id: "c".into(),
                 payment: None,
+                source: std::net::Ipv4Addr::LOCALHOST.into(),
             })
             .expect("accepted");
         let plugin: Box<dyn Evaluator> = Box::new(Slow(delay));
