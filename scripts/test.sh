@@ -45,6 +45,10 @@ if [ -z "${DOIN_TEST_POSTGRES_URL:-}" ]; then
     fi
 fi
 
+# TLS: the PostgreSQL TLS tests give this server a certificate of a CA of their own, once
+# (doin_stats::pg_tls::testing: files in its data directory, ssl on by ALTER SYSTEM and a
+# reload), which needs root; for a server elsewhere set DOIN_TEST_POSTGRES_CA to its CA.
+
 # numpy: the external-plugin tests run reference-style Python plugins, which seed numpy.
 python3 -c 'import numpy' 2>/dev/null || python3 -m pip install --quiet numpy \
     || echo "numpy could not be installed; the numpy conversion test will be skipped" >&2

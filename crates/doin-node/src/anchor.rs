@@ -63,6 +63,22 @@ pub enum AnchorSinkError {
         /// The failure.
         source: tokio_postgres::Error,
     },
+    /// The PostgreSQL sink could not connect (options, TLS, server).
+    #[error("anchor table {table}: {source} (check anchor_postgres_url)")]
+    PostgresConnect {
+        /// The table.
+        table: String,
+        /// The failure.
+        source: doin_stats::pg_tls::PgConnectError,
+    },
+    /// The CA file of the HTTP sink cannot be used.
+    #[error("anchor_ca_file {path}: {reason}")]
+    CaFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The HTTP sink failed.
     #[error("POST {url}: {reason}")]
     Http {
@@ -124,6 +140,9 @@ pub struct AnchorSinks {
     pub file: Option<PathBuf>,
     /// HTTP endpoint (write-only).
     pub url: Option<String>,
+    /// PEM file of CA certificates trusted, besides the Mozilla roots, for an `https://`
+    /// endpoint.
+    pub ca_file: Option<PathBuf>,
     /// PostgreSQL URL and table (read back at start).
     pub postgres: Option<(String, String)>,
 }
@@ -134,6 +153,8 @@ impl AnchorSinks {
         AnchorSinks {
             file: config.anchor_file_path(),
             url: (!config.anchor_url.is_empty()).then(|| config.anchor_url.clone()),
+            ca_file: (!config.anchor_ca_file.is_empty())
+                .then(|| PathBuf::from(&config.anchor_ca_file)),
             postgres: (!config.anchor_postgres_url.is_empty()).then(|| {
                 (
                     config.anchor_postgres_url.clone(),
@@ -141,6 +162,30 @@ impl AnchorSinks {
                 )
             }),
         }
+    }
+
+    /// The client of the HTTP sink: rustls, the Mozilla roots plus those of `ca_file`.
+    pub fn http_client(&self) -> Result<reqwest::Client, AnchorSinkError> {
+        let mut builder = reqwest::Client::builder().timeout(HTTP_TIMEOUT);
+        if let Some(path) = &self.ca_file {
+            let bad = |reason: String| AnchorSinkError::CaFile {
+                path: path.clone(),
+                reason,
+            };
+            let pem = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                .map_err(|e| bad(format!("not a PEM bundle: {e}")))?;
+            if certs.is_empty() {
+                return Err(bad("no PEM certificate in it".into()));
+            }
+            for cert in certs {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        builder.build().map_err(|e| AnchorSinkError::Http {
+            url: self.url.clone().unwrap_or_default(),
+            reason: format!("building the HTTP client: {e}"),
+        })
     }
 
     /// Whether no sink is configured.
@@ -151,6 +196,10 @@ impl AnchorSinks {
     /// The anchors of chain `chain` published to the file and the table. An unreadable
     /// sink or two disagreeing anchors is an error: a node must not run unaware of them.
     pub async fn load(&self, chain: &str) -> Result<AnchorSet, AnchorSinkError> {
+        // A bad anchor_ca_file stops the node now, not at its first anchor.
+        if self.url.is_some() {
+            self.http_client()?;
+        }
         let mut records = Vec::new();
         if let Some(path) = &self.file {
             let (p, chain) = (path.clone(), chain.to_owned());
@@ -244,16 +293,20 @@ pub struct PgSink {
 }
 
 impl PgSink {
-    /// Connects and creates the table if absent (`table` is a checked identifier, see
-    /// [`NodeConfig::validate`]).
+    /// Connects (TLS as the URL's `sslmode` and `sslrootcert` say, see
+    /// [`doin_stats::pg_tls`]) and creates the table if absent (`table` is a checked
+    /// identifier, see [`NodeConfig::validate`]).
     pub async fn connect(url: &str, table: &str) -> Result<PgSink, AnchorSinkError> {
         let err = |source| AnchorSinkError::Postgres {
             table: table.to_owned(),
             source,
         };
-        let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-            .await
-            .map_err(err)?;
+        let (client, connection) = doin_stats::pg_tls::connect(url).await.map_err(|source| {
+            AnchorSinkError::PostgresConnect {
+                table: table.to_owned(),
+                source,
+            }
+        })?;
         tokio::spawn(async move {
             if let Err(e) = connection.await {
                 tracing::debug!("anchor sink connection closed: {e}");
@@ -344,10 +397,16 @@ pub async fn publish(
     node_id: String,
     mut anchors: mpsc::Receiver<Anchor>,
 ) {
-    let http = reqwest::Client::builder()
-        .timeout(HTTP_TIMEOUT)
-        .build()
-        .unwrap_or_default();
+    // `load` has built it once at start: this one fails only if the CA file changed since.
+    let mut sinks = sinks;
+    let http = match sinks.http_client() {
+        Ok(http) => http,
+        Err(e) => {
+            tracing::error!("anchor HTTP sink off: {e}");
+            sinks.url = None;
+            reqwest::Client::default()
+        }
+    };
     let mut pg: Option<PgSink> = None;
     while let Some(anchor) = anchors.recv().await {
         let record = AnchorRecord::new(&chain, &node_id, &anchor);
@@ -385,19 +444,7 @@ async fn publish_once(
         }
     }
     if let Some(url) = &sinks.url {
-        let http_err = |reason: String| AnchorSinkError::Http {
-            url: url.clone(),
-            reason,
-        };
-        let resp = http
-            .post(url)
-            .json(record)
-            .send()
-            .await
-            .map_err(|e| http_err(e.to_string()))?;
-        if !resp.status().is_success() {
-            return Err(http_err(format!("HTTP {}", resp.status())));
-        }
+        post(http, url, record).await?;
     }
     if let Some((url, table)) = &sinks.postgres {
         if pg.is_none() {
@@ -412,6 +459,44 @@ async fn publish_once(
         }
     }
     Ok(())
+}
+
+/// POSTs `record` to the HTTP sink `url` with `http` (see [`AnchorSinks::http_client`]).
+pub async fn post(
+    http: &reqwest::Client,
+    url: &str,
+    record: &AnchorRecord,
+) -> Result<(), AnchorSinkError> {
+    let http_err = |reason: String| AnchorSinkError::Http {
+        url: url.to_owned(),
+        reason,
+    };
+    let resp = http
+        .post(url)
+        .json(record)
+        .send()
+        .await
+        .map_err(|e| http_err(with_causes(&e)))?;
+    if !resp.status().is_success() {
+        return Err(http_err(format!("HTTP {}", resp.status())));
+    }
+    Ok(())
+}
+
+/// `e` and its causes, `a: b: c`, with a hint when the server's certificate was refused
+/// (reqwest says only "error sending request" on its own).
+fn with_causes(e: &reqwest::Error) -> String {
+    let mut out = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cause = c.source();
+    }
+    if out.contains("certificate") {
+        out.push_str(" (trust the endpoint's CA with anchor_ca_file, a PEM file)");
+    }
+    out
 }
 
 #[cfg(test)]
@@ -460,6 +545,33 @@ mod tests {
             Err(AnchorSinkError::Corrupt { line: 2, .. }) => {}
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn the_anchor_ca_file_comes_from_the_config_and_a_bad_one_is_named() {
+        let c = NodeConfig::from_json(
+            r#"{"anchor_url": "https://anchors.example/a", "anchor_ca_file": "/etc/ca.pem"}"#,
+            "t",
+        )
+        .expect("config")
+        .config;
+        let sinks = AnchorSinks::from_config(&c);
+        assert_eq!(sinks.ca_file, Some(PathBuf::from("/etc/ca.pem")));
+        assert_eq!(AnchorSinks::default().ca_file, None);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let not_pem = dir.path().join("ca.pem");
+        std::fs::write(&not_pem, "not a certificate\n").expect("write");
+        let err = AnchorSinks {
+            ca_file: Some(not_pem),
+            ..sinks
+        }
+        .http_client()
+        .expect_err("no certificate")
+        .to_string();
+        assert!(
+            err.starts_with("anchor_ca_file ") && err.contains("ca.pem"),
+            "{err}"
+        );
     }
 
     #[tokio::test]

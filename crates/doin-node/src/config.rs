@@ -76,8 +76,13 @@ pub struct NodeConfig {
     pub anchor_file: String,
     /// Anchor sink: a URL each anchor is POSTed to as JSON (DOIN extension; empty = off).
     pub anchor_url: String,
+    /// A PEM file of CA certificates trusted, besides the Mozilla roots, for an `https://`
+    /// `anchor_url` (a private CA or a self-signed endpoint; empty = none).
+    pub anchor_ca_file: String,
     /// Anchor sink: a PostgreSQL URL; anchors go to `anchor_postgres_table`, read back and
-    /// enforced at start (DOIN extension; empty = off).
+    /// enforced at start (DOIN extension; empty = off). TLS as its `sslmode` says
+    /// (`prefer` by default; `verify-full` with `sslrootcert=<CA PEM file>` to check the
+    /// server's certificate).
     pub anchor_postgres_url: String,
     /// Table of the PostgreSQL anchor sink (created if absent; `[a-z_][a-z0-9_]*`).
     pub anchor_postgres_table: String,
@@ -135,7 +140,8 @@ pub struct NodeConfig {
     /// Fee market settings. The base fee rule itself is a consensus constant
     /// (`doin_consensus::fee_market`); of these keys only the mempool's are used.
     pub fee_config: FeeConfig,
-    /// PostgreSQL URL for the analytics export (DOIN extension; empty = off).
+    /// PostgreSQL URL for the analytics export (DOIN extension; empty = off); TLS as its
+    /// `sslmode` and `sslrootcert` say (see `doin_stats::pg_tls`).
     pub postgres_url: String,
     /// The HTTP server's timeouts and caps (DOIN extension).
     pub http_limits: crate::http_server::HttpLimits,
@@ -166,6 +172,7 @@ impl Default for NodeConfig {
             external_anchor_interval: 100,
             anchor_file: String::new(),
             anchor_url: String::new(),
+            anchor_ca_file: String::new(),
             anchor_postgres_url: String::new(),
             anchor_postgres_table: "doin_anchors".into(),
             require_deterministic_seed: true,

@@ -22,6 +22,9 @@ use crate::task_queue::{Completion, QueuedTask, TaskQueue};
 
 /// How often other nodes' queues are polled when there is no local work.
 const REMOTE_POLL: Duration = Duration::from_millis(500);
+/// Largest `/tasks/pending` answer read (inflated): 20 tasks of parameters of at most
+/// [`doin_consensus::bounds::MAX_PARAMETERS_BYTES`] each, with room for the rest.
+const MAX_TASKS_BODY: usize = 24 * doin_consensus::bounds::MAX_PARAMETERS_BYTES;
 
 /// What the worker needs.
 pub struct EvaluatorWorker {
@@ -111,7 +114,10 @@ impl EvaluatorWorker {
         for endpoint in self.peers.endpoints() {
             let url = format!("http://{endpoint}/tasks/pending?domains={list}&limit=20");
             let tasks = self.runtime.block_on(async {
-                let body = http.get(&url).send().await.ok()?.bytes().await.ok()?;
+                let resp = http.get(&url).send().await.ok()?;
+                let body = crate::http_body::read_bounded(resp, MAX_TASKS_BODY)
+                    .await
+                    .ok()?;
                 doin_primitives::json::parse_bytes(&body).ok()
             });
             let Some(tasks) = tasks else { continue };

@@ -49,6 +49,7 @@ pub mod dashboard;
 pub mod evaluator;
 pub mod evidence;
 pub mod evidence_gossip;
+pub mod http_body;
 pub mod http_server;
 pub mod import_reference;
 pub mod inference;

@@ -451,7 +451,13 @@ async fn start_inner(
     ));
     let app = api::router(api_state)
         .merge(api::inference::routes(inference))
-        .merge(api::inference_channels::routes(settlement));
+        .merge(api::inference_channels::routes(settlement))
+        // gzip for clients that ask (`/chain/blocks` pages to syncing nodes); the fastest
+        // level, as sync is CPU-bound on a fast link (benches/chain_pages.rs).
+        .layer(
+            tower_http::compression::CompressionLayer::new()
+                .quality(tower_http::CompressionLevel::Fastest),
+        );
     let server = tokio::spawn(crate::http_server::serve(
         listener,
         app,

@@ -143,13 +143,9 @@ impl SyncClient {
         if !resp.status().is_success() {
             return Err(format!("GET {url}: HTTP {}", resp.status()));
         }
-        if resp.content_length().is_some_and(|l| l as usize > MAX_BODY) {
-            return Err(format!("GET {url}: body too large"));
-        }
-        let bytes = resp.bytes().await.map_err(|e| format!("GET {url}: {e}"))?;
-        if bytes.len() > MAX_BODY {
-            return Err(format!("GET {url}: body too large"));
-        }
+        let bytes = crate::http_body::read_bounded(resp, MAX_BODY)
+            .await
+            .map_err(|e| format!("GET {url}: {e}"))?;
         doin_primitives::json::parse_bytes(&bytes).map_err(|e| format!("GET {url}: {e}"))
     }
 

@@ -37,6 +37,9 @@ pub enum StatsError {
     /// PostgreSQL failed.
     #[error("PostgreSQL: {0} (check postgres_url and that the server is running)")]
     Postgres(#[from] tokio_postgres::Error),
+    /// The PostgreSQL connection could not be made (options, TLS, server).
+    #[error("PostgreSQL: {0} (check postgres_url and that the server is running)")]
+    PgConnect(#[from] crate::pg_tls::PgConnectError),
     /// A PostgreSQL identifier (schema name) is not a plain name.
     #[error("invalid PostgreSQL schema name {0:?}: use letters, digits and underscores")]
     SchemaName(String),

@@ -35,6 +35,8 @@
 //! * [`reader`] — [`OlapReader`], read-only queries and the online backup.
 //! * [`pg`] — the PostgreSQL export: schema with PostgreSQL types, incremental and
 //!   idempotent sync (high-water marks, `ON CONFLICT`), and a background loop with back-off.
+//! * [`pg_tls`] — PostgreSQL connections with TLS (rustls), libpq's `sslmode` and
+//!   `sslrootcert`; the anchor table of `doin-node` connects through it too.
 
 pub mod archive;
 pub mod chain;
@@ -43,6 +45,7 @@ pub mod error;
 pub mod model;
 pub mod olap;
 pub mod pg;
+pub mod pg_tls;
 pub mod reader;
 pub mod schema;
 pub mod tracker;

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use rusqlite::types::ValueRef;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::Client;
 
 use crate::error::StatsError;
 use crate::reader::OlapReader;
@@ -310,12 +310,12 @@ fn check_schema(schema: &str) -> Result<(), StatsError> {
 }
 
 impl PgExport {
-    /// Connects to `url` (a `postgres://` URL or key=value string) and creates the schema
-    /// `schema` (`public` by default) and its tables if missing. Must run inside a tokio
-    /// runtime.
+    /// Connects to `url` (a `postgres://` URL or key=value string, TLS as its `sslmode` and
+    /// `sslrootcert` say: see [`crate::pg_tls`]) and creates the schema `schema` (`public`
+    /// by default) and its tables if missing. Must run inside a tokio runtime.
     pub async fn connect(url: &str, schema: &str) -> Result<PgExport, StatsError> {
         check_schema(schema)?;
-        let (client, conn) = tokio_postgres::connect(url, NoTls).await?;
+        let (client, conn) = crate::pg_tls::connect(url).await?;
         let connection = tokio::spawn(async move {
             if let Err(e) = conn.await {
                 tracing::debug!("PostgreSQL connection closed: {e}");

@@ -30,6 +30,8 @@ pub const UNKNOWN_NODE: &str = "not fetched: neither this node nor one of its pe
      it in the config's fleet_nodes to include it";
 /// Per-request timeout.
 const TIMEOUT: Duration = Duration::from_secs(2);
+/// Largest answer read from a member (inflated): status objects are a few KiB.
+const MAX_BODY: usize = 4 << 20;
 
 /// `?nodes=`.
 #[derive(Debug, Deserialize)]
@@ -66,7 +68,10 @@ async fn get_json(http: &reqwest::Client, url: String) -> Result<Value, String> 
     if !r.status().is_success() {
         return Err(format!("{url}: HTTP {}", r.status()));
     }
-    r.json::<Value>().await.map_err(|e| e.to_string())
+    let body = crate::http_body::read_bounded(r, MAX_BODY)
+        .await
+        .map_err(|e| format!("{url}: {e}"))?;
+    serde_json::from_slice(&body).map_err(|e| format!("{url}: {e}"))
 }
 
 /// One node's facts, or why it could not be read.
