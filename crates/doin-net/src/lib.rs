@@ -69,15 +69,18 @@
 //! 4. Sign what it publishes (`Message::sign`) and call [`service::NetHandle::publish`].
 
 pub mod admission;
+pub mod bans;
 pub mod cache;
 pub mod control;
 pub mod flooding;
 pub mod gossip;
+pub mod hop;
 pub mod limits;
 pub mod peers;
 pub mod scoring;
 pub mod service;
 pub mod sim;
+pub mod slots;
 pub mod topic;
 pub mod transport;
 

@@ -68,6 +68,7 @@ pub fn net_config(config: &NodeConfig, peer_id: &str) -> NetConfig {
     }
     c.peers_file = Some(config.data_dir.join("peers.json"));
     c.admission.require_seals = !config.accept_unsigned_messages;
+    c.slots.per_range = usize::try_from(config.max_peers_per_range.max(1)).unwrap_or(usize::MAX);
     c
 }
 
@@ -172,7 +173,7 @@ async fn handle_deliveries(
             note_migrant(&migrants, &d.message);
         }
         if let Some(verdict) = crate::evidence_gossip::take_delivered(&chain, &d.message) {
-            net.report(&d.from, verdict).await;
+            net.report(&d, verdict).await;
             continue;
         }
         match d.message.msg_type {
@@ -185,12 +186,12 @@ async fn handle_deliveries(
                     .get(crate::commitment_gossip::COMMITMENT_KEY)
                 {
                     let verdict = crate::commitment_gossip::deliver(&chain, &d.from, v).await;
-                    net.report(&d.from, verdict).await;
+                    net.report(&d, verdict).await;
                     continue;
                 }
                 if let Some(v) = d.message.payload.get(crate::channel_gossip::CHANNEL_OP_KEY) {
                     let verdict = crate::channel_gossip::deliver(&chain, &d.from, v).await;
-                    net.report(&d.from, verdict).await;
+                    net.report(&d, verdict).await;
                     continue;
                 }
                 if let Some(v) = d.message.payload.get(TRANSFER_KEY) {
@@ -215,13 +216,13 @@ async fn handle_deliveries(
                             Verdict::Malformed
                         }
                     };
-                    net.report(&d.from, verdict).await;
+                    net.report(&d, verdict).await;
                     continue;
                 }
             }
             _ => {}
         }
-        net.report(&d.from, Verdict::Valid).await;
+        net.report(&d, Verdict::Valid).await;
     }
 }
 
