@@ -233,6 +233,12 @@ async fn refresh_peers(net: NetHandle, peers: PeerSet, mut stop: watch::Receiver
             _ = tick.tick() => {}
             _ = stop.wait_for(|s| *s) => return,
         }
+        // Sync peers that served invalid blocks cost the address they are reached at.
+        for endpoint in peers.take_offenders() {
+            if let Ok(addr) = endpoint.parse::<std::net::SocketAddr>() {
+                net.charge_address(addr, Verdict::InvalidBlock);
+            }
+        }
         let Ok(v) = net.peers_json().await else {
             return;
         };

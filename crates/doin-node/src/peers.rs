@@ -6,9 +6,12 @@
 //! chain status and pulls what it lacks ([`crate::sync`]), each peer in its own task (at
 //! most 8 at once) so that a slow or hanging peer delays nobody else; a peer that fails is retried
 //! with exponential back-off, and one that serves a chain our rules refuse is also
-//! recorded with the reason ([`PeerSet::sync_refusals`], shown by `/status`).
+//! recorded with the reason ([`PeerSet::sync_refusals`], shown by `/status`). A peer that
+//! serves an invalid block or an over-long page ([`SyncError::is_offence`]) is dropped
+//! for [`OFFENCE_BAN`] and its endpoint queued for the network to charge its address
+//! ([`PeerSet::take_offenders`]).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -27,6 +30,10 @@ const MAX_BACKOFF: Duration = Duration::from_secs(60);
 const MAX_PEERS: usize = 1_000;
 /// Most peers synced with at once.
 const MAX_CONCURRENT_SYNCS: usize = 8;
+/// How long a peer that served an invalid block is not synced with.
+pub const OFFENCE_BAN: Duration = Duration::from_secs(30 * 60);
+/// Most offenders waiting for the network to charge their addresses.
+const MAX_OFFENDERS: usize = 256;
 
 /// Known peer endpoints (cheap to clone).
 #[derive(Debug, Clone, Default)]
@@ -38,6 +45,8 @@ pub struct PeerSet {
     poll_tasks_now: Arc<tokio::sync::Notify>,
     latency: Arc<RwLock<BTreeMap<String, f64>>>,
     refusals: Arc<RwLock<BTreeMap<String, SyncRefusal>>>,
+    dropped: Arc<RwLock<Option<doin_net::bans::BanList<String>>>>,
+    offenders: Arc<std::sync::Mutex<VecDeque<String>>>,
 }
 
 /// What a peer served that our rules refused, as the sync loop last saw it.
@@ -75,15 +84,54 @@ impl PeerSet {
         set.insert(endpoint.to_owned())
     }
 
-    /// Every endpoint (except blocked ones).
+    /// Every endpoint (except blocked and dropped ones).
     pub fn endpoints(&self) -> Vec<String> {
         let blocked = self.blocked.read().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
         self.endpoints
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .iter()
-            .filter(|e| !blocked.contains(*e))
+            .filter(|e| !blocked.contains(*e) && !self.is_dropped_at(e, now))
             .cloned()
+            .collect()
+    }
+
+    /// Drops `endpoint` for [`OFFENCE_BAN`] (it served an invalid block) and queues it for
+    /// the network to charge its address.
+    pub fn drop_offender(&self, endpoint: &str) {
+        let now = Instant::now();
+        self.dropped
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_or_insert_with(|| doin_net::bans::BanList::new(MAX_PEERS))
+            .ban(endpoint.to_owned(), now + OFFENCE_BAN, now);
+        let mut q = self.offenders.lock().unwrap_or_else(|p| p.into_inner());
+        if q.len() >= MAX_OFFENDERS {
+            q.pop_front();
+        }
+        q.push_back(endpoint.to_owned());
+    }
+
+    /// Whether `endpoint` is dropped now.
+    pub fn is_dropped(&self, endpoint: &str) -> bool {
+        self.is_dropped_at(endpoint, Instant::now())
+    }
+
+    fn is_dropped_at(&self, endpoint: &str, now: Instant) -> bool {
+        self.dropped
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .is_some_and(|d| d.is_banned(&endpoint.to_owned(), now))
+    }
+
+    /// The endpoints dropped since the last call, for the network to charge.
+    pub fn take_offenders(&self) -> Vec<String> {
+        self.offenders
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain(..)
             .collect()
     }
 
@@ -244,6 +292,9 @@ fn settle(peers: &PeerSet, endpoint: &str, b: &mut Backoff, result: Result<SyncR
             if e.is_refusal() {
                 tracing::warn!(peer = %endpoint, "refused the peer's chain: {e}");
                 peers.record_refusal(endpoint, &e);
+            }
+            if e.is_offence() {
+                peers.drop_offender(endpoint);
             }
             b.failures = b.failures.saturating_add(1);
             let wait = Duration::from_secs(1u64 << b.failures.min(6)).min(MAX_BACKOFF);
