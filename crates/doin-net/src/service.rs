@@ -847,8 +847,11 @@ impl Actor {
             } => match answer {
                 Ok(a) => {
                     let unix = unix_now();
+                    // What a peer says about ids adds entries; it never moves an entry
+                    // the book holds at another endpoint (that would be a relay claim
+                    // moving another peer's endpoint).
                     if let Some((id, _)) = &a.self_peer {
-                        if *id != self.config.peer_id {
+                        if *id != self.config.peer_id && !self.moves(id, &endpoint) {
                             let source = if self.config.bootstrap.contains(&endpoint) {
                                 PeerSource::Bootstrap
                             } else {
@@ -860,7 +863,8 @@ impl Actor {
                         }
                     }
                     for p in a.peers {
-                        if p.peer_id == self.config.peer_id {
+                        if p.peer_id == self.config.peer_id || self.moves(&p.peer_id, &p.endpoint())
+                        {
                             continue;
                         }
                         self.table
@@ -876,6 +880,11 @@ impl Actor {
                 }
             },
         }
+    }
+
+    /// Whether recording `peer` at `endpoint` would move an entry the book holds elsewhere.
+    fn moves(&self, peer: &str, endpoint: &str) -> bool {
+        self.table.endpoint(peer).is_some_and(|ep| ep != endpoint)
     }
 
     /// Connects the dialable peers of a reloaded table.

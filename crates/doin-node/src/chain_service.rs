@@ -1022,7 +1022,9 @@ impl Service {
                 _ => break,
             }
         }
-        let blocks = &blocks[skip..];
+        let mut owned = blocks;
+        owned.drain(..skip);
+        let blocks = owned.as_slice();
         let Some(first) = blocks.first() else {
             return Ok(ImportOutcome::Kept);
         };
@@ -1081,7 +1083,7 @@ impl Service {
             best,
             blocks: Vec::new(),
         };
-        self.weigh_branch(pending, blocks.to_vec())
+        self.weigh_branch(pending, owned)
     }
 
     /// The checks of a segment that need no chain state, cheapest first: every id and

@@ -20,7 +20,7 @@ use tokio::task::JoinSet;
 
 use crate::api::BlockSource;
 use crate::chain_service::ChainHandle;
-use crate::sync::{sync_with, SyncClient, SyncError, SyncReport};
+use crate::sync::{sync_within, SyncBudget, SyncClient, SyncError, SyncReport};
 
 /// How often each peer's chain is checked.
 pub const SYNC_INTERVAL: Duration = Duration::from_secs(1);
@@ -235,6 +235,8 @@ pub async fn sync_loop(
     mut stop: watch::Receiver<bool>,
 ) {
     let client = SyncClient::new();
+    // One budget for the node: its syncs share the room for pages in flight.
+    let budget = SyncBudget::default();
     let mut backoff: BTreeMap<String, Backoff> = BTreeMap::new();
     let mut running: JoinSet<(String, Result<SyncReport, SyncError>)> = JoinSet::new();
     let mut in_flight: BTreeSet<String> = BTreeSet::new();
@@ -267,10 +269,15 @@ pub async fn sync_loop(
                 continue;
             }
             in_flight.insert(endpoint.clone());
-            let (client, chain, ours, peers) =
-                (client.clone(), chain.clone(), ours.clone(), peers.clone());
+            let (client, chain, ours, peers, budget) = (
+                client.clone(),
+                chain.clone(),
+                ours.clone(),
+                peers.clone(),
+                budget.clone(),
+            );
             running.spawn(async move {
-                let r = sync_with(&client, &endpoint, &chain, &ours, Some(&peers)).await;
+                let r = sync_within(&client, &endpoint, &chain, &ours, Some(&peers), &budget).await;
                 (endpoint, r)
             });
         }

@@ -13,8 +13,12 @@
 //!    first invalid block ends the sync with the blocks before it kept.
 //! 4. A branch still lighter than ours may hold at most [`SyncBudget::branch_bytes`], and one
 //!    sync may read at most [`SyncBudget::peer_bytes`] from the peer.
+//! 5. Pages being read or imported by the syncs sharing a budget (a node's) hold at most
+//!    [`super::budget::PAGES_IN_FLIGHT_MIB`] together ([`SyncBudget::room`]).
 
 use std::sync::Arc;
+
+use tokio::sync::OwnedSemaphorePermit;
 
 use doin_primitives::models::Block;
 use doin_primitives::Timestamp;
@@ -25,6 +29,22 @@ use super::transport::{BlockTransport, Page, PageError};
 use super::{SyncError, SyncReport, PAGE};
 use crate::api::BlockSource;
 use crate::chain_service::{ChainHandle, ImportOutcome};
+
+/// Waits for room to read one page of `budget`: its whole byte limit, in MiB.
+async fn page_room(budget: &SyncBudget) -> Option<OwnedSemaphorePermit> {
+    let mib = u32::try_from((budget.page_bytes >> 20).max(1)).unwrap_or(u32::MAX);
+    budget.room.clone().acquire_many_owned(mib).await.ok()
+}
+
+/// Gives back the room a read page does not use, keeping its own size until imported.
+fn fit_room(room: Option<OwnedSemaphorePermit>, page: &Page) -> Option<OwnedSemaphorePermit> {
+    let mut room = room?;
+    let keep = (page.bytes >> 20) + 1;
+    if room.num_permits() > keep {
+        drop(room.split(room.num_permits() - keep));
+    }
+    Some(room)
+}
 
 /// Which end of a range a shrunk request keeps.
 #[derive(Clone, Copy)]
@@ -87,14 +107,15 @@ impl<T: BlockTransport> Session<'_, T> {
     }
 
     /// Fetches part of `from..=to` (as many blocks as [`Self::want`] allows, from the end
-    /// `keep` says); returns the range asked and the page.
+    /// `keep` says); returns the range asked, the page and its room among pages in flight.
     async fn fetch(
         &mut self,
         from: i64,
         to: i64,
         keep: Keep,
-    ) -> Result<(i64, i64, Page), SyncError> {
+    ) -> Result<(i64, i64, Page, Option<OwnedSemaphorePermit>), SyncError> {
         loop {
+            let room = page_room(self.budget).await;
             let (f, t) = self.range(from, to, keep);
             match self
                 .transport
@@ -103,7 +124,8 @@ impl<T: BlockTransport> Session<'_, T> {
             {
                 Ok(page) => {
                     self.account(f, t, &page)?;
-                    return Ok((f, t, page));
+                    let room = fit_room(room, &page);
+                    return Ok((f, t, page, room));
                 }
                 Err(PageError::TooLarge { .. }) => self.shrink(f)?,
                 Err(PageError::Peer(e)) => return Err(SyncError::Peer(e)),
@@ -112,7 +134,8 @@ impl<T: BlockTransport> Session<'_, T> {
     }
 }
 
-type InFlight = (i64, i64, tokio::task::JoinHandle<Result<Page, PageError>>);
+type Fetched = (Option<OwnedSemaphorePermit>, Result<Page, PageError>);
+type InFlight = (i64, i64, tokio::task::JoinHandle<Fetched>);
 
 /// Brings our chain up to the peer's if the peer's is longer or claims to be heavier (fork
 /// choice is by weight, so a shorter chain may win), within [`SyncBudget::default`]; a
@@ -175,7 +198,7 @@ pub async fn sync_within<T: BlockTransport>(
     // Find the highest block both chains share, walking back a page at a time.
     let mut top = (peer.height - 1).min(view.tip_index);
     let (fork_point, parent) = loop {
-        let (from, _, theirs) = session
+        let (from, _, theirs, _room) = session
             .fetch((top - PAGE + 1).max(0), top, Keep::High)
             .await?;
         let mine = {
@@ -206,7 +229,12 @@ pub async fn sync_within<T: BlockTransport>(
         (from < peer.height).then(|| {
             let (f, t) = session.range(from, peer.height - 1, Keep::Low);
             let fetch = transport.page(endpoint, f, t, budget.page_bytes);
-            (f, t, tokio::spawn(fetch))
+            let budget = budget.clone();
+            let task = tokio::spawn(async move {
+                let room = page_room(&budget).await;
+                (room, fetch.await)
+            });
+            (f, t, task)
         })
     };
     let mut outcomes = Vec::new();
@@ -214,12 +242,16 @@ pub async fn sync_within<T: BlockTransport>(
     let mut branch_bytes = 0usize;
     let mut in_flight = spawn(&session, next);
     while let Some((from, to, task)) = in_flight.take() {
-        let (from, to, page) = match task.await.map_err(|e| e.to_string())? {
+        // `_room` is held until the page is imported.
+        let (room, fetched) = task.await.map_err(|e| e.to_string())?;
+        let (from, to, page, _room) = match fetched {
             Ok(page) => {
                 session.account(from, to, &page)?;
-                (from, to, page)
+                let room = fit_room(room, &page);
+                (from, to, page, room)
             }
             Err(PageError::TooLarge { .. }) => {
+                drop(room);
                 session.shrink(from)?;
                 session.fetch(from, peer.height - 1, Keep::Low).await?
             }

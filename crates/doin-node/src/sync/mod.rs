@@ -128,11 +128,22 @@ impl From<String> for SyncError {
 impl SyncError {
     /// Whether the peer served something no honest peer serves (an invalid block, a page
     /// longer than asked): it is dropped and the address it is reached at is charged.
+    ///
+    /// A block that does not link to the one before it, or is dated ahead of our clock, is
+    /// refused but not held against the peer: an honest peer that reorganizes between two
+    /// pages, or whose clock runs ahead, serves such blocks.
     pub fn is_offence(&self) -> bool {
-        matches!(
-            self,
-            SyncError::PageTooLong { .. } | SyncError::Import(ImportError::InvalidBlock { .. })
-        )
+        use doin_consensus::ConsensusError as Rule;
+        match self {
+            SyncError::PageTooLong { .. } => true,
+            SyncError::Import(ImportError::InvalidBlock { source, .. }) => !matches!(
+                source,
+                Rule::WrongParent { .. }
+                    | Rule::WrongHeight { .. }
+                    | Rule::TimestampInFuture { .. }
+            ),
+            _ => false,
+        }
     }
 
     /// Whether the peer served a chain our rules refuse (an invalid block, a branch below
