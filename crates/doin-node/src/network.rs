@@ -14,8 +14,12 @@
 //! * Transfers submitted to this node over HTTP are gossiped on the `blocks` topic (which
 //!   every node relays) inside a `chain_status` message whose payload carries the wire
 //!   transfer in the extra key `"transfer"` (reference nodes read the status and ignore
-//!   the key). A delivered transfer goes to the mempool with the relaying peer as its
-//!   source (its rate limit); the transfer's own seal authenticates it. Channel
+//!   the key). A delivered transfer goes to the mempool with the delivering hop as its
+//!   source (its rate limit): a peer bound to the connecting address, or that address
+//!   ([`doin_net::hop`]); the transfer's own seal authenticates it.
+//! * Verdicts on what is delivered go back with the delivery ([`NetHandle::report`]): to
+//!   the message's signer and the connecting address, never to a peer a body only names.
+//!   Sync peers that served invalid blocks are charged at their address too. Channel
 //!   operations travel the same way under `"channel_op"` ([`crate::channel_gossip`]), and
 //!   optimizers' commitments under `"commitment"` ([`crate::commitment_gossip`]).
 //! * Votes with their claims, for rejection evidence, see [`crate::evidence_gossip`].
