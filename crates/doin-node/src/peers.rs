@@ -46,6 +46,8 @@ pub struct PeerSet {
     latency: Arc<RwLock<BTreeMap<String, f64>>>,
     refusals: Arc<RwLock<BTreeMap<String, SyncRefusal>>>,
     dropped: Arc<RwLock<Option<doin_net::bans::BanList<String>>>>,
+    /// Consecutive failed syncs per endpoint (what a full set evicts by).
+    failures: Arc<RwLock<BTreeMap<String, u32>>>,
     offenders: Arc<std::sync::Mutex<VecDeque<String>>>,
 }
 
@@ -68,7 +70,10 @@ impl PeerSet {
         set
     }
 
-    /// Adds an endpoint (`host:port`); returns whether it was new.
+    /// Adds an endpoint (`host:port`); returns whether it was new. A full set makes room
+    /// by forgetting a dropped endpoint or the one whose syncs failed most in a row (peers
+    /// introduce endpoints, so junk ones must not keep honest ones out); when every
+    /// endpoint syncs fine the newcomer is refused.
     pub fn add(&self, endpoint: &str) -> bool {
         let endpoint = endpoint
             .trim()
@@ -78,10 +83,35 @@ impl PeerSet {
             return false;
         }
         let mut set = self.endpoints.write().unwrap_or_else(|p| p.into_inner());
-        if set.len() >= MAX_PEERS {
-            return false;
+        if set.len() >= MAX_PEERS && !set.contains(endpoint) {
+            let now = Instant::now();
+            let mut failures = self.failures.write().unwrap_or_else(|p| p.into_inner());
+            let victim = set
+                .iter()
+                .map(|e| {
+                    let dropped = self.is_dropped_at(e, now);
+                    (dropped, failures.get(e).copied().unwrap_or(0), e)
+                })
+                .filter(|(dropped, failed, _)| *dropped || *failed > 0)
+                .max()
+                .map(|(_, _, e)| e.clone());
+            let Some(victim) = victim else {
+                return false;
+            };
+            set.remove(&victim);
+            failures.remove(&victim);
         }
         set.insert(endpoint.to_owned())
+    }
+
+    /// Records how a sync with `endpoint` ended (a full set evicts by failures in a row).
+    fn note_sync(&self, endpoint: &str, ok: bool) {
+        let mut failures = self.failures.write().unwrap_or_else(|p| p.into_inner());
+        if ok {
+            failures.remove(endpoint);
+        } else if failures.len() < MAX_PEERS || failures.contains_key(endpoint) {
+            *failures.entry(endpoint.to_owned()).or_default() += 1;
+        }
     }
 
     /// Every endpoint (except blocked and dropped ones).
@@ -260,7 +290,11 @@ pub async fn sync_loop(
             }
         }
         // Each peer syncs in its own task, so a slow or hanging peer holds up only itself.
-        for endpoint in peers.endpoints() {
+        let endpoints = peers.endpoints();
+        if backoff.len() > 2 * MAX_PEERS {
+            backoff.retain(|e, _| endpoints.contains(e));
+        }
+        for endpoint in endpoints {
             if running.len() >= MAX_CONCURRENT_SYNCS {
                 break;
             }
@@ -290,6 +324,7 @@ fn settle(peers: &PeerSet, endpoint: &str, b: &mut Backoff, result: Result<SyncR
     match result {
         Ok(report) => {
             *b = Backoff::default();
+            peers.note_sync(endpoint, true);
             peers.mark_synced();
             if let SyncReport::Imported(outcomes) = report {
                 tracing::debug!(peer = %endpoint, ?outcomes, "synced");
@@ -303,10 +338,44 @@ fn settle(peers: &PeerSet, endpoint: &str, b: &mut Backoff, result: Result<SyncR
             if e.is_offence() {
                 peers.drop_offender(endpoint);
             }
+            peers.note_sync(endpoint, false);
             b.failures = b.failures.saturating_add(1);
             let wait = Duration::from_secs(1u64 << b.failures.min(6)).min(MAX_BACKOFF);
             b.next_try = Some(Instant::now() + wait);
             tracing::debug!(peer = %endpoint, failures = b.failures, "sync failed: {e}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_set_forgets_failing_and_dropped_endpoints_never_healthy_ones() {
+        let set = PeerSet::new(&[]);
+        for i in 0..MAX_PEERS {
+            assert!(set.add(&format!("10.0.{}.{}:1", i / 250, i % 250)));
+        }
+        // Every endpoint healthy (no failure recorded): a newcomer is refused.
+        assert!(!set.add("192.0.2.1:1"));
+        // Junk that fails, and one dropped offender: newcomers take their places.
+        set.note_sync("10.0.0.7:1", false);
+        set.note_sync("10.0.0.7:1", false);
+        set.note_sync("10.0.0.8:1", false);
+        set.drop_offender("10.0.0.9:1");
+        for newcomer in ["192.0.2.1:1", "192.0.2.2:1", "192.0.2.3:1"] {
+            assert!(set.add(newcomer), "{newcomer}");
+        }
+        let now: BTreeSet<String> = set.endpoints.read().map(|s| s.clone()).unwrap_or_default();
+        assert_eq!(now.len(), MAX_PEERS);
+        for gone in ["10.0.0.7:1", "10.0.0.8:1", "10.0.0.9:1"] {
+            assert!(!now.contains(gone), "{gone} kept");
+        }
+        assert!(!set.add("192.0.2.4:1"));
+        // Success clears the failures: the endpoint is not evicted for them any more.
+        set.note_sync("10.0.0.10:1", false);
+        set.note_sync("10.0.0.10:1", true);
+        assert!(!set.add("192.0.2.5:1"));
     }
 }

@@ -66,7 +66,7 @@ fn a_fake_sync_peer_is_dropped_at_its_first_fabricated_block_and_memory_stays_bo
             }
             assert_eq!(refusal.count, 1, "round {round}: synced again after the drop");
             // A page of 50 such blocks is 60 MB, 20 pages 1.2 GB; the node abandons a page
-            // at its 16 MiB budget and asks for fewer blocks.
+            // at its 8 MiB budget and asks for fewer blocks.
             let sent = fake.sent() as f64 / (1 << 20) as f64;
             eprintln!("round {round}: the fake peer sent {sent:.0} MiB");
             assert!(sent < 64.0, "round {round}: the node read {sent:.0} MiB");

@@ -32,7 +32,7 @@ impl Default for SyncBudget {
     fn default() -> Self {
         SyncBudget {
             page_blocks: super::PAGE,
-            page_bytes: 16 << 20,
+            page_bytes: 8 << 20,
             branch_bytes: 32 << 20,
             peer_bytes: 256 << 20,
             room: Arc::new(Semaphore::new(PAGES_IN_FLIGHT_MIB)),
