@@ -104,10 +104,19 @@ impl Slots {
         }
     }
 
-    fn count(&self, direction: Direction, range: Option<AddressRange>) -> usize {
+    /// Slots of `direction` whose range is `range` (`None`: peers known by host name).
+    fn count_in(&self, direction: Direction, range: Option<AddressRange>) -> usize {
         self.peers
             .values()
-            .filter(|s| s.direction == direction && (range.is_none() || s.range == range))
+            .filter(|s| s.direction == direction && s.range == range)
+            .count()
+    }
+
+    /// Slots of `direction`.
+    fn count(&self, direction: Direction) -> usize {
+        self.peers
+            .values()
+            .filter(|s| s.direction == direction)
             .count()
     }
 
@@ -127,11 +136,11 @@ impl Slots {
             Direction::Inbound => (self.config.inbound, self.config.per_range),
             Direction::Outbound => (self.config.outbound, self.config.per_range),
         };
-        if range.is_some() && self.count(direction, range) >= per_range {
+        if range.is_some() && self.count_in(direction, range) >= per_range {
             return Admission::Refused;
         }
         let mut evicted = None;
-        if self.count(direction, None) >= cap {
+        if self.count(direction) >= cap {
             if direction == Direction::Outbound {
                 return Admission::Refused;
             }
@@ -182,8 +191,8 @@ impl Slots {
             let youngest = group.iter().map(|(_, s)| s.since).max();
             (group.len(), youngest)
         })?;
-        let crowd = self.count(Direction::Inbound, crowded[0].1.range);
-        let theirs = newcomer.map_or(0, |r| self.count(Direction::Inbound, Some(r)));
+        let crowd = self.count_in(Direction::Inbound, crowded[0].1.range);
+        let theirs = self.count_in(Direction::Inbound, newcomer);
         if (crowded[0].1.range.is_some() && crowded[0].1.range == newcomer) || crowd < theirs + 1 {
             return None;
         }
@@ -273,8 +282,10 @@ mod tests {
                 at,
             );
         }
-        assert_eq!(s.count(Direction::Inbound, None), 10);
-        assert!((0..20).all(|r| s.count(Direction::Inbound, ip(1, r).map(AddressRange::of)) <= 3));
+        assert_eq!(s.count(Direction::Inbound), 10);
+        assert!(
+            (0..20).all(|r| s.count_in(Direction::Inbound, ip(1, r).map(AddressRange::of)) <= 3)
+        );
         // The honest peer from its own range gets in by evicting a crowded range's youngest.
         let t1 = t0 + Duration::from_secs(1);
         assert!(matches!(
