@@ -992,15 +992,19 @@ impl Service {
         let Some(first) = blocks.first() else {
             return Ok(ImportOutcome::Kept);
         };
-        let our_tip = self
-            .store
-            .block_hash(self.state.height() as i64)
-            .map_err(store_err)?
-            .unwrap_or_default();
+        // The next page of a branch being weighed, while our chain still holds its fork
+        // point (our tip may have moved on meanwhile).
+        let fork_hash = match &self.branch {
+            Some(b) if b.continued_by(&blocks) => self
+                .store
+                .block_hash(b.fork_point as i64)
+                .map_err(store_err)?,
+            _ => None,
+        };
         if let Some(pending) = self
             .branch
             .take()
-            .filter(|b| b.continued_by(&blocks, &our_tip))
+            .filter(|b| fork_hash.as_deref() == Some(b.fork_hash.as_str()))
         {
             self.check_segment(pending.fork_point, &blocks)?;
             return self.weigh_branch(pending, blocks);
@@ -1078,7 +1082,7 @@ impl Service {
         }
         let pending = PendingBranch {
             fork_point,
-            our_tip,
+            fork_hash: first.header.previous_hash.clone(),
             candidate,
             best,
             blocks: Vec::new(),

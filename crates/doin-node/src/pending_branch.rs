@@ -6,7 +6,8 @@
 //! candidate state it keeps here (the state at the fork point with the branch's valid
 //! blocks applied), so only validated blocks are ever held, and the weight compared with
 //! ours is the weight of validated work. The next page continues the branch when it
-//! starts right after the branch's last block and our own tip has not moved since.
+//! starts right after the branch's last block and our chain still holds the fork point
+//! (our tip may have moved on: the weights are compared with our chain as it is then).
 
 use std::collections::BTreeMap;
 
@@ -19,8 +20,8 @@ use doin_primitives::value::Map;
 pub(crate) struct PendingBranch {
     /// The last block both chains share.
     pub(crate) fork_point: u64,
-    /// Our tip hash when the branch was started (a new tip of ours voids the branch).
-    pub(crate) our_tip: String,
+    /// The hash of our block at the fork point (the branch's parent).
+    pub(crate) fork_hash: String,
     /// The state after the branch's last block.
     pub(crate) candidate: ChainState,
     /// Best parameters per domain along the branch.
@@ -30,14 +31,12 @@ pub(crate) struct PendingBranch {
 }
 
 impl PendingBranch {
-    /// Whether `page` is the next segment of this branch while our tip is `our_tip`.
-    pub(crate) fn continued_by(&self, page: &[Block], our_tip: &str) -> bool {
+    /// Whether `page` starts right after this branch's last block.
+    pub(crate) fn continued_by(&self, page: &[Block]) -> bool {
         let (Some(first), Some(last)) = (page.first(), self.blocks.last()) else {
             return false;
         };
-        self.our_tip == our_tip
-            && first.header.index == last.header.index + 1
-            && first.header.previous_hash == last.hash
+        first.header.index == last.header.index + 1 && first.header.previous_hash == last.hash
     }
 }
 
@@ -56,21 +55,20 @@ mod tests {
     }
 
     #[test]
-    fn a_page_continues_a_branch_only_right_after_it_and_while_our_tip_stands() {
+    fn a_page_continues_a_branch_only_right_after_its_last_block() {
         let b1 = block(5, "a");
         let p = PendingBranch {
             fork_point: 4,
-            our_tip: "tip".into(),
+            fork_hash: "a".into(),
             candidate: ChainState::new(crate::chain_params::chain_params(
                 &crate::config::NodeConfig::default(),
             )),
             best: BTreeMap::new(),
             blocks: vec![b1.clone()],
         };
-        assert!(p.continued_by(&[block(6, &b1.hash)], "tip"));
-        assert!(!p.continued_by(&[block(6, &b1.hash)], "new tip"));
-        assert!(!p.continued_by(&[block(7, &b1.hash)], "tip"));
-        assert!(!p.continued_by(&[block(6, "other")], "tip"));
-        assert!(!p.continued_by(&[], "tip"));
+        assert!(p.continued_by(&[block(6, &b1.hash)]));
+        assert!(!p.continued_by(&[block(7, &b1.hash)]));
+        assert!(!p.continued_by(&[block(6, "other")]));
+        assert!(!p.continued_by(&[]));
     }
 }
