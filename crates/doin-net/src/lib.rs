@@ -55,7 +55,7 @@
 //! ## Limits
 //!
 //! Bodies ≤ [`limits::MAX_MESSAGE_BYTES`] (1 MiB) on every inbound path; block responses
-//! ≤ 64 MiB; per-signer token bucket (burst 200, 100/s); seen-cache 10,000 ids for 120 s
+//! ≤ 64 MiB; per-hop token bucket keyed by claimed peer and address (burst 200, 100/s); seen-cache 10,000 ids for 120 s
 //! (gossip) / 300 s (flooding); message cache 6 windows, 10,000 messages; peer table
 //! 1,000 entries; send queues 256 frames per peer; delivery channel 1,024; per address
 //! (every peer behind one IP): burst 5,000, 2,500/s, 4,096 addresses tracked; bans 4,096

@@ -230,7 +230,8 @@ pub struct NetHandle {
     guard: Arc<Mutex<AddressGuard>>,
     /// Bodies parsed and seals verified at once, off the async workers.
     checkers: Arc<tokio::sync::Semaphore>,
-    /// Each signer's rate, checked after its seal (a claim spends nobody's allowance).
+    /// Each hop's rate, keyed by claimed peer and sending address (a claim from another
+    /// address spends nobody else's allowance).
     peer_rates: Arc<Mutex<RateLimiter>>,
 }
 
@@ -305,6 +306,7 @@ impl NetHandle {
             .map_err(|_| InboundError::Busy)?
             .map_err(|_| InboundError::Closed)?;
         let body = body.to_vec();
+        let ip = canonical_ip(remote);
         let (admission, rates, me) = (
             self.admission.clone(),
             self.peer_rates.clone(),
@@ -313,21 +315,23 @@ impl NetHandle {
         let (claim, port, parsed) = tokio::task::spawn_blocking(move || {
             let _permit = permit;
             let (mut claim, port, parsed) = parse_inbound(&body)?;
-            // The address's rate (checked before parsing) bounds the seal checks; the
-            // signer's rate is checked once the seal says who the signer is, so that a
-            // body naming someone else spends only the sending address's allowance.
+            // The address's rate (checked before parsing) bounds the seal checks. Each hop
+            // has its own rate too, keyed by the peer it claims to be *and* the address it
+            // posts from: honest relays of one message each spend their own allowance,
+            // and a body naming another peer from another address spends only a bucket of
+            // that address, never the named peer's.
             if let Parsed::Message(m) = &parsed {
                 check_message(m, unix_now_micros(), &admission)?;
                 claim.signed = m.seal.is_some();
-                let allowed = claim.sender == me
-                    || !claim.signed
-                    || rates
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .allow(&claim.sender, Instant::now());
-                if !allowed {
-                    return Err(InboundError::RateLimited);
-                }
+            }
+            let hop = claim.relay.as_ref().unwrap_or(&claim.sender);
+            let allowed = *hop == me
+                || rates
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .allow(&format!("{hop}@{ip}"), Instant::now());
+            if !allowed {
+                return Err(InboundError::RateLimited);
             }
             Ok::<_, InboundError>((claim, port, parsed))
         })
