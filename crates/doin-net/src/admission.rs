@@ -13,12 +13,13 @@
 //! score falls to the ban threshold is refused outright (before any parsing) for the ban's
 //! duration, whatever peer ids it claims.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use doin_primitives::models::Message;
 
+use crate::bans::BanList;
 use crate::limits::RateLimiter;
 use crate::scoring::{AppScores, ScoreConfig, ScoreOutcome, Verdict};
 
@@ -153,7 +154,7 @@ pub struct AddressScore {
 pub struct AddressGuard {
     limiter: RateLimiter,
     scores: AppScores,
-    bans: HashMap<IpAddr, Instant>,
+    bans: BanList<IpAddr>,
     /// Addresses charged at least once (bounded; listed by [`AddressGuard::scores`]).
     charged: HashSet<IpAddr>,
 }
@@ -168,14 +169,14 @@ impl AddressGuard {
                 MAX_ADDRESSES,
             ),
             scores: AppScores::new(config.scores.clone()),
-            bans: HashMap::new(),
+            bans: BanList::new(MAX_ADDRESSES),
             charged: HashSet::new(),
         }
     }
 
     /// Whether a body from `ip` may be looked at (a rate-limited one is charged as spam).
     pub fn gate(&mut self, ip: IpAddr, now: Instant) -> Gate {
-        if self.bans.get(&ip).is_some_and(|until| *until > now) {
+        if self.bans.is_banned(&ip, now) {
             return Gate::Banned;
         }
         if !self.limiter.allow(&ip.to_string(), now) {
@@ -185,23 +186,31 @@ impl AddressGuard {
         Gate::Open
     }
 
-    /// Charges `ip` for a bad body; bans it at the threshold.
+    /// Charges `ip` for a bad body; bans it at the threshold (a full ban list still bans:
+    /// it forgets the ban that ends soonest, [`BanList`]).
     pub fn charge(&mut self, ip: IpAddr, verdict: Verdict, now: Instant) {
-        self.bans.retain(|_, until| *until > now);
         if self.charged.len() >= MAX_ADDRESSES {
             let (scores, bans) = (&self.scores, &self.bans);
             self.charged
-                .retain(|a| bans.contains_key(a) || scores.score(&a.to_string(), now) != 0.0);
+                .retain(|a| bans.is_banned(a, now) || scores.score(&a.to_string(), now) != 0.0);
         }
         if self.charged.len() < MAX_ADDRESSES {
             self.charged.insert(ip);
         }
         if let ScoreOutcome::Ban(until) = self.scores.record(&ip.to_string(), verdict, now) {
-            if self.bans.len() < MAX_ADDRESSES {
-                tracing::warn!(%ip, ?verdict, "address banned");
-                self.bans.insert(ip, until);
-            }
+            tracing::warn!(%ip, ?verdict, "address banned");
+            self.bans.ban(ip, until, now);
         }
+    }
+
+    /// Whether `ip` is banned now.
+    pub fn is_banned(&self, ip: IpAddr, now: Instant) -> bool {
+        self.bans.is_banned(&ip, now)
+    }
+
+    /// Number of addresses banned (some bans may have ended).
+    pub fn bans_held(&self) -> usize {
+        self.bans.len()
     }
 
     /// Every address charged so far (score now, and whether it is banned).
@@ -212,7 +221,7 @@ impl AddressGuard {
             .map(|ip| AddressScore {
                 address: *ip,
                 score: self.scores.score(&ip.to_string(), now),
-                banned: self.bans.get(ip).is_some_and(|until| *until > now),
+                banned: self.bans.is_banned(ip, now),
             })
             .collect();
         out.sort_by(|a, b| a.score.total_cmp(&b.score));
@@ -310,5 +319,20 @@ mod tests {
             .scores(t0)
             .iter()
             .any(|a| a.address == other && a.score < 0.0));
+    }
+
+    #[test]
+    fn the_guard_keeps_banning_past_its_table_size() {
+        let t0 = Instant::now();
+        let mut g = AddressGuard::new(&AdmissionConfig::default());
+        // Twice as many bad addresses as the table holds: each is banned as it earns it.
+        for i in 0..(2 * MAX_ADDRESSES as u32) {
+            let ip = IpAddr::from((0x0a00_0000 + i).to_be_bytes());
+            for _ in 0..3 {
+                g.charge(ip, Verdict::InvalidSignature, t0);
+            }
+            assert_eq!(g.gate(ip, t0), Gate::Banned, "address {i}");
+        }
+        assert!(g.bans_held() <= MAX_ADDRESSES);
     }
 }

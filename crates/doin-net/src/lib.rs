@@ -24,14 +24,20 @@
 //!   across hops that rewrite `_sender_port`/`_forwarder_id`), seen-cache, message cache.
 //! * [`admission`] — what a `POST /message` body must pass before routing (size, parse,
 //!   seal, age, rates) and the per-address scores and bans that failures cost.
+//! * [`hop`] — who handed us a body, as far as it is authenticated (the signer, the
+//!   connecting address, a claimed peer bound to that address).
+//! * [`slots`] — inbound and outbound connection slots, a cap per address range, eviction
+//!   that protects long-lived useful peers; [`bans`] — bounded ban lists that keep banning.
 //! * [`control`] — control frames. [`peers`], [`scoring`], [`limits`], [`transport`].
 //!
 //! ## Wire
 //!
 //! Messages go out as bare wire JSON on `POST /message` with `_sender_port` set to our
 //! port and, when relaying, `_forwarder_id` set to our id (the reference's transport keys,
-//! outside the message id and the seal). Inbound, the routing peer is `_forwarder_id` if
-//! present, else `sender_id`; its endpoint is the HTTP remote IP with `_sender_port`.
+//! outside the message id and the seal). Inbound, those keys are claims: the routing peer is
+//! the claimed one only when the address book lists it at the HTTP remote IP (or, for a
+//! peer speaking for itself, does not know it yet, and then records it at that IP with
+//! `_sender_port`); otherwise the hop is the address's anonymous id ([`hop`]).
 //! Control frames:
 //!
 //! ```json
@@ -49,11 +55,12 @@
 //! ## Limits
 //!
 //! Bodies ≤ [`limits::MAX_MESSAGE_BYTES`] (1 MiB) on every inbound path; block responses
-//! ≤ 64 MiB; per-peer token bucket (burst 200, 100/s); seen-cache 10,000 ids for 120 s
+//! ≤ 64 MiB; per-hop token bucket keyed by claimed peer and address (burst 200, 100/s); seen-cache 10,000 ids for 120 s
 //! (gossip) / 300 s (flooding); message cache 6 windows, 10,000 messages; peer table
 //! 1,000 entries; send queues 256 frames per peer; delivery channel 1,024; per address
-//! (every peer behind one IP): burst 5,000, 2,500/s, 4,096 addresses tracked; messages
-//! older than 60 s or dated over 60 s ahead refused.
+//! (every peer behind one IP): burst 5,000, 2,500/s, 4,096 addresses tracked; bans 4,096
+//! addresses and 4,096 peers; slots 34 inbound and 16 outbound, 4 per address range each
+//! way; messages older than 60 s or dated over 60 s ahead refused.
 //!
 //! ## What the node must do
 //!
@@ -62,22 +69,26 @@
 //!    `GET /peers` with [`service::NetHandle::peers_json`].
 //! 2. Consume the `Delivery` channel promptly (it is bounded; a full channel drops).
 //! 3. Check each delivered message's content (its seal and age were checked at admission,
-//!    [`admission`]) and call [`service::NetHandle::report`] with the [`Verdict`] against
-//!    `Delivery::from`; bad verdicts lower the peer's router score (pruned from meshes) and
-//!    application score (banned for 30 minutes below −50). The router relays before the
+//!    [`admission`]) and call [`service::NetHandle::report`] with the [`Verdict`] and the
+//!    `Delivery`; the verdict goes to the message's signer and the connecting address (a
+//!    peer bound to that address that relayed it loses router score only); bad verdicts
+//!    prune from meshes and ban for 30 minutes below −50. The router relays before the
 //!    node validates, as GossipSub without a validation hook does.
 //! 4. Sign what it publishes (`Message::sign`) and call [`service::NetHandle::publish`].
 
 pub mod admission;
+pub mod bans;
 pub mod cache;
 pub mod control;
 pub mod flooding;
 pub mod gossip;
+pub mod hop;
 pub mod limits;
 pub mod peers;
 pub mod scoring;
 pub mod service;
 pub mod sim;
+pub mod slots;
 pub mod topic;
 pub mod transport;
 

@@ -5,8 +5,8 @@
 //! peer draining a bounded queue (oldest dropped on overflow, so a slow peer never blocks
 //! the router), and short-lived discovery tasks (`GET /peers`) that report back.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
-use std::net::SocketAddr;
+use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -17,10 +17,13 @@ use doin_primitives::value::Value;
 use tokio::sync::{mpsc, oneshot, Notify};
 
 use crate::admission::{check_message, AddressGuard, AdmissionConfig, Gate, Refusal};
+use crate::bans::{BanList, MAX_BANS};
 use crate::control::{ControlError, ControlFrame};
+use crate::hop::{address_hop, bind, canonical, Binding};
 use crate::limits::{RateLimiter, MAX_MESSAGE_BYTES, MAX_PEER_ID_LEN};
 use crate::peers::{is_placeholder, placeholder_id, PeerSource, PeerTable, PeerTableError};
 use crate::scoring::{AppScores, ScoreConfig, ScoreOutcome};
+use crate::slots::{Admission, Direction, SlotConfig, Slots};
 use crate::topic::topic_of;
 use crate::transport::{PeerClient, PexAnswer, TransportError};
 use crate::{Action, FloodRouter, GossipConfig, GossipRouter, PeerId, Router, Topic, Verdict};
@@ -55,8 +58,8 @@ pub struct NetConfig {
     pub peers_file: Option<PathBuf>,
     /// Timeout of message posts.
     pub http_timeout: Duration,
-    /// Most peers connected to the router at once.
-    pub max_connected: usize,
+    /// Connection slots: inbound and outbound apart, a cap per address range.
+    pub slots: SlotConfig,
     /// Capacity of the delivery channel to the node.
     pub delivery_capacity: usize,
     /// Capacity of the command channel (inbound bodies wait here).
@@ -89,7 +92,7 @@ impl NetConfig {
             discovery_interval: Duration::from_secs(60),
             peers_file: None,
             http_timeout: Duration::from_secs(30),
-            max_connected: 50,
+            slots: SlotConfig::default(),
             delivery_capacity: 1024,
             command_capacity: 1024,
             send_queue_capacity: 256,
@@ -102,12 +105,19 @@ impl NetConfig {
     }
 }
 
-/// A message for the node, and the peer that handed it to us (to report verdicts on).
+/// A message for the node, with who handed it to us as far as that is authenticated
+/// ([`crate::hop`]); verdicts on it go back through [`NetHandle::report`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct Delivery {
-    /// The peer that sent it to us (not necessarily its originator).
+    /// The hop as routed: a peer bound to the connecting address, or that address's
+    /// anonymous id (`addr-<ip>`); never a bare claim.
     pub from: PeerId,
-    /// The message, as received (its seal is not yet verified).
+    /// The message's signer (its seal verified at admission); `None` for an unsigned
+    /// message a lenient node accepted.
+    pub signer: Option<PeerId>,
+    /// The address the body came from.
+    pub address: Option<IpAddr>,
+    /// The message, as received (seal and age checked at admission).
     pub message: Message,
 }
 
@@ -165,12 +175,18 @@ pub enum NetError {
 enum Command {
     Publish(Message),
     Inbound {
-        from: PeerId,
-        endpoint: Option<String>,
+        claim: Claim,
+        ip: IpAddr,
+        port: Option<u16>,
         body: Parsed,
         reply: oneshot::Sender<Result<(), InboundError>>,
     },
-    Report(PeerId, Verdict),
+    Report {
+        hop: PeerId,
+        signer: Option<PeerId>,
+        address: Option<IpAddr>,
+        verdict: Verdict,
+    },
     Connect(String),
     PeersJson(oneshot::Sender<serde_json::Value>),
     Connected(oneshot::Sender<Vec<PeerId>>),
@@ -181,6 +197,16 @@ enum Command {
 enum Parsed {
     Message(Message),
     Control(ControlFrame),
+}
+
+/// The identities a body claims: who it names as the hop, and who signed it.
+struct Claim {
+    /// `_forwarder_id` of a relayed message, or a control frame's `sender_id`.
+    relay: Option<PeerId>,
+    /// A message's `sender_id`, verified by its seal when `signed`.
+    sender: PeerId,
+    /// Whether admission verified a seal by `sender`.
+    signed: bool,
 }
 
 enum Event {
@@ -204,7 +230,8 @@ pub struct NetHandle {
     guard: Arc<Mutex<AddressGuard>>,
     /// Bodies parsed and seals verified at once, off the async workers.
     checkers: Arc<tokio::sync::Semaphore>,
-    /// Each claimed peer's rate, checked before its seal.
+    /// Each hop's rate, keyed by claimed peer and sending address (a claim from another
+    /// address spends nobody else's allowance).
     peer_rates: Arc<Mutex<RateLimiter>>,
 }
 
@@ -279,40 +306,47 @@ impl NetHandle {
             .map_err(|_| InboundError::Busy)?
             .map_err(|_| InboundError::Closed)?;
         let body = body.to_vec();
+        let ip = canonical_ip(remote);
         let (admission, rates, me) = (
             self.admission.clone(),
             self.peer_rates.clone(),
             self.peer_id.clone(),
         );
-        let (from, port, parsed) = tokio::task::spawn_blocking(move || {
+        let (claim, port, parsed) = tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            let (from, port, parsed) = parse_inbound(&body)?;
-            // The claimed peer's rate before its seal, so a flood costs no signature
-            // checks; `from` is a claim, so the sending address pays for the excess.
-            let allowed = from == me
+            let (mut claim, port, parsed) = parse_inbound(&body)?;
+            // The address's rate (checked before parsing) bounds the seal checks. Each hop
+            // has its own rate too, keyed by the peer it claims to be *and* the address it
+            // posts from: honest relays of one message each spend their own allowance,
+            // and a body naming another peer from another address spends only a bucket of
+            // that address, never the named peer's.
+            if let Parsed::Message(m) = &parsed {
+                check_message(m, unix_now_micros(), &admission)?;
+                claim.signed = m.seal.is_some();
+            }
+            let hop = claim.relay.as_ref().unwrap_or(&claim.sender);
+            let allowed = *hop == me
                 || rates
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
-                    .allow(&from, Instant::now());
+                    .allow(&format!("{hop}@{ip}"), Instant::now());
             if !allowed {
                 return Err(InboundError::RateLimited);
             }
-            if let Parsed::Message(m) = &parsed {
-                check_message(m, unix_now_micros(), &admission)?;
-            }
-            Ok::<_, InboundError>((from, port, parsed))
+            Ok::<_, InboundError>((claim, port, parsed))
         })
         .await
         .map_err(|_| InboundError::Closed)??;
-        if from == self.peer_id {
+        let hop = claim.relay.as_ref().unwrap_or(&claim.sender);
+        if *hop == self.peer_id {
             return Ok(());
         }
-        let endpoint = port.map(|p| endpoint_of(remote, p));
         let (reply, rx) = oneshot::channel();
         self.tx
             .try_send(Command::Inbound {
-                from,
-                endpoint,
+                claim,
+                ip: canonical_ip(remote),
+                port,
                 body: parsed,
                 reply,
             })
@@ -323,11 +357,19 @@ impl NetHandle {
         rx.await.map_err(|_| InboundError::Closed)?
     }
 
-    /// The node's verdict on data `peer` sent (after verifying seals, blocks, payloads).
-    pub async fn report(&self, peer: &str, verdict: Verdict) {
+    /// The node's verdict on a delivered message's content. It goes to what is
+    /// authenticated: the message's signer, and the address it came from (or, when a
+    /// peer bound to that address relayed it, that peer's router score only); never to a
+    /// peer the body merely named.
+    pub async fn report(&self, delivery: &Delivery, verdict: Verdict) {
         let _ = self
             .tx
-            .send(Command::Report(peer.to_owned(), verdict))
+            .send(Command::Report {
+                hop: delivery.from.clone(),
+                signer: delivery.signer.clone(),
+                address: delivery.address,
+                verdict,
+            })
             .await;
     }
 
@@ -385,27 +427,19 @@ fn unix_now_micros() -> i64 {
 }
 
 /// The remote's IP, IPv4-mapped IPv6 addresses as IPv4.
-fn canonical_ip(remote: SocketAddr) -> std::net::IpAddr {
-    match remote.ip() {
-        std::net::IpAddr::V6(v6) => v6
-            .to_ipv4_mapped()
-            .map_or(std::net::IpAddr::V6(v6), std::net::IpAddr::V4),
-        ip => ip,
-    }
+fn canonical_ip(remote: SocketAddr) -> IpAddr {
+    canonical(remote.ip())
 }
 
-fn endpoint_of(remote: SocketAddr, port: u16) -> String {
-    match remote.ip() {
-        std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => format!("{v4}:{port}"),
-            None => format!("[{v6}]:{port}"),
-        },
+fn endpoint_of(ip: IpAddr, port: u16) -> String {
+    match canonical(ip) {
+        IpAddr::V6(v6) => format!("[{v6}]:{port}"),
         ip => format!("{ip}:{port}"),
     }
 }
 
-/// Parses a `POST /message` body into the routing peer, its port and the content.
-fn parse_inbound(body: &[u8]) -> Result<(PeerId, Option<u16>, Parsed), InboundError> {
+/// Parses a `POST /message` body into the identities it claims, its port and the content.
+fn parse_inbound(body: &[u8]) -> Result<(Claim, Option<u16>, Parsed), InboundError> {
     let text = std::str::from_utf8(body).map_err(|_| {
         InboundError::Malformed(doin_primitives::ModelError::Invalid {
             model: "Message",
@@ -413,32 +447,43 @@ fn parse_inbound(body: &[u8]) -> Result<(PeerId, Option<u16>, Parsed), InboundEr
             reason: "not UTF-8".into(),
         })
     })?;
-    let (from, port, parsed) = match Message::from_http_body(text)? {
+    let (claim, port, parsed) = match Message::from_http_body(text)? {
         InboundBody::Message(m) => {
-            // The hop that sent it: `_forwarder_id` when a relay set it, else the originator.
-            let from = m
+            // A relay names itself in `_forwarder_id`; its own messages carry none.
+            let relay = m
                 .payload
                 .get("_forwarder_id")
                 .and_then(Value::as_str)
-                .unwrap_or(&m.sender_id)
-                .to_owned();
+                .filter(|f| *f != m.sender_id)
+                .map(str::to_owned);
             let port = m
                 .payload
                 .get("_sender_port")
                 .and_then(Value::as_i64)
                 .and_then(|p| u16::try_from(p).ok())
                 .filter(|p| *p != 0);
-            (from, port, Parsed::Message(m))
+            let claim = Claim {
+                relay,
+                sender: m.sender_id.clone(),
+                signed: false,
+            };
+            (claim, port, Parsed::Message(m))
         }
         InboundBody::Control(map) => {
             let f = ControlFrame::from_map(&map)?;
-            (f.sender_id.clone(), f.sender_port, Parsed::Control(f))
+            let claim = Claim {
+                relay: None,
+                sender: f.sender_id.clone(),
+                signed: false,
+            };
+            (claim, f.sender_port, Parsed::Control(f))
         }
     };
-    if from.is_empty() || from.len() > MAX_PEER_ID_LEN {
+    let bad = |id: &str| id.is_empty() || id.len() > MAX_PEER_ID_LEN;
+    if bad(&claim.sender) || claim.relay.as_deref().is_some_and(bad) {
         return Err(InboundError::BadSender);
     }
-    Ok((from, port, parsed))
+    Ok((claim, port, parsed))
 }
 
 /// A peer's bounded outbound queue, drained by its sender task.
@@ -502,8 +547,8 @@ pub fn spawn(config: NetConfig) -> Result<(NetHandle, mpsc::Receiver<Delivery>),
         deliveries: deliver_tx,
         events_tx,
         queues: HashMap::new(),
-        connected: BTreeSet::new(),
-        bans: HashMap::new(),
+        slots: Slots::new(config.slots.clone()),
+        bans: BanList::new(MAX_BANS),
         config,
     };
     let handle = NetHandle {
@@ -534,8 +579,8 @@ struct Actor {
     deliveries: mpsc::Sender<Delivery>,
     events_tx: mpsc::Sender<Event>,
     queues: HashMap<PeerId, Arc<SendQueue>>,
-    connected: BTreeSet<PeerId>,
-    bans: HashMap<PeerId, Instant>,
+    slots: Slots,
+    bans: BanList<PeerId>,
 }
 
 impl Actor {
@@ -562,7 +607,7 @@ impl Actor {
                 Some(e) = events.recv() => self.on_event(e),
                 _ = heartbeat.tick() => {
                     let now = Instant::now();
-                    self.bans.retain(|_, until| *until > now);
+                    self.bans.expire(now);
                     let actions = self.router.heartbeat(now);
                     self.apply(actions, None);
                 }
@@ -589,15 +634,21 @@ impl Actor {
                 self.apply(actions, None);
             }
             Command::Inbound {
-                from,
-                endpoint,
+                claim,
+                ip,
+                port,
                 body,
                 reply,
             } => {
-                let r = self.on_inbound(from, endpoint, body, now);
+                let r = self.on_inbound(claim, ip, port, body, now);
                 let _ = reply.send(r);
             }
-            Command::Report(peer, verdict) => self.on_report(&peer, verdict, now),
+            Command::Report {
+                hop,
+                signer,
+                address,
+                verdict,
+            } => self.on_verdict(&hop, signer.as_deref(), address, verdict, now),
             Command::Connect(endpoint) => self.pex(vec![(placeholder_id(&endpoint), endpoint)]),
             Command::PeersJson(reply) => {
                 let peers: Vec<serde_json::Value> = self
@@ -620,7 +671,12 @@ impl Actor {
                             "score": self.scores.score(&e.peer_id, Instant::now()),
                             "last_seen": e.last_seen,
                             "failures": e.failures,
-                            "connected": self.connected.contains(&e.peer_id),
+                            "connected": self.slots.contains(&e.peer_id),
+                            "direction": match self.slots.direction(&e.peer_id) {
+                                Some(Direction::Inbound) => "inbound",
+                                Some(Direction::Outbound) => "outbound",
+                                None => "none",
+                            },
                         }))
                     })
                     .collect();
@@ -646,7 +702,9 @@ impl Actor {
                 }));
             }
             Command::Connected(reply) => {
-                let _ = reply.send(self.connected.iter().cloned().collect());
+                let mut peers: Vec<PeerId> = self.slots.peers().cloned().collect();
+                peers.sort();
+                let _ = reply.send(peers);
             }
             Command::TopicPeers(topic, reply) => {
                 let _ = reply.send(self.router.topic_peers(&topic));
@@ -655,56 +713,126 @@ impl Actor {
         }
     }
 
+    /// Routes an admitted body. The hop is the peer the body names only when that claim
+    /// is bound to the connecting address ([`crate::hop`]); a peer speaking for itself from
+    /// an address the book does not contradict is added (or its port refreshed) and given
+    /// an inbound slot. Nothing else here changes any peer's entry.
     fn on_inbound(
         &mut self,
-        from: PeerId,
-        endpoint: Option<String>,
+        claim: Claim,
+        ip: IpAddr,
+        port: Option<u16>,
         body: Parsed,
         now: Instant,
     ) -> Result<(), InboundError> {
-        if self.bans.get(&from).is_some_and(|until| *until > now) {
+        if claim.signed && self.bans.is_banned(&claim.sender, now) {
             return Err(InboundError::Banned);
         }
-        if let Some(ep) = endpoint {
-            self.table
-                .upsert(&from, &ep, PeerSource::Inbound, unix_now());
-            self.connect(&from, now);
+        let hop = match &claim.relay {
+            Some(relay) => match bind(&self.table, relay, ip) {
+                Binding::Known => relay.clone(),
+                Binding::New | Binding::Elsewhere => address_hop(ip),
+            },
+            None => match bind(&self.table, &claim.sender, ip) {
+                Binding::Known | Binding::New => {
+                    if let Some(p) = port {
+                        self.table.upsert(
+                            &claim.sender,
+                            &endpoint_of(ip, p),
+                            PeerSource::Inbound,
+                            unix_now(),
+                        );
+                    }
+                    claim.sender.clone()
+                }
+                Binding::Elsewhere => address_hop(ip),
+            },
+        };
+        if self.bans.is_banned(&hop, now) || self.table.is_banned(&hop, unix_now()) {
+            return Err(InboundError::Banned);
+        }
+        if self.table.endpoint(&hop).is_some() {
+            self.connect(&hop, Direction::Inbound, now);
         }
         let actions = match body {
-            Parsed::Message(m) => self.router.handle_message(&from, m, now),
-            Parsed::Control(f) => self.router.handle_control(&from, f.control, now),
+            Parsed::Message(m) => self.router.handle_message(&hop, m, now),
+            Parsed::Control(f) => self.router.handle_control(&hop, f.control, now),
         };
-        self.apply(actions, Some(&from));
+        self.apply(actions, Some((&hop, ip)));
         Ok(())
+    }
+
+    /// A verdict on a delivered message: the signer's score, and the address's (or, when
+    /// a peer bound to the address relayed someone else's message, that peer's router
+    /// score only, as GossipSub charges the peer that delivered an invalid message).
+    fn on_verdict(
+        &mut self,
+        hop: &str,
+        signer: Option<&str>,
+        address: Option<IpAddr>,
+        verdict: Verdict,
+        now: Instant,
+    ) {
+        let hop_is_peer = self.table.endpoint(hop).is_some();
+        match signer {
+            Some(s) => self.on_report(s, verdict, now),
+            // An unsigned message (a lenient node): the bound hop is all we know.
+            None if hop_is_peer => self.on_report(hop, verdict, now),
+            None => {}
+        }
+        let relayed_by_peer = hop_is_peer && signer.is_some_and(|s| s != hop);
+        if !verdict.is_bad() {
+            self.slots.mark_useful(hop, now);
+        } else if relayed_by_peer {
+            self.router.report(hop, verdict);
+        } else if let Some(ip) = address {
+            self.guard
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .charge(ip, verdict, now);
+        }
     }
 
     fn on_report(&mut self, peer: &str, verdict: Verdict, now: Instant) {
         self.router.report(peer, verdict);
         if let ScoreOutcome::Ban(until) = self.scores.record(peer, verdict, now) {
             tracing::warn!(peer, ?verdict, "peer banned");
-            self.bans.insert(peer.to_owned(), until);
+            self.bans.ban(peer.to_owned(), until, now);
             let secs = until.saturating_duration_since(now).as_secs();
             self.table.ban(peer, unix_now() + secs);
             self.disconnect(peer);
         }
     }
 
-    fn connect(&mut self, peer: &str, now: Instant) {
+    /// Gives `peer` a slot in `direction` if the slots allow ([`Slots::admit`]), evicting
+    /// the inbound peer they name.
+    fn connect(&mut self, peer: &str, direction: Direction, now: Instant) {
         if peer == self.config.peer_id
-            || self.connected.contains(peer)
-            || self.connected.len() >= self.config.max_connected
-            || self.bans.contains_key(peer)
+            || self.slots.contains(peer)
+            || self.bans.is_banned(&peer.to_owned(), now)
             || self.table.is_banned(peer, unix_now())
         {
             return;
         }
-        self.connected.insert(peer.to_owned());
+        let ip = self.table.endpoint(peer).and_then(crate::hop::endpoint_ip);
+        match self.slots.admit(peer, ip, direction, now) {
+            Admission::Admitted => {}
+            Admission::Evicted(victim) => {
+                tracing::debug!(peer, %victim, "inbound slots full; evicted a peer");
+                self.drop_peer(&victim);
+            }
+            Admission::Refused => return,
+        }
         let actions = self.router.add_peer(peer, now);
         self.apply(actions, None);
     }
 
     fn disconnect(&mut self, peer: &str) {
-        self.connected.remove(peer);
+        self.slots.remove(peer);
+        self.drop_peer(peer);
+    }
+
+    fn drop_peer(&mut self, peer: &str) {
         self.router.remove_peer(peer);
         if let Some(q) = self.queues.remove(peer) {
             q.close();
@@ -728,13 +856,16 @@ impl Actor {
             } => match answer {
                 Ok(a) => {
                     let unix = unix_now();
+                    // What a peer says about ids adds entries; it never moves an entry
+                    // the book holds at another endpoint (that would be a relay claim
+                    // moving another peer's endpoint).
                     if let Some((id, _)) = &a.self_peer {
                         if *id != asked && is_placeholder(&asked, &endpoint) {
                             // The stand-in has its id now (or was us): it goes.
                             self.disconnect(&asked);
                             self.table.remove(&asked);
                         }
-                        if *id != self.config.peer_id {
+                        if *id != self.config.peer_id && !self.moves(id, &endpoint) {
                             let source = if self.config.bootstrap.contains(&endpoint) {
                                 PeerSource::Bootstrap
                             } else {
@@ -742,11 +873,12 @@ impl Actor {
                             };
                             self.table.upsert(id, &endpoint, source, unix);
                             self.table.record_success(id, unix);
-                            self.connect(id, now);
+                            self.connect(id, Direction::Outbound, now);
                         }
                     }
                     for p in a.peers {
-                        if p.peer_id == self.config.peer_id {
+                        if p.peer_id == self.config.peer_id || self.moves(&p.peer_id, &p.endpoint())
+                        {
                             continue;
                         }
                         let endpoint = p.endpoint();
@@ -763,7 +895,7 @@ impl Actor {
                         self.table
                             .upsert(&p.peer_id, &endpoint, PeerSource::Pex, unix);
                         if self.table.is_dialable(&p.peer_id, unix) {
-                            self.connect(&p.peer_id, now);
+                            self.connect(&p.peer_id, Direction::Outbound, now);
                         }
                     }
                 }
@@ -773,6 +905,11 @@ impl Actor {
                 }
             },
         }
+    }
+
+    /// Whether recording `peer` at `endpoint` would move an entry the book holds elsewhere.
+    fn moves(&self, peer: &str, endpoint: &str) -> bool {
+        self.table.endpoint(peer).is_some_and(|ep| ep != endpoint)
     }
 
     /// Connects the dialable peers of a reloaded table.
@@ -786,7 +923,7 @@ impl Actor {
             .map(|e| e.peer_id.clone())
             .collect();
         for id in ids {
-            self.connect(&id, now);
+            self.connect(&id, Direction::Outbound, now);
         }
     }
 
@@ -850,12 +987,18 @@ impl Actor {
         });
     }
 
-    fn apply(&mut self, actions: Vec<Action>, from: Option<&str>) {
+    /// Performs a router's actions; `origin` is the hop and address of the body that
+    /// caused them.
+    fn apply(&mut self, actions: Vec<Action>, origin: Option<(&str, IpAddr)>) {
         for a in actions {
             match a {
                 Action::Deliver(message) => {
                     let d = Delivery {
-                        from: from.unwrap_or(&self.config.peer_id).to_owned(),
+                        from: origin
+                            .map_or(self.config.peer_id.as_str(), |o| o.0)
+                            .to_owned(),
+                        signer: message.seal.is_some().then(|| message.sender_id.clone()),
+                        address: origin.map(|o| o.1),
                         message,
                     };
                     if self.deliveries.try_send(d).is_err() {
@@ -973,8 +1116,8 @@ mod tests {
             "message_optimae_reveal.json",
         ] {
             let body = std::fs::read(format!("{dir}/{f}")).unwrap_or_else(|e| panic!("{e}"));
-            let (from, port, parsed) = parse_inbound(&body).unwrap_or_else(|e| panic!("{f}: {e}"));
-            assert_eq!(from.len(), 40);
+            let (claim, port, parsed) = parse_inbound(&body).unwrap_or_else(|e| panic!("{f}: {e}"));
+            assert_eq!(claim.sender.len(), 40);
             assert!(port.is_some());
             assert!(matches!(parsed, Parsed::Message(_)));
         }

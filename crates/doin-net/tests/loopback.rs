@@ -161,3 +161,61 @@ async fn gossipsub_nodes_exchange_over_http() {
 async fn flooding_nodes_exchange_over_http() {
     exchange(Protocol::Flooding).await;
 }
+
+/// The `/peers` row of `id` in `net`'s answer, as (address, port).
+async fn listed_at(net: &NetHandle, id: &str) -> Option<(String, u64)> {
+    let v = net.peers_json().await.unwrap();
+    v["peers"]
+        .as_array()?
+        .iter()
+        .find(|p| p["peer_id"] == id)
+        .map(|p| {
+            (
+                p["address"].as_str().unwrap_or_default().to_owned(),
+                p["port"].as_u64().unwrap_or(0),
+            )
+        })
+}
+
+/// A peer-exchange answer is a claim about other peers: it may introduce peers, but it
+/// never moves a peer the address book already holds at another endpoint.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_exchange_answer_cannot_move_a_known_peer() {
+    let (a_id, b_id, liar_id) = ("a".repeat(40), "b".repeat(40), "c".repeat(40));
+    let (a, _a_in, a_addr) = node(&a_id, Protocol::GossipSub, vec![]).await;
+    let (b, _b_in, b_addr) = node(&b_id, Protocol::GossipSub, vec![a_addr]).await;
+    until_linked(&a, &b_id).await;
+    let b_port: u64 = b_addr.rsplit_once(':').unwrap().1.parse().unwrap();
+    assert_eq!(
+        listed_at(&a, &b_id).await,
+        Some(("127.0.0.1".to_owned(), b_port))
+    );
+
+    // A liar on another address says B lives at the liar's endpoint.
+    let listener = tokio::net::TcpListener::bind("127.0.3.1:0").await.unwrap();
+    let liar_port = listener.local_addr().unwrap().port();
+    let answer = serde_json::json!({
+        "self": {"peer_id": liar_id, "port": liar_port},
+        "peers": [
+            {"peer_id": b_id, "address": "127.0.3.1", "port": liar_port},
+            {"peer_id": "d".repeat(40), "address": "127.0.3.1", "port": liar_port},
+        ],
+    });
+    let app = Http::new().route("/peers", get(move || async move { Json(answer) }));
+    tokio::spawn(async move { axum::serve(listener, app).await.ok() });
+    a.connect(&format!("127.0.3.1:{liar_port}")).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while listed_at(&a, &"d".repeat(40)).await.is_none() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the liar's answer was never read");
+    assert_eq!(
+        listed_at(&a, &b_id).await,
+        Some(("127.0.0.1".to_owned(), b_port)),
+        "a peer-exchange claim moved B's endpoint"
+    );
+    a.shutdown().await;
+    b.shutdown().await;
+}

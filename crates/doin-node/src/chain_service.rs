@@ -58,6 +58,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use crate::channel_pool::{ChannelInfo, ChannelPool, ChannelPoolError};
 use crate::commitment_pool::{CommitmentPool, CommitmentPoolError};
 use crate::mempool::{Mempool, MempoolConfig, MempoolError};
+use crate::pending_branch::PendingBranch;
 use crate::view::ChainView;
 use doin_consensus::commitment::OptimaeCommitment;
 
@@ -663,6 +664,8 @@ struct Service {
     commitment_relay: mpsc::Sender<OptimaeCommitment>,
     /// The last height anchored (or read back from the sinks).
     last_anchored: u64,
+    /// A competing branch validated page by page, not yet heavier than ours.
+    branch: Option<PendingBranch>,
 }
 
 /// The external anchors a chain service enforces and creates.
@@ -732,6 +735,7 @@ pub fn spawn_with(
         view: watch::channel(Arc::new(ChainView::default())).0,
         stats,
         last_anchored: anchoring.anchors.last_height(),
+        branch: None,
         anchoring,
         channel_pool: ChannelPool::new(
             crate::channel_pool::DEFAULT_CHANNEL_POOL_CAPACITY,
@@ -988,6 +992,23 @@ impl Service {
         let Some(first) = blocks.first() else {
             return Ok(ImportOutcome::Kept);
         };
+        // The next page of a branch being weighed, while our chain still holds its fork
+        // point (our tip may have moved on meanwhile).
+        let fork_hash = match &self.branch {
+            Some(b) if b.continued_by(&blocks) => self
+                .store
+                .block_hash(b.fork_point as i64)
+                .map_err(store_err)?,
+            _ => None,
+        };
+        if let Some(pending) = self
+            .branch
+            .take()
+            .filter(|b| fork_hash.as_deref() == Some(b.fork_hash.as_str()))
+        {
+            self.check_segment(pending.fork_point, &blocks)?;
+            return self.weigh_branch(pending, blocks);
+        }
         let start = u64::try_from(first.header.index)
             .ok()
             .filter(|s| *s > 0)
@@ -1005,7 +1026,9 @@ impl Service {
                 _ => break,
             }
         }
-        let blocks = &blocks[skip..];
+        let mut owned = blocks;
+        owned.drain(..skip);
+        let blocks = owned.as_slice();
         let Some(first) = blocks.first() else {
             return Ok(ImportOutcome::Kept);
         };
@@ -1016,36 +1039,7 @@ impl Service {
                 tip: self.state.height(),
             });
         }
-        // Cheap checks first: every id and hash the blocks claim, and no block dated ahead
-        // of our clock; then the signatures, which do not depend on chain state, for the
-        // whole segment on all cores; then every other rule, in order.
-        let now = Timestamp::now_utc().unix_micros();
-        for b in blocks {
-            b.validate_doin_content()
-                .map(|_| ())
-                .map_err(doin_consensus::ConsensusError::from)
-                .and_then(|()| {
-                    doin_consensus::validate::check_not_in_future(
-                        b.header.timestamp.unix_micros(),
-                        now,
-                    )
-                })
-                .map_err(ImportError::invalid(b))?;
-        }
-        doin_consensus::anchor::check_branch(
-            &self.anchoring.anchors,
-            fork_point,
-            self.state.height(),
-            (fork_point + 1..).zip(blocks.iter().map(|b| b.hash.as_str())),
-        )
-        .map_err(|e| {
-            tracing::warn!(
-                fork_point,
-                "refused a branch that contradicts an anchor: {e}"
-            );
-            ImportError::ContradictsAnchor(e)
-        })?;
-        verify_signatures_parallel(blocks)?;
+        self.check_segment(fork_point, blocks)?;
         if fork_point == self.state.height() {
             for b in blocks {
                 if let Err(e) = self.state.apply_stored_block(b) {
@@ -1079,28 +1073,89 @@ impl Service {
                 finalized: self.state.finalized_height(),
             });
         }
-        // Rebuild the state at the fork point from our own store, then apply their branch.
+        // Rebuild the state at the fork point from our own store, then weigh their branch.
         let mut candidate = ChainState::new(self.state.params().clone());
         let mut best = BTreeMap::new();
         for b in self.store.blocks(1, fork_point as i64).map_err(store_err)? {
             candidate.apply_stored_block(&b).map_err(store_err)?;
             note_best_parameters(&mut best, &candidate, &b);
         }
+        let pending = PendingBranch {
+            fork_point,
+            fork_hash: first.header.previous_hash.clone(),
+            candidate,
+            best,
+            blocks: Vec::new(),
+        };
+        self.weigh_branch(pending, owned)
+    }
+
+    /// The checks of a segment that need no chain state, cheapest first: every id and
+    /// hash the blocks claim, no block dated ahead of our clock, no contradiction of an
+    /// anchor; then the signatures, for the whole segment on all cores.
+    fn check_segment(&self, fork_point: u64, blocks: &[Block]) -> Result<(), ImportError> {
+        let now = Timestamp::now_utc().unix_micros();
         for b in blocks {
-            candidate
-                .apply_stored_block(b)
+            b.validate_doin_content()
+                .map(|_| ())
+                .map_err(doin_consensus::ConsensusError::from)
+                .and_then(|()| {
+                    doin_consensus::validate::check_not_in_future(
+                        b.header.timestamp.unix_micros(),
+                        now,
+                    )
+                })
                 .map_err(ImportError::invalid(b))?;
-            note_best_parameters(&mut best, &candidate, b);
         }
-        match doin_consensus::fork_choice::judge_reorg(
+        let start = blocks
+            .first()
+            .and_then(|b| u64::try_from(b.header.index).ok())
+            .unwrap_or(fork_point + 1);
+        doin_consensus::anchor::check_branch(
+            &self.anchoring.anchors,
             fork_point,
             self.state.height(),
+            (start..).zip(blocks.iter().map(|b| b.hash.as_str())),
+        )
+        .map_err(|e| {
+            tracing::warn!(
+                fork_point,
+                "refused a branch that contradicts an anchor: {e}"
+            );
+            ImportError::ContradictsAnchor(e)
+        })?;
+        verify_signatures_parallel(blocks)
+    }
+
+    /// Applies a segment of a competing branch to its candidate state (every rule, each
+    /// block before the next is held), then adopts the branch if it is now heavier, or
+    /// keeps it pending for the next page ([`PendingBranch`]).
+    fn weigh_branch(
+        &mut self,
+        mut branch: PendingBranch,
+        segment: Vec<Block>,
+    ) -> Result<ImportOutcome, ImportError> {
+        for b in segment {
+            branch
+                .candidate
+                .apply_stored_block(&b)
+                .map_err(ImportError::invalid(&b))?;
+            note_best_parameters(&mut branch.best, &branch.candidate, &b);
+            branch.blocks.push(b);
+        }
+        let verdict = doin_consensus::fork_choice::judge_reorg(
+            branch.fork_point,
+            self.state.height(),
             self.state.params().finality_depth,
-            &doin_consensus::fork_choice::chain_weight(&candidate),
+            &doin_consensus::fork_choice::chain_weight(&branch.candidate),
             &doin_consensus::fork_choice::chain_weight(&self.state),
-        ) {
+        );
+        match verdict {
             ReorgVerdict::Adopt => {}
-            ReorgVerdict::KeepOurs => return Ok(ImportOutcome::Kept),
+            ReorgVerdict::KeepOurs => {
+                self.branch = Some(branch);
+                return Ok(ImportOutcome::Kept);
+            }
             ReorgVerdict::BelowFinality {
                 fork_point,
                 finalized,
@@ -1111,6 +1166,14 @@ impl Service {
                 })
             }
         }
+        let PendingBranch {
+            fork_point,
+            candidate,
+            best,
+            blocks,
+            ..
+        } = branch;
+        let blocks = blocks.as_slice();
         // Transfers and channel operations of our blocks that leave the chain go back to
         // their pools.
         let leaving = self

@@ -127,6 +127,9 @@ pub struct NodeConfig {
     pub accept_unsigned_messages: bool,
     /// Seconds between discovery rounds.
     pub discovery_interval: f64,
+    /// Most gossip peers from one address range (/24 for IPv4, /48 for IPv6), inbound and
+    /// outbound each (DOIN's; see `doin_net::slots`).
+    pub max_peers_per_range: u32,
     /// Whether `/dashboard` is served.
     pub dashboard_enabled: bool,
     /// Per-round CSV; empty means `<data_dir>/experiment_stats.csv`.
@@ -195,6 +198,7 @@ impl Default for NodeConfig {
             discovery_enabled: true,
             accept_unsigned_messages: false,
             discovery_interval: 60.0,
+            max_peers_per_range: 4,
             dashboard_enabled: true,
             experiment_stats_file: String::new(),
             olap_db_path: String::new(),

@@ -61,6 +61,7 @@ pub mod network;
 pub mod node;
 pub mod optimizer_loop;
 pub mod peers;
+mod pending_branch;
 pub mod plugins;
 pub mod progress;
 pub mod proposals;

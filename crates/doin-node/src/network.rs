@@ -16,8 +16,12 @@
 //! * Transfers submitted to this node over HTTP are gossiped on the `blocks` topic (which
 //!   every node relays) inside a `chain_status` message whose payload carries the wire
 //!   transfer in the extra key `"transfer"` (reference nodes read the status and ignore
-//!   the key). A delivered transfer goes to the mempool with the relaying peer as its
-//!   source (its rate limit); the transfer's own seal authenticates it. Channel
+//!   the key). A delivered transfer goes to the mempool with the delivering hop as its
+//!   source (its rate limit): a peer bound to the connecting address, or that address
+//!   ([`doin_net::hop`]); the transfer's own seal authenticates it.
+//! * Verdicts on what is delivered go back with the delivery ([`NetHandle::report`]): to
+//!   the message's signer and the connecting address, never to a peer a body only names.
+//!   Sync peers that served invalid blocks are charged at their address too. Channel
 //!   operations travel the same way under `"channel_op"` ([`crate::channel_gossip`]), and
 //!   optimizers' commitments under `"commitment"` ([`crate::commitment_gossip`]).
 //! * Votes with their claims, for rejection evidence, see [`crate::evidence_gossip`].
@@ -73,6 +77,7 @@ pub fn net_config(config: &NodeConfig, peer_id: &str) -> NetConfig {
     // Reference nodes never send SUBSCRIBE; meshed for `blocks` from the start, they
     // hear of every block and sync it.
     c.gossip.reference_peers = config.accept_unsigned_messages;
+    c.slots.per_range = usize::try_from(config.max_peers_per_range.max(1)).unwrap_or(usize::MAX);
     c
 }
 
@@ -177,7 +182,7 @@ async fn handle_deliveries(
             note_migrant(&migrants, &d.message);
         }
         if let Some(verdict) = crate::evidence_gossip::take_delivered(&chain, &d.message) {
-            net.report(&d.from, verdict).await;
+            net.report(&d, verdict).await;
             continue;
         }
         match d.message.msg_type {
@@ -190,12 +195,12 @@ async fn handle_deliveries(
                     .get(crate::commitment_gossip::COMMITMENT_KEY)
                 {
                     let verdict = crate::commitment_gossip::deliver(&chain, &d.from, v).await;
-                    net.report(&d.from, verdict).await;
+                    net.report(&d, verdict).await;
                     continue;
                 }
                 if let Some(v) = d.message.payload.get(crate::channel_gossip::CHANNEL_OP_KEY) {
                     let verdict = crate::channel_gossip::deliver(&chain, &d.from, v).await;
-                    net.report(&d.from, verdict).await;
+                    net.report(&d, verdict).await;
                     continue;
                 }
                 if let Some(v) = d.message.payload.get(TRANSFER_KEY) {
@@ -220,13 +225,13 @@ async fn handle_deliveries(
                             Verdict::Malformed
                         }
                     };
-                    net.report(&d.from, verdict).await;
+                    net.report(&d, verdict).await;
                     continue;
                 }
             }
             _ => {}
         }
-        net.report(&d.from, Verdict::Valid).await;
+        net.report(&d, Verdict::Valid).await;
     }
 }
 
@@ -236,6 +241,12 @@ async fn refresh_peers(net: NetHandle, peers: PeerSet, mut stop: watch::Receiver
         tokio::select! {
             _ = tick.tick() => {}
             _ = stop.wait_for(|s| *s) => return,
+        }
+        // Sync peers that served invalid blocks cost the address they are reached at.
+        for endpoint in peers.take_offenders() {
+            if let Ok(addr) = endpoint.parse::<std::net::SocketAddr>() {
+                net.charge_address(addr, Verdict::InvalidBlock);
+            }
         }
         let Ok(v) = net.peers_json().await else {
             return;

@@ -6,9 +6,12 @@
 //! chain status and pulls what it lacks ([`crate::sync`]), each peer in its own task (at
 //! most 8 at once) so that a slow or hanging peer delays nobody else; a peer that fails is retried
 //! with exponential back-off, and one that serves a chain our rules refuse is also
-//! recorded with the reason ([`PeerSet::sync_refusals`], shown by `/status`).
+//! recorded with the reason ([`PeerSet::sync_refusals`], shown by `/status`). A peer that
+//! serves an invalid block or an over-long page ([`SyncError::is_offence`]) is dropped
+//! for [`OFFENCE_BAN`] and its endpoint queued for the network to charge its address
+//! ([`PeerSet::take_offenders`]).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -17,7 +20,7 @@ use tokio::task::JoinSet;
 
 use crate::api::BlockSource;
 use crate::chain_service::ChainHandle;
-use crate::sync::{sync_with, SyncClient, SyncError, SyncReport};
+use crate::sync::{sync_within, SyncBudget, SyncClient, SyncError, SyncReport};
 
 /// How often each peer's chain is checked.
 pub const SYNC_INTERVAL: Duration = Duration::from_secs(1);
@@ -27,6 +30,10 @@ const MAX_BACKOFF: Duration = Duration::from_secs(60);
 const MAX_PEERS: usize = 1_000;
 /// Most peers synced with at once.
 const MAX_CONCURRENT_SYNCS: usize = 8;
+/// How long a peer that served an invalid block is not synced with.
+pub const OFFENCE_BAN: Duration = Duration::from_secs(30 * 60);
+/// Most offenders waiting for the network to charge their addresses.
+const MAX_OFFENDERS: usize = 256;
 
 /// Known peer endpoints (cheap to clone).
 #[derive(Debug, Clone, Default)]
@@ -38,6 +45,10 @@ pub struct PeerSet {
     poll_tasks_now: Arc<tokio::sync::Notify>,
     latency: Arc<RwLock<BTreeMap<String, f64>>>,
     refusals: Arc<RwLock<BTreeMap<String, SyncRefusal>>>,
+    dropped: Arc<RwLock<Option<doin_net::bans::BanList<String>>>>,
+    /// Consecutive failed syncs per endpoint (what a full set evicts by).
+    failures: Arc<RwLock<BTreeMap<String, u32>>>,
+    offenders: Arc<std::sync::Mutex<VecDeque<String>>>,
 }
 
 /// What a peer served that our rules refused, as the sync loop last saw it.
@@ -59,7 +70,10 @@ impl PeerSet {
         set
     }
 
-    /// Adds an endpoint (`host:port`); returns whether it was new.
+    /// Adds an endpoint (`host:port`); returns whether it was new. A full set makes room
+    /// by forgetting a dropped endpoint or the one whose syncs failed most in a row (peers
+    /// introduce endpoints, so junk ones must not keep honest ones out); when every
+    /// endpoint syncs fine the newcomer is refused.
     pub fn add(&self, endpoint: &str) -> bool {
         let endpoint = endpoint
             .trim()
@@ -69,21 +83,85 @@ impl PeerSet {
             return false;
         }
         let mut set = self.endpoints.write().unwrap_or_else(|p| p.into_inner());
-        if set.len() >= MAX_PEERS {
-            return false;
+        if set.len() >= MAX_PEERS && !set.contains(endpoint) {
+            let now = Instant::now();
+            let mut failures = self.failures.write().unwrap_or_else(|p| p.into_inner());
+            let victim = set
+                .iter()
+                .map(|e| {
+                    let dropped = self.is_dropped_at(e, now);
+                    (dropped, failures.get(e).copied().unwrap_or(0), e)
+                })
+                .filter(|(dropped, failed, _)| *dropped || *failed > 0)
+                .max()
+                .map(|(_, _, e)| e.clone());
+            let Some(victim) = victim else {
+                return false;
+            };
+            set.remove(&victim);
+            failures.remove(&victim);
         }
         set.insert(endpoint.to_owned())
     }
 
-    /// Every endpoint (except blocked ones).
+    /// Records how a sync with `endpoint` ended (a full set evicts by failures in a row).
+    fn note_sync(&self, endpoint: &str, ok: bool) {
+        let mut failures = self.failures.write().unwrap_or_else(|p| p.into_inner());
+        if ok {
+            failures.remove(endpoint);
+        } else if failures.len() < MAX_PEERS || failures.contains_key(endpoint) {
+            *failures.entry(endpoint.to_owned()).or_default() += 1;
+        }
+    }
+
+    /// Every endpoint (except blocked and dropped ones).
     pub fn endpoints(&self) -> Vec<String> {
         let blocked = self.blocked.read().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
         self.endpoints
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .iter()
-            .filter(|e| !blocked.contains(*e))
+            .filter(|e| !blocked.contains(*e) && !self.is_dropped_at(e, now))
             .cloned()
+            .collect()
+    }
+
+    /// Drops `endpoint` for [`OFFENCE_BAN`] (it served an invalid block) and queues it for
+    /// the network to charge its address.
+    pub fn drop_offender(&self, endpoint: &str) {
+        let now = Instant::now();
+        self.dropped
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_or_insert_with(|| doin_net::bans::BanList::new(MAX_PEERS))
+            .ban(endpoint.to_owned(), now + OFFENCE_BAN, now);
+        let mut q = self.offenders.lock().unwrap_or_else(|p| p.into_inner());
+        if q.len() >= MAX_OFFENDERS {
+            q.pop_front();
+        }
+        q.push_back(endpoint.to_owned());
+    }
+
+    /// Whether `endpoint` is dropped now.
+    pub fn is_dropped(&self, endpoint: &str) -> bool {
+        self.is_dropped_at(endpoint, Instant::now())
+    }
+
+    fn is_dropped_at(&self, endpoint: &str, now: Instant) -> bool {
+        self.dropped
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .is_some_and(|d| d.is_banned(&endpoint.to_owned(), now))
+    }
+
+    /// The endpoints dropped since the last call, for the network to charge.
+    pub fn take_offenders(&self) -> Vec<String> {
+        self.offenders
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain(..)
             .collect()
     }
 
@@ -187,6 +265,8 @@ pub async fn sync_loop(
     mut stop: watch::Receiver<bool>,
 ) {
     let client = SyncClient::new();
+    // One budget for the node: its syncs share the room for pages in flight.
+    let budget = SyncBudget::default();
     let mut backoff: BTreeMap<String, Backoff> = BTreeMap::new();
     let mut running: JoinSet<(String, Result<SyncReport, SyncError>)> = JoinSet::new();
     let mut in_flight: BTreeSet<String> = BTreeSet::new();
@@ -210,7 +290,11 @@ pub async fn sync_loop(
             }
         }
         // Each peer syncs in its own task, so a slow or hanging peer holds up only itself.
-        for endpoint in peers.endpoints() {
+        let endpoints = peers.endpoints();
+        if backoff.len() > 2 * MAX_PEERS {
+            backoff.retain(|e, _| endpoints.contains(e));
+        }
+        for endpoint in endpoints {
             if running.len() >= MAX_CONCURRENT_SYNCS {
                 break;
             }
@@ -219,10 +303,15 @@ pub async fn sync_loop(
                 continue;
             }
             in_flight.insert(endpoint.clone());
-            let (client, chain, ours, peers) =
-                (client.clone(), chain.clone(), ours.clone(), peers.clone());
+            let (client, chain, ours, peers, budget) = (
+                client.clone(),
+                chain.clone(),
+                ours.clone(),
+                peers.clone(),
+                budget.clone(),
+            );
             running.spawn(async move {
-                let r = sync_with(&client, &endpoint, &chain, &ours, Some(&peers)).await;
+                let r = sync_within(&client, &endpoint, &chain, &ours, Some(&peers), &budget).await;
                 (endpoint, r)
             });
         }
@@ -235,6 +324,7 @@ fn settle(peers: &PeerSet, endpoint: &str, b: &mut Backoff, result: Result<SyncR
     match result {
         Ok(report) => {
             *b = Backoff::default();
+            peers.note_sync(endpoint, true);
             peers.mark_synced();
             if let SyncReport::Imported(outcomes) = report {
                 tracing::debug!(peer = %endpoint, ?outcomes, "synced");
@@ -245,10 +335,47 @@ fn settle(peers: &PeerSet, endpoint: &str, b: &mut Backoff, result: Result<SyncR
                 tracing::warn!(peer = %endpoint, "refused the peer's chain: {e}");
                 peers.record_refusal(endpoint, &e);
             }
+            if e.is_offence() {
+                peers.drop_offender(endpoint);
+            }
+            peers.note_sync(endpoint, false);
             b.failures = b.failures.saturating_add(1);
             let wait = Duration::from_secs(1u64 << b.failures.min(6)).min(MAX_BACKOFF);
             b.next_try = Some(Instant::now() + wait);
             tracing::debug!(peer = %endpoint, failures = b.failures, "sync failed: {e}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_set_forgets_failing_and_dropped_endpoints_never_healthy_ones() {
+        let set = PeerSet::new(&[]);
+        for i in 0..MAX_PEERS {
+            assert!(set.add(&format!("10.0.{}.{}:1", i / 250, i % 250)));
+        }
+        // Every endpoint healthy (no failure recorded): a newcomer is refused.
+        assert!(!set.add("192.0.2.1:1"));
+        // Junk that fails, and one dropped offender: newcomers take their places.
+        set.note_sync("10.0.0.7:1", false);
+        set.note_sync("10.0.0.7:1", false);
+        set.note_sync("10.0.0.8:1", false);
+        set.drop_offender("10.0.0.9:1");
+        for newcomer in ["192.0.2.1:1", "192.0.2.2:1", "192.0.2.3:1"] {
+            assert!(set.add(newcomer), "{newcomer}");
+        }
+        let now: BTreeSet<String> = set.endpoints.read().map(|s| s.clone()).unwrap_or_default();
+        assert_eq!(now.len(), MAX_PEERS);
+        for gone in ["10.0.0.7:1", "10.0.0.8:1", "10.0.0.9:1"] {
+            assert!(!now.contains(gone), "{gone} kept");
+        }
+        assert!(!set.add("192.0.2.4:1"));
+        // Success clears the failures: the endpoint is not evicted for them any more.
+        set.note_sync("10.0.0.10:1", false);
+        set.note_sync("10.0.0.10:1", true);
+        assert!(!set.add("192.0.2.5:1"));
     }
 }

@@ -63,6 +63,10 @@ impl TestNet {
             let mut c = template.clone();
             c.host = "127.0.0.1".into();
             c.port = *port;
+            // Every test node is in 127.0.0.0/24: let the whole network peer within it.
+            c.max_peers_per_range = c
+                .max_peers_per_range
+                .max(u32::try_from(n).unwrap_or(u32::MAX));
             c.data_dir = dir.path().join(format!("node{i}"));
             c.bootstrap_peers = ports
                 .iter()
