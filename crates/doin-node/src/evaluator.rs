@@ -75,12 +75,14 @@ impl EvaluatorWorker {
                 }
                 let queue = self.queue.clone();
                 let peers = self.peers.clone();
-                let announced = self.runtime.block_on(async {
-                    tokio::select! {
-                        _ = queue.wait_for_work(Duration::from_millis(200)) => false,
-                        a = peers.task_poll_requested(Duration::from_millis(200)) => a,
-                    }
-                });
+                let announced =
+                    crate::worker_runtime::until_stopped(&self.runtime, &self.stop, async {
+                        tokio::select! {
+                            _ = queue.wait_for_work(Duration::from_millis(200)) => false,
+                            a = peers.task_poll_requested(Duration::from_millis(200)) => a,
+                        }
+                    })
+                    .unwrap_or(false);
                 if announced {
                     last_remote_poll = std::time::Instant::now();
                     self.serve_remote(&http, &domains);
@@ -113,13 +115,14 @@ impl EvaluatorWorker {
         let list = domains.join(",");
         for endpoint in self.peers.endpoints() {
             let url = format!("http://{endpoint}/tasks/pending?domains={list}&limit=20");
-            let tasks = self.runtime.block_on(async {
+            let tasks = crate::worker_runtime::until_stopped(&self.runtime, &self.stop, async {
                 let resp = http.get(&url).send().await.ok()?;
                 let body = crate::http_body::read_bounded(resp, MAX_TASKS_BODY)
                     .await
                     .ok()?;
                 doin_primitives::json::parse_bytes(&body).ok()
-            });
+            })
+            .flatten();
             let Some(tasks) = tasks else { continue };
             let tasks: Vec<QueuedTask> = tasks
                 .as_object()
@@ -136,13 +139,15 @@ impl EvaluatorWorker {
                     continue;
                 }
                 let claim = serde_json::json!({"task_id": task.id, "evaluator_id": me});
-                let claimed = self.runtime.block_on(async {
-                    http.post(format!("http://{endpoint}/tasks/claim"))
-                        .json(&claim)
-                        .send()
-                        .await
-                        .is_ok_and(|r| r.status().is_success())
-                });
+                let claimed =
+                    crate::worker_runtime::until_stopped(&self.runtime, &self.stop, async {
+                        http.post(format!("http://{endpoint}/tasks/claim"))
+                            .json(&claim)
+                            .send()
+                            .await
+                            .is_ok_and(|r| r.status().is_success())
+                    })
+                    .unwrap_or(false);
                 if !claimed {
                     continue;
                 }
@@ -156,14 +161,19 @@ impl EvaluatorWorker {
                             doin_primitives::json::to_wire_json(&vote.verified_performance.into()),
                             vote_text
                         );
-                        let done = self.runtime.block_on(async {
-                            http.post(format!("http://{endpoint}/tasks/complete"))
-                                .header("content-type", "application/json")
-                                .body(body)
-                                .send()
-                                .await
-                                .is_ok_and(|r| r.status().is_success())
-                        });
+                        let done = crate::worker_runtime::until_stopped(
+                            &self.runtime,
+                            &self.stop,
+                            async {
+                                http.post(format!("http://{endpoint}/tasks/complete"))
+                                    .header("content-type", "application/json")
+                                    .body(body)
+                                    .send()
+                                    .await
+                                    .is_ok_and(|r| r.status().is_success())
+                            },
+                        )
+                        .unwrap_or(false);
                         tracing::debug!(peer = %endpoint, task = %task.id, done, "remote verification");
                     }
                     Err(reason) => {

@@ -73,3 +73,4 @@ pub mod testnet;
 pub mod view;
 pub mod wallet;
 pub mod wallet_channel;
+pub mod worker_runtime;

@@ -330,14 +330,14 @@ impl OptimizerLoop {
             if left.is_zero() || crate::node::stopping(&self.stop) {
                 return;
             }
-            let mut stop = self.stop.clone();
-            let changed = self.runtime.block_on(async move {
-                tokio::select! {
-                    changed = tips.changed() => changed.is_ok().then_some(tips),
-                    _ = tokio::time::sleep(left) => None,
-                    _ = stop.wait_for(|s| *s) => None,
-                }
-            });
+            let changed =
+                crate::worker_runtime::until_stopped(&self.runtime, &self.stop, async move {
+                    tokio::select! {
+                        changed = tips.changed() => changed.is_ok().then_some(tips),
+                        _ = tokio::time::sleep(left) => None,
+                    }
+                })
+                .flatten();
             let Some(t) = changed else { return };
             tips = t;
             let now = tips.borrow_and_update().tip_hash.clone();
@@ -350,9 +350,8 @@ impl OptimizerLoop {
     }
 
     fn pause(&mut self, d: Duration) {
-        let mut stop = self.stop.clone();
-        self.runtime.block_on(async move {
-            let _ = tokio::time::timeout(d, stop.wait_for(|s| *s)).await;
+        let _ = crate::worker_runtime::until_stopped(&self.runtime, &self.stop, async move {
+            tokio::time::sleep(d).await;
         });
     }
 
@@ -401,10 +400,12 @@ impl OptimizerLoop {
             &commitment_hash,
             Timestamp::now_utc(),
         );
-        if let Err(e) = self
-            .runtime
-            .block_on(self.chain.submit_commitment(sealed, true))
-        {
+        let submitted = crate::worker_runtime::until_stopped(
+            &self.runtime,
+            &self.stop,
+            self.chain.submit_commitment(sealed, true),
+        )?;
+        if let Err(e) = submitted {
             tracing::warn!(domain = %domain, "commitment not taken: {e:?}");
             return None;
         }
@@ -436,7 +437,12 @@ impl OptimizerLoop {
         let stale = in_flight.take_stale(|p| {
             let bound =
                 doin_consensus::commitment::bound_commitment(&me, &p.reveal.commitment_hash());
-            let at = self.runtime.block_on(self.chain.commit_block(&bound, &me));
+            let at = crate::worker_runtime::until_stopped(
+                &self.runtime,
+                &self.stop,
+                self.chain.commit_block(&bound, &me),
+            )
+            .flatten();
             at.is_none_or(|at| at.block_hash != p.commit_block)
         });
         for p in stale {
@@ -450,9 +456,11 @@ impl OptimizerLoop {
                 Timestamp::now_utc(),
             );
             // Back in the pool in case the winning branch does not carry it.
-            let _ = self
-                .runtime
-                .block_on(self.chain.submit_commitment(sealed, true));
+            let _ = crate::worker_runtime::until_stopped(
+                &self.runtime,
+                &self.stop,
+                self.chain.submit_commitment(sealed, true),
+            );
             in_flight.push_committed(Committed {
                 candidate: Candidate {
                     parameters: p.reveal.parameters.clone(),
@@ -469,7 +477,12 @@ impl OptimizerLoop {
         let wait = Duration::from_secs_f64((target * 3.0).clamp(5.0, 120.0)).min(MAX_COMMIT_WAIT);
         for c in in_flight.take_committed() {
             let bound = doin_consensus::commitment::bound_commitment(&me, &c.commitment_hash);
-            let landed = self.runtime.block_on(self.chain.commit_block(&bound, &me));
+            let landed = crate::worker_runtime::until_stopped(
+                &self.runtime,
+                &self.stop,
+                self.chain.commit_block(&bound, &me),
+            )
+            .flatten();
             match landed {
                 // Its evaluators are busy with this node's earlier reveals: wait.
                 Some(_) if !in_flight.can_reveal() => in_flight.push_committed(c),
@@ -516,10 +529,11 @@ impl OptimizerLoop {
             elapsed,
             ..
         } = c;
-        let plan = match self
-            .runtime
-            .block_on(self.chain.plan_quorum(&domain, &me, commit_height))
-        {
+        let plan = match crate::worker_runtime::until_stopped(
+            &self.runtime,
+            &self.stop,
+            self.chain.plan_quorum(&domain, &me, commit_height),
+        )? {
             Ok(plan) => plan,
             Err(e) => {
                 tracing::warn!(domain = %domain, "cannot plan a quorum: {e}");
@@ -660,7 +674,11 @@ impl OptimizerLoop {
             votes,
             experiment,
         };
-        match self.runtime.block_on(self.chain.submit(proposal)) {
+        match crate::worker_runtime::until_stopped(
+            &self.runtime,
+            &self.stop,
+            self.chain.submit(proposal),
+        )? {
             Ok(outcome) => {
                 self.board.update(&domain, |p| p.accepted += 1);
                 crate::metrics::METRICS.optimae(&domain, crate::metrics::OptimaeOutcome::Accepted);

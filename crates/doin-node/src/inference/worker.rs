@@ -40,7 +40,7 @@ impl InferenceWorker {
         while !crate::node::stopping(&self.stop) {
             let Some(task) = queue.claim_next_of(TaskKind::InferenceRequest, &me, &domains) else {
                 let queue = queue.clone();
-                self.runtime.block_on(async {
+                let _ = crate::worker_runtime::until_stopped(&self.runtime, &self.stop, async {
                     queue.wait_for_work(Duration::from_millis(200)).await;
                 });
                 continue;
