@@ -34,6 +34,11 @@ impl Metrics {
         self.minted.insert(hash.to_owned(), (at, optimae));
     }
 
+    /// When a block was minted (virtual µs), if it was.
+    pub fn minted_at(&self, hash: &str) -> Option<i64> {
+        self.minted.get(hash).map(|(t, _)| *t)
+    }
+
     /// A node adopted a block at `at`; `quorum` nodes make 90 % of the network.
     pub fn adopted(&mut self, hash: &str, at: i64, quorum: usize) {
         let n = self.adopted.entry(hash.to_owned()).or_default();

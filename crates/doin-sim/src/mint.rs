@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use doin_consensus::accepted::{AcceptedOptimae, Experiment, Reveal};
 use doin_consensus::commitment::OptimaeCommitment;
+use doin_consensus::vote::VoteSubject;
 use doin_consensus::QuorumVote;
 use doin_node::mint_schedule::{
     commitment_block_due, stagger_micros, work_block_due, work_block_spacing_micros,
@@ -140,7 +141,19 @@ impl Node {
         }
         match self.state.pending_sum_at(&txs, time) {
             Ok(sum) if sum >= self.state.next_threshold() => {}
-            _ => return false,
+            Ok(sum) => {
+                ctx.notes.push(Note::Info(format!(
+                    "waits: {} ready optimae sum {sum:.4} below the threshold {:.4}",
+                    txs.len(),
+                    self.state.next_threshold()
+                )));
+                return false;
+            }
+            Err(e) => {
+                ctx.notes
+                    .push(Note::Info(format!("ready optimae fail: {e}")));
+                return false;
+            }
         }
         let commitments = self.pooled_commitments();
         self.mint_block(txs, &commitments, ctx)
@@ -201,6 +214,7 @@ impl Node {
             .into_iter()
             .filter(|(_, c)| self.pool_may_carry(c))
             .collect();
+        self.retry_vote_requests(ctx);
         self.reveal_if_committed(ctx);
         self.schedule_mint_checks(ctx);
     }
@@ -210,13 +224,22 @@ impl Node {
             return;
         };
         let me = self.identity.peer_id().to_owned();
-        if let Some((reveal, _, _)) = &c.revealed {
+        if let Some((reveal, quorum, votes)) = &c.revealed {
             let still = self
                 .state
                 .check_committed(&reveal.commitment_hash(), &me, DOMAIN, reveal.commit_height)
                 .is_ok();
             if !still {
                 self.candidate = None;
+                return;
+            }
+            // Ask again whoever has not voted yet (lost requests, lagging evaluators).
+            for member in quorum.iter().filter(|m| !votes.contains_key(*m)) {
+                if let Some(i) = ctx.ids.iter().position(|p| p == member) {
+                    if i != self.index {
+                        ctx.send(i, Msg::VoteRequest(reveal.clone()));
+                    }
+                }
             }
             return;
         }
@@ -268,7 +291,23 @@ impl Node {
             ..
         }) = &mut self.candidate
         {
-            if v.optimae_id == reveal.optimae_id(&me) && quorum.contains(&v.evaluator_id) {
+            let commitment = reveal.commitment_hash();
+            let valid = self
+                .state
+                .seed_block_hash(reveal.commit_height)
+                .ok()
+                .is_some_and(|seed_block_hash| {
+                    let subject = VoteSubject {
+                        optimae_id: &reveal.optimae_id(&me),
+                        domain_id: DOMAIN,
+                        commitment_hash: &commitment,
+                        seed_block_hash,
+                    };
+                    v.check_for(&v.evaluator_id, &subject).is_ok()
+                });
+            // A vote judged on another branch is dropped; the evaluator is asked again
+            // when the chain changes.
+            if valid && quorum.contains(&v.evaluator_id) {
                 votes.insert(v.evaluator_id.clone(), v.clone());
             }
         }

@@ -20,6 +20,12 @@ use crate::invariants::Violation;
 use crate::queue::{short, Event, Msg};
 use crate::sigcache::SigCache;
 
+/// Vote requests an evaluator keeps waiting for its chain at most.
+const MAX_WAITING_REQUESTS: usize = 64;
+
+/// How long an evaluator keeps a vote request waiting for its chain, µs.
+const REQUEST_PATIENCE: i64 = 60 * crate::config::SECOND;
+
 /// Virtual time zero: 2026-01-01T00:00:00Z, µs since the Unix epoch.
 pub const START_MICROS: i64 = 1_767_225_600 * 1_000_000;
 
@@ -61,6 +67,8 @@ pub enum Note {
     },
     /// The node refused a block or a branch.
     Refused(String),
+    /// Anything else worth a line in the log.
+    Info(String),
 }
 
 /// The context a node handles an event in: the time, the run's random stream, and where
@@ -164,6 +172,9 @@ pub struct Node {
     pub(crate) candidate: Option<Candidate>,
     pub(crate) ready: Vec<Ready>,
     pub(crate) checks_scheduled: BTreeSet<i64>,
+    /// Vote requests waiting for their commitment to reach this node's chain:
+    /// (optimizer, reveal, received at).
+    pub(crate) vote_requests: Vec<(usize, Arc<Reveal>, i64)>,
     /// Highest finalized height already reported to the checker.
     pub(crate) reported_final: u64,
 }
@@ -188,6 +199,7 @@ impl Node {
             candidate: None,
             ready: Vec::new(),
             checks_scheduled: BTreeSet::new(),
+            vote_requests: Vec::new(),
             reported_final: 0,
         }
     }
@@ -239,7 +251,12 @@ impl Node {
         match msg {
             Msg::Block(b) => self.on_block(from, b, ctx),
             Msg::Commitment(c) => self.on_commitment(from, c, ctx),
-            Msg::VoteRequest(r) => self.on_vote_request(from, &r, ctx),
+            Msg::VoteRequest(r) => {
+                if !self.try_vote(from, &r, ctx) && self.vote_requests.len() < MAX_WAITING_REQUESTS
+                {
+                    self.vote_requests.push((from, r, ctx.now));
+                }
+            }
             Msg::Vote(v) => self.on_vote(&v, ctx),
             Msg::SyncRequest(locator) => self.on_sync_request(from, &locator, ctx),
             Msg::Blocks(blocks) => {
@@ -307,27 +324,39 @@ impl Node {
         self.schedule_mint_checks(ctx);
     }
 
-    fn on_vote_request(&mut self, from: usize, r: &Reveal, ctx: &mut Ctx<'_>) {
+    /// Evaluates a reveal if its commitment is on this node's chain (an honest evaluator
+    /// only evaluates what is committed on its own chain); whether it voted.
+    fn try_vote(&mut self, from: usize, r: &Reveal, ctx: &mut Ctx<'_>) -> bool {
         let Some(optimizer) = ctx.ids.get(from) else {
-            return;
+            return true;
         };
         let commitment = r.commitment_hash();
-        // An honest evaluator only evaluates what is committed on its own chain.
         if self
             .state
             .check_committed(&commitment, optimizer, &r.domain_id, r.commit_height)
             .is_err()
         {
-            return;
+            return false;
         }
         let Ok(seed) =
             self.state
                 .synthetic_seed_for(&commitment, DOMAIN, self.peer_id(), r.commit_height)
         else {
-            return;
+            return false;
         };
         let v = crate::optimae::vote(&self.identity, optimizer, r, seed);
         ctx.send(from, Msg::Vote(Arc::new(v)));
+        true
+    }
+
+    /// Retries the vote requests waiting for this node's chain, dropping old ones.
+    pub(crate) fn retry_vote_requests(&mut self, ctx: &mut Ctx<'_>) {
+        let waiting = std::mem::take(&mut self.vote_requests);
+        for (from, r, at) in waiting {
+            if ctx.now - at < REQUEST_PATIENCE && !self.try_vote(from, &r, ctx) {
+                self.vote_requests.push((from, r, at));
+            }
+        }
     }
 
     fn on_sync_request(&mut self, from: usize, locator: &[(u64, String)], ctx: &mut Ctx<'_>) {
@@ -367,6 +396,7 @@ impl Node {
         self.candidate = None;
         self.ready.clear();
         self.checks_scheduled.clear();
+        self.vote_requests.clear();
     }
 
     /// Restarts the node: rebuilds its state from its kept blocks, as the real node does

@@ -327,6 +327,7 @@ impl Simulation {
                         .note(now, || format!("node {node} reorganises, dropping {depth}"));
                     self.metrics.reorganized(depth);
                 }
+                Note::Info(what) => self.log.note(now, || format!("node {node} {what}")),
                 Note::Refused(why) => {
                     self.log.note(now, || format!("node {node} refuses {why}"));
                     self.metrics.refused += 1;
@@ -389,7 +390,7 @@ impl Simulation {
                 n.blocks
                     .iter()
                     .filter(|b| {
-                        n.virtual_at(b.header.timestamp.unix_micros()) >= heal
+                        self.metrics.minted_at(&b.hash).is_some_and(|t| t >= heal)
                             && b.layout().is_ok_and(|l| !l.accepted.is_empty())
                     })
                     .count()
