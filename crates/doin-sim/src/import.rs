@@ -176,6 +176,15 @@ impl Node {
             return Ok(ImportOutcome::Kept);
         }
         let removed = self.state.height() - fork_point;
+        ctx.notes.push(Note::Info(format!(
+            "reorg at {fork_point}: {}@{} w{:?} -> {}@{} w{:?}",
+            crate::queue::short(self.state.tip_hash()),
+            self.state.height(),
+            self.state.cumulative_work(),
+            crate::queue::short(candidate.tip_hash()),
+            candidate.height(),
+            candidate.cumulative_work()
+        )));
         self.blocks
             .truncate(usize::try_from(fork_point).unwrap_or(usize::MAX));
         self.blocks.extend(blocks.iter().cloned());

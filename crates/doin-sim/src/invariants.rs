@@ -8,7 +8,7 @@
 //!   drawn at its parent, at least two thirds of them agreeing ([`check_block`]);
 //! * **valid chains** — every kept block replays with full validation, signatures
 //!   included, to the node's state ([`check_chain`]);
-//! * **convergence** and **liveness**, checked by the simulator over time
+//! * **convergence**, **liveness** and **no storm** (a bounded number of events), checked by the simulator over time
 //!   ([`crate::sim`]).
 
 use std::collections::BTreeMap;
@@ -59,6 +59,12 @@ pub enum Violation {
         /// What was missing.
         detail: String,
     },
+    /// The network never settles: far more events than a run takes (nodes relaying
+    /// to each other without end).
+    Storm {
+        /// Events processed when the run stopped.
+        events: u64,
+    },
     /// The chain stopped growing while optimizers worked.
     Liveness {
         /// What stalled.
@@ -97,6 +103,7 @@ impl fmt::Display for Violation {
             Violation::Quorum { node, detail } => {
                 write!(f, "quorum missing at node {node}: {detail}")
             }
+            Violation::Storm { events } => write!(f, "message storm: {events} events"),
             Violation::Liveness { detail } => write!(f, "liveness: {detail}"),
         }
     }

@@ -26,6 +26,10 @@ use crate::sigcache::SigCache;
 /// How often the checker looks at the whole network, µs.
 const CHECK_EVERY: i64 = SECOND / 4;
 
+/// Events per node and virtual second beyond which a run is a message storm (a calm run
+/// takes a few).
+const EVENTS_PER_NODE_SECOND: u64 = 100;
+
 /// Work blocks the converged chain must gain in the healed phase.
 const LIVENESS_BLOCKS: usize = 2;
 
@@ -163,6 +167,12 @@ impl Simulation {
         self
     }
 
+    /// Events a run may take: [`EVENTS_PER_NODE_SECOND`] per node and virtual second.
+    fn event_budget(&self) -> u64 {
+        let secs = u64::try_from(self.end() / SECOND).unwrap_or(0);
+        EVENTS_PER_NODE_SECOND * self.cfg.nodes as u64 * secs.max(1)
+    }
+
     fn end(&self) -> i64 {
         self.cfg.fault_phase + self.cfg.healed_phase
     }
@@ -174,6 +184,12 @@ impl Simulation {
                 break;
             }
             self.metrics.events += 1;
+            if self.metrics.events > self.event_budget() {
+                self.violations.push(Violation::Storm {
+                    events: self.metrics.events,
+                });
+                return Err(self.failure());
+            }
             self.step(now, event);
             if !self.violations.is_empty() {
                 return Err(self.failure());
