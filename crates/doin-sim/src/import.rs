@@ -43,7 +43,7 @@ impl Node {
     /// depth), keeping the last few.
     pub(crate) fn snapshot(&mut self, state: &ChainState) {
         let depth = self.params.finality_depth.max(1);
-        if state.height() % depth == 0 {
+        if state.height().is_multiple_of(depth) {
             self.snapshots.retain(|s| s.height() < state.height());
             self.snapshots.push(state.clone());
             if self.snapshots.len() > SNAPSHOTS {
@@ -150,7 +150,10 @@ impl Node {
         for b in blocks {
             self.apply_checked(&mut candidate, b, ctx)
                 .map_err(|e| format!("branch block {}: {e}", b.header.index))?;
-            if candidate.height() % self.params.finality_depth.max(1) == 0 {
+            if candidate
+                .height()
+                .is_multiple_of(self.params.finality_depth.max(1))
+            {
                 snaps.push(candidate.clone());
             }
         }
@@ -228,7 +231,10 @@ impl Node {
         for b in self.blocks.get(from..to).unwrap_or(&[]) {
             self.apply_checked(&mut state, b, ctx)
                 .map_err(|e| format!("own block {} does not replay: {e}", b.header.index))?;
-            if state.height() % self.params.finality_depth.max(1) == 0 {
+            if state
+                .height()
+                .is_multiple_of(self.params.finality_depth.max(1))
+            {
                 snaps.push(state.clone());
             }
         }

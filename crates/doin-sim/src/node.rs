@@ -118,6 +118,9 @@ impl Ctx<'_> {
     }
 }
 
+/// A revealed candidate: the reveal, its quorum, and the votes received so far.
+pub type Revealed = (Arc<Reveal>, Vec<String>, BTreeMap<String, QuorumVote>);
+
 /// An optimizer's candidate: committed, then revealed to its quorum.
 #[derive(Debug, Clone)]
 pub struct Candidate {
@@ -130,7 +133,7 @@ pub struct Candidate {
     /// When it was made (virtual µs).
     pub started: i64,
     /// The reveal, once the commitment is on chain, with the quorum and its votes so far.
-    pub revealed: Option<(Arc<Reveal>, Vec<String>, BTreeMap<String, QuorumVote>)>,
+    pub revealed: Option<Revealed>,
 }
 
 /// A verified optimae waiting to be minted.
