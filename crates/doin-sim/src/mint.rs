@@ -115,19 +115,35 @@ impl Node {
         let me = self.identity.peer_id().to_owned();
         let mut txs = Vec::new();
         let mut kept = Vec::new();
+        let mut sum = 0.0;
         for r in std::mem::take(&mut self.ready) {
-            match self
+            let scored = self
                 .state
                 .score_optimae_after(&txs, &r.reveal, &me, &r.votes, time)
-            {
-                Ok(scoring) => {
-                    txs.push(AcceptedOptimae::build(
-                        &self.identity,
-                        &r.reveal,
-                        &scoring,
-                        &r.votes,
-                        &experiment(&r.reveal),
-                    ));
+                .map_err(|e| e.to_string());
+            // Scoring reads the quorum's decision; the full check (seeds, seals,
+            // commitment) is the block's. An optimae failing it is dropped, as the real
+            // node drops pending optimae that no longer validate.
+            let checked = scored.and_then(|scoring| {
+                let tx = AcceptedOptimae::build(
+                    &self.identity,
+                    &r.reveal,
+                    &scoring,
+                    &r.votes,
+                    &experiment(&r.reveal),
+                );
+                let mut trial = txs.clone();
+                trial.push(tx);
+                let s = self
+                    .state
+                    .pending_sum_at(&trial, time)
+                    .map_err(|e| e.to_string())?;
+                Ok((trial, s))
+            });
+            match checked {
+                Ok((trial, s)) => {
+                    txs = trial;
+                    sum = s;
                     kept.push(r);
                 }
                 Err(e) => ctx
@@ -139,21 +155,13 @@ impl Node {
         if txs.is_empty() {
             return false;
         }
-        match self.state.pending_sum_at(&txs, time) {
-            Ok(sum) if sum >= self.state.next_threshold() => {}
-            Ok(sum) => {
-                ctx.notes.push(Note::Info(format!(
-                    "waits: {} ready optimae sum {sum:.4} below the threshold {:.4}",
-                    txs.len(),
-                    self.state.next_threshold()
-                )));
-                return false;
-            }
-            Err(e) => {
-                ctx.notes
-                    .push(Note::Info(format!("ready optimae fail: {e}")));
-                return false;
-            }
+        if sum < self.state.next_threshold() {
+            ctx.notes.push(Note::Info(format!(
+                "waits: {} ready optimae sum {sum:.4} below the threshold {:.4}",
+                txs.len(),
+                self.state.next_threshold()
+            )));
+            return false;
         }
         let commitments = self.pooled_commitments();
         self.mint_block(txs, &commitments, ctx)

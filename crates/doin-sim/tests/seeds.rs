@@ -59,3 +59,12 @@ fn a_calm_network_converges_and_keeps_minting() {
     assert!(report.height > 10, "{report}");
     assert!(report.optimae_on_chain > 5, "{report}");
 }
+
+/// Regression: an optimizer kept a ready optimae whose vote was judged on another branch
+/// (wrong seed): scoring passed, the block's full check failed, and every later optimae
+/// of that optimizer waited behind it, so no work block came after the heal. Optimae
+/// failing the full check are now dropped before minting.
+#[test]
+fn seed_117_drops_optimae_that_no_longer_validate() {
+    run_seed(117).unwrap_or_else(|f| panic!("{f}"));
+}
