@@ -1,0 +1,70 @@
+//! Seeds of the simulator: the CI sweep, the regression seeds, and planted bugs the
+//! invariants must catch.
+
+use doin_sim::config::PlantedBug;
+use doin_sim::{run_seed, SimConfig, Simulation, Violation};
+
+/// Seeds the sweep runs (`DOIN_SIM_SEEDS` overrides).
+fn seed_count() -> u64 {
+    std::env::var("DOIN_SIM_SEEDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000)
+}
+
+#[test]
+fn a_thousand_faulty_networks_hold_every_invariant() {
+    let mut failures = Vec::new();
+    for seed in 0..seed_count() {
+        if let Err(f) = run_seed(seed) {
+            eprintln!("{f}");
+            failures.push(seed);
+        }
+    }
+    assert!(failures.is_empty(), "failing seeds: {failures:?}");
+}
+
+#[test]
+fn a_seed_replays_exactly() {
+    let a = run_seed(7).expect("seed 7 passes");
+    let b = run_seed(7).expect("seed 7 passes");
+    assert_eq!(a, b);
+}
+
+/// Regression: honest nodes switched between equal-work branches forever (a commitment
+/// block adds no work, ties went to the lower tip hash), relaying each switch, until the
+/// run drowned in messages; fixed in `doin_consensus::fork_choice` (the longer chain wins
+/// at equal work).
+#[test]
+fn seed_32_settles_on_one_branch() {
+    run_seed(32).unwrap_or_else(|f| panic!("{f}"));
+}
+
+#[test]
+fn a_planted_supply_leak_is_caught() {
+    let mut cfg = SimConfig::calm(3, 8);
+    cfg.planted = Some(PlantedBug::LeakOneUnit);
+    let failure = Simulation::new(cfg).run().expect_err("the leak is caught");
+    assert!(
+        matches!(failure.violations[0], Violation::Supply { node: 0, .. }),
+        "{failure}"
+    );
+}
+
+#[test]
+fn a_calm_network_converges_and_keeps_minting() {
+    let report = Simulation::new(SimConfig::calm(1, 8))
+        .run()
+        .unwrap_or_else(|f| panic!("{f}"));
+    assert!(report.height > 10, "{report}");
+    assert!(report.optimae_on_chain > 5, "{report}");
+}
+
+/// Regression: an optimizer kept a ready optimae whose vote was judged on another branch
+/// (wrong seed): scoring passed, the block's full check failed, and every later optimae
+/// of that optimizer waited behind it, so no work block came after the heal. Optimae
+/// failing the full check are now dropped before minting.
+#[test]
+fn seed_117_drops_optimae_that_no_longer_validate() {
+    run_seed(117).unwrap_or_else(|f| panic!("{f}"));
+}
