@@ -147,6 +147,11 @@ pub enum InboundError {
     /// The peer sends faster than its rate limit.
     #[error("rate limit exceeded")]
     RateLimited,
+    /// A relay forwards faster than its rate limit: refused, but not charged, since an
+    /// honest relay passing on a flood it received is not the flood's source (the signer
+    /// and the address it came from are charged where it entered).
+    #[error("relay rate limit exceeded")]
+    RelayRateLimited,
     /// The peer, or the address the body came from, is banned.
     #[error("peer is banned")]
     Banned,
@@ -331,7 +336,11 @@ impl NetHandle {
                     .unwrap_or_else(|p| p.into_inner())
                     .allow(&format!("{hop}@{ip}"), Instant::now());
             if !allowed {
-                return Err(InboundError::RateLimited);
+                return Err(if claim.relay.is_some() {
+                    InboundError::RelayRateLimited
+                } else {
+                    InboundError::RateLimited
+                });
             }
             Ok::<_, InboundError>((claim, port, parsed))
         })
@@ -1082,9 +1091,26 @@ async fn send_loop(
 ) {
     loop {
         while let Some((endpoint, body)) = q.pop() {
-            let ok = client.post_body(&endpoint, body).await.is_ok();
-            let counter = if ok { &FRAMES_SENT } else { &FRAMES_FAILED };
+            let sent = client.post_body(&endpoint, body).await;
+            let counter = if sent.is_ok() {
+                &FRAMES_SENT
+            } else {
+                &FRAMES_FAILED
+            };
             counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let ok = match sent {
+                Ok(_) => true,
+                // A peer that answers "too many" or "overloaded" is up and shedding load
+                // (its rate limit for our address, a flood we relay): back-pressure, not a
+                // failure that should cost it its connection.
+                Err(TransportError::Status {
+                    status: 429 | 503, ..
+                }) => continue,
+                Err(e) => {
+                    tracing::debug!(%peer, %endpoint, "send failed: {e}");
+                    false
+                }
+            };
             // Outcomes are advisory: drop them rather than block when the actor is busy.
             let _ = events.try_send(Event::Sent {
                 peer: peer.clone(),

@@ -44,7 +44,7 @@ pub async fn message(
     crate::metrics::METRICS.gossip_inbound(inbound.is_ok());
     match inbound {
         Ok(()) => Ok(Json(json!({"status": "ok"}))),
-        Err(InboundError::RateLimited) => Err(ApiError {
+        Err(InboundError::RateLimited | InboundError::RelayRateLimited) => Err(ApiError {
             status: axum::http::StatusCode::TOO_MANY_REQUESTS,
             detail: "rate limited".into(),
         }),
