@@ -204,37 +204,11 @@ fn write(
     for row in rows {
         tx.prepare_cached("INSERT OR IGNORE INTO dim_domain (domain_id) VALUES (?1)")?
             .execute([&row.domain_id])?;
-        report.optimae_added += tx
-            .prepare_cached(
-                "INSERT OR IGNORE INTO fact_chain_optimae (optimae_id, domain_id, optimizer_id, \
-                 experiment_id, round_number, parameters, reported_performance, \
-                 verified_performance, effective_increment, time_to_this_result_seconds, \
-                 optimization_config_hash, data_hash, previous_best_performance, \
-                 reward_fraction, quorum_agree_fraction, block_height, block_timestamp, \
-                 ingested_at, imported_from) VALUES (?1, ?2, ?3, NULLIF(?4, ''), ?5, ?6, ?7, \
-                 ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
-            )?
-            .execute(params![
-                row.optimae_id,
-                row.domain_id,
-                row.optimizer_id,
-                row.experiment_id,
-                row.round_number,
-                row.parameters,
-                row.reported_performance,
-                row.verified_performance,
-                row.effective_increment,
-                row.time_to_this_result_seconds,
-                row.optimization_config_hash,
-                row.data_hash,
-                row.previous_best_performance,
-                row.reward_fraction,
-                row.quorum_agree_fraction,
-                row.block_height,
-                row.block_timestamp,
-                now,
-                from,
-            ])? as u64;
+        // A reference chain's optimae without an experiment id keep none (NULL).
+        let experiment_id = (!row.experiment_id.is_empty()).then_some(row.experiment_id.as_str());
+        report.optimae_added +=
+            crate::olap::insert_fact_chain_optimae(tx, row, experiment_id, &now, Some(from))?
+                as u64;
         if !row.experiment_id.is_empty() {
             experiments.entry(&row.experiment_id).or_default().push(row);
         }

@@ -425,41 +425,60 @@ fn insert_round(tx: &Connection, r: &RoundRecord) -> rusqlite::Result<()> {
 
 /// Inserts a chain row unless its optimae id is already there; `true` when inserted.
 fn insert_chain_optimae(tx: &Connection, row: &ChainOptimaeRow) -> rusqlite::Result<bool> {
-    let n = tx
-        .prepare_cached(
-            "INSERT OR IGNORE INTO fact_chain_optimae (optimae_id, domain_id, optimizer_id, \
-             experiment_id, round_number, parameters, reported_performance, \
-             verified_performance, effective_increment, time_to_this_result_seconds, \
-             optimization_config_hash, data_hash, previous_best_performance, reward_fraction, \
-             quorum_agree_fraction, block_height, block_timestamp, ingested_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, \
-             ?17, ?18)",
-        )?
-        .execute(params![
-            row.optimae_id,
-            row.domain_id,
-            row.optimizer_id,
-            row.experiment_id,
-            row.round_number,
-            row.parameters,
-            row.reported_performance,
-            row.verified_performance,
-            row.effective_increment,
-            row.time_to_this_result_seconds,
-            row.optimization_config_hash,
-            row.data_hash,
-            row.previous_best_performance,
-            row.reward_fraction,
-            row.quorum_agree_fraction,
-            row.block_height,
-            row.block_timestamp,
-            Timestamp::now_utc().isoformat(),
-        ])?;
+    let n = insert_fact_chain_optimae(
+        tx,
+        row,
+        Some(&row.experiment_id),
+        &Timestamp::now_utc().isoformat(),
+        None,
+    )?;
     if n > 0 {
         tx.prepare_cached("INSERT OR IGNORE INTO dim_domain (domain_id) VALUES (?1)")?
             .execute([&row.domain_id])?;
     }
     Ok(n > 0)
+}
+
+/// The `fact_chain_optimae` row of `row` unless its optimae id is already there (the
+/// number of rows written): live rows from this node's chain (`imported_from` NULL) and
+/// rows of an imported reference chain ([`crate::archive`]) alike.
+pub(crate) fn insert_fact_chain_optimae(
+    tx: &Connection,
+    row: &ChainOptimaeRow,
+    experiment_id: Option<&str>,
+    ingested_at: &str,
+    imported_from: Option<&str>,
+) -> rusqlite::Result<usize> {
+    tx.prepare_cached(
+        "INSERT OR IGNORE INTO fact_chain_optimae (optimae_id, domain_id, optimizer_id, \
+         experiment_id, round_number, parameters, reported_performance, \
+         verified_performance, effective_increment, time_to_this_result_seconds, \
+         optimization_config_hash, data_hash, previous_best_performance, reward_fraction, \
+         quorum_agree_fraction, block_height, block_timestamp, ingested_at, imported_from) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, \
+         ?17, ?18, ?19)",
+    )?
+    .execute(params![
+        row.optimae_id,
+        row.domain_id,
+        row.optimizer_id,
+        experiment_id,
+        row.round_number,
+        row.parameters,
+        row.reported_performance,
+        row.verified_performance,
+        row.effective_increment,
+        row.time_to_this_result_seconds,
+        row.optimization_config_hash,
+        row.data_hash,
+        row.previous_best_performance,
+        row.reward_fraction,
+        row.quorum_agree_fraction,
+        row.block_height,
+        row.block_timestamp,
+        ingested_at,
+        imported_from,
+    ])
 }
 
 fn finish_experiment(tx: &Connection, s: &ExperimentSummary) -> rusqlite::Result<()> {
