@@ -486,13 +486,7 @@ pub async fn post(
 /// `e` and its causes, `a: b: c`, with a hint when the server's certificate was refused
 /// (reqwest says only "error sending request" on its own).
 fn with_causes(e: &reqwest::Error) -> String {
-    let mut out = e.to_string();
-    let mut cause = std::error::Error::source(e);
-    while let Some(c) = cause {
-        out.push_str(": ");
-        out.push_str(&c.to_string());
-        cause = c.source();
-    }
+    let mut out = doin_stats::pg_tls::error_chain(e);
     if out.contains("certificate") {
         out.push_str(" (trust the endpoint's CA with anchor_ca_file, a PEM file)");
     }

@@ -52,6 +52,12 @@ pub enum PgConnectError {
 /// `e` and its causes, `a: b: c` (tokio-postgres says only "error performing TLS
 /// handshake" on its own).
 fn with_causes(e: &tokio_postgres::Error) -> String {
+    error_chain(e)
+}
+
+/// An error and its causes, `a: b: c`: what a client library's top-level message leaves
+/// out (a refused certificate, for one).
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut out = e.to_string();
     let mut cause = std::error::Error::source(e);
     while let Some(c) = cause {
