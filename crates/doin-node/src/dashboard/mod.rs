@@ -88,54 +88,47 @@ async fn snapshot(State(s): State<DashboardState>) -> Json<Value> {
 /// Accepted optimae per domain and optimizer, counted by the OLAP database (an indexed
 /// aggregate, bounded by domains × optimizers, not a chain scan); empty without stats.
 async fn accepted_by_node(s: &ApiState) -> Value {
-    let Some(stats) = s.stats.clone() else {
-        return json!([]);
-    };
-    let rows = tokio::task::spawn_blocking(move || {
-        stats.reader().and_then(|r| {
-            r.query_json(
-                "SELECT domain_id AS domain, substr(optimizer_id, 1, 12) AS optimizer, \
-                 COUNT(*) AS accepted FROM fact_chain_optimae WHERE imported_from IS NULL \
-                 GROUP BY domain_id, optimizer_id ORDER BY accepted DESC LIMIT 100",
-                &[],
-            )
-        })
-    })
-    .await;
-    match rows {
-        Ok(Ok(rows)) => Value::Array(rows),
-        _ => json!([]),
-    }
+    stats_rows(
+        s,
+        "SELECT domain_id AS domain, substr(optimizer_id, 1, 12) AS optimizer, \
+         COUNT(*) AS accepted FROM fact_chain_optimae WHERE imported_from IS NULL \
+         GROUP BY domain_id, optimizer_id ORDER BY accepted DESC LIMIT 100",
+    )
+    .await
 }
 
 /// The optimae imported from reference chains, per domain, optimizer and experiment, with
 /// the last (best) verified performance and the archive they came from; newest first,
 /// at most 100 rows; empty without stats.
 async fn imported_history(s: &ApiState) -> Value {
+    stats_rows(
+        s,
+        "SELECT domain_id AS domain, substr(optimizer_id, 1, 12) AS optimizer, \
+         experiment_id AS experiment, COUNT(*) AS optimae, \
+         MIN(block_height) AS first_block, MAX(block_height) AS last_block, \
+         (SELECT verified_performance FROM fact_chain_optimae l \
+          WHERE l.imported_from = f.imported_from AND l.domain_id = f.domain_id \
+          AND l.optimizer_id = f.optimizer_id \
+          AND l.experiment_id IS f.experiment_id \
+          ORDER BY l.block_height DESC, l.rowid DESC LIMIT 1) AS last_performance, \
+         MAX(block_timestamp) AS last_time, \
+         substr(imported_from, 1, 16) AS source \
+         FROM fact_chain_optimae f WHERE imported_from IS NOT NULL \
+         GROUP BY imported_from, domain_id, optimizer_id, experiment_id \
+         ORDER BY last_time DESC LIMIT 100",
+    )
+    .await
+}
+
+/// The rows of a read-only OLAP query, off the async runtime; empty without stats or on
+/// an error (the dashboard shows what it can).
+async fn stats_rows(s: &ApiState, sql: &'static str) -> Value {
     let Some(stats) = s.stats.clone() else {
         return json!([]);
     };
-    let rows = tokio::task::spawn_blocking(move || {
-        stats.reader().and_then(|r| {
-            r.query_json(
-                "SELECT domain_id AS domain, substr(optimizer_id, 1, 12) AS optimizer, \
-                 experiment_id AS experiment, COUNT(*) AS optimae, \
-                 MIN(block_height) AS first_block, MAX(block_height) AS last_block, \
-                 (SELECT verified_performance FROM fact_chain_optimae l \
-                  WHERE l.imported_from = f.imported_from AND l.domain_id = f.domain_id \
-                  AND l.optimizer_id = f.optimizer_id \
-                  AND l.experiment_id IS f.experiment_id \
-                  ORDER BY l.block_height DESC, l.rowid DESC LIMIT 1) AS last_performance, \
-                 MAX(block_timestamp) AS last_time, \
-                 substr(imported_from, 1, 16) AS source \
-                 FROM fact_chain_optimae f WHERE imported_from IS NOT NULL \
-                 GROUP BY imported_from, domain_id, optimizer_id, experiment_id \
-                 ORDER BY last_time DESC LIMIT 100",
-                &[],
-            )
-        })
-    })
-    .await;
+    let rows =
+        tokio::task::spawn_blocking(move || stats.reader().and_then(|r| r.query_json(sql, &[])))
+            .await;
     match rows {
         Ok(Ok(rows)) => Value::Array(rows),
         _ => json!([]),
