@@ -156,10 +156,18 @@ fn an_inflated_report_is_rejected_on_chain_and_costs_reputation_and_stake() {
         let cheater_id = cheater.peer_id();
         let loss = points(&before, cheater_id) + other_gain(&summary, cheater_id)
             - points(&after, cheater_id);
-        let prev = arena.state_at(&blocks, h - 1);
-        let prev_summary = prev.clone().apply_block(&blocks[h - 1]).expect("valid");
+        // The latest earlier block that accepted an optimae (not every block does).
+        let (prev, prev_after, prev_summary) = (1..h)
+            .rev()
+            .find_map(|k| {
+                let prev = arena.state_at(&blocks, k);
+                let mut prev_after = prev.clone();
+                let summary = prev_after.apply_block(&blocks[k]).expect("valid");
+                (!summary.optimae.is_empty()).then_some((prev, prev_after, summary))
+            })
+            .expect("an accepted optimae before the rejection");
         let honest_optimizer = &prev_summary.optimae[0].optimizer_id;
-        let honest_gain = points(&before, honest_optimizer)
+        let honest_gain = points(&prev_after, honest_optimizer)
             - points(&prev, honest_optimizer)
             - (other_gain(&prev_summary, honest_optimizer) - 1.0);
         assert!(honest_gain > 0.9, "an acceptance earns +1: {honest_gain}");
