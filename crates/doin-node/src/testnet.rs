@@ -183,6 +183,39 @@ impl TestNet {
         }
     }
 
+    /// Waits until every running node's chain holds one and the same block at `index`,
+    /// or fails after `timeout` naming each node's hash there. On a network that keeps
+    /// minting, this is what "one chain" means: the newest block may still be raced for
+    /// (two generators a few milliseconds apart), the history below it is settled.
+    pub async fn wait_for_common_block(
+        &self,
+        index: i64,
+        timeout: Duration,
+        what: &str,
+    ) -> anyhow::Result<Duration> {
+        let start = Instant::now();
+        loop {
+            let mut hashes = Vec::new();
+            for (i, _) in self.nodes.iter().enumerate().filter(|(_, n)| n.is_some()) {
+                let reader = doin_store::ChainReader::open(&self.data_dir(i).join("chain.db"))?;
+                hashes.push(reader.block_hash(index)?);
+            }
+            let first = hashes.first().cloned().flatten();
+            if first.is_some() && hashes.iter().all(|h| *h == first) {
+                return Ok(start.elapsed());
+            }
+            if start.elapsed() > timeout {
+                let views: Vec<String> = self.views().iter().map(|v| describe(v)).collect();
+                anyhow::bail!(
+                    "timed out after {timeout:?} waiting for {what}: block {index} per node \
+                     {hashes:?}; nodes at [{}]",
+                    views.join("; ")
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// Stops every node.
     pub async fn shutdown(mut self) {
         for i in 0..self.nodes.len() {
