@@ -183,6 +183,23 @@ impl TestNet {
         }
     }
 
+    /// The hash of the block every running node's chain holds at `index`, if they all hold
+    /// the same one there.
+    pub fn common_block(&self, index: i64) -> anyhow::Result<Option<String>> {
+        let hashes = self.block_hashes_at(index)?;
+        let first = hashes.first().cloned().flatten();
+        Ok(first.filter(|f| hashes.iter().all(|h| h.as_ref() == Some(f))))
+    }
+
+    fn block_hashes_at(&self, index: i64) -> anyhow::Result<Vec<Option<String>>> {
+        let mut hashes = Vec::new();
+        for (i, _) in self.nodes.iter().enumerate().filter(|(_, n)| n.is_some()) {
+            let reader = doin_store::ChainReader::open(&self.data_dir(i).join("chain.db"))?;
+            hashes.push(reader.block_hash(index)?);
+        }
+        Ok(hashes)
+    }
+
     /// Waits until every running node's chain holds one and the same block at `index`,
     /// or fails after `timeout` naming each node's hash there. On a network that keeps
     /// minting, this is what "one chain" means: the newest block may still be raced for
@@ -195,16 +212,11 @@ impl TestNet {
     ) -> anyhow::Result<Duration> {
         let start = Instant::now();
         loop {
-            let mut hashes = Vec::new();
-            for (i, _) in self.nodes.iter().enumerate().filter(|(_, n)| n.is_some()) {
-                let reader = doin_store::ChainReader::open(&self.data_dir(i).join("chain.db"))?;
-                hashes.push(reader.block_hash(index)?);
-            }
-            let first = hashes.first().cloned().flatten();
-            if first.is_some() && hashes.iter().all(|h| *h == first) {
+            if self.common_block(index)?.is_some() {
                 return Ok(start.elapsed());
             }
             if start.elapsed() > timeout {
+                let hashes = self.block_hashes_at(index)?;
                 let views: Vec<String> = self.views().iter().map(|v| describe(v)).collect();
                 anyhow::bail!(
                     "timed out after {timeout:?} waiting for {what}: block {index} per node \
