@@ -83,6 +83,7 @@ pub mod control;
 pub mod flooding;
 pub mod gossip;
 pub mod hop;
+pub mod keyed_limit;
 pub mod limits;
 pub mod peers;
 pub mod scoring;
