@@ -28,10 +28,14 @@ const MAX_PERIOD: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 /// A keyed GCRA limiter on the caller's clock, bounded in keys.
 #[derive(Debug)]
 pub struct KeyedLimiter<K: Hash + Eq + Clone> {
-    limiter: Option<governor::RateLimiter<K, BoundedStore<K>, CallerClock, NoOpMiddleware<Nanos>>>,
+    limiter: Option<Gcra<K>>,
+    quota: Option<Quota>,
+    store: BoundedStore<K>,
     clock: CallerClock,
     origin: Option<Instant>,
 }
+
+type Gcra<K> = governor::RateLimiter<K, BoundedStore<K>, CallerClock, NoOpMiddleware<Nanos>>;
 
 impl<K: Hash + Eq + Clone> KeyedLimiter<K> {
     /// `burst` cells at once per key, one more every `period`; at most `max_keys` keys
@@ -39,13 +43,14 @@ impl<K: Hash + Eq + Clone> KeyedLimiter<K> {
     pub fn new(burst: u32, period: Duration, max_keys: usize) -> Self {
         let clock = CallerClock::default();
         let period = period.clamp(Duration::from_nanos(1), MAX_PERIOD);
-        let limiter = NonZeroU32::new(burst).and_then(|burst| {
-            let quota = Quota::with_period(period)?.allow_burst(burst);
-            let store = BoundedStore::new(max_keys);
-            Some(governor::RateLimiter::new(quota, store, clock.clone()))
-        });
+        let quota = NonZeroU32::new(burst)
+            .and_then(|burst| Some(Quota::with_period(period)?.allow_burst(burst)));
+        let store = BoundedStore::new(max_keys);
+        let limiter = quota.map(|q| governor::RateLimiter::new(q, store.clone(), clock.clone()));
         KeyedLimiter {
             limiter,
+            quota,
+            store,
             clock,
             origin: None,
         }
@@ -78,9 +83,46 @@ impl<K: Hash + Eq + Clone> KeyedLimiter<K> {
             .map_err(|not_until| not_until.wait_time_from(Nanos::from(nanos)))
     }
 
+    /// Whether a cell of `key` would be taken at `now`, without taking it (governor's
+    /// check, run on a copy of the key's state); `Err` with the wait as [`Self::check`].
+    pub fn would_admit(&mut self, key: &K, now: Instant) -> Result<(), Duration> {
+        let nanos = self.set_clock(now);
+        let Some(quota) = self.quota else {
+            return Err(MAX_PERIOD);
+        };
+        let Some(tat) = self.store.peek(key) else {
+            return Ok(()); // an unknown key has its whole burst
+        };
+        // Built at time 0 like the real one, so the copied state means the same instants.
+        let clock = CallerClock::default();
+        let store = BoundedStore::new(1);
+        store.table().put(key.clone(), tat);
+        let copy: Gcra<K> = governor::RateLimiter::new(quota, store, clock.clone());
+        clock.0.store(nanos, Ordering::Relaxed);
+        copy.check_key(key)
+            .map_err(|not_until| not_until.wait_time_from(Nanos::from(nanos)))
+    }
+
+    /// Cells of `key`'s burst taken at `now` and not yet refilled (0 for an unknown key).
+    pub fn taken(&mut self, key: &K, now: Instant) -> u32 {
+        let nanos = self.set_clock(now);
+        let (Some(quota), Some(tat)) = (self.quota, self.store.peek(key)) else {
+            return 0;
+        };
+        // The theoretical arrival time runs one period ahead per cell not yet refilled.
+        let ahead = tat.as_u64().saturating_sub(nanos);
+        let period = u64::try_from(quota.replenish_interval().as_nanos())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        let cells = ahead.div_ceil(period);
+        u32::try_from(cells)
+            .unwrap_or(u32::MAX)
+            .min(quota.burst_size().get())
+    }
+
     /// Keys tracked.
     pub fn len(&self) -> usize {
-        self.limiter.as_ref().map_or(0, |l| l.len())
+        self.store.table().len()
     }
 
     /// Forgets the keys whose buckets are full again at `now` (they behave as new ones).
@@ -120,14 +162,31 @@ impl Clock for CallerClock {
 
 /// Each key's theoretical arrival time, at most `max_keys` of them, least recently used
 /// evicted first.
+/// Cloning shares the table: the limiter owns one handle, [`KeyedLimiter`] reads through
+/// another.
 #[derive(Debug)]
-struct BoundedStore<K: Hash + Eq>(Mutex<LruCache<K, Nanos>>);
+struct BoundedStore<K: Hash + Eq>(Arc<Mutex<LruCache<K, Nanos>>>);
+
+impl<K: Hash + Eq> Clone for BoundedStore<K> {
+    fn clone(&self) -> Self {
+        BoundedStore(self.0.clone())
+    }
+}
 
 impl<K: Hash + Eq> BoundedStore<K> {
     fn new(max_keys: usize) -> Self {
-        BoundedStore(Mutex::new(LruCache::new(
+        BoundedStore(Arc::new(Mutex::new(LruCache::new(
             NonZeroUsize::new(max_keys).unwrap_or(NonZeroUsize::MIN),
-        )))
+        ))))
+    }
+
+    fn table(&self) -> std::sync::MutexGuard<'_, LruCache<K, Nanos>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A key's theoretical arrival time, without making it recently used.
+    fn peek(&self, key: &K) -> Option<Nanos> {
+        self.table().peek(key).copied()
     }
 }
 
@@ -138,7 +197,7 @@ impl<K: Hash + Eq + Clone> StateStore for BoundedStore<K> {
     where
         F: Fn(Option<Nanos>) -> Result<(T, Nanos), E>,
     {
-        let mut table = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let mut table = self.table();
         let (out, tat) = f(table.get(key).copied())?;
         // A new key past the bound takes the place of the least recently used one.
         table.put(key.clone(), tat);
@@ -148,7 +207,7 @@ impl<K: Hash + Eq + Clone> StateStore for BoundedStore<K> {
 
 impl<K: Hash + Eq + Clone> ShrinkableKeyedStateStore<K> for BoundedStore<K> {
     fn retain_recent(&self, drop_below: Nanos) {
-        let mut table = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let mut table = self.table();
         let fresh: Vec<K> = table
             .iter()
             .filter(|(_, tat)| **tat < drop_below)
@@ -160,7 +219,7 @@ impl<K: Hash + Eq + Clone> ShrinkableKeyedStateStore<K> for BoundedStore<K> {
     }
 
     fn len(&self) -> usize {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).len()
+        self.table().len()
     }
 
     fn is_empty(&self) -> bool {
@@ -201,6 +260,27 @@ mod tests {
             "the newest keys are still limited"
         );
         assert!(l.check(&0, t0).is_ok(), "the stalest was forgotten");
+    }
+
+    #[test]
+    fn a_look_takes_nothing_and_counts_what_is_not_refilled() {
+        let t0 = Instant::now();
+        let mut l = KeyedLimiter::per_window(2, Duration::from_secs(10), 8);
+        assert_eq!(l.would_admit(&"a", t0), Ok(()));
+        assert_eq!(l.taken(&"a", t0), 0);
+        assert!(l.check(&"a", t0).is_ok());
+        assert_eq!(l.would_admit(&"a", t0), Ok(()));
+        assert_eq!(l.taken(&"a", t0), 1);
+        assert!(l.check(&"a", t0).is_ok());
+        assert_eq!(l.taken(&"a", t0), 2);
+        for _ in 0..3 {
+            assert_eq!(l.would_admit(&"a", t0), Err(Duration::from_secs(5)));
+        }
+        let later = t0 + Duration::from_secs(5);
+        assert_eq!(l.taken(&"a", later), 1);
+        assert_eq!(l.would_admit(&"a", later), Ok(()));
+        assert!(l.check(&"a", later).is_ok(), "looking took no cell");
+        assert!(l.check(&"a", later).is_err());
     }
 
     #[test]
