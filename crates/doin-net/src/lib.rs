@@ -29,6 +29,8 @@
 //! * [`slots`] — inbound and outbound connection slots, a cap per address range, eviction
 //!   that protects long-lived useful peers; [`bans`] — bounded ban lists that keep banning.
 //! * [`control`] — control frames. [`peers`], [`scoring`], [`limits`], [`transport`].
+//! * [`keyed_limit`] — the one rate-limit core (governor's GCRA on the caller's clock, keys
+//!   in a bounded LRU table) under [`limits::RateLimiter`] and the node's other keyed limits.
 //!
 //! ## Wire
 //!
