@@ -2,8 +2,8 @@
 //!
 //! * [`chain`] — `/chain/status`, `/chain/blocks`, `/chain/block/{index}` (sync and users).
 //! * [`message`] — `POST /message`, the peer inbox.
-//! * [`status`] — `/health`, `/status`, `/peers`, `/api/monitor` (what the reference's
-//!   dashboard asks of every peer).
+//! * [`status`] — `/health`, `/status`, `/api/monitor` (what the reference's dashboard
+//!   asks of every peer); [`peers`] — `/peers`.
 //! * [`coin`] — `/fees`, `POST /transfers`, `/balance/{address}` (DOIN's coin).
 //! * [`commitments`] — `POST /commitments`, `/commitments/{optimizer_id}/{bound}` (optimizers' commitments,
 //!   on chain before their reveals).
