@@ -300,6 +300,17 @@ fn the_document_is_generated_from_the_routes_and_describes_what_the_node_answers
     let schema = json_schema(&doc, "/chain/status", "get", 200).expect("schema");
     assert!(validate(&doc, &schema, &json!({"chain_height": "tall"})).is_err());
 
+    // The OLAP rows are typed column by column (from the stats schema), so a row whose
+    // column has the wrong type is refused too.
+    let schema = json_schema(&doc, "/stats/rounds", "get", 200).expect("schema");
+    assert!(validate(&doc, &schema, &json!({"rounds": [{"round_number": 1}]})).is_ok());
+    assert!(validate(
+        &doc,
+        &schema,
+        &json!({"rounds": [{"round_number": "first"}]})
+    )
+    .is_err());
+
     // The reference's own answers fit the same schemas.
     for (file, path, code) in SAMPLES {
         let text = std::fs::read_to_string(samples_dir().join(file)).expect("sample");

@@ -40,6 +40,7 @@ pub mod message;
 pub mod openapi;
 pub mod peers;
 pub mod stats;
+mod stats_rows;
 pub mod status;
 pub mod tasks;
 pub mod wire_schema;

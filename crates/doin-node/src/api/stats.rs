@@ -93,8 +93,8 @@ pub struct StatsSummary {
     /// The summary's keys, or one summary per domain id.
     #[serde(flatten)]
     pub summary: Map<String, Value>,
-    /// Finished experiments' summaries (rows of `experiment_summary`).
-    #[schema(value_type = Vec<Object>)]
+    /// Finished experiments' summaries (rows of `fact_experiment_summary`).
+    #[schema(schema_with = super::stats_rows::summaries)]
     pub olap_summaries: Vec<Value>,
 }
 
@@ -102,10 +102,10 @@ pub struct StatsSummary {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Experiments {
     /// Every experiment (rows of `dim_experiment`).
-    #[schema(value_type = Vec<Object>)]
+    #[schema(schema_with = super::stats_rows::experiments)]
     pub experiments: Vec<Value>,
-    /// Finished experiments' summaries.
-    #[schema(value_type = Vec<Object>)]
+    /// Finished experiments' summaries (rows of `fact_experiment_summary`).
+    #[schema(schema_with = super::stats_rows::summaries)]
     pub summaries: Vec<Value>,
 }
 
@@ -113,7 +113,7 @@ pub struct Experiments {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Rounds {
     /// The experiment's rounds (rows of `fact_round`) by round number.
-    #[schema(value_type = Vec<Object>)]
+    #[schema(schema_with = super::stats_rows::rounds)]
     pub rounds: Vec<Value>,
 }
 
@@ -123,7 +123,7 @@ pub struct ChainMetrics {
     /// How many rows follow.
     pub count: usize,
     /// Accepted optimae (rows of `fact_chain_optimae`).
-    #[schema(value_type = Vec<Object>)]
+    #[schema(schema_with = super::stats_rows::chain_optimae)]
     pub metrics: Vec<Value>,
 }
 
