@@ -449,9 +449,7 @@ async fn start_inner(
         config.inference_retention.clone(),
         stop.clone(),
     ));
-    let app = api::router(api_state)
-        .merge(api::inference::routes(inference))
-        .merge(api::inference_channels::routes(settlement))
+    let app = api::app(api_state, Some((inference, settlement)))
         // gzip for clients that ask (`/chain/blocks` pages to syncing nodes); the fastest
         // level, as sync is CPU-bound on a fast link (benches/chain_pages.rs).
         .layer(
