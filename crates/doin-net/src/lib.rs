@@ -29,6 +29,12 @@
 //! * [`slots`] — inbound and outbound connection slots, a cap per address range, eviction
 //!   that protects long-lived useful peers; [`bans`] — bounded ban lists that keep banning.
 //! * [`control`] — control frames. [`peers`], [`scoring`], [`limits`], [`transport`].
+//! * [`p2p`] — the libp2p transport that replaces the HTTP mesh between DOIN nodes: one
+//!   swarm task (TCP and QUIC, noise, yamux, identify, ping, connection limits, kademlia,
+//!   autonat, relay, dcutr) behind a cheap handle; gossipsub per kind and domain with
+//!   nothing forwarded before the node's verdict; block sync on request-response; the
+//!   node's P-256 key as its libp2p key, so scores and bans follow the authenticated
+//!   connection.
 //!
 //! ## Wire
 //!
@@ -84,6 +90,7 @@ pub mod flooding;
 pub mod gossip;
 pub mod hop;
 pub mod limits;
+pub mod p2p;
 pub mod peers;
 pub mod scoring;
 pub mod service;
