@@ -57,8 +57,18 @@ async fn drive(
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let n: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(16).max(2);
-    let blocks: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(20).max(1);
+    let n: usize = args
+        .next()
+        .map(|a| a.parse())
+        .transpose()?
+        .unwrap_or(16)
+        .max(2);
+    let blocks: usize = args
+        .next()
+        .map(|a| a.parse())
+        .transpose()?
+        .unwrap_or(20)
+        .max(1);
     let (arr_tx, mut arr_rx) = mpsc::channel::<Arrival>(65_536);
     let (sub_tx, mut sub_rx) = mpsc::channel::<usize>(65_536);
 
@@ -78,7 +88,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         };
         if i == 0 {
-            bootstrap.push(addr.with_p2p(node.handle.local_peer()).map_err(|_| "addr")?);
+            bootstrap.push(
+                addr.with_p2p(node.handle.local_peer())
+                    .map_err(|_| "addr")?,
+            );
         }
         tokio::spawn(drive(
             i,

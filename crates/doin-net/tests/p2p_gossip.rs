@@ -99,11 +99,17 @@ async fn a_rejected_block_is_not_forwarded_and_costs_its_sender() {
     assert_eq!(c.gossip().await.id, good);
 
     let view = b.handle.peers().await;
-    let of_a = view.iter().find(|p| p.peer == a.peer()).expect("A connected");
+    let of_a = view
+        .iter()
+        .find(|p| p.peer == a.peer())
+        .expect("A connected");
     // -30 for the invalid block, +1 for the valid one.
     assert!(of_a.app_score < -20.0, "{of_a:?}");
     assert!(of_a.gossip_score < 0.0, "{of_a:?}");
-    let of_c = view.iter().find(|p| p.peer == c.peer()).expect("C connected");
+    let of_c = view
+        .iter()
+        .find(|p| p.peer == c.peer())
+        .expect("C connected");
     assert!(of_c.app_score >= 0.0, "{of_c:?}");
     for n in [&a, &b, &c] {
         n.handle.shutdown().await;
@@ -120,7 +126,11 @@ async fn a_peer_that_keeps_sending_invalid_blocks_is_banned_and_disconnected() {
     // Each invalid block costs 30; the ban line is -50.
     for i in 0..2 {
         a.handle
-            .publish(GossipKind::Block, None, format!("bad block {i}").into_bytes())
+            .publish(
+                GossipKind::Block,
+                None,
+                format!("bad block {i}").into_bytes(),
+            )
             .await
             .expect("publish");
     }

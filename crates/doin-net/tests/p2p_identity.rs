@@ -40,9 +40,7 @@ async fn a_quic_connection_proves_both_doin_ids() {
     a.handle.dial(b.dial_addr()).await.expect("dial");
     let address = a
         .next(|e| match e {
-            P2pEvent::PeerConnected { peer, address } if *peer == b.peer() => {
-                Some(address.clone())
-            }
+            P2pEvent::PeerConnected { peer, address } if *peer == b.peer() => Some(address.clone()),
             _ => None,
         })
         .await;

@@ -19,6 +19,12 @@ async fn a_node_behind_a_relay_is_reached_through_its_circuit() {
         no_blocks(),
     )
     .await;
+    // A relay serves circuits only at an address it knows is reachable.
+    relay
+        .handle
+        .add_external_address(relay.addr.clone().expect("listening"))
+        .await
+        .expect("external");
     // Hidden listens on no address of its own: only on a circuit through the relay.
     let mut hidden = TestNode::start(
         P2pConfig {

@@ -79,7 +79,11 @@ async fn status_and_pages_are_served_within_bounds() {
     let status = client.handle.chain_status(peer).await.expect("status");
     assert_eq!(status, br#"{"height":100}"#);
 
-    let page = client.handle.page(peer, 10, 59, MAX_PAGE_BYTES).await.expect("page");
+    let page = client
+        .handle
+        .page(peer, 10, 59, MAX_PAGE_BYTES)
+        .await
+        .expect("page");
     assert_eq!(page.blocks.len(), MAX_PAGE_BLOCKS);
     assert_eq!(page.blocks[0], br#"{"index":10}"#);
     assert_eq!(page.blocks[49], br#"{"index":59}"#);
@@ -141,34 +145,36 @@ async fn a_request_for_more_than_a_page_is_refused_by_the_node() {
     asker.dial(node.dial_addr()).expect("dial");
     let mut sent = None;
     let exchange = async {
-    loop {
-        match asker.select_next_some().await {
-            SwarmEvent::ConnectionEstablished { peer_id, .. } if sent.is_none() => {
-                let id = asker
-                    .behaviour_mut()
-                    .send_request(&peer_id, SyncRequest::Blocks { from: 0, to: 99 });
-                sent = Some(id);
-            }
-            SwarmEvent::Behaviour(request_response::Event::Message {
-                message:
-                    request_response::Message::Response {
-                        request_id,
+        loop {
+            match asker.select_next_some().await {
+                SwarmEvent::ConnectionEstablished { peer_id, .. } if sent.is_none() => {
+                    let id = asker
+                        .behaviour_mut()
+                        .send_request(&peer_id, SyncRequest::Blocks { from: 0, to: 99 });
+                    sent = Some(id);
+                }
+                SwarmEvent::Behaviour(request_response::Event::Message {
+                    message:
+                        request_response::Message::Response {
+                            request_id,
+                            response,
+                        },
+                    ..
+                }) if Some(request_id) == sent => {
+                    assert_eq!(
                         response,
-                    },
-                ..
-            }) if Some(request_id) == sent => {
-                assert_eq!(
-                    response,
-                    SyncResponse::Refused("a page holds 1 to 50 blocks".into())
-                );
-                break;
+                        SyncResponse::Refused("a page holds 1 to 50 blocks".into())
+                    );
+                    break;
+                }
+                SwarmEvent::Behaviour(request_response::Event::OutboundFailure {
+                    error, ..
+                }) => {
+                    panic!("request failed: {error}")
+                }
+                _ => {}
             }
-            SwarmEvent::Behaviour(request_response::Event::OutboundFailure { error, .. }) => {
-                panic!("request failed: {error}")
-            }
-            _ => {}
         }
-    }
     };
     tokio::time::timeout(p2p_net::WAIT, exchange)
         .await

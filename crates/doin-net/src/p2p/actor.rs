@@ -85,6 +85,9 @@ impl Actor {
                 .listen_on(addr.clone())
                 .map_err(|e| P2pError::Address(format!("cannot listen on {addr}: {e}")))?;
         }
+        for addr in self.config.external_addrs.clone() {
+            self.swarm.add_external_address(addr);
+        }
         for addr in self.config.bootstrap.clone() {
             if let Some(peer) = peer_of(&addr) {
                 if let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() {
@@ -160,7 +163,11 @@ impl Actor {
             } => {
                 let _ = reply.send(self.subscribe_domain(&domain, subscribe));
             }
-            Command::Report { id, source, verdict } => self.on_verdict(&id, source, verdict),
+            Command::Report {
+                id,
+                source,
+                verdict,
+            } => self.on_verdict(&id, source, verdict),
             Command::ReportPeer { peer, verdict } => self.score(peer, verdict),
             Command::Request {
                 peer,
@@ -197,6 +204,10 @@ impl Actor {
                     .map(|_| ())
                     .map_err(|e| P2pError::Address(format!("cannot listen on {address}: {e}")));
                 let _ = reply.send(r);
+            }
+            Command::External { address, reply } => {
+                self.swarm.add_external_address(address);
+                let _ = reply.send(());
             }
             Command::Peers { reply } => {
                 let _ = reply.send(self.peer_infos());
@@ -303,7 +314,8 @@ impl Actor {
         }
         self.bans.expire(now);
         let timeout = self.config.request_timeout;
-        self.inbound.retain(|_, (_, at)| now.duration_since(*at) < timeout);
+        self.inbound
+            .retain(|_, (_, at)| now.duration_since(*at) < timeout);
         // Below the outbound target: ask the DHT for more peers.
         let outbound = self
             .swarm
@@ -346,7 +358,8 @@ impl Actor {
                         address,
                     });
                 }
-                if self.config.discovery && !self.bootstrapped && !self.config.bootstrap.is_empty() {
+                if self.config.discovery && !self.bootstrapped && !self.config.bootstrap.is_empty()
+                {
                     self.bootstrapped = self
                         .swarm
                         .behaviour_mut()
@@ -435,11 +448,14 @@ impl Actor {
             } => {
                 let Some((kind, domain)) = parse_topic(&message.topic) else {
                     // Not a DOIN topic (we never subscribe to one): drop, charge nothing.
-                    self.swarm.behaviour_mut().gossipsub.report_message_validation_result(
-                        &message_id,
-                        &propagation_source,
-                        MessageAcceptance::Ignore,
-                    );
+                    self.swarm
+                        .behaviour_mut()
+                        .gossipsub
+                        .report_message_validation_result(
+                            &message_id,
+                            &propagation_source,
+                            MessageAcceptance::Ignore,
+                        );
                     return;
                 };
                 let msg = GossipMessage {
@@ -455,11 +471,14 @@ impl Actor {
                 };
                 if !self.emit(P2pEvent::Gossip(msg)) {
                     // The node is behind: neither forward nor charge.
-                    self.swarm.behaviour_mut().gossipsub.report_message_validation_result(
-                        &message_id,
-                        &propagation_source,
-                        MessageAcceptance::Ignore,
-                    );
+                    self.swarm
+                        .behaviour_mut()
+                        .gossipsub
+                        .report_message_validation_result(
+                            &message_id,
+                            &propagation_source,
+                            MessageAcceptance::Ignore,
+                        );
                 }
             }
             gossipsub::Event::Subscribed { peer_id, topic } => {

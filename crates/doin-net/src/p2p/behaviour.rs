@@ -16,8 +16,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use libp2p::gossipsub::{self, MessageAuthenticity, PeerScoreParams, PeerScoreThresholds};
 use libp2p::swarm::{behaviour::toggle::Toggle, NetworkBehaviour};
 use libp2p::{
-    allow_block_list, autonat, connection_limits, dcutr, identify, identity::Keypair, kad,
-    noise, ping, relay, request_response, tcp, yamux, StreamProtocol, Swarm, SwarmBuilder,
+    allow_block_list, autonat, connection_limits, dcutr, identify, identity::Keypair, kad, noise,
+    ping, relay, request_response, tcp, yamux, StreamProtocol, Swarm, SwarmBuilder,
 };
 use sha2::{Digest, Sha256};
 
@@ -108,9 +108,10 @@ pub(crate) fn peer_score_params() -> (PeerScoreParams, PeerScoreThresholds) {
         app_specific_weight: 1.0,
         ..PeerScoreParams::default()
     };
-    params
-        .ip_colocation_factor_whitelist
-        .extend([IpAddr::V4(Ipv4Addr::LOCALHOST), IpAddr::V6(Ipv6Addr::LOCALHOST)]);
+    params.ip_colocation_factor_whitelist.extend([
+        IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(Ipv6Addr::LOCALHOST),
+    ]);
     (params, PeerScoreThresholds::default())
 }
 
@@ -142,8 +143,9 @@ fn behaviour(
         .with_max_pending_outgoing(Some(config.max_pending))
         .with_max_established_per_peer(Some(2));
 
-    let mut gossipsub = gossipsub::Behaviour::new(MessageAuthenticity::Anonymous, gossipsub_config(config)?)
-        .map_err(|e| BuildError::Config(e.to_string()))?;
+    let mut gossipsub =
+        gossipsub::Behaviour::new(MessageAuthenticity::Anonymous, gossipsub_config(config)?)
+            .map_err(|e| BuildError::Config(e.to_string()))?;
     let (params, thresholds) = peer_score_params();
     gossipsub
         .with_peer_score(params, thresholds)
@@ -153,9 +155,12 @@ fn behaviour(
     // Our own housekeeping bootstraps while below the outbound target; kademlia's
     // periodic one is a slow backstop.
     kad_config.set_periodic_bootstrap_interval(Some(
-        config.discovery_interval.max(std::time::Duration::from_secs(60)),
+        config
+            .discovery_interval
+            .max(std::time::Duration::from_secs(60)),
     ));
-    let mut kad = kad::Behaviour::with_config(local, kad::store::MemoryStore::new(local), kad_config);
+    let mut kad =
+        kad::Behaviour::with_config(local, kad::store::MemoryStore::new(local), kad_config);
     // Every DOIN node serves the DHT: on loopback and private networks no address is ever
     // confirmed external, and in client mode nobody would learn of anybody.
     kad.set_mode(Some(kad::Mode::Server));

@@ -134,7 +134,8 @@ impl From<CodecError> for io::Error {
 impl CodecError {
     /// The codec error inside an I/O error, if that is what it is.
     pub fn of_io(e: &io::Error) -> Option<&CodecError> {
-        e.get_ref().and_then(|inner| inner.downcast_ref::<CodecError>())
+        e.get_ref()
+            .and_then(|inner| inner.downcast_ref::<CodecError>())
     }
 }
 
@@ -241,7 +242,11 @@ fn encode_response(res: &SyncResponse) -> io::Result<Vec<u8>> {
     match res {
         SyncResponse::Status(json) => {
             out.push(0);
-            out.extend_from_slice(&u32::try_from(json.len()).map_err(|_| too_long())?.to_be_bytes());
+            out.extend_from_slice(
+                &u32::try_from(json.len())
+                    .map_err(|_| too_long())?
+                    .to_be_bytes(),
+            );
             out.extend_from_slice(json);
         }
         SyncResponse::Blocks(blocks) => {
@@ -249,7 +254,11 @@ fn encode_response(res: &SyncResponse) -> io::Result<Vec<u8>> {
             let count = u16::try_from(blocks.len()).map_err(|_| too_long())?;
             out.extend_from_slice(&count.to_be_bytes());
             for b in blocks {
-                out.extend_from_slice(&u32::try_from(b.len()).map_err(|_| too_long())?.to_be_bytes());
+                out.extend_from_slice(
+                    &u32::try_from(b.len())
+                        .map_err(|_| too_long())?
+                        .to_be_bytes(),
+                );
                 out.extend_from_slice(b);
             }
         }
@@ -275,11 +284,7 @@ impl libp2p::request_response::Codec for SyncCodec {
         read_request(io).await
     }
 
-    async fn read_response<T>(
-        &mut self,
-        _: &StreamProtocol,
-        io: &mut T,
-    ) -> io::Result<SyncResponse>
+    async fn read_response<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<SyncResponse>
     where
         T: AsyncRead + Unpin + Send,
     {
@@ -325,7 +330,9 @@ mod tests {
     #[test]
     fn frames_round_trip() {
         for req in [SyncRequest::Status, SyncRequest::Blocks { from: 3, to: 52 }] {
-            let got = block_on(read_request(&mut futures::io::Cursor::new(encode_request(&req))));
+            let got = block_on(read_request(&mut futures::io::Cursor::new(encode_request(
+                &req,
+            ))));
             assert_eq!(got.expect("decodes"), req);
         }
         for res in [
@@ -333,7 +340,10 @@ mod tests {
             SyncResponse::Blocks(vec![b"{}".to_vec(); 50]),
             SyncResponse::Refused("busy".into()),
         ] {
-            assert_eq!(decode(encode_response(&res).expect("encodes")).expect("decodes"), res);
+            assert_eq!(
+                decode(encode_response(&res).expect("encodes")).expect("decodes"),
+                res
+            );
         }
     }
 
@@ -348,14 +358,19 @@ mod tests {
         let err = decode(frame).expect_err("oversize");
         assert_eq!(
             CodecError::of_io(&err),
-            Some(&CodecError::PageTooLarge { limit: MAX_PAGE_BYTES })
+            Some(&CodecError::PageTooLarge {
+                limit: MAX_PAGE_BYTES
+            })
         );
     }
 
     #[test]
     fn too_many_blocks_and_huge_status_are_refused() {
         let err = decode(vec![1, 0, 51]).expect_err("51 blocks");
-        assert_eq!(CodecError::of_io(&err), Some(&CodecError::TooManyBlocks(51)));
+        assert_eq!(
+            CodecError::of_io(&err),
+            Some(&CodecError::TooManyBlocks(51))
+        );
         let err = decode(vec![0, 0xff, 0xff, 0xff, 0xff]).expect_err("4 GiB status");
         assert_eq!(CodecError::of_io(&err), Some(&CodecError::StatusTooLarge));
         let err = decode(vec![9]).expect_err("tag");
@@ -367,6 +382,10 @@ mod tests {
         assert!(SyncRequest::Blocks { from: 0, to: 49 }.is_within_bounds());
         assert!(!SyncRequest::Blocks { from: 0, to: 50 }.is_within_bounds());
         assert!(!SyncRequest::Blocks { from: 5, to: 4 }.is_within_bounds());
-        assert!(!SyncRequest::Blocks { from: i64::MIN, to: i64::MAX }.is_within_bounds());
+        assert!(!SyncRequest::Blocks {
+            from: i64::MIN,
+            to: i64::MAX
+        }
+        .is_within_bounds());
     }
 }

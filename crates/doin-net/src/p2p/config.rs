@@ -41,7 +41,10 @@ pub struct P2pConfig {
     pub event_capacity: usize,
     /// Capacity of the command channel from handles.
     pub command_capacity: usize,
-    /// Serve as a circuit relay for other nodes (for nodes with a public address).
+    /// Addresses at which others reach us, declared by the operator (a public address;
+    /// autonat confirms others).
+    pub external_addrs: Vec<Multiaddr>,
+    /// Serve as a circuit relay for other nodes (it needs an external address).
     pub relay_server: bool,
     /// What verdicts cost a peer, and when it is banned.
     pub scores: ScoreConfig,
@@ -67,6 +70,7 @@ impl Default for P2pConfig {
             max_pending_outbound_requests: 64,
             event_capacity: 1024,
             command_capacity: 256,
+            external_addrs: Vec::new(),
             relay_server: false,
             scores: ScoreConfig::default(),
             idle_timeout: Duration::from_secs(120),
@@ -91,14 +95,18 @@ impl P2pConfig {
 /// `/ip4/127.0.0.1/tcp/0`.
 pub fn loopback_tcp() -> Multiaddr {
     Multiaddr::empty()
-        .with(libp2p::multiaddr::Protocol::Ip4(std::net::Ipv4Addr::LOCALHOST))
+        .with(libp2p::multiaddr::Protocol::Ip4(
+            std::net::Ipv4Addr::LOCALHOST,
+        ))
         .with(libp2p::multiaddr::Protocol::Tcp(0))
 }
 
 /// `/ip4/127.0.0.1/udp/0/quic-v1`.
 pub fn loopback_quic() -> Multiaddr {
     Multiaddr::empty()
-        .with(libp2p::multiaddr::Protocol::Ip4(std::net::Ipv4Addr::LOCALHOST))
+        .with(libp2p::multiaddr::Protocol::Ip4(
+            std::net::Ipv4Addr::LOCALHOST,
+        ))
         .with(libp2p::multiaddr::Protocol::Udp(0))
         .with(libp2p::multiaddr::Protocol::QuicV1)
 }

@@ -204,6 +204,10 @@ pub(crate) enum Command {
         address: Multiaddr,
         reply: Reply<Result<(), P2pError>>,
     },
+    External {
+        address: Multiaddr,
+        reply: Reply<()>,
+    },
     Peers {
         reply: Reply<Vec<PeerInfo>>,
     },
@@ -297,7 +301,11 @@ impl P2pHandle {
         self.commands.send(cmd).await.map_err(|_| P2pError::Stopped)
     }
 
-    async fn request(&self, peer: PeerId, request: SyncRequest) -> Result<SyncResponse, RequestError> {
+    async fn request(
+        &self,
+        peer: PeerId,
+        request: SyncRequest,
+    ) -> Result<SyncResponse, RequestError> {
         self.call(|reply| Command::Request {
             peer,
             request,
@@ -352,7 +360,11 @@ impl P2pHandle {
     }
 
     /// Answers an inbound sync request (refused here if it breaks the protocol's bounds).
-    pub async fn answer(&self, id: InboundRequestId, response: SyncResponse) -> Result<(), P2pError> {
+    pub async fn answer(
+        &self,
+        id: InboundRequestId,
+        response: SyncResponse,
+    ) -> Result<(), P2pError> {
         self.call(|reply| Command::Answer {
             id,
             response,
@@ -374,6 +386,14 @@ impl P2pHandle {
         self.call(|reply| Command::Listen { address, reply })
             .await
             .unwrap_or(Err(P2pError::Stopped))
+    }
+
+    /// Declares an address at which others reach us (a public address the operator
+    /// knows; autonat confirms others). A relay server serves circuits only once it has one.
+    pub async fn add_external_address(&self, address: Multiaddr) -> Result<(), P2pError> {
+        self.call(|reply| Command::External { address, reply })
+            .await
+            .ok_or(P2pError::Stopped)
     }
 
     /// Connected peers with their addresses and scores.

@@ -106,7 +106,10 @@ pub fn topic(kind: GossipKind, domain: Option<&str>) -> Result<IdentTopic, Topic
     match (kind.is_domain_bound(), domain) {
         (true, Some(d)) => {
             check_domain(d)?;
-            Ok(IdentTopic::new(format!("{TOPIC_PREFIX}{}/{d}", kind.name())))
+            Ok(IdentTopic::new(format!(
+                "{TOPIC_PREFIX}{}/{d}",
+                kind.name()
+            )))
         }
         (true, None) => Err(TopicError::DomainRequired(kind)),
         (false, None) => Ok(IdentTopic::new(format!("{TOPIC_PREFIX}{}", kind.name()))),

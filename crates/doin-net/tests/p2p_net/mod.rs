@@ -3,12 +3,12 @@
 //! the test's server, and passes every event on, so a test waits on exact events.
 #![allow(dead_code, unreachable_pub)]
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
 use doin_net::p2p::{
-    GossipKind, GossipMessage, P2pConfig, P2pEvent, P2pHandle, P2pNode, SyncRequest,
-    SyncResponse,
+    GossipKind, GossipMessage, P2pConfig, P2pEvent, P2pHandle, P2pNode, SyncRequest, SyncResponse,
 };
 use doin_net::scoring::Verdict;
 use doin_primitives::identity::Identity;
@@ -41,8 +41,13 @@ pub struct TestNode {
     pub handle: P2pHandle,
     pub identity: Identity,
     pub events: mpsc::Receiver<P2pEvent>,
+    /// Events a wait skipped, kept in order for the next waits.
+    pub backlog: VecDeque<P2pEvent>,
     pub addr: Option<Multiaddr>,
 }
+
+/// Most skipped events kept.
+const BACKLOG: usize = 10_000;
 
 impl TestNode {
     /// Starts a node and, if it listens, waits for its first listen address.
@@ -57,6 +62,7 @@ impl TestNode {
             handle,
             identity,
             events: rx,
+            backlog: VecDeque::new(),
             addr: None,
         };
         if listens {
@@ -85,8 +91,18 @@ impl TestNode {
             .expect("no p2p suffix yet")
     }
 
-    /// Waits for the first event `pick` maps to something (others are skipped).
+    /// Waits for the first event `pick` maps to something, earlier skipped ones first
+    /// (the others stay in the backlog, in order).
     pub async fn next<T>(&mut self, mut pick: impl FnMut(&P2pEvent) -> Option<T>) -> T {
+        if let Some((i, t)) = self
+            .backlog
+            .iter()
+            .enumerate()
+            .find_map(|(i, e)| pick(e).map(|t| (i, t)))
+        {
+            self.backlog.remove(i);
+            return t;
+        }
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
             let ev = tokio::time::timeout_at(deadline, self.events.recv())
@@ -96,6 +112,10 @@ impl TestNode {
             if let Some(t) = pick(&ev) {
                 return t;
             }
+            if self.backlog.len() == BACKLOG {
+                self.backlog.pop_front();
+            }
+            self.backlog.push_back(ev);
         }
     }
 
