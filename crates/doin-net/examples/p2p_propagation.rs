@@ -1,5 +1,5 @@
-//! Block propagation over the libp2p transport: N in-process nodes on loopback (each
-//! bootstrapped from node 0 and found by the DHT), M blocks published from rotating nodes,
+//! Block propagation over the libp2p transport: N in-process nodes on loopback (node i
+//! bootstrapped from nodes i-1 and i/2, the rest found by the DHT), M blocks published from rotating nodes,
 //! and the time from publish until each other node's validator gets the block, as
 //! p50/p95/p99, plus the time until the last node has it and what each node was handed
 //! per block (gossipsub drops duplicates before validation: 1.00 means exactly once).
@@ -73,10 +73,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (sub_tx, mut sub_rx) = mpsc::channel::<usize>(65_536);
 
     let mut handles = Vec::new();
-    let mut bootstrap = Vec::new();
+    let mut addrs: Vec<libp2p::Multiaddr> = Vec::new();
     for i in 0..n {
+        // A few bootstrap peers each: one node alone could not take them all (34 inbound).
+        let mut bootstrap = Vec::new();
+        if i > 0 {
+            bootstrap.push(addrs[i - 1].clone());
+            if i / 2 != i - 1 {
+                bootstrap.push(addrs[i / 2].clone());
+            }
+        }
+        // The production heartbeat: loopback's fast one is for tests that wait on meshes.
         let config = P2pConfig {
-            bootstrap: bootstrap.clone(),
+            bootstrap,
+            heartbeat_interval: Duration::from_secs(1),
+            discovery_interval: Duration::from_secs(1),
             ..P2pConfig::loopback()
         };
         let mut node = P2pNode::start(&Identity::generate(), config)?;
@@ -87,12 +98,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 None => return Err("node stopped".into()),
             }
         };
-        if i == 0 {
-            bootstrap.push(
-                addr.with_p2p(node.handle.local_peer())
-                    .map_err(|_| "addr")?,
-            );
-        }
+        addrs.push(
+            addr.with_p2p(node.handle.local_peer())
+                .map_err(|_| "addr")?,
+        );
         tokio::spawn(drive(
             i,
             node.handle.clone(),
@@ -108,9 +117,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut subs = vec![0usize; n];
     let started = Instant::now();
     while subs.iter().any(|&s| s < need) {
-        let i = tokio::time::timeout(Duration::from_secs(120), sub_rx.recv())
-            .await?
-            .ok_or("stopped")?;
+        let Ok(i) = tokio::time::timeout(Duration::from_secs(120), sub_rx.recv()).await else {
+            let short = subs.iter().filter(|&&s| s < need).count();
+            return Err(format!("{short} nodes still know fewer than {need} subscribers").into());
+        };
+        let i = i.ok_or("stopped")?;
         subs[i] += 1;
     }
     println!(
@@ -132,9 +143,24 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut got: HashMap<usize, usize> = HashMap::new();
         let mut last = sent;
         while got.len() < n - 1 {
-            let (node, mid, at) = tokio::time::timeout(Duration::from_secs(60), arr_rx.recv())
-                .await?
-                .ok_or("stopped")?;
+            let Ok(arrival) = tokio::time::timeout(Duration::from_secs(60), arr_rx.recv()).await
+            else {
+                for (i, h) in handles.iter().enumerate() {
+                    if i != from && !got.contains_key(&i) {
+                        let peers = h.peers().await;
+                        let scores: Vec<String> = peers
+                            .iter()
+                            .map(|p| format!("{:.1}", p.gossip_score))
+                            .collect();
+                        eprintln!(
+                            "node {i} missed it: {} peers, scores {scores:?}",
+                            peers.len()
+                        );
+                    }
+                }
+                return Err(format!("block {b}: {} of {} nodes got it", got.len(), n - 1).into());
+            };
+            let (node, mid, at) = arrival.ok_or("stopped")?;
             if mid != id {
                 continue;
             }

@@ -50,6 +50,8 @@ pub(crate) struct Actor {
     next_inbound: u64,
     listen_addrs: Vec<Multiaddr>,
     bootstrapped: bool,
+    /// A DHT walk of ours is under way (one at a time).
+    walking: bool,
 }
 
 impl Actor {
@@ -72,6 +74,7 @@ impl Actor {
             next_inbound: 0,
             listen_addrs: Vec::new(),
             bootstrapped: false,
+            walking: false,
         }
     }
 
@@ -316,15 +319,10 @@ impl Actor {
         let timeout = self.config.request_timeout;
         self.inbound
             .retain(|_, (_, at)| now.duration_since(*at) < timeout);
-        // Below the outbound target: ask the DHT for more peers.
-        let outbound = self
-            .swarm
-            .network_info()
-            .connection_counters()
-            .num_established_outgoing();
-        if self.config.discovery && outbound < self.config.max_outbound && !self.peers.is_empty() {
+        // Below the peer target: walk the DHT for more, one walk at a time.
+        if self.peers.len() < self.config.min_peers && !self.peers.is_empty() && !self.walking {
             if let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() {
-                let _ = kad.bootstrap();
+                self.walking = kad.bootstrap().is_ok();
             }
         }
     }
@@ -366,6 +364,7 @@ impl Actor {
                         .kad
                         .as_mut()
                         .is_some_and(|kad| kad.bootstrap().is_ok());
+                    self.walking |= self.bootstrapped;
                 }
             }
             SwarmEvent::ConnectionClosed {
@@ -406,6 +405,15 @@ impl Actor {
                         .condition(PeerCondition::DisconnectedAndNotDialing)
                         .build();
                     let _ = self.swarm.dial(opts);
+                }
+            }
+            DoinBehaviourEvent::Kad(kad::Event::OutboundQueryProgressed {
+                result: kad::QueryResult::Bootstrap(_),
+                step,
+                ..
+            }) => {
+                if step.last {
+                    self.walking = false;
                 }
             }
             other => tracing::trace!(?other, "p2p behaviour event"),

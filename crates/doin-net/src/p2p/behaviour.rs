@@ -86,9 +86,23 @@ pub fn content_message_id(message: &gossipsub::Message) -> gossipsub::MessageId 
     gossipsub::MessageId::from(hex::encode(h.finalize()))
 }
 
+/// How long a message stays advertised (IHAVE) to peers outside the mesh: a peer that
+/// missed it, on a loaded machine or a lossy link, can still ask for it this long.
+const GOSSIP_WINDOW: std::time::Duration = std::time::Duration::from_secs(3);
+/// How long a forwarded message may wait in a peer's send queue (gossipsub's default is
+/// 1 s; blocks are rare and worth more than the latency).
+const FORWARD_QUEUE: std::time::Duration = std::time::Duration::from_secs(5);
+
 fn gossipsub_config(config: &P2pConfig) -> Result<gossipsub::Config, BuildError> {
+    let heartbeat = config
+        .heartbeat_interval
+        .max(std::time::Duration::from_millis(10));
+    let gossip_windows = (GOSSIP_WINDOW.as_millis() / heartbeat.as_millis()).clamp(3, 100) as usize;
     gossipsub::ConfigBuilder::default()
-        .heartbeat_interval(config.heartbeat_interval)
+        .heartbeat_interval(heartbeat)
+        .history_gossip(gossip_windows)
+        .history_length(gossip_windows + 2)
+        .forward_queue_duration(FORWARD_QUEUE)
         // Nothing is forwarded before the node's verdict (report_message_validation_result).
         .validate_messages()
         // DOIN messages carry their own seals; gossip adds no author, sequence or signature.

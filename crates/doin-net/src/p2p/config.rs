@@ -29,7 +29,9 @@ pub struct P2pConfig {
     /// Look for peers through the DHT (off: talk only to the peers dialed, as a node
     /// behind a fixed set of relays would, or a test that needs a fixed topology).
     pub discovery: bool,
-    /// How often to look for peers while below the outbound target.
+    /// Below this many connected peers, look for more through the DHT.
+    pub min_peers: usize,
+    /// How often to look for peers while below [`P2pConfig::min_peers`].
     pub discovery_interval: Duration,
     /// How long a request (status, page) may take.
     pub request_timeout: Duration,
@@ -59,6 +61,7 @@ impl Default for P2pConfig {
             listen_addrs: Vec::new(),
             bootstrap: Vec::new(),
             discovery: true,
+            min_peers: 8,
             max_inbound: slots.inbound as u32,
             max_outbound: slots.outbound as u32,
             max_pending: 16,
