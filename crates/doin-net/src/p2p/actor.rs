@@ -2,27 +2,27 @@
 //! at a time (`tokio::select!`), each in its own method.
 //!
 //! It keeps what follows a connection: the DOIN id its key proved, its address, the
-//! application score our verdicts gave it ([`AppScores`]) and its ban ([`BanList`]), and the
-//! requests waiting on either side (each map bounded by the config, inbound ones expired
-//! after the request timeout).
+//! application score our verdicts gave it ([`AppScores`]) and its ban ([`BanList`]); the
+//! sync requests waiting on either side are in [`super::requests`].
 
 use std::collections::HashMap;
 use std::time::Instant;
 
 use futures::StreamExt;
 use libp2p::gossipsub::{self, IdentTopic, MessageAcceptance};
-use libp2p::request_response::{self, OutboundFailure, OutboundRequestId, ResponseChannel};
+use libp2p::request_response::{self, ResponseChannel};
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::swarm::SwarmEvent;
 use libp2p::{identify, kad, Multiaddr, PeerId, Swarm};
 use tokio::sync::mpsc;
 
 use super::behaviour::{topic_score_params, DoinBehaviour, DoinBehaviourEvent, KAD_PROTOCOL};
-use super::codec::{CodecError, SyncRequest, SyncResponse};
+use super::codec::{SyncRequest, SyncResponse};
 use super::handle::{
-    Command, GossipMessage, InboundRequestId, P2pError, P2pEvent, PeerInfo, Reply, RequestError,
+    Command, GossipMessage, InboundRequestId, P2pError, P2pEvent, PeerInfo, RequestError,
 };
 use super::identity::doin_peer_id_of_connection;
+use super::requests::SyncRequests;
 use super::topics::{self, parse_topic};
 use super::P2pConfig;
 use crate::bans::BanList;
@@ -45,9 +45,7 @@ pub(crate) struct Actor {
     peers: HashMap<PeerId, Connected>,
     scores: AppScores,
     bans: BanList<PeerId>,
-    outbound: HashMap<OutboundRequestId, Reply<Result<SyncResponse, RequestError>>>,
-    inbound: HashMap<u64, (ResponseChannel<SyncResponse>, Instant)>,
-    next_inbound: u64,
+    requests: SyncRequests,
     listen_addrs: Vec<Multiaddr>,
     bootstrapped: bool,
     /// A DHT walk of ours is under way (one at a time).
@@ -65,13 +63,11 @@ impl Actor {
             swarm,
             scores: AppScores::new(config.scores.clone()),
             bans: BanList::new(config.scores.max_peers),
+            requests: SyncRequests::new(&config),
             config,
             commands,
             events,
             peers: HashMap::new(),
-            outbound: HashMap::new(),
-            inbound: HashMap::new(),
-            next_inbound: 0,
             listen_addrs: Vec::new(),
             bootstrapped: false,
             walking: false,
@@ -177,13 +173,13 @@ impl Actor {
                 request,
                 reply,
             } => {
-                if self.outbound.len() >= self.config.max_pending_outbound_requests {
+                if !self.requests.room_for_ours() {
                     let _ = reply.send(Err(RequestError::Busy));
                 } else if !request.is_within_bounds() {
                     let _ = reply.send(Err(RequestError::OutOfBounds));
                 } else {
                     let id = self.swarm.behaviour_mut().sync.send_request(&peer, request);
-                    self.outbound.insert(id, reply);
+                    self.requests.sent(id, reply);
                 }
             }
             Command::Answer {
@@ -288,16 +284,12 @@ impl Actor {
 
     fn answer(&mut self, id: InboundRequestId, response: SyncResponse) -> Result<(), P2pError> {
         response.check_bounds().map_err(P2pError::Answer)?;
-        let Some((channel, _)) = self.inbound.remove(&id.0) else {
-            return Err(P2pError::Address(
-                "the request is gone (timed out or the peer left)".into(),
-            ));
-        };
+        let channel = self.requests.take(id).ok_or(P2pError::RequestGone)?;
         self.swarm
             .behaviour_mut()
             .sync
             .send_response(channel, response)
-            .map_err(|_| P2pError::Address("the peer closed the request".into()))
+            .map_err(|_| P2pError::RequestGone)
     }
 
     fn housekeeping(&mut self) {
@@ -316,9 +308,7 @@ impl Actor {
             self.swarm.behaviour_mut().blocked.unblock_peer(p);
         }
         self.bans.expire(now);
-        let timeout = self.config.request_timeout;
-        self.inbound
-            .retain(|_, (_, at)| now.duration_since(*at) < timeout);
+        self.requests.expire(now);
         // Below the peer target: walk the DHT for more, one walk at a time.
         if self.peers.len() < self.config.min_peers && !self.peers.is_empty() && !self.walking {
             if let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() {
@@ -511,19 +501,11 @@ impl Actor {
                 request_response::Message::Response {
                     request_id,
                     response,
-                } => {
-                    if let Some(reply) = self.outbound.remove(&request_id) {
-                        let _ = reply.send(Ok(response));
-                    }
-                }
+                } => self.requests.answered(request_id, response),
             },
             request_response::Event::OutboundFailure {
                 request_id, error, ..
-            } => {
-                if let Some(reply) = self.outbound.remove(&request_id) {
-                    let _ = reply.send(Err(request_error(&error)));
-                }
-            }
+            } => self.requests.failed(request_id, &error),
             request_response::Event::InboundFailure { peer, error, .. } => {
                 tracing::debug!(%peer, "inbound sync request failed: {error}");
             }
@@ -547,18 +529,16 @@ impl Actor {
         if !request.is_within_bounds() {
             return refuse(self, channel, "a page holds 1 to 50 blocks");
         }
-        if self.inbound.len() >= self.config.max_pending_inbound_requests {
+        if !self.requests.room_for_theirs() {
             return refuse(self, channel, "busy; retry later");
         }
-        let id = self.next_inbound;
-        self.next_inbound += 1;
         let event = P2pEvent::SyncRequest {
-            id: InboundRequestId(id),
+            id: self.requests.next_id(),
             peer,
             request,
         };
         if self.emit(event) {
-            self.inbound.insert(id, (channel, Instant::now()));
+            self.requests.hold(channel);
         } else {
             refuse(self, channel, "busy; retry later");
         }
@@ -571,16 +551,4 @@ pub(crate) fn peer_of(addr: &Multiaddr) -> Option<PeerId> {
         libp2p::multiaddr::Protocol::P2p(id) => Some(id),
         _ => last,
     })
-}
-
-fn request_error(error: &OutboundFailure) -> RequestError {
-    if let OutboundFailure::Io(e) = error {
-        if let Some(CodecError::PageTooLarge { limit }) = CodecError::of_io(e) {
-            return RequestError::TooLarge { limit: *limit };
-        }
-        if let Some(c) = CodecError::of_io(e) {
-            return RequestError::Protocol(c.to_string());
-        }
-    }
-    RequestError::Peer(error.to_string())
 }

@@ -24,6 +24,9 @@ pub enum P2pError {
     /// The address could not be dialed or listened on.
     #[error("{0}")]
     Address(String),
+    /// The request is no longer waiting (it timed out, or the peer left).
+    #[error("the sync request is gone (timed out, or the peer left)")]
+    RequestGone,
     /// The answer breaks the protocol's bounds; send fewer blocks.
     #[error("answer not sent: {0}")]
     Answer(CodecError),

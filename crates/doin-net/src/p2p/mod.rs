@@ -35,6 +35,7 @@ pub mod codec;
 pub mod config;
 pub mod handle;
 pub mod identity;
+mod requests;
 pub mod topics;
 
 use doin_primitives::identity::Identity;
