@@ -81,6 +81,8 @@ async fn a_rejected_block_is_not_forwarded_and_costs_its_sender() {
     c.handle.dial(b.dial_addr()).await.expect("dial");
     a.subscribed_all(GossipKind::Block, &[&b]).await;
     b.subscribed_all(GossipKind::Block, &[&a, &c]).await;
+    // The DOIN id of a message's source is known once the source's key is.
+    b.identified_all(&[&a, &c]).await;
 
     a.handle
         .publish(GossipKind::Block, None, b"bad block".to_vec())
