@@ -3,26 +3,25 @@
 //!
 //! It keeps what follows a connection: the DOIN id its key proved, its address, the
 //! application score our verdicts gave it ([`AppScores`]) and its ban ([`BanList`]); the
-//! sync requests waiting on either side are in [`super::requests`].
+//! requests waiting on either side are in [`super::requests`], and what the actor does
+//! with request-response traffic in [`super::rpc`].
 
 use std::collections::HashMap;
 use std::time::Instant;
 
 use futures::StreamExt;
 use libp2p::gossipsub::{self, IdentTopic, MessageAcceptance};
-use libp2p::request_response::{self, ResponseChannel};
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::swarm::SwarmEvent;
 use libp2p::{identify, kad, Multiaddr, PeerId, Swarm};
 use tokio::sync::mpsc;
 
 use super::behaviour::{topic_score_params, DoinBehaviour, DoinBehaviourEvent, KAD_PROTOCOL};
-use super::codec::{SyncRequest, SyncResponse};
-use super::handle::{
-    Command, GossipMessage, InboundRequestId, P2pError, P2pEvent, PeerInfo, RequestError,
-};
+use super::codec::SyncResponse;
+use super::handle::{Command, GossipMessage, P2pError, P2pEvent, PeerInfo};
 use super::identity::doin_peer_id_of_connection;
-use super::requests::SyncRequests;
+use super::requests::Requests;
+use super::task_codec::TaskAnswer;
 use super::topics::{self, parse_topic};
 use super::P2pConfig;
 use crate::bans::BanList;
@@ -38,14 +37,15 @@ struct Connected {
 }
 
 pub(crate) struct Actor {
-    swarm: Swarm<DoinBehaviour>,
-    config: P2pConfig,
+    pub(super) swarm: Swarm<DoinBehaviour>,
+    pub(super) config: P2pConfig,
     commands: mpsc::Receiver<Command>,
-    events: mpsc::Sender<P2pEvent>,
+    pub(super) events: mpsc::Sender<P2pEvent>,
     peers: HashMap<PeerId, Connected>,
     scores: AppScores,
     bans: BanList<PeerId>,
-    requests: SyncRequests,
+    pub(super) sync: Requests<SyncResponse>,
+    pub(super) tasks: Requests<TaskAnswer>,
     listen_addrs: Vec<Multiaddr>,
     bootstrapped: bool,
     /// A DHT walk of ours is under way (one at a time).
@@ -63,7 +63,8 @@ impl Actor {
             swarm,
             scores: AppScores::new(config.scores.clone()),
             bans: BanList::new(config.scores.max_peers),
-            requests: SyncRequests::new(&config),
+            sync: Requests::new(&config),
+            tasks: Requests::new(&config),
             config,
             commands,
             events,
@@ -125,7 +126,7 @@ impl Actor {
     }
 
     /// Hands an event to the node; a full channel drops it (returns false).
-    fn emit(&self, event: P2pEvent) -> bool {
+    pub(super) fn emit(&self, event: P2pEvent) -> bool {
         match self.events.try_send(event) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
@@ -172,22 +173,17 @@ impl Actor {
                 peer,
                 request,
                 reply,
-            } => {
-                if !self.requests.room_for_ours() {
-                    let _ = reply.send(Err(RequestError::Busy));
-                } else if !request.is_within_bounds() {
-                    let _ = reply.send(Err(RequestError::OutOfBounds));
-                } else {
-                    let id = self.swarm.behaviour_mut().sync.send_request(&peer, request);
-                    self.requests.sent(id, reply);
-                }
-            }
+            } => self.send_sync_request(peer, request, reply),
             Command::Answer {
                 id,
                 response,
                 reply,
             } => {
-                let _ = reply.send(self.answer(id, response));
+                let _ = reply.send(self.answer_sync(id, response));
+            }
+            Command::Task { peer, call, reply } => self.send_task_call(peer, call, reply),
+            Command::AnswerTask { id, answer, reply } => {
+                let _ = reply.send(self.answer_task(id, answer));
             }
             Command::Dial { address, reply } => {
                 let r = self
@@ -282,16 +278,6 @@ impl Actor {
         }
     }
 
-    fn answer(&mut self, id: InboundRequestId, response: SyncResponse) -> Result<(), P2pError> {
-        response.check_bounds().map_err(P2pError::Answer)?;
-        let channel = self.requests.take(id).ok_or(P2pError::RequestGone)?;
-        self.swarm
-            .behaviour_mut()
-            .sync
-            .send_response(channel, response)
-            .map_err(|_| P2pError::RequestGone)
-    }
-
     fn housekeeping(&mut self) {
         let now = Instant::now();
         // Bans that ended: connections are welcome again.
@@ -308,7 +294,8 @@ impl Actor {
             self.swarm.behaviour_mut().blocked.unblock_peer(p);
         }
         self.bans.expire(now);
-        self.requests.expire(now);
+        self.sync.expire(now);
+        self.tasks.expire(now);
         // Below the peer target: walk the DHT for more, one walk at a time.
         if self.peers.len() < self.config.min_peers && !self.peers.is_empty() && !self.walking {
             if let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() {
@@ -383,6 +370,7 @@ impl Actor {
             }
             DoinBehaviourEvent::Gossipsub(e) => self.on_gossip(e),
             DoinBehaviourEvent::Sync(e) => self.on_sync(e),
+            DoinBehaviourEvent::Tasks(e) => self.on_tasks(e),
             DoinBehaviourEvent::Kad(kad::Event::RoutingUpdated {
                 peer, addresses, ..
             }) => {
@@ -489,58 +477,6 @@ impl Actor {
                 }
             }
             _ => {}
-        }
-    }
-
-    fn on_sync(&mut self, event: request_response::Event<SyncRequest, SyncResponse>) {
-        match event {
-            request_response::Event::Message { peer, message, .. } => match message {
-                request_response::Message::Request {
-                    request, channel, ..
-                } => self.on_sync_request(peer, request, channel),
-                request_response::Message::Response {
-                    request_id,
-                    response,
-                } => self.requests.answered(request_id, response),
-            },
-            request_response::Event::OutboundFailure {
-                request_id, error, ..
-            } => self.requests.failed(request_id, &error),
-            request_response::Event::InboundFailure { peer, error, .. } => {
-                tracing::debug!(%peer, "inbound sync request failed: {error}");
-            }
-            request_response::Event::ResponseSent { .. } => {}
-        }
-    }
-
-    fn on_sync_request(
-        &mut self,
-        peer: PeerId,
-        request: SyncRequest,
-        channel: ResponseChannel<SyncResponse>,
-    ) {
-        let refuse = |actor: &mut Self, channel, reason: &str| {
-            let _ = actor
-                .swarm
-                .behaviour_mut()
-                .sync
-                .send_response(channel, SyncResponse::Refused(reason.to_owned()));
-        };
-        if !request.is_within_bounds() {
-            return refuse(self, channel, "a page holds 1 to 50 blocks");
-        }
-        if !self.requests.room_for_theirs() {
-            return refuse(self, channel, "busy; retry later");
-        }
-        let event = P2pEvent::SyncRequest {
-            id: self.requests.next_id(),
-            peer,
-            request,
-        };
-        if self.emit(event) {
-            self.requests.hold(channel);
-        } else {
-            refuse(self, channel, "busy; retry later");
         }
     }
 }

@@ -9,6 +9,7 @@
 //! | kademlia (`/doin/kad/1.0.0`) | finding peers from a few bootstrap addresses |
 //! | gossipsub | every gossiped kind, forwarded only after our validator accepts |
 //! | request-response (`/doin/sync/1`) | chain status and block pages |
+//! | request-response (`/doin/tasks/1`) | evaluator task calls (pending, claim, complete) |
 //! | autonat, relay client (and server), dcutr | reachability behind NAT |
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -22,6 +23,7 @@ use libp2p::{
 use sha2::{Digest, Sha256};
 
 use super::codec::{SyncCodec, SYNC_PROTOCOL};
+use super::task_codec::{TaskCodec, TASK_PROTOCOL};
 use super::P2pConfig;
 
 /// The kademlia protocol name (DOIN's own DHT, apart from the public IPFS one).
@@ -54,6 +56,8 @@ mod derived {
         pub(crate) gossipsub: gossipsub::Behaviour,
         /// Block sync.
         pub(crate) sync: request_response::Behaviour<SyncCodec>,
+        /// Evaluator task calls.
+        pub(crate) tasks: request_response::Behaviour<TaskCodec>,
         /// Whether we are reachable from outside.
         pub(crate) autonat: autonat::Behaviour,
         /// Listening and dialing through relays.
@@ -179,13 +183,17 @@ fn behaviour(
     // confirmed external, and in client mode nobody would learn of anybody.
     kad.set_mode(Some(kad::Mode::Server));
 
+    let rr_config = request_response::Config::default()
+        .with_request_timeout(config.request_timeout)
+        .with_max_concurrent_streams(config.max_pending_inbound_requests);
+    let full = request_response::ProtocolSupport::Full;
     let sync = request_response::Behaviour::with_codec(
         SyncCodec,
-        [(SYNC_PROTOCOL, request_response::ProtocolSupport::Full)],
-        request_response::Config::default()
-            .with_request_timeout(config.request_timeout)
-            .with_max_concurrent_streams(config.max_pending_inbound_requests),
+        [(SYNC_PROTOCOL, full.clone())],
+        rr_config.clone(),
     );
+    let tasks =
+        request_response::Behaviour::with_codec(TaskCodec, [(TASK_PROTOCOL, full)], rr_config);
 
     Ok(DoinBehaviour {
         blocked: allow_block_list::Behaviour::default(),
@@ -198,6 +206,7 @@ fn behaviour(
         kad: Toggle::from(config.discovery.then_some(kad)),
         gossipsub,
         sync,
+        tasks,
         autonat: autonat::Behaviour::new(local, autonat::Config::default()),
         relay_client,
         relay_server: Toggle::from(

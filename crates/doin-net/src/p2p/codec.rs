@@ -143,13 +143,16 @@ impl CodecError {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SyncCodec;
 
-async fn read_u8<T: AsyncRead + Unpin>(io: &mut T) -> io::Result<u8> {
+pub(super) async fn read_u8<T: AsyncRead + Unpin>(io: &mut T) -> io::Result<u8> {
     let mut b = [0u8; 1];
     io.read_exact(&mut b).await?;
     Ok(b[0])
 }
 
-async fn read_bytes<T: AsyncRead + Unpin>(io: &mut T, len: usize) -> io::Result<Vec<u8>> {
+pub(super) async fn read_bytes<T: AsyncRead + Unpin>(
+    io: &mut T,
+    len: usize,
+) -> io::Result<Vec<u8>> {
     // Only called with a length already checked against its bound.
     let mut buf = vec![0u8; len];
     io.read_exact(&mut buf).await?;

@@ -6,6 +6,7 @@ use libp2p::{Multiaddr, PeerId};
 use tokio::sync::{mpsc, oneshot};
 
 use super::codec::{CodecError, SyncRequest, SyncResponse, MAX_PAGE_BYTES};
+use super::task_codec::{TaskAnswer, TaskCall, TaskCodecError};
 use super::topics::{GossipKind, TopicError};
 use crate::scoring::Verdict;
 
@@ -30,6 +31,9 @@ pub enum P2pError {
     /// The answer breaks the protocol's bounds; send fewer blocks.
     #[error("answer not sent: {0}")]
     Answer(CodecError),
+    /// The task call or answer breaks the protocol's bounds.
+    #[error("task frame not sent: {0}")]
+    Task(TaskCodecError),
 }
 
 /// Why a sync request to a peer failed.
@@ -56,6 +60,9 @@ pub enum RequestError {
     /// The peer refused (its reason).
     #[error("peer refused: {0}")]
     Refused(String),
+    /// The call breaks the protocol's bounds (a body too large).
+    #[error("{0}")]
+    Call(TaskCodecError),
     /// The peer could not be reached, timed out, or broke the stream.
     #[error("{0}")]
     Peer(String),
@@ -129,6 +136,8 @@ pub enum P2pEvent {
     },
     /// A gossip message to validate: answer with [`P2pHandle::report`].
     Gossip(GossipMessage),
+    /// An evaluator calls about tasks: answer with [`P2pHandle::answer_task`].
+    TaskCall(InboundTaskCall),
     /// A peer asks for our chain: answer with [`P2pHandle::answer`].
     SyncRequest {
         /// The request's number.
@@ -138,6 +147,17 @@ pub enum P2pEvent {
         /// What it asks (already within bounds).
         request: SyncRequest,
     },
+}
+
+/// The variant of [`P2pEvent`] for an evaluator's task call.
+#[derive(Debug, Clone)]
+pub struct InboundTaskCall {
+    /// The call's number, to answer with [`P2pHandle::answer_task`].
+    pub id: InboundRequestId,
+    /// Who calls (its authenticated connection).
+    pub peer: PeerId,
+    /// The call.
+    pub call: TaskCall,
 }
 
 /// A connected peer as the node sees it.
@@ -197,6 +217,16 @@ pub(crate) enum Command {
     Answer {
         id: InboundRequestId,
         response: SyncResponse,
+        reply: Reply<Result<(), P2pError>>,
+    },
+    Task {
+        peer: PeerId,
+        call: TaskCall,
+        reply: Reply<Result<TaskAnswer, RequestError>>,
+    },
+    AnswerTask {
+        id: InboundRequestId,
+        answer: TaskAnswer,
         reply: Reply<Result<(), P2pError>>,
     },
     Dial {
@@ -375,6 +405,30 @@ impl P2pHandle {
         })
         .await
         .unwrap_or(Err(P2pError::Stopped))
+    }
+
+    /// Calls a peer about evaluator tasks; its JSON answer.
+    pub async fn task_call(&self, peer: PeerId, call: TaskCall) -> Result<Vec<u8>, RequestError> {
+        call.check_bounds().map_err(RequestError::Call)?;
+        let answer = self
+            .call(|reply| Command::Task { peer, call, reply })
+            .await
+            .unwrap_or(Err(RequestError::Stopped))?;
+        match answer {
+            TaskAnswer::Json(json) => Ok(json),
+            TaskAnswer::Refused(reason) => Err(RequestError::Refused(reason)),
+        }
+    }
+
+    /// Answers an evaluator's task call (refused here if it breaks the protocol's bounds).
+    pub async fn answer_task(
+        &self,
+        id: InboundRequestId,
+        answer: TaskAnswer,
+    ) -> Result<(), P2pError> {
+        self.call(|reply| Command::AnswerTask { id, answer, reply })
+            .await
+            .unwrap_or(Err(P2pError::Stopped))
     }
 
     /// Dials an address (with `/p2p/<id>` to insist on who answers).

@@ -21,6 +21,10 @@
 //!   [`P2pEvent::SyncRequest`] with [`P2pHandle::answer`] and asks with
 //!   [`P2pHandle::chain_status`] and [`P2pHandle::page`] (what a `BlockTransport` over
 //!   libp2p wraps).
+//! * Evaluator tasks: request-response on `/doin/tasks/1` ([`task_codec`]): pending
+//!   tasks of a domain, claims and completions, as the HTTP `/tasks/*` calls, bounded.
+//!   [`P2pHandle::task_call`] asks; [`P2pEvent::TaskCall`] and [`P2pHandle::answer_task`]
+//!   serve.
 //! * Discovery: kademlia from the bootstrap addresses; reachability: autonat, relay client
 //!   (and optionally server), dcutr. Connection limits as the HTTP mesh's slots.
 //!
@@ -36,6 +40,8 @@ pub mod config;
 pub mod handle;
 pub mod identity;
 mod requests;
+mod rpc;
+pub mod task_codec;
 pub mod topics;
 
 use doin_primitives::identity::Identity;
@@ -46,10 +52,11 @@ pub use behaviour::BuildError;
 pub use codec::{SyncRequest, SyncResponse, MAX_PAGE_BLOCKS, MAX_PAGE_BYTES};
 pub use config::P2pConfig;
 pub use handle::{
-    BlockPage, GossipMessage, InboundRequestId, P2pError, P2pEvent, P2pHandle, PeerInfo,
-    RequestError,
+    BlockPage, GossipMessage, InboundRequestId, InboundTaskCall, P2pError, P2pEvent, P2pHandle,
+    PeerInfo, RequestError,
 };
 pub use identity::{doin_peer_id, doin_peer_id_of_connection, keypair_of, P2pIdentityError};
+pub use task_codec::{TaskAnswer, TaskCall};
 pub use topics::GossipKind;
 
 /// Why the p2p node could not start.

@@ -1,29 +1,30 @@
-//! The sync requests waiting on either side, in bounded tables: ours until the peer
-//! answers or fails (request-response always ends a request with one or the other), and
-//! peers' until the node answers or the request times out.
+//! Requests waiting on either side (sync pages, evaluator task calls), in bounded tables:
+//! ours until the peer answers or fails (request-response always ends a request with one
+//! or the other), and peers' until the node answers or the request times out.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use libp2p::request_response::{OutboundFailure, OutboundRequestId, ResponseChannel};
 
-use super::codec::{CodecError, SyncResponse};
+use super::codec::CodecError;
 use super::handle::{InboundRequestId, Reply, RequestError};
+use super::task_codec::TaskCodecError;
 use super::P2pConfig;
 
-/// Requests in flight both ways.
-pub(crate) struct SyncRequests {
-    ours: HashMap<OutboundRequestId, Reply<Result<SyncResponse, RequestError>>>,
-    theirs: HashMap<u64, (ResponseChannel<SyncResponse>, Instant)>,
+/// Requests of one protocol in flight both ways, answered with `R`.
+pub(crate) struct Requests<R> {
+    ours: HashMap<OutboundRequestId, Reply<Result<R, RequestError>>>,
+    theirs: HashMap<u64, (ResponseChannel<R>, Instant)>,
     next: u64,
     max_ours: usize,
     max_theirs: usize,
     timeout: Duration,
 }
 
-impl SyncRequests {
+impl<R> Requests<R> {
     pub(crate) fn new(config: &P2pConfig) -> Self {
-        SyncRequests {
+        Requests {
             ours: HashMap::new(),
             theirs: HashMap::new(),
             next: 0,
@@ -39,16 +40,12 @@ impl SyncRequests {
     }
 
     /// Our request `id` went out; `reply` gets its outcome.
-    pub(crate) fn sent(
-        &mut self,
-        id: OutboundRequestId,
-        reply: Reply<Result<SyncResponse, RequestError>>,
-    ) {
+    pub(crate) fn sent(&mut self, id: OutboundRequestId, reply: Reply<Result<R, RequestError>>) {
         self.ours.insert(id, reply);
     }
 
     /// The peer answered our request `id`.
-    pub(crate) fn answered(&mut self, id: OutboundRequestId, response: SyncResponse) {
+    pub(crate) fn answered(&mut self, id: OutboundRequestId, response: R) {
         if let Some(reply) = self.ours.remove(&id) {
             let _ = reply.send(Ok(response));
         }
@@ -67,7 +64,7 @@ impl SyncRequests {
     }
 
     /// Keeps a peer's request until the node answers it; its number for the node.
-    pub(crate) fn hold(&mut self, channel: ResponseChannel<SyncResponse>) -> InboundRequestId {
+    pub(crate) fn hold(&mut self, channel: ResponseChannel<R>) -> InboundRequestId {
         let id = self.next;
         self.next += 1;
         self.theirs.insert(id, (channel, Instant::now()));
@@ -80,7 +77,7 @@ impl SyncRequests {
     }
 
     /// The channel to answer a held request on, if it is still waiting.
-    pub(crate) fn take(&mut self, id: InboundRequestId) -> Option<ResponseChannel<SyncResponse>> {
+    pub(crate) fn take(&mut self, id: InboundRequestId) -> Option<ResponseChannel<R>> {
         self.theirs.remove(&id.0).map(|(channel, _)| channel)
     }
 
@@ -102,6 +99,12 @@ fn request_error(error: &OutboundFailure) -> RequestError {
             }
             Some(c) => return RequestError::Protocol(c.to_string()),
             None => {}
+        }
+        if let Some(e) = e.get_ref().and_then(|i| i.downcast_ref::<TaskCodecError>()) {
+            return match e {
+                TaskCodecError::TooLarge { limit, .. } => RequestError::TooLarge { limit: *limit },
+                other => RequestError::Protocol(other.to_string()),
+            };
         }
     }
     RequestError::Peer(error.to_string())

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use doin_net::p2p::{
     GossipKind, GossipMessage, P2pConfig, P2pEvent, P2pHandle, P2pNode, SyncRequest, SyncResponse,
+    TaskAnswer, TaskCall,
 };
 use doin_net::scoring::Verdict;
 use doin_primitives::identity::Identity;
@@ -22,6 +23,14 @@ pub const WAIT: Duration = Duration::from_secs(60);
 pub type Validator = Arc<dyn Fn(&GossipMessage) -> Verdict + Send + Sync>;
 /// The test's answer to a sync request.
 pub type Server = Arc<dyn Fn(&SyncRequest) -> SyncResponse + Send + Sync>;
+
+/// The test's answer to an evaluator's task call.
+pub type TaskServer = Arc<dyn Fn(&TaskCall) -> TaskAnswer + Send + Sync>;
+
+/// Refuses every task call.
+pub fn no_tasks() -> TaskServer {
+    Arc::new(|_| TaskAnswer::Refused("no tasks here".into()))
+}
 
 /// Accepts everything.
 pub fn accept_all() -> Validator {
@@ -52,12 +61,27 @@ const BACKLOG: usize = 10_000;
 impl TestNode {
     /// Starts a node and, if it listens, waits for its first listen address.
     pub async fn start(config: P2pConfig, validator: Validator, server: Server) -> TestNode {
+        Self::start_with_tasks(config, validator, server, no_tasks()).await
+    }
+
+    /// [`TestNode::start`] with a task server.
+    pub async fn start_with_tasks(
+        config: P2pConfig,
+        validator: Validator,
+        server: Server,
+        tasks: TaskServer,
+    ) -> TestNode {
         let identity = Identity::generate();
         let listens = !config.listen_addrs.is_empty();
         let node = P2pNode::start(&identity, config).expect("node starts");
         let (tx, rx) = mpsc::channel(4096);
         let handle = node.handle.clone();
-        tokio::spawn(drive(node.events, handle.clone(), validator, server, tx));
+        tokio::spawn(drive(
+            node.events,
+            handle.clone(),
+            (validator, server, tasks),
+            tx,
+        ));
         let mut t = TestNode {
             handle,
             identity,
@@ -167,8 +191,7 @@ impl TestNode {
 async fn drive(
     mut events: mpsc::Receiver<P2pEvent>,
     handle: P2pHandle,
-    validator: Validator,
-    server: Server,
+    (validator, server, tasks): (Validator, Server, TaskServer),
     out: mpsc::Sender<P2pEvent>,
 ) {
     while let Some(ev) = events.recv().await {
@@ -180,6 +203,13 @@ async fn drive(
                 if let Err(e) = handle.answer(*id, server(request)).await {
                     let _ = handle
                         .answer(*id, SyncResponse::Refused(e.to_string()))
+                        .await;
+                }
+            }
+            P2pEvent::TaskCall(c) => {
+                if let Err(e) = handle.answer_task(c.id, tasks(&c.call)).await {
+                    let _ = handle
+                        .answer_task(c.id, TaskAnswer::Refused(e.to_string()))
                         .await;
                 }
             }
