@@ -374,7 +374,9 @@ impl Actor {
             DoinBehaviourEvent::Kad(kad::Event::RoutingUpdated {
                 peer, addresses, ..
             }) => {
-                if self.config.discovery
+                // Dial what the DHT finds only while short of peers: beyond that, every
+                // dial is a handshake the connection limits may throw away.
+                if self.peers.len() < self.config.min_peers
                     && !self.swarm.is_connected(&peer)
                     && peer != *self.swarm.local_peer_id()
                 {
