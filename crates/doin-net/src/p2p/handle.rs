@@ -1,5 +1,5 @@
 //! The handle the node holds: cheap to clone, every call a message over a bounded channel
-//! to the task that owns the swarm ([`super::actor`]), every answer on a oneshot.
+//! to the task that owns the swarm (`actor.rs`), every answer on a oneshot.
 
 use libp2p::gossipsub::MessageId;
 use libp2p::{Multiaddr, PeerId};

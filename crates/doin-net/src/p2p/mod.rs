@@ -5,7 +5,7 @@
 //!
 //! [`P2pNode::start`] builds the swarm ([`behaviour`]) from the node's [`Identity`]
 //! ([`identity`]: the same key, the DOIN id proven on every connection) and a
-//! [`P2pConfig`] ([`config`]), spawns the one task that owns it ([`actor`]) and returns a
+//! [`P2pConfig`] ([`config`]), spawns the one task that owns it (`actor.rs`) and returns a
 //! cheap [`P2pHandle`] ([`handle`]) plus a bounded receiver of [`P2pEvent`]s.
 //!
 //! * Gossip: one gossipsub topic per kind, per domain for the domain-bound kinds
@@ -33,7 +33,25 @@
 //! uncharged), requests in flight each way, addresses taken per identify record, tracked
 //! scores and bans.
 
-pub mod actor;
+//!
+//! ## Wiring into doin-node (a later stage)
+//!
+//! * Config: `listen_addrs` and `bootstrap` as multiaddrs ([`P2pConfig`]); the key is the
+//!   node's identity file, so the peer id an operator sees (`/p2p/<id>`) follows from it.
+//! * Gossip: publish each signed message with its [`GossipKind`] (blocks; commitments and
+//!   reveals where [`crate::topic`] says `optimae/<d>`; claims and votes where it says
+//!   `tasks/<d>`; transfers; channel operations) and call [`P2pHandle::subscribe_domain`]
+//!   for each served domain; verify every [`P2pEvent::Gossip`] as `POST /message` bodies
+//!   are verified and [`P2pHandle::report`] the [`crate::scoring::Verdict`].
+//! * Sync: a `BlockTransport` whose `peer` is a libp2p [`libp2p::PeerId`] string;
+//!   `chain_status` is [`P2pHandle::chain_status`] parsed with `parse_chain_status`,
+//!   `page` is [`P2pHandle::page`] with each block parsed exactly, and
+//!   [`RequestError::TooLarge`] becomes `PageError::TooLarge`. The serving side answers
+//!   [`P2pEvent::SyncRequest`] from the store as `/chain/status` and `/chain/blocks` do.
+//! * Evaluators: [`P2pHandle::task_call`] where the evaluator loop now posts to
+//!   `/tasks/*`, and [`P2pEvent::TaskCall`] answered by the task queue.
+
+mod actor;
 pub mod behaviour;
 pub mod codec;
 pub mod config;
