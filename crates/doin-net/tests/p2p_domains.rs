@@ -74,7 +74,7 @@ async fn domain_work_reaches_only_the_nodes_serving_the_domain() {
         .publish(GossipKind::Block, None, b"block from B".to_vec())
         .await
         .expect("publish");
-    let mut firsts = vec![c.gossip().await, c.gossip().await];
+    let mut firsts = [c.gossip().await, c.gossip().await];
     firsts.sort_by_key(|m| m.data.clone());
     assert_eq!(firsts[0].id, block_a);
     assert_eq!(firsts[1].id, block_b);
