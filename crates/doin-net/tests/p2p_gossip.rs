@@ -167,3 +167,51 @@ async fn a_peer_that_keeps_sending_invalid_blocks_is_banned_and_disconnected() {
         n.handle.shutdown().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gossip_over_the_size_limit_is_neither_sent_nor_taken() {
+    let small = || P2pConfig {
+        max_message_bytes: 4096,
+        ..no_discovery()
+    };
+    let mut b = TestNode::start(small(), accept_all(), no_blocks()).await;
+    let mut c = TestNode::start(small(), accept_all(), no_blocks()).await;
+    // A allows more than B and C: what it sends over their limit, they drop unread.
+    let mut a = TestNode::start(
+        P2pConfig {
+            max_message_bytes: 64 << 10,
+            ..no_discovery()
+        },
+        accept_all(),
+        no_blocks(),
+    )
+    .await;
+    a.handle.dial(b.dial_addr()).await.expect("dial");
+    c.handle.dial(b.dial_addr()).await.expect("dial");
+    a.handle.dial(c.dial_addr()).await.expect("dial");
+    a.subscribed_all(GossipKind::Block, &[&b, &c]).await;
+    c.subscribed_all(GossipKind::Block, &[&b]).await;
+
+    // Our own limit: B cannot publish past it.
+    let err = b
+        .handle
+        .publish(GossipKind::Block, None, vec![b'x'; 8 << 10])
+        .await;
+    assert!(err.is_err(), "{err:?}");
+
+    // A's large block reaches neither B nor C; a small one from C, published after it,
+    // is the first thing B's validator gets.
+    a.handle
+        .publish(GossipKind::Block, None, vec![b'y'; 16 << 10])
+        .await
+        .expect("within A's limit");
+    let small_block = c
+        .handle
+        .publish(GossipKind::Block, None, b"small block".to_vec())
+        .await
+        .expect("publish");
+    assert_eq!(b.gossip().await.id, small_block);
+    for n in [&a, &b, &c] {
+        n.handle.shutdown().await;
+    }
+}
