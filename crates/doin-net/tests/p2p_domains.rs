@@ -3,15 +3,8 @@
 
 mod p2p_net;
 
-use doin_net::p2p::{GossipKind, P2pConfig, P2pEvent, P2pHandle};
-use p2p_net::{accept_all, no_blocks, TestNode};
-
-fn no_discovery() -> P2pConfig {
-    P2pConfig {
-        discovery: false,
-        ..P2pConfig::loopback()
-    }
-}
+use doin_net::p2p::{GossipKind, P2pEvent, P2pHandle};
+use p2p_net::{accept_all, no_blocks, no_discovery, TestNode};
 
 /// Waits until `node` saw `peer` subscribe to the commitments of `domain`.
 async fn saw_domain(node: &mut TestNode, peer: &P2pHandle, domain: &str) {

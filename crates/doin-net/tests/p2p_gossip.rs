@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use doin_net::p2p::{GossipKind, P2pConfig, P2pEvent};
 use doin_net::scoring::Verdict;
-use p2p_net::{accept_all, no_blocks, TestNode, Validator};
+use p2p_net::{accept_all, no_blocks, no_discovery, TestNode, Validator};
 
 /// Rejects blocks whose bytes start with `bad`, as an invalid block.
 fn reject_bad() -> Validator {
@@ -19,13 +19,6 @@ fn reject_bad() -> Validator {
             Verdict::Valid
         }
     })
-}
-
-fn no_discovery() -> P2pConfig {
-    P2pConfig {
-        discovery: false,
-        ..P2pConfig::loopback()
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

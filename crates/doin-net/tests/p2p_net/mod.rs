@@ -32,6 +32,14 @@ pub fn no_tasks() -> TaskServer {
     Arc::new(|_| TaskAnswer::Refused("no tasks here".into()))
 }
 
+/// A loopback node that talks only to the peers it is told to (a fixed topology).
+pub fn no_discovery() -> P2pConfig {
+    P2pConfig {
+        discovery: false,
+        ..P2pConfig::loopback()
+    }
+}
+
 /// Accepts everything.
 pub fn accept_all() -> Validator {
     Arc::new(|_| Verdict::Valid)
