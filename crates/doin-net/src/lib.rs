@@ -31,6 +31,12 @@
 //! * [`control`] — control frames. [`peers`], [`scoring`], [`limits`], [`transport`].
 //! * [`keyed_limit`] — the one rate-limit core (governor's GCRA on the caller's clock, keys
 //!   in a bounded LRU table) under [`limits::RateLimiter`] and the node's other keyed limits.
+//! * [`p2p`] — the libp2p transport that replaces the HTTP mesh between DOIN nodes: one
+//!   swarm task (TCP and QUIC, noise, yamux, identify, ping, connection limits, kademlia,
+//!   autonat, relay, dcutr) behind a cheap handle; gossipsub per kind and domain with
+//!   nothing forwarded before the node's verdict; block sync on request-response; the
+//!   node's P-256 key as its libp2p key, so scores and bans follow the authenticated
+//!   connection.
 //!
 //! ## Wire
 //!
@@ -87,6 +93,7 @@ pub mod gossip;
 pub mod hop;
 pub mod keyed_limit;
 pub mod limits;
+pub mod p2p;
 pub mod peers;
 pub mod scoring;
 pub mod service;
