@@ -7,6 +7,8 @@
 //! Bird's eye view:
 //! * [`config`] — the reference's JSON config keys, defaults, validation, embedded defaults.
 //! * [`cli`] — the reference's command-line flags, applied over the config.
+//! * [`clock`] — the wall clock the node reads protocol time from: the system's, or a
+//!   manual one a test moves.
 //! * [`anchor`] — external checkpoint anchors: the file, HTTP and PostgreSQL sinks, the
 //!   publisher, and the read-back enforced at start-up (rules in `doin_consensus::anchor`).
 //! * [`optimizer_loop`] — a domain's optimizer rounds with island migration (each round
@@ -42,6 +44,7 @@ pub mod chain_service;
 pub mod channel_gossip;
 pub mod channel_pool;
 pub mod cli;
+pub mod clock;
 pub mod commitment_gossip;
 pub mod commitment_pool;
 pub mod config;
@@ -53,6 +56,7 @@ pub mod http_body;
 pub mod http_server;
 pub mod import_reference;
 pub mod inference;
+mod launch;
 pub mod mempool;
 pub mod metrics;
 pub mod migration;
@@ -67,6 +71,7 @@ pub mod progress;
 pub mod proposals;
 pub mod rate_window;
 pub mod stats;
+pub mod stop;
 pub mod sync;
 pub mod task_queue;
 pub mod testnet;

@@ -20,10 +20,9 @@ use doin_consensus::accepted::{Experiment, Reveal};
 use doin_consensus::reference::compute_commitment;
 use doin_plugins::{Candidate, Optimizer};
 use doin_primitives::identity::Identity;
-use doin_primitives::Timestamp;
-use tokio::sync::watch;
 
 use crate::chain_service::{ChainHandle, Proposal};
+use crate::clock::SharedClock;
 use crate::migration::{same_point, MigrantBoard};
 use crate::proposals::{Committed, InFlight, InFlightSet};
 use crate::task_queue::{QueuedTask, TaskKind, TaskQueue, TaskState};
@@ -60,7 +59,7 @@ pub struct OptimizerLoop {
     /// Progress board.
     pub board: DomainBoard,
     /// Fires at shutdown.
-    pub stop: watch::Receiver<bool>,
+    pub stop: crate::stop::StopToken,
     /// The runtime (to talk to async components from this thread).
     pub runtime: tokio::runtime::Handle,
     /// The peers; with any known, the loop first waits (bounded) for a sync with one.
@@ -74,6 +73,8 @@ pub struct OptimizerLoop {
     pub stats: Option<crate::stats::LoopStats>,
     /// Other nodes' revealed optimae, offered as starting points.
     pub migrants: MigrantBoard,
+    /// Wall time for what it signs: commitments, reveals, messages, tasks.
+    pub clock: SharedClock,
 }
 
 /// How long a node with peers waits for its first sync before optimizing alone.
@@ -136,7 +137,7 @@ impl OptimizerLoop {
             let waited = Instant::now();
             while !self.peers.synced_once()
                 && waited.elapsed() < PEER_WAIT
-                && !crate::node::stopping(&self.stop)
+                && !crate::stop::stopping(&self.stop)
             {
                 self.pause(Duration::from_millis(100));
             }
@@ -163,7 +164,7 @@ impl OptimizerLoop {
         let mut borrowed: Option<doin_primitives::value::Map> = None;
         let mut round: u64 = 0;
         let mut failures: u32 = 0;
-        while !crate::node::stopping(&self.stop) {
+        while !crate::stop::stopping(&self.stop) {
             round += 1;
             let migrant = self
                 .migrants
@@ -327,7 +328,7 @@ impl OptimizerLoop {
         let mut tip = tips.borrow_and_update().tip_hash.clone();
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() || crate::node::stopping(&self.stop) {
+            if left.is_zero() || crate::stop::stopping(&self.stop) {
                 return;
             }
             let changed =
@@ -378,7 +379,7 @@ impl OptimizerLoop {
                 .map(|c| (doin_consensus::rejection::CLAIM_KEY.to_owned(), c.clone()))
                 .collect(),
         });
-        let mut message = Message::new(self.identity.peer_id(), Timestamp::now_utc(), &payload);
+        let mut message = Message::new(self.identity.peer_id(), self.clock.now(), &payload);
         message.sign(&self.identity);
         let net = net.clone();
         self.runtime.spawn(async move {
@@ -398,7 +399,7 @@ impl OptimizerLoop {
             &self.identity,
             &domain,
             &commitment_hash,
-            Timestamp::now_utc(),
+            self.clock.now(),
         );
         let submitted = crate::worker_runtime::until_stopped(
             &self.runtime,
@@ -453,7 +454,7 @@ impl OptimizerLoop {
                 &self.identity,
                 &self.domain_id,
                 &commitment_hash,
-                Timestamp::now_utc(),
+                self.clock.now(),
             );
             // Back in the pool in case the winning branch does not carry it.
             let _ = crate::worker_runtime::until_stopped(
@@ -546,7 +547,7 @@ impl OptimizerLoop {
             nonce,
             reported_performance: best.performance,
             commit_height: plan.commit_height,
-            timestamp: Timestamp::now_utc(),
+            timestamp: self.clock.now(),
         };
         let id = reveal.optimae_id(&me);
         // The sealed claim binds the report and the stake before anyone evaluates it.
@@ -583,7 +584,7 @@ impl OptimizerLoop {
                 parameters: best.parameters.clone(),
                 optimae_id: id.clone(),
                 reported_performance: Some(best.performance),
-                created_at: Timestamp::now_utc(),
+                created_at: self.clock.now(),
                 claimed_at: None,
                 completed_at: None,
                 priority: 0,

@@ -7,11 +7,10 @@ use std::collections::BTreeMap;
 use doin_consensus::fork_choice::ReorgVerdict;
 use doin_consensus::state::ChainState;
 use doin_primitives::models::{Block, ChannelOp, Transfer};
-use doin_primitives::Timestamp;
 use doin_store::StoreError;
 
 use super::open::note_best_parameters;
-use super::service::{now_micros, Service};
+use super::service::Service;
 use crate::pending_branch::PendingBranch;
 
 /// What became of a segment of blocks received from a peer.
@@ -101,7 +100,7 @@ impl Service {
         let outcome = self.import(blocks);
         if outcome.is_ok() {
             self.revalidate_pending();
-            self.pools.prune(&self.state, now_micros());
+            self.pools.prune(&self.state, self.clock.now_micros());
             self.publish();
         }
         outcome
@@ -213,7 +212,7 @@ impl Service {
     /// hash the blocks claim, no block dated ahead of our clock, no contradiction of an
     /// anchor; then the signatures, for the whole segment on all cores.
     fn check_segment(&self, fork_point: u64, blocks: &[Block]) -> Result<(), ImportError> {
-        let now = Timestamp::now_utc().unix_micros();
+        let now = self.clock.now_micros();
         for b in blocks {
             b.validate_doin_content()
                 .map(|_| ())
@@ -316,7 +315,7 @@ impl Service {
         self.pools.mempool.readmit(orphaned, &self.state);
         self.pools
             .channel_pool
-            .readmit(orphaned_ops, &self.state, now_micros());
+            .readmit(orphaned_ops, &self.state, self.clock.now_micros());
         self.best_parameters = best;
         self.tip = blocks
             .last()

@@ -9,7 +9,7 @@ use doin_primitives::models::{Block, ChannelOp, Transaction, Transfer};
 use doin_primitives::Timestamp;
 
 use super::open::note_best_parameters;
-use super::service::{now_micros, Service};
+use super::service::Service;
 
 /// What became of a submitted optimae.
 #[derive(Debug, Clone)]
@@ -43,7 +43,7 @@ impl Service {
                 &p.reveal,
                 self.identity.peer_id(),
                 &p.votes,
-                Timestamp::now_utc().unix_micros(),
+                self.clock.now_micros(),
             )
             .map_err(|e| e.to_string())?;
         let tx =
@@ -51,7 +51,7 @@ impl Service {
         let mut candidate = self.pending.clone();
         candidate.push(tx);
         self.state
-            .pending_sum_at(&candidate, Timestamp::now_utc().unix_micros())
+            .pending_sum_at(&candidate, self.clock.now_micros())
             .map_err(|e| e.to_string())?;
         self.pending = candidate;
         let effective_increment = scoring.effective_increment;
@@ -71,7 +71,7 @@ impl Service {
             candidate.push(tx);
             if self
                 .state
-                .pending_sum_at(&candidate, Timestamp::now_utc().unix_micros())
+                .pending_sum_at(&candidate, self.clock.now_micros())
                 .is_ok()
             {
                 kept = candidate;
@@ -144,7 +144,7 @@ impl Service {
     /// Mints a work block when the pending optimae reach the threshold and one is due
     /// ([`crate::mint_schedule::work_block_due`]); otherwise a later tick tries again.
     fn try_mint(&mut self) -> Option<i64> {
-        let now = Timestamp::now_utc();
+        let now = self.clock.now();
         if !crate::mint_schedule::work_block_due(&self.state, self.identity.peer_id(), now) {
             return None;
         }
@@ -170,7 +170,7 @@ impl Service {
             || !crate::mint_schedule::commitment_block_due(
                 &self.state,
                 self.identity.peer_id(),
-                Timestamp::now_utc(),
+                self.clock.now(),
             )
         {
             return None;
@@ -187,7 +187,7 @@ impl Service {
     /// operations, the pool's commitments and the rejection evidence that fits.
     fn mint(&mut self, txs: Vec<Transaction>) -> Option<i64> {
         let transfers = self.state.select_transfers(self.pools.mempool.ordered());
-        let stamp = Timestamp::now_utc();
+        let stamp = self.clock.now();
         let channel_ops = self.state.select_channel_ops(
             self.pools.channel_pool.ordered(),
             &transfers,
@@ -221,7 +221,7 @@ impl Service {
         note_best_parameters(&mut self.best_parameters, &self.state, &block);
         self.tip = Some((block.header.clone(), block.transactions.len() as i64));
         self.pending.clear();
-        self.pools.prune(&self.state, now_micros());
+        self.pools.prune(&self.state, self.clock.now_micros());
         if let Some(stats) = &self.stats {
             stats.record_block(&block);
         }

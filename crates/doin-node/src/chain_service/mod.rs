@@ -58,6 +58,8 @@ mod pools;
 mod quorum;
 pub mod reader_pool;
 mod service;
+#[cfg(test)]
+mod tests;
 
 pub use anchoring::Anchoring;
 pub use handle::{AccountInfo, ChainHandle, SubmitTransferError, WeakChainHandle};
@@ -66,7 +68,7 @@ pub use minting::{Proposal, SubmitOutcome};
 pub use open::{open_chain, OpenChainError, OpenedChain};
 pub use quorum::{CommittedAt, QuorumPlan};
 pub use reader_pool::ReaderPool;
-pub use service::{spawn, spawn_with, spawn_with_stats};
+pub use service::{launch, spawn, spawn_with, spawn_with_stats, ChainServiceConfig};
 
 #[cfg(doc)]
 use {

@@ -2,8 +2,6 @@
 //! evaluators the block carrying it draws, all computed from chain data
 //! ([`doin_consensus::commitment`]).
 
-use doin_primitives::Timestamp;
-
 use super::service::Service;
 
 /// The evaluators an optimae must be verified by, and the chain data they derive from.
@@ -52,7 +50,7 @@ impl Service {
             .seed_block_hash(commit_height)
             .map_err(|e| e.to_string())?
             .to_owned();
-        let now = Timestamp::now_utc().unix_micros();
+        let now = self.clock.now_micros();
         let quorum = self
             .state
             .quorum_for_at(domain_id, optimizer_id, commit_height, now)

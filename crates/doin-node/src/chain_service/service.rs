@@ -9,7 +9,6 @@ use doin_consensus::state::ChainState;
 use doin_primitives::identity::Identity;
 use doin_primitives::models::{BlockHeader, Transaction};
 use doin_primitives::value::Map;
-use doin_primitives::Timestamp;
 use doin_store::ChainStore;
 use tokio::sync::{mpsc, watch};
 
@@ -18,6 +17,7 @@ use super::handle::{ChainHandle, Command};
 use super::open::OpenedChain;
 use super::pools::Pools;
 use super::{COMMAND_QUEUE, TICK};
+use crate::clock::SharedClock;
 use crate::mempool::MempoolConfig;
 use crate::pending_branch::PendingBranch;
 use crate::view::ChainView;
@@ -46,6 +46,32 @@ pub(super) struct Service {
     pub(super) pools: Pools,
     /// A competing branch validated page by page, not yet heavier than ours.
     pub(super) branch: Option<PendingBranch>,
+    /// Wall time: block stamps, when a block is due, scoring, deadlines.
+    pub(super) clock: SharedClock,
+}
+
+/// What a chain service runs with besides its chain and identity.
+#[derive(Debug)]
+pub struct ChainServiceConfig {
+    /// Where every block the service applies is recorded (`None` records nothing).
+    pub stats: Option<doin_stats::StatsHandle>,
+    /// The external anchors it enforces and creates.
+    pub anchoring: Anchoring,
+    /// The mempool's settings (the channel pool takes its rate limit).
+    pub mempool: MempoolConfig,
+    /// The clock it stamps blocks, schedules minting and judges deadlines by.
+    pub clock: SharedClock,
+}
+
+impl Default for ChainServiceConfig {
+    fn default() -> Self {
+        ChainServiceConfig {
+            stats: None,
+            anchoring: Anchoring::default(),
+            mempool: MempoolConfig::default(),
+            clock: crate::clock::system(),
+        }
+    }
 }
 
 /// Starts the service on its own thread.
@@ -53,7 +79,7 @@ pub fn spawn(
     opened: OpenedChain,
     identity: Arc<Identity>,
 ) -> (ChainHandle, std::thread::JoinHandle<()>) {
-    spawn_with_stats(opened, identity, None)
+    launch(opened, identity, ChainServiceConfig::default())
 }
 
 /// As [`spawn`], recording every block the service applies into `stats`.
@@ -62,12 +88,13 @@ pub fn spawn_with_stats(
     identity: Arc<Identity>,
     stats: Option<doin_stats::StatsHandle>,
 ) -> (ChainHandle, std::thread::JoinHandle<()>) {
-    spawn_with(
+    launch(
         opened,
         identity,
-        stats,
-        Anchoring::default(),
-        MempoolConfig::default(),
+        ChainServiceConfig {
+            stats,
+            ..ChainServiceConfig::default()
+        },
     )
 }
 
@@ -80,6 +107,31 @@ pub fn spawn_with(
     anchoring: Anchoring,
     mempool: MempoolConfig,
 ) -> (ChainHandle, std::thread::JoinHandle<()>) {
+    launch(
+        opened,
+        identity,
+        ChainServiceConfig {
+            stats,
+            anchoring,
+            mempool,
+            clock: crate::clock::system(),
+        },
+    )
+}
+
+/// Starts the service on its own thread per `config`, with a thread that asks it every
+/// [`TICK`] whether a block is due.
+pub fn launch(
+    opened: OpenedChain,
+    identity: Arc<Identity>,
+    config: ChainServiceConfig,
+) -> (ChainHandle, std::thread::JoinHandle<()>) {
+    let ChainServiceConfig {
+        stats,
+        anchoring,
+        mempool,
+        clock,
+    } = config;
     let (commands, rx) = mpsc::channel(COMMAND_QUEUE);
     let tip = match opened.store.tip() {
         Ok((index, _)) if index > 0 => opened
@@ -103,6 +155,7 @@ pub fn spawn_with(
         anchorer: Anchorer::new(anchoring),
         branch: None,
         pools,
+        clock,
     };
     let rejections = service.pools.rejections.clone();
     service.publish();
@@ -208,7 +261,7 @@ impl Service {
                         &source,
                         relay,
                         &self.state,
-                        now_micros(),
+                        self.clock.now_micros(),
                     );
                     let _ = reply.send(outcome);
                 }
@@ -292,10 +345,4 @@ fn build_view(state: &ChainState, me: &str, pending: &[Transaction]) -> ChainVie
         domain_best_parameters: BTreeMap::new(),
         channel_stats: state.channel_stats(),
     }
-}
-
-/// The node's clock in µs (pool admission judges channel deadlines by it; blocks by their
-/// own timestamps).
-pub(super) fn now_micros() -> i64 {
-    Timestamp::now_utc().unix_micros()
 }
