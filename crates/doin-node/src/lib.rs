@@ -74,6 +74,7 @@ pub mod stats;
 pub mod stop;
 pub mod sync;
 pub mod task_queue;
+#[cfg(any(test, feature = "testing"))]
 pub mod testnet;
 pub mod view;
 pub mod wallet;
