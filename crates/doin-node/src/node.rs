@@ -46,13 +46,9 @@ const CHAIN_FILES: [&str; 6] = [
     "olap.db-shm",
 ];
 
-/// Where `chain.db` lives.
+/// Where `chain.db` lives ([`NodeConfig::chain_db_path`]).
 pub fn chain_db_path(config: &NodeConfig) -> PathBuf {
-    if config.db_path.is_empty() {
-        config.data_dir.join("chain.db")
-    } else {
-        PathBuf::from(&config.db_path)
-    }
+    config.chain_db_path()
 }
 
 fn reset_chain(data_dir: &Path) -> anyhow::Result<()> {

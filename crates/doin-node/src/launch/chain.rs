@@ -15,7 +15,6 @@ use crate::chain_params::chain_params;
 use crate::chain_service::{self, Anchoring, ChainHandle, ChainServiceConfig, OpenedChain};
 use crate::clock::SharedClock;
 use crate::config::NodeConfig;
-use crate::node::chain_db_path;
 
 /// The chain read from `chain.db` and checked against the published anchors, before its
 /// service starts.
@@ -36,7 +35,7 @@ pub(crate) struct CheckedChain {
 /// chain that contradicts one is refused with what to do about it.
 pub(crate) async fn open_chain(config: &NodeConfig, me: &str) -> anyhow::Result<CheckedChain> {
     let params = chain_params(config);
-    let db_path = chain_db_path(config);
+    let db_path = config.chain_db_path();
     let started = Instant::now();
     let opened = tokio::task::spawn_blocking({
         let db_path = db_path.clone();
