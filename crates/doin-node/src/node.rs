@@ -33,6 +33,9 @@ use crate::stop::StopSignal;
 use crate::task_queue::TaskQueue;
 use crate::view::DomainBoard;
 
+// Kept at its old path for callers; workers use `crate::stop` directly.
+pub use crate::stop::stopping;
+
 /// How long shutdown may take before the node exits anyway (SQLite is crash-safe).
 const SHUTDOWN_BUDGET: Duration = Duration::from_millis(4500);
 
@@ -61,8 +64,6 @@ fn reset_chain(data_dir: &Path) -> anyhow::Result<()> {
     }
     Ok(())
 }
-
-pub use crate::stop::stopping;
 
 /// Waits for SIGINT or SIGTERM.
 async fn shutdown_signal() {
@@ -215,6 +216,7 @@ async fn start_inner(
         chain.handle.clone(),
         migrants.clone(),
         stop.clone(),
+        clock.clone(),
     )?;
     let shared = launch::Shared {
         config: &config,

@@ -11,6 +11,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use super::{CommittedAt, ImportError, ImportOutcome, Proposal, QuorumPlan, SubmitOutcome};
 use crate::channel_pool::{ChannelInfo, ChannelPoolError};
+use crate::clock::SharedClock;
 use crate::commitment_pool::CommitmentPoolError;
 use crate::mempool::MempoolError;
 use crate::view::ChainView;
@@ -103,6 +104,7 @@ pub struct ChainHandle {
     pub(super) rejections: Arc<crate::evidence::RejectionPool>,
     pub(super) channel_relay: ChannelRelay,
     pub(super) commitment_relay: CommitmentRelay,
+    pub(super) clock: SharedClock,
 }
 
 /// The receiving end of a relay queue, until the network takes it.
@@ -121,6 +123,7 @@ pub struct WeakChainHandle {
     rejections: Arc<crate::evidence::RejectionPool>,
     channel_relay: ChannelRelay,
     commitment_relay: CommitmentRelay,
+    clock: SharedClock,
 }
 
 impl WeakChainHandle {
@@ -138,6 +141,7 @@ impl WeakChainHandle {
             rejections: self.rejections.clone(),
             channel_relay: self.channel_relay.clone(),
             commitment_relay: self.commitment_relay.clone(),
+            clock: self.clock.clone(),
         })
     }
 }
@@ -152,7 +156,14 @@ impl ChainHandle {
             rejections: self.rejections.clone(),
             channel_relay: self.channel_relay.clone(),
             commitment_relay: self.commitment_relay.clone(),
+            clock: self.clock.clone(),
         }
+    }
+
+    /// The clock the service reads wall time from (components that judge the chain's
+    /// timestamps use it too).
+    pub fn clock(&self) -> &SharedClock {
+        &self.clock
     }
 
     /// The pool of claims and votes this node's blocks draw rejection evidence from.

@@ -34,10 +34,11 @@
 //!   (balances, nonces, base fee, burned total included) is rebuilt from the chain alone.
 //!
 //! The service runs on its own thread (SQLite writes are blocking) behind a bounded
-//! command channel.
+//! command channel, and reads wall time only from the clock it is given
+//! ([`crate::clock`]: block stamps, when a block is due, scoring, deadlines).
 //!
 //! The actor's parts, one file each:
-//! * [`handle`] — [`ChainHandle`] (and [`WeakChainHandle`]): the requests other components
+//! * `handle` — [`ChainHandle`] (and [`WeakChainHandle`]): the requests other components
 //!   send, over the bounded command channel;
 //! * `service` — the actor: its state, the command loop that dispatches to the parts below,
 //!   and the [`ChainView`] it publishes after every change;
@@ -45,18 +46,18 @@
 //! * `minting` — pending optimae and the blocks this node mints;
 //! * `pools` — the mempool, channel and commitment pools with their gossip relays;
 //! * `quorum` — where a commitment landed and the quorum it draws;
-//! * [`anchoring`] — external anchors, enforced and created;
-//! * [`open`] — `chain.db` opened and replayed at start-up;
-//! * [`reader_pool`] — read-only store connections for the HTTP API.
+//! * `anchoring` — external anchors, enforced and created;
+//! * `open` — `chain.db` opened and replayed at start-up;
+//! * `reader_pool` — read-only store connections for the HTTP API.
 
-pub mod anchoring;
-pub mod handle;
+mod anchoring;
+mod handle;
 mod import;
 mod minting;
-pub mod open;
+mod open;
 mod pools;
 mod quorum;
-pub mod reader_pool;
+mod reader_pool;
 mod service;
 #[cfg(test)]
 mod tests;

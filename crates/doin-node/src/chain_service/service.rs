@@ -155,7 +155,7 @@ pub fn launch(
         anchorer: Anchorer::new(anchoring),
         branch: None,
         pools,
-        clock,
+        clock: clock.clone(),
     };
     let rejections = service.pools.rejections.clone();
     service.publish();
@@ -183,6 +183,7 @@ pub fn launch(
             rejections,
             channel_relay: relays.channel_ops,
             commitment_relay: relays.commitments,
+            clock,
         },
         thread,
     )
