@@ -88,5 +88,5 @@ pub mod task_queue;
 pub mod testnet;
 pub mod view;
 pub mod wallet;
-pub mod wallet_channel;
+pub use wallet::channel as wallet_channel;
 pub mod worker_runtime;
