@@ -69,7 +69,7 @@ pub use minting::{Proposal, SubmitOutcome};
 pub use open::{open_chain, OpenChainError, OpenedChain};
 pub use quorum::{CommittedAt, QuorumPlan};
 pub use reader_pool::ReaderPool;
-pub use service::{launch, spawn, spawn_with, spawn_with_stats, ChainServiceConfig};
+pub use service::{launch, spawn, ChainServiceConfig};
 
 #[cfg(doc)]
 use {

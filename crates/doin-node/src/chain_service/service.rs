@@ -74,49 +74,13 @@ impl Default for ChainServiceConfig {
     }
 }
 
-/// Starts the service on its own thread.
+/// Starts the service on its own thread with the defaults of [`ChainServiceConfig`] (no
+/// stats, no anchors, the default mempool, the system clock).
 pub fn spawn(
     opened: OpenedChain,
     identity: Arc<Identity>,
 ) -> (ChainHandle, std::thread::JoinHandle<()>) {
     launch(opened, identity, ChainServiceConfig::default())
-}
-
-/// As [`spawn`], recording every block the service applies into `stats`.
-pub fn spawn_with_stats(
-    opened: OpenedChain,
-    identity: Arc<Identity>,
-    stats: Option<doin_stats::StatsHandle>,
-) -> (ChainHandle, std::thread::JoinHandle<()>) {
-    launch(
-        opened,
-        identity,
-        ChainServiceConfig {
-            stats,
-            ..ChainServiceConfig::default()
-        },
-    )
-}
-
-/// As [`spawn_with_stats`], enforcing and creating external anchors per `anchoring`, with
-/// the mempool's settings.
-pub fn spawn_with(
-    opened: OpenedChain,
-    identity: Arc<Identity>,
-    stats: Option<doin_stats::StatsHandle>,
-    anchoring: Anchoring,
-    mempool: MempoolConfig,
-) -> (ChainHandle, std::thread::JoinHandle<()>) {
-    launch(
-        opened,
-        identity,
-        ChainServiceConfig {
-            stats,
-            anchoring,
-            mempool,
-            clock: crate::clock::system(),
-        },
-    )
 }
 
 /// Starts the service on its own thread per `config`, with a thread that asks it every
