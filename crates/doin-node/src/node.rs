@@ -24,6 +24,7 @@ use doin_primitives::identity::Identity;
 
 use crate::api::BlockSource;
 use crate::chain_service::ReaderPool;
+use crate::clock::SharedClock;
 use crate::config::NodeConfig;
 use crate::inference::PaymentCheck;
 use crate::launch;
@@ -161,7 +162,7 @@ impl RunningNode {
 
 /// Starts every component of a node and returns once its API listens.
 pub async fn start(config: NodeConfig) -> anyhow::Result<RunningNode> {
-    start_with_plugins(config, PluginRegistry::with_builtins()).await
+    NodeBuilder::new(config).start().await
 }
 
 /// [`start`] with the plugins of `registry` instead of the built-in ones (an embedding
@@ -171,25 +172,76 @@ pub async fn start_with_plugins(
     config: NodeConfig,
     registry: PluginRegistry,
 ) -> anyhow::Result<RunningNode> {
-    start_inner(config, registry, None).await
+    NodeBuilder::new(config).plugins(registry).start().await
 }
 
 /// [`start_with_plugins`] with `payment` deciding whether inference requests are paid for
-/// instead of [`crate::inference::ChannelPayment`] ([`crate::inference::FreeInference`] serves every
-/// request free).
+/// instead of [`crate::inference::ChannelPayment`] ([`crate::inference::FreeInference`]
+/// serves every request free).
 pub async fn start_with_payment(
     config: NodeConfig,
     registry: PluginRegistry,
     payment: Arc<dyn PaymentCheck>,
 ) -> anyhow::Result<RunningNode> {
-    start_inner(config, registry, Some(payment)).await
+    NodeBuilder::new(config)
+        .plugins(registry)
+        .payment(payment)
+        .start()
+        .await
 }
 
-async fn start_inner(
-    mut config: NodeConfig,
+/// A node to start: its config, and the parts an embedding application or a test swaps in
+/// (by default the built-in plugins, inference paid through payment channels, and the
+/// system clock).
+pub struct NodeBuilder {
+    config: NodeConfig,
     registry: PluginRegistry,
     payment: Option<Arc<dyn PaymentCheck>>,
-) -> anyhow::Result<RunningNode> {
+    clock: SharedClock,
+}
+
+impl NodeBuilder {
+    /// A node from `config` with the defaults.
+    pub fn new(config: NodeConfig) -> Self {
+        NodeBuilder {
+            config,
+            registry: PluginRegistry::with_builtins(),
+            payment: None,
+            clock: crate::clock::system(),
+        }
+    }
+
+    /// Runs the plugins of `registry` instead of the built-in ones.
+    pub fn plugins(mut self, registry: PluginRegistry) -> Self {
+        self.registry = registry;
+        self
+    }
+
+    /// Decides with `payment` whether inference requests are paid for.
+    pub fn payment(mut self, payment: Arc<dyn PaymentCheck>) -> Self {
+        self.payment = Some(payment);
+        self
+    }
+
+    /// Reads protocol time from `clock` (a [`crate::clock::ManualClock`] in a test).
+    pub fn clock(mut self, clock: SharedClock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Starts every component and returns once the API listens.
+    pub async fn start(self) -> anyhow::Result<RunningNode> {
+        start_inner(self).await
+    }
+}
+
+async fn start_inner(node: NodeBuilder) -> anyhow::Result<RunningNode> {
+    let NodeBuilder {
+        mut config,
+        registry,
+        payment,
+        clock,
+    } = node;
     let listener = bind(&mut config).await?;
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
@@ -197,7 +249,6 @@ async fn start_inner(
         reset_chain(&config.data_dir)?;
     }
     let identity = Arc::new(Identity::load_or_generate(&config.identity_path())?);
-    let clock = crate::clock::system();
     let checked = launch::chain::open_chain(&config, identity.peer_id()).await?;
     let (stop_tx, stop) = crate::stop::stop_signal();
     let stats = launch::stats::launch_stats(&config, &checked.db_path, &stop).await?;
@@ -286,4 +337,45 @@ async fn bind(config: &mut NodeConfig) -> anyhow::Result<tokio::net::TcpListener
         })?;
     config.port = listener.local_addr()?.port();
     Ok(listener)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+    use doin_primitives::Timestamp;
+
+    /// A whole node handed a manual clock reads protocol time from it: its first block (the
+    /// commitment block of its first optimae) carries the clock's time, not the system's.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_node_on_a_manual_clock_stamps_its_blocks_with_it() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let mut config = crate::testnet::minting_template(0, 0.0);
+        config.host = "127.0.0.1".into();
+        config.port = 0;
+        config.data_dir = dir.path().to_path_buf();
+        let db = config.chain_db_path();
+        let t0 = Timestamp::from_unix_secs(1_767_225_600);
+        let clock = ManualClock::new(t0);
+        let node = NodeBuilder::new(config)
+            .clock(clock.shared())
+            .start()
+            .await
+            .expect("the node starts");
+        let mut views = node.chain.watch();
+        tokio::time::timeout(
+            Duration::from_secs(60),
+            views.wait_for(|v| v.tip_index >= 1),
+        )
+        .await
+        .expect("a block within a minute")
+        .expect("the chain service runs");
+        drop(views);
+        let first = ReaderPool::new(&db)
+            .block(1)
+            .expect("the store reads")
+            .expect("block 1 is stored");
+        assert_eq!(first.header.timestamp.unix_micros(), t0.unix_micros());
+        node.shutdown().await;
+    }
 }
