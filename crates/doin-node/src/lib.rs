@@ -5,7 +5,8 @@
 //! storage, the network and the plugins.
 //!
 //! Bird's eye view:
-//! * [`node`] — a running node: [`node::start`] launches each component with its own
+//! * [`node`] — a running node: [`node::start`] (or [`node::NodeBuilder`], which swaps in
+//!   plugins, inference payment or a clock) launches each component with its own
 //!   function (the private `launch` module: chain, stats, workers, inference, HTTP API)
 //!   from the typed config, hands every worker the stop token ([`stop`]) and the clock
 //!   ([`clock`]), and [`node::RunningNode::shutdown`] stops them within a few seconds.

@@ -12,7 +12,8 @@
 //!
 //! Each component is launched by its own function (the crate's `launch` module) from the
 //! typed config; every worker gets the node's stop token ([`crate::stop`]), which fires
-//! before the runtime ends.
+//! before the runtime ends, and the node's clock ([`crate::clock`]: the system's, unless
+//! [`NodeBuilder::clock`] swaps one in).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
