@@ -29,6 +29,8 @@
 //! * [`slots`] — inbound and outbound connection slots, a cap per address range, eviction
 //!   that protects long-lived useful peers; [`bans`] — bounded ban lists that keep banning.
 //! * [`control`] — control frames. [`peers`], [`scoring`], [`limits`], [`transport`].
+//! * [`keyed_limit`] — the one rate-limit core (governor's GCRA on the caller's clock, keys
+//!   in a bounded LRU table) under [`limits::RateLimiter`] and the node's other keyed limits.
 //!
 //! ## Wire
 //!
@@ -83,6 +85,7 @@ pub mod control;
 pub mod flooding;
 pub mod gossip;
 pub mod hop;
+pub mod keyed_limit;
 pub mod limits;
 pub mod peers;
 pub mod scoring;

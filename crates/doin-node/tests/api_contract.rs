@@ -193,7 +193,7 @@ fn paths_shapes_and_errors() {
     // The OpenAPI document lists every route exercised above.
     let (code, doc) = status_of(&node, "GET", "/openapi.json", None);
     assert_eq!(code, 200);
-    assert_eq!(doc["openapi"], "3.0.3");
+    assert_eq!(doc["openapi"], "3.1.0");
     for path in [
         "/health",
         "/status",

@@ -38,7 +38,10 @@ fn three_nodes_mint_through_quorums_and_agree() {
     let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
     let mut nodes = Vec::new();
     // As in the reference's example: node a has no peers configured, b and c know only a.
-    for (i, port) in ports.iter().enumerate() {
+    // b and c start first and wait for a; a, with no peers to wait for, mints at once, and
+    // started first on a loaded machine it could reach the target alone before the others
+    // joined (then no optimae would be verified by two others).
+    for (i, port) in ports.iter().enumerate().rev() {
         let others: Vec<u16> = if i == 0 { Vec::new() } else { vec![ports[0]] };
         let path = dir.path().join(format!("node{i}.json"));
         std::fs::write(&path, config(*port, &others)).expect("config");
@@ -49,6 +52,7 @@ fn three_nodes_mint_through_quorums_and_agree() {
             &["--config", path.to_str().expect("utf8")],
         ));
     }
+    nodes.reverse();
     for n in nodes.iter_mut() {
         n.wait_ready();
     }
@@ -89,6 +93,7 @@ fn three_nodes_mint_through_quorums_and_agree() {
     let mut state = doin_consensus::state::ChainState::new(chain_params(&cfg));
     let mut verified_by_others = 0;
     let mut generators = std::collections::BTreeSet::new();
+    let mut accepted = Vec::new();
     for b in &blocks[1..] {
         state
             .apply_block(b)
@@ -96,14 +101,33 @@ fn three_nodes_mint_through_quorums_and_agree() {
         generators.insert(b.header.generator_id.clone());
         for tx in b.check_layout().expect("layout").accepted {
             let a = AcceptedOptimae::from_tx(tx).expect("accepted optimae");
-            if a.votes.len() == 2 && a.votes.iter().all(|v| v.evaluator_id != a.optimizer_id) {
+            accepted.push(format!(
+                "block {}: {} by {:.8} voters {:?}",
+                b.header.index,
+                a.verified_performance,
+                a.optimizer_id,
+                a.votes
+                    .iter()
+                    .map(|v| v.evaluator_id.get(..8).unwrap_or_default())
+                    .collect::<Vec<_>>()
+            ));
+            // Re-measured by both other nodes. (On a young chain, before the others are
+            // eligible, the optimizer's own vote stands beside theirs; the reference's
+            // configs reach the target within a few blocks, sometimes before the chain is
+            // mature.)
+            let others = a
+                .votes
+                .iter()
+                .filter(|v| v.evaluator_id != a.optimizer_id)
+                .count();
+            if others >= 2 {
                 verified_by_others += 1;
             }
         }
     }
     assert!(
         verified_by_others > 0,
-        "no optimae was verified by a quorum of two other nodes"
+        "no optimae was verified by both other nodes: {accepted:#?}"
     );
     // A reference node bootstrapped to node a follows the whole chain, commitments
     // included, and counts every accepted optimae.
@@ -121,7 +145,7 @@ fn three_nodes_mint_through_quorums_and_agree() {
         .iter()
         .all(|row| row.experiment_id.is_some()));
     eprintln!(
-        "height {}, {} generators, {verified_by_others} optimae verified by quorums of other nodes",
+        "height {}, {} generators, {verified_by_others} optimae verified by both other nodes",
         blocks.len(),
         generators.len()
     );

@@ -1,32 +1,72 @@
 //! `/chain/status`, `/chain/blocks`, `/chain/block/{index}`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use doin_primitives::models::WireModel;
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
+use super::wire_schema::Block;
 use super::ApiState;
 
 /// Most blocks one `/chain/blocks` answer carries.
 pub const MAX_BLOCKS_PER_REQUEST: i64 = 50;
 
+/// `GET /chain/status`: the reference's keys, then DOIN's.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChainStatus {
+    /// Number of blocks, genesis included.
+    pub chain_height: i64,
+    /// Hash of the tip.
+    pub tip_hash: String,
+    /// Index of the tip (`chain_height - 1`).
+    pub tip_index: i64,
+    /// Height of the last final checkpoint (-1 when none).
+    pub finalized_height: i64,
+    /// Version of each component (`doin-node`).
+    pub component_versions: BTreeMap<String, String>,
+    /// Hash of the chain parameters this node runs (DOIN).
+    #[schema(required = false)]
+    pub params_hash: String,
+    /// The chain's fork-choice weight (DOIN).
+    #[schema(required = false)]
+    pub cumulative_work: f64,
+}
+
+/// `GET /chain/blocks`: a page of blocks. Served from the stored wire JSON of each block
+/// (no parse and re-encode); this type documents the page.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BlocksPage {
+    /// The caller's `request_id`, echoed (empty when none).
+    pub request_id: String,
+    /// The blocks `from..=to`, in order.
+    pub blocks: Vec<Block>,
+    /// Whether the chain goes on past `to`.
+    pub has_more: bool,
+}
+
 /// `GET /chain/status`.
-pub async fn chain_status(State(s): State<ApiState>) -> Response {
+#[utoipa::path(get, path = "/chain/status", tag = "chain",
+    summary = "Chain height, tip and finality",
+    responses((status = 200, body = ChainStatus)))]
+pub async fn chain_status(State(s): State<ApiState>) -> Json<ChainStatus> {
     let v = s.chain_view();
-    Json(json!({
-        "chain_height": v.height,
-        "tip_hash": v.tip_hash,
-        "tip_index": v.tip_index,
-        "finalized_height": v.finalized_height,
-        "component_versions": {"doin-node": env!("CARGO_PKG_VERSION")},
-        "params_hash": v.params_hash,
-        "cumulative_work": v.cumulative_work,
-    }))
-    .into_response()
+    Json(ChainStatus {
+        chain_height: v.height,
+        tip_hash: v.tip_hash.clone(),
+        tip_index: v.tip_index,
+        finalized_height: v.finalized_height,
+        component_versions: BTreeMap::from([(
+            "doin-node".to_owned(),
+            env!("CARGO_PKG_VERSION").to_owned(),
+        )]),
+        params_hash: v.params_hash.clone(),
+        cumulative_work: v.cumulative_work,
+    })
 }
 
 fn int_param(q: &HashMap<String, String>, key: &str) -> Result<Option<i64>, ApiError> {
@@ -42,6 +82,14 @@ fn int_param(q: &HashMap<String, String>, key: &str) -> Result<Option<i64>, ApiE
 
 /// `GET /chain/blocks?from=&to=&request_id=`: at most 50 blocks, `has_more` when the chain
 /// goes on past `to`.
+#[utoipa::path(get, path = "/chain/blocks", tag = "chain",
+    summary = "A range of blocks (at most 50)",
+    params(
+        ("from" = Option<i64>, Query, description = "first index (default 0)"),
+        ("to" = Option<i64>, Query, description = "last index, inclusive (default tip; capped to from+49)"),
+        ("request_id" = Option<String>, Query, description = "echoed in the answer"),
+    ),
+    responses((status = 200, body = BlocksPage), (status = 400, description = "bad parameter", body = ErrorBody)))]
 pub async fn chain_blocks(
     State(s): State<ApiState>,
     Query(q): Query<HashMap<String, String>>,
@@ -85,6 +133,11 @@ pub async fn chain_blocks(
 }
 
 /// `GET /chain/block/{index}`: a block, or 404.
+#[utoipa::path(get, path = "/chain/block/{index}", tag = "chain",
+    summary = "One block",
+    params(("index" = i64, Path, description = "the block's index")),
+    responses((status = 200, body = Block), (status = 400, description = "bad index", body = ErrorBody),
+        (status = 404, description = "no such block", body = ErrorBody)))]
 pub async fn chain_block(
     State(s): State<ApiState>,
     Path(index): Path<String>,

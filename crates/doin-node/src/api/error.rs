@@ -3,6 +3,18 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// The body of every error answer: `{"status": "error", "detail": …}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// Always `error`.
+    #[schema(pattern = "^error$")]
+    pub status: &'static str,
+    /// What went wrong, for the caller.
+    pub detail: String,
+}
 
 /// An error answer.
 #[derive(Debug)]
@@ -67,7 +79,10 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         (
             self.status,
-            Json(serde_json::json!({"status": "error", "detail": self.detail})),
+            Json(ErrorBody {
+                status: "error",
+                detail: self.detail,
+            }),
         )
             .into_response()
     }

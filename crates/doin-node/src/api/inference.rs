@@ -15,13 +15,15 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use doin_primitives::cjson::to_cjson;
 use doin_primitives::Value;
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use crate::inference::{
     InferenceRequest, InferenceService, Refusal, ANONYMOUS, MAX_CLIENT_ID_CHARS, MAX_VOUCHER_BYTES,
 };
@@ -29,13 +31,108 @@ use crate::inference::{
 /// Largest request body on these paths (the input limit plus a voucher, with room).
 const MAX_BODY: usize = 256 * 1024;
 
-/// The inference routes, with the service as their state.
-pub fn routes(service: Arc<InferenceService>) -> Router {
-    Router::new()
-        .route("/inference", post(submit))
-        .route("/inference/{task_id}", get(fetch))
+/// The inference routes and their documentation; the service is their state.
+pub fn routes() -> OpenApiRouter<Arc<InferenceService>> {
+    OpenApiRouter::new()
+        .routes(routes!(submit))
+        .routes(routes!(fetch))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
-        .with_state(service)
+}
+
+/// `POST /inference`'s body (documentation: the handler reads it with DOIN's exact JSON
+/// parser, [`parse_request`], so a voucher's numbers reach the payment check as signed).
+#[allow(dead_code)]
+#[derive(Debug, ToSchema)]
+pub struct InferenceAsk {
+    /// The domain whose best model answers.
+    pub domain_id: String,
+    /// The model's input (wine_quality: `{wine: {...11 measurements}}` or `{wines: [...]}`;
+    /// simple_quadratic: `{x: [...]}` or `{}`).
+    #[schema(value_type = Option<Object>)]
+    pub input_data: Option<serde_json::Value>,
+    /// Who asks (default `anonymous`).
+    pub client_id: Option<String>,
+    /// A payment channel update (its wire JSON, sealed by the channel's sender) paying
+    /// this node at least the domain's price more than the previous one; needed when the
+    /// domain has an `inference_price`.
+    #[schema(value_type = Option<Object>)]
+    pub payment: Option<serde_json::Value>,
+}
+
+/// `POST /inference`: the request is queued.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InferenceQueued {
+    /// Always `queued`.
+    pub status: &'static str,
+    /// Fetch the answer with `GET /inference/{task_id}`.
+    pub task_id: String,
+    /// The domain.
+    pub domain_id: String,
+    /// Who asked.
+    pub client_id: String,
+    /// The domain's price, base units.
+    pub price: u64,
+    /// What the voucher paid, base units.
+    pub amount_paid: u64,
+}
+
+/// `GET /inference/{task_id}`: an inference request's record, served as its wire JSON
+/// (exact numbers); this type documents it.
+#[allow(dead_code)]
+#[derive(Debug, ToSchema)]
+pub struct InferenceRecord {
+    /// The request's id.
+    pub task_id: String,
+    /// Always `inference_request`.
+    pub task_type: String,
+    /// The domain.
+    pub domain_id: String,
+    /// Who asked.
+    pub client_id: String,
+    /// `queued`, `running`, `completed` or `failed`.
+    pub status: String,
+    /// Why it failed.
+    pub detail: Option<String>,
+    /// The model's answer.
+    #[schema(value_type = Option<Object>)]
+    pub result: Option<serde_json::Value>,
+    /// SHA-256 of the canonical input.
+    pub input_hash: String,
+    /// The price, base units.
+    pub price: u64,
+    /// What the voucher paid, base units.
+    pub amount_paid: u64,
+    /// The model used.
+    pub model: Option<ModelUsed>,
+    /// When it was queued (ISO 8601).
+    pub submitted_at: String,
+    /// When it started.
+    pub started_at: Option<String>,
+    /// When it finished.
+    pub finished_at: Option<String>,
+    /// How long the model ran, milliseconds.
+    pub run_ms: Option<f64>,
+}
+
+/// The model an inference ran: the best optimae on chain when it started.
+#[allow(dead_code)]
+#[derive(Debug, ToSchema)]
+pub struct ModelUsed {
+    /// The optimae's parameters.
+    #[schema(value_type = Object)]
+    pub parameters: serde_json::Value,
+    /// SHA-256 of the canonical parameters.
+    pub parameters_hash: String,
+    /// Its verified performance.
+    pub best_performance: Option<f64>,
+    /// The chain height it was read at.
+    pub chain_height: i64,
+    /// The tip then.
+    pub tip_hash: String,
+    /// The optimae's id.
+    pub optimae_id: Option<String>,
+    /// The block that accepted it.
+    pub optimae_block: Option<i64>,
 }
 
 impl From<Refusal> for ApiError {
@@ -113,11 +210,21 @@ pub fn parse_request(body: &[u8], source: IpAddr) -> Result<InferenceRequest, Re
 }
 
 /// `POST /inference`.
+#[utoipa::path(post, path = "/inference", tag = "inference",
+    summary = "Ask a domain's best model (the best optimae on chain) for an answer; queued, then fetched by task id",
+    request_body = InferenceAsk,
+    responses((status = 200, body = InferenceQueued),
+        (status = 400, description = "domain_id required, or bad input_data, client_id or payment", body = ErrorBody),
+        (status = 402, description = "payment refused: no voucher for a priced domain, or the rule the voucher breaks (chain check, receiver, nonce not newer than the one held, underpaying)", body = ErrorBody),
+        (status = 404, description = "unknown domain", body = ErrorBody),
+        (status = 409, description = "this node does not serve the domain, or it has no model on chain yet", body = ErrorBody),
+        (status = 429, description = "the client is over its rate limit", body = ErrorBody),
+        (status = 503, description = "the inference queue is full", body = ErrorBody)))]
 pub async fn submit(
     State(service): State<Arc<InferenceService>>,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
     body: Bytes,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<InferenceQueued>, ApiError> {
     let request = match parse_request(&body, client.ip()) {
         Ok(r) => r,
         Err(e) => {
@@ -131,17 +238,23 @@ pub async fn submit(
     let accepted = tokio::task::spawn_blocking(move || service.submit(request))
         .await
         .map_err(|e| ApiError::internal(e.to_string()))??;
-    Ok(Json(json!({
-        "status": "queued",
-        "task_id": accepted.task_id,
-        "domain_id": domain_id,
-        "client_id": client_id,
-        "price": accepted.price,
-        "amount_paid": accepted.amount_paid,
-    })))
+    Ok(Json(InferenceQueued {
+        status: "queued",
+        task_id: accepted.task_id,
+        domain_id,
+        client_id,
+        price: accepted.price,
+        amount_paid: accepted.amount_paid,
+    }))
 }
 
 /// `GET /inference/{task_id}`.
+#[utoipa::path(get, path = "/inference/{task_id}", tag = "inference",
+    summary = "An inference request's record: status (queued, running, completed, failed with detail), result, the model used, price and timings",
+    params(("task_id" = String, Path, description = "the id POST /inference answered")),
+    responses((status = 200, body = InferenceRecord),
+        (status = 400, description = "task_id too long", body = ErrorBody),
+        (status = 404, description = "unknown inference task", body = ErrorBody)))]
 pub async fn fetch(
     State(service): State<Arc<InferenceService>>,
     Path(task_id): Path<String>,
@@ -162,40 +275,6 @@ pub async fn fetch(
             "unknown inference task: {task_id}"
         ))),
     }
-}
-
-/// The OpenAPI entries of these paths.
-pub fn openapi_paths() -> serde_json::Value {
-    let error = |d: &str| json!({"description": d, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}});
-    let ok = |d: &str| json!({"description": d, "content": {"application/json": {"schema": {"type": "object"}}}});
-    let mut paths = json!({
-        "/inference": {"post": {
-            "summary": "Ask a domain's best model (the best optimae on chain) for an answer; queued, then fetched by task id",
-            "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["domain_id"], "properties": {
-                "domain_id": {"type": "string"},
-                "input_data": {"type": "object", "description": "the model's input (wine_quality: {wine: {...11 measurements}} or {wines: [...]}; simple_quadratic: {x: [...]} or {})"},
-                "client_id": {"type": "string", "default": "anonymous"},
-                "payment": {"description": "a payment channel update (its wire JSON, sealed by the channel's sender) paying this node at least the domain's price more than the previous one; needed when the domain has an inference_price"}}}}}},
-            "responses": {"200": ok("{status: queued, task_id, domain_id, client_id, price, amount_paid} (base units)"),
-                "400": error("domain_id required, or bad input_data, client_id or payment"),
-                "402": error("payment refused: no voucher for a priced domain, or the rule the voucher breaks (chain check, receiver, nonce not newer than the one held, underpaying)"),
-                "404": error("unknown domain"),
-                "409": error("this node does not serve the domain, or it has no model on chain yet"),
-                "429": error("the client is over its rate limit"),
-                "503": error("the inference queue is full")}}},
-        "/inference/{task_id}": {"get": {
-            "summary": "An inference request's record: status (queued, running, completed, failed with detail), result, the model used, price and timings",
-            "parameters": [{"name": "task_id", "in": "path", "required": true, "schema": {"type": "string"}}],
-            "responses": {"200": ok("{task_id, domain_id, client_id, status, detail, result, input_hash, price, amount_paid, model: {parameters, parameters_hash, best_performance, chain_height, tip_hash}, submitted_at, started_at, finished_at, run_ms}"),
-                "404": error("unknown inference task")}}}
-    });
-    if let (Some(m), serde_json::Value::Object(more)) = (
-        paths.as_object_mut(),
-        super::inference_channels::openapi_paths(),
-    ) {
-        m.extend(more);
-    }
-    paths
 }
 
 #[cfg(test)]

@@ -11,17 +11,34 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{ConnectInfo, State};
 use axum::Json;
 use doin_net::service::InboundError;
-use serde_json::{json, Value};
+use serde::Serialize;
+use utoipa::ToSchema;
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::ApiState;
 
+/// `POST /message`'s answer: taken, to be processed.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MessageTaken {
+    /// Always `ok`.
+    pub status: &'static str,
+}
+
 /// `POST /message`.
+#[utoipa::path(post, path = "/message", tag = "peers",
+    summary = "Peer inbox: a Message envelope (raw or {type: message, data}) or a gossip control frame",
+    request_body(content = Value, description = "a Message envelope or a gossip control frame"),
+    responses((status = 200, body = MessageTaken),
+        (status = 400, description = "invalid message: malformed, unsigned, bad seal, replayed or mis-dated", body = ErrorBody),
+        (status = 403, description = "the sending address or peer is banned", body = ErrorBody),
+        (status = 413, description = "body too large", body = ErrorBody),
+        (status = 429, description = "rate limited", body = ErrorBody),
+        (status = 503, description = "busy, or this node takes no peer messages", body = ErrorBody)))]
 pub async fn message(
     State(s): State<ApiState>,
     ConnectInfo(remote): ConnectInfo<SocketAddr>,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<MessageTaken>, ApiError> {
     let Some(net) = &s.net else {
         return Err(ApiError::unavailable(
             "this node does not take peer messages",
@@ -43,7 +60,7 @@ pub async fn message(
     let inbound = net.inbound(&body, remote).await;
     crate::metrics::METRICS.gossip_inbound(inbound.is_ok());
     match inbound {
-        Ok(()) => Ok(Json(json!({"status": "ok"}))),
+        Ok(()) => Ok(Json(MessageTaken { status: "ok" })),
         Err(InboundError::RateLimited | InboundError::RelayRateLimited) => Err(ApiError {
             status: axum::http::StatusCode::TOO_MANY_REQUESTS,
             detail: "rate limited".into(),

@@ -2,8 +2,8 @@
 //!
 //! * [`chain`] — `/chain/status`, `/chain/blocks`, `/chain/block/{index}` (sync and users).
 //! * [`message`] — `POST /message`, the peer inbox.
-//! * [`status`] — `/health`, `/status`, `/peers`, `/api/monitor` (what the reference's
-//!   dashboard asks of every peer).
+//! * [`status`] — `/health`, `/status`, `/api/monitor` (what the reference's dashboard
+//!   asks of every peer); [`peers`] — `/peers`.
 //! * [`coin`] — `/fees`, `POST /transfers`, `/balance/{address}` (DOIN's coin).
 //! * [`commitments`] — `POST /commitments`, `/commitments/{optimizer_id}/{bound}` (optimizers' commitments,
 //!   on chain before their reveals).
@@ -19,6 +19,13 @@
 //! * [`openapi`] — `/openapi.json`, the document describing all of the above.
 //! * `/metrics` ([`crate::metrics`]) and `/dashboard*` ([`crate::dashboard`]).
 //!
+//! Every answer is a typed response struct (`serde::Serialize` + `utoipa::ToSchema`) in
+//! its handler's module, in the reference's JSON shape; blocks, tasks and inference
+//! records go out as their stored wire JSON and are described by [`wire_schema`]. Every
+//! handler carries `#[utoipa::path]`, and [`app`] is the one route table: the router and
+//! the OpenAPI document are the two halves of what it builds, so neither can list a path
+//! the other lacks.
+//!
 //! Handlers read snapshots ([`crate::view`]) and a read-only store connection; none of them
 //! waits on block production. Bad parameters get `400` with a JSON error body.
 
@@ -31,17 +38,24 @@ pub mod inference;
 pub mod inference_channels;
 pub mod message;
 pub mod openapi;
+pub mod peers;
 pub mod stats;
+mod stats_rows;
 pub mod status;
 pub mod tasks;
+pub mod wire_schema;
 
 use std::sync::Arc;
 
-use axum::routing::{get, post};
 use axum::Router;
 use doin_primitives::models::Block;
 use tokio::sync::watch;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use crate::dashboard::DashboardState;
+use crate::inference::settlement::Settlement;
+use crate::inference::InferenceService;
 use crate::task_queue::TaskQueue;
 use crate::view::{ChainView, DomainBoard};
 
@@ -128,45 +142,64 @@ impl ApiState {
     }
 }
 
-/// The router with every route.
+/// The node's API without the inference paths (API-only tests and benches).
 pub fn router(state: ApiState) -> Router {
-    Router::new()
-        .route("/message", post(message::message))
-        .route("/health", get(status::health))
-        .route("/status", get(status::status))
-        .route("/peers", get(status::peers))
-        .route("/api/monitor", get(status::monitor))
-        .route("/fees", get(coin::fees))
-        .route("/transfers", post(coin::submit_transfer))
-        .route("/balance/{address}", get(coin::balance))
-        .route("/commitments", post(commitments::submit))
-        .route(
-            "/commitments/{optimizer_id}/{bound}",
-            get(commitments::lookup),
-        )
-        .route("/channels", post(channels::submit).get(channels::summary))
-        .route("/channels/check", post(channels::check))
-        .route("/channels/{id}", get(channels::channel))
-        .route("/chain/status", get(chain::chain_status))
-        .route("/chain/blocks", get(chain::chain_blocks))
-        .route("/chain/block/{index}", get(chain::chain_block))
-        .route("/tasks/pending", get(tasks::pending))
-        .route("/tasks/claim", post(tasks::claim))
-        .route("/tasks/complete", post(tasks::complete))
-        .route("/stats", get(stats::summary))
-        .route("/stats/experiments", get(stats::experiments))
-        .route("/stats/rounds", get(stats::rounds))
-        .route("/stats/chain-metrics", get(stats::chain_metrics))
-        .route(
-            "/stats/export",
-            get(stats::export).layer(axum::Extension(stats::ExportSlots::default())),
-        )
-        .route("/openapi.json", get(openapi::openapi))
-        .route("/metrics", get(crate::metrics::metrics))
+    app(state, None)
+}
+
+/// Every route the node serves, from one table that yields both the router and the OpenAPI
+/// document (served at `/openapi.json`); the inference paths when `inference` is given.
+pub fn app(state: ApiState, inference: Option<(Arc<InferenceService>, Settlement)>) -> Router {
+    let core = api_routes()
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .with_state(state.clone())
-        .merge(crate::dashboard::routes(&state))
+        .with_state(state.clone());
+    let mut table = OpenApiRouter::with_openapi(openapi::base())
+        .merge(core)
+        .merge(crate::dashboard::routes().with_state(DashboardState::start(&state)));
+    if let Some((service, settlement)) = inference {
+        table = table
+            .merge(inference::routes().with_state(service))
+            .merge(inference_channels::routes().with_state(settlement));
+    }
+    let (router, document) = table.split_for_parts();
+    router
+        .layer(axum::Extension(openapi::Document::new(&document)))
         .layer(axum::middleware::from_fn(crate::metrics::http_latency))
+}
+
+/// The routes on [`ApiState`].
+fn api_routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(message::message))
+        .routes(routes!(status::health))
+        .routes(routes!(status::status))
+        .routes(routes!(peers::peers))
+        .routes(routes!(status::monitor))
+        .routes(routes!(coin::fees))
+        .routes(routes!(coin::submit_transfer))
+        .routes(routes!(coin::balance))
+        .routes(routes!(commitments::submit))
+        .routes(routes!(commitments::lookup))
+        .routes(routes!(channels::submit, channels::summary))
+        .routes(routes!(channels::check))
+        .routes(routes!(channels::channel))
+        .routes(routes!(chain::chain_status))
+        .routes(routes!(chain::chain_blocks))
+        .routes(routes!(chain::chain_block))
+        .routes(routes!(tasks::pending))
+        .routes(routes!(tasks::claim))
+        .routes(routes!(tasks::complete))
+        .routes(routes!(stats::summary))
+        .routes(routes!(stats::experiments))
+        .routes(routes!(stats::rounds))
+        .routes(routes!(stats::chain_metrics))
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(stats::export))
+                .layer(axum::Extension(stats::ExportSlots::default())),
+        )
+        .routes(routes!(openapi::openapi))
+        .routes(routes!(crate::metrics::metrics))
 }
 
 /// Largest request body accepted on any path.

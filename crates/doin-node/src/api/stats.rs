@@ -13,11 +13,13 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use doin_stats::{OlapReader, StatsError};
 use futures_util::StreamExt;
+use serde::Serialize;
 use serde_json::{json, Map, Value};
 use tokio::sync::Semaphore;
 use tokio_util::io::ReaderStream;
+use utoipa::ToSchema;
 
-use super::error::{rejection, ApiError};
+use super::error::{rejection, ApiError, ErrorBody};
 use super::ApiState;
 
 /// Rounds `/stats/rounds` returns when no `limit` is given (the reference's default).
@@ -83,25 +85,75 @@ fn domain_summary(r: &OlapReader, domain_id: &str) -> Result<Value, ApiError> {
     Ok(Value::Object(row))
 }
 
+/// `GET /stats`: with `domain`, that domain's tracker summary keys (`experiment_id`,
+/// `domain_id`, `rounds`, `best_performance`, …); without, each domain's summary under its
+/// id; and `olap_summaries` either way.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StatsSummary {
+    /// The summary's keys, or one summary per domain id.
+    #[serde(flatten)]
+    pub summary: Map<String, Value>,
+    /// Finished experiments' summaries (rows of `fact_experiment_summary`).
+    #[schema(schema_with = super::stats_rows::summaries)]
+    pub olap_summaries: Vec<Value>,
+}
+
+/// `GET /stats/experiments`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Experiments {
+    /// Every experiment (rows of `dim_experiment`).
+    #[schema(schema_with = super::stats_rows::experiments)]
+    pub experiments: Vec<Value>,
+    /// Finished experiments' summaries (rows of `fact_experiment_summary`).
+    #[schema(schema_with = super::stats_rows::summaries)]
+    pub summaries: Vec<Value>,
+}
+
+/// `GET /stats/rounds`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Rounds {
+    /// The experiment's rounds (rows of `fact_round`) by round number.
+    #[schema(schema_with = super::stats_rows::rounds)]
+    pub rounds: Vec<Value>,
+}
+
+/// `GET /stats/chain-metrics`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChainMetrics {
+    /// How many rows follow.
+    pub count: usize,
+    /// Accepted optimae (rows of `fact_chain_optimae`).
+    #[schema(schema_with = super::stats_rows::chain_optimae)]
+    pub metrics: Vec<Value>,
+}
+
 /// `GET /stats?domain=X`: one domain's tracker summary, or every domain's, plus
 /// `olap_summaries` (finished experiments).
-pub async fn summary(State(s): State<ApiState>, q: Params) -> Result<Response, ApiError> {
+#[utoipa::path(get, path = "/stats", tag = "stats",
+    summary = "Experiment tracker summary per domain (or of one), plus olap_summaries",
+    params(("domain" = Option<String>, Query, description = "one domain")),
+    responses((status = 200, body = StatsSummary), (status = 400, description = "bad query", body = ErrorBody),
+        (status = 404, description = "unknown domain", body = ErrorBody),
+        (status = 503, description = "experiment stats are not enabled on this node", body = ErrorBody)))]
+pub async fn summary(State(s): State<ApiState>, q: Params) -> Result<Json<StatsSummary>, ApiError> {
     let q = params(q)?;
     let domain = q.get("domain").filter(|d| !d.is_empty()).cloned();
     let state = s.clone();
     let body = with_reader(&s, move |r| {
-        let summaries = Value::Array(r.summaries(domain.as_deref()).map_err(internal)?);
+        let summaries = r.summaries(domain.as_deref()).map_err(internal)?;
         match domain {
             Some(d) => {
                 if !domain_known(&state, r, &d)? {
                     return Err(ApiError::not_found(format!("unknown domain: {d}")));
                 }
-                let mut out = match domain_summary(r, &d)? {
+                let summary = match domain_summary(r, &d)? {
                     Value::Object(m) => m,
                     _ => Map::new(),
                 };
-                out.insert("olap_summaries".into(), summaries);
-                Ok(Value::Object(out))
+                Ok(StatsSummary {
+                    summary,
+                    olap_summaries: summaries,
+                })
             }
             None => {
                 let mut out = Map::new();
@@ -124,25 +176,31 @@ pub async fn summary(State(s): State<ApiState>, q: Params) -> Result<Response, A
                         out.insert(d, v);
                     }
                 }
-                out.insert("olap_summaries".into(), summaries);
-                Ok(Value::Object(out))
+                Ok(StatsSummary {
+                    summary: out,
+                    olap_summaries: summaries,
+                })
             }
         }
     })
     .await?;
-    Ok(Json(body).into_response())
+    Ok(Json(body))
 }
 
 /// `GET /stats/experiments`: every experiment and every finished experiment's summary.
-pub async fn experiments(State(s): State<ApiState>) -> Result<Response, ApiError> {
+#[utoipa::path(get, path = "/stats/experiments", tag = "stats",
+    summary = "Experiments (dim_experiment) and finished summaries",
+    responses((status = 200, body = Experiments),
+        (status = 503, description = "experiment stats are not enabled on this node", body = ErrorBody)))]
+pub async fn experiments(State(s): State<ApiState>) -> Result<Json<Experiments>, ApiError> {
     let body = with_reader(&s, |r| {
-        Ok(json!({
-            "experiments": r.experiments().map_err(internal)?,
-            "summaries": r.summaries(None).map_err(internal)?,
-        }))
+        Ok(Experiments {
+            experiments: r.experiments().map_err(internal)?,
+            summaries: r.summaries(None).map_err(internal)?,
+        })
     })
     .await?;
-    Ok(Json(body).into_response())
+    Ok(Json(body))
 }
 
 /// Whether an experiment id is well formed (ids are 32 hex characters; other nodes' ids
@@ -156,7 +214,15 @@ fn valid_experiment_id(id: &str) -> bool {
 }
 
 /// `GET /stats/rounds?experiment_id=&limit=1000`: the experiment's rounds by round number.
-pub async fn rounds(State(s): State<ApiState>, q: Params) -> Result<Response, ApiError> {
+#[utoipa::path(get, path = "/stats/rounds", tag = "stats",
+    summary = "An experiment's rounds (fact_round) by round number",
+    params(("experiment_id" = String, Query, description = "the id /stats/experiments lists"),
+        ("limit" = Option<i64>, Query, description = "most rounds returned (default 1000, max 100000, >= 0)")),
+    responses((status = 200, body = Rounds),
+        (status = 400, description = "missing or malformed experiment_id, bad limit", body = ErrorBody),
+        (status = 404, description = "unknown experiment", body = ErrorBody),
+        (status = 503, description = "experiment stats are not enabled on this node", body = ErrorBody)))]
+pub async fn rounds(State(s): State<ApiState>, q: Params) -> Result<Json<Rounds>, ApiError> {
     let q = params(q)?;
     let id = match q.get("experiment_id").map(|s| s.trim()) {
         None | Some("") => return Err(ApiError::bad_request("experiment_id required")),
@@ -187,15 +253,26 @@ pub async fn rounds(State(s): State<ApiState>, q: Params) -> Result<Response, Ap
         if !r.experiment_exists(&id).map_err(internal)? {
             return Err(ApiError::not_found(format!("unknown experiment: {id}")));
         }
-        Ok(json!({"rounds": r.rounds(&id, limit).map_err(internal)?}))
+        Ok(Rounds {
+            rounds: r.rounds(&id, limit).map_err(internal)?,
+        })
     })
     .await?;
-    Ok(Json(body).into_response())
+    Ok(Json(body))
 }
 
 /// `GET /stats/chain-metrics?domain_id=`: every accepted optimae on the chain (of one
 /// domain), whoever optimized it: `{"metrics": [...], "count": n}`.
-pub async fn chain_metrics(State(s): State<ApiState>, q: Params) -> Result<Response, ApiError> {
+#[utoipa::path(get, path = "/stats/chain-metrics", tag = "stats",
+    summary = "Every participant's accepted optimae from the chain (fact_chain_optimae)",
+    params(("domain_id" = Option<String>, Query, description = "one domain")),
+    responses((status = 200, body = ChainMetrics),
+        (status = 404, description = "unknown domain", body = ErrorBody),
+        (status = 503, description = "experiment stats are not enabled on this node", body = ErrorBody)))]
+pub async fn chain_metrics(
+    State(s): State<ApiState>,
+    q: Params,
+) -> Result<Json<ChainMetrics>, ApiError> {
     let q = params(q)?;
     let domain = q.get("domain_id").filter(|d| !d.is_empty()).cloned();
     let state = s.clone();
@@ -206,10 +283,13 @@ pub async fn chain_metrics(State(s): State<ApiState>, q: Params) -> Result<Respo
             }
         }
         let metrics = r.chain_metrics(domain.as_deref()).map_err(internal)?;
-        Ok(json!({"count": metrics.len(), "metrics": metrics}))
+        Ok(ChainMetrics {
+            count: metrics.len(),
+            metrics,
+        })
     })
     .await?;
-    Ok(Json(body).into_response())
+    Ok(Json(body))
 }
 
 /// Exports served at once; more are refused with `503` until one has been sent.
@@ -231,6 +311,10 @@ impl Default for ExportSlots {
 /// writing, then streamed from that file (never held in memory). At most
 /// [`MAX_CONCURRENT_EXPORTS`] at a time; a client that stops reading is cut by the
 /// server's write-stall timeout, which frees its slot and the file.
+#[utoipa::path(get, path = "/stats/export", tag = "stats",
+    summary = "A consistent copy of the OLAP database (SQLite online backup), streamed; at most two at a time",
+    responses((status = 200, description = "olap.db", content_type = "application/vnd.sqlite3", body = Vec<u8>),
+        (status = 503, description = "two exports are being sent already, or stats are off", body = ErrorBody)))]
 pub async fn export(
     State(s): State<ApiState>,
     Extension(slots): Extension<ExportSlots>,

@@ -241,8 +241,9 @@ pub struct FeeConfig {
     pub optimae_burn_fraction: f64,
     /// Most transfers pending in the mempool (DOIN key; the reference's constant).
     pub mempool_size_limit: usize,
-    /// Transfers one peer (or HTTP client address) may have admitted per 60 s; 0 for no
-    /// limit (DOIN key; the reference's constant).
+    /// Transfers one peer (or HTTP client address) may have admitted per 60 s, sustained:
+    /// all of them at once, then one more every 60 s / this ([`crate::rate_window`]); 0
+    /// for no limit (DOIN key; the reference's constant).
     pub rate_limit_max_tx: usize,
 }
 

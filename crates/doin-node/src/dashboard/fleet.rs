@@ -16,8 +16,9 @@ use std::time::Duration;
 use axum::extract::{Query, State};
 use axum::Json;
 use futures_util::stream::{self, StreamExt};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use utoipa::ToSchema;
 
 use super::DashboardState;
 
@@ -106,7 +107,30 @@ async fn member(http: &reqwest::Client, endpoint: String) -> Value {
 }
 
 /// `GET /dashboard/fleet/data`.
-pub async fn data(State(s): State<DashboardState>, Query(q): Query<FleetQuery>) -> Json<Value> {
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FleetData {
+    /// The endpoint of the node with the highest chain.
+    pub reference: Option<String>,
+    /// Whether every online node's tip is on the reference chain.
+    pub all_agree: bool,
+    /// Nodes that answered.
+    pub online: usize,
+    /// Each node: `{endpoint, online, peer_id, height, tip_index, tip_hash,
+    /// finalized_height, peers, best, agrees}`, or `{endpoint, online: false, error}`.
+    #[schema(value_type = Vec<Object>)]
+    pub members: Vec<Value>,
+}
+
+/// `GET /dashboard/fleet/data`.
+#[utoipa::path(get, path = "/dashboard/fleet/data", tag = "dashboard",
+    summary = "Each node's height, tip and best performance, and whether its tip is on the highest chain",
+    params(("nodes" = Option<String>, Query, description = "comma-separated host:port (default: this node and its peers; at most 32)")),
+    responses((status = 200, body = FleetData),
+        (status = 500, description = "no HTTP client could be made", body = crate::api::error::ErrorBody)))]
+pub async fn data(
+    State(s): State<DashboardState>,
+    Query(q): Query<FleetQuery>,
+) -> Result<Json<FleetData>, crate::api::error::ApiError> {
     let mut endpoints: Vec<String> = match &q.nodes {
         Some(list) => list.split(',').filter_map(endpoint).collect(),
         None => {
@@ -125,7 +149,7 @@ pub async fn data(State(s): State<DashboardState>, Query(q): Query<FleetQuery>) 
         .build()
     {
         Ok(c) => c,
-        Err(e) => return Json(json!({"status": "error", "detail": e.to_string()})),
+        Err(e) => return Err(crate::api::error::ApiError::internal(e.to_string())),
     };
     let mut members: Vec<Value> = stream::iter(endpoints)
         .map(|e| {
@@ -173,11 +197,12 @@ pub async fn data(State(s): State<DashboardState>, Query(q): Query<FleetQuery>) 
     }
     let online: Vec<&Value> = members.iter().filter(|m| m["online"] == true).collect();
     let all_agree = !online.is_empty() && online.iter().all(|m| m["agrees"] == true);
-    Json(json!({
-        "reference": reference,
-        "all_agree": all_agree,
-        "online": online.len(),
-        "members": members,
+    let online = online.len();
+    Ok(Json(FleetData {
+        reference,
+        all_agree,
+        online,
+        members,
     }))
 }
 

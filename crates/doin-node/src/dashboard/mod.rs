@@ -19,11 +19,14 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use futures_util::stream::Stream;
+use serde::Serialize;
 use serde_json::{json, Value};
 use tokio::sync::broadcast::error::RecvError;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::api::ApiState;
 
@@ -41,31 +44,49 @@ pub struct DashboardState {
     feed: Feed,
 }
 
-/// The dashboard routes; starts the feed that follows `state`.
-pub fn routes(state: &ApiState) -> Router {
-    let feed = Feed::start(state);
-    Router::new()
-        .route("/dashboard", get(page))
-        .route("/dashboard/dashboard.js", get(script))
-        .route("/dashboard/dashboard.css", get(style))
-        .route("/dashboard/snapshot", get(snapshot))
-        .route("/dashboard/events", get(events))
-        .route("/dashboard/fleet", get(fleet_page))
-        .route("/dashboard/fleet/data", get(fleet::data))
-        .with_state(DashboardState {
-            api: state.clone(),
-            feed,
-        })
+impl DashboardState {
+    /// The dashboard's state for `api`; starts the feed that follows it.
+    pub fn start(api: &ApiState) -> Self {
+        DashboardState {
+            api: api.clone(),
+            feed: Feed::start(api),
+        }
+    }
 }
 
+/// The dashboard routes and their documentation.
+pub fn routes() -> OpenApiRouter<DashboardState> {
+    OpenApiRouter::new()
+        .routes(routes!(page))
+        .routes(routes!(script))
+        .routes(routes!(style))
+        .routes(routes!(snapshot))
+        .routes(routes!(events))
+        .routes(routes!(fleet_page))
+        .routes(routes!(fleet::data))
+}
+
+/// `GET /dashboard`.
+#[utoipa::path(get, path = "/dashboard", tag = "dashboard",
+    summary = "The live dashboard (one HTML page)",
+    responses((status = 200, description = "the page", content_type = "text/html", body = String)))]
 async fn page() -> Html<&'static str> {
     Html(PAGE)
 }
 
+/// `GET /dashboard/fleet`.
+#[utoipa::path(get, path = "/dashboard/fleet", tag = "dashboard",
+    summary = "The fleet page: several nodes side by side",
+    params(("nodes" = Option<String>, Query, description = "comma-separated host:port (default: this node and its peers; at most 32)")),
+    responses((status = 200, description = "the page", content_type = "text/html", body = String)))]
 async fn fleet_page() -> Html<&'static str> {
     Html(FLEET_PAGE)
 }
 
+/// `GET /dashboard/dashboard.js`.
+#[utoipa::path(get, path = "/dashboard/dashboard.js", tag = "dashboard",
+    summary = "The dashboard's script",
+    responses((status = 200, description = "the script", content_type = "text/javascript", body = String)))]
 async fn script() -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
@@ -73,16 +94,50 @@ async fn script() -> impl IntoResponse {
     )
 }
 
+/// `GET /dashboard/dashboard.css`.
+#[utoipa::path(get, path = "/dashboard/dashboard.css", tag = "dashboard",
+    summary = "The dashboard's style sheet",
+    responses((status = 200, description = "the style sheet", content_type = "text/css", body = String)))]
 async fn style() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], STYLE)
 }
 
+/// `GET /dashboard/snapshot`: the dashboard's first paint.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Snapshot {
+    /// The server's clock, Unix seconds.
+    pub server_time: f64,
+    /// The latest `/status` sample (`null` before the first).
+    #[schema(value_type = Option<Object>)]
+    pub status: Value,
+    /// The last blocks, oldest first.
+    #[schema(value_type = Vec<Object>)]
+    pub blocks: Value,
+    /// The last round samples per domain.
+    #[schema(value_type = Object)]
+    pub rounds: Value,
+    /// Accepted optimae per domain and optimizer.
+    #[schema(value_type = Vec<Object>)]
+    pub accepted_by_node: Value,
+    /// Optimae imported from reference chains.
+    #[schema(value_type = Vec<Object>)]
+    pub imported: Value,
+}
+
 /// `GET /dashboard/snapshot`.
-async fn snapshot(State(s): State<DashboardState>) -> Json<Value> {
+#[utoipa::path(get, path = "/dashboard/snapshot", tag = "dashboard",
+    summary = "The dashboard's first paint: status, the last 50 blocks, the last 240 round samples per domain, accepted optimae per node",
+    responses((status = 200, body = Snapshot)))]
+async fn snapshot(State(s): State<DashboardState>) -> Json<Snapshot> {
     let mut doc = s.feed.snapshot();
-    doc["accepted_by_node"] = accepted_by_node(&s.api).await;
-    doc["imported"] = imported_history(&s.api).await;
-    Json(doc)
+    Json(Snapshot {
+        server_time: doc["server_time"].as_f64().unwrap_or_default(),
+        status: doc["status"].take(),
+        blocks: doc["blocks"].take(),
+        rounds: doc["rounds"].take(),
+        accepted_by_node: accepted_by_node(&s.api).await,
+        imported: imported_history(&s.api).await,
+    })
 }
 
 /// Accepted optimae per domain and optimizer, counted by the OLAP database (an indexed
@@ -136,6 +191,9 @@ async fn stats_rows(s: &ApiState, sql: &'static str) -> Value {
 }
 
 /// `GET /dashboard/events`.
+#[utoipa::path(get, path = "/dashboard/events", tag = "dashboard",
+    summary = "Server-sent events with deltas: block, round, status, resync",
+    responses((status = 200, description = "the event stream", content_type = "text/event-stream", body = String)))]
 async fn events(
     State(s): State<DashboardState>,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {

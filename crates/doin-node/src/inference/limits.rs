@@ -1,18 +1,20 @@
-//! The rate limit of inference requests: a fixed window per key, in a map bounded in
-//! size. The keys are what a client cannot choose freely: the address it connects from
-//! ([`source_key`]) and the payment channel it pays from ([`channel_key`]), never the
-//! self-chosen `client_id`.
+//! The rate limit of inference requests: [`RATE_LIMIT`] per [`RATE_WINDOW`] per key, all of
+//! them at once if need be, refilled one request's worth every `RATE_WINDOW / RATE_LIMIT`
+//! (governor's GCRA, [`KeyedLimiter`]), in a table bounded in keys. The keys are what a
+//! client cannot choose freely: the address it connects from ([`source_key`]) and the
+//! payment channel it pays from ([`channel_key`]), never the self-chosen `client_id`.
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
+
+use doin_net::keyed_limit::KeyedLimiter;
 
 /// Requests one key may make per window.
 pub const RATE_LIMIT: u32 = 30;
 /// The window.
 pub const RATE_WINDOW: Duration = Duration::from_secs(60);
-/// Most keys tracked at once; when full, windows that have ended are forgotten, and if
-/// none has, the key whose window started first is (a new address is never refused
-/// because others filled the map; evicting only hands the evicted key a fresh window).
+/// Most keys tracked at once; when full, the least recently seen key is forgotten (a new
+/// address is never refused because others filled the table; evicting only hands the
+/// evicted key a full quota).
 pub const MAX_CLIENTS: usize = 10_000;
 
 /// The key of requests from `ip` (an IPv6 /64 counts as one address).
@@ -28,9 +30,7 @@ pub fn channel_key(channel_id: &str) -> String {
 /// Counts requests per key.
 #[derive(Debug)]
 pub struct ClientLimiter {
-    limit: u32,
-    window: Duration,
-    clients: HashMap<String, (Instant, u32)>,
+    limiter: KeyedLimiter<String>,
 }
 
 impl Default for ClientLimiter {
@@ -43,40 +43,17 @@ impl ClientLimiter {
     /// `limit` requests per `window` per key.
     pub fn new(limit: u32, window: Duration) -> Self {
         ClientLimiter {
-            limit,
-            window,
-            clients: HashMap::new(),
+            limiter: KeyedLimiter::per_window(limit, window, MAX_CLIENTS),
         }
     }
 
     /// Counts one request of `key` at `now`; `Err` with the seconds until it may ask
-    /// again when it is over its limit.
+    /// again (at least 1) when it is over its limit.
     pub fn admit(&mut self, key: &str, now: Instant) -> Result<(), u64> {
-        let window = self.window;
-        if !self.clients.contains_key(key) && self.clients.len() >= MAX_CLIENTS {
-            self.clients
-                .retain(|_, (start, _)| now.duration_since(*start) < window);
-            if self.clients.len() >= MAX_CLIENTS {
-                let oldest = self
-                    .clients
-                    .iter()
-                    .min_by_key(|(_, (start, _))| *start)
-                    .map(|(k, _)| k.clone());
-                if let Some(k) = oldest {
-                    self.clients.remove(&k);
-                }
-            }
-        }
-        let entry = self.clients.entry(key.to_owned()).or_insert((now, 0));
-        if now.duration_since(entry.0) >= window {
-            *entry = (now, 0);
-        }
-        if entry.1 >= self.limit {
-            let wait = window.saturating_sub(now.duration_since(entry.0));
-            return Err(wait.as_secs().max(1));
-        }
-        entry.1 += 1;
-        Ok(())
+        self.limiter.check(&key.to_owned(), now).map_err(|wait| {
+            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            secs.max(1)
+        })
     }
 }
 
@@ -85,15 +62,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_client_over_its_limit_waits_for_the_next_window_others_do_not() {
+    fn a_client_over_its_limit_waits_for_a_requests_worth_others_do_not() {
         let mut l = ClientLimiter::new(2, Duration::from_secs(10));
         let t0 = Instant::now();
         assert!(l.admit("a", t0).is_ok());
         assert!(l.admit("a", t0).is_ok());
+        // One request's worth (10 s / 2) refills 5 s after the burst.
         let wait = l.admit("a", t0 + Duration::from_secs(3)).unwrap_err();
-        assert_eq!(wait, 7);
+        assert_eq!(wait, 2);
         assert!(l.admit("b", t0).is_ok());
-        assert!(l.admit("a", t0 + Duration::from_secs(10)).is_ok());
+        assert!(l.admit("a", t0 + Duration::from_secs(5)).is_ok());
+        assert!(l.admit("a", t0 + Duration::from_secs(5)).is_err());
+        // The long-run rate is the quota: 2 per 10 s.
+        let mut admitted = 0;
+        for s in 10..40 {
+            admitted += usize::from(l.admit("a", t0 + Duration::from_secs(s)).is_ok());
+        }
+        assert_eq!(admitted, 6);
     }
 
     #[test]
@@ -106,10 +91,10 @@ mod tests {
                 .is_ok());
         }
         assert!(l.admit("new", t0 + Duration::from_millis(9)).is_ok());
-        assert_eq!(l.clients.len(), MAX_CLIENTS);
-        // Once the windows end, they are forgotten.
+        assert_eq!(l.limiter.len(), MAX_CLIENTS);
+        assert!(l.admit("new", t0 + Duration::from_millis(9)).is_err());
         assert!(l.admit("newer", t0 + Duration::from_secs(11)).is_ok());
-        assert_eq!(l.clients.len(), 1);
+        assert_eq!(l.limiter.len(), MAX_CLIENTS);
     }
 
     #[test]

@@ -49,11 +49,8 @@ pub(crate) fn launch_api(
     };
     let addr = format!("{}:{}", config.host, config.port);
     tracing::info!("HTTP API on http://{addr} (peer id {me})");
-    let app = api::router(api_state)
-        .merge(api::inference::routes(inference.service.clone()))
-        .merge(api::inference_channels::routes(
-            inference.settlement.clone(),
-        ))
+    let routes = (inference.service.clone(), inference.settlement.clone());
+    let app = api::app(api_state, Some(routes))
         // gzip for clients that ask (`/chain/blocks` pages to syncing nodes); the fastest
         // level, as sync is CPU-bound on a fast link (benches/chain_pages.rs).
         .layer(

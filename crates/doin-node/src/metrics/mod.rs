@@ -71,6 +71,9 @@ pub fn render(s: &ApiState) -> String {
 }
 
 /// `GET /metrics`.
+#[utoipa::path(get, path = "/metrics", tag = "node",
+    summary = "Counters, gauges and histograms in the Prometheus text format 0.0.4",
+    responses((status = 200, description = "the exposition", content_type = "text/plain; version=0.0.4", body = String)))]
 pub async fn metrics(State(s): State<ApiState>) -> impl IntoResponse {
     ([(header::CONTENT_TYPE, CONTENT_TYPE)], render(&s))
 }
