@@ -68,7 +68,7 @@ pub(crate) fn launch_inference(
     })
 }
 
-/// Starts the inference log's retention (after the API is up, as before).
+/// Starts the inference log's retention ([`crate::inference::enforce_retention`]).
 pub(crate) fn launch_retention(
     config: &NodeConfig,
     inference: &InferenceComponent,
