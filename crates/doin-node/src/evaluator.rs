@@ -13,8 +13,6 @@ use doin_consensus::params::DomainParams;
 use doin_consensus::quorum::synthetic_seed;
 use doin_consensus::vote::QuorumVote;
 use doin_primitives::identity::Identity;
-use doin_primitives::Timestamp;
-use tokio::sync::watch;
 
 use crate::peers::PeerSet;
 use crate::plugins::EvaluatorPlugins;
@@ -35,7 +33,7 @@ pub struct EvaluatorWorker {
     /// Plugins per evaluator domain.
     pub domains: BTreeMap<String, EvaluatorPlugins>,
     /// Fires at shutdown.
-    pub stop: watch::Receiver<bool>,
+    pub stop: crate::stop::StopToken,
     /// The runtime (to wait on the queue from this thread).
     pub runtime: tokio::runtime::Handle,
     /// Other nodes whose queues this evaluator pulls from.
@@ -45,6 +43,8 @@ pub struct EvaluatorWorker {
     /// The chain: its base fee for the claim's stake, and the pool this evaluator's votes
     /// go to for gossip ([`crate::evidence`]); `None` checks stakes at the lowest base fee.
     pub chain: Option<crate::chain_service::ChainHandle>,
+    /// Wall time for the votes it signs.
+    pub clock: crate::clock::SharedClock,
 }
 
 /// Whether a verification task may be evaluated at all: its domain is one of the chain's
@@ -67,7 +67,7 @@ impl EvaluatorWorker {
             .build()
             .unwrap_or_default();
         let mut last_remote_poll = std::time::Instant::now();
-        while !crate::node::stopping(&self.stop) {
+        while !crate::stop::stopping(&self.stop) {
             let Some(task) = self.queue.claim_next(&me, &domains) else {
                 if last_remote_poll.elapsed() >= REMOTE_POLL {
                     last_remote_poll = std::time::Instant::now();
@@ -237,7 +237,7 @@ impl EvaluatorWorker {
             verified_performance: performance,
             synthetic_seed: seed,
             synthetic_data_hash: data.data_hash,
-            timestamp: Timestamp::now_utc(),
+            timestamp: self.clock.now(),
             seal: None,
         };
         Ok(vote.sealed(&self.identity))
@@ -250,6 +250,7 @@ mod tests {
     use crate::task_queue::{TaskKind, TaskState};
     use doin_primitives::map;
     use doin_primitives::value::{Map, Value};
+    use doin_primitives::Timestamp;
 
     fn task(parameters: Map) -> QueuedTask {
         QueuedTask {

@@ -17,7 +17,6 @@ use doin_primitives::identity::Identity;
 use doin_primitives::models::message::{Message, MessageType};
 use doin_primitives::models::payload::{Payload, TaskCompleted};
 use doin_primitives::value::{Map, Value};
-use doin_primitives::Timestamp;
 use tokio::sync::{mpsc, watch};
 
 use crate::chain_service::ChainHandle;
@@ -63,6 +62,7 @@ pub async fn gossip_votes(
     identity: Arc<Identity>,
     mut outbox: mpsc::Receiver<Value>,
     mut stop: watch::Receiver<bool>,
+    clock: crate::clock::SharedClock,
 ) {
     loop {
         let pair = tokio::select! {
@@ -85,7 +85,7 @@ pub async fn gossip_votes(
             optimae_id: Some(vote.optimae_id.clone()),
             extra: pair.into_iter().collect::<Map>(),
         });
-        let mut message = Message::new(identity.peer_id(), Timestamp::now_utc(), &payload);
+        let mut message = Message::new(identity.peer_id(), clock.now(), &payload);
         message.sign(&identity);
         crate::metrics::METRICS.gossip_published.inc();
         if let Err(e) = net.publish(message).await {

@@ -5,8 +5,16 @@
 //! storage, the network and the plugins.
 //!
 //! Bird's eye view:
+//! * [`node`] — a running node: [`node::start`] (or [`node::NodeBuilder`], which swaps in
+//!   plugins, inference payment or a clock) launches each component with its own
+//!   function (the private `launch` module: chain, stats, workers, inference, HTTP API)
+//!   from the typed config, hands every worker the stop token ([`stop`]) and the clock
+//!   ([`clock`]), and [`node::RunningNode::shutdown`] stops them within a few seconds.
 //! * [`config`] — the reference's JSON config keys, defaults, validation, embedded defaults.
 //! * [`cli`] — the reference's command-line flags, applied over the config.
+//! * [`clock`] — the wall clock the node reads protocol time from: the system's, or a
+//!   manual one a test moves; [`stop`] — the stop token every worker honours, and
+//!   [`worker_runtime`] — how worker threads wait on the runtime only while the node runs.
 //! * [`anchor`] — external checkpoint anchors: the file, HTTP and PostgreSQL sinks, the
 //!   publisher, and the read-back enforced at start-up (rules in `doin_consensus::anchor`).
 //! * [`optimizer_loop`] — a domain's optimizer rounds with island migration (each round
@@ -18,6 +26,8 @@
 //!   [`channel_pool`] (pending payment-channel operations, the same way) and the
 //!   [`commitment_pool`] (optimizers' commitments waiting for a block; commitment blocks);
 //!   [`mint_schedule`] — when it mints (work blocks spaced and staggered on a network).
+//!   One file per part: its handle, the command loop, import of peers' blocks, minting,
+//!   the pools and their relays, quorum plans, anchoring, opening `chain.db`.
 //! * [`network`] — gossip: block announcements, transfers, votes with their claims, peer
 //!   endpoints; [`channel_gossip`] — channel operations; [`commitment_gossip`] —
 //!   commitments.
@@ -34,6 +44,9 @@
 //!   [`inference::PaymentCheck`]: by default [`inference::ChannelPayment`], payment-channel
 //!   vouchers booked with each request; [`inference::settlement`] closes paid channels and
 //!   its watcher disputes a client's stale close and settles, on its own.
+//!
+//! With the `testing` feature (on for this crate's own tests and benches), `testnet` runs
+//! N whole nodes in one process for multi-node tests; it is not part of the node.
 
 pub mod anchor;
 pub mod api;
@@ -42,6 +55,7 @@ pub mod chain_service;
 pub mod channel_gossip;
 pub mod channel_pool;
 pub mod cli;
+pub mod clock;
 pub mod commitment_gossip;
 pub mod commitment_pool;
 pub mod config;
@@ -53,6 +67,7 @@ pub mod http_body;
 pub mod http_server;
 pub mod import_reference;
 pub mod inference;
+mod launch;
 pub mod mempool;
 pub mod metrics;
 pub mod migration;
@@ -67,10 +82,12 @@ pub mod progress;
 pub mod proposals;
 pub mod rate_window;
 pub mod stats;
+pub mod stop;
 pub mod sync;
 pub mod task_queue;
+#[cfg(any(test, feature = "testing"))]
 pub mod testnet;
 pub mod view;
 pub mod wallet;
-pub mod wallet_channel;
+pub use wallet::channel as wallet_channel;
 pub mod worker_runtime;

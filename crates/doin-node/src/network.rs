@@ -37,10 +37,10 @@ use doin_primitives::models::message::{Message, MessageType};
 use doin_primitives::models::payload::{BlockAnnouncement, ChainStatus, Payload};
 use doin_primitives::models::{ChannelOp, Transfer, WireModel};
 use doin_primitives::value::Map;
-use doin_primitives::Timestamp;
 use tokio::sync::{mpsc, watch};
 
 use crate::chain_service::{ChainHandle, SubmitTransferError};
+use crate::clock::SharedClock;
 use crate::config::NodeConfig;
 use crate::mempool::MempoolError;
 use crate::peers::PeerSet;
@@ -89,6 +89,7 @@ pub fn start(
     chain: ChainHandle,
     migrants: crate::migration::MigrantBoard,
     stop: watch::Receiver<bool>,
+    clock: SharedClock,
 ) -> anyhow::Result<(NetHandle, Vec<tokio::task::JoinHandle<()>>)> {
     let (net, deliveries) = doin_net::service::spawn(net_config(config, identity.peer_id()))?;
     let mut tasks = vec![
@@ -106,6 +107,7 @@ pub fn start(
             identity.clone(),
             chain.clone(),
             stop.clone(),
+            clock.clone(),
         )),
     ];
     if let Some(outbox) = chain.rejections().take_outbox() {
@@ -114,6 +116,7 @@ pub fn start(
             identity.clone(),
             outbox,
             stop.clone(),
+            clock.clone(),
         )));
     }
     // What is submitted here is gossiped: channel operations, commitments, transfers.
@@ -122,6 +125,7 @@ pub fn start(
         identity,
         chain: chain.clone(),
         stop,
+        clock,
     };
     if let Some(rx) = chain.take_channel_relay() {
         tasks.push(relay.spawn(
@@ -265,6 +269,7 @@ async fn announce_blocks(
     identity: Arc<Identity>,
     chain: ChainHandle,
     mut stop: watch::Receiver<bool>,
+    clock: SharedClock,
 ) {
     let mut views = chain.watch();
     let mut last = views.borrow().tip_hash.clone();
@@ -294,7 +299,7 @@ async fn announce_blocks(
             threshold: tip.threshold,
             extra: Map::new(),
         });
-        let mut message = Message::new(identity.peer_id(), Timestamp::now_utc(), &payload);
+        let mut message = Message::new(identity.peer_id(), clock.now(), &payload);
         message.sign(&identity);
         crate::metrics::METRICS.gossip_published.inc();
         if let Err(e) = net.publish(message).await {
@@ -304,11 +309,14 @@ async fn announce_blocks(
 }
 
 /// What [`gossip_relayed`] needs besides the items, for each kind of item relayed.
+#[derive(Clone)]
 struct Relay {
     net: NetHandle,
     identity: Arc<Identity>,
     chain: ChainHandle,
     stop: watch::Receiver<bool>,
+    /// Stamps the messages it signs.
+    clock: SharedClock,
 }
 
 impl Relay {
@@ -319,15 +327,7 @@ impl Relay {
         key: &'static str,
         id: fn(&T) -> String,
     ) -> tokio::task::JoinHandle<()> {
-        tokio::spawn(gossip_relayed(
-            self.net.clone(),
-            self.identity.clone(),
-            self.chain.clone(),
-            rx,
-            self.stop.clone(),
-            key,
-            id,
-        ))
+        tokio::spawn(gossip_relayed(self.clone(), rx, key, id))
     }
 }
 
@@ -335,15 +335,19 @@ impl Relay {
 /// channel operations, commitments): each item rides under `key` in the extra fields of a
 /// sealed `chain_status` message on the `blocks` topic, which reference nodes ignore. `id`
 /// names an item in the log when it cannot be published.
-pub(crate) async fn gossip_relayed<T: WireModel>(
-    net: NetHandle,
-    identity: Arc<Identity>,
-    chain: ChainHandle,
+async fn gossip_relayed<T: WireModel>(
+    r: Relay,
     mut relay: mpsc::Receiver<T>,
-    mut stop: watch::Receiver<bool>,
     key: &'static str,
     id: fn(&T) -> String,
 ) {
+    let Relay {
+        net,
+        identity,
+        chain,
+        mut stop,
+        clock,
+    } = r;
     loop {
         let item = tokio::select! {
             item = relay.recv() => match item { Some(item) => item, None => return },
@@ -359,7 +363,7 @@ pub(crate) async fn gossip_relayed<T: WireModel>(
             finalized_height: view.finalized_height,
             extra,
         });
-        let mut message = Message::new(identity.peer_id(), Timestamp::now_utc(), &payload);
+        let mut message = Message::new(identity.peer_id(), clock.now(), &payload);
         message.sign(&identity);
         crate::metrics::METRICS.gossip_published.inc();
         if let Err(e) = net.publish(message).await {

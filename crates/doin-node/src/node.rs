@@ -9,8 +9,12 @@
 //! * thread `optimize:<domain>` — [`crate::optimizer_loop`], one per optimizing domain;
 //! * tokio tasks — the HTTP server ([`crate::http_server`] serving [`crate::api`]),
 //!   [`crate::progress`] and the inference log's retention.
+//!
+//! Each component is launched by its own function (the crate's `launch` module) from the
+//! typed config; every worker gets the node's stop token ([`crate::stop`]), which fires
+//! before the runtime ends, and the node's clock ([`crate::clock`]: the system's, unless
+//! [`NodeBuilder::clock`] swaps one in).
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,18 +22,21 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use doin_plugins::PluginRegistry;
 use doin_primitives::identity::Identity;
-use tokio::sync::watch;
 
-use crate::api::{self, ApiState, DomainInfo, NodeInfo};
-use crate::chain_params::chain_params;
-use crate::chain_service::{self, ReaderPool};
+use crate::api::BlockSource;
+use crate::chain_service::ReaderPool;
+use crate::clock::SharedClock;
 use crate::config::NodeConfig;
-use crate::evaluator::EvaluatorWorker;
-use crate::inference::{ChannelPayment, PaymentCheck};
-use crate::optimizer_loop::OptimizerLoop;
-use crate::plugins::{evaluator_plugins, optimizer_plugin, plugin_config};
+use crate::inference::PaymentCheck;
+use crate::launch;
+use crate::migration::MigrantBoard;
+use crate::peers::PeerSet;
+use crate::stop::StopSignal;
 use crate::task_queue::TaskQueue;
 use crate::view::DomainBoard;
+
+// Kept at its old path for callers; workers use `crate::stop` directly.
+pub use crate::stop::stopping;
 
 /// How long shutdown may take before the node exits anyway (SQLite is crash-safe).
 const SHUTDOWN_BUDGET: Duration = Duration::from_millis(4500);
@@ -44,13 +51,9 @@ const CHAIN_FILES: [&str; 6] = [
     "olap.db-shm",
 ];
 
-/// Where `chain.db` lives.
+/// Where `chain.db` lives ([`NodeConfig::chain_db_path`]).
 pub fn chain_db_path(config: &NodeConfig) -> PathBuf {
-    if config.db_path.is_empty() {
-        config.data_dir.join("chain.db")
-    } else {
-        PathBuf::from(&config.db_path)
-    }
+    config.chain_db_path()
 }
 
 fn reset_chain(data_dir: &Path) -> anyhow::Result<()> {
@@ -62,17 +65,6 @@ fn reset_chain(data_dir: &Path) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-fn rng_seed_of(peer_id: &str) -> u64 {
-    let d = doin_primitives::hash::sha256(peer_id.as_bytes());
-    u64::from_be_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]])
-}
-
-/// Whether a component should stop: shutdown was asked for, or the node that owns the
-/// signal is gone.
-pub fn stopping(stop: &watch::Receiver<bool>) -> bool {
-    *stop.borrow() || stop.has_changed().is_err()
 }
 
 /// Waits for SIGINT or SIGTERM.
@@ -119,7 +111,7 @@ pub struct RunningNode {
     pub chain: crate::chain_service::ChainHandle,
     /// Its network service.
     pub net: doin_net::service::NetHandle,
-    stop_tx: watch::Sender<bool>,
+    stop_tx: StopSignal,
     threads: Vec<std::thread::JoinHandle<()>>,
     chain_thread: std::thread::JoinHandle<()>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -171,35 +163,173 @@ impl RunningNode {
 
 /// Starts every component of a node and returns once its API listens.
 pub async fn start(config: NodeConfig) -> anyhow::Result<RunningNode> {
-    start_with_plugins(config, PluginRegistry::with_builtins()).await
+    NodeBuilder::new(config).start().await
 }
 
 /// [`start`] with the plugins of `registry` instead of the built-in ones (an embedding
 /// application's own domains, or a test's deliberately faulty plugins). Inference is paid
-/// through payment channels ([`ChannelPayment`]).
+/// through payment channels ([`crate::inference::ChannelPayment`]).
 pub async fn start_with_plugins(
     config: NodeConfig,
     registry: PluginRegistry,
 ) -> anyhow::Result<RunningNode> {
-    start_inner(config, registry, None).await
+    NodeBuilder::new(config).plugins(registry).start().await
 }
 
 /// [`start_with_plugins`] with `payment` deciding whether inference requests are paid for
-/// instead of [`ChannelPayment`] ([`crate::inference::FreeInference`] serves every
-/// request free).
+/// instead of [`crate::inference::ChannelPayment`] ([`crate::inference::FreeInference`]
+/// serves every request free).
 pub async fn start_with_payment(
     config: NodeConfig,
     registry: PluginRegistry,
     payment: Arc<dyn PaymentCheck>,
 ) -> anyhow::Result<RunningNode> {
-    start_inner(config, registry, Some(payment)).await
+    NodeBuilder::new(config)
+        .plugins(registry)
+        .payment(payment)
+        .start()
+        .await
 }
 
-async fn start_inner(
-    mut config: NodeConfig,
+/// A node to start: its config, and the parts an embedding application or a test swaps in
+/// (by default the built-in plugins, inference paid through payment channels, and the
+/// system clock).
+pub struct NodeBuilder {
+    config: NodeConfig,
     registry: PluginRegistry,
     payment: Option<Arc<dyn PaymentCheck>>,
-) -> anyhow::Result<RunningNode> {
+    clock: SharedClock,
+}
+
+impl NodeBuilder {
+    /// A node from `config` with the defaults.
+    pub fn new(config: NodeConfig) -> Self {
+        NodeBuilder {
+            config,
+            registry: PluginRegistry::with_builtins(),
+            payment: None,
+            clock: crate::clock::system(),
+        }
+    }
+
+    /// Runs the plugins of `registry` instead of the built-in ones.
+    pub fn plugins(mut self, registry: PluginRegistry) -> Self {
+        self.registry = registry;
+        self
+    }
+
+    /// Decides with `payment` whether inference requests are paid for.
+    pub fn payment(mut self, payment: Arc<dyn PaymentCheck>) -> Self {
+        self.payment = Some(payment);
+        self
+    }
+
+    /// Reads protocol time from `clock` (a [`crate::clock::ManualClock`] in a test).
+    pub fn clock(mut self, clock: SharedClock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Starts every component and returns once the API listens.
+    pub async fn start(self) -> anyhow::Result<RunningNode> {
+        start_inner(self).await
+    }
+}
+
+async fn start_inner(node: NodeBuilder) -> anyhow::Result<RunningNode> {
+    let NodeBuilder {
+        mut config,
+        registry,
+        payment,
+        clock,
+    } = node;
+    let listener = bind(&mut config).await?;
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
+    if config.reset_chain {
+        reset_chain(&config.data_dir)?;
+    }
+    let identity = Arc::new(Identity::load_or_generate(&config.identity_path())?);
+    let checked = launch::chain::open_chain(&config, identity.peer_id()).await?;
+    let (stop_tx, stop) = crate::stop::stop_signal();
+    let stats = launch::stats::launch_stats(&config, &checked.db_path, &stop).await?;
+    let chain =
+        launch::chain::launch_chain(&config, checked, &identity, &stats.handle, clock.clone());
+    let queue = Arc::new(TaskQueue::new());
+    let board = DomainBoard::default();
+    let runtime = tokio::runtime::Handle::current();
+    let eval_domains = launch::workers::evaluator_domains(&config, &registry)?;
+    let peers = PeerSet::new(&config.bootstrap_peers);
+    let migrants = MigrantBoard::default();
+    let (net, net_tasks) = crate::network::start(
+        &config,
+        identity.clone(),
+        peers.clone(),
+        chain.handle.clone(),
+        migrants.clone(),
+        stop.clone(),
+        clock.clone(),
+    )?;
+    let shared = launch::Shared {
+        config: &config,
+        registry: &registry,
+        params: &chain.params,
+        identity: &identity,
+        chain: &chain.handle,
+        queue: &queue,
+        board: &board,
+        peers: &peers,
+        net: &net,
+        stats: &stats.handle,
+        migrants: &migrants,
+        stop: &stop,
+        clock: &clock,
+        runtime: &runtime,
+    };
+    let mut threads = Vec::new();
+    threads.extend(launch::workers::launch_evaluator(&shared, eval_domains)?);
+    threads.extend(launch::workers::launch_optimizers(&shared)?);
+    let mut inference = launch::inference::launch_inference(&shared, payment)?;
+    threads.extend(inference.thread.take());
+    let blocks: Arc<dyn BlockSource> = Arc::new(ReaderPool::new(&chain.db_path));
+    let sync = tokio::spawn(crate::peers::sync_loop(
+        peers.clone(),
+        chain.handle.clone(),
+        blocks.clone(),
+        stop.clone(),
+    ));
+    let server = launch::api::launch_api(&shared, listener, blocks, &inference);
+    let retention = launch::inference::launch_retention(&config, &inference, &stop);
+    let progress = tokio::spawn(crate::progress::run(
+        board.clone(),
+        chain.handle.watch(),
+        stop.clone(),
+    ));
+
+    let mut tasks = vec![progress, sync];
+    tasks.append(&mut inference.tasks);
+    tasks.push(retention);
+    tasks.extend(net_tasks);
+    tasks.extend(chain.anchor_publisher);
+    Ok(RunningNode {
+        port: config.port,
+        peer_id: identity.peer_id().to_owned(),
+        peers,
+        chain: chain.handle,
+        stop_tx,
+        threads,
+        chain_thread: chain.thread,
+        tasks,
+        net,
+        server,
+        stats: stats.handle,
+        pg_sync: stats.pg_sync,
+    })
+}
+
+/// Listens on the configured host and port; with port 0, `config.port` becomes the port
+/// the system chose.
+async fn bind(config: &mut NodeConfig) -> anyhow::Result<tokio::net::TcpListener> {
     let addr = format!("{}:{}", config.host, config.port);
     let listener = tokio::net::TcpListener::bind(&addr)
         .await
@@ -207,284 +337,46 @@ async fn start_inner(
             format!("cannot listen on {addr}: is another node using the port? (set --port)")
         })?;
     config.port = listener.local_addr()?.port();
-    let addr = format!("{}:{}", config.host, config.port);
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
-    if config.reset_chain {
-        reset_chain(&config.data_dir)?;
-    }
-    let identity = Arc::new(Identity::load_or_generate(&config.identity_path())?);
-    let me = identity.peer_id().to_owned();
-    let params = chain_params(&config);
-    let db_path = chain_db_path(&config);
-    let started = Instant::now();
-    let opened = tokio::task::spawn_blocking({
-        let db_path = db_path.clone();
-        let params = params.clone();
-        move || chain_service::open_chain(&db_path, &params)
-    })
-    .await??;
-    tracing::info!(
-        peer_id = %me,
-        height = opened.state.height(),
-        params_hash = %params.params_hash(),
-        replay_ms = started.elapsed().as_millis() as u64,
-        "chain opened from {}",
-        db_path.display()
-    );
-    let chain_id = params.params_hash();
-    let sinks = crate::anchor::AnchorSinks::from_config(&config);
-    let anchors = sinks
-        .load(&chain_id)
+    Ok(listener)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+    use doin_primitives::Timestamp;
+
+    /// A whole node handed a manual clock reads protocol time from it: its first block (the
+    /// commitment block of its first optimae) carries the clock's time, not the system's.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_node_on_a_manual_clock_stamps_its_blocks_with_it() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let mut config = crate::testnet::minting_template(0, 0.0);
+        config.host = "127.0.0.1".into();
+        config.port = 0;
+        config.data_dir = dir.path().to_path_buf();
+        let db = config.chain_db_path();
+        let t0 = Timestamp::from_unix_secs(1_767_225_600);
+        let clock = ManualClock::new(t0);
+        let node = NodeBuilder::new(config)
+            .clock(clock.shared())
+            .start()
+            .await
+            .expect("the node starts");
+        let mut views = node.chain.watch();
+        tokio::time::timeout(
+            Duration::from_secs(60),
+            views.wait_for(|v| v.tip_index >= 1),
+        )
         .await
-        .context("reading back the published anchors")?;
-    if !anchors.is_empty() {
-        let hashes = opened
-            .store
-            .block_hashes(0, opened.state.height() as i64)
-            .context("reading the stored block hashes")?;
-        let hashes: Vec<&str> = hashes.iter().map(|(_, h)| h.as_str()).collect();
-        doin_consensus::anchor::check_chain(&anchors, &hashes).map_err(|e| {
-            anyhow::anyhow!(
-                "{} contradicts a published anchor: {e}; start with --reset-chain to sync a chain that agrees",
-                db_path.display()
-            )
-        })?;
-        tracing::info!(
-            anchors = anchors.len(),
-            last = anchors.last_height(),
-            "published anchors enforced"
-        );
+        .expect("a block within a minute")
+        .expect("the chain service runs");
+        drop(views);
+        let first = ReaderPool::new(&db)
+            .block(1)
+            .expect("the store reads")
+            .expect("block 1 is stored");
+        assert_eq!(first.header.timestamp.unix_micros(), t0.unix_micros());
+        node.shutdown().await;
     }
-    if opened.state.is_solo() {
-        tracing::info!(
-            "solo chain: this node verifies its own optimae on independently seeded synthetic data"
-        );
-    }
-
-    // Experiment stats: CSV + OLAP, caught up with the stored chain before new blocks come.
-    let stats = crate::stats::open(&config)?;
-    let caught_up = tokio::task::spawn_blocking({
-        let stats = stats.clone();
-        let db_path = db_path.clone();
-        move || crate::stats::catch_up(&stats, &db_path)
-    })
-    .await??;
-    tracing::info!(blocks_read = caught_up, olap = %stats.olap_path().display(), csv = %config.stats_file_path().display(), "experiment stats open");
-
-    let (stop_tx, stop) = watch::channel(false);
-    let pg_sync = crate::stats::spawn_pg_sync(&config, stop.clone())?;
-    let mut anchoring = chain_service::Anchoring {
-        anchors,
-        interval: u64::from(config.external_anchor_interval),
-        publish: None,
-    };
-    let mut anchor_publisher = None;
-    if anchoring.interval > 0 && !sinks.is_empty() {
-        let (tx, rx) = tokio::sync::mpsc::channel(crate::anchor::PUBLISH_QUEUE);
-        anchoring.publish = Some(tx);
-        anchor_publisher = Some(tokio::spawn(crate::anchor::publish(
-            sinks,
-            chain_id,
-            me.clone(),
-            rx,
-        )));
-    }
-    let (chain, chain_thread) = chain_service::spawn_with(
-        opened,
-        identity.clone(),
-        Some(stats.clone()),
-        anchoring,
-        crate::mempool::MempoolConfig {
-            capacity: config.fee_config.mempool_size_limit.max(1),
-            rate_limit: config.fee_config.rate_limit_max_tx,
-        },
-    );
-    let queue = Arc::new(TaskQueue::new());
-    let board = DomainBoard::default();
-    let runtime = tokio::runtime::Handle::current();
-
-    // Evaluator worker: every evaluating domain, and every optimizing one (its own optimae
-    // are verified locally when the quorum falls back to the optimizer).
-    let mut eval_domains = BTreeMap::new();
-    for role in config.domains.iter().filter(|d| d.evaluate || d.optimize) {
-        let plugins = evaluator_plugins(&registry, role)
-            .with_context(|| format!("domain {}: evaluator plugins", role.domain_id))?;
-        eval_domains.insert(role.domain_id.clone(), plugins);
-    }
-    let peers = crate::peers::PeerSet::new(&config.bootstrap_peers);
-    let migrants = crate::migration::MigrantBoard::default();
-    let (net, net_tasks) = crate::network::start(
-        &config,
-        identity.clone(),
-        peers.clone(),
-        chain.clone(),
-        migrants.clone(),
-        stop.clone(),
-    )?;
-    let mut threads = Vec::new();
-    if !eval_domains.is_empty() {
-        let worker = EvaluatorWorker {
-            identity: identity.clone(),
-            queue: queue.clone(),
-            domains: eval_domains,
-            stop: stop.clone(),
-            runtime: runtime.clone(),
-            peers: peers.clone(),
-            rules: params
-                .domains
-                .iter()
-                .map(|d| (d.domain_id.clone(), d.clone()))
-                .collect(),
-            chain: Some(chain.clone()),
-        };
-        threads.push(
-            std::thread::Builder::new()
-                .name("evaluator".into())
-                .spawn(move || worker.run())?,
-        );
-    }
-    for role in config.domains.iter().filter(|d| d.optimize) {
-        let optimizer = optimizer_plugin(&registry, role, rng_seed_of(&me))
-            .with_context(|| format!("domain {}: optimizer plugin", role.domain_id))?;
-        let cfg = plugin_config(role, &role.optimization_config)
-            .with_context(|| format!("domain {}: optimization_config", role.domain_id))?;
-        let round_interval = role
-            .optimization_config
-            .get("round_interval_seconds")
-            .and_then(serde_json::Value::as_f64)
-            .filter(|s| s.is_finite() && *s >= 0.0)
-            .unwrap_or(0.0);
-        let lp = OptimizerLoop {
-            domain_id: role.domain_id.clone(),
-            optimizer,
-            higher_is_better: role.higher_is_better,
-            target_performance: role.target_performance,
-            round_interval,
-            optimization_config_hash: doin_primitives::hash::content_id(
-                &doin_primitives::value::Value::Object(cfg),
-            ),
-            identity: identity.clone(),
-            chain: chain.clone(),
-            queue: queue.clone(),
-            board: board.clone(),
-            stop: stop.clone(),
-            runtime: runtime.clone(),
-            peers: peers.clone(),
-            net: Some(net.clone()),
-            quorum_timeout: crate::optimizer_loop::quorum_timeout(config.eval_poll_interval),
-            stats: Some(crate::stats::LoopStats::new(stats.clone(), role, &me)),
-            migrants: migrants.clone(),
-        };
-        threads.push(
-            std::thread::Builder::new()
-                .name(format!("optimize:{}", role.domain_id))
-                .spawn(move || lp.run())?,
-        );
-    }
-
-    let (inference, inference_thread) = crate::inference::launch(crate::inference::Launch {
-        config: &config,
-        params: &params,
-        registry: &registry,
-        peer_id: &me,
-        queue: queue.clone(),
-        chain: chain.watch(),
-        payment: payment.unwrap_or_else(|| {
-            Arc::new(ChannelPayment::new(&me, chain.downgrade(), runtime.clone()))
-        }),
-        stop: stop.clone(),
-    })?;
-    threads.extend(inference_thread);
-    // The receiver's side of paid inference: closes on request, disputes and settles.
-    let settlement = crate::inference::settlement::Settlement::new(
-        identity.clone(),
-        chain.downgrade(),
-        chain.watch(),
-        inference.clone(),
-    );
-    let watcher = tokio::spawn(settlement.clone().run(stop.clone()));
-
-    let info = NodeInfo {
-        peer_id: me.clone(),
-        port: config.port,
-        storage_backend: "sqlite".into(),
-        network_protocol: config.network_protocol.clone(),
-        fee_market_enabled: true,
-        domains: config
-            .domains
-            .iter()
-            .map(|d| DomainInfo {
-                domain_id: d.domain_id.clone(),
-                optimize: d.optimize,
-                evaluate: d.evaluate,
-                synthetic: d.has_synthetic_data,
-                target_performance: d.target_performance,
-            })
-            .collect(),
-        fleet_nodes: config.fleet_nodes.clone(),
-        started: Some(std::time::Instant::now()),
-    };
-    let blocks: Arc<dyn crate::api::BlockSource> = Arc::new(ReaderPool::new(&db_path));
-    let sync = tokio::spawn(crate::peers::sync_loop(
-        peers.clone(),
-        chain.clone(),
-        blocks.clone(),
-        stop.clone(),
-    ));
-    let api_state = ApiState {
-        chain: chain.watch(),
-        blocks,
-        peers: peers.clone(),
-        net: Some(net.clone()),
-        tasks: queue.clone(),
-        board: board.clone(),
-        info: Arc::new(info),
-        stats: Some(stats.clone()),
-        chain_service: Some(chain.downgrade()),
-    };
-    tracing::info!("HTTP API on http://{addr} (peer id {me})");
-    let retention = tokio::spawn(crate::inference::enforce_retention(
-        inference.clone(),
-        config.inference_retention.clone(),
-        stop.clone(),
-    ));
-    let app = api::app(api_state, Some((inference, settlement)))
-        // gzip for clients that ask (`/chain/blocks` pages to syncing nodes); the fastest
-        // level, as sync is CPU-bound on a fast link (benches/chain_pages.rs).
-        .layer(
-            tower_http::compression::CompressionLayer::new()
-                .quality(tower_http::CompressionLevel::Fastest),
-        );
-    let server = tokio::spawn(crate::http_server::serve(
-        listener,
-        app,
-        config.http_limits.clone(),
-        stop.clone(),
-    ));
-    let progress = tokio::spawn(crate::progress::run(
-        board.clone(),
-        chain.watch(),
-        stop.clone(),
-    ));
-
-    Ok(RunningNode {
-        port: config.port,
-        peer_id: me,
-        peers,
-        chain,
-        stop_tx,
-        threads,
-        chain_thread,
-        tasks: {
-            let mut t = vec![progress, sync, watcher, retention];
-            t.extend(net_tasks);
-            t.extend(anchor_publisher);
-            t
-        },
-        net,
-        server,
-        stats,
-        pg_sync,
-    })
 }

@@ -4,24 +4,20 @@
 //! A worker thread calls `Handle::block_on` to talk to async components. Left blocked there
 //! when the node stops, it would still be polling timers and sockets while the runtime shuts
 //! down, and tokio panics ("A Tokio 1.x context was found, but it is being shutdown").
-//! [`until_stopped`] races every such wait against the stop token, which fires (or whose
+//! [`until_stopped`] races every such wait against the stop token ([`crate::stop`]), which fires (or whose
 //! sender drops) before the runtime ends, so a worker leaves its wait first and sees the
 //! stop in its loop.
 
 use std::future::Future;
 
+use crate::stop::StopToken;
 use tokio::runtime::Handle;
-use tokio::sync::watch;
 
 /// Runs `fut` on `runtime` from a worker thread and returns its output, or `None` when the
 /// node is stopping: at once if it already is, else as soon as `stop` fires, abandoning
 /// `fut`.
-pub fn until_stopped<F: Future>(
-    runtime: &Handle,
-    stop: &watch::Receiver<bool>,
-    fut: F,
-) -> Option<F::Output> {
-    if crate::node::stopping(stop) {
+pub fn until_stopped<F: Future>(runtime: &Handle, stop: &StopToken, fut: F) -> Option<F::Output> {
+    if crate::stop::stopping(stop) {
         return None;
     }
     let mut stop = stop.clone();
@@ -47,7 +43,7 @@ mod tests {
             .enable_all()
             .build()
             .expect("runtime");
-        let (tx, rx) = watch::channel(false);
+        let (tx, rx) = crate::stop::stop_signal();
         assert_eq!(until_stopped(rt.handle(), &rx, async { 7 }), Some(7));
         let handle = rt.handle().clone();
         let waiting = std::thread::spawn(move || {
@@ -58,7 +54,7 @@ mod tests {
         let _ = tx.send(true);
         assert_eq!(waiting.join().expect("joined"), None);
         // A dropped stop sender counts as a stop too.
-        let (tx, rx) = watch::channel(false);
+        let (tx, rx) = crate::stop::stop_signal();
         drop(tx);
         assert_eq!(until_stopped(rt.handle(), &rx, async { 7 }), None);
     }

@@ -85,7 +85,7 @@ pub fn launch(
         plugins,
         stop: l.stop,
         runtime: tokio::runtime::Handle::current(),
-        provenance: super::Provenance::new(crate::node::chain_db_path(l.config)),
+        provenance: super::Provenance::new(l.config.chain_db_path()),
     };
     let thread = std::thread::Builder::new()
         .name("inference".into())

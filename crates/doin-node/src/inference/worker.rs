@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 
 use doin_plugins::Evaluator;
 use doin_primitives::{Timestamp, Value};
-use tokio::sync::watch;
 
 use super::{InferenceService, COUNTERS};
 use crate::task_queue::{Completion, QueuedTask, TaskKind};
@@ -24,7 +23,7 @@ pub struct InferenceWorker {
     /// Each served domain's inference plugin.
     pub plugins: BTreeMap<String, Box<dyn Evaluator>>,
     /// Fires at shutdown.
-    pub stop: watch::Receiver<bool>,
+    pub stop: crate::stop::StopToken,
     /// The runtime (to wait on the queue from this thread).
     pub runtime: tokio::runtime::Handle,
     /// Finds the optimae behind the served parameters.
@@ -37,7 +36,7 @@ impl InferenceWorker {
         let domains: Vec<String> = self.plugins.keys().cloned().collect();
         let me = self.service.peer_id().to_owned();
         let queue = self.service.queue.clone();
-        while !crate::node::stopping(&self.stop) {
+        while !crate::stop::stopping(&self.stop) {
             let Some(task) = queue.claim_next_of(TaskKind::InferenceRequest, &me, &domains) else {
                 let queue = queue.clone();
                 let _ = crate::worker_runtime::until_stopped(&self.runtime, &self.stop, async {
@@ -135,6 +134,7 @@ mod tests {
     use doin_plugins::{DomainMetadata, PluginError, SyntheticData};
     use doin_primitives::{map, Map};
     use std::collections::BTreeSet;
+    use tokio::sync::watch;
 
     /// Answers after `delay`, with the parameters it was given.
     struct Slow(Duration);

@@ -21,7 +21,6 @@ use std::sync::Arc;
 use tokio::sync::OwnedSemaphorePermit;
 
 use doin_primitives::models::Block;
-use doin_primitives::Timestamp;
 
 use super::budget::SyncBudget;
 use super::page::check_page;
@@ -261,7 +260,7 @@ pub async fn sync_within<T: BlockTransport>(
         if page.blocks.is_empty() {
             break;
         }
-        let now = Timestamp::now_utc().unix_micros();
+        let now = chain.clock().now_micros();
         let (good, refusal) = match check_page(from, to, &parent, &page.blocks, now) {
             Ok(n) => (n, None),
             Err((n, e)) => (n, Some(e)),

@@ -1,10 +1,12 @@
 //! `doin-node wallet ...`: a key's address, an address's balance, and signed transfers sent
 //! to a node's HTTP API (`/balance/{address}`, `/fees`, `POST /transfers`); payment
-//! channels under `wallet channel` ([`crate::wallet_channel`]).
+//! channels under `wallet channel` ([`channel`]).
 //!
 //! Amounts on the command line are DOIN in decimal (`1.5`, at most 8 decimals), converted
 //! exactly to base units (1 DOIN = 10^8 units); the nonce and the fee default to what the
 //! node reports (the address's next nonce, the base fee plus the "normal" tip).
+
+pub mod channel;
 
 use anyhow::{bail, Context};
 use clap::Subcommand;
@@ -48,7 +50,7 @@ pub enum WalletCommand {
     Channel {
         /// The channel task.
         #[command(subcommand)]
-        command: crate::wallet_channel::ChannelCommand,
+        command: channel::ChannelCommand,
     },
 }
 
@@ -154,7 +156,7 @@ pub fn run(command: &WalletCommand, identity: &Identity) -> anyhow::Result<()> {
             println!("{body}");
         }
         WalletCommand::Channel { command } => {
-            crate::wallet_channel::run(command, identity, &client)?;
+            channel::run(command, identity, &client)?;
         }
     }
     Ok(())

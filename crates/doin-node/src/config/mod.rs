@@ -7,10 +7,15 @@
 //! file at all the node runs on [`NodeConfig::embedded_default`]: one built-in quadratic
 //! domain on a solo chain.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+
+mod domain_role;
+#[cfg(test)]
+mod tests;
+
+pub use domain_role::{DomainRole, IncentiveConfig, ResourceLimits};
 
 /// Why a config could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -213,138 +218,6 @@ impl Default for NodeConfig {
     }
 }
 
-/// One domain and this node's roles in it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(default)]
-pub struct DomainRole {
-    /// The domain's id (required).
-    pub domain_id: String,
-    /// Run the optimizer.
-    pub optimize: bool,
-    /// Evaluate others' optimae.
-    pub evaluate: bool,
-    /// Optimizer plugin name (`simple_quadratic` is the built-in quadratic domain).
-    pub optimization_plugin: String,
-    /// Evaluator plugin name.
-    pub inference_plugin: String,
-    /// Synthetic-data plugin name.
-    pub synthetic_data_plugin: String,
-    /// Optimizer settings.
-    pub optimization_config: serde_json::Map<String, serde_json::Value>,
-    /// Evaluator settings (falls back to `optimization_config`).
-    pub inference_config: serde_json::Map<String, serde_json::Value>,
-    /// Synthetic-data settings (falls back to `optimization_config`).
-    pub synthetic_data_config: serde_json::Map<String, serde_json::Value>,
-    /// `{name: [low, high]}` bounds on parameters.
-    pub param_bounds: BTreeMap<String, (f64, f64)>,
-    /// Whether the domain has synthetic data.
-    pub has_synthetic_data: bool,
-    /// `false` = the reference's auto-accept path.
-    pub synthetic_data_validation: bool,
-    /// Direction of the metric.
-    pub higher_is_better: bool,
-    /// Metric name injected into plugin configs.
-    pub metric_type: String,
-    /// Stop optimizing once the best reaches this.
-    pub target_performance: Option<f64>,
-    /// Limits on an evaluation.
-    pub resource_limits: ResourceLimits,
-    /// Reward curve settings.
-    pub incentive_config: IncentiveConfig,
-    /// Price of one inference request for this domain, base units (DOIN extension;
-    /// default 0). Reported to clients; collected by the node's payment check.
-    pub inference_price: u64,
-    /// The interpreter of the domain's external (`python:`) plugins, a program or
-    /// `[program, args…]`, set once for all four of them (optimizer, evaluator, synthetic
-    /// data, inference); a plugin config's own `plugin_command` overrides it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub plugin_command: Option<serde_json::Value>,
-    /// `{NAME: value}` added to the environment of all the domain's external plugins; a
-    /// plugin config's own `plugin_env` overrides it name by name.
-    #[serde(skip_serializing_if = "serde_json::Map::is_empty")]
-    pub plugin_env: serde_json::Map<String, serde_json::Value>,
-}
-
-impl Default for DomainRole {
-    fn default() -> Self {
-        DomainRole {
-            domain_id: String::new(),
-            optimize: false,
-            evaluate: false,
-            optimization_plugin: String::new(),
-            inference_plugin: String::new(),
-            synthetic_data_plugin: String::new(),
-            optimization_config: Default::default(),
-            inference_config: Default::default(),
-            synthetic_data_config: Default::default(),
-            param_bounds: BTreeMap::new(),
-            has_synthetic_data: false,
-            synthetic_data_validation: true,
-            higher_is_better: true,
-            metric_type: String::new(),
-            target_performance: None,
-            resource_limits: ResourceLimits::default(),
-            incentive_config: IncentiveConfig::default(),
-            inference_price: 0,
-            plugin_command: None,
-            plugin_env: Default::default(),
-        }
-    }
-}
-
-/// Limits on one evaluation (unknown keys are an error, as in the reference).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(default, deny_unknown_fields)]
-pub struct ResourceLimits {
-    /// Wall-clock seconds an evaluation may take.
-    pub max_training_seconds: f64,
-    /// Memory an evaluation may use.
-    pub max_memory_mb: f64,
-    /// Largest `epochs` parameter accepted.
-    pub max_epochs: u64,
-    /// Largest `batch_size` parameter accepted.
-    pub max_batch_size: u64,
-}
-
-impl Default for ResourceLimits {
-    fn default() -> Self {
-        ResourceLimits {
-            max_training_seconds: 3600.0,
-            max_memory_mb: 8192.0,
-            max_epochs: 5000,
-            max_batch_size: 512,
-        }
-    }
-}
-
-/// The reward curve of a verified result against its report.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(default)]
-pub struct IncentiveConfig {
-    /// Direction of the metric.
-    pub higher_is_better: bool,
-    /// Relative gap still rewarded.
-    pub tolerance_margin: f64,
-    /// Relative gain earning the full bonus.
-    pub bonus_threshold: f64,
-    /// Reward fraction at the tolerance edge.
-    pub min_reward_fraction: f64,
-    /// Largest bonus multiplier.
-    pub max_bonus_multiplier: f64,
-}
-
-impl Default for IncentiveConfig {
-    fn default() -> Self {
-        IncentiveConfig {
-            higher_is_better: true,
-            tolerance_margin: 0.10,
-            bonus_threshold: 0.05,
-            min_reward_fraction: 0.3,
-            max_bonus_multiplier: 1.2,
-        }
-    }
-}
-
 /// Fee market settings. The base fee rule itself is a consensus constant
 /// (`doin_consensus::fee_market`); of these keys only the mempool's are used.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -435,7 +308,7 @@ impl NodeConfig {
     /// The embedded defaults: one built-in quadratic domain that this node optimizes and
     /// evaluates, on a solo chain (quorum minimum 0) with 10-second blocks, SQLite storage.
     pub fn embedded_default() -> Self {
-        let text = include_str!("default_config.json");
+        let text = include_str!("../default_config.json");
         match Self::from_json(text, "<embedded default>") {
             Ok(loaded) => loaded.config,
             // The embedded file is pinned by a test; fall back to plain defaults regardless.
@@ -580,131 +453,6 @@ impl NodeConfig {
             p.to_path_buf()
         } else {
             self.data_dir.join(p)
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn reference_config(name: &str) -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../testdata/reference/configs")
-            .join(name)
-    }
-
-    #[test]
-    fn reference_example_configs_load_unchanged() {
-        for name in [
-            "quadratic_single_node.json",
-            "quadratic_node_a.json",
-            "quadratic_node_b.json",
-        ] {
-            let loaded = NodeConfig::load(&reference_config(name)).unwrap();
-            let c = loaded.config;
-            assert_eq!(c.domains.len(), 1, "{name}");
-            let d = &c.domains[0];
-            assert_eq!(d.domain_id, "quadratic");
-            assert_eq!(d.optimization_plugin, "simple_quadratic");
-            assert_eq!(d.target_performance, Some(-100.0));
-            assert_eq!(d.param_bounds.get("x"), Some(&(-20.0, 20.0)));
-            assert_eq!(c.target_block_time, 60.0);
-            assert_eq!(c.network_protocol, "flooding");
-            assert!(
-                loaded.ignored_keys.is_empty(),
-                "{name}: {:?}",
-                loaded.ignored_keys
-            );
-        }
-    }
-
-    #[test]
-    fn embedded_default_is_a_solo_quadratic_chain() {
-        let loaded =
-            NodeConfig::from_json(include_str!("default_config.json"), "embedded").unwrap();
-        assert!(loaded.ignored_keys.is_empty(), "{:?}", loaded.ignored_keys);
-        let c = loaded.config;
-        assert_eq!(c.port, 8470);
-        assert_eq!(c.quorum_min_evaluators, 0);
-        assert_eq!(c.storage_backend, "sqlite");
-        assert_eq!(c.domains.len(), 1);
-        assert!(c.domains[0].optimize && c.domains[0].evaluate);
-    }
-
-    #[test]
-    fn unknown_keys_are_reported_not_fatal() {
-        let loaded = NodeConfig::from_json(
-            r#"{"$doc": "x", "port": 9000, "domains": [{"domain_id": "d", "colour": 1}]}"#,
-            "t",
-        )
-        .unwrap();
-        assert_eq!(loaded.config.port, 9000);
-        assert_eq!(
-            loaded.ignored_keys,
-            vec!["$doc".to_owned(), "domains.0.colour".to_owned()]
-        );
-    }
-
-    #[test]
-    fn wrong_types_name_the_key() {
-        let err = NodeConfig::from_json(
-            r#"{"domains": [{"domain_id": "d", "target_performance": "high"}]}"#,
-            "t",
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(err.contains("domains[0].target_performance"), "{err}");
-        let err = NodeConfig::from_json(r#"{"port": "eighty"}"#, "t")
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("port"), "{err}");
-        let err = NodeConfig::from_json(r#"{"port": 70000}"#, "t")
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("port"), "{err}");
-        let err = NodeConfig::from_json(
-            r#"{"domains": [{"domain_id": "d", "resource_limits": {"max_gpus": 1}}]}"#,
-            "t",
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(err.contains("resource_limits"), "{err}");
-        let err = NodeConfig::from_json(r#"{"target_block_time": -1}"#, "t")
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("target_block_time"), "{err}");
-        let err = NodeConfig::from_json("{\"port\": 1", "t")
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("EOF"), "{err}");
-    }
-
-    #[test]
-    fn anchor_sink_keys_are_checked() {
-        let c = NodeConfig::from_json(
-            r#"{"data_dir": "d", "external_anchor_interval": 5, "anchor_file": "anchors.jsonl",
-                "anchor_url": "http://127.0.0.1:9/anchors", "anchor_postgres_table": "a_1"}"#,
-            "t",
-        )
-        .unwrap()
-        .config;
-        assert_eq!(c.external_anchor_interval, 5);
-        assert_eq!(c.anchor_file_path(), Some(PathBuf::from("d/anchors.jsonl")));
-        assert_eq!(NodeConfig::default().anchor_file_path(), None);
-        for (bad, key) in [
-            (
-                r#"{"anchor_postgres_table": "x; DROP TABLE y"}"#,
-                "anchor_postgres_table",
-            ),
-            (
-                r#"{"anchor_postgres_table": "1x"}"#,
-                "anchor_postgres_table",
-            ),
-            (r#"{"anchor_url": "ftp://h/x"}"#, "anchor_url"),
-        ] {
-            let err = NodeConfig::from_json(bad, "t").unwrap_err().to_string();
-            assert!(err.contains(key), "{err}");
         }
     }
 }

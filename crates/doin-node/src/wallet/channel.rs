@@ -15,7 +15,7 @@ use doin_primitives::identity::Identity;
 use doin_primitives::models::{ChannelAction, ChannelOp, ChannelUpdate, WireModel};
 use serde_json::Value;
 
-use crate::wallet::{get, parse_doin};
+use super::{get, parse_doin};
 
 /// Where and how an operation is submitted.
 #[derive(Debug, Args)]

@@ -1,0 +1,114 @@
+//! The chain service on a manual clock: when it mints, and the timestamps it stamps, follow
+//! the clock it is given, with no sleeping.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use doin_consensus::commitment::OptimaeCommitment;
+use doin_consensus::{ChainParams, DomainParams};
+use doin_primitives::identity::Identity;
+use doin_primitives::Timestamp;
+
+use super::{launch, open_chain, ChainHandle, ChainServiceConfig};
+use crate::clock::ManualClock;
+use crate::view::ChainView;
+
+/// 2026-01-01T00:00:00Z.
+const T0_SECS: i64 = 1_767_225_600;
+
+/// A network chain (one evaluator per quorum, so not solo) with one-second blocks.
+fn network_params() -> ChainParams {
+    let mut p = ChainParams::solo_default();
+    p.quorum_min_evaluators = 1;
+    p.target_block_time_secs = 1.0;
+    p.domains = vec![DomainParams::new("quadratic", true)];
+    p
+}
+
+fn commitment(who: &Identity, n: u64) -> OptimaeCommitment {
+    OptimaeCommitment::sealed(
+        who,
+        "quadratic",
+        &doin_primitives::hash::sha256_hex(format!("{}/{n}", who.peer_id())),
+        Timestamp::from_unix_secs(T0_SECS),
+    )
+}
+
+/// Waits (bounded, as a safety net) until the service publishes a view with tip `index`.
+async fn tip_reaches(chain: &ChainHandle, index: i64) -> Arc<ChainView> {
+    let mut views = chain.watch();
+    let view = tokio::time::timeout(
+        Duration::from_secs(30),
+        views.wait_for(|v| v.tip_index >= index),
+    )
+    .await
+    .expect("the block was minted")
+    .expect("the chain service runs");
+    view.clone()
+}
+
+/// Every command sent before this one has been handled when it answers.
+async fn round_trip(chain: &ChainHandle) {
+    chain
+        .account("nobody")
+        .await
+        .expect("the chain service runs");
+}
+
+#[tokio::test]
+async fn commitment_blocks_follow_the_manual_clock() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let params = network_params();
+    let opened = open_chain(&dir.path().join("chain.db"), &params).expect("a new chain");
+    let me = Arc::new(Identity::from_scalar_bytes(&[7; 32]).expect("an identity"));
+    let t0 = Timestamp::from_unix_secs(T0_SECS);
+    let clock = ManualClock::new(t0);
+    let (chain, _thread) = launch(
+        opened,
+        me.clone(),
+        ChainServiceConfig {
+            clock: clock.shared(),
+            ..ChainServiceConfig::default()
+        },
+    );
+
+    // Genesis is long past on the manual clock: the first commitment gets a block at once,
+    // stamped with the clock's time.
+    chain
+        .submit_commitment(commitment(&me, 0), false)
+        .await
+        .expect("admitted");
+    let first = tip_reaches(&chain, 1).await;
+    let header = first.tip_header.clone().expect("the tip's header");
+    assert_eq!(header.timestamp.unix_micros(), t0.unix_micros());
+
+    // The next commitment block waits one target block time (plus this node's stagger,
+    // below half of it): not due while the clock stands still, nor just short of a second.
+    chain
+        .submit_commitment(commitment(&me, 1), false)
+        .await
+        .expect("admitted");
+    round_trip(&chain).await;
+    assert_eq!(chain.view().tip_index, 1, "minted before its time");
+    clock.advance(Duration::from_micros(999_999));
+    chain
+        .submit_commitment(commitment(&me, 2), false)
+        .await
+        .expect("admitted");
+    round_trip(&chain).await;
+    assert_eq!(
+        chain.view().tip_index,
+        1,
+        "minted before a target block time"
+    );
+
+    // Past the target block time and the largest stagger, the service's tick mints it.
+    clock.advance(Duration::from_millis(500) + Duration::from_micros(1));
+    let second = tip_reaches(&chain, 2).await;
+    let header = second.tip_header.clone().expect("the tip's header");
+    assert_eq!(
+        header.timestamp.unix_micros(),
+        t0.unix_micros() + 1_500_000,
+        "stamped with the manual clock"
+    );
+}
