@@ -17,7 +17,8 @@
 //! * [`mint`] — the real mint schedule ([`doin_node::mint_schedule`]), block building,
 //!   the optimizer's commit → reveal → quorum votes → mint cycle.
 //! * [`optimae`] — the simulated optimization work (the quadratic objective in closed form).
-//! * [`sigcache`] — each distinct block's signatures checked once per run.
+//! * [`memo`] — checks and states that are pure functions of a block or a commitment,
+//!   computed once per run.
 //! * [`invariants`] — finality agreement, supply, quorums, valid chains.
 //! * [`metrics`] — fork rate, reorganisation depth, finality, propagation, throughput.
 //! * [`sim`] — [`Simulation`]: the event loop, convergence and liveness checks.
@@ -53,6 +54,7 @@
 pub mod config;
 pub mod import;
 pub mod invariants;
+pub mod memo;
 pub mod metrics;
 pub mod mint;
 pub mod network;
@@ -60,7 +62,6 @@ pub mod node;
 pub mod optimae;
 pub mod queue;
 pub mod rng;
-pub mod sigcache;
 pub mod sim;
 
 pub use config::SimConfig;

@@ -17,8 +17,8 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::config::{Adversary, PlantedBug, DOMAIN};
 use crate::invariants::Violation;
+use crate::memo::Memo;
 use crate::queue::{short, Event, Msg};
-use crate::sigcache::SigCache;
 
 /// Vote requests an evaluator keeps waiting for its chain at most.
 const MAX_WAITING_REQUESTS: usize = 64;
@@ -84,8 +84,8 @@ pub struct Ctx<'a> {
     pub notes: Vec<Note>,
     /// Broken invariants seen while handling the event.
     pub violations: Vec<Violation>,
-    /// Signature checks already done (a pure function of the block).
-    pub sigs: &'a mut SigCache,
+    /// Checks and states computed once per run ([`crate::memo`]).
+    pub memo: &'a mut Memo,
     /// Every node's peer id, by index.
     pub ids: &'a [String],
     /// The peers this node relays gossip to.
@@ -166,6 +166,9 @@ pub struct Node {
     pub blocks: Vec<Arc<Block>>,
     /// Its chain state (rebuilt from `blocks` on restart).
     pub state: ChainState,
+    /// When it adopted its tip, by its own clock (µs since the Unix epoch): where the wait
+    /// for its next work block may start ([`doin_node::mint_schedule::wait_origin_micros`]).
+    pub tip_adopted: i64,
     /// States at recent checkpoint heights, to rebuild a fork point cheaply.
     pub(crate) snapshots: Vec<ChainState>,
     /// Commitments waiting for a block, by id.
@@ -194,6 +197,7 @@ impl Node {
             adversary: None,
             planted: None,
             state: ChainState::new(params.clone()),
+            tip_adopted: START_MICROS,
             params,
             blocks: Vec::new(),
             snapshots: Vec::new(),
@@ -319,7 +323,7 @@ impl Node {
         if !self.seen_commitments.insert(id.clone()) {
             return;
         }
-        if c.check().is_err() || self.state.commitment_landed(&c) {
+        if !ctx.memo.commitment_holds(&c) || self.state.commitment_landed(&c) {
             return;
         }
         self.pool.insert(id, c.clone());
@@ -420,6 +424,7 @@ impl Node {
             self.snapshot(&state);
         }
         self.state = state;
+        self.tip_adopted = self.clock(ctx.now);
         self.schedule_mint_checks(ctx);
     }
 }

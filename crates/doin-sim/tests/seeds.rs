@@ -4,24 +4,53 @@
 use doin_sim::config::PlantedBug;
 use doin_sim::{run_seed, SimConfig, Simulation, Violation};
 
-/// Seeds the sweep runs: 48 in the test suite (about two seconds each on a two-core
-/// machine in the test profile); `DOIN_SIM_SEEDS=1000` runs the thousand.
+/// Seeds the sweep runs: a thousand by default (a few minutes on a two-core machine in the
+/// test profile, both cores busy); `DOIN_SIM_SEEDS` sets another count.
 fn seed_count() -> u64 {
     std::env::var("DOIN_SIM_SEEDS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(48)
+        .unwrap_or(1000)
+}
+
+/// Runs seeds `0..count` on every core (each thread takes the next seed in turn); the
+/// failing seeds, in order.
+fn sweep(count: u64) -> Vec<u64> {
+    let next = std::sync::atomic::AtomicU64::new(0);
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let mut failures: Vec<u64> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut failed = Vec::new();
+                    loop {
+                        let seed = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        if seed >= count {
+                            return failed;
+                        }
+                        if let Err(f) = run_seed(seed) {
+                            eprintln!("{f}");
+                            failed.push(seed);
+                        }
+                    }
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    });
+    failures.sort_unstable();
+    failures
 }
 
 #[test]
 fn faulty_networks_hold_every_invariant() {
-    let mut failures = Vec::new();
-    for seed in 0..seed_count() {
-        if let Err(f) = run_seed(seed) {
-            eprintln!("{f}");
-            failures.push(seed);
-        }
-    }
+    let count = seed_count();
+    let start = std::time::Instant::now();
+    let failures = sweep(count);
+    eprintln!("{count} seeds in {:.1} s", start.elapsed().as_secs_f64());
     assert!(failures.is_empty(), "failing seeds: {failures:?}");
 }
 
