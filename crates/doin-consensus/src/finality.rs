@@ -3,8 +3,9 @@
 //! participants**. A node never reorganises below its finalized height.
 //!
 //! Depth alone is not partition-safe: the two sides of a partition each mint
-//! `2 × finality_depth` blocks and finalize different blocks at one height (found by the
-//! simulator, `doin-sim`, seed 9004). So a checkpoint also needs attestations:
+//! `2 × finality_depth` blocks and finalize different blocks at one height (shown by the
+//! simulator, `doin-sim`: `SimConfig::long_partition`, seed 0). So a checkpoint also needs
+//! attestations:
 //! * a block *attests* the chain below it through its signers ([`attesters_of`]): its
 //!   generator (who built on its parent), and each evaluator whose agreeing vote it carries,
 //!   up to that optimae's commit height (the vote is bound to the block there, so the voter

@@ -22,7 +22,7 @@
 //! tip if that is earlier ([`work_block_due_since`]): the timestamp is the generator's
 //! clock, and a generator whose clock runs tens of seconds fast (within the drift a
 //! validator allows) would otherwise date every tip in its peers' future and starve their
-//! work blocks (found by the simulator, `doin-sim`, seed 9001).
+//! work blocks (found by the simulator, `doin-sim`, seed 30).
 
 use doin_consensus::state::ChainState;
 use doin_primitives::Timestamp;

@@ -23,6 +23,9 @@ use crate::queue::{short, Event, Msg};
 /// Vote requests an evaluator keeps waiting for its chain at most.
 const MAX_WAITING_REQUESTS: usize = 64;
 
+/// Votes an evaluator keeps to answer repeated requests at most.
+const MAX_VOTES_KEPT: usize = 256;
+
 /// How long an evaluator keeps a vote request waiting for its chain, µs.
 const REQUEST_PATIENCE: i64 = 60 * crate::config::SECOND;
 
@@ -181,6 +184,8 @@ pub struct Node {
     /// Vote requests waiting for their commitment to reach this node's chain:
     /// (optimizer, reveal, received at).
     pub(crate) vote_requests: Vec<(usize, Arc<Reveal>, i64)>,
+    /// Votes this node signed, by reveal (allocation) and seed.
+    pub(crate) votes_cast: BTreeMap<(usize, u64), (Arc<Reveal>, Arc<QuorumVote>)>,
     /// Highest finalized height already reported to the checker.
     pub(crate) reported_final: u64,
 }
@@ -207,6 +212,7 @@ impl Node {
             ready: Vec::new(),
             checks_scheduled: BTreeSet::new(),
             vote_requests: Vec::new(),
+            votes_cast: BTreeMap::new(),
             reported_final: 0,
         }
     }
@@ -333,7 +339,7 @@ impl Node {
 
     /// Evaluates a reveal if its commitment is on this node's chain (an honest evaluator
     /// only evaluates what is committed on its own chain); whether it voted.
-    fn try_vote(&mut self, from: usize, r: &Reveal, ctx: &mut Ctx<'_>) -> bool {
+    fn try_vote(&mut self, from: usize, r: &Arc<Reveal>, ctx: &mut Ctx<'_>) -> bool {
         let Some(optimizer) = ctx.ids.get(from) else {
             return true;
         };
@@ -351,8 +357,21 @@ impl Node {
         else {
             return false;
         };
-        let v = crate::optimae::vote(&self.identity, optimizer, r, seed);
-        ctx.send(from, Msg::Vote(Arc::new(v)));
+        // Signatures are deterministic (RFC 6979): a repeated request gets the same vote,
+        // signed once.
+        let key = (Arc::as_ptr(r) as usize, seed);
+        let v = match self.votes_cast.get(&key) {
+            Some((_, v)) => v.clone(),
+            None => {
+                let v = Arc::new(crate::optimae::vote(&self.identity, optimizer, r, seed));
+                if self.votes_cast.len() >= MAX_VOTES_KEPT {
+                    self.votes_cast.clear();
+                }
+                self.votes_cast.insert(key, (r.clone(), v.clone()));
+                v
+            }
+        };
+        ctx.send(from, Msg::Vote(v));
         true
     }
 
@@ -404,6 +423,7 @@ impl Node {
         self.ready.clear();
         self.checks_scheduled.clear();
         self.vote_requests.clear();
+        self.votes_cast.clear();
     }
 
     /// Restarts the node: rebuilds its state from its kept blocks, as the real node does

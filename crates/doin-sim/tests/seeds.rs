@@ -98,3 +98,43 @@ fn a_calm_network_converges_and_keeps_minting() {
 fn seed_117_drops_optimae_that_no_longer_validate() {
     run_seed(117).unwrap_or_else(|f| panic!("{f}"));
 }
+
+/// Regression: a clock ~40 s fast (node 7 here, +38.7 s, within the two minutes a validator
+/// allows) starved the optimizers. Its blocks were dated in the others' future and the
+/// mint schedule measured the work-block wait from the tip's date, so slower nodes never
+/// found a work block due: no work block in the healed phase. The wait now starts at the
+/// tip's adoption when that is earlier (`doin_node::mint_schedule::wait_origin_micros`).
+#[test]
+fn seed_30_keeps_minting_with_a_clock_40_s_fast() {
+    run_seed(30).unwrap_or_else(|f| panic!("{f}"));
+    let mut cfg = SimConfig::from_seed(30);
+    cfg.planted = Some(PlantedBug::WaitFromTipDate);
+    let failure = Simulation::new(cfg)
+        .run()
+        .expect_err("the old schedule starves");
+    assert!(
+        matches!(failure.violations[0], Violation::Liveness { .. }),
+        "{failure}"
+    );
+}
+
+/// Regression: finality by depth alone is not partition-safe. Two halves split for two
+/// minutes each minted past `2 × finality_depth` blocks and finalized different blocks at
+/// height 6. A checkpoint is now final only once peers holding two thirds of the weight
+/// recorded at the last finalized checkpoint attest it (`doin_consensus::finality`), so
+/// neither half finalizes alone, and after the heal both converge.
+#[test]
+fn a_long_partition_finalizes_one_side_at_most() {
+    Simulation::new(SimConfig::long_partition(0))
+        .run()
+        .unwrap_or_else(|f| panic!("{f}"));
+    let mut cfg = SimConfig::long_partition(0);
+    cfg.planted = Some(PlantedBug::FinalityByDepth);
+    let failure = Simulation::new(cfg)
+        .run()
+        .expect_err("finality by depth conflicts");
+    assert!(
+        matches!(failure.violations[0], Violation::FinalityConflict { .. }),
+        "{failure}"
+    );
+}
