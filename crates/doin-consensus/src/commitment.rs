@@ -50,7 +50,7 @@
 //! network an honest block at that height outweighs it. A randomness beacon would close
 //! it.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use doin_primitives::fields::{Fields, ModelError};
 use doin_primitives::hash::content_id;
@@ -298,9 +298,20 @@ impl ChainState {
                 })
             }
         }
-        for b in self.recent.iter().filter(|b| b.height < commit_height) {
+        // The copy each other optimizer would have put on chain, hashed once per optimizer
+        // (not once per commitment: this runs for every optimae of every block).
+        let earlier = || self.recent.iter().filter(|b| b.height < commit_height);
+        let others: BTreeSet<&str> = earlier()
+            .flat_map(|b| b.commitments.keys().map(|(_, o)| o.as_str()))
+            .filter(|o| *o != optimizer_id)
+            .collect();
+        let copies: BTreeMap<String, &str> = others
+            .into_iter()
+            .map(|o| (bound_commitment(o, commitment_hash), o))
+            .collect();
+        for b in earlier() {
             for (bound, other) in b.commitments.keys() {
-                if other != optimizer_id && *bound == bound_commitment(other, commitment_hash) {
+                if copies.get(bound) == Some(&other.as_str()) {
                     return Err(ConsensusError::CommitmentCopied {
                         commitment: commitment_hash.to_owned(),
                         first: other.clone(),

@@ -1,4 +1,10 @@
-//! Fork choice: the heaviest validated chain wins.
+//! Fork choice: the chain with the highest finalized checkpoint wins, then the heaviest.
+//!
+//! Finality comes first so that the side of a healed partition that could not finalize
+//! (it held less than two thirds of the participants' weight, [`crate::finality`]) joins
+//! the side that did, however much work it did meanwhile: the finalized side refuses to
+//! revert its checkpoint, and without this rule a heavier unfinalized side would keep
+//! its branch and the network would stay split.
 //!
 //! A chain's weight is its cumulative work, the sum of the effective increments of every
 //! block it contains, each recomputed by validation (never a self-declared number, as in
@@ -21,6 +27,8 @@ use crate::state::ChainState;
 /// What fork choice compares.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChainWeight {
+    /// The finalized height ([`crate::finality`]).
+    pub finalized_height: u64,
     /// Sum of the validated effective increments.
     pub cumulative_work: f64,
     /// The tip's height.
@@ -32,17 +40,20 @@ pub struct ChainWeight {
 /// The weight of a validated chain state.
 pub fn chain_weight(state: &ChainState) -> ChainWeight {
     ChainWeight {
+        finalized_height: state.finalized_height(),
         cumulative_work: state.cumulative_work(),
         height: state.height(),
         tip_hash: state.tip_hash().to_owned(),
     }
 }
 
-/// Orders two chains: `Greater` when `a` is preferred (heavier; as heavy and longer; as
-/// heavy, as long and with a lower tip hash).
+/// Orders two chains: `Greater` when `a` is preferred (finalized higher; as finalized and
+/// heavier; as heavy and longer; as heavy, as long and with a lower tip hash). Extending a
+/// chain never lowers any of these, so an extension is always preferred to its parent.
 pub fn compare(a: &ChainWeight, b: &ChainWeight) -> Ordering {
-    a.cumulative_work
-        .total_cmp(&b.cumulative_work)
+    a.finalized_height
+        .cmp(&b.finalized_height)
+        .then_with(|| a.cumulative_work.total_cmp(&b.cumulative_work))
         .then_with(|| a.height.cmp(&b.height))
         .then_with(|| b.tip_hash.cmp(&a.tip_hash))
 }
@@ -68,22 +79,20 @@ pub enum ReorgVerdict {
     },
 }
 
-/// The reorganisation rule: a branch forking at `fork_point` from our chain at tip `tip`
-/// (finality depth `depth`) replaces it only if it keeps our finalized block
-/// ([`crate::finality::reorg_allowed`]), checked first so that no weight, however large,
-/// reverts a finalized block, and then only if it is preferred ([`prefer`]). Both weights
-/// must come from validated states ([`chain_weight`]), never from a peer's claim.
+/// The reorganisation rule: a branch forking at `fork_point` from our chain replaces it
+/// only if it keeps our finalized block ([`crate::finality::reorg_allowed`]), checked first
+/// so that no weight, however large, reverts a finalized block, and then only if it is
+/// preferred ([`prefer`]). Both weights must come from validated states
+/// ([`chain_weight`]), never from a peer's claim.
 pub fn judge_reorg(
     fork_point: u64,
-    tip: u64,
-    depth: u64,
     candidate: &ChainWeight,
     current: &ChainWeight,
 ) -> ReorgVerdict {
-    if !crate::finality::reorg_allowed(fork_point, tip, depth) {
+    if !crate::finality::reorg_allowed(fork_point, current.finalized_height) {
         return ReorgVerdict::BelowFinality {
             fork_point,
-            finalized: crate::finality::finalized_height(tip, depth),
+            finalized: current.finalized_height,
         };
     }
     if prefer(candidate, current) {
@@ -99,29 +108,54 @@ mod tests {
 
     #[test]
     fn finality_outranks_weight() {
-        let heavy = w(1e12, "00");
-        let light = w(1.0, "ff");
-        // Tip 12, depth 6: height 6 is final.
+        let heavy = ChainWeight {
+            finalized_height: 6,
+            ..w(1e12, "00")
+        };
+        let light = ChainWeight {
+            finalized_height: 6,
+            ..w(1.0, "ff")
+        };
+        // Our finalized height is 6.
         assert_eq!(
-            judge_reorg(5, 12, 6, &heavy, &light),
+            judge_reorg(5, &heavy, &light),
             ReorgVerdict::BelowFinality {
                 fork_point: 5,
                 finalized: 6
             }
         );
-        assert_eq!(judge_reorg(6, 12, 6, &heavy, &light), ReorgVerdict::Adopt);
+        assert_eq!(judge_reorg(6, &heavy, &light), ReorgVerdict::Adopt);
+        assert_eq!(judge_reorg(6, &light, &heavy), ReorgVerdict::KeepOurs);
+        assert_eq!(judge_reorg(6, &light, &light), ReorgVerdict::KeepOurs);
+    }
+
+    #[test]
+    fn a_finalized_chain_outranks_a_heavier_unfinalized_one() {
+        // The two sides of a healed partition: one finalized 12 (two thirds of the
+        // participants were on it), the other did more work but could not finalize.
+        let finalized = ChainWeight {
+            finalized_height: 12,
+            ..w(1.0, "ff")
+        };
+        let heavier = ChainWeight {
+            finalized_height: 6,
+            height: 30,
+            ..w(5.0, "00")
+        };
+        assert!(prefer(&finalized, &heavier));
+        assert_eq!(judge_reorg(6, &finalized, &heavier), ReorgVerdict::Adopt);
         assert_eq!(
-            judge_reorg(6, 12, 6, &light, &heavy),
-            ReorgVerdict::KeepOurs
-        );
-        assert_eq!(
-            judge_reorg(6, 12, 6, &light, &light),
-            ReorgVerdict::KeepOurs
+            judge_reorg(6, &heavier, &finalized),
+            ReorgVerdict::BelowFinality {
+                fork_point: 6,
+                finalized: 12
+            }
         );
     }
 
     fn w(work: f64, tip: &str) -> ChainWeight {
         ChainWeight {
+            finalized_height: 0,
             cumulative_work: work,
             height: 1,
             tip_hash: tip.into(),
@@ -135,6 +169,7 @@ mod tests {
         // without comparing, so the order must rank A + C above B, and B above A: one
         // total order, no cycle.
         let at = |height: u64, tip: &str| ChainWeight {
+            finalized_height: 0,
             cumulative_work: 1.0,
             height,
             tip_hash: tip.into(),
@@ -147,6 +182,7 @@ mod tests {
         assert!(prefer(&a_c, &a));
         // More work still beats any length.
         let heavy = ChainWeight {
+            finalized_height: 0,
             cumulative_work: 2.0,
             height: 1,
             tip_hash: "ff".into(),

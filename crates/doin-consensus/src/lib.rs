@@ -26,7 +26,8 @@
 //! * [`channel`] — payment channels on chain: open with a deposit, close with the latest
 //!   sender-signed update, dispute (the newest update wins), settle after the dispute
 //!   period in chain time; the receiver's check of an off-chain update.
-//! * [`finality`] — implicit checkpoints and the reorg limit.
+//! * [`finality`] — checkpoints, final once deep and attested by two thirds of the
+//!   participants' weight (partition-safe), and the reorg limit.
 //! * [`anchor`] — external checkpoint anchors: which heights, the state hash, and the rule
 //!   refusing a chain that contradicts a published anchor.
 //! * [`state`] and [`validate`] — [`ChainState`], the fold of validated blocks: full block

@@ -33,6 +33,12 @@ pub(crate) struct RecentBlock {
     pub(crate) eligible: Vec<String>,
     /// The commitments this block carries, by hash and optimizer ([`crate::commitment`]).
     pub(crate) commitments: BTreeMap<(String, String), crate::commitment::OnChainCommitment>,
+    /// Who this block shows holding the chain, and up to which height
+    /// ([`crate::finality::attesters_of`]).
+    pub(crate) attesters: Vec<(String, u64)>,
+    /// At a checkpoint height: the attestation weights of the blocks up to it
+    /// ([`crate::finality::weights_at`]), the reference its successor's finality is judged by.
+    pub(crate) weights: Option<BTreeMap<String, u64>>,
 }
 
 /// The consensus state after the chain's tip.
@@ -66,6 +72,9 @@ pub struct ChainState {
     pub(crate) cumulative_work: f64,
     pub(crate) finalized_height: u64,
     pub(crate) finalized_hash: String,
+    /// The attestation weights recorded at the finalized checkpoint: the participants whose
+    /// two thirds must attest the next checkpoint ([`crate::finality`]).
+    pub(crate) finality_weights: BTreeMap<String, u64>,
     pub(crate) recent: VecDeque<RecentBlock>,
     pub(crate) optimae_ids: BTreeSet<String>,
     /// Ids of every commitment on chain: each lands once, so its `optimae_announced`
@@ -112,6 +121,7 @@ impl ChainState {
             cumulative_work: 0.0,
             finalized_height: 0,
             finalized_hash: genesis.hash.clone(),
+            finality_weights: BTreeMap::new(),
             recent: VecDeque::new(),
             optimae_ids: BTreeSet::new(),
             announced: BTreeSet::new(),
@@ -121,7 +131,7 @@ impl ChainState {
             rejection_tally: Default::default(),
             trust_stored_seals: false,
         };
-        state.push_recent(BTreeMap::new());
+        state.push_recent(BTreeMap::new(), Vec::new());
         state
     }
 
@@ -262,9 +272,9 @@ impl ChainState {
     }
 
     /// Whether a reorganisation branching off at `fork_point` keeps the finalized block
-    /// ([`crate::finality::reorg_allowed`] at this tip).
+    /// ([`crate::finality::reorg_allowed`]).
     pub fn reorg_allowed(&self, fork_point: u64) -> bool {
-        crate::finality::reorg_allowed(fork_point, self.height, self.params.finality_depth)
+        crate::finality::reorg_allowed(fork_point, self.finalized_height)
     }
 
     /// Whether an optimae id is already on chain.
@@ -325,6 +335,7 @@ impl ChainState {
     pub(crate) fn push_recent(
         &mut self,
         commitments: BTreeMap<(String, String), crate::commitment::OnChainCommitment>,
+        attesters: Vec<(String, u64)>,
     ) {
         let eligible = self.compute_eligible();
         self.recent.push_back(RecentBlock {
@@ -332,7 +343,16 @@ impl ChainState {
             hash: self.tip_hash.clone(),
             eligible,
             commitments,
+            attesters,
+            weights: None,
         });
+        if crate::finality::is_checkpoint(self.height, self.params.finality_depth) {
+            let w =
+                crate::finality::weights_at(&self.recent, self.height, self.params.finality_depth);
+            if let Some(b) = self.recent.back_mut() {
+                b.weights = Some(w);
+            }
+        }
         while self.recent.len() > self.recent_window() {
             self.recent.pop_front();
         }

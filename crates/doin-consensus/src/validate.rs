@@ -59,7 +59,6 @@ use crate::coinbase::{
 };
 use crate::difficulty::on_block;
 use crate::error::ConsensusError;
-use crate::finality::finalized_height;
 use crate::increment::{effective_increment, raw_increment, reward_fraction};
 use crate::params::DomainParams;
 use crate::quorum::{counted_votes, decide_counted, QuorumDecision};
@@ -82,6 +81,8 @@ pub struct OptimaeOutcome {
     pub optimizer_id: String,
     /// Its commitment.
     pub commitment_hash: String,
+    /// The height its commitment landed at (the block its quorum's seeds come from).
+    pub commit_height: u64,
     /// The quorum median.
     pub verified_performance: f64,
     /// Its effective increment.
@@ -408,6 +409,7 @@ impl ChainState {
             domain_id: tx.domain_id.clone(),
             optimizer_id: tx.peer_id.clone(),
             commitment_hash: commitment,
+            commit_height: a.commit_height,
             verified_performance: decision.median,
             effective_increment: s.effective_increment,
             votes: a
@@ -674,14 +676,8 @@ impl ChainState {
                 )
             })
             .collect();
-        self.push_recent(commitments);
-        let fh = finalized_height(self.height, self.params.finality_depth);
-        if fh > self.finalized_height {
-            if let Some(hash) = self.recent_block_hash(fh) {
-                self.finalized_hash = hash.to_owned();
-                self.finalized_height = fh;
-            }
-        }
+        self.push_recent(commitments, crate::finality::attesters_of(s));
+        self.advance_finality();
     }
 
     /// Mints the next block from checked transactions (in order): threshold, weighted sum,

@@ -6,6 +6,7 @@ use doin_node::cli::{Cli, Command};
 use doin_node::config::NodeConfig;
 
 fn main() -> anyhow::Result<()> {
+    doin_node::node::install_tls_provider();
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(cli.tracing_level()))

@@ -17,6 +17,12 @@
 //!   others see its block before their turn.
 //!
 //! A solo chain has no rival: it mints work blocks as soon as they reach the threshold.
+//!
+//! The work-block wait runs from the tip's timestamp, or from when this node adopted the
+//! tip if that is earlier ([`work_block_due_since`]): the timestamp is the generator's
+//! clock, and a generator whose clock runs tens of seconds fast (within the drift a
+//! validator allows) would otherwise date every tip in its peers' future and starve their
+//! work blocks (found by the simulator, `doin-sim`, seed 30).
 
 use doin_consensus::state::ChainState;
 use doin_primitives::Timestamp;
@@ -47,11 +53,31 @@ pub fn work_block_spacing_micros(state: &ChainState) -> i64 {
     (state.params().target_block_time_secs * WORK_BLOCK_SPACING * 1e6) as i64
 }
 
-/// Whether node `peer_id` may mint a work block at `now` (its pending sum permitting).
+/// Whether node `peer_id` may mint a work block at `now` (its pending sum permitting),
+/// measured from the tip's timestamp.
 pub fn work_block_due(state: &ChainState, peer_id: &str, now: Timestamp) -> bool {
+    work_block_due_since(state, peer_id, now, now.unix_micros())
+}
+
+/// Whether node `peer_id`, which adopted its tip at `tip_adopted_micros` by its own clock,
+/// may mint a work block at `now`: the wait runs from [`wait_origin_micros`].
+pub fn work_block_due_since(
+    state: &ChainState,
+    peer_id: &str,
+    now: Timestamp,
+    tip_adopted_micros: i64,
+) -> bool {
     let spacing = work_block_spacing_micros(state);
     let wait = spacing + stagger_micros(state, peer_id, spacing);
-    now.unix_micros().saturating_sub(state.tip_time_micros()) >= wait
+    let origin = wait_origin_micros(state, tip_adopted_micros);
+    now.unix_micros().saturating_sub(origin) >= wait
+}
+
+/// Where the wait for a work block starts: the tip's timestamp, or the time this node
+/// adopted the tip (by its own clock) when that is earlier, so that a tip dated in this
+/// node's future does not hold its work blocks back.
+pub fn wait_origin_micros(state: &ChainState, tip_adopted_micros: i64) -> i64 {
+    state.tip_time_micros().min(tip_adopted_micros)
 }
 
 /// Whether node `peer_id` may mint a commitment block at `now` (its pool permitting).
@@ -88,6 +114,21 @@ mod tests {
             .map(|i| stagger_micros(&state, &format!("node-{i}"), 100_000))
             .collect();
         assert!(staggers.len() > 4, "{staggers:?}");
+    }
+
+    #[test]
+    fn a_tip_dated_in_the_future_is_waited_for_from_its_adoption() {
+        let state = network();
+        let tip = state.tip_time_micros();
+        // The tip's generator runs 40 s fast: we adopted it at our time `tip - 40 s`.
+        let adopted = tip - 40_000_000;
+        let wait = 100_000 + stagger_micros(&state, "a", 100_000);
+        let at = |micros: i64| Timestamp::from_unix_micros(adopted + micros);
+        assert!(!work_block_due(&state, "a", at(wait)), "by the tip's date");
+        assert!(!work_block_due_since(&state, "a", at(wait - 1), adopted));
+        assert!(work_block_due_since(&state, "a", at(wait), adopted));
+        // A tip dated before we adopted it (propagation) is still measured from its date.
+        assert_eq!(wait_origin_micros(&state, tip + 300_000), tip);
     }
 
     #[test]

@@ -94,7 +94,11 @@ async fn https_receiver(dir: &Path) -> (String, PathBuf, Arc<Mutex<Vec<AnchorRec
         .collect::<Result<Vec<_>, _>>()
         .expect("cert");
     let key = PrivateKeyDer::from_pem_slice(key.as_bytes()).expect("key");
-    let config = rustls::ServerConfig::builder()
+    #[allow(deprecated)]
+    let ring = rustls::crypto::ring::default_provider();
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(ring))
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
         .with_no_client_auth()
         .with_single_cert(certs, key)
         .expect("server config");

@@ -13,6 +13,12 @@ pub const DOMAIN: &str = "quadratic";
 /// Microseconds in a second of virtual time.
 pub const SECOND: i64 = 1_000_000;
 
+/// The earliest a drawn partition starts, µs.
+pub const PARTITION_EARLIEST: i64 = 30 * SECOND;
+
+/// The longest a drawn partition lasts, µs.
+pub const PARTITION_LONGEST: i64 = 60 * SECOND;
+
 /// What a misbehaving node does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Adversary {
@@ -35,6 +41,13 @@ pub enum PlantedBug {
     NoSync,
     /// Node 0 reports one base unit more in its balances than its chain gives.
     LeakOneUnit,
+    /// The checker judges every node's finality by depth alone (the rule before
+    /// `doin_consensus::finality` asked for attestations): a checkpoint `finality_depth`
+    /// blocks deep counts as final.
+    FinalityByDepth,
+    /// Every node measures its work-block wait from the tip's timestamp alone (the mint
+    /// schedule before `doin_node::mint_schedule::wait_origin_micros`).
+    WaitFromTipDate,
 }
 
 /// A network partition: nodes split into two sides for a span of virtual time.
@@ -138,8 +151,8 @@ impl SimConfig {
     }
 
     /// A run of 8–16 nodes with faults drawn from `seed`: latency, loss, clock skew within
-    /// the allowed drift, a partition shorter than the finality horizon, crashes with
-    /// restarts, and up to two adversaries.
+    /// the allowed drift, a partition of up to a minute, crashes with restarts, and up to
+    /// two adversaries.
     pub fn from_seed(seed: u64) -> Self {
         let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_c0f1_9000_0000);
         let nodes = range_u64(&mut rng, 8, 16) as usize;
@@ -153,16 +166,21 @@ impl SimConfig {
         c.latency_mean_extra = range_u64(&mut rng, 10_000, 400_000) as i64;
         c.loss = [0.0, 0.01, 0.05, 0.15][(rng.next_u32() % 4) as usize];
         c.mesh_degree = range_u64(&mut rng, 3, (nodes - 1).min(8) as u64) as usize;
-        // Skew in three regimes, all far within the drift a validator allows (two minutes
-        // ahead): a skew of tens of seconds starves slower optimizers (see the crate doc).
-        let max_skew = [SECOND / 10, SECOND, 4 * SECOND][(rng.next_u32() % 3) as usize];
+        // Skew in four regimes, all within the drift a validator allows (two minutes ahead);
+        // the widest, ±40 s, is the one that starved optimizers before the mint schedule
+        // measured a future-dated tip from its adoption (see the crate doc).
+        let max_skew =
+            [SECOND / 10, SECOND, 4 * SECOND, 40 * SECOND][(rng.next_u32() % 4) as usize];
         c.clock_skew = (0..nodes)
             .map(|_| range_u64(&mut rng, 0, 2 * max_skew as u64) as i64 - max_skew)
             .collect();
         let phase = c.fault_phase;
         if rng.next_u32() % 2 == 0 {
-            let start = range_u64(&mut rng, 0, (phase / 2) as u64) as i64;
-            let span = range_u64(&mut rng, 2 * SECOND as u64, 25 * SECOND as u64) as i64;
+            // After a warm-up (finality is partition-safe once a checkpoint is final, see
+            // `doin_consensus::finality`), and long enough for each side to mint well past
+            // `2 × finality_depth` blocks.
+            let start = range_u64(&mut rng, PARTITION_EARLIEST as u64, (phase / 2) as u64) as i64;
+            let span = range_u64(&mut rng, 2 * SECOND as u64, PARTITION_LONGEST as u64) as i64;
             let side_a = (0..nodes).map(|_| rng.next_u32() % 2 == 0).collect();
             c.partitions.push(Partition {
                 start,
@@ -197,6 +215,21 @@ impl SimConfig {
         }
         c.optimizers.sort_unstable();
         c.optimizer_mean_secs = range_f64(&mut rng, 2.0, 10.0);
+        c
+    }
+
+    /// A fault-free network of 12 nodes, finality 3 deep, split in two halves (each with
+    /// optimizers) for two minutes, long enough for both halves to mint more than
+    /// `2 × finality_depth` blocks: what finality by depth alone could not survive.
+    pub fn long_partition(seed: u64) -> Self {
+        let mut c = SimConfig::calm(seed, 12);
+        c.params.finality_depth = 3;
+        c.fault_phase = 160 * SECOND;
+        c.partitions.push(Partition {
+            start: 30 * SECOND,
+            heal: 150 * SECOND,
+            side_a: (0..12).map(|i| i % 4 < 2).collect(),
+        });
         c
     }
 

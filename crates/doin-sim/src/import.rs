@@ -52,13 +52,20 @@ impl Node {
         }
     }
 
-    /// Applies `b` to `state` with the invariants checked around it.
+    /// Applies `b` to `state` with the invariants checked around it, or takes the state
+    /// another node reached with it ([`crate::memo`]).
     fn apply_checked(
         &self,
         state: &mut ChainState,
-        b: &Block,
+        b: &Arc<Block>,
         ctx: &mut Ctx<'_>,
     ) -> Result<(), String> {
+        if let Some(after) = ctx.memo.state_after(b) {
+            if after.height() == state.height() + 1 && b.header.previous_hash == state.tip_hash() {
+                *state = after.clone();
+                return Ok(());
+            }
+        }
         let quorums = invariants::quorums_of(state, b);
         let summary = state.apply_stored_block(b).map_err(|e| e.to_string())?;
         let leak = u64::from(self.planted == Some(PlantedBug::LeakOneUnit));
@@ -70,6 +77,7 @@ impl Node {
             leak,
             &mut ctx.violations,
         );
+        ctx.memo.keep_state(b, state);
         Ok(())
     }
 
@@ -110,10 +118,9 @@ impl Node {
         }
         let now = self.clock(ctx.now);
         for b in blocks {
-            b.validate_doin_content().map_err(|e| e.to_string())?;
+            ctx.memo.check(b)?;
             check_not_in_future(b.header.timestamp.unix_micros(), now)
                 .map_err(|e| e.to_string())?;
-            ctx.sigs.check(b)?;
         }
         if fork_point == self.state.height() {
             let mut state =
@@ -131,6 +138,9 @@ impl Node {
                 applied += 1;
             }
             self.state = state;
+            if applied > 0 {
+                self.tip_adopted = now;
+            }
             return match (applied, failure) {
                 (0, Some(e)) => Err(e),
                 _ => Ok(ImportOutcome::Extended(applied)),
@@ -159,8 +169,6 @@ impl Node {
         }
         let verdict = judge_reorg(
             fork_point,
-            self.state.height(),
-            self.params.finality_depth,
             &chain_weight(&candidate),
             &chain_weight(&self.state),
         );
@@ -192,6 +200,7 @@ impl Node {
             .truncate(usize::try_from(fork_point).unwrap_or(usize::MAX));
         self.blocks.extend(blocks.iter().cloned());
         self.state = candidate;
+        self.tip_adopted = now;
         self.snapshots.retain(|s| s.height() <= fork_point);
         for s in snaps {
             self.snapshots.push(s);
@@ -212,6 +221,14 @@ impl Node {
         height: u64,
         ctx: &mut Ctx<'_>,
     ) -> Result<(ChainState, Vec<ChainState>), String> {
+        let at_height = |s: &&ChainState| s.height() <= height;
+        let own = height
+            .checked_sub(1)
+            .and_then(|i| self.blocks.get(usize::try_from(i).ok()?));
+        if let Some(state) = own.and_then(|b| ctx.memo.state_after(b)) {
+            let snaps = self.snapshots.iter().filter(at_height).cloned().collect();
+            return Ok((state.clone(), snaps));
+        }
         let base = self
             .snapshots
             .iter()

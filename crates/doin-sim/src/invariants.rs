@@ -232,8 +232,32 @@ impl FinalityRecord {
     /// Records the checkpoints `node` finalized since it last reported, and flags any that
     /// another node finalized differently.
     pub fn record(&mut self, node: &mut Node, now: i64, out: &mut Vec<Violation>) {
-        let depth = node.state.params().finality_depth.max(1);
         let finalized = node.state.finalized_height();
+        self.record_final(node, finalized, now, out);
+    }
+
+    /// As [`FinalityRecord::record`], finality judged by depth alone: the highest
+    /// checkpoint `finality_depth` blocks below the tip ([`PlantedBug::FinalityByDepth`]).
+    ///
+    /// [`PlantedBug::FinalityByDepth`]: crate::config::PlantedBug::FinalityByDepth
+    pub fn record_by_depth(&mut self, node: &mut Node, now: i64, out: &mut Vec<Violation>) {
+        let depth = node.state.params().finality_depth.max(1);
+        let finalized = node
+            .state
+            .height()
+            .checked_sub(depth)
+            .map_or(0, |deepest| deepest - deepest % depth);
+        self.record_final(node, finalized, now, out);
+    }
+
+    fn record_final(
+        &mut self,
+        node: &mut Node,
+        finalized: u64,
+        now: i64,
+        out: &mut Vec<Violation>,
+    ) {
+        let depth = node.state.params().finality_depth.max(1);
         let mut h = node.reported_final + depth;
         while h <= finalized {
             if let Some(hash) = node.hash_at(h) {

@@ -80,15 +80,25 @@ impl Metrics {
             }
         }
         let hours = virtual_micros as f64 / 3.6e9;
+        let work_minted = self.minted.values().filter(|(_, o)| *o > 0).count();
+        let work_on_chain = chain
+            .iter()
+            .filter(|b| b.layout().is_ok_and(|l| !l.accepted.is_empty()))
+            .count();
+        let rate = |kept: usize, made: usize| {
+            if made == 0 {
+                0.0
+            } else {
+                1.0 - kept as f64 / made as f64
+            }
+        };
         Report {
             virtual_secs: virtual_micros as f64 / 1e6,
             height: on_chain as u64,
             blocks_minted: minted,
-            fork_rate: if minted == 0 {
-                0.0
-            } else {
-                1.0 - on_chain as f64 / minted as f64
-            },
+            fork_rate: rate(on_chain, minted),
+            work_fork_rate: rate(work_on_chain, work_minted),
+            commitment_fork_rate: rate(on_chain - work_on_chain, minted - work_minted),
             reorgs: self.reorgs.len(),
             max_reorg_depth: self.reorgs.iter().copied().max().unwrap_or(0),
             mean_reorg_depth: mean(self.reorgs.iter().map(|d| *d as f64)),
@@ -140,6 +150,10 @@ pub struct Report {
     pub blocks_minted: usize,
     /// Share of minted blocks not on the final chain.
     pub fork_rate: f64,
+    /// The same, of work blocks (blocks that accept optimae).
+    pub work_fork_rate: f64,
+    /// The same, of commitment blocks (blocks that carry commitments only).
+    pub commitment_fork_rate: f64,
     /// Reorganisations over all nodes.
     pub reorgs: usize,
     /// The deepest reorganisation (blocks dropped).
@@ -171,7 +185,13 @@ impl fmt::Display for Report {
         writeln!(f, "virtual time        {:.0} s", self.virtual_secs)?;
         writeln!(f, "final height        {}", self.height)?;
         writeln!(f, "blocks minted       {}", self.blocks_minted)?;
-        writeln!(f, "fork rate           {:.2} %", 100.0 * self.fork_rate)?;
+        writeln!(
+            f,
+            "fork rate           {:.2} % (work blocks {:.2} %, commitment blocks {:.2} %)",
+            100.0 * self.fork_rate,
+            100.0 * self.work_fork_rate,
+            100.0 * self.commitment_fork_rate
+        )?;
         writeln!(
             f,
             "reorganisations     {} (max depth {}, mean {:.2})",

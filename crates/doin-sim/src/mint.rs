@@ -15,12 +15,13 @@ use doin_consensus::commitment::OptimaeCommitment;
 use doin_consensus::vote::VoteSubject;
 use doin_consensus::QuorumVote;
 use doin_node::mint_schedule::{
-    commitment_block_due, stagger_micros, work_block_due, work_block_spacing_micros,
+    commitment_block_due, stagger_micros, wait_origin_micros, work_block_due_since,
+    work_block_spacing_micros,
 };
 use doin_primitives::hash::sha256_hex;
 use rand_core::RngCore;
 
-use crate::config::{Adversary, DOMAIN};
+use crate::config::{Adversary, PlantedBug, DOMAIN};
 use crate::node::{Candidate, Ctx, Node, Note, Ready};
 use crate::optimae::{distance_of, parameters, performance};
 use crate::queue::{Event, Msg};
@@ -50,7 +51,8 @@ impl Node {
         let mut times = Vec::new();
         if !self.ready.is_empty() {
             let spacing = work_block_spacing_micros(&self.state);
-            times.push(tip + spacing + stagger_micros(&self.state, &me, spacing));
+            let origin = wait_origin_micros(&self.state, self.tip_adopted());
+            times.push(origin + spacing + stagger_micros(&self.state, &me, spacing));
         }
         if !self.pool.is_empty() {
             let spacing = self.state.commitment_block_micros();
@@ -64,6 +66,16 @@ impl Node {
         }
     }
 
+    /// When the node adopted its tip, by its clock; as late as can be under
+    /// [`PlantedBug::WaitFromTipDate`], so the wait runs from the tip's date alone.
+    fn tip_adopted(&self) -> i64 {
+        if self.planted == Some(PlantedBug::WaitFromTipDate) {
+            i64::MAX
+        } else {
+            self.tip_adopted
+        }
+    }
+
     /// Mints a work block if one is due and the ready optimae reach the threshold, else a
     /// commitment block if one is due and the pool holds commitments.
     pub fn mint_check(&mut self, ctx: &mut Ctx<'_>) {
@@ -73,7 +85,9 @@ impl Node {
         }
         let now = self.timestamp(ctx.now);
         let me = self.peer_id().to_owned();
-        let minted = if !self.ready.is_empty() && work_block_due(&self.state, &me, now) {
+        let minted = if !self.ready.is_empty()
+            && work_block_due_since(&self.state, &me, now, self.tip_adopted())
+        {
             self.mint_work(ctx)
         } else {
             false

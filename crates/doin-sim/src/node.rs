@@ -17,11 +17,14 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::config::{Adversary, PlantedBug, DOMAIN};
 use crate::invariants::Violation;
+use crate::memo::Memo;
 use crate::queue::{short, Event, Msg};
-use crate::sigcache::SigCache;
 
 /// Vote requests an evaluator keeps waiting for its chain at most.
 const MAX_WAITING_REQUESTS: usize = 64;
+
+/// Votes an evaluator keeps to answer repeated requests at most.
+const MAX_VOTES_KEPT: usize = 256;
 
 /// How long an evaluator keeps a vote request waiting for its chain, µs.
 const REQUEST_PATIENCE: i64 = 60 * crate::config::SECOND;
@@ -84,8 +87,8 @@ pub struct Ctx<'a> {
     pub notes: Vec<Note>,
     /// Broken invariants seen while handling the event.
     pub violations: Vec<Violation>,
-    /// Signature checks already done (a pure function of the block).
-    pub sigs: &'a mut SigCache,
+    /// Checks and states computed once per run ([`crate::memo`]).
+    pub memo: &'a mut Memo,
     /// Every node's peer id, by index.
     pub ids: &'a [String],
     /// The peers this node relays gossip to.
@@ -166,6 +169,9 @@ pub struct Node {
     pub blocks: Vec<Arc<Block>>,
     /// Its chain state (rebuilt from `blocks` on restart).
     pub state: ChainState,
+    /// When it adopted its tip, by its own clock (µs since the Unix epoch): where the wait
+    /// for its next work block may start ([`doin_node::mint_schedule::wait_origin_micros`]).
+    pub tip_adopted: i64,
     /// States at recent checkpoint heights, to rebuild a fork point cheaply.
     pub(crate) snapshots: Vec<ChainState>,
     /// Commitments waiting for a block, by id.
@@ -178,6 +184,8 @@ pub struct Node {
     /// Vote requests waiting for their commitment to reach this node's chain:
     /// (optimizer, reveal, received at).
     pub(crate) vote_requests: Vec<(usize, Arc<Reveal>, i64)>,
+    /// Votes this node signed, by reveal (allocation) and seed.
+    pub(crate) votes_cast: BTreeMap<(usize, u64), (Arc<Reveal>, Arc<QuorumVote>)>,
     /// Highest finalized height already reported to the checker.
     pub(crate) reported_final: u64,
 }
@@ -194,6 +202,7 @@ impl Node {
             adversary: None,
             planted: None,
             state: ChainState::new(params.clone()),
+            tip_adopted: START_MICROS,
             params,
             blocks: Vec::new(),
             snapshots: Vec::new(),
@@ -203,6 +212,7 @@ impl Node {
             ready: Vec::new(),
             checks_scheduled: BTreeSet::new(),
             vote_requests: Vec::new(),
+            votes_cast: BTreeMap::new(),
             reported_final: 0,
         }
     }
@@ -319,7 +329,7 @@ impl Node {
         if !self.seen_commitments.insert(id.clone()) {
             return;
         }
-        if c.check().is_err() || self.state.commitment_landed(&c) {
+        if !ctx.memo.commitment_holds(&c) || self.state.commitment_landed(&c) {
             return;
         }
         self.pool.insert(id, c.clone());
@@ -329,7 +339,7 @@ impl Node {
 
     /// Evaluates a reveal if its commitment is on this node's chain (an honest evaluator
     /// only evaluates what is committed on its own chain); whether it voted.
-    fn try_vote(&mut self, from: usize, r: &Reveal, ctx: &mut Ctx<'_>) -> bool {
+    fn try_vote(&mut self, from: usize, r: &Arc<Reveal>, ctx: &mut Ctx<'_>) -> bool {
         let Some(optimizer) = ctx.ids.get(from) else {
             return true;
         };
@@ -347,8 +357,21 @@ impl Node {
         else {
             return false;
         };
-        let v = crate::optimae::vote(&self.identity, optimizer, r, seed);
-        ctx.send(from, Msg::Vote(Arc::new(v)));
+        // Signatures are deterministic (RFC 6979): a repeated request gets the same vote,
+        // signed once.
+        let key = (Arc::as_ptr(r) as usize, seed);
+        let v = match self.votes_cast.get(&key) {
+            Some((_, v)) => v.clone(),
+            None => {
+                let v = Arc::new(crate::optimae::vote(&self.identity, optimizer, r, seed));
+                if self.votes_cast.len() >= MAX_VOTES_KEPT {
+                    self.votes_cast.clear();
+                }
+                self.votes_cast.insert(key, (r.clone(), v.clone()));
+                v
+            }
+        };
+        ctx.send(from, Msg::Vote(v));
         true
     }
 
@@ -400,6 +423,7 @@ impl Node {
         self.ready.clear();
         self.checks_scheduled.clear();
         self.vote_requests.clear();
+        self.votes_cast.clear();
     }
 
     /// Restarts the node: rebuilds its state from its kept blocks, as the real node does
@@ -420,6 +444,7 @@ impl Node {
             self.snapshot(&state);
         }
         self.state = state;
+        self.tip_adopted = self.clock(ctx.now);
         self.schedule_mint_checks(ctx);
     }
 }

@@ -14,14 +14,14 @@ use doin_primitives::identity::Identity;
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
 
-use crate::config::{Adversary, SimConfig, SECOND};
+use crate::config::{Adversary, PlantedBug, SimConfig, SECOND};
 use crate::invariants::{self, FinalityRecord, Violation};
+use crate::memo::Memo;
 use crate::metrics::{Metrics, Report};
 use crate::network::Network;
 use crate::node::{Action, Ctx, Node, Note};
 use crate::queue::{short, Event, EventLog, EventQueue, Msg};
 use crate::rng::{exponential, range_u64};
-use crate::sigcache::SigCache;
 
 /// How often the checker looks at the whole network, µs.
 const CHECK_EVERY: i64 = SECOND / 4;
@@ -71,7 +71,7 @@ pub struct Simulation {
     /// The nodes.
     pub nodes: Vec<Node>,
     network: Network,
-    sigs: SigCache,
+    memo: Memo,
     ids: Vec<String>,
     finality: FinalityRecord,
     metrics: Metrics,
@@ -105,7 +105,12 @@ impl Simulation {
                 n.skew = cfg.clock_skew.get(i).copied().unwrap_or(0);
                 n.optimizer = cfg.optimizers.contains(&i);
                 n.adversary = cfg.adversary(i);
-                n.planted = if i == 0 { cfg.planted } else { None };
+                let everywhere = cfg.planted == Some(PlantedBug::WaitFromTipDate);
+                n.planted = if i == 0 || everywhere {
+                    cfg.planted
+                } else {
+                    None
+                };
                 n
             })
             .collect();
@@ -116,7 +121,7 @@ impl Simulation {
             log: EventLog::recording(),
             nodes,
             network,
-            sigs: SigCache::default(),
+            memo: Memo::default(),
             ids,
             finality: FinalityRecord::default(),
             metrics: Metrics::default(),
@@ -249,7 +254,7 @@ impl Simulation {
             out: Vec::new(),
             notes: Vec::new(),
             violations: Vec::new(),
-            sigs: &mut self.sigs,
+            memo: &mut self.memo,
             ids: &self.ids,
             relays: &relays,
             faulty,
@@ -301,8 +306,13 @@ impl Simulation {
             ..
         } = ctx;
         self.violations.extend(violations);
-        self.finality
-            .record(&mut self.nodes[node], now, &mut self.violations);
+        if self.cfg.planted == Some(PlantedBug::FinalityByDepth) {
+            self.finality
+                .record_by_depth(&mut self.nodes[node], now, &mut self.violations);
+        } else {
+            self.finality
+                .record(&mut self.nodes[node], now, &mut self.violations);
+        }
         self.absorb(node, now, notes);
         for action in out {
             match action {

@@ -4,24 +4,53 @@
 use doin_sim::config::PlantedBug;
 use doin_sim::{run_seed, SimConfig, Simulation, Violation};
 
-/// Seeds the sweep runs: 48 in the test suite (about two seconds each on a two-core
-/// machine in the test profile); `DOIN_SIM_SEEDS=1000` runs the thousand.
+/// Seeds the sweep runs: a thousand by default (a few minutes on a two-core machine in the
+/// test profile, both cores busy); `DOIN_SIM_SEEDS` sets another count.
 fn seed_count() -> u64 {
     std::env::var("DOIN_SIM_SEEDS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(48)
+        .unwrap_or(1000)
+}
+
+/// Runs seeds `0..count` on every core (each thread takes the next seed in turn); the
+/// failing seeds, in order.
+fn sweep(count: u64) -> Vec<u64> {
+    let next = std::sync::atomic::AtomicU64::new(0);
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let mut failures: Vec<u64> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut failed = Vec::new();
+                    loop {
+                        let seed = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        if seed >= count {
+                            return failed;
+                        }
+                        if let Err(f) = run_seed(seed) {
+                            eprintln!("{f}");
+                            failed.push(seed);
+                        }
+                    }
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    });
+    failures.sort_unstable();
+    failures
 }
 
 #[test]
 fn faulty_networks_hold_every_invariant() {
-    let mut failures = Vec::new();
-    for seed in 0..seed_count() {
-        if let Err(f) = run_seed(seed) {
-            eprintln!("{f}");
-            failures.push(seed);
-        }
-    }
+    let count = seed_count();
+    let start = std::time::Instant::now();
+    let failures = sweep(count);
+    eprintln!("{count} seeds in {:.1} s", start.elapsed().as_secs_f64());
     assert!(failures.is_empty(), "failing seeds: {failures:?}");
 }
 
@@ -68,4 +97,44 @@ fn a_calm_network_converges_and_keeps_minting() {
 #[test]
 fn seed_117_drops_optimae_that_no_longer_validate() {
     run_seed(117).unwrap_or_else(|f| panic!("{f}"));
+}
+
+/// Regression: a clock ~40 s fast (node 7 here, +38.7 s, within the two minutes a validator
+/// allows) starved the optimizers. Its blocks were dated in the others' future and the
+/// mint schedule measured the work-block wait from the tip's date, so slower nodes never
+/// found a work block due: no work block in the healed phase. The wait now starts at the
+/// tip's adoption when that is earlier (`doin_node::mint_schedule::wait_origin_micros`).
+#[test]
+fn seed_30_keeps_minting_with_a_clock_40_s_fast() {
+    run_seed(30).unwrap_or_else(|f| panic!("{f}"));
+    let mut cfg = SimConfig::from_seed(30);
+    cfg.planted = Some(PlantedBug::WaitFromTipDate);
+    let failure = Simulation::new(cfg)
+        .run()
+        .expect_err("the old schedule starves");
+    assert!(
+        matches!(failure.violations[0], Violation::Liveness { .. }),
+        "{failure}"
+    );
+}
+
+/// Regression: finality by depth alone is not partition-safe. Two halves split for two
+/// minutes each minted past `2 × finality_depth` blocks and finalized different blocks at
+/// height 6. A checkpoint is now final only once peers holding two thirds of the weight
+/// recorded at the last finalized checkpoint attest it (`doin_consensus::finality`), so
+/// neither half finalizes alone, and after the heal both converge.
+#[test]
+fn a_long_partition_finalizes_one_side_at_most() {
+    Simulation::new(SimConfig::long_partition(0))
+        .run()
+        .unwrap_or_else(|f| panic!("{f}"));
+    let mut cfg = SimConfig::long_partition(0);
+    cfg.planted = Some(PlantedBug::FinalityByDepth);
+    let failure = Simulation::new(cfg)
+        .run()
+        .expect_err("finality by depth conflicts");
+    assert!(
+        matches!(failure.violations[0], Violation::FinalityConflict { .. }),
+        "{failure}"
+    );
 }

@@ -263,8 +263,6 @@ impl Service {
         }
         let verdict = doin_consensus::fork_choice::judge_reorg(
             branch.fork_point,
-            self.state.height(),
-            self.state.params().finality_depth,
             &doin_consensus::fork_choice::chain_weight(&branch.candidate),
             &doin_consensus::fork_choice::chain_weight(&self.state),
         );

@@ -141,11 +141,29 @@ impl Service {
         }
     }
 
+    /// When this node adopted its tip, by its clock: the first tick that saw it (ticks come
+    /// every few milliseconds, and every import or mint is followed by one).
+    fn tip_adopted_micros(&mut self, now_micros: i64) -> i64 {
+        if self.tip_seen.0 != self.state.tip_hash() {
+            self.tip_seen = (self.state.tip_hash().to_owned(), now_micros);
+        }
+        self.tip_seen.1
+    }
+
     /// Mints a work block when the pending optimae reach the threshold and one is due
-    /// ([`crate::mint_schedule::work_block_due`]); otherwise a later tick tries again.
+    /// ([`crate::mint_schedule::work_block_due_since`]: the wait runs from the tip's date,
+    /// or from when this node adopted the tip if that is earlier, so that a peer whose
+    /// clock runs fast within the allowed drift cannot hold our work blocks back);
+    /// otherwise a later tick tries again.
     fn try_mint(&mut self) -> Option<i64> {
         let now = self.clock.now();
-        if !crate::mint_schedule::work_block_due(&self.state, self.identity.peer_id(), now) {
+        let adopted = self.tip_adopted_micros(now.unix_micros());
+        if !crate::mint_schedule::work_block_due_since(
+            &self.state,
+            self.identity.peer_id(),
+            now,
+            adopted,
+        ) {
             return None;
         }
         let sum = self

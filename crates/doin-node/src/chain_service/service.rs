@@ -48,6 +48,9 @@ pub(super) struct Service {
     pub(super) branch: Option<PendingBranch>,
     /// Wall time: block stamps, when a block is due, scoring, deadlines.
     pub(super) clock: SharedClock,
+    /// The tip this service last saw when deciding whether a work block is due, and when
+    /// it first saw it by its clock ([`Service::tip_adopted_micros`]).
+    pub(super) tip_seen: (String, i64),
 }
 
 /// What a chain service runs with besides its chain and identity.
@@ -120,6 +123,7 @@ pub fn launch(
         branch: None,
         pools,
         clock: clock.clone(),
+        tip_seen: (String::new(), 0),
     };
     let rejections = service.pools.rejections.clone();
     service.publish();
