@@ -251,6 +251,20 @@ impl PeerTable {
         source: PeerSource,
         now: u64,
     ) -> Upsert {
+        self.upsert_keeping(peer_id, endpoint, source, now, |_| false)
+    }
+
+    /// [`PeerTable::upsert`], where a full table never evicts a peer `keep` names (the
+    /// peers holding connection slots: a flood of new ids must not push a connected
+    /// peer out of the book).
+    pub fn upsert_keeping(
+        &mut self,
+        peer_id: &str,
+        endpoint: &str,
+        source: PeerSource,
+        now: u64,
+        keep: impl Fn(&str) -> bool,
+    ) -> Upsert {
         if !valid_endpoint(endpoint) || peer_id.is_empty() {
             return Upsert::BadEndpoint;
         }
@@ -272,7 +286,7 @@ impl PeerTable {
             }
             return Upsert::Replaced(old);
         }
-        if self.entries.len() >= MAX_PEERS && !self.evict_one(now) {
+        if self.entries.len() >= MAX_PEERS && !self.evict_one(now, keep) {
             return Upsert::Full;
         }
         self.entries.insert(
@@ -294,12 +308,15 @@ impl PeerTable {
         Upsert::Added
     }
 
-    /// Evicts the least useful non-bootstrap, non-banned entry: most failures, then oldest.
-    fn evict_one(&mut self, now: u64) -> bool {
+    /// Evicts the least useful non-bootstrap, non-banned entry that `keep` does not name:
+    /// most failures, then oldest.
+    fn evict_one(&mut self, now: u64, keep: impl Fn(&str) -> bool) -> bool {
         let victim = self
             .entries
             .values()
-            .filter(|e| e.source != PeerSource::Bootstrap && e.banned_until <= now)
+            .filter(|e| {
+                e.source != PeerSource::Bootstrap && e.banned_until <= now && !keep(&e.peer_id)
+            })
             .max_by_key(|e| (e.failures, std::cmp::Reverse(e.last_seen)))
             .map(|e| e.peer_id.clone());
         victim.is_some_and(|v| self.entries.remove(&v).is_some())

@@ -745,11 +745,13 @@ impl Actor {
             None => match bind(&self.table, &claim.sender, ip) {
                 Binding::Known | Binding::New => {
                     if let Some(p) = port {
-                        self.table.upsert(
+                        let slots = &self.slots;
+                        self.table.upsert_keeping(
                             &claim.sender,
                             &endpoint_of(ip, p),
                             PeerSource::Inbound,
                             unix_now(),
+                            |id| slots.contains(id),
                         );
                     }
                     claim.sender.clone()
@@ -880,7 +882,11 @@ impl Actor {
                             } else {
                                 PeerSource::Pex
                             };
-                            self.table.upsert(id, &endpoint, source, unix);
+                            let slots = &self.slots;
+                            self.table
+                                .upsert_keeping(id, &endpoint, source, unix, |id| {
+                                    slots.contains(id)
+                                });
                             self.table.record_success(id, unix);
                             self.connect(id, Direction::Outbound, now);
                         }
@@ -897,12 +903,25 @@ impl Actor {
                             // is asked for its own id next round instead.
                             if !self.table.iter().any(|e| e.endpoint == endpoint) {
                                 let id = placeholder_id(&endpoint);
-                                self.table.upsert(&id, &endpoint, PeerSource::Pex, unix);
+                                let slots = &self.slots;
+                                self.table.upsert_keeping(
+                                    &id,
+                                    &endpoint,
+                                    PeerSource::Pex,
+                                    unix,
+                                    |id| slots.contains(id),
+                                );
                             }
                             continue;
                         }
-                        self.table
-                            .upsert(&p.peer_id, &endpoint, PeerSource::Pex, unix);
+                        let slots = &self.slots;
+                        self.table.upsert_keeping(
+                            &p.peer_id,
+                            &endpoint,
+                            PeerSource::Pex,
+                            unix,
+                            |id| slots.contains(id),
+                        );
                         if self.table.is_dialable(&p.peer_id, unix) {
                             self.connect(&p.peer_id, Direction::Outbound, now);
                         }
@@ -1083,14 +1102,32 @@ pub static FRAMES_SENT: std::sync::atomic::AtomicU64 = std::sync::atomic::Atomic
 /// Posts to peers that failed.
 pub static FRAMES_FAILED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
+/// Most frames one sender posts to one peer per second: well under the address rate a
+/// peer admits ([`crate::admission::AdmissionConfig`]: 2,500 a second after a burst of
+/// 5,000), so an honest node relaying an attacker's flood is never charged as its source
+/// (and banned) by its neighbours. Frames over it wait in the bounded queue, which drops
+/// the oldest.
+const SEND_PER_SECOND: u32 = 1_000;
+/// How long a sender pauses after a peer answers 429 or 503 (it is shedding load).
+const BACK_OFF: Duration = Duration::from_secs(1);
+
 async fn send_loop(
     peer: PeerId,
     q: Arc<SendQueue>,
     client: PeerClient,
     events: mpsc::Sender<Event>,
 ) {
+    let mut window = (tokio::time::Instant::now(), 0u32);
     loop {
         while let Some((endpoint, body)) = q.pop() {
+            if window.1 >= SEND_PER_SECOND {
+                tokio::time::sleep_until(window.0 + Duration::from_secs(1)).await;
+            }
+            let now = tokio::time::Instant::now();
+            if now >= window.0 + Duration::from_secs(1) {
+                window = (now, 0);
+            }
+            window.1 += 1;
             let sent = client.post_body(&endpoint, body).await;
             let counter = if sent.is_ok() {
                 &FRAMES_SENT
@@ -1105,7 +1142,10 @@ async fn send_loop(
                 // failure that should cost it its connection.
                 Err(TransportError::Status {
                     status: 429 | 503, ..
-                }) => continue,
+                }) => {
+                    tokio::time::sleep(BACK_OFF).await;
+                    continue;
+                }
                 Err(e) => {
                     tracing::debug!(%peer, %endpoint, "send failed: {e}");
                     false

@@ -187,9 +187,15 @@ impl Slots {
         for c in candidates {
             by_range.entry(c.1.range).or_default().push(c);
         }
+        // The most crowded range counts every inbound peer it holds, protected or not (as
+        // Bitcoin Core picks the netgroup with the most connections): a range's candidates
+        // alone would tie a lone honest peer with an attacker's range whose other peers
+        // sit in the protected older half, and the youngest of those ties is often the
+        // honest peer that just joined.
         let crowded = by_range.values().max_by_key(|group| {
             let youngest = group.iter().map(|(_, s)| s.since).max();
-            (group.len(), youngest)
+            let total = self.count_in(Direction::Inbound, group[0].1.range);
+            (total, group.len(), youngest)
         })?;
         let crowd = self.count_in(Direction::Inbound, crowded[0].1.range);
         let theirs = self.count_in(Direction::Inbound, newcomer);
@@ -260,6 +266,35 @@ mod tests {
         assert_eq!(v6("2001:db8:1::1"), v6("2001:db8:1:ffff::2"));
         assert_ne!(v6("2001:db8:1::1"), v6("2001:db8:2::1"));
         assert_eq!(v6("::ffff:10.1.2.3"), a);
+    }
+
+    #[test]
+    fn a_quiet_honest_peer_keeps_its_slot_while_fresh_keys_churn_through_few_ranges() {
+        // The defaults, 20 attacking ranges, and an honest relay that sends nothing valid
+        // (so it is never protected as useful) joining during the attack.
+        let t0 = Instant::now();
+        let mut s = Slots::new(SlotConfig::default());
+        let mut k = 0u64;
+        let mut attack = |s: &mut Slots, n: u64, at: Instant| {
+            for _ in 0..n {
+                let t = at + Duration::from_millis(k);
+                let _ = s.admit(
+                    &format!("k{k}"),
+                    ip(1, (k % 20) as u8),
+                    Direction::Inbound,
+                    t,
+                );
+                k += 1;
+            }
+        };
+        attack(&mut s, 500, t0);
+        let t1 = t0 + Duration::from_secs(1);
+        assert!(matches!(
+            s.admit("honest", ip(2, 0), Direction::Inbound, t1),
+            Admission::Evicted(_) | Admission::Admitted
+        ));
+        attack(&mut s, 2_000, t1);
+        assert!(s.contains("honest"));
     }
 
     #[test]

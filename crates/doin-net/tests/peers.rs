@@ -123,6 +123,35 @@ fn bounded_evicting_the_worst() {
 }
 
 #[test]
+fn a_full_table_never_evicts_a_connected_peer() {
+    // The oldest entry, and the only one a flood of new ids would push out, holds a slot.
+    let mut t = PeerTable::in_memory();
+    t.upsert("connected", "10.0.0.1:8470", PeerSource::Inbound, 0);
+    for i in 1..MAX_PEERS {
+        t.upsert(
+            &format!("p{i}"),
+            &format!("10.1.{}.{}:8470", i / 250, i % 250),
+            PeerSource::Inbound,
+            5,
+        );
+    }
+    let keep = |id: &str| id == "connected";
+    for i in 0..3 * MAX_PEERS {
+        let id = format!("flood{i}");
+        let ep = format!("10.2.{}.{}:8470", i / 250, i % 250 + 1);
+        assert_eq!(
+            t.upsert_keeping(&id, &ep, PeerSource::Inbound, 6, keep),
+            Upsert::Added
+        );
+    }
+    assert_eq!(t.len(), MAX_PEERS);
+    assert!(t.get("connected").is_some());
+    // Without it, the oldest goes first.
+    t.upsert("last", "10.3.0.1:8470", PeerSource::Inbound, 7);
+    assert!(t.get("connected").is_none());
+}
+
+#[test]
 fn stand_in_ids_are_told_from_peer_ids() {
     use doin_net::peers::is_placeholder;
     // Ours, and the reference's: its unresolved `host:port` rows, `bootstrap-…`, `lan-…`.

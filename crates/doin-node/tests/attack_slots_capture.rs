@@ -143,7 +143,15 @@ fn throwaway_keys_over_a_few_ranges_cannot_keep_an_honest_peer_out() {
         // Five more seconds of attack: the honest node keeps its slot throughout.
         let until = std::time::Instant::now() + Duration::from_secs(5);
         while std::time::Instant::now() < until {
-            let row = peer_row(&peers_json(&v_ep).await, &h_id).expect("honest row");
+            let peers = peers_json(&v_ep).await;
+            let Some(row) = peer_row(&peers, &h_id) else {
+                let slots = victim.net.connected().await.unwrap_or_default();
+                panic!(
+                    "the honest node {h_id} row is gone from the victim book ({} rows); in its slots: {}",
+                    peers["peers"].as_array().map_or(0, Vec::len),
+                    slots.contains(&h_id)
+                );
+            };
             if row["connected"] != true {
                 let h_ep = honest.endpoint();
                 eprintln!("victim addresses: {}", peers_json(&v_ep).await["addresses"]);
