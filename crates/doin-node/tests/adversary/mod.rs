@@ -105,17 +105,17 @@ impl Arena {
         (state, blocks)
     }
 
-    /// Where an attacker builds: node 0's chain two blocks below the lowest node's tip, once
-    /// every node holds the same block there (a block at the very tip may still lose a race
+    /// Where an attacker builds: node 0's chain two blocks below its tip, once every node
+    /// holds the same block there (a block at the very tip may still lose a race
     /// between honest nodes, taking the attacker's parent with it; on a loaded machine the
     /// tips of a network minting every second may not agree for long); the state there and
     /// the blocks up to it.
     pub async fn settled_chain(&self) -> (ChainState, Vec<Block>) {
         let start = Instant::now();
         loop {
-            let low = self.net.views().iter().map(|v| v.height).min().unwrap_or(0);
-            // Two blocks below the lowest tip (heights count genesis, indices from 0).
-            let index = low - 3;
+            // Two blocks below node 0's tip (heights count genesis, indices from 0), once
+            // every node holds that block (the arena matured on node 0's chain there).
+            let index = self.net.views().first().map_or(0, |v| v.height) - 3;
             if index >= 1 && self.net.common_block(index).expect("chain.db").is_some() {
                 let (_, mut blocks) = self.chain_of(0);
                 // `chain_of` lists blocks from index 1.
