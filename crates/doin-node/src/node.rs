@@ -341,15 +341,13 @@ async fn bind(config: &mut NodeConfig) -> anyhow::Result<tokio::net::TcpListener
     Ok(listener)
 }
 
-/// Makes ring rustls's process-wide provider. doin builds its own TLS configurations with
-/// ring explicitly, but the libp2p QUIC transport links rustls's aws-lc-rs backend too, and
-/// with both backends linked a library that asks rustls for the default provider (an HTTPS
-/// client, a test's server) would panic instead of choosing. Idempotent. (rustls deprecates
-/// ring for lacking post-quantum key exchange; ring is what reqwest and the PostgreSQL
-/// connector use here, see `doin_stats::pg_tls`.)
-#[allow(deprecated)]
+/// Makes ring ([`doin_stats::pg_tls::ring_provider`]) rustls's process-wide provider.
+/// doin builds its own TLS configurations with ring explicitly, but the libp2p QUIC
+/// transport links rustls's aws-lc-rs backend too, and with both backends linked a library
+/// that asks rustls for the default provider (an HTTPS client, a test's server) would
+/// panic instead of choosing. Idempotent.
 pub fn install_tls_provider() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    let _ = doin_stats::pg_tls::ring_provider().install_default();
 }
 
 #[cfg(test)]

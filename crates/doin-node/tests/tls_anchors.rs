@@ -94,8 +94,7 @@ async fn https_receiver(dir: &Path) -> (String, PathBuf, Arc<Mutex<Vec<AnchorRec
         .collect::<Result<Vec<_>, _>>()
         .expect("cert");
     let key = PrivateKeyDer::from_pem_slice(key.as_bytes()).expect("key");
-    #[allow(deprecated)]
-    let ring = rustls::crypto::ring::default_provider();
+    let ring = doin_stats::pg_tls::ring_provider();
     let config = rustls::ServerConfig::builder_with_provider(Arc::new(ring))
         .with_safe_default_protocol_versions()
         .expect("TLS versions")

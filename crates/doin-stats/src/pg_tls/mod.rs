@@ -82,12 +82,17 @@ pub async fn connect(conn: &str) -> Result<(Client, PgConnection), PgConnectErro
         .map_err(PgConnectError::Postgres)
 }
 
-/// The cryptography: *ring*, as reqwest's rustls uses in this workspace. rustls 0.23.48
-/// deprecates it for lacking post-quantum key exchange; its other provider, aws-lc-rs,
-/// needs a C/CMake build that this workspace does not have elsewhere.
+/// The cryptography of every TLS connection doin makes: *ring*, as reqwest's rustls uses
+/// in this workspace (the node also installs it as the process default, since the libp2p
+/// QUIC transport links aws-lc-rs beside it). rustls 0.23.48 deprecates ring for lacking
+/// post-quantum key exchange.
 #[allow(deprecated)]
+pub fn ring_provider() -> rustls::crypto::CryptoProvider {
+    rustls::crypto::ring::default_provider()
+}
+
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
+    Arc::new(ring_provider())
 }
 
 /// The rustls connector of `options`.
