@@ -1,7 +1,9 @@
 //! The dashboard in a real browser: headless Chromium (Debian's `chromium`, driven through
 //! `chromedriver` over the W3C WebDriver protocol) opens the dashboard of a running
-//! `doin-node`, waits for the per-domain chart to show at least 3 points, checks that a
-//! block minted after page load appears without a reload, and saves screenshots to
+//! `doin-node`, waits for the per-domain chart to show at least 3 points and for the
+//! progress chart (best on chain over time, network and per node) to draw its lines,
+//! checks that a block minted after page load appears without a reload, and saves
+//! screenshots to
 //! `$CARGO_TARGET_DIR/ci-artifacts/` (`dashboard.png`, `fleet.png`).
 //!
 //! It fails, never skips, when Chromium or chromedriver is missing: `.ci/run` installs both
@@ -220,6 +222,16 @@ fn dashboard_charts_rounds_and_shows_new_blocks_live_in_headless_chromium() {
          const n = s ? Number(s.dataset.points || 0) : 0; return n >= 3 ? n : 0;",
     );
     eprintln!("chart points: {points}");
+    // The progress chart (best on chain over time, network and per node) draws the
+    // network's line and this node's from the node's accepted optimae.
+    let progress = session.wait_for(
+        "the progress chart to show the network's and this node's records",
+        Duration::from_secs(60),
+        "const s = document.querySelector('#domains svg.progress'); \
+         if (!s || Number(s.dataset.points || 0) < 1 || Number(s.dataset.nodes || 0) < 1) return 0; \
+         return s.querySelectorAll('polyline.network, polyline.node').length;",
+    );
+    eprintln!("progress chart lines: {progress}");
     let loaded_at = session.eval("return window.dashboardLoadedAt");
     let shown = session.eval(
         "return Math.max(-1, ...[...document.querySelectorAll('#blocks tbody tr')].map(r => Number(r.dataset.index)))",

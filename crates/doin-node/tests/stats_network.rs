@@ -118,6 +118,7 @@ fn check(configs: &[NodeConfig]) {
         others_seen.iter().filter(|n| **n > 0).count() >= 2,
         "nodes hold optimae found by other nodes: {others_seen:?}"
     );
+    progress_is_the_same_on_every_node(configs);
     let chain = rusqlite::Connection::open(configs[0].data_dir.join("chain.db")).expect("chain.db");
     let on_chain: i64 = chain
         .query_row(
@@ -129,5 +130,58 @@ fn check(configs: &[NodeConfig]) {
     assert_eq!(
         chain_counts[0], on_chain,
         "fact_chain_optimae is the chain's accepted optimae"
+    );
+}
+
+/// The dashboard's progress records (each domain's best on chain over time, network-wide
+/// and per node) are a chain property: every node derives the same, the network's climb
+/// strictly and each node's own records strictly, and the network's last is the chain's
+/// best.
+fn progress_is_the_same_on_every_node(configs: &[NodeConfig]) {
+    let records: Vec<Vec<doin_stats::BestPoint>> = configs
+        .iter()
+        .map(|c| {
+            doin_stats::OlapReader::open(&c.olap_db_path())
+                .and_then(|r| r.best_over_time())
+                .expect("records")
+        })
+        .collect();
+    for (i, r) in records.iter().enumerate() {
+        assert_eq!(r, &records[0], "node {i}'s records differ from node 0's");
+    }
+    let network: Vec<f64> = records[0]
+        .iter()
+        .filter(|p| p.network_record)
+        .map(|p| p.performance)
+        .collect();
+    assert!(!network.is_empty(), "no network record");
+    assert!(
+        network.windows(2).all(|w| w[1] > w[0]),
+        "network records climb: {network:?}"
+    );
+    let mut per_node: std::collections::BTreeMap<&str, Vec<f64>> = Default::default();
+    for p in records[0].iter().filter(|p| p.node_record) {
+        per_node
+            .entry(&p.optimizer_id)
+            .or_default()
+            .push(p.performance);
+        assert!(p.time_secs.is_some(), "a record without a time: {p:?}");
+    }
+    for (who, perfs) in &per_node {
+        assert!(perfs.windows(2).all(|w| w[1] > w[0]), "{who}: {perfs:?}");
+    }
+    let db = rusqlite::Connection::open(configs[0].olap_db_path()).expect("olap");
+    let best: f64 = db
+        .query_row(
+            "SELECT MAX(verified_performance) FROM fact_chain_optimae",
+            [],
+            |r| r.get(0),
+        )
+        .expect("best");
+    assert_eq!(network.last().copied(), Some(best));
+    eprintln!(
+        "progress: {} network records, {} nodes with records",
+        network.len(),
+        per_node.len()
     );
 }

@@ -33,6 +33,8 @@
 //! * [`archive`] — a reference chain's history imported beside ours, every row marked with
 //!   `imported_from`; what the node derives from its own chain ignores those rows.
 //! * [`reader`] — [`OlapReader`], read-only queries and the online backup.
+//! * [`progress`] — each domain's best over time, network-wide and per node: the records
+//!   the chain's accepted optimae set (the dashboard's progress chart).
 //! * [`pg`] — the PostgreSQL export: schema with PostgreSQL types, incremental and
 //!   idempotent sync (high-water marks, `ON CONFLICT`), and a background loop with back-off.
 //! * [`pg_tls`] — PostgreSQL connections with TLS (rustls), libpq's `sslmode` and
@@ -46,6 +48,7 @@ pub mod model;
 pub mod olap;
 pub mod pg;
 pub mod pg_tls;
+pub mod progress;
 pub mod reader;
 pub mod schema;
 pub mod tracker;
@@ -53,5 +56,6 @@ pub mod tracker;
 pub use error::StatsError;
 pub use model::{ChainOptimaeRow, ExperimentInfo, ExperimentSummary, RoundRecord};
 pub use olap::{StatsCounters, StatsHandle, StatsOptions};
+pub use progress::BestPoint;
 pub use reader::OlapReader;
 pub use tracker::ExperimentTracker;

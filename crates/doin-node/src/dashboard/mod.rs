@@ -3,6 +3,7 @@
 //! * `GET /dashboard` — the page (HTML, CSS and plain JavaScript drawing SVG charts);
 //! * `GET /dashboard/snapshot` — the first paint, bounded ([`feed::BLOCK_WINDOW`] blocks,
 //!   [`feed::ROUND_WINDOW`] round samples per domain, accepted optimae counted per node,
+//!   each domain's best on chain over time for the network and per node ([`progress`]),
 //!   and the experiments imported from reference chains, `doin-node import-reference`);
 //! * `GET /dashboard/events` — server-sent events with deltas only: `block`, `round`,
 //!   `status`, and `resync` (after a reorganisation, or when a slow client fell behind);
@@ -11,6 +12,7 @@
 
 pub mod feed;
 pub mod fleet;
+pub mod progress;
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -119,6 +121,10 @@ pub struct Snapshot {
     /// Accepted optimae per domain and optimizer.
     #[schema(value_type = Vec<Object>)]
     pub accepted_by_node: Value,
+    /// Each domain's best on chain over time, network-wide and per node
+    /// ([`progress::shape`]).
+    #[schema(value_type = Object)]
+    pub best_over_time: Value,
     /// Optimae imported from reference chains.
     #[schema(value_type = Vec<Object>)]
     pub imported: Value,
@@ -126,7 +132,7 @@ pub struct Snapshot {
 
 /// `GET /dashboard/snapshot`.
 #[utoipa::path(get, path = "/dashboard/snapshot", tag = "dashboard",
-    summary = "The dashboard's first paint: status, the last 50 blocks, the last 240 round samples per domain, accepted optimae per node",
+    summary = "The dashboard's first paint: status, the last 50 blocks, the last 240 round samples per domain, accepted optimae per node, each domain's best over time",
     responses((status = 200, body = Snapshot)))]
 async fn snapshot(State(s): State<DashboardState>) -> Json<Snapshot> {
     let mut doc = s.feed.snapshot();
@@ -136,6 +142,7 @@ async fn snapshot(State(s): State<DashboardState>) -> Json<Snapshot> {
         blocks: doc["blocks"].take(),
         rounds: doc["rounds"].take(),
         accepted_by_node: accepted_by_node(&s.api).await,
+        best_over_time: progress::best_over_time(&s.api).await,
         imported: imported_history(&s.api).await,
     })
 }

@@ -3,7 +3,8 @@
 "use strict";
 
 const MAX_BLOCKS = 50, MAX_ROUNDS = 240, UNITS = 1e8;
-const state = { status: null, blocks: [], rounds: {}, accepted: {}, ready: false, queued: [] };
+const MAX_RECORDS = 2000, MAX_NODE_SERIES = 10;
+const state = { status: null, blocks: [], rounds: {}, accepted: {}, progress: {}, progressHeight: -1, ready: false, queued: [] };
 window.dashboardLoadedAt = Date.now(); // changes only if the page reloads (the browser test reads it)
 
 const $ = (id) => document.getElementById(id);
@@ -35,6 +36,61 @@ function chart(svg, points, opts = {}) {
   svg.innerHTML = s;
 }
 
+// Best-so-far step lines: the network's (thick) and one per node, each [[t, y, ...]].
+function stepChart(svg, network, nodes, opts = {}) {
+  const W = svg.clientWidth || 400, H = svg.clientHeight || 180, L = 52, R = 8, T = 8, B = 20;
+  svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
+  svg.dataset.points = String(network.length);
+  svg.dataset.nodes = String(nodes.length);
+  const all = network.concat(...nodes.map((n) => n.points)).filter((p) => isFinite(p[1]));
+  if (!all.length) { svg.innerHTML = `<text x="${W / 2 - 30}" y="${H / 2}">no accepted optimae yet</text>`; return ""; }
+  const ys = all.map((p) => p[1]).concat(opts.target !== undefined && opts.target !== null ? [opts.target] : []);
+  const xs = all.map((p) => p[0]).concat(opts.until ? [opts.until] : []);
+  let [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
+  if (x1 === x0) x1 = x0 + 1;
+  if (y1 === y0) { y0 -= 1; y1 += 1; }
+  const sx = (x) => L + (x - x0) / (x1 - x0) * (W - L - R), sy = (y) => T + (y1 - y) / (y1 - y0) * (H - T - B);
+  const steps = (pts) => {
+    const out = [];
+    pts.forEach((p, i) => { if (i) out.push([p[0], pts[i - 1][1]]); out.push([p[0], p[1]]); });
+    if (pts.length) out.push([x1, pts[pts.length - 1][1]]);
+    return out.map((p) => `${sx(p[0]).toFixed(1)},${sy(p[1]).toFixed(1)}`).join(" ");
+  };
+  let s = `<line class="axis" x1="${L}" y1="${H - B}" x2="${W - R}" y2="${H - B}"/><line class="axis" x1="${L}" y1="${T}" x2="${L}" y2="${H - B}"/>`;
+  s += `<text x="2" y="${T + 8}">${num(y1, 3)}</text><text x="2" y="${H - B}">${num(y0, 3)}</text>`;
+  s += `<text x="${L}" y="${H - 4}">${esc(time(x0))}</text><text x="${W - R - 60}" y="${H - 4}">${esc(time(x1))}</text>`;
+  if (opts.target !== undefined && opts.target !== null) {
+    s += `<line class="target" x1="${L}" x2="${W - R}" y1="${sy(opts.target)}" y2="${sy(opts.target)}"><title>target ${opts.target}</title></line>`;
+  }
+  let legend = "";
+  nodes.forEach((n, i) => {
+    const color = `hsl(${Math.round(i * 137.5) % 360} 60% 45%)`;
+    s += `<polyline class="node" style="stroke:${color}" points="${steps(n.points)}"><title>${esc(n.name)}</title></polyline>`;
+    legend += `<span><i style="background:${color}"></i><span class="mono">${esc(n.name)}</span> ${num(n.points[n.points.length - 1][1])}</span>`;
+  });
+  s += `<polyline class="network" points="${steps(network)}"><title>network</title></polyline>`;
+  if (network.length <= 80) s += network.map((p) => `<circle r="3" cx="${sx(p[0]).toFixed(1)}" cy="${sy(p[1]).toFixed(1)}"><title>${num(p[1])} by ${esc(p[2])} in block ${p[3]}</title></circle>`).join("");
+  svg.innerHTML = s;
+  return `<span><i class="network"></i>network ${num(network.length ? network[network.length - 1][1] : null)}</span>` + legend;
+}
+
+// A block's accepted optimae extend the progress series (once per block).
+function addProgress(b) {
+  if (b.index <= state.progressHeight) return;
+  state.progressHeight = b.index;
+  for (const o of b.optimae) {
+    if (!isFinite(o.performance)) continue;
+    const pr = (state.progress[o.domain] ||= { network: [], nodes: {} });
+    const net = pr.network[pr.network.length - 1];
+    if (!net || o.performance > net[1]) pr.network.push([b.time, o.performance, o.optimizer, b.index]);
+    const mine = (pr.nodes[o.optimizer] ||= []);
+    const last = mine[mine.length - 1];
+    if (!last || o.performance > last[1]) mine.push([b.time, o.performance, b.index]);
+    if (pr.network.length > MAX_RECORDS) pr.network.shift();
+    if (mine.length > MAX_RECORDS) mine.shift();
+  }
+}
+
 function roundsPerMinute(ring) {
   if (!ring || ring.length < 2) return 0;
   const last = ring[ring.length - 1], since = last[2] - 60;
@@ -52,6 +108,7 @@ function domainCard(d) {
     el.innerHTML = `<h3></h3><div class="row">
       <figure><figcaption>best performance by round (dashed: target)</figcaption><svg class="chart by-round"></svg></figure>
       <figure><figcaption>best performance over time (dashed: target)</figcaption><svg class="chart by-time"></svg></figure>
+      <figure><figcaption>best on chain over time: network (thick) and each node</figcaption><svg class="chart progress"></svg><div class="legend"></div></figure>
       <div><figcaption>accepted optimae by node</figcaption><table class="accepted"><tbody></tbody></table></div></div>`;
     $("domains").appendChild(el);
   }
@@ -66,6 +123,12 @@ function renderDomain(id) {
     `${roundsPerMinute(ring).toFixed(1)} rounds/min · committed ${d.committed ?? 0} / accepted ${d.accepted ?? 0} / rejected ${d.rejected ?? 0}${d.converged ? " · target reached" : ""}</span>`;
   chart(el.querySelector(".by-round"), ring.map((p) => [p[0], p[1]]), { target: d.target });
   chart(el.querySelector(".by-time"), ring.map((p) => [p[2], p[1]]), { target: d.target, xfmt: time });
+  const pr = state.progress[id] || { network: [], nodes: {} };
+  const nodes = Object.entries(pr.nodes).filter(([, p]) => p.length)
+    .sort((a, b) => b[1][b[1].length - 1][1] - a[1][a[1].length - 1][1]).slice(0, MAX_NODE_SERIES)
+    .map(([name, points]) => ({ name, points }));
+  const lastBlock = state.blocks[state.blocks.length - 1];
+  el.querySelector(".legend").innerHTML = stepChart(el.querySelector(".progress"), pr.network, nodes, { target: d.target, until: lastBlock?.time });
   const acc = Object.entries(state.accepted[id] || {}).sort((a, b) => b[1] - a[1]);
   el.querySelector(".accepted tbody").innerHTML = acc.map(([n, c]) => `<tr><td class="mono">${esc(n)}</td><td>${c}</td></tr>`).join("") || "<tr><td>none yet</td></tr>";
 }
@@ -114,6 +177,7 @@ function onBlock(b) {
   if (last && b.index <= last.index) return;
   state.blocks.push(b);
   if (state.blocks.length > MAX_BLOCKS) state.blocks.shift();
+  addProgress(b);
   for (const o of b.optimae) {
     const m = (state.accepted[o.domain] ||= {});
     m[o.optimizer] = (m[o.optimizer] || 0) + 1;
@@ -157,8 +221,15 @@ async function loadSnapshot() {
   state.rounds = snap.rounds;
   state.accepted = {};
   for (const r of snap.accepted_by_node) (state.accepted[r.domain] ||= {})[r.optimizer] = r.accepted;
+  state.progress = snap.best_over_time || {};
+  state.progressHeight = -1;
+  for (const pr of Object.values(state.progress)) {
+    for (const p of pr.network) state.progressHeight = Math.max(state.progressHeight, p[3]);
+    for (const pts of Object.values(pr.nodes)) for (const p of pts) state.progressHeight = Math.max(state.progressHeight, p[2]);
+  }
+  for (const b of state.blocks) addProgress(b);
   renderImported(snap.imported || []);
-  for (const id of Object.keys(state.rounds)) renderDomain(id);
+  for (const id of new Set([...Object.keys(state.rounds), ...Object.keys(state.progress)])) renderDomain(id);
   renderStatus();
   renderChain();
   state.ready = true;
