@@ -21,26 +21,36 @@ use crate::api::ApiState;
 /// Characters of an optimizer id shown.
 const SHORT_ID: usize = 12;
 
+/// One domain's series: the network's records and each node's.
+#[derive(Default)]
+struct Series {
+    network: Vec<Value>,
+    nodes: BTreeMap<String, Vec<Value>>,
+}
+
 /// Each domain's network and per-node records from `points` (oldest first); points
 /// without a parseable time are left out.
 pub fn shape(points: &[BestPoint]) -> Value {
-    let mut domains: BTreeMap<&str, (Vec<Value>, BTreeMap<String, Vec<Value>>)> = BTreeMap::new();
+    let mut domains: BTreeMap<&str, Series> = BTreeMap::new();
     for p in points {
         let Some(t) = p.time_secs else { continue };
         let who: String = p.optimizer_id.chars().take(SHORT_ID).collect();
-        let (network, nodes) = domains.entry(p.domain_id.as_str()).or_default();
+        let series = domains.entry(p.domain_id.as_str()).or_default();
         if p.network_record {
-            network.push(json!([t, p.performance, who, p.block_height]));
+            series
+                .network
+                .push(json!([t, p.performance, who, p.block_height]));
         }
         if p.node_record {
-            nodes
+            series
+                .nodes
                 .entry(who)
                 .or_default()
                 .push(json!([t, p.performance, p.block_height]));
         }
     }
     let mut out = Map::new();
-    for (domain, (network, nodes)) in domains {
+    for (domain, Series { network, nodes }) in domains {
         let nodes: Map<String, Value> = nodes
             .into_iter()
             .map(|(k, v)| (k, Value::Array(v)))
