@@ -111,6 +111,9 @@ pub struct RunningNode {
     pub chain: crate::chain_service::ChainHandle,
     /// Its network service.
     pub net: doin_net::service::NetHandle,
+    /// Its libp2p transport (`None` when `listen_addrs` is `[]`).
+    pub p2p: Option<doin_net::p2p::P2pHandle>,
+    p2p_task: Option<tokio::task::JoinHandle<()>>,
     stop_tx: StopSignal,
     threads: Vec<std::thread::JoinHandle<()>>,
     chain_thread: std::thread::JoinHandle<()>,
@@ -132,6 +135,9 @@ impl RunningNode {
         let deadline = Instant::now() + SHUTDOWN_BUDGET;
         let _ = self.stop_tx.send(true);
         self.net.shutdown().await;
+        if let Some(p2p) = &self.p2p {
+            p2p.shutdown().await;
+        }
         drop(self.chain);
         let threads = self.threads;
         let chain_thread = self.chain_thread;
@@ -154,6 +160,12 @@ impl RunningNode {
             tracing::warn!("experiment stats not flushed in time (the CSV has every round)");
         }
         drop(self.pg_sync);
+        if let Some(task) = self.p2p_task {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if tokio::time::timeout(remaining, task).await.is_err() {
+                tracing::warn!("the libp2p task did not stop in time");
+            }
+        }
         for t in self.tasks {
             t.abort();
         }
@@ -244,6 +256,10 @@ async fn start_inner(node: NodeBuilder) -> anyhow::Result<RunningNode> {
         payment,
         clock,
     } = node;
+    // Read before `bind` gives port 0 its real number: port 0 means a port of libp2p's own.
+    let p2p_listen = config
+        .p2p_listen_addrs()
+        .map_err(|e| anyhow::anyhow!("config: {e}"))?;
     let listener = bind(&mut config).await?;
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
@@ -251,6 +267,11 @@ async fn start_inner(node: NodeBuilder) -> anyhow::Result<RunningNode> {
         reset_chain(&config.data_dir)?;
     }
     let identity = Arc::new(Identity::load_or_generate(&config.identity_path())?);
+    // Before anything else runs, so that an address already in use fails the start.
+    let p2p_node = match p2p_listen {
+        Some(listen) => Some(crate::p2p::start(&config, &identity, listen).await?),
+        None => None,
+    };
     let checked = launch::chain::open_chain(&config, identity.peer_id()).await?;
     let (stop_tx, stop) = crate::stop::stop_signal();
     let stats = launch::stats::launch_stats(&config, &checked.db_path, &stop).await?;
@@ -260,9 +281,32 @@ async fn start_inner(node: NodeBuilder) -> anyhow::Result<RunningNode> {
     let board = DomainBoard::default();
     let runtime = tokio::runtime::Handle::current();
     let eval_domains = launch::workers::evaluator_domains(&config, &registry)?;
-    let peers = PeerSet::new(&config.bootstrap_peers);
+    let peers = PeerSet::new(&config.http_bootstrap());
     let migrants = MigrantBoard::default();
-    let (net, net_tasks) = crate::network::start(
+    let blocks: Arc<dyn BlockSource> = Arc::new(ReaderPool::new(&chain.db_path));
+    let (p2p, p2p_parts) = match p2p_node {
+        Some(node) => {
+            let (tx, rx) = tokio::sync::mpsc::channel(256);
+            let wiring = crate::network::P2pWiring {
+                handle: node.handle.clone(),
+                inbound: rx,
+            };
+            let ctx = crate::p2p::events::EventContext {
+                handle: node.handle.clone(),
+                peers: peers.clone(),
+                chain: chain.handle.clone(),
+                blocks: blocks.clone(),
+                queue: queue.clone(),
+                clock: clock.clone(),
+                inbound: tx,
+                stop: stop.clone(),
+            };
+            let events = tokio::spawn(crate::p2p::events::run(ctx, node.events));
+            (Some(wiring), Some((node.handle, node.task, events)))
+        }
+        None => (None, None),
+    };
+    let started = crate::network::start(
         &config,
         identity.clone(),
         peers.clone(),
@@ -270,7 +314,13 @@ async fn start_inner(node: NodeBuilder) -> anyhow::Result<RunningNode> {
         migrants.clone(),
         stop.clone(),
         clock.clone(),
+        p2p,
     )?;
+    let (p2p_handle, p2p_task, p2p_events) = match p2p_parts {
+        Some((h, t, e)) => (Some(h), Some(t), Some(e)),
+        None => (None, None, None),
+    };
+    let net = started.net;
     let shared = launch::Shared {
         config: &config,
         registry: &registry,
@@ -281,6 +331,8 @@ async fn start_inner(node: NodeBuilder) -> anyhow::Result<RunningNode> {
         board: &board,
         peers: &peers,
         net: &net,
+        broadcast: &started.broadcast,
+        p2p: p2p_handle.as_ref(),
         stats: &stats.handle,
         migrants: &migrants,
         stop: &stop,
@@ -292,11 +344,11 @@ async fn start_inner(node: NodeBuilder) -> anyhow::Result<RunningNode> {
     threads.extend(launch::workers::launch_optimizers(&shared)?);
     let mut inference = launch::inference::launch_inference(&shared, payment)?;
     threads.extend(inference.thread.take());
-    let blocks: Arc<dyn BlockSource> = Arc::new(ReaderPool::new(&chain.db_path));
     let sync = tokio::spawn(crate::peers::sync_loop(
         peers.clone(),
         chain.handle.clone(),
         blocks.clone(),
+        p2p_handle.clone(),
         stop.clone(),
     ));
     let server = launch::api::launch_api(&shared, listener, blocks, &inference);
@@ -310,7 +362,8 @@ async fn start_inner(node: NodeBuilder) -> anyhow::Result<RunningNode> {
     let mut tasks = vec![progress, sync];
     tasks.append(&mut inference.tasks);
     tasks.push(retention);
-    tasks.extend(net_tasks);
+    tasks.extend(started.tasks);
+    tasks.extend(p2p_events);
     tasks.extend(chain.anchor_publisher);
     Ok(RunningNode {
         port: config.port,
@@ -322,6 +375,8 @@ async fn start_inner(node: NodeBuilder) -> anyhow::Result<RunningNode> {
         chain_thread: chain.thread,
         tasks,
         net,
+        p2p: p2p_handle,
+        p2p_task,
         server,
         stats: stats.handle,
         pg_sync: stats.pg_sync,

@@ -143,7 +143,9 @@ fn peers_are_host_port_or_multiaddrs_with_their_peer_id() {
     let no_id = parse_peer_addr("/ip4/10.0.0.2/tcp/8471").unwrap_err();
     assert!(no_id.contains("/p2p/<peer id>"), "{no_id}");
     assert!(parse_peer_addr("/ip4/10.0.0.2/tcp/x").is_err());
-    assert!(parse_peer_addr("node.example").unwrap_err().contains("host:port"));
+    assert!(parse_peer_addr("node.example")
+        .unwrap_err()
+        .contains("host:port"));
     assert!(parse_peer_addr("node.example:0").is_err());
     assert!(parse_peer_addr("node.example:70000").is_err());
 

@@ -52,6 +52,10 @@ pub(crate) struct Shared<'a> {
     pub(crate) peers: &'a PeerSet,
     /// The network service.
     pub(crate) net: &'a doin_net::service::NetHandle,
+    /// Gossip out on both transports.
+    pub(crate) broadcast: &'a crate::p2p::broadcast::Broadcast,
+    /// The libp2p transport, when it runs.
+    pub(crate) p2p: Option<&'a doin_net::p2p::P2pHandle>,
     /// The experiment stats.
     pub(crate) stats: &'a doin_stats::StatsHandle,
     /// Other nodes' revealed optimae.
