@@ -444,4 +444,35 @@ mod tests {
         assert_eq!(first.header.timestamp.unix_micros(), t0.unix_micros());
         node.shutdown().await;
     }
+
+    /// A libp2p listen address another process holds fails the start with the address and
+    /// what to do, before the chain opens.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_libp2p_address_in_use_fails_the_start_with_a_clear_error() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let held = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+        let port = held.local_addr().expect("its address").port();
+        let mut config = crate::testnet::minting_template(0, 0.0);
+        config.host = "127.0.0.1".into();
+        config.port = 0;
+        config.data_dir = dir.path().to_path_buf();
+        config.listen_addrs = Some(vec![format!("/ip4/127.0.0.1/tcp/{port}")]);
+        let err = match start(config).await {
+            Ok(node) => {
+                node.shutdown().await;
+                panic!("the node started on a port in use");
+            }
+            Err(e) => format!("{e:#}"),
+        };
+        assert!(
+            err.contains("cannot start libp2p on /ip4/127.0.0.1/tcp/"),
+            "{err}"
+        );
+        assert!(err.contains("listen_addrs"), "{err}");
+        assert!(
+            !dir.path().join("chain.db").exists(),
+            "the chain was opened"
+        );
+        drop(held);
+    }
 }

@@ -122,6 +122,8 @@ impl TestNet {
         c.listen_addrs = Some(vec!["/ip4/127.0.0.1/tcp/0".into()]);
         c.bootstrap_peers = bootstrap;
         let node = start_with_plugins(c.clone(), PluginRegistry::with_builtins()).await?;
+        // The port the system chose, for the test's HTTP calls (and a restart).
+        c.port = node.port;
         self.nodes.push(Some(node));
         self.configs.push(c);
         Ok(i)

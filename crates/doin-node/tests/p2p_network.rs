@@ -83,6 +83,33 @@ fn nodes_on_libp2p_only_mint_through_quorums_agree_and_a_late_node_syncs() {
             }
         }
         let verified = verified_by_two_others(&net, 0);
+        // `/peers` and `/status` show each peer's transport, address and score.
+        let api = net.api().expect("HTTP client");
+        for i in 0..3 {
+            let (_, peers) = api.call(i, "/peers", None).await.expect("/peers");
+            let listed = peers["peers"].as_array().expect("peers");
+            assert_eq!(listed.len(), 2, "node {i}: {peers}");
+            for p in listed {
+                assert_eq!(p["transport"], "libp2p", "{p}");
+                assert!(
+                    p["address"]
+                        .as_str()
+                        .is_some_and(|a| a.starts_with("/ip4/127.0.0.1/tcp/")),
+                    "{p}"
+                );
+                assert!(p["score"].as_f64().is_some_and(|s| s >= 0.0), "{p}");
+            }
+            let own = peers["self"]["p2p_addrs"][0]
+                .as_str()
+                .expect("own multiaddr");
+            assert_eq!(own, net.p2p_addr(i).await.expect("address"));
+            let (_, status) = api.call(i, "/status", None).await.expect("/status");
+            let shown = status["peer_transports"]
+                .as_array()
+                .expect("peer_transports");
+            assert_eq!(shown.len(), 2, "{status}");
+            assert!(shown.iter().all(|p| p["transport"] == "libp2p"), "{status}");
+        }
 
         // A node started later, given the others' multiaddrs only, syncs their chain.
         let height = net.node(0).chain.view().tip_index;
