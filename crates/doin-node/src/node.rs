@@ -268,10 +268,7 @@ async fn start_inner(node: NodeBuilder) -> anyhow::Result<RunningNode> {
     }
     let identity = Arc::new(Identity::load_or_generate(&config.identity_path())?);
     // Before anything else runs, so that an address already in use fails the start.
-    let p2p_node = match p2p_listen {
-        Some(listen) => Some(crate::p2p::start(&config, &identity, listen).await?),
-        None => None,
-    };
+    let p2p_node = launch::p2p::start_p2p(&config, &identity, p2p_listen).await?;
     let checked = launch::chain::open_chain(&config, identity.peer_id()).await?;
     let (stop_tx, stop) = crate::stop::stop_signal();
     let stats = launch::stats::launch_stats(&config, &checked.db_path, &stop).await?;
@@ -284,25 +281,18 @@ async fn start_inner(node: NodeBuilder) -> anyhow::Result<RunningNode> {
     let peers = PeerSet::new(&config.http_bootstrap());
     let migrants = MigrantBoard::default();
     let blocks: Arc<dyn BlockSource> = Arc::new(ReaderPool::new(&chain.db_path));
-    let (p2p, p2p_parts) = match p2p_node {
+    let (p2p_wiring, p2p) = match p2p_node {
         Some(node) => {
-            let (tx, rx) = tokio::sync::mpsc::channel(256);
-            let wiring = crate::network::P2pWiring {
-                handle: node.handle.clone(),
-                inbound: rx,
+            let parts = launch::p2p::P2pParts {
+                peers: &peers,
+                chain: &chain.handle,
+                blocks: &blocks,
+                queue: &queue,
+                clock: &clock,
+                stop: &stop,
             };
-            let ctx = crate::p2p::events::EventContext {
-                handle: node.handle.clone(),
-                peers: peers.clone(),
-                chain: chain.handle.clone(),
-                blocks: blocks.clone(),
-                queue: queue.clone(),
-                clock: clock.clone(),
-                inbound: tx,
-                stop: stop.clone(),
-            };
-            let events = tokio::spawn(crate::p2p::events::run(ctx, node.events));
-            (Some(wiring), Some((node.handle, node.task, events)))
+            let (wiring, launched) = launch::p2p::wire_p2p(node, parts);
+            (Some(wiring), Some(launched))
         }
         None => (None, None),
     };
@@ -314,12 +304,9 @@ async fn start_inner(node: NodeBuilder) -> anyhow::Result<RunningNode> {
         migrants.clone(),
         stop.clone(),
         clock.clone(),
-        p2p,
+        p2p_wiring,
     )?;
-    let (p2p_handle, p2p_task, p2p_events) = match p2p_parts {
-        Some((h, t, e)) => (Some(h), Some(t), Some(e)),
-        None => (None, None, None),
-    };
+    let p2p_handle = p2p.as_ref().map(|l| l.handle.clone());
     let net = started.net;
     let shared = launch::Shared {
         config: &config,
@@ -363,7 +350,10 @@ async fn start_inner(node: NodeBuilder) -> anyhow::Result<RunningNode> {
     tasks.append(&mut inference.tasks);
     tasks.push(retention);
     tasks.extend(started.tasks);
-    tasks.extend(p2p_events);
+    let p2p_task = p2p.map(|l| {
+        tasks.push(l.events);
+        l.task
+    });
     tasks.extend(chain.anchor_publisher);
     Ok(RunningNode {
         port: config.port,
