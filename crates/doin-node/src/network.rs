@@ -25,9 +25,15 @@
 //!   operations travel the same way under `"channel_op"` ([`crate::channel_gossip`]), and
 //!   optimizers' commitments under `"commitment"` ([`crate::commitment_gossip`]).
 //! * Votes with their claims, for rejection evidence, see [`crate::evidence_gossip`].
+//! * With libp2p ([`crate::p2p`]): everything published here also goes out on its
+//!   gossipsub topic ([`Broadcast`]); gossip libp2p admitted is handled here beside HTTP
+//!   deliveries, with the same code and verdicts, which go back to gossipsub (the sending
+//!   peer's score). A message both transports deliver is handled once ([`SeenVerdicts`]).
+//!   Sync peers reached over libp2p that served invalid blocks are charged on their
+//!   authenticated connection.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use doin_consensus::transfer::TransferError;
 use doin_net::p2p::P2pHandle;
@@ -38,16 +44,14 @@ use doin_primitives::models::message::{Message, MessageType};
 use doin_primitives::models::payload::{BlockAnnouncement, ChainStatus, Payload};
 use doin_primitives::models::{ChannelOp, Transfer, WireModel};
 use doin_primitives::value::Map;
-use std::time::Instant;
 use tokio::sync::{mpsc, watch};
-
-use crate::p2p::broadcast::Broadcast;
-use crate::p2p::seen::SeenVerdicts;
 
 use crate::chain_service::{ChainHandle, SubmitTransferError};
 use crate::clock::SharedClock;
 use crate::config::NodeConfig;
 use crate::mempool::MempoolError;
+use crate::p2p::broadcast::Broadcast;
+use crate::p2p::seen::SeenVerdicts;
 use crate::peers::PeerSet;
 
 /// The extra `chain_status` payload key that carries a gossiped transfer.
@@ -213,30 +217,34 @@ fn note_migrant(migrants: &crate::migration::MigrantBoard, message: &Message) {
 }
 
 /// A message delivered by either transport, past admission (seal and age checked).
-pub(crate) struct Inbound {
-    /// The message.
-    pub(crate) message: Message,
-    /// The hop that delivered it (what rate limits charge): the HTTP delivery's hop, or
-    /// the libp2p peer's DOIN id (its libp2p id until identified).
-    pub(crate) from: String,
-    /// The delivery, to report the verdict on.
-    pub(crate) via: Via,
-}
-
-/// Which transport delivered an [`Inbound`] message.
-pub(crate) enum Via {
+pub(crate) enum Inbound {
     /// A `POST /message` body.
     Http(Delivery),
-    /// A gossipsub message waiting for our verdict before it is forwarded.
-    P2p(doin_net::p2p::GossipMessage),
+    /// A gossipsub message, waiting for our verdict before it is forwarded.
+    P2p {
+        /// The message.
+        message: Message,
+        /// The libp2p peer's DOIN id (its libp2p id until identified): what rate limits
+        /// charge.
+        from: String,
+        /// The delivery, to report the verdict on.
+        gossip: doin_net::p2p::GossipMessage,
+    },
 }
 
 impl Inbound {
-    fn http(d: Delivery) -> Self {
-        Inbound {
-            message: d.message.clone(),
-            from: d.from.clone(),
-            via: Via::Http(d),
+    fn message(&self) -> &Message {
+        match self {
+            Inbound::Http(d) => &d.message,
+            Inbound::P2p { message, .. } => message,
+        }
+    }
+
+    /// The hop that delivered it: the HTTP delivery's hop, or the libp2p peer.
+    fn from(&self) -> &str {
+        match self {
+            Inbound::Http(d) => &d.from,
+            Inbound::P2p { from, .. } => from,
         }
     }
 }
@@ -250,11 +258,11 @@ pub(crate) struct Reporter {
 
 impl Reporter {
     pub(crate) async fn report(&self, d: &Inbound, verdict: Verdict) {
-        match &d.via {
-            Via::Http(delivery) => self.net.report(delivery, verdict).await,
-            Via::P2p(message) => {
+        match d {
+            Inbound::Http(delivery) => self.net.report(delivery, verdict).await,
+            Inbound::P2p { gossip, .. } => {
                 if let Some(p2p) = &self.p2p {
-                    let _ = p2p.report(message, verdict).await;
+                    let _ = p2p.report(gossip, verdict).await;
                 }
             }
         }
@@ -273,7 +281,7 @@ async fn handle_deliveries(
     let mut seen = SeenVerdicts::default();
     loop {
         let d = tokio::select! {
-            d = deliveries.recv() => match d { Some(d) => Inbound::http(d), None => return },
+            d = deliveries.recv() => match d { Some(d) => Inbound::Http(d), None => return },
             Some(d) = async {
                 match p2p_inbound.as_mut() {
                     Some(rx) => rx.recv().await,
@@ -283,7 +291,7 @@ async fn handle_deliveries(
             _ = stop.wait_for(|s| *s) => return,
         };
         // A message both transports deliver is handled once; the copy gets its verdict.
-        let id = d.message.dedupe_id();
+        let id = d.message().dedupe_id();
         if let Some(verdict) = seen.get(&id, Instant::now()) {
             reporter.report(&d, verdict).await;
             continue;
@@ -301,46 +309,50 @@ async fn handle_one(
     chain: &ChainHandle,
     migrants: &crate::migration::MigrantBoard,
 ) -> Verdict {
-    if matches!(d.message.msg_type, MessageType::TaskCreated) {
+    if matches!(d.message().msg_type, MessageType::TaskCreated) {
         peers.request_task_poll();
         // Before the evidence pool takes the announcement's claim (and the message).
-        note_migrant(migrants, &d.message);
+        note_migrant(migrants, d.message());
     }
-    if let Some(verdict) = crate::evidence_gossip::take_delivered(chain, &d.message) {
+    if let Some(verdict) = crate::evidence_gossip::take_delivered(chain, d.message()) {
         return verdict;
     }
-    match d.message.msg_type {
+    match d.message().msg_type {
         MessageType::BlockAnnouncement => peers.request_sync(),
         MessageType::ChainStatus => {
             if let Some(v) = d
-                .message
+                .message()
                 .payload
                 .get(crate::commitment_gossip::COMMITMENT_KEY)
             {
-                return crate::commitment_gossip::deliver(chain, &d.from, v).await;
+                return crate::commitment_gossip::deliver(chain, d.from(), v).await;
             }
-            if let Some(v) = d.message.payload.get(crate::channel_gossip::CHANNEL_OP_KEY) {
-                return crate::channel_gossip::deliver(chain, &d.from, v).await;
+            if let Some(v) = d
+                .message()
+                .payload
+                .get(crate::channel_gossip::CHANNEL_OP_KEY)
+            {
+                return crate::channel_gossip::deliver(chain, d.from(), v).await;
             }
-            if let Some(v) = d.message.payload.get(TRANSFER_KEY) {
+            if let Some(v) = d.message().payload.get(TRANSFER_KEY) {
                 return match Transfer::from_value(v) {
-                    Ok(t) => match chain.submit_transfer(t, &d.from, false).await {
+                    Ok(t) => match chain.submit_transfer(t, d.from(), false).await {
                         Ok(_) => Verdict::Valid,
                         // A forged transfer costs the peer that relayed it.
                         Err(SubmitTransferError::Refused(MempoolError::Invalid(
                             TransferError::BadSignature(e),
                         ))) => {
-                            tracing::debug!(peer = %d.from, "gossiped transfer with a bad seal: {e}");
+                            tracing::debug!(peer = %d.from(), "gossiped transfer with a bad seal: {e}");
                             Verdict::InvalidSignature
                         }
                         // Another peer's copy or a stale nonce: not the relay's fault.
                         Err(e) => {
-                            tracing::debug!(peer = %d.from, "gossiped transfer refused: {e}");
+                            tracing::debug!(peer = %d.from(), "gossiped transfer refused: {e}");
                             Verdict::Valid
                         }
                     },
                     Err(e) => {
-                        tracing::debug!(peer = %d.from, "malformed gossiped transfer: {e}");
+                        tracing::debug!(peer = %d.from(), "malformed gossiped transfer: {e}");
                         Verdict::Malformed
                     }
                 };

@@ -19,7 +19,7 @@ use tokio::sync::{mpsc, watch};
 use crate::api::BlockSource;
 use crate::chain_service::ChainHandle;
 use crate::clock::SharedClock;
-use crate::network::{Inbound, Via};
+use crate::network::Inbound;
 use crate::peers::PeerSet;
 use crate::task_queue::TaskQueue;
 
@@ -80,10 +80,10 @@ pub async fn run(ctx: EventContext, mut events: mpsc::Receiver<P2pEvent>) {
                         .clone()
                         .or_else(|| doin_ids.get(&g.source).cloned())
                         .unwrap_or_else(|| g.source.to_string());
-                    let inbound = Inbound {
+                    let inbound = Inbound::P2p {
                         message,
                         from,
-                        via: Via::P2p(g),
+                        gossip: g,
                     };
                     if ctx.inbound.send(inbound).await.is_err() {
                         return;
@@ -170,9 +170,14 @@ async fn answer_sync(
     }
 }
 
+/// Why a claim or completion naming another evaluator is refused.
+const NOT_THE_CALLER: &str =
+    "evaluator_id is not the caller's DOIN id (or its key is not known yet: retry)";
+
 /// Answers an evaluator's task call as `/tasks/pending`, `/tasks/claim` and
 /// `/tasks/complete` would. Over libp2p the caller is authenticated: it claims and
-/// completes tasks only as itself (`evaluator_id` must be its DOIN id).
+/// completes tasks only as itself (`evaluator_id` must be the DOIN id of the key its
+/// connection proved).
 fn answer_task(call: &InboundTaskCall, queue: &TaskQueue, caller: Option<&String>) -> TaskAnswer {
     let json = |v: serde_json::Value| TaskAnswer::Json(v.to_string().into_bytes());
     match &call.call {
@@ -192,18 +197,21 @@ fn answer_task(call: &InboundTaskCall, queue: &TaskQueue, caller: Option<&String
             )
         }
         TaskCall::Claim(body) => {
-            let request = match crate::api::tasks::claim_request(body) {
+            let (task_id, evaluator) = match crate::api::tasks::claim_request(body) {
                 Ok(r) => r,
                 Err(e) => return TaskAnswer::Refused(e),
             };
-            if caller.is_some_and(|c| *c != request.1) {
-                return TaskAnswer::Refused("evaluator_id is not the caller's DOIN id".into());
+            if caller != Some(&evaluator) {
+                return TaskAnswer::Refused(NOT_THE_CALLER.into());
             }
-            match queue.claim(&request.0, &request.1) {
-                Ok(task) => json(serde_json::json!({
-                    "status": "claimed",
-                    "task_id": task.id,
-                })),
+            match queue.claim(&task_id, &evaluator) {
+                Ok(task) => TaskAnswer::Json(
+                    format!(
+                        "{{\"status\":\"claimed\",\"task\":{}}}",
+                        doin_primitives::json::to_wire_json(&task.to_value())
+                    )
+                    .into_bytes(),
+                ),
                 Err(e) => TaskAnswer::Refused(e.to_string()),
             }
         }
@@ -212,11 +220,15 @@ fn answer_task(call: &InboundTaskCall, queue: &TaskQueue, caller: Option<&String
                 Ok(r) => r,
                 Err(e) => return TaskAnswer::Refused(e),
             };
-            if caller.is_some_and(|c| *c != completion.evaluator_id) {
-                return TaskAnswer::Refused("evaluator_id is not the caller's DOIN id".into());
+            if caller != Some(&completion.evaluator_id) {
+                return TaskAnswer::Refused(NOT_THE_CALLER.into());
             }
             match queue.complete(&task_id, completion) {
-                Ok(_) => json(serde_json::json!({"status": "completed", "task_id": task_id})),
+                Ok(_) => json(serde_json::json!({
+                    "status": "completed",
+                    "task_id": task_id,
+                    "block_generated": false,
+                })),
                 Err(e) => TaskAnswer::Refused(e.to_string()),
             }
         }
