@@ -131,6 +131,7 @@ fn main() {
             blocks: Arc::new(ReaderPool::new(&path)),
             peers: doin_node::peers::PeerSet::new(&[]),
             net: None,
+            p2p: None,
             tasks: Arc::new(TaskQueue::new()),
             board: board.clone(),
             info: Arc::new(NodeInfo {

@@ -20,8 +20,10 @@ pub struct Cli {
     /// Directory for every local file; overrides `data_dir`.
     #[arg(short, long, value_name = "PATH")]
     pub data_dir: Option<PathBuf>,
-    /// Comma-separated `host:port` peers; replaces `bootstrap_peers`.
-    #[arg(long, value_name = "HOST:PORT,...", value_delimiter = ',')]
+    /// Comma-separated peers, each `host:port` (an HTTP peer, such as a reference node) or
+    /// a multiaddr ending in `/p2p/<peer id>` (a doin node on libp2p); replaces
+    /// `bootstrap_peers`.
+    #[arg(long, value_name = "PEER,...", value_delimiter = ',')]
     pub peers: Option<Vec<String>>,
     /// Identity key file (PKCS#8 P-256 PEM; created with mode 0600 if absent).
     #[arg(short, long, value_name = "PATH")]
@@ -165,6 +167,21 @@ mod tests {
         assert_eq!(cli.tracing_level(), "debug");
         assert!(Cli::try_parse_from(["doin-node", "-l", "loud"]).is_err());
         assert!(cli.command.is_none());
+    }
+
+    #[test]
+    fn peers_take_multiaddrs_beside_host_port_and_bad_ones_fail_validation() {
+        let p2p = "/ip4/127.0.0.1/udp/8480/quic-v1/p2p/12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA";
+        let cli = Cli::parse_from(["doin-node", "--peers", &format!("127.0.0.1:8470,{p2p}")]);
+        let mut c = NodeConfig::embedded_default();
+        cli.apply(&mut c);
+        c.validate().expect("both forms");
+        assert_eq!(c.http_bootstrap(), vec!["127.0.0.1:8470".to_owned()]);
+        assert_eq!(c.p2p_bootstrap()[0].to_string(), p2p);
+        let cli = Cli::parse_from(["doin-node", "--peers", "/ip4/127.0.0.1/udp/8480/quic-v1"]);
+        cli.apply(&mut c);
+        let err = c.validate().unwrap_err();
+        assert!(err.contains("lacks its peer id"), "{err}");
     }
 
     #[test]

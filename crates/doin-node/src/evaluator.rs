@@ -16,13 +16,12 @@ use doin_primitives::identity::Identity;
 
 use crate::peers::PeerSet;
 use crate::plugins::EvaluatorPlugins;
+use crate::remote_tasks::RemoteTasks;
 use crate::task_queue::{Completion, QueuedTask, TaskQueue};
 
 /// How often other nodes' queues are polled when there is no local work.
 const REMOTE_POLL: Duration = Duration::from_millis(500);
-/// Largest `/tasks/pending` answer read (inflated): 20 tasks of parameters of at most
-/// [`doin_consensus::bounds::MAX_PARAMETERS_BYTES`] each, with room for the rest.
-const MAX_TASKS_BODY: usize = 24 * doin_consensus::bounds::MAX_PARAMETERS_BYTES;
+pub use crate::remote_tasks::REMOTE_TASKS;
 
 /// What the worker needs.
 pub struct EvaluatorWorker {
@@ -45,6 +44,8 @@ pub struct EvaluatorWorker {
     pub chain: Option<crate::chain_service::ChainHandle>,
     /// Wall time for the votes it signs.
     pub clock: crate::clock::SharedClock,
+    /// The libp2p transport, to reach `/p2p/<id>` peers' queues.
+    pub p2p: Option<doin_net::p2p::P2pHandle>,
 }
 
 /// Whether a verification task may be evaluated at all: its domain is one of the chain's
@@ -62,16 +63,13 @@ impl EvaluatorWorker {
     pub fn run(mut self) {
         let domains: Vec<String> = self.domains.keys().cloned().collect();
         let me = self.identity.peer_id().to_owned();
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .build()
-            .unwrap_or_default();
+        let remote = RemoteTasks::new(self.p2p.clone());
         let mut last_remote_poll = std::time::Instant::now();
         while !crate::stop::stopping(&self.stop) {
             let Some(task) = self.queue.claim_next(&me, &domains) else {
                 if last_remote_poll.elapsed() >= REMOTE_POLL {
                     last_remote_poll = std::time::Instant::now();
-                    self.serve_remote(&http, &domains);
+                    self.serve_remote(&remote, &domains);
                 }
                 let queue = self.queue.clone();
                 let peers = self.peers.clone();
@@ -85,7 +83,7 @@ impl EvaluatorWorker {
                     .unwrap_or(false);
                 if announced {
                     last_remote_poll = std::time::Instant::now();
-                    self.serve_remote(&http, &domains);
+                    self.serve_remote(&remote, &domains);
                 }
                 continue;
             };
@@ -109,27 +107,18 @@ impl EvaluatorWorker {
     }
 
     /// Pulls, claims, evaluates and completes the tasks other nodes' queues hold for this
-    /// evaluator (their quorum names it).
-    fn serve_remote(&mut self, http: &reqwest::Client, domains: &[String]) {
+    /// evaluator (their quorum names it), over HTTP or libp2p as each peer is reached.
+    fn serve_remote(&mut self, remote: &RemoteTasks, domains: &[String]) {
         let me = self.identity.peer_id().to_owned();
-        let list = domains.join(",");
         for endpoint in self.peers.endpoints() {
-            let url = format!("http://{endpoint}/tasks/pending?domains={list}&limit=20");
-            let tasks = crate::worker_runtime::until_stopped(&self.runtime, &self.stop, async {
-                let resp = http.get(&url).send().await.ok()?;
-                let body = crate::http_body::read_bounded(resp, MAX_TASKS_BODY)
-                    .await
-                    .ok()?;
-                doin_primitives::json::parse_bytes(&body).ok()
-            })
+            let tasks = crate::worker_runtime::until_stopped(
+                &self.runtime,
+                &self.stop,
+                remote.pending(&endpoint, domains),
+            )
             .flatten();
             let Some(tasks) = tasks else { continue };
-            let tasks: Vec<QueuedTask> = tasks
-                .as_object()
-                .and_then(|m| m.get("tasks"))
-                .and_then(|t| t.as_array())
-                .map(|l| l.iter().filter_map(QueuedTask::from_value).collect())
-                .unwrap_or_default();
+            let tasks: Vec<QueuedTask> = tasks.iter().filter_map(QueuedTask::from_value).collect();
             let mine = |t: &QueuedTask| {
                 t.quorum.contains(&me) || (t.quorum.is_empty() && t.requester_id != me)
             };
@@ -138,16 +127,13 @@ impl EvaluatorWorker {
                 if !taken.insert(task.optimae_id.clone()) {
                     continue;
                 }
-                let claim = serde_json::json!({"task_id": task.id, "evaluator_id": me});
-                let claimed =
-                    crate::worker_runtime::until_stopped(&self.runtime, &self.stop, async {
-                        http.post(format!("http://{endpoint}/tasks/claim"))
-                            .json(&claim)
-                            .send()
-                            .await
-                            .is_ok_and(|r| r.status().is_success())
-                    })
-                    .unwrap_or(false);
+                let claim = serde_json::json!({"task_id": task.id, "evaluator_id": me}).to_string();
+                let claimed = crate::worker_runtime::until_stopped(
+                    &self.runtime,
+                    &self.stop,
+                    remote.claim(&endpoint, claim),
+                )
+                .unwrap_or(false);
                 if !claimed {
                     continue;
                 }
@@ -164,14 +150,7 @@ impl EvaluatorWorker {
                         let done = crate::worker_runtime::until_stopped(
                             &self.runtime,
                             &self.stop,
-                            async {
-                                http.post(format!("http://{endpoint}/tasks/complete"))
-                                    .header("content-type", "application/json")
-                                    .body(body)
-                                    .send()
-                                    .await
-                                    .is_ok_and(|r| r.status().is_success())
-                            },
+                            remote.complete(&endpoint, body),
                         )
                         .unwrap_or(false);
                         tracing::debug!(peer = %endpoint, task = %task.id, done, "remote verification");

@@ -11,7 +11,6 @@
 use std::sync::Arc;
 
 use doin_consensus::rejection::claim_in;
-use doin_net::service::NetHandle;
 use doin_net::Verdict;
 use doin_primitives::identity::Identity;
 use doin_primitives::models::message::{Message, MessageType};
@@ -58,7 +57,7 @@ pub fn take_delivered(chain: &ChainHandle, message: &Message) -> Option<Verdict>
 
 /// Gossips this node's votes with their claims until shutdown.
 pub async fn gossip_votes(
-    net: NetHandle,
+    net: crate::p2p::broadcast::Broadcast,
     identity: Arc<Identity>,
     mut outbox: mpsc::Receiver<Value>,
     mut stop: watch::Receiver<bool>,

@@ -31,6 +31,9 @@
 //! * [`network`] — gossip: block announcements, transfers, votes with their claims, peer
 //!   endpoints; [`channel_gossip`] — channel operations; [`commitment_gossip`] —
 //!   commitments.
+//! * [`p2p`] — the node on libp2p beside the HTTP mesh: started from the node's key and
+//!   `listen_addrs`, gossip published and admitted on both transports, sync and
+//!   evaluators' task calls served and made over request-response.
 //! * [`evidence`] — rejection evidence: claims admitted by evaluators, the bounded pool of
 //!   claims and votes, and the rejections a minted block carries ([`evidence_gossip`]).
 //! * [`api`] — the HTTP API (the reference's paths, plus `/transfers`, `/balance`,
@@ -75,12 +78,14 @@ pub mod mint_schedule;
 pub mod network;
 pub mod node;
 pub mod optimizer_loop;
+pub mod p2p;
 pub mod peers;
 mod pending_branch;
 pub mod plugins;
 pub mod progress;
 pub mod proposals;
 pub mod rate_window;
+pub mod remote_tasks;
 pub mod stats;
 pub mod stop;
 pub mod sync;

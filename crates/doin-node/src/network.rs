@@ -25,11 +25,18 @@
 //!   operations travel the same way under `"channel_op"` ([`crate::channel_gossip`]), and
 //!   optimizers' commitments under `"commitment"` ([`crate::commitment_gossip`]).
 //! * Votes with their claims, for rejection evidence, see [`crate::evidence_gossip`].
+//! * With libp2p ([`crate::p2p`]): everything published here also goes out on its
+//!   gossipsub topic ([`Broadcast`]); gossip libp2p admitted is handled here beside HTTP
+//!   deliveries, with the same code and verdicts, which go back to gossipsub (the sending
+//!   peer's score). A message both transports deliver is handled once ([`SeenVerdicts`]).
+//!   Sync peers reached over libp2p that served invalid blocks are charged on their
+//!   authenticated connection.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use doin_consensus::transfer::TransferError;
+use doin_net::p2p::P2pHandle;
 use doin_net::service::{Delivery, NetConfig, NetHandle, Protocol};
 use doin_net::Verdict;
 use doin_primitives::identity::Identity;
@@ -43,6 +50,8 @@ use crate::chain_service::{ChainHandle, SubmitTransferError};
 use crate::clock::SharedClock;
 use crate::config::NodeConfig;
 use crate::mempool::MempoolError;
+use crate::p2p::broadcast::Broadcast;
+use crate::p2p::seen::SeenVerdicts;
 use crate::peers::PeerSet;
 
 /// The extra `chain_status` payload key that carries a gossiped transfer.
@@ -61,7 +70,7 @@ pub fn net_config(config: &NodeConfig, peer_id: &str) -> NetConfig {
     };
     c.topics =
         doin_net::topic::topics_for_domains(config.domains.iter().map(|d| d.domain_id.as_str()));
-    c.bootstrap = config.bootstrap_peers.clone();
+    c.bootstrap = config.http_bootstrap();
     if config.gossip_heartbeat_interval.is_finite() && config.gossip_heartbeat_interval > 0.0 {
         c.heartbeat_interval = Duration::from_secs_f64(config.gossip_heartbeat_interval);
     }
@@ -81,7 +90,29 @@ pub fn net_config(config: &NodeConfig, peer_id: &str) -> NetConfig {
     c
 }
 
-/// Starts the network service and the node's tasks around it.
+/// The libp2p side [`start`] wires in: the handle, and the gossip its event loop
+/// ([`crate::p2p::events`]) admitted.
+pub struct P2pWiring {
+    /// The libp2p handle.
+    pub handle: P2pHandle,
+    /// Admitted gossip, handled beside HTTP deliveries.
+    pub(crate) inbound: mpsc::Receiver<Inbound>,
+}
+
+/// What [`start`] returns: the HTTP service, the node's gossip sender on both transports,
+/// and the tasks it spawned.
+pub struct Started {
+    /// The HTTP mesh's service.
+    pub net: NetHandle,
+    /// Gossip out on both transports.
+    pub broadcast: Broadcast,
+    /// The tasks.
+    pub tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// Starts the network service and the node's tasks around it (with `p2p`, libp2p's gossip
+/// is handled and published beside the HTTP mesh's).
+#[allow(clippy::too_many_arguments)]
 pub fn start(
     config: &NodeConfig,
     identity: Arc<Identity>,
@@ -90,20 +121,34 @@ pub fn start(
     migrants: crate::migration::MigrantBoard,
     stop: watch::Receiver<bool>,
     clock: SharedClock,
-) -> anyhow::Result<(NetHandle, Vec<tokio::task::JoinHandle<()>>)> {
+    p2p: Option<P2pWiring>,
+) -> anyhow::Result<Started> {
     let (net, deliveries) = doin_net::service::spawn(net_config(config, identity.peer_id()))?;
+    let (p2p_handle, p2p_inbound) = match p2p {
+        Some(w) => (Some(w.handle), Some(w.inbound)),
+        None => (None, None),
+    };
+    let broadcast = Broadcast {
+        net: net.clone(),
+        p2p: p2p_handle.clone(),
+    };
+    let reporter = Reporter {
+        net: net.clone(),
+        p2p: p2p_handle.clone(),
+    };
     let mut tasks = vec![
         tokio::spawn(handle_deliveries(
-            net.clone(),
+            reporter,
             deliveries,
+            p2p_inbound,
             peers.clone(),
             chain.clone(),
             migrants,
             stop.clone(),
         )),
-        tokio::spawn(refresh_peers(net.clone(), peers, stop.clone())),
+        tokio::spawn(refresh_peers(net.clone(), p2p_handle, peers, stop.clone())),
         tokio::spawn(announce_blocks(
-            net.clone(),
+            broadcast.clone(),
             identity.clone(),
             chain.clone(),
             stop.clone(),
@@ -112,7 +157,7 @@ pub fn start(
     ];
     if let Some(outbox) = chain.rejections().take_outbox() {
         tasks.push(tokio::spawn(crate::evidence_gossip::gossip_votes(
-            net.clone(),
+            broadcast.clone(),
             identity.clone(),
             outbox,
             stop.clone(),
@@ -121,7 +166,7 @@ pub fn start(
     }
     // What is submitted here is gossiped: channel operations, commitments, transfers.
     let relay = Relay {
-        net: net.clone(),
+        net: broadcast.clone(),
         identity,
         chain: chain.clone(),
         stop,
@@ -141,7 +186,11 @@ pub fn start(
     if let Some(rx) = chain.take_transfer_relay() {
         tasks.push(relay.spawn(rx, TRANSFER_KEY, Transfer::compute_id));
     }
-    Ok((net, tasks))
+    Ok(Started {
+        net,
+        broadcast,
+        tasks,
+    })
 }
 
 /// Offers the parameters a `task_created` announcement reveals to the domain's optimizer
@@ -167,79 +216,159 @@ fn note_migrant(migrants: &crate::migration::MigrantBoard, message: &Message) {
     );
 }
 
+/// A message delivered by either transport, past admission (seal and age checked).
+pub(crate) enum Inbound {
+    /// A `POST /message` body.
+    Http(Delivery),
+    /// A gossipsub message, waiting for our verdict before it is forwarded.
+    P2p {
+        /// The message.
+        message: Message,
+        /// The libp2p peer's DOIN id (its libp2p id until identified): what rate limits
+        /// charge.
+        from: String,
+        /// The delivery, to report the verdict on.
+        gossip: doin_net::p2p::GossipMessage,
+    },
+}
+
+impl Inbound {
+    fn message(&self) -> &Message {
+        match self {
+            Inbound::Http(d) => &d.message,
+            Inbound::P2p { message, .. } => message,
+        }
+    }
+
+    /// The hop that delivered it: the HTTP delivery's hop, or the libp2p peer.
+    fn from(&self) -> &str {
+        match self {
+            Inbound::Http(d) => &d.from,
+            Inbound::P2p { from, .. } => from,
+        }
+    }
+}
+
+/// Where verdicts go: the HTTP service for its deliveries, libp2p for its own.
+#[derive(Clone)]
+pub(crate) struct Reporter {
+    pub(crate) net: NetHandle,
+    pub(crate) p2p: Option<P2pHandle>,
+}
+
+impl Reporter {
+    pub(crate) async fn report(&self, d: &Inbound, verdict: Verdict) {
+        match d {
+            Inbound::Http(delivery) => self.net.report(delivery, verdict).await,
+            Inbound::P2p { gossip, .. } => {
+                if let Some(p2p) = &self.p2p {
+                    let _ = p2p.report(gossip, verdict).await;
+                }
+            }
+        }
+    }
+}
+
 async fn handle_deliveries(
-    net: NetHandle,
+    reporter: Reporter,
     mut deliveries: mpsc::Receiver<Delivery>,
+    mut p2p_inbound: Option<mpsc::Receiver<Inbound>>,
     peers: PeerSet,
     chain: ChainHandle,
     migrants: crate::migration::MigrantBoard,
     mut stop: watch::Receiver<bool>,
 ) {
+    let mut seen = SeenVerdicts::default();
     loop {
         let d = tokio::select! {
-            d = deliveries.recv() => match d { Some(d) => d, None => return },
+            d = deliveries.recv() => match d { Some(d) => Inbound::Http(d), None => return },
+            Some(d) = async {
+                match p2p_inbound.as_mut() {
+                    Some(rx) => rx.recv().await,
+                    None => std::future::pending().await,
+                }
+            } => d,
             _ = stop.wait_for(|s| *s) => return,
         };
-        if matches!(d.message.msg_type, MessageType::TaskCreated) {
-            peers.request_task_poll();
-            // Before the evidence pool takes the announcement's claim (and the message).
-            note_migrant(&migrants, &d.message);
-        }
-        if let Some(verdict) = crate::evidence_gossip::take_delivered(&chain, &d.message) {
-            net.report(&d, verdict).await;
+        // A message both transports deliver is handled once; the copy gets its verdict.
+        let id = d.message().dedupe_id();
+        if let Some(verdict) = seen.get(&id, Instant::now()) {
+            reporter.report(&d, verdict).await;
             continue;
         }
-        match d.message.msg_type {
-            MessageType::BlockAnnouncement => peers.request_sync(),
-            MessageType::TaskCreated => {}
-            MessageType::ChainStatus => {
-                if let Some(v) = d
-                    .message
-                    .payload
-                    .get(crate::commitment_gossip::COMMITMENT_KEY)
-                {
-                    let verdict = crate::commitment_gossip::deliver(&chain, &d.from, v).await;
-                    net.report(&d, verdict).await;
-                    continue;
-                }
-                if let Some(v) = d.message.payload.get(crate::channel_gossip::CHANNEL_OP_KEY) {
-                    let verdict = crate::channel_gossip::deliver(&chain, &d.from, v).await;
-                    net.report(&d, verdict).await;
-                    continue;
-                }
-                if let Some(v) = d.message.payload.get(TRANSFER_KEY) {
-                    let verdict = match Transfer::from_value(v) {
-                        Ok(t) => match chain.submit_transfer(t, &d.from, false).await {
-                            Ok(_) => Verdict::Valid,
-                            // A forged transfer costs the peer that relayed it.
-                            Err(SubmitTransferError::Refused(MempoolError::Invalid(
-                                TransferError::BadSignature(e),
-                            ))) => {
-                                tracing::debug!(peer = %d.from, "gossiped transfer with a bad seal: {e}");
-                                Verdict::InvalidSignature
-                            }
-                            // Another peer's copy or a stale nonce: not the relay's fault.
-                            Err(e) => {
-                                tracing::debug!(peer = %d.from, "gossiped transfer refused: {e}");
-                                Verdict::Valid
-                            }
-                        },
-                        Err(e) => {
-                            tracing::debug!(peer = %d.from, "malformed gossiped transfer: {e}");
-                            Verdict::Malformed
-                        }
-                    };
-                    net.report(&d, verdict).await;
-                    continue;
-                }
-            }
-            _ => {}
-        }
-        net.report(&d, Verdict::Valid).await;
+        let verdict = handle_one(&d, &peers, &chain, &migrants).await;
+        seen.insert(id, verdict, Instant::now());
+        reporter.report(&d, verdict).await;
     }
 }
 
-async fn refresh_peers(net: NetHandle, peers: PeerSet, mut stop: watch::Receiver<bool>) {
+/// Handles one delivered message; returns the verdict on it.
+async fn handle_one(
+    d: &Inbound,
+    peers: &PeerSet,
+    chain: &ChainHandle,
+    migrants: &crate::migration::MigrantBoard,
+) -> Verdict {
+    if matches!(d.message().msg_type, MessageType::TaskCreated) {
+        peers.request_task_poll();
+        // Before the evidence pool takes the announcement's claim (and the message).
+        note_migrant(migrants, d.message());
+    }
+    if let Some(verdict) = crate::evidence_gossip::take_delivered(chain, d.message()) {
+        return verdict;
+    }
+    match d.message().msg_type {
+        MessageType::BlockAnnouncement => peers.request_sync(),
+        MessageType::ChainStatus => {
+            if let Some(v) = d
+                .message()
+                .payload
+                .get(crate::commitment_gossip::COMMITMENT_KEY)
+            {
+                return crate::commitment_gossip::deliver(chain, d.from(), v).await;
+            }
+            if let Some(v) = d
+                .message()
+                .payload
+                .get(crate::channel_gossip::CHANNEL_OP_KEY)
+            {
+                return crate::channel_gossip::deliver(chain, d.from(), v).await;
+            }
+            if let Some(v) = d.message().payload.get(TRANSFER_KEY) {
+                return match Transfer::from_value(v) {
+                    Ok(t) => match chain.submit_transfer(t, d.from(), false).await {
+                        Ok(_) => Verdict::Valid,
+                        // A forged transfer costs the peer that relayed it.
+                        Err(SubmitTransferError::Refused(MempoolError::Invalid(
+                            TransferError::BadSignature(e),
+                        ))) => {
+                            tracing::debug!(peer = %d.from(), "gossiped transfer with a bad seal: {e}");
+                            Verdict::InvalidSignature
+                        }
+                        // Another peer's copy or a stale nonce: not the relay's fault.
+                        Err(e) => {
+                            tracing::debug!(peer = %d.from(), "gossiped transfer refused: {e}");
+                            Verdict::Valid
+                        }
+                    },
+                    Err(e) => {
+                        tracing::debug!(peer = %d.from(), "malformed gossiped transfer: {e}");
+                        Verdict::Malformed
+                    }
+                };
+            }
+        }
+        _ => {}
+    }
+    Verdict::Valid
+}
+
+async fn refresh_peers(
+    net: NetHandle,
+    p2p: Option<P2pHandle>,
+    peers: PeerSet,
+    mut stop: watch::Receiver<bool>,
+) {
     let mut tick = tokio::time::interval(PEER_REFRESH);
     loop {
         tokio::select! {
@@ -247,9 +376,13 @@ async fn refresh_peers(net: NetHandle, peers: PeerSet, mut stop: watch::Receiver
             _ = stop.wait_for(|s| *s) => return,
         }
         // Sync peers that served invalid blocks cost the address they are reached at.
+        // Libp2p ones cost the peer of their authenticated connection.
         for endpoint in peers.take_offenders() {
             if let Ok(addr) = endpoint.parse::<std::net::SocketAddr>() {
                 net.charge_address(addr, Verdict::InvalidBlock);
+            } else if let (Some(p2p), Some(peer)) = (&p2p, crate::p2p::peer_of_endpoint(&endpoint))
+            {
+                let _ = p2p.report_peer(peer, Verdict::InvalidBlock).await;
             }
         }
         let Ok(v) = net.peers_json().await else {
@@ -265,7 +398,7 @@ async fn refresh_peers(net: NetHandle, peers: PeerSet, mut stop: watch::Receiver
 
 /// Announces each block this node mints (`block_announcement`, sealed).
 async fn announce_blocks(
-    net: NetHandle,
+    net: Broadcast,
     identity: Arc<Identity>,
     chain: ChainHandle,
     mut stop: watch::Receiver<bool>,
@@ -311,7 +444,7 @@ async fn announce_blocks(
 /// What [`gossip_relayed`] needs besides the items, for each kind of item relayed.
 #[derive(Clone)]
 struct Relay {
-    net: NetHandle,
+    net: Broadcast,
     identity: Arc<Identity>,
     chain: ChainHandle,
     stop: watch::Receiver<bool>,

@@ -111,6 +111,9 @@ pub struct RunningNode {
     pub chain: crate::chain_service::ChainHandle,
     /// Its network service.
     pub net: doin_net::service::NetHandle,
+    /// Its libp2p transport (`None` when `listen_addrs` is `[]`).
+    pub p2p: Option<doin_net::p2p::P2pHandle>,
+    p2p_task: Option<tokio::task::JoinHandle<()>>,
     stop_tx: StopSignal,
     threads: Vec<std::thread::JoinHandle<()>>,
     chain_thread: std::thread::JoinHandle<()>,
@@ -132,6 +135,9 @@ impl RunningNode {
         let deadline = Instant::now() + SHUTDOWN_BUDGET;
         let _ = self.stop_tx.send(true);
         self.net.shutdown().await;
+        if let Some(p2p) = &self.p2p {
+            p2p.shutdown().await;
+        }
         drop(self.chain);
         let threads = self.threads;
         let chain_thread = self.chain_thread;
@@ -154,6 +160,12 @@ impl RunningNode {
             tracing::warn!("experiment stats not flushed in time (the CSV has every round)");
         }
         drop(self.pg_sync);
+        if let Some(task) = self.p2p_task {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if tokio::time::timeout(remaining, task).await.is_err() {
+                tracing::warn!("the libp2p task did not stop in time");
+            }
+        }
         for t in self.tasks {
             t.abort();
         }
@@ -244,6 +256,10 @@ async fn start_inner(node: NodeBuilder) -> anyhow::Result<RunningNode> {
         payment,
         clock,
     } = node;
+    // Read before `bind` gives port 0 its real number: port 0 means a port of libp2p's own.
+    let p2p_listen = config
+        .p2p_listen_addrs()
+        .map_err(|e| anyhow::anyhow!("config: {e}"))?;
     let listener = bind(&mut config).await?;
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
@@ -251,6 +267,8 @@ async fn start_inner(node: NodeBuilder) -> anyhow::Result<RunningNode> {
         reset_chain(&config.data_dir)?;
     }
     let identity = Arc::new(Identity::load_or_generate(&config.identity_path())?);
+    // Before anything else runs, so that an address already in use fails the start.
+    let p2p_node = launch::p2p::start_p2p(&config, &identity, p2p_listen).await?;
     let checked = launch::chain::open_chain(&config, identity.peer_id()).await?;
     let (stop_tx, stop) = crate::stop::stop_signal();
     let stats = launch::stats::launch_stats(&config, &checked.db_path, &stop).await?;
@@ -260,9 +278,25 @@ async fn start_inner(node: NodeBuilder) -> anyhow::Result<RunningNode> {
     let board = DomainBoard::default();
     let runtime = tokio::runtime::Handle::current();
     let eval_domains = launch::workers::evaluator_domains(&config, &registry)?;
-    let peers = PeerSet::new(&config.bootstrap_peers);
+    let peers = PeerSet::new(&config.http_bootstrap());
     let migrants = MigrantBoard::default();
-    let (net, net_tasks) = crate::network::start(
+    let blocks: Arc<dyn BlockSource> = Arc::new(ReaderPool::new(&chain.db_path));
+    let (p2p_wiring, p2p) = match p2p_node {
+        Some(node) => {
+            let parts = launch::p2p::P2pParts {
+                peers: &peers,
+                chain: &chain.handle,
+                blocks: &blocks,
+                queue: &queue,
+                clock: &clock,
+                stop: &stop,
+            };
+            let (wiring, launched) = launch::p2p::wire_p2p(node, parts);
+            (Some(wiring), Some(launched))
+        }
+        None => (None, None),
+    };
+    let started = crate::network::start(
         &config,
         identity.clone(),
         peers.clone(),
@@ -270,7 +304,10 @@ async fn start_inner(node: NodeBuilder) -> anyhow::Result<RunningNode> {
         migrants.clone(),
         stop.clone(),
         clock.clone(),
+        p2p_wiring,
     )?;
+    let p2p_handle = p2p.as_ref().map(|l| l.handle.clone());
+    let net = started.net;
     let shared = launch::Shared {
         config: &config,
         registry: &registry,
@@ -281,6 +318,8 @@ async fn start_inner(node: NodeBuilder) -> anyhow::Result<RunningNode> {
         board: &board,
         peers: &peers,
         net: &net,
+        broadcast: &started.broadcast,
+        p2p: p2p_handle.as_ref(),
         stats: &stats.handle,
         migrants: &migrants,
         stop: &stop,
@@ -292,11 +331,11 @@ async fn start_inner(node: NodeBuilder) -> anyhow::Result<RunningNode> {
     threads.extend(launch::workers::launch_optimizers(&shared)?);
     let mut inference = launch::inference::launch_inference(&shared, payment)?;
     threads.extend(inference.thread.take());
-    let blocks: Arc<dyn BlockSource> = Arc::new(ReaderPool::new(&chain.db_path));
     let sync = tokio::spawn(crate::peers::sync_loop(
         peers.clone(),
         chain.handle.clone(),
         blocks.clone(),
+        p2p_handle.clone(),
         stop.clone(),
     ));
     let server = launch::api::launch_api(&shared, listener, blocks, &inference);
@@ -310,7 +349,11 @@ async fn start_inner(node: NodeBuilder) -> anyhow::Result<RunningNode> {
     let mut tasks = vec![progress, sync];
     tasks.append(&mut inference.tasks);
     tasks.push(retention);
-    tasks.extend(net_tasks);
+    tasks.extend(started.tasks);
+    let p2p_task = p2p.map(|l| {
+        tasks.push(l.events);
+        l.task
+    });
     tasks.extend(chain.anchor_publisher);
     Ok(RunningNode {
         port: config.port,
@@ -322,6 +365,8 @@ async fn start_inner(node: NodeBuilder) -> anyhow::Result<RunningNode> {
         chain_thread: chain.thread,
         tasks,
         net,
+        p2p: p2p_handle,
+        p2p_task,
         server,
         stats: stats.handle,
         pg_sync: stats.pg_sync,
@@ -388,5 +433,36 @@ mod tests {
             .expect("block 1 is stored");
         assert_eq!(first.header.timestamp.unix_micros(), t0.unix_micros());
         node.shutdown().await;
+    }
+
+    /// A libp2p listen address another process holds fails the start with the address and
+    /// what to do, before the chain opens.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_libp2p_address_in_use_fails_the_start_with_a_clear_error() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let held = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+        let port = held.local_addr().expect("its address").port();
+        let mut config = crate::testnet::minting_template(0, 0.0);
+        config.host = "127.0.0.1".into();
+        config.port = 0;
+        config.data_dir = dir.path().to_path_buf();
+        config.listen_addrs = Some(vec![format!("/ip4/127.0.0.1/tcp/{port}")]);
+        let err = match start(config).await {
+            Ok(node) => {
+                node.shutdown().await;
+                panic!("the node started on a port in use");
+            }
+            Err(e) => format!("{e:#}"),
+        };
+        assert!(
+            err.contains("cannot start libp2p on /ip4/127.0.0.1/tcp/"),
+            "{err}"
+        );
+        assert!(err.contains("listen_addrs"), "{err}");
+        assert!(
+            !dir.path().join("chain.db").exists(),
+            "the chain was opened"
+        );
+        drop(held);
     }
 }

@@ -1,5 +1,6 @@
-//! The endpoints (`host:port`) of the peers this node syncs with and pulls tasks from,
-//! and the loop that keeps the chain in sync with them.
+//! The endpoints of the peers this node syncs with and pulls tasks from — `host:port` for
+//! HTTP peers, `/p2p/<id>` for libp2p ones ([`crate::p2p`]) — and the loop that keeps the
+//! chain in sync with them.
 //!
 //! The set starts from `bootstrap_peers` (or `--peers`) and grows as peers make
 //! themselves known; it is bounded. Every [`SYNC_INTERVAL`] the node asks each peer for its
@@ -20,7 +21,9 @@ use tokio::task::JoinSet;
 
 use crate::api::BlockSource;
 use crate::chain_service::ChainHandle;
-use crate::sync::{sync_within, SyncBudget, SyncClient, SyncError, SyncReport};
+use crate::sync::{
+    sync_within, NodeTransport, P2pTransport, SyncBudget, SyncClient, SyncError, SyncReport,
+};
 
 /// How often each peer's chain is checked.
 pub const SYNC_INTERVAL: Duration = Duration::from_secs(1);
@@ -79,7 +82,8 @@ impl PeerSet {
             .trim()
             .trim_start_matches("http://")
             .trim_end_matches('/');
-        if endpoint.is_empty() || !endpoint.contains(':') {
+        let p2p = crate::p2p::peer_of_endpoint(endpoint).is_some();
+        if endpoint.is_empty() || !(p2p || endpoint.contains(':')) {
             return false;
         }
         let mut set = self.endpoints.write().unwrap_or_else(|p| p.into_inner());
@@ -262,9 +266,13 @@ pub async fn sync_loop(
     peers: PeerSet,
     chain: ChainHandle,
     ours: Arc<dyn BlockSource>,
+    p2p: Option<doin_net::p2p::P2pHandle>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let client = SyncClient::new();
+    let client = NodeTransport {
+        http: SyncClient::new(),
+        p2p: p2p.map(|handle| P2pTransport { handle }),
+    };
     // One budget for the node: its syncs share the room for pages in flight.
     let budget = SyncBudget::default();
     let mut backoff: BTreeMap<String, Backoff> = BTreeMap::new();

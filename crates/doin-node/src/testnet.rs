@@ -73,6 +73,8 @@ impl TestNet {
                 .filter(|p| *p != port)
                 .map(|p| format!("127.0.0.1:{p}"))
                 .collect();
+            // The HTTP mesh only (its tests predate libp2p; [`TestNet::start_p2p`] has it).
+            c.listen_addrs = Some(Vec::new());
             configs.push(c);
         }
         let mut nodes = Vec::new();
@@ -85,6 +87,65 @@ impl TestNet {
             configs,
             _dir: dir,
         })
+    }
+
+    /// Starts `n` nodes on libp2p only: each listens on `/ip4/127.0.0.1/tcp/0` and is given
+    /// the multiaddrs (with `/p2p/<id>`) of the nodes started before it, and no HTTP peer,
+    /// so everything between them — gossip, sync, evaluators' task calls — goes over
+    /// libp2p. Their HTTP APIs listen on system-chosen ports for the test to call.
+    pub async fn start_p2p(n: usize, template: &NodeConfig) -> anyhow::Result<TestNet> {
+        let mut net = TestNet {
+            nodes: Vec::new(),
+            configs: Vec::new(),
+            _dir: tempfile::tempdir()?,
+        };
+        for _ in 0..n {
+            net.add_p2p_node(template).await?;
+        }
+        Ok(net)
+    }
+
+    /// Starts one more node on libp2p only (as [`TestNet::start_p2p`]'s), bootstrapped to
+    /// every running node's multiaddr; returns its index.
+    pub async fn add_p2p_node(&mut self, template: &NodeConfig) -> anyhow::Result<usize> {
+        let i = self.nodes.len();
+        let mut bootstrap = Vec::new();
+        for j in 0..i {
+            if self.nodes[j].is_some() {
+                bootstrap.push(self.p2p_addr(j).await?);
+            }
+        }
+        let mut c = template.clone();
+        c.host = "127.0.0.1".into();
+        c.port = 0;
+        c.data_dir = self._dir.path().join(format!("node{i}"));
+        c.listen_addrs = Some(vec!["/ip4/127.0.0.1/tcp/0".into()]);
+        c.bootstrap_peers = bootstrap;
+        let node = start_with_plugins(c.clone(), PluginRegistry::with_builtins()).await?;
+        // The port the system chose, for the test's HTTP calls (and a restart).
+        c.port = node.port;
+        self.nodes.push(Some(node));
+        self.configs.push(c);
+        Ok(i)
+    }
+
+    /// Node `i`'s libp2p address with its `/p2p/<id>`, once it listens (within 30 s).
+    pub async fn p2p_addr(&self, i: usize) -> anyhow::Result<String> {
+        let node = self.node(i);
+        let p2p = node
+            .p2p
+            .as_ref()
+            .ok_or_else(|| anyhow::anyhow!("node {i} does not run libp2p"))?;
+        let start = Instant::now();
+        loop {
+            if let Some(a) = p2p.listen_addrs().await.first() {
+                return Ok(format!("{a}/p2p/{}", p2p.local_peer()));
+            }
+            if start.elapsed() > Duration::from_secs(30) {
+                anyhow::bail!("node {i} has no libp2p listen address after 30 s");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// Node `i` (panics if stopped).

@@ -34,7 +34,7 @@
 //! scores and bans.
 
 //!
-//! ## Wiring into doin-node (a later stage)
+//! ## How doin-node wires it (`doin_node::p2p`)
 //!
 //! * Config: `listen_addrs` and `bootstrap` as multiaddrs ([`P2pConfig`]); the key is the
 //!   node's identity file, so the peer id an operator sees (`/p2p/<id>`) follows from it.

@@ -54,8 +54,12 @@ pub struct BlocksPage {
     summary = "Chain height, tip and finality",
     responses((status = 200, body = ChainStatus)))]
 pub async fn chain_status(State(s): State<ApiState>) -> Json<ChainStatus> {
-    let v = s.chain_view();
-    Json(ChainStatus {
+    Json(status_of(&s.chain_view()))
+}
+
+/// The `/chain/status` of a chain view (also what libp2p sync requests are answered).
+pub fn status_of(v: &crate::view::ChainView) -> ChainStatus {
+    ChainStatus {
         chain_height: v.height,
         tip_hash: v.tip_hash.clone(),
         tip_index: v.tip_index,
@@ -66,7 +70,7 @@ pub async fn chain_status(State(s): State<ApiState>) -> Json<ChainStatus> {
         )]),
         params_hash: v.params_hash.clone(),
         cumulative_work: v.cumulative_work,
-    })
+    }
 }
 
 fn int_param(q: &HashMap<String, String>, key: &str) -> Result<Option<i64>, ApiError> {

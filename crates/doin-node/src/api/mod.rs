@@ -123,6 +123,8 @@ pub struct ApiState {
     pub peers: crate::peers::PeerSet,
     /// The network service (`None` in API-only tests).
     pub net: Option<doin_net::service::NetHandle>,
+    /// The libp2p transport (`None` when off, and in API-only tests).
+    pub p2p: Option<doin_net::p2p::P2pHandle>,
     /// The task queue.
     pub tasks: Arc<TaskQueue>,
     /// Per-domain progress.

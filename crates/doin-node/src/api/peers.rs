@@ -28,6 +28,11 @@ pub struct PeerSelf {
     pub peer_id: String,
     /// Port.
     pub port: u16,
+    /// The addresses other doin nodes reach this node at over libp2p, each with its
+    /// `/p2p/<id>` (DOIN; absent when libp2p is off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    pub p2p_addrs: Option<Vec<String>>,
 }
 
 /// A peer in `/peers`: the reference's three keys, then DOIN's.
@@ -54,6 +59,13 @@ pub struct Peer {
     /// `inbound`, `outbound` or `none` (DOIN).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub direction: Option<String>,
+    /// `http` (the HTTP mesh; `address` and `port` are its host and port) or `libp2p`
+    /// (`address` is the multiaddr of its connection) (DOIN).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transport: Option<String>,
+    /// Its libp2p peer id (DOIN; libp2p peers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p2p_id: Option<String>,
 }
 
 /// An address charged for bad messages.
@@ -72,11 +84,44 @@ pub struct AddressScore {
     summary = "Known peers, and the addresses charged for bad messages",
     responses((status = 200, body = Peers)))]
 pub async fn peers(State(s): State<ApiState>) -> Json<Peers> {
+    Json(peer_list(&s).await)
+}
+
+/// Every peer on both transports: the HTTP mesh's table (or, without one, the sync
+/// endpoints), then the libp2p connections with their application scores.
+pub async fn peer_list(s: &ApiState) -> Peers {
+    let mut list = http_peers(s).await;
+    for p in &mut list.peers {
+        p.transport = Some("http".into());
+    }
+    if let Some(p2p) = &s.p2p {
+        let me = p2p.local_peer();
+        let addrs = p2p.listen_addrs().await;
+        list.this.p2p_addrs = Some(addrs.iter().map(|a| format!("{a}/p2p/{me}")).collect());
+        for p in p2p.peers().await {
+            list.peers.push(Peer {
+                peer_id: p.doin_id.clone().unwrap_or_else(|| p.peer.to_string()),
+                address: p.address.to_string(),
+                port: None,
+                score: Some(p.app_score),
+                last_seen: None,
+                failures: None,
+                connected: Some(true),
+                direction: None,
+                transport: Some("libp2p".into()),
+                p2p_id: Some(p.peer.to_string()),
+            });
+        }
+    }
+    list
+}
+
+async fn http_peers(s: &ApiState) -> Peers {
     if let Some(net) = &s.net {
         // The network service answers in this shape; a mismatch is a bug there, and the
         // endpoint list below still answers.
         match net.peers_json().await.map(serde_json::from_value::<Peers>) {
-            Ok(Ok(p)) => return Json(p),
+            Ok(Ok(p)) => return p,
             Ok(Err(e)) => tracing::warn!("the network's peer list does not read: {e}"),
             Err(_) => {}
         }
@@ -85,6 +130,7 @@ pub async fn peers(State(s): State<ApiState>) -> Json<Peers> {
         .peers
         .endpoints()
         .into_iter()
+        .filter(|e| crate::p2p::peer_of_endpoint(e).is_none())
         .map(|e| {
             let (address, port) = e.rsplit_once(':').unwrap_or((e.as_str(), ""));
             Peer {
@@ -96,15 +142,18 @@ pub async fn peers(State(s): State<ApiState>) -> Json<Peers> {
                 failures: None,
                 connected: None,
                 direction: None,
+                transport: None,
+                p2p_id: None,
             }
         })
         .collect();
-    Json(Peers {
+    Peers {
         this: PeerSelf {
             peer_id: s.info.peer_id.clone(),
             port: s.info.port,
+            p2p_addrs: None,
         },
         peers,
         addresses: Vec::new(),
-    })
+    }
 }

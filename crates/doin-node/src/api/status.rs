@@ -55,6 +55,10 @@ pub struct NodeStatus {
     pub domains: BTreeMap<String, DomainStatus>,
     /// Known peer endpoints.
     pub peers: usize,
+    /// Each peer on each transport: its transport (`http` or `libp2p`), address and score
+    /// (DOIN; as `/peers` lists them).
+    #[schema(required = false)]
+    pub peer_transports: Vec<PeerTransport>,
     /// The task queue's counts.
     pub task_queue: TaskCounts,
     /// Inference requests' counts (DOIN).
@@ -223,6 +227,19 @@ pub struct ChainFacts {
     pub total_transactions: u64,
 }
 
+/// A peer in `/status`'s `peer_transports`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PeerTransport {
+    /// Its DOIN peer id (`host:port` while unknown).
+    pub peer_id: String,
+    /// `http` or `libp2p`.
+    pub transport: String,
+    /// `host:port`, or the multiaddr of its libp2p connection.
+    pub address: String,
+    /// Its application score, where one is kept.
+    pub score: Option<f64>,
+}
+
 /// `GET /status`: the reference's shape, with `chain` facts DOIN adds (solo chain, params
 /// hash) in extra keys.
 #[utoipa::path(get, path = "/status", tag = "node",
@@ -230,6 +247,20 @@ pub struct ChainFacts {
     responses((status = 200, body = NodeStatus)))]
 pub async fn status(State(s): State<ApiState>) -> Json<NodeStatus> {
     let v = s.chain_view();
+    let peer_transports: Vec<PeerTransport> = super::peers::peer_list(&s)
+        .await
+        .peers
+        .into_iter()
+        .map(|p| PeerTransport {
+            address: match p.port {
+                Some(port) => format!("{}:{port}", p.address),
+                None => p.address,
+            },
+            peer_id: p.peer_id,
+            transport: p.transport.unwrap_or_else(|| "http".into()),
+            score: p.score,
+        })
+        .collect();
     let board = s.board.snapshot();
     let mut domains = BTreeMap::new();
     for d in &s.info.domains {
@@ -280,6 +311,7 @@ pub async fn status(State(s): State<ApiState>) -> Json<NodeStatus> {
         network_protocol: s.info.network_protocol.clone(),
         domains,
         peers: s.peers.endpoints().len(),
+        peer_transports,
         task_queue: TaskCounts {
             pending: counts.pending,
             claimed: counts.claimed,

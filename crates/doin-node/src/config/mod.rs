@@ -12,10 +12,12 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 mod domain_role;
+mod p2p;
 #[cfg(test)]
 mod tests;
 
 pub use domain_role::{DomainRole, IncentiveConfig, ResourceLimits};
+pub use p2p::{parse_peer_addr, PeerAddr};
 
 /// Why a config could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -52,8 +54,13 @@ pub struct NodeConfig {
     pub data_dir: PathBuf,
     /// Identity key file; empty means `<data_dir>/identity.pem`.
     pub identity_file: String,
-    /// `host:port` of the peers to dial first.
+    /// The peers to dial first: `host:port` (an HTTP peer, such as a reference node) or a
+    /// libp2p multiaddr ending in `/p2p/<peer id>` (a doin node on libp2p).
     pub bootstrap_peers: Vec<String>,
+    /// The libp2p transport's listen addresses (multiaddrs, DOIN extension). Absent: QUIC
+    /// on UDP `port` at `host` ([`NodeConfig::p2p_listen_addrs`]); `[]`: libp2p off, the
+    /// node talks over the HTTP mesh only.
+    pub listen_addrs: Option<Vec<String>>,
     /// The domains this node serves and its roles in each.
     pub domains: Vec<DomainRole>,
     /// Target seconds between blocks (chain parameter).
@@ -168,6 +175,7 @@ impl Default for NodeConfig {
             data_dir: PathBuf::from("./doin-data"),
             identity_file: String::new(),
             bootstrap_peers: Vec::new(),
+            listen_addrs: None,
             domains: Vec::new(),
             target_block_time: 600.0,
             initial_threshold: 0.25,
@@ -385,6 +393,10 @@ impl NodeConfig {
                 self.anchor_url
             ));
         }
+        for (i, peer) in self.bootstrap_peers.iter().enumerate() {
+            parse_peer_addr(peer).map_err(|e| format!("bootstrap_peers[{i}]: {e}"))?;
+        }
+        self.p2p_listen_addrs()?;
         let mut seen = std::collections::HashSet::new();
         for (i, d) in self.domains.iter().enumerate() {
             if d.domain_id.trim().is_empty() {

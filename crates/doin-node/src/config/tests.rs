@@ -120,3 +120,79 @@ fn anchor_sink_keys_are_checked() {
         assert!(err.contains(key), "{err}");
     }
 }
+
+#[test]
+fn peers_are_host_port_or_multiaddrs_with_their_peer_id() {
+    let id = "12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA";
+    assert_eq!(
+        parse_peer_addr("127.0.0.1:8470"),
+        Ok(PeerAddr::Http("127.0.0.1:8470".into()))
+    );
+    assert_eq!(
+        parse_peer_addr("http://node.example:8470/"),
+        Ok(PeerAddr::Http("node.example:8470".into()))
+    );
+    let addr = format!("/ip4/10.0.0.2/udp/8470/quic-v1/p2p/{id}");
+    match parse_peer_addr(&addr) {
+        Ok(PeerAddr::P2p { addr: a, peer }) => {
+            assert_eq!(a.to_string(), addr);
+            assert_eq!(peer.to_string(), id);
+        }
+        other => panic!("{other:?}"),
+    }
+    let no_id = parse_peer_addr("/ip4/10.0.0.2/tcp/8471").unwrap_err();
+    assert!(no_id.contains("/p2p/<peer id>"), "{no_id}");
+    assert!(parse_peer_addr("/ip4/10.0.0.2/tcp/x").is_err());
+    assert!(parse_peer_addr("node.example")
+        .unwrap_err()
+        .contains("host:port"));
+    assert!(parse_peer_addr("node.example:0").is_err());
+    assert!(parse_peer_addr("node.example:70000").is_err());
+
+    let mut c = NodeConfig::embedded_default();
+    c.bootstrap_peers = vec!["a:1".into(), addr.clone()];
+    c.validate().expect("both forms are valid");
+    assert_eq!(c.http_bootstrap(), vec!["a:1".to_owned()]);
+    assert_eq!(c.p2p_bootstrap().len(), 1);
+    c.bootstrap_peers.push("/dns4/x/tcp/1".into());
+    let err = c.validate().unwrap_err();
+    assert!(err.starts_with("bootstrap_peers[2]:"), "{err}");
+}
+
+#[test]
+fn listen_addrs_default_to_quic_on_the_http_port_number_and_are_checked() {
+    let mut c = NodeConfig::embedded_default();
+    c.host = "0.0.0.0".into();
+    c.port = 8470;
+    let addrs = c.p2p_listen_addrs().unwrap().unwrap();
+    let shown: Vec<String> = addrs.iter().map(|a| a.to_string()).collect();
+    assert_eq!(shown, vec!["/ip4/0.0.0.0/udp/8470/quic-v1"]);
+    c.host = "::1".into();
+    assert_eq!(
+        c.p2p_listen_addrs().unwrap().unwrap()[0].to_string(),
+        "/ip6/::1/udp/8470/quic-v1"
+    );
+    c.listen_addrs = Some(vec![]);
+    assert_eq!(c.p2p_listen_addrs(), Ok(None));
+    c.listen_addrs = Some(vec![
+        "/ip4/127.0.0.1/tcp/0".into(),
+        "/ip4/0.0.0.0/udp/9000/quic-v1".into(),
+    ]);
+    assert_eq!(c.p2p_listen_addrs().unwrap().unwrap().len(), 2);
+    c.validate().expect("valid listen addresses");
+    for bad in ["127.0.0.1:9000", "/ip4/127.0.0.1/udp/9000", "/dns4/x/tcp/1"] {
+        c.listen_addrs = Some(vec![bad.into()]);
+        let err = c.validate().unwrap_err();
+        assert!(err.starts_with("listen_addrs[0]:"), "{bad}: {err}");
+    }
+    let loaded = NodeConfig::from_json(
+        r#"{"listen_addrs": ["/ip4/0.0.0.0/tcp/8471"], "bootstrap_peers": ["b:2"]}"#,
+        "test",
+    )
+    .unwrap();
+    assert!(loaded.ignored_keys.is_empty());
+    assert_eq!(
+        loaded.config.listen_addrs,
+        Some(vec!["/ip4/0.0.0.0/tcp/8471".to_owned()])
+    );
+}

@@ -452,6 +452,7 @@ mod tests {
             blocks: store.clone(),
             peers: crate::peers::PeerSet::new(&[]),
             net: None,
+            p2p: None,
             tasks: Arc::new(crate::task_queue::TaskQueue::new()),
             board: crate::view::DomainBoard::default(),
             info: Arc::new(NodeInfo::default()),

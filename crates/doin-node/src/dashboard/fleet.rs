@@ -135,7 +135,14 @@ pub async fn data(
         Some(list) => list.split(',').filter_map(endpoint).collect(),
         None => {
             let mut v = vec![format!("127.0.0.1:{}", s.api.info.port)];
-            v.extend(s.api.peers.endpoints());
+            // HTTP peers only: the fleet view reads each node's HTTP API.
+            v.extend(
+                s.api
+                    .peers
+                    .endpoints()
+                    .into_iter()
+                    .filter(|e| crate::p2p::peer_of_endpoint(e).is_none()),
+            );
             v
         }
     };

@@ -41,6 +41,7 @@ pub(crate) fn launch_api(
         blocks,
         peers: w.peers.clone(),
         net: Some(w.net.clone()),
+        p2p: w.p2p.cloned(),
         tasks: w.queue.clone(),
         board: w.board.clone(),
         info: Arc::new(info),

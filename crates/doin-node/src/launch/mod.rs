@@ -5,7 +5,9 @@
 //! * [`stats`] — the experiment stats, caught up with the chain; the PostgreSQL export;
 //! * [`workers`] — the evaluator thread and one optimizer loop per optimizing domain;
 //! * [`inference`] — the inference worker, channel settlement and the log's retention;
-//! * [`api`] — the HTTP server with the API and the inference routes.
+//! * [`api`] — the HTTP server with the API and the inference routes;
+//! * [`p2p`] — libp2p, started from the node's key before the chain opens, and its event
+//!   loop wired to the node's parts.
 //!
 //! The network service is launched by [`crate::network::start`], the sync loop by
 //! [`crate::peers::sync_loop`] and the progress lines by [`crate::progress::run`].
@@ -13,6 +15,7 @@
 pub(crate) mod api;
 pub(crate) mod chain;
 pub(crate) mod inference;
+pub(crate) mod p2p;
 pub(crate) mod stats;
 pub(crate) mod workers;
 
@@ -52,6 +55,10 @@ pub(crate) struct Shared<'a> {
     pub(crate) peers: &'a PeerSet,
     /// The network service.
     pub(crate) net: &'a doin_net::service::NetHandle,
+    /// Gossip out on both transports.
+    pub(crate) broadcast: &'a crate::p2p::broadcast::Broadcast,
+    /// The libp2p transport, when it runs.
+    pub(crate) p2p: Option<&'a doin_net::p2p::P2pHandle>,
     /// The experiment stats.
     pub(crate) stats: &'a doin_stats::StatsHandle,
     /// Other nodes' revealed optimae.

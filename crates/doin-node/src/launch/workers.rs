@@ -50,6 +50,7 @@ pub(crate) fn launch_evaluator(
             .collect(),
         chain: Some(w.chain.clone()),
         clock: w.clock.clone(),
+        p2p: w.p2p.cloned(),
     };
     Ok(Some(
         std::thread::Builder::new()
@@ -97,7 +98,7 @@ pub(crate) fn launch_optimizers(
             stop: w.stop.clone(),
             runtime: w.runtime.clone(),
             peers: w.peers.clone(),
-            net: Some(w.net.clone()),
+            net: Some(w.broadcast.clone()),
             quorum_timeout: crate::optimizer_loop::quorum_timeout(w.config.eval_poll_interval),
             stats: Some(crate::stats::LoopStats::new(w.stats.clone(), role, me)),
             migrants: w.migrants.clone(),

@@ -46,6 +46,7 @@ fn state() -> ApiState {
         blocks: Arc::new(NoBlocks),
         peers,
         net: None,
+        p2p: None,
         tasks: Arc::new(crate::task_queue::TaskQueue::new()),
         board,
         info: Arc::new(NodeInfo::default()),

@@ -67,7 +67,7 @@ pub struct OptimizerLoop {
     /// The peers; with any known, the loop first waits (bounded) for a sync with one.
     pub peers: crate::peers::PeerSet,
     /// The network, to announce verification tasks (`task_created`).
-    pub net: Option<doin_net::service::NetHandle>,
+    pub net: Option<crate::p2p::broadcast::Broadcast>,
     /// How long to wait for a quorum's votes: twice the evaluators' poll interval
     /// (`eval_poll_interval`), at least 2 s and at most 20 s.
     pub quorum_timeout: Duration,

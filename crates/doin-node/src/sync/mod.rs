@@ -11,12 +11,16 @@
 //! * [`page`] — the checks a page passes before any of it is kept.
 //! * [`transport`] — the [`BlockTransport`] trait the engine talks through, and its HTTP
 //!   implementation [`SyncClient`].
+//! * [`p2p`] — the libp2p implementation [`P2pTransport`] (`/doin/sync/1`), and
+//!   [`NodeTransport`], which the sync loop uses: libp2p for `/p2p/<id>` peers, HTTP for
+//!   `host:port` ones.
 //!
 //! Bodies are parsed with DOIN's own JSON parser, never a lossy one, so every float a block
 //! carries hashes exactly as it was sent.
 
 pub mod budget;
 pub mod engine;
+pub mod p2p;
 pub mod page;
 pub mod transport;
 
@@ -27,6 +31,7 @@ use crate::chain_service::{ImportError, ImportOutcome};
 
 pub use budget::SyncBudget;
 pub use engine::{sync_with, sync_within};
+pub use p2p::{NodeTransport, P2pTransport};
 pub use transport::{BlockTransport, Page, PageError, SyncClient};
 
 /// Blocks per `/chain/blocks` request (the API's cap).

@@ -672,6 +672,7 @@ impl TaskServer {
             blocks: Arc::new(NoBlocks),
             peers: doin_node::peers::PeerSet::new(&[]),
             net: None,
+            p2p: None,
             tasks: queue.clone(),
             board: doin_node::view::DomainBoard::default(),
             info: Arc::new(doin_node::api::NodeInfo::default()),
