@@ -246,7 +246,6 @@ pub struct PeerTransport {
     summary = "Node status: domains, chain, task queue, coin (with payment_channels totals), difficulty",
     responses((status = 200, body = NodeStatus)))]
 pub async fn status(State(s): State<ApiState>) -> Json<NodeStatus> {
-    let v = s.chain_view();
     let peer_transports: Vec<PeerTransport> = super::peers::peer_list(&s)
         .await
         .peers
@@ -261,7 +260,12 @@ pub async fn status(State(s): State<ApiState>) -> Json<NodeStatus> {
             score: p.score,
         })
         .collect();
+    // The board before the chain view, both after the last await: an optimizer marks a
+    // domain converged from a chain view, so the view read afterwards is at least as new
+    // and its chain best has reached the target too (read the other way round, a block
+    // adopted in between showed `converged` beside the older chain best).
     let board = s.board.snapshot();
+    let v = s.chain_view();
     let mut domains = BTreeMap::new();
     for d in &s.info.domains {
         let progress = board.get(&d.domain_id).cloned().unwrap_or_default();
