@@ -24,7 +24,7 @@ const DOMAIN: &str = "wine_mlp";
 /// Minus the cross-validated mean squared error of a network that has learnt something
 /// (the mean predictor, where training starts, scores about -0.65; tuned networks about
 /// -0.41).
-const TARGET: f64 = -0.46;
+const TARGET: f64 = -0.44;
 /// How long a test waits for the chain it needs.
 const DEADLINE: Duration = Duration::from_secs(60);
 
@@ -92,9 +92,14 @@ fn replay(template: &NodeConfig, blocks: &[Block]) -> ChainState {
     state
 }
 
-/// Whether an optimae was verified by `quorum` votes, none of them its optimizer's.
+/// Whether an optimae was verified by at least `quorum` votes of nodes other than its
+/// optimizer (on a young chain the optimizer's own vote may stand beside them).
 fn verified_by_others(a: &AcceptedOptimae, quorum: usize) -> bool {
-    a.votes.len() == quorum && a.votes.iter().all(|v| v.evaluator_id != a.optimizer_id)
+    a.votes
+        .iter()
+        .filter(|v| v.evaluator_id != a.optimizer_id)
+        .count()
+        >= quorum
 }
 
 /// Node 0's chain once `done` holds for it (fails after [`DEADLINE`]).
@@ -124,7 +129,9 @@ fn honest_nodes_reach_the_target(nodes: usize) {
     let quorum = nodes - 1;
     let rt = runtime();
     let template = template(quorum as u32);
-    let net = rt.block_on(TestNet::start(nodes, &template)).expect("network");
+    let net = rt
+        .block_on(TestNet::start(nodes, &template))
+        .expect("network");
     let chain = wait_for_chain(&net, |chain| {
         optimae(chain)
             .iter()
@@ -142,7 +149,14 @@ fn honest_nodes_reach_the_target(nodes: usize) {
     eprintln!("{nodes} nodes: verified neg_cv_mse along the chain: {verified:?}");
     assert!(
         accepted.iter().all(|a| verified_by_others(a, quorum)),
-        "every accepted optimae carries {quorum} votes of other nodes"
+        "every accepted optimae carries {quorum} votes of other nodes: {:?}",
+        accepted
+            .iter()
+            .map(|a| (
+                &a.optimizer_id,
+                a.votes.iter().map(|v| &v.evaluator_id).collect::<Vec<_>>()
+            ))
+            .collect::<Vec<_>>()
     );
     assert!(
         verified.windows(2).all(|w| w[1] > w[0]),
@@ -154,7 +168,10 @@ fn honest_nodes_reach_the_target(nodes: usize) {
     for a in &accepted {
         let perfs: Vec<f64> = a.votes.iter().map(|v| v.verified_performance).collect();
         let decision = decide(&perfs, a.reported_performance, QUORUM_TOLERANCE).expect("votes");
-        assert!(decision.accepted && decision.agreements.iter().all(|x| *x), "{perfs:?}");
+        assert!(
+            decision.accepted && decision.agreements.iter().all(|x| *x),
+            "{perfs:?}"
+        );
     }
 }
 
@@ -192,8 +209,7 @@ fn a_lying_evaluator_is_outvoted_and_loses_reputation_and_rewards() {
             if i == LIAR {
                 // It only evaluates, so everything it earns or loses is its votes' doing.
                 config.domains[0].optimize = false;
-                plugins
-                    .register_evaluator(NAME, |cfg| Ok(Box::new(Liar(MlpEvaluator::new(cfg)?))));
+                plugins.register_evaluator(NAME, |cfg| Ok(Box::new(Liar(MlpEvaluator::new(cfg)?))));
             }
             plugins
         }))

@@ -130,7 +130,11 @@ mod tests {
         assert!(ev.evaluate(&h, &other_folds).is_err());
         let junk = SyntheticData::new(Value::from("junk")).unwrap();
         assert!(ev.evaluate(&h, &junk).is_err());
-        let mut no_seed = MlpFolds::new(&Map::new()).unwrap().generate(1).unwrap().data;
+        let mut no_seed = MlpFolds::new(&Map::new())
+            .unwrap()
+            .generate(1)
+            .unwrap()
+            .data;
         if let Value::Object(o) = &mut no_seed {
             o.insert("seed".into(), Value::Float(1.5));
         }
@@ -177,7 +181,10 @@ mod tests {
             assert!(spread < crate::mlp::QUORUM_TOLERANCE, "{scores:?}");
             // The same seed gives the same score, bit for bit.
             let again = ev.evaluate(&p, &generator.generate(1).unwrap()).unwrap();
-            assert_eq!(again, ev.evaluate(&p, &generator.generate(1).unwrap()).unwrap());
+            assert_eq!(
+                again,
+                ev.evaluate(&p, &generator.generate(1).unwrap()).unwrap()
+            );
         }
     }
 }

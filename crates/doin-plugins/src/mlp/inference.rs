@@ -52,7 +52,11 @@ impl ServedModel {
 impl MlpEvaluator {
     /// Answers `{"predictions": [q, …], "model": {hyperparameters, "trained_on": 1599}}`
     /// for the wines of `input`, with the network of `h` (kept until the best changes).
-    pub(super) fn predict(&mut self, h: &Hyperparameters, input: &Value) -> Result<Value, PluginError> {
+    pub(super) fn predict(
+        &mut self,
+        h: &Hyperparameters,
+        input: &Value,
+    ) -> Result<Value, PluginError> {
         let wines = read_wines(input)?;
         let model = match self.model.take() {
             Some(m) if m.hyperparameters == *h => m,
@@ -116,7 +120,8 @@ mod tests {
         assert!(mse < 0.42, "{mse}");
         assert!(predicted.iter().all(|q| (3.0..=8.0).contains(q)));
 
-        let input = Value::Object(map! { "wines" => vec![Value::Array(raw(0)), Value::Array(raw(1))] });
+        let input =
+            Value::Object(map! { "wines" => vec![Value::Array(raw(0)), Value::Array(raw(1))] });
         let mut ev = MlpEvaluator::new(&Map::new()).unwrap();
         let answer = ev.infer(&tuned.to_parameters(), &input).unwrap();
         let obj = answer.as_object().unwrap();
@@ -127,13 +132,13 @@ mod tests {
             .map(|v| v.as_f64().unwrap())
             .collect();
         assert_eq!(got, predicted[..2].to_vec());
-        assert_eq!(obj["model"].as_object().unwrap()["trained_on"], Value::Int(1599));
+        assert_eq!(
+            obj["model"].as_object().unwrap()["trained_on"],
+            Value::Int(1599)
+        );
         // The kept network answers as a fresh one; a new best is another network.
         assert_eq!(ev.infer(&tuned.to_parameters(), &input).unwrap(), answer);
-        let other = Hyperparameters {
-            hidden: 4,
-            ..tuned
-        };
+        let other = Hyperparameters { hidden: 4, ..tuned };
         assert_ne!(ev.infer(&other.to_parameters(), &input).unwrap(), answer);
         assert!(matches!(
             ev.infer(&tuned.to_parameters(), &Value::Null),

@@ -58,8 +58,8 @@ mod synthetic;
 pub use evaluator::MlpEvaluator;
 pub use inference::{ServedModel, SERVED_INIT};
 pub use model::{
-    Hyperparameters, SearchSpace, HIDDEN, LIMITS, LOG10_LEARNING_RATE, LOG10_WEIGHT_DECAY,
-    METRIC, STEPS,
+    Hyperparameters, SearchSpace, HIDDEN, LIMITS, LOG10_LEARNING_RATE, LOG10_WEIGHT_DECAY, METRIC,
+    STEPS,
 };
 pub use network::{neg_cv_mse, Mlp};
 pub use optimizer::{MlpOptimizer, DEFAULT_STEP_SIZE};

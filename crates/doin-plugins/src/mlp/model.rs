@@ -196,12 +196,15 @@ mod tests {
 
     #[test]
     fn param_bounds_may_narrow_but_not_widen_the_limits() {
-        let narrow = map! { "param_bounds" => map! { HIDDEN => vec![Value::Int(4), Value::Int(8)] } };
+        let narrow =
+            map! { "param_bounds" => map! { HIDDEN => vec![Value::Int(4), Value::Int(8)] } };
         let space = SearchSpace::from_config(&narrow).unwrap();
         assert_eq!(space.bounds[HIDDEN].high, 8.0);
-        let wide = map! { "param_bounds" => map! { STEPS => vec![Value::Int(1), Value::Int(1000)] } };
+        let wide =
+            map! { "param_bounds" => map! { STEPS => vec![Value::Int(1), Value::Int(1000)] } };
         assert!(SearchSpace::from_config(&wide).is_err());
-        let unknown = map! { "param_bounds" => map! { "depth" => vec![Value::Int(1), Value::Int(2)] } };
+        let unknown =
+            map! { "param_bounds" => map! { "depth" => vec![Value::Int(1), Value::Int(2)] } };
         assert!(SearchSpace::from_config(&unknown).is_err());
     }
 }

@@ -77,7 +77,11 @@ impl Mlp {
 
         let mut rng = SeededStream::new(init_label);
         let hidden = h.hidden.max(1);
-        let w1 = Var::from_vec(glorot(&mut rng, hidden, N_FEATURES), (hidden, N_FEATURES), &dev)?;
+        let w1 = Var::from_vec(
+            glorot(&mut rng, hidden, N_FEATURES),
+            (hidden, N_FEATURES),
+            &dev,
+        )?;
         let b1 = Var::zeros(hidden, DType::F64, &dev)?;
         // A zero output layer: the untrained network is the mean predictor, whatever its
         // hidden weights, so a short or timid training scores near the mean's error on
@@ -165,7 +169,9 @@ pub fn neg_cv_mse(
         let (train, validate): (Vec<usize>, Vec<usize>) =
             (0..data.len()).partition(|&i| fold_of[i] != k);
         if train.is_empty() || validate.is_empty() {
-            return Err(PluginError::InvalidData(format!("fold {k} is empty or is everything")));
+            return Err(PluginError::InvalidData(format!(
+                "fold {k} is empty or is everything"
+            )));
         }
         let net = Mlp::train(data, &train, h, &format!("doin/wine_mlp/init/{seed}/{k}"))?;
         let predicted = net.predict_rows(data, &validate)?;
