@@ -36,7 +36,7 @@
 //! evaluators use different seeds, hence different folds and initial weights. Every wine
 //! is still validated exactly once in each evaluation, but five folds of a network leave
 //! more to chance than ten folds of a ridge regression: over eight seeds, honest scores of
-//! one point have a standard deviation of about 2.5 % and lie up to about 5 % from their
+//! one point have a standard deviation of about 3 % and lie up to about 5 % from their
 //! median (printed by `evaluator::tests::honest_evaluators_agree_within_the_tolerance`,
 //! which pins the largest divergence under [`QUORUM_TOLERANCE`]). Most of that comes from
 //! the folds, not the initial weights (fixed folds and eight initialisations spread by
