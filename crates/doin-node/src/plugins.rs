@@ -257,4 +257,29 @@ mod tests {
         );
         assert!((verified - candidate.performance).abs() <= 0.05 * verified.abs());
     }
+
+    #[test]
+    fn the_wine_mlp_example_config_runs_its_domain() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../testdata/configs/wine_mlp_node.json");
+        let config = NodeConfig::load(&path).expect("config").config;
+        assert_eq!(config.quorum_tolerance, doin_plugins::mlp::QUORUM_TOLERANCE);
+        let role = &config.domains[0];
+        let registry = PluginRegistry::with_builtins();
+        let mut optimizer = optimizer_plugin(&registry, role, 1).expect("optimizer");
+        let mut plugins = evaluator_plugins(&registry, role).expect("evaluator plugins");
+        let candidate = optimizer.step(None).expect("a round");
+        let data = plugins.generator.generate(9).expect("folds");
+        let verified = plugins
+            .evaluator
+            .evaluate(&candidate.parameters, &data)
+            .expect("evaluation");
+        assert_eq!(
+            optimizer.metadata().performance_metric,
+            doin_plugins::mlp::METRIC
+        );
+        assert!(
+            (verified - candidate.performance).abs() <= config.quorum_tolerance * verified.abs()
+        );
+    }
 }

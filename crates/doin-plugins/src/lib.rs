@@ -23,6 +23,9 @@
 //! * [`wine`] — the built-in `wine_quality` domain: ridge regression hyperparameters tuned
 //!   by cross-validation on the red wine quality data set, each evaluator on its own
 //!   seeded folds.
+//! * [`mlp`] — the built-in `wine_mlp` domain: the training hyperparameters of a
+//!   multilayer perceptron (candle, CPU) tuned by cross-validation on the same wines, each
+//!   evaluator retraining on its own seeded folds from its own seeded initial weights.
 //! * [`differential_evolution`] — what both domains' differential evolution optimizers
 //!   share: their config keys and the DE/rand/1/bin trial.
 //! * [`inference`] — [`Evaluator::infer`]: the domain's best model applied to a client's
@@ -44,6 +47,7 @@ pub mod differential_evolution;
 pub mod error;
 pub mod external;
 pub mod inference;
+pub mod mlp;
 pub mod plugin;
 pub mod quadratic;
 pub mod registry;

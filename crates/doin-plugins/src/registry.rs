@@ -6,6 +6,7 @@ use doin_primitives::Map;
 
 use crate::error::{PluginError, PluginKind};
 use crate::external;
+use crate::mlp;
 use crate::plugin::{Evaluator, Optimizer, SyntheticDataGenerator};
 use crate::quadratic;
 use crate::validate::{CheckedEvaluator, CheckedGenerator, CheckedOptimizer};
@@ -56,8 +57,8 @@ impl PluginRegistry {
         }
     }
 
-    /// A registry with the built-in domains: [`quadratic::NAME`] (`simple_quadratic`) and
-    /// [`wine::NAME`] (`wine_quality`).
+    /// A registry with the built-in domains: [`quadratic::NAME`] (`simple_quadratic`),
+    /// [`wine::NAME`] (`wine_quality`) and [`mlp::NAME`] (`wine_mlp`).
     pub fn with_builtins() -> Self {
         let mut r = Self::empty();
         r.register_optimizer(quadratic::NAME, quadratic::quadratic_optimizer);
@@ -72,6 +73,11 @@ impl PluginRegistry {
             Ok(Box::new(wine::WineEvaluator::new(cfg)?))
         });
         r.register_generator(wine::NAME, |cfg| Ok(Box::new(wine::WineFolds::new(cfg)?)));
+        r.register_optimizer(mlp::NAME, |cfg, seed| {
+            Ok(Box::new(mlp::MlpOptimizer::new(cfg, seed)?))
+        });
+        r.register_evaluator(mlp::NAME, |cfg| Ok(Box::new(mlp::MlpEvaluator::new(cfg)?)));
+        r.register_generator(mlp::NAME, |cfg| Ok(Box::new(mlp::MlpFolds::new(cfg)?)));
         r
     }
 
@@ -197,10 +203,13 @@ mod tests {
             PluginKind::Evaluator,
             PluginKind::SyntheticData,
         ] {
-            assert_eq!(r.names(kind), vec!["simple_quadratic", "wine_quality"]);
+            assert_eq!(
+                r.names(kind),
+                vec!["simple_quadratic", "wine_mlp", "wine_quality"]
+            );
         }
         let cfg = Map::new();
-        for name in ["simple_quadratic", "wine_quality"] {
+        for name in ["simple_quadratic", "wine_mlp", "wine_quality"] {
             assert!(r.optimizer(name, &cfg, 1).is_ok());
             assert!(r.evaluator(name, &cfg).is_ok());
             assert!(r.generator(name, &cfg).is_ok());
@@ -213,7 +222,7 @@ mod tests {
         let err = r.optimizer("quadratic", &Map::new(), 0).err().unwrap();
         assert_eq!(
             err.to_string(),
-            "unknown optimization_plugin `quadratic`; known names: simple_quadratic, wine_quality"
+            "unknown optimization_plugin `quadratic`; known names: simple_quadratic, wine_mlp, wine_quality"
         );
         let err = r.generator("predictor", &Map::new()).err().unwrap();
         assert!(matches!(
