@@ -1,8 +1,8 @@
 //! Minting and optimizing at a simulated node.
 //!
 //! When to mint is the real node's policy, called as is: [`doin_node::mint_schedule`]
-//! (work blocks spaced and staggered after their parent, commitment blocks one target
-//! block time after it). What goes in a block is the real node's too: the ready optimae
+//! (work blocks spaced after their parent, commitment blocks one target block time after
+//! it, the candidates taking turns). What goes in a block is the real node's too: the ready optimae
 //! rescored at the tip ([`doin_consensus::ChainState::score_optimae_after`]), dropped when they no longer
 //! improve, and the pooled commitments not yet on chain. An optimizer commits to a
 //! candidate, waits for the commitment to land in a block, reveals it to its quorum
@@ -15,8 +15,8 @@ use doin_consensus::commitment::OptimaeCommitment;
 use doin_consensus::vote::VoteSubject;
 use doin_consensus::QuorumVote;
 use doin_node::mint_schedule::{
-    commitment_block_due, stagger_micros, wait_origin_micros, work_block_due_since,
-    work_block_spacing_micros,
+    commitment_block_due, commitment_block_wait_micros, wait_origin_micros, work_block_due_since,
+    work_block_wait_micros,
 };
 use doin_primitives::hash::sha256_hex;
 use rand_core::RngCore;
@@ -50,13 +50,12 @@ impl Node {
         let me = self.peer_id().to_owned();
         let mut times = Vec::new();
         if !self.ready.is_empty() {
-            let spacing = work_block_spacing_micros(&self.state);
             let origin = wait_origin_micros(&self.state, self.tip_adopted());
-            times.push(origin + spacing + stagger_micros(&self.state, &me, spacing));
+            times.push(origin + work_block_wait_micros(&self.state, &me));
         }
         if !self.pool.is_empty() {
-            let spacing = self.state.commitment_block_micros();
-            times.push(tip + spacing + stagger_micros(&self.state, &me, spacing));
+            let wait = commitment_block_wait_micros(&self.state, &me, self.commitment_owners());
+            times.push(tip + wait);
         }
         for micros in times {
             let at = self.virtual_at(micros).max(ctx.now);
@@ -92,13 +91,25 @@ impl Node {
         } else {
             false
         };
-        if !minted && !self.pool.is_empty() && commitment_block_due(&self.state, &me, now) {
+        if !minted
+            && !self.pool.is_empty()
+            && commitment_block_due(&self.state, &me, self.commitment_owners(), now)
+        {
             let commitments = self.pooled_commitments();
             if !commitments.is_empty() {
                 self.mint_block(Vec::new(), &commitments, ctx);
             }
         }
         self.schedule_mint_checks_after(ctx, ctx.now);
+    }
+
+    /// The optimizers whose pooled commitments a block may still carry: the candidates
+    /// for the next commitment block ([`doin_node::mint_schedule::mint_turns`]).
+    fn commitment_owners(&self) -> impl Iterator<Item = &str> {
+        self.pool
+            .values()
+            .filter(|c| self.pool_may_carry(c))
+            .map(|c| c.optimizer_id.as_str())
     }
 
     /// The pooled commitments a block may still carry (their seals were checked on

@@ -178,8 +178,9 @@ impl Service {
     }
 
     /// Mints a work block when one is due ([`Self::try_mint`]), else a commitment block
-    /// when the pool holds commitments and one is due
-    /// ([`crate::mint_schedule::commitment_block_due`]); the pending optimae stay pending.
+    /// when the pool holds commitments and one is due at this node's turn
+    /// ([`crate::mint_schedule::commitment_block_due`]: the optimizers whose commitments
+    /// the pool holds take turns); the pending optimae stay pending.
     pub(super) fn try_mint_due(&mut self) -> Option<i64> {
         if let Some(index) = self.try_mint() {
             return Some(index);
@@ -188,6 +189,7 @@ impl Service {
             || !crate::mint_schedule::commitment_block_due(
                 &self.state,
                 self.identity.peer_id(),
+                self.pools.commitments.owners(),
                 self.clock.now(),
             )
         {
