@@ -184,34 +184,38 @@ pub fn turn_micros<'a>(
     }
 }
 
-/// How long after its parent node `peer_id` waits to mint a commitment block while its
-/// pool holds commitments of the optimizers `owners`: one target block time, then its
-/// turn among them ([`turn_micros`]).
-pub fn commitment_block_wait_micros<'a>(
+/// When node `peer_id` may mint a commitment block, by its clock, while its pool holds
+/// commitments of the optimizers `owners` and has held one since `pooled_since_micros`:
+/// its turn among them ([`turn_micros`]) after the block is due (one target block time
+/// after its parent) and after the pool received a commitment. The later start matters
+/// after a quiet spell: a block long due would otherwise let every node mint the moment a
+/// commitment reaches it, each knowing only its own or the first one.
+pub fn commitment_block_at_micros<'a>(
     state: &ChainState,
     peer_id: &str,
     owners: impl IntoIterator<Item = &'a str>,
+    pooled_since_micros: i64,
 ) -> i64 {
     let base = state.commitment_block_micros();
-    base.saturating_add(turn_micros(state, peer_id, owners, base))
+    let due = state.tip_time_micros().saturating_add(base);
+    due.max(pooled_since_micros)
+        .saturating_add(turn_micros(state, peer_id, owners, base))
 }
 
-/// Whether node `peer_id` may mint a commitment block at `now`, its pool holding
-/// commitments of the optimizers `owners` ([`commitment_block_wait_micros`]).
+/// Whether node `peer_id` may mint a commitment block at `now`
+/// ([`commitment_block_at_micros`]).
 pub fn commitment_block_due<'a>(
     state: &ChainState,
     peer_id: &str,
     owners: impl IntoIterator<Item = &'a str>,
+    pooled_since_micros: i64,
     now: Timestamp,
 ) -> bool {
     // Not due before a target block time whoever mints (the draw is left undone).
     if !state.commitment_block_due(state.block_time(now)) {
         return false;
     }
-    let wait = commitment_block_wait_micros(state, peer_id, owners);
-    let extra = wait.saturating_sub(state.commitment_block_micros());
-    let at = Timestamp::from_unix_micros(now.unix_micros().saturating_sub(extra));
-    state.commitment_block_due(state.block_time(at))
+    now.unix_micros() >= commitment_block_at_micros(state, peer_id, owners, pooled_since_micros)
 }
 
 #[cfg(test)]
@@ -275,8 +279,14 @@ mod tests {
         let owners = ["a", "b", "c"];
         let turns = mint_turns(&state, owners);
         let first = turns[0];
-        assert!(!commitment_block_due(&state, first, owners, at(999_999)));
-        assert!(commitment_block_due(&state, first, owners, at(1_000_000)));
+        assert!(!commitment_block_due(&state, first, owners, 0, at(999_999)));
+        assert!(commitment_block_due(
+            &state,
+            first,
+            owners,
+            0,
+            at(1_000_000)
+        ));
     }
 
     #[test]
@@ -292,9 +302,12 @@ mod tests {
         // A tenth of the target block time (1 s here) between turns.
         for (rank, id) in turns.iter().enumerate() {
             let wait = 1_000_000 + 100_000 * rank as i64;
-            assert_eq!(commitment_block_wait_micros(&state, id, owners), wait);
-            assert!(!commitment_block_due(&state, id, owners, at(wait - 1)));
-            assert!(commitment_block_due(&state, id, owners, at(wait)));
+            assert_eq!(
+                commitment_block_at_micros(&state, id, owners, 0),
+                tip + wait
+            );
+            assert!(!commitment_block_due(&state, id, owners, 0, at(wait - 1)));
+            assert!(commitment_block_due(&state, id, owners, 0, at(wait)));
         }
         // Another tip draws another order: over a few tips, each owner goes first.
         let mut firsts = std::collections::BTreeSet::new();
@@ -311,13 +324,14 @@ mod tests {
         let state = network();
         let owners = ["a", "b"];
         let base = 1_000_000 + 2 * 100_000;
-        let wait = commitment_block_wait_micros(&state, "z", owners);
+        let tip = state.tip_time_micros();
+        let at = commitment_block_at_micros(&state, "z", owners, 0);
         let stagger = stagger_micros(&state, "z", 1_000_000);
-        assert_eq!(wait, base + stagger);
+        assert_eq!(at, tip + base + stagger);
         // With no owner known (an empty pool), only the stagger is left.
         assert_eq!(
-            commitment_block_wait_micros(&state, "z", []),
-            1_000_000 + stagger
+            commitment_block_at_micros(&state, "z", [], 0),
+            tip + 1_000_000 + stagger
         );
     }
 
@@ -330,7 +344,8 @@ mod tests {
         assert_eq!(turns.len(), 12);
         let last_turn = 1_000_000 + 4 * 100_000;
         for (rank, id) in turns.iter().enumerate() {
-            let wait = commitment_block_wait_micros(&state, id, owners());
+            let wait =
+                commitment_block_at_micros(&state, id, owners(), 0) - state.tip_time_micros();
             if rank < MINT_TURNS {
                 assert_eq!(wait, 1_000_000 + 100_000 * rank as i64);
             } else {
@@ -343,7 +358,10 @@ mod tests {
     #[test]
     fn recent_committers_take_turns_for_the_work_block() {
         let state = tip_after(&network(), 0);
-        let committers: Vec<&str> = state.recent_committers(WORK_TURN_BLOCKS).into_iter().collect();
+        let committers: Vec<&str> = state
+            .recent_committers(WORK_TURN_BLOCKS)
+            .into_iter()
+            .collect();
         assert_eq!(committers.len(), 1);
         let committer = committers[0];
         // The committer mints after the spacing; any other node after one turn and its
@@ -363,14 +381,59 @@ mod tests {
         for i in 1..=WORK_TURN_BLOCKS as u64 {
             later = tip_after(&later, i);
         }
-        assert!(!later.recent_committers(WORK_TURN_BLOCKS).contains(committer));
+        assert!(!later
+            .recent_committers(WORK_TURN_BLOCKS)
+            .contains(committer));
     }
 
     #[test]
     fn a_solo_chain_has_no_mint_turns() {
         let state = ChainState::new(ChainParams::solo_default());
-        let wait = commitment_block_wait_micros(&state, "z", ["a", "b"]);
-        assert_eq!(wait, state.commitment_block_micros());
+        let at = commitment_block_at_micros(&state, "z", ["a", "b"], 0);
+        assert_eq!(
+            at,
+            state.tip_time_micros() + state.commitment_block_micros()
+        );
+    }
+
+    #[test]
+    fn after_a_quiet_spell_the_turns_start_when_a_commitment_arrives() {
+        let state = network();
+        let tip = state.tip_time_micros();
+        let owners = ["a", "b"];
+        let turns = mint_turns(&state, owners);
+        // The block has been due for a minute when the commitments arrive.
+        let arrived = tip + 60_000_000;
+        let now = |micros: i64| Timestamp::from_unix_micros(arrived + micros);
+        assert!(commitment_block_due(
+            &state,
+            turns[0],
+            owners,
+            arrived,
+            now(0)
+        ));
+        assert!(!commitment_block_due(
+            &state,
+            turns[1],
+            owners,
+            arrived,
+            now(99_999)
+        ));
+        assert!(commitment_block_due(
+            &state,
+            turns[1],
+            owners,
+            arrived,
+            now(100_000)
+        ));
+        let stagger = stagger_micros(&state, "z", 1_000_000);
+        assert!(!commitment_block_due(
+            &state,
+            "z",
+            owners,
+            arrived,
+            now(200_000 + stagger - 1)
+        ));
     }
 
     /// A state whose tip is a commitment block on top of `state`'s, minted by a fresh

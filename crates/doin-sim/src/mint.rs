@@ -15,7 +15,7 @@ use doin_consensus::commitment::OptimaeCommitment;
 use doin_consensus::vote::VoteSubject;
 use doin_consensus::QuorumVote;
 use doin_node::mint_schedule::{
-    commitment_block_due, commitment_block_wait_micros, wait_origin_micros, work_block_due_since,
+    commitment_block_at_micros, commitment_block_due, wait_origin_micros, work_block_due_since,
     work_block_wait_micros,
 };
 use doin_primitives::hash::sha256_hex;
@@ -46,7 +46,6 @@ impl Node {
         if !self.up {
             return;
         }
-        let tip = self.state.tip_time_micros();
         let me = self.peer_id().to_owned();
         let mut times = Vec::new();
         if !self.ready.is_empty() {
@@ -54,8 +53,9 @@ impl Node {
             times.push(origin + work_block_wait_micros(&self.state, &me));
         }
         if !self.pool.is_empty() {
-            let wait = commitment_block_wait_micros(&self.state, &me, self.commitment_owners());
-            times.push(tip + wait);
+            let since = self.pooled_since(ctx);
+            let owners = self.commitment_owners();
+            times.push(commitment_block_at_micros(&self.state, &me, owners, since));
         }
         for micros in times {
             let at = self.virtual_at(micros).max(ctx.now);
@@ -91,16 +91,23 @@ impl Node {
         } else {
             false
         };
-        if !minted
-            && !self.pool.is_empty()
-            && commitment_block_due(&self.state, &me, self.commitment_owners(), now)
-        {
+        if !minted && !self.pool.is_empty() && {
+            let since = self.pooled_since(ctx);
+            commitment_block_due(&self.state, &me, self.commitment_owners(), since, now)
+        } {
             let commitments = self.pooled_commitments();
             if !commitments.is_empty() {
                 self.mint_block(Vec::new(), &commitments, ctx);
             }
         }
         self.schedule_mint_checks_after(ctx, ctx.now);
+    }
+
+    /// Since when (by the node's clock) the pool has held a commitment; now if it is only
+    /// noticed now (the pool's first commitment schedules a mint check at once).
+    fn pooled_since(&mut self, ctx: &Ctx<'_>) -> i64 {
+        let now = self.timestamp(ctx.now).unix_micros();
+        *self.pooled_since.get_or_insert(now)
     }
 
     /// The optimizers whose pooled commitments a block may still carry: the candidates
@@ -247,6 +254,9 @@ impl Node {
             .into_iter()
             .filter(|(_, c)| self.pool_may_carry(c))
             .collect();
+        if self.pool.is_empty() {
+            self.pooled_since = None;
+        }
         self.retry_vote_requests(ctx);
         self.reveal_if_committed(ctx);
         self.schedule_mint_checks(ctx);
