@@ -257,6 +257,18 @@ impl ChainState {
         self.announced.contains(&c.id())
     }
 
+    /// The optimizers whose commitments the last `blocks` blocks carry (the tip among
+    /// them), each once: those about to reveal. Node policy reads it (who takes a turn to
+    /// mint the next work block); no rule does.
+    pub fn recent_committers(&self, blocks: usize) -> std::collections::BTreeSet<&str> {
+        self.recent
+            .iter()
+            .rev()
+            .take(blocks)
+            .flat_map(|b| b.commitments.values().map(|c| c.optimizer_id.as_str()))
+            .collect()
+    }
+
     /// Where `optimizer_id`'s bound commitment `bound` is on chain among the recent blocks.
     pub fn bound_committed_at(
         &self,

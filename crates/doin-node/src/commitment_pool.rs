@@ -137,6 +137,13 @@ impl CommitmentPool {
             .collect()
     }
 
+    /// The optimizers whose commitments are pending (one entry per commitment): the
+    /// candidates for the next commitment block
+    /// ([`crate::mint_schedule::mint_turns`]).
+    pub fn owners(&self) -> impl Iterator<Item = &str> {
+        self.pending.keys().map(|(_, optimizer)| optimizer.as_str())
+    }
+
     /// Forgets every pending commitment.
     pub fn clear(&mut self) {
         self.pending.clear();

@@ -1,8 +1,8 @@
 //! Minting and optimizing at a simulated node.
 //!
 //! When to mint is the real node's policy, called as is: [`doin_node::mint_schedule`]
-//! (work blocks spaced and staggered after their parent, commitment blocks one target
-//! block time after it). What goes in a block is the real node's too: the ready optimae
+//! (work blocks spaced after their parent, commitment blocks one target block time after
+//! it, the candidates taking turns). What goes in a block is the real node's too: the ready optimae
 //! rescored at the tip ([`doin_consensus::ChainState::score_optimae_after`]), dropped when they no longer
 //! improve, and the pooled commitments not yet on chain. An optimizer commits to a
 //! candidate, waits for the commitment to land in a block, reveals it to its quorum
@@ -15,8 +15,8 @@ use doin_consensus::commitment::OptimaeCommitment;
 use doin_consensus::vote::VoteSubject;
 use doin_consensus::QuorumVote;
 use doin_node::mint_schedule::{
-    commitment_block_due, stagger_micros, wait_origin_micros, work_block_due_since,
-    work_block_spacing_micros,
+    commitment_block_at_micros, commitment_block_due, wait_origin_micros, work_block_due_since,
+    work_block_wait_micros,
 };
 use doin_primitives::hash::sha256_hex;
 use rand_core::RngCore;
@@ -46,17 +46,16 @@ impl Node {
         if !self.up {
             return;
         }
-        let tip = self.state.tip_time_micros();
         let me = self.peer_id().to_owned();
         let mut times = Vec::new();
         if !self.ready.is_empty() {
-            let spacing = work_block_spacing_micros(&self.state);
             let origin = wait_origin_micros(&self.state, self.tip_adopted());
-            times.push(origin + spacing + stagger_micros(&self.state, &me, spacing));
+            times.push(origin + work_block_wait_micros(&self.state, &me));
         }
         if !self.pool.is_empty() {
-            let spacing = self.state.commitment_block_micros();
-            times.push(tip + spacing + stagger_micros(&self.state, &me, spacing));
+            let since = self.pooled_since(ctx);
+            let owners = self.commitment_owners();
+            times.push(commitment_block_at_micros(&self.state, &me, owners, since));
         }
         for micros in times {
             let at = self.virtual_at(micros).max(ctx.now);
@@ -92,13 +91,32 @@ impl Node {
         } else {
             false
         };
-        if !minted && !self.pool.is_empty() && commitment_block_due(&self.state, &me, now) {
+        if !minted && !self.pool.is_empty() && {
+            let since = self.pooled_since(ctx);
+            commitment_block_due(&self.state, &me, self.commitment_owners(), since, now)
+        } {
             let commitments = self.pooled_commitments();
             if !commitments.is_empty() {
                 self.mint_block(Vec::new(), &commitments, ctx);
             }
         }
         self.schedule_mint_checks_after(ctx, ctx.now);
+    }
+
+    /// Since when (by the node's clock) the pool has held a commitment; now if it is only
+    /// noticed now (the pool's first commitment schedules a mint check at once).
+    fn pooled_since(&mut self, ctx: &Ctx<'_>) -> i64 {
+        let now = self.timestamp(ctx.now).unix_micros();
+        *self.pooled_since.get_or_insert(now)
+    }
+
+    /// The optimizers whose pooled commitments a block may still carry: the candidates
+    /// for the next commitment block ([`doin_node::mint_schedule::mint_turns`]).
+    fn commitment_owners(&self) -> impl Iterator<Item = &str> {
+        self.pool
+            .values()
+            .filter(|c| self.pool_may_carry(c))
+            .map(|c| c.optimizer_id.as_str())
     }
 
     /// The pooled commitments a block may still carry (their seals were checked on
@@ -236,6 +254,9 @@ impl Node {
             .into_iter()
             .filter(|(_, c)| self.pool_may_carry(c))
             .collect();
+        if self.pool.is_empty() {
+            self.pooled_since = None;
+        }
         self.retry_vote_requests(ctx);
         self.reveal_if_committed(ctx);
         self.schedule_mint_checks(ctx);

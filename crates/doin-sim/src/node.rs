@@ -176,6 +176,9 @@ pub struct Node {
     pub(crate) snapshots: Vec<ChainState>,
     /// Commitments waiting for a block, by id.
     pub(crate) pool: BTreeMap<String, Arc<OptimaeCommitment>>,
+    /// Since when (by the node's clock) the pool has held a commitment: commitment-block
+    /// turns start there at the earliest.
+    pub(crate) pooled_since: Option<i64>,
     /// Commitment ids already relayed.
     pub(crate) seen_commitments: BTreeSet<String>,
     pub(crate) candidate: Option<Candidate>,
@@ -207,6 +210,7 @@ impl Node {
             blocks: Vec::new(),
             snapshots: Vec::new(),
             pool: BTreeMap::new(),
+            pooled_since: None,
             seen_commitments: BTreeSet::new(),
             candidate: None,
             ready: Vec::new(),
@@ -418,6 +422,7 @@ impl Node {
     pub fn crash(&mut self) {
         self.up = false;
         self.pool.clear();
+        self.pooled_since = None;
         self.seen_commitments.clear();
         self.candidate = None;
         self.ready.clear();

@@ -178,19 +178,34 @@ impl Service {
     }
 
     /// Mints a work block when one is due ([`Self::try_mint`]), else a commitment block
-    /// when the pool holds commitments and one is due
-    /// ([`crate::mint_schedule::commitment_block_due`]); the pending optimae stay pending.
+    /// when the pool holds commitments and one is due at this node's turn
+    /// ([`crate::mint_schedule::commitment_block_due`]: the optimizers whose commitments
+    /// the pool holds take turns, from when the block is due or the pool received a
+    /// commitment at this tip, whichever is later); the pending optimae stay pending.
     pub(super) fn try_mint_due(&mut self) -> Option<i64> {
         if let Some(index) = self.try_mint() {
             return Some(index);
         }
-        if self.pools.commitments.is_empty()
-            || !crate::mint_schedule::commitment_block_due(
-                &self.state,
-                self.identity.peer_id(),
-                self.clock.now(),
-            )
-        {
+        if self.pools.commitments.is_empty() {
+            self.pooled_since = None;
+            return None;
+        }
+        let now = self.clock.now();
+        let since = match &self.pooled_since {
+            Some((tip, since)) if tip == self.state.tip_hash() => *since,
+            _ => {
+                let tip = self.state.tip_hash().to_owned();
+                self.pooled_since = Some((tip, now.unix_micros()));
+                now.unix_micros()
+            }
+        };
+        if !crate::mint_schedule::commitment_block_due(
+            &self.state,
+            self.identity.peer_id(),
+            self.pools.commitments.owners(),
+            since,
+            now,
+        ) {
             return None;
         }
         let pending = std::mem::take(&mut self.pending);

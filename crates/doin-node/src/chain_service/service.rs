@@ -51,6 +51,10 @@ pub(super) struct Service {
     /// The tip this service last saw when deciding whether a work block is due, and when
     /// it first saw it by its clock ([`Service::tip_adopted_micros`]).
     pub(super) tip_seen: (String, i64),
+    /// Since when (by this node's clock) the commitment pool has held a commitment at the
+    /// tip named: commitment-block turns start there at the earliest
+    /// ([`crate::mint_schedule::commitment_block_at_micros`]).
+    pub(super) pooled_since: Option<(String, i64)>,
 }
 
 /// What a chain service runs with besides its chain and identity.
@@ -124,6 +128,7 @@ pub fn launch(
         pools,
         clock: clock.clone(),
         tip_seen: (String::new(), 0),
+        pooled_since: None,
     };
     let rejections = service.pools.rejections.clone();
     service.publish();
