@@ -9,6 +9,7 @@
 //! scheduler as much as the network).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use doin_net::p2p::{GossipKind, P2pConfig, P2pEvent, P2pHandle, P2pNode};
@@ -27,6 +28,11 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let i = ((sorted.len() - 1) as f64 * p).round() as usize;
     sorted[i.min(sorted.len() - 1)]
 }
+
+/// Connections established, closed, and dials failed, over all nodes.
+static CONNECTED: AtomicUsize = AtomicUsize::new(0);
+static DISCONNECTED: AtomicUsize = AtomicUsize::new(0);
+static DIAL_FAILED: AtomicUsize = AtomicUsize::new(0);
 
 /// Accepts every gossip message, reports arrivals, and counts subscriptions to blocks.
 async fn drive(
@@ -49,9 +55,27 @@ async fn drive(
             } => {
                 let _ = subscribed.send(i).await;
             }
+            P2pEvent::PeerConnected { .. } => {
+                CONNECTED.fetch_add(1, Ordering::Relaxed);
+            }
+            P2pEvent::PeerDisconnected { .. } => {
+                DISCONNECTED.fetch_add(1, Ordering::Relaxed);
+            }
+            P2pEvent::DialFailed { .. } => {
+                DIAL_FAILED.fetch_add(1, Ordering::Relaxed);
+            }
             _ => {}
         }
     }
+}
+
+/// Connections established and closed, and dials failed, so far over all nodes.
+fn churn() -> (usize, usize, usize) {
+    (
+        CONNECTED.load(Ordering::Relaxed),
+        DISCONNECTED.load(Ordering::Relaxed),
+        DIAL_FAILED.load(Ordering::Relaxed),
+    )
 }
 
 #[tokio::main]
@@ -69,6 +93,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .transpose()?
         .unwrap_or(20)
         .max(1);
+    // Seconds to let meshes settle (heartbeats, grafts) after every node is connected.
+    let settle: f64 = args.next().map(|a| a.parse()).transpose()?.unwrap_or(0.0);
     let (arr_tx, mut arr_rx) = mpsc::channel::<Arrival>(65_536);
     let (sub_tx, mut sub_rx) = mpsc::channel::<usize>(65_536);
 
@@ -128,6 +154,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "{n} nodes connected in {:.2} s",
         started.elapsed().as_secs_f64()
     );
+    let mut peer_counts = Vec::new();
+    for h in &handles {
+        peer_counts.push(h.peers().await.len());
+    }
+    peer_counts.sort();
+    println!(
+        "peers per node: min {}, median {}, max {}",
+        peer_counts[0],
+        peer_counts[n / 2],
+        peer_counts[n - 1]
+    );
+
+    tokio::time::sleep(Duration::from_secs_f64(settle)).await;
+    let before = churn();
+    let measuring = Instant::now();
 
     let mut latencies = Vec::new();
     let mut to_all = Vec::new();
@@ -190,6 +231,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ms(percentile(&to_all, 0.50)),
         ms(percentile(&to_all, 0.95)),
         ms(percentile(&to_all, 0.99))
+    );
+    let after = churn();
+    println!(
+        "while measuring ({:.1} s): {} connections opened, {} closed, {} dials failed",
+        measuring.elapsed().as_secs_f64(),
+        after.0 - before.0,
+        after.1 - before.1,
+        after.2 - before.2
     );
     let mean_copies = per_node_copies.iter().sum::<f64>() / per_node_copies.len() as f64;
     println!("messages handed to each node's validator per block: {mean_copies:.2}");

@@ -55,6 +55,7 @@ mod actor;
 pub mod behaviour;
 pub mod codec;
 pub mod config;
+pub mod dial_guard;
 pub mod handle;
 pub mod identity;
 mod requests;
