@@ -2,11 +2,13 @@
 //! bootstrapped from nodes i-1 and i/2, the rest found by the DHT), M blocks published from rotating nodes,
 //! and the time from publish until each other node's validator gets the block, as
 //! p50/p95/p99, plus the time until the last node has it and what each node was handed
-//! per block (gossipsub drops duplicates before validation: 1.00 means exactly once).
+//! per block (gossipsub drops duplicates before validation: 1.00 means exactly once); also
+//! peers per node and the connections opened and dials failed while measuring (set-up still
+//! under way competes with gossip for the CPU).
 //!
-//! `cargo run --release -p doin-net --example p2p_propagation -- [nodes] [blocks]`
-//! (defaults 16 and 20; on two cores, 64 nodes works but each figure then measures the
-//! scheduler as much as the network).
+//! `cargo run --release -p doin-net --example p2p_propagation -- [nodes] [blocks] [settle]`
+//! (defaults 16, 20 and 0 seconds of settling after every node is connected; on two cores
+//! the load average moves the 64-node figures more than anything else).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
