@@ -2,13 +2,16 @@
 //! bootstrapped from nodes i-1 and i/2, the rest found by the DHT), M blocks published from rotating nodes,
 //! and the time from publish until each other node's validator gets the block, as
 //! p50/p95/p99, plus the time until the last node has it and what each node was handed
-//! per block (gossipsub drops duplicates before validation: 1.00 means exactly once).
+//! per block (gossipsub drops duplicates before validation: 1.00 means exactly once); also
+//! peers per node and the connections opened and dials failed while measuring (set-up still
+//! under way competes with gossip for the CPU).
 //!
-//! `cargo run --release -p doin-net --example p2p_propagation -- [nodes] [blocks]`
-//! (defaults 16 and 20; on two cores, 64 nodes works but each figure then measures the
-//! scheduler as much as the network).
+//! `cargo run --release -p doin-net --example p2p_propagation -- [nodes] [blocks] [settle]`
+//! (defaults 16, 20 and 0 seconds of settling after every node is connected; on two cores
+//! the load average moves the 64-node figures more than anything else).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use doin_net::p2p::{GossipKind, P2pConfig, P2pEvent, P2pHandle, P2pNode};
@@ -27,6 +30,11 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let i = ((sorted.len() - 1) as f64 * p).round() as usize;
     sorted[i.min(sorted.len() - 1)]
 }
+
+/// Connections established, closed, and dials failed, over all nodes.
+static CONNECTED: AtomicUsize = AtomicUsize::new(0);
+static DISCONNECTED: AtomicUsize = AtomicUsize::new(0);
+static DIAL_FAILED: AtomicUsize = AtomicUsize::new(0);
 
 /// Accepts every gossip message, reports arrivals, and counts subscriptions to blocks.
 async fn drive(
@@ -49,9 +57,27 @@ async fn drive(
             } => {
                 let _ = subscribed.send(i).await;
             }
+            P2pEvent::PeerConnected { .. } => {
+                CONNECTED.fetch_add(1, Ordering::Relaxed);
+            }
+            P2pEvent::PeerDisconnected { .. } => {
+                DISCONNECTED.fetch_add(1, Ordering::Relaxed);
+            }
+            P2pEvent::DialFailed { .. } => {
+                DIAL_FAILED.fetch_add(1, Ordering::Relaxed);
+            }
             _ => {}
         }
     }
+}
+
+/// Connections established and closed, and dials failed, so far over all nodes.
+fn churn() -> (usize, usize, usize) {
+    (
+        CONNECTED.load(Ordering::Relaxed),
+        DISCONNECTED.load(Ordering::Relaxed),
+        DIAL_FAILED.load(Ordering::Relaxed),
+    )
 }
 
 #[tokio::main]
@@ -69,6 +95,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .transpose()?
         .unwrap_or(20)
         .max(1);
+    // Seconds to let meshes settle (heartbeats, grafts) after every node is connected.
+    let settle: f64 = args.next().map(|a| a.parse()).transpose()?.unwrap_or(0.0);
     let (arr_tx, mut arr_rx) = mpsc::channel::<Arrival>(65_536);
     let (sub_tx, mut sub_rx) = mpsc::channel::<usize>(65_536);
 
@@ -128,6 +156,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "{n} nodes connected in {:.2} s",
         started.elapsed().as_secs_f64()
     );
+    let mut peer_counts = Vec::new();
+    for h in &handles {
+        peer_counts.push(h.peers().await.len());
+    }
+    peer_counts.sort();
+    println!(
+        "peers per node: min {}, median {}, max {}",
+        peer_counts[0],
+        peer_counts[n / 2],
+        peer_counts[n - 1]
+    );
+
+    tokio::time::sleep(Duration::from_secs_f64(settle)).await;
+    let before = churn();
+    let measuring = Instant::now();
 
     let mut latencies = Vec::new();
     let mut to_all = Vec::new();
@@ -190,6 +233,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ms(percentile(&to_all, 0.50)),
         ms(percentile(&to_all, 0.95)),
         ms(percentile(&to_all, 0.99))
+    );
+    let after = churn();
+    println!(
+        "while measuring ({:.1} s): {} connections opened, {} closed, {} dials failed",
+        measuring.elapsed().as_secs_f64(),
+        after.0 - before.0,
+        after.1 - before.1,
+        after.2 - before.2
     );
     let mean_copies = per_node_copies.iter().sum::<f64>() / per_node_copies.len() as f64;
     println!("messages handed to each node's validator per block: {mean_copies:.2}");

@@ -1,13 +1,54 @@
-//! A new node syncing a long chain from a peer over loopback: node A holds a
-//! `DOIN_BENCH_BLOCKS`-block chain (default 10,000), node B starts empty with A as its
-//! bootstrap peer; prints how long B takes to pull (`/chain/blocks`, 50 per page) and fully
-//! validate every block (signatures checked on all cores, then every rule in order).
+//! A new node syncing a long chain from a peer over loopback, over HTTP and over libp2p in
+//! the same run: node A holds a `DOIN_BENCH_BLOCKS`-block chain (default 10,000) and serves
+//! it both ways; one new node starts empty with A's HTTP endpoint as its only peer
+//! (`/chain/blocks`, libp2p off), then another with A's libp2p multiaddr as its only peer
+//! (`/doin/sync/1` over TCP, noise, yamux). Prints how long each takes to pull and fully
+//! validate every block (signatures checked on all cores, then every rule in order), and
+//! the ratio.
 
 use std::time::{Duration, Instant};
 
 use doin_node::chain_params::chain_params;
 use doin_node::config::{DomainRole, NodeConfig};
-use doin_node::node::start;
+use doin_node::node::{start, RunningNode};
+
+/// libp2p over TCP on a port the system picks (what the in-process test networks use).
+const LOOPBACK_TCP: &str = "/ip4/127.0.0.1/tcp/0";
+
+/// Starts a node from `cfg` and waits until it holds `target` blocks; returns the seconds.
+async fn sync_one(cfg: NodeConfig, target: i64) -> f64 {
+    let started = Instant::now();
+    let node = start(cfg).await.expect("new node");
+    loop {
+        if node.chain.view().height >= target {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(600),
+            "sync too slow"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    node.shutdown().await;
+    secs
+}
+
+/// A's libp2p multiaddr with its `/p2p/<id>`, once it listens.
+async fn p2p_addr(node: &RunningNode) -> String {
+    let p2p = node.p2p.as_ref().expect("node A runs libp2p");
+    let started = Instant::now();
+    loop {
+        if let Some(a) = p2p.listen_addrs().await.first() {
+            return format!("{a}/p2p/{}", p2p.local_peer());
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "node A does not listen on libp2p"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
 
 fn main() {
     let n: u64 = std::env::var("DOIN_BENCH_BLOCKS")
@@ -28,6 +69,7 @@ fn main() {
     }];
     let mut a = cfg.clone();
     a.data_dir = dir.path().join("a");
+    a.listen_addrs = Some(vec![LOOPBACK_TCP.into()]);
     std::fs::create_dir_all(&a.data_dir).expect("dir");
     let build = Instant::now();
     doin_node::testnet::build_chain(&a.data_dir.join("chain.db"), &chain_params(&a), "bench", n)
@@ -39,28 +81,28 @@ fn main() {
         .expect("runtime");
     rt.block_on(async {
         let node_a = start(a).await.expect("node a");
-        let mut b = cfg.clone();
-        b.data_dir = dir.path().join("b");
-        b.bootstrap_peers = vec![node_a.endpoint()];
-        let started = Instant::now();
-        let node_b = start(b).await.expect("node b");
         let target = n as i64 + 1;
-        loop {
-            if node_b.chain.view().height >= target {
-                break;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(600),
-                "sync too slow"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        let secs = started.elapsed().as_secs_f64();
+
+        let mut over_http = cfg.clone();
+        over_http.data_dir = dir.path().join("b-http");
+        over_http.listen_addrs = Some(Vec::new());
+        over_http.bootstrap_peers = vec![node_a.endpoint()];
+        let http = sync_one(over_http, target).await;
         println!(
-            "sync over loopback with full validation: {n} blocks in {secs:.2} s = {:.0} blocks/s",
-            n as f64 / secs
+            "sync over HTTP (loopback) with full validation: {n} blocks in {http:.2} s = {:.0} blocks/s",
+            n as f64 / http
         );
-        node_b.shutdown().await;
+
+        let mut over_p2p = cfg.clone();
+        over_p2p.data_dir = dir.path().join("b-p2p");
+        over_p2p.listen_addrs = Some(vec![LOOPBACK_TCP.into()]);
+        over_p2p.bootstrap_peers = vec![p2p_addr(&node_a).await];
+        let p2p = sync_one(over_p2p, target).await;
+        println!(
+            "sync over libp2p /doin/sync/1 (loopback TCP) with full validation: {n} blocks in {p2p:.2} s = {:.0} blocks/s",
+            n as f64 / p2p
+        );
+        println!("libp2p / HTTP time: {:.2}", p2p / http);
         node_a.shutdown().await;
     });
 }

@@ -4,6 +4,7 @@
 //! | protocol | why |
 //! |---|---|
 //! | connection limits, block list | the HTTP mesh's slots (34 in, 16 out) and bans |
+//! | dial guard ([`super::dial_guard`]) | no dial (and no handshake) while the outbound slots are full |
 //! | identify | the peer's key (its DOIN id) and listen addresses |
 //! | ping | liveness of idle connections |
 //! | kademlia (`/doin/kad/1.0.0`) | finding peers from a few bootstrap addresses |
@@ -46,6 +47,8 @@ mod derived {
         pub(crate) blocked: allow_block_list::Behaviour<allow_block_list::BlockedPeers>,
         /// Inbound/outbound connection caps.
         pub(crate) limits: connection_limits::Behaviour,
+        /// Refuses dials before their handshake while the outbound slots are full.
+        pub(crate) dial_guard: super::super::dial_guard::DialGuard,
         /// Keys and addresses of peers.
         pub(crate) identify: identify::Behaviour,
         /// Liveness.
@@ -198,6 +201,7 @@ fn behaviour(
     Ok(DoinBehaviour {
         blocked: allow_block_list::Behaviour::default(),
         limits: connection_limits::Behaviour::new(limits),
+        dial_guard: super::dial_guard::DialGuard::new(config.max_outbound),
         identify: identify::Behaviour::new(
             identify::Config::new(IDENTIFY_VERSION.to_owned(), key.public())
                 .with_push_listen_addr_updates(true),

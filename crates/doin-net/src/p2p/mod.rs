@@ -26,7 +26,9 @@
 //!   [`P2pHandle::task_call`] asks; [`P2pEvent::TaskCall`] and [`P2pHandle::answer_task`]
 //!   serve.
 //! * Discovery: kademlia from the bootstrap addresses; reachability: autonat, relay client
-//!   (and optionally server), dcutr. Connection limits as the HTTP mesh's slots.
+//!   (and optionally server), dcutr. Connection limits as the HTTP mesh's slots; while the
+//!   outbound slots are full no dial starts ([`dial_guard`]), so kademlia's walks cost no
+//!   handshake the limits would throw away.
 //!
 //! Bounded: the command channel ([`P2pConfig::command_capacity`]), the event channel
 //! ([`P2pConfig::event_capacity`]; a full one drops, gossip then goes unforwarded and
@@ -55,6 +57,7 @@ mod actor;
 pub mod behaviour;
 pub mod codec;
 pub mod config;
+pub mod dial_guard;
 pub mod handle;
 pub mod identity;
 mod requests;
