@@ -5,13 +5,13 @@
 //! one whose evaluator lies about every network is out-voted by the honest majority of
 //! each quorum and loses its reputation and its share of rewards.
 
+mod domain_chain;
+
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use doin_consensus::accepted::AcceptedOptimae;
 use doin_consensus::quorum::decide;
-use doin_consensus::ChainState;
-use doin_node::chain_params::chain_params;
 use doin_node::config::NodeConfig;
 use doin_node::testnet::runtime;
 use doin_node::testnet::{agree, TestNet};
@@ -19,6 +19,7 @@ use doin_plugins::mlp::{MlpEvaluator, HIDDEN, NAME, QUORUM_TOLERANCE, STEPS};
 use doin_plugins::{DomainMetadata, Evaluator, PluginError, PluginRegistry, SyntheticData};
 use doin_primitives::models::Block;
 use doin_primitives::Map;
+use domain_chain::{blocks, optimae, replay};
 
 const DOMAIN: &str = "wine_mlp";
 /// Minus the cross-validated mean squared error of a network that has learnt something
@@ -64,34 +65,6 @@ fn template(quorum_min_evaluators: u32) -> NodeConfig {
     c
 }
 
-/// Node 0's blocks, read from its store.
-fn blocks(net: &TestNet) -> Vec<Block> {
-    let reader = doin_store::ChainReader::open(&net.data_dir(0).join("chain.db")).expect("store");
-    let height = reader.height().expect("height");
-    (1..=height)
-        .filter_map(|h| reader.block(h).expect("block"))
-        .collect()
-}
-
-fn optimae(blocks: &[Block]) -> Vec<AcceptedOptimae> {
-    blocks
-        .iter()
-        .flat_map(|b| b.check_layout().expect("layout").accepted)
-        .map(|tx| AcceptedOptimae::from_tx(tx).expect("accepted optimae"))
-        .collect()
-}
-
-/// Every block validated and applied in order, as a node that syncs the chain does.
-fn replay(template: &NodeConfig, blocks: &[Block]) -> ChainState {
-    let mut state = ChainState::new(chain_params(template));
-    for b in blocks {
-        state
-            .apply_block(b)
-            .unwrap_or_else(|e| panic!("block {}: {e}", b.header.index));
-    }
-    state
-}
-
 /// Whether an optimae was verified by at least `quorum` votes of nodes other than its
 /// optimizer (on a young chain the optimizer's own vote may stand beside them).
 fn verified_by_others(a: &AcceptedOptimae, quorum: usize) -> bool {
@@ -106,7 +79,7 @@ fn verified_by_others(a: &AcceptedOptimae, quorum: usize) -> bool {
 fn wait_for_chain(net: &TestNet, done: impl Fn(&[Block]) -> bool) -> Vec<Block> {
     let started = Instant::now();
     loop {
-        let chain = blocks(net);
+        let chain = blocks(net, 0);
         if done(&chain) {
             return chain;
         }

@@ -3,13 +3,13 @@
 //! error; on four nodes, one whose evaluator lies about every model is out-voted by the
 //! honest majority of each quorum and loses its reputation and its share of rewards.
 
+mod domain_chain;
+
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use doin_consensus::accepted::AcceptedOptimae;
 use doin_consensus::quorum::decide;
-use doin_consensus::ChainState;
-use doin_node::chain_params::chain_params;
 use doin_node::config::NodeConfig;
 use doin_node::testnet::runtime;
 use doin_node::testnet::{agree, TestNet};
@@ -17,6 +17,7 @@ use doin_plugins::wine::{weight_name, WineEvaluator, LIMITS, NAME, N_FEATURES};
 use doin_plugins::{DomainMetadata, Evaluator, PluginError, PluginRegistry, SyntheticData};
 use doin_primitives::models::Block;
 use doin_primitives::Map;
+use domain_chain::{blocks, optimae, replay};
 
 const DOMAIN: &str = "wine";
 /// Minus the cross-validated mean squared error a tuned model reaches (the mean predictor
@@ -57,34 +58,6 @@ fn template(quorum_min_evaluators: u32, feature_selection: bool) -> NodeConfig {
     d.target_performance = None;
     c.domains = vec![d];
     c
-}
-
-/// Node `i`'s blocks, read from its store.
-fn blocks(net: &TestNet, i: usize) -> Vec<Block> {
-    let reader = doin_store::ChainReader::open(&net.data_dir(i).join("chain.db")).expect("store");
-    let height = reader.height().expect("height");
-    (1..=height)
-        .filter_map(|h| reader.block(h).expect("block"))
-        .collect()
-}
-
-fn optimae(blocks: &[Block]) -> Vec<AcceptedOptimae> {
-    blocks
-        .iter()
-        .flat_map(|b| b.check_layout().expect("layout").accepted)
-        .map(|tx| AcceptedOptimae::from_tx(tx).expect("accepted optimae"))
-        .collect()
-}
-
-/// Every block validated and applied in order, as a node that syncs the chain does.
-fn replay(template: &NodeConfig, blocks: &[Block]) -> ChainState {
-    let mut state = ChainState::new(chain_params(template));
-    for b in blocks {
-        state
-            .apply_block(b)
-            .unwrap_or_else(|e| panic!("block {}: {e}", b.header.index));
-    }
-    state
 }
 
 /// Whether an optimae was verified by a quorum of two other nodes, each on its own folds.

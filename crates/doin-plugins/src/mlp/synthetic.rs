@@ -1,12 +1,12 @@
 //! The neural-network domain's evaluation data: a seeded assignment of every wine to a
 //! cross-validation fold, and the seed from which each fold's network is initialised.
 
-use doin_primitives::{Map, Value};
+use doin_primitives::Map;
 
 use crate::config::optional_count;
 use crate::error::PluginError;
 use crate::plugin::{SyntheticData, SyntheticDataGenerator};
-use crate::wine::{fold_assignment, wine_data, DATASET};
+use crate::wine::folds_data;
 
 /// Names this generator's rule inside the data.
 pub const GENERATOR: &str = "wine_mlp/folds-v1";
@@ -39,26 +39,14 @@ impl MlpFolds {
 
 impl SyntheticDataGenerator for MlpFolds {
     fn generate(&mut self, seed: u64) -> Result<SyntheticData, PluginError> {
-        let n = wine_data().len();
-        let fold_of = fold_assignment(seed, n, self.folds);
-        let mut data = Map::new();
-        data.insert("dataset".into(), DATASET.into());
-        data.insert(
-            "fold_of".into(),
-            Value::Array(fold_of.into_iter().map(|f| Value::Int(f as i64)).collect()),
-        );
-        data.insert("folds".into(), Value::Int(self.folds as i64));
-        data.insert("generator".into(), GENERATOR.into());
-        data.insert("n_samples".into(), Value::Int(n as i64));
-        data.insert("seed".into(), seed.into());
-        SyntheticData::new(Value::Object(data))
+        folds_data(seed, self.folds, GENERATOR)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use doin_primitives::map;
+    use doin_primitives::{map, Value};
 
     #[test]
     fn data_carries_the_folds_the_seed_and_its_hash() {

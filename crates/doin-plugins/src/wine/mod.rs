@@ -48,7 +48,9 @@ pub use model::{
     FEATURE_SELECTION, LIMITS, LOG10_ALPHA, METRIC,
 };
 pub use optimizer::{WineOptimizer, DEFAULT_STEP_SIZE, DEGREE_SWITCH, TRIALS_PER_STEP};
-pub use synthetic::{configured_folds, fold_assignment, WineFolds, DEFAULT_FOLDS, GENERATOR};
+pub use synthetic::{
+    configured_folds, fold_assignment, folds_data, WineFolds, DEFAULT_FOLDS, GENERATOR,
+};
 
 /// The name domain configs use for the wine quality plugins.
 pub const NAME: &str = "wine_quality";

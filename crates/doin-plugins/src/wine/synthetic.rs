@@ -56,20 +56,27 @@ impl WineFolds {
 
 impl SyntheticDataGenerator for WineFolds {
     fn generate(&mut self, seed: u64) -> Result<SyntheticData, PluginError> {
-        let n = wine_data().len();
-        let fold_of = fold_assignment(seed, n, self.folds);
-        let mut data = Map::new();
-        data.insert("dataset".into(), DATASET.into());
-        data.insert(
-            "fold_of".into(),
-            Value::Array(fold_of.into_iter().map(|f| Value::Int(f as i64)).collect()),
-        );
-        data.insert("folds".into(), Value::Int(self.folds as i64));
-        data.insert("generator".into(), GENERATOR.into());
-        data.insert("n_samples".into(), Value::Int(n as i64));
-        data.insert("seed".into(), seed.into());
-        SyntheticData::new(Value::Object(data))
+        folds_data(seed, self.folds, GENERATOR)
     }
+}
+
+/// `{"dataset", "fold_of", "folds", "generator", "n_samples", "seed"}`: every wine's fold
+/// by [`fold_assignment`] for `seed`, under the name of the `generator` rule (the wine
+/// domains share the folds, each names its own rule).
+pub fn folds_data(seed: u64, folds: usize, generator: &str) -> Result<SyntheticData, PluginError> {
+    let n = wine_data().len();
+    let fold_of = fold_assignment(seed, n, folds);
+    let mut data = Map::new();
+    data.insert("dataset".into(), DATASET.into());
+    data.insert(
+        "fold_of".into(),
+        Value::Array(fold_of.into_iter().map(|f| Value::Int(f as i64)).collect()),
+    );
+    data.insert("folds".into(), Value::Int(folds as i64));
+    data.insert("generator".into(), generator.into());
+    data.insert("n_samples".into(), Value::Int(n as i64));
+    data.insert("seed".into(), seed.into());
+    SyntheticData::new(Value::Object(data))
 }
 
 #[cfg(test)]
