@@ -7,8 +7,7 @@
 
 mod domain_chain;
 
-use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use doin_consensus::accepted::AcceptedOptimae;
 use doin_consensus::quorum::decide;
@@ -17,9 +16,8 @@ use doin_node::testnet::runtime;
 use doin_node::testnet::{agree, TestNet};
 use doin_plugins::mlp::{MlpEvaluator, HIDDEN, NAME, QUORUM_TOLERANCE, STEPS};
 use doin_plugins::{DomainMetadata, Evaluator, PluginError, PluginRegistry, SyntheticData};
-use doin_primitives::models::Block;
 use doin_primitives::Map;
-use domain_chain::{blocks, optimae, replay};
+use domain_chain::{assert_liar_outvoted, optimae, replay, wait_for_chain};
 
 const DOMAIN: &str = "wine_mlp";
 /// Minus the cross-validated mean squared error of a network that has learnt something
@@ -75,27 +73,6 @@ fn verified_by_others(a: &AcceptedOptimae, quorum: usize) -> bool {
         >= quorum
 }
 
-/// Node 0's chain once `done` holds for it (fails after [`DEADLINE`]).
-fn wait_for_chain(net: &TestNet, done: impl Fn(&[Block]) -> bool) -> Vec<Block> {
-    let started = Instant::now();
-    loop {
-        let chain = blocks(net, 0);
-        if done(&chain) {
-            return chain;
-        }
-        let verified: Vec<f64> = optimae(&chain)
-            .iter()
-            .map(|a| a.verified_performance)
-            .collect();
-        assert!(
-            started.elapsed() < DEADLINE,
-            "not there after {DEADLINE:?}: {} blocks, verified {verified:?}",
-            chain.len()
-        );
-        std::thread::sleep(Duration::from_millis(250));
-    }
-}
-
 /// `nodes` honest nodes, each optimae verified by the `nodes - 1` others, until the
 /// chain's best network reaches [`TARGET`].
 fn honest_nodes_reach_the_target(nodes: usize) {
@@ -105,7 +82,7 @@ fn honest_nodes_reach_the_target(nodes: usize) {
     let net = rt
         .block_on(TestNet::start(nodes, &template))
         .expect("network");
-    let chain = wait_for_chain(&net, |chain| {
+    let chain = wait_for_chain(&net, DEADLINE, |chain| {
         optimae(chain)
             .iter()
             .any(|a| a.verified_performance >= TARGET)
@@ -188,47 +165,12 @@ fn a_lying_evaluator_is_outvoted_and_loses_reputation_and_rewards() {
         }))
         .expect("network");
     let liar = net.node(LIAR).peer_id.clone();
-    let chain = wait_for_chain(&net, |chain| {
+    let chain = wait_for_chain(&net, DEADLINE, |chain| {
         optimae(chain)
             .iter()
             .any(|a| a.votes.iter().any(|v| v.evaluator_id == liar))
     });
     rt.block_on(net.shutdown());
 
-    let state = replay(&template, &chain);
-    let mut honest_votes: BTreeMap<String, usize> = BTreeMap::new();
-    let mut liar_votes = 0;
-    for a in optimae(&chain) {
-        let perfs: Vec<f64> = a.votes.iter().map(|v| v.verified_performance).collect();
-        let decision = decide(&perfs, a.reported_performance, QUORUM_TOLERANCE).expect("votes");
-        for (v, agreed) in a.votes.iter().zip(&decision.agreements) {
-            if v.evaluator_id == liar {
-                assert!(!agreed, "the liar's vote {} agreed", v.verified_performance);
-                liar_votes += 1;
-            } else {
-                assert!(agreed, "an honest vote diverged: {perfs:?}");
-                *honest_votes.entry(v.evaluator_id.clone()).or_default() += 1;
-            }
-        }
-    }
-    eprintln!(
-        "height {}: {liar_votes} liar votes, liar reputation {}, honest {:?}",
-        chain.len(),
-        state.reputation(&liar),
-        honest_votes
-            .keys()
-            .map(|e| state.reputation(e))
-            .collect::<Vec<_>>()
-    );
-    assert!(liar_votes >= 1);
-    assert_eq!(
-        state.reputation(&liar),
-        0,
-        "each divergent vote costs 2 points"
-    );
-    assert_eq!(state.balance(&liar), 0, "no reward for divergent votes");
-    assert!(honest_votes.len() >= 2);
-    for evaluator in honest_votes.keys() {
-        assert!(state.reputation(evaluator) > 0 && state.balance(evaluator) > 0);
-    }
+    assert_liar_outvoted(&template, &chain, &liar, QUORUM_TOLERANCE);
 }

@@ -5,25 +5,24 @@
 
 mod domain_chain;
 
-use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use doin_consensus::accepted::AcceptedOptimae;
-use doin_consensus::quorum::decide;
 use doin_node::config::NodeConfig;
 use doin_node::testnet::runtime;
 use doin_node::testnet::{agree, TestNet};
 use doin_plugins::wine::{weight_name, WineEvaluator, LIMITS, NAME, N_FEATURES};
 use doin_plugins::{DomainMetadata, Evaluator, PluginError, PluginRegistry, SyntheticData};
-use doin_primitives::models::Block;
 use doin_primitives::Map;
-use domain_chain::{blocks, optimae, replay};
+use domain_chain::{assert_liar_outvoted, optimae, replay, wait_for_chain};
 
 const DOMAIN: &str = "wine";
 /// Minus the cross-validated mean squared error a tuned model reaches (the mean predictor
 /// scores about -0.65).
 const TARGET: f64 = -0.41;
 const TOLERANCE: f64 = 0.05;
+/// How long a test waits for the chain it needs.
+const DEADLINE: Duration = Duration::from_secs(60);
 
 /// `feature_selection` opts into the domain's larger search space (14 parameters), whose
 /// climb from a random start takes more rounds, so that it outlasts a slow first quorum.
@@ -65,27 +64,6 @@ fn verified_by_two_others(a: &AcceptedOptimae) -> bool {
     a.votes.len() == 2 && a.votes.iter().all(|v| v.evaluator_id != a.optimizer_id)
 }
 
-/// Node 0's chain once `done` holds for it (fails after 60 s).
-fn wait_for_chain(net: &TestNet, done: impl Fn(&[Block]) -> bool) -> Vec<Block> {
-    let started = Instant::now();
-    loop {
-        let chain = blocks(net, 0);
-        if done(&chain) {
-            return chain;
-        }
-        let verified: Vec<f64> = optimae(&chain)
-            .iter()
-            .map(|a| a.verified_performance)
-            .collect();
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "not there after 60 s: {} blocks, verified {verified:?}",
-            chain.len()
-        );
-        std::thread::sleep(Duration::from_millis(250));
-    }
-}
-
 #[test]
 fn three_nodes_improve_the_cross_validated_error_round_after_round() {
     let rt = runtime();
@@ -94,7 +72,7 @@ fn three_nodes_improve_the_cross_validated_error_round_after_round() {
     // Two accepted optimae at least: the climb from a random start reaches its plateau
     // (about -0.40) within seconds, so when the first quorums are slow (a loaded two-core
     // machine) the chain may hold only two improvements before the optimizers stall there.
-    let chain = wait_for_chain(&net, |chain| {
+    let chain = wait_for_chain(&net, DEADLINE, |chain| {
         let accepted = optimae(chain);
         accepted.len() >= 2
             && accepted.iter().any(|a| a.verified_performance >= TARGET)
@@ -150,7 +128,7 @@ fn a_lying_evaluator_is_outvoted_and_loses_reputation_and_rewards() {
         }))
         .expect("network");
     let liar = net.node(LIAR).peer_id.clone();
-    let chain = wait_for_chain(&net, |chain| {
+    let chain = wait_for_chain(&net, DEADLINE, |chain| {
         optimae(chain)
             .iter()
             .filter(|a| a.votes.iter().any(|v| v.evaluator_id == liar))
@@ -159,37 +137,5 @@ fn a_lying_evaluator_is_outvoted_and_loses_reputation_and_rewards() {
     });
     rt.block_on(net.shutdown());
 
-    let state = replay(&template, &chain);
-    let mut honest_votes: BTreeMap<String, usize> = BTreeMap::new();
-    for a in optimae(&chain) {
-        let perfs: Vec<f64> = a.votes.iter().map(|v| v.verified_performance).collect();
-        let decision = decide(&perfs, a.reported_performance, TOLERANCE).expect("votes");
-        for (v, agreed) in a.votes.iter().zip(&decision.agreements) {
-            if v.evaluator_id == liar {
-                assert!(!agreed, "the liar's vote {} agreed", v.verified_performance);
-            } else {
-                assert!(agreed, "an honest vote diverged: {perfs:?}");
-                *honest_votes.entry(v.evaluator_id.clone()).or_default() += 1;
-            }
-        }
-    }
-    eprintln!(
-        "height {}: liar reputation {}, honest {:?}",
-        chain.len(),
-        state.reputation(&liar),
-        honest_votes
-            .keys()
-            .map(|e| state.reputation(e))
-            .collect::<Vec<_>>()
-    );
-    assert_eq!(
-        state.reputation(&liar),
-        0,
-        "each divergent vote costs 2 points"
-    );
-    assert_eq!(state.balance(&liar), 0, "no reward for divergent votes");
-    assert!(honest_votes.len() >= 2);
-    for evaluator in honest_votes.keys() {
-        assert!(state.reputation(evaluator) > 0 && state.balance(evaluator) > 0);
-    }
+    assert_liar_outvoted(&template, &chain, &liar, TOLERANCE);
 }

@@ -1,8 +1,13 @@
 //! Reading a domain network's chain the way a syncing node does, shared by the domain
 //! network tests (`wine_network`, `mlp_network`): a node's blocks from its store, the
-//! accepted optimae they carry, and every block validated and applied in order.
+//! accepted optimae they carry, every block validated and applied in order, and the
+//! tally of a lying evaluator's votes against the honest ones.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
 
 use doin_consensus::accepted::AcceptedOptimae;
+use doin_consensus::quorum::decide;
 use doin_consensus::ChainState;
 use doin_node::chain_params::chain_params;
 use doin_node::config::NodeConfig;
@@ -36,4 +41,79 @@ pub(crate) fn replay(template: &NodeConfig, blocks: &[Block]) -> ChainState {
             .unwrap_or_else(|e| panic!("block {}: {e}", b.header.index));
     }
     state
+}
+
+/// Node 0's chain once `done` holds for it; fails after `deadline`, printing the verified
+/// performances the chain holds by then.
+pub(crate) fn wait_for_chain(
+    net: &TestNet,
+    deadline: Duration,
+    done: impl Fn(&[Block]) -> bool,
+) -> Vec<Block> {
+    let started = Instant::now();
+    loop {
+        let chain = blocks(net, 0);
+        if done(&chain) {
+            return chain;
+        }
+        let verified: Vec<f64> = optimae(&chain)
+            .iter()
+            .map(|a| a.verified_performance)
+            .collect();
+        assert!(
+            started.elapsed() < deadline,
+            "not there after {deadline:?}: {} blocks, verified {verified:?}",
+            chain.len()
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// Checks, on `chain` replayed from `template`, that every vote of `liar` disagreed with
+/// its quorum's decision (at `tolerance`) while every other vote agreed, that the liar
+/// ends with reputation 0 and balance 0, and that at least two honest evaluators earned
+/// both. Returns how many votes the liar cast.
+pub(crate) fn assert_liar_outvoted(
+    template: &NodeConfig,
+    chain: &[Block],
+    liar: &str,
+    tolerance: f64,
+) -> usize {
+    let state = replay(template, chain);
+    let mut honest_votes: BTreeMap<String, usize> = BTreeMap::new();
+    let mut liar_votes = 0;
+    for a in optimae(chain) {
+        let perfs: Vec<f64> = a.votes.iter().map(|v| v.verified_performance).collect();
+        let decision = decide(&perfs, a.reported_performance, tolerance).expect("votes");
+        for (v, agreed) in a.votes.iter().zip(&decision.agreements) {
+            if v.evaluator_id == liar {
+                assert!(!agreed, "the liar's vote {} agreed", v.verified_performance);
+                liar_votes += 1;
+            } else {
+                assert!(agreed, "an honest vote diverged: {perfs:?}");
+                *honest_votes.entry(v.evaluator_id.clone()).or_default() += 1;
+            }
+        }
+    }
+    eprintln!(
+        "height {}: {liar_votes} liar votes, liar reputation {}, honest {:?}",
+        chain.len(),
+        state.reputation(liar),
+        honest_votes
+            .keys()
+            .map(|e| state.reputation(e))
+            .collect::<Vec<_>>()
+    );
+    assert!(liar_votes >= 1);
+    assert_eq!(
+        state.reputation(liar),
+        0,
+        "each divergent vote costs 2 points"
+    );
+    assert_eq!(state.balance(liar), 0, "no reward for divergent votes");
+    assert!(honest_votes.len() >= 2);
+    for evaluator in honest_votes.keys() {
+        assert!(state.reputation(evaluator) > 0 && state.balance(evaluator) > 0);
+    }
+    liar_votes
 }
