@@ -37,7 +37,10 @@
 //! * [`evidence`] — rejection evidence: claims admitted by evaluators, the bounded pool of
 //!   claims and votes, and the rejections a minted block carries ([`evidence_gossip`]).
 //! * [`api`] — the HTTP API (the reference's paths, plus `/transfers`, `/balance`,
-//!   `/channels`, `GET /inference/{task_id}` and `/inference/channels`).
+//!   `/channels`, `GET /inference/{task_id}` and `/inference/channels`, `/metrics`);
+//!   [`api_state`] — what the HTTP surfaces read (API, `/metrics`, [`dashboard`]), below
+//!   all of them; [`block_source`] — stored blocks read beside the chain service (API,
+//!   sync, peers); [`metrics`] — event counters any component may bump.
 //! * [`import_reference`] — `doin-node import-reference`: a reference chain verified by
 //!   the reference's rules and loaded into the stats as an archive, never as our chain.
 //! * [`wallet`] — `doin-node wallet address|balance|transfer`; [`wallet_channel`] —
@@ -53,6 +56,8 @@
 
 pub mod anchor;
 pub mod api;
+pub mod api_state;
+pub mod block_source;
 pub mod chain_params;
 pub mod chain_service;
 pub mod channel_gossip;
@@ -67,6 +72,7 @@ pub mod evaluator;
 pub mod evidence;
 pub mod evidence_gossip;
 pub mod http_body;
+pub mod http_error;
 pub mod http_server;
 pub mod import_reference;
 pub mod inference;

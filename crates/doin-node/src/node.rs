@@ -23,7 +23,7 @@ use anyhow::Context;
 use doin_plugins::PluginRegistry;
 use doin_primitives::identity::Identity;
 
-use crate::api::BlockSource;
+use crate::block_source::BlockSource;
 use crate::chain_service::ReaderPool;
 use crate::clock::SharedClock;
 use crate::config::NodeConfig;

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use crate::api::BlockSource;
+use crate::block_source::BlockSource;
 use crate::chain_service::ChainHandle;
 use crate::sync::{
     sync_within, NodeTransport, P2pTransport, SyncBudget, SyncClient, SyncError, SyncReport,

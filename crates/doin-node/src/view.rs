@@ -3,10 +3,14 @@
 //!
 //! The chain service publishes a fresh [`ChainView`] through a `watch` channel after every
 //! block; optimizer loops update their [`DomainProgress`] in [`DomainBoard`]. Readers clone
-//! an `Arc`, so a busy API never slows block production.
+//! an `Arc`, so a busy API never slows block production. [`ChainStatus`] is what a view
+//! reports to peers, on `GET /chain/status` and to libp2p sync requests alike.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
+
+use serde::Serialize;
+use utoipa::ToSchema;
 
 /// The chain as of the last block the node applied.
 #[derive(Debug, Clone, Default)]
@@ -109,5 +113,42 @@ impl DomainBoard {
     /// A copy of every entry.
     pub fn snapshot(&self) -> BTreeMap<String, DomainProgress> {
         self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+/// `GET /chain/status`: the reference's keys, then DOIN's.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChainStatus {
+    /// Number of blocks, genesis included.
+    pub chain_height: i64,
+    /// Hash of the tip.
+    pub tip_hash: String,
+    /// Index of the tip (`chain_height - 1`).
+    pub tip_index: i64,
+    /// Height of the last final checkpoint (-1 when none).
+    pub finalized_height: i64,
+    /// Version of each component (`doin-node`).
+    pub component_versions: BTreeMap<String, String>,
+    /// Hash of the chain parameters this node runs (DOIN).
+    #[schema(required = false)]
+    pub params_hash: String,
+    /// The chain's fork-choice weight (DOIN).
+    #[schema(required = false)]
+    pub cumulative_work: f64,
+}
+
+/// The `/chain/status` of a chain view (also what libp2p sync requests are answered).
+pub fn status_of(v: &crate::view::ChainView) -> ChainStatus {
+    ChainStatus {
+        chain_height: v.height,
+        tip_hash: v.tip_hash.clone(),
+        tip_index: v.tip_index,
+        finalized_height: v.finalized_height,
+        component_versions: BTreeMap::from([(
+            "doin-node".to_owned(),
+            env!("CARGO_PKG_VERSION").to_owned(),
+        )]),
+        params_hash: v.params_hash.clone(),
+        cumulative_work: v.cumulative_work,
     }
 }

@@ -1,6 +1,6 @@
 //! `/chain/status`, `/chain/blocks`, `/chain/block/{index}`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
@@ -12,30 +12,10 @@ use utoipa::ToSchema;
 use super::error::{ApiError, ErrorBody};
 use super::wire_schema::Block;
 use super::ApiState;
+pub use crate::view::{status_of, ChainStatus};
 
 /// Most blocks one `/chain/blocks` answer carries.
 pub const MAX_BLOCKS_PER_REQUEST: i64 = 50;
-
-/// `GET /chain/status`: the reference's keys, then DOIN's.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ChainStatus {
-    /// Number of blocks, genesis included.
-    pub chain_height: i64,
-    /// Hash of the tip.
-    pub tip_hash: String,
-    /// Index of the tip (`chain_height - 1`).
-    pub tip_index: i64,
-    /// Height of the last final checkpoint (-1 when none).
-    pub finalized_height: i64,
-    /// Version of each component (`doin-node`).
-    pub component_versions: BTreeMap<String, String>,
-    /// Hash of the chain parameters this node runs (DOIN).
-    #[schema(required = false)]
-    pub params_hash: String,
-    /// The chain's fork-choice weight (DOIN).
-    #[schema(required = false)]
-    pub cumulative_work: f64,
-}
 
 /// `GET /chain/blocks`: a page of blocks. Served from the stored wire JSON of each block
 /// (no parse and re-encode); this type documents the page.
@@ -55,22 +35,6 @@ pub struct BlocksPage {
     responses((status = 200, body = ChainStatus)))]
 pub async fn chain_status(State(s): State<ApiState>) -> Json<ChainStatus> {
     Json(status_of(&s.chain_view()))
-}
-
-/// The `/chain/status` of a chain view (also what libp2p sync requests are answered).
-pub fn status_of(v: &crate::view::ChainView) -> ChainStatus {
-    ChainStatus {
-        chain_height: v.height,
-        tip_hash: v.tip_hash.clone(),
-        tip_index: v.tip_index,
-        finalized_height: v.finalized_height,
-        component_versions: BTreeMap::from([(
-            "doin-node".to_owned(),
-            env!("CARGO_PKG_VERSION").to_owned(),
-        )]),
-        params_hash: v.params_hash.clone(),
-        cumulative_work: v.cumulative_work,
-    }
 }
 
 fn int_param(q: &HashMap<String, String>, key: &str) -> Result<Option<i64>, ApiError> {

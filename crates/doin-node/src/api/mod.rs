@@ -17,7 +17,8 @@
 //! * [`stats`] — `/stats`, `/stats/experiments`, `/stats/rounds`, `/stats/chain-metrics`,
 //!   `/stats/export` (experiment tracking, read from the OLAP database).
 //! * [`openapi`] — `/openapi.json`, the document describing all of the above.
-//! * `/metrics` ([`crate::metrics`]) and `/dashboard*` ([`crate::dashboard`]).
+//! * [`metrics`] — `/metrics`, the Prometheus exposition of [`crate::metrics`]' counters
+//!   and the node's state; `/dashboard*` is [`crate::dashboard`]'s.
 //!
 //! Every answer is a typed response struct (`serde::Serialize` + `utoipa::ToSchema`) in
 //! its handler's module, in the reference's JSON shape; blocks, tasks and inference
@@ -33,10 +34,10 @@ pub mod chain;
 pub mod channels;
 pub mod coin;
 pub mod commitments;
-pub mod error;
 pub mod inference;
 pub mod inference_channels;
 pub mod message;
+pub mod metrics;
 pub mod openapi;
 pub mod peers;
 pub mod stats;
@@ -48,101 +49,16 @@ pub mod wire_schema;
 use std::sync::Arc;
 
 use axum::Router;
-use doin_primitives::models::Block;
-use tokio::sync::watch;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+pub use crate::api_state::{ApiState, DomainInfo, NodeInfo};
+pub use crate::block_source::BlockSource;
 use crate::dashboard::DashboardState;
+pub use crate::http_error as error;
+pub use crate::http_server::MAX_BODY_BYTES;
 use crate::inference::settlement::Settlement;
 use crate::inference::InferenceService;
-use crate::task_queue::TaskQueue;
-use crate::view::{ChainView, DomainBoard};
-
-/// Reads stored blocks for the API (a read-only store connection).
-pub trait BlockSource: Send + Sync + 'static {
-    /// Blocks `from..=to` in order.
-    fn blocks(&self, from: i64, to: i64) -> Result<Vec<Block>, String>;
-    /// One block.
-    fn block(&self, index: i64) -> Result<Option<Block>, String>;
-    /// Blocks `from..=to` as their stored wire JSON (served without re-encoding).
-    fn blocks_json(&self, from: i64, to: i64) -> Result<Vec<String>, String> {
-        self.blocks(from, to).map(|bs| {
-            bs.iter()
-                .map(doin_primitives::models::WireModel::to_wire_json)
-                .collect()
-        })
-    }
-}
-
-/// This node's static facts the API reports.
-#[derive(Debug, Clone, Default)]
-pub struct NodeInfo {
-    /// Full peer id.
-    pub peer_id: String,
-    /// HTTP port.
-    pub port: u16,
-    /// `sqlite`.
-    pub storage_backend: String,
-    /// `gossipsub` or `flooding`.
-    pub network_protocol: String,
-    /// Whether the fee market is on.
-    pub fee_market_enabled: bool,
-    /// Each domain and this node's roles in it.
-    pub domains: Vec<DomainInfo>,
-    /// The config's `fleet_nodes`: nodes the fleet view may fetch besides this node and
-    /// its peers.
-    pub fleet_nodes: Vec<String>,
-    /// When the node started (`None` in API-only tests).
-    pub started: Option<std::time::Instant>,
-}
-
-/// A domain as `/status` reports it.
-#[derive(Debug, Clone, Default)]
-pub struct DomainInfo {
-    /// Domain id.
-    pub domain_id: String,
-    /// Optimizes here.
-    pub optimize: bool,
-    /// Evaluates here.
-    pub evaluate: bool,
-    /// Has a synthetic-data generator.
-    pub synthetic: bool,
-    /// Target performance.
-    pub target_performance: Option<f64>,
-}
-
-/// Everything a handler may read.
-#[derive(Clone)]
-pub struct ApiState {
-    /// Latest chain snapshot.
-    pub chain: watch::Receiver<Arc<ChainView>>,
-    /// Stored blocks.
-    pub blocks: Arc<dyn BlockSource>,
-    /// Known peer endpoints.
-    pub peers: crate::peers::PeerSet,
-    /// The network service (`None` in API-only tests).
-    pub net: Option<doin_net::service::NetHandle>,
-    /// The libp2p transport (`None` when off, and in API-only tests).
-    pub p2p: Option<doin_net::p2p::P2pHandle>,
-    /// The task queue.
-    pub tasks: Arc<TaskQueue>,
-    /// Per-domain progress.
-    pub board: DomainBoard,
-    /// Static facts.
-    pub info: Arc<NodeInfo>,
-    /// Experiment stats (`/stats*`); `None` answers 503.
-    pub stats: Option<doin_stats::StatsHandle>,
-    /// The chain service, for transfers and accounts (`None` answers 503).
-    pub chain_service: Option<crate::chain_service::WeakChainHandle>,
-}
-
-impl ApiState {
-    /// The latest chain snapshot.
-    pub fn chain_view(&self) -> Arc<ChainView> {
-        self.chain.borrow().clone()
-    }
-}
 
 /// The node's API without the inference paths (API-only tests and benches).
 pub fn router(state: ApiState) -> Router {
@@ -201,8 +117,5 @@ fn api_routes() -> OpenApiRouter<ApiState> {
                 .layer(axum::Extension(stats::ExportSlots::default())),
         )
         .routes(routes!(openapi::openapi))
-        .routes(routes!(crate::metrics::metrics))
+        .routes(routes!(metrics::metrics))
 }
-
-/// Largest request body accepted on any path.
-pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;

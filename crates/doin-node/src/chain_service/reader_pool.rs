@@ -39,7 +39,7 @@ impl ReaderPool {
     }
 }
 
-impl crate::api::BlockSource for ReaderPool {
+impl crate::block_source::BlockSource for ReaderPool {
     fn blocks(&self, from: i64, to: i64) -> Result<Vec<Block>, String> {
         self.with(|r| r.blocks(from, to))
     }

@@ -17,7 +17,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use tokio::sync::broadcast;
 
-use crate::api::ApiState;
+use crate::api_state::ApiState;
 
 /// Blocks kept for the first paint and read per new tip.
 pub const BLOCK_WINDOW: usize = 50;
@@ -388,7 +388,8 @@ mod tests {
     use tokio::sync::watch;
 
     use super::*;
-    use crate::api::{BlockSource, NodeInfo};
+    use crate::api_state::NodeInfo;
+    use crate::block_source::BlockSource;
     use crate::view::ChainView;
 
     /// Blocks linked by hash; `fork` changes the hashes from a height on.

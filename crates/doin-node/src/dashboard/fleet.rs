@@ -126,11 +126,11 @@ pub struct FleetData {
     summary = "Each node's height, tip and best performance, and whether its tip is on the highest chain",
     params(("nodes" = Option<String>, Query, description = "comma-separated host:port (default: this node and its peers; at most 32)")),
     responses((status = 200, body = FleetData),
-        (status = 500, description = "no HTTP client could be made", body = crate::api::error::ErrorBody)))]
+        (status = 500, description = "no HTTP client could be made", body = crate::http_error::ErrorBody)))]
 pub async fn data(
     State(s): State<DashboardState>,
     Query(q): Query<FleetQuery>,
-) -> Result<Json<FleetData>, crate::api::error::ApiError> {
+) -> Result<Json<FleetData>, crate::http_error::ApiError> {
     let mut endpoints: Vec<String> = match &q.nodes {
         Some(list) => list.split(',').filter_map(endpoint).collect(),
         None => {
@@ -156,7 +156,7 @@ pub async fn data(
         .build()
     {
         Ok(c) => c,
-        Err(e) => return Err(crate::api::error::ApiError::internal(e.to_string())),
+        Err(e) => return Err(crate::http_error::ApiError::internal(e.to_string())),
     };
     let mut members: Vec<Value> = stream::iter(endpoints)
         .map(|e| {

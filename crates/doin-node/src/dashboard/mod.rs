@@ -30,7 +30,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::api::ApiState;
+use crate::api_state::ApiState;
 
 pub use feed::Feed;
 

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use doin_stats::BestPoint;
 use serde_json::{json, Map, Value};
 
-use crate::api::ApiState;
+use crate::api_state::ApiState;
 
 /// Characters of an optimizer id shown.
 const SHORT_ID: usize = 12;

@@ -16,7 +16,7 @@ use axum::http::{Request, Response};
 use axum::response::IntoResponse;
 use tokio::sync::Semaphore;
 
-use crate::api::error::ApiError;
+use crate::http_error::ApiError;
 
 /// Body bytes are counted in units of this size (a semaphore holds at most `u32::MAX`).
 const BODY_UNIT: usize = 1024;

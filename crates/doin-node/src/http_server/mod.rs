@@ -37,6 +37,9 @@ use tower::ServiceExt;
 use tower_http::limit::{RequestBodyLimit, RequestBodyLimitLayer};
 use tower_http::timeout::{RequestBodyTimeout, RequestBodyTimeoutLayer, Timeout, TimeoutLayer};
 
+/// Largest request body accepted on any path.
+pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+
 pub use gate::ConnectionGate;
 pub use limits::HttpLimits;
 
@@ -55,7 +58,7 @@ pub fn stack(
     limits: &HttpLimits,
 ) -> RequestBodyLimit<Timeout<RequestBodyTimeout<admission::Admit<Router>>>> {
     tower::ServiceBuilder::new()
-        .layer(RequestBodyLimitLayer::new(crate::api::MAX_BODY_BYTES))
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             limits.request(),
@@ -64,7 +67,7 @@ pub fn stack(
         .layer(admission::Admission::new(
             limits.max_in_flight,
             limits.max_body_bytes_in_flight,
-            crate::api::MAX_BODY_BYTES,
+            MAX_BODY_BYTES,
         ))
         .service(app)
 }

@@ -9,7 +9,7 @@ use doin_primitives::identity::Identity;
 use libp2p::Multiaddr;
 use tokio::task::JoinHandle;
 
-use crate::api::BlockSource;
+use crate::block_source::BlockSource;
 use crate::chain_service::ChainHandle;
 use crate::clock::SharedClock;
 use crate::config::NodeConfig;

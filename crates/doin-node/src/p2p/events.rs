@@ -16,7 +16,7 @@ use doin_primitives::models::WireModel;
 use libp2p::PeerId;
 use tokio::sync::{mpsc, watch};
 
-use crate::api::BlockSource;
+use crate::block_source::BlockSource;
 use crate::chain_service::ChainHandle;
 use crate::clock::SharedClock;
 use crate::network::Inbound;
@@ -148,7 +148,7 @@ async fn answer_sync(
 ) -> SyncResponse {
     match request {
         SyncRequest::Status => {
-            let status = crate::api::chain::status_of(&chain.view());
+            let status = crate::view::status_of(&chain.view());
             match serde_json::to_vec(&status) {
                 Ok(json) => SyncResponse::Status(json),
                 Err(e) => SyncResponse::Refused(format!("status: {e}")),
@@ -197,7 +197,7 @@ fn answer_task(call: &InboundTaskCall, queue: &TaskQueue, caller: Option<&String
             )
         }
         TaskCall::Claim(body) => {
-            let (task_id, evaluator) = match crate::api::tasks::claim_request(body) {
+            let (task_id, evaluator) = match crate::task_queue::calls::claim_request(body) {
                 Ok(r) => r,
                 Err(e) => return TaskAnswer::Refused(e),
             };
@@ -216,7 +216,7 @@ fn answer_task(call: &InboundTaskCall, queue: &TaskQueue, caller: Option<&String
             }
         }
         TaskCall::Complete(body) => {
-            let (task_id, completion) = match crate::api::tasks::completion_of(body) {
+            let (task_id, completion) = match crate::task_queue::calls::completion_of(body) {
                 Ok(r) => r,
                 Err(e) => return TaskAnswer::Refused(e),
             };

@@ -26,7 +26,7 @@ use super::budget::SyncBudget;
 use super::page::check_page;
 use super::transport::{BlockTransport, Page, PageError};
 use super::{SyncError, SyncReport, PAGE};
-use crate::api::BlockSource;
+use crate::block_source::BlockSource;
 use crate::chain_service::{ChainHandle, ImportOutcome};
 
 /// Waits for room to read one page of `budget`: its whole byte limit, in MiB.

@@ -14,8 +14,12 @@
 //! ([`doin_consensus::vote::QuorumVote::check_for`]); anything else is refused with the
 //! rule it breaks.
 //!
+//! [`calls`] reads the claim and completion bodies of both transports.
+//!
 //! The queue is bounded ([`TaskQueue::MAX_TASKS`]); finished tasks are forgotten oldest
 //! first so memory stays flat over a long run.
+
+pub mod calls;
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Mutex;

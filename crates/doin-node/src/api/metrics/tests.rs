@@ -8,9 +8,11 @@ use openmetrics_parser::prometheus::parse_prometheus;
 use openmetrics_parser::{MetricsExposition, PrometheusType, PrometheusValue};
 use tokio::sync::watch;
 
-use super::events::MAX_DOMAIN_SERIES;
 use super::*;
-use crate::api::{BlockSource, NodeInfo};
+use crate::api_state::NodeInfo;
+use crate::block_source::BlockSource;
+use crate::metrics::events::MAX_DOMAIN_SERIES;
+use crate::metrics::{timed, OptimaeOutcome, PluginCall};
 use crate::view::{ChainView, DomainBoard};
 
 struct NoBlocks;

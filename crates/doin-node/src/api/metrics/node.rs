@@ -6,9 +6,9 @@ use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Registry;
 
-use super::events::MAX_DOMAIN_SERIES;
-use super::labeled::Labeled;
-use crate::api::ApiState;
+use crate::api_state::ApiState;
+use crate::metrics::events::MAX_DOMAIN_SERIES;
+use crate::metrics::labeled::Labeled;
 
 /// Most peers given a series of their own (`doin_peer_sync_rtt_seconds`): the peer set is
 /// fed by outsiders announcing themselves, so only the first peers in endpoint order are
@@ -80,7 +80,7 @@ pub(crate) fn register(registry: &mut Registry, s: &ApiState) {
         "Syncs refused because a peer served a chain our rules refuse (all peers)",
         ConstCounter::new(refusals),
     );
-    let peer_height = super::METRICS.sync_peer_height();
+    let peer_height = crate::metrics::METRICS.sync_peer_height();
     let progress = if peer_height == 0 {
         1.0
     } else {

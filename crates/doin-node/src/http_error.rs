@@ -1,4 +1,5 @@
-//! API errors: a status code and the reference's `{"status":"error","detail":...}` body.
+//! Errors of the node's HTTP surfaces (the API, the dashboard, the server's admission): a
+//! status code and the reference's `{"status":"error","detail":...}` body.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
