@@ -48,6 +48,10 @@ pub fn p2p_config(config: &NodeConfig, listen: Vec<Multiaddr>) -> P2pConfig {
     let mut c = P2pConfig {
         listen_addrs: listen,
         bootstrap: config.p2p_bootstrap(),
+        max_per_range: config.max_peers_per_range.max(1),
+        // Validated with the config.
+        external_addrs: config.p2p_external_addrs().unwrap_or_default(),
+        relay_server: config.relay_server,
         ..P2pConfig::default()
     };
     if config.gossip_heartbeat_interval.is_finite() && config.gossip_heartbeat_interval > 0.0 {
