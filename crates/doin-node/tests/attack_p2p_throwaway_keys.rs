@@ -222,6 +222,7 @@ fn throwaway_identities_cannot_keep_an_honest_peer_out() {
         assert!(row.address.to_string().starts_with("/ip4/127.0.200.1/"), "{}", row.address);
 
         let (rss_before, _) = rss_mib();
+        let attack_start = std::time::Instant::now();
         let probe = HealthProbe::start(&victim.endpoint());
         let tally = Arc::new(Tally::default());
         let stop = Arc::new(AtomicBool::new(false));
@@ -245,6 +246,7 @@ fn throwaway_identities_cannot_keep_an_honest_peer_out() {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
 
+        let filled = attack_start.elapsed();
         // A second honest node arrives in the middle of the attack, gets in and syncs.
         let start_height = victim.chain.view().height;
         let late = start(follower(dir.path(), "late", "127.0.201.1", &quic.to_string())).await;
@@ -278,8 +280,10 @@ fn throwaway_identities_cannot_keep_an_honest_peer_out() {
         let (rss_after, peak) = rss_mib();
         eprintln!(
             "attack: {established} connections, {refused} refused or dropped; most attackers \
-             held {most_inbound}; /health worst {worst:?} over {probes} probes; RSS \
-             {rss_before:.0} -> {rss_after:.0} MiB (peak {peak:.0})"
+             held {most_inbound} (after {filled:?}); both honest nodes 5 blocks further \
+             after {:?}; /health worst {worst:?} over {probes} probes; RSS \
+             {rss_before:.0} -> {rss_after:.0} MiB (peak {peak:.0})",
+            attack_start.elapsed()
         );
         assert!(refused >= 200, "the attackers were hardly refused: {refused}");
         assert!(

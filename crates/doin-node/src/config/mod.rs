@@ -142,7 +142,9 @@ pub struct NodeConfig {
     /// Whether peer discovery runs.
     pub discovery_enabled: bool,
     /// Accept unsigned peer messages (from reference nodes), as hints only. Off by
-    /// default: unsigned messages are refused and cost the sending address score.
+    /// default: unsigned messages are refused and cost the sending address score. It
+    /// opens `POST /message` only: libp2p peers are doin nodes, which seal everything,
+    /// and reference nodes speak HTTP only, so libp2p gossip always needs seals.
     pub accept_unsigned_messages: bool,
     /// Seconds between discovery rounds.
     pub discovery_interval: f64,
