@@ -367,7 +367,8 @@ impl Actor {
                 ..
             } => {
                 // A circuit waits for its relay again (the next housekeeping tick).
-                if self.circuits.closed(listener_id) {
+                let circuit = self.circuits.closed(listener_id);
+                if circuit {
                     tracing::info!(?reason, "a relay circuit closed; listening again soon");
                 }
             }
