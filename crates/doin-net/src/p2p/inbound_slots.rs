@@ -115,23 +115,13 @@ impl InboundSlots {
         }
     }
 
-    /// Whether `ip` is banned now.
-    pub fn is_banned(&self, ip: IpAddr) -> bool {
-        self.bans.is_banned(&ip.to_canonical(), Instant::now())
-    }
-
     /// Drops the bans that have ended.
     pub fn expire(&mut self, now: Instant) {
         self.bans.expire(now);
     }
 
-    /// Inbound peers holding a slot.
-    pub fn inbound_peers(&self) -> usize {
-        self.slots.len()
-    }
-
-    /// Refuses a connection from a banned address, or (`pending`: before its handshake,
-    /// when its peer is not known yet) from a range at its cap.
+    /// Refuses a connection from a banned address, or from a range at its cap (counting
+    /// evicted peers still closing).
     fn check(&self, ip: Option<IpAddr>) -> Result<(), InboundRefused> {
         let Some(ip) = ip else { return Ok(()) };
         if self.bans.is_banned(&ip, Instant::now()) {
