@@ -4,9 +4,9 @@
 //! It keeps what follows a connection: the DOIN id its key proved, its address, the
 //! application score our verdicts gave it ([`AppScores`]) and its ban ([`BanList`]; its
 //! address is banned with it, and its accepted data protects its inbound slot:
-//! [`super::inbound_slots`]); the
-//! requests waiting on either side are in [`super::requests`], and what the actor does
-//! with request-response traffic in [`super::rpc`].
+//! [`super::inbound_slots`]). The requests waiting on either side are in
+//! [`super::requests`], what the actor does with request-response traffic in
+//! [`super::rpc`], and the circuits it listens on through relays in `circuits.rs`.
 
 use std::collections::HashMap;
 use std::time::Instant;
