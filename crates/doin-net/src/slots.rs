@@ -208,6 +208,11 @@ impl Slots {
             .map(|(id, _)| (*id).clone())
     }
 
+    /// Slots of `direction` held by peers of `ip`'s range.
+    pub fn in_range(&self, ip: IpAddr, direction: Direction) -> usize {
+        self.count_in(direction, Some(AddressRange::of(ip)))
+    }
+
     /// Notes that `peer` sent valid data (protects it from eviction).
     pub fn mark_useful(&mut self, peer: &str, now: Instant) {
         if let Some(s) = self.peers.get_mut(peer) {

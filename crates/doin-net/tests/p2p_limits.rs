@@ -1,9 +1,12 @@
 //! Connection limits: a node whose inbound slots are full refuses the next peer; a node
-//! whose outbound slots are full does not even start the next dial (no handshake).
+//! whose outbound slots are full does not even start the next dial (no handshake); one
+//! address range holds at most its share of the inbound slots; a banned peer's address
+//! stays refused under a fresh key.
 
 mod p2p_net;
 
 use doin_net::p2p::{P2pConfig, P2pEvent};
+use doin_net::scoring::Verdict;
 use p2p_net::{accept_all, no_blocks, no_discovery, TestNode};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -78,6 +81,112 @@ async fn a_node_with_full_outbound_slots_dials_nobody_new() {
     assert_eq!(peers.len(), 1, "{peers:?}");
     assert_eq!(peers[0].peer, first.peer());
     for n in [&dialer, &first, &second, &third] {
+        n.handle.shutdown().await;
+    }
+}
+
+/// A node listening on QUIC at `ip` (a QUIC node dials from the socket it listens on, so
+/// the peers it dials see it at `ip`).
+async fn quic_node_at(ip: [u8; 4], config: P2pConfig) -> TestNode {
+    let addr = format!("/ip4/{}.{}.{}.{}/udp/0/quic-v1", ip[0], ip[1], ip[2], ip[3]);
+    TestNode::start(
+        P2pConfig {
+            listen_addrs: vec![addr.parse().expect("multiaddr")],
+            ..config
+        },
+        accept_all(),
+        no_blocks(),
+    )
+    .await
+}
+
+/// Waits until `node`'s dial to `target` is refused: the dial fails, or the connection
+/// closes as soon as it is set up.
+async fn refused_by(node: &mut TestNode, target: &TestNode) {
+    node.handle.dial(target.dial_addr()).await.expect("dial");
+    let target = target.peer();
+    node.next(|e| match e {
+        P2pEvent::DialFailed { .. } => Some(()),
+        P2pEvent::PeerDisconnected { peer } if *peer == target => Some(()),
+        _ => None,
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_address_range_holds_at_most_its_share_of_inbound_slots() {
+    let mut victim = quic_node_at(
+        [127, 0, 0, 1],
+        P2pConfig {
+            max_per_range: 2,
+            ..no_discovery()
+        },
+    )
+    .await;
+    // Three keys from 127.0.7.0/24: the first two get in, the third is refused.
+    let first = quic_node_at([127, 0, 7, 1], no_discovery()).await;
+    let second = quic_node_at([127, 0, 7, 2], no_discovery()).await;
+    let mut third = quic_node_at([127, 0, 7, 3], no_discovery()).await;
+    for n in [&first, &second] {
+        n.handle.dial(victim.dial_addr()).await.expect("dial");
+    }
+    victim.identified_all(&[&first, &second]).await;
+    refused_by(&mut third, &victim).await;
+    // Another range still gets in.
+    let other = quic_node_at([127, 0, 8, 1], no_discovery()).await;
+    other.handle.dial(victim.dial_addr()).await.expect("dial");
+    victim.identified_all(&[&other]).await;
+
+    let mut peers: Vec<_> = victim.handle.peers().await.iter().map(|p| p.peer).collect();
+    peers.sort();
+    let mut expected = vec![first.peer(), second.peer(), other.peer()];
+    expected.sort();
+    assert_eq!(peers, expected);
+    for n in [&victim, &first, &second, &third, &other] {
+        n.handle.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_banned_peer_is_refused_under_a_fresh_key_from_its_address() {
+    let mut victim = quic_node_at([127, 0, 0, 1], no_discovery()).await;
+    let offender = quic_node_at([127, 0, 9, 1], no_discovery()).await;
+    offender
+        .handle
+        .dial(victim.dial_addr())
+        .await
+        .expect("dial");
+    victim.identified_all(&[&offender]).await;
+    // Bad data until the ban line.
+    let banned = offender.peer();
+    for _ in 0..20 {
+        victim
+            .handle
+            .report_peer(banned, Verdict::InvalidSignature)
+            .await
+            .expect("report");
+    }
+    victim
+        .next(|e| match e {
+            P2pEvent::PeerBanned { peer } if *peer == banned => Some(()),
+            _ => None,
+        })
+        .await;
+    offender.handle.shutdown().await;
+
+    // A fresh key from the same address: refused. From the next address: welcome.
+    let mut fresh = quic_node_at([127, 0, 9, 1], no_discovery()).await;
+    refused_by(&mut fresh, &victim).await;
+    let neighbour = quic_node_at([127, 0, 9, 2], no_discovery()).await;
+    neighbour
+        .handle
+        .dial(victim.dial_addr())
+        .await
+        .expect("dial");
+    victim.identified_all(&[&neighbour]).await;
+    let peers: Vec<_> = victim.handle.peers().await.iter().map(|p| p.peer).collect();
+    assert_eq!(peers, vec![neighbour.peer()]);
+    for n in [&victim, &fresh, &neighbour] {
         n.handle.shutdown().await;
     }
 }

@@ -1,6 +1,7 @@
 //! Block sync over request-response: status and pages served by a node's answer, and the
 //! bounds enforced on both sides (a page over 50 blocks or 8 MiB is refused, a request
-//! for more than 50 blocks is refused).
+//! for more than 50 blocks is refused); a request to a peer that is gone fails at once,
+//! without dialing it.
 
 mod p2p_net;
 
@@ -127,8 +128,15 @@ async fn an_oversize_page_from_a_peer_is_refused_at_its_header() {
             }
         }
     });
-    let client = TestNode::start(P2pConfig::loopback(), accept_all(), chain_server()).await;
+    let mut client = TestNode::start(P2pConfig::loopback(), accept_all(), chain_server()).await;
     client.handle.dial(evil_addr).await.expect("dial");
+    // Requests go to connected peers only.
+    client
+        .next(|e| match e {
+            doin_net::p2p::P2pEvent::PeerConnected { peer, .. } if *peer == evil_peer => Some(()),
+            _ => None,
+        })
+        .await;
     assert_eq!(
         client.handle.page(evil_peer, 0, 49, MAX_PAGE_BYTES).await,
         Err(RequestError::TooLarge {
@@ -180,4 +188,31 @@ async fn a_request_for_more_than_a_page_is_refused_by_the_node() {
         .await
         .expect("answer within the time limit");
     node.handle.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_to_a_peer_that_is_gone_fails_at_once() {
+    let mut asker = TestNode::start(P2pConfig::loopback(), accept_all(), chain_server()).await;
+    let server = TestNode::start(P2pConfig::loopback(), accept_all(), chain_server()).await;
+    server.handle.dial(asker.dial_addr()).await.expect("dial");
+    asker.identified_all(&[&server]).await;
+    assert!(asker.handle.chain_status(server.peer()).await.is_ok());
+
+    server.handle.shutdown().await;
+    let gone = server.peer();
+    asker
+        .next(|e| match e {
+            doin_net::p2p::P2pEvent::PeerDisconnected { peer } if *peer == gone => Some(()),
+            _ => None,
+        })
+        .await;
+    // Refused before anything is sent (a request never dials): not after the timeout.
+    let r = asker.handle.chain_status(gone).await;
+    assert!(matches!(r, Err(RequestError::NotConnected)), "{r:?}");
+    let call = doin_net::p2p::TaskCall::Pending {
+        domain: "quadratic".into(),
+    };
+    let r = asker.handle.task_call(gone, call).await;
+    assert!(matches!(r, Err(RequestError::NotConnected)), "{r:?}");
+    asker.handle.shutdown().await;
 }

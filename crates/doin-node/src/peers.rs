@@ -108,6 +108,25 @@ impl PeerSet {
         set.insert(endpoint.to_owned())
     }
 
+    /// Forgets `endpoint` (a libp2p peer whose last connection closed); returns whether
+    /// it was known. A dropped endpoint stays dropped.
+    pub fn remove(&self, endpoint: &str) -> bool {
+        let removed = self
+            .endpoints
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(endpoint);
+        self.failures
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(endpoint);
+        self.latency
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(endpoint);
+        removed
+    }
+
     /// Records how a sync with `endpoint` ended (a full set evicts by failures in a row).
     fn note_sync(&self, endpoint: &str, ok: bool) {
         let mut failures = self.failures.write().unwrap_or_else(|p| p.into_inner());

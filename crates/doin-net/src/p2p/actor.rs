@@ -2,9 +2,11 @@
 //! at a time (`tokio::select!`), each in its own method.
 //!
 //! It keeps what follows a connection: the DOIN id its key proved, its address, the
-//! application score our verdicts gave it ([`AppScores`]) and its ban ([`BanList`]); the
-//! requests waiting on either side are in [`super::requests`], and what the actor does
-//! with request-response traffic in [`super::rpc`].
+//! application score our verdicts gave it ([`AppScores`]) and its ban ([`BanList`]; its
+//! address is banned with it, and its accepted data protects its inbound slot:
+//! [`super::inbound_slots`]). The requests waiting on either side are in
+//! [`super::requests`], what the actor does with request-response traffic in
+//! [`super::rpc`], and the circuits it listens on through relays in `circuits.rs`.
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -17,6 +19,7 @@ use libp2p::{identify, kad, Multiaddr, PeerId, Swarm};
 use tokio::sync::mpsc;
 
 use super::behaviour::{topic_score_params, DoinBehaviour, DoinBehaviourEvent, KAD_PROTOCOL};
+use super::circuits::Circuits;
 use super::codec::SyncResponse;
 use super::handle::{Command, GossipMessage, P2pError, P2pEvent, PeerInfo};
 use super::identity::doin_peer_id_of_connection;
@@ -47,6 +50,8 @@ pub(crate) struct Actor {
     pub(super) sync: Requests<SyncResponse>,
     pub(super) tasks: Requests<TaskAnswer>,
     listen_addrs: Vec<Multiaddr>,
+    /// Listening through relays ([`Circuits`]).
+    circuits: Circuits,
     bootstrapped: bool,
     /// A DHT walk of ours is under way (one at a time).
     walking: bool,
@@ -70,6 +75,7 @@ impl Actor {
             events,
             peers: HashMap::new(),
             listen_addrs: Vec::new(),
+            circuits: Circuits::default(),
             bootstrapped: false,
             walking: false,
         }
@@ -80,7 +86,9 @@ impl Actor {
         for t in topics::global_topics() {
             self.join(&t)?;
         }
-        for addr in self.config.listen_addrs.clone() {
+        let (circuits, direct) = Circuits::split(&self.config.listen_addrs);
+        self.circuits = circuits;
+        for addr in direct {
             self.swarm
                 .listen_on(addr.clone())
                 .map_err(|e| P2pError::Address(format!("cannot listen on {addr}: {e}")))?;
@@ -98,7 +106,37 @@ impl Actor {
                 tracing::warn!(%addr, "cannot dial bootstrap peer: {e}");
             }
         }
+        self.reach_relays();
         Ok(())
+    }
+
+    /// Listens on the waiting circuits whose relay is connected, and dials the others'
+    /// relays (unless a dial is under way).
+    fn reach_relays(&mut self) {
+        for (relay, address) in self.circuits.relays_to_reach() {
+            if self.swarm.is_connected(&relay) {
+                self.listen_circuits(relay);
+            } else {
+                let opts = DialOpts::peer_id(relay)
+                    .addresses(vec![address])
+                    .condition(PeerCondition::DisconnectedAndNotDialing)
+                    .build();
+                let _ = self.swarm.dial(opts);
+            }
+        }
+    }
+
+    /// Listens on the waiting circuits through `relay`, now connected.
+    fn listen_circuits(&mut self, relay: PeerId) {
+        for addr in self.circuits.take_ready(&relay) {
+            match self.swarm.listen_on(addr.clone()) {
+                Ok(id) => self.circuits.listening(id, &addr),
+                Err(e) => {
+                    tracing::warn!(%addr, "cannot listen through the relay: {e}");
+                    self.circuits.failed(&addr);
+                }
+            }
+        }
     }
 
     pub(crate) async fn run(mut self) {
@@ -196,7 +234,7 @@ impl Actor {
                 let r = self
                     .swarm
                     .listen_on(address.clone())
-                    .map(|_| ())
+                    .map(|id| self.circuits.listening(id, &address))
                     .map_err(|e| P2pError::Address(format!("cannot listen on {address}: {e}")));
                 let _ = reply.send(r);
             }
@@ -265,11 +303,19 @@ impl Actor {
             .behaviour_mut()
             .gossipsub
             .set_application_score(&peer, score);
+        if !verdict.is_bad() {
+            self.swarm.behaviour_mut().inbound.mark_useful(&peer);
+        }
         if let ScoreOutcome::Ban(until) = outcome {
             tracing::info!(%peer, "peer banned for invalid data");
             self.bans.ban(peer, until, now);
+            let address = self.peers.get(&peer).map(|c| c.address.clone());
             let b = self.swarm.behaviour_mut();
             b.blocked.block_peer(peer);
+            // A fresh key from the same address is refused too.
+            if let Some(address) = address {
+                b.inbound.ban_address(&address, until);
+            }
             if let Some(kad) = b.kad.as_mut() {
                 kad.remove_peer(&peer);
             }
@@ -294,8 +340,10 @@ impl Actor {
             self.swarm.behaviour_mut().blocked.unblock_peer(p);
         }
         self.bans.expire(now);
+        self.swarm.behaviour_mut().inbound.expire(now);
         self.sync.expire(now);
         self.tasks.expire(now);
+        self.reach_relays();
         // Below the peer target: walk the DHT for more, one walk at a time.
         if self.peers.len() < self.config.min_peers && !self.peers.is_empty() && !self.walking {
             if let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() {
@@ -313,12 +361,24 @@ impl Actor {
             SwarmEvent::ExpiredListenAddr { address, .. } => {
                 self.listen_addrs.retain(|a| *a != address);
             }
+            SwarmEvent::ListenerClosed {
+                listener_id,
+                reason,
+                ..
+            } => {
+                // A circuit waits for its relay again (the next housekeeping tick).
+                let circuit = self.circuits.closed(listener_id);
+                if circuit {
+                    tracing::info!(?reason, "a relay circuit closed; listening again soon");
+                }
+            }
             SwarmEvent::ConnectionEstablished {
                 peer_id,
                 endpoint,
                 num_established,
                 ..
             } => {
+                self.listen_circuits(peer_id);
                 if num_established.get() == 1 {
                     let address = endpoint.get_remote_address().clone();
                     self.peers.insert(

@@ -4,6 +4,7 @@
 //! | protocol | why |
 //! |---|---|
 //! | connection limits, block list | the HTTP mesh's slots (34 in, 16 out) and bans |
+//! | inbound slots ([`super::inbound_slots`]) | per-range caps and eviction as the HTTP slots; address bans |
 //! | dial guard ([`super::dial_guard`]) | no dial (and no handshake) while the outbound slots are full |
 //! | identify | the peer's key (its DOIN id) and listen addresses |
 //! | ping | liveness of idle connections |
@@ -45,6 +46,9 @@ mod derived {
     pub struct DoinBehaviour {
         /// Refuses banned peers' connections.
         pub(crate) blocked: allow_block_list::Behaviour<allow_block_list::BlockedPeers>,
+        /// Inbound slots by address range; banned addresses. Before the limits, so that
+        /// a newcomer may evict before they count it.
+        pub(crate) inbound: super::super::inbound_slots::InboundSlots,
         /// Inbound/outbound connection caps.
         pub(crate) limits: connection_limits::Behaviour,
         /// Refuses dials before their handshake while the outbound slots are full.
@@ -151,6 +155,22 @@ pub(crate) fn topic_score_params() -> gossipsub::TopicScoreParams {
     }
 }
 
+/// How long one relayed circuit lasts (its node then opens another).
+const RELAY_CIRCUIT_DURATION: std::time::Duration = std::time::Duration::from_secs(10 * 60);
+/// Bytes one relayed circuit carries, both ways.
+const RELAY_CIRCUIT_BYTES: u64 = 64 << 20;
+
+/// The relay server's limits: a DOIN node behind NAT carries its gossip, sync and task
+/// calls through its circuits until dcutr gives it a direct connection, where libp2p's
+/// defaults (2 minutes, 128 KiB) fit a hole-punching handshake only.
+fn relay_config() -> relay::Config {
+    relay::Config {
+        max_circuit_duration: RELAY_CIRCUIT_DURATION,
+        max_circuit_bytes: RELAY_CIRCUIT_BYTES,
+        ..relay::Config::default()
+    }
+}
+
 fn behaviour(
     key: &Keypair,
     relay_client: relay::client::Behaviour,
@@ -158,7 +178,11 @@ fn behaviour(
 ) -> Result<DoinBehaviour, BuildError> {
     let local = key.public().to_peer_id();
     let limits = connection_limits::ConnectionLimits::default()
-        .with_max_established_incoming(Some(config.max_inbound))
+        .with_max_established_incoming(Some(
+            config
+                .max_inbound
+                .saturating_add(super::inbound_slots::EVICTION_HEADROOM),
+        ))
         .with_max_established_outgoing(Some(config.max_outbound))
         .with_max_pending_incoming(Some(config.max_pending))
         .with_max_pending_outgoing(Some(config.max_pending))
@@ -200,6 +224,7 @@ fn behaviour(
 
     Ok(DoinBehaviour {
         blocked: allow_block_list::Behaviour::default(),
+        inbound: super::inbound_slots::InboundSlots::new(config.max_inbound, config.max_per_range),
         limits: connection_limits::Behaviour::new(limits),
         dial_guard: super::dial_guard::DialGuard::new(config.max_outbound),
         identify: identify::Behaviour::new(
@@ -216,7 +241,7 @@ fn behaviour(
         relay_server: Toggle::from(
             config
                 .relay_server
-                .then(|| relay::Behaviour::new(local, relay::Config::default())),
+                .then(|| relay::Behaviour::new(local, relay_config())),
         ),
         dcutr: dcutr::Behaviour::new(local),
     })

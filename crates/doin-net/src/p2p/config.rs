@@ -18,6 +18,9 @@ pub struct P2pConfig {
     pub bootstrap: Vec<Multiaddr>,
     /// Most established inbound connections (the HTTP mesh's inbound slots).
     pub max_inbound: u32,
+    /// Most inbound peers from one address range, /24 or /48 (the HTTP mesh's
+    /// `per_range`; [`super::inbound_slots`]).
+    pub max_per_range: u32,
     /// Most established outbound connections (the HTTP mesh's outbound slots).
     pub max_outbound: u32,
     /// Most connections being set up at once, each way.
@@ -64,6 +67,7 @@ impl Default for P2pConfig {
             min_peers: 8,
             max_inbound: slots.inbound as u32,
             max_outbound: slots.outbound as u32,
+            max_per_range: slots.per_range as u32,
             max_pending: 16,
             max_message_bytes: MAX_MESSAGE_BYTES,
             heartbeat_interval: Duration::from_secs(1),

@@ -63,6 +63,12 @@ pub enum RequestError {
     /// The call breaks the protocol's bounds (a body too large).
     #[error("{0}")]
     Call(TaskCodecError),
+    /// We hold no connection to the peer. Requests go to connected peers only: a
+    /// request may not dial (a peer our inbound slots evicted would come back as an
+    /// outbound connection, past the range caps), and a call to a peer that is gone
+    /// fails at once instead of after the request timeout.
+    #[error("not connected to the peer")]
+    NotConnected,
     /// The peer could not be reached, timed out, or broke the stream.
     #[error("{0}")]
     Peer(String),

@@ -26,9 +26,15 @@
 //!   [`P2pHandle::task_call`] asks; [`P2pEvent::TaskCall`] and [`P2pHandle::answer_task`]
 //!   serve.
 //! * Discovery: kademlia from the bootstrap addresses; reachability: autonat, relay client
-//!   (and optionally server), dcutr. Connection limits as the HTTP mesh's slots; while the
-//!   outbound slots are full no dial starts ([`dial_guard`]), so kademlia's walks cost no
-//!   handshake the limits would throw away.
+//!   (and optionally server), dcutr. A node behind NAT lists a relay's circuit
+//!   (`<relay>/p2p/<relay id>/p2p-circuit`) in its listen addresses; it listens there once
+//!   connected to the relay, and again whenever the circuit closes (`circuits.rs`).
+//! * Connection limits as the HTTP mesh's slots; while the outbound slots are full no
+//!   dial starts ([`dial_guard`]), so kademlia's walks cost no handshake the limits would
+//!   throw away. Inbound peers hold slots by address range, as `POST /message` peers do,
+//!   with the useful and long-lived ones protected from eviction, and a banned peer's
+//!   address is refused with it ([`inbound_slots`]). Requests go to connected peers only
+//!   ([`RequestError::NotConnected`]): a request never dials.
 //!
 //! Bounded: the command channel ([`P2pConfig::command_capacity`]), the event channel
 //! ([`P2pConfig::event_capacity`]; a full one drops, gossip then goes unforwarded and
@@ -55,11 +61,13 @@
 
 mod actor;
 pub mod behaviour;
+mod circuits;
 pub mod codec;
 pub mod config;
 pub mod dial_guard;
 pub mod handle;
 pub mod identity;
+pub mod inbound_slots;
 mod requests;
 mod rpc;
 pub mod task_codec;

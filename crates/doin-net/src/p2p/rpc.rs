@@ -1,5 +1,6 @@
 //! The actor's request-response traffic: block sync (`/doin/sync/1`) and evaluator task
-//! calls (`/doin/tasks/1`). Ours go out while their table has room; peers' wait for the
+//! calls (`/doin/tasks/1`). Ours go out to connected peers (never dialing one) while
+//! their table has room; peers' wait for the
 //! node's answer in theirs ([`super::requests`]), refused at once when it is full, out of
 //! bounds, or the node's event channel is.
 
@@ -21,7 +22,9 @@ impl Actor {
         request: SyncRequest,
         reply: Reply<Result<SyncResponse, RequestError>>,
     ) {
-        if !self.sync.room_for_ours() {
+        if !self.swarm.is_connected(&peer) {
+            let _ = reply.send(Err(RequestError::NotConnected));
+        } else if !self.sync.room_for_ours() {
             let _ = reply.send(Err(RequestError::Busy));
         } else if !request.is_within_bounds() {
             let _ = reply.send(Err(RequestError::OutOfBounds));
@@ -37,7 +40,9 @@ impl Actor {
         call: TaskCall,
         reply: Reply<Result<TaskAnswer, RequestError>>,
     ) {
-        if !self.tasks.room_for_ours() {
+        if !self.swarm.is_connected(&peer) {
+            let _ = reply.send(Err(RequestError::NotConnected));
+        } else if !self.tasks.room_for_ours() {
             let _ = reply.send(Err(RequestError::Busy));
         } else if let Err(e) = call.check_bounds() {
             let _ = reply.send(Err(RequestError::Call(e)));

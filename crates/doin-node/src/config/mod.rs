@@ -61,6 +61,13 @@ pub struct NodeConfig {
     /// on UDP `port` at `host` ([`NodeConfig::p2p_listen_addrs`]); `[]`: libp2p off, the
     /// node talks over the HTTP mesh only.
     pub listen_addrs: Option<Vec<String>>,
+    /// Addresses at which other nodes reach this one over libp2p (multiaddrs, DOIN
+    /// extension): a public address the operator knows, which a relay needs before it
+    /// serves circuits. Others are confirmed by autonat.
+    pub external_addrs: Vec<String>,
+    /// Serve libp2p circuits for nodes behind NAT (a relay: DOIN extension; it needs a
+    /// reachable address, `external_addrs`).
+    pub relay_server: bool,
     /// The domains this node serves and its roles in each.
     pub domains: Vec<DomainRole>,
     /// Target seconds between blocks (chain parameter).
@@ -135,7 +142,9 @@ pub struct NodeConfig {
     /// Whether peer discovery runs.
     pub discovery_enabled: bool,
     /// Accept unsigned peer messages (from reference nodes), as hints only. Off by
-    /// default: unsigned messages are refused and cost the sending address score.
+    /// default: unsigned messages are refused and cost the sending address score. It
+    /// opens `POST /message` only: libp2p peers are doin nodes, which seal everything,
+    /// and reference nodes speak HTTP only, so libp2p gossip always needs seals.
     pub accept_unsigned_messages: bool,
     /// Seconds between discovery rounds.
     pub discovery_interval: f64,
@@ -176,6 +185,8 @@ impl Default for NodeConfig {
             identity_file: String::new(),
             bootstrap_peers: Vec::new(),
             listen_addrs: None,
+            external_addrs: Vec::new(),
+            relay_server: false,
             domains: Vec::new(),
             target_block_time: 600.0,
             initial_threshold: 0.25,
@@ -397,6 +408,7 @@ impl NodeConfig {
             parse_peer_addr(peer).map_err(|e| format!("bootstrap_peers[{i}]: {e}"))?;
         }
         self.p2p_listen_addrs()?;
+        self.p2p_external_addrs()?;
         let mut seen = std::collections::HashSet::new();
         for (i, d) in self.domains.iter().enumerate() {
             if d.domain_id.trim().is_empty() {

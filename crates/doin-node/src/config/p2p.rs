@@ -1,4 +1,6 @@
-//! The libp2p keys of the config: where the node listens (`listen_addrs`), and the two
+//! The libp2p keys of the config: where the node listens (`listen_addrs`: its own
+//! addresses, or a relay's circuit when it sits behind NAT), where others reach it
+//! (`external_addrs`), and the two
 //! forms a peer address takes in `bootstrap_peers` and `--peers` — `host:port` for an HTTP
 //! peer (a reference node), a multiaddr ending in `/p2p/<peer id>` for a doin node on
 //! libp2p.
@@ -73,19 +75,11 @@ impl NodeConfig {
                 .trim()
                 .parse()
                 .map_err(|e| format!("listen_addrs[{i}]: {s:?} is not a multiaddr: {e}"))?;
-            let transport_ok = {
-                let mut it = addr.iter();
-                let ip = matches!(it.next(), Some(Protocol::Ip4(_) | Protocol::Ip6(_)));
-                let rest: Vec<Protocol> = it.collect();
-                ip && matches!(
-                    rest.as_slice(),
-                    [Protocol::Tcp(_)] | [Protocol::Udp(_), Protocol::QuicV1]
-                )
-            };
-            if !transport_ok {
+            if !is_transport_addr(&addr) && !is_circuit_listen_addr(&addr) {
                 return Err(format!(
                     "listen_addrs[{i}]: {s:?}: listen on `/ip4/<ip>/tcp/<port>` or \
-                     `/ip4/<ip>/udp/<port>/quic-v1` (or /ip6)"
+                     `/ip4/<ip>/udp/<port>/quic-v1` (or /ip6), or behind NAT on a relay's \
+                     circuit, `<relay address>/p2p/<relay id>/p2p-circuit`"
                 ));
             }
             addrs.push(addr);
@@ -108,6 +102,19 @@ impl NodeConfig {
             .with(Protocol::QuicV1)])
     }
 
+    /// The libp2p `external_addrs`; the error names the entry that is not a multiaddr.
+    pub fn p2p_external_addrs(&self) -> Result<Vec<Multiaddr>, String> {
+        self.external_addrs
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                s.trim()
+                    .parse()
+                    .map_err(|e| format!("external_addrs[{i}]: {s:?} is not a multiaddr: {e}"))
+            })
+            .collect()
+    }
+
     /// The libp2p peers of `bootstrap_peers` (entries already validated).
     pub fn p2p_bootstrap(&self) -> Vec<Multiaddr> {
         self.bootstrap_peers
@@ -128,5 +135,27 @@ impl NodeConfig {
                 _ => None,
             })
             .collect()
+    }
+}
+
+/// `/ip4|ip6/<ip>/tcp/<port>` or `/ip4|ip6/<ip>/udp/<port>/quic-v1`: an address of our own.
+fn is_transport_addr(addr: &Multiaddr) -> bool {
+    let mut it = addr.iter();
+    let ip = matches!(it.next(), Some(Protocol::Ip4(_) | Protocol::Ip6(_)));
+    let rest: Vec<Protocol> = it.collect();
+    ip && matches!(
+        rest.as_slice(),
+        [Protocol::Tcp(_)] | [Protocol::Udp(_), Protocol::QuicV1]
+    )
+}
+
+/// `<relay transport address>/p2p/<relay id>/p2p-circuit`: listening through a relay.
+fn is_circuit_listen_addr(addr: &Multiaddr) -> bool {
+    let parts: Vec<Protocol> = addr.iter().collect();
+    match parts.as_slice() {
+        [relay @ .., Protocol::P2p(_), Protocol::P2pCircuit] => {
+            is_transport_addr(&relay.iter().cloned().collect())
+        }
+        _ => false,
     }
 }

@@ -160,6 +160,37 @@ fn peers_are_host_port_or_multiaddrs_with_their_peer_id() {
 }
 
 #[test]
+fn a_node_behind_nat_listens_on_a_relays_circuit_and_a_relay_declares_its_address() {
+    let relay = libp2p::PeerId::random();
+    let mut c = NodeConfig::embedded_default();
+    c.listen_addrs = Some(vec![format!(
+        "/ip4/203.0.113.7/tcp/8471/p2p/{relay}/p2p-circuit"
+    )]);
+    c.validate().expect("a circuit listen address");
+    for bad in [
+        "/ip4/203.0.113.7/tcp/8471/p2p-circuit".to_owned(),
+        format!("/p2p/{relay}/p2p-circuit"),
+        format!("/dns4/relay/tcp/8471/p2p/{relay}/p2p-circuit"),
+    ] {
+        c.listen_addrs = Some(vec![bad.clone()]);
+        let err = c.validate().unwrap_err();
+        assert!(err.contains("p2p-circuit"), "{bad}: {err}");
+    }
+    c.listen_addrs = None;
+    c.relay_server = true;
+    c.external_addrs = vec!["/ip4/203.0.113.7/tcp/8471".into()];
+    c.validate().expect("a relay");
+    assert_eq!(
+        crate::p2p::p2p_config(&c, Vec::new()).external_addrs.len(),
+        1
+    );
+    assert!(crate::p2p::p2p_config(&c, Vec::new()).relay_server);
+    c.external_addrs = vec!["203.0.113.7:8471".into()];
+    let err = c.validate().unwrap_err();
+    assert!(err.starts_with("external_addrs[0]:"), "{err}");
+}
+
+#[test]
 fn listen_addrs_default_to_quic_on_the_http_port_number_and_are_checked() {
     let mut c = NodeConfig::embedded_default();
     c.host = "0.0.0.0".into();

@@ -72,6 +72,11 @@ pub async fn run(ctx: EventContext, mut events: mpsc::Receiver<P2pEvent>) {
             }
             P2pEvent::PeerDisconnected { peer } => {
                 doin_ids.remove(&peer);
+                // Requests reach connected peers only: a peer that is gone leaves the set
+                // (it comes back when a new connection identifies it).
+                if ctx.peers.remove(&super::endpoint_of(&peer)) {
+                    tracing::info!(%peer, "libp2p peer left");
+                }
             }
             P2pEvent::Gossip(g) => match admit(&g, &ctx, &admission) {
                 Ok(message) => {

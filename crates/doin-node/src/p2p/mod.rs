@@ -14,7 +14,8 @@
 //!   requests are answered from the store as `/chain/status` and `/chain/blocks` are, and
 //!   evaluators' task calls from the task queue as `/tasks/*` are; identified peers join
 //!   the [`crate::peers::PeerSet`] as `/p2p/<id>` endpoints, which the sync loop
-//!   ([`crate::sync::p2p`]) and the evaluator reach over libp2p.
+//!   ([`crate::sync::p2p`]) and the evaluator reach over libp2p, and leave it when their
+//!   last connection closes (requests go to connected peers only).
 //! * [`seen`] — a message both transports deliver is handled once.
 
 pub mod broadcast;
@@ -43,11 +44,17 @@ pub fn peer_of_endpoint(endpoint: &str) -> Option<PeerId> {
     endpoint.strip_prefix(ENDPOINT_PREFIX)?.parse().ok()
 }
 
-/// The libp2p settings of a node config, listening on `listen`.
+/// The libp2p settings of a node config, listening on `listen` (a circuit through a
+/// relay among them for a node behind NAT): `max_peers_per_range` caps inbound peers
+/// per address range, `relay_server` and `external_addrs` make a relay.
 pub fn p2p_config(config: &NodeConfig, listen: Vec<Multiaddr>) -> P2pConfig {
     let mut c = P2pConfig {
         listen_addrs: listen,
         bootstrap: config.p2p_bootstrap(),
+        max_per_range: config.max_peers_per_range.max(1),
+        // Validated with the config.
+        external_addrs: config.p2p_external_addrs().unwrap_or_default(),
+        relay_server: config.relay_server,
         ..P2pConfig::default()
     };
     if config.gossip_heartbeat_interval.is_finite() && config.gossip_heartbeat_interval > 0.0 {
