@@ -29,6 +29,9 @@
 //!   (and optionally server), dcutr. Connection limits as the HTTP mesh's slots; while the
 //!   outbound slots are full no dial starts ([`dial_guard`]), so kademlia's walks cost no
 //!   handshake the limits would throw away.
+//! * Traffic: bytes each way on every substream and gossip messages per topic (every copy
+//!   received and the first ones, so duplicates show), from libp2p's own counters
+//!   ([`traffic`], [`P2pHandle::traffic`]).
 //!
 //! Bounded: the command channel ([`P2pConfig::command_capacity`]), the event channel
 //! ([`P2pConfig::event_capacity`]; a full one drops, gossip then goes unforwarded and
@@ -64,6 +67,7 @@ mod requests;
 mod rpc;
 pub mod task_codec;
 pub mod topics;
+pub mod traffic;
 
 use doin_primitives::identity::Identity;
 use tokio::sync::mpsc;
@@ -79,6 +83,7 @@ pub use handle::{
 pub use identity::{doin_peer_id, doin_peer_id_of_connection, keypair_of, P2pIdentityError};
 pub use task_codec::{TaskAnswer, TaskCall};
 pub use topics::GossipKind;
+pub use traffic::{TopicCounts, Traffic, TrafficCounts};
 
 /// Why the p2p node could not start.
 #[derive(Debug, thiserror::Error)]
@@ -110,7 +115,8 @@ impl P2pNode {
     pub fn start(identity: &Identity, config: P2pConfig) -> Result<P2pNode, StartError> {
         let key = identity::keypair_of(identity)?;
         let local_peer = key.public().to_peer_id();
-        let swarm = behaviour::build_swarm(key, &config)?;
+        let traffic = Traffic::default();
+        let swarm = behaviour::build_swarm(key, &config, &traffic)?;
         let (cmd_tx, cmd_rx) = mpsc::channel(config.command_capacity.max(1));
         let (ev_tx, ev_rx) = mpsc::channel(config.event_capacity.max(1));
         let mut actor = actor::Actor::new(swarm, config, cmd_rx, ev_tx);
@@ -121,6 +127,7 @@ impl P2pNode {
                 commands: cmd_tx,
                 local_peer,
                 doin_id: identity.peer_id().to_owned(),
+                traffic,
             },
             events: ev_rx,
             task,
