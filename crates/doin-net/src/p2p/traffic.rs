@@ -165,7 +165,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parses_bandwidth_and_gossip_series() {
+    fn parses_gossip_series() {
         let text = "# HELP gossipsub_topic_msg_published Number of gossip messages published.\n\
             # TYPE gossipsub_topic_msg_published counter\n\
             gossipsub_topic_msg_recv_counts_unfiltered_total{hash=\"doin/1/blocks\"} 9\n\
