@@ -33,6 +33,8 @@
 //! * [`state`] and [`validate`] — [`ChainState`], the fold of validated blocks: full block
 //!   validation, application and building; the bound on a received block's timestamp
 //!   against the receiver's clock ([`validate::check_not_in_future`]).
+//! * [`checked`] — [`CheckedBlock`]: a block's stateless rules (ids, hashes, signatures)
+//!   checked once, on any core, before [`ChainState::apply_checked_block`] applies the rest.
 //! * [`fork_choice`] — heaviest validated chain, ties to the lower tip hash; the
 //!   reorganisation rule ([`fork_choice::judge_reorg`]: finality first, then weight).
 //! * [`error`] — [`ConsensusError`], one variant per broken rule.
@@ -74,6 +76,7 @@ pub mod accepted;
 pub mod anchor;
 pub mod bounds;
 pub mod channel;
+pub mod checked;
 pub mod coinbase;
 pub mod commitment;
 pub mod difficulty;
@@ -93,6 +96,7 @@ pub mod validate;
 pub mod vote;
 
 pub use accepted::{AcceptedOptimae, Experiment, Reveal, Scoring};
+pub use checked::CheckedBlock;
 pub use coinbase::Coinbase;
 pub use error::ConsensusError;
 pub use params::{ChainParams, DomainParams};

@@ -90,6 +90,9 @@ pub struct ChainState {
     pub(crate) rejection_tally: crate::rejection::RejectionTally,
     /// Set only while [`ChainState::apply_stored_block`] runs.
     pub(crate) trust_stored_seals: bool,
+    /// Set only while [`ChainState::apply_checked_block`] runs: ids, hashes and
+    /// signatures were checked ([`crate::checked::CheckedBlock`]).
+    pub(crate) trust_checked_content: bool,
 }
 
 impl ChainState {
@@ -130,6 +133,7 @@ impl ChainState {
             active_evaluators: BTreeSet::new(),
             rejection_tally: Default::default(),
             trust_stored_seals: false,
+            trust_checked_content: false,
         };
         state.push_recent(BTreeMap::new(), Vec::new());
         state

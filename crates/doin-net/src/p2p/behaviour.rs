@@ -26,6 +26,7 @@ use sha2::{Digest, Sha256};
 
 use super::codec::{SyncCodec, SYNC_PROTOCOL};
 use super::task_codec::{TaskCodec, TASK_PROTOCOL};
+use super::traffic::{Traffic, GOSSIPSUB_PREFIX};
 use super::P2pConfig;
 
 /// The kademlia protocol name (DOIN's own DHT, apart from the public IPFS one).
@@ -175,6 +176,7 @@ fn behaviour(
     key: &Keypair,
     relay_client: relay::client::Behaviour,
     config: &P2pConfig,
+    traffic: &Traffic,
 ) -> Result<DoinBehaviour, BuildError> {
     let local = key.public().to_peer_id();
     let limits = connection_limits::ConnectionLimits::default()
@@ -188,9 +190,16 @@ fn behaviour(
         .with_max_pending_outgoing(Some(config.max_pending))
         .with_max_established_per_peer(Some(2));
 
-    let mut gossipsub =
+    let gossipsub =
         gossipsub::Behaviour::new(MessageAuthenticity::Anonymous, gossipsub_config(config)?)
             .map_err(|e| BuildError::Config(e.to_string()))?;
+    // Gossipsub counts every copy it receives and the first ones ([`Traffic`]).
+    let mut gossipsub = traffic.register(|r| {
+        gossipsub.with_metrics(
+            r.sub_registry_with_prefix(GOSSIPSUB_PREFIX),
+            gossipsub::MetricsConfig::default(),
+        )
+    });
     let (params, thresholds) = peer_score_params();
     gossipsub
         .with_peer_score(params, thresholds)
@@ -247,8 +256,13 @@ fn behaviour(
     })
 }
 
-/// The swarm of a node with key `key`: TCP (noise, yamux), QUIC, relayed circuits.
-pub fn build_swarm(key: Keypair, config: &P2pConfig) -> Result<Swarm<DoinBehaviour>, BuildError> {
+/// The swarm of a node with key `key`: TCP (noise, yamux), QUIC, relayed circuits, gossip
+/// counted in `traffic`.
+pub fn build_swarm(
+    key: Keypair,
+    config: &P2pConfig,
+    traffic: &Traffic,
+) -> Result<Swarm<DoinBehaviour>, BuildError> {
     let idle = config.idle_timeout;
     let swarm = SwarmBuilder::with_existing_identity(key)
         .with_tokio()
@@ -262,7 +276,7 @@ pub fn build_swarm(key: Keypair, config: &P2pConfig) -> Result<Swarm<DoinBehavio
         .with_relay_client(noise::Config::new, yamux::Config::default)
         .map_err(|e| BuildError::Transport(e.to_string()))?
         .with_behaviour(|key, relay_client| {
-            behaviour(key, relay_client, config)
+            behaviour(key, relay_client, config, traffic)
                 .map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>)
         })
         .map_err(|e| BuildError::Config(e.to_string()))?

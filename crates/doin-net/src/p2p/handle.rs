@@ -262,9 +262,15 @@ pub struct P2pHandle {
     pub(crate) commands: mpsc::Sender<Command>,
     pub(crate) local_peer: PeerId,
     pub(crate) doin_id: String,
+    pub(crate) traffic: super::Traffic,
 }
 
 impl P2pHandle {
+    /// What the transport has carried so far: bytes each way, gossip per topic.
+    pub fn traffic(&self) -> super::TrafficCounts {
+        self.traffic.counts()
+    }
+
     /// Our libp2p peer id.
     pub fn local_peer(&self) -> PeerId {
         self.local_peer

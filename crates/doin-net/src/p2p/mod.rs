@@ -35,6 +35,9 @@
 //!   with the useful and long-lived ones protected from eviction, and a banned peer's
 //!   address is refused with it ([`inbound_slots`]). Requests go to connected peers only
 //!   ([`RequestError::NotConnected`]): a request never dials.
+//! * Traffic: gossip messages and bytes per topic (every copy received and the first
+//!   ones, so duplicates show), from gossipsub's own counters ([`traffic`],
+//!   [`P2pHandle::traffic`]).
 //!
 //! Bounded: the command channel ([`P2pConfig::command_capacity`]), the event channel
 //! ([`P2pConfig::event_capacity`]; a full one drops, gossip then goes unforwarded and
@@ -72,6 +75,7 @@ mod requests;
 mod rpc;
 pub mod task_codec;
 pub mod topics;
+pub mod traffic;
 
 use doin_primitives::identity::Identity;
 use tokio::sync::mpsc;
@@ -87,6 +91,7 @@ pub use handle::{
 pub use identity::{doin_peer_id, doin_peer_id_of_connection, keypair_of, P2pIdentityError};
 pub use task_codec::{TaskAnswer, TaskCall};
 pub use topics::GossipKind;
+pub use traffic::{TopicCounts, Traffic, TrafficCounts};
 
 /// Why the p2p node could not start.
 #[derive(Debug, thiserror::Error)]
@@ -118,7 +123,8 @@ impl P2pNode {
     pub fn start(identity: &Identity, config: P2pConfig) -> Result<P2pNode, StartError> {
         let key = identity::keypair_of(identity)?;
         let local_peer = key.public().to_peer_id();
-        let swarm = behaviour::build_swarm(key, &config)?;
+        let traffic = Traffic::default();
+        let swarm = behaviour::build_swarm(key, &config, &traffic)?;
         let (cmd_tx, cmd_rx) = mpsc::channel(config.command_capacity.max(1));
         let (ev_tx, ev_rx) = mpsc::channel(config.event_capacity.max(1));
         let mut actor = actor::Actor::new(swarm, config, cmd_rx, ev_tx);
@@ -129,6 +135,7 @@ impl P2pNode {
                 commands: cmd_tx,
                 local_peer,
                 doin_id: identity.peer_id().to_owned(),
+                traffic,
             },
             events: ev_rx,
             task,

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use doin_consensus::channel::{ChannelError, VoucherCheck};
 use doin_consensus::commitment::OptimaeCommitment;
 use doin_consensus::transfer::Account;
+use doin_consensus::CheckedBlock;
 use doin_primitives::models::{Block, ChannelOp, ChannelUpdate, Transfer};
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -22,7 +23,7 @@ use doin_consensus::state::ChainState;
 /// A request to the chain service, with where its answer goes.
 pub(super) enum Command {
     Import {
-        blocks: Vec<Block>,
+        blocks: Vec<CheckedBlock>,
         reply: oneshot::Sender<Result<ImportOutcome, ImportError>>,
     },
     Submit {
@@ -199,8 +200,24 @@ impl ChainHandle {
     /// Imports a contiguous segment of blocks received from a peer: each is fully
     /// validated; a segment that forks from our chain is adopted only if its branch is
     /// heavier (weight computed from the validated blocks) and the fork point is not below
-    /// the finalized height.
+    /// the finalized height. The stateless checks run first on every core
+    /// ([`super::checks`]); the blocks before one that fails them are imported, then its
+    /// refusal is returned.
     pub async fn import(&self, blocks: Vec<Block>) -> Result<ImportOutcome, ImportError> {
+        let (checked, refusal) = super::checks::check_blocks_off_thread(blocks).await;
+        let outcome = self.import_checked(checked).await;
+        match refusal {
+            Some(e) => outcome.and(Err(e)),
+            None => outcome,
+        }
+    }
+
+    /// [`ChainHandle::import`] for blocks whose stateless rules were checked already (a
+    /// sync checks its next page while this one is imported).
+    pub async fn import_checked(
+        &self,
+        blocks: Vec<CheckedBlock>,
+    ) -> Result<ImportOutcome, ImportError> {
         let (reply, rx) = oneshot::channel();
         self.commands
             .send(Command::Import { blocks, reply })

@@ -1,11 +1,14 @@
 //! Blocks from peers: a segment that extends our tip is validated and appended; one that
 //! forks from our chain is weighed against ours page by page ([`PendingBranch`]) and
 //! adopted only when heavier, never below the finalized height nor against an anchor.
+//! Blocks arrive here with their stateless rules checked ([`CheckedBlock`], on every core
+//! by [`super::checks`]); every rule that needs the chain runs here, block after block.
 
 use std::collections::BTreeMap;
 
 use doin_consensus::fork_choice::ReorgVerdict;
 use doin_consensus::state::ChainState;
+use doin_consensus::CheckedBlock;
 use doin_primitives::models::{Block, ChannelOp, Transfer};
 use doin_store::StoreError;
 
@@ -74,8 +77,8 @@ pub enum ImportError {
     /// The chain store failed.
     #[error("chain store: {0}")]
     Store(String),
-    /// A signature-checking thread panicked.
-    #[error("a signature-checking thread panicked")]
+    /// A thread checking blocks panicked.
+    #[error("a block-checking thread panicked")]
     Panicked,
     /// The chain service has stopped.
     #[error("the chain service has stopped")]
@@ -96,7 +99,10 @@ fn store_err(e: impl std::fmt::Display) -> ImportError {
 impl Service {
     /// Imports `blocks`; when they changed our chain, the pending optimae and the pools
     /// are brought in line with the new tip and a fresh view is published.
-    pub(super) fn on_import(&mut self, blocks: Vec<Block>) -> Result<ImportOutcome, ImportError> {
+    pub(super) fn on_import(
+        &mut self,
+        blocks: Vec<CheckedBlock>,
+    ) -> Result<ImportOutcome, ImportError> {
         let outcome = self.import(blocks);
         if outcome.is_ok() {
             self.revalidate_pending();
@@ -106,14 +112,14 @@ impl Service {
         outcome
     }
 
-    fn import(&mut self, blocks: Vec<Block>) -> Result<ImportOutcome, ImportError> {
-        let Some(first) = blocks.first() else {
+    fn import(&mut self, blocks: Vec<CheckedBlock>) -> Result<ImportOutcome, ImportError> {
+        let Some(first) = blocks.first().map(CheckedBlock::block) else {
             return Ok(ImportOutcome::Kept);
         };
         // The next page of a branch being weighed, while our chain still holds its fork
         // point (our tip may have moved on meanwhile).
         let fork_hash = match &self.branch {
-            Some(b) if b.continued_by(&blocks) => self
+            Some(b) if b.continued_by(std::slice::from_ref(first)) => self
                 .store
                 .block_hash(b.fork_point as i64)
                 .map_err(store_err)?,
@@ -131,14 +137,14 @@ impl Service {
             .ok()
             .filter(|s| *s > 0)
             .ok_or(ImportError::BadIndex(first.header.index))?;
-        for (i, b) in blocks.iter().enumerate() {
+        for (i, b) in blocks.iter().map(CheckedBlock::block).enumerate() {
             if u64::try_from(b.header.index).ok() != Some(start + i as u64) {
                 return Err(ImportError::NotContiguous(b.header.index));
             }
         }
         // Skip the blocks we already have (same hash at the same height).
         let mut skip = 0;
-        for b in &blocks {
+        for b in blocks.iter().map(CheckedBlock::block) {
             match self.store.block_hash(b.header.index).map_err(store_err)? {
                 Some(h) if h == b.hash => skip += 1,
                 _ => break,
@@ -146,8 +152,7 @@ impl Service {
         }
         let mut owned = blocks;
         owned.drain(..skip);
-        let blocks = owned.as_slice();
-        let Some(first) = blocks.first() else {
+        let Some(first) = owned.first().map(CheckedBlock::block) else {
             return Ok(ImportOutcome::Kept);
         };
         let fork_point = u64::try_from(first.header.index - 1).unwrap_or(0);
@@ -157,21 +162,31 @@ impl Service {
                 tip: self.state.height(),
             });
         }
-        self.check_segment(fork_point, blocks)?;
+        let first_hash = first.header.previous_hash.clone();
+        self.check_segment(fork_point, &owned)?;
         if fork_point == self.state.height() {
-            for b in blocks {
-                if let Err(e) = self.state.apply_stored_block(b) {
-                    // Keep the valid prefix: rebuild the state from what is stored, then
-                    // store and apply the blocks before the invalid one.
-                    let good = usize::try_from(b.header.index - first.header.index).unwrap_or(0);
-                    self.reload_state();
-                    if good > 0 {
-                        let _ = self.append_applied(&blocks[..good], false);
-                    }
-                    return Err(ImportError::invalid(b)(e));
+            let state = &mut self.state;
+            let failed = owned
+                .iter()
+                .enumerate()
+                .find_map(|(i, b)| state.apply_checked_block(b).err().map(|e| (i, e)));
+            if let Some((good, e)) = failed {
+                // Keep the valid prefix: rebuild the state from what is stored, then store
+                // and apply the blocks before the invalid one.
+                let refusal = ImportError::invalid(owned[good].block())(e);
+                self.reload_state();
+                if good > 0 {
+                    let prefix: Vec<Block> = owned
+                        .into_iter()
+                        .take(good)
+                        .map(CheckedBlock::into_block)
+                        .collect();
+                    let _ = self.append_applied(&prefix, false);
                 }
+                return Err(refusal);
             }
-            self.append_applied(blocks, true)
+            let blocks: Vec<Block> = owned.into_iter().map(CheckedBlock::into_block).collect();
+            self.append_applied(&blocks, true)
                 .map_err(ImportError::Store)?;
             crate::metrics::METRICS
                 .blocks_imported
@@ -200,7 +215,7 @@ impl Service {
         }
         let pending = PendingBranch {
             fork_point,
-            fork_hash: first.header.previous_hash.clone(),
+            fork_hash: first_hash,
             candidate,
             best,
             blocks: Vec::new(),
@@ -208,32 +223,24 @@ impl Service {
         self.weigh_branch(pending, owned)
     }
 
-    /// The checks of a segment that need no chain state, cheapest first: every id and
-    /// hash the blocks claim, no block dated ahead of our clock, no contradiction of an
-    /// anchor; then the signatures, for the whole segment on all cores.
-    fn check_segment(&self, fork_point: u64, blocks: &[Block]) -> Result<(), ImportError> {
+    /// The checks of a segment that need our clock and anchors but no chain state: no
+    /// block dated ahead of our clock, no contradiction of an anchor (ids, hashes and
+    /// signatures were checked before the blocks came here).
+    fn check_segment(&self, fork_point: u64, blocks: &[CheckedBlock]) -> Result<(), ImportError> {
         let now = self.clock.now_micros();
-        for b in blocks {
-            b.validate_doin_content()
-                .map(|_| ())
-                .map_err(doin_consensus::ConsensusError::from)
-                .and_then(|()| {
-                    doin_consensus::validate::check_not_in_future(
-                        b.header.timestamp.unix_micros(),
-                        now,
-                    )
-                })
+        for b in blocks.iter().map(CheckedBlock::block) {
+            doin_consensus::validate::check_not_in_future(b.header.timestamp.unix_micros(), now)
                 .map_err(ImportError::invalid(b))?;
         }
         let start = blocks
             .first()
-            .and_then(|b| u64::try_from(b.header.index).ok())
+            .and_then(|b| u64::try_from(b.block().header.index).ok())
             .unwrap_or(fork_point + 1);
         doin_consensus::anchor::check_branch(
             self.anchorer.anchors(),
             fork_point,
             self.state.height(),
-            (start..).zip(blocks.iter().map(|b| b.hash.as_str())),
+            (start..).zip(blocks.iter().map(|b| b.block().hash.as_str())),
         )
         .map_err(|e| {
             tracing::warn!(
@@ -241,8 +248,7 @@ impl Service {
                 "refused a branch that contradicts an anchor: {e}"
             );
             ImportError::ContradictsAnchor(e)
-        })?;
-        verify_signatures_parallel(blocks)
+        })
     }
 
     /// Applies a segment of a competing branch to its candidate state (every rule, each
@@ -251,13 +257,14 @@ impl Service {
     fn weigh_branch(
         &mut self,
         mut branch: PendingBranch,
-        segment: Vec<Block>,
+        segment: Vec<CheckedBlock>,
     ) -> Result<ImportOutcome, ImportError> {
         for b in segment {
             branch
                 .candidate
-                .apply_stored_block(&b)
-                .map_err(ImportError::invalid(&b))?;
+                .apply_checked_block(&b)
+                .map_err(ImportError::invalid(b.block()))?;
+            let b = b.into_block();
             note_best_parameters(&mut branch.best, &branch.candidate, &b);
             branch.blocks.push(b);
         }
@@ -385,31 +392,4 @@ impl Service {
         self.state = state;
         self.best_parameters = best;
     }
-}
-
-/// Verifies the signatures of `blocks` on every available core.
-fn verify_signatures_parallel(blocks: &[Block]) -> Result<(), ImportError> {
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .clamp(1, 8);
-    let chunk = blocks.len().div_ceil(threads).max(1);
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = blocks
-            .chunks(chunk)
-            .map(|part| {
-                scope.spawn(move || {
-                    for b in part {
-                        doin_consensus::validate::verify_block_signatures(b)
-                            .map_err(ImportError::invalid(b))?;
-                    }
-                    Ok::<(), ImportError>(())
-                })
-            })
-            .collect();
-        for w in workers {
-            w.join().map_err(|_| ImportError::Panicked)??;
-        }
-        Ok(())
-    })
 }

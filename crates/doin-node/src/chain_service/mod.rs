@@ -42,6 +42,8 @@
 //!   send, over the bounded command channel;
 //! * `service` — the actor: its state, the command loop that dispatches to the parts below,
 //!   and the [`ChainView`] it publishes after every change;
+//! * `checks` — the stateless checks of blocks from peers (ids, hashes, signatures), on
+//!   every core and off the service's thread;
 //! * `import` — blocks from peers: extend, weigh a competing branch, reorganise;
 //! * `minting` — pending optimae and the blocks this node mints;
 //! * `pools` — the mempool, channel and commitment pools with their gossip relays;
@@ -51,6 +53,7 @@
 //! * `reader_pool` — read-only store connections for the HTTP API.
 
 mod anchoring;
+mod checks;
 mod handle;
 mod import;
 mod minting;
@@ -63,6 +66,7 @@ mod service;
 mod tests;
 
 pub use anchoring::Anchoring;
+pub use checks::{check_blocks, check_blocks_off_thread};
 pub use handle::{AccountInfo, ChainHandle, SubmitTransferError, WeakChainHandle};
 pub use import::{ImportError, ImportOutcome};
 pub use minting::{Proposal, SubmitOutcome};

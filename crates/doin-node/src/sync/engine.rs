@@ -7,10 +7,13 @@
 //!    service at its first page.
 //! 3. Pages after the fork point are fetched one ahead of the one being imported, each
 //!    within the page byte limit (a larger answer is abandoned and asked again for fewer blocks),
-//!    each checked ([`super::page::check_page`]) and then imported: the chain service
-//!    validates every block and weighs a competing branch as it grows
-//!    ([`crate::chain_service::ChainHandle::import`]), so only validated blocks are held. The
-//!    first invalid block ends the sync with the blocks before it kept.
+//!    and each block's ids, hashes and signatures are checked on every core as soon as it
+//!    arrives ([`super::page::CheckedPage`]), while the chain service imports the page
+//!    before; then the page is checked ([`super::page::check_page`]) and imported: the
+//!    chain service applies every rule that needs the chain and weighs a competing branch
+//!    as it grows ([`crate::chain_service::ChainHandle::import_checked`]), so only
+//!    validated blocks are held. The first invalid block ends the sync with the blocks
+//!    before it kept.
 //! 4. A branch still lighter than ours may hold at most [`SyncBudget::branch_bytes`], and one
 //!    sync may read at most [`SyncBudget::peer_bytes`] from the peer.
 //! 5. Pages being read or imported by the syncs sharing a budget (a node's) hold at most
@@ -20,10 +23,8 @@ use std::sync::Arc;
 
 use tokio::sync::OwnedSemaphorePermit;
 
-use doin_primitives::models::Block;
-
 use super::budget::SyncBudget;
-use super::page::check_page;
+use super::page::{check_page, CheckedPage};
 use super::transport::{BlockTransport, Page, PageError};
 use super::{SyncError, SyncReport, PAGE};
 use crate::block_source::BlockSource;
@@ -35,10 +36,11 @@ async fn page_room(budget: &SyncBudget) -> Option<OwnedSemaphorePermit> {
     budget.room.clone().acquire_many_owned(mib).await.ok()
 }
 
-/// Gives back the room a read page does not use, keeping its own size until imported.
-fn fit_room(room: Option<OwnedSemaphorePermit>, page: &Page) -> Option<OwnedSemaphorePermit> {
+/// Gives back the room a read page of `bytes` does not use, keeping its own size until
+/// imported.
+fn fit_room(room: Option<OwnedSemaphorePermit>, bytes: usize) -> Option<OwnedSemaphorePermit> {
     let mut room = room?;
-    let keep = (page.bytes >> 20) + 1;
+    let keep = (bytes >> 20) + 1;
     if room.num_permits() > keep {
         drop(room.split(room.num_permits() - keep));
     }
@@ -74,20 +76,17 @@ impl<T: BlockTransport> Session<'_, T> {
         }
     }
 
-    /// Accounts for a page received for `from..=to`: its size, and its block count.
-    fn account(&mut self, from: i64, to: i64, page: &Page) -> Result<(), SyncError> {
-        self.read = self.read.saturating_add(page.bytes);
+    /// Accounts for a page of `sent` blocks in `bytes` received for `from..=to`.
+    fn account(&mut self, from: i64, to: i64, sent: usize, bytes: usize) -> Result<(), SyncError> {
+        self.read = self.read.saturating_add(bytes);
         if self.read > self.budget.peer_bytes {
             return Err(SyncError::PeerBudgetSpent {
                 limit: self.budget.peer_bytes,
             });
         }
         let asked = usize::try_from(to - from + 1).unwrap_or(0);
-        if page.blocks.len() > asked {
-            return Err(SyncError::PageTooLong {
-                asked,
-                got: page.blocks.len(),
-            });
+        if sent > asked {
+            return Err(SyncError::PageTooLong { asked, got: sent });
         }
         Ok(())
     }
@@ -122,8 +121,8 @@ impl<T: BlockTransport> Session<'_, T> {
                 .await
             {
                 Ok(page) => {
-                    self.account(f, t, &page)?;
-                    let room = fit_room(room, &page);
+                    self.account(f, t, page.blocks.len(), page.bytes)?;
+                    let room = fit_room(room, page.bytes);
                     return Ok((f, t, page, room));
                 }
                 Err(PageError::TooLarge { .. }) => self.shrink(f)?,
@@ -133,7 +132,7 @@ impl<T: BlockTransport> Session<'_, T> {
     }
 }
 
-type Fetched = (Option<OwnedSemaphorePermit>, Result<Page, PageError>);
+type Fetched = (Option<OwnedSemaphorePermit>, Result<CheckedPage, PageError>);
 type InFlight = (i64, i64, tokio::task::JoinHandle<Fetched>);
 
 /// Brings our chain up to the peer's if the peer's is longer or claims to be heavier (fork
@@ -232,7 +231,11 @@ pub async fn sync_within<T: BlockTransport>(
             let budget = budget.clone();
             let task = tokio::spawn(async move {
                 let room = page_room(&budget).await;
-                (room, fetch.await)
+                let page = match fetch.await {
+                    Ok(page) => Ok(CheckedPage::of(page).await),
+                    Err(e) => Err(e),
+                };
+                (room, page)
             });
             (f, t, task)
         })
@@ -246,40 +249,41 @@ pub async fn sync_within<T: BlockTransport>(
         let (room, fetched) = task.await.map_err(|e| e.to_string())?;
         let (from, to, page, _room) = match fetched {
             Ok(page) => {
-                session.account(from, to, &page)?;
-                let room = fit_room(room, &page);
+                session.account(from, to, page.sent, page.bytes)?;
+                let room = fit_room(room, page.bytes);
                 (from, to, page, room)
             }
             Err(PageError::TooLarge { .. }) => {
                 drop(room);
                 session.shrink(from)?;
-                session.fetch(from, peer.height - 1, Keep::Low).await?
+                let (from, to, page, room) =
+                    session.fetch(from, peer.height - 1, Keep::Low).await?;
+                (from, to, CheckedPage::of(page).await, room)
             }
             Err(PageError::Peer(e)) => return Err(SyncError::Peer(e)),
         };
-        if page.blocks.is_empty() {
+        if page.sent == 0 {
             break;
         }
         let now = chain.clock().now_micros();
-        let (good, refusal) = match check_page(from, to, &parent, &page.blocks, now) {
+        let (good, refusal) = match check_page(from, to, &parent, &page, now) {
             Ok(n) => (n, None),
             Err((n, e)) => (n, Some(e)),
         };
-        let mut blocks: Vec<Block> = page.blocks;
-        let total = blocks.len().max(1);
+        let (mut blocks, total, bytes) = (page.blocks, page.sent.max(1), page.bytes);
         blocks.truncate(good);
         if let Some(last) = blocks.last() {
-            parent = last.hash.clone();
+            parent = last.block().hash.clone();
         }
         next += good as i64;
         if refusal.is_none() {
             in_flight = spawn(&session, next);
         }
         if !blocks.is_empty() {
-            match chain.import(blocks).await {
+            match chain.import_checked(blocks).await {
                 Ok(o) => {
                     if matches!(o, ImportOutcome::Kept) && !extending {
-                        branch_bytes += page.bytes * good / total;
+                        branch_bytes += bytes * good / total;
                         if branch_bytes > budget.branch_bytes {
                             abort(in_flight.take());
                             return Err(SyncError::BranchTooLarge {
