@@ -28,6 +28,9 @@
 //!   [`mint_schedule`] — when it mints (work blocks spaced and staggered on a network).
 //!   One file per part: its handle, the command loop, import of peers' blocks, minting,
 //!   the pools and their relays, quorum plans, anchoring, opening `chain.db`.
+//!   [`chain_import`] — what import decides (extend, weigh a branch, reorganise, refuse
+//!   below finality or against an anchor), without I/O: the chain service runs it over
+//!   `chain.db`, the simulator (`doin-sim`) over memory.
 //! * [`network`] — gossip: block announcements, transfers, votes with their claims, peer
 //!   endpoints; [`channel_gossip`] — channel operations; [`commitment_gossip`] —
 //!   commitments.
@@ -53,6 +56,7 @@
 
 pub mod anchor;
 pub mod api;
+pub mod chain_import;
 pub mod chain_params;
 pub mod chain_service;
 pub mod channel_gossip;
@@ -80,7 +84,6 @@ pub mod node;
 pub mod optimizer_loop;
 pub mod p2p;
 pub mod peers;
-mod pending_branch;
 pub mod plugins;
 pub mod progress;
 pub mod proposals;

@@ -221,7 +221,7 @@ impl Node {
                 return false;
             }
         };
-        match self.import(std::slice::from_ref(&block), ctx) {
+        match self.keep_minted(&block, ctx) {
             Ok(o) if o.adopted() => {}
             Ok(_) => return false,
             Err(e) => {

@@ -1,6 +1,7 @@
 //! One simulated node: its kept blocks (its "disk"), its chain state, its pools, and how
-//! it answers messages. Import and fork choice are in [`crate::import`], minting and the
-//! optimizer in [`crate::mint`].
+//! it answers messages. Import and fork choice are the node's own
+//! ([`doin_node::chain_import`], run over the kept blocks by [`crate::import`]), minting
+//! and the optimizer in [`crate::mint`].
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -8,6 +9,7 @@ use std::sync::Arc;
 use doin_consensus::accepted::Reveal;
 use doin_consensus::commitment::OptimaeCommitment;
 use doin_consensus::{ChainParams, ChainState, QuorumVote};
+use doin_node::chain_import::Importer;
 use doin_primitives::identity::Identity;
 use doin_primitives::models::Block;
 use doin_primitives::seal::SealKind;
@@ -174,6 +176,8 @@ pub struct Node {
     pub tip_adopted: i64,
     /// States at recent checkpoint heights, to rebuild a fork point cheaply.
     pub(crate) snapshots: Vec<ChainState>,
+    /// The node's importer: holds a competing branch between the pages of a sync.
+    pub(crate) importer: Importer<Arc<Block>, Vec<ChainState>>,
     /// Commitments waiting for a block, by id.
     pub(crate) pool: BTreeMap<String, Arc<OptimaeCommitment>>,
     /// Since when (by the node's clock) the pool has held a commitment: commitment-block
@@ -209,6 +213,7 @@ impl Node {
             params,
             blocks: Vec::new(),
             snapshots: Vec::new(),
+            importer: Importer::new(),
             pool: BTreeMap::new(),
             pooled_since: None,
             seen_commitments: BTreeSet::new(),
@@ -277,10 +282,11 @@ impl Node {
             Msg::Vote(v) => self.on_vote(&v, ctx),
             Msg::SyncRequest(locator) => self.on_sync_request(from, &locator, ctx),
             Msg::Blocks(blocks) => {
-                if let Ok(outcome) = self.import(&blocks, ctx) {
-                    if outcome.adopted() {
-                        self.after_chain_change(ctx);
-                    }
+                // A refused segment may still have extended the tip by its valid prefix.
+                let tip = self.state.tip_hash().to_owned();
+                let _ = self.import(&blocks, ctx);
+                if self.state.tip_hash() != tip {
+                    self.after_chain_change(ctx);
                 }
             }
         }
@@ -421,6 +427,7 @@ impl Node {
     /// Crashes the node: what it holds in memory is gone, its kept blocks stay.
     pub fn crash(&mut self) {
         self.up = false;
+        self.importer.clear();
         self.pool.clear();
         self.pooled_since = None;
         self.seen_commitments.clear();
@@ -446,7 +453,7 @@ impl Node {
                 });
                 break;
             }
-            self.snapshot(&state);
+            crate::import::snapshot(&mut self.snapshots, self.params.finality_depth, &state);
         }
         self.state = state;
         self.tip_adopted = self.clock(ctx.now);

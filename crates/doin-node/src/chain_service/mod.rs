@@ -42,7 +42,8 @@
 //!   send, over the bounded command channel;
 //! * `service` — the actor: its state, the command loop that dispatches to the parts below,
 //!   and the [`ChainView`] it publishes after every change;
-//! * `import` — blocks from peers: extend, weigh a competing branch, reorganise;
+//! * `import` — blocks from peers: the service's side of [`crate::chain_import`] (which
+//!   decides), over `chain.db`: what it keeps, how it rebuilds a fork point, a reorganisation;
 //! * `minting` — pending optimae and the blocks this node mints;
 //! * `pools` — the mempool, channel and commitment pools with their gossip relays;
 //! * `quorum` — where a commitment landed and the quorum it draws;
@@ -62,9 +63,9 @@ mod service;
 #[cfg(test)]
 mod tests;
 
+pub use crate::chain_import::{ImportError, ImportOutcome};
 pub use anchoring::Anchoring;
 pub use handle::{AccountInfo, ChainHandle, SubmitTransferError, WeakChainHandle};
-pub use import::{ImportError, ImportOutcome};
 pub use minting::{Proposal, SubmitOutcome};
 pub use open::{open_chain, OpenChainError, OpenedChain};
 pub use quorum::{CommittedAt, QuorumPlan};

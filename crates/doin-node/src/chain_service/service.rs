@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use doin_consensus::state::ChainState;
 use doin_primitives::identity::Identity;
-use doin_primitives::models::{BlockHeader, Transaction};
+use doin_primitives::models::{Block, BlockHeader, Transaction};
 use doin_primitives::value::Map;
 use doin_store::ChainStore;
 use tokio::sync::{mpsc, watch};
@@ -17,9 +17,9 @@ use super::handle::{ChainHandle, Command};
 use super::open::OpenedChain;
 use super::pools::Pools;
 use super::{COMMAND_QUEUE, TICK};
+use crate::chain_import::Importer;
 use crate::clock::SharedClock;
 use crate::mempool::MempoolConfig;
-use crate::pending_branch::PendingBranch;
 use crate::view::ChainView;
 
 /// The chain service: the one owner of the store's writer, the consensus state and the
@@ -44,8 +44,8 @@ pub(super) struct Service {
     pub(super) anchorer: Anchorer,
     /// Transfers, channel operations, commitments and rejection evidence.
     pub(super) pools: Pools,
-    /// A competing branch validated page by page, not yet heavier than ours.
-    pub(super) branch: Option<PendingBranch>,
+    /// Imports blocks from peers, holding a competing branch between the pages of a sync.
+    pub(super) importer: Importer<Block, BTreeMap<String, Map>>,
     /// Wall time: block stamps, when a block is due, scoring, deadlines.
     pub(super) clock: SharedClock,
     /// The tip this service last saw when deciding whether a work block is due, and when
@@ -124,7 +124,7 @@ pub fn launch(
         view: watch::channel(Arc::new(ChainView::default())).0,
         stats,
         anchorer: Anchorer::new(anchoring),
-        branch: None,
+        importer: Importer::new(),
         pools,
         clock: clock.clone(),
         tip_seen: (String::new(), 0),
