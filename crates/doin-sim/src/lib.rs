@@ -33,7 +33,8 @@
 //! | when to mint | real: `doin_node::mint_schedule` |
 //! | import: new blocks, checks of a segment, extension keeping the valid prefix, a branch weighed page by page, reorganisation, refusal below finality | real: `doin_node::chain_import` (the chain service runs it over `chain.db`, each simulated node over its in-memory block list) |
 //! | restart from kept blocks | replay of the kept blocks, as the chain service replays `chain.db` |
-//! | pools, the optimizer's commit → reveal → quorum votes → mint cycle, what goes in a block | reproduced ([`mint`], [`node`]) |
+//! | commitment pool (admission, per-optimizer and total bounds, expiry, the oldest first into a block) | real: `doin_node::commitment_pool`, on each node's virtual clock |
+//! | the optimizer's commit → reveal → quorum votes → mint cycle, pending optimae and what goes in a block | reproduced ([`mint`], [`node`]) |
 //! | gossip | flooding over a random mesh (not GossipSub), sync by locator from a random peer |
 //! | optimizer and evaluator | closed-form quadratic objective; the evaluator's seed-dependent noise |
 //! | network | latency floor + exponential tail, loss, two-sided partitions |

@@ -10,6 +10,7 @@ use doin_consensus::accepted::Reveal;
 use doin_consensus::commitment::OptimaeCommitment;
 use doin_consensus::{ChainParams, ChainState, QuorumVote};
 use doin_node::chain_import::Importer;
+use doin_node::commitment_pool::{CommitmentPool, DEFAULT_CAPACITY};
 use doin_primitives::identity::Identity;
 use doin_primitives::models::Block;
 use doin_primitives::seal::SealKind;
@@ -178,8 +179,8 @@ pub struct Node {
     pub(crate) snapshots: Vec<ChainState>,
     /// The node's importer: holds a competing branch between the pages of a sync.
     pub(crate) importer: Importer<Arc<Block>, Vec<ChainState>>,
-    /// Commitments waiting for a block, by id.
-    pub(crate) pool: BTreeMap<String, Arc<OptimaeCommitment>>,
+    /// Commitments waiting for a block: the node's own pool.
+    pub(crate) pool: CommitmentPool,
     /// Since when (by the node's clock) the pool has held a commitment: commitment-block
     /// turns start there at the earliest.
     pub(crate) pooled_since: Option<i64>,
@@ -214,7 +215,7 @@ impl Node {
             blocks: Vec::new(),
             snapshots: Vec::new(),
             importer: Importer::new(),
-            pool: BTreeMap::new(),
+            pool: CommitmentPool::new(DEFAULT_CAPACITY),
             pooled_since: None,
             seen_commitments: BTreeSet::new(),
             candidate: None,
@@ -339,10 +340,17 @@ impl Node {
         if !self.seen_commitments.insert(id.clone()) {
             return;
         }
-        if !ctx.memo.commitment_holds(&c) || self.state.commitment_landed(&c) {
+        if !ctx.memo.commitment_holds(&c) {
             return;
         }
-        self.pool.insert(id, c.clone());
+        let now = self.clock(ctx.now);
+        if self
+            .pool
+            .insert_sealed((*c).clone(), &self.state, now)
+            .is_err()
+        {
+            return;
+        }
         ctx.relay(&Msg::Commitment(c), Some(from));
         self.schedule_mint_checks(ctx);
     }

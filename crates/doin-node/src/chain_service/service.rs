@@ -185,9 +185,12 @@ impl Service {
                     relay,
                     reply,
                 } => {
-                    let outcome = self
-                        .pools
-                        .submit_commitment(*commitment, relay, &self.state);
+                    let outcome = self.pools.submit_commitment(
+                        *commitment,
+                        relay,
+                        &self.state,
+                        self.clock.now_micros(),
+                    );
                     let _ = reply.send(outcome);
                     if self.try_mint_due().is_some() {
                         self.publish();
