@@ -25,7 +25,9 @@
 //!   [`mempool`] (pending transfers: fee order, eviction, per-peer rate limits) and the
 //!   [`channel_pool`] (pending payment-channel operations, the same way) and the
 //!   [`commitment_pool`] (optimizers' commitments waiting for a block; commitment blocks);
-//!   [`mint_schedule`] — when it mints (work blocks spaced and staggered on a network).
+//!   [`mint_schedule`] — when it mints (work blocks spaced and staggered on a network),
+//!   [`mint_timer`] — what it remembers between checks (when it saw its tip, since when
+//!   it pools commitments), shared with the simulator.
 //!   One file per part: its handle, the command loop, import of peers' blocks, minting,
 //!   the pools and their relays, quorum plans, anchoring, opening `chain.db`.
 //!   [`chain_import`] — what import decides (extend, weigh a branch, reorganise, refuse
@@ -79,6 +81,7 @@ pub mod mempool;
 pub mod metrics;
 pub mod migration;
 pub mod mint_schedule;
+pub mod mint_timer;
 pub mod network;
 pub mod node;
 pub mod optimizer_loop;

@@ -65,7 +65,6 @@ impl Node {
         let mut chain = SimChain {
             node: self,
             ctx,
-            now,
             anchors: AnchorSet::default(),
         };
         importer.import(&mut chain, blocks.to_vec(), now)
@@ -76,8 +75,6 @@ impl Node {
 struct SimChain<'n, 'c, 'a> {
     node: &'n mut Node,
     ctx: &'c mut Ctx<'a>,
-    /// The node's clock, µs since the Unix epoch.
-    now: i64,
     /// The simulated network publishes no anchors.
     anchors: AnchorSet,
 }
@@ -143,9 +140,6 @@ impl KeptChain for SimChain<'_, '_, '_> {
         for b in blocks {
             self.node.blocks.push(b.clone());
             self.ctx.notes.push(Note::Adopted(b.hash.clone()));
-        }
-        if !blocks.is_empty() {
-            self.node.tip_adopted = self.now;
         }
         Ok(())
     }
@@ -221,7 +215,6 @@ impl KeptChain for SimChain<'_, '_, '_> {
             .truncate(usize::try_from(fork_point).unwrap_or(usize::MAX));
         n.blocks.extend(blocks.iter().cloned());
         n.state = state;
-        n.tip_adopted = self.now;
         n.snapshots = snaps;
         self.ctx.notes.push(Note::Reorganized { depth: removed });
         for b in &blocks {

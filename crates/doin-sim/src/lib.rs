@@ -30,7 +30,7 @@
 //! |---|---|
 //! | consensus (validation, difficulty, quorum draw, commit–reveal, rewards, fork choice, finality) | real: `doin-consensus` |
 //! | blocks, transactions, seals, hashes | real: `doin-primitives`, ECDSA P-256 keys per node |
-//! | when to mint | real: `doin_node::mint_schedule` |
+//! | when to mint | real: `doin_node::mint_schedule`, with the node's memory of when it saw its tip and since when it pools commitments (`doin_node::mint_timer`) |
 //! | import: new blocks, checks of a segment, extension keeping the valid prefix, a branch weighed page by page, reorganisation, refusal below finality | real: `doin_node::chain_import` (the chain service runs it over `chain.db`, each simulated node over its in-memory block list) |
 //! | restart from kept blocks | replay of the kept blocks, as the chain service replays `chain.db` |
 //! | commitment pool (admission, per-optimizer and total bounds, expiry, the oldest first into a block) | real: `doin_node::commitment_pool`, on each node's virtual clock |

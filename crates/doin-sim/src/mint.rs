@@ -21,8 +21,7 @@ use doin_consensus::QuorumVote;
 #[cfg(doc)]
 use doin_node::commitment_pool::COMMITMENT_TTL;
 use doin_node::mint_schedule::{
-    commitment_block_at_micros, commitment_block_due, wait_origin_micros, work_block_due_since,
-    work_block_wait_micros,
+    commitment_block_at_micros, wait_origin_micros, work_block_due_since, work_block_wait_micros,
 };
 use doin_primitives::hash::sha256_hex;
 use rand_core::RngCore;
@@ -52,11 +51,15 @@ impl Node {
         let me = self.peer_id().to_owned();
         let mut times = Vec::new();
         if !self.ready.is_empty() {
-            let origin = wait_origin_micros(&self.state, self.tip_adopted());
+            let adopted = self.tip_adopted(ctx);
+            let origin = wait_origin_micros(&self.state, adopted);
             times.push(origin + work_block_wait_micros(&self.state, &me));
         }
-        if !self.pool.is_empty() {
-            let since = self.pooled_since(ctx);
+        let now = self.clock(ctx.now);
+        if let Some(since) = self
+            .timer
+            .pooled_since(&self.state, self.pool.is_empty(), now)
+        {
             let owners = self.commitment_owners();
             times.push(commitment_block_at_micros(&self.state, &me, owners, since));
         }
@@ -68,13 +71,15 @@ impl Node {
         }
     }
 
-    /// When the node adopted its tip, by its clock; as late as can be under
-    /// [`PlantedBug::WaitFromTipDate`], so the wait runs from the tip's date alone.
-    fn tip_adopted(&self) -> i64 {
+    /// When the node adopted its tip, by its clock ([`doin_node::mint_timer::MintTimer`]);
+    /// as late as can be under [`PlantedBug::WaitFromTipDate`], so the wait runs from the
+    /// tip's date alone.
+    fn tip_adopted(&mut self, ctx: &Ctx<'_>) -> i64 {
+        let adopted = self.timer.tip_adopted(&self.state, self.clock(ctx.now));
         if self.planted == Some(PlantedBug::WaitFromTipDate) {
             i64::MAX
         } else {
-            self.tip_adopted
+            adopted
         }
     }
 
@@ -87,30 +92,24 @@ impl Node {
         }
         let now = self.timestamp(ctx.now);
         let me = self.peer_id().to_owned();
-        let minted = if !self.ready.is_empty()
-            && work_block_due_since(&self.state, &me, now, self.tip_adopted())
+        let adopted = self.tip_adopted(ctx);
+        let minted =
+            if !self.ready.is_empty() && work_block_due_since(&self.state, &me, now, adopted) {
+                self.mint_work(ctx)
+            } else {
+                false
+            };
+        if !minted
+            && self
+                .timer
+                .commitment_block_due(&self.state, &me, self.pool.owners(), now)
         {
-            self.mint_work(ctx)
-        } else {
-            false
-        };
-        if !minted && !self.pool.is_empty() && {
-            let since = self.pooled_since(ctx);
-            commitment_block_due(&self.state, &me, self.commitment_owners(), since, now)
-        } {
             let commitments = self.pooled_commitments();
             if !commitments.is_empty() {
                 self.mint_block(Vec::new(), &commitments, ctx);
             }
         }
         self.schedule_mint_checks_after(ctx, ctx.now);
-    }
-
-    /// Since when (by the node's clock) the pool has held a commitment; now if it is only
-    /// noticed now (the pool's first commitment schedules a mint check at once).
-    fn pooled_since(&mut self, ctx: &Ctx<'_>) -> i64 {
-        let now = self.timestamp(ctx.now).unix_micros();
-        *self.pooled_since.get_or_insert(now)
     }
 
     /// The optimizers whose pooled commitments a block may still carry: the candidates
@@ -232,10 +231,11 @@ impl Node {
     /// After the chain changed: prune the pool, reveal a candidate whose commitment
     /// landed, drop one whose commitment left the chain, and reschedule minting.
     pub(crate) fn after_chain_change(&mut self, ctx: &mut Ctx<'_>) {
-        self.pool.prune(&self.state, self.clock(ctx.now));
-        if self.pool.is_empty() {
-            self.pooled_since = None;
-        }
+        // The node's chain service checks minting right after every import (its timer
+        // sees the new tip then).
+        let now = self.clock(ctx.now);
+        self.timer.tip_adopted(&self.state, now);
+        self.pool.prune(&self.state, now);
         self.retry_vote_requests(ctx);
         self.reveal_if_committed(ctx);
         self.schedule_mint_checks(ctx);

@@ -11,6 +11,7 @@ use doin_consensus::commitment::OptimaeCommitment;
 use doin_consensus::{ChainParams, ChainState, QuorumVote};
 use doin_node::chain_import::Importer;
 use doin_node::commitment_pool::{CommitmentPool, DEFAULT_CAPACITY};
+use doin_node::mint_timer::MintTimer;
 use doin_primitives::identity::Identity;
 use doin_primitives::models::Block;
 use doin_primitives::seal::SealKind;
@@ -172,18 +173,16 @@ pub struct Node {
     pub blocks: Vec<Arc<Block>>,
     /// Its chain state (rebuilt from `blocks` on restart).
     pub state: ChainState,
-    /// When it adopted its tip, by its own clock (µs since the Unix epoch): where the wait
-    /// for its next work block may start ([`doin_node::mint_schedule::wait_origin_micros`]).
-    pub tip_adopted: i64,
+    /// When it first saw its tip and since when it pools commitments at it, by its own
+    /// clock: the node's own [`MintTimer`] (where the wait for its next work block may
+    /// start, [`doin_node::mint_schedule::wait_origin_micros`]).
+    pub timer: MintTimer,
     /// States at recent checkpoint heights, to rebuild a fork point cheaply.
     pub(crate) snapshots: Vec<ChainState>,
     /// The node's importer: holds a competing branch between the pages of a sync.
     pub(crate) importer: Importer<Arc<Block>, Vec<ChainState>>,
     /// Commitments waiting for a block: the node's own pool.
     pub(crate) pool: CommitmentPool,
-    /// Since when (by the node's clock) the pool has held a commitment: commitment-block
-    /// turns start there at the earliest.
-    pub(crate) pooled_since: Option<i64>,
     /// Commitment ids already relayed.
     pub(crate) seen_commitments: BTreeSet<String>,
     pub(crate) candidate: Option<Candidate>,
@@ -210,13 +209,12 @@ impl Node {
             adversary: None,
             planted: None,
             state: ChainState::new(params.clone()),
-            tip_adopted: START_MICROS,
+            timer: MintTimer::new(),
             params,
             blocks: Vec::new(),
             snapshots: Vec::new(),
             importer: Importer::new(),
             pool: CommitmentPool::new(DEFAULT_CAPACITY),
-            pooled_since: None,
             seen_commitments: BTreeSet::new(),
             candidate: None,
             ready: Vec::new(),
@@ -437,7 +435,7 @@ impl Node {
         self.up = false;
         self.importer.clear();
         self.pool.clear();
-        self.pooled_since = None;
+        self.timer = MintTimer::new();
         self.seen_commitments.clear();
         self.candidate = None;
         self.ready.clear();
@@ -464,7 +462,7 @@ impl Node {
             crate::import::snapshot(&mut self.snapshots, self.params.finality_depth, &state);
         }
         self.state = state;
-        self.tip_adopted = self.clock(ctx.now);
+        self.timer.tip_adopted(&self.state, self.clock(ctx.now));
         self.schedule_mint_checks(ctx);
     }
 }

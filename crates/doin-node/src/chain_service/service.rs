@@ -20,6 +20,7 @@ use super::{COMMAND_QUEUE, TICK};
 use crate::chain_import::Importer;
 use crate::clock::SharedClock;
 use crate::mempool::MempoolConfig;
+use crate::mint_timer::MintTimer;
 use crate::view::ChainView;
 
 /// The chain service: the one owner of the store's writer, the consensus state and the
@@ -48,13 +49,8 @@ pub(super) struct Service {
     pub(super) importer: Importer<Block, BTreeMap<String, Map>>,
     /// Wall time: block stamps, when a block is due, scoring, deadlines.
     pub(super) clock: SharedClock,
-    /// The tip this service last saw when deciding whether a work block is due, and when
-    /// it first saw it by its clock ([`Service::tip_adopted_micros`]).
-    pub(super) tip_seen: (String, i64),
-    /// Since when (by this node's clock) the commitment pool has held a commitment at the
-    /// tip named: commitment-block turns start there at the earliest
-    /// ([`crate::mint_schedule::commitment_block_at_micros`]).
-    pub(super) pooled_since: Option<(String, i64)>,
+    /// When it first saw its tip, and since when its pool has held a commitment at it.
+    pub(super) timer: MintTimer,
 }
 
 /// What a chain service runs with besides its chain and identity.
@@ -127,8 +123,7 @@ pub fn launch(
         importer: Importer::new(),
         pools,
         clock: clock.clone(),
-        tip_seen: (String::new(), 0),
-        pooled_since: None,
+        timer: MintTimer::new(),
     };
     let rejections = service.pools.rejections.clone();
     service.publish();
