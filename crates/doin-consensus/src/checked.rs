@@ -45,6 +45,12 @@ impl CheckedBlock {
     }
 }
 
+impl std::borrow::Borrow<Block> for CheckedBlock {
+    fn borrow(&self) -> &Block {
+        &self.0
+    }
+}
+
 impl ChainState {
     /// [`ChainState::apply_block`] for a block whose stateless rules were checked
     /// ([`CheckedBlock`]): every rule that depends on the chain — height, parent,

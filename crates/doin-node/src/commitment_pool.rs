@@ -11,9 +11,13 @@
 //!   (a full pool refuses; commitments expire, so room comes back).
 //! * **After a block** ([`CommitmentPool::prune`]): commitments the chain now carries or
 //!   used leave, and so does every commitment older than [`COMMITMENT_TTL`].
+//!
+//! No I/O and no clock of its own: the time comes in as an argument (µs since the Unix
+//! epoch, by the node's [`crate::clock::Clock`]), so the simulator (`doin-sim`) pools
+//! commitments with this very pool on virtual time.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use doin_consensus::commitment::{OptimaeCommitment, MAX_COMMITMENTS_PER_BLOCK};
 use doin_consensus::{ChainState, ConsensusError};
@@ -52,7 +56,8 @@ pub enum CommitmentPoolError {
 
 struct Pooled {
     commitment: OptimaeCommitment,
-    arrived: Instant,
+    /// When it arrived, µs since the Unix epoch.
+    arrived: i64,
 }
 
 /// Commitments waiting for a block, by hash.
@@ -82,14 +87,25 @@ impl CommitmentPool {
         self.pending.is_empty()
     }
 
-    /// Admits `c` against the tip `state` (see the module doc).
+    /// Admits `c` against the tip `state` at `now_micros` (see the module doc).
     pub fn insert(
         &mut self,
         c: OptimaeCommitment,
         state: &ChainState,
-        now: Instant,
+        now_micros: i64,
     ) -> Result<(), CommitmentPoolError> {
         c.check()?;
+        self.insert_sealed(c, state, now_micros)
+    }
+
+    /// [`Self::insert`] for a commitment whose seal the caller has checked already
+    /// ([`OptimaeCommitment::check`]; the simulator judges each seal once per run).
+    pub fn insert_sealed(
+        &mut self,
+        c: OptimaeCommitment,
+        state: &ChainState,
+        now_micros: i64,
+    ) -> Result<(), CommitmentPoolError> {
         if state.params().domain(&c.domain_id).is_none() {
             return Err(ConsensusError::UnknownDomain(c.domain_id.clone()).into());
         }
@@ -120,7 +136,7 @@ impl CommitmentPool {
             key,
             Pooled {
                 commitment: c,
-                arrived: now,
+                arrived: now_micros,
             },
         );
         Ok(())
@@ -150,12 +166,13 @@ impl CommitmentPool {
     }
 
     /// Drops the commitments `state` carries (or ever carried), and those older than
-    /// [`COMMITMENT_TTL`].
-    pub fn prune(&mut self, state: &ChainState, now: Instant) {
+    /// [`COMMITMENT_TTL`] at `now_micros`.
+    pub fn prune(&mut self, state: &ChainState, now_micros: i64) {
+        let ttl = i64::try_from(COMMITMENT_TTL.as_micros()).unwrap_or(i64::MAX);
         self.pending.retain(|(hash, optimizer), p| {
             state.bound_committed_at(hash, optimizer).is_none()
                 && !state.commitment_landed(&p.commitment)
-                && now.duration_since(p.arrived) < COMMITMENT_TTL
+                && now_micros.saturating_sub(p.arrived) < ttl
         });
     }
 }
@@ -186,7 +203,7 @@ mod tests {
     fn admission_refuses_forged_unknown_duplicate_and_excess_commitments() {
         let state = state();
         let me = Identity::from_scalar_bytes(&[7; 32]).unwrap();
-        let now = Instant::now();
+        let now = 1_767_225_600_000_000_i64;
         let mut pool = CommitmentPool::new(20);
         pool.insert(commitment(&me, 0), &state, now).unwrap();
         assert!(matches!(
@@ -229,7 +246,7 @@ mod tests {
             Err(CommitmentPoolError::Full(20))
         ));
         assert_eq!(pool.ordered().len(), 20);
-        pool.prune(&state, now + COMMITMENT_TTL);
+        pool.prune(&state, now + COMMITMENT_TTL.as_micros() as i64);
         assert!(pool.is_empty());
     }
 
@@ -237,7 +254,7 @@ mod tests {
     fn a_commitment_that_landed_long_ago_is_refused_and_pruned() {
         let mut state = state();
         let me = Identity::from_scalar_bytes(&[7; 32]).unwrap();
-        let now = Instant::now();
+        let now = 1_767_225_600_000_000_i64;
         let old = commitment(&me, 0);
         let mut pool = CommitmentPool::new(20);
         pool.insert(old.clone(), &state, now).unwrap();

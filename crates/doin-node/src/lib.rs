@@ -25,9 +25,14 @@
 //!   [`mempool`] (pending transfers: fee order, eviction, per-peer rate limits) and the
 //!   [`channel_pool`] (pending payment-channel operations, the same way) and the
 //!   [`commitment_pool`] (optimizers' commitments waiting for a block; commitment blocks);
-//!   [`mint_schedule`] — when it mints (work blocks spaced and staggered on a network).
+//!   [`mint_schedule`] — when it mints (work blocks spaced and staggered on a network),
+//!   [`mint_timer`] — what it remembers between checks (when it saw its tip, since when
+//!   it pools commitments), shared with the simulator.
 //!   One file per part: its handle, the command loop, import of peers' blocks, minting,
 //!   the pools and their relays, quorum plans, anchoring, opening `chain.db`.
+//!   [`chain_import`] — what import decides (extend, weigh a branch, reorganise, refuse
+//!   below finality or against an anchor), without I/O: the chain service runs it over
+//!   `chain.db`, the simulator (`doin-sim`) over memory.
 //! * [`network`] — gossip: block announcements, transfers, votes with their claims, peer
 //!   endpoints; [`channel_gossip`] — channel operations; [`commitment_gossip`] —
 //!   commitments.
@@ -58,6 +63,7 @@ pub mod anchor;
 pub mod api;
 pub mod api_state;
 pub mod block_source;
+pub mod chain_import;
 pub mod chain_params;
 pub mod chain_service;
 pub mod channel_gossip;
@@ -81,12 +87,12 @@ pub mod mempool;
 pub mod metrics;
 pub mod migration;
 pub mod mint_schedule;
+pub mod mint_timer;
 pub mod network;
 pub mod node;
 pub mod optimizer_loop;
 pub mod p2p;
 pub mod peers;
-mod pending_branch;
 pub mod plugins;
 pub mod progress;
 pub mod proposals;

@@ -35,8 +35,6 @@ pub enum Adversary {
 /// A bug planted on purpose in one node, to show that the invariants catch it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PlantedBug {
-    /// Node 0 adopts heavier branches even below its finalized height.
-    IgnoreFinality,
     /// Node 0 never asks peers for blocks it is missing (no sync).
     NoSync,
     /// Node 0 reports one base unit more in its balances than its chain gives.

@@ -13,7 +13,8 @@
 //! * [`network`] — relay mesh, latency, loss, partitions.
 //! * [`node`] — one node: kept blocks, chain state, pools, message handling, crash and
 //!   restart (replay of the kept blocks, as the real node does from its store).
-//! * [`import`] — block import and fork choice as the real chain service does them.
+//! * [`import`] — a node's kept blocks under the node's own import
+//!   ([`doin_node::chain_import`]): checkpoint states, the memo, invariants, notes.
 //! * [`mint`] — the real mint schedule ([`doin_node::mint_schedule`]), block building,
 //!   the optimizer's commit → reveal → quorum votes → mint cycle.
 //! * [`optimae`] — the simulated optimization work (the quadratic objective in closed form).
@@ -29,8 +30,11 @@
 //! |---|---|
 //! | consensus (validation, difficulty, quorum draw, commit–reveal, rewards, fork choice, finality) | real: `doin-consensus` |
 //! | blocks, transactions, seals, hashes | real: `doin-primitives`, ECDSA P-256 keys per node |
-//! | when to mint | real: `doin_node::mint_schedule` |
-//! | import, reorganisation, restart from kept blocks | the chain service's algorithm, reproduced over in-memory block lists |
+//! | when to mint | real: `doin_node::mint_schedule`, with the node's memory of when it saw its tip and since when it pools commitments (`doin_node::mint_timer`) |
+//! | import: new blocks, checks of a segment, extension keeping the valid prefix, a branch weighed page by page, reorganisation, refusal below finality | real: `doin_node::chain_import` (the chain service runs it over `chain.db`, each simulated node over its in-memory block list) |
+//! | restart from kept blocks | replay of the kept blocks, as the chain service replays `chain.db` |
+//! | commitment pool (admission, per-optimizer and total bounds, expiry, the oldest first into a block) | real: `doin_node::commitment_pool`, on each node's virtual clock |
+//! | the optimizer's commit → reveal → quorum votes → mint cycle, pending optimae and what goes in a block | reproduced ([`mint`], [`node`]) |
 //! | gossip | flooding over a random mesh (not GossipSub), sync by locator from a random peer |
 //! | optimizer and evaluator | closed-form quadratic objective; the evaluator's seed-dependent noise |
 //! | network | latency floor + exponential tail, loss, two-sided partitions |

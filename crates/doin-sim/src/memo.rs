@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use doin_consensus::commitment::OptimaeCommitment;
-use doin_consensus::ChainState;
+use doin_consensus::{ChainState, ConsensusError};
 use doin_primitives::models::Block;
 
 /// Heights below the highest state kept for which states are dropped (a deeper fork point
@@ -31,7 +31,7 @@ const STATE_WINDOW: u64 = 24;
 /// The run's memo of pure checks and states, by allocation.
 #[derive(Default)]
 pub struct Memo {
-    blocks: BTreeMap<usize, (Arc<Block>, Result<(), String>)>,
+    blocks: BTreeMap<usize, (Arc<Block>, Result<(), ConsensusError>)>,
     commitments: BTreeMap<usize, (Arc<OptimaeCommitment>, bool)>,
     states: BTreeMap<(u64, usize), (Arc<Block>, ChainState)>,
     /// Blocks actually checked (misses).
@@ -44,17 +44,15 @@ fn key<T>(a: &Arc<T>) -> usize {
 
 impl Memo {
     /// Whether `block`'s content is well formed and every signature it carries holds.
-    pub fn check(&mut self, block: &Arc<Block>) -> Result<(), String> {
+    pub fn check(&mut self, block: &Arc<Block>) -> Result<(), ConsensusError> {
         if let Some((_, v)) = self.blocks.get(&key(block)) {
             return v.clone();
         }
         self.verified += 1;
         let v = block
             .validate_doin_content()
-            .map_err(|e| e.to_string())
-            .and_then(|_| {
-                doin_consensus::validate::verify_block_signatures(block).map_err(|e| e.to_string())
-            });
+            .map_err(ConsensusError::from)
+            .and_then(|_| doin_consensus::validate::verify_block_signatures(block));
         self.blocks.insert(key(block), (block.clone(), v.clone()));
         v
     }

@@ -2,9 +2,13 @@
 //!
 //! When to mint is the real node's policy, called as is: [`doin_node::mint_schedule`]
 //! (work blocks spaced after their parent, commitment blocks one target block time after
-//! it, the candidates taking turns). What goes in a block is the real node's too: the ready optimae
-//! rescored at the tip ([`doin_consensus::ChainState::score_optimae_after`]), dropped when they no longer
-//! improve, and the pooled commitments not yet on chain. An optimizer commits to a
+//! it, the candidates taking turns). Commitments wait in the node's own pool
+//! ([`doin_node::commitment_pool::CommitmentPool`]: admission, the oldest first into a
+//! block, pruned after each block and after [`COMMITMENT_TTL`] by the node's clock). What
+//! goes in a block follows the node: the ready optimae rescored at the tip
+//! ([`doin_consensus::ChainState::score_optimae_after`]), dropped when they no longer
+//! improve, and the pooled commitments (this part is reproduced: the node builds its
+//! pending optimae from proposals, `chain_service/minting.rs`). An optimizer commits to a
 //! candidate, waits for the commitment to land in a block, reveals it to its quorum
 //! ([`doin_consensus::ChainState::quorum_for_at`]) and mints once its ready optimae reach the threshold.
 
@@ -14,9 +18,10 @@ use doin_consensus::accepted::{AcceptedOptimae, Experiment, Reveal};
 use doin_consensus::commitment::OptimaeCommitment;
 use doin_consensus::vote::VoteSubject;
 use doin_consensus::QuorumVote;
+#[cfg(doc)]
+use doin_node::commitment_pool::COMMITMENT_TTL;
 use doin_node::mint_schedule::{
-    commitment_block_at_micros, commitment_block_due, wait_origin_micros, work_block_due_since,
-    work_block_wait_micros,
+    commitment_block_at_micros, wait_origin_micros, work_block_due_since, work_block_wait_micros,
 };
 use doin_primitives::hash::sha256_hex;
 use rand_core::RngCore;
@@ -26,9 +31,6 @@ use crate::node::{Candidate, Ctx, Node, Note, Ready};
 use crate::optimae::{distance_of, parameters, performance};
 use crate::queue::{Event, Msg};
 use crate::rng::range_f64;
-
-/// Commitments a minted block carries at most (the pool's oldest first).
-const COMMITMENTS_PER_BLOCK: usize = 16;
 
 /// Target block times after which an optimizer gives up a candidate.
 const CANDIDATE_PATIENCE: f64 = 6.0;
@@ -49,11 +51,15 @@ impl Node {
         let me = self.peer_id().to_owned();
         let mut times = Vec::new();
         if !self.ready.is_empty() {
-            let origin = wait_origin_micros(&self.state, self.tip_adopted());
+            let adopted = self.tip_adopted(ctx);
+            let origin = wait_origin_micros(&self.state, adopted);
             times.push(origin + work_block_wait_micros(&self.state, &me));
         }
-        if !self.pool.is_empty() {
-            let since = self.pooled_since(ctx);
+        let now = self.clock(ctx.now);
+        if let Some(since) = self
+            .timer
+            .pooled_since(&self.state, self.pool.is_empty(), now)
+        {
             let owners = self.commitment_owners();
             times.push(commitment_block_at_micros(&self.state, &me, owners, since));
         }
@@ -65,13 +71,15 @@ impl Node {
         }
     }
 
-    /// When the node adopted its tip, by its clock; as late as can be under
-    /// [`PlantedBug::WaitFromTipDate`], so the wait runs from the tip's date alone.
-    fn tip_adopted(&self) -> i64 {
+    /// When the node adopted its tip, by its clock ([`doin_node::mint_timer::MintTimer`]);
+    /// as late as can be under [`PlantedBug::WaitFromTipDate`], so the wait runs from the
+    /// tip's date alone.
+    fn tip_adopted(&mut self, ctx: &Ctx<'_>) -> i64 {
+        let adopted = self.timer.tip_adopted(&self.state, self.clock(ctx.now));
         if self.planted == Some(PlantedBug::WaitFromTipDate) {
             i64::MAX
         } else {
-            self.tip_adopted
+            adopted
         }
     }
 
@@ -84,17 +92,18 @@ impl Node {
         }
         let now = self.timestamp(ctx.now);
         let me = self.peer_id().to_owned();
-        let minted = if !self.ready.is_empty()
-            && work_block_due_since(&self.state, &me, now, self.tip_adopted())
+        let adopted = self.tip_adopted(ctx);
+        let minted =
+            if !self.ready.is_empty() && work_block_due_since(&self.state, &me, now, adopted) {
+                self.mint_work(ctx)
+            } else {
+                false
+            };
+        if !minted
+            && self
+                .timer
+                .commitment_block_due(&self.state, &me, self.pool.owners(), now)
         {
-            self.mint_work(ctx)
-        } else {
-            false
-        };
-        if !minted && !self.pool.is_empty() && {
-            let since = self.pooled_since(ctx);
-            commitment_block_due(&self.state, &me, self.commitment_owners(), since, now)
-        } {
             let commitments = self.pooled_commitments();
             if !commitments.is_empty() {
                 self.mint_block(Vec::new(), &commitments, ctx);
@@ -103,43 +112,16 @@ impl Node {
         self.schedule_mint_checks_after(ctx, ctx.now);
     }
 
-    /// Since when (by the node's clock) the pool has held a commitment; now if it is only
-    /// noticed now (the pool's first commitment schedules a mint check at once).
-    fn pooled_since(&mut self, ctx: &Ctx<'_>) -> i64 {
-        let now = self.timestamp(ctx.now).unix_micros();
-        *self.pooled_since.get_or_insert(now)
-    }
-
     /// The optimizers whose pooled commitments a block may still carry: the candidates
     /// for the next commitment block ([`doin_node::mint_schedule::mint_turns`]).
     fn commitment_owners(&self) -> impl Iterator<Item = &str> {
-        self.pool
-            .values()
-            .filter(|c| self.pool_may_carry(c))
-            .map(|c| c.optimizer_id.as_str())
+        self.pool.owners()
     }
 
-    /// The pooled commitments a block may still carry (their seals were checked on
-    /// receipt; the block is validated in full before it goes out).
+    /// The pooled commitments the next block carries (the pool's oldest first; the block
+    /// is validated in full before it goes out).
     fn pooled_commitments(&self) -> Vec<OptimaeCommitment> {
-        let mut seen = std::collections::BTreeSet::new();
-        self.pool
-            .values()
-            .filter(|c| self.pool_may_carry(c))
-            .filter(|c| seen.insert((c.bound_commitment.clone(), c.optimizer_id.clone())))
-            .take(COMMITMENTS_PER_BLOCK)
-            .map(|c| (**c).clone())
-            .collect()
-    }
-
-    /// Whether a pooled commitment is not on chain yet.
-    pub(crate) fn pool_may_carry(&self, c: &OptimaeCommitment) -> bool {
-        self.state.params().domain(&c.domain_id).is_some()
-            && !self.state.commitment_landed(c)
-            && self
-                .state
-                .bound_committed_at(&c.bound_commitment, &c.optimizer_id)
-                .is_none()
+        self.pool.ordered()
     }
 
     fn mint_work(&mut self, ctx: &mut Ctx<'_>) -> bool {
@@ -221,7 +203,7 @@ impl Node {
                 return false;
             }
         };
-        match self.import(std::slice::from_ref(&block), ctx) {
+        match self.keep_minted(&block, ctx) {
             Ok(o) if o.adopted() => {}
             Ok(_) => return false,
             Err(e) => {
@@ -249,14 +231,11 @@ impl Node {
     /// After the chain changed: prune the pool, reveal a candidate whose commitment
     /// landed, drop one whose commitment left the chain, and reschedule minting.
     pub(crate) fn after_chain_change(&mut self, ctx: &mut Ctx<'_>) {
-        let pool = std::mem::take(&mut self.pool);
-        self.pool = pool
-            .into_iter()
-            .filter(|(_, c)| self.pool_may_carry(c))
-            .collect();
-        if self.pool.is_empty() {
-            self.pooled_since = None;
-        }
+        // The node's chain service checks minting right after every import (its timer
+        // sees the new tip then).
+        let now = self.clock(ctx.now);
+        self.timer.tip_adopted(&self.state, now);
+        self.pool.prune(&self.state, now);
         self.retry_vote_requests(ctx);
         self.reveal_if_committed(ctx);
         self.schedule_mint_checks(ctx);
@@ -404,9 +383,12 @@ impl Node {
             &hash,
             self.timestamp(ctx.now),
         ));
-        let id = commitment.id();
-        self.seen_commitments.insert(id.clone());
-        self.pool.insert(id, commitment.clone());
+        self.seen_commitments.insert(commitment.id());
+        let now = self.clock(ctx.now);
+        // Refused only when this optimizer already has as many pending as the pool takes.
+        let _ = self
+            .pool
+            .insert_sealed((*commitment).clone(), &self.state, now);
         ctx.relay(&Msg::Commitment(commitment.clone()), None);
         self.candidate = Some(Candidate {
             commitment,

@@ -1,6 +1,7 @@
 //! One simulated node: its kept blocks (its "disk"), its chain state, its pools, and how
-//! it answers messages. Import and fork choice are in [`crate::import`], minting and the
-//! optimizer in [`crate::mint`].
+//! it answers messages. Import and fork choice are the node's own
+//! ([`doin_node::chain_import`], run over the kept blocks by [`crate::import`]), minting
+//! and the optimizer in [`crate::mint`].
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -8,6 +9,9 @@ use std::sync::Arc;
 use doin_consensus::accepted::Reveal;
 use doin_consensus::commitment::OptimaeCommitment;
 use doin_consensus::{ChainParams, ChainState, QuorumVote};
+use doin_node::chain_import::Importer;
+use doin_node::commitment_pool::{CommitmentPool, DEFAULT_CAPACITY};
+use doin_node::mint_timer::MintTimer;
 use doin_primitives::identity::Identity;
 use doin_primitives::models::Block;
 use doin_primitives::seal::SealKind;
@@ -169,16 +173,16 @@ pub struct Node {
     pub blocks: Vec<Arc<Block>>,
     /// Its chain state (rebuilt from `blocks` on restart).
     pub state: ChainState,
-    /// When it adopted its tip, by its own clock (µs since the Unix epoch): where the wait
-    /// for its next work block may start ([`doin_node::mint_schedule::wait_origin_micros`]).
-    pub tip_adopted: i64,
+    /// When it first saw its tip and since when it pools commitments at it, by its own
+    /// clock: the node's own [`MintTimer`] (where the wait for its next work block may
+    /// start, [`doin_node::mint_schedule::wait_origin_micros`]).
+    pub timer: MintTimer,
     /// States at recent checkpoint heights, to rebuild a fork point cheaply.
     pub(crate) snapshots: Vec<ChainState>,
-    /// Commitments waiting for a block, by id.
-    pub(crate) pool: BTreeMap<String, Arc<OptimaeCommitment>>,
-    /// Since when (by the node's clock) the pool has held a commitment: commitment-block
-    /// turns start there at the earliest.
-    pub(crate) pooled_since: Option<i64>,
+    /// The node's importer: holds a competing branch between the pages of a sync.
+    pub(crate) importer: Importer<Arc<Block>, Vec<ChainState>>,
+    /// Commitments waiting for a block: the node's own pool.
+    pub(crate) pool: CommitmentPool,
     /// Commitment ids already relayed.
     pub(crate) seen_commitments: BTreeSet<String>,
     pub(crate) candidate: Option<Candidate>,
@@ -205,12 +209,12 @@ impl Node {
             adversary: None,
             planted: None,
             state: ChainState::new(params.clone()),
-            tip_adopted: START_MICROS,
+            timer: MintTimer::new(),
             params,
             blocks: Vec::new(),
             snapshots: Vec::new(),
-            pool: BTreeMap::new(),
-            pooled_since: None,
+            importer: Importer::new(),
+            pool: CommitmentPool::new(DEFAULT_CAPACITY),
             seen_commitments: BTreeSet::new(),
             candidate: None,
             ready: Vec::new(),
@@ -277,10 +281,11 @@ impl Node {
             Msg::Vote(v) => self.on_vote(&v, ctx),
             Msg::SyncRequest(locator) => self.on_sync_request(from, &locator, ctx),
             Msg::Blocks(blocks) => {
-                if let Ok(outcome) = self.import(&blocks, ctx) {
-                    if outcome.adopted() {
-                        self.after_chain_change(ctx);
-                    }
+                // A refused segment may still have extended the tip by its valid prefix.
+                let tip = self.state.tip_hash().to_owned();
+                let _ = self.import(&blocks, ctx);
+                if self.state.tip_hash() != tip {
+                    self.after_chain_change(ctx);
                 }
             }
         }
@@ -333,10 +338,17 @@ impl Node {
         if !self.seen_commitments.insert(id.clone()) {
             return;
         }
-        if !ctx.memo.commitment_holds(&c) || self.state.commitment_landed(&c) {
+        if !ctx.memo.commitment_holds(&c) {
             return;
         }
-        self.pool.insert(id, c.clone());
+        let now = self.clock(ctx.now);
+        if self
+            .pool
+            .insert_sealed((*c).clone(), &self.state, now)
+            .is_err()
+        {
+            return;
+        }
         ctx.relay(&Msg::Commitment(c), Some(from));
         self.schedule_mint_checks(ctx);
     }
@@ -421,8 +433,9 @@ impl Node {
     /// Crashes the node: what it holds in memory is gone, its kept blocks stay.
     pub fn crash(&mut self) {
         self.up = false;
+        self.importer.clear();
         self.pool.clear();
-        self.pooled_since = None;
+        self.timer = MintTimer::new();
         self.seen_commitments.clear();
         self.candidate = None;
         self.ready.clear();
@@ -446,10 +459,10 @@ impl Node {
                 });
                 break;
             }
-            self.snapshot(&state);
+            crate::import::snapshot(&mut self.snapshots, self.params.finality_depth, &state);
         }
         self.state = state;
-        self.tip_adopted = self.clock(ctx.now);
+        self.timer.tip_adopted(&self.state, self.clock(ctx.now));
         self.schedule_mint_checks(ctx);
     }
 }

@@ -141,15 +141,6 @@ impl Service {
         }
     }
 
-    /// When this node adopted its tip, by its clock: the first tick that saw it (ticks come
-    /// every few milliseconds, and every import or mint is followed by one).
-    fn tip_adopted_micros(&mut self, now_micros: i64) -> i64 {
-        if self.tip_seen.0 != self.state.tip_hash() {
-            self.tip_seen = (self.state.tip_hash().to_owned(), now_micros);
-        }
-        self.tip_seen.1
-    }
-
     /// Mints a work block when the pending optimae reach the threshold and one is due
     /// ([`crate::mint_schedule::work_block_due_since`]: the wait runs from the tip's date,
     /// or from when this node adopted the tip if that is earlier, so that a peer whose
@@ -157,13 +148,10 @@ impl Service {
     /// otherwise a later tick tries again.
     fn try_mint(&mut self) -> Option<i64> {
         let now = self.clock.now();
-        let adopted = self.tip_adopted_micros(now.unix_micros());
-        if !crate::mint_schedule::work_block_due_since(
-            &self.state,
-            self.identity.peer_id(),
-            now,
-            adopted,
-        ) {
+        if !self
+            .timer
+            .work_block_due(&self.state, self.identity.peer_id(), now)
+        {
             return None;
         }
         let sum = self
@@ -186,25 +174,11 @@ impl Service {
         if let Some(index) = self.try_mint() {
             return Some(index);
         }
-        if self.pools.commitments.is_empty() {
-            self.pooled_since = None;
-            return None;
-        }
-        let now = self.clock.now();
-        let since = match &self.pooled_since {
-            Some((tip, since)) if tip == self.state.tip_hash() => *since,
-            _ => {
-                let tip = self.state.tip_hash().to_owned();
-                self.pooled_since = Some((tip, now.unix_micros()));
-                now.unix_micros()
-            }
-        };
-        if !crate::mint_schedule::commitment_block_due(
+        if !self.timer.commitment_block_due(
             &self.state,
             self.identity.peer_id(),
             self.pools.commitments.owners(),
-            since,
-            now,
+            self.clock.now(),
         ) {
             return None;
         }

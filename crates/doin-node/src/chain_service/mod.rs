@@ -44,7 +44,8 @@
 //!   and the [`ChainView`] it publishes after every change;
 //! * `checks` — the stateless checks of blocks from peers (ids, hashes, signatures), on
 //!   every core and off the service's thread;
-//! * `import` — blocks from peers: extend, weigh a competing branch, reorganise;
+//! * `import` — blocks from peers: the service's side of [`crate::chain_import`] (which
+//!   decides), over `chain.db`: what it keeps, how it rebuilds a fork point, a reorganisation;
 //! * `minting` — pending optimae and the blocks this node mints;
 //! * `pools` — the mempool, channel and commitment pools with their gossip relays;
 //! * `quorum` — where a commitment landed and the quorum it draws;
@@ -65,10 +66,10 @@ mod service;
 #[cfg(test)]
 mod tests;
 
+pub use crate::chain_import::{ImportError, ImportOutcome};
 pub use anchoring::Anchoring;
 pub use checks::{check_blocks, check_blocks_off_thread};
 pub use handle::{AccountInfo, ChainHandle, SubmitTransferError, WeakChainHandle};
-pub use import::{ImportError, ImportOutcome};
 pub use minting::{Proposal, SubmitOutcome};
 pub use open::{open_chain, OpenChainError, OpenedChain};
 pub use quorum::{CommittedAt, QuorumPlan};

@@ -81,7 +81,7 @@ impl Pools {
         self.mempool.prune(state);
         self.rejections.prune(state);
         self.channel_pool.prune(state, now_micros);
-        self.commitments.prune(state, std::time::Instant::now());
+        self.commitments.prune(state, now_micros);
     }
 
     /// Admits a transfer from peer `source` to the mempool; returns its id.
@@ -121,17 +121,16 @@ impl Pools {
         outcome
     }
 
-    /// Admits a sealed commitment to the commitment pool.
+    /// Admits a sealed commitment to the commitment pool at `now_micros`.
     pub(super) fn submit_commitment(
         &mut self,
         commitment: OptimaeCommitment,
         relay: bool,
         state: &ChainState,
+        now_micros: i64,
     ) -> Result<(), CommitmentPoolError> {
         let copy = relay.then(|| commitment.clone());
-        let outcome = self
-            .commitments
-            .insert(commitment, state, std::time::Instant::now());
+        let outcome = self.commitments.insert(commitment, state, now_micros);
         if let (Ok(()), Some(c)) = (&outcome, copy) {
             let _ = self.commitment_relay.try_send(c);
         }

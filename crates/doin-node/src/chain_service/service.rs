@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use doin_consensus::state::ChainState;
+use doin_consensus::CheckedBlock;
 use doin_primitives::identity::Identity;
 use doin_primitives::models::{BlockHeader, Transaction};
 use doin_primitives::value::Map;
@@ -17,9 +18,10 @@ use super::handle::{ChainHandle, Command};
 use super::open::OpenedChain;
 use super::pools::Pools;
 use super::{COMMAND_QUEUE, TICK};
+use crate::chain_import::Importer;
 use crate::clock::SharedClock;
 use crate::mempool::MempoolConfig;
-use crate::pending_branch::PendingBranch;
+use crate::mint_timer::MintTimer;
 use crate::view::ChainView;
 
 /// The chain service: the one owner of the store's writer, the consensus state and the
@@ -44,17 +46,12 @@ pub(super) struct Service {
     pub(super) anchorer: Anchorer,
     /// Transfers, channel operations, commitments and rejection evidence.
     pub(super) pools: Pools,
-    /// A competing branch validated page by page, not yet heavier than ours.
-    pub(super) branch: Option<PendingBranch>,
+    /// Imports blocks from peers, holding a competing branch between the pages of a sync.
+    pub(super) importer: Importer<CheckedBlock, BTreeMap<String, Map>>,
     /// Wall time: block stamps, when a block is due, scoring, deadlines.
     pub(super) clock: SharedClock,
-    /// The tip this service last saw when deciding whether a work block is due, and when
-    /// it first saw it by its clock ([`Service::tip_adopted_micros`]).
-    pub(super) tip_seen: (String, i64),
-    /// Since when (by this node's clock) the commitment pool has held a commitment at the
-    /// tip named: commitment-block turns start there at the earliest
-    /// ([`crate::mint_schedule::commitment_block_at_micros`]).
-    pub(super) pooled_since: Option<(String, i64)>,
+    /// When it first saw its tip, and since when its pool has held a commitment at it.
+    pub(super) timer: MintTimer,
 }
 
 /// What a chain service runs with besides its chain and identity.
@@ -124,11 +121,10 @@ pub fn launch(
         view: watch::channel(Arc::new(ChainView::default())).0,
         stats,
         anchorer: Anchorer::new(anchoring),
-        branch: None,
+        importer: Importer::new(),
         pools,
         clock: clock.clone(),
-        tip_seen: (String::new(), 0),
-        pooled_since: None,
+        timer: MintTimer::new(),
     };
     let rejections = service.pools.rejections.clone();
     service.publish();
@@ -185,9 +181,12 @@ impl Service {
                     relay,
                     reply,
                 } => {
-                    let outcome = self
-                        .pools
-                        .submit_commitment(*commitment, relay, &self.state);
+                    let outcome = self.pools.submit_commitment(
+                        *commitment,
+                        relay,
+                        &self.state,
+                        self.clock.now_micros(),
+                    );
                     let _ = reply.send(outcome);
                     if self.try_mint_due().is_some() {
                         self.publish();

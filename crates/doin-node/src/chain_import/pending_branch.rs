@@ -1,41 +1,43 @@
-//! A competing branch being weighed, held by the chain service between the pages of a sync.
+//! A competing branch being weighed, held by the [`super::Importer`] between the pages of
+//! a sync.
 //!
 //! A branch that forks from our chain is adopted only once it is heavier, and a heavier
 //! branch can be far longer than one page. Rather than buffering the branch unvalidated
-//! until it is whole, the chain service validates each page as it arrives on top of the
+//! until it is whole, the importer validates each page as it arrives on top of the
 //! candidate state it keeps here (the state at the fork point with the branch's valid
 //! blocks applied), so only validated blocks are ever held, and the weight compared with
 //! ours is the weight of validated work. The next page continues the branch when it
 //! starts right after the branch's last block and our chain still holds the fork point
 //! (our tip may have moved on: the weights are compared with our chain as it is then).
 
-use std::collections::BTreeMap;
+use std::borrow::Borrow;
 
 use doin_consensus::ChainState;
 use doin_primitives::models::Block;
-use doin_primitives::value::Map;
 
-/// A branch validated so far.
+/// A branch validated so far: blocks held as `B`, with what the host derives along it
+/// (`D`, [`super::KeptChain::Derived`]).
 #[derive(Debug)]
-pub(crate) struct PendingBranch {
+pub(super) struct PendingBranch<B, D> {
     /// The last block both chains share.
-    pub(crate) fork_point: u64,
+    pub(super) fork_point: u64,
     /// The hash of our block at the fork point (the branch's parent).
-    pub(crate) fork_hash: String,
+    pub(super) fork_hash: String,
     /// The state after the branch's last block.
-    pub(crate) candidate: ChainState,
-    /// Best parameters per domain along the branch.
-    pub(crate) best: BTreeMap<String, Map>,
+    pub(super) candidate: ChainState,
+    /// What the host derives along the branch.
+    pub(super) derived: D,
     /// The branch's blocks, each validated.
-    pub(crate) blocks: Vec<Block>,
+    pub(super) blocks: Vec<B>,
 }
 
-impl PendingBranch {
+impl<B: Borrow<Block>, D> PendingBranch<B, D> {
     /// Whether `page` starts right after this branch's last block.
-    pub(crate) fn continued_by(&self, page: &[Block]) -> bool {
+    pub(super) fn continued_by(&self, page: &[B]) -> bool {
         let (Some(first), Some(last)) = (page.first(), self.blocks.last()) else {
             return false;
         };
+        let (first, last) = (first.borrow(), last.borrow());
         first.header.index == last.header.index + 1 && first.header.previous_hash == last.hash
     }
 }
@@ -63,7 +65,7 @@ mod tests {
             candidate: ChainState::new(crate::chain_params::chain_params(
                 &crate::config::NodeConfig::default(),
             )),
-            best: BTreeMap::new(),
+            derived: (),
             blocks: vec![b1.clone()],
         };
         assert!(p.continued_by(&[block(6, &b1.hash)]));
