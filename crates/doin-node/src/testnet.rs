@@ -1,13 +1,17 @@
-//! A test network: N full nodes in this process on `127.0.0.1:0`, each with its own data
-//! directory, peered with each other, with helpers to partition and heal the network and
-//! to stop and restart a node. Used by the multi-node tests and the network benchmarks.
+//! A test network: N full nodes in this process on loopback, each with its own data
+//! directory, peered with each other over libp2p (or, for tests of the reference bridge,
+//! over HTTP), with helpers to partition and heal the network and to stop and restart a
+//! node. Used by the multi-node tests and the network benchmarks.
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use doin_plugins::PluginRegistry;
+use doin_primitives::identity::Identity;
 
-use crate::config::NodeConfig;
+use crate::config::{parse_peer_addr, NodeConfig, PeerAddr};
 use crate::node::{start_with_plugins, RunningNode};
 use crate::view::ChainView;
 
@@ -25,16 +29,46 @@ pub fn runtime() -> tokio::runtime::Runtime {
         .expect("a tokio runtime")
 }
 
+/// The libp2p address a test node listens on unless told: loopback, a port the system
+/// picks.
+const LOOPBACK_TCP: &str = "/ip4/127.0.0.1/tcp/0";
+
+/// `n` loopback TCP ports free a moment ago.
+fn free_ports(n: usize) -> anyhow::Result<Vec<u16>> {
+    let listeners = (0..n)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(listeners
+        .iter()
+        .map(|l| l.local_addr().map(|a| a.port()))
+        .collect::<Result<_, _>>()?)
+}
+
+/// How a test network's nodes reach each other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Links {
+    /// Libp2p between the nodes, no HTTP peer: how doin nodes talk.
+    P2p,
+    /// The HTTP bridge only (libp2p off): how a doin node talks to reference nodes.
+    Http,
+}
+
 /// N nodes in one process.
 pub struct TestNet {
     /// The running nodes (`None` while stopped).
     pub nodes: Vec<Option<RunningNode>>,
     configs: Vec<NodeConfig>,
+    /// The pairs `(a, b)` where `a` refuses `b` ([`TestNet::partition`]).
+    severed: Mutex<BTreeSet<(usize, usize)>>,
     _dir: tempfile::TempDir,
 }
 
 impl TestNet {
-    /// Starts `n` nodes from `template` (ports and data dirs replaced), fully meshed.
+    /// Starts `n` nodes from `template` (ports and data dirs replaced) on libp2p: each
+    /// listens on a loopback TCP port and is given every other node's multiaddr (with
+    /// `/p2p/<id>`, its key made before the start) and no HTTP peer, so everything between
+    /// them — gossip, sync, evaluators' task calls — goes over libp2p. Their HTTP APIs
+    /// listen on loopback for the test to call.
     pub async fn start(n: usize, template: &NodeConfig) -> anyhow::Result<TestNet> {
         Self::start_custom(n, template, |_, _| PluginRegistry::with_builtins()).await
     }
@@ -47,104 +81,156 @@ impl TestNet {
         template: &NodeConfig,
         customize: impl Fn(usize, &mut NodeConfig) -> PluginRegistry,
     ) -> anyhow::Result<TestNet> {
-        let dir = tempfile::tempdir()?;
-        let mut configs = Vec::new();
-        // Reserve ports first so every node knows every other's endpoint.
-        let mut listeners = Vec::new();
-        for _ in 0..n {
-            listeners.push(std::net::TcpListener::bind("127.0.0.1:0")?);
-        }
-        let ports: Vec<u16> = listeners
-            .iter()
-            .map(|l| l.local_addr().map(|a| a.port()))
-            .collect::<Result<_, _>>()?;
-        drop(listeners);
+        Self::launch(n, template, Links::P2p, customize).await
+    }
+
+    /// [`Self::start_custom`] on the HTTP bridge instead: libp2p off, each node given the
+    /// others' `host:port` as HTTP peers, as reference nodes are. Only for tests of that
+    /// bridge (what `POST /message` admits, relays and charges); doin nodes talk libp2p.
+    pub async fn start_http(
+        n: usize,
+        template: &NodeConfig,
+        customize: impl Fn(usize, &mut NodeConfig) -> PluginRegistry,
+    ) -> anyhow::Result<TestNet> {
+        Self::launch(n, template, Links::Http, customize).await
+    }
+
+    async fn launch(
+        n: usize,
+        template: &NodeConfig,
+        links: Links,
+        customize: impl Fn(usize, &mut NodeConfig) -> PluginRegistry,
+    ) -> anyhow::Result<TestNet> {
+        let mut net = TestNet {
+            nodes: Vec::new(),
+            configs: Vec::new(),
+            severed: Mutex::default(),
+            _dir: tempfile::tempdir()?,
+        };
+        // Ports and keys first, so that every node knows every other's address from its
+        // start, as the peers of a real network are configured (and a test's `customize`
+        // its own).
+        let ports = free_ports(n)?;
+        let p2p_addrs = match links {
+            Links::P2p => {
+                let p2p_ports = free_ports(n)?;
+                let mut addrs = Vec::new();
+                for (i, port) in p2p_ports.iter().enumerate() {
+                    let c = net.node_config(i, template, 0);
+                    std::fs::create_dir_all(&c.data_dir)?;
+                    let key = Identity::load_or_generate(&c.identity_path())?;
+                    let peer = doin_net::p2p::keypair_of(&key)?.public().to_peer_id();
+                    addrs.push(format!("/ip4/127.0.0.1/tcp/{port}/p2p/{peer}"));
+                }
+                addrs
+            }
+            Links::Http => Vec::new(),
+        };
         for (i, port) in ports.iter().enumerate() {
-            let mut c = template.clone();
-            c.host = "127.0.0.1".into();
-            c.port = *port;
+            let mut c = net.node_config(i, template, *port);
             // Every test node is in 127.0.0.0/24: let the whole network peer within it.
             c.max_peers_per_range = c
                 .max_peers_per_range
                 .max(u32::try_from(n).unwrap_or(u32::MAX));
-            c.data_dir = dir.path().join(format!("node{i}"));
-            c.bootstrap_peers = ports
-                .iter()
-                .filter(|p| *p != port)
-                .map(|p| format!("127.0.0.1:{p}"))
-                .collect();
-            // The HTTP mesh only (its tests predate libp2p; [`TestNet::start_p2p`] has it).
-            c.listen_addrs = Some(Vec::new());
-            configs.push(c);
-        }
-        let mut nodes = Vec::new();
-        for (i, c) in configs.iter_mut().enumerate() {
-            let plugins = customize(i, c);
-            nodes.push(Some(start_with_plugins(c.clone(), plugins).await?));
-        }
-        Ok(TestNet {
-            nodes,
-            configs,
-            _dir: dir,
-        })
-    }
-
-    /// Starts `n` nodes on libp2p only: each listens on `/ip4/127.0.0.1/tcp/0` and is given
-    /// the multiaddrs (with `/p2p/<id>`) of the nodes started before it, and no HTTP peer,
-    /// so everything between them — gossip, sync, evaluators' task calls — goes over
-    /// libp2p. Their HTTP APIs listen on system-chosen ports for the test to call.
-    pub async fn start_p2p(n: usize, template: &NodeConfig) -> anyhow::Result<TestNet> {
-        let mut net = TestNet {
-            nodes: Vec::new(),
-            configs: Vec::new(),
-            _dir: tempfile::tempdir()?,
-        };
-        for _ in 0..n {
-            net.add_p2p_node(template).await?;
+            match links {
+                Links::P2p => {
+                    let own = &p2p_addrs[i];
+                    let listen = own.split("/p2p/").next().unwrap_or(own);
+                    c.listen_addrs = Some(vec![listen.to_owned()]);
+                    c.bootstrap_peers = p2p_addrs.iter().filter(|a| *a != own).cloned().collect();
+                }
+                Links::Http => {
+                    c.listen_addrs = Some(Vec::new());
+                    c.bootstrap_peers = ports
+                        .iter()
+                        .filter(|p| *p != port)
+                        .map(|p| format!("127.0.0.1:{p}"))
+                        .collect();
+                }
+            }
+            let plugins = customize(i, &mut c);
+            net.launch_node(c, plugins).await?;
         }
         Ok(net)
     }
 
-    /// Starts one more node on libp2p only (as [`TestNet::start_p2p`]'s), bootstrapped to
-    /// every running node's multiaddr; returns its index.
-    pub async fn add_p2p_node(&mut self, template: &NodeConfig) -> anyhow::Result<usize> {
-        let i = self.nodes.len();
-        let mut bootstrap = Vec::new();
-        for j in 0..i {
-            if self.nodes[j].is_some() {
-                bootstrap.push(self.p2p_addr(j).await?);
-            }
-        }
+    /// Node `i`'s config from `template`: loopback, HTTP on `port`, libp2p on a port the
+    /// system picks (unless the caller chooses one), its own data directory.
+    fn node_config(&self, i: usize, template: &NodeConfig, port: u16) -> NodeConfig {
         let mut c = template.clone();
         c.host = "127.0.0.1".into();
-        c.port = 0;
+        c.port = port;
         c.data_dir = self._dir.path().join(format!("node{i}"));
-        c.listen_addrs = Some(vec!["/ip4/127.0.0.1/tcp/0".into()]);
-        c.bootstrap_peers = bootstrap;
-        let node = start_with_plugins(c.clone(), PluginRegistry::with_builtins()).await?;
-        // The port the system chose, for the test's HTTP calls (and a restart).
+        c.listen_addrs = Some(vec![LOOPBACK_TCP.into()]);
+        c
+    }
+
+    /// Starts a node from `c` and keeps its config with the ports it got, so that a
+    /// restart listens where its peers look for it.
+    async fn launch_node(
+        &mut self,
+        mut c: NodeConfig,
+        plugins: PluginRegistry,
+    ) -> anyhow::Result<usize> {
+        let i = self.nodes.len();
+        let node = start_with_plugins(c.clone(), plugins).await?;
         c.port = node.port;
         self.nodes.push(Some(node));
+        if self.node(i).p2p.is_some() {
+            let addrs = self.listen_addrs(i).await?;
+            c.listen_addrs = Some(addrs.iter().map(ToString::to_string).collect());
+        }
         self.configs.push(c);
         Ok(i)
     }
 
-    /// Node `i`'s libp2p address with its `/p2p/<id>`, once it listens (within 30 s).
-    pub async fn p2p_addr(&self, i: usize) -> anyhow::Result<String> {
-        let node = self.node(i);
-        let p2p = node
+    /// Starts one more node on libp2p (as [`TestNet::start`]'s), bootstrapped to every
+    /// running node's multiaddr; returns its index.
+    pub async fn add_node(&mut self, template: &NodeConfig) -> anyhow::Result<usize> {
+        let i = self.nodes.len();
+        let mut c = self.node_config(i, template, 0);
+        c.bootstrap_peers = self.p2p_addrs_except(i).await?;
+        self.launch_node(c, PluginRegistry::with_builtins()).await
+    }
+
+    /// The libp2p addresses of every running node but `i` that runs libp2p.
+    async fn p2p_addrs_except(&self, i: usize) -> anyhow::Result<Vec<String>> {
+        let mut addrs = Vec::new();
+        for (j, node) in self.nodes.iter().enumerate() {
+            if j != i && node.as_ref().is_some_and(|n| n.p2p.is_some()) {
+                addrs.push(self.p2p_addr(j).await?);
+            }
+        }
+        Ok(addrs)
+    }
+
+    /// Node `i`'s libp2p listen addresses, once it listens (within 30 s).
+    async fn listen_addrs(&self, i: usize) -> anyhow::Result<Vec<libp2p::Multiaddr>> {
+        let p2p = self
+            .node(i)
             .p2p
             .as_ref()
             .ok_or_else(|| anyhow::anyhow!("node {i} does not run libp2p"))?;
         let start = Instant::now();
         loop {
-            if let Some(a) = p2p.listen_addrs().await.first() {
-                return Ok(format!("{a}/p2p/{}", p2p.local_peer()));
+            let addrs = p2p.listen_addrs().await;
+            if !addrs.is_empty() {
+                return Ok(addrs);
             }
             if start.elapsed() > Duration::from_secs(30) {
                 anyhow::bail!("node {i} has no libp2p listen address after 30 s");
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Node `i`'s libp2p address with its `/p2p/<id>`, once it listens (within 30 s).
+    pub async fn p2p_addr(&self, i: usize) -> anyhow::Result<String> {
+        let addrs = self.listen_addrs(i).await?;
+        let peer = self.node(i).p2p.as_ref().map(|p| p.local_peer());
+        match (addrs.first(), peer) {
+            (Some(a), Some(peer)) => Ok(format!("{a}/p2p/{peer}")),
+            _ => anyhow::bail!("node {i} does not run libp2p"),
         }
     }
 
@@ -164,8 +250,11 @@ impl TestNet {
             .collect()
     }
 
-    /// Splits the network: nodes of different groups stop talking to each other.
-    pub fn partition(&self, groups: &[&[usize]]) {
+    /// Splits the network: nodes of different groups stop talking to each other. On
+    /// libp2p each node blocks the other groups' peers (connections close, none is
+    /// accepted or dialed: no gossip, sync or task call crosses); between HTTP nodes the
+    /// sync loop stops pulling from the other groups.
+    pub async fn partition(&self, groups: &[&[usize]]) -> anyhow::Result<()> {
         for (gi, g) in groups.iter().enumerate() {
             for (hi, h) in groups.iter().enumerate() {
                 if gi == hi {
@@ -173,21 +262,56 @@ impl TestNet {
                 }
                 for &a in g.iter() {
                     for &b in h.iter() {
-                        if let (Some(na), Some(_)) = (&self.nodes[a], &self.nodes[b]) {
-                            na.peers
-                                .block(&format!("127.0.0.1:{}", self.configs[b].port));
-                        }
+                        self.sever(a, b).await?;
                     }
                 }
             }
         }
+        Ok(())
     }
 
-    /// Ends every partition.
-    pub fn heal(&self) {
+    /// Node `a` stops talking to node `b` (both running).
+    async fn sever(&self, a: usize, b: usize) -> anyhow::Result<()> {
+        let (Some(na), Some(nb)) = (&self.nodes[a], &self.nodes[b]) else {
+            return Ok(());
+        };
+        na.peers.block(&nb.endpoint());
+        if let (Some(pa), Some(pb)) = (&na.p2p, &nb.p2p) {
+            na.peers.block(&crate::p2p::endpoint_of(&pb.local_peer()));
+            pa.block_peer(pb.local_peer()).await?;
+        }
+        self.lock_severed().insert((a, b));
+        Ok(())
+    }
+
+    fn lock_severed(&self) -> std::sync::MutexGuard<'_, BTreeSet<(usize, usize)>> {
+        self.severed.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Ends every partition: the blocks are lifted and each severed pair of libp2p nodes
+    /// is dialed at once (a real network finds its peers again through the DHT; the test
+    /// measures convergence from the moment the links are back).
+    pub async fn heal(&self) -> anyhow::Result<()> {
+        let severed = std::mem::take(&mut *self.lock_severed());
         for n in self.nodes.iter().flatten() {
             n.peers.unblock_all();
         }
+        for &(a, b) in &severed {
+            if let (Some(na), Some(nb)) = (&self.nodes[a], &self.nodes[b]) {
+                if let (Some(pa), Some(pb)) = (&na.p2p, &nb.p2p) {
+                    pa.unblock_peer(pb.local_peer()).await?;
+                }
+            }
+        }
+        for &(a, b) in severed.iter().filter(|(a, b)| a < b) {
+            let Some(pa) = self.nodes[a].as_ref().and_then(|n| n.p2p.as_ref()) else {
+                continue;
+            };
+            if self.nodes[b].as_ref().is_some_and(|n| n.p2p.is_some()) {
+                pa.dial(self.p2p_addr(b).await?.parse()?).await?;
+            }
+        }
+        Ok(())
     }
 
     /// Stops node `i` (its data directory stays).
@@ -197,9 +321,16 @@ impl TestNet {
         }
     }
 
-    /// Restarts node `i` on its port and data directory.
+    /// Restarts node `i` on its ports, key and data directory; on libp2p it dials every
+    /// running node (which know it at the same address and `/p2p/<id>`).
     pub async fn restart(&mut self, i: usize) -> anyhow::Result<()> {
-        self.nodes[i] = Some(crate::node::start(self.configs[i].clone()).await?);
+        let mut c = self.configs[i].clone();
+        if c.listen_addrs.as_ref().is_some_and(|l| !l.is_empty()) {
+            c.bootstrap_peers
+                .retain(|p| !matches!(parse_peer_addr(p), Ok(PeerAddr::P2p { .. })));
+            c.bootstrap_peers.extend(self.p2p_addrs_except(i).await?);
+        }
+        self.nodes[i] = Some(crate::node::start(c).await?);
         Ok(())
     }
 

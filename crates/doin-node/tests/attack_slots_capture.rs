@@ -115,7 +115,7 @@ fn throwaway_keys_over_a_few_ranges_cannot_keep_an_honest_peer_out() {
         };
         let mut follower = solo_template(3);
         follower.bootstrap_peers = vec![v_ep.clone()];
-        let honest_net = TestNet::start_custom(1, &follower, |_, c| {
+        let honest_net = TestNet::start_http(1, &follower, |_, c| {
             c.bootstrap_peers = vec![v_ep.clone()];
             for d in &mut c.domains {
                 d.optimize = false;

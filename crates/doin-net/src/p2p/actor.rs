@@ -6,7 +6,7 @@
 //! requests waiting on either side are in [`super::requests`], and what the actor does
 //! with request-response traffic in [`super::rpc`].
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
 use futures::StreamExt;
@@ -29,6 +29,8 @@ use crate::scoring::{AppScores, ScoreOutcome, Verdict};
 
 /// Most listen addresses taken from one peer's identify record.
 const MAX_PEER_ADDRS: usize = 8;
+/// Most peers the node may block ([`super::P2pHandle::block_peer`]).
+const MAX_BLOCKED: usize = 4096;
 
 /// What we know about a connected peer.
 struct Connected {
@@ -44,6 +46,8 @@ pub(crate) struct Actor {
     peers: HashMap<PeerId, Connected>,
     scores: AppScores,
     bans: BanList<PeerId>,
+    /// Peers the node blocked ([`super::P2pHandle::block_peer`]); bounded.
+    blocked: HashSet<PeerId>,
     pub(super) sync: Requests<SyncResponse>,
     pub(super) tasks: Requests<TaskAnswer>,
     listen_addrs: Vec<Multiaddr>,
@@ -63,6 +67,7 @@ impl Actor {
             swarm,
             scores: AppScores::new(config.scores.clone()),
             bans: BanList::new(config.scores.max_peers),
+            blocked: HashSet::new(),
             sync: Requests::new(&config),
             tasks: Requests::new(&config),
             config,
@@ -200,6 +205,13 @@ impl Actor {
                     .map_err(|e| P2pError::Address(format!("cannot listen on {address}: {e}")));
                 let _ = reply.send(r);
             }
+            Command::Block {
+                peer,
+                blocked,
+                reply,
+            } => {
+                let _ = reply.send(self.block(peer, blocked));
+            }
             Command::External { address, reply } => {
                 self.swarm.add_external_address(address);
                 let _ = reply.send(());
@@ -220,6 +232,25 @@ impl Actor {
                 self.join(&t)?;
             } else {
                 self.swarm.behaviour_mut().gossipsub.unsubscribe(&t);
+            }
+        }
+        Ok(())
+    }
+
+    /// Blocks or unblocks `peer` at the node's request; a peer banned by our verdicts
+    /// stays refused until its ban ends.
+    fn block(&mut self, peer: PeerId, blocked: bool) -> Result<(), P2pError> {
+        let list = &mut self.swarm.behaviour_mut().blocked;
+        if blocked {
+            if self.blocked.len() >= MAX_BLOCKED && !self.blocked.contains(&peer) {
+                return Err(P2pError::BlockListFull(MAX_BLOCKED));
+            }
+            self.blocked.insert(peer);
+            list.block_peer(peer);
+        } else {
+            self.blocked.remove(&peer);
+            if !self.bans.is_banned(&peer, Instant::now()) {
+                list.unblock_peer(peer);
             }
         }
         Ok(())
@@ -287,7 +318,7 @@ impl Actor {
             .blocked
             .blocked_peers()
             .iter()
-            .filter(|p| !self.bans.is_banned(p, now))
+            .filter(|p| !self.bans.is_banned(p, now) && !self.blocked.contains(p))
             .copied()
             .collect();
         for p in ended {

@@ -26,14 +26,17 @@
 //!   [`P2pHandle::task_call`] asks; [`P2pEvent::TaskCall`] and [`P2pHandle::answer_task`]
 //!   serve.
 //! * Discovery: kademlia from the bootstrap addresses; reachability: autonat, relay client
-//!   (and optionally server), dcutr. Connection limits as the HTTP mesh's slots; while the
+//!   (and optionally server), dcutr. Connection limits as the HTTP bridge's slots; while the
 //!   outbound slots are full no dial starts ([`dial_guard`]), so kademlia's walks cost no
 //!   handshake the limits would throw away.
+//! * Block list: [`P2pHandle::block_peer`] closes a peer's connections and refuses new
+//!   ones until [`P2pHandle::unblock_peer`] (an operator's choice, or a test's partition),
+//!   apart from the bans our verdicts impose and lift.
 //!
 //! Bounded: the command channel ([`P2pConfig::command_capacity`]), the event channel
 //! ([`P2pConfig::event_capacity`]; a full one drops, gossip then goes unforwarded and
 //! uncharged), requests in flight each way, addresses taken per identify record, tracked
-//! scores and bans.
+//! scores, bans and blocked peers.
 
 //!
 //! ## How doin-node wires it (`doin_node::p2p`)
@@ -41,8 +44,8 @@
 //! * Config: `listen_addrs` and `bootstrap` as multiaddrs ([`P2pConfig`]); the key is the
 //!   node's identity file, so the peer id an operator sees (`/p2p/<id>`) follows from it.
 //! * Gossip: publish each signed message with its [`GossipKind`] (blocks; commitments and
-//!   reveals where [`crate::topic`] says `optimae/<d>`; claims and votes where it says
-//!   `tasks/<d>`; transfers; channel operations) and call [`P2pHandle::subscribe_domain`]
+//!   reveals, the reference's `optimae/<d>`; claims and votes, its `tasks/<d>`;
+//!   transfers; channel operations) and call [`P2pHandle::subscribe_domain`]
 //!   for each served domain; verify every [`P2pEvent::Gossip`] as `POST /message` bodies
 //!   are verified and [`P2pHandle::report`] the [`crate::scoring::Verdict`].
 //! * Sync: a `BlockTransport` whose `peer` is a libp2p [`libp2p::PeerId`] string;
