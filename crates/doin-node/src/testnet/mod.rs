@@ -1,7 +1,8 @@
 //! A test network: N full nodes in this process on loopback, each with its own data
 //! directory, peered with each other over libp2p (or, for tests of the reference bridge,
 //! over HTTP), with helpers to partition and heal the network and to stop and restart a
-//! node. Used by the multi-node tests and the network benchmarks.
+//! node. Used by the multi-node tests and the network benchmarks. [`NodeApi`] calls the
+//! nodes' HTTP APIs; [`minting_template`] and [`build_chain`] make chains to test on.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -14,6 +15,12 @@ use doin_primitives::identity::Identity;
 use crate::config::{parse_peer_addr, NodeConfig, PeerAddr};
 use crate::node::{start_with_plugins, RunningNode};
 use crate::view::ChainView;
+
+mod api;
+mod chain;
+
+pub use api::NodeApi;
+pub use chain::{build_chain, minting_template};
 
 /// The runtime a multi-node test runs in: two worker threads, as CI's machine has two
 /// cores; node logs go to the test's output when `RUST_LOG` is set.
@@ -428,143 +435,6 @@ impl TestNet {
     }
 }
 
-/// A network chain that keeps minting for the length of a test: quorums of `quorum` other
-/// nodes, 1 s blocks, a threshold of 0.001, evaluators polling every second, and the
-/// built-in quadratic domain of 100 parameters without a target, one optimizer round every
-/// `round_interval` seconds.
-///
-/// Once the best loss is under 1, increments are absolute, so a chain can mint only
-/// `|best| / threshold` more blocks: a domain that converges stops the chain for good. The
-/// evolution strategy gains about `0.3 / n_params` in log loss per trial at best; with 100
-/// parameters, nodes need minutes to go from a random start (a loss near 10^4) to the
-/// threshold, whatever the machine's speed, while blocks keep coming.
-pub fn minting_template(quorum: u32, round_interval: f64) -> NodeConfig {
-    let mut c = NodeConfig::embedded_default();
-    c.quorum_min_evaluators = quorum;
-    c.target_block_time = 1.0;
-    c.initial_threshold = 0.001;
-    c.eval_poll_interval = 1.0;
-    for d in &mut c.domains {
-        d.target_performance = None;
-        d.optimization_config.insert(
-            "round_interval_seconds".into(),
-            serde_json::json!(round_interval),
-        );
-        d.optimization_config
-            .insert("n_params".into(), serde_json::json!(100));
-    }
-    c
-}
-
-/// HTTP calls to a test network's nodes by index, as a client on loopback makes them.
-pub struct NodeApi {
-    client: reqwest::Client,
-    /// Each node's HTTP port (replace one after a restart).
-    pub ports: Vec<u16>,
-}
-
-impl NodeApi {
-    /// A client for the nodes on `ports`, each call bounded to 30 s.
-    pub fn new(ports: Vec<u16>) -> anyhow::Result<NodeApi> {
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()?;
-        Ok(NodeApi { client, ports })
-    }
-
-    /// `GET path` (no body) or `POST path` with a JSON body on node `node`: the status code
-    /// and the JSON answer (`null` when the answer is not JSON).
-    pub async fn call(
-        &self,
-        node: usize,
-        path: &str,
-        body: Option<String>,
-    ) -> anyhow::Result<(u16, serde_json::Value)> {
-        let url = format!("http://127.0.0.1:{}{path}", self.ports[node]);
-        let request = match body {
-            None => self.client.get(url),
-            Some(b) => self
-                .client
-                .post(url)
-                .header("content-type", "application/json")
-                .body(b),
-        };
-        let answer = request.send().await?;
-        let code = answer.status().as_u16();
-        Ok((code, answer.json().await.unwrap_or(serde_json::Value::Null)))
-    }
-
-    /// Waits, at most `limit`, until every node answers `GET path` with 200 and an answer
-    /// `pred` holds for; returns node 0's answer, or an error saying what never happened.
-    pub async fn wait_all(
-        &self,
-        path: &str,
-        what: &str,
-        limit: Duration,
-        pred: impl Fn(&serde_json::Value) -> bool,
-    ) -> anyhow::Result<serde_json::Value> {
-        let start = Instant::now();
-        loop {
-            let mut all = Vec::new();
-            for node in 0..self.ports.len() {
-                let (code, answer) = self.call(node, path, None).await?;
-                if code == 200 && pred(&answer) {
-                    all.push(answer);
-                }
-            }
-            if all.len() == self.ports.len() {
-                return Ok(all.swap_remove(0));
-            }
-            if start.elapsed() > limit {
-                anyhow::bail!("{what} never held on every node within {limit:?} ({path})");
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-}
-
-impl NodeApi {
-    /// Follows node `node`'s chain as a reference node's sync does: `GET /chain/status`,
-    /// then `GET /chain/blocks` from its own height in ranges of at most 50 blocks, each
-    /// block's served JSON parsed with the reference's models and appended by its rule
-    /// ([`doin_consensus::reference::sync`]). Fails naming the first block it refuses.
-    pub async fn follow_as_reference(
-        &self,
-        node: usize,
-    ) -> anyhow::Result<doin_consensus::reference::sync::ReferenceFollower> {
-        use doin_primitives::value::Value;
-        let mut follower = doin_consensus::reference::sync::ReferenceFollower::new();
-        let (_, status) = self.call(node, "/chain/status", None).await?;
-        let their_height = status["chain_height"]
-            .as_i64()
-            .ok_or_else(|| anyhow::anyhow!("/chain/status without chain_height: {status}"))?;
-        while follower.height() < their_height {
-            let from = follower.height();
-            let to = (their_height - 1).min(from + 49);
-            let url = format!(
-                "http://127.0.0.1:{}/chain/blocks?from={from}&to={to}",
-                self.ports[node]
-            );
-            let text = self.client.get(url).send().await?.text().await?;
-            let answer = doin_primitives::json::parse(&text)?;
-            let Some(Value::Array(blocks)) = answer.as_object().and_then(|m| m.get("blocks"))
-            else {
-                anyhow::bail!("/chain/blocks answer without a blocks list: {text:.200}");
-            };
-            if blocks.is_empty() {
-                anyhow::bail!("/chain/blocks from {from} to {to} served no block");
-            }
-            for b in blocks {
-                let index = follower.height();
-                follower
-                    .append(b)
-                    .map_err(|e| anyhow::anyhow!("a reference node refuses block {index}: {e}"))?;
-            }
-        }
-        Ok(follower)
-    }
-}
-
 impl TestNet {
     /// Each node's chain up to `height`, replayed from its `chain.db` into consensus state
     /// (what a restarted node would rebuild).
@@ -606,89 +476,4 @@ pub fn describe(v: &ChainView) -> String {
 /// Whether every view has the same tip.
 pub fn agree(views: &[std::sync::Arc<ChainView>]) -> bool {
     views.windows(2).all(|w| w[0].tip_hash == w[1].tip_hash)
-}
-
-/// Writes a valid chain of `n` blocks to `chain.db` at `path`: a commitment block, then
-/// blocks that each hold one accepted optimae of `domain` (performance improving by one
-/// each block), verified by a sealed vote of the generator, and the commitment of the next
-/// block's optimae; one block every `target_block_time`. Returns the generator's peer id.
-/// For benchmarks and tests that need a long chain fast.
-pub fn build_chain(
-    path: &std::path::Path,
-    params: &doin_consensus::ChainParams,
-    domain: &str,
-    n: u64,
-) -> anyhow::Result<String> {
-    use doin_consensus::accepted::{AcceptedOptimae, Experiment, Reveal};
-    use doin_consensus::commitment::OptimaeCommitment;
-    use doin_consensus::{ChainState, QuorumVote};
-    use doin_primitives::identity::Identity;
-    use doin_primitives::value::{Map, Value};
-    use doin_primitives::Timestamp;
-
-    let me = Identity::generate();
-    let mut state = ChainState::new(params.clone());
-    let mut store = doin_store::ChainStore::open(path)?;
-    let step = (params.target_block_time_secs * 1e6) as i64;
-    let t0 = Timestamp::now_utc().unix_micros() - step * (n as i64 + 1);
-    // Step `k` reveals `{"x": [k]}` under nonce `k`.
-    let reveal_of = |k: u64, commit_height: u64, timestamp: Timestamp| {
-        let mut parameters = Map::new();
-        parameters.insert("x".into(), Value::Array(vec![Value::Float(k as f64)]));
-        Reveal {
-            domain_id: domain.into(),
-            parameters,
-            nonce: format!("{k:032x}"),
-            reported_performance: k as f64,
-            commit_height,
-            timestamp,
-        }
-    };
-    let commitment_of = |k: u64, ts: Timestamp| {
-        let hash = reveal_of(k, 0, ts).commitment_hash();
-        OptimaeCommitment::sealed(&me, domain, &hash, ts)
-    };
-    let mut batch = Vec::new();
-    for i in 1..=n {
-        let ts = Timestamp::from_unix_micros(t0 + (i as i64) * step);
-        let mut txs = Vec::new();
-        if i > 1 {
-            let k = i - 1;
-            let reveal = reveal_of(k, state.height(), ts);
-            let commitment = reveal.commitment_hash();
-            let seed =
-                state.synthetic_seed_for(&commitment, domain, me.peer_id(), state.height())?;
-            let vote = QuorumVote {
-                optimae_id: reveal.optimae_id(me.peer_id()),
-                domain_id: domain.into(),
-                evaluator_id: me.peer_id().to_owned(),
-                verified_performance: k as f64,
-                synthetic_seed: seed,
-                synthetic_data_hash: String::new(),
-                timestamp: ts,
-                seal: None,
-            }
-            .sealed(&me);
-            let votes = vec![vote];
-            let scoring = state.score_optimae(&reveal, me.peer_id(), &votes)?;
-            txs.push(AcceptedOptimae::build(
-                &me,
-                &reveal,
-                &scoring,
-                &votes,
-                &Experiment::default(),
-            ));
-        }
-        let next = [commitment_of(i, ts)];
-        let block =
-            state.build_block_with_commitments(&me, txs, Vec::new(), Vec::new(), &next, ts)?;
-        state.apply_block(&block)?;
-        batch.push(block);
-        if batch.len() == 50 {
-            store.append_batch(&batch)?;
-            batch.clear();
-        }
-    }
-    store.append_batch(&batch)?;
-    Ok(me.peer_id().to_owned())
 }
