@@ -31,7 +31,7 @@
 //!   beside HTTP deliveries, with the same code and verdicts, which go back to gossipsub
 //!   (the sending peer's score). A message both transports deliver is handled once
 //!   ([`SeenVerdicts`]). What one transport delivers and we find valid is passed to the
-//!   other ([`relay_across`]): libp2p gossip is flooded to the HTTP peers, so reference
+//!   other (`relay_across`): libp2p gossip is flooded to the HTTP peers, so reference
 //!   nodes hear what every doin node gossips; a sealed HTTP message goes into gossipsub
 //!   (an unsealed one, a reference node's, stays on HTTP: libp2p peers refuse it). Sync
 //!   peers reached over libp2p that served invalid blocks are charged on their
