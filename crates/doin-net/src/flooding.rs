@@ -1,5 +1,7 @@
-//! The flooding router (`network_protocol: "flooding"`, what the reference's example
-//! configs use): every new message goes to every peer but the one it came from.
+//! The flooding router of the HTTP bridge: every new message goes to every HTTP peer (the
+//! reference nodes) but the one it came from, as the reference's flooding does (what its
+//! example configs run; a reference node on GossipSub takes it too, since it takes every
+//! message from every peer).
 //!
 //! As the reference (§5.3): a message with `ttl <= 0` or `ttl > 15` is dropped; a new one
 //! is delivered and forwarded with `ttl - 1`. Unlike the reference, the seen-cache expires
@@ -14,8 +16,7 @@ use doin_primitives::models::message::MAX_TTL;
 use doin_primitives::models::Message;
 
 use crate::cache::{message_id, SeenCache};
-use crate::control::Control;
-use crate::{Action, PeerId, Router, Verdict};
+use crate::{Action, PeerId};
 
 /// The flooding router of one node.
 #[derive(Debug)]
@@ -59,19 +60,22 @@ impl FloodRouter {
     }
 }
 
-impl Router for FloodRouter {
-    fn add_peer(&mut self, peer: &str, _now: Instant) -> Vec<Action> {
+impl FloodRouter {
+    /// A peer connected (or was learnt).
+    pub fn add_peer(&mut self, peer: &str) {
         if peer != self.local && self.peers.len() < self.max_peers {
             self.peers.insert(peer.to_owned());
         }
-        Vec::new()
     }
 
-    fn remove_peer(&mut self, peer: &str) {
+    /// A peer went away (or was banned).
+    pub fn remove_peer(&mut self, peer: &str) {
         self.peers.remove(peer);
     }
 
-    fn handle_message(&mut self, from: &str, message: Message, now: Instant) -> Vec<Action> {
+    /// A message arrived from `from` (the peer that sent it to us, not the originator):
+    /// delivered and forwarded to every other peer once, within its `ttl`.
+    pub fn handle_message(&mut self, from: &str, message: Message, now: Instant) -> Vec<Action> {
         if message.ttl <= 0 || message.ttl > MAX_TTL {
             return Vec::new();
         }
@@ -88,38 +92,22 @@ impl Router for FloodRouter {
         actions
     }
 
-    fn handle_control(&mut self, _from: &str, _control: Control, _now: Instant) -> Vec<Action> {
-        Vec::new()
-    }
-
-    fn publish(&mut self, _topic: &str, message: Message, now: Instant) -> Vec<Action> {
+    /// Publishes our own message to every peer.
+    pub fn publish(&mut self, message: Message, now: Instant) -> Vec<Action> {
         if !self.seen.insert(&message_id(&message), now) {
             return Vec::new();
         }
         self.send_all(&message, &[])
     }
 
-    fn heartbeat(&mut self, now: Instant) -> Vec<Action> {
+    /// Periodic maintenance: the seen-cache expires.
+    pub fn heartbeat(&mut self, now: Instant) {
         self.seen.expire(now);
-        Vec::new()
     }
 
-    fn subscribe(&mut self, _topic: &str, _now: Instant) -> Vec<Action> {
-        Vec::new()
-    }
-
-    fn unsubscribe(&mut self, _topic: &str, _now: Instant) -> Vec<Action> {
-        Vec::new()
-    }
-
-    fn report(&mut self, _peer: &str, _verdict: Verdict) {}
-
-    fn peers(&self) -> Vec<PeerId> {
+    /// Peers a new message goes to.
+    pub fn peers(&self) -> Vec<PeerId> {
         self.peers.iter().cloned().collect()
-    }
-
-    fn topic_peers(&self, _topic: &str) -> Vec<PeerId> {
-        self.peers()
     }
 }
 
@@ -145,9 +133,8 @@ mod tests {
 
     fn router() -> FloodRouter {
         let mut r = FloodRouter::new("me");
-        let t0 = Instant::now();
         for p in ["a", "b", "origin"] {
-            r.add_peer(p, t0);
+            r.add_peer(p);
         }
         r
     }
@@ -174,7 +161,7 @@ mod tests {
     fn duplicates_are_dropped_until_the_ttl_expires() {
         let t0 = Instant::now();
         let mut r = FloodRouter::with_limits("me", Duration::from_secs(5), 10, 10);
-        r.add_peer("a", t0);
+        r.add_peer("a");
         assert_eq!(r.handle_message("a", msg(7), t0).len(), 1);
         assert!(r.handle_message("a", msg(7), t0).is_empty());
         r.heartbeat(t0 + Duration::from_secs(6));

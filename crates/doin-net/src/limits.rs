@@ -14,17 +14,9 @@ pub const MAX_MESSAGE_BYTES: usize = 1 << 20;
 pub const MAX_BLOCKS_RESPONSE_BYTES: usize = 64 << 20;
 /// Largest response read from `GET /chain/status` or `GET /peers`.
 pub const MAX_SMALL_RESPONSE_BYTES: usize = 1 << 20;
-/// Most message ids in one IHAVE entry (the reference's `max_ihave_length`).
-pub const MAX_IHAVE_IDS: usize = 100;
-/// Most message ids in one IWANT list.
-pub const MAX_IWANT_IDS: usize = 100;
-/// Most topics in any one list of a control frame, and most IHAVE entries per frame.
-pub const MAX_CONTROL_TOPICS: usize = 64;
 /// Longest topic name accepted.
 pub const MAX_TOPIC_LEN: usize = 200;
-/// Longest message id accepted (a SHA-256 hex id is 64).
-pub const MAX_MESSAGE_ID_LEN: usize = 128;
-/// Longest peer id accepted in a control frame or a message's routing fields.
+/// Longest peer id accepted in a message's routing fields.
 pub const MAX_PEER_ID_LEN: usize = 128;
 /// Most peers accepted from one `GET /peers` answer.
 pub const MAX_PEX_PEERS: usize = 200;

@@ -1,7 +1,7 @@
 //! Per-peer application score: what the node's verdicts say about a peer's data.
 //!
-//! The router keeps its own delivery score for mesh choices ([`crate::gossip`]); this one
-//! decides disconnects and bans. Penalties add up; the score decays toward zero (half-life
+//! On libp2p it feeds gossipsub's application score ([`crate::p2p`]), beside gossipsub's
+//! own delivery scores; on both transports it decides disconnects and bans. Penalties add up; the score decays toward zero (half-life
 //! [`ScoreConfig::half_life`]) so an honest peer that once relayed a bad message recovers.
 //! Below [`ScoreConfig::ban_below`] the peer is disconnected and banned for
 //! [`ScoreConfig::ban_for`], and its score is reset so it starts over after the ban.

@@ -11,7 +11,6 @@ use doin_primitives::models::payload::{BlockResponse, ChainStatus};
 use doin_primitives::models::{Block, Message, WireModel};
 use doin_primitives::value::Value;
 
-use crate::control::ControlFrame;
 use crate::limits::{
     MAX_BLOCKS_RESPONSE_BYTES, MAX_MESSAGE_BYTES, MAX_PEX_PEERS, MAX_SMALL_RESPONSE_BYTES,
 };
@@ -162,15 +161,6 @@ impl PeerClient {
         message: &Message,
     ) -> Result<(), TransportError> {
         self.post_body(endpoint, message.to_wire_json()).await
-    }
-
-    /// Sends a control frame.
-    pub async fn post_control(
-        &self,
-        endpoint: &str,
-        frame: &ControlFrame,
-    ) -> Result<(), TransportError> {
-        self.post_body(endpoint, frame.to_json_string()).await
     }
 
     async fn get_json(

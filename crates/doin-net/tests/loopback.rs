@@ -1,5 +1,5 @@
-//! Two `NetService`s behind tiny axum servers on 127.0.0.1:0 exchange a published message
-//! over real HTTP, for GossipSub and for flooding.
+//! Two HTTP bridges (`NetService`s behind tiny axum servers on 127.0.0.1:0) exchange
+//! published messages over real HTTP by flooding, as reference nodes do.
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
 
 mod common;
@@ -12,8 +12,7 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router as Http};
-use doin_net::service::{spawn, Delivery, InboundError, NetConfig, NetHandle, Protocol};
-use doin_net::topic::BLOCKS;
+use doin_net::service::{spawn, Delivery, InboundError, NetConfig, NetHandle};
 use tokio::sync::mpsc;
 
 async fn message(
@@ -35,15 +34,10 @@ async fn peers(State(net): State<NetHandle>) -> Json<serde_json::Value> {
 }
 
 /// Starts a node: a service plus `POST /message` and `GET /peers` on 127.0.0.1:0.
-async fn node(
-    id: &str,
-    protocol: Protocol,
-    bootstrap: Vec<String>,
-) -> (NetHandle, mpsc::Receiver<Delivery>, String) {
+async fn node(id: &str, bootstrap: Vec<String>) -> (NetHandle, mpsc::Receiver<Delivery>, String) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let mut config = NetConfig::new(id, addr.port());
-    config.protocol = protocol;
     config.bootstrap = bootstrap;
     config.heartbeat_interval = Duration::from_millis(200);
     config.discovery_interval = Duration::from_millis(300);
@@ -69,16 +63,10 @@ async fn node(
     (net, deliveries, addr.to_string())
 }
 
-/// Waits until `net` would forward `topic` messages to `peer`.
+/// Waits until `net` floods to `peer`.
 async fn until_linked(net: &NetHandle, peer: &str) {
     tokio::time::timeout(Duration::from_secs(10), async {
-        while !net
-            .topic_peers(BLOCKS)
-            .await
-            .unwrap()
-            .iter()
-            .any(|p| p == peer)
-        {
+        while !net.connected().await.unwrap().iter().any(|p| p == peer) {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     })
@@ -86,25 +74,24 @@ async fn until_linked(net: &NetHandle, peer: &str) {
     .unwrap_or_else(|_| panic!("no link to {peer}"));
 }
 
-async fn exchange(protocol: Protocol) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flooding_nodes_exchange_over_http() {
     let a_id = "a".repeat(40);
     let b_id = "b".repeat(40);
-    let (a, mut a_in, a_addr) = node(&a_id, protocol, vec![]).await;
-    let (b, mut b_in, _) = node(&b_id, protocol, vec![a_addr]).await;
-    // B learns A from its bootstrap `GET /peers`; A learns B from B's first frame.
+    let (a, mut a_in, a_addr) = node(&a_id, vec![]).await;
+    let (b, mut b_in, _) = node(&b_id, vec![a_addr]).await;
+    // B learns A from its bootstrap `GET /peers`; A learns B from B's first message
+    // (flooding sends nothing on connect).
     until_linked(&b, &a_id).await;
-    if protocol == Protocol::Flooding {
-        // Flooding sends nothing on connect; B's first message introduces it to A.
-        b.publish(common::announcement(&b_id, 1)).await.unwrap();
-        let got = tokio::time::timeout(Duration::from_secs(10), a_in.recv())
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(
-            got.message,
-            common::announcement(&b_id, 1).tap_port(&got.message)
-        );
-    }
+    b.publish(common::announcement(&b_id, 1)).await.unwrap();
+    let got = tokio::time::timeout(Duration::from_secs(10), a_in.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        got.message,
+        common::announcement(&b_id, 1).tap_port(&got.message)
+    );
     until_linked(&a, &b_id).await;
 
     let m = common::announcement(&a_id, 2);
@@ -152,16 +139,6 @@ impl TapPort for doin_primitives::models::Message {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn gossipsub_nodes_exchange_over_http() {
-    exchange(Protocol::GossipSub).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn flooding_nodes_exchange_over_http() {
-    exchange(Protocol::Flooding).await;
-}
-
 /// The `/peers` row of `id` in `net`'s answer, as (address, port).
 async fn listed_at(net: &NetHandle, id: &str) -> Option<(String, u64)> {
     let v = net.peers_json().await.unwrap();
@@ -182,8 +159,11 @@ async fn listed_at(net: &NetHandle, id: &str) -> Option<(String, u64)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_peer_exchange_answer_cannot_move_a_known_peer() {
     let (a_id, b_id, liar_id) = ("a".repeat(40), "b".repeat(40), "c".repeat(40));
-    let (a, _a_in, a_addr) = node(&a_id, Protocol::GossipSub, vec![]).await;
-    let (b, _b_in, b_addr) = node(&b_id, Protocol::GossipSub, vec![a_addr]).await;
+    let (a, _a_in, a_addr) = node(&a_id, vec![]).await;
+    let (b, _b_in, b_addr) = node(&b_id, vec![a_addr]).await;
+    // B's first message introduces it to A.
+    until_linked(&b, &a_id).await;
+    b.publish(common::announcement(&b_id, 1)).await.unwrap();
     until_linked(&a, &b_id).await;
     let b_port: u64 = b_addr.rsplit_once(':').unwrap().1.parse().unwrap();
     assert_eq!(

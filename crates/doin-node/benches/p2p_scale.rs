@@ -1,7 +1,7 @@
 //! Full doin nodes at scale on libp2p: `DOIN_BENCH_NODES` (default 64) whole nodes — chain
 //! service, store, HTTP API, optimizer and evaluator loops — **in this one process**, on a
 //! tokio runtime of two workers, each on libp2p over loopback TCP
-//! ([`TestNet::add_p2p_node`]: bootstrapped from the nodes started before it, no HTTP
+//! ([`TestNet::add_node`]: bootstrapped from the nodes started before it, no HTTP
 //! peer). The quadratic domain: `DOIN_BENCH_OPTIMIZERS` nodes optimize (default 4),
 //! `DOIN_BENCH_EVALUATORS` evaluate (default 12, quorums of two), the rest only relay
 //! (they keep the chain and forward the domain's gossip). Blocks come from the network's
@@ -188,14 +188,14 @@ fn main() {
     );
     runtime().block_on(async move {
         let started = Instant::now();
-        let mut net = TestNet::start_p2p(0, &minting_template(2, 0.5))
+        let mut net = TestNet::start(0, &minting_template(2, 0.5))
             .await
             .expect("network");
         let (tx, mut rx) = mpsc::channel::<Adoption>(1 << 20);
         let mut peer_index = HashMap::new();
         for i in 0..n {
             let at = net
-                .add_p2p_node(&role_of(i, optimizers, evaluators))
+                .add_node(&role_of(i, optimizers, evaluators))
                 .await
                 .expect("node");
             let node = net.node(at);

@@ -36,9 +36,10 @@
 //! * [`network`] — gossip: block announcements, transfers, votes with their claims, peer
 //!   endpoints; [`channel_gossip`] — channel operations; [`commitment_gossip`] —
 //!   commitments.
-//! * [`p2p`] — the node on libp2p beside the HTTP mesh: started from the node's key and
-//!   `listen_addrs`, gossip published and admitted on both transports, sync and
-//!   evaluators' task calls served and made over request-response.
+//! * [`p2p`] — the node on libp2p, how doin nodes talk to each other: started from the
+//!   node's key and `listen_addrs`, gossip published and admitted, sync and evaluators'
+//!   task calls served and made over request-response; HTTP peers (reference nodes) are
+//!   flooded as the reference does ([`network`]).
 //! * [`evidence`] — rejection evidence: claims admitted by evaluators, the bounded pool of
 //!   claims and votes, and the rejections a minted block carries ([`evidence_gossip`]).
 //! * [`api`] — the HTTP API (the reference's paths, plus `/transfers`, `/balance`,

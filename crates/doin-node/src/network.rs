@@ -1,6 +1,7 @@
-//! The node's side of the peer-to-peer network: starts the gossip service
-//! ([`doin_net`]), handles what it delivers, announces the blocks this node mints, and keeps
-//! the peer endpoints the sync loop and the evaluator use up to date.
+//! The node's side of the peer-to-peer network: starts the HTTP bridge to reference nodes
+//! ([`doin_net::service`]) beside libp2p ([`crate::p2p`], between doin nodes), handles what
+//! either delivers, announces the blocks this node mints, and keeps the peer endpoints the
+//! sync loop and the evaluator use up to date.
 //!
 //! * Every message this node sends is sealed (signed over its dedupe id). Inbound, the
 //!   network's admission ([`doin_net::admission`]) refuses, before routing, a message
@@ -10,9 +11,9 @@
 //!   announcement triggers a sync whose blocks are fully validated, a task announcement an
 //!   earlier pull, and its revealed parameters become a migrant for the domain's optimizer
 //!   ([`crate::migration`]), which re-measures them before starting from them.
-//! * Blocks are announced, never pushed: peers pull them through `/chain/blocks`. With
-//!   `accept_unsigned_messages`, reference nodes (which never send SUBSCRIBE) are meshed
-//!   for `blocks` too, so they hear of every block and follow the chain.
+//! * Blocks are announced, never pushed: peers pull them through `/chain/blocks` (or
+//!   `/doin/sync/1` on libp2p). HTTP peers get every message by flooding, as the reference
+//!   sends it, so a reference node hears of every block and follows the chain.
 //! * Transfers submitted to this node over HTTP are gossiped on the `blocks` topic (which
 //!   every node relays) inside a `chain_status` message whose payload carries the wire
 //!   transfer in the extra key `"transfer"` (reference nodes read the status and ignore
@@ -25,11 +26,15 @@
 //!   operations travel the same way under `"channel_op"` ([`crate::channel_gossip`]), and
 //!   optimizers' commitments under `"commitment"` ([`crate::commitment_gossip`]).
 //! * Votes with their claims, for rejection evidence, see [`crate::evidence_gossip`].
-//! * With libp2p ([`crate::p2p`]): everything published here also goes out on its
-//!   gossipsub topic ([`Broadcast`]); gossip libp2p admitted is handled here beside HTTP
-//!   deliveries, with the same code and verdicts, which go back to gossipsub (the sending
-//!   peer's score). A message both transports deliver is handled once ([`SeenVerdicts`]).
-//!   Sync peers reached over libp2p that served invalid blocks are charged on their
+//! * With libp2p ([`crate::p2p`]): everything published here goes out on its gossipsub
+//!   topic and to the HTTP peers ([`Broadcast`]); gossip libp2p admitted is handled here
+//!   beside HTTP deliveries, with the same code and verdicts, which go back to gossipsub
+//!   (the sending peer's score). A message both transports deliver is handled once
+//!   ([`SeenVerdicts`]). What one transport delivers and we find valid is passed to the
+//!   other (`relay_across`): libp2p gossip is flooded to the HTTP peers, so reference
+//!   nodes hear what every doin node gossips; a sealed HTTP message goes into gossipsub
+//!   (an unsealed one, a reference node's, stays on HTTP: libp2p peers refuse it). Sync
+//!   peers reached over libp2p that served invalid blocks are charged on their
 //!   authenticated connection.
 
 use std::sync::Arc;
@@ -37,7 +42,7 @@ use std::time::{Duration, Instant};
 
 use doin_consensus::transfer::TransferError;
 use doin_net::p2p::P2pHandle;
-use doin_net::service::{Delivery, NetConfig, NetHandle, Protocol};
+use doin_net::service::{Delivery, NetConfig, NetHandle};
 use doin_net::Verdict;
 use doin_primitives::identity::Identity;
 use doin_primitives::models::message::{Message, MessageType};
@@ -63,13 +68,6 @@ const PEER_REFRESH: Duration = Duration::from_secs(1);
 /// The network settings a node config describes.
 pub fn net_config(config: &NodeConfig, peer_id: &str) -> NetConfig {
     let mut c = NetConfig::new(peer_id, config.port);
-    c.protocol = if config.network_protocol == "flooding" {
-        Protocol::Flooding
-    } else {
-        Protocol::GossipSub
-    };
-    c.topics =
-        doin_net::topic::topics_for_domains(config.domains.iter().map(|d| d.domain_id.as_str()));
     c.bootstrap = config.http_bootstrap();
     if config.gossip_heartbeat_interval.is_finite() && config.gossip_heartbeat_interval > 0.0 {
         c.heartbeat_interval = Duration::from_secs_f64(config.gossip_heartbeat_interval);
@@ -83,9 +81,6 @@ pub fn net_config(config: &NodeConfig, peer_id: &str) -> NetConfig {
     }
     c.peers_file = Some(config.data_dir.join("peers.json"));
     c.admission.require_seals = !config.accept_unsigned_messages;
-    // Reference nodes never send SUBSCRIBE; meshed for `blocks` from the start, they
-    // hear of every block and sync it.
-    c.gossip.reference_peers = config.accept_unsigned_messages;
     c.slots.per_range = usize::try_from(config.max_peers_per_range.max(1)).unwrap_or(usize::MAX);
     c
 }
@@ -102,7 +97,7 @@ pub struct P2pWiring {
 /// What [`start`] returns: the HTTP service, the node's gossip sender on both transports,
 /// and the tasks it spawned.
 pub struct Started {
-    /// The HTTP mesh's service.
+    /// The HTTP bridge's service.
     pub net: NetHandle,
     /// Gossip out on both transports.
     pub broadcast: Broadcast,
@@ -110,8 +105,8 @@ pub struct Started {
     pub tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
-/// Starts the network service and the node's tasks around it (with `p2p`, libp2p's gossip
-/// is handled and published beside the HTTP mesh's).
+/// Starts the HTTP bridge and the node's tasks around it (with `p2p`, libp2p's gossip is
+/// handled and published beside the bridge's).
 #[allow(clippy::too_many_arguments)]
 pub fn start(
     config: &NodeConfig,
@@ -299,6 +294,43 @@ async fn handle_deliveries(
         let verdict = handle_one(&d, &peers, &chain, &migrants).await;
         seen.insert(id, verdict, Instant::now());
         reporter.report(&d, verdict).await;
+        if !verdict.is_bad() {
+            relay_across(&reporter, &d).await;
+        }
+    }
+}
+
+/// Passes a valid message one transport delivered to the other: libp2p gossip is flooded
+/// to the HTTP peers (reference nodes hear what every doin node gossips); a sealed HTTP
+/// message goes into its gossipsub topic without the HTTP hop's transport keys. An
+/// unsealed one (a reference node's) stays on HTTP: libp2p peers refuse unsealed gossip
+/// and would charge us for it.
+async fn relay_across(reporter: &Reporter, d: &Inbound) {
+    match d {
+        Inbound::P2p { message, .. } => {
+            if let Err(e) = reporter.net.publish(message.clone()).await {
+                tracing::debug!("libp2p gossip not relayed to HTTP peers: {e}");
+            }
+        }
+        Inbound::Http(delivery) => {
+            let Some(p2p) = &reporter.p2p else {
+                return;
+            };
+            if delivery.message.seal.is_none() {
+                return;
+            }
+            let mut message = delivery.message.clone();
+            for key in doin_primitives::models::message::TRANSPORT_KEYS {
+                message.payload.shift_remove(key);
+            }
+            if let Some((kind, domain)) = crate::p2p::broadcast::kind_of(&message) {
+                let bytes = message.to_wire_json().into_bytes();
+                // A duplicate (libp2p had it first) is refused by gossipsub: nothing to do.
+                if let Err(e) = p2p.publish(kind, domain.as_deref(), bytes).await {
+                    tracing::debug!(?kind, "HTTP message not relayed into libp2p: {e}");
+                }
+            }
+        }
     }
 }
 

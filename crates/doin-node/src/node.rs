@@ -278,7 +278,18 @@ async fn start_inner(node: NodeBuilder) -> anyhow::Result<RunningNode> {
     let board = DomainBoard::default();
     let runtime = tokio::runtime::Handle::current();
     let eval_domains = launch::workers::evaluator_domains(&config, &registry)?;
-    let peers = PeerSet::new(&config.http_bootstrap());
+    // The peers to sync from first: HTTP ones, and the libp2p ones when libp2p runs (an
+    // optimizer waits for one sync before it starts, rather than racing on its own chain).
+    let mut initial_peers = config.http_bootstrap();
+    if p2p_node.is_some() {
+        initial_peers.extend(
+            config
+                .p2p_bootstrap_peers()
+                .iter()
+                .map(crate::p2p::endpoint_of),
+        );
+    }
+    let peers = PeerSet::new(&initial_peers);
     let migrants = MigrantBoard::default();
     let blocks: Arc<dyn BlockSource> = Arc::new(ReaderPool::new(&chain.db_path));
     let (p2p_wiring, p2p) = match p2p_node {

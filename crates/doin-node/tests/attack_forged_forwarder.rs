@@ -31,7 +31,7 @@ fn junk_transfer(n: usize) -> Value {
 #[test]
 fn signed_junk_naming_an_honest_forwarder_costs_the_sender_not_the_forwarder() {
     runtime().block_on(async {
-        let net = TestNet::start_custom(2, &solo_template(3), |i, c| {
+        let net = TestNet::start_http(2, &solo_template(3), |i, c| {
             if i == 1 {
                 for d in &mut c.domains {
                     d.optimize = false;

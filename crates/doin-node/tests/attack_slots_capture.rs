@@ -3,7 +3,8 @@
 //! whatever the victim sends, so their slots never fail) introduce themselves to a node
 //! with signed messages and keep doing so. No range holds more than its cap of inbound
 //! slots, inbound slots stay within their bound, and an honest node that joins during the
-//! attack gets a slot and keeps it; the victim answers `/health` within 2 s and mints on.
+//! attack (introducing itself by a message, as flooding peers learn each other) gets a
+//! slot and keeps it; the victim answers `/health` within 2 s and mints on.
 
 mod hostile_net;
 mod hostile_peer;
@@ -115,7 +116,7 @@ fn throwaway_keys_over_a_few_ranges_cannot_keep_an_honest_peer_out() {
         };
         let mut follower = solo_template(3);
         follower.bootstrap_peers = vec![v_ep.clone()];
-        let honest_net = TestNet::start_custom(1, &follower, |_, c| {
+        let honest_net = TestNet::start_http(1, &follower, |_, c| {
             c.bootstrap_peers = vec![v_ep.clone()];
             for d in &mut c.domains {
                 d.optimize = false;
@@ -128,12 +129,18 @@ fn throwaway_keys_over_a_few_ranges_cannot_keep_an_honest_peer_out() {
         let honest = honest_net.node(0);
         honest.net.connect(&v_ep).await.expect("connect");
         let h_id = honest.peer_id.clone();
+        // Toward HTTP peers a node floods, as the reference does, and nothing is sent on
+        // connect: a peer is learnt from what it sends. The honest node introduces itself
+        // with a sealed status (as an optimizer's first message would) until it has a slot.
+        let h_key = honest_net.identities().remove(0);
         eventually(
             Duration::from_secs(30),
             "the honest node to get a slot",
             || {
-                let (v_ep, h_id) = (v_ep.clone(), h_id.clone());
+                let (v_ep, h_id, net) = (v_ep.clone(), h_id.clone(), honest.net.clone());
+                let introduction = sealed_status(&h_key, Map::new());
                 async move {
+                    let _ = net.publish(introduction).await;
                     peer_row(&peers_json(&v_ep).await, &h_id)
                         .is_some_and(|r| r["connected"] == true)
                 }

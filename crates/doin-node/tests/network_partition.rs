@@ -32,7 +32,9 @@ fn partition_3_3_then_heal_converges_on_one_chain() {
         })
         .await
         .expect("warm-up");
-        net.partition(&[&[0, 1, 2], &[3, 4, 5]]);
+        net.partition(&[&[0, 1, 2], &[3, 4, 5]])
+            .await
+            .expect("partition");
         let split = net.views();
         // A half mints on its own when its quorums can be drawn inside it (the evaluators
         // eligible on chain, above the minimum reputation, decide which half can).
@@ -59,7 +61,7 @@ fn partition_3_3_then_heal_converges_on_one_chain() {
             .enumerate()
             .map(|(i, v)| (i, v.finalized_height))
             .collect();
-        net.heal();
+        net.heal().await.expect("heal");
         // One chain: every node holds the same block two past the partition's highest
         // tip, so the halves' branches are resolved (the newest block of a network that
         // keeps minting once a second may still be raced for; that is not a partition).

@@ -47,7 +47,7 @@ fn verified_by_two_others(net: &TestNet, i: usize) -> usize {
 fn nodes_on_libp2p_only_mint_through_quorums_agree_and_a_late_node_syncs() {
     let rt = runtime();
     rt.block_on(async {
-        let mut net = TestNet::start_p2p(3, &template()).await.expect("network");
+        let mut net = TestNet::start(3, &template()).await.expect("network");
         // No HTTP peer anywhere: every peer endpoint is a libp2p one.
         for i in 0..3 {
             let node = net.node(i);
@@ -113,7 +113,7 @@ fn nodes_on_libp2p_only_mint_through_quorums_agree_and_a_late_node_syncs() {
 
         // A node started later, given the others' multiaddrs only, syncs their chain.
         let height = net.node(0).chain.view().tip_index;
-        let late = net.add_p2p_node(&template()).await.expect("a fourth node");
+        let late = net.add_node(&template()).await.expect("a fourth node");
         net.wait_for(
             Duration::from_secs(120),
             "the late node to hold the chain",

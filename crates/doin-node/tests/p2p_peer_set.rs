@@ -22,7 +22,7 @@ async fn until(what: &str, mut pred: impl FnMut() -> bool) {
 #[test]
 fn a_libp2p_peer_that_goes_away_leaves_the_peer_set_and_returns_with_it() {
     runtime().block_on(async {
-        let mut net = TestNet::start_p2p(2, &minting_template(0, 0.5))
+        let mut net = TestNet::start(2, &minting_template(0, 0.5))
             .await
             .expect("network");
         let second = endpoint_of(&net.node(1).p2p.as_ref().expect("libp2p").local_peer());

@@ -42,7 +42,7 @@ fn forged_announcement(key: &Identity, index: i64) -> Vec<u8> {
 fn a_peer_forwarding_invalid_blocks_over_libp2p_is_scored_down_then_banned() {
     let rt = runtime();
     rt.block_on(async {
-        let net = TestNet::start_p2p(1, &minting_template(0, 0.5))
+        let net = TestNet::start(1, &minting_template(0, 0.5))
             .await
             .expect("a node");
         let node = net.node(0);
@@ -166,7 +166,7 @@ fn fabricated_chain(shared: Vec<String>, last_hash: &str, extra: i64) -> Vec<Vec
 fn a_peer_serving_fabricated_blocks_over_libp2p_sync_is_dropped_and_scored_down() {
     let rt = runtime();
     rt.block_on(async {
-        let net = TestNet::start_p2p(1, &minting_template(0, 0.5))
+        let net = TestNet::start(1, &minting_template(0, 0.5))
             .await
             .expect("a node");
         let node = net.node(0);

@@ -12,7 +12,7 @@ use doin_primitives::identity::Identity;
 fn task_calls_over_libp2p_answer_pending_tasks_and_claim_only_as_the_caller() {
     let rt = runtime();
     rt.block_on(async {
-        let net = TestNet::start_p2p(1, &minting_template(0, 0.5))
+        let net = TestNet::start(1, &minting_template(0, 0.5))
             .await
             .expect("a node");
         let key = Identity::generate();

@@ -8,7 +8,7 @@
 //! [`super::requests`], what the actor does with request-response traffic in
 //! [`super::rpc`], and the circuits it listens on through relays in `circuits.rs`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
 use futures::StreamExt;
@@ -32,6 +32,8 @@ use crate::scoring::{AppScores, ScoreOutcome, Verdict};
 
 /// Most listen addresses taken from one peer's identify record.
 const MAX_PEER_ADDRS: usize = 8;
+/// Most peers the node may block ([`super::P2pHandle::block_peer`]).
+const MAX_BLOCKED: usize = 4096;
 
 /// What we know about a connected peer.
 struct Connected {
@@ -47,6 +49,8 @@ pub(crate) struct Actor {
     peers: HashMap<PeerId, Connected>,
     scores: AppScores,
     bans: BanList<PeerId>,
+    /// Peers the node blocked ([`super::P2pHandle::block_peer`]); bounded.
+    blocked: HashSet<PeerId>,
     pub(super) sync: Requests<SyncResponse>,
     pub(super) tasks: Requests<TaskAnswer>,
     listen_addrs: Vec<Multiaddr>,
@@ -68,6 +72,7 @@ impl Actor {
             swarm,
             scores: AppScores::new(config.scores.clone()),
             bans: BanList::new(config.scores.max_peers),
+            blocked: HashSet::new(),
             sync: Requests::new(&config),
             tasks: Requests::new(&config),
             config,
@@ -238,6 +243,13 @@ impl Actor {
                     .map_err(|e| P2pError::Address(format!("cannot listen on {address}: {e}")));
                 let _ = reply.send(r);
             }
+            Command::Block {
+                peer,
+                blocked,
+                reply,
+            } => {
+                let _ = reply.send(self.block(peer, blocked));
+            }
             Command::External { address, reply } => {
                 self.swarm.add_external_address(address);
                 let _ = reply.send(());
@@ -258,6 +270,25 @@ impl Actor {
                 self.join(&t)?;
             } else {
                 self.swarm.behaviour_mut().gossipsub.unsubscribe(&t);
+            }
+        }
+        Ok(())
+    }
+
+    /// Blocks or unblocks `peer` at the node's request; a peer banned by our verdicts
+    /// stays refused until its ban ends.
+    fn block(&mut self, peer: PeerId, blocked: bool) -> Result<(), P2pError> {
+        let list = &mut self.swarm.behaviour_mut().blocked;
+        if blocked {
+            if self.blocked.len() >= MAX_BLOCKED && !self.blocked.contains(&peer) {
+                return Err(P2pError::BlockListFull(MAX_BLOCKED));
+            }
+            self.blocked.insert(peer);
+            list.block_peer(peer);
+        } else {
+            self.blocked.remove(&peer);
+            if !self.bans.is_banned(&peer, Instant::now()) {
+                list.unblock_peer(peer);
             }
         }
         Ok(())
@@ -333,7 +364,7 @@ impl Actor {
             .blocked
             .blocked_peers()
             .iter()
-            .filter(|p| !self.bans.is_banned(p, now))
+            .filter(|p| !self.bans.is_banned(p, now) && !self.blocked.contains(p))
             .copied()
             .collect();
         for p in ended {

@@ -3,7 +3,7 @@
 //!
 //! | protocol | why |
 //! |---|---|
-//! | connection limits, block list | the HTTP mesh's slots (34 in, 16 out) and bans |
+//! | connection limits, block list | the HTTP bridge's slots (34 in, 16 out), bans and the node's own blocks |
 //! | inbound slots ([`super::inbound_slots`]) | per-range caps and eviction as the HTTP slots; address bans |
 //! | dial guard ([`super::dial_guard`]) | no dial (and no handshake) while the outbound slots are full |
 //! | identify | the peer's key (its DOIN id) and listen addresses |

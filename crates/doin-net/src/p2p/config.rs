@@ -1,4 +1,4 @@
-//! What an operator (or a test) sets about the libp2p node; defaults match the HTTP mesh's
+//! What an operator (or a test) sets about the libp2p node; defaults match the HTTP bridge's
 //! limits ([`crate::slots::SlotConfig`], [`crate::limits`]).
 
 use std::time::Duration;
@@ -16,12 +16,12 @@ pub struct P2pConfig {
     pub listen_addrs: Vec<Multiaddr>,
     /// Peers to join the network through, each with its `/p2p/<peer id>`.
     pub bootstrap: Vec<Multiaddr>,
-    /// Most established inbound connections (the HTTP mesh's inbound slots).
+    /// Most established inbound connections (the HTTP bridge's inbound slots).
     pub max_inbound: u32,
-    /// Most inbound peers from one address range, /24 or /48 (the HTTP mesh's
+    /// Most inbound peers from one address range, /24 or /48 (the HTTP bridge's
     /// `per_range`; [`super::inbound_slots`]).
     pub max_per_range: u32,
-    /// Most established outbound connections (the HTTP mesh's outbound slots).
+    /// Most established outbound connections (the HTTP bridge's outbound slots).
     pub max_outbound: u32,
     /// Most connections being set up at once, each way.
     pub max_pending: u32,

@@ -34,6 +34,9 @@ pub enum P2pError {
     /// The task call or answer breaks the protocol's bounds.
     #[error("task frame not sent: {0}")]
     Task(TaskCodecError),
+    /// The block list holds its most peers; unblock one first.
+    #[error("the block list is full ({0} peers): unblock one first")]
+    BlockListFull(usize),
 }
 
 /// Why a sync request to a peer failed.
@@ -243,6 +246,11 @@ pub(crate) enum Command {
         address: Multiaddr,
         reply: Reply<Result<(), P2pError>>,
     },
+    Block {
+        peer: PeerId,
+        blocked: bool,
+        reply: Reply<Result<(), P2pError>>,
+    },
     External {
         address: Multiaddr,
         reply: Reply<()>,
@@ -448,6 +456,31 @@ impl P2pHandle {
         self.call(|reply| Command::Dial { address, reply })
             .await
             .unwrap_or(Err(P2pError::Stopped))
+    }
+
+    /// Refuses `peer` until [`P2pHandle::unblock_peer`]: its connections close and new
+    /// ones are refused, so no gossip, sync or task call passes between us (an operator's
+    /// block list, apart from the bans our verdicts impose and lift).
+    pub async fn block_peer(&self, peer: PeerId) -> Result<(), P2pError> {
+        self.call(|reply| Command::Block {
+            peer,
+            blocked: true,
+            reply,
+        })
+        .await
+        .unwrap_or(Err(P2pError::Stopped))
+    }
+
+    /// Lifts [`P2pHandle::block_peer`] (a ban our verdicts imposed stays until it ends).
+    /// Nothing is dialed: dial the peer to reconnect at once.
+    pub async fn unblock_peer(&self, peer: PeerId) -> Result<(), P2pError> {
+        self.call(|reply| Command::Block {
+            peer,
+            blocked: false,
+            reply,
+        })
+        .await
+        .unwrap_or(Err(P2pError::Stopped))
     }
 
     /// Listens on one more address (a relay circuit, say).

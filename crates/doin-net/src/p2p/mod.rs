@@ -29,7 +29,7 @@
 //!   (and optionally server), dcutr. A node behind NAT lists a relay's circuit
 //!   (`<relay>/p2p/<relay id>/p2p-circuit`) in its listen addresses; it listens there once
 //!   connected to the relay, and again whenever the circuit closes (`circuits.rs`).
-//! * Connection limits as the HTTP mesh's slots; while the outbound slots are full no
+//! * Connection limits as the HTTP bridge's slots; while the outbound slots are full no
 //!   dial starts ([`dial_guard`]), so kademlia's walks cost no handshake the limits would
 //!   throw away. Inbound peers hold slots by address range, as `POST /message` peers do,
 //!   with the useful and long-lived ones protected from eviction, and a banned peer's
@@ -38,11 +38,14 @@
 //! * Traffic: gossip messages and bytes per topic (every copy received and the first
 //!   ones, so duplicates show), from gossipsub's own counters ([`traffic`],
 //!   [`P2pHandle::traffic`]).
+//! * Block list: [`P2pHandle::block_peer`] closes a peer's connections and refuses new
+//!   ones until [`P2pHandle::unblock_peer`] (an operator's choice, or a test's partition),
+//!   apart from the bans our verdicts impose and lift.
 //!
 //! Bounded: the command channel ([`P2pConfig::command_capacity`]), the event channel
 //! ([`P2pConfig::event_capacity`]; a full one drops, gossip then goes unforwarded and
 //! uncharged), requests in flight each way, addresses taken per identify record, tracked
-//! scores and bans.
+//! scores, bans and blocked peers.
 
 //!
 //! ## How doin-node wires it (`doin_node::p2p`)
@@ -50,8 +53,8 @@
 //! * Config: `listen_addrs` and `bootstrap` as multiaddrs ([`P2pConfig`]); the key is the
 //!   node's identity file, so the peer id an operator sees (`/p2p/<id>`) follows from it.
 //! * Gossip: publish each signed message with its [`GossipKind`] (blocks; commitments and
-//!   reveals where [`crate::topic`] says `optimae/<d>`; claims and votes where it says
-//!   `tasks/<d>`; transfers; channel operations) and call [`P2pHandle::subscribe_domain`]
+//!   reveals, the reference's `optimae/<d>`; claims and votes, its `tasks/<d>`;
+//!   transfers; channel operations) and call [`P2pHandle::subscribe_domain`]
 //!   for each served domain; verify every [`P2pEvent::Gossip`] as `POST /message` bodies
 //!   are verified and [`P2pHandle::report`] the [`crate::scoring::Verdict`].
 //! * Sync: a `BlockTransport` whose `peer` is a libp2p [`libp2p::PeerId`] string;

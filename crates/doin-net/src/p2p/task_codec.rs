@@ -1,4 +1,4 @@
-//! The evaluator task protocol (`/doin/tasks/1`): what the HTTP mesh does with
+//! The evaluator task protocol (`/doin/tasks/1`): what the HTTP API does with
 //! `GET /tasks/pending`, `POST /tasks/claim` and `POST /tasks/complete`, on an
 //! authenticated connection, every frame bounded at its header.
 //!

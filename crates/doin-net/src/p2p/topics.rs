@@ -3,9 +3,9 @@
 //! DESIGN: domains are gossip topics. Work on a domain — commitments, reveals, quorum
 //! votes, task claims — travels on `doin/1/<kind>/<domain_id>`, so a node subscribes only
 //! to the domains it serves; what every node keeps and relays — blocks, transfers, channel
-//! operations — travels on `doin/1/<kind>`. The HTTP mesh's families ([`crate::topic`])
-//! map onto these: `optimae/<d>` carries commitments and reveals, `tasks/<d>` claims and
-//! votes, `blocks` blocks.
+//! operations — travels on `doin/1/<kind>`. The reference's topic families map onto
+//! these: `optimae/<d>` carries commitments and reveals, `tasks/<d>` claims and votes,
+//! `blocks` blocks.
 
 use libp2p::gossipsub::{IdentTopic, TopicHash};
 

@@ -59,7 +59,7 @@ pub struct Peer {
     /// `inbound`, `outbound` or `none` (DOIN).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub direction: Option<String>,
-    /// `http` (the HTTP mesh; `address` and `port` are its host and port) or `libp2p`
+    /// `http` (an HTTP peer; `address` and `port` are its host and port) or `libp2p`
     /// (`address` is the multiaddr of its connection) (DOIN).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transport: Option<String>,
@@ -87,7 +87,7 @@ pub async fn peers(State(s): State<ApiState>) -> Json<Peers> {
     Json(peer_list(&s).await)
 }
 
-/// Every peer on both transports: the HTTP mesh's table (or, without one, the sync
+/// Every peer on both transports: the HTTP bridge's table (or, without one, the sync
 /// endpoints), then the libp2p connections with their application scores.
 pub async fn peer_list(s: &ApiState) -> Peers {
     let mut list = http_peers(s).await;

@@ -59,7 +59,7 @@ pub struct NodeConfig {
     pub bootstrap_peers: Vec<String>,
     /// The libp2p transport's listen addresses (multiaddrs, DOIN extension). Absent: QUIC
     /// on UDP `port` at `host` ([`NodeConfig::p2p_listen_addrs`]); `[]`: libp2p off, the
-    /// node talks over the HTTP mesh only.
+    /// node talks to HTTP peers (reference nodes) only.
     pub listen_addrs: Option<Vec<String>>,
     /// Addresses at which other nodes reach this one over libp2p (multiaddrs, DOIN
     /// extension): a public address the operator knows, which a relay needs before it
@@ -135,7 +135,8 @@ pub struct NodeConfig {
     pub snapshot_interval: u32,
     /// Transaction bodies kept (0 = never prune).
     pub prune_keep_blocks: u32,
-    /// `"gossipsub"` or `"flooding"`.
+    /// `"gossipsub"` or `"flooding"` (the reference's key, kept so that its configs load):
+    /// doin nodes run gossipsub over libp2p, and HTTP peers are flooded, either way.
     pub network_protocol: String,
     /// Gossip heartbeat seconds.
     pub gossip_heartbeat_interval: f64,

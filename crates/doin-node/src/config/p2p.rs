@@ -15,7 +15,7 @@ use super::NodeConfig;
 /// A peer address as configured.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PeerAddr {
-    /// `host:port`: a peer on the HTTP mesh.
+    /// `host:port`: an HTTP peer (a reference node).
     Http(String),
     /// A multiaddr with its `/p2p/<peer id>`: a peer on libp2p.
     P2p {
@@ -121,6 +121,17 @@ impl NodeConfig {
             .iter()
             .filter_map(|p| match parse_peer_addr(p) {
                 Ok(PeerAddr::P2p { addr, .. }) => Some(addr),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The peer ids of the libp2p peers of `bootstrap_peers`.
+    pub fn p2p_bootstrap_peers(&self) -> Vec<PeerId> {
+        self.bootstrap_peers
+            .iter()
+            .filter_map(|p| match parse_peer_addr(p) {
+                Ok(PeerAddr::P2p { peer, .. }) => Some(peer),
                 _ => None,
             })
             .collect()

@@ -1,6 +1,6 @@
-//! Outbound gossip on both transports: every message the node gossips goes to the HTTP
-//! mesh (reference nodes and doin nodes not on libp2p) and, when libp2p runs, to the
-//! gossipsub topic of its kind ([`kind_of`]).
+//! Outbound gossip on both transports: every message the node gossips goes, when libp2p
+//! runs, to the gossipsub topic of its kind ([`kind_of`]) — how doin nodes hear it — and to
+//! the HTTP peers (reference nodes), flooded as the reference does.
 
 use doin_net::p2p::{GossipKind, P2pHandle};
 use doin_net::service::NetHandle;
@@ -15,16 +15,16 @@ use crate::network::TRANSFER_KEY;
 /// The node's gossip sender (cheap to clone).
 #[derive(Clone)]
 pub struct Broadcast {
-    /// The HTTP mesh.
+    /// The HTTP bridge (reference nodes).
     pub net: NetHandle,
     /// The libp2p transport, when it runs.
     pub p2p: Option<P2pHandle>,
 }
 
 impl Broadcast {
-    /// Publishes our own sealed message on the HTTP mesh and on its libp2p topic. A topic
-    /// without peers yet is no error worth more than a debug line: the message still went
-    /// out over HTTP, and peers that join later sync the chain.
+    /// Publishes our own sealed message on its libp2p topic and to the HTTP peers. A topic
+    /// without peers yet is no error worth more than a debug line: peers that join later
+    /// sync the chain.
     pub async fn publish(&self, message: Message) -> Result<(), String> {
         if let Some(p2p) = &self.p2p {
             match kind_of(&message) {
@@ -54,7 +54,7 @@ fn domain_of(payload: &doin_primitives::value::Map) -> Option<String> {
 
 /// The gossipsub topic a message travels on: its kind, and its domain for the
 /// domain-bound kinds. `chain_status` messages carry transfers, channel operations and
-/// commitments under their extra keys (the HTTP mesh's convention, which reference nodes
+/// commitments under their extra keys (the HTTP wire's convention, which reference nodes
 /// ignore); on libp2p each gets the topic of what it carries. `None`: the type has no
 /// libp2p topic (the reference's discovery and request kinds, which doin nodes do not
 /// gossip), or a domain-bound message names no domain.

@@ -67,8 +67,9 @@ pub async fn run(ctx: EventContext, mut events: mpsc::Receiver<P2pEvent>) {
                 }
                 if ctx.peers.add(&super::endpoint_of(&peer)) {
                     tracing::info!(%peer, "libp2p peer joined");
-                    ctx.peers.request_sync();
                 }
+                // A bootstrap peer is in the set from the start: sync with it now too.
+                ctx.peers.request_sync();
             }
             P2pEvent::PeerDisconnected { peer } => {
                 doin_ids.remove(&peer);

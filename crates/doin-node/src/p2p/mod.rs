@@ -1,5 +1,6 @@
 //! The node on libp2p: the transport of [`doin_net::p2p`] started from the node's own key
-//! and config, beside the HTTP mesh (which stays the bridge to reference nodes).
+//! and config: how doin nodes talk to each other (the HTTP wire stays the bridge to
+//! reference nodes, [`crate::network`]).
 //!
 //! * [`start`] — the [`doin_net::p2p::P2pNode`] from the node's identity (its P-256 key
 //!   is its libp2p key, so its `/p2p/<id>` follows from `identity.pem`), `listen_addrs`
@@ -77,7 +78,7 @@ pub async fn start(
     let node = P2pNode::start(identity, p2p_config(config, listen)).with_context(|| {
         format!(
             "cannot start libp2p on {} (is another node using the port? set listen_addrs, \
-             or [] to run on the HTTP mesh only)",
+             or [] to talk to HTTP peers (reference nodes) only)",
             shown.join(", ")
         )
     })?;

@@ -1,5 +1,5 @@
 //! One handling per message, whichever transport delivers it first: a doin node on both
-//! the HTTP mesh and libp2p receives a message twice, and the second copy gets the first
+//! the HTTP bridge and libp2p may receive a message twice, and the second copy gets the first
 //! copy's verdict (the same content, so the same verdict) without being handled again.
 //! Keyed by the message's dedupe id (the id its seal signs, transport keys left out);
 //! bounded in time and count like the routers' own seen-caches.
