@@ -14,7 +14,7 @@ use doin_node::testnet::{agree, TestNet};
 use doin_plugins::wine::{weight_name, WineEvaluator, LIMITS, NAME, N_FEATURES};
 use doin_plugins::{DomainMetadata, Evaluator, PluginError, PluginRegistry, SyntheticData};
 use doin_primitives::Map;
-use domain_chain::{assert_liar_outvoted, optimae, replay, wait_for_chain};
+use domain_chain::{assert_liar_outvoted, optimae, optimae_with_quorums, wait_for_chain};
 
 const DOMAIN: &str = "wine";
 /// Minus the cross-validated mean squared error a tuned model reaches (the mean predictor
@@ -84,7 +84,15 @@ fn three_nodes_improve_the_cross_validated_error_round_after_round() {
     .expect("the nodes agree");
     rt.block_on(net.shutdown());
 
-    replay(&template, &chain);
+    // Every optimae carries the votes of the other nodes the consensus drew for it.
+    for (a, others) in optimae_with_quorums(&template, &chain, 2) {
+        let votes = a
+            .votes
+            .iter()
+            .filter(|v| v.evaluator_id != a.optimizer_id)
+            .count();
+        assert!(votes >= others, "{votes} votes of others, {others} drawn");
+    }
     let accepted = optimae(&chain);
     let verified: Vec<f64> = accepted.iter().map(|a| a.verified_performance).collect();
     eprintln!("verified neg_cv_mse along the chain: {verified:?}");

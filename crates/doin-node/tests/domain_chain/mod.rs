@@ -43,6 +43,35 @@ pub(crate) fn replay(template: &NodeConfig, blocks: &[Block]) -> ChainState {
     state
 }
 
+/// Each accepted optimae of `blocks` with the size of the quorum of other nodes the
+/// consensus drew for it: `quorum` evaluators other than its optimizer, or all those
+/// eligible when a young chain has fewer (every peer seen on chain is eligible until
+/// `quorum` of them qualify; with none, the optimizer verifies alone). Read by replaying
+/// the chain and asking the state before each block who was eligible at the optimae's
+/// commit height.
+pub(crate) fn optimae_with_quorums(
+    template: &NodeConfig,
+    blocks: &[Block],
+    quorum: usize,
+) -> Vec<(AcceptedOptimae, usize)> {
+    let mut state = ChainState::new(chain_params(template));
+    let mut out = Vec::new();
+    for b in blocks {
+        for a in optimae(std::slice::from_ref(b)) {
+            let others = state
+                .eligible_evaluators(a.commit_height)
+                .map_or(quorum, |eligible| {
+                    eligible.iter().filter(|e| **e != a.optimizer_id).count()
+                });
+            out.push((a, others.min(quorum)));
+        }
+        state
+            .apply_block(b)
+            .unwrap_or_else(|e| panic!("block {}: {e}", b.header.index));
+    }
+    out
+}
+
 /// Node 0's chain once `done` holds for it; fails after `deadline`, printing the verified
 /// performances the chain holds by then.
 pub(crate) fn wait_for_chain(
