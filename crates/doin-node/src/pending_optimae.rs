@@ -8,8 +8,12 @@
 //! the domain's best and the ones already pending) and checked in full with the pending
 //! ones (`ChainState::pending_sum_at`, the check a block's optimae get), so an optimae
 //! whose votes were judged on another branch never waits in front of the others. Every new
-//! tip checks them again ([`PendingOptimae::revalidate`]): one that no longer improves on
-//! the domain's best, or whose commitment left the chain, is dropped.
+//! tip checks them again ([`PendingOptimae::revalidate`]): one whose recorded increment
+//! the new tip changed (another optimae raised the domain's best, but not past this one)
+//! is scored again from its reveal and votes; one that no longer improves on the domain's
+//! best, or whose commitment left the chain, is dropped. (Dropping every optimae whose
+//! increment changed, as the node once did, lost most of a partitioned half's work: the
+//! simulator's long-partition run found it.)
 
 use doin_consensus::accepted::{AcceptedOptimae, Experiment, Reveal};
 use doin_consensus::vote::QuorumVote;
@@ -24,6 +28,16 @@ use crate::mint_timer::MintTimer;
 #[derive(Debug, Clone, Default)]
 pub struct PendingOptimae {
     txs: Vec<Transaction>,
+    /// What each transaction was built from, to score it again at a new tip.
+    sources: Vec<Source>,
+}
+
+/// A verified optimae as the optimizer handed it over.
+#[derive(Debug, Clone)]
+struct Source {
+    reveal: Reveal,
+    votes: Vec<QuorumVote>,
+    experiment: Experiment,
 }
 
 impl PendingOptimae {
@@ -47,25 +61,58 @@ impl PendingOptimae {
         let scoring =
             state.score_optimae_after(&self.txs, reveal, identity.peer_id(), votes, at_micros)?;
         let tx = AcceptedOptimae::build(identity, reveal, &scoring, votes, experiment);
-        let mut candidate = self.txs.clone();
-        candidate.push(tx);
-        state.pending_sum_at(&candidate, at_micros)?;
-        self.txs = candidate;
+        self.txs.push(tx);
+        if let Err(e) = state.pending_sum_at(&self.txs, at_micros) {
+            self.txs.pop();
+            return Err(e);
+        }
+        self.sources.push(Source {
+            reveal: reveal.clone(),
+            votes: votes.to_vec(),
+            experiment: experiment.clone(),
+        });
         Ok(scoring.effective_increment)
     }
 
     /// Keeps, in order, the pending optimae that still fit the tip of `state` at
-    /// `at_micros` with the ones kept before them; how many were dropped.
-    pub fn revalidate(&mut self, state: &ChainState, at_micros: i64) -> usize {
+    /// `at_micros` with the ones kept before them, scoring again (and sealing with
+    /// `identity`) those whose recorded numbers the tip changed; how many were dropped.
+    pub fn revalidate(&mut self, state: &ChainState, identity: &Identity, at_micros: i64) -> usize {
         let before = self.txs.len();
         let mut kept: Vec<Transaction> = Vec::with_capacity(before);
-        for tx in std::mem::take(&mut self.txs) {
+        let mut sources = Vec::with_capacity(before);
+        let txs = std::mem::take(&mut self.txs);
+        for (tx, source) in txs.into_iter().zip(std::mem::take(&mut self.sources)) {
             kept.push(tx);
-            if state.pending_sum_at(&kept, at_micros).is_err() {
+            if state.pending_sum_at(&kept, at_micros).is_ok() {
+                sources.push(source);
+                continue;
+            }
+            kept.pop();
+            let Ok(scoring) = state.score_optimae_after(
+                &kept,
+                &source.reveal,
+                identity.peer_id(),
+                &source.votes,
+                at_micros,
+            ) else {
+                continue;
+            };
+            kept.push(AcceptedOptimae::build(
+                identity,
+                &source.reveal,
+                &scoring,
+                &source.votes,
+                &source.experiment,
+            ));
+            if state.pending_sum_at(&kept, at_micros).is_ok() {
+                sources.push(source);
+            } else {
                 kept.pop();
             }
         }
         self.txs = kept;
+        self.sources = sources;
         before - self.txs.len()
     }
 
@@ -110,5 +157,6 @@ impl PendingOptimae {
     /// Forgets them all (they went into a block, or the block they made was refused).
     pub fn clear(&mut self) {
         self.txs.clear();
+        self.sources.clear();
     }
 }

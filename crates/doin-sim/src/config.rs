@@ -217,15 +217,15 @@ impl SimConfig {
     }
 
     /// A fault-free network of 12 nodes, finality 3 deep, split in two halves (each with
-    /// optimizers) for two minutes, long enough for both halves to mint more than
+    /// optimizers) for three minutes, long enough for both halves to mint more than
     /// `2 × finality_depth` blocks: what finality by depth alone could not survive.
     pub fn long_partition(seed: u64) -> Self {
         let mut c = SimConfig::calm(seed, 12);
         c.params.finality_depth = 3;
-        c.fault_phase = 160 * SECOND;
+        c.fault_phase = 220 * SECOND;
         c.partitions.push(Partition {
             start: 30 * SECOND,
-            heal: 150 * SECOND,
+            heal: 210 * SECOND,
             side_a: (0..12).map(|i| i % 4 < 2).collect(),
         });
         c

@@ -21,9 +21,9 @@ use doin_consensus::accepted::{AcceptedOptimae, Experiment, Reveal};
 use doin_consensus::commitment::OptimaeCommitment;
 use doin_consensus::vote::VoteSubject;
 use doin_consensus::QuorumVote;
+use doin_node::block_assembly::{assemble_block, BlockContents};
 #[cfg(doc)]
 use doin_node::commitment_pool::COMMITMENT_TTL;
-use doin_node::block_assembly::{assemble_block, BlockContents};
 use doin_node::mint_schedule::{
     commitment_block_at_micros, wait_origin_micros, work_block_due_since, work_block_wait_micros,
 };
@@ -189,7 +189,7 @@ impl Node {
     /// Drops the pending optimae that no longer fit the tip (the chain service's
     /// `revalidate_pending`), noting how many.
     fn drop_unfit_pending(&mut self, now: i64, ctx: &mut Ctx<'_>) {
-        let dropped = self.pending.revalidate(&self.state, now);
+        let dropped = self.pending.revalidate(&self.state, &self.identity, now);
         if dropped > 0 {
             ctx.notes.push(Note::Refused(format!(
                 "dropped {dropped} pending optimae that no longer fit the tip"

@@ -120,7 +120,9 @@ fn seed_30_keeps_minting_with_a_clock_40_s_fast() {
 
 /// Regression: finality by depth alone is not partition-safe. Two halves split for two
 /// minutes each minted past `2 × finality_depth` blocks and finalized different blocks at
-/// height 6. A checkpoint is now final only once peers holding two thirds of the weight
+/// height 6. (The split now lasts three minutes: once the simulated nodes minted with the
+/// node's own pending optimae, which drop an optimae another one outdid, two minutes no
+/// longer took both halves that deep.) A checkpoint is now final only once peers holding two thirds of the weight
 /// recorded at the last finalized checkpoint attest it (`doin_consensus::finality`), so
 /// neither half finalizes alone, and after the heal both converge.
 #[test]

@@ -9,8 +9,8 @@ use doin_primitives::models::{Block, ChannelOp, Transaction, Transfer};
 use doin_primitives::Timestamp;
 
 use super::open::note_best_parameters;
-use crate::block_assembly::{assemble_block, BlockContents};
 use super::service::Service;
+use crate::block_assembly::{assemble_block, BlockContents};
 
 /// What became of a submitted optimae.
 #[derive(Debug, Clone)]
@@ -56,10 +56,11 @@ impl Service {
         })
     }
 
-    /// Drops pending optimae that no longer fit the new tip.
+    /// Brings the pending optimae in line with the new tip: scored again where their
+    /// numbers changed, dropped where they no longer improve.
     pub(super) fn revalidate_pending(&mut self) {
         self.pending
-            .revalidate(&self.state, self.clock.now_micros());
+            .revalidate(&self.state, &self.identity, self.clock.now_micros());
     }
 
     /// The next block from `optimae` (the pending ones, or none for a commitment block),
