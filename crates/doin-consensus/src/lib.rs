@@ -32,7 +32,10 @@
 //!   refusing a chain that contradicts a published anchor.
 //! * [`state`] and [`validate`] — [`ChainState`], the fold of validated blocks: full block
 //!   validation, application and building; the bound on a received block's timestamp
-//!   against the receiver's clock ([`validate::check_not_in_future`]).
+//!   against the receiver's clock ([`validate::check_not_in_future`]). [`validate`] keeps
+//!   one file per group of rules (header, signatures, accepted optimae, quorum votes,
+//!   coinbase) beside applying and building a block; [`state`] keeps the recent window and
+//!   the quorums drawn from it apart from the accessors.
 //! * [`checked`] — [`CheckedBlock`]: a block's stateless rules (ids, hashes, signatures)
 //!   checked once, on any core, before [`ChainState::apply_checked_block`] applies the rest.
 //! * [`fork_choice`] — heaviest validated chain, ties to the lower tip hash; the

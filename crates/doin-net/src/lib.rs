@@ -20,7 +20,9 @@
 //!   the router) and short-lived discovery tasks (`GET /peers` on the bootstrap endpoints
 //!   and up to 8 known peers every `discovery_interval`, failures backing off). Toward HTTP
 //!   peers it floods, as the reference does ([`flooding`]): a sans-I/O state machine that
-//!   takes the time and returns [`Action`]s (`Send`, `Deliver`).
+//!   takes the time and returns [`Action`]s (`Send`, `Deliver`). One file per concern:
+//!   the handle and its admission of inbound bodies, the actor's commands, inbound
+//!   routing and verdicts, peer bookkeeping (slots, discovery), outbound frames.
 //! * [`cache`] — the message id ([`cache::message_id`] = `Message::dedupe_id`, stable
 //!   across hops that rewrite `_sender_port`/`_forwarder_id`) and the seen-cache.
 //! * [`admission`] — what a `POST /message` body must pass before routing (size, parse,

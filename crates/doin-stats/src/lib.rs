@@ -36,7 +36,9 @@
 //! * [`progress`] — each domain's best over time, network-wide and per node: the records
 //!   the chain's accepted optimae set (the dashboard's progress chart).
 //! * [`pg`] — the PostgreSQL export: schema with PostgreSQL types, incremental and
-//!   idempotent sync (high-water marks, `ON CONFLICT`), and a background loop with back-off.
+//!   idempotent sync (high-water marks, `ON CONFLICT`), and a background loop with back-off;
+//!   one file each for the connection, the exported tables, reading OLAP rows, one sync and
+//!   the loop.
 //! * [`pg_tls`] — PostgreSQL connections with TLS (rustls), libpq's `sslmode` and
 //!   `sslrootcert`; the anchor table of `doin-node` connects through it too.
 
