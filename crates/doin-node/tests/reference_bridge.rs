@@ -99,11 +99,24 @@ async fn bridge() {
         assert_eq!(seen.blocks_asked, 0, "a doin node asked it for blocks");
     }
 
+    // B's and C's optimizers take migrants once they run (a migrant for a domain whose
+    // optimizer has not started yet is not kept): wait for their first rounds.
+    let api = &api;
+    let domain = domain.as_str();
+    for i in 1..3 {
+        wait_until(deadline, "B and C optimizing", || async move {
+            let (_, status) = api.call(i, "/status", None).await.ok()?;
+            let round = status["domains"][domain]["round"].as_u64()?;
+            (round >= 1).then_some(round)
+        })
+        .await;
+    }
+
     // 3. Invalid input: refused or dropped at A, charged to the reference's address.
     let optimum = domain_optimum(&template.domains[0].optimization_config);
-    let before = address_score(&api, 0).await;
+    let before = address_score(api, 0).await;
     let forged = {
-        let text = task_created(&domain, &optimum).to_string();
+        let text = task_created(domain, &optimum).to_string();
         let mut m = Message::from_value(&doin_primitives::json::parse(&text).unwrap()).unwrap();
         // Sealed by a key that is not the sender's.
         m.sign(&Identity::generate());
@@ -123,7 +136,6 @@ async fn bridge() {
     let (status, answer) = reference.post(a_port, &malformed).await;
     assert_eq!(status, 200, "admitted, then found malformed: {answer}");
     // InvalidSignature (20) and Malformed (5), less what decay gives back meanwhile.
-    let api = &api;
     let charged = wait_until(
         deadline,
         "A charging the reference's address",
@@ -137,10 +149,9 @@ async fn bridge() {
     // 2. A valid unsigned message reaches B and C over libp2p: their optimizers start
     //    from the optimum it reveals.
     let (status, answer) = reference
-        .post(a_port, &task_created(&domain, &optimum))
+        .post(a_port, &task_created(domain, &optimum))
         .await;
     assert_eq!(status, 200, "{answer}");
-    let domain = domain.as_str();
     for i in 1..3 {
         let best = wait_until(deadline, "B and C adopting the optimum", || async move {
             let (_, status) = api.call(i, "/status", None).await.ok()?;
