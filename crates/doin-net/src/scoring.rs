@@ -28,6 +28,9 @@ pub enum Verdict {
     Oversize,
     /// A body that did not parse.
     Malformed,
+    /// Nothing wrong found, and nothing this node can use now: a block whose parent it
+    /// lacks (it syncs instead). Neither forwarded nor charged, and no credit either.
+    Ignored,
 }
 
 impl Verdict {
@@ -41,12 +44,18 @@ impl Verdict {
             Verdict::Spam => -2.0,
             Verdict::Oversize => -10.0,
             Verdict::Malformed => -5.0,
+            Verdict::Ignored => 0.0,
         }
     }
 
     /// Whether the verdict says the data was bad.
     pub fn is_bad(self) -> bool {
-        self != Verdict::Valid
+        !matches!(self, Verdict::Valid | Verdict::Ignored)
+    }
+
+    /// Whether the data goes on to other peers (only what was found valid and useful).
+    pub fn forwards(self) -> bool {
+        self == Verdict::Valid
     }
 }
 

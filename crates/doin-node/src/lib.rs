@@ -27,13 +27,15 @@
 //!   [`commitment_pool`] (optimizers' commitments waiting for a block; commitment blocks);
 //!   [`mint_schedule`] — when it mints (work blocks spaced and staggered on a network),
 //!   [`mint_timer`] — what it remembers between checks (when it saw its tip, since when
-//!   it pools commitments), shared with the simulator.
+//!   it pools commitments), [`pending_optimae`] — verified optimae scored and waiting for
+//!   a work block, [`block_assembly`] — what goes into a block it mints; all three shared
+//!   with the simulator.
 //!   One file per part: its handle, the command loop, import of peers' blocks, minting,
 //!   the pools and their relays, quorum plans, anchoring, opening `chain.db`.
 //!   [`chain_import`] — what import decides (extend, weigh a branch, reorganise, refuse
 //!   below finality or against an anchor), without I/O: the chain service runs it over
 //!   `chain.db`, the simulator (`doin-sim`) over memory.
-//! * [`network`] — gossip: block announcements, transfers, votes with their claims, peer
+//! * [`network`] — gossip: block announcements (carrying the block, [`block_gossip`]), transfers, votes with their claims, peer
 //!   endpoints; [`channel_gossip`] — channel operations; [`commitment_gossip`] —
 //!   commitments.
 //! * [`p2p`] — the node on libp2p, how doin nodes talk to each other: started from the
@@ -63,6 +65,8 @@
 pub mod anchor;
 pub mod api;
 pub mod api_state;
+pub mod block_assembly;
+pub mod block_gossip;
 pub mod block_source;
 pub mod chain_import;
 pub mod chain_params;
@@ -94,6 +98,7 @@ pub mod node;
 pub mod optimizer_loop;
 pub mod p2p;
 pub mod peers;
+pub mod pending_optimae;
 pub mod plugins;
 pub mod progress;
 pub mod proposals;

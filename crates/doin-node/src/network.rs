@@ -297,7 +297,7 @@ async fn handle_deliveries(
         let verdict = handle_one(&d, &peers, &chain, &migrants).await;
         seen.insert(id, verdict, Instant::now());
         reporter.report(&d, verdict).await;
-        if !verdict.is_bad() {
+        if verdict.forwards() {
             relay_across(&reporter, &d).await;
         }
     }
@@ -356,7 +356,12 @@ async fn handle_one(
         return verdict;
     }
     match d.message().msg_type {
-        MessageType::BlockAnnouncement => peers.request_sync(),
+        MessageType::BlockAnnouncement => {
+            match d.message().payload.get(crate::block_gossip::BLOCK_KEY) {
+                Some(block) => return crate::block_gossip::deliver(chain, peers, block).await,
+                None => peers.request_sync(),
+            }
+        }
         MessageType::ChainStatus => {
             if let Some(v) = d
                 .message()
@@ -434,7 +439,8 @@ async fn refresh_peers(
     }
 }
 
-/// Announces each block this node mints (`block_announcement`, sealed).
+/// Announces each block this node mints (`block_announcement`, sealed), with the block
+/// ([`crate::block_gossip`]).
 async fn announce_blocks(
     net: Broadcast,
     identity: Arc<Identity>,
@@ -460,6 +466,10 @@ async fn announce_blocks(
         if tip.generator_id != identity.peer_id() {
             continue;
         }
+        let mut extra = Map::new();
+        if let Some(block) = view.minted_tip.as_ref().filter(|b| b.hash == view.tip_hash) {
+            crate::block_gossip::attach(&mut extra, block);
+        }
         let payload = Payload::BlockAnnouncement(BlockAnnouncement {
             block_index: tip.index,
             block_hash: view.tip_hash.clone(),
@@ -468,7 +478,7 @@ async fn announce_blocks(
             transaction_count: view.tip_tx_count,
             weighted_performance_sum: tip.weighted_performance_sum,
             threshold: tip.threshold,
-            extra: Map::new(),
+            extra,
         });
         let mut message = Message::new(identity.peer_id(), clock.now(), &payload);
         message.sign(&identity);

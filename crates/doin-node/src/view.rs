@@ -25,6 +25,8 @@ pub struct ChainView {
     pub tip_header: Option<doin_primitives::models::BlockHeader>,
     /// Transactions in the tip.
     pub tip_tx_count: i64,
+    /// The tip, when this node minted it (its announcement carries the block).
+    pub minted_tip: Option<Arc<doin_primitives::models::Block>>,
     /// Height of the last final checkpoint (-1 when none).
     pub finalized_height: i64,
     /// Threshold the next block must reach.

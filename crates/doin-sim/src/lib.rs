@@ -15,8 +15,8 @@
 //!   restart (replay of the kept blocks, as the real node does from its store).
 //! * [`import`] — a node's kept blocks under the node's own import
 //!   ([`doin_node::chain_import`]): checkpoint states, the memo, invariants, notes.
-//! * [`mint`] — the real mint schedule ([`doin_node::mint_schedule`]), block building,
-//!   the optimizer's commit → reveal → quorum votes → mint cycle.
+//! * [`mint`] — the node's minting ([`doin_node::mint_schedule`], its timer, its pending
+//!   optimae, its block assembly) and the optimizer's commit → reveal → quorum votes cycle.
 //! * [`optimae`] — the simulated optimization work (the quadratic objective in closed form).
 //! * [`memo`] — checks and states that are pure functions of a block or a commitment,
 //!   computed once per run.
@@ -34,7 +34,8 @@
 //! | import: new blocks, checks of a segment, extension keeping the valid prefix, a branch weighed page by page, reorganisation, refusal below finality | real: `doin_node::chain_import` (the chain service runs it over `chain.db`, each simulated node over its in-memory block list) |
 //! | restart from kept blocks | replay of the kept blocks, as the chain service replays `chain.db` |
 //! | commitment pool (admission, per-optimizer and total bounds, expiry, the oldest first into a block) | real: `doin_node::commitment_pool`, on each node's virtual clock |
-//! | the optimizer's commit → reveal → quorum votes → mint cycle, pending optimae and what goes in a block | reproduced ([`mint`], [`node`]) |
+//! | pending optimae (scored when voted, checked with the others, dropped when they no longer fit) and what goes in a block | real: `doin_node::pending_optimae`, `doin_node::block_assembly` |
+//! | the optimizer's commit → reveal → quorum votes cycle | reproduced ([`mint`], [`node`]); the node runs it over its task queue (`doin_node::proposals`) |
 //! | gossip | flooding over a random mesh (not GossipSub), sync by locator from a random peer |
 //! | optimizer and evaluator | closed-form quadratic objective; the evaluator's seed-dependent noise |
 //! | network | latency floor + exponential tail, loss, two-sided partitions |

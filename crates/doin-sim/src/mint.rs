@@ -1,16 +1,19 @@
 //! Minting and optimizing at a simulated node.
 //!
-//! When to mint is the real node's policy, called as is: [`doin_node::mint_schedule`]
-//! (work blocks spaced after their parent, commitment blocks one target block time after
-//! it, the candidates taking turns). Commitments wait in the node's own pool
-//! ([`doin_node::commitment_pool::CommitmentPool`]: admission, the oldest first into a
-//! block, pruned after each block and after [`COMMITMENT_TTL`] by the node's clock). What
-//! goes in a block follows the node: the ready optimae rescored at the tip
-//! ([`doin_consensus::ChainState::score_optimae_after`]), dropped when they no longer
-//! improve, and the pooled commitments (this part is reproduced: the node builds its
-//! pending optimae from proposals, `chain_service/minting.rs`). An optimizer commits to a
-//! candidate, waits for the commitment to land in a block, reveals it to its quorum
-//! ([`doin_consensus::ChainState::quorum_for_at`]) and mints once its ready optimae reach the threshold.
+//! Minting is the real node's, called as is: when to mint ([`doin_node::mint_schedule`]:
+//! work blocks spaced after their parent, commitment blocks one target block time after
+//! it, the candidates taking turns, remembered in [`doin_node::mint_timer::MintTimer`]),
+//! the pending optimae ([`doin_node::pending_optimae::PendingOptimae`]: scored when their
+//! quorum has voted, checked in full with the others, dropped at a tip they no longer
+//! fit), the commitment pool ([`doin_node::commitment_pool::CommitmentPool`]: admission,
+//! the oldest first into a block, pruned after each block and after [`COMMITMENT_TTL`] by
+//! the node's clock) and what goes in a block ([`doin_node::block_assembly`]).
+//!
+//! The optimizer's side is reproduced: it commits to a candidate, waits for the commitment
+//! to land in a block, reveals it to its quorum
+//! ([`doin_consensus::ChainState::quorum_for_at`]), and hands it to the pending optimae
+//! once the whole quorum voted (the node does this in `doin_node::proposals` over its task
+//! queue).
 
 use std::sync::Arc;
 
@@ -20,14 +23,16 @@ use doin_consensus::vote::VoteSubject;
 use doin_consensus::QuorumVote;
 #[cfg(doc)]
 use doin_node::commitment_pool::COMMITMENT_TTL;
+use doin_node::block_assembly::{assemble_block, BlockContents};
 use doin_node::mint_schedule::{
     commitment_block_at_micros, wait_origin_micros, work_block_due_since, work_block_wait_micros,
 };
 use doin_primitives::hash::sha256_hex;
+use doin_primitives::models::Transaction;
 use rand_core::RngCore;
 
 use crate::config::{Adversary, PlantedBug, DOMAIN};
-use crate::node::{Candidate, Ctx, Node, Note, Ready};
+use crate::node::{Candidate, Ctx, Node, Note};
 use crate::optimae::{distance_of, parameters, performance};
 use crate::queue::{Event, Msg};
 use crate::rng::range_f64;
@@ -36,7 +41,7 @@ use crate::rng::range_f64;
 const CANDIDATE_PATIENCE: f64 = 6.0;
 
 impl Node {
-    /// Schedules the next mint checks: when a work block (with ready optimae) or a
+    /// Schedules the next mint checks: when a work block (with pending optimae) or a
     /// commitment block (with pooled commitments) becomes due by the node's clock, or at
     /// once if one is due already. After a check that did not mint, only later times are
     /// scheduled: what it waited for (more optimae, a new tip) schedules the next one.
@@ -50,7 +55,7 @@ impl Node {
         }
         let me = self.peer_id().to_owned();
         let mut times = Vec::new();
-        if !self.ready.is_empty() {
+        if !self.pending.is_empty() {
             let adopted = self.tip_adopted(ctx);
             let origin = wait_origin_micros(&self.state, adopted);
             times.push(origin + work_block_wait_micros(&self.state, &me));
@@ -83,8 +88,9 @@ impl Node {
         }
     }
 
-    /// Mints a work block if one is due and the ready optimae reach the threshold, else a
-    /// commitment block if one is due and the pool holds commitments.
+    /// Mints a work block if one is due and the pending optimae reach the threshold, else a
+    /// commitment block if one is due and the pool holds commitments (the chain service's
+    /// `try_mint_due`).
     pub fn mint_check(&mut self, ctx: &mut Ctx<'_>) {
         self.checks_scheduled.remove(&ctx.now);
         if !self.up {
@@ -92,22 +98,25 @@ impl Node {
         }
         let now = self.timestamp(ctx.now);
         let me = self.peer_id().to_owned();
-        let adopted = self.tip_adopted(ctx);
-        let minted =
-            if !self.ready.is_empty() && work_block_due_since(&self.state, &me, now, adopted) {
-                self.mint_work(ctx)
-            } else {
-                false
-            };
+        let work_due = if self.planted == Some(PlantedBug::WaitFromTipDate) {
+            !self.pending.is_empty()
+                && work_block_due_since(&self.state, &me, now, i64::MAX)
+                && self
+                    .pending
+                    .sum_at(&self.state, now.unix_micros())
+                    .is_ok_and(|sum| sum >= self.state.next_threshold())
+        } else {
+            self.pending
+                .work_block_due(&mut self.timer, &self.state, &me, now)
+        };
+        let minted = work_due && self.mint_block(self.pending.transactions().to_vec(), ctx);
         if !minted
             && self
                 .timer
                 .commitment_block_due(&self.state, &me, self.pool.owners(), now)
+            && !self.pool.is_empty()
         {
-            let commitments = self.pooled_commitments();
-            if !commitments.is_empty() {
-                self.mint_block(Vec::new(), &commitments, ctx);
-            }
+            self.mint_block(Vec::new(), ctx);
         }
         self.schedule_mint_checks_after(ctx, ctx.now);
     }
@@ -118,88 +127,34 @@ impl Node {
         self.pool.owners()
     }
 
-    /// The pooled commitments the next block carries (the pool's oldest first; the block
-    /// is validated in full before it goes out).
-    fn pooled_commitments(&self) -> Vec<OptimaeCommitment> {
-        self.pool.ordered()
-    }
-
-    fn mint_work(&mut self, ctx: &mut Ctx<'_>) -> bool {
-        let time = self.state.block_time(self.timestamp(ctx.now));
-        let me = self.identity.peer_id().to_owned();
-        let mut txs = Vec::new();
-        let mut kept = Vec::new();
-        let mut sum = 0.0;
-        for r in std::mem::take(&mut self.ready) {
-            let scored = self
-                .state
-                .score_optimae_after(&txs, &r.reveal, &me, &r.votes, time)
-                .map_err(|e| e.to_string());
-            // Scoring reads the quorum's decision; the full check (seeds, seals,
-            // commitment) is the block's. An optimae failing it is dropped, as the real
-            // node drops pending optimae that no longer validate.
-            let checked = scored.and_then(|scoring| {
-                let tx = AcceptedOptimae::build(
-                    &self.identity,
-                    &r.reveal,
-                    &scoring,
-                    &r.votes,
-                    &experiment(&r.reveal),
-                );
-                let mut trial = txs.clone();
-                trial.push(tx);
-                let s = self
-                    .state
-                    .pending_sum_at(&trial, time)
-                    .map_err(|e| e.to_string())?;
-                Ok((trial, s))
-            });
-            match checked {
-                Ok((trial, s)) => {
-                    txs = trial;
-                    sum = s;
-                    kept.push(r);
-                }
-                Err(e) => ctx
-                    .notes
-                    .push(Note::Refused(format!("dropped an optimae: {e}"))),
-            }
-        }
-        self.ready = kept;
-        if txs.is_empty() {
-            return false;
-        }
-        if sum < self.state.next_threshold() {
-            ctx.notes.push(Note::Info(format!(
-                "waits: {} ready optimae sum {sum:.4} below the threshold {:.4}",
-                txs.len(),
-                self.state.next_threshold()
-            )));
-            return false;
-        }
-        let commitments = self.pooled_commitments();
-        self.mint_block(txs, &commitments, ctx)
-    }
-
-    fn mint_block(
-        &mut self,
-        txs: Vec<doin_primitives::models::Transaction>,
-        commitments: &[OptimaeCommitment],
-        ctx: &mut Ctx<'_>,
-    ) -> bool {
-        let optimae = txs.len();
+    /// Mints a block with `optimae` (the pending ones, or none for a commitment block)
+    /// and the pool's commitments ([`doin_node::block_assembly`]), keeps it like a
+    /// received one and relays it; whether it was adopted.
+    fn mint_block(&mut self, optimae: Vec<Transaction>, ctx: &mut Ctx<'_>) -> bool {
+        let count = optimae.len();
+        let contents = BlockContents {
+            optimae,
+            commitments: self.pool.ordered(),
+            ..BlockContents::default()
+        };
         let stamp = self.timestamp(ctx.now);
-        let block = match self.state.build_block_with_commitments(
-            &self.identity,
-            txs,
-            Vec::new(),
-            Vec::new(),
-            commitments,
-            stamp,
-        ) {
-            Ok(b) => Arc::new(b),
+        let block = match assemble_block(&self.state, &self.identity, contents, stamp) {
+            Ok(a) => {
+                if let Some(e) = a.commitments_refused {
+                    ctx.notes.push(Note::Refused(format!(
+                        "commitments left out of the block: {e}"
+                    )));
+                    self.pool.clear();
+                }
+                Arc::new(a.block)
+            }
             Err(e) => {
                 ctx.notes.push(Note::Refused(format!("cannot mint: {e}")));
+                if count > 0 {
+                    self.pending.clear();
+                } else {
+                    self.pool.clear();
+                }
                 return false;
             }
         };
@@ -209,15 +164,18 @@ impl Node {
             Err(e) => {
                 ctx.notes
                     .push(Note::Refused(format!("own block refused: {e}")));
+                if count > 0 {
+                    self.pending.clear();
+                }
                 return false;
             }
         }
-        if optimae > 0 {
-            self.ready.clear();
+        if count > 0 {
+            self.pending.clear();
         }
         ctx.notes.push(Note::Minted {
             hash: block.hash.clone(),
-            optimae,
+            optimae: count,
         });
         let withholding =
             matches!(self.adversary, Some(Adversary::Withholder { .. })) && ctx.faulty;
@@ -228,6 +186,17 @@ impl Node {
         true
     }
 
+    /// Drops the pending optimae that no longer fit the tip (the chain service's
+    /// `revalidate_pending`), noting how many.
+    fn drop_unfit_pending(&mut self, now: i64, ctx: &mut Ctx<'_>) {
+        let dropped = self.pending.revalidate(&self.state, now);
+        if dropped > 0 {
+            ctx.notes.push(Note::Refused(format!(
+                "dropped {dropped} pending optimae that no longer fit the tip"
+            )));
+        }
+    }
+
     /// After the chain changed: prune the pool, reveal a candidate whose commitment
     /// landed, drop one whose commitment left the chain, and reschedule minting.
     pub(crate) fn after_chain_change(&mut self, ctx: &mut Ctx<'_>) {
@@ -236,6 +205,7 @@ impl Node {
         let now = self.clock(ctx.now);
         self.timer.tip_adopted(&self.state, now);
         self.pool.prune(&self.state, now);
+        self.drop_unfit_pending(now, ctx);
         self.retry_vote_requests(ctx);
         self.reveal_if_committed(ctx);
         self.schedule_mint_checks(ctx);
@@ -336,7 +306,8 @@ impl Node {
         self.complete_candidate(ctx);
     }
 
-    /// Moves a candidate whose whole quorum voted to the ready optimae.
+    /// Hands a candidate whose whole quorum voted to the pending optimae (scored there, as
+    /// the chain service scores a proposal; dropped if the rules refuse it).
     fn complete_candidate(&mut self, ctx: &mut Ctx<'_>) {
         let done = matches!(&self.candidate, Some(Candidate { revealed: Some((_, q, v)), .. })
             if q.iter().all(|m| v.contains_key(m)));
@@ -348,8 +319,19 @@ impl Node {
             ..
         }) = self.candidate.take()
         {
-            let votes = quorum.iter().filter_map(|m| votes.remove(m)).collect();
-            self.ready.push(Ready { reveal, votes });
+            let votes: Vec<QuorumVote> = quorum.iter().filter_map(|m| votes.remove(m)).collect();
+            let now = self.clock(ctx.now);
+            if let Err(e) = self.pending.submit(
+                &self.state,
+                &self.identity,
+                &reveal,
+                &votes,
+                &experiment(&reveal),
+                now,
+            ) {
+                ctx.notes
+                    .push(Note::Refused(format!("optimae not kept pending: {e}")));
+            }
             self.schedule_mint_checks(ctx);
         }
     }
@@ -370,8 +352,10 @@ impl Node {
             self.candidate = None;
         }
         let mut d = distance_of(self.state.domain(DOMAIN).and_then(|p| p.best));
-        for r in &self.ready {
-            d = d.min(distance_of(Some(performance(&r.reveal.parameters))));
+        for tx in self.pending.transactions() {
+            if let Ok(a) = AcceptedOptimae::from_tx(tx) {
+                d = d.min(distance_of(Some(performance(&a.parameters))));
+            }
         }
         let d = d * (1.0 - range_f64(ctx.rng, 0.02, 0.08));
         let params = parameters(d);

@@ -12,6 +12,7 @@ use doin_consensus::{ChainParams, ChainState, QuorumVote};
 use doin_node::chain_import::Importer;
 use doin_node::commitment_pool::{CommitmentPool, DEFAULT_CAPACITY};
 use doin_node::mint_timer::MintTimer;
+use doin_node::pending_optimae::PendingOptimae;
 use doin_primitives::identity::Identity;
 use doin_primitives::models::Block;
 use doin_primitives::seal::SealKind;
@@ -143,15 +144,6 @@ pub struct Candidate {
     pub revealed: Option<Revealed>,
 }
 
-/// A verified optimae waiting to be minted.
-#[derive(Debug, Clone)]
-pub struct Ready {
-    /// The reveal.
-    pub reveal: Arc<Reveal>,
-    /// Its quorum's votes, in quorum order.
-    pub votes: Vec<QuorumVote>,
-}
-
 /// A simulated node.
 pub struct Node {
     /// Its index in the run.
@@ -186,7 +178,8 @@ pub struct Node {
     /// Commitment ids already relayed.
     pub(crate) seen_commitments: BTreeSet<String>,
     pub(crate) candidate: Option<Candidate>,
-    pub(crate) ready: Vec<Ready>,
+    /// Verified optimae waiting for a work block: the node's own.
+    pub(crate) pending: PendingOptimae,
     pub(crate) checks_scheduled: BTreeSet<i64>,
     /// Vote requests waiting for their commitment to reach this node's chain:
     /// (optimizer, reveal, received at).
@@ -217,7 +210,7 @@ impl Node {
             pool: CommitmentPool::new(DEFAULT_CAPACITY),
             seen_commitments: BTreeSet::new(),
             candidate: None,
-            ready: Vec::new(),
+            pending: PendingOptimae::new(),
             checks_scheduled: BTreeSet::new(),
             vote_requests: Vec::new(),
             votes_cast: BTreeMap::new(),
@@ -438,7 +431,7 @@ impl Node {
         self.timer = MintTimer::new();
         self.seen_commitments.clear();
         self.candidate = None;
-        self.ready.clear();
+        self.pending.clear();
         self.checks_scheduled.clear();
         self.vote_requests.clear();
         self.votes_cast.clear();

@@ -326,8 +326,10 @@ impl Actor {
     fn on_verdict(&mut self, id: &gossipsub::MessageId, source: PeerId, verdict: Verdict) {
         let acceptance = if verdict.is_bad() {
             MessageAcceptance::Reject
-        } else {
+        } else if verdict.forwards() {
             MessageAcceptance::Accept
+        } else {
+            MessageAcceptance::Ignore
         };
         self.swarm
             .behaviour_mut()
@@ -347,7 +349,7 @@ impl Actor {
             .behaviour_mut()
             .gossipsub
             .set_application_score(&peer, score);
-        if !verdict.is_bad() {
+        if verdict.forwards() {
             self.swarm.behaviour_mut().inbound.mark_useful(&peer);
         } else if let Some(c) = self.peers.get_mut(&peer) {
             c.refused = c.refused.saturating_add(1);

@@ -3,12 +3,13 @@
 //! block of their own when no work block comes ([`crate::mint_schedule`]). Every block this
 //! node mints is validated like a received one before it is stored.
 
-use doin_consensus::accepted::{AcceptedOptimae, Experiment, Reveal};
+use doin_consensus::accepted::{Experiment, Reveal};
 use doin_consensus::vote::QuorumVote;
 use doin_primitives::models::{Block, ChannelOp, Transaction, Transfer};
 use doin_primitives::Timestamp;
 
 use super::open::note_best_parameters;
+use crate::block_assembly::{assemble_block, BlockContents};
 use super::service::Service;
 
 /// What became of a submitted optimae.
@@ -36,25 +37,17 @@ impl Service {
     /// Scores a verified optimae against the state and the pending ones; kept pending if
     /// the rules accept it, and minted at once if a block is due.
     pub(super) fn submit(&mut self, p: Proposal) -> Result<SubmitOutcome, String> {
-        let scoring = self
-            .state
-            .score_optimae_after(
-                &self.pending,
+        let effective_increment = self
+            .pending
+            .submit(
+                &self.state,
+                &self.identity,
                 &p.reveal,
-                self.identity.peer_id(),
                 &p.votes,
+                &p.experiment,
                 self.clock.now_micros(),
             )
             .map_err(|e| e.to_string())?;
-        let tx =
-            AcceptedOptimae::build(&self.identity, &p.reveal, &scoring, &p.votes, &p.experiment);
-        let mut candidate = self.pending.clone();
-        candidate.push(tx);
-        self.state
-            .pending_sum_at(&candidate, self.clock.now_micros())
-            .map_err(|e| e.to_string())?;
-        self.pending = candidate;
-        let effective_increment = scoring.effective_increment;
         let minted = self.try_mint();
         self.publish();
         Ok(SubmitOutcome {
@@ -65,78 +58,49 @@ impl Service {
 
     /// Drops pending optimae that no longer fit the new tip.
     pub(super) fn revalidate_pending(&mut self) {
-        let mut kept: Vec<Transaction> = Vec::new();
-        for tx in std::mem::take(&mut self.pending) {
-            let mut candidate = kept.clone();
-            candidate.push(tx);
-            if self
-                .state
-                .pending_sum_at(&candidate, self.clock.now_micros())
-                .is_ok()
-            {
-                kept = candidate;
-            }
-        }
-        self.pending = kept;
+        self.pending
+            .revalidate(&self.state, self.clock.now_micros());
     }
 
-    /// The next block from the pending optimae, `transfers` and `channel_ops`, with the
-    /// rejection evidence the pool holds; without it if the evidence does not fit (it waits
-    /// for a later block).
-    fn build_block_with_evidence(
+    /// The next block from `optimae` (the pending ones, or none for a commitment block),
+    /// `transfers` and `channel_ops`, with the pool's commitments and rejection evidence
+    /// ([`crate::block_assembly`]); a pool whose commitments sink the block is dropped,
+    /// evidence that does not fit waits for a later block.
+    fn assemble(
         &mut self,
-        txs: Vec<Transaction>,
+        optimae: Vec<Transaction>,
         transfers: Vec<Transfer>,
         channel_ops: Vec<ChannelOp>,
         stamp: Timestamp,
     ) -> Result<Block, doin_consensus::ConsensusError> {
-        let commitments = self.pools.commitments.ordered();
-        let built = self.state.build_block_with_commitments(
-            &self.identity,
-            txs.clone(),
-            transfers.clone(),
-            channel_ops.clone(),
-            &commitments,
-            stamp,
-        );
-        let block = match built {
-            Ok(b) => b,
-            // The pool's commitments were checked at admission and every tip prunes it; if
-            // one still breaks a rule, the pool is dropped rather than the optimae.
-            Err(e) if !commitments.is_empty() && !txs.is_empty() => {
-                tracing::warn!("commitments left out of the block: {e}");
-                self.pools.commitments.clear();
-                self.state.build_block_with_ops(
-                    &self.identity,
-                    txs,
-                    transfers,
-                    channel_ops,
-                    stamp,
-                )?
+        let commitment_block = optimae.is_empty();
+        let contents = BlockContents {
+            optimae,
+            transfers,
+            channel_ops,
+            commitments: self.pools.commitments.ordered(),
+            evidence: self
+                .pools
+                .rejections
+                .evidence(&self.state, self.state.block_time(stamp)),
+        };
+        match assemble_block(&self.state, &self.identity, contents, stamp) {
+            Ok(a) => {
+                if let Some(e) = a.commitments_refused {
+                    tracing::warn!("commitments left out of the block: {e}; dropping the pool");
+                    self.pools.commitments.clear();
+                }
+                if let Some(e) = a.evidence_refused {
+                    tracing::warn!("rejection evidence left out of the block: {e}");
+                }
+                Ok(a.block)
             }
             Err(e) => {
-                if txs.is_empty() {
+                if commitment_block {
                     tracing::warn!("cannot build a commitment block: {e}; dropping the pool");
                     self.pools.commitments.clear();
                 }
-                return Err(e);
-            }
-        };
-        let evidence = self
-            .pools
-            .rejections
-            .evidence(&self.state, block.header.timestamp.unix_micros());
-        if evidence.is_empty() {
-            return Ok(block);
-        }
-        match self
-            .state
-            .add_rejections(&self.identity, block.clone(), &evidence)
-        {
-            Ok(b) => Ok(b),
-            Err(e) => {
-                tracing::warn!("rejection evidence left out of the block: {e}");
-                Ok(block)
+                Err(e)
             }
         }
     }
@@ -147,22 +111,16 @@ impl Service {
     /// clock runs fast within the allowed drift cannot hold our work blocks back);
     /// otherwise a later tick tries again.
     fn try_mint(&mut self) -> Option<i64> {
-        let now = self.clock.now();
-        if !self
-            .timer
-            .work_block_due(&self.state, self.identity.peer_id(), now)
-        {
+        let due = self.pending.work_block_due(
+            &mut self.timer,
+            &self.state,
+            self.identity.peer_id(),
+            self.clock.now(),
+        );
+        if !due {
             return None;
         }
-        let sum = self
-            .state
-            .pending_sum_at(&self.pending, now.unix_micros())
-            .ok()?;
-        let threshold = self.state.next_threshold();
-        if sum < threshold {
-            return None;
-        }
-        self.mint(self.pending.clone())
+        self.mint(self.pending.transactions().to_vec())
     }
 
     /// Mints a work block when one is due ([`Self::try_mint`]), else a commitment block
@@ -182,16 +140,15 @@ impl Service {
         ) {
             return None;
         }
-        let pending = std::mem::take(&mut self.pending);
         let minted = self.mint(Vec::new());
-        self.pending = pending;
         self.revalidate_pending();
         minted
     }
 
     /// Builds, validates, stores and applies the next block with `txs` (the pending
-    /// optimae, or none for a commitment block), the best transfers and channel
-    /// operations, the pool's commitments and the rejection evidence that fits.
+    /// optimae, cleared once minted, or none for a commitment block, which leaves them
+    /// pending), the best transfers and channel operations, the pool's commitments and the
+    /// rejection evidence that fits.
     fn mint(&mut self, txs: Vec<Transaction>) -> Option<i64> {
         let transfers = self.state.select_transfers(self.pools.mempool.ordered());
         let stamp = self.clock.now();
@@ -201,7 +158,7 @@ impl Service {
             self.state.block_time(stamp),
         );
         let commitment_block = txs.is_empty();
-        let block = match self.build_block_with_evidence(txs, transfers, channel_ops, stamp) {
+        let block = match self.assemble(txs, transfers, channel_ops, stamp) {
             Ok(b) => b,
             Err(_) if commitment_block => return None,
             Err(e) => {
@@ -213,8 +170,12 @@ impl Service {
             }
         };
         if let Err(e) = self.state.validate_block(&block) {
-            tracing::error!("minted block fails validation: {e}; dropping the pending optimae");
-            self.pending.clear();
+            if commitment_block {
+                tracing::error!("minted commitment block fails validation: {e}");
+            } else {
+                tracing::error!("minted block fails validation: {e}; dropping the pending optimae");
+                self.pending.clear();
+            }
             return None;
         }
         if let Err(e) = self.store.append(&block) {
@@ -227,7 +188,9 @@ impl Service {
         }
         note_best_parameters(&mut self.best_parameters, &self.state, &block);
         self.tip = Some((block.header.clone(), block.transactions.len() as i64));
-        self.pending.clear();
+        if !commitment_block {
+            self.pending.clear();
+        }
         self.pools.prune(&self.state, self.clock.now_micros());
         if let Some(stats) = &self.stats {
             stats.record_block(&block);
@@ -241,6 +204,8 @@ impl Service {
             threshold = block.header.threshold,
             "minted block"
         );
-        Some(block.header.index)
+        let index = block.header.index;
+        self.minted = Some(std::sync::Arc::new(block));
+        Some(index)
     }
 }

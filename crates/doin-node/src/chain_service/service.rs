@@ -8,7 +8,7 @@ use std::sync::Arc;
 use doin_consensus::state::ChainState;
 use doin_consensus::CheckedBlock;
 use doin_primitives::identity::Identity;
-use doin_primitives::models::{BlockHeader, Transaction};
+use doin_primitives::models::{Block, BlockHeader, Transaction};
 use doin_primitives::value::Map;
 use doin_store::ChainStore;
 use tokio::sync::{mpsc, watch};
@@ -22,6 +22,7 @@ use crate::chain_import::Importer;
 use crate::clock::SharedClock;
 use crate::mempool::MempoolConfig;
 use crate::mint_timer::MintTimer;
+use crate::pending_optimae::PendingOptimae;
 use crate::view::ChainView;
 
 /// The chain service: the one owner of the store's writer, the consensus state and the
@@ -33,12 +34,14 @@ pub(super) struct Service {
     pub(super) state: ChainState,
     /// Header and transaction count of the tip (for announcements and the view).
     pub(super) tip: Option<(BlockHeader, i64)>,
+    /// The last block this node minted (the view holds it while it is the tip).
+    pub(super) minted: Option<Arc<Block>>,
     /// Parameters of each domain's best optimae.
     pub(super) best_parameters: BTreeMap<String, Map>,
     /// This node's identity (it signs the blocks it mints).
     pub(super) identity: Arc<Identity>,
     /// Accepted optimae waiting for a block.
-    pub(super) pending: Vec<Transaction>,
+    pub(super) pending: PendingOptimae,
     view: watch::Sender<Arc<ChainView>>,
     /// Experiment stats: every applied block's accepted optimae go to the OLAP database.
     pub(super) stats: Option<doin_stats::StatsHandle>,
@@ -113,11 +116,12 @@ pub fn launch(
     let (pools, relays) = Pools::new(mempool);
     let mut service = Service {
         tip,
+        minted: None,
         store: opened.store,
         state: opened.state,
         best_parameters: opened.best_parameters,
         identity,
-        pending: Vec::new(),
+        pending: PendingOptimae::new(),
         view: watch::channel(Arc::new(ChainView::default())).0,
         stats,
         anchorer: Anchorer::new(anchoring),
@@ -261,13 +265,17 @@ impl Service {
     /// Creates the anchors that became due and publishes a fresh [`ChainView`].
     pub(super) fn publish(&mut self) {
         self.anchorer.anchor_due(&self.store, &self.state);
-        let mut view = build_view(&self.state, self.identity.peer_id(), &self.pending);
+        let mut view = build_view(&self.state, self.identity.peer_id(), self.pending.transactions());
         view.mempool_size = self.pools.mempool.len();
         view.mempool_limit = self.pools.mempool.capacity();
         if let Some((header, count)) = &self.tip {
             view.tip_header = Some(header.clone());
             view.tip_tx_count = *count;
         }
+        view.minted_tip = self
+            .minted
+            .clone()
+            .filter(|b| b.hash == self.state.tip_hash());
         view.domain_best_parameters = self.best_parameters.clone();
         self.view.send_replace(Arc::new(view));
     }
@@ -288,6 +296,7 @@ fn build_view(state: &ChainState, me: &str, pending: &[Transaction]) -> ChainVie
         tip_hash: state.tip_hash().to_owned(),
         tip_header: None,
         tip_tx_count: 0,
+        minted_tip: None,
         finalized_height: state.finalized_height() as i64,
         threshold: state.next_threshold(),
         target_block_time: state.params().target_block_time_secs,
