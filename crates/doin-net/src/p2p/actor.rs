@@ -351,8 +351,11 @@ impl Actor {
             .set_application_score(&peer, score);
         if verdict.forwards() {
             self.swarm.behaviour_mut().inbound.mark_useful(&peer);
-        } else if let Some(c) = self.peers.get_mut(&peer) {
-            c.refused = c.refused.saturating_add(1);
+        }
+        if verdict.is_bad() {
+            if let Some(c) = self.peers.get_mut(&peer) {
+                c.refused = c.refused.saturating_add(1);
+            }
         }
         if let ScoreOutcome::Ban(until) = outcome {
             tracing::info!(%peer, "peer banned for invalid data");
