@@ -71,7 +71,8 @@ pub fn assemble_block(
     let (block, commitments_refused) = match built {
         Ok(b) => (b, None),
         Err(e) if !commitments.is_empty() && !optimae.is_empty() => {
-            let b = state.build_block_with_ops(generator, optimae, transfers, channel_ops, stamp)?;
+            let b =
+                state.build_block_with_ops(generator, optimae, transfers, channel_ops, stamp)?;
             (b, Some(e))
         }
         Err(e) => return Err(e),

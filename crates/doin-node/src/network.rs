@@ -297,19 +297,23 @@ async fn handle_deliveries(
         let verdict = handle_one(&d, &peers, &chain, &migrants).await;
         seen.insert(id, verdict, Instant::now());
         reporter.report(&d, verdict).await;
-        if verdict.forwards() {
-            relay_across(&reporter, &d).await;
+        if !verdict.is_bad() {
+            relay_across(&reporter, &d, verdict).await;
         }
     }
 }
 
-/// Passes a valid message one transport delivered to the other: libp2p gossip is flooded
-/// to the HTTP peers (reference nodes hear what every doin node gossips); an HTTP message
-/// goes into its gossipsub topic without the HTTP hop's transport keys: a sealed one on
-/// the sealed topics, an unsealed one (a reference node's, which only reaches here when
-/// this node accepts them) on the reference topics, which only nodes that accept
-/// unsealed messages join (the others would refuse it and charge us).
-async fn relay_across(reporter: &Reporter, d: &Inbound) {
+/// Passes a message one transport delivered, and that we did not find bad, to the other.
+/// Libp2p gossip is flooded to the HTTP peers, the ignored too (reference nodes hear what
+/// every doin node gossips: an announcement of a block we already hold, or that is off
+/// our tip, still tells a reference node to pull from us, and such announcements are most
+/// of them where several nodes mint). An HTTP message goes into its gossipsub topic only
+/// when found valid and useful (`verdict.forwards()`, as gossipsub forwards), without the
+/// HTTP hop's transport keys: a sealed one on the sealed topics, an unsealed one (a
+/// reference node's, which only reaches here when this node accepts them) on the
+/// reference topics, which only nodes that accept unsealed messages join (the others
+/// would refuse it and charge us).
+async fn relay_across(reporter: &Reporter, d: &Inbound, verdict: Verdict) {
     match d {
         Inbound::P2p { message, .. } => {
             if let Err(e) = reporter.net.publish(message.clone()).await {
@@ -317,7 +321,7 @@ async fn relay_across(reporter: &Reporter, d: &Inbound) {
             }
         }
         Inbound::Http(delivery) => {
-            let Some(p2p) = &reporter.p2p else {
+            let Some(p2p) = reporter.p2p.as_ref().filter(|_| verdict.forwards()) else {
                 return;
             };
             let origin = if delivery.message.seal.is_some() {

@@ -46,7 +46,8 @@ fn announcement(key: &Identity, block: &Block) -> Vec<u8> {
 /// A commitment block by `key` on the tip of `state`, stamped `at`: valid by every rule
 /// once `at` is a target block time after the tip.
 fn commitment_block(state: &ChainState, key: &Identity, domain: &str, at: Timestamp) -> Block {
-    let hash = doin_primitives::hash::sha256_hex(&format!("candidate at height {}", state.height()));
+    let hash =
+        doin_primitives::hash::sha256_hex(&format!("candidate at height {}", state.height()));
     let c = OptimaeCommitment::sealed(key, domain, &hash, at);
     state
         .build_block_with_commitments(key, Vec::new(), Vec::new(), Vec::new(), &[c], at)
@@ -91,7 +92,10 @@ fn a_pushed_block_is_imported_without_a_sync_and_a_broken_one_costs_its_sender()
             .await
             .is_err()
         {
-            assert!(start.elapsed() < DEADLINE, "the node never joined the blocks topic");
+            assert!(
+                start.elapsed() < DEADLINE,
+                "the node never joined the blocks topic"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         let adopted =
@@ -131,7 +135,11 @@ fn a_pushed_block_is_imported_without_a_sync_and_a_broken_one_costs_its_sender()
         };
         // One valid block earned 1, the invalid one costs 30.
         assert!(score <= -28.0, "an invalid block costs 30, got {score}");
-        assert_eq!(node.chain.view().tip_hash, block.hash, "the broken block was kept");
+        assert_eq!(
+            node.chain.view().tip_hash,
+            block.hash,
+            "the broken block was kept"
+        );
         peer.handle.shutdown().await;
         let _ = peer.task.await;
         net.shutdown().await;

@@ -21,9 +21,9 @@ use doin_consensus::accepted::{AcceptedOptimae, Experiment, Reveal};
 use doin_consensus::commitment::OptimaeCommitment;
 use doin_consensus::vote::VoteSubject;
 use doin_consensus::QuorumVote;
+use doin_node::block_assembly::{assemble_block, BlockContents};
 #[cfg(doc)]
 use doin_node::commitment_pool::COMMITMENT_TTL;
-use doin_node::block_assembly::{assemble_block, BlockContents};
 use doin_node::mint_schedule::{
     commitment_block_at_micros, wait_origin_micros, work_block_due_since, work_block_wait_micros,
 };

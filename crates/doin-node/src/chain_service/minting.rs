@@ -9,8 +9,8 @@ use doin_primitives::models::{Block, ChannelOp, Transaction, Transfer};
 use doin_primitives::Timestamp;
 
 use super::open::note_best_parameters;
-use crate::block_assembly::{assemble_block, BlockContents};
 use super::service::Service;
+use crate::block_assembly::{assemble_block, BlockContents};
 
 /// What became of a submitted optimae.
 #[derive(Debug, Clone)]

@@ -265,7 +265,11 @@ impl Service {
     /// Creates the anchors that became due and publishes a fresh [`ChainView`].
     pub(super) fn publish(&mut self) {
         self.anchorer.anchor_due(&self.store, &self.state);
-        let mut view = build_view(&self.state, self.identity.peer_id(), self.pending.transactions());
+        let mut view = build_view(
+            &self.state,
+            self.identity.peer_id(),
+            self.pending.transactions(),
+        );
         view.mempool_size = self.pools.mempool.len();
         view.mempool_limit = self.pools.mempool.capacity();
         if let Some((header, count)) = &self.tip {
