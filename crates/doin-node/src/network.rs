@@ -32,16 +32,19 @@
 //!   (the sending peer's score). A message both transports deliver is handled once
 //!   ([`SeenVerdicts`]). What one transport delivers and we find valid is passed to the
 //!   other (`relay_across`): libp2p gossip is flooded to the HTTP peers, so reference
-//!   nodes hear what every doin node gossips; a sealed HTTP message goes into gossipsub
-//!   (an unsealed one, a reference node's, stays on HTTP: libp2p peers refuse it). Sync
-//!   peers reached over libp2p that served invalid blocks are charged on their
-//!   authenticated connection.
+//!   nodes hear what every doin node gossips; a sealed HTTP message goes into gossipsub,
+//!   and an unsealed one (a reference node's, admitted because this node accepts them)
+//!   onto the reference topics ([`doin_net::p2p::Origin::Reference`]), which only the
+//!   doin nodes that accept unsealed messages join, so what a reference node sends
+//!   reaches them and nodes that refuse it never see it. Invalid input is not relayed:
+//!   it is refused and charged to the address that sent it. Sync peers reached over
+//!   libp2p that served invalid blocks are charged on their authenticated connection.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use doin_consensus::transfer::TransferError;
-use doin_net::p2p::P2pHandle;
+use doin_net::p2p::{Origin, P2pHandle};
 use doin_net::service::{Delivery, NetConfig, NetHandle};
 use doin_net::Verdict;
 use doin_primitives::identity::Identity;
@@ -294,18 +297,23 @@ async fn handle_deliveries(
         let verdict = handle_one(&d, &peers, &chain, &migrants).await;
         seen.insert(id, verdict, Instant::now());
         reporter.report(&d, verdict).await;
-        if verdict.forwards() {
-            relay_across(&reporter, &d).await;
+        if !verdict.is_bad() {
+            relay_across(&reporter, &d, verdict).await;
         }
     }
 }
 
-/// Passes a valid message one transport delivered to the other: libp2p gossip is flooded
-/// to the HTTP peers (reference nodes hear what every doin node gossips); a sealed HTTP
-/// message goes into its gossipsub topic without the HTTP hop's transport keys. An
-/// unsealed one (a reference node's) stays on HTTP: libp2p peers refuse unsealed gossip
-/// and would charge us for it.
-async fn relay_across(reporter: &Reporter, d: &Inbound) {
+/// Passes a message one transport delivered, and that we did not find bad, to the other.
+/// Libp2p gossip is flooded to the HTTP peers, the ignored too (reference nodes hear what
+/// every doin node gossips: an announcement of a block we already hold, or that is off
+/// our tip, still tells a reference node to pull from us, and such announcements are most
+/// of them where several nodes mint). An HTTP message goes into its gossipsub topic only
+/// when found valid and useful (`verdict.forwards()`, as gossipsub forwards), without the
+/// HTTP hop's transport keys: a sealed one on the sealed topics, an unsealed one (a
+/// reference node's, which only reaches here when this node accepts them) on the
+/// reference topics, which only nodes that accept unsealed messages join (the others
+/// would refuse it and charge us).
+async fn relay_across(reporter: &Reporter, d: &Inbound, verdict: Verdict) {
     match d {
         Inbound::P2p { message, .. } => {
             if let Err(e) = reporter.net.publish(message.clone()).await {
@@ -313,12 +321,14 @@ async fn relay_across(reporter: &Reporter, d: &Inbound) {
             }
         }
         Inbound::Http(delivery) => {
-            let Some(p2p) = &reporter.p2p else {
+            let Some(p2p) = reporter.p2p.as_ref().filter(|_| verdict.forwards()) else {
                 return;
             };
-            if delivery.message.seal.is_none() {
-                return;
-            }
+            let origin = if delivery.message.seal.is_some() {
+                Origin::Sealed
+            } else {
+                Origin::Reference
+            };
             let mut message = delivery.message.clone();
             for key in doin_primitives::models::message::TRANSPORT_KEYS {
                 message.payload.shift_remove(key);
@@ -326,7 +336,7 @@ async fn relay_across(reporter: &Reporter, d: &Inbound) {
             if let Some((kind, domain)) = crate::p2p::broadcast::kind_of(&message) {
                 let bytes = message.to_wire_json().into_bytes();
                 // A duplicate (libp2p had it first) is refused by gossipsub: nothing to do.
-                if let Err(e) = p2p.publish(kind, domain.as_deref(), bytes).await {
+                if let Err(e) = p2p.publish_of(origin, kind, domain.as_deref(), bytes).await {
                     tracing::debug!(?kind, "HTTP message not relayed into libp2p: {e}");
                 }
             }

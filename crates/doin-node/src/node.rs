@@ -301,6 +301,7 @@ async fn start_inner(node: NodeBuilder) -> anyhow::Result<RunningNode> {
                 queue: &queue,
                 clock: &clock,
                 stop: &stop,
+                accept_unsigned: config.accept_unsigned_messages,
             };
             let (wiring, launched) = launch::p2p::wire_p2p(node, parts);
             (Some(wiring), Some(launched))

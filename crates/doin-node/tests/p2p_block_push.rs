@@ -46,8 +46,7 @@ fn announcement(key: &Identity, block: &Block) -> Vec<u8> {
 /// A commitment block by `key` on the tip of `state`, stamped `at`: valid by every rule
 /// once `at` is a target block time after the tip.
 fn commitment_block(state: &ChainState, key: &Identity, domain: &str, at: Timestamp) -> Block {
-    let hash =
-        doin_primitives::hash::sha256_hex(&format!("candidate at height {}", state.height()));
+    let hash = doin_primitives::hash::sha256_hex(format!("candidate at height {}", state.height()));
     let c = OptimaeCommitment::sealed(key, domain, &hash, at);
     state
         .build_block_with_commitments(key, Vec::new(), Vec::new(), Vec::new(), &[c], at)

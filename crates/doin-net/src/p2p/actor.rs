@@ -25,7 +25,7 @@ use super::handle::{Command, GossipMessage, P2pError, P2pEvent, PeerInfo};
 use super::identity::doin_peer_id_of_connection;
 use super::requests::Requests;
 use super::task_codec::TaskAnswer;
-use super::topics::{self, parse_topic};
+use super::topics::{self, parse_topic, parse_topic_of, Origin};
 use super::P2pConfig;
 use crate::bans::BanList;
 use crate::scoring::{AppScores, ScoreOutcome, Verdict};
@@ -39,6 +39,8 @@ const MAX_BLOCKED: usize = 4096;
 struct Connected {
     address: Multiaddr,
     doin_id: Option<String>,
+    /// What our verdicts refused of what it sent since it connected.
+    refused: u64,
 }
 
 pub(crate) struct Actor {
@@ -90,6 +92,11 @@ impl Actor {
     pub(crate) fn start(&mut self) -> Result<(), P2pError> {
         for t in topics::global_topics() {
             self.join(&t)?;
+        }
+        if self.config.reference_topics {
+            for t in topics::global_topics_of(Origin::Reference) {
+                self.join(&t)?;
+            }
         }
         let (circuits, direct) = Circuits::split(&self.config.listen_addrs);
         self.circuits = circuits;
@@ -183,12 +190,13 @@ impl Actor {
     fn on_command(&mut self, cmd: Command) {
         match cmd {
             Command::Publish {
+                origin,
                 kind,
                 domain,
                 data,
                 reply,
             } => {
-                let result = topics::topic(kind, domain.as_deref())
+                let result = topics::topic_of(origin, kind, domain.as_deref())
                     .map_err(P2pError::from)
                     .and_then(|t| {
                         self.swarm
@@ -265,7 +273,11 @@ impl Actor {
     }
 
     fn subscribe_domain(&mut self, domain: &str, subscribe: bool) -> Result<(), P2pError> {
-        for t in topics::domain_topics(domain)? {
+        let mut all = topics::domain_topics(domain)?;
+        if self.config.reference_topics {
+            all.extend(topics::domain_topics_of(Origin::Reference, domain)?);
+        }
+        for t in all {
             if subscribe {
                 self.join(&t)?;
             } else {
@@ -305,6 +317,7 @@ impl Actor {
                 address: c.address.clone(),
                 gossip_score: gs.peer_score(peer).unwrap_or(0.0),
                 app_score: self.scores.score(&peer.to_string(), now),
+                refused: c.refused,
             })
             .collect()
     }
@@ -338,6 +351,11 @@ impl Actor {
             .set_application_score(&peer, score);
         if verdict.forwards() {
             self.swarm.behaviour_mut().inbound.mark_useful(&peer);
+        }
+        if verdict.is_bad() {
+            if let Some(c) = self.peers.get_mut(&peer) {
+                c.refused = c.refused.saturating_add(1);
+            }
         }
         if let ScoreOutcome::Ban(until) = outcome {
             tracing::info!(%peer, "peer banned for invalid data");
@@ -419,6 +437,7 @@ impl Actor {
                         Connected {
                             address: address.clone(),
                             doin_id: None,
+                            refused: 0,
                         },
                     );
                     self.emit(P2pEvent::PeerConnected {
@@ -527,7 +546,7 @@ impl Actor {
                 message_id,
                 message,
             } => {
-                let Some((kind, domain)) = parse_topic(&message.topic) else {
+                let Some((origin, kind, domain)) = parse_topic_of(&message.topic) else {
                     // Not a DOIN topic (we never subscribe to one): drop, charge nothing.
                     self.swarm
                         .behaviour_mut()
@@ -546,6 +565,7 @@ impl Actor {
                         .peers
                         .get(&propagation_source)
                         .and_then(|c| c.doin_id.clone()),
+                    origin,
                     kind,
                     domain,
                     data: message.data,

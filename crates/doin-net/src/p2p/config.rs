@@ -55,6 +55,10 @@ pub struct P2pConfig {
     pub scores: ScoreConfig,
     /// Idle connections are closed after this long.
     pub idle_timeout: Duration,
+    /// Join the topics of reference nodes' unsealed messages as well
+    /// ([`super::topics::Origin::Reference`]): set by a node that accepts unsealed
+    /// messages; a node that refuses them stays off those topics and never receives one.
+    pub reference_topics: bool,
 }
 
 impl Default for P2pConfig {
@@ -81,6 +85,7 @@ impl Default for P2pConfig {
             relay_server: false,
             scores: ScoreConfig::default(),
             idle_timeout: Duration::from_secs(120),
+            reference_topics: false,
         }
     }
 }

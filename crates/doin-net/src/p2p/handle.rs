@@ -7,7 +7,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::codec::{CodecError, SyncRequest, SyncResponse, MAX_PAGE_BYTES};
 use super::task_codec::{TaskAnswer, TaskCall, TaskCodecError};
-use super::topics::{GossipKind, TopicError};
+use super::topics::{GossipKind, Origin, TopicError};
 use crate::scoring::Verdict;
 
 /// Why a call on the handle failed.
@@ -86,6 +86,9 @@ pub struct GossipMessage {
     pub source: PeerId,
     /// That peer's DOIN id, once its key is known.
     pub source_doin_id: Option<String>,
+    /// Who vouches for it: its seal, or (on the reference topics) the doin node that
+    /// relayed a reference node's unsealed message.
+    pub origin: Origin,
     /// What it is.
     pub kind: GossipKind,
     /// Its domain, for the domain-bound kinds.
@@ -182,6 +185,10 @@ pub struct PeerInfo {
     pub gossip_score: f64,
     /// Its application score (our verdicts, [`crate::scoring::AppScores`]).
     pub app_score: f64,
+    /// How many of its messages (gossip, sync pages) our verdicts refused since it
+    /// connected: what tells an operator, beside the score that good deliveries raise
+    /// again, that a peer sent anything bad at all.
+    pub refused: u64,
 }
 
 /// A page of blocks, each its wire JSON.
@@ -199,6 +206,7 @@ pub(crate) type Reply<T> = oneshot::Sender<T>;
 #[derive(Debug)]
 pub(crate) enum Command {
     Publish {
+        origin: Origin,
         kind: GossipKind,
         domain: Option<String>,
         data: Vec<u8>,
@@ -295,15 +303,30 @@ impl P2pHandle {
         rx.await.ok()
     }
 
-    /// Publishes `data` as a `kind` message (in `domain` for the domain-bound kinds).
+    /// Publishes `data` as a sealed `kind` message (in `domain` for the domain-bound
+    /// kinds).
     pub async fn publish(
         &self,
         kind: GossipKind,
         domain: Option<&str>,
         data: Vec<u8>,
     ) -> Result<MessageId, P2pError> {
+        self.publish_of(Origin::Sealed, kind, domain, data).await
+    }
+
+    /// Publishes `data` as a `kind` message of `origin`: [`Origin::Reference`] for a
+    /// reference node's unsealed message this node took over HTTP and relays (on the
+    /// reference topics, which only nodes that accept unsealed messages join).
+    pub async fn publish_of(
+        &self,
+        origin: Origin,
+        kind: GossipKind,
+        domain: Option<&str>,
+        data: Vec<u8>,
+    ) -> Result<MessageId, P2pError> {
         let domain = domain.map(str::to_owned);
         self.call(|reply| Command::Publish {
+            origin,
             kind,
             domain,
             data,

@@ -9,7 +9,9 @@
 //! cheap [`P2pHandle`] ([`handle`]) plus a bounded receiver of [`P2pEvent`]s.
 //!
 //! * Gossip: one gossipsub topic per kind, per domain for the domain-bound kinds
-//!   ([`topics`]). Validation mode: a received message reaches the node as
+//!   ([`topics`]); reference nodes' unsealed messages, relayed by a doin node that takes
+//!   them over HTTP, on a family of their own that only nodes accepting unsealed messages
+//!   join ([`P2pConfig::reference_topics`], [`P2pHandle::publish_of`]). Validation mode: a received message reaches the node as
 //!   [`P2pEvent::Gossip`] and nothing is forwarded until the node calls
 //!   [`P2pHandle::report`]; a bad verdict rejects it (gossipsub's invalid-delivery
 //!   penalty) and charges the connection's peer in [`crate::scoring::AppScores`], which
@@ -93,7 +95,7 @@ pub use handle::{
 };
 pub use identity::{doin_peer_id, doin_peer_id_of_connection, keypair_of, P2pIdentityError};
 pub use task_codec::{TaskAnswer, TaskCall};
-pub use topics::GossipKind;
+pub use topics::{GossipKind, Origin};
 pub use traffic::{TopicCounts, Traffic, TrafficCounts};
 
 /// Why the p2p node could not start.

@@ -6,6 +6,13 @@
 //! operations — travels on `doin/1/<kind>`. The reference's topic families map onto
 //! these: `optimae/<d>` carries commitments and reveals, `tasks/<d>` claims and votes,
 //! `blocks` blocks.
+//!
+//! Reference nodes sign nothing. A doin node that accepts their unsealed messages
+//! (`accept_unsigned_messages`) relays the valid ones into libp2p on a parallel family,
+//! `doin/1/ref/<kind>[/<domain_id>]` ([`Origin::Reference`]), which only nodes that accept
+//! unsealed messages join: a node that refuses them never receives one, so it never
+//! charges an honest bridge for relaying, and the nodes that do take them charge the
+//! connection that delivered a bad one, as for any gossip.
 
 use libp2p::gossipsub::{IdentTopic, TopicHash};
 
@@ -14,6 +21,20 @@ use crate::limits::MAX_TOPIC_LEN;
 /// The prefix of every DOIN topic (the protocol version is part of the name, so a future
 /// wire change gets topics of its own).
 pub const TOPIC_PREFIX: &str = "doin/1/";
+
+/// The segment after [`TOPIC_PREFIX`] that names the reference family.
+const REFERENCE_SEGMENT: &str = "ref/";
+
+/// Who vouches for a gossiped message: its own seal, or the doin node that took it
+/// unsealed from a reference node over HTTP and relayed it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Origin {
+    /// Sealed by its sender: the topics every node joins.
+    Sealed,
+    /// A reference node's unsealed message, relayed by a doin node that accepts them: the
+    /// `doin/1/ref/...` topics, joined only by nodes that accept unsealed messages.
+    Reference,
+}
 
 /// What a gossiped message is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -88,7 +109,8 @@ pub enum TopicError {
 
 /// The longest domain id a topic carries.
 const MAX_DOMAIN_LEN: usize = 100;
-const _: () = assert!(TOPIC_PREFIX.len() + 12 + MAX_DOMAIN_LEN <= MAX_TOPIC_LEN);
+const _: () =
+    assert!(TOPIC_PREFIX.len() + REFERENCE_SEGMENT.len() + 12 + MAX_DOMAIN_LEN <= MAX_TOPIC_LEN);
 
 fn check_domain(domain: &str) -> Result<(), TopicError> {
     let ok = !domain.is_empty()
@@ -101,41 +123,85 @@ fn check_domain(domain: &str) -> Result<(), TopicError> {
     }
 }
 
-/// The topic of `kind` (in `domain` for the domain-bound kinds).
+/// The topic of sealed `kind` messages (in `domain` for the domain-bound kinds).
 pub fn topic(kind: GossipKind, domain: Option<&str>) -> Result<IdentTopic, TopicError> {
+    topic_of(Origin::Sealed, kind, domain)
+}
+
+/// The topic of `kind` messages of `origin` (in `domain` for the domain-bound kinds).
+pub fn topic_of(
+    origin: Origin,
+    kind: GossipKind,
+    domain: Option<&str>,
+) -> Result<IdentTopic, TopicError> {
+    let family = match origin {
+        Origin::Sealed => "",
+        Origin::Reference => REFERENCE_SEGMENT,
+    };
     match (kind.is_domain_bound(), domain) {
         (true, Some(d)) => {
             check_domain(d)?;
             Ok(IdentTopic::new(format!(
-                "{TOPIC_PREFIX}{}/{d}",
+                "{TOPIC_PREFIX}{family}{}/{d}",
                 kind.name()
             )))
         }
         (true, None) => Err(TopicError::DomainRequired(kind)),
-        (false, None) => Ok(IdentTopic::new(format!("{TOPIC_PREFIX}{}", kind.name()))),
+        (false, None) => Ok(IdentTopic::new(format!(
+            "{TOPIC_PREFIX}{family}{}",
+            kind.name()
+        ))),
         (false, Some(_)) => Err(TopicError::NoDomain(kind)),
     }
 }
 
-/// The topics every node subscribes to (the global kinds).
-pub fn global_topics() -> Vec<IdentTopic> {
+/// The topics of `origin` every node of that family subscribes to (the global kinds).
+pub fn global_topics_of(origin: Origin) -> Vec<IdentTopic> {
     GossipKind::ALL
         .into_iter()
         .filter(|k| !k.is_domain_bound())
-        .filter_map(|k| topic(k, None).ok())
+        .filter_map(|k| topic_of(origin, k, None).ok())
         .collect()
 }
 
-/// The topics of one domain.
-pub fn domain_topics(domain: &str) -> Result<Vec<IdentTopic>, TopicError> {
+/// The sealed topics every node subscribes to (the global kinds).
+pub fn global_topics() -> Vec<IdentTopic> {
+    global_topics_of(Origin::Sealed)
+}
+
+/// The topics of `origin` of one domain.
+pub fn domain_topics_of(origin: Origin, domain: &str) -> Result<Vec<IdentTopic>, TopicError> {
     GossipKind::ALL
         .into_iter()
         .filter(|k| k.is_domain_bound())
-        .map(|k| topic(k, Some(domain)))
+        .map(|k| topic_of(origin, k, Some(domain)))
         .collect()
 }
 
-/// The kind and domain a topic carries, if it is a DOIN topic.
+/// The sealed topics of one domain.
+pub fn domain_topics(domain: &str) -> Result<Vec<IdentTopic>, TopicError> {
+    domain_topics_of(Origin::Sealed, domain)
+}
+
+/// The origin, kind and domain a topic carries, if it is a DOIN topic of either family.
+pub fn parse_topic_of(hash: &TopicHash) -> Option<(Origin, GossipKind, Option<String>)> {
+    let reference = hash
+        .as_str()
+        .strip_prefix(TOPIC_PREFIX)
+        .and_then(|rest| rest.strip_prefix(REFERENCE_SEGMENT));
+    let Some(rest) = reference else {
+        return parse_topic(hash).map(|(kind, domain)| (Origin::Sealed, kind, domain));
+    };
+    let (name, domain) = match rest.split_once('/') {
+        Some((name, domain)) => (name, Some(domain)),
+        None => (rest, None),
+    };
+    let kind = GossipKind::from_name(name)?;
+    let built = topic_of(Origin::Reference, kind, domain).ok()?;
+    (built.hash() == *hash).then(|| (Origin::Reference, kind, domain.map(str::to_owned)))
+}
+
+/// The kind and domain a topic carries, if it is a DOIN topic of sealed messages.
 pub fn parse_topic(hash: &TopicHash) -> Option<(GossipKind, Option<String>)> {
     let rest = hash.as_str().strip_prefix(TOPIC_PREFIX)?;
     let (name, domain) = match rest.split_once('/') {
@@ -162,6 +228,33 @@ mod tests {
                 Some((kind, domain.map(str::to_owned)))
             );
         }
+    }
+
+    #[test]
+    fn reference_topics_are_a_family_apart() {
+        for kind in GossipKind::ALL {
+            let domain = kind.is_domain_bound().then_some("quadratic");
+            let sealed = topic(kind, domain).expect("valid");
+            let reference = topic_of(Origin::Reference, kind, domain).expect("valid");
+            assert_ne!(sealed.hash(), reference.hash());
+            assert!(reference.hash().as_str().starts_with("doin/1/ref/"));
+            let owned = domain.map(str::to_owned);
+            assert_eq!(
+                parse_topic_of(&reference.hash()),
+                Some((Origin::Reference, kind, owned.clone()))
+            );
+            assert_eq!(
+                parse_topic_of(&sealed.hash()),
+                Some((Origin::Sealed, kind, owned))
+            );
+            // The sealed family's parser does not take a reference topic for its own.
+            assert_eq!(parse_topic(&reference.hash()), None);
+        }
+        assert_eq!(
+            parse_topic_of(&TopicHash::from_raw("doin/1/ref/blocks/extra")),
+            None
+        );
+        assert_eq!(parse_topic_of(&TopicHash::from_raw("doin/1/ref/")), None);
     }
 
     #[test]

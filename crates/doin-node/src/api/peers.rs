@@ -66,6 +66,10 @@ pub struct Peer {
     /// Its libp2p peer id (DOIN; libp2p peers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub p2p_id: Option<String>,
+    /// How many of its messages this node refused as invalid since it connected (DOIN;
+    /// libp2p peers: its score recovers with good deliveries, this count does not).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<u64>,
 }
 
 /// An address charged for bad messages.
@@ -110,6 +114,7 @@ pub async fn peer_list(s: &ApiState) -> Peers {
                 direction: None,
                 transport: Some("libp2p".into()),
                 p2p_id: Some(p.peer.to_string()),
+                refused: Some(p.refused),
             });
         }
     }
@@ -144,6 +149,7 @@ async fn http_peers(s: &ApiState) -> Peers {
                 direction: None,
                 transport: None,
                 p2p_id: None,
+                refused: None,
             }
         })
         .collect();

@@ -143,9 +143,10 @@ pub struct NodeConfig {
     /// Whether peer discovery runs.
     pub discovery_enabled: bool,
     /// Accept unsigned peer messages (from reference nodes), as hints only. Off by
-    /// default: unsigned messages are refused and cost the sending address score. It
-    /// opens `POST /message` only: libp2p peers are doin nodes, which seal everything,
-    /// and reference nodes speak HTTP only, so libp2p gossip always needs seals.
+    /// default: unsigned messages are refused and cost the sending address score. On,
+    /// the node takes them on `POST /message`, relays the valid ones onto libp2p's
+    /// reference topics and joins those topics itself; gossip on the other topics always
+    /// needs seals, and nodes that leave this off never receive an unsealed message.
     pub accept_unsigned_messages: bool,
     /// Seconds between discovery rounds.
     pub discovery_interval: f64,

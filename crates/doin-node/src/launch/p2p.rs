@@ -41,6 +41,8 @@ pub(crate) struct P2pParts<'a> {
     pub(crate) queue: &'a Arc<TaskQueue>,
     pub(crate) clock: &'a SharedClock,
     pub(crate) stop: &'a StopToken,
+    /// `accept_unsigned_messages`: take reference nodes' messages relayed over libp2p.
+    pub(crate) accept_unsigned: bool,
 }
 
 /// A running libp2p component.
@@ -63,6 +65,7 @@ pub(crate) fn wire_p2p(node: P2pNode, parts: P2pParts<'_>) -> (P2pWiring, Launch
         blocks: parts.blocks.clone(),
         queue: parts.queue.clone(),
         clock: parts.clock.clone(),
+        accept_unsigned: parts.accept_unsigned,
         inbound: tx,
         stop: parts.stop.clone(),
     };

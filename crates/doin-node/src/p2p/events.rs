@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use doin_net::admission::{check_message, AdmissionConfig};
 use doin_net::p2p::{
-    GossipMessage, InboundTaskCall, P2pEvent, P2pHandle, SyncRequest, SyncResponse, TaskAnswer,
-    TaskCall,
+    GossipMessage, InboundTaskCall, Origin, P2pEvent, P2pHandle, SyncRequest, SyncResponse,
+    TaskAnswer, TaskCall,
 };
 use doin_net::Verdict;
 use doin_primitives::models::message::Message;
@@ -37,6 +37,9 @@ pub struct EventContext {
     pub queue: Arc<TaskQueue>,
     /// The node's clock (message age).
     pub clock: SharedClock,
+    /// Whether the node takes reference nodes' unsealed messages (relayed on the
+    /// reference topics), as `accept_unsigned_messages` says.
+    pub accept_unsigned: bool,
     /// Admitted gossip, to the node's delivery handling.
     pub(crate) inbound: mpsc::Sender<Inbound>,
     /// Fires at shutdown.
@@ -49,8 +52,6 @@ const MAX_IDENTIFIED: usize = 4096;
 /// Runs until `stop` fires or the network task ends.
 pub async fn run(ctx: EventContext, mut events: mpsc::Receiver<P2pEvent>) {
     let mut stop = ctx.stop.clone();
-    // Libp2p seals are required: reference nodes, which sign nothing, speak HTTP only.
-    let admission = AdmissionConfig::default();
     let mut doin_ids: HashMap<PeerId, String> = HashMap::new();
     loop {
         let event = tokio::select! {
@@ -79,7 +80,7 @@ pub async fn run(ctx: EventContext, mut events: mpsc::Receiver<P2pEvent>) {
                     tracing::info!(%peer, "libp2p peer left");
                 }
             }
-            P2pEvent::Gossip(g) => match admit(&g, &ctx, &admission) {
+            P2pEvent::Gossip(g) => match admit(&g, &ctx) {
                 Ok(message) => {
                     let from = g
                         .source_doin_id
@@ -130,16 +131,23 @@ pub async fn run(ctx: EventContext, mut events: mpsc::Receiver<P2pEvent>) {
 /// The admission of a `POST /message` body, for a gossipsub message: it parses, its seal
 /// and age pass ([`check_message`]), and it travels on the topic of its kind and domain
 /// (a message on another topic is refused, or a peer could push any kind into any
-/// domain's topic).
-fn admit(
-    g: &GossipMessage,
-    ctx: &EventContext,
-    admission: &AdmissionConfig,
-) -> Result<Message, Verdict> {
+/// domain's topic). A seal is required on the sealed topics; on the reference topics a
+/// message is a reference node's, unsealed (a sealed one belongs on the sealed topics),
+/// and taken only by a node that accepts unsealed messages. Either way the peer whose
+/// connection delivered a bad one pays.
+fn admit(g: &GossipMessage, ctx: &EventContext) -> Result<Message, Verdict> {
     let value = doin_primitives::json::parse_bytes(&g.data).map_err(|_| Verdict::Malformed)?;
     let message = Message::from_value(&value).map_err(|_| Verdict::Malformed)?;
-    check_message(&message, ctx.clock.now().unix_micros(), admission)
+    let sealed_topic = g.origin == Origin::Sealed;
+    let admission = AdmissionConfig {
+        require_seals: sealed_topic,
+        ..AdmissionConfig::default()
+    };
+    check_message(&message, ctx.clock.now().unix_micros(), &admission)
         .map_err(|refusal| refusal.verdict())?;
+    if !sealed_topic && (message.seal.is_some() || !ctx.accept_unsigned) {
+        return Err(Verdict::InvalidMessage);
+    }
     match super::broadcast::kind_of(&message) {
         Some((kind, domain)) if kind == g.kind && domain == g.domain => Ok(message),
         _ => Err(Verdict::InvalidMessage),

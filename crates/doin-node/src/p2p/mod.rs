@@ -13,7 +13,9 @@
 //!   then handled with HTTP deliveries ([`crate::network`]), its verdict reported to
 //!   gossipsub (nothing is forwarded before it; a bad one scores the sender down); sync
 //!   requests are answered from the store as `/chain/status` and `/chain/blocks` are, and
-//!   evaluators' task calls from the task queue as `/tasks/*` are; identified peers join
+//!   evaluators' task calls from the task queue as `/tasks/*` are; a reference node's
+//!   unsealed message, which a doin node took over HTTP and relayed, arrives on the
+//!   reference topics, joined only with `accept_unsigned_messages`; identified peers join
 //!   the [`crate::peers::PeerSet`] as `/p2p/<id>` endpoints, which the sync loop
 //!   ([`crate::sync::p2p`]) and the evaluator reach over libp2p, and leave it when their
 //!   last connection closes (requests go to connected peers only).
@@ -56,6 +58,8 @@ pub fn p2p_config(config: &NodeConfig, listen: Vec<Multiaddr>) -> P2pConfig {
         // Validated with the config.
         external_addrs: config.p2p_external_addrs().unwrap_or_default(),
         relay_server: config.relay_server,
+        // A node that takes reference nodes' unsealed messages takes them relayed too.
+        reference_topics: config.accept_unsigned_messages,
         ..P2pConfig::default()
     };
     if config.gossip_heartbeat_interval.is_finite() && config.gossip_heartbeat_interval > 0.0 {
