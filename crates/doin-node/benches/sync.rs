@@ -23,6 +23,10 @@ use doin_node::chain_params::chain_params;
 use doin_node::config::{DomainRole, NodeConfig};
 use doin_node::node::{start, RunningNode};
 
+/// The node binary's allocator (see `src/main.rs`), so that the figures are the node's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// libp2p over TCP on a port the system picks (what the in-process test networks use).
 const LOOPBACK_TCP: &str = "/ip4/127.0.0.1/tcp/0";
 
