@@ -7,21 +7,25 @@
 //! syncing: on a machine shared with other work, the figure the load does not move), and
 //! the ratio.
 //!
-//! How a page is validated: each block's ids, hashes and signatures are checked on every
-//! core (rayon) as soon as the page arrives, while the chain service applies the page
-//! before it (every rule that needs the chain, block after block), so fetching, the
-//! stateless checks and the stateful ones overlap; each check runs once.
+//! How a page is validated: over libp2p its blocks are parsed on every core (rayon); each
+//! block's ids, hashes and signatures are checked on every core as soon as the page
+//! arrives, while the chain service applies the page before it (every rule that needs the
+//! chain, block after block), so fetching, the stateless checks and the stateful ones
+//! overlap; each check runs once. The bench runs on the node binary's allocator (mimalloc).
 //!
-//! `cargo bench -p doin-node --bench sync` (`DOIN_BENCH_BLOCKS`, default 10,000). Release
-//! build, two-core machine at load average 15–17 (shared with other builds): HTTP 14.2 s
-//! (6.9 s of CPU), libp2p 11.1 s (6.6 s of CPU); the 3 s target needs less CPU per block,
-//! not more cores (see the README's Benchmarks for the profile).
+//! `cargo bench -p doin-node --bench sync` (`DOIN_BENCH_BLOCKS`, default 10,000). The
+//! figures, measured on a two-core machine shared with other builds, are in the README's
+//! Benchmarks; the 3 s target needs less CPU per block, not more cores.
 
 use std::time::{Duration, Instant};
 
 use doin_node::chain_params::chain_params;
 use doin_node::config::{DomainRole, NodeConfig};
 use doin_node::node::{start, RunningNode};
+
+/// The node binary's allocator (see `src/main.rs`), so that the figures are the node's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// libp2p over TCP on a port the system picks (what the in-process test networks use).
 const LOOPBACK_TCP: &str = "/ip4/127.0.0.1/tcp/0";

@@ -1,5 +1,6 @@
 //! The one writing handle: opens or creates `chain.db`, appends blocks, truncates for reorgs.
 
+use std::borrow::Borrow;
 use std::ops::Deref;
 use std::path::Path;
 
@@ -118,8 +119,10 @@ impl ChainStore {
         self.append_batch(std::slice::from_ref(block))
     }
 
-    /// Appends `blocks` in order in one SQLite transaction: all of them or none.
-    pub fn append_batch(&mut self, blocks: &[Block]) -> Result<(), StoreError> {
+    /// Appends `blocks` in order in one SQLite transaction: all of them or none. Takes
+    /// anything that holds a block, so a caller keeping blocks in a wrapper (checked
+    /// blocks from a sync) stores them without copying each one.
+    pub fn append_batch<B: Borrow<Block>>(&mut self, blocks: &[B]) -> Result<(), StoreError> {
         let path = self.reader.path.clone();
         let err = |e| StoreError::from_sqlite(&path, e);
         let tx = self
@@ -130,7 +133,7 @@ impl ChainStore {
         let (mut tip, mut tip_hash) = tip_of(&tx)
             .map_err(err)?
             .ok_or_else(|| StoreError::corrupt("table blocks", "no genesis block"))?;
-        for block in blocks {
+        for block in blocks.iter().map(Borrow::borrow) {
             if block.header.index != tip + 1 {
                 return Err(StoreError::NotNext {
                     tip,

@@ -5,6 +5,7 @@
 //! stateless rules checked ([`CheckedBlock`], on every core by [`super::checks`]); every
 //! rule that needs the chain runs here, block after block.
 
+use std::borrow::Borrow;
 use std::collections::BTreeMap;
 
 use doin_consensus::anchor::AnchorSet;
@@ -46,9 +47,13 @@ impl Service {
     /// Stores blocks in one SQLite transaction; `applied` says whether the state already
     /// holds them (otherwise they are applied first). On a store failure the state is
     /// rebuilt from the store.
-    pub(super) fn append_applied(&mut self, blocks: &[Block], applied: bool) -> Result<(), String> {
+    pub(super) fn append_applied<B: Borrow<Block>>(
+        &mut self,
+        blocks: &[B],
+        applied: bool,
+    ) -> Result<(), String> {
         if !applied {
-            for b in blocks {
+            for b in blocks.iter().map(Borrow::borrow) {
                 self.state
                     .apply_stored_block(b)
                     .map_err(|e| e.to_string())?;
@@ -59,13 +64,13 @@ impl Service {
             self.reload_state();
             return Err(e.to_string());
         }
-        for b in blocks {
+        for b in blocks.iter().map(Borrow::borrow) {
             note_best_parameters(&mut self.best_parameters, &self.state, b);
             if let Some(stats) = &self.stats {
                 stats.record_block(b);
             }
         }
-        if let Some(b) = blocks.last() {
+        if let Some(b) = blocks.last().map(Borrow::borrow) {
             self.tip = Some((b.header.clone(), b.transactions.len() as i64));
         }
         Ok(())
@@ -126,8 +131,7 @@ impl KeptChain for Service {
     }
 
     fn keep(&mut self, blocks: &[CheckedBlock]) -> Result<(), ImportError> {
-        let blocks: Vec<Block> = blocks.iter().map(|b| b.block().clone()).collect();
-        self.append_applied(&blocks, true)
+        self.append_applied(blocks, true)
             .map_err(ImportError::Store)
     }
 

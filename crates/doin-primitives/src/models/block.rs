@@ -245,18 +245,21 @@ impl Block {
     /// transaction, transfer and channel-operation ids, the merkle root of the transaction
     /// ids, and the block hash. DOIN's validators add [`Block::check_layout`]; a reference
     /// block of any transaction types passes this check alone.
+    ///
+    /// Each transaction id is computed once, both checked against the claimed id and used
+    /// as a merkle leaf: every synced block passes here, and an id is the canonical JSON
+    /// and SHA-256 of the whole payload.
     pub fn validate_content(&self) -> Result<(), BlockError> {
-        for (index, tx) in self.transactions.iter().enumerate() {
-            let computed = tx.compute_id();
-            if computed != tx.id {
+        let ids = self.merkle_leaves();
+        for (index, (tx, computed)) in self.transactions.iter().zip(&ids).enumerate() {
+            if *computed != tx.id {
                 return Err(BlockError::TransactionIdMismatch {
                     index,
                     claimed: tx.id.clone(),
-                    computed,
+                    computed: computed.clone(),
                 });
             }
         }
-        let ids = self.merkle_leaves();
         let extension_ids = self.extension_leaves()?;
         let mut seen = HashSet::with_capacity(ids.len() + extension_ids.len());
         for id in ids.iter().chain(&extension_ids) {
