@@ -122,8 +122,8 @@ impl PendingOptimae {
         state.pending_sum_at(&self.txs, at_micros)
     }
 
-    /// Whether node `peer_id` may mint them in a work block at `now`: some are pending, a
-    /// work block is due by `timer` ([`MintTimer::work_block_due`]) and their sum reaches
+    /// Whether node `peer_id` may mint them in a work block at `now`: a work block is due
+    /// by `timer` ([`MintTimer::work_block_due`]), some are pending and their sum reaches
     /// the next threshold.
     pub fn work_block_due(
         &self,
@@ -132,8 +132,10 @@ impl PendingOptimae {
         peer_id: &str,
         now: Timestamp,
     ) -> bool {
-        !self.txs.is_empty()
-            && timer.work_block_due(state, peer_id, now)
+        // The timer is asked first, pending or not: the call is how it learns when this
+        // node first saw its tip, where the wait for its next work block may start.
+        timer.work_block_due(state, peer_id, now)
+            && !self.txs.is_empty()
             && self
                 .sum_at(state, now.unix_micros())
                 .is_ok_and(|sum| sum >= state.next_threshold())
