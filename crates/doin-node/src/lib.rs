@@ -28,8 +28,9 @@
 //!   [`mint_schedule`] — when it mints (work blocks spaced and staggered on a network),
 //!   [`mint_timer`] — what it remembers between checks (when it saw its tip, since when
 //!   it pools commitments), [`pending_optimae`] — verified optimae scored and waiting for
-//!   a work block, [`block_assembly`] — what goes into a block it mints; all three shared
-//!   with the simulator.
+//!   a work block, [`block_assembly`] — what goes into a block it mints; all four shared
+//!   with the simulator. [`mint_gate`] — a node that joins a network mints nothing before
+//!   its first sync.
 //!   One file per part: its handle, the command loop, import of peers' blocks, minting,
 //!   the pools and their relays, quorum plans, anchoring, opening `chain.db`.
 //!   [`chain_import`] — what import decides (extend, weigh a branch, reorganise, refuse
@@ -91,6 +92,7 @@ mod launch;
 pub mod mempool;
 pub mod metrics;
 pub mod migration;
+pub mod mint_gate;
 pub mod mint_schedule;
 pub mod mint_timer;
 pub mod network;

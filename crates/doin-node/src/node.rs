@@ -30,6 +30,8 @@ use crate::config::NodeConfig;
 use crate::inference::PaymentCheck;
 use crate::launch;
 use crate::migration::MigrantBoard;
+use crate::mint_gate::MintGate;
+use crate::optimizer_loop::PEER_WAIT;
 use crate::peers::PeerSet;
 use crate::stop::StopSignal;
 use crate::task_queue::TaskQueue;
@@ -272,8 +274,6 @@ async fn start_inner(node: NodeBuilder) -> anyhow::Result<RunningNode> {
     let checked = launch::chain::open_chain(&config, identity.peer_id()).await?;
     let (stop_tx, stop) = crate::stop::stop_signal();
     let stats = launch::stats::launch_stats(&config, &checked.db_path, &stop).await?;
-    let chain =
-        launch::chain::launch_chain(&config, checked, &identity, &stats.handle, clock.clone());
     let queue = Arc::new(TaskQueue::new());
     let board = DomainBoard::default();
     let runtime = tokio::runtime::Handle::current();
@@ -290,6 +290,21 @@ async fn start_inner(node: NodeBuilder) -> anyhow::Result<RunningNode> {
         );
     }
     let peers = PeerSet::new(&initial_peers);
+    // A node with peers to sync from mints once it has synced with one (or waited long
+    // enough for none): a joining node must not build a branch of its own meanwhile.
+    let mint_gate = if peers.endpoints().is_empty() {
+        MintGate::open()
+    } else {
+        MintGate::after_first_sync(peers.synced_flag(), clock.now_micros(), PEER_WAIT)
+    };
+    let chain = launch::chain::launch_chain(
+        &config,
+        checked,
+        &identity,
+        &stats.handle,
+        clock.clone(),
+        mint_gate,
+    );
     let migrants = MigrantBoard::default();
     let blocks: Arc<dyn BlockSource> = Arc::new(ReaderPool::new(&chain.db_path));
     let (p2p_wiring, p2p) = match p2p_node {

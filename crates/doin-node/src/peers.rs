@@ -268,6 +268,12 @@ impl PeerSet {
             .is_ok()
     }
 
+    /// The flag [`PeerSet::synced_once`] reads, for the chain service's
+    /// [`crate::mint_gate::MintGate`].
+    pub fn synced_flag(&self) -> Arc<std::sync::atomic::AtomicBool> {
+        self.synced.clone()
+    }
+
     fn mark_synced(&self) {
         self.synced
             .store(true, std::sync::atomic::Ordering::Release);

@@ -112,6 +112,9 @@ impl Service {
     /// clock runs fast within the allowed drift cannot hold our work blocks back);
     /// otherwise a later tick tries again.
     fn try_mint(&mut self) -> Option<i64> {
+        if !self.gate.is_open(self.clock.now_micros()) {
+            return None;
+        }
         let due = self.pending.work_block_due(
             &mut self.timer,
             &self.state,
@@ -129,7 +132,11 @@ impl Service {
     /// ([`crate::mint_schedule::commitment_block_due`]: the optimizers whose commitments
     /// the pool holds take turns, from when the block is due or the pool received a
     /// commitment at this tip, whichever is later); the pending optimae stay pending.
+    /// Nothing is minted while the [`crate::mint_gate::MintGate`] is shut.
     pub(super) fn try_mint_due(&mut self) -> Option<i64> {
+        if !self.gate.is_open(self.clock.now_micros()) {
+            return None;
+        }
         if let Some(index) = self.try_mint() {
             return Some(index);
         }

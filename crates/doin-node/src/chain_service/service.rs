@@ -21,6 +21,7 @@ use super::{COMMAND_QUEUE, TICK};
 use crate::chain_import::Importer;
 use crate::clock::SharedClock;
 use crate::mempool::MempoolConfig;
+use crate::mint_gate::MintGate;
 use crate::mint_timer::MintTimer;
 use crate::pending_optimae::PendingOptimae;
 use crate::view::ChainView;
@@ -55,6 +56,8 @@ pub(super) struct Service {
     pub(super) clock: SharedClock,
     /// When it first saw its tip, and since when its pool has held a commitment at it.
     pub(super) timer: MintTimer,
+    /// Shut until the node's first sync when it has peers to sync from.
+    pub(super) gate: MintGate,
 }
 
 /// What a chain service runs with besides its chain and identity.
@@ -68,6 +71,8 @@ pub struct ChainServiceConfig {
     pub mempool: MempoolConfig,
     /// The clock it stamps blocks, schedules minting and judges deadlines by.
     pub clock: SharedClock,
+    /// When it may start minting ([`MintGate`]: at once by default).
+    pub mint_gate: MintGate,
 }
 
 impl Default for ChainServiceConfig {
@@ -77,6 +82,7 @@ impl Default for ChainServiceConfig {
             anchoring: Anchoring::default(),
             mempool: MempoolConfig::default(),
             clock: crate::clock::system(),
+            mint_gate: MintGate::open(),
         }
     }
 }
@@ -102,6 +108,7 @@ pub fn launch(
         anchoring,
         mempool,
         clock,
+        mint_gate,
     } = config;
     let (commands, rx) = mpsc::channel(COMMAND_QUEUE);
     let tip = match opened.store.tip() {
@@ -129,6 +136,7 @@ pub fn launch(
         pools,
         clock: clock.clone(),
         timer: MintTimer::new(),
+        gate: mint_gate,
     };
     let rejections = service.pools.rejections.clone();
     service.publish();

@@ -1,6 +1,7 @@
 //! The chain service on a manual clock: when it mints, and the timestamps it stamps, follow
 //! the clock it is given, with no sleeping.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,6 +12,7 @@ use doin_primitives::Timestamp;
 
 use super::{launch, open_chain, ChainHandle, ChainServiceConfig};
 use crate::clock::ManualClock;
+use crate::mint_gate::MintGate;
 use crate::view::ChainView;
 
 /// 2026-01-01T00:00:00Z.
@@ -111,4 +113,70 @@ async fn commitment_blocks_follow_the_manual_clock() {
         t0.unix_micros() + 1_500_000,
         "stamped with the manual clock"
     );
+}
+
+/// A service whose mint gate waits for a first sync, on a manual clock at `t0`.
+fn gated_service(
+    dir: &std::path::Path,
+    t0: Timestamp,
+) -> (ChainHandle, ManualClock, Arc<Identity>, Arc<AtomicBool>) {
+    let opened = open_chain(&dir.join("chain.db"), &network_params()).expect("a new chain");
+    let me = Arc::new(Identity::from_scalar_bytes(&[7; 32]).expect("an identity"));
+    let clock = ManualClock::new(t0);
+    let synced = Arc::new(AtomicBool::new(false));
+    let (chain, _thread) = launch(
+        opened,
+        me.clone(),
+        ChainServiceConfig {
+            clock: clock.shared(),
+            mint_gate: MintGate::after_first_sync(
+                synced.clone(),
+                t0.unix_micros(),
+                Duration::from_secs(30),
+            ),
+            ..ChainServiceConfig::default()
+        },
+    );
+    (chain, clock, me, synced)
+}
+
+#[tokio::test]
+async fn a_joining_node_mints_nothing_before_its_first_sync() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let t0 = Timestamp::from_unix_secs(T0_SECS);
+    let (chain, clock, me, synced) = gated_service(dir.path(), t0);
+    // A commitment heard by gossip would get a block at once (see above), but this node
+    // has not synced with its peers yet.
+    chain
+        .submit_commitment(commitment(&me, 0), false)
+        .await
+        .expect("admitted");
+    round_trip(&chain).await;
+    assert_eq!(chain.view().tip_index, 0, "minted before its first sync");
+    clock.advance(Duration::from_secs(29));
+    chain
+        .submit_commitment(commitment(&me, 1), false)
+        .await
+        .expect("admitted");
+    round_trip(&chain).await;
+    assert_eq!(chain.view().tip_index, 0, "minted before its first sync");
+    // The sync loop reached a peer: the next tick mints.
+    synced.store(true, Ordering::Release);
+    tip_reaches(&chain, 1).await;
+}
+
+#[tokio::test]
+async fn a_node_whose_peers_never_answer_mints_alone_after_the_wait() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let t0 = Timestamp::from_unix_secs(T0_SECS);
+    let (chain, clock, me, _synced) = gated_service(dir.path(), t0);
+    chain
+        .submit_commitment(commitment(&me, 0), false)
+        .await
+        .expect("admitted");
+    clock.advance(Duration::from_secs(30) - Duration::from_micros(1));
+    round_trip(&chain).await;
+    assert_eq!(chain.view().tip_index, 0, "minted before the wait was over");
+    clock.advance(Duration::from_micros(1));
+    tip_reaches(&chain, 1).await;
 }

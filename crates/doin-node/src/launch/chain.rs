@@ -15,6 +15,7 @@ use crate::chain_params::chain_params;
 use crate::chain_service::{self, Anchoring, ChainHandle, ChainServiceConfig, OpenedChain};
 use crate::clock::SharedClock;
 use crate::config::NodeConfig;
+use crate::mint_gate::MintGate;
 
 /// The chain read from `chain.db` and checked against the published anchors, before its
 /// service starts.
@@ -104,13 +105,15 @@ pub(crate) struct ChainComponent {
 }
 
 /// Starts the chain service over `chain`, recording blocks in `stats`, creating anchors
-/// every `external_anchor_interval` blocks when sinks are configured, on `clock`.
+/// every `external_anchor_interval` blocks when sinks are configured, on `clock`, minting
+/// once `mint_gate` opens.
 pub(crate) fn launch_chain(
     config: &NodeConfig,
     chain: CheckedChain,
     identity: &Arc<Identity>,
     stats: &doin_stats::StatsHandle,
     clock: SharedClock,
+    mint_gate: MintGate,
 ) -> ChainComponent {
     let CheckedChain {
         opened,
@@ -146,6 +149,7 @@ pub(crate) fn launch_chain(
                 rate_limit: config.fee_config.rate_limit_max_tx,
             },
             clock,
+            mint_gate,
         },
     );
     ChainComponent {
