@@ -11,7 +11,7 @@ mod common;
 mod http_attacker;
 
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::{free_port, NodeProcess};
 use http_attacker::*;
@@ -328,6 +328,7 @@ fn inference_with_a_new_client_id_per_request_is_limited_by_address_and_others_a
             .build()
             .expect("client");
         let (mut accepted, mut limited) = (0, 0);
+        let flood_started = Instant::now();
         for i in 0..500 {
             let r = flood
                 .post(format!("http://127.0.0.1:{port}/inference"))
@@ -341,9 +342,14 @@ fn inference_with_a_new_client_id_per_request_is_limited_by_address_and_others_a
                 other => panic!("request {i}: {other}"),
             }
         }
+        // The bucket holds RATE_LIMIT requests and refills one every RATE_WINDOW /
+        // RATE_LIMIT: on a loaded machine the flood lasts long enough for a refill or two.
+        let refill = doin_node::inference::RATE_WINDOW / doin_node::inference::RATE_LIMIT;
+        let refilled = (flood_started.elapsed().as_secs_f64() / refill.as_secs_f64()).ceil();
         assert!(
-            accepted <= doin_node::inference::RATE_LIMIT,
-            "{accepted} accepted"
+            f64::from(accepted) <= f64::from(doin_node::inference::RATE_LIMIT) + refilled,
+            "{accepted} accepted in {:?}",
+            flood_started.elapsed()
         );
         assert_eq!(accepted + limited, 500);
         let honest = reqwest::Client::builder()
