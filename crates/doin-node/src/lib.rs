@@ -35,7 +35,8 @@
 //!   the pools and their relays, quorum plans, anchoring, opening `chain.db`.
 //!   [`chain_import`] — what import decides (extend, weigh a branch, reorganise, refuse
 //!   below finality or against an anchor), without I/O: the chain service runs it over
-//!   `chain.db`, the simulator (`doin-sim`) over memory.
+//!   `chain.db`, the simulator (`doin-sim`) over memory; [`state_checkpoints`] — recent
+//!   states a fork point is rebuilt from, instead of replaying from genesis.
 //! * [`network`] — gossip: block announcements (carrying the block, [`block_gossip`]), transfers, votes with their claims, peer
 //!   endpoints; [`channel_gossip`] — channel operations; [`commitment_gossip`] —
 //!   commitments.
@@ -106,6 +107,7 @@ pub mod progress;
 pub mod proposals;
 pub mod rate_window;
 pub mod remote_tasks;
+pub mod state_checkpoints;
 pub mod stats;
 pub mod stop;
 pub mod sync;

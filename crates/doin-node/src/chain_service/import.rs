@@ -1,6 +1,7 @@
 //! Blocks from peers, over `chain.db`: the chain service's side of
 //! [`crate::chain_import`] (which decides what to keep), that is, the blocks and state it
-//! keeps, how it rebuilds the state at a fork point (by replaying its store), and what a
+//! keeps, how it rebuilds the state at a fork point (by replaying its store from the newest
+//! kept state below it, [`crate::state_checkpoints`]), and what a
 //! reorganisation does to its store, pools and stats. Blocks arrive here with their
 //! stateless rules checked ([`CheckedBlock`], on every core by [`super::checks`]); every
 //! rule that needs the chain runs here, block after block.
@@ -73,6 +74,7 @@ impl Service {
         if let Some(b) = blocks.last().map(Borrow::borrow) {
             self.tip = Some((b.header.clone(), b.transactions.len() as i64));
         }
+        self.checkpoints.record(&self.state, &self.best_parameters);
         Ok(())
     }
 
@@ -94,6 +96,8 @@ impl Service {
         }
         self.state = state;
         self.best_parameters = best;
+        self.checkpoints.clear();
+        self.checkpoints.record(&self.state, &self.best_parameters);
     }
 }
 
@@ -135,14 +139,34 @@ impl KeptChain for Service {
             .map_err(ImportError::Store)
     }
 
-    /// Replays our store up to `height`.
+    /// Replays our store up to `height` from the newest kept state at or below it that is
+    /// still on our chain ([`crate::state_checkpoints`]), or from genesis.
     fn state_at(&mut self, height: u64) -> Result<(ChainState, Self::Derived), ImportError> {
-        let mut state = ChainState::new(self.state.params().clone());
-        let mut best = BTreeMap::new();
+        let store = &self.store;
+        let base = self.checkpoints.at_or_below(height, |h, hash| {
+            i64::try_from(h)
+                .ok()
+                .and_then(|h| store.block_hash(h).ok().flatten())
+                .is_some_and(|stored| stored == hash)
+        });
+        let (mut state, mut best) = match base {
+            Some((state, best)) => (state.clone(), best.clone()),
+            None => (
+                ChainState::new(self.state.params().clone()),
+                BTreeMap::new(),
+            ),
+        };
+        let from = i64::try_from(state.height()).map_err(ImportError::store)? + 1;
         let height = i64::try_from(height).map_err(ImportError::store)?;
-        for b in self.store.blocks(1, height).map_err(ImportError::store)? {
-            state.apply_stored_block(&b).map_err(ImportError::store)?;
-            note_best_parameters(&mut best, &state, &b);
+        if from <= height {
+            for b in self
+                .store
+                .blocks(from, height)
+                .map_err(ImportError::store)?
+            {
+                state.apply_stored_block(&b).map_err(ImportError::store)?;
+                note_best_parameters(&mut best, &state, &b);
+            }
         }
         Ok((state, best))
     }
@@ -194,6 +218,8 @@ impl KeptChain for Service {
             .channel_pool
             .readmit(orphaned_ops, &self.state, self.clock.now_micros());
         self.best_parameters = best;
+        self.checkpoints.forget_above(fork_point);
+        self.checkpoints.record(&self.state, &self.best_parameters);
         self.tip = blocks
             .last()
             .map(|b| (b.header.clone(), b.transactions.len() as i64));

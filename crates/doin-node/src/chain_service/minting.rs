@@ -195,6 +195,7 @@ impl Service {
             return None;
         }
         note_best_parameters(&mut self.best_parameters, &self.state, &block);
+        self.checkpoints.record(&self.state, &self.best_parameters);
         self.tip = Some((block.header.clone(), block.transactions.len() as i64));
         if !commitment_block {
             self.pending.clear();

@@ -24,6 +24,7 @@ use crate::mempool::MempoolConfig;
 use crate::mint_gate::MintGate;
 use crate::mint_timer::MintTimer;
 use crate::pending_optimae::PendingOptimae;
+use crate::state_checkpoints::StateCheckpoints;
 use crate::view::ChainView;
 
 /// The chain service: the one owner of the store's writer, the consensus state and the
@@ -58,6 +59,8 @@ pub(super) struct Service {
     pub(super) timer: MintTimer,
     /// Shut until the node's first sync when it has peers to sync from.
     pub(super) gate: MintGate,
+    /// Recent states (with their best parameters) a fork point is rebuilt from.
+    pub(super) checkpoints: StateCheckpoints<BTreeMap<String, Map>>,
 }
 
 /// What a chain service runs with besides its chain and identity.
@@ -121,6 +124,8 @@ pub fn launch(
         _ => None,
     };
     let (pools, relays) = Pools::new(mempool);
+    let mut checkpoints = StateCheckpoints::new(opened.state.params());
+    checkpoints.record(&opened.state, &opened.best_parameters);
     let mut service = Service {
         tip,
         minted: None,
@@ -137,6 +142,7 @@ pub fn launch(
         clock: clock.clone(),
         timer: MintTimer::new(),
         gate: mint_gate,
+        checkpoints,
     };
     let rejections = service.pools.rejections.clone();
     service.publish();
