@@ -290,12 +290,12 @@ async fn start_inner(node: NodeBuilder) -> anyhow::Result<RunningNode> {
         );
     }
     let peers = PeerSet::new(&initial_peers);
-    // A node with peers to sync from mints once it has synced with one (or waited long
-    // enough for none): a joining node must not build a branch of its own meanwhile.
+    // A node with peers to sync from mints once it has caught up with them (or waited long
+    // enough): a joining node must not build a branch of its own meanwhile.
     let mint_gate = if peers.endpoints().is_empty() {
         MintGate::open()
     } else {
-        MintGate::after_first_sync(peers.synced_flag(), clock.now_micros(), PEER_WAIT)
+        MintGate::after_first_sync(peers.first_contact(), clock.now_micros(), PEER_WAIT)
     };
     let chain = launch::chain::launch_chain(
         &config,

@@ -21,6 +21,7 @@ use tokio::task::JoinSet;
 
 use crate::block_source::BlockSource;
 use crate::chain_service::ChainHandle;
+use crate::mint_gate::FirstContact;
 use crate::sync::{
     sync_within, NodeTransport, P2pTransport, SyncBudget, SyncClient, SyncError, SyncReport,
 };
@@ -43,7 +44,7 @@ const MAX_OFFENDERS: usize = 256;
 pub struct PeerSet {
     endpoints: Arc<RwLock<BTreeSet<String>>>,
     blocked: Arc<RwLock<BTreeSet<String>>>,
-    synced: Arc<std::sync::atomic::AtomicBool>,
+    first_contact: Arc<FirstContact>,
     sync_now: Arc<tokio::sync::Notify>,
     poll_tasks_now: Arc<tokio::sync::Notify>,
     latency: Arc<RwLock<BTreeMap<String, f64>>>,
@@ -209,7 +210,13 @@ impl PeerSet {
 impl PeerSet {
     /// Whether a sync round has reached at least one peer since start-up.
     pub fn synced_once(&self) -> bool {
-        self.synced.load(std::sync::atomic::Ordering::Acquire)
+        self.first_contact.synced()
+    }
+
+    /// Records the cumulative work `endpoint` claims in its chain status (the first claim
+    /// of each peer counts, [`FirstContact::record_claim`]).
+    pub fn record_claim(&self, endpoint: &str, cumulative_work: Option<f64>) {
+        self.first_contact.record_claim(endpoint, cumulative_work);
     }
 
     /// Records the round-trip time of a `/chain/status` request to `endpoint`.
@@ -268,15 +275,14 @@ impl PeerSet {
             .is_ok()
     }
 
-    /// The flag [`PeerSet::synced_once`] reads, for the chain service's
-    /// [`crate::mint_gate::MintGate`].
-    pub fn synced_flag(&self) -> Arc<std::sync::atomic::AtomicBool> {
-        self.synced.clone()
+    /// What the chain service's [`crate::mint_gate::MintGate`] waits on: whether a sync
+    /// reached a peer, and the heaviest chain a peer claimed when first asked.
+    pub fn first_contact(&self) -> Arc<FirstContact> {
+        self.first_contact.clone()
     }
 
     fn mark_synced(&self) {
-        self.synced
-            .store(true, std::sync::atomic::Ordering::Release);
+        self.first_contact.mark_synced();
     }
 }
 

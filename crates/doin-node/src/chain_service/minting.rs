@@ -112,7 +112,10 @@ impl Service {
     /// clock runs fast within the allowed drift cannot hold our work blocks back);
     /// otherwise a later tick tries again.
     fn try_mint(&mut self) -> Option<i64> {
-        if !self.gate.is_open(self.clock.now_micros()) {
+        if !self
+            .gate
+            .is_open(self.clock.now_micros(), self.state.cumulative_work())
+        {
             return None;
         }
         let due = self.pending.work_block_due(
@@ -134,7 +137,10 @@ impl Service {
     /// commitment at this tip, whichever is later); the pending optimae stay pending.
     /// Nothing is minted while the [`crate::mint_gate::MintGate`] is shut.
     pub(super) fn try_mint_due(&mut self) -> Option<i64> {
-        if !self.gate.is_open(self.clock.now_micros()) {
+        if !self
+            .gate
+            .is_open(self.clock.now_micros(), self.state.cumulative_work())
+        {
             return None;
         }
         if let Some(index) = self.try_mint() {

@@ -1,7 +1,6 @@
 //! The chain service on a manual clock: when it mints, and the timestamps it stamps, follow
 //! the clock it is given, with no sleeping.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,7 +11,7 @@ use doin_primitives::Timestamp;
 
 use super::{launch, open_chain, ChainHandle, ChainServiceConfig};
 use crate::clock::ManualClock;
-use crate::mint_gate::MintGate;
+use crate::mint_gate::{FirstContact, MintGate};
 use crate::view::ChainView;
 
 /// 2026-01-01T00:00:00Z.
@@ -119,32 +118,32 @@ async fn commitment_blocks_follow_the_manual_clock() {
 fn gated_service(
     dir: &std::path::Path,
     t0: Timestamp,
-) -> (ChainHandle, ManualClock, Arc<Identity>, Arc<AtomicBool>) {
+) -> (ChainHandle, ManualClock, Arc<Identity>, Arc<FirstContact>) {
     let opened = open_chain(&dir.join("chain.db"), &network_params()).expect("a new chain");
     let me = Arc::new(Identity::from_scalar_bytes(&[7; 32]).expect("an identity"));
     let clock = ManualClock::new(t0);
-    let synced = Arc::new(AtomicBool::new(false));
+    let contact = Arc::new(FirstContact::default());
     let (chain, _thread) = launch(
         opened,
         me.clone(),
         ChainServiceConfig {
             clock: clock.shared(),
             mint_gate: MintGate::after_first_sync(
-                synced.clone(),
+                contact.clone(),
                 t0.unix_micros(),
                 Duration::from_secs(30),
             ),
             ..ChainServiceConfig::default()
         },
     );
-    (chain, clock, me, synced)
+    (chain, clock, me, contact)
 }
 
 #[tokio::test]
 async fn a_joining_node_mints_nothing_before_its_first_sync() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let t0 = Timestamp::from_unix_secs(T0_SECS);
-    let (chain, clock, me, synced) = gated_service(dir.path(), t0);
+    let (chain, clock, me, contact) = gated_service(dir.path(), t0);
     // A commitment heard by gossip would get a block at once (see above), but this node
     // has not synced with its peers yet.
     chain
@@ -160,23 +159,30 @@ async fn a_joining_node_mints_nothing_before_its_first_sync() {
         .expect("admitted");
     round_trip(&chain).await;
     assert_eq!(chain.view().tip_index, 0, "minted before its first sync");
-    // The sync loop reached a peer: the next tick mints.
-    synced.store(true, Ordering::Release);
+    // The sync loop reached a peer whose chain is no heavier than ours: the next tick
+    // mints.
+    contact.record_claim("peer", Some(0.0));
+    contact.mark_synced();
     tip_reaches(&chain, 1).await;
 }
 
 #[tokio::test]
-async fn a_node_whose_peers_never_answer_mints_alone_after_the_wait() {
+async fn a_node_behind_what_its_peers_claim_mints_alone_only_after_the_wait() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let t0 = Timestamp::from_unix_secs(T0_SECS);
-    let (chain, clock, me, _synced) = gated_service(dir.path(), t0);
+    let (chain, clock, me, contact) = gated_service(dir.path(), t0);
     chain
         .submit_commitment(commitment(&me, 0), false)
         .await
         .expect("admitted");
+    // A peer that just started answered first; one of the network claims a heavier chain
+    // (still being fetched, or never served): synced, but behind.
+    contact.record_claim("fresh", Some(0.0));
+    contact.mark_synced();
+    contact.record_claim("network", Some(1.0));
     clock.advance(Duration::from_secs(30) - Duration::from_micros(1));
     round_trip(&chain).await;
-    assert_eq!(chain.view().tip_index, 0, "minted before the wait was over");
+    assert_eq!(chain.view().tip_index, 0, "minted behind the network");
     clock.advance(Duration::from_micros(1));
     tip_reaches(&chain, 1).await;
 }

@@ -180,6 +180,9 @@ pub async fn sync_within<T: BlockTransport>(
             ours: view.params_hash.clone(),
         });
     }
+    if let Some(peers) = latency_to {
+        peers.record_claim(endpoint, peer.cumulative_work);
+    }
     let claims_heavier = peer
         .cumulative_work
         .is_some_and(|w| w > view.cumulative_work);
