@@ -11,6 +11,7 @@ use doin_plugins::Candidate;
 use super::verification::VerificationTasks;
 use super::{random_hex, OptimizerLoop};
 use crate::chain_service::{CommittedAt, Proposal, QuorumPlan};
+use crate::commitment_pool::CommitmentPoolError;
 use crate::proposal_cycle::{
     Committed, Concluded, CycleChain, Dropped, ProposalCycle, RevealTo, Step,
 };
@@ -99,26 +100,23 @@ impl OptimizerLoop {
     }
 
     /// Hands a sealed commitment to `commitment_hash` to the chain service (which gossips
-    /// it, and mints a commitment block for it when one is due); whether it took it.
-    fn submit_commitment(&self, commitment_hash: &str) -> bool {
+    /// it, and mints a commitment block for it when one is due). `None` when the node
+    /// stops.
+    fn submit_commitment(
+        &self,
+        commitment_hash: &str,
+    ) -> Option<Result<(), Option<CommitmentPoolError>>> {
         let sealed = OptimaeCommitment::sealed(
             &self.identity,
             &self.domain_id,
             commitment_hash,
             self.clock.now(),
         );
-        match crate::worker_runtime::until_stopped(
+        crate::worker_runtime::until_stopped(
             &self.runtime,
             &self.stop,
             self.chain.submit_commitment(sealed, true),
-        ) {
-            Some(Ok(())) => true,
-            Some(Err(e)) => {
-                tracing::warn!(domain = %self.domain_id, "commitment not taken: {e:?}");
-                false
-            }
-            None => false,
-        }
+        )
     }
 
     /// Commit: seals a commitment to `best` under a fresh nonce and hands it to the chain
@@ -131,8 +129,13 @@ impl OptimizerLoop {
             random_hex(16),
             round,
         );
-        if !self.submit_commitment(&c.commitment_hash) {
-            return;
+        match self.submit_commitment(&c.commitment_hash) {
+            Some(Ok(())) => {}
+            Some(Err(e)) => {
+                tracing::warn!(domain = %self.domain_id, "commitment not taken: {e:?}");
+                return;
+            }
+            None => return,
         }
         let domain = &self.domain_id;
         self.board.update(domain, |p| p.committed += 1);
@@ -161,7 +164,8 @@ impl OptimizerLoop {
                 } => {
                     proposals.tasks.cancel(key, &self.queue);
                     tracing::debug!(domain = %domain, "commit block replaced by a reorganisation; revealing again");
-                    self.submit_commitment(&commitment_hash);
+                    // Back in the pool in case the winning branch does not carry it.
+                    let _ = self.submit_commitment(&commitment_hash);
                 }
                 Step::Reveal(to) => {
                     tracing::debug!(domain = %domain, waited_ms = to.waited_micros / 1000, "commitment landed; revealing");

@@ -17,7 +17,7 @@
 //!   proposals collect votes (else it waits, so the evaluators' load stays bounded);
 //! * **which quorum**: the one the chain plans for the commit block ([`CycleChain`]), plus
 //!   open slots any evaluator may fill on a young chain;
-//! * **when a proposal is done** ([`votes`]): every slot answered, or a quorum member's
+//! * **when a proposal is done** (`votes`): every slot answered, or a quorum member's
 //!   task lost, or the quorum wait over, or the quorum in and the open wait over; it goes
 //!   to the chain only when the whole quorum voted;
 //! * **when it is given up**: a commitment that did not land within
