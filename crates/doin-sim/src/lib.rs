@@ -23,7 +23,8 @@
 //! * [`memo`] — checks and states that are pure functions of a block or a commitment,
 //!   computed once per run.
 //! * [`invariants`] — finality agreement, supply, quorums, valid chains.
-//! * [`metrics`] — fork rate, reorganisation depth, finality, propagation, throughput.
+//! * [`metrics`] — fork rate, reorganisation depth, finality, propagation, throughput,
+//!   what became of the proposals (revealed, back to waiting, dropped, voted).
 //! * [`sim`] — [`Simulation`]: the event loop, convergence and liveness checks.
 //!
 //! ## Real and simulated

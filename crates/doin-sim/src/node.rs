@@ -75,6 +75,8 @@ pub enum Note {
     },
     /// The node refused a block or a branch.
     Refused(String),
+    /// A step of the optimizer's proposal cycle.
+    Proposal(crate::optimizer::ProposalNote),
     /// Anything else worth a line in the log.
     Info(String),
 }

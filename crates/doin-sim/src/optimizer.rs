@@ -19,7 +19,7 @@ use doin_consensus::commitment::OptimaeCommitment;
 use doin_consensus::vote::VoteSubject;
 use doin_consensus::{ChainState, QuorumVote};
 use doin_node::chain_service::{committed_at, plan_quorum, CommittedAt, QuorumPlan};
-use doin_node::proposal_cycle::{quorum_wait, Committed, CycleChain, ProposalCycle, Step};
+use doin_node::proposal_cycle::{quorum_wait, Committed, CycleChain, Dropped, ProposalCycle, Step};
 use doin_primitives::hash::sha256_hex;
 use doin_primitives::identity::Identity;
 use rand_core::RngCore;
@@ -32,6 +32,23 @@ use crate::rng::range_f64;
 
 /// A simulated optimizer's proposals (nothing kept with them beyond the cycle's own).
 pub type Proposals = ProposalCycle<()>;
+
+/// What became of a proposal, for the metrics and the log.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ProposalNote {
+    /// Revealed to its quorum.
+    Revealed,
+    /// Its commit block was replaced by a reorganisation: back to waiting.
+    Recommitted,
+    /// Given up before its reveal.
+    Dropped(Dropped),
+    /// Its whole quorum voted and the pending optimae took it.
+    Pending,
+    /// Its whole quorum voted and the pending optimae refused it.
+    Refused(String),
+    /// Done without its whole quorum's votes.
+    QuorumIncomplete,
+}
 
 /// A fresh cycle for `identity`'s proposals, waiting for votes as long as a node on the
 /// default `eval_poll_interval` does.
@@ -120,6 +137,7 @@ impl Node {
         for step in steps {
             match step {
                 Step::Reveal(to) => {
+                    ctx.notes.push(Note::Proposal(ProposalNote::Revealed));
                     for (slot, member) in to.quorum.iter().enumerate() {
                         if *member == me {
                             let vote = self.own_vote(&to.reveal);
@@ -132,15 +150,12 @@ impl Node {
                 Step::Recommit {
                     commitment_hash, ..
                 } => {
-                    ctx.notes.push(Note::Info(
-                        "revealed optimae lost its commit block; committing again".into(),
-                    ));
+                    ctx.notes.push(Note::Proposal(ProposalNote::Recommitted));
                     self.offer_commitment(&commitment_hash, ctx);
                     self.schedule_mint_checks(ctx);
                 }
                 Step::Drop { why, .. } => {
-                    ctx.notes
-                        .push(Note::Info(format!("drops a committed optimae: {why:?}")));
+                    ctx.notes.push(Note::Proposal(ProposalNote::Dropped(why)));
                 }
             }
         }
@@ -210,7 +225,7 @@ impl Node {
         for p in done {
             if !p.quorum_voted() {
                 ctx.notes
-                    .push(Note::Info("quorum incomplete; optimae dropped".into()));
+                    .push(Note::Proposal(ProposalNote::QuorumIncomplete));
                 continue;
             }
             match self.pending.submit(
@@ -221,10 +236,13 @@ impl Node {
                 &experiment(&p.reveal),
                 now.unix_micros(),
             ) {
-                Ok(_) => self.cycle.accept(p.reveal.reported_performance),
+                Ok(_) => {
+                    ctx.notes.push(Note::Proposal(ProposalNote::Pending));
+                    self.cycle.accept(p.reveal.reported_performance);
+                }
                 Err(e) => ctx
                     .notes
-                    .push(Note::Refused(format!("optimae not kept pending: {e}"))),
+                    .push(Note::Proposal(ProposalNote::Refused(e.to_string()))),
             }
         }
         self.schedule_mint_checks(ctx);
