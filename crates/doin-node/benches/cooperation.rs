@@ -3,7 +3,7 @@
 //! cooperate through the chain (island migration: every optimizer starts each round from
 //! the best point it knows: its own, the chain's best optimae, or another node's newest
 //! reveal re-measured by its optimizer, `doin_node::migration`). Each node runs rounds at
-//! the solo node's rate whether or not its quorum has voted (`doin_node::proposals`):
+//! the solo node's rate whether or not its quorum has voted (`doin_node::proposal_cycle`):
 //! more nodes mean more search in total, not more per node.
 //!
 //! Sharing is bounded by commit-before-reveal: a node's improvement reaches the others only

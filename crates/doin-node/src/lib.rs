@@ -20,7 +20,11 @@
 //! * [`optimizer_loop`] — a domain's optimizer rounds with island migration (each round
 //!   starts from the best optimae on chain, or another node's newest reveal: [`migration`])
 //!   and commit (on chain) → reveal → quorum of improvements, the commitments awaited and
-//!   the quorum's votes collected while rounds go on ([`proposals`]).
+//!   the quorum's votes collected while rounds go on; [`proposal_cycle`] — that cycle's
+//!   decisions without I/O (when a commitment has landed, when to reveal and to whom, how
+//!   many in flight, when the votes suffice, when to give up, what a reorganisation
+//!   undoes), on the caller's clock and votes delivered as values; shared with the
+//!   simulator.
 //! * [`chain_service`] — the actor owning the chain store, the consensus state and the
 //!   [`mempool`] (pending transfers: fee order, eviction, per-peer rate limits) and the
 //!   [`channel_pool`] (pending payment-channel operations, the same way) and the
@@ -104,7 +108,7 @@ pub mod peers;
 pub mod pending_optimae;
 pub mod plugins;
 pub mod progress;
-pub mod proposals;
+pub mod proposal_cycle;
 pub mod rate_window;
 pub mod remote_tasks;
 pub mod state_checkpoints;

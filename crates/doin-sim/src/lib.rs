@@ -16,12 +16,15 @@
 //! * [`import`] — a node's kept blocks under the node's own import
 //!   ([`doin_node::chain_import`]): checkpoint states, the memo, invariants, notes.
 //! * [`mint`] — the node's minting ([`doin_node::mint_schedule`], its timer, its pending
-//!   optimae, its block assembly) and the optimizer's commit → reveal → quorum votes cycle.
+//!   optimae, its block assembly).
+//! * [`optimizer`] — the node's proposal cycle ([`doin_node::proposal_cycle`]: commit →
+//!   reveal → quorum votes) driven over the simulated chain and messages.
 //! * [`optimae`] — the simulated optimization work (the quadratic objective in closed form).
 //! * [`memo`] — checks and states that are pure functions of a block or a commitment,
 //!   computed once per run.
 //! * [`invariants`] — finality agreement, supply, quorums, valid chains.
-//! * [`metrics`] — fork rate, reorganisation depth, finality, propagation, throughput.
+//! * [`metrics`] — fork rate, reorganisation depth, finality, propagation, throughput,
+//!   what became of the proposals (revealed, back to waiting, dropped, voted).
 //! * [`sim`] — [`Simulation`]: the event loop, convergence and liveness checks.
 //!
 //! ## Real and simulated
@@ -35,7 +38,7 @@
 //! | restart from kept blocks | replay of the kept blocks, as the chain service replays `chain.db` |
 //! | commitment pool (admission, per-optimizer and total bounds, expiry, the oldest first into a block) | real: `doin_node::commitment_pool`, on each node's virtual clock |
 //! | pending optimae (scored when voted, checked with the others, dropped when they no longer fit) and what goes in a block | real: `doin_node::pending_optimae`, `doin_node::block_assembly` |
-//! | the optimizer's commit → reveal → quorum votes cycle | reproduced ([`mint`], [`node`]); the node runs it over its task queue (`doin_node::proposals`) |
+//! | the optimizer's commit → reveal → quorum votes cycle (when a commitment has landed, when to reveal and to whom, how many in flight, when the votes suffice, when to give up, a reorganisation that unlands a commitment) | real: `doin_node::proposal_cycle`, with the node's quorum plan (`doin_node::chain_service::plan_quorum`), driven over simulated vote requests ([`optimizer`]); the node drives it over its task queue. Open votes of a young chain are not offered (simulated evaluators vote when asked) |
 //! | gossip | flooding over a random mesh (not GossipSub), sync by locator from a random peer |
 //! | optimizer and evaluator | closed-form quadratic objective; the evaluator's seed-dependent noise |
 //! | network | latency floor + exponential tail, loss, two-sided partitions |
@@ -86,6 +89,7 @@ pub mod mint;
 pub mod network;
 pub mod node;
 pub mod optimae;
+pub mod optimizer;
 pub mod queue;
 pub mod rng;
 pub mod sim;

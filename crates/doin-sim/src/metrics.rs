@@ -1,5 +1,5 @@
-//! What a run measures: forks, reorganisations, time to finality, propagation and
-//! optimae throughput ([`Report`]).
+//! What a run measures: forks, reorganisations, time to finality, propagation, optimae
+//! throughput and what became of the optimizers' proposals ([`Report`]).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -8,6 +8,7 @@ use std::sync::Arc;
 use doin_primitives::models::Block;
 
 use crate::invariants::FinalityRecord;
+use crate::optimizer::ProposalNote;
 
 /// Raw observations during a run.
 #[derive(Default)]
@@ -26,6 +27,41 @@ pub struct Metrics {
     pub messages: u64,
     /// Events processed.
     pub events: u64,
+    /// What became of the optimizers' proposals.
+    pub proposals: ProposalCounts,
+}
+
+/// What became of the optimizers' proposals, over all nodes (a proposal revealed again
+/// after a reorganisation counts twice as revealed).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ProposalCounts {
+    /// Revealed to their quorum.
+    pub revealed: u64,
+    /// Sent back to waiting by a reorganisation that replaced their commit block.
+    pub recommitted: u64,
+    /// Given up before their reveal (overtaken, not landed in time, no quorum).
+    pub dropped: u64,
+    /// Voted by their whole quorum and taken by the pending optimae.
+    pub pending: u64,
+    /// Voted by their whole quorum and refused by the pending optimae.
+    pub refused: u64,
+    /// Done without their whole quorum's votes.
+    pub quorum_incomplete: u64,
+}
+
+impl ProposalCounts {
+    /// Counts one step.
+    pub fn count(&mut self, note: &ProposalNote) {
+        let n = match note {
+            ProposalNote::Revealed => &mut self.revealed,
+            ProposalNote::Recommitted => &mut self.recommitted,
+            ProposalNote::Dropped(_) => &mut self.dropped,
+            ProposalNote::Pending => &mut self.pending,
+            ProposalNote::Refused(_) => &mut self.refused,
+            ProposalNote::QuorumIncomplete => &mut self.quorum_incomplete,
+        };
+        *n += 1;
+    }
 }
 
 impl Metrics {
@@ -115,6 +151,7 @@ impl Metrics {
             refused: self.refused,
             messages: self.messages,
             events: self.events,
+            proposals: self.proposals,
         }
     }
 }
@@ -178,6 +215,8 @@ pub struct Report {
     pub messages: u64,
     /// Events processed.
     pub events: u64,
+    /// What became of the optimizers' proposals.
+    pub proposals: ProposalCounts,
 }
 
 impl fmt::Display for Report {
@@ -211,6 +250,13 @@ impl fmt::Display for Report {
             f,
             "optimae on chain    {} ({:.0} per virtual hour)",
             self.optimae_on_chain, self.optimae_per_hour
+        )?;
+        let p = &self.proposals;
+        writeln!(
+            f,
+            "proposals           {} revealed ({} pending, {} refused, {} without their quorum), \
+             {} back to waiting after a reorganisation, {} dropped before reveal",
+            p.revealed, p.pending, p.refused, p.quorum_incomplete, p.recommitted, p.dropped
         )?;
         write!(
             f,

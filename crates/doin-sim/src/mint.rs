@@ -1,4 +1,4 @@
-//! Minting and optimizing at a simulated node.
+//! Minting at a simulated node.
 //!
 //! Minting is the real node's, called as is: when to mint ([`doin_node::mint_schedule`]:
 //! work blocks spaced after their parent, commitment blocks one target block time after
@@ -7,38 +7,22 @@
 //! quorum has voted, checked in full with the others, dropped at a tip they no longer
 //! fit), the commitment pool ([`doin_node::commitment_pool::CommitmentPool`]: admission,
 //! the oldest first into a block, pruned after each block and after [`COMMITMENT_TTL`] by
-//! the node's clock) and what goes in a block ([`doin_node::block_assembly`]).
-//!
-//! The optimizer's side is reproduced: it commits to a candidate, waits for the commitment
-//! to land in a block, reveals it to its quorum
-//! ([`doin_consensus::ChainState::quorum_for_at`]), and hands it to the pending optimae
-//! once the whole quorum voted (the node does this in `doin_node::proposals` over its task
-//! queue).
+//! the node's clock) and what goes in a block ([`doin_node::block_assembly`]). The
+//! optimizer's side is in [`crate::optimizer`].
 
 use std::sync::Arc;
 
-use doin_consensus::accepted::{AcceptedOptimae, Experiment, Reveal};
-use doin_consensus::commitment::OptimaeCommitment;
-use doin_consensus::vote::VoteSubject;
-use doin_consensus::QuorumVote;
 use doin_node::block_assembly::{assemble_block, BlockContents};
 #[cfg(doc)]
 use doin_node::commitment_pool::COMMITMENT_TTL;
 use doin_node::mint_schedule::{
     commitment_block_at_micros, wait_origin_micros, work_block_due_since, work_block_wait_micros,
 };
-use doin_primitives::hash::sha256_hex;
 use doin_primitives::models::Transaction;
-use rand_core::RngCore;
 
-use crate::config::{Adversary, PlantedBug, DOMAIN};
-use crate::node::{Candidate, Ctx, Node, Note};
-use crate::optimae::{distance_of, parameters, performance};
+use crate::config::{Adversary, PlantedBug};
+use crate::node::{Ctx, Node, Note};
 use crate::queue::{Event, Msg};
-use crate::rng::range_f64;
-
-/// Target block times after which an optimizer gives up a candidate.
-const CANDIDATE_PATIENCE: f64 = 6.0;
 
 impl Node {
     /// Schedules the next mint checks: when a work block (with pending optimae) or a
@@ -197,8 +181,9 @@ impl Node {
         }
     }
 
-    /// After the chain changed: prune the pool, reveal a candidate whose commitment
-    /// landed, drop one whose commitment left the chain, and reschedule minting.
+    /// After the chain changed: prune the pool, revalidate the pending optimae, ask again
+    /// for missing votes, let the proposal cycle reveal what landed and send back what a
+    /// reorganisation unlanded ([`crate::optimizer`]), and reschedule minting.
     pub(crate) fn after_chain_change(&mut self, ctx: &mut Ctx<'_>) {
         // The node's chain service checks minting right after every import (its timer
         // sees the new tip then).
@@ -207,180 +192,8 @@ impl Node {
         self.pool.prune(&self.state, now);
         self.drop_unfit_pending(now, ctx);
         self.retry_vote_requests(ctx);
-        self.reveal_if_committed(ctx);
-        self.schedule_mint_checks(ctx);
-    }
-
-    fn reveal_if_committed(&mut self, ctx: &mut Ctx<'_>) {
-        let Some(c) = &self.candidate else {
-            return;
-        };
-        let me = self.identity.peer_id().to_owned();
-        if let Some((reveal, quorum, votes)) = &c.revealed {
-            let still = self
-                .state
-                .check_committed(&reveal.commitment_hash(), &me, DOMAIN, reveal.commit_height)
-                .is_ok();
-            if !still {
-                self.candidate = None;
-                return;
-            }
-            // Ask again whoever has not voted yet (lost requests, lagging evaluators).
-            for member in quorum.iter().filter(|m| !votes.contains_key(*m)) {
-                if let Some(i) = ctx.ids.iter().position(|p| p == member) {
-                    if i != self.index {
-                        ctx.send(i, Msg::VoteRequest(reveal.clone()));
-                    }
-                }
-            }
-            return;
-        }
-        let Some((height, _)) = self
-            .state
-            .bound_committed_at(&c.commitment.bound_commitment, &me)
-        else {
-            return;
-        };
-        let reveal = Reveal {
-            domain_id: DOMAIN.into(),
-            reported_performance: performance(&c.parameters),
-            parameters: c.parameters.clone(),
-            nonce: c.nonce.clone(),
-            commit_height: height,
-            timestamp: self.timestamp(ctx.now),
-        };
-        let at = self.state.block_time(reveal.timestamp);
-        let Ok(quorum) = self.state.quorum_for_at(DOMAIN, &me, height, at) else {
-            self.candidate = None;
-            return;
-        };
-        let reveal = Arc::new(reveal);
-        let mut votes = std::collections::BTreeMap::new();
-        for member in &quorum {
-            if *member == me {
-                if let Ok(seed) =
-                    self.state
-                        .synthetic_seed_for(&reveal.commitment_hash(), DOMAIN, &me, height)
-                {
-                    let v = crate::optimae::vote(&self.identity, &me, &reveal, seed);
-                    votes.insert(me.clone(), v);
-                }
-            } else if let Some(i) = ctx.ids.iter().position(|p| p == member) {
-                ctx.send(i, Msg::VoteRequest(reveal.clone()));
-            }
-        }
-        if let Some(c) = &mut self.candidate {
-            c.revealed = Some((reveal, quorum, votes));
-        }
-        self.complete_candidate(ctx);
-    }
-
-    /// Handles a vote for this node's revealed candidate.
-    pub(crate) fn on_vote(&mut self, v: &QuorumVote, ctx: &mut Ctx<'_>) {
-        let me = self.identity.peer_id().to_owned();
-        if let Some(Candidate {
-            revealed: Some((reveal, quorum, votes)),
-            ..
-        }) = &mut self.candidate
-        {
-            let commitment = reveal.commitment_hash();
-            let valid = self
-                .state
-                .seed_block_hash(reveal.commit_height)
-                .ok()
-                .is_some_and(|seed_block_hash| {
-                    let subject = VoteSubject {
-                        optimae_id: &reveal.optimae_id(&me),
-                        domain_id: DOMAIN,
-                        commitment_hash: &commitment,
-                        seed_block_hash,
-                    };
-                    v.check_for(&v.evaluator_id, &subject).is_ok()
-                });
-            // A vote judged on another branch is dropped; the evaluator is asked again
-            // when the chain changes.
-            if valid && quorum.contains(&v.evaluator_id) {
-                votes.insert(v.evaluator_id.clone(), v.clone());
-            }
-        }
-        self.complete_candidate(ctx);
-    }
-
-    /// Hands a candidate whose whole quorum voted to the pending optimae (scored there, as
-    /// the chain service scores a proposal; dropped if the rules refuse it).
-    fn complete_candidate(&mut self, ctx: &mut Ctx<'_>) {
-        let done = matches!(&self.candidate, Some(Candidate { revealed: Some((_, q, v)), .. })
-            if q.iter().all(|m| v.contains_key(m)));
-        if !done {
-            return;
-        }
-        if let Some(Candidate {
-            revealed: Some((reveal, quorum, mut votes)),
-            ..
-        }) = self.candidate.take()
-        {
-            let votes: Vec<QuorumVote> = quorum.iter().filter_map(|m| votes.remove(m)).collect();
-            let now = self.clock(ctx.now);
-            if let Err(e) = self.pending.submit(
-                &self.state,
-                &self.identity,
-                &reveal,
-                &votes,
-                &experiment(&reveal),
-                now,
-            ) {
-                ctx.notes
-                    .push(Note::Refused(format!("optimae not kept pending: {e}")));
-            }
-            self.schedule_mint_checks(ctx);
-        }
-    }
-
-    /// An optimizer's step: gives up a stale candidate, or starts a new one that improves
-    /// on the best it knows by 2–8 % of its distance to the optimum, committing to it.
-    pub fn optimizer_step(&mut self, ctx: &mut Ctx<'_>) {
-        if !self.up || !self.optimizer {
-            return;
-        }
-        let patience = (CANDIDATE_PATIENCE
-            * self.params.target_block_time_secs
-            * crate::config::SECOND as f64) as i64;
-        if let Some(c) = &self.candidate {
-            if ctx.now - c.started < patience {
-                return;
-            }
-            self.candidate = None;
-        }
-        let mut d = distance_of(self.state.domain(DOMAIN).and_then(|p| p.best));
-        for tx in self.pending.transactions() {
-            if let Ok(a) = AcceptedOptimae::from_tx(tx) {
-                d = d.min(distance_of(Some(performance(&a.parameters))));
-            }
-        }
-        let d = d * (1.0 - range_f64(ctx.rng, 0.02, 0.08));
-        let params = parameters(d);
-        let nonce = format!("{:016x}{:016x}", ctx.rng.next_u64(), ctx.rng.next_u64());
-        let hash = doin_consensus::reference::commitment::compute_commitment(&params, &nonce);
-        let commitment = Arc::new(OptimaeCommitment::sealed(
-            &self.identity,
-            DOMAIN,
-            &hash,
-            self.timestamp(ctx.now),
-        ));
-        self.seen_commitments.insert(commitment.id());
-        let now = self.clock(ctx.now);
-        // Refused only when this optimizer already has as many pending as the pool takes.
-        let _ = self
-            .pool
-            .insert_sealed((*commitment).clone(), &self.state, now);
-        ctx.relay(&Msg::Commitment(commitment.clone()), None);
-        self.candidate = Some(Candidate {
-            commitment,
-            parameters: params,
-            nonce,
-            started: ctx.now,
-            revealed: None,
-        });
+        self.ask_again(ctx);
+        self.advance_cycle(ctx);
         self.schedule_mint_checks(ctx);
     }
 
@@ -395,17 +208,5 @@ impl Node {
         if !blocks.is_empty() {
             ctx.relay(&Msg::Blocks(blocks), None);
         }
-    }
-}
-
-/// The experiment record an optimae carries (simulated: the reveal's own numbers).
-fn experiment(r: &Reveal) -> Experiment {
-    Experiment {
-        experiment_id: "sim".into(),
-        round_number: i64::try_from(r.commit_height).unwrap_or(i64::MAX),
-        time_to_this_result_seconds: 1.0,
-        optimization_config_hash: sha256_hex("sim-config"),
-        data_hash: sha256_hex("sim-data"),
-        champion_metrics: doin_primitives::map! { "performance" => r.reported_performance },
     }
 }

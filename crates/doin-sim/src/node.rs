@@ -1,7 +1,7 @@
 //! One simulated node: its kept blocks (its "disk"), its chain state, its pools, and how
 //! it answers messages. Import and fork choice are the node's own
 //! ([`doin_node::chain_import`], run over the kept blocks by [`crate::import`]), minting
-//! and the optimizer in [`crate::mint`].
+//! in [`crate::mint`], the optimizer in [`crate::optimizer`].
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -17,7 +17,7 @@ use doin_primitives::identity::Identity;
 use doin_primitives::models::Block;
 use doin_primitives::seal::SealKind;
 use doin_primitives::timestamp::Timestamp;
-use doin_primitives::value::{Map, Value};
+use doin_primitives::value::Value;
 use rand_chacha::ChaCha8Rng;
 
 use crate::config::{Adversary, PlantedBug, DOMAIN};
@@ -75,6 +75,8 @@ pub enum Note {
     },
     /// The node refused a block or a branch.
     Refused(String),
+    /// A step of the optimizer's proposal cycle.
+    Proposal(crate::optimizer::ProposalNote),
     /// Anything else worth a line in the log.
     Info(String),
 }
@@ -126,24 +128,6 @@ impl Ctx<'_> {
     }
 }
 
-/// A revealed candidate: the reveal, its quorum, and the votes received so far.
-pub type Revealed = (Arc<Reveal>, Vec<String>, BTreeMap<String, QuorumVote>);
-
-/// An optimizer's candidate: committed, then revealed to its quorum.
-#[derive(Debug, Clone)]
-pub struct Candidate {
-    /// The sealed commitment.
-    pub commitment: Arc<OptimaeCommitment>,
-    /// The parameters it commits to.
-    pub parameters: Map,
-    /// The commitment's nonce.
-    pub nonce: String,
-    /// When it was made (virtual µs).
-    pub started: i64,
-    /// The reveal, once the commitment is on chain, with the quorum and its votes so far.
-    pub revealed: Option<Revealed>,
-}
-
 /// A simulated node.
 pub struct Node {
     /// Its index in the run.
@@ -177,7 +161,8 @@ pub struct Node {
     pub(crate) pool: CommitmentPool,
     /// Commitment ids already relayed.
     pub(crate) seen_commitments: BTreeSet<String>,
-    pub(crate) candidate: Option<Candidate>,
+    /// The optimizer's proposals: the node's own cycle ([`crate::optimizer`]).
+    pub(crate) cycle: crate::optimizer::Proposals,
     /// Verified optimae waiting for a work block: the node's own.
     pub(crate) pending: PendingOptimae,
     pub(crate) checks_scheduled: BTreeSet<i64>,
@@ -193,6 +178,7 @@ pub struct Node {
 impl Node {
     /// A node at genesis.
     pub fn new(index: usize, identity: Identity, params: ChainParams) -> Self {
+        let cycle = crate::optimizer::new_cycle(&identity);
         Node {
             index,
             identity,
@@ -209,7 +195,7 @@ impl Node {
             importer: Importer::new(),
             pool: CommitmentPool::new(DEFAULT_CAPACITY),
             seen_commitments: BTreeSet::new(),
-            candidate: None,
+            cycle,
             pending: PendingOptimae::new(),
             checks_scheduled: BTreeSet::new(),
             vote_requests: Vec::new(),
@@ -430,7 +416,7 @@ impl Node {
         self.pool.clear();
         self.timer = MintTimer::new();
         self.seen_commitments.clear();
-        self.candidate = None;
+        self.cycle = crate::optimizer::new_cycle(&self.identity);
         self.pending.clear();
         self.checks_scheduled.clear();
         self.vote_requests.clear();

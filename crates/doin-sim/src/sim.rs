@@ -353,6 +353,11 @@ impl Simulation {
                         .note(now, || format!("node {node} reorganises, dropping {depth}"));
                     self.metrics.reorganized(depth);
                 }
+                Note::Proposal(p) => {
+                    self.metrics.proposals.count(&p);
+                    self.log
+                        .note(now, || format!("node {node} proposal: {p:?}"));
+                }
                 Note::Info(what) => self.log.note(now, || format!("node {node} {what}")),
                 Note::Refused(why) => {
                     self.log.note(now, || format!("node {node} refuses {why}"));

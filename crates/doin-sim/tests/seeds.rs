@@ -61,6 +61,27 @@ fn a_seed_replays_exactly() {
     assert_eq!(a, b);
 }
 
+/// The simulated optimizers run the node's own proposal cycle
+/// (`doin_node::proposal_cycle`), and the faults take it through every branch: seed 7's
+/// optimizers reveal, see commit blocks replaced by reorganisations and reveal again from
+/// the winning branch, give up commitments that did not land or were overtaken, and end
+/// proposals whose quorum did not vote in time, while every invariant holds.
+#[test]
+fn seed_7_runs_every_branch_of_the_node_s_proposal_cycle() {
+    let report = run_seed(7).unwrap_or_else(|f| panic!("{f}"));
+    let p = report.proposals;
+    assert!(p.revealed > 0 && p.pending > 0, "{report}");
+    assert!(
+        p.recommitted > 0,
+        "no reorganisation replaced a commit block: {report}"
+    );
+    assert!(p.dropped > 0, "no commitment given up: {report}");
+    assert!(
+        p.quorum_incomplete > 0,
+        "every quorum voted in time: {report}"
+    );
+}
+
 /// Regression: honest nodes switched between equal-work branches forever (a commitment
 /// block adds no work, ties went to the lower tip hash), relaying each switch, until the
 /// run drowned in messages; fixed in `doin_consensus::fork_choice` (the longer chain wins

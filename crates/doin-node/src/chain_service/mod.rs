@@ -72,7 +72,7 @@ pub use checks::{check_blocks, check_blocks_off_thread};
 pub use handle::{AccountInfo, ChainHandle, SubmitTransferError, WeakChainHandle};
 pub use minting::{Proposal, SubmitOutcome};
 pub use open::{open_chain, OpenChainError, OpenedChain};
-pub use quorum::{CommittedAt, QuorumPlan};
+pub use quorum::{committed_at, plan_quorum, CommittedAt, QuorumPlan};
 pub use reader_pool::ReaderPool;
 pub use service::{launch, spawn, ChainServiceConfig};
 

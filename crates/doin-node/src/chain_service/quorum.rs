@@ -2,6 +2,8 @@
 //! evaluators the block carrying it draws, all computed from chain data
 //! ([`doin_consensus::commitment`]).
 
+use doin_consensus::ChainState;
+
 use super::service::Service;
 
 /// The evaluators an optimae must be verified by, and the chain data they derive from.
@@ -33,53 +35,69 @@ pub struct CommittedAt {
     pub domain_id: String,
 }
 
+/// The quorum an optimae of `optimizer_id` whose commitment the block at `commit_height`
+/// of `state` carries must be verified by, drawn at `now_micros` (the chain service's, and
+/// the simulator's, quorum plan).
+pub fn plan_quorum(
+    state: &ChainState,
+    domain_id: &str,
+    optimizer_id: &str,
+    commit_height: u64,
+    now_micros: i64,
+) -> Result<QuorumPlan, String> {
+    if state.params().domain(domain_id).is_none() {
+        return Err(format!("domain {domain_id} is not a domain of this chain"));
+    }
+    let seed_block_hash = state
+        .seed_block_hash(commit_height)
+        .map_err(|e| e.to_string())?
+        .to_owned();
+    let quorum = state
+        .quorum_for_at(domain_id, optimizer_id, commit_height, now_micros)
+        .map_err(|e| e.to_string())?;
+    let young = state.is_young(optimizer_id, commit_height);
+    Ok(QuorumPlan {
+        commit_height,
+        seed_block_hash,
+        quorum,
+        young,
+        extra_votes: if young {
+            state.params().quorum_min_evaluators as usize
+        } else {
+            0
+        },
+    })
+}
+
+/// Where `optimizer_id`'s bound commitment `bound` is among the recent blocks of `state`.
+pub fn committed_at(state: &ChainState, bound: &str, optimizer_id: &str) -> Option<CommittedAt> {
+    state
+        .bound_committed_at(bound, optimizer_id)
+        .and_then(|(height, c)| {
+            Some(CommittedAt {
+                height,
+                block_hash: state.recent_block_hash(height)?.to_owned(),
+                optimizer_id: c.optimizer_id.clone(),
+                domain_id: c.domain_id.clone(),
+            })
+        })
+}
+
 impl Service {
     /// The quorum an optimae whose commitment the block at `commit_height` carries must be
-    /// verified by.
+    /// verified by ([`plan_quorum`] at the service's clock).
     pub(super) fn plan(
         &self,
         domain_id: &str,
         optimizer_id: &str,
         commit_height: u64,
     ) -> Result<QuorumPlan, String> {
-        if self.state.params().domain(domain_id).is_none() {
-            return Err(format!("domain {domain_id} is not a domain of this chain"));
-        }
-        let seed_block_hash = self
-            .state
-            .seed_block_hash(commit_height)
-            .map_err(|e| e.to_string())?
-            .to_owned();
         let now = self.clock.now_micros();
-        let quorum = self
-            .state
-            .quorum_for_at(domain_id, optimizer_id, commit_height, now)
-            .map_err(|e| e.to_string())?;
-        let young = self.state.is_young(optimizer_id, commit_height);
-        Ok(QuorumPlan {
-            commit_height,
-            seed_block_hash,
-            quorum,
-            young,
-            extra_votes: if young {
-                self.state.params().quorum_min_evaluators as usize
-            } else {
-                0
-            },
-        })
+        plan_quorum(&self.state, domain_id, optimizer_id, commit_height, now)
     }
 
     /// Where `optimizer_id`'s bound commitment `bound` is among the recent blocks.
     pub(super) fn committed_at(&self, bound: &str, optimizer_id: &str) -> Option<CommittedAt> {
-        self.state
-            .bound_committed_at(bound, optimizer_id)
-            .and_then(|(height, c)| {
-                Some(CommittedAt {
-                    height,
-                    block_hash: self.state.recent_block_hash(height)?.to_owned(),
-                    optimizer_id: c.optimizer_id.clone(),
-                    domain_id: c.domain_id.clone(),
-                })
-            })
+        committed_at(&self.state, bound, optimizer_id)
     }
 }

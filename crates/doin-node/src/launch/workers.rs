@@ -99,7 +99,7 @@ pub(crate) fn launch_optimizers(
             runtime: w.runtime.clone(),
             peers: w.peers.clone(),
             net: Some(w.broadcast.clone()),
-            quorum_timeout: crate::optimizer_loop::quorum_timeout(w.config.eval_poll_interval),
+            quorum_timeout: crate::proposal_cycle::quorum_wait(w.config.eval_poll_interval),
             stats: Some(crate::stats::LoopStats::new(w.stats.clone(), role, me)),
             migrants: w.migrants.clone(),
             clock: w.clock.clone(),

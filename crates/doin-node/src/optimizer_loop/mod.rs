@@ -6,16 +6,21 @@
 //! when the pending increments reach the threshold. The loop stops when the domain's
 //! `target_performance` is reached, and says so.
 //!
-//! A round does not wait for its commitment or its quorum: proposals stay in flight
-//! ([`crate::proposals`]) while rounds go on; each round reveals the commitments that
-//! landed and hands the voted proposals to the chain. Each round starts from the best point known: the optimizer's own, the chain's
-//! best optimae, or another node's newest reveal ([`crate::migration`]).
+//! A round does not wait for its commitment or its quorum: proposals stay in flight while
+//! rounds go on; each round reveals the commitments that landed and hands the voted
+//! proposals to the chain. What to commit, when to reveal, to whom, when a proposal is
+//! done or given up are the [`crate::proposal_cycle`]'s decisions (shared with the
+//! simulator); this loop carries them out. Each round starts from the best point known:
+//! the optimizer's own, the chain's best optimae, or another node's newest reveal
+//! ([`crate::migration`]).
 //!
 //! It runs on its own thread because optimizer steps are blocking, CPU-bound work. The
-//! rounds and pauses are here; a proposal's way from commitment to the chain is in
-//! `proposal`.
+//! rounds and pauses are here; a proposal's I/O (the commitment to the chain service, the
+//! reveal's tasks and announcements, the voted proposal to the chain) is in `proposal`,
+//! the completions of its tasks in `verification`.
 
 mod proposal;
+mod verification;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -26,17 +31,10 @@ use doin_primitives::identity::Identity;
 use crate::chain_service::ChainHandle;
 use crate::clock::SharedClock;
 use crate::migration::{same_point, MigrantBoard};
-use crate::proposals::InFlightSet;
+use crate::proposal_cycle::ProposalCycle;
 use crate::task_queue::TaskQueue;
 use crate::view::DomainBoard;
-
-/// Longest an optimizer waits for its quorum's votes (see [`OptimizerLoop::quorum_timeout`]).
-const MAX_QUORUM_TIMEOUT: Duration = Duration::from_secs(20);
-/// Longest an optimizer waits for its commitment to land in a block (at least three target
-/// block times, since commitment blocks come one target block time after the tip).
-const MAX_COMMIT_WAIT: Duration = Duration::from_secs(120);
-/// How long an optimizer on a young chain waits for the optional votes of other nodes.
-const YOUNG_CHAIN_WAIT: Duration = Duration::from_secs(3);
+use proposal::{Proposals, Round};
 
 /// One domain's loop.
 pub struct OptimizerLoop {
@@ -68,8 +66,8 @@ pub struct OptimizerLoop {
     pub peers: crate::peers::PeerSet,
     /// The network, to announce verification tasks (`task_created`).
     pub net: Option<crate::p2p::broadcast::Broadcast>,
-    /// How long to wait for a quorum's votes: twice the evaluators' poll interval
-    /// (`eval_poll_interval`), at least 2 s and at most 20 s.
+    /// How long to wait for a quorum's votes
+    /// ([`crate::proposal_cycle::quorum_wait`] of `eval_poll_interval`).
     pub quorum_timeout: Duration,
     /// Experiment tracking (per-round CSV and OLAP rows); `None` records nothing.
     pub stats: Option<crate::stats::LoopStats>,
@@ -81,16 +79,6 @@ pub struct OptimizerLoop {
 
 /// How long a node with peers waits for its first sync before optimizing alone.
 pub const PEER_WAIT: Duration = Duration::from_secs(30);
-
-/// The quorum wait for an `eval_poll_interval` (seconds).
-pub fn quorum_timeout(eval_poll_interval: f64) -> Duration {
-    let secs = if eval_poll_interval.is_finite() {
-        eval_poll_interval * 2.0
-    } else {
-        20.0
-    };
-    Duration::from_secs_f64(secs.clamp(2.0, MAX_QUORUM_TIMEOUT.as_secs_f64()))
-}
 
 fn random_hex(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
@@ -158,11 +146,17 @@ impl OptimizerLoop {
             _ => None,
         };
         self.migrants.register(&domain, self.higher_is_better);
-        let mut in_flight = InFlightSet::default();
-        // This node's best accepted optimae not yet in a block, and the parameters of the
-        // last migrant the optimizer adopted from another node's reveal (never proposed as
-        // this node's).
-        let mut accepted: Option<f64> = None;
+        let mut proposals = Proposals {
+            cycle: ProposalCycle::new(
+                &domain,
+                self.identity.peer_id(),
+                self.higher_is_better,
+                self.quorum_timeout,
+            ),
+            tasks: Default::default(),
+        };
+        // The parameters of the last migrant the optimizer adopted from another node's
+        // reveal (never proposed as this node's).
         let mut borrowed: Option<doin_primitives::value::Map> = None;
         let mut round: u64 = 0;
         let mut failures: u32 = 0;
@@ -223,10 +217,7 @@ impl OptimizerLoop {
                 }
             }
             let chain_best = view.domain_best.get(&domain).copied();
-            if view.pending_optimae == 0 {
-                // Minted, or dropped by a new tip: the chain's best is the floor again.
-                accepted = None;
-            }
+            proposals.cycle.pending_optimae(view.pending_optimae);
             let current = best.as_ref().map(|b| b.performance);
             self.board.update(&domain, |p| {
                 p.round = round;
@@ -235,36 +226,23 @@ impl OptimizerLoop {
                     (a, b) => a.or(b),
                 };
             });
-            self.settle(&mut in_flight, &experiment_id, &mut accepted);
+            self.settle(&mut proposals, &experiment_id);
             // Worth proposing: better than the chain's best and everything this node has
             // proposed, and found by this optimizer (not another node's reveal it adopted).
             if let Some(b) = best.clone() {
-                let floor = [
-                    chain_best,
-                    accepted,
-                    in_flight.best(|x, y| self.better(x, y)),
-                ]
-                .into_iter()
-                .flatten()
-                .reduce(|x, y| if self.better(y, x) { y } else { x });
                 let ours = borrowed
                     .as_ref()
                     .is_none_or(|p| !same_point(p, &b.parameters));
-                if ours
-                    && in_flight.has_room()
-                    && floor.is_none_or(|f| self.better(b.performance, f))
-                {
+                if ours && proposals.cycle.worth_committing(b.performance, chain_best) {
                     let elapsed = started.elapsed().as_secs_f64();
-                    if let Some(c) = self.commit(&b, round, elapsed) {
-                        in_flight.push_committed(c);
-                    }
+                    self.commit(&mut proposals, &b, Round { round, elapsed });
                 }
             }
             // Committed first, so that a block the reveals below make the chain mint
             // carries this round's commitment.
-            self.reveal_landed(&mut in_flight, chain_best, accepted);
+            self.reveal_landed(&mut proposals, chain_best);
             // A solo chain's quorum is empty: a revealed proposal is done at once.
-            self.settle(&mut in_flight, &experiment_id, &mut accepted);
+            self.settle(&mut proposals, &experiment_id);
             let chain_best = self.chain.view().domain_best.get(&domain).copied();
             if let Some(cb) = chain_best {
                 if self.reached(cb) {
@@ -280,15 +258,11 @@ impl OptimizerLoop {
                 }
             }
             if self.round_interval > 0.0 {
-                self.pause_revealing(
-                    Duration::from_secs_f64(self.round_interval),
-                    &mut in_flight,
-                    accepted,
-                );
+                self.pause_revealing(Duration::from_secs_f64(self.round_interval), &mut proposals);
             }
         }
-        for p in in_flight.drain() {
-            self.cancel_tasks(&p);
+        for key in proposals.cycle.drain() {
+            proposals.tasks.cancel(key, &self.queue);
         }
         if let Some(t) = tracker {
             t.finish();
@@ -324,7 +298,7 @@ impl OptimizerLoop {
     /// whose commitments it landed, rather than at the next round: other nodes start
     /// from a reveal as soon as they hear of it ([`crate::migration`]). Other changes of
     /// the chain view (pending optimae, pools) land no commitment and are passed over.
-    fn pause_revealing(&mut self, d: Duration, in_flight: &mut InFlightSet, accepted: Option<f64>) {
+    fn pause_revealing(&mut self, d: Duration, proposals: &mut Proposals) {
         let deadline = Instant::now() + d;
         let mut tips = self.chain.watch();
         let mut tip = tips.borrow_and_update().tip_hash.clone();
@@ -344,9 +318,9 @@ impl OptimizerLoop {
             let Some(t) = changed else { return };
             tips = t;
             let now = tips.borrow_and_update().tip_hash.clone();
-            if now != tip && in_flight.has_committed() {
+            if now != tip && proposals.cycle.has_committed() {
                 let chain_best = self.chain.view().domain_best.get(&self.domain_id).copied();
-                self.reveal_landed(in_flight, chain_best, accepted);
+                self.reveal_landed(proposals, chain_best);
             }
             tip = now;
         }

@@ -1,23 +1,75 @@
-//! One proposal's way through the protocol: commit (a sealed commitment to the chain
-//! service), reveal once the commitment is on chain (to the quorum its block draws, with
-//! the verification tasks announced), then the quorum's votes → an accepted transaction
-//! handed to the chain, or the proposal dropped.
+//! The I/O of one proposal's way through the protocol, whose decisions are the
+//! [`ProposalCycle`]'s: commit (a sealed commitment to the chain service), reveal once the
+//! commitment is on chain (verification tasks queued for the quorum its block draws, and
+//! announced), then the quorum's votes → an accepted transaction handed to the chain, or
+//! the proposal dropped.
 
-use std::time::{Duration, Instant};
-
-use doin_consensus::accepted::{Experiment, Reveal};
-use doin_consensus::reference::compute_commitment;
+use doin_consensus::accepted::Experiment;
+use doin_consensus::commitment::OptimaeCommitment;
 use doin_plugins::Candidate;
 
-use super::{random_hex, OptimizerLoop, MAX_COMMIT_WAIT, YOUNG_CHAIN_WAIT};
-use crate::chain_service::Proposal;
-use crate::proposals::{Committed, InFlight, InFlightSet};
+use super::verification::VerificationTasks;
+use super::{random_hex, OptimizerLoop};
+use crate::chain_service::{CommittedAt, Proposal, QuorumPlan};
+use crate::commitment_pool::CommitmentPoolError;
+use crate::proposal_cycle::{
+    Committed, Concluded, CycleChain, Dropped, ProposalCycle, RevealTo, Step,
+};
 use crate::task_queue::{QueuedTask, TaskKind, TaskState};
+
+/// What the loop keeps with a proposal: the round that found it, and when.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Round {
+    /// The optimizer round that found it.
+    pub(super) round: u64,
+    /// Seconds from the start of the experiment to the result.
+    pub(super) elapsed: f64,
+}
+
+/// A domain's proposals: the cycle's decisions and their verification tasks.
+pub(super) struct Proposals {
+    pub(super) cycle: ProposalCycle<Round>,
+    pub(super) tasks: VerificationTasks,
+}
+
+/// The chain as the cycle sees it from the loop: the chain service, asked and waited for.
+struct ServiceChain<'a> {
+    lp: &'a OptimizerLoop,
+}
+
+impl CycleChain for ServiceChain<'_> {
+    fn committed_at(&mut self, bound: &str) -> Option<CommittedAt> {
+        let lp = self.lp;
+        let me = lp.identity.peer_id();
+        crate::worker_runtime::until_stopped(
+            &lp.runtime,
+            &lp.stop,
+            lp.chain.commit_block(bound, me),
+        )
+        .flatten()
+    }
+
+    fn plan_quorum(&mut self, commit_height: u64) -> Result<QuorumPlan, String> {
+        let lp = self.lp;
+        let me = lp.identity.peer_id();
+        let mut plan = crate::worker_runtime::until_stopped(
+            &lp.runtime,
+            &lp.stop,
+            lp.chain.plan_quorum(&lp.domain_id, me, commit_height),
+        )
+        .ok_or_else(|| "the node is stopping".to_owned())??;
+        // Nobody could take open tasks on a node without peers.
+        if lp.peers.endpoints().is_empty() {
+            plan.extra_votes = 0;
+        }
+        Ok(plan)
+    }
+}
 
 impl OptimizerLoop {
     /// Tells the domain's evaluators a task waits here (`task_created`, sealed); they pull
     /// it through `/tasks/pending`.
-    pub(super) fn announce_task(&self, task: &QueuedTask) {
+    fn announce_task(&self, task: &QueuedTask) {
         use doin_primitives::models::message::Message;
         use doin_primitives::models::payload::{Payload, TaskCreated};
         let Some(net) = &self.net else { return };
@@ -47,197 +99,116 @@ impl OptimizerLoop {
         });
     }
 
-    /// Commit: seals a commitment to `best` under a fresh nonce and hands it to the chain
-    /// service (which gossips it, and mints a commitment block for it when one is due).
-    /// Nothing about the parameters leaves the node until the commitment is on chain.
-    pub(super) fn commit(
-        &mut self,
-        best: &Candidate,
-        round: u64,
-        elapsed: f64,
-    ) -> Option<Committed> {
-        let domain = self.domain_id.clone();
-        let nonce = random_hex(16);
-        let commitment_hash = compute_commitment(&best.parameters, &nonce);
-        let sealed = doin_consensus::commitment::OptimaeCommitment::sealed(
+    /// Hands a sealed commitment to `commitment_hash` to the chain service (which gossips
+    /// it, and mints a commitment block for it when one is due). `None` when the node
+    /// stops.
+    fn submit_commitment(
+        &self,
+        commitment_hash: &str,
+    ) -> Option<Result<(), Option<CommitmentPoolError>>> {
+        let sealed = OptimaeCommitment::sealed(
             &self.identity,
-            &domain,
-            &commitment_hash,
+            &self.domain_id,
+            commitment_hash,
             self.clock.now(),
         );
-        let submitted = crate::worker_runtime::until_stopped(
+        crate::worker_runtime::until_stopped(
             &self.runtime,
             &self.stop,
             self.chain.submit_commitment(sealed, true),
-        )?;
-        if let Err(e) = submitted {
-            tracing::warn!(domain = %domain, "commitment not taken: {e:?}");
-            return None;
-        }
-        self.board.update(&domain, |p| p.committed += 1);
-        crate::metrics::METRICS.optimae(&domain, crate::metrics::OptimaeOutcome::Committed);
-        Some(Committed {
-            candidate: best.clone(),
-            nonce,
-            commitment_hash,
-            round,
-            elapsed,
-            since: Instant::now(),
-        })
+        )
     }
 
-    /// Reveals every committed proposal whose commitment is on chain and that still
-    /// improves on the chain's best and this node's accepted best; drops those that no
-    /// longer do and those whose commitment did not land in time. First, a revealed
-    /// proposal whose commit block a reorganisation replaced (its votes would be seeded
-    /// from a block no longer on chain) goes back to waiting for its commitment, which the
-    /// winning branch may carry at another height or the pool will carry again.
-    pub(super) fn reveal_landed(
-        &mut self,
-        in_flight: &mut InFlightSet,
-        chain_best: Option<f64>,
-        accepted: Option<f64>,
-    ) {
-        let me = self.identity.peer_id().to_owned();
-        let stale = in_flight.take_stale(|p| {
-            let bound =
-                doin_consensus::commitment::bound_commitment(&me, &p.reveal.commitment_hash());
-            let at = crate::worker_runtime::until_stopped(
-                &self.runtime,
-                &self.stop,
-                self.chain.commit_block(&bound, &me),
-            )
-            .flatten();
-            at.is_none_or(|at| at.block_hash != p.commit_block)
-        });
-        for p in stale {
-            self.cancel_tasks(&p);
-            tracing::debug!(domain = %self.domain_id, "commit block replaced by a reorganisation; revealing again");
-            let commitment_hash = p.reveal.commitment_hash();
-            let sealed = doin_consensus::commitment::OptimaeCommitment::sealed(
-                &self.identity,
-                &self.domain_id,
-                &commitment_hash,
-                self.clock.now(),
-            );
-            // Back in the pool in case the winning branch does not carry it.
-            let _ = crate::worker_runtime::until_stopped(
-                &self.runtime,
-                &self.stop,
-                self.chain.submit_commitment(sealed, true),
-            );
-            in_flight.push_committed(Committed {
-                candidate: Candidate {
-                    parameters: p.reveal.parameters.clone(),
-                    performance: p.reveal.reported_performance,
-                },
-                nonce: p.reveal.nonce.clone(),
-                commitment_hash,
-                round: p.round,
-                elapsed: p.elapsed,
-                since: Instant::now(),
-            });
+    /// Commit: seals a commitment to `best` under a fresh nonce and hands it to the chain
+    /// service; the cycle then waits for it to land. Nothing about the parameters leaves
+    /// the node until the commitment is on chain.
+    pub(super) fn commit(&mut self, proposals: &mut Proposals, best: &Candidate, round: Round) {
+        let c = Committed::new(
+            best.parameters.clone(),
+            best.performance,
+            random_hex(16),
+            round,
+        );
+        match self.submit_commitment(&c.commitment_hash) {
+            Some(Ok(())) => {}
+            Some(Err(e)) => {
+                tracing::warn!(domain = %self.domain_id, "commitment not taken: {e:?}");
+                return;
+            }
+            None => return,
         }
+        let domain = &self.domain_id;
+        self.board.update(domain, |p| p.committed += 1);
+        crate::metrics::METRICS.optimae(domain, crate::metrics::OptimaeOutcome::Committed);
+        proposals.cycle.commit(c, self.clock.now());
+    }
+
+    /// Looks at the chain: reveals the committed proposals whose commitment landed and
+    /// that still improve on `chain_best` and this node's accepted best, drops those that
+    /// no longer do or did not land in time, and sends back to waiting the revealed ones
+    /// whose commit block a reorganisation replaced (their tasks withdrawn, the commitment
+    /// offered to the pool again in case the winning branch does not carry it).
+    pub(super) fn reveal_landed(&mut self, proposals: &mut Proposals, chain_best: Option<f64>) {
         let target = self.chain.view().target_block_time;
-        let wait = Duration::from_secs_f64((target * 3.0).clamp(5.0, 120.0)).min(MAX_COMMIT_WAIT);
-        for c in in_flight.take_committed() {
-            let bound = doin_consensus::commitment::bound_commitment(&me, &c.commitment_hash);
-            let landed = crate::worker_runtime::until_stopped(
-                &self.runtime,
-                &self.stop,
-                self.chain.commit_block(&bound, &me),
-            )
-            .flatten();
-            match landed {
-                // Its evaluators are busy with this node's earlier reveals: wait.
-                Some(_) if !in_flight.can_reveal() => in_flight.push_committed(c),
-                Some(at) if at.domain_id == self.domain_id => {
-                    let floor = [chain_best, accepted].into_iter().flatten().reduce(|x, y| {
-                        if self.better(y, x) {
-                            y
-                        } else {
-                            x
-                        }
-                    });
-                    if floor.is_some_and(|f| !self.better(c.candidate.performance, f)) {
-                        tracing::debug!(domain = %self.domain_id, "committed optimae overtaken before its reveal; dropped");
-                        continue;
-                    }
-                    tracing::debug!(domain = %self.domain_id, waited_ms = c.since.elapsed().as_millis() as u64, "commitment landed; revealing");
-                    if let Some(p) = self.reveal(c, at.height) {
-                        in_flight.push(p);
+        let now = self.clock.now();
+        let steps =
+            proposals
+                .cycle
+                .advance(&mut ServiceChain { lp: self }, now, chain_best, target);
+        let domain = self.domain_id.clone();
+        for step in steps {
+            match step {
+                Step::Recommit {
+                    key,
+                    commitment_hash,
+                } => {
+                    proposals.tasks.cancel(key, &self.queue);
+                    tracing::debug!(domain = %domain, "commit block replaced by a reorganisation; revealing again");
+                    // Back in the pool in case the winning branch does not carry it.
+                    let _ = self.submit_commitment(&commitment_hash);
+                }
+                Step::Reveal(to) => {
+                    tracing::debug!(domain = %domain, waited_ms = to.waited_micros / 1000, "commitment landed; revealing");
+                    if !self.reveal(proposals, &to) {
+                        proposals.tasks.cancel(to.key, &self.queue);
+                        proposals.cycle.abandon(to.key);
                     }
                 }
-                Some(at) => {
-                    tracing::warn!(domain = %self.domain_id, other = %at.domain_id, "our commitment is on chain for another domain; dropped");
-                }
-                None if c.since.elapsed() > wait => {
-                    tracing::info!(domain = %self.domain_id, waited = ?c.since.elapsed(), "commitment did not land in a block; dropped");
-                }
-                None => in_flight.push_committed(c),
+                Step::Drop { why, .. } => match why {
+                    Dropped::Overtaken => {
+                        tracing::debug!(domain = %domain, "committed optimae overtaken before its reveal; dropped");
+                    }
+                    Dropped::OtherDomain(other) => {
+                        tracing::warn!(domain = %domain, other = %other, "our commitment is on chain for another domain; dropped");
+                    }
+                    Dropped::NotLanded(waited) => {
+                        tracing::info!(domain = %domain, waited_ms = waited / 1000, "commitment did not land in a block; dropped");
+                    }
+                    Dropped::NoQuorum(e) => {
+                        tracing::warn!(domain = %domain, "cannot plan a quorum: {e}");
+                    }
+                },
             }
         }
     }
 
-    /// Reveal: plans the quorum the commitment's block draws, queues one verification task
-    /// per quorum member (pulled by that evaluator; on a young chain, open tasks any other
-    /// evaluator may take too) and announces each. The votes are collected by later
-    /// rounds.
-    pub(super) fn reveal(&mut self, c: Committed, commit_height: u64) -> Option<InFlight> {
+    /// Reveal: queues one verification task per slot of the quorum the commitment's block
+    /// draws (pulled by that evaluator; on a young chain, open tasks any other evaluator
+    /// may take too) and announces each, under a sealed claim; whether all were queued.
+    /// The votes are collected by later rounds.
+    fn reveal(&mut self, proposals: &mut Proposals, to: &RevealTo) -> bool {
         let domain = self.domain_id.clone();
         let me = self.identity.peer_id().to_owned();
-        let Committed {
-            candidate: best,
-            nonce,
-            commitment_hash,
-            round,
-            elapsed,
-            ..
-        } = c;
-        let plan = match crate::worker_runtime::until_stopped(
-            &self.runtime,
-            &self.stop,
-            self.chain.plan_quorum(&domain, &me, commit_height),
-        )? {
-            Ok(plan) => plan,
-            Err(e) => {
-                tracing::warn!(domain = %domain, "cannot plan a quorum: {e}");
-                return None;
-            }
-        };
-        let reveal = Reveal {
-            domain_id: domain.clone(),
-            parameters: best.parameters.clone(),
-            nonce,
-            reported_performance: best.performance,
-            commit_height: plan.commit_height,
-            timestamp: self.clock.now(),
-        };
+        let reveal = &to.reveal;
         let id = reveal.optimae_id(&me);
         // The sealed claim binds the report and the stake before anyone evaluates it.
         let stake = doin_consensus::rejection::claim_stake(self.chain.view().base_fee);
-        let claim = doin_consensus::rejection::OptimaeClaim::sealed(&self.identity, &reveal, stake);
+        let claim = doin_consensus::rejection::OptimaeClaim::sealed(&self.identity, reveal, stake);
         let _ = self.chain.rejections().offer_claim(&claim);
-        let mut proposal = InFlight::new(
-            reveal,
-            claim.clone(),
-            round,
-            elapsed,
-            plan.quorum.clone(),
-            Instant::now(),
-            self.quorum_timeout,
-            YOUNG_CHAIN_WAIT,
-        );
-        proposal.commit_block = plan.seed_block_hash.clone();
-        // Nobody could take open tasks on a node without peers.
-        let extra = if self.peers.endpoints().is_empty() {
-            0
-        } else {
-            plan.extra_votes
-        };
-        let open: Vec<String> = (0..extra).map(|i| format!("open-{i}")).collect();
-        for evaluator in plan.quorum.iter().chain(open.iter()) {
-            let is_open = evaluator.starts_with("open-");
+        proposals.tasks.start(to.key, claim.clone());
+        let open: Vec<String> = (0..to.open).map(|i| format!("open-{i}")).collect();
+        for (slot, evaluator) in to.quorum.iter().chain(open.iter()).enumerate() {
+            let is_open = slot >= to.quorum.len();
             let task = QueuedTask {
                 id: doin_primitives::hash::sha256_hex(format!("{id}:{evaluator}")),
                 kind: TaskKind::OptimaeVerification,
@@ -245,16 +216,16 @@ impl OptimizerLoop {
                 state: TaskState::Pending,
                 requester_id: me.clone(),
                 evaluator_id: None,
-                parameters: best.parameters.clone(),
+                parameters: reveal.parameters.clone(),
                 optimae_id: id.clone(),
-                reported_performance: Some(best.performance),
+                reported_performance: Some(reveal.reported_performance),
                 created_at: self.clock.now(),
                 claimed_at: None,
                 completed_at: None,
                 priority: 0,
                 verified_performance: None,
-                commitment_hash: commitment_hash.clone(),
-                seed_block_hash: plan.seed_block_hash.clone(),
+                commitment_hash: to.commitment_hash.clone(),
+                seed_block_hash: to.seed_block_hash.clone(),
                 quorum: if is_open {
                     Vec::new()
                 } else {
@@ -266,76 +237,75 @@ impl OptimizerLoop {
             // finds it.
             let announced = task.clone();
             match self.queue.push(task) {
-                Ok(rx) => proposal.await_task(announced.id.clone(), !is_open, rx),
+                Ok(rx) => proposals
+                    .tasks
+                    .await_task(to.key, slot, announced.id.clone(), rx),
                 Err(e) => {
                     tracing::warn!(domain = %domain, "cannot queue verification: {e}");
-                    self.cancel_tasks(&proposal);
-                    return None;
+                    return false;
                 }
             }
             self.announce_task(&announced);
         }
-        Some(proposal)
+        true
     }
 
-    /// Hands the voted proposals among `in_flight` to the chain and notes the best
-    /// accepted one in `accepted`.
-    pub(super) fn settle(
-        &mut self,
-        in_flight: &mut InFlightSet,
-        experiment_id: &str,
-        accepted: &mut Option<f64>,
-    ) {
-        for done in in_flight.take_done(Instant::now()) {
-            if let Some(perf) = self.conclude(done, experiment_id) {
-                if accepted.is_none_or(|a| self.better(perf, a)) {
-                    *accepted = Some(perf);
-                }
+    /// Collects the votes that arrived and hands the voted proposals to the chain; the
+    /// cycle notes the best accepted one.
+    pub(super) fn settle(&mut self, proposals: &mut Proposals, experiment_id: &str) {
+        proposals.tasks.collect(&mut proposals.cycle);
+        for done in proposals.cycle.take_done(self.clock.now()) {
+            let claim = proposals.tasks.cancel(done.key, &self.queue);
+            if let Some(perf) = self.conclude(done, claim, experiment_id) {
+                proposals.cycle.accept(perf);
             }
-        }
-    }
-
-    /// Drops a proposal's tasks from the queue.
-    pub(super) fn cancel_tasks(&self, proposal: &InFlight) {
-        for task_id in &proposal.task_ids {
-            self.queue.cancel(task_id);
         }
     }
 
     /// A proposal whose votes are in (or whose wait is over) → an accepted transaction
     /// when its whole quorum voted; logs the outcome and returns the accepted performance.
     /// Every vote goes to the rejection pool with the claim, whatever the outcome.
-    pub(super) fn conclude(&mut self, mut p: InFlight, experiment_id: &str) -> Option<f64> {
+    fn conclude(
+        &mut self,
+        done: Concluded<Round>,
+        claim: Option<doin_consensus::rejection::OptimaeClaim>,
+        experiment_id: &str,
+    ) -> Option<f64> {
         let domain = self.domain_id.clone();
-        self.cancel_tasks(&p);
-        for v in p.votes() {
-            let _ = self.chain.rejections().offer_vote(&p.claim, v);
+        if let Some(claim) = &claim {
+            for v in &done.votes {
+                let _ = self.chain.rejections().offer_vote(claim, v);
+            }
         }
-        let quorum_voted = p.quorum_voted();
+        let quorum_voted = done.quorum_voted();
         crate::metrics::METRICS.quorum_outcome(&domain, quorum_voted);
         if !quorum_voted {
-            tracing::info!(domain = %domain, votes = p.votes().count(), quorum = p.quorum.len(), "quorum incomplete; optimae dropped");
+            tracing::info!(domain = %domain, votes = done.votes.len(), quorum = done.quorum.len(), "quorum incomplete; optimae dropped");
             return None;
         }
-        let votes = p.take_votes();
+        let Concluded {
+            reveal,
+            votes,
+            meta: Round { round, elapsed },
+            ..
+        } = done;
         let data_hash = votes
             .first()
             .map(|v| v.synthetic_data_hash.clone())
             .unwrap_or_default();
-        let performance = p.performance();
+        let performance = reveal.reported_performance;
         // As the reference writes them: seconds rounded to milliseconds, and the
         // optimizer's own measurement of its champion as its metrics.
         let experiment = Experiment {
             experiment_id: experiment_id.to_owned(),
-            round_number: i64::try_from(p.round).unwrap_or(i64::MAX),
-            time_to_this_result_seconds: (p.elapsed * 1000.0).round() / 1000.0,
+            round_number: i64::try_from(round).unwrap_or(i64::MAX),
+            time_to_this_result_seconds: (elapsed * 1000.0).round() / 1000.0,
             optimization_config_hash: self.optimization_config_hash.clone(),
             data_hash,
             champion_metrics: doin_primitives::map! { "performance" => performance },
         };
-        let round = p.round;
         let proposal = Proposal {
-            reveal: p.reveal,
+            reveal: std::sync::Arc::unwrap_or_clone(reveal),
             votes,
             experiment,
         };
