@@ -72,6 +72,7 @@
 //!    validates, as the reference does.
 //! 4. Sign what it publishes (`Message::sign`) and call [`service::NetHandle::publish`].
 
+pub mod address_bans;
 pub mod admission;
 pub mod bans;
 pub mod cache;
