@@ -189,7 +189,7 @@ impl AddressGuard {
     }
 
     /// Charges `ip` for a bad body; bans it at the threshold (a full ban list still bans:
-    /// it forgets the ban that ends soonest, [`BanList`]).
+    /// it forgets the ban that ends soonest, [`crate::bans::BanList`]).
     pub fn charge(&mut self, ip: IpAddr, verdict: Verdict, now: Instant) {
         if self.charged.len() >= MAX_ADDRESSES {
             let (scores, bans) = (&self.scores, &self.bans);

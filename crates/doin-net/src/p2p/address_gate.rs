@@ -13,7 +13,7 @@
 //! * A ban made while connections from the address are open closes them
 //!   ([`AddressGate::close_banned`], which the actor calls on every new ban).
 //! * The node's own machine (`127.0.0.1`, `::1`) is never banned by address, as it has no
-//!   range in the slots ([`ranged_ip`]): nobody reaches us from there but our own host,
+//!   range in the slots: nobody reaches us from there but our own host,
 //!   and an in-process test network puts every node there (bans by key still apply). Other
 //!   loopback addresses (`127.0.0.x`) are banned one by one, as any address is.
 //! * Relayed connections (`/p2p-circuit`) carry their relay's address, not the peer's:
@@ -60,7 +60,7 @@ impl AddressGate {
     }
 
     /// Bans the IP of `address` until `until`, unless it is the node's own machine or a
-    /// relay's address ([`ranged_ip`]); returns the IP banned.
+    /// relay's address; returns the IP banned.
     pub fn ban_address(&self, address: &Multiaddr, until: Instant) -> Option<IpAddr> {
         let ip = ranged_ip(address)?;
         self.bans.ban(ip, until, Instant::now());
