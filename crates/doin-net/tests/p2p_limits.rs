@@ -7,7 +7,6 @@
 mod p2p_net;
 
 use std::collections::HashSet;
-use std::net::{IpAddr, Ipv4Addr};
 
 use doin_net::p2p::{P2pConfig, P2pEvent};
 use doin_net::scoring::Verdict;
@@ -199,12 +198,9 @@ async fn a_banned_peer_is_refused_under_a_fresh_key_from_its_address() {
 
 /// Whether `address` lies in 127.0.14.0/24.
 fn in_attacking_range(address: &Multiaddr) -> bool {
-    address.iter().any(|p| match p {
-        Protocol::Ip4(ip) => {
-            IpAddr::V4(ip) != IpAddr::V4(Ipv4Addr::LOCALHOST) && ip.octets()[..3] == [127, 0, 14]
-        }
-        _ => false,
-    })
+    address
+        .iter()
+        .any(|p| matches!(p, Protocol::Ip4(ip) if ip.octets()[..3] == [127, 0, 14]))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
