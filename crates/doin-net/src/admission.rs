@@ -11,7 +11,9 @@
 //! within it is dropped as a duplicate and a later one is refused here) or dated too far
 //! ahead, and sending over the address's or the claimed peer's rate. An address whose
 //! score falls to the ban threshold is refused outright (before any parsing) for the ban's
-//! duration, whatever peer ids it claims.
+//! duration, whatever peer ids it claims. The ban goes to the [`AddressBans`] the libp2p
+//! transport shares, so the address is refused there too, and an address banned there for
+//! its gossip is refused here.
 
 use std::collections::HashSet;
 use std::net::IpAddr;
@@ -19,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use doin_primitives::models::Message;
 
-use crate::bans::BanList;
+use crate::address_bans::AddressBans;
 use crate::limits::RateLimiter;
 use crate::scoring::{AppScores, ScoreConfig, ScoreOutcome, Verdict};
 
@@ -154,14 +156,14 @@ pub struct AddressScore {
 pub struct AddressGuard {
     limiter: RateLimiter,
     scores: AppScores,
-    bans: BanList<IpAddr>,
+    bans: AddressBans,
     /// Addresses charged at least once (bounded; listed by [`AddressGuard::scores`]).
     charged: HashSet<IpAddr>,
 }
 
 impl AddressGuard {
-    /// A guard with these settings.
-    pub fn new(config: &AdmissionConfig) -> Self {
+    /// A guard with these settings, banning into `bans` (shared with libp2p).
+    pub fn new(config: &AdmissionConfig, bans: AddressBans) -> Self {
         AddressGuard {
             limiter: RateLimiter::new(
                 config.address_burst,
@@ -169,14 +171,14 @@ impl AddressGuard {
                 MAX_ADDRESSES,
             ),
             scores: AppScores::new(config.scores.clone()),
-            bans: BanList::new(MAX_ADDRESSES),
+            bans,
             charged: HashSet::new(),
         }
     }
 
     /// Whether a body from `ip` may be looked at (a rate-limited one is charged as spam).
     pub fn gate(&mut self, ip: IpAddr, now: Instant) -> Gate {
-        if self.bans.is_banned(&ip, now) {
+        if self.bans.is_banned(ip, now) {
             return Gate::Banned;
         }
         if !self.limiter.allow(&ip.to_string(), now) {
@@ -187,12 +189,12 @@ impl AddressGuard {
     }
 
     /// Charges `ip` for a bad body; bans it at the threshold (a full ban list still bans:
-    /// it forgets the ban that ends soonest, [`BanList`]).
+    /// it forgets the ban that ends soonest, [`crate::bans::BanList`]).
     pub fn charge(&mut self, ip: IpAddr, verdict: Verdict, now: Instant) {
         if self.charged.len() >= MAX_ADDRESSES {
             let (scores, bans) = (&self.scores, &self.bans);
             self.charged
-                .retain(|a| bans.is_banned(a, now) || scores.score(&a.to_string(), now) != 0.0);
+                .retain(|a| bans.is_banned(*a, now) || scores.score(&a.to_string(), now) != 0.0);
         }
         if self.charged.len() < MAX_ADDRESSES {
             self.charged.insert(ip);
@@ -205,7 +207,7 @@ impl AddressGuard {
 
     /// Whether `ip` is banned now.
     pub fn is_banned(&self, ip: IpAddr, now: Instant) -> bool {
-        self.bans.is_banned(&ip, now)
+        self.bans.is_banned(ip, now)
     }
 
     /// Number of addresses banned (some bans may have ended).
@@ -221,7 +223,7 @@ impl AddressGuard {
             .map(|ip| AddressScore {
                 address: *ip,
                 score: self.scores.score(&ip.to_string(), now),
-                banned: self.bans.is_banned(ip, now),
+                banned: self.bans.is_banned(*ip, now),
             })
             .collect();
         out.sort_by(|a, b| a.score.total_cmp(&b.score));
@@ -297,7 +299,7 @@ mod tests {
             ..AdmissionConfig::default()
         };
         let t0 = Instant::now();
-        let mut g = AddressGuard::new(&c);
+        let mut g = AddressGuard::new(&c, AddressBans::default());
         let bad: IpAddr = [127, 0, 0, 2].into();
         let good: IpAddr = [127, 0, 0, 1].into();
         for _ in 0..2 {
@@ -324,7 +326,7 @@ mod tests {
     #[test]
     fn the_guard_keeps_banning_past_its_table_size() {
         let t0 = Instant::now();
-        let mut g = AddressGuard::new(&AdmissionConfig::default());
+        let mut g = AddressGuard::new(&AdmissionConfig::default(), AddressBans::default());
         // Twice as many bad addresses as the table holds: each is banned as it earns it.
         for i in 0..(2 * MAX_ADDRESSES as u32) {
             let ip = IpAddr::from((0x0a00_0000 + i).to_be_bytes());

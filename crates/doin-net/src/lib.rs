@@ -28,10 +28,16 @@
 //! * [`admission`] — what a `POST /message` body must pass before routing (size, parse,
 //!   seal, age, rates) and the per-address scores and bans that failures cost; the node
 //!   applies the same seal and age checks to libp2p gossip.
+//! * [`address_bans`] — one bounded list of banned addresses (exact IPs) for both
+//!   transports: an address banned for what it posted is cut off libp2p (its connections
+//!   closed, new ones refused both ways), and a libp2p peer banned for its gossip has its
+//!   address refused on `POST /message` (`403`), until the ban ends. The node's own
+//!   machine (`127.0.0.1`, `::1`) is never banned by address on libp2p.
 //! * [`hop`] — who handed us a body, as far as it is authenticated (the signer, the
 //!   connecting address, a claimed peer bound to that address).
-//! * [`slots`] — inbound and outbound HTTP peer slots, a cap per address range, eviction
-//!   that protects long-lived useful peers; [`bans`] — bounded ban lists that keep banning.
+//! * [`slots`] — inbound and outbound HTTP peer slots, a cap per address range each way
+//!   (libp2p applies the same caps to its inbound slots and its dials), eviction that
+//!   protects long-lived useful peers; [`bans`] — bounded ban lists that keep banning.
 //! * [`peers`], [`scoring`], [`limits`], [`transport`].
 //! * [`keyed_limit`] — the one rate-limit core (governor's GCRA on the caller's clock, keys
 //!   in a bounded LRU table) under [`limits::RateLimiter`] and the node's other keyed limits.
@@ -54,15 +60,18 @@
 //! ≤ 64 MiB; per-hop token bucket keyed by claimed peer and address (burst 200, 100/s);
 //! seen-cache 10,000 ids for 300 s; peer table 1,000 entries; send queues 256 frames per
 //! peer; delivery channel 1,024; per address (every peer behind one IP): burst 5,000,
-//! 2,500/s, 4,096 addresses tracked; bans 4,096 addresses and 4,096 peers; slots 34 inbound
-//! and 16 outbound, 4 per address range each way; messages older than 60 s or dated over
+//! 2,500/s, 4,096 addresses tracked; bans 4,096 addresses (one list for both transports)
+//! and 4,096 peers; slots 34 inbound and 16 outbound, 4 per address range each way; messages older than 60 s or dated over
 //! 60 s ahead refused. Libp2p's own bounds are listed in [`p2p`].
 //!
 //! ## What the node must do with the HTTP bridge
 //!
 //! 1. Serve `POST /message` by calling [`service::NetHandle::inbound`] with the raw body
-//!    and the remote address (answer 200 `{"status":"ok"}` on `Ok`, 400 otherwise), and
-//!    `GET /peers` with [`service::NetHandle::peers_json`].
+//!    and the remote address (answer 200 `{"status":"ok"}` on `Ok`, 403 on
+//!    [`service::InboundError::Banned`], 400 otherwise), and `GET /peers` with
+//!    [`service::NetHandle::peers_json`]. With libp2p running, start the bridge with
+//!    [`service::NetConfig::address_bans`] set to [`p2p::P2pHandle::address_bans`], so
+//!    that a ban on either transport holds on both.
 //! 2. Consume the `Delivery` channel promptly (it is bounded; a full channel drops).
 //! 3. Check each delivered message's content (its seal and age were checked at admission,
 //!    [`admission`]) and call [`service::NetHandle::report`] with the [`Verdict`] and the
@@ -72,6 +81,7 @@
 //!    validates, as the reference does.
 //! 4. Sign what it publishes (`Message::sign`) and call [`service::NetHandle::publish`].
 
+pub mod address_bans;
 pub mod admission;
 pub mod bans;
 pub mod cache;

@@ -1,12 +1,17 @@
 //! Connection limits: a node whose inbound slots are full refuses the next peer; a node
 //! whose outbound slots are full does not even start the next dial (no handshake); one
-//! address range holds at most its share of the inbound slots; a banned peer's address
-//! stays refused under a fresh key.
+//! address range holds at most its share of the inbound slots, and of the peers we dial
+//! however many of it the DHT offers; a banned peer's address stays refused under a fresh
+//! key.
 
 mod p2p_net;
 
+use std::collections::HashSet;
+
 use doin_net::p2p::{P2pConfig, P2pEvent};
 use doin_net::scoring::Verdict;
+use libp2p::multiaddr::Protocol;
+use libp2p::Multiaddr;
 use p2p_net::{accept_all, no_blocks, no_discovery, TestNode};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -188,5 +193,95 @@ async fn a_banned_peer_is_refused_under_a_fresh_key_from_its_address() {
     assert_eq!(peers, vec![neighbour.peer()]);
     for n in [&victim, &fresh, &neighbour] {
         n.handle.shutdown().await;
+    }
+}
+
+/// Whether `address` lies in 127.0.14.0/24.
+fn in_attacking_range(address: &Multiaddr) -> bool {
+    address
+        .iter()
+        .any(|p| matches!(p, Protocol::Ip4(ip) if ip.octets()[..3] == [127, 0, 14]))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_dials_at_most_its_share_of_one_range_the_dht_offers() {
+    const RANGE_PEERS: u8 = 10;
+    // The cap under test: the default, 4.
+    let per_range = P2pConfig::default().max_per_range as usize;
+    // A hub on the node's own machine (no range) that knows ten peers of 127.0.14.0/24.
+    let mut hub = TestNode::start(
+        P2pConfig {
+            max_per_range: 64,
+            ..P2pConfig::loopback()
+        },
+        accept_all(),
+        no_blocks(),
+    )
+    .await;
+    let mut range = Vec::new();
+    for i in 1..=RANGE_PEERS {
+        // One outbound slot, taken by the hub: they never dial the node themselves, so
+        // every connection the node holds to them is one it dialed.
+        let config = P2pConfig {
+            bootstrap: vec![hub.dial_addr()],
+            max_outbound: 1,
+            ..P2pConfig::loopback()
+        };
+        range.push(quic_node_at([127, 0, 14, i], config).await);
+    }
+    hub.identified_all(&range.iter().collect::<Vec<_>>()).await;
+
+    // The node walks the DHT from the hub, hungry for peers: it learns all ten.
+    let mut node = TestNode::start(
+        P2pConfig {
+            bootstrap: vec![hub.dial_addr()],
+            min_peers: 32,
+            ..P2pConfig::loopback()
+        },
+        accept_all(),
+        no_blocks(),
+    )
+    .await;
+    let mut connected = HashSet::new();
+    while connected.len() < per_range {
+        let (peer, up) = node
+            .next(|e| match e {
+                P2pEvent::PeerConnected { peer, address } if in_attacking_range(address) => {
+                    Some((*peer, true))
+                }
+                P2pEvent::PeerDisconnected { peer } => Some((*peer, false)),
+                _ => None,
+            })
+            .await;
+        if up {
+            connected.insert(peer);
+        } else {
+            connected.remove(&peer);
+        }
+        assert!(
+            connected.len() <= per_range,
+            "{} peers of one range",
+            connected.len()
+        );
+    }
+    // The range is full: a dial to any other peer of it does not start.
+    for r in range.iter().filter(|r| !connected.contains(&r.peer())) {
+        assert!(
+            node.handle.dial(r.dial_addr()).await.is_err(),
+            "a dial past the range's share started"
+        );
+    }
+    let held = node
+        .handle
+        .peers()
+        .await
+        .iter()
+        .filter(|p| in_attacking_range(&p.address))
+        .count();
+    assert_eq!(held, per_range);
+    hub.handle.shutdown().await;
+    node.handle.shutdown().await;
+    for r in &range {
+        r.handle.shutdown().await;
     }
 }

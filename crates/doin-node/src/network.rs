@@ -39,6 +39,9 @@
 //!   reaches them and nodes that refuse it never see it. Invalid input is not relayed:
 //!   it is refused and charged to the address that sent it. Sync peers reached over
 //!   libp2p that served invalid blocks are charged on their authenticated connection.
+//!   Both transports ban addresses into one list ([`doin_net::address_bans`]): an
+//!   address banned for what it posted is cut off libp2p, and the address of a libp2p
+//!   peer banned for its gossip gets `403` on `POST /message`.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -121,7 +124,12 @@ pub fn start(
     clock: SharedClock,
     p2p: Option<P2pWiring>,
 ) -> anyhow::Result<Started> {
-    let (net, deliveries) = doin_net::service::spawn(net_config(config, identity.peer_id()))?;
+    let mut net_config = net_config(config, identity.peer_id());
+    // One ban list for both transports: an address banned on either is refused on both.
+    if let Some(w) = &p2p {
+        net_config.address_bans = w.handle.address_bans().clone();
+    }
+    let (net, deliveries) = doin_net::service::spawn(net_config)?;
     let (p2p_handle, p2p_inbound) = match p2p {
         Some(w) => (Some(w.handle), Some(w.inbound)),
         None => (None, None),

@@ -6,7 +6,9 @@
 //! address is banned with it, and its accepted data protects its inbound slot:
 //! [`super::inbound_slots`]). The requests waiting on either side are in
 //! [`super::requests`], what the actor does with request-response traffic in
-//! [`super::rpc`], and the circuits it listens on through relays in `circuits.rs`.
+//! [`super::rpc`], what verdicts do to peers (scores, bans, closing the connections of
+//! banned addresses) in `verdicts.rs`, and the circuits it listens on through relays in
+//! `circuits.rs`.
 
 use std::collections::{HashMap, HashSet};
 use std::time::Instant;
@@ -16,7 +18,7 @@ use libp2p::gossipsub::{self, IdentTopic, MessageAcceptance};
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::swarm::SwarmEvent;
 use libp2p::{identify, kad, Multiaddr, PeerId, Swarm};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use super::behaviour::{topic_score_params, DoinBehaviour, DoinBehaviourEvent, KAD_PROTOCOL};
 use super::circuits::Circuits;
@@ -28,19 +30,19 @@ use super::task_codec::TaskAnswer;
 use super::topics::{self, parse_topic, parse_topic_of, Origin};
 use super::P2pConfig;
 use crate::bans::BanList;
-use crate::scoring::{AppScores, ScoreOutcome, Verdict};
+use crate::scoring::AppScores;
 
 /// Most listen addresses taken from one peer's identify record.
 const MAX_PEER_ADDRS: usize = 8;
 /// Most peers the node may block ([`super::P2pHandle::block_peer`]).
-const MAX_BLOCKED: usize = 4096;
+pub(super) const MAX_BLOCKED: usize = 4096;
 
 /// What we know about a connected peer.
-struct Connected {
-    address: Multiaddr,
+pub(super) struct Connected {
+    pub(super) address: Multiaddr,
     doin_id: Option<String>,
     /// What our verdicts refused of what it sent since it connected.
-    refused: u64,
+    pub(super) refused: u64,
 }
 
 pub(crate) struct Actor {
@@ -48,11 +50,13 @@ pub(crate) struct Actor {
     pub(super) config: P2pConfig,
     commands: mpsc::Receiver<Command>,
     pub(super) events: mpsc::Sender<P2pEvent>,
-    peers: HashMap<PeerId, Connected>,
-    scores: AppScores,
-    bans: BanList<PeerId>,
+    pub(super) peers: HashMap<PeerId, Connected>,
+    pub(super) scores: AppScores,
+    pub(super) bans: BanList<PeerId>,
     /// Peers the node blocked ([`super::P2pHandle::block_peer`]); bounded.
-    blocked: HashSet<PeerId>,
+    pub(super) blocked: HashSet<PeerId>,
+    /// Changes with every address ban, on either transport.
+    bans_made: watch::Receiver<u64>,
     pub(super) sync: Requests<SyncResponse>,
     pub(super) tasks: Requests<TaskAnswer>,
     listen_addrs: Vec<Multiaddr>,
@@ -72,6 +76,7 @@ impl Actor {
     ) -> Self {
         Actor {
             swarm,
+            bans_made: config.address_bans.subscribe(),
             scores: AppScores::new(config.scores.clone()),
             bans: BanList::new(config.scores.max_peers),
             blocked: HashSet::new(),
@@ -161,6 +166,7 @@ impl Actor {
                     Some(cmd) => self.on_command(cmd),
                 },
                 event = self.swarm.select_next_some() => self.on_swarm_event(event),
+                Ok(()) = self.bans_made.changed() => self.close_banned_addresses(),
                 _ = tick.tick() => self.housekeeping(),
             }
         }
@@ -287,25 +293,6 @@ impl Actor {
         Ok(())
     }
 
-    /// Blocks or unblocks `peer` at the node's request; a peer banned by our verdicts
-    /// stays refused until its ban ends.
-    fn block(&mut self, peer: PeerId, blocked: bool) -> Result<(), P2pError> {
-        let list = &mut self.swarm.behaviour_mut().blocked;
-        if blocked {
-            if self.blocked.len() >= MAX_BLOCKED && !self.blocked.contains(&peer) {
-                return Err(P2pError::BlockListFull(MAX_BLOCKED));
-            }
-            self.blocked.insert(peer);
-            list.block_peer(peer);
-        } else {
-            self.blocked.remove(&peer);
-            if !self.bans.is_banned(&peer, Instant::now()) {
-                list.unblock_peer(peer);
-            }
-        }
-        Ok(())
-    }
-
     fn peer_infos(&self) -> Vec<PeerInfo> {
         let now = Instant::now();
         let gs = &self.swarm.behaviour().gossipsub;
@@ -320,59 +307,6 @@ impl Actor {
                 refused: c.refused,
             })
             .collect()
-    }
-
-    /// The node's verdict on a gossip message: forward it, or drop it and charge its source.
-    fn on_verdict(&mut self, id: &gossipsub::MessageId, source: PeerId, verdict: Verdict) {
-        let acceptance = if verdict.is_bad() {
-            MessageAcceptance::Reject
-        } else if verdict.forwards() {
-            MessageAcceptance::Accept
-        } else {
-            MessageAcceptance::Ignore
-        };
-        self.swarm
-            .behaviour_mut()
-            .gossipsub
-            .report_message_validation_result(id, &source, acceptance);
-        self.score(source, verdict);
-    }
-
-    /// Records a verdict in the application score; below the ban line the peer is
-    /// disconnected and its connections refused until the ban ends.
-    fn score(&mut self, peer: PeerId, verdict: Verdict) {
-        let now = Instant::now();
-        let key = peer.to_string();
-        let outcome = self.scores.record(&key, verdict, now);
-        let score = self.scores.score(&key, now);
-        self.swarm
-            .behaviour_mut()
-            .gossipsub
-            .set_application_score(&peer, score);
-        if verdict.forwards() {
-            self.swarm.behaviour_mut().inbound.mark_useful(&peer);
-        }
-        if verdict.is_bad() {
-            if let Some(c) = self.peers.get_mut(&peer) {
-                c.refused = c.refused.saturating_add(1);
-            }
-        }
-        if let ScoreOutcome::Ban(until) = outcome {
-            tracing::info!(%peer, "peer banned for invalid data");
-            self.bans.ban(peer, until, now);
-            let address = self.peers.get(&peer).map(|c| c.address.clone());
-            let b = self.swarm.behaviour_mut();
-            b.blocked.block_peer(peer);
-            // A fresh key from the same address is refused too.
-            if let Some(address) = address {
-                b.inbound.ban_address(&address, until);
-            }
-            if let Some(kad) = b.kad.as_mut() {
-                kad.remove_peer(&peer);
-            }
-            // The block list closes its connections; say so once.
-            self.emit(P2pEvent::PeerBanned { peer });
-        }
     }
 
     fn housekeeping(&mut self) {
@@ -391,7 +325,7 @@ impl Actor {
             self.swarm.behaviour_mut().blocked.unblock_peer(p);
         }
         self.bans.expire(now);
-        self.swarm.behaviour_mut().inbound.expire(now);
+        self.config.address_bans.expire(now);
         self.sync.expire(now);
         self.tasks.expire(now);
         self.reach_relays();

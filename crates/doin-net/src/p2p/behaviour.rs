@@ -4,8 +4,9 @@
 //! | protocol | why |
 //! |---|---|
 //! | connection limits, block list | the HTTP bridge's slots (34 in, 16 out), bans and the node's own blocks |
-//! | inbound slots ([`super::inbound_slots`]) | per-range caps and eviction as the HTTP slots; address bans |
-//! | dial guard ([`super::dial_guard`]) | no dial (and no handshake) while the outbound slots are full |
+//! | address gate ([`super::address_gate`]) | addresses banned on either transport refused and closed |
+//! | inbound slots ([`super::inbound_slots`]) | per-range caps and eviction as the HTTP slots |
+//! | dial guard ([`super::dial_guard`]) | no dial (and no handshake) while the outbound slots are full; outbound per-range caps |
 //! | identify | the peer's key (its DOIN id) and listen addresses |
 //! | ping | liveness of idle connections |
 //! | kademlia (`/doin/kad/1.0.0`) | finding peers from a few bootstrap addresses |
@@ -47,12 +48,16 @@ mod derived {
     pub struct DoinBehaviour {
         /// Refuses banned peers' connections.
         pub(crate) blocked: allow_block_list::Behaviour<allow_block_list::BlockedPeers>,
-        /// Inbound slots by address range; banned addresses. Before the limits, so that
-        /// a newcomer may evict before they count it.
+        /// Refuses and closes connections of banned addresses (shared with the HTTP
+        /// bridge). Before the slots, so that a banned address takes none.
+        pub(crate) gate: super::super::address_gate::AddressGate,
+        /// Inbound slots by address range. Before the limits, so that a newcomer may
+        /// evict before they count it.
         pub(crate) inbound: super::super::inbound_slots::InboundSlots,
         /// Inbound/outbound connection caps.
         pub(crate) limits: connection_limits::Behaviour,
-        /// Refuses dials before their handshake while the outbound slots are full.
+        /// Refuses dials before their handshake while the outbound slots are full, and
+        /// outbound peers beyond the per-range cap.
         pub(crate) dial_guard: super::super::dial_guard::DialGuard,
         /// Keys and addresses of peers.
         pub(crate) identify: identify::Behaviour,
@@ -233,9 +238,10 @@ fn behaviour(
 
     Ok(DoinBehaviour {
         blocked: allow_block_list::Behaviour::default(),
+        gate: super::address_gate::AddressGate::new(config.address_bans.clone()),
         inbound: super::inbound_slots::InboundSlots::new(config.max_inbound, config.max_per_range),
         limits: connection_limits::Behaviour::new(limits),
-        dial_guard: super::dial_guard::DialGuard::new(config.max_outbound),
+        dial_guard: super::dial_guard::DialGuard::new(config.max_outbound, config.max_per_range),
         identify: identify::Behaviour::new(
             identify::Config::new(IDENTIFY_VERSION.to_owned(), key.public())
                 .with_push_listen_addr_updates(true),

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use libp2p::Multiaddr;
 
+use crate::address_bans::AddressBans;
 use crate::limits::MAX_MESSAGE_BYTES;
 use crate::scoring::ScoreConfig;
 use crate::slots::SlotConfig;
@@ -18,8 +19,8 @@ pub struct P2pConfig {
     pub bootstrap: Vec<Multiaddr>,
     /// Most established inbound connections (the HTTP bridge's inbound slots).
     pub max_inbound: u32,
-    /// Most inbound peers from one address range, /24 or /48 (the HTTP bridge's
-    /// `per_range`; [`super::inbound_slots`]).
+    /// Most peers from one address range, /24 or /48, each way (the HTTP bridge's
+    /// `per_range`; [`super::inbound_slots`], [`super::dial_guard`]).
     pub max_per_range: u32,
     /// Most established outbound connections (the HTTP bridge's outbound slots).
     pub max_outbound: u32,
@@ -59,6 +60,9 @@ pub struct P2pConfig {
     /// ([`super::topics::Origin::Reference`]): set by a node that accepts unsealed
     /// messages; a node that refuses them stays off those topics and never receives one.
     pub reference_topics: bool,
+    /// Where addresses are banned; the HTTP bridge takes the same list
+    /// ([`super::P2pHandle::address_bans`], [`crate::address_bans`]).
+    pub address_bans: AddressBans,
 }
 
 impl Default for P2pConfig {
@@ -86,6 +90,7 @@ impl Default for P2pConfig {
             scores: ScoreConfig::default(),
             idle_timeout: Duration::from_secs(120),
             reference_topics: false,
+            address_bans: AddressBans::default(),
         }
     }
 }

@@ -279,6 +279,7 @@ pub struct P2pHandle {
     pub(crate) local_peer: PeerId,
     pub(crate) doin_id: String,
     pub(crate) traffic: super::Traffic,
+    pub(crate) address_bans: crate::address_bans::AddressBans,
 }
 
 impl P2pHandle {
@@ -295,6 +296,13 @@ impl P2pHandle {
     /// Our DOIN peer id (the same key's).
     pub fn doin_id(&self) -> &str {
         &self.doin_id
+    }
+
+    /// The addresses this node bans: hand the list to the HTTP bridge
+    /// ([`crate::service::NetConfig::address_bans`]) so that a ban on either transport
+    /// refuses the address on both.
+    pub fn address_bans(&self) -> &crate::address_bans::AddressBans {
+        &self.address_bans
     }
 
     async fn call<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Option<T> {

@@ -1,5 +1,4 @@
-//! Inbound libp2p connections held to the HTTP mesh's slot rules ([`crate::slots`]), and
-//! refused from banned addresses.
+//! Inbound libp2p connections held to the HTTP mesh's slot rules ([`crate::slots`]).
 //!
 //! The connection limits ([`libp2p::connection_limits`]) count connections; keys are free,
 //! so on their own they let one machine with many throwaway identities take every inbound
@@ -11,15 +10,14 @@
 //! validators accepted most recently ([`InboundSlots::mark_useful`]) and the older half of
 //! the rest are protected. Keys are cheap, ranges are not.
 //!
-//! * A connection from a range already at its cap, or from a banned address, is refused
-//!   before its handshake (`handle_pending_inbound_connection`), so a reconnecting flood
-//!   costs a refused socket, not a noise or TLS handshake.
-//! * Addresses are banned with the peer whose ban our verdicts earned
-//!   ([`InboundSlots::ban_address`]): a banned key that comes back under a fresh one from
-//!   the same address is refused until the ban ends.
-//! * The node's own machine (`127.0.0.1`, `::1`) has no range and is never banned by
-//!   address (bans by key still apply): nobody reaches us from there but our own host, and
-//!   an in-process test network puts every node there.
+//! * A connection from a range already at its cap is refused before its handshake
+//!   (`handle_pending_inbound_connection`), so a reconnecting flood costs a refused
+//!   socket, not a noise or TLS handshake. (Banned addresses are refused before they get
+//!   here: [`super::address_gate`].)
+//! * The node's own machine (`127.0.0.1`, `::1`) has no range: nobody reaches us from
+//!   there but our own host, and an in-process test network puts every node there.
+//!   Outbound dials have the same per-range cap, with the same exemption
+//!   ([`super::dial_guard`]).
 //! * Relayed connections (`/p2p-circuit`) have no range of their own (their address is the
 //!   relay's); the relay's limits bound them.
 //!
@@ -28,19 +26,18 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::convert::Infallible;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::IpAddr;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
 use libp2p::core::{transport::PortUse, Endpoint};
-use libp2p::multiaddr::Protocol;
 use libp2p::swarm::{
     dummy, CloseConnection, ConnectionClosed, ConnectionDenied, ConnectionId, FromSwarm,
     ListenFailure, NetworkBehaviour, THandler, THandlerInEvent, THandlerOutEvent, ToSwarm,
 };
 use libp2p::{Multiaddr, PeerId};
 
-use crate::bans::{BanList, MAX_BANS};
+use super::address_gate::ranged_ip;
 use crate::slots::{AddressRange, Admission, Direction, SlotConfig, Slots};
 
 /// Established inbound connections the connection limits allow above the slots: room for
@@ -53,9 +50,6 @@ const PROTECT_USEFUL: usize = 4;
 /// Why an inbound connection was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum InboundRefused {
-    /// The address is banned.
-    #[error("the address {0} is banned")]
-    Banned(IpAddr),
     /// The address range already holds its share of inbound peers.
     #[error("the address range of {0} holds its {1} inbound peers")]
     RangeFull(IpAddr, usize),
@@ -64,7 +58,7 @@ pub enum InboundRefused {
     SlotsFull,
 }
 
-/// Inbound slots by address range, and address bans.
+/// Inbound slots by address range.
 pub struct InboundSlots {
     slots: Slots,
     per_range: usize,
@@ -75,7 +69,6 @@ pub struct InboundSlots {
     closing: HashMap<ConnectionId, Option<AddressRange>>,
     /// The range of each peer holding a slot.
     ranges: HashMap<PeerId, Option<AddressRange>>,
-    bans: BanList<IpAddr>,
     /// Peers evicted, whose connections are to be closed.
     evicted: VecDeque<PeerId>,
 }
@@ -97,7 +90,6 @@ impl InboundSlots {
             connections: HashMap::new(),
             closing: HashMap::new(),
             ranges: HashMap::new(),
-            bans: BanList::new(MAX_BANS),
             evicted: VecDeque::new(),
         }
     }
@@ -107,26 +99,10 @@ impl InboundSlots {
         self.slots.mark_useful(&peer.to_string(), Instant::now());
     }
 
-    /// Bans the address of `address` until `until` (not the node's own machine, nor a
-    /// relay's address for a relayed peer).
-    pub fn ban_address(&mut self, address: &Multiaddr, until: Instant) {
-        if let Some(ip) = ranged_ip(address) {
-            self.bans.ban(ip, until, Instant::now());
-        }
-    }
-
-    /// Drops the bans that have ended.
-    pub fn expire(&mut self, now: Instant) {
-        self.bans.expire(now);
-    }
-
-    /// Refuses a connection from a banned address, or from a range at its cap (counting
-    /// evicted peers still closing).
+    /// Refuses a connection from a range at its cap (counting evicted peers still
+    /// closing).
     fn check(&self, ip: Option<IpAddr>) -> Result<(), InboundRefused> {
         let Some(ip) = ip else { return Ok(()) };
-        if self.bans.is_banned(&ip, Instant::now()) {
-            return Err(InboundRefused::Banned(ip));
-        }
         let range = Some(AddressRange::of(ip));
         let closing = self.closing.values().filter(|r| **r == range).count();
         if self.slots.in_range(ip, Direction::Inbound) + closing >= self.per_range {
@@ -246,20 +222,4 @@ impl NetworkBehaviour for InboundSlots {
             None => Poll::Pending,
         }
     }
-}
-
-/// The IP that counts for ranges and bans: `None` for the node's own machine and for
-/// relayed connections.
-fn ranged_ip(address: &Multiaddr) -> Option<IpAddr> {
-    if address.iter().any(|p| p == Protocol::P2pCircuit) {
-        return None;
-    }
-    let ip = address.iter().find_map(|p| match p {
-        Protocol::Ip4(ip) => Some(IpAddr::V4(ip)),
-        Protocol::Ip6(ip) => Some(IpAddr::V6(ip)),
-        _ => None,
-    })?;
-    let ip = ip.to_canonical();
-    let own = ip == IpAddr::V4(Ipv4Addr::LOCALHOST) || ip == IpAddr::V6(Ipv6Addr::LOCALHOST);
-    (!own).then_some(ip)
 }

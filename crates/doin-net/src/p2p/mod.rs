@@ -33,10 +33,16 @@
 //!   connected to the relay, and again whenever the circuit closes (`circuits.rs`).
 //! * Connection limits as the HTTP bridge's slots; while the outbound slots are full no
 //!   dial starts ([`dial_guard`]), so kademlia's walks cost no handshake the limits would
-//!   throw away. Inbound peers hold slots by address range, as `POST /message` peers do,
-//!   with the useful and long-lived ones protected from eviction, and a banned peer's
-//!   address is refused with it ([`inbound_slots`]). Requests go to connected peers only
+//!   throw away. Peers hold slots by address range each way, as `POST /message` peers do:
+//!   inbound, the useful and long-lived ones protected from eviction ([`inbound_slots`]);
+//!   outbound, at most [`P2pConfig::max_per_range`] dialed peers per range however many
+//!   of one range the DHT offers ([`dial_guard`]). Requests go to connected peers only
 //!   ([`RequestError::NotConnected`]): a request never dials.
+//! * Address bans, one list with the HTTP bridge ([`crate::address_bans`],
+//!   [`P2pConfig::address_bans`]): a banned peer's address is banned with it, so a fresh
+//!   key from there is refused and the HTTP bridge refuses the address too; an address
+//!   the HTTP bridge banned has its libp2p connections closed and new ones refused, both
+//!   ways, until the ban ends ([`address_gate`]).
 //! * Traffic: gossip messages and bytes per topic (every copy received and the first
 //!   ones, so duplicates show), from gossipsub's own counters ([`traffic`],
 //!   [`P2pHandle::traffic`]).
@@ -68,6 +74,7 @@
 //!   `/tasks/*`, and [`P2pEvent::TaskCall`] answered by the task queue.
 
 mod actor;
+pub mod address_gate;
 pub mod behaviour;
 mod circuits;
 pub mod codec;
@@ -81,6 +88,7 @@ mod rpc;
 pub mod task_codec;
 pub mod topics;
 pub mod traffic;
+mod verdicts;
 
 use doin_primitives::identity::Identity;
 use tokio::sync::mpsc;
@@ -132,6 +140,7 @@ impl P2pNode {
         let swarm = behaviour::build_swarm(key, &config, &traffic)?;
         let (cmd_tx, cmd_rx) = mpsc::channel(config.command_capacity.max(1));
         let (ev_tx, ev_rx) = mpsc::channel(config.event_capacity.max(1));
+        let address_bans = config.address_bans.clone();
         let mut actor = actor::Actor::new(swarm, config, cmd_rx, ev_tx);
         actor.start()?;
         let task = tokio::spawn(actor.run());
@@ -141,6 +150,7 @@ impl P2pNode {
                 local_peer,
                 doin_id: identity.peer_id().to_owned(),
                 traffic,
+                address_bans,
             },
             events: ev_rx,
             task,

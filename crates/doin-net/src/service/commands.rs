@@ -66,6 +66,7 @@ impl Actor {
                 _ = heartbeat.tick() => {
                     let now = Instant::now();
                     self.bans.expire(now);
+                    self.config.address_bans.expire(now);
                     self.router.heartbeat(now);
                 }
                 _ = discovery.tick() => self.discover(),

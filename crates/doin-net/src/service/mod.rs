@@ -32,6 +32,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use doin_primitives::models::Message;
 use tokio::sync::mpsc;
 
+use crate::address_bans::AddressBans;
 use crate::admission::{AddressGuard, AdmissionConfig, Refusal};
 use crate::bans::{BanList, MAX_BANS};
 use crate::limits::{RateLimiter, MAX_PEER_ID_LEN};
@@ -79,6 +80,10 @@ pub struct NetConfig {
     pub scores: ScoreConfig,
     /// What inbound bodies must pass ([`crate::admission`]).
     pub admission: AdmissionConfig,
+    /// Where addresses are banned: give it the libp2p node's list
+    /// ([`crate::p2p::P2pHandle::address_bans`]) so that a ban on either transport
+    /// refuses the address on both ([`crate::address_bans`]).
+    pub address_bans: AddressBans,
 }
 
 impl NetConfig {
@@ -100,6 +105,7 @@ impl NetConfig {
             rate_per_second: 100.0,
             scores: ScoreConfig::default(),
             admission: AdmissionConfig::default(),
+            address_bans: AddressBans::default(),
         }
     }
 }
@@ -203,7 +209,10 @@ pub fn spawn(config: NetConfig) -> Result<(NetHandle, mpsc::Receiver<Delivery>),
     let (deliver_tx, deliver_rx) = mpsc::channel(config.delivery_capacity.max(1));
     let (events_tx, events_rx) = mpsc::channel(1024);
     let router = FloodRouter::new(config.peer_id.clone());
-    let guard = Arc::new(Mutex::new(AddressGuard::new(&config.admission)));
+    let guard = Arc::new(Mutex::new(AddressGuard::new(
+        &config.admission,
+        config.address_bans.clone(),
+    )));
     let actor = Actor {
         guard: guard.clone(),
         router,

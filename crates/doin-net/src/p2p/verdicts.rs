@@ -1,0 +1,104 @@
+//! What the node's verdicts do to the peers that sent the data, and the bans that follow:
+//! the application score ([`crate::scoring::AppScores`]) fed to gossipsub, a ban below the ban line (the
+//! peer's key on the block list, its address on the list both transports share), and the
+//! connections of addresses banned on either transport closed.
+
+use std::time::Instant;
+
+use libp2p::gossipsub::{self, MessageAcceptance};
+use libp2p::PeerId;
+
+use super::actor::{Actor, MAX_BLOCKED};
+use super::handle::{P2pError, P2pEvent};
+use crate::scoring::{ScoreOutcome, Verdict};
+
+impl Actor {
+    /// Blocks or unblocks `peer` at the node's request; a peer banned by our verdicts
+    /// stays refused until its ban ends.
+    pub(super) fn block(&mut self, peer: PeerId, blocked: bool) -> Result<(), P2pError> {
+        let list = &mut self.swarm.behaviour_mut().blocked;
+        if blocked {
+            if self.blocked.len() >= MAX_BLOCKED && !self.blocked.contains(&peer) {
+                return Err(P2pError::BlockListFull(MAX_BLOCKED));
+            }
+            self.blocked.insert(peer);
+            list.block_peer(peer);
+        } else {
+            self.blocked.remove(&peer);
+            if !self.bans.is_banned(&peer, Instant::now()) {
+                list.unblock_peer(peer);
+            }
+        }
+        Ok(())
+    }
+
+    /// The node's verdict on a gossip message: forward it, or drop it and charge its source.
+    pub(super) fn on_verdict(
+        &mut self,
+        id: &gossipsub::MessageId,
+        source: PeerId,
+        verdict: Verdict,
+    ) {
+        let acceptance = if verdict.is_bad() {
+            MessageAcceptance::Reject
+        } else if verdict.forwards() {
+            MessageAcceptance::Accept
+        } else {
+            MessageAcceptance::Ignore
+        };
+        self.swarm
+            .behaviour_mut()
+            .gossipsub
+            .report_message_validation_result(id, &source, acceptance);
+        self.score(source, verdict);
+    }
+
+    /// Records a verdict in the application score; below the ban line the peer is
+    /// disconnected and its connections refused until the ban ends.
+    pub(super) fn score(&mut self, peer: PeerId, verdict: Verdict) {
+        let now = Instant::now();
+        let key = peer.to_string();
+        let outcome = self.scores.record(&key, verdict, now);
+        let score = self.scores.score(&key, now);
+        self.swarm
+            .behaviour_mut()
+            .gossipsub
+            .set_application_score(&peer, score);
+        if verdict.forwards() {
+            self.swarm.behaviour_mut().inbound.mark_useful(&peer);
+        }
+        if verdict.is_bad() {
+            if let Some(c) = self.peers.get_mut(&peer) {
+                c.refused = c.refused.saturating_add(1);
+            }
+        }
+        if let ScoreOutcome::Ban(until) = outcome {
+            tracing::info!(%peer, "peer banned for invalid data");
+            self.bans.ban(peer, until, now);
+            let address = self.peers.get(&peer).map(|c| c.address.clone());
+            let b = self.swarm.behaviour_mut();
+            b.blocked.block_peer(peer);
+            // A fresh key from the same address is refused too, on both transports (the
+            // list is the HTTP bridge's as well); other connections from it close.
+            if let Some(address) = address {
+                if let Some(ip) = b.gate.ban_address(&address, until) {
+                    tracing::info!(%peer, %ip, "address banned with its peer");
+                }
+            }
+            if let Some(kad) = b.kad.as_mut() {
+                kad.remove_peer(&peer);
+            }
+            // The block list closes its connections; say so once.
+            self.emit(P2pEvent::PeerBanned { peer });
+        }
+    }
+
+    /// An address was banned (here or on the HTTP bridge): close the connections that
+    /// come from it.
+    pub(super) fn close_banned_addresses(&mut self) {
+        let closed = self.swarm.behaviour_mut().gate.close_banned();
+        if closed > 0 {
+            tracing::info!(closed, "connections from banned addresses closed");
+        }
+    }
+}
