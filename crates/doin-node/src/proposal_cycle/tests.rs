@@ -189,9 +189,10 @@ fn a_commitment_that_does_not_land_in_three_block_times_is_dropped() {
     assert_eq!(commit_wait_micros(0.5), 5_000_000, "at least 5 s");
     assert_eq!(
         commit_wait_micros(600.0),
-        120_000_000,
-        "at most two minutes"
+        1_800_000_000,
+        "three of the reference's 600 s blocks"
     );
+    assert_eq!(commit_wait_micros(1e9), 7_200_000_000, "at most two hours");
 }
 
 #[test]
