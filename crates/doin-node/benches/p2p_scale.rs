@@ -1,8 +1,9 @@
 //! Full doin nodes at scale on libp2p: `DOIN_BENCH_NODES` (default 64) whole nodes — chain
 //! service, store, HTTP API, optimizer and evaluator loops — **in this one process**, on a
 //! tokio runtime of two workers, each on libp2p over loopback TCP
-//! ([`TestNet::add_node`]: bootstrapped from the nodes started before it, no HTTP
-//! peer). The quadratic domain: `DOIN_BENCH_OPTIMIZERS` nodes optimize (default 4),
+//! ([`TestNet::add_node_bootstrapped`]: bootstrapped from `DOIN_BENCH_BOOTSTRAPS`
+//! (default 4) of the nodes started before it, spread over them, no HTTP peer; the others
+//! it finds through kademlia). The quadratic domain: `DOIN_BENCH_OPTIMIZERS` nodes optimize (default 4),
 //! `DOIN_BENCH_EVALUATORS` evaluate (default 12, quorums of two), the rest only relay
 //! (they keep the chain and forward the domain's gossip). Blocks come from the network's
 //! own minting (1 s target), announced on gossipsub and pulled over `/doin/sync/1`.
@@ -173,12 +174,26 @@ fn print_bytes(window: &[TrafficCounts], secs: f64, blocks: usize) {
     }
 }
 
+/// The `k` nodes before node `i` it bootstraps from: spread evenly over `0..i`, starting
+/// at an offset of its own (all of them when there are no more than `k`).
+fn bootstrap_peers(i: usize, k: usize) -> Vec<usize> {
+    if i <= k {
+        return (0..i).collect();
+    }
+    let offset = (i.wrapping_mul(2_654_435_761) >> 7) % i;
+    let mut peers: Vec<usize> = (0..k).map(|m| (offset + m * i / k) % i).collect();
+    peers.sort_unstable();
+    peers.dedup();
+    peers
+}
+
 fn main() {
     let n: usize = env_or("DOIN_BENCH_NODES", 64).max(2);
     let optimizers: usize = env_or("DOIN_BENCH_OPTIMIZERS", 4).clamp(1, n);
     let evaluators: usize = env_or("DOIN_BENCH_EVALUATORS", 12).min(n - optimizers);
     let secs: f64 = env_or("DOIN_BENCH_SECS", 60.0);
     let settle: f64 = env_or("DOIN_BENCH_SETTLE", 10.0);
+    let bootstraps: usize = env_or("DOIN_BENCH_BOOTSTRAPS", 4).max(1);
     println!(
         "{n} full doin nodes in one process (tokio, 2 workers), libp2p on loopback TCP; domain \
          quadratic: {optimizers} optimizers, {evaluators} evaluators, {} relays; load average \
@@ -194,8 +209,12 @@ fn main() {
         let (tx, mut rx) = mpsc::channel::<Adoption>(1 << 20);
         let mut peer_index = HashMap::new();
         for i in 0..n {
+            // Each node bootstraps from a few of the nodes before it, spread over all of
+            // them (every node dialing the first ones filled their inbound slots, and the
+            // nodes after them, refused there, formed networks of their own).
+            let peers = bootstrap_peers(i, bootstraps);
             let at = net
-                .add_node(&role_of(i, optimizers, evaluators))
+                .add_node_bootstrapped(&role_of(i, optimizers, evaluators), &peers)
                 .await
                 .expect("node");
             let node = net.node(at);

@@ -200,6 +200,24 @@ impl TestNet {
         self.launch_node(c, PluginRegistry::with_builtins()).await
     }
 
+    /// Starts one more node on libp2p bootstrapped to the multiaddrs of running nodes
+    /// `peers` only (the others it finds through them, as a node on the internet does);
+    /// returns its index.
+    pub async fn add_node_bootstrapped(
+        &mut self,
+        template: &NodeConfig,
+        peers: &[usize],
+    ) -> anyhow::Result<usize> {
+        let i = self.nodes.len();
+        let mut c = self.node_config(i, template, 0);
+        let mut addrs = Vec::with_capacity(peers.len());
+        for &j in peers.iter().filter(|j| **j != i) {
+            addrs.push(self.p2p_addr(j).await?);
+        }
+        c.bootstrap_peers = addrs;
+        self.launch_node(c, PluginRegistry::with_builtins()).await
+    }
+
     /// The libp2p addresses of every running node but `i` that runs libp2p.
     async fn p2p_addrs_except(&self, i: usize) -> anyhow::Result<Vec<String>> {
         let mut addrs = Vec::new();
