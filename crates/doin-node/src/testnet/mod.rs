@@ -481,9 +481,10 @@ impl TestNet {
 /// best performance per domain (what tells a stalled chain from a slow one).
 pub fn describe(v: &ChainView) -> String {
     format!(
-        "height {} tip {} threshold {:.4} pending {} summing {:.4} best {:?}",
+        "height {} tip {} finalized {} threshold {:.4} pending {} summing {:.4} best {:?}",
         v.height,
         v.tip_hash.get(..8).unwrap_or(&v.tip_hash),
+        v.finalized_height,
         v.threshold,
         v.pending_optimae,
         v.pending_sum,

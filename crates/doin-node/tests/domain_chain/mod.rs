@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use doin_consensus::accepted::AcceptedOptimae;
-use doin_consensus::quorum::decide;
+use doin_consensus::quorum::{counted_votes, decide_counted};
 use doin_consensus::ChainState;
 use doin_node::chain_params::chain_params;
 use doin_node::config::NodeConfig;
@@ -72,6 +72,33 @@ pub(crate) fn optimae_with_quorums(
     out
 }
 
+/// The accepted optimae of `blocks`, in chain order, each with its quorum's members as the
+/// chain drew them (at its commit height, for the block that carries it).
+fn optimae_with_quorum_members(
+    template: &NodeConfig,
+    blocks: &[Block],
+) -> Vec<(AcceptedOptimae, Vec<String>)> {
+    let mut state = ChainState::new(chain_params(template));
+    let mut out = Vec::new();
+    for b in blocks {
+        for a in optimae(std::slice::from_ref(b)) {
+            let quorum = state
+                .quorum_for_at(
+                    &a.domain_id,
+                    &a.optimizer_id,
+                    a.commit_height,
+                    b.header.timestamp.unix_micros(),
+                )
+                .unwrap_or_else(|e| panic!("block {}: no quorum: {e}", b.header.index));
+            out.push((a, quorum));
+        }
+        state
+            .apply_block(b)
+            .unwrap_or_else(|e| panic!("block {}: {e}", b.header.index));
+    }
+    out
+}
+
 /// Node 0's chain once `done` holds for it; fails after `deadline`, printing the verified
 /// performances the chain holds by then.
 pub(crate) fn wait_for_chain(
@@ -111,9 +138,14 @@ pub(crate) fn assert_liar_outvoted(
     let state = replay(template, chain);
     let mut honest_votes: BTreeMap<String, usize> = BTreeMap::new();
     let mut liar_votes = 0;
-    for a in optimae(chain) {
+    for (a, quorum) in optimae_with_quorum_members(template, chain) {
         let perfs: Vec<f64> = a.votes.iter().map(|v| v.verified_performance).collect();
-        let decision = decide(&perfs, a.reported_performance, tolerance).expect("votes");
+        // Decided as the chain decides: by the quorum's votes (open votes of a young chain
+        // are judged against their median, but do not decide it).
+        let voters: Vec<&str> = a.votes.iter().map(|v| v.evaluator_id.as_str()).collect();
+        let counted = counted_votes(&quorum, &a.optimizer_id, &voters);
+        let decision =
+            decide_counted(&perfs, &counted, a.reported_performance, tolerance).expect("votes");
         for (v, agreed) in a.votes.iter().zip(&decision.agreements) {
             if v.evaluator_id == liar {
                 assert!(!agreed, "the liar's vote {} agreed", v.verified_performance);
