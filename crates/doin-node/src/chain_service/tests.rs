@@ -35,6 +35,28 @@ fn commitment(who: &Identity, n: u64) -> OptimaeCommitment {
     )
 }
 
+/// A chain service on a new network chain in `dir`, on a manual clock at `t0`, minting
+/// once `mint_gate` opens.
+fn service(
+    dir: &std::path::Path,
+    t0: Timestamp,
+    mint_gate: MintGate,
+) -> (ChainHandle, ManualClock, Arc<Identity>) {
+    let opened = open_chain(&dir.join("chain.db"), &network_params()).expect("a new chain");
+    let me = Arc::new(Identity::from_scalar_bytes(&[7; 32]).expect("an identity"));
+    let clock = ManualClock::new(t0);
+    let (chain, _thread) = launch(
+        opened,
+        me.clone(),
+        ChainServiceConfig {
+            clock: clock.shared(),
+            mint_gate,
+            ..ChainServiceConfig::default()
+        },
+    );
+    (chain, clock, me)
+}
+
 /// Waits (bounded, as a safety net) until the service publishes a view with tip `index`.
 async fn tip_reaches(chain: &ChainHandle, index: i64) -> Arc<ChainView> {
     let mut views = chain.watch();
@@ -59,19 +81,8 @@ async fn round_trip(chain: &ChainHandle) {
 #[tokio::test]
 async fn commitment_blocks_follow_the_manual_clock() {
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let params = network_params();
-    let opened = open_chain(&dir.path().join("chain.db"), &params).expect("a new chain");
-    let me = Arc::new(Identity::from_scalar_bytes(&[7; 32]).expect("an identity"));
     let t0 = Timestamp::from_unix_secs(T0_SECS);
-    let clock = ManualClock::new(t0);
-    let (chain, _thread) = launch(
-        opened,
-        me.clone(),
-        ChainServiceConfig {
-            clock: clock.shared(),
-            ..ChainServiceConfig::default()
-        },
-    );
+    let (chain, clock, me) = service(dir.path(), t0, MintGate::open());
 
     // Genesis is long past on the manual clock: the first commitment gets a block at once,
     // stamped with the clock's time.
@@ -119,23 +130,10 @@ fn gated_service(
     dir: &std::path::Path,
     t0: Timestamp,
 ) -> (ChainHandle, ManualClock, Arc<Identity>, Arc<FirstContact>) {
-    let opened = open_chain(&dir.join("chain.db"), &network_params()).expect("a new chain");
-    let me = Arc::new(Identity::from_scalar_bytes(&[7; 32]).expect("an identity"));
-    let clock = ManualClock::new(t0);
     let contact = Arc::new(FirstContact::default());
-    let (chain, _thread) = launch(
-        opened,
-        me.clone(),
-        ChainServiceConfig {
-            clock: clock.shared(),
-            mint_gate: MintGate::after_first_sync(
-                contact.clone(),
-                t0.unix_micros(),
-                Duration::from_secs(30),
-            ),
-            ..ChainServiceConfig::default()
-        },
-    );
+    let gate =
+        MintGate::after_first_sync(contact.clone(), t0.unix_micros(), Duration::from_secs(30));
+    let (chain, clock, me) = service(dir, t0, gate);
     (chain, clock, me, contact)
 }
 
