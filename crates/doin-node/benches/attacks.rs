@@ -18,6 +18,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use doin_node::testnet::ports::free_port;
 use futures_util::StreamExt;
 use http_attacker::*;
 use serde_json::json;
@@ -34,13 +35,6 @@ impl Drop for Node {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
 }
 
 /// Starts the release node in `dir` under `ulimit -n fd_limit`, and waits for blocks.

@@ -131,10 +131,7 @@ fn a_node_reachable_only_through_a_relay_joins_syncs_and_has_its_optimae_verifie
     runtime().block_on(async {
         let dir = tempfile::tempdir().expect("tempdir");
         // The relay needs an address it knows is reachable before it serves circuits.
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
+        let port = doin_node::testnet::ports::free_port();
         let relay_listen = format!("/ip4/127.0.0.1/tcp/{port}");
         let mut rc = config(dir.path(), "relay", vec![relay_listen.clone()], Vec::new());
         rc.relay_server = true;

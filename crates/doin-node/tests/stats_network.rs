@@ -49,6 +49,15 @@ fn three_nodes_track_rounds_and_share_chain_metrics() {
             },
         ))
         .expect("converges");
+        // A node whose first sync came late may still be waiting for it (bounded) when the
+        // others reach the target; it then runs one round, sees the target and stops.
+        rt.block_on(net.api().expect("api").wait_all(
+            "/status",
+            "every node ran an optimizer round",
+            Duration::from_secs(90),
+            |s| s["domains"]["quadratic"]["round"].as_u64() >= Some(1),
+        ))
+        .expect("every node optimizes");
         // Let the last blocks reach every node's stats writer, then stop (which flushes).
         std::thread::sleep(Duration::from_millis(500));
         dirs = (0..3).map(|i| net.data_dir(i)).collect();

@@ -15,9 +15,11 @@ use doin_primitives::identity::Identity;
 use crate::config::{parse_peer_addr, NodeConfig, PeerAddr};
 use crate::node::{start_with_plugins, RunningNode};
 use crate::view::ChainView;
+use ports::free_ports;
 
 mod api;
 mod chain;
+pub mod ports;
 
 pub use api::NodeApi;
 pub use chain::{build_chain, minting_template};
@@ -39,17 +41,6 @@ pub fn runtime() -> tokio::runtime::Runtime {
 /// The libp2p address a test node listens on unless told: loopback, a port the system
 /// picks.
 const LOOPBACK_TCP: &str = "/ip4/127.0.0.1/tcp/0";
-
-/// `n` loopback TCP ports free a moment ago.
-fn free_ports(n: usize) -> anyhow::Result<Vec<u16>> {
-    let listeners = (0..n)
-        .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(listeners
-        .iter()
-        .map(|l| l.local_addr().map(|a| a.port()))
-        .collect::<Result<_, _>>()?)
-}
 
 /// How a test network's nodes reach each other.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,49 +107,79 @@ impl TestNet {
         };
         // Ports and keys first, so that every node knows every other's address from its
         // start, as the peers of a real network are configured (and a test's `customize`
-        // its own).
-        let ports = free_ports(n)?;
-        let p2p_addrs = match links {
+        // its own). The HTTP APIs take any port on libp2p (nobody dials them but the test).
+        let mut ports = match links {
+            Links::P2p => vec![0; n],
+            Links::Http => free_ports(n)?,
+        };
+        let mut p2p_addrs = match links {
             Links::P2p => {
                 let p2p_ports = free_ports(n)?;
                 let mut addrs = Vec::new();
                 for (i, port) in p2p_ports.iter().enumerate() {
-                    let c = net.node_config(i, template, 0);
-                    std::fs::create_dir_all(&c.data_dir)?;
-                    let key = Identity::load_or_generate(&c.identity_path())?;
-                    let peer = doin_net::p2p::keypair_of(&key)?.public().to_peer_id();
-                    addrs.push(format!("/ip4/127.0.0.1/tcp/{port}/p2p/{peer}"));
+                    addrs.push(net.p2p_addr_of(i, template, *port)?);
                 }
                 addrs
             }
             Links::Http => Vec::new(),
         };
-        for (i, port) in ports.iter().enumerate() {
-            let mut c = net.node_config(i, template, *port);
-            // Every test node is in 127.0.0.0/24: let the whole network peer within it.
-            c.max_peers_per_range = c
-                .max_peers_per_range
-                .max(u32::try_from(n).unwrap_or(u32::MAX));
-            match links {
-                Links::P2p => {
-                    let own = &p2p_addrs[i];
-                    let listen = own.split("/p2p/").next().unwrap_or(own);
-                    c.listen_addrs = Some(vec![listen.to_owned()]);
-                    c.bootstrap_peers = p2p_addrs.iter().filter(|a| *a != own).cloned().collect();
+        for i in 0..n {
+            let mut attempt = 1;
+            loop {
+                let mut c = net.node_config(i, template, ports[i]);
+                // Every test node is in 127.0.0.0/24: let the whole network peer within it.
+                c.max_peers_per_range = c
+                    .max_peers_per_range
+                    .max(u32::try_from(n).unwrap_or(u32::MAX));
+                match links {
+                    Links::P2p => {
+                        let own = &p2p_addrs[i];
+                        let listen = own.split("/p2p/").next().unwrap_or(own);
+                        c.listen_addrs = Some(vec![listen.to_owned()]);
+                        c.bootstrap_peers =
+                            p2p_addrs.iter().filter(|a| *a != own).cloned().collect();
+                    }
+                    Links::Http => {
+                        c.listen_addrs = Some(Vec::new());
+                        c.bootstrap_peers = ports
+                            .iter()
+                            .enumerate()
+                            .filter(|(j, _)| *j != i)
+                            .map(|(_, p)| format!("127.0.0.1:{p}"))
+                            .collect();
+                    }
                 }
-                Links::Http => {
-                    c.listen_addrs = Some(Vec::new());
-                    c.bootstrap_peers = ports
-                        .iter()
-                        .filter(|p| *p != port)
-                        .map(|p| format!("127.0.0.1:{p}"))
-                        .collect();
+                let plugins = customize(i, &mut c);
+                match net.launch_node(c, plugins).await {
+                    Ok(_) => break,
+                    // Another test took the port since it was drawn: draw again (the
+                    // nodes already running learn the new address when this one dials
+                    // them).
+                    Err(e) if attempt < 4 && ports::is_address_in_use(&e) => {
+                        tracing::warn!("test node {i}: {e:#}; drawing another port");
+                        attempt += 1;
+                        match links {
+                            Links::P2p => {
+                                p2p_addrs[i] = net.p2p_addr_of(i, template, free_ports(1)?[0])?;
+                            }
+                            Links::Http => ports[i] = free_ports(1)?[0],
+                        }
+                    }
+                    Err(e) => return Err(e),
                 }
             }
-            let plugins = customize(i, &mut c);
-            net.launch_node(c, plugins).await?;
         }
         Ok(net)
+    }
+
+    /// Node `i`'s libp2p address on loopback `port`, with `/p2p/<id>` of the key made in
+    /// its data directory (the node loads it when it starts).
+    fn p2p_addr_of(&self, i: usize, template: &NodeConfig, port: u16) -> anyhow::Result<String> {
+        let c = self.node_config(i, template, 0);
+        std::fs::create_dir_all(&c.data_dir)?;
+        let key = Identity::load_or_generate(&c.identity_path())?;
+        let peer = doin_net::p2p::keypair_of(&key)?.public().to_peer_id();
+        Ok(format!("/ip4/127.0.0.1/tcp/{port}/p2p/{peer}"))
     }
 
     /// Node `i`'s config from `template`: loopback, HTTP on `port`, libp2p on a port the

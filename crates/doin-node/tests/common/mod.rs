@@ -1,7 +1,6 @@
 //! Starts the real `doin-node` binary as a user would and talks to it over HTTP.
 #![allow(dead_code, unreachable_pub)]
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -16,11 +15,8 @@ pub struct NodeProcess {
     pub log: PathBuf,
 }
 
-/// A free loopback port.
-pub fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr").port()
-}
+/// A free loopback port outside the ephemeral range (see `doin_node::testnet::ports`).
+pub use doin_node::testnet::ports::free_port;
 
 impl NodeProcess {
     /// Starts `doin-node` with `args` plus `--port` and `--data-dir`.
