@@ -14,90 +14,56 @@
 //! still bans every newcomer and forgets the ban that ends soonest).
 
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use tokio::sync::watch;
 
-use crate::bans::{BanList, MAX_BANS};
+use crate::shared_bans::SharedBans;
 
 /// The banned addresses, shared by cheap clones; every new ban is announced to
-/// [`AddressBans::subscribe`]rs.
-#[derive(Clone)]
-pub struct AddressBans {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
-    list: Mutex<BanList<IpAddr>>,
-    /// Counts bans made, so that a transport can close what a new ban covers.
-    made: watch::Sender<u64>,
-}
+/// [`AddressBans::subscribe`]rs. IPv4-mapped IPv6 addresses are kept as IPv4.
+#[derive(Clone, Debug, Default)]
+pub struct AddressBans(SharedBans<IpAddr>);
 
 impl AddressBans {
     /// An empty list holding at most `capacity` bans.
     pub fn new(capacity: usize) -> Self {
-        AddressBans {
-            inner: Arc::new(Inner {
-                list: Mutex::new(BanList::new(capacity)),
-                made: watch::Sender::new(0),
-            }),
-        }
-    }
-
-    fn list(&self) -> MutexGuard<'_, BanList<IpAddr>> {
-        self.inner.list.lock().unwrap_or_else(|p| p.into_inner())
+        AddressBans(SharedBans::new(capacity))
     }
 
     /// Bans `ip` until `until` (a longer ban in force is kept) and tells the subscribers.
     pub fn ban(&self, ip: IpAddr, until: Instant, now: Instant) {
-        self.list().ban(ip.to_canonical(), until, now);
-        self.inner.made.send_modify(|n| *n = n.wrapping_add(1));
+        self.0.ban(ip.to_canonical(), until, now);
     }
 
     /// Whether `ip` is banned at `now`.
     pub fn is_banned(&self, ip: IpAddr, now: Instant) -> bool {
-        self.list().is_banned(&ip.to_canonical(), now)
+        self.0.is_banned(&ip.to_canonical(), now)
     }
 
     /// When `ip`'s ban ends, if it is banned at `now`.
     pub fn banned_until(&self, ip: IpAddr, now: Instant) -> Option<Instant> {
-        self.list().banned_until(&ip.to_canonical(), now)
+        self.0.banned_until(&ip.to_canonical(), now)
     }
 
     /// Drops the bans that have ended.
     pub fn expire(&self, now: Instant) {
-        self.list().expire(now);
+        self.0.expire(now);
     }
 
     /// Bans held (some may have ended since the last [`AddressBans::expire`]).
     pub fn len(&self) -> usize {
-        self.list().len()
+        self.0.len()
     }
 
     /// Whether no ban is held.
     pub fn is_empty(&self) -> bool {
-        self.list().is_empty()
+        self.0.is_empty()
     }
 
     /// A receiver that changes whenever a ban is made.
     pub fn subscribe(&self) -> watch::Receiver<u64> {
-        self.inner.made.subscribe()
-    }
-}
-
-impl Default for AddressBans {
-    /// An empty list of [`MAX_BANS`] bans at most.
-    fn default() -> Self {
-        AddressBans::new(MAX_BANS)
-    }
-}
-
-impl std::fmt::Debug for AddressBans {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AddressBans")
-            .field("held", &self.len())
-            .finish()
+        self.0.subscribe()
     }
 }
 

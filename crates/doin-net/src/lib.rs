@@ -60,8 +60,8 @@
 //! ≤ 64 MiB; per-hop token bucket keyed by claimed peer and address (burst 200, 100/s);
 //! seen-cache 10,000 ids for 300 s; peer table 1,000 entries; send queues 256 frames per
 //! peer; delivery channel 1,024; per address (every peer behind one IP): burst 5,000,
-//! 2,500/s, 4,096 addresses tracked; bans 4,096 addresses (one list for both transports)
-//! and 4,096 peers; slots 34 inbound and 16 outbound, 4 per address range each way; messages older than 60 s or dated over
+//! 2,500/s, 4,096 addresses tracked; bans 4,096 addresses and 4,096 peer ids (one list of each
+//! for both transports); slots 34 inbound and 16 outbound, 4 per address range each way; messages older than 60 s or dated over
 //! 60 s ahead refused. Libp2p's own bounds are listed in [`p2p`].
 //!
 //! ## What the node must do with the HTTP bridge
@@ -70,8 +70,9 @@
 //!    and the remote address (answer 200 `{"status":"ok"}` on `Ok`, 403 on
 //!    [`service::InboundError::Banned`], 400 otherwise), and `GET /peers` with
 //!    [`service::NetHandle::peers_json`]. With libp2p running, start the bridge with
-//!    [`service::NetConfig::address_bans`] set to [`p2p::P2pHandle::address_bans`], so
-//!    that a ban on either transport holds on both.
+//!    [`service::NetConfig::address_bans`] set to [`p2p::P2pHandle::address_bans`] and
+//!    [`service::NetConfig::id_bans`] to [`p2p::P2pHandle::id_bans`], so that a ban on
+//!    either transport, of an address or of a key, holds on both.
 //! 2. Consume the `Delivery` channel promptly (it is bounded; a full channel drops).
 //! 3. Check each delivered message's content (its seal and age were checked at admission,
 //!    [`admission`]) and call [`service::NetHandle::report`] with the [`Verdict`] and the
@@ -87,12 +88,14 @@ pub mod bans;
 pub mod cache;
 pub mod flooding;
 pub mod hop;
+pub mod id_bans;
 pub mod keyed_limit;
 pub mod limits;
 pub mod p2p;
 pub mod peers;
 pub mod scoring;
 pub mod service;
+pub mod shared_bans;
 pub mod slots;
 pub mod transport;
 

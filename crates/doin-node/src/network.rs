@@ -41,7 +41,10 @@
 //!   libp2p that served invalid blocks are charged on their authenticated connection.
 //!   Both transports ban addresses into one list ([`doin_net::address_bans`]): an
 //!   address banned for what it posted is cut off libp2p, and the address of a libp2p
-//!   peer banned for its gossip gets `403` on `POST /message`.
+//!   peer banned for its gossip gets `403` on `POST /message`. Peers are banned by DOIN
+//!   id into one list the same way ([`doin_net::id_bans`]): a signer banned on the bridge
+//!   loses its libp2p connections under that key, and a libp2p peer banned for its
+//!   gossip has what it signs refused on the bridge.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -125,9 +128,11 @@ pub fn start(
     p2p: Option<P2pWiring>,
 ) -> anyhow::Result<Started> {
     let mut net_config = net_config(config, identity.peer_id());
-    // One ban list for both transports: an address banned on either is refused on both.
+    // One ban list for both transports, by address and by id: an address or a peer
+    // banned on either is refused on both.
     if let Some(w) = &p2p {
         net_config.address_bans = w.handle.address_bans().clone();
+        net_config.id_bans = w.handle.id_bans().clone();
     }
     let (net, deliveries) = doin_net::service::spawn(net_config)?;
     let (p2p_handle, p2p_inbound) = match p2p {

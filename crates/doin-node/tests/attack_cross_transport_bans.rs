@@ -4,6 +4,10 @@
 //! `127.0.0.22` gossips forged blocks over libp2p until the node bans it: then its
 //! `POST /message` gets `403` before its body is looked at, while `127.0.0.23` (same /24)
 //! is served as before.
+//!
+//! By key as well as by address: a key banned on libp2p for its gossip has what it signs
+//! refused on `POST /message` from any address, and a key banned on `POST /message` for
+//! what it signed loses its libp2p connection from another address.
 
 mod hostile_net;
 
@@ -104,6 +108,45 @@ async fn connected_from(node: &P2pHandle, peer: PeerId, ip: [u8; 4]) {
         assert!(start.elapsed() < WAIT, "the attacker never connected");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Waits until `node` knows the DOIN id `peer`'s connection proved (its identify record).
+async fn identified(node: &P2pHandle, peer: PeerId) {
+    let start = Instant::now();
+    while !node
+        .peers()
+        .await
+        .iter()
+        .any(|p| p.peer == peer && p.doin_id.is_some())
+    {
+        assert!(start.elapsed() < WAIT, "the attacker was never identified");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Posts junk signed by `key` to `endpoint` from addresses `127.0.<subnet>.x`, one each
+/// (so that no address is banned before the key), until a message of the key gets 403.
+async fn ban_over_http(endpoint: &str, key: &Identity, subnet: u8) {
+    let mut statuses = Vec::new();
+    for n in 0..40u8 {
+        let mut extra = Map::new();
+        let mut junk = Map::new();
+        junk.insert("junk".into(), i64::from(n).into());
+        extra.insert("transfer".into(), junk.into());
+        let client = client_from([127, 0, subnet, 10 + n]);
+        let status = post_message(
+            &client,
+            endpoint,
+            hostile_net::sealed_status(key, extra).to_wire_json(),
+        )
+        .await;
+        statuses.push(status);
+        if status == 403 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the key was never banned: {statuses:?}");
 }
 
 /// Waits for the first event `pick` accepts.
@@ -221,6 +264,156 @@ fn a_peer_banned_for_its_gossip_is_refused_over_http() {
         )
         .await;
         assert_eq!(served, 200);
+        attacker.handle.shutdown().await;
+        let _ = attacker.task.await;
+    });
+}
+
+#[test]
+fn a_key_banned_for_its_gossip_is_refused_over_http_from_any_address() {
+    let rt = runtime();
+    rt.block_on(async {
+        let net = quic_node().await;
+        let node = net.node(0);
+        let p2p = node.p2p.clone().expect("libp2p");
+        let addr = net.p2p_addr(0).await.expect("its address");
+        let (key, mut attacker) = attacker_at([127, 0, 0, 24], &addr).await;
+        identified(&p2p, attacker.handle.local_peer()).await;
+
+        // Before the ban, what the key signs is served from another address.
+        let elsewhere = client_from([127, 0, 0, 25]);
+        let ok = post_message(&elsewhere, &node.endpoint(), announcement(&key, 1, false)).await;
+        assert_eq!(ok, 200);
+
+        // Forged blocks over libp2p until the node bans the connection.
+        let mut index = 2;
+        let start = Instant::now();
+        loop {
+            let _ = attacker
+                .handle
+                .publish(
+                    GossipKind::Block,
+                    None,
+                    announcement(&key, index, true).into_bytes(),
+                )
+                .await;
+            index += 1;
+            let closed = tokio::time::timeout(Duration::from_millis(200), async {
+                while let Some(e) = attacker.events.recv().await {
+                    if matches!(e, P2pEvent::PeerDisconnected { .. }) {
+                        return true;
+                    }
+                }
+                false
+            })
+            .await;
+            if closed == Ok(true) {
+                break;
+            }
+            assert!(start.elapsed() < WAIT, "the attacker was never banned");
+        }
+
+        // Its key is refused over HTTP from an address never banned; another key from
+        // that address is served.
+        let refused = post_message(
+            &elsewhere,
+            &node.endpoint(),
+            announcement(&key, index, false),
+        )
+        .await;
+        assert_eq!(refused, 403, "a message signed by the banned key");
+        let honest = Identity::generate();
+        let served = post_message(
+            &elsewhere,
+            &node.endpoint(),
+            announcement(&honest, index + 1, false),
+        )
+        .await;
+        assert_eq!(served, 200, "another key from the same address");
+        attacker.handle.shutdown().await;
+        let _ = attacker.task.await;
+    });
+}
+
+#[test]
+fn a_key_banned_over_http_loses_its_libp2p_connection_from_another_address() {
+    let rt = runtime();
+    rt.block_on(async {
+        let net = quic_node().await;
+        let node = net.node(0);
+        let p2p = node.p2p.clone().expect("libp2p");
+        let addr = net.p2p_addr(0).await.expect("its address");
+        let (key, mut attacker) = attacker_at([127, 0, 0, 26], &addr).await;
+        let attacker_id = attacker.handle.local_peer();
+        identified(&p2p, attacker_id).await;
+
+        ban_over_http(&node.endpoint(), &key, 10).await;
+
+        // Its libp2p connection, from an address nobody banned, closes, and a new one is
+        // refused once its key is known.
+        event(&mut attacker.events, |e| {
+            matches!(e, P2pEvent::PeerDisconnected { .. })
+        })
+        .await;
+        let _ = attacker.handle.dial(addr.parse().expect("multiaddr")).await;
+        let start = Instant::now();
+        loop {
+            let peers = p2p.peers().await;
+            let held = peers.iter().any(|p| p.peer == attacker_id);
+            if !held && start.elapsed() > Duration::from_secs(2) {
+                break;
+            }
+            assert!(
+                start.elapsed() < WAIT,
+                "the banned key kept a libp2p connection"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        attacker.handle.shutdown().await;
+        let _ = attacker.task.await;
+    });
+}
+
+#[test]
+fn a_key_banned_over_http_is_refused_when_it_first_connects_over_libp2p() {
+    let rt = runtime();
+    rt.block_on(async {
+        let net = quic_node().await;
+        let node = net.node(0);
+        let p2p = node.p2p.clone().expect("libp2p");
+        let addr = net.p2p_addr(0).await.expect("its address");
+        let key = Identity::generate();
+        ban_over_http(&node.endpoint(), &key, 11).await;
+
+        // Its first libp2p connection, from an address nobody banned, is closed once its
+        // identify record proves the key.
+        let listen = Multiaddr::empty()
+            .with(Protocol::Ip4([127, 0, 0, 28].into()))
+            .with(Protocol::Udp(0))
+            .with(Protocol::QuicV1);
+        let mut attacker = P2pNode::start(
+            &key,
+            P2pConfig {
+                listen_addrs: vec![listen],
+                discovery: false,
+                ..P2pConfig::loopback()
+            },
+        )
+        .expect("the attacker's libp2p node");
+        event(&mut attacker.events, |e| {
+            matches!(e, P2pEvent::Listening(_))
+        })
+        .await;
+        let _ = attacker.handle.dial(addr.parse().expect("multiaddr")).await;
+        event(&mut attacker.events, |e| {
+            matches!(
+                e,
+                P2pEvent::DialFailed { .. } | P2pEvent::PeerDisconnected { .. }
+            )
+        })
+        .await;
+        let attacker_id = attacker.handle.local_peer();
+        assert!(!p2p.peers().await.iter().any(|p| p.peer == attacker_id));
         attacker.handle.shutdown().await;
         let _ = attacker.task.await;
     });

@@ -40,7 +40,7 @@ pub(super) const MAX_BLOCKED: usize = 4096;
 /// What we know about a connected peer.
 pub(super) struct Connected {
     pub(super) address: Multiaddr,
-    doin_id: Option<String>,
+    pub(super) doin_id: Option<String>,
     /// What our verdicts refused of what it sent since it connected.
     pub(super) refused: u64,
 }
@@ -57,6 +57,8 @@ pub(crate) struct Actor {
     pub(super) blocked: HashSet<PeerId>,
     /// Changes with every address ban, on either transport.
     bans_made: watch::Receiver<u64>,
+    /// Changes with every id ban, on either transport.
+    ids_banned: watch::Receiver<u64>,
     pub(super) sync: Requests<SyncResponse>,
     pub(super) tasks: Requests<TaskAnswer>,
     listen_addrs: Vec<Multiaddr>,
@@ -77,6 +79,7 @@ impl Actor {
         Actor {
             swarm,
             bans_made: config.address_bans.subscribe(),
+            ids_banned: config.id_bans.subscribe(),
             scores: AppScores::new(config.scores.clone()),
             bans: BanList::new(config.scores.max_peers),
             blocked: HashSet::new(),
@@ -167,6 +170,7 @@ impl Actor {
                 },
                 event = self.swarm.select_next_some() => self.on_swarm_event(event),
                 Ok(()) = self.bans_made.changed() => self.close_banned_addresses(),
+                Ok(()) = self.ids_banned.changed() => self.close_banned_ids(),
                 _ = tick.tick() => self.housekeeping(),
             }
         }
@@ -326,6 +330,7 @@ impl Actor {
         }
         self.bans.expire(now);
         self.config.address_bans.expire(now);
+        self.config.id_bans.expire(now);
         self.sync.expire(now);
         self.tasks.expire(now);
         self.reach_relays();
@@ -461,6 +466,10 @@ impl Actor {
             Some(c) => c.doin_id.replace(doin_id.clone()).is_none(),
             None => return,
         };
+        // Banned under this id on either transport: a fresh connection does not undo it.
+        if self.refuse_banned_id(peer, &doin_id) {
+            return;
+        }
         if info.protocols.contains(&KAD_PROTOCOL) {
             if let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() {
                 for addr in info.listen_addrs.into_iter().take(MAX_PEER_ADDRS) {

@@ -63,6 +63,9 @@ pub struct P2pConfig {
     /// Where addresses are banned; the HTTP bridge takes the same list
     /// ([`super::P2pHandle::address_bans`], [`crate::address_bans`]).
     pub address_bans: AddressBans,
+    /// Where peers are banned by DOIN id; the HTTP bridge takes the same list
+    /// ([`super::P2pHandle::id_bans`], [`crate::id_bans`]).
+    pub id_bans: crate::id_bans::IdBans,
 }
 
 impl Default for P2pConfig {
@@ -91,6 +94,7 @@ impl Default for P2pConfig {
             idle_timeout: Duration::from_secs(120),
             reference_topics: false,
             address_bans: AddressBans::default(),
+            id_bans: crate::id_bans::IdBans::default(),
         }
     }
 }

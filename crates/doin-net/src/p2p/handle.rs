@@ -280,6 +280,7 @@ pub struct P2pHandle {
     pub(crate) doin_id: String,
     pub(crate) traffic: super::Traffic,
     pub(crate) address_bans: crate::address_bans::AddressBans,
+    pub(crate) id_bans: crate::id_bans::IdBans,
 }
 
 impl P2pHandle {
@@ -303,6 +304,13 @@ impl P2pHandle {
     /// refuses the address on both.
     pub fn address_bans(&self) -> &crate::address_bans::AddressBans {
         &self.address_bans
+    }
+
+    /// The DOIN peer ids this node bans: hand the list to the HTTP bridge
+    /// ([`crate::service::NetConfig::id_bans`]) so that a peer banned on either transport
+    /// is refused on both under its id.
+    pub fn id_bans(&self) -> &crate::id_bans::IdBans {
+        &self.id_bans
     }
 
     async fn call<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Option<T> {

@@ -141,6 +141,7 @@ impl P2pNode {
         let (cmd_tx, cmd_rx) = mpsc::channel(config.command_capacity.max(1));
         let (ev_tx, ev_rx) = mpsc::channel(config.event_capacity.max(1));
         let address_bans = config.address_bans.clone();
+        let id_bans = config.id_bans.clone();
         let mut actor = actor::Actor::new(swarm, config, cmd_rx, ev_tx);
         actor.start()?;
         let task = tokio::spawn(actor.run());
@@ -151,6 +152,7 @@ impl P2pNode {
                 doin_id: identity.peer_id().to_owned(),
                 traffic,
                 address_bans,
+                id_bans,
             },
             events: ev_rx,
             task,

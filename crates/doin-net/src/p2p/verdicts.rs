@@ -75,6 +75,10 @@ impl Actor {
         if let ScoreOutcome::Ban(until) = outcome {
             tracing::info!(%peer, "peer banned for invalid data");
             self.bans.ban(peer, until, now);
+            // Its DOIN id too, so that the HTTP bridge refuses what it signs.
+            if let Some(id) = self.peers.get(&peer).and_then(|c| c.doin_id.clone()) {
+                self.config.id_bans.ban(id, until, now);
+            }
             let address = self.peers.get(&peer).map(|c| c.address.clone());
             let b = self.swarm.behaviour_mut();
             b.blocked.block_peer(peer);
@@ -90,6 +94,39 @@ impl Actor {
             }
             // The block list closes its connections; say so once.
             self.emit(P2pEvent::PeerBanned { peer });
+        }
+    }
+
+    /// Bans `peer` here, blocked and disconnected until its id's ban ends, if `doin_id`
+    /// (the id its connection proved) is banned on either transport; whether it is.
+    pub(super) fn refuse_banned_id(&mut self, peer: PeerId, doin_id: &str) -> bool {
+        let now = Instant::now();
+        let Some(until) = self.config.id_bans.banned_until(&doin_id.to_owned(), now) else {
+            return false;
+        };
+        if !self.bans.is_banned(&peer, now) {
+            tracing::info!(%peer, doin_id, "peer refused: its id is banned");
+            self.bans.ban(peer, until, now);
+            let b = self.swarm.behaviour_mut();
+            b.blocked.block_peer(peer);
+            if let Some(kad) = b.kad.as_mut() {
+                kad.remove_peer(&peer);
+            }
+            self.emit(P2pEvent::PeerBanned { peer });
+        }
+        true
+    }
+
+    /// An id was banned (here or on the HTTP bridge): the connected peers that proved it
+    /// are banned with it.
+    pub(super) fn close_banned_ids(&mut self) {
+        let identified: Vec<(PeerId, String)> = self
+            .peers
+            .iter()
+            .filter_map(|(p, c)| c.doin_id.clone().map(|id| (*p, id)))
+            .collect();
+        for (peer, id) in identified {
+            self.refuse_banned_id(peer, &id);
         }
     }
 

@@ -34,7 +34,7 @@ use tokio::sync::mpsc;
 
 use crate::address_bans::AddressBans;
 use crate::admission::{AddressGuard, AdmissionConfig, Refusal};
-use crate::bans::{BanList, MAX_BANS};
+use crate::id_bans::IdBans;
 use crate::limits::{RateLimiter, MAX_PEER_ID_LEN};
 use crate::peers::{PeerTable, PeerTableError};
 use crate::scoring::{AppScores, ScoreConfig};
@@ -84,6 +84,10 @@ pub struct NetConfig {
     /// ([`crate::p2p::P2pHandle::address_bans`]) so that a ban on either transport
     /// refuses the address on both ([`crate::address_bans`]).
     pub address_bans: AddressBans,
+    /// Where peers are banned by id: give it the libp2p node's list
+    /// ([`crate::p2p::P2pHandle::id_bans`]) so that a peer banned on either transport is
+    /// refused on both ([`crate::id_bans`]).
+    pub id_bans: IdBans,
 }
 
 impl NetConfig {
@@ -106,6 +110,7 @@ impl NetConfig {
             scores: ScoreConfig::default(),
             admission: AdmissionConfig::default(),
             address_bans: AddressBans::default(),
+            id_bans: IdBans::default(),
         }
     }
 }
@@ -223,7 +228,7 @@ pub fn spawn(config: NetConfig) -> Result<(NetHandle, mpsc::Receiver<Delivery>),
         events_tx,
         queues: HashMap::new(),
         slots: Slots::new(config.slots.clone()),
-        bans: BanList::new(MAX_BANS),
+        bans: config.id_bans.clone(),
         config,
     };
     let handle = NetHandle {
@@ -255,5 +260,5 @@ struct Actor {
     events_tx: mpsc::Sender<Event>,
     queues: HashMap<PeerId, Arc<SendQueue>>,
     slots: Slots,
-    bans: BanList<PeerId>,
+    bans: IdBans,
 }
