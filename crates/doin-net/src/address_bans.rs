@@ -46,6 +46,11 @@ impl AddressBans {
         self.0.banned_until(&ip.to_canonical(), now)
     }
 
+    /// The addresses banned at `now`, each with when its ban ends.
+    pub fn in_force(&self, now: Instant) -> Vec<(IpAddr, Instant)> {
+        self.0.in_force(now)
+    }
+
     /// Drops the bans that have ended.
     pub fn expire(&self, now: Instant) {
         self.0.expire(now);

@@ -226,6 +226,18 @@ impl AddressGuard {
                 banned: self.bans.is_banned(*ip, now),
             })
             .collect();
+        // Addresses banned on the other transport (never charged here) too.
+        out.extend(
+            self.bans
+                .in_force(now)
+                .into_iter()
+                .filter(|(ip, _)| !self.charged.contains(ip))
+                .map(|(ip, _)| AddressScore {
+                    address: ip,
+                    score: self.scores.score(&ip.to_string(), now),
+                    banned: true,
+                }),
+        );
         out.sort_by(|a, b| a.score.total_cmp(&b.score));
         out
     }

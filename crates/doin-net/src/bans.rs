@@ -65,6 +65,15 @@ impl<K: Hash + Eq + Clone> BanList<K> {
         self.until.get(key).copied().filter(|t| *t > now)
     }
 
+    /// The bans in force at `now`, each with when it ends.
+    pub fn in_force(&self, now: Instant) -> Vec<(K, Instant)> {
+        self.until
+            .iter()
+            .filter(|(_, t)| **t > now)
+            .map(|(k, t)| (k.clone(), *t))
+            .collect()
+    }
+
     /// Lifts `key`'s ban.
     pub fn unban(&mut self, key: &K) {
         self.until.remove(key);

@@ -61,6 +61,11 @@ pub fn address_hop(ip: IpAddr) -> PeerId {
     format!("addr-{}", canonical(ip))
 }
 
+/// Whether `id` is a hop known only by its address ([`address_hop`]), not a peer.
+pub fn is_address_hop(id: &str) -> bool {
+    id.starts_with("addr-")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -60,9 +60,10 @@
 //! ≤ 64 MiB; per-hop token bucket keyed by claimed peer and address (burst 200, 100/s);
 //! seen-cache 10,000 ids for 300 s; peer table 1,000 entries; send queues 256 frames per
 //! peer; delivery channel 1,024; per address (every peer behind one IP): burst 5,000,
-//! 2,500/s, 4,096 addresses tracked; bans 4,096 addresses and 4,096 peer ids (one list of each
-//! for both transports); slots 34 inbound and 16 outbound, 4 per address range each way; messages older than 60 s or dated over
-//! 60 s ahead refused. Libp2p's own bounds are listed in [`p2p`].
+//! 2,500/s, 4,096 addresses tracked; bans 4,096 addresses and 4,096 peer ids (one list
+//! of each for both transports); slots 34 inbound and 16 outbound, 4 per address range
+//! each way; messages older than 60 s or dated over 60 s ahead refused. Libp2p's own
+//! bounds are listed in [`p2p`].
 //!
 //! ## What the node must do with the HTTP bridge
 //!

@@ -62,6 +62,11 @@ impl<K: Hash + Eq + Clone> SharedBans<K> {
         self.list().banned_until(key, now)
     }
 
+    /// The bans in force at `now`, each with when it ends.
+    pub fn in_force(&self, now: Instant) -> Vec<(K, Instant)> {
+        self.list().in_force(now)
+    }
+
     /// Drops the bans that have ended.
     pub fn expire(&self, now: Instant) {
         self.list().expire(now);

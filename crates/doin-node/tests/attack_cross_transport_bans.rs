@@ -23,7 +23,7 @@ use doin_primitives::models::payload::{BlockAnnouncement, Payload};
 use doin_primitives::models::WireModel;
 use doin_primitives::value::Map;
 use doin_primitives::Timestamp;
-use hostile_net::{client_from, post_message};
+use hostile_net::{address_row, client_from, peers_json, post_message};
 use libp2p::multiaddr::Protocol;
 use libp2p::{Multiaddr, PeerId};
 use tokio::sync::mpsc;
@@ -256,6 +256,13 @@ fn a_peer_banned_for_its_gossip_is_refused_over_http() {
         let refused =
             post_message(&client, &node.endpoint(), announcement(&honest, 2, false)).await;
         assert_eq!(refused, 403);
+        // `/peers` lists the address the other transport banned.
+        let peers = peers_json(&node.endpoint()).await;
+        assert_eq!(
+            address_row(&peers, "127.0.0.22").map(|(_, banned)| banned),
+            Some(true),
+            "{peers}"
+        );
         let neighbour = client_from([127, 0, 0, 23]);
         let served = post_message(
             &neighbour,
@@ -322,6 +329,14 @@ fn a_key_banned_for_its_gossip_is_refused_over_http_from_any_address() {
         )
         .await;
         assert_eq!(refused, 403, "a message signed by the banned key");
+        // `/peers` lists the key the other transport banned.
+        let peers = peers_json(&node.endpoint()).await;
+        assert!(
+            peers["banned_peers"].as_array().is_some_and(|b| b
+                .iter()
+                .any(|p| p["peer_id"] == key.peer_id() && p["seconds_left"].as_u64() > Some(60))),
+            "{peers}"
+        );
         let honest = Identity::generate();
         let served = post_message(
             &elsewhere,

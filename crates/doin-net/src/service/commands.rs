@@ -152,10 +152,25 @@ impl Actor {
                         })
                     })
                     .collect();
+                // DOIN's: every key banned on either transport, and for how long.
+                let now = Instant::now();
+                let mut banned_peers: Vec<(PeerId, u64)> = self
+                    .bans
+                    .in_force(now)
+                    .into_iter()
+                    .filter(|(id, _)| !crate::hop::is_address_hop(id))
+                    .map(|(id, until)| (id, until.saturating_duration_since(now).as_secs()))
+                    .collect();
+                banned_peers.sort();
+                let banned_peers: Vec<serde_json::Value> = banned_peers
+                    .into_iter()
+                    .map(|(id, secs)| serde_json::json!({"peer_id": id, "seconds_left": secs}))
+                    .collect();
                 let _ = reply.send(serde_json::json!({
                     "self": {"peer_id": self.config.peer_id, "port": self.config.listen_port},
                     "peers": peers,
                     "addresses": addresses,
+                    "banned_peers": banned_peers,
                 }));
             }
             Command::Connected(reply) => {

@@ -1,4 +1,5 @@
-//! `GET /peers`: the reference's `self` and `peers`, and the addresses DOIN charged.
+//! `GET /peers`: the reference's `self` and `peers`, and the addresses and keys DOIN
+//! charged or banned.
 
 use axum::extract::State;
 use axum::Json;
@@ -7,7 +8,8 @@ use utoipa::ToSchema;
 
 use super::ApiState;
 
-/// `GET /peers`: the reference's `self` and `peers`, and DOIN's `addresses`.
+/// `GET /peers`: the reference's `self` and `peers`, and DOIN's `addresses` and
+/// `banned_peers`.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct Peers {
     /// This node.
@@ -19,6 +21,19 @@ pub struct Peers {
     #[serde(default)]
     #[schema(required = false)]
     pub addresses: Vec<AddressScore>,
+    /// Every peer id banned on either transport, and for how long (DOIN).
+    #[serde(default)]
+    #[schema(required = false)]
+    pub banned_peers: Vec<BannedPeer>,
+}
+
+/// A peer id banned for what it sent, on either transport.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct BannedPeer {
+    /// Its DOIN peer id.
+    pub peer_id: String,
+    /// Seconds until the ban ends.
+    pub seconds_left: u64,
 }
 
 /// This node in `/peers`.
@@ -72,7 +87,7 @@ pub struct Peer {
     pub refused: Option<u64>,
 }
 
-/// An address charged for bad messages.
+/// An address charged for bad messages, or banned on either transport.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct AddressScore {
     /// The IP address.
@@ -161,5 +176,6 @@ async fn http_peers(s: &ApiState) -> Peers {
         },
         peers,
         addresses: Vec::new(),
+        banned_peers: Vec::new(),
     }
 }
