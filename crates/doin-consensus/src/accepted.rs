@@ -26,6 +26,13 @@
 //! | `nonce` | str | the commitment nonce (DOIN) |
 //! | `commit_height` | int | chain height when the optimizer committed, the quorum seed block (DOIN) |
 //! | `votes` | list | the quorum's sealed [`QuorumVote`] objects (DOIN) |
+//! | `claim_seal` | object, optional | `{"public_key", "signature"}`: the optimizer's seal over its carried claim (DOIN, [`crate::carried`]) |
+//!
+//! **Two forms.** Without `claim_seal`, the optimizer seals the transaction itself (its
+//! own form, the only one before carrying). With it, the transaction is *carried*: the
+//! optimizer's seal covers only what it alone asserts and what does not depend on the tip
+//! ([`crate::carried::claim_id`]), and the transaction's seal is the block generator's, so
+//! any node can put a verified optimae of another optimizer in the block it mints.
 //!
 //! The payload is read strictly (numbers must be JSON numbers, strings strings), since
 //! every value is recomputed and compared by the validator.
@@ -33,7 +40,7 @@
 use doin_primitives::identity::Identity;
 use doin_primitives::map;
 use doin_primitives::models::{Transaction, TransactionType};
-use doin_primitives::seal::SealKind;
+use doin_primitives::seal::{Seal, SealKind};
 use doin_primitives::timestamp::Timestamp;
 use doin_primitives::value::{Map, Value};
 use doin_primitives::ModelError;
@@ -43,6 +50,9 @@ use crate::reference::commitment::compute_commitment;
 use crate::vote::QuorumVote;
 
 const MODEL: &str = "OptimaeAccepted";
+
+/// The payload key of the optimizer's claim seal in a carried transaction.
+pub const CLAIM_SEAL_KEY: &str = "claim_seal";
 
 /// The reference optimae id: `content_id` of `{"domain_id", "optimizer_id", "parameters",
 /// "timestamp": isoformat}` ([`doin_primitives::models::optimae::optimae_id`]).
@@ -179,6 +189,9 @@ pub struct AcceptedOptimae {
     pub experiment: Experiment,
     /// The transaction's timestamp.
     pub timestamp: Timestamp,
+    /// The optimizer's seal over its carried claim, when the transaction is carried (sealed
+    /// by the block's generator); `None` in the optimizer's own form.
+    pub claim_seal: Option<Seal>,
 }
 
 impl AcceptedOptimae {
@@ -209,27 +222,34 @@ impl AcceptedOptimae {
             votes: votes.to_vec(),
             experiment: experiment.clone(),
             timestamp: reveal.timestamp,
+            claim_seal: None,
         };
         accepted.to_tx(optimizer)
     }
 
-    /// The transaction carrying this optimae, sealed by `optimizer`.
-    pub fn to_tx(&self, optimizer: &Identity) -> Transaction {
-        let mut tx = Transaction::new(
+    /// The transaction carrying this optimae, sealed by `signer`: the optimizer in its own
+    /// form, the block's generator when [`Self::claim_seal`] is set (carried).
+    pub fn to_tx(&self, signer: &Identity) -> Transaction {
+        let mut tx = self.unsealed_tx();
+        tx.seal = Some(signer.seal(SealKind::Transaction, &tx.id));
+        tx
+    }
+
+    /// The transaction without its seal.
+    fn unsealed_tx(&self) -> Transaction {
+        Transaction::new(
             TransactionType::OptimaeAccepted,
             self.domain_id.clone(),
             self.optimizer_id.clone(),
             self.payload(),
             self.timestamp,
-        );
-        tx.seal = Some(optimizer.seal(SealKind::Transaction, &tx.id));
-        tx
+        )
     }
 
     /// The payload object: the reference's keys first, then DOIN's (see the module doc).
     pub fn payload(&self) -> Map {
         let e = &self.experiment;
-        map! {
+        let mut payload = map! {
             "optimae_id" => self.optimae_id.clone(),
             "parameters" => self.parameters.clone(),
             "verified_performance" => self.verified_performance,
@@ -250,7 +270,13 @@ impl AcceptedOptimae {
             "nonce" => self.nonce.clone(),
             "commit_height" => self.commit_height,
             "votes" => self.votes.iter().map(QuorumVote::to_value).collect::<Vec<_>>(),
+        };
+        if let Some(seal) = &self.claim_seal {
+            let mut m = Map::new();
+            seal.write(&mut m);
+            payload.insert(CLAIM_SEAL_KEY.into(), Value::Object(m));
         }
+        payload
     }
 
     /// Reads an OPTIMAE_ACCEPTED transaction (any other type is
@@ -301,6 +327,7 @@ impl AcceptedOptimae {
             votes,
             experiment: Experiment::read(&p)?,
             timestamp: tx.timestamp,
+            claim_seal: p.seal(CLAIM_SEAL_KEY)?,
         })
     }
 }
@@ -361,6 +388,19 @@ impl<'a> Strict<'a> {
             Ok(x)
         } else {
             Err(self.invalid(field, "number is not finite"))
+        }
+    }
+
+    /// An optional seal object (`{"public_key", "signature"}`); absent is `None`.
+    fn seal(&self, field: &'static str) -> Result<Option<Seal>, ModelError> {
+        if !self.map.contains_key(field) {
+            return Ok(None);
+        }
+        let m = self.object(field)?;
+        let f = doin_primitives::fields::Fields::of_map(MODEL, &m);
+        match Seal::read(&f)? {
+            Some(seal) => Ok(Some(seal)),
+            None => Err(self.invalid(field, "a seal needs public_key and signature")),
         }
     }
 

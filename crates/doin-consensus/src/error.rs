@@ -126,6 +126,13 @@ pub enum ConsensusError {
     /// The optimizer's seal on the transaction is missing or invalid.
     #[error("optimizer seal: {0}")]
     BadOptimizerSeal(String),
+    /// A carried accepted-optimae transaction is not sealed by the block's generator.
+    #[error("carried optimae: the transaction seal is not the block generator's: {0}")]
+    BadCarrierSeal(String),
+    /// A carried accepted-optimae transaction was checked outside a block (no generator
+    /// to check its seal against).
+    #[error("a carried optimae is only valid in a block: name the block's generator")]
+    CarriedOutsideBlock,
     /// The chain has no such domain.
     #[error("unknown domain {0}")]
     UnknownDomain(String),

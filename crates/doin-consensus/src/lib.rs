@@ -15,6 +15,8 @@
 //! * [`quorum`] — quorum selection (ungrindable seed, solo rule) and the 2/3 decision.
 //! * [`vote`] — [`QuorumVote`], an evaluator's sealed verification result.
 //! * [`accepted`] — [`AcceptedOptimae`], the OPTIMAE_ACCEPTED transaction DOIN blocks carry.
+//! * [`carried`] — the optimizer's sealed claim that lets any block generator carry its
+//!   verified optimae ([`carried::VerifiedOptimae`], what optimizers gossip).
 //! * [`coinbase`] — halving reward and the exact 5/65/30 split in base units, plus tips.
 //! * [`fee_market`] — the EIP-1559 base fee (≤ 12.5 % per block), burn, tips, stakes.
 //! * [`transfer`] — signed coin transfers: account rules, nonces, per-block checks.
@@ -78,6 +80,7 @@
 pub mod accepted;
 pub mod anchor;
 pub mod bounds;
+pub mod carried;
 pub mod channel;
 pub mod checked;
 pub mod coinbase;

@@ -43,7 +43,7 @@
 //!   states a fork point is rebuilt from, instead of replaying from genesis.
 //! * [`network`] — gossip: block announcements (carrying the block, [`block_gossip`]), transfers, votes with their claims, peer
 //!   endpoints; [`channel_gossip`] — channel operations; [`commitment_gossip`] —
-//!   commitments.
+//!   commitments; [`optimae_gossip`] — verified optimae, for any minter to carry.
 //! * [`p2p`] — the node on libp2p, how doin nodes talk to each other: started from the
 //!   node's key and `listen_addrs`, gossip published and admitted, sync and evaluators'
 //!   task calls served and made over request-response; HTTP peers (reference nodes) are
@@ -102,6 +102,7 @@ pub mod mint_schedule;
 pub mod mint_timer;
 pub mod network;
 pub mod node;
+pub mod optimae_gossip;
 pub mod optimizer_loop;
 pub mod p2p;
 pub mod peers;

@@ -1,9 +1,9 @@
 //! When this node mints: node policy, not a consensus rule (any valid block is accepted
 //! whenever it comes), that keeps honest nodes from racing each other.
 //!
-//! Each node mints its own accepted optimae. Left alone, every node would mint the moment
-//! its pending sum reaches the threshold, and on a young network, where one optimae alone
-//! reaches it, blocks would come milliseconds apart: rival blocks at every height, and a
+//! Left alone, every node would mint the moment its pending sum reaches the threshold,
+//! and on a young network, where one optimae alone reaches it, blocks would come
+//! milliseconds apart: rival blocks at every height, and a
 //! node `finality_depth` blocks ahead within a fraction of a second, finalizing its branch
 //! before its peers' blocks reach it (a permanent split, as finality refuses to reorganise
 //! below it). So on a network:
@@ -38,19 +38,26 @@
 //!
 //! A solo chain has no rival: it mints work blocks as soon as they reach the threshold.
 //!
-//! Why each node mints its own accepted optimae rather than one minter carrying everyone's:
-//! an `optimae_accepted` transaction is sealed by its optimizer over numbers that depend on
-//! the tip it was built on: the domain's best before it, the increment, the reward fraction,
-//! and the effective increment scaled by the optimizer's reputation decayed to the tip's
-//! time (`doin_consensus::accepted`, recomputed and compared by the validator). Nothing ties
-//! the optimizer to the block's generator (the coinbase pays the optimizer and its
-//! evaluators whoever generates), so another node may carry it, but only in a block
-//! directly on that tip and as the only optimae of its domain there: after one more block,
-//! or another optimae of the domain before it in the block, its numbers no longer hold,
-//! and only its optimizer can seal new ones. Gossiping optimae so that one minter carries
-//! everyone's needs a consensus change: the optimizer seals its claim alone (reveal,
-//! commitment, votes, experiment), and the tip-dependent numbers are the generator's,
-//! which validators recompute anyway.
+//! One minter carries everyone's accepted optimae. An optimizer whose optimae has its
+//! quorum's votes and that does not mint it at once gossips it as a verified optimae
+//! (reveal, votes, experiment metrics and its sealed claim: [`crate::optimae_gossip`]);
+//! every node serving the domain scores it against its chain and keeps it pending beside
+//! its own ([`crate::pending_optimae::PendingOptimae::admit`]), so the first candidate
+//! whose turn comes mints all of them, sealing the other optimizers' transactions as
+//! generator with their claim seals inside (`doin_consensus::carried`); the next
+//! candidates find them on chain and drop their copies. The turns above are unchanged:
+//! they already let the first candidate mint alone, and the work-block spacing gives the
+//! optimae the time of a gossip hop to reach it.
+//!
+//! History: each node once minted only its own optimae. An `optimae_accepted` transaction
+//! was sealed by its optimizer over numbers that depend on the tip it was built on (the
+//! domain's best before it, the increment, the reward fraction, the effective increment
+//! scaled by the optimizer's reputation), so another node could carry it only in a block
+//! directly on that tip and as the only optimae of its domain there, and with several
+//! optimizers every height was raced by several minters. The optimizer now seals only its
+//! claim (what no tip changes); the tip-dependent numbers are the generator's, which
+//! validators recompute anyway. The optimizer's own form stays valid, so chains built
+//! before carrying still validate.
 //!
 //! The work-block wait runs from the tip's timestamp, or from when this node adopted the
 //! tip if that is earlier ([`work_block_due_since`]): the timestamp is the generator's

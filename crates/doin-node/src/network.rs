@@ -24,7 +24,9 @@
 //!   the message's signer and the connecting address, never to a peer a body only names.
 //!   Sync peers that served invalid blocks are charged at their address too. Channel
 //!   operations travel the same way under `"channel_op"` ([`crate::channel_gossip`]), and
-//!   optimizers' commitments under `"commitment"` ([`crate::commitment_gossip`]).
+//!   optimizers' commitments under `"commitment"` ([`crate::commitment_gossip`]), and
+//!   verified optimae under `"verified_optimae"` ([`crate::optimae_gossip`]), on their
+//!   domain's topic.
 //! * Votes with their claims, for rejection evidence, see [`crate::evidence_gossip`].
 //! * With libp2p ([`crate::p2p`]): everything published here goes out on its gossipsub
 //!   topic and to the HTTP peers ([`Broadcast`]); gossip libp2p admitted is handled here
@@ -193,6 +195,10 @@ pub fn start(
     if let Some(rx) = chain.take_commitment_relay() {
         let id = |c: &doin_consensus::commitment::OptimaeCommitment| c.bound_commitment.clone();
         tasks.push(relay.spawn(rx, crate::commitment_gossip::COMMITMENT_KEY, id));
+    }
+    if let Some(rx) = chain.take_optimae_relay() {
+        let id = |v: &doin_consensus::carried::VerifiedOptimae| v.optimae_id();
+        tasks.push(relay.spawn(rx, crate::optimae_gossip::OPTIMAE_KEY, id));
     }
     if let Some(rx) = chain.take_transfer_relay() {
         tasks.push(relay.spawn(rx, TRANSFER_KEY, Transfer::compute_id));
@@ -386,6 +392,9 @@ async fn handle_one(
                 .get(crate::commitment_gossip::COMMITMENT_KEY)
             {
                 return crate::commitment_gossip::deliver(chain, d.from(), v).await;
+            }
+            if let Some(v) = d.message().payload.get(crate::optimae_gossip::OPTIMAE_KEY) {
+                return crate::optimae_gossip::deliver(chain, d.from(), v).await;
             }
             if let Some(v) = d
                 .message()

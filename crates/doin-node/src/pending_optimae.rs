@@ -14,8 +14,16 @@
 //! best, or whose commitment left the chain, is dropped. (Dropping every optimae whose
 //! increment changed, as the node once did, lost most of a partitioned half's work: the
 //! simulator's long-partition run found it.)
+//!
+//! Besides the node's own optimae ([`PendingOptimae::submit`], sealed by the node as their
+//! optimizer), it keeps other optimizers' verified optimae heard over gossip
+//! ([`PendingOptimae::admit`]): their claim seals and votes are checked, they are scored
+//! like the node's own, and the node carries them in the block it mints, sealed as its
+//! generator ([`doin_consensus::carried`]). Every check runs for a block this node
+//! generates ([`ChainState::pending_sum_by`]).
 
-use doin_consensus::accepted::{AcceptedOptimae, Experiment, Reveal};
+use doin_consensus::accepted::{AcceptedOptimae, Experiment, Reveal, Scoring};
+use doin_consensus::carried::VerifiedOptimae;
 use doin_consensus::vote::QuorumVote;
 use doin_consensus::{ChainState, ConsensusError};
 use doin_primitives::identity::Identity;
@@ -32,12 +40,23 @@ pub struct PendingOptimae {
     sources: Vec<Source>,
 }
 
-/// A verified optimae as the optimizer handed it over.
+/// A verified optimae as the optimizer handed it over: the node's own (no claim seal,
+/// sealed by the node as its optimizer), or another optimizer's, carried.
 #[derive(Debug, Clone)]
-struct Source {
-    reveal: Reveal,
-    votes: Vec<QuorumVote>,
-    experiment: Experiment,
+struct Source(VerifiedOptimae);
+
+impl Source {
+    /// Its transaction at the tip `scoring` was computed for, sealed by `identity`: the
+    /// optimizer's own form when the node is its optimizer and holds no claim seal, else
+    /// carried.
+    fn build(&self, identity: &Identity, scoring: &Scoring) -> Transaction {
+        let v = &self.0;
+        if v.claim_seal.is_none() {
+            AcceptedOptimae::build(identity, &v.reveal, scoring, &v.votes, &v.experiment)
+        } else {
+            v.carry(identity, scoring)
+        }
+    }
 }
 
 impl PendingOptimae {
@@ -46,7 +65,7 @@ impl PendingOptimae {
         Self::default()
     }
 
-    /// Scores a verified optimae of `optimizer` (the node's own `identity` seals it)
+    /// Scores a verified optimae of this node (`identity` is its optimizer and seals it)
     /// against `state` and the pending ones at `at_micros`, and keeps it if the rules accept
     /// it with them; its effective (weighted, reputation-scaled) increment.
     pub fn submit(
@@ -58,19 +77,55 @@ impl PendingOptimae {
         experiment: &Experiment,
         at_micros: i64,
     ) -> Result<f64, ConsensusError> {
-        let scoring =
-            state.score_optimae_after(&self.txs, reveal, identity.peer_id(), votes, at_micros)?;
-        let tx = AcceptedOptimae::build(identity, reveal, &scoring, votes, experiment);
-        self.txs.push(tx);
-        if let Err(e) = state.pending_sum_at(&self.txs, at_micros) {
-            self.txs.pop();
-            return Err(e);
-        }
-        self.sources.push(Source {
+        let own = VerifiedOptimae {
+            optimizer_id: identity.peer_id().to_owned(),
             reveal: reveal.clone(),
             votes: votes.to_vec(),
             experiment: experiment.clone(),
-        });
+            claim_seal: None,
+        };
+        self.keep(state, identity, Source(own), at_micros)
+    }
+
+    /// Scores a verified optimae of another optimizer (heard over gossip) as
+    /// [`Self::submit`] does, once its claim seal and its votes' seals hold, and keeps it to
+    /// carry in the block this node (`identity`) mints; its effective increment. An optimae
+    /// already pending, or already on chain, is refused by the rules
+    /// ([`ConsensusError::DuplicateOptimae`], [`ConsensusError::CommitmentReused`]).
+    pub fn admit(
+        &mut self,
+        state: &ChainState,
+        identity: &Identity,
+        verified: &VerifiedOptimae,
+        at_micros: i64,
+    ) -> Result<f64, ConsensusError> {
+        verified.check_seals()?;
+        self.keep(state, identity, Source(verified.clone()), at_micros)
+    }
+
+    fn keep(
+        &mut self,
+        state: &ChainState,
+        identity: &Identity,
+        source: Source,
+        at_micros: i64,
+    ) -> Result<f64, ConsensusError> {
+        let me = identity.peer_id();
+        let v = &source.0;
+        let scoring = state.score_optimae_by(
+            &self.txs,
+            &v.reveal,
+            &v.optimizer_id,
+            &v.votes,
+            at_micros,
+            me,
+        )?;
+        self.txs.push(source.build(identity, &scoring));
+        if let Err(e) = state.pending_sum_by(&self.txs, at_micros, me) {
+            self.txs.pop();
+            return Err(e);
+        }
+        self.sources.push(source);
         Ok(scoring.effective_increment)
     }
 
@@ -78,34 +133,26 @@ impl PendingOptimae {
     /// `at_micros` with the ones kept before them, scoring again (and sealing with
     /// `identity`) those whose recorded numbers the tip changed; how many were dropped.
     pub fn revalidate(&mut self, state: &ChainState, identity: &Identity, at_micros: i64) -> usize {
+        let me = identity.peer_id();
         let before = self.txs.len();
         let mut kept: Vec<Transaction> = Vec::with_capacity(before);
         let mut sources = Vec::with_capacity(before);
         let txs = std::mem::take(&mut self.txs);
         for (tx, source) in txs.into_iter().zip(std::mem::take(&mut self.sources)) {
             kept.push(tx);
-            if state.pending_sum_at(&kept, at_micros).is_ok() {
+            if state.pending_sum_by(&kept, at_micros, me).is_ok() {
                 sources.push(source);
                 continue;
             }
             kept.pop();
-            let Ok(scoring) = state.score_optimae_after(
-                &kept,
-                &source.reveal,
-                identity.peer_id(),
-                &source.votes,
-                at_micros,
-            ) else {
+            let v = &source.0;
+            let Ok(scoring) =
+                state.score_optimae_by(&kept, &v.reveal, &v.optimizer_id, &v.votes, at_micros, me)
+            else {
                 continue;
             };
-            kept.push(AcceptedOptimae::build(
-                identity,
-                &source.reveal,
-                &scoring,
-                &source.votes,
-                &source.experiment,
-            ));
-            if state.pending_sum_at(&kept, at_micros).is_ok() {
+            kept.push(source.build(identity, &scoring));
+            if state.pending_sum_by(&kept, at_micros, me).is_ok() {
                 sources.push(source);
             } else {
                 kept.pop();
@@ -116,10 +163,16 @@ impl PendingOptimae {
         before - self.txs.len()
     }
 
-    /// The sum of their effective increments in a block at `at_micros` (an error if they
-    /// no longer fit the tip; [`Self::revalidate`] drops those).
-    pub fn sum_at(&self, state: &ChainState, at_micros: i64) -> Result<f64, ConsensusError> {
-        state.pending_sum_at(&self.txs, at_micros)
+    /// The sum of their effective increments in a block by `generator` (this node) at
+    /// `at_micros` (an error if they no longer fit the tip; [`Self::revalidate`] drops
+    /// those).
+    pub fn sum_at(
+        &self,
+        state: &ChainState,
+        generator: &str,
+        at_micros: i64,
+    ) -> Result<f64, ConsensusError> {
+        state.pending_sum_by(&self.txs, at_micros, generator)
     }
 
     /// Whether node `peer_id` may mint them in a work block at `now`: a work block is due
@@ -137,7 +190,7 @@ impl PendingOptimae {
         timer.work_block_due(state, peer_id, now)
             && !self.txs.is_empty()
             && self
-                .sum_at(state, now.unix_micros())
+                .sum_at(state, peer_id, now.unix_micros())
                 .is_ok_and(|sum| sum >= state.next_threshold())
     }
 
@@ -160,5 +213,50 @@ impl PendingOptimae {
     pub fn clear(&mut self) {
         self.txs.clear();
         self.sources.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use doin_consensus::ChainParams;
+    use doin_primitives::seal::SealKind;
+
+    use super::*;
+
+    fn verified(optimizer: &Identity) -> VerifiedOptimae {
+        let reveal = Reveal {
+            domain_id: "quadratic".into(),
+            parameters: doin_primitives::map! { "x" => 1.0 },
+            nonce: "00".repeat(16),
+            reported_performance: -1.0,
+            commit_height: 0,
+            timestamp: Timestamp::from_unix_secs(1_767_225_600),
+        };
+        VerifiedOptimae::sealed(optimizer, &reveal, &[], &Experiment::default())
+    }
+
+    #[test]
+    fn a_forged_claim_is_refused_before_the_chain_is_read() {
+        let [a, b, c] = [1u8, 2, 3].map(|k| Identity::from_scalar_bytes(&[k; 32]).expect("key"));
+        let state = ChainState::new(ChainParams::solo_default());
+        let mut pending = PendingOptimae::new();
+        let mut forged = verified(&a);
+        forged.claim_seal = Some(c.seal(SealKind::CarriedClaim, &forged.claim_id()));
+        assert!(matches!(
+            pending.admit(&state, &b, &forged, 0),
+            Err(ConsensusError::BadOptimizerSeal(_))
+        ));
+        // An unsealed one is no claim either.
+        forged.claim_seal = None;
+        assert!(matches!(
+            pending.admit(&state, &b, &forged, 0),
+            Err(ConsensusError::BadOptimizerSeal(_))
+        ));
+        // A genuine claim passes the seals and meets the rules (here: no such commitment).
+        assert!(!matches!(
+            pending.admit(&state, &b, &verified(&a), 0),
+            Err(ConsensusError::BadOptimizerSeal(_)) | Ok(_)
+        ));
+        assert!(pending.is_empty());
     }
 }

@@ -22,10 +22,12 @@ fn copied_replayed_unmatched_and_uncommitted_reveals_earn_nothing() {
             attacker.forge_block(state, vec![attacker.seal(optimae)])
         };
 
-        // A reveal replayed as is under the attacker's id: its optimae id names the honest
-        // optimizer.
+        // A reveal replayed as is under the attacker's id, in the optimizer's own form
+        // (sealed by the attacker; a carried claim seal would name the honest optimizer):
+        // its optimae id names the honest optimizer.
         let replayed = AcceptedOptimae {
             optimizer_id: attacker.peer_id().to_owned(),
+            claim_seal: None,
             ..honest.clone()
         };
         arena

@@ -55,6 +55,10 @@ pub enum SealKind {
     /// An optimizer's commitment to an optimae, put on chain before its reveal (id: the
     /// commitment's id).
     Commitment,
+    /// An optimizer's claim on its verified optimae, which lets any block generator carry
+    /// it as an accepted-optimae transaction (id: the carried claim's id,
+    /// `doin_consensus::carried`).
+    CarriedClaim,
 }
 
 impl SealKind {
@@ -71,6 +75,7 @@ impl SealKind {
             SealKind::Claim => "optimae_claim",
             SealKind::ChannelOp => "channel_op",
             SealKind::Commitment => "optimae_commitment",
+            SealKind::CarriedClaim => "optimae_carried_claim",
         }
     }
 }

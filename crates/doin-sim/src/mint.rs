@@ -87,7 +87,7 @@ impl Node {
                 && work_block_due_since(&self.state, &me, now, i64::MAX)
                 && self
                     .pending
-                    .sum_at(&self.state, now.unix_micros())
+                    .sum_at(&self.state, &me, now.unix_micros())
                     .is_ok_and(|sum| sum >= self.state.next_threshold())
         } else {
             self.pending

@@ -67,7 +67,7 @@ impl ChainState {
         let checked = self.check_transfers(&transfers)?;
         let time = self.block_time(timestamp);
         let channels = self.check_channel_ops(&channel_ops, &checked, time)?;
-        let (optimae, sum) = self.check_txs(&txs, time)?;
+        let (optimae, sum) = self.check_txs(&txs, time, Some(generator.peer_id()))?;
         let threshold = self.next_threshold();
         self.check_weight(sum, optimae.len(), commitments.len(), time)?;
         self.check_commitments(commitments)?;

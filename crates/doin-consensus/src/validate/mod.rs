@@ -14,7 +14,8 @@
 //!    `generator_id`;
 //! 5. its threshold is the difficulty rule's [`ChainState::next_threshold`];
 //! 6. every `optimae_accepted` transaction is valid (see
-//!    [`ChainState::check_accepted_tx`]): optimizer seal, known domain, optimae id,
+//!    [`ChainState::check_accepted_tx`]): optimizer seal, or for a carried optimae the
+//!    generator's seal and the optimizer's claim seal ([`crate::carried`]), known domain, optimae id,
 //!    commitment (not used on chain before), parameter bounds, commit height within the
 //!    window and the commitment carried by the block at that height
 //!    ([`crate::commitment`]), quorum membership and every member's sealed vote with its
@@ -159,8 +160,7 @@ impl ChainState {
         .map_err(|e| ConsensusError::BadGeneratorSeal(e.to_string()))?;
         let threshold = self.next_threshold();
         check_threshold(threshold, h.threshold)?;
-        let (optimae, sum) =
-            self.check_txs(layout.accepted, block.header.timestamp.unix_micros())?;
+        let (optimae, sum) = self.check_txs(layout.accepted, time, Some(&h.generator_id))?;
         if sum.to_bits() != h.weighted_performance_sum.to_bits() {
             return Err(ConsensusError::WrongWeightedSum {
                 expected: sum,

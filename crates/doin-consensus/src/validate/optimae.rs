@@ -1,4 +1,5 @@
-//! Accepted-optimae transactions (rule 6 of [`super`]): optimizer seal, known domain,
+//! Accepted-optimae transactions (rule 6 of [`super`]): optimizer seal (or, carried, the
+//! generator's seal and the optimizer's claim seal: [`crate::carried`]), known domain,
 //! optimae id, commitment (used once, committed on chain in the window), parameter bounds,
 //! the quorum's votes, and every number recomputed bit for bit; the domain's best advances
 //! transaction by transaction within the block.
@@ -6,7 +7,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use doin_primitives::models::{BlockError, Transaction};
-use doin_primitives::seal::SealKind;
 use doin_primitives::value::Value;
 
 use crate::accepted::{optimae_id, AcceptedOptimae, Reveal, Scoring};
@@ -28,6 +28,9 @@ use super::OptimaeOutcome;
 struct Pending {
     /// Timestamp (µs) of the block the transactions are checked for (0: no stall).
     at_micros: i64,
+    /// The generator of the block they are checked for; `None` outside a block, where a
+    /// carried transaction is refused ([`crate::carried`]).
+    generator: Option<String>,
     best: BTreeMap<String, f64>,
     optimae_ids: BTreeSet<String>,
     commitments: BTreeSet<String>,
@@ -128,10 +131,38 @@ impl ChainState {
         votes: &[QuorumVote],
         at_micros: i64,
     ) -> Result<Scoring, ConsensusError> {
+        self.score_optimae_in(pending, reveal, optimizer_id, votes, at_micros, None)
+    }
+
+    /// As [`ChainState::score_optimae_after`], in a block minted by `generator`: the
+    /// `pending` transactions may be carried ones it sealed ([`crate::carried`]).
+    pub fn score_optimae_by(
+        &self,
+        pending: &[Transaction],
+        reveal: &Reveal,
+        optimizer_id: &str,
+        votes: &[QuorumVote],
+        at_micros: i64,
+        generator: &str,
+    ) -> Result<Scoring, ConsensusError> {
+        let generator = Some(generator.to_owned());
+        self.score_optimae_in(pending, reveal, optimizer_id, votes, at_micros, generator)
+    }
+
+    fn score_optimae_in(
+        &self,
+        pending: &[Transaction],
+        reveal: &Reveal,
+        optimizer_id: &str,
+        votes: &[QuorumVote],
+        at_micros: i64,
+        generator: Option<String>,
+    ) -> Result<Scoring, ConsensusError> {
         let domain_id = reveal.domain_id.as_str();
         let reported_performance = reveal.reported_performance;
         let mut before = Pending {
             at_micros,
+            generator,
             ..Pending::default()
         };
         for (index, tx) in pending.iter().enumerate() {
@@ -158,8 +189,9 @@ impl ChainState {
         pending: &mut Pending,
     ) -> Result<OptimaeOutcome, ConsensusError> {
         let a = AcceptedOptimae::from_tx(tx)?;
-        self.check_seal(tx.seal.as_ref(), SealKind::Transaction, &tx.id, &tx.peer_id)
-            .map_err(|e| ConsensusError::BadOptimizerSeal(e.to_string()))?;
+        crate::carried::check_seals(tx, &a, pending.generator.as_deref(), |s, k, id, by| {
+            self.check_seal(s, k, id, by)
+        })?;
         let domain = self.domain_params(&tx.domain_id)?;
         let id = optimae_id(&tx.domain_id, &tx.peer_id, &a.parameters, &tx.timestamp);
         if id != a.optimae_id {
@@ -240,15 +272,17 @@ impl ChainState {
         })
     }
 
-    /// Checks transactions in order for the next block; returns the outcomes and the sum
-    /// of their effective increments (f64, in order).
+    /// Checks transactions in order for the next block (by `generator`, if known); returns
+    /// the outcomes and the sum of their effective increments (f64, in order).
     pub(super) fn check_txs(
         &self,
         txs: &[Transaction],
         at_micros: i64,
+        generator: Option<&str>,
     ) -> Result<(Vec<OptimaeOutcome>, f64), ConsensusError> {
         let mut pending = Pending {
             at_micros,
+            generator: generator.map(str::to_owned),
             ..Pending::default()
         };
         let mut outcomes = Vec::with_capacity(txs.len());
@@ -264,7 +298,8 @@ impl ChainState {
     }
 
     /// Checks one candidate transaction for the next block on its own (id, seal, and every
-    /// accepted-optimae rule); returns its effective increment.
+    /// accepted-optimae rule); returns its effective increment. A carried transaction needs
+    /// its block's generator: see [`ChainState::pending_sum_by`].
     pub fn check_accepted_tx(&self, tx: &Transaction) -> Result<f64, ConsensusError> {
         let computed = tx.compute_id();
         if computed != tx.id {
@@ -293,6 +328,18 @@ impl ChainState {
         txs: &[Transaction],
         at_micros: i64,
     ) -> Result<f64, ConsensusError> {
-        self.check_txs(txs, at_micros).map(|(_, sum)| sum)
+        self.check_txs(txs, at_micros, None).map(|(_, sum)| sum)
+    }
+
+    /// As [`ChainState::pending_sum_at`], for a block minted by `generator`, whose
+    /// transactions may be carried ones it sealed ([`crate::carried`]).
+    pub fn pending_sum_by(
+        &self,
+        txs: &[Transaction],
+        at_micros: i64,
+        generator: &str,
+    ) -> Result<f64, ConsensusError> {
+        self.check_txs(txs, at_micros, Some(generator))
+            .map(|(_, sum)| sum)
     }
 }

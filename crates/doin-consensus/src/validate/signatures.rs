@@ -11,7 +11,8 @@ use crate::error::ConsensusError;
 use crate::state::ChainState;
 
 /// Verifies every signature a block carries, none of which depends on chain state: the
-/// generator's seal over the block hash, each transaction's seal by its peer, each
+/// generator's seal over the block hash, each accepted optimae's seals (its optimizer's, or
+/// the generator's and the optimizer's claim when carried), each
 /// quorum vote's seal by its evaluator, and each transfer's seal by its sender. Pure, so a batch can be checked on several threads
 /// before [`ChainState::apply_stored_block`] applies the blocks in order.
 pub fn verify_block_signatures(block: &Block) -> Result<(), ConsensusError> {
@@ -22,20 +23,26 @@ pub fn verify_block_signatures(block: &Block) -> Result<(), ConsensusError> {
         &block.header.generator_id,
     )
     .map_err(|e| ConsensusError::BadGeneratorSeal(e.to_string()))?;
-    // Only accepted optimae are sealed as transactions; the others carry sealed objects.
+    // Only accepted optimae are sealed as transactions (by their optimizer, or by the
+    // generator when carried: `crate::carried`); the others carry sealed objects.
+    let generator = block.header.generator_id.as_str();
     for (index, tx) in block.layout()?.accepted.iter().enumerate() {
-        require_seal(tx.seal.as_ref(), SealKind::Transaction, &tx.id, &tx.peer_id)
-            .map_err(|e| ConsensusError::BadOptimizerSeal(e.to_string()))
+        let Ok(a) = AcceptedOptimae::from_tx(tx) else {
+            // Malformed: the rules refuse it; its seal must still be its peer's.
+            require_seal(tx.seal.as_ref(), SealKind::Transaction, &tx.id, &tx.peer_id)
+                .map_err(|e| ConsensusError::BadOptimizerSeal(e.to_string()))
+                .map_err(ConsensusError::in_tx(index))?;
+            continue;
+        };
+        crate::carried::check_seals(tx, &a, Some(generator), require_seal)
             .map_err(ConsensusError::in_tx(index))?;
-        if let Ok(a) = AcceptedOptimae::from_tx(tx) {
-            for v in &a.votes {
-                require_seal(v.seal.as_ref(), SealKind::Vote, &v.id(), &v.evaluator_id)
-                    .map_err(|e| ConsensusError::BadVoteSeal {
-                        evaluator: v.evaluator_id.clone(),
-                        reason: e.to_string(),
-                    })
-                    .map_err(ConsensusError::in_tx(index))?;
-            }
+        for v in &a.votes {
+            require_seal(v.seal.as_ref(), SealKind::Vote, &v.id(), &v.evaluator_id)
+                .map_err(|e| ConsensusError::BadVoteSeal {
+                    evaluator: v.evaluator_id.clone(),
+                    reason: e.to_string(),
+                })
+                .map_err(ConsensusError::in_tx(index))?;
         }
     }
     let transfers = block.transfers()?;

@@ -1,7 +1,7 @@
 //! One gossipsub topic per gossiped kind, and per domain for the kinds bound to a domain.
 //!
 //! DESIGN: domains are gossip topics. Work on a domain — commitments, reveals, quorum
-//! votes, task claims — travels on `doin/1/<kind>/<domain_id>`, so a node subscribes only
+//! votes, task claims, verified optimae for any minter to carry — travels on `doin/1/<kind>/<domain_id>`, so a node subscribes only
 //! to the domains it serves; what every node keeps and relays — blocks, transfers, channel
 //! operations — travels on `doin/1/<kind>`. The reference's topic families map onto
 //! these: `optimae/<d>` carries commitments and reveals, `tasks/<d>` claims and votes,
@@ -53,11 +53,14 @@ pub enum GossipKind {
     Transfer,
     /// A payment-channel operation.
     ChannelOp,
+    /// A verified optimae (reveal, quorum votes, the optimizer's claim seal) that any
+    /// minter may carry in its block.
+    Optimae,
 }
 
 impl GossipKind {
     /// Every kind.
-    pub const ALL: [GossipKind; 7] = [
+    pub const ALL: [GossipKind; 8] = [
         GossipKind::Block,
         GossipKind::Commitment,
         GossipKind::Reveal,
@@ -65,6 +68,7 @@ impl GossipKind {
         GossipKind::Claim,
         GossipKind::Transfer,
         GossipKind::ChannelOp,
+        GossipKind::Optimae,
     ];
 
     /// The kind's name in topic strings.
@@ -77,6 +81,7 @@ impl GossipKind {
             GossipKind::Claim => "claims",
             GossipKind::Transfer => "transfers",
             GossipKind::ChannelOp => "channel-ops",
+            GossipKind::Optimae => "optimae",
         }
     }
 
@@ -84,7 +89,11 @@ impl GossipKind {
     pub fn is_domain_bound(self) -> bool {
         matches!(
             self,
-            GossipKind::Commitment | GossipKind::Reveal | GossipKind::Vote | GossipKind::Claim
+            GossipKind::Commitment
+                | GossipKind::Reveal
+                | GossipKind::Vote
+                | GossipKind::Claim
+                | GossipKind::Optimae
         )
     }
 

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use doin_consensus::carried::VerifiedOptimae;
 use doin_consensus::channel::{ChannelError, VoucherCheck};
 use doin_consensus::commitment::OptimaeCommitment;
 use doin_consensus::transfer::Account;
@@ -29,6 +30,10 @@ pub(super) enum Command {
     Submit {
         proposal: Box<Proposal>,
         reply: oneshot::Sender<Result<SubmitOutcome, String>>,
+    },
+    AdmitOptimae {
+        optimae: Box<VerifiedOptimae>,
+        reply: oneshot::Sender<Result<f64, doin_consensus::ConsensusError>>,
     },
     PlanQuorum {
         domain_id: String,
@@ -105,6 +110,7 @@ pub struct ChainHandle {
     pub(super) rejections: Arc<crate::evidence::RejectionPool>,
     pub(super) channel_relay: ChannelRelay,
     pub(super) commitment_relay: CommitmentRelay,
+    pub(super) optimae_relay: Relay<VerifiedOptimae>,
     pub(super) clock: SharedClock,
 }
 
@@ -124,6 +130,7 @@ pub struct WeakChainHandle {
     rejections: Arc<crate::evidence::RejectionPool>,
     channel_relay: ChannelRelay,
     commitment_relay: CommitmentRelay,
+    optimae_relay: Relay<VerifiedOptimae>,
     clock: SharedClock,
 }
 
@@ -142,6 +149,7 @@ impl WeakChainHandle {
             rejections: self.rejections.clone(),
             channel_relay: self.channel_relay.clone(),
             commitment_relay: self.commitment_relay.clone(),
+            optimae_relay: self.optimae_relay.clone(),
             clock: self.clock.clone(),
         })
     }
@@ -157,6 +165,7 @@ impl ChainHandle {
             rejections: self.rejections.clone(),
             channel_relay: self.channel_relay.clone(),
             commitment_relay: self.commitment_relay.clone(),
+            optimae_relay: self.optimae_relay.clone(),
             clock: self.clock.clone(),
         }
     }
@@ -195,6 +204,32 @@ impl ChainHandle {
             .map_err(|_| "the chain service has stopped".to_owned())?;
         rx.await
             .map_err(|_| "the chain service has stopped".to_owned())?
+    }
+
+    /// Offers another optimizer's verified optimae (heard over gossip) to the pending
+    /// optimae this node carries in the blocks it mints
+    /// ([`crate::pending_optimae::PendingOptimae::admit`]); its effective increment.
+    /// `Err(None)` when the service has stopped.
+    pub async fn admit_optimae(
+        &self,
+        optimae: VerifiedOptimae,
+    ) -> Result<f64, Option<doin_consensus::ConsensusError>> {
+        let (reply, rx) = oneshot::channel();
+        let cmd = Command::AdmitOptimae {
+            optimae: Box::new(optimae),
+            reply,
+        };
+        self.commands.send(cmd).await.map_err(|_| None)?;
+        rx.await.map_err(|_| None)?.map_err(Some)
+    }
+
+    /// This node's verified optimae, for the network to gossip (only the first caller gets
+    /// the receiver).
+    pub fn take_optimae_relay(&self) -> Option<mpsc::Receiver<VerifiedOptimae>> {
+        self.optimae_relay
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
     }
 
     /// Imports a contiguous segment of blocks received from a peer: each is fully

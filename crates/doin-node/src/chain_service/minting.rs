@@ -4,6 +4,7 @@
 //! node mints is validated like a received one before it is stored.
 
 use doin_consensus::accepted::{Experiment, Reveal};
+use doin_consensus::carried::VerifiedOptimae;
 use doin_consensus::vote::QuorumVote;
 use doin_primitives::models::{Block, ChannelOp, Transaction, Transfer};
 use doin_primitives::Timestamp;
@@ -49,11 +50,37 @@ impl Service {
             )
             .map_err(|e| e.to_string())?;
         let minted = self.try_mint();
+        if minted.is_none() {
+            // Whoever mints next may carry it ([`crate::optimae_gossip`]).
+            self.pools.relay_optimae(VerifiedOptimae::sealed(
+                &self.identity,
+                &p.reveal,
+                &p.votes,
+                &p.experiment,
+            ));
+        }
         self.publish();
         Ok(SubmitOutcome {
             effective_increment,
             minted,
         })
+    }
+
+    /// Admits another optimizer's verified optimae to the pending ones (this node carries
+    /// it in the next block it mints), and mints at once if a block is due.
+    pub(super) fn admit(
+        &mut self,
+        optimae: &VerifiedOptimae,
+    ) -> Result<f64, doin_consensus::ConsensusError> {
+        let increment = self.pending.admit(
+            &self.state,
+            &self.identity,
+            optimae,
+            self.clock.now_micros(),
+        )?;
+        self.try_mint();
+        self.publish();
+        Ok(increment)
     }
 
     /// Brings the pending optimae in line with the new tip: scored again where their

@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use doin_consensus::carried::VerifiedOptimae;
 use doin_consensus::commitment::OptimaeCommitment;
 use doin_consensus::state::ChainState;
 use doin_primitives::models::{ChannelOp, Transfer};
@@ -31,6 +32,7 @@ pub(super) struct Pools {
     /// Commitments waiting for a block.
     pub(super) commitments: CommitmentPool,
     commitment_relay: mpsc::Sender<OptimaeCommitment>,
+    optimae_relay: mpsc::Sender<VerifiedOptimae>,
 }
 
 /// The receiving ends of the relay queues, for the handle to give to the network.
@@ -41,6 +43,8 @@ pub(super) struct Relays {
     pub(super) channel_ops: Relay<ChannelOp>,
     /// Commitments submitted with `relay`.
     pub(super) commitments: Relay<OptimaeCommitment>,
+    /// This node's verified optimae, for any minter to carry.
+    pub(super) optimae: Relay<VerifiedOptimae>,
 }
 
 /// A bounded relay queue: the service's sender and the receiver the network takes.
@@ -55,6 +59,7 @@ impl Pools {
         let (relay, transfers) = relay_queue();
         let (channel_relay, channel_ops) = relay_queue();
         let (commitment_relay, commitments) = relay_queue();
+        let (optimae_relay, optimae) = relay_queue();
         let pools = Pools {
             channel_pool: ChannelPool::new(
                 crate::channel_pool::DEFAULT_CHANNEL_POOL_CAPACITY,
@@ -66,11 +71,13 @@ impl Pools {
             channel_relay,
             commitments: CommitmentPool::new(crate::commitment_pool::DEFAULT_CAPACITY),
             commitment_relay,
+            optimae_relay,
         };
         let relays = Relays {
             transfers,
             channel_ops,
             commitments,
+            optimae,
         };
         (pools, relays)
     }
@@ -119,6 +126,11 @@ impl Pools {
             let _ = self.channel_relay.try_send(op);
         }
         outcome
+    }
+
+    /// Queues this node's verified optimae for gossip ([`crate::optimae_gossip`]).
+    pub(super) fn relay_optimae(&self, optimae: VerifiedOptimae) {
+        let _ = self.optimae_relay.try_send(optimae);
     }
 
     /// Admits a sealed commitment to the commitment pool at `now_micros`.

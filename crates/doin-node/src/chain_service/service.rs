@@ -170,6 +170,7 @@ pub fn launch(
             rejections,
             channel_relay: relays.channel_ops,
             commitment_relay: relays.commitments,
+            optimae_relay: relays.optimae,
             clock,
         },
         thread,
@@ -185,6 +186,9 @@ impl Service {
                 }
                 Command::Submit { proposal, reply } => {
                     let _ = reply.send(self.submit(*proposal));
+                }
+                Command::AdmitOptimae { optimae, reply } => {
+                    let _ = reply.send(self.admit(&optimae));
                 }
                 Command::PlanQuorum {
                     domain_id,
@@ -333,7 +337,9 @@ fn build_view(state: &ChainState, me: &str, pending: &[Transaction]) -> ChainVie
         reputations: state.reputations(),
         cumulative_work: state.cumulative_work(),
         pending_optimae: pending.len(),
-        pending_sum: state.pending_sum(pending).unwrap_or(0.0),
+        pending_sum: state
+            .pending_sum_by(pending, state.tip_time_micros(), me)
+            .unwrap_or(0.0),
         domain_best: state
             .domains()
             .iter()

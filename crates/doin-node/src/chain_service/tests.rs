@@ -184,3 +184,47 @@ async fn a_node_behind_what_its_peers_claim_mints_alone_only_after_the_wait() {
     clock.advance(Duration::from_micros(1));
     tip_reaches(&chain, 1).await;
 }
+
+/// What a gossiped verified optimae costs its relay ([`crate::optimae_gossip::deliver`]):
+/// an unreadable one is malformed, a forged claim seal a bad signature; a well-sealed one
+/// the rules refuse (here, its commitment is on no chain) is not the relay's fault, and
+/// nothing of them is kept pending.
+#[tokio::test]
+async fn gossiped_optimae_cost_their_relay_by_what_is_wrong() {
+    use doin_consensus::accepted::{Experiment, Reveal};
+    use doin_consensus::carried::VerifiedOptimae;
+    use doin_net::Verdict;
+    use doin_primitives::seal::SealKind;
+
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let (chain, _clock, _me) = service(
+        dir.path(),
+        Timestamp::from_unix_secs(T0_SECS),
+        MintGate::open(),
+    );
+    let [optimizer, forger] =
+        [1u8, 2].map(|k| Identity::from_scalar_bytes(&[k; 32]).expect("an identity"));
+    let reveal = Reveal {
+        domain_id: "quadratic".into(),
+        parameters: doin_primitives::map! { "x" => 1.0 },
+        nonce: "00".repeat(16),
+        reported_performance: -1.0,
+        commit_height: 0,
+        timestamp: Timestamp::from_unix_secs(T0_SECS),
+    };
+    let genuine = VerifiedOptimae::sealed(&optimizer, &reveal, &[], &Experiment::default());
+    let mut forged = genuine.clone();
+    forged.claim_seal = Some(forger.seal(SealKind::CarriedClaim, &forged.claim_id()));
+    let deliver = |v| {
+        let chain = chain.clone();
+        async move { crate::optimae_gossip::deliver(&chain, "a-peer", &v).await }
+    };
+    assert_eq!(
+        deliver(doin_primitives::value::Value::Str("no".into())).await,
+        Verdict::Malformed
+    );
+    assert_eq!(deliver(forged.to_value()).await, Verdict::InvalidSignature);
+    assert_eq!(deliver(genuine.to_value()).await, Verdict::Valid);
+    round_trip(&chain).await;
+    assert_eq!(chain.view().pending_optimae, 0);
+}

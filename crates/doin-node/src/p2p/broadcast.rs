@@ -69,6 +69,9 @@ pub fn kind_of(message: &Message) -> Option<(GossipKind, Option<String>)> {
                 Some((GossipKind::Transfer, None))
             } else if p.contains_key(CHANNEL_OP_KEY) {
                 Some((GossipKind::ChannelOp, None))
+            } else if let Some(o) = p.get(crate::optimae_gossip::OPTIMAE_KEY) {
+                let domain = o.as_object().and_then(domain_of)?;
+                Some((GossipKind::Optimae, Some(domain)))
             } else if let Some(c) = p.get(COMMITMENT_KEY) {
                 let domain = c.as_object().and_then(domain_of)?;
                 Some((GossipKind::Commitment, Some(domain)))

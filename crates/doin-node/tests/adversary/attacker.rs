@@ -72,7 +72,7 @@ impl Attacker {
     }
 
     /// `optimae` as the attacker's own: its optimizer id, a fresh optimae id and timestamp,
-    /// sealed by the attacker.
+    /// in the optimizer's own form (no carried claim), sealed by the attacker.
     pub fn own(&self, optimae: &AcceptedOptimae) -> AcceptedOptimae {
         let timestamp = Timestamp::now_utc();
         AcceptedOptimae {
@@ -84,6 +84,7 @@ impl Attacker {
                 &timestamp,
             ),
             timestamp,
+            claim_seal: None,
             ..optimae.clone()
         }
     }
