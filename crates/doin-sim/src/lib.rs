@@ -41,7 +41,7 @@
 //! | the optimizer's commit → reveal → quorum votes cycle (when a commitment has landed, when to reveal and to whom, how many in flight, when the votes suffice, when to give up, a reorganisation that unlands a commitment) | real: `doin_node::proposal_cycle`, with the node's quorum plan (`doin_node::chain_service::plan_quorum`), driven over simulated vote requests ([`optimizer`]); the node drives it over its task queue. Open votes of a young chain are not offered (simulated evaluators vote when asked) |
 //! | gossip | flooding over a random mesh (not GossipSub), sync by locator from a random peer |
 //! | optimizer and evaluator | closed-form quadratic objective; the evaluator's seed-dependent noise |
-//! | network | latency floor + exponential tail, loss, two-sided partitions |
+//! | network | latency floor + exponential tail, loss, two-sided partitions, load (each message waits for a core) |
 //! | not modelled | transfers, payment channels, rejections, peer scoring and bans, HTTP, storage failures |
 
 //!
