@@ -63,6 +63,16 @@
 //!   at the last finalized checkpoint attest it, and fork choice ranks the finalized
 //!   height first. The seeds draw partitions of up to a minute, after a 30 s warm-up (the
 //!   first checkpoint has no earlier one to take weights from).
+//! * A young network chain finalized each optimizer's own branch (issue 17): on the
+//!   `p2p_scale` bench's network under load ([`SimConfig::loaded_network`]: 64 nodes, four
+//!   optimizers, 1 s target blocks, every message delayed 0.75 s on average), each
+//!   optimizer minted a branch alone from genesis, its quorums on the solo rule, and held
+//!   all of that branch's weight: seed 0's nodes 0 and 2 finalized different blocks at
+//!   height 6 six virtual seconds in, and 8 to 10 nodes stayed on node 0's finalized
+//!   branch while 54 went on with node 2's, conflicting again at every checkpoint up to
+//!   54 (seeds 0–5: three split). Fixed in `doin_consensus::finality`: a network chain's
+//!   checkpoint needs an optimizer and a quorum among its attesters (seeds 0–5: none
+//!   split; seed 0's 64 nodes all finalized height 72 of one chain).
 //! * The `network_day` bench's fork rate (86 % at 200 nodes × 120 s) was commitment-block
 //!   races, not propagation: blocks reach 90 % of the nodes in 0.2 s, but every node pooled
 //!   every commitment it heard of, so all 200 were candidates for each commitment block and

@@ -11,7 +11,9 @@ use doin_sim::{SimConfig, Simulation};
 /// them: their weights were all their own. A network chain's checkpoint now needs an
 /// optimizer and a quorum among its attesters
 /// (`doin_consensus::finality::min_attesters`), so the nodes converge on one chain,
-/// which finalizes once its peers follow it. About 25 s in the test profile.
+/// which finalizes once its peers follow it. Before the fix, 8 to 10 nodes kept node 0's
+/// finalized branch and 54 node 2's, conflicting at every checkpoint up to 54; seeds 0–5
+/// split three times in six. About 25 s in the test profile.
 #[test]
 fn a_loaded_64_node_network_finalizes_one_chain() {
     let report = Simulation::new(SimConfig::loaded_network(0, 64))
