@@ -95,6 +95,11 @@ pub struct SimConfig {
     pub latency_mean_extra: i64,
     /// Probability that a message is lost (during the faulty phase).
     pub loss: f64,
+    /// A loaded machine (during the faulty phase): each message also waits this long for
+    /// a core at its receiver, µs, a floor…
+    pub load_delay_min: i64,
+    /// …plus an exponential tail of this mean, µs (0: no load).
+    pub load_delay_mean_extra: i64,
     /// Each node's clock offset from virtual time, µs.
     pub clock_skew: Vec<i64>,
     /// Partitions (during the faulty phase).
@@ -137,6 +142,8 @@ impl SimConfig {
             latency_min: 20_000,
             latency_mean_extra: 80_000,
             loss: 0.0,
+            load_delay_min: 0,
+            load_delay_mean_extra: 0,
             clock_skew: vec![0; nodes],
             partitions: Vec::new(),
             crashes: Vec::new(),
@@ -231,6 +238,28 @@ impl SimConfig {
         c
     }
 
+    /// The `p2p_scale` bench's network on a loaded machine (issue 17): `nodes` nodes, four
+    /// optimizers (nodes 0–3) trying a candidate every half second, 1 s target blocks,
+    /// finality 6 deep, quorums of two, relays to six peers (gossipsub's D), and for the
+    /// faulty phase a loaded two-core machine: each message waits a quarter of a second
+    /// and more (0.75 s on average) for a core. No partition, no loss, no crash: any split
+    /// is the network's own. The load lifts in the healed phase.
+    pub fn loaded_network(seed: u64, nodes: usize) -> Self {
+        let mut c = SimConfig::calm(seed, nodes);
+        c.optimizers = (0..4.min(nodes)).collect();
+        c.params.target_block_time_secs = 1.0;
+        c.params.initial_threshold = 0.001;
+        c.params.finality_depth = 6;
+        c.optimizer_mean_secs = 0.5;
+        c.load_delay_min = 250_000;
+        c.load_delay_mean_extra = 500_000;
+        c.mesh_degree = 6.min(nodes.saturating_sub(1));
+        c.fault_phase = 20 * SECOND;
+        c.healed_phase = 20 * SECOND;
+        c.convergence_bound = 15 * SECOND;
+        c
+    }
+
     /// The adversary role of node `i`, if it misbehaves.
     pub fn adversary(&self, i: usize) -> Option<Adversary> {
         self.adversaries
@@ -242,14 +271,16 @@ impl SimConfig {
     /// A one-line summary of the faults, printed with a failing run's schedule.
     pub fn summary(&self) -> String {
         format!(
-            "seed {} nodes {} optimizers {:?} latency {}+exp({}) µs loss {} skew {:?} \
-             partitions {:?} crashes {:?} adversaries {:?} planted {:?}",
+            "seed {} nodes {} optimizers {:?} latency {}+exp({}) µs loss {} load {}+exp({}) µs \
+             skew {:?} partitions {:?} crashes {:?} adversaries {:?} planted {:?}",
             self.seed,
             self.nodes,
             self.optimizers,
             self.latency_min,
             self.latency_mean_extra,
             self.loss,
+            self.load_delay_min,
+            self.load_delay_mean_extra,
             self.clock_skew,
             self.partitions
                 .iter()

@@ -41,7 +41,7 @@
 //! | the optimizer's commit → reveal → quorum votes cycle (when a commitment has landed, when to reveal and to whom, how many in flight, when the votes suffice, when to give up, a reorganisation that unlands a commitment) | real: `doin_node::proposal_cycle`, with the node's quorum plan (`doin_node::chain_service::plan_quorum`), driven over simulated vote requests ([`optimizer`]); the node drives it over its task queue. Open votes of a young chain are not offered (simulated evaluators vote when asked) |
 //! | gossip | flooding over a random mesh (not GossipSub), sync by locator from a random peer |
 //! | optimizer and evaluator | closed-form quadratic objective; the evaluator's seed-dependent noise |
-//! | network | latency floor + exponential tail, loss, two-sided partitions |
+//! | network | latency floor + exponential tail, loss, two-sided partitions, load (each message waits for a core) |
 //! | not modelled | transfers, payment channels, rejections, peer scoring and bans, HTTP, storage failures |
 
 //!
@@ -63,6 +63,16 @@
 //!   at the last finalized checkpoint attest it, and fork choice ranks the finalized
 //!   height first. The seeds draw partitions of up to a minute, after a 30 s warm-up (the
 //!   first checkpoint has no earlier one to take weights from).
+//! * A young network chain finalized each optimizer's own branch (issue 17): on the
+//!   `p2p_scale` bench's network under load ([`SimConfig::loaded_network`]: 64 nodes, four
+//!   optimizers, 1 s target blocks, every message delayed 0.75 s on average), each
+//!   optimizer minted a branch alone from genesis, its quorums on the solo rule, and held
+//!   all of that branch's weight: seed 0's nodes 0 and 2 finalized different blocks at
+//!   height 6 six virtual seconds in, and 8 to 10 nodes stayed on node 0's finalized
+//!   branch while 54 went on with node 2's, conflicting again at every checkpoint up to
+//!   54 (seeds 0–5: three split). Fixed in `doin_consensus::finality`: a network chain's
+//!   checkpoint needs an optimizer and a quorum among its attesters (seeds 0–5: none
+//!   split; seed 0's 64 nodes all finalized height 72 of one chain).
 //! * The `network_day` bench's fork rate (86 % at 200 nodes × 120 s) was commitment-block
 //!   races, not propagation: blocks reach 90 % of the nodes in 0.2 s, but every node pooled
 //!   every commitment it heard of, so all 200 were candidates for each commitment block and

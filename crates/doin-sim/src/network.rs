@@ -1,6 +1,7 @@
 //! The simulated network: who relays to whom (a random mesh closed into a ring, so it is
 //! connected), one-way latency (a floor plus an exponential tail), loss, and partitions
-//! that heal. Only the faulty phase loses messages or partitions the nodes.
+//! that heal, and the load of a busy machine (each message waits for a core). Only the
+//! faulty phase loses messages, partitions the nodes or loads them.
 
 use rand_chacha::ChaCha8Rng;
 use rand_core::RngCore;
@@ -14,6 +15,8 @@ pub struct Network {
     latency_min: i64,
     latency_mean_extra: i64,
     loss: f64,
+    load_delay_min: i64,
+    load_delay_mean_extra: i64,
     partitions: Vec<crate::config::Partition>,
     fault_phase: i64,
 }
@@ -40,6 +43,8 @@ impl Network {
             latency_min: cfg.latency_min,
             latency_mean_extra: cfg.latency_mean_extra,
             loss: cfg.loss,
+            load_delay_min: cfg.load_delay_min,
+            load_delay_mean_extra: cfg.load_delay_mean_extra,
             partitions: cfg.partitions.clone(),
             fault_phase: cfg.fault_phase,
         }
@@ -59,8 +64,12 @@ impl Network {
 
     /// When a message sent from `a` to `b` at `t` arrives, or `None` if it is lost.
     pub fn deliver_at(&self, a: usize, b: usize, t: i64, rng: &mut ChaCha8Rng) -> Option<i64> {
-        let delay = self.latency_min + exponential(rng, self.latency_mean_extra.max(1));
+        let mut delay = self.latency_min + exponential(rng, self.latency_mean_extra.max(1));
         let faulty = t < self.fault_phase;
+        // Drawn only under load, so that runs without it replay as before.
+        if faulty && self.load_delay_mean_extra > 0 {
+            delay += self.load_delay_min + exponential(rng, self.load_delay_mean_extra);
+        }
         if faulty && (self.partitioned(a, b, t) || chance(rng, self.loss)) {
             return None;
         }
