@@ -3,7 +3,13 @@
 //! chain is at least as heavy as the heaviest chain any peer claimed when first asked
 //! ([`FirstContact`]); or until [`crate::optimizer_loop::PEER_WAIT`] has passed (the peers
 //! are gone, or one claims a chain it never serves, and the node carries on alone). A node
-//! with no peer (the first node of a network, a solo node) mints at once.
+//! with no peer (the first node of a network, a solo node) mints at once. A node that
+//! neither optimizes nor evaluates any domain (a relay) never mints ([`MintGate::never`]):
+//! a block's generator becomes eligible for the quorums drawn from the chain
+//! (`doin_consensus`'s eligible evaluators), so a relay that minted commitment blocks could
+//! be drawn into quorums it never answers; and relays minting after the candidates' turns
+//! only add rival commitment blocks (16 relays among 32 nodes, 48 among 64, in the
+//! `p2p_scale` benchmark).
 //!
 //! Without the gate, a node that joined a running network minted on the chain it started
 //! with as soon as gossip brought it commitments and votes: a branch of its own from an old
@@ -12,7 +18,11 @@
 //! the network's chain, and which it could then never leave: 33 of 64 nodes in the
 //! `p2p_scale` benchmark. Opening at the first sync that reached a peer was not enough (20
 //! of 64): a peer that had just started too answers at once with a chain no heavier than
-//! ours, while the sync with a peer of the network is still fetching pages.
+//! ours, while the sync with a peer of the network is still fetching pages. (Finality now
+//! needs an optimizer and a quorum among a checkpoint's attesters,
+//! `doin_consensus::finality::min_attesters`, so such a branch no longer finalizes alone;
+//! the gate still spares the network its rival blocks and the joining node its wasted
+//! work.)
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -77,6 +87,8 @@ impl FirstContact {
 pub struct MintGate {
     /// `None` once open.
     waiting: Option<Waiting>,
+    /// Shut for good (a relay).
+    never: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -93,6 +105,14 @@ impl MintGate {
         Self::default()
     }
 
+    /// Shut for good: a node with no optimizer or evaluator role mints nothing.
+    pub fn never() -> Self {
+        MintGate {
+            waiting: None,
+            never: true,
+        }
+    }
+
     /// Shut until the node has caught up per `contact`, or for `wait` from `since_micros`
     /// at most.
     pub fn after_first_sync(contact: Arc<FirstContact>, since_micros: i64, wait: Duration) -> Self {
@@ -102,12 +122,16 @@ impl MintGate {
                 contact,
                 until_micros: since_micros.saturating_add(wait),
             }),
+            never: false,
         }
     }
 
     /// Whether the node, whose chain holds `our_work`, may mint at `now_micros`; once it
     /// may, it always may.
     pub fn is_open(&mut self, now_micros: i64, our_work: f64) -> bool {
+        if self.never {
+            return false;
+        }
         if let Some(w) = &self.waiting {
             if w.contact.synced() && our_work >= w.contact.heaviest_claim() {
                 tracing::info!(our_work, "caught up with the peers: minting");
@@ -130,6 +154,13 @@ impl MintGate {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_relay_s_gate_never_opens() {
+        let mut gate = MintGate::never();
+        assert!(!gate.is_open(0, 0.0));
+        assert!(!gate.is_open(i64::MAX, f64::MAX));
+    }
 
     #[test]
     fn the_gate_opens_once_caught_up_or_when_the_wait_is_over_and_stays_open() {

@@ -292,7 +292,12 @@ async fn start_inner(node: NodeBuilder) -> anyhow::Result<RunningNode> {
     let peers = PeerSet::new(&initial_peers);
     // A node with peers to sync from mints once it has caught up with them (or waited long
     // enough): a joining node must not build a branch of its own meanwhile.
-    let mint_gate = if peers.endpoints().is_empty() {
+    // A relay (no domain optimized or evaluated here) never mints: a block's generator is
+    // drawn into quorums it would never answer.
+    let serves_a_domain = config.domains.iter().any(|d| d.optimize || d.evaluate);
+    let mint_gate = if !serves_a_domain {
+        MintGate::never()
+    } else if peers.endpoints().is_empty() {
         MintGate::open()
     } else {
         MintGate::after_first_sync(peers.first_contact(), clock.now_micros(), PEER_WAIT)

@@ -185,6 +185,24 @@ async fn a_node_behind_what_its_peers_claim_mints_alone_only_after_the_wait() {
     tip_reaches(&chain, 1).await;
 }
 
+/// A relay (no optimizer or evaluator role) mints nothing, however long the commitments
+/// it pooled wait: a generator would be drawn into quorums it never answers.
+#[tokio::test]
+async fn a_relay_never_mints() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let t0 = Timestamp::from_unix_secs(T0_SECS);
+    let (chain, clock, me) = service(dir.path(), t0, MintGate::never());
+    for n in 0..3 {
+        chain
+            .submit_commitment(commitment(&me, n), false)
+            .await
+            .expect("admitted");
+        clock.advance(Duration::from_secs(60));
+        round_trip(&chain).await;
+    }
+    assert_eq!(chain.view().tip_index, 0, "a relay minted");
+}
+
 /// What a gossiped verified optimae costs its relay ([`crate::optimae_gossip::deliver`]):
 /// an unreadable one is malformed, a forged claim seal a bad signature; a well-sealed one
 /// the rules refuse (here, its commitment is on no chain) is not the relay's fault, and
