@@ -203,10 +203,31 @@ impl AcceptedOptimae {
         votes: &[QuorumVote],
         experiment: &Experiment,
     ) -> Transaction {
-        let accepted = AcceptedOptimae {
-            optimae_id: reveal.optimae_id(optimizer.peer_id()),
+        Self::from_parts(
+            optimizer.peer_id(),
+            reveal,
+            scoring,
+            votes,
+            experiment,
+            None,
+        )
+        .to_tx(optimizer)
+    }
+
+    /// The accepted optimae of `optimizer_id`'s `reveal`, with the numbers `scoring` gives
+    /// at the tip, and `claim_seal` when it is carried (unsealed: see [`Self::to_tx`]).
+    pub fn from_parts(
+        optimizer_id: &str,
+        reveal: &Reveal,
+        scoring: &Scoring,
+        votes: &[QuorumVote],
+        experiment: &Experiment,
+        claim_seal: Option<Seal>,
+    ) -> AcceptedOptimae {
+        AcceptedOptimae {
+            optimae_id: reveal.optimae_id(optimizer_id),
             domain_id: reveal.domain_id.clone(),
-            optimizer_id: optimizer.peer_id().to_owned(),
+            optimizer_id: optimizer_id.to_owned(),
             parameters: reveal.parameters.clone(),
             reported_performance: reveal.reported_performance,
             verified_performance: scoring.verified_performance,
@@ -222,9 +243,8 @@ impl AcceptedOptimae {
             votes: votes.to_vec(),
             experiment: experiment.clone(),
             timestamp: reveal.timestamp,
-            claim_seal: None,
-        };
-        accepted.to_tx(optimizer)
+            claim_seal,
+        }
     }
 
     /// The transaction carrying this optimae, sealed by `signer`: the optimizer in its own

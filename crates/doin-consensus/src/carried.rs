@@ -196,28 +196,14 @@ impl VerifiedOptimae {
     /// The carried transaction for a block by `generator`, with the numbers `scoring`
     /// gives at its tip ([`crate::state::ChainState::score_optimae_by`]).
     pub fn carry(&self, generator: &Identity, scoring: &Scoring) -> Transaction {
-        let r = &self.reveal;
-        AcceptedOptimae {
-            optimae_id: self.optimae_id(),
-            domain_id: r.domain_id.clone(),
-            optimizer_id: self.optimizer_id.clone(),
-            parameters: r.parameters.clone(),
-            reported_performance: r.reported_performance,
-            verified_performance: scoring.verified_performance,
-            commitment_hash: r.commitment_hash(),
-            nonce: r.nonce.clone(),
-            commit_height: r.commit_height,
-            increment: scoring.increment,
-            effective_increment: scoring.effective_increment,
-            reward_fraction: scoring.reward_fraction,
-            quorum_agree_fraction: scoring.quorum_agree_fraction,
-            incentive_reason: scoring.incentive_reason.clone(),
-            previous_best_performance: scoring.previous_best_performance,
-            votes: self.votes.clone(),
-            experiment: self.experiment.clone(),
-            timestamp: r.timestamp,
-            claim_seal: self.claim_seal.clone(),
-        }
+        AcceptedOptimae::from_parts(
+            &self.optimizer_id,
+            &self.reveal,
+            scoring,
+            &self.votes,
+            &self.experiment,
+            self.claim_seal.clone(),
+        )
         .to_tx(generator)
     }
 

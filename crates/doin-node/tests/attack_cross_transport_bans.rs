@@ -149,6 +149,41 @@ async fn ban_over_http(endpoint: &str, key: &Identity, subnet: u8) {
     panic!("the key was never banned: {statuses:?}");
 }
 
+/// Gossips blocks forged under `key` (altered after sealing), numbered from `index`,
+/// until the node closes the attacker's connection; the next unused number.
+async fn gossip_forged_blocks_until_banned(
+    key: &Identity,
+    attacker: &mut P2pNode,
+    mut index: i64,
+) -> i64 {
+    let start = Instant::now();
+    loop {
+        let _ = attacker
+            .handle
+            .publish(
+                GossipKind::Block,
+                None,
+                announcement(key, index, true).into_bytes(),
+            )
+            .await;
+        index += 1;
+        let closed = tokio::time::timeout(Duration::from_millis(200), async {
+            while let Some(e) = attacker.events.recv().await {
+                if matches!(e, P2pEvent::PeerDisconnected { .. }) {
+                    return true;
+                }
+            }
+            false
+        })
+        .await;
+        if closed == Ok(true) {
+            break;
+        }
+        assert!(start.elapsed() < WAIT, "the attacker was never banned");
+    }
+    index
+}
+
 /// Waits for the first event `pick` accepts.
 async fn event(events: &mut mpsc::Receiver<P2pEvent>, pick: impl Fn(&P2pEvent) -> bool) {
     let found = tokio::time::timeout(WAIT, async {
@@ -225,32 +260,7 @@ fn a_peer_banned_for_its_gossip_is_refused_over_http() {
         assert_eq!(ok, 200);
 
         // Forged blocks over libp2p until the node bans it (three bad seals).
-        let mut index = 1;
-        let start = Instant::now();
-        loop {
-            let _ = attacker
-                .handle
-                .publish(
-                    GossipKind::Block,
-                    None,
-                    announcement(&key, index, true).into_bytes(),
-                )
-                .await;
-            index += 1;
-            let closed = tokio::time::timeout(Duration::from_millis(200), async {
-                while let Some(e) = attacker.events.recv().await {
-                    if matches!(e, P2pEvent::PeerDisconnected { .. }) {
-                        return true;
-                    }
-                }
-                false
-            })
-            .await;
-            if closed == Ok(true) {
-                break;
-            }
-            assert!(start.elapsed() < WAIT, "the attacker was never banned");
-        }
+        gossip_forged_blocks_until_banned(&key, &mut attacker, 1).await;
 
         // Over HTTP: 403 for its address, whatever it posts; its neighbour is served.
         let refused =
@@ -293,32 +303,7 @@ fn a_key_banned_for_its_gossip_is_refused_over_http_from_any_address() {
         assert_eq!(ok, 200);
 
         // Forged blocks over libp2p until the node bans the connection.
-        let mut index = 2;
-        let start = Instant::now();
-        loop {
-            let _ = attacker
-                .handle
-                .publish(
-                    GossipKind::Block,
-                    None,
-                    announcement(&key, index, true).into_bytes(),
-                )
-                .await;
-            index += 1;
-            let closed = tokio::time::timeout(Duration::from_millis(200), async {
-                while let Some(e) = attacker.events.recv().await {
-                    if matches!(e, P2pEvent::PeerDisconnected { .. }) {
-                        return true;
-                    }
-                }
-                false
-            })
-            .await;
-            if closed == Ok(true) {
-                break;
-            }
-            assert!(start.elapsed() < WAIT, "the attacker was never banned");
-        }
+        let index = gossip_forged_blocks_until_banned(&key, &mut attacker, 2).await;
 
         // Its key is refused over HTTP from an address never banned; another key from
         // that address is served.
