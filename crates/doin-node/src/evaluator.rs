@@ -1,6 +1,8 @@
-//! The evaluator worker: pulls verification tasks for this node's evaluator domains from
-//! the queue, re-evaluates the optimae on synthetic data seeded for this evaluator, and
-//! completes the task with a signed quorum vote.
+//! The evaluator worker: takes verification tasks for this node's evaluator domains from
+//! their announcements ([`crate::announced_tasks`], when a quorum slot names it) or pulls
+//! them from its own and its peers' queues, re-evaluates the optimae on synthetic data
+//! seeded for this evaluator, and answers with a signed quorum vote: gossiped with the
+//! task's claim ([`crate::evidence_gossip`]), and completing the task when it was pulled.
 //!
 //! It runs on its own thread because plugin calls are blocking, CPU-bound work.
 
@@ -46,6 +48,29 @@ pub struct EvaluatorWorker {
     pub clock: crate::clock::SharedClock,
     /// The libp2p transport, to reach `/p2p/<id>` peers' queues.
     pub p2p: Option<doin_net::p2p::P2pHandle>,
+    /// The tasks announced to this evaluator.
+    pub announced: crate::announced_tasks::AnnouncedTasks,
+}
+
+/// Most optimae remembered as voted on (so that a task pulled after its announcement is
+/// not evaluated twice).
+const REMEMBERED_VOTES: usize = 256;
+
+/// The optimae this evaluator voted on lately, oldest first.
+#[derive(Default)]
+struct Voted(std::collections::VecDeque<String>);
+
+impl Voted {
+    fn contains(&self, optimae_id: &str) -> bool {
+        self.0.iter().any(|o| o == optimae_id)
+    }
+
+    fn insert(&mut self, optimae_id: &str) {
+        if self.0.len() >= REMEMBERED_VOTES {
+            self.0.pop_front();
+        }
+        self.0.push_back(optimae_id.to_owned());
+    }
 }
 
 /// Whether a verification task may be evaluated at all: its domain is one of the chain's
@@ -65,25 +90,33 @@ impl EvaluatorWorker {
         let me = self.identity.peer_id().to_owned();
         let remote = RemoteTasks::new(self.p2p.clone());
         let mut last_remote_poll = std::time::Instant::now();
+        let mut voted = Voted::default();
         while !crate::stop::stopping(&self.stop) {
+            // Tasks announced to this evaluator first: their requester waits on the vote.
+            if let Some(task) = self.announced.take() {
+                self.serve_announced(&task, &mut voted);
+                continue;
+            }
             let Some(task) = self.queue.claim_next(&me, &domains) else {
                 if last_remote_poll.elapsed() >= REMOTE_POLL {
                     last_remote_poll = std::time::Instant::now();
-                    self.serve_remote(&remote, &domains);
+                    self.serve_remote(&remote, &domains, &mut voted);
                 }
                 let queue = self.queue.clone();
                 let peers = self.peers.clone();
-                let announced =
+                let inbox = self.announced.clone();
+                let poll_requested =
                     crate::worker_runtime::until_stopped(&self.runtime, &self.stop, async {
                         tokio::select! {
                             _ = queue.wait_for_work(Duration::from_millis(200)) => false,
+                            _ = inbox.announced(Duration::from_millis(200)) => false,
                             a = peers.task_poll_requested(Duration::from_millis(200)) => a,
                         }
                     })
                     .unwrap_or(false);
-                if announced {
+                if poll_requested {
                     last_remote_poll = std::time::Instant::now();
-                    self.serve_remote(&remote, &domains);
+                    self.serve_remote(&remote, &domains, &mut voted);
                 }
                 continue;
             };
@@ -106,9 +139,27 @@ impl EvaluatorWorker {
         }
     }
 
+    /// Evaluates a task announced to this evaluator; the vote goes out by gossip with the
+    /// task's claim ([`Self::evaluate`]), which is how its requester receives it.
+    fn serve_announced(&mut self, task: &QueuedTask, voted: &mut Voted) {
+        if voted.contains(&task.optimae_id) {
+            return;
+        }
+        match self.evaluate(task) {
+            Ok(_) => {
+                voted.insert(&task.optimae_id);
+                tracing::debug!(task = %task.id, requester = %task.requester_id, "announced verification voted");
+            }
+            Err(reason) => {
+                tracing::warn!(task = %task.id, requester = %task.requester_id, "announced evaluation failed: {reason}");
+            }
+        }
+    }
+
     /// Pulls, claims, evaluates and completes the tasks other nodes' queues hold for this
-    /// evaluator (their quorum names it), over HTTP or libp2p as each peer is reached.
-    fn serve_remote(&mut self, remote: &RemoteTasks, domains: &[String]) {
+    /// evaluator (their quorum names it, or an open slot), over HTTP or libp2p as each peer
+    /// is reached; an optimae already voted on is not evaluated again.
+    fn serve_remote(&mut self, remote: &RemoteTasks, domains: &[String], voted: &mut Voted) {
         let me = self.identity.peer_id().to_owned();
         for endpoint in self.peers.endpoints() {
             let tasks = crate::worker_runtime::until_stopped(
@@ -120,10 +171,12 @@ impl EvaluatorWorker {
             let Some(tasks) = tasks else { continue };
             let tasks: Vec<QueuedTask> = tasks.iter().filter_map(QueuedTask::from_value).collect();
             let mine = |t: &QueuedTask| {
-                t.quorum.contains(&me) || (t.quorum.is_empty() && t.requester_id != me)
+                (t.quorum.contains(&me) || (t.quorum.is_empty() && t.requester_id != me))
+                    && !voted.contains(&t.optimae_id)
             };
+            let mine: Vec<QueuedTask> = tasks.into_iter().filter(mine).collect();
             let mut taken = std::collections::BTreeSet::new();
-            for task in tasks.into_iter().filter(mine) {
+            for task in mine {
                 if !taken.insert(task.optimae_id.clone()) {
                     continue;
                 }
@@ -139,6 +192,7 @@ impl EvaluatorWorker {
                 }
                 match self.evaluate(&task) {
                     Ok(vote) => {
+                        voted.insert(&task.optimae_id);
                         let vote_text = doin_primitives::json::to_wire_json(&vote.to_value());
                         let body = format!(
                             r#"{{"task_id":{},"evaluator_id":{},"verified_performance":{},"vote":{}}}"#,

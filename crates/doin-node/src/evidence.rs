@@ -210,6 +210,16 @@ impl RejectionPool {
         Ok(true)
     }
 
+    /// The votes pooled on the claim of commitment `commitment_hash` (seals checked on
+    /// entry; seeds and quorum membership are the caller's to check).
+    pub fn votes_on(&self, commitment_hash: &str) -> Vec<QuorumVote> {
+        self.lock()
+            .entries
+            .get(commitment_hash)
+            .map(|e| e.votes.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
     /// Pools this node's own vote and queues it for gossip with its claim.
     pub fn publish_vote(&self, claim: &OptimaeClaim, vote: &QuorumVote) {
         if let Ok(true) = self.offer_vote(claim, vote) {

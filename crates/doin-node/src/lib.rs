@@ -48,6 +48,8 @@
 //!   node's key and `listen_addrs`, gossip published and admitted, sync and evaluators'
 //!   task calls served and made over request-response; HTTP peers (reference nodes) are
 //!   flooded as the reference does ([`network`]).
+//! * [`announced_tasks`] — verification tasks an evaluator takes from their gossiped
+//!   announcements (its quorum slot named), its vote gossiped back.
 //! * [`evidence`] — rejection evidence: claims admitted by evaluators, the bounded pool of
 //!   claims and votes, and the rejections a minted block carries ([`evidence_gossip`]).
 //! * [`api`] — the HTTP API (the reference's paths, plus `/transfers`, `/balance`,
@@ -69,6 +71,7 @@
 //! N whole nodes in one process for multi-node tests; it is not part of the node.
 
 pub mod anchor;
+pub mod announced_tasks;
 pub mod api;
 pub mod api_state;
 pub mod block_assembly;

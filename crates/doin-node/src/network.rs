@@ -124,7 +124,7 @@ pub fn start(
     identity: Arc<Identity>,
     peers: PeerSet,
     chain: ChainHandle,
-    migrants: crate::migration::MigrantBoard,
+    announcements: Announcements,
     stop: watch::Receiver<bool>,
     clock: SharedClock,
     p2p: Option<P2pWiring>,
@@ -156,7 +156,7 @@ pub fn start(
             p2p_inbound,
             peers.clone(),
             chain.clone(),
-            migrants,
+            announcements,
             stop.clone(),
         )),
         tokio::spawn(refresh_peers(net.clone(), p2p_handle, peers, stop.clone())),
@@ -208,6 +208,17 @@ pub fn start(
         broadcast,
         tasks,
     })
+}
+
+/// Who takes what `task_created` announcements carry: the optimizers (the revealed
+/// parameters, [`crate::migration`]) and the evaluator (the task, when its quorum slot
+/// names this node, [`crate::announced_tasks`]).
+#[derive(Clone)]
+pub struct Announcements {
+    /// The optimizers' migrants.
+    pub migrants: crate::migration::MigrantBoard,
+    /// The evaluator's announced tasks.
+    pub tasks: crate::announced_tasks::AnnouncedTasks,
 }
 
 /// Offers the parameters a `task_created` announcement reveals to the domain's optimizer
@@ -292,7 +303,7 @@ async fn handle_deliveries(
     mut p2p_inbound: Option<mpsc::Receiver<Inbound>>,
     peers: PeerSet,
     chain: ChainHandle,
-    migrants: crate::migration::MigrantBoard,
+    announcements: Announcements,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut seen = SeenVerdicts::default();
@@ -313,7 +324,7 @@ async fn handle_deliveries(
             reporter.report(&d, verdict).await;
             continue;
         }
-        let verdict = handle_one(&d, &peers, &chain, &migrants).await;
+        let verdict = handle_one(&d, &peers, &chain, &announcements).await;
         seen.insert(id, verdict, Instant::now());
         reporter.report(&d, verdict).await;
         if !verdict.is_bad() {
@@ -368,12 +379,18 @@ async fn handle_one(
     d: &Inbound,
     peers: &PeerSet,
     chain: &ChainHandle,
-    migrants: &crate::migration::MigrantBoard,
+    announcements: &Announcements,
 ) -> Verdict {
     if matches!(d.message().msg_type, MessageType::TaskCreated) {
-        peers.request_task_poll();
+        // A task for this evaluator is evaluated from the announcement; a reference node's
+        // task (no DOIN fields) is pulled from the peers' queues.
+        let payload = &d.message().payload;
+        if !announcements.tasks.offer(payload) && crate::announced_tasks::task_of(payload).is_none()
+        {
+            peers.request_task_poll();
+        }
         // Before the evidence pool takes the announcement's claim (and the message).
-        note_migrant(migrants, d.message());
+        note_migrant(&announcements.migrants, d.message());
     }
     if let Some(verdict) = crate::evidence_gossip::take_delivered(chain, d.message()) {
         return verdict;

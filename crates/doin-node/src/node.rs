@@ -311,6 +311,10 @@ async fn start_inner(node: NodeBuilder) -> anyhow::Result<RunningNode> {
         mint_gate,
     );
     let migrants = MigrantBoard::default();
+    let announced_tasks = crate::announced_tasks::AnnouncedTasks::new(
+        identity.peer_id(),
+        eval_domains.keys().cloned(),
+    );
     let blocks: Arc<dyn BlockSource> = Arc::new(ReaderPool::new(&chain.db_path));
     let (p2p_wiring, p2p) = match p2p_node {
         Some(node) => {
@@ -333,7 +337,10 @@ async fn start_inner(node: NodeBuilder) -> anyhow::Result<RunningNode> {
         identity.clone(),
         peers.clone(),
         chain.handle.clone(),
-        migrants.clone(),
+        crate::network::Announcements {
+            migrants: migrants.clone(),
+            tasks: announced_tasks.clone(),
+        },
         stop.clone(),
         clock.clone(),
         p2p_wiring,
@@ -354,6 +361,7 @@ async fn start_inner(node: NodeBuilder) -> anyhow::Result<RunningNode> {
         p2p: p2p_handle.as_ref(),
         stats: &stats.handle,
         migrants: &migrants,
+        announced_tasks: &announced_tasks,
         stop: &stop,
         clock: &clock,
         runtime: &runtime,

@@ -8,9 +8,6 @@
 
 use std::time::Duration;
 
-use doin_consensus::accepted::AcceptedOptimae;
-use doin_node::api::BlockSource;
-use doin_node::chain_service::ReaderPool;
 use doin_node::config::NodeConfig;
 use doin_node::testnet::{minting_template, runtime, TestNet};
 
@@ -24,22 +21,10 @@ fn template() -> NodeConfig {
 /// The first block of node `i`'s chain that carries an optimae of another optimizer than
 /// its generator: its index, generator and that optimizer.
 fn carried_block(net: &TestNet, i: usize) -> Option<(i64, String, String)> {
-    let db = net.data_dir(i).join("chain.db");
-    let height = net.node(i).chain.view().height;
-    let blocks = ReaderPool::new(&db).blocks(1, height - 1).ok()?;
-    blocks.iter().find_map(|b| {
-        let layout = b.check_layout().ok()?;
-        layout.accepted.iter().find_map(|tx| {
-            let a = AcceptedOptimae::from_tx(tx).ok()?;
-            (a.optimizer_id != b.header.generator_id && a.claim_seal.is_some()).then(|| {
-                (
-                    b.header.index,
-                    b.header.generator_id.clone(),
-                    a.optimizer_id,
-                )
-            })
-        })
-    })
+    net.accepted_optimae(i)
+        .into_iter()
+        .find(|(_, generator, a)| a.optimizer_id != *generator && a.claim_seal.is_some())
+        .map(|(index, generator, a)| (index, generator, a.optimizer_id))
 }
 
 #[test]

@@ -63,6 +63,8 @@ pub(crate) struct Shared<'a> {
     pub(crate) stats: &'a doin_stats::StatsHandle,
     /// Other nodes' revealed optimae.
     pub(crate) migrants: &'a MigrantBoard,
+    /// The verification tasks announced to this node's evaluator.
+    pub(crate) announced_tasks: &'a crate::announced_tasks::AnnouncedTasks,
     /// The node's stop token.
     pub(crate) stop: &'a StopToken,
     /// The node's clock.

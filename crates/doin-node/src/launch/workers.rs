@@ -51,6 +51,7 @@ pub(crate) fn launch_evaluator(
         chain: Some(w.chain.clone()),
         clock: w.clock.clone(),
         p2p: w.p2p.cloned(),
+        announced: w.announced_tasks.clone(),
     };
     Ok(Some(
         std::thread::Builder::new()

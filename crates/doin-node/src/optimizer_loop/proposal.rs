@@ -67,8 +67,9 @@ impl CycleChain for ServiceChain<'_> {
 }
 
 impl OptimizerLoop {
-    /// Tells the domain's evaluators a task waits here (`task_created`, sealed); they pull
-    /// it through `/tasks/pending`.
+    /// Tells the domain's evaluators a task waits here (`task_created`, sealed): the
+    /// quorum member it names evaluates it from the announcement
+    /// ([`crate::announced_tasks`]); open slots are pulled through `/tasks/pending`.
     fn announce_task(&self, task: &QueuedTask) {
         use doin_primitives::models::message::Message;
         use doin_primitives::models::payload::{Payload, TaskCreated};
@@ -83,12 +84,10 @@ impl OptimizerLoop {
             reported_performance: task.reported_performance,
             metric_evidence: doin_primitives::value::Map::new(),
             priority: i64::from(task.priority),
-            // The claim rides along, so that evidence can be drawn from announcements too.
-            extra: task
-                .claim
-                .iter()
-                .map(|c| (doin_consensus::rejection::CLAIM_KEY.to_owned(), c.clone()))
-                .collect(),
+            // The whole task rides along (claim, commitment, seed block, quorum slot): the
+            // evaluator it names evaluates it from the announcement, and evidence can be
+            // drawn from announcements too.
+            extra: task.extension_fields(),
         });
         let mut message = Message::new(self.identity.peer_id(), self.clock.now(), &payload);
         message.sign(&self.identity);
@@ -254,6 +253,9 @@ impl OptimizerLoop {
     /// cycle notes the best accepted one.
     pub(super) fn settle(&mut self, proposals: &mut Proposals, experiment_id: &str) {
         proposals.tasks.collect(&mut proposals.cycle);
+        proposals
+            .tasks
+            .collect_gossiped(self.chain.rejections(), &mut proposals.cycle);
         for done in proposals.cycle.take_done(self.clock.now()) {
             let claim = proposals.tasks.cancel(done.key, &self.queue);
             if let Some(perf) = self.conclude(done, claim, experiment_id) {

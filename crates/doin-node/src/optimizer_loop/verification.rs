@@ -73,6 +73,22 @@ impl VerificationTasks {
         }
     }
 
+    /// Delivers to `cycle` the votes on the proposals' claims that came by gossip
+    /// (pooled in `pool` with their claim, [`crate::evidence_gossip`]): an evaluator its
+    /// quorum names answers the task's announcement that way, whether or not it reaches
+    /// this node's queue. The cycle checks each vote against its proposal.
+    pub(super) fn collect_gossiped<M>(
+        &self,
+        pool: &crate::evidence::RejectionPool,
+        cycle: &mut ProposalCycle<M>,
+    ) {
+        for q in self.by_proposal.values() {
+            for vote in pool.votes_on(&q.claim.commitment_hash) {
+                cycle.offer_vote(&vote);
+            }
+        }
+    }
+
     /// Removes a proposal's tasks, dropping them from `queue`; its claim.
     pub(super) fn cancel(&mut self, key: ProposalKey, queue: &TaskQueue) -> Option<OptimaeClaim> {
         let q = self.by_proposal.remove(&key)?;

@@ -467,6 +467,34 @@ impl<M> ProposalCycle<M> {
         }
     }
 
+    /// A vote from anywhere (gossip, a pool) for one of the revealed proposals: taken as
+    /// [`Self::vote`] takes it when it fills a slot and holds for that proposal — its
+    /// evaluator sealed it, for this optimae, with the evaluator's synthetic seed of the
+    /// commitment and the block the proposal was revealed from; whether it was taken.
+    pub fn offer_vote(&mut self, vote: &QuorumVote) -> bool {
+        let Some(p) = self
+            .revealed
+            .iter_mut()
+            .find(|p| p.optimae_id == vote.optimae_id)
+        else {
+            return false;
+        };
+        // The seal is checked only for a vote that would count.
+        if !p.wants(&vote.evaluator_id) {
+            return false;
+        }
+        let subject = doin_consensus::vote::VoteSubject {
+            optimae_id: &p.optimae_id,
+            domain_id: &p.reveal.domain_id,
+            commitment_hash: &p.commitment_hash,
+            seed_block_hash: &p.commit_block,
+        };
+        if vote.check_for(&vote.evaluator_id, &subject).is_err() {
+            return false;
+        }
+        p.vote(vote.clone())
+    }
+
     /// The revealed optimae whose id is `optimae_id` (to check a vote against it).
     pub fn reveal_of(&self, optimae_id: &str) -> Option<&Arc<Reveal>> {
         self.revealed

@@ -423,3 +423,41 @@ fn the_quorum_wait_is_twice_the_poll_interval_within_bounds() {
     assert_eq!(quorum_wait(0.1), Duration::from_secs(2));
     assert_eq!(quorum_wait(f64::NAN), MAX_QUORUM_WAIT);
 }
+
+#[test]
+fn a_vote_from_anywhere_counts_only_sealed_by_its_evaluator_with_its_seed() {
+    use doin_consensus::quorum::synthetic_seed;
+    use doin_primitives::identity::Identity;
+    let key = |b: u8| Identity::from_scalar_bytes(&[b; 32]).expect("scalar");
+    let (e1, e2, outsider) = (key(1), key(2), key(3));
+    let mut c = cycle();
+    let mut chain = Chain::with_quorum(&[e1.peer_id(), e2.peer_id()]);
+    let r = revealed(&mut c, &mut chain, -5.0);
+    let id = r.reveal.optimae_id(ME);
+    let commitment = r.reveal.commitment_hash();
+    let vote_of = |evaluator: &Identity, seed_block: &str| {
+        let mut v = vote(evaluator.peer_id(), &id);
+        v.synthetic_seed = synthetic_seed(&commitment, DOMAIN, evaluator.peer_id(), seed_block);
+        v.sealed(evaluator)
+    };
+
+    assert!(
+        !c.offer_vote(&vote_of(&e1, "another block")),
+        "seeded from another block"
+    );
+    let mut forged = vote_of(&e1, "block-1");
+    forged.evaluator_id = e2.peer_id().to_owned();
+    assert!(!c.offer_vote(&forged), "sealed by another key");
+    assert!(
+        !c.offer_vote(&vote_of(&outsider, "block-1")),
+        "no open slot for outsiders"
+    );
+    assert!(c.offer_vote(&vote_of(&e1, "block-1")));
+    assert!(!c.offer_vote(&vote_of(&e1, "block-1")), "counted once");
+    assert!(c.take_done(at(2.0)).is_empty(), "e2 has not voted");
+    assert!(c.offer_vote(&vote_of(&e2, "block-1")));
+    let [done] = &c.take_done(at(2.0))[..] else {
+        panic!("done")
+    };
+    assert!(done.quorum_voted());
+}

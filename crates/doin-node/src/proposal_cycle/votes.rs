@@ -146,6 +146,25 @@ impl<M> Revealed<M> {
         }
     }
 
+    /// Whether a vote of `evaluator` would fill a slot: its own quorum slot is open, or it
+    /// is outside the quorum, has not voted yet and an open slot is free.
+    pub(super) fn wants(&self, evaluator: &str) -> bool {
+        match self
+            .slots
+            .iter()
+            .find(|s| s.member.as_deref() == Some(evaluator))
+        {
+            Some(own) => !own.ended,
+            None => {
+                !self
+                    .slots
+                    .iter()
+                    .any(|s| s.vote.as_ref().is_some_and(|v| v.evaluator_id == evaluator))
+                    && self.slots.iter().any(|s| s.member.is_none() && !s.ended)
+            }
+        }
+    }
+
     /// The quorum members whose slot has not ended.
     pub(super) fn unanswered(&self) -> Vec<&str> {
         self.slots

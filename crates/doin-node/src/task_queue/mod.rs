@@ -137,6 +137,15 @@ impl QueuedTask {
             "completed_at" => ts(&self.completed_at),
             "priority" => i64::from(self.priority),
         };
+        m.extend(self.extension_fields());
+        Value::Object(m)
+    }
+
+    /// DOIN's extension fields beside the reference's: the commitment, the seed block, the
+    /// quorum slot and the requester's claim (what `task_created` announcements carry too,
+    /// [`crate::announced_tasks`]).
+    pub fn extension_fields(&self) -> Map {
+        let mut m = Map::new();
         m.insert(
             "commitment_hash".into(),
             self.commitment_hash.clone().into(),
@@ -152,7 +161,7 @@ impl QueuedTask {
         if let Some(claim) = &self.claim {
             m.insert(doin_consensus::rejection::CLAIM_KEY.into(), claim.clone());
         }
-        Value::Object(m)
+        m
     }
 }
 

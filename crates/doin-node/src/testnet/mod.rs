@@ -385,6 +385,32 @@ impl TestNet {
         self.configs[i].data_dir.clone()
     }
 
+    /// The accepted optimae in node `i`'s stored chain below its tip, oldest first, each
+    /// with its block's index and generator.
+    pub fn accepted_optimae(
+        &self,
+        i: usize,
+    ) -> Vec<(i64, String, doin_consensus::accepted::AcceptedOptimae)> {
+        use crate::block_source::BlockSource;
+        let height = self.node(i).chain.view().height;
+        let reader = crate::chain_service::ReaderPool::new(&self.data_dir(i).join("chain.db"));
+        let Ok(blocks) = reader.blocks(1, height - 1) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for b in &blocks {
+            let Ok(layout) = b.check_layout() else {
+                continue;
+            };
+            for tx in layout.accepted {
+                if let Ok(a) = doin_consensus::accepted::AcceptedOptimae::from_tx(tx) {
+                    out.push((b.header.index, b.header.generator_id.clone(), a));
+                }
+            }
+        }
+        out
+    }
+
     /// Every node's identity key (made at start if its file was missing).
     pub fn identities(&self) -> Vec<doin_primitives::identity::Identity> {
         self.configs

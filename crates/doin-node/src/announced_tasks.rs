@@ -1,0 +1,213 @@
+//! Verification tasks taken from their announcements: a `task_created` message carries the
+//! whole task (the reference's payload plus [`QueuedTask::extension_fields`]: the claim,
+//! the commitment, the seed block and the quorum slot it is for), so
+//! an evaluator its quorum names evaluates it from the gossip and gossips its vote back
+//! ([`crate::evidence_gossip`]), where the requester collects it from its rejection pool.
+//! Nobody has to be connected to the requester: on a large network an evaluator reaches
+//! only some peers' task queues, and a quorum drawn from the whole chain named evaluators
+//! the requester could not hear from.
+//!
+//! An open slot (a young chain's optional extra vote, no quorum member named) is taken by
+//! any evaluator of the domain, after the tasks that name it: that vote is how a new
+//! evaluator first appears on chain and becomes eligible for quorums, wherever it is in
+//! the network. A reference node's announcement (no DOIN fields) still goes the pull way:
+//! the evaluator asks its peers' queues.
+//!
+//! What an announcement may make this node do is what a peer's queue could: evaluate a
+//! task whose quorum names it, under a valid claim of its requester
+//! ([`crate::evidence::admit_claim`]); the inbox is bounded, the oldest dropped first.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use doin_primitives::value::{Map, Value};
+
+use crate::task_queue::QueuedTask;
+
+/// Most announced tasks waiting for the evaluator (oldest dropped first).
+pub const MAX_ANNOUNCED: usize = 64;
+
+/// The task a `task_created` payload announces, when it carries the DOIN fields; `None`
+/// for a reference node's announcement or a malformed one.
+pub fn task_of(payload: &Map) -> Option<QueuedTask> {
+    let mut m = payload.clone();
+    let id = m.get("task_id")?.clone();
+    m.insert("id".into(), id);
+    QueuedTask::from_value(&Value::Object(m))
+}
+
+/// The announced tasks waiting for this node's evaluator: those whose quorum names it, in
+/// a domain it evaluates. Cheap to clone (shared).
+#[derive(Clone)]
+pub struct AnnouncedTasks {
+    me: Arc<str>,
+    domains: Arc<[String]>,
+    inbox: Arc<Mutex<VecDeque<QueuedTask>>>,
+    ready: Arc<tokio::sync::Notify>,
+}
+
+impl AnnouncedTasks {
+    /// The inbox of evaluator `me` for `domains` (none: it takes nothing).
+    pub fn new(me: &str, domains: impl IntoIterator<Item = String>) -> Self {
+        AnnouncedTasks {
+            me: me.into(),
+            domains: domains.into_iter().collect(),
+            inbox: Arc::default(),
+            ready: Arc::default(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<QueuedTask>> {
+        self.inbox.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Takes the task an announcement carries if it is for this evaluator (its quorum slot
+    /// names it, or an open slot of another requester), in a domain it evaluates; whether
+    /// it was taken.
+    pub fn offer(&self, payload: &Map) -> bool {
+        let Some(task) = task_of(payload) else {
+            return false;
+        };
+        let for_me = if task.quorum.is_empty() {
+            *task.requester_id != *self.me
+        } else {
+            task.quorum.iter().any(|q| **q == *self.me)
+        };
+        if !for_me || !self.domains.contains(&task.domain_id) {
+            return false;
+        }
+        let mut inbox = self.lock();
+        if inbox
+            .iter()
+            .any(|t| t.optimae_id == task.optimae_id && t.requester_id == task.requester_id)
+        {
+            return false;
+        }
+        if inbox.len() >= MAX_ANNOUNCED {
+            inbox.pop_front();
+        }
+        inbox.push_back(task);
+        drop(inbox);
+        self.ready.notify_one();
+        true
+    }
+
+    /// The oldest task waiting that names this evaluator, else the oldest open one.
+    pub fn take(&self) -> Option<QueuedTask> {
+        let mut inbox = self.lock();
+        let named = inbox.iter().position(|t| !t.quorum.is_empty());
+        inbox.remove(named.unwrap_or(0))
+    }
+
+    /// Waits until a task may be waiting (or `timeout`); whether one was announced.
+    pub async fn announced(&self, timeout: std::time::Duration) -> bool {
+        tokio::time::timeout(timeout, self.ready.notified())
+            .await
+            .is_ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::task_queue::{TaskKind, TaskState};
+    use doin_primitives::map;
+    use doin_primitives::models::payload::TaskCreated;
+    use doin_primitives::Timestamp;
+
+    fn task(quorum: &[&str], optimae: &str) -> QueuedTask {
+        QueuedTask {
+            id: format!("task-{optimae}"),
+            kind: TaskKind::OptimaeVerification,
+            domain_id: "d".into(),
+            state: TaskState::Pending,
+            requester_id: "optimizer".into(),
+            evaluator_id: None,
+            parameters: map! { "x" => 0.5 },
+            optimae_id: optimae.into(),
+            reported_performance: Some(-1.0),
+            created_at: Timestamp::from_unix_secs(1_767_225_600),
+            claimed_at: None,
+            completed_at: None,
+            priority: 0,
+            verified_performance: None,
+            commitment_hash: "c".repeat(64),
+            seed_block_hash: "b".repeat(64),
+            quorum: quorum.iter().map(|q| (*q).to_owned()).collect(),
+            claim: Some(map! { "optimizer_id" => "optimizer" }.into()),
+        }
+    }
+
+    /// The payload as the optimizer loop announces it.
+    fn announced(t: &QueuedTask) -> Map {
+        TaskCreated {
+            task_id: t.id.clone(),
+            task_type: t.kind.as_str().to_owned(),
+            domain_id: t.domain_id.clone(),
+            requester_id: t.requester_id.clone(),
+            parameters: t.parameters.clone(),
+            optimae_id: Some(t.optimae_id.clone()),
+            reported_performance: t.reported_performance,
+            metric_evidence: Map::new(),
+            priority: i64::from(t.priority),
+            extra: t.extension_fields(),
+        }
+        .to_map()
+    }
+
+    #[test]
+    fn an_announcement_carries_the_whole_task() {
+        let t = task(&["e1"], "o1");
+        let back = task_of(&announced(&t)).expect("a DOIN announcement reads");
+        assert_eq!(back.id, t.id);
+        assert_eq!(back.optimae_id, t.optimae_id);
+        assert_eq!(back.parameters, t.parameters);
+        assert_eq!(back.commitment_hash, t.commitment_hash);
+        assert_eq!(back.seed_block_hash, t.seed_block_hash);
+        assert_eq!(back.quorum, t.quorum);
+        assert_eq!(back.claim, t.claim);
+        assert_eq!(back.reported_performance, Some(-1.0));
+    }
+
+    #[test]
+    fn a_reference_announcement_is_not_a_task() {
+        let t = task(&["e1"], "o1");
+        let mut payload = announced(&t);
+        payload.shift_remove("seed_block_hash");
+        assert!(task_of(&payload).is_none());
+    }
+
+    #[test]
+    fn only_tasks_naming_this_evaluator_in_its_domains_are_taken_once() {
+        let inbox = AnnouncedTasks::new("e1", ["d".to_owned()]);
+        assert!(
+            !inbox.offer(&announced(&task(&["e2"], "o1"))),
+            "another's slot"
+        );
+        let mut other_domain = task(&["e1"], "o1");
+        other_domain.domain_id = "elsewhere".into();
+        assert!(!inbox.offer(&announced(&other_domain)));
+        let mut own_open = task(&[], "o0");
+        own_open.requester_id = "e1".into();
+        assert!(!inbox.offer(&announced(&own_open)), "its own open slot");
+        assert!(inbox.offer(&announced(&task(&[], "o0"))), "an open slot");
+        assert!(inbox.offer(&announced(&task(&["e1"], "o1"))));
+        assert!(!inbox.offer(&announced(&task(&["e1"], "o1"))), "a repeat");
+        assert_eq!(
+            inbox.take().map(|t| t.optimae_id),
+            Some("o1".into()),
+            "the slot naming it first"
+        );
+        assert_eq!(inbox.take().map(|t| t.optimae_id), Some("o0".into()));
+        assert!(inbox.take().is_none());
+    }
+
+    #[test]
+    fn the_inbox_is_bounded_oldest_dropped() {
+        let inbox = AnnouncedTasks::new("e1", ["d".to_owned()]);
+        for i in 0..MAX_ANNOUNCED + 3 {
+            assert!(inbox.offer(&announced(&task(&["e1"], &format!("o{i}")))));
+        }
+        assert_eq!(inbox.take().map(|t| t.optimae_id), Some("o3".into()));
+    }
+}
