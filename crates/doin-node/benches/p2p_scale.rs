@@ -88,10 +88,20 @@ fn quantiles(label: &str, mut v: Vec<Duration>) {
     );
 }
 
-/// The template of node `i`: optimizers first, then evaluators, then relays.
-fn role_of(i: usize, optimizers: usize, evaluators: usize) -> NodeConfig {
-    let mut c = minting_template(2, 0.5);
+/// The template of node `i`: optimizers first, then evaluators, then relays; blocks every
+/// `block_time` seconds, evaluators given as long to vote, an optimizer round every `round`
+/// seconds.
+fn role_of(
+    i: usize,
+    optimizers: usize,
+    evaluators: usize,
+    block_time: f64,
+    round: f64,
+) -> NodeConfig {
+    let mut c = minting_template(2, round);
     c.network_protocol = "gossipsub".into();
+    c.target_block_time = block_time;
+    c.eval_poll_interval = block_time;
     for d in &mut c.domains {
         d.optimize = i < optimizers;
         d.evaluate = (optimizers..optimizers + evaluators).contains(&i);
@@ -194,10 +204,12 @@ fn main() {
     let secs: f64 = env_or("DOIN_BENCH_SECS", 60.0);
     let settle: f64 = env_or("DOIN_BENCH_SETTLE", 10.0);
     let bootstraps: usize = env_or("DOIN_BENCH_BOOTSTRAPS", 4).max(1);
+    let block_time: f64 = env_or("DOIN_BENCH_BLOCK_TIME", 1.0_f64).max(0.1);
+    let round: f64 = env_or("DOIN_BENCH_ROUND", 0.5_f64).max(0.05);
     println!(
         "{n} full doin nodes in one process (tokio, 2 workers), libp2p on loopback TCP; domain \
-         quadratic: {optimizers} optimizers, {evaluators} evaluators, {} relays; load average \
-         {}",
+         quadratic: {optimizers} optimizers, {evaluators} evaluators, {} relays; target block \
+         time {block_time} s, an optimizer round every {round} s; load average {}",
         n - optimizers - evaluators,
         load_average()
     );
@@ -214,7 +226,10 @@ fn main() {
             // nodes after them, refused there, formed networks of their own).
             let peers = bootstrap_peers(i, bootstraps);
             let at = net
-                .add_node_bootstrapped(&role_of(i, optimizers, evaluators), &peers)
+                .add_node_bootstrapped(
+                    &role_of(i, optimizers, evaluators, block_time, round),
+                    &peers,
+                )
                 .await
                 .expect("node");
             let node = net.node(at);

@@ -15,10 +15,14 @@
 //!
 //! What an announcement may make this node do is what a peer's queue could: evaluate a
 //! task whose quorum names it, under a valid claim of its requester
-//! ([`crate::evidence::admit_claim`]); the inbox is bounded, the oldest dropped first.
+//! ([`crate::evidence::admit_claim`]), seeded from a block its own chain holds (the
+//! evaluator's rule, `crate::evaluator`); the inbox is bounded, the oldest dropped first.
+//! A task whose commit block has not reached this node yet waits a little
+//! ([`AnnouncedTasks::defer`], at most [`MAX_DEFERRAL`] from its announcement).
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use doin_primitives::value::{Map, Value};
 
@@ -26,6 +30,17 @@ use crate::task_queue::QueuedTask;
 
 /// Most announced tasks waiting for the evaluator (oldest dropped first).
 pub const MAX_ANNOUNCED: usize = 64;
+/// Longest a task waits, from its announcement, for its commit block to reach this node.
+pub const MAX_DEFERRAL: Duration = Duration::from_secs(10);
+/// How long a deferred task waits before it is tried again.
+const RETRY: Duration = Duration::from_millis(250);
+
+/// A task in the inbox: when it was announced, and not to be tried before when.
+struct Waiting {
+    task: QueuedTask,
+    announced: Instant,
+    not_before: Instant,
+}
 
 /// The task a `task_created` payload announces, when it carries the DOIN fields; `None`
 /// for a reference node's announcement or a malformed one.
@@ -42,7 +57,9 @@ pub fn task_of(payload: &Map) -> Option<QueuedTask> {
 pub struct AnnouncedTasks {
     me: Arc<str>,
     domains: Arc<[String]>,
-    inbox: Arc<Mutex<VecDeque<QueuedTask>>>,
+    inbox: Arc<Mutex<VecDeque<Waiting>>>,
+    /// The task last taken and when it was announced (for [`Self::defer`]).
+    taken: Arc<Mutex<Option<(String, Instant)>>>,
     ready: Arc<tokio::sync::Notify>,
 }
 
@@ -53,11 +70,12 @@ impl AnnouncedTasks {
             me: me.into(),
             domains: domains.into_iter().collect(),
             inbox: Arc::default(),
+            taken: Arc::default(),
             ready: Arc::default(),
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<QueuedTask>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Waiting>> {
         self.inbox.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -77,26 +95,72 @@ impl AnnouncedTasks {
             return false;
         }
         let mut inbox = self.lock();
-        if inbox
-            .iter()
-            .any(|t| t.optimae_id == task.optimae_id && t.requester_id == task.requester_id)
-        {
+        if inbox.iter().any(|w| {
+            w.task.optimae_id == task.optimae_id && w.task.requester_id == task.requester_id
+        }) {
             return false;
         }
         if inbox.len() >= MAX_ANNOUNCED {
             inbox.pop_front();
         }
-        inbox.push_back(task);
+        let now = Instant::now();
+        inbox.push_back(Waiting {
+            task,
+            announced: now,
+            not_before: now,
+        });
         drop(inbox);
         self.ready.notify_one();
         true
     }
 
-    /// The oldest task waiting that names this evaluator, else the oldest open one.
+    /// The oldest task due that names this evaluator, else the oldest open one due.
     pub fn take(&self) -> Option<QueuedTask> {
+        self.take_at(Instant::now())
+    }
+
+    fn take_at(&self, now: Instant) -> Option<QueuedTask> {
         let mut inbox = self.lock();
-        let named = inbox.iter().position(|t| !t.quorum.is_empty());
-        inbox.remove(named.unwrap_or(0))
+        let due = |w: &Waiting| w.not_before <= now;
+        let at = inbox
+            .iter()
+            .position(|w| due(w) && !w.task.quorum.is_empty())
+            .or_else(|| inbox.iter().position(due))?;
+        let w = inbox.remove(at)?;
+        // Back in the inbox if deferred ([`Self::defer`]), with its announcement time.
+        self.taken
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .replace((w.task.id.clone(), w.announced));
+        Some(w.task)
+    }
+
+    /// Puts back the task last taken, to be tried again shortly (its commit block has not
+    /// reached this node yet); whether it was, that is whether it is within
+    /// [`MAX_DEFERRAL`] of its announcement.
+    pub fn defer(&self, task: QueuedTask) -> bool {
+        self.defer_at(task, Instant::now())
+    }
+
+    fn defer_at(&self, task: QueuedTask, now: Instant) -> bool {
+        let taken = self.taken.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let announced = match taken {
+            Some((id, at)) if id == task.id => at,
+            _ => now,
+        };
+        if now.duration_since(announced) >= MAX_DEFERRAL {
+            return false;
+        }
+        let mut inbox = self.lock();
+        if inbox.len() >= MAX_ANNOUNCED {
+            return false;
+        }
+        inbox.push_back(Waiting {
+            task,
+            announced,
+            not_before: now + RETRY,
+        });
+        true
     }
 
     /// Waits until a task may be waiting (or `timeout`); whether one was announced.
@@ -200,6 +264,23 @@ mod tests {
         );
         assert_eq!(inbox.take().map(|t| t.optimae_id), Some("o0".into()));
         assert!(inbox.take().is_none());
+    }
+
+    #[test]
+    fn a_deferred_task_comes_back_after_a_while_until_its_deferral_runs_out() {
+        let inbox = AnnouncedTasks::new("e1", ["d".to_owned()]);
+        assert!(inbox.offer(&announced(&task(&["e1"], "o1"))));
+        let t0 = Instant::now();
+        let t = inbox.take_at(t0).expect("due at once");
+        assert!(inbox.defer_at(t, t0));
+        assert!(inbox.take_at(t0).is_none(), "not due yet");
+        let later = t0 + RETRY;
+        let t = inbox.take_at(later).expect("due again");
+        assert!(
+            !inbox.defer_at(t, later + MAX_DEFERRAL),
+            "deferred no longer than MAX_DEFERRAL from its announcement"
+        );
+        assert!(inbox.take_at(later + MAX_DEFERRAL).is_none());
     }
 
     #[test]

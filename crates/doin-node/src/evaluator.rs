@@ -21,8 +21,18 @@ use crate::plugins::EvaluatorPlugins;
 use crate::remote_tasks::RemoteTasks;
 use crate::task_queue::{Completion, QueuedTask, TaskQueue};
 
-/// How often other nodes' queues are polled when there is no local work.
-const REMOTE_POLL: Duration = Duration::from_millis(500);
+/// How often other nodes' queues are polled when there is no local work, for an
+/// `eval_poll_interval` (seconds): that interval within 0.5 s and a minute. Tasks naming
+/// this evaluator come at once with their announcements; the poll catches open slots and
+/// announcements it missed, and reference nodes' tasks.
+pub fn remote_poll(eval_poll_interval: f64) -> Duration {
+    let secs = if eval_poll_interval.is_finite() {
+        eval_poll_interval
+    } else {
+        60.0
+    };
+    Duration::from_secs_f64(secs.clamp(0.5, 60.0))
+}
 pub use crate::remote_tasks::REMOTE_TASKS;
 
 /// What the worker needs.
@@ -50,6 +60,27 @@ pub struct EvaluatorWorker {
     pub p2p: Option<doin_net::p2p::P2pHandle>,
     /// The tasks announced to this evaluator.
     pub announced: crate::announced_tasks::AnnouncedTasks,
+    /// How often it polls its peers' queues ([`remote_poll`]).
+    pub poll_interval: Duration,
+}
+
+/// Where the block a verification task is seeded from stands with this node's chain.
+///
+/// The evaluator's rule: it votes only on an optimae whose commit block (the block that
+/// carries the commitment, which seeds the quorum and the data) is on its own chain. A
+/// vote is an attestation of the chain up to that block (`doin_consensus::finality`);
+/// voting on optimae of branches it does not hold made honest evaluators attest rival
+/// branches alike, and on a loaded 32-node network several branches each gathered the
+/// attestations to finalize (different blocks at height 22 on nodes that had all
+/// finalized height 54).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SeedBlock {
+    /// The chain carries the commitment in that very block.
+    Held,
+    /// The chain does not carry the commitment (yet).
+    NotYet,
+    /// The chain carries it in another block: the task was made on another branch.
+    Elsewhere,
 }
 
 /// Most optimae remembered as voted on (so that a task pulled after its announcement is
@@ -98,7 +129,7 @@ impl EvaluatorWorker {
                 continue;
             }
             let Some(task) = self.queue.claim_next(&me, &domains) else {
-                if last_remote_poll.elapsed() >= REMOTE_POLL {
+                if last_remote_poll.elapsed() >= self.poll_interval {
                     last_remote_poll = std::time::Instant::now();
                     self.serve_remote(&remote, &domains, &mut voted);
                 }
@@ -139,11 +170,50 @@ impl EvaluatorWorker {
         }
     }
 
-    /// Evaluates a task announced to this evaluator; the vote goes out by gossip with the
-    /// task's claim ([`Self::evaluate`]), which is how its requester receives it.
+    /// Where the block a verification task is seeded from stands with this node's chain
+    /// (without a chain, as in unit tests, it is taken as held).
+    fn seed_block(&self, task: &QueuedTask) -> SeedBlock {
+        let Some(chain) = &self.chain else {
+            return SeedBlock::Held;
+        };
+        if task.kind != crate::task_queue::TaskKind::OptimaeVerification {
+            return SeedBlock::Held;
+        }
+        let bound =
+            doin_consensus::commitment::bound_commitment(&task.requester_id, &task.commitment_hash);
+        let at = crate::worker_runtime::until_stopped(
+            &self.runtime,
+            &self.stop,
+            chain.commit_block(&bound, &task.requester_id),
+        )
+        .flatten();
+        match at {
+            Some(at) if at.block_hash == task.seed_block_hash => SeedBlock::Held,
+            Some(_) => SeedBlock::Elsewhere,
+            None => SeedBlock::NotYet,
+        }
+    }
+
+    /// Evaluates a task announced to this evaluator once its chain holds the task's commit
+    /// block; the vote goes out by gossip with the task's claim ([`Self::evaluate`]), which
+    /// is how its requester receives it. A task whose block has not come yet waits a
+    /// little ([`crate::announced_tasks::AnnouncedTasks::defer`]).
     fn serve_announced(&mut self, task: &QueuedTask, voted: &mut Voted) {
         if voted.contains(&task.optimae_id) {
             return;
+        }
+        match self.seed_block(task) {
+            SeedBlock::Held => {}
+            SeedBlock::NotYet => {
+                if !self.announced.defer(task.clone()) {
+                    tracing::debug!(task = %task.id, "commit block never reached this node; not voting");
+                }
+                return;
+            }
+            SeedBlock::Elsewhere => {
+                tracing::debug!(task = %task.id, "commit block not on this node's chain; not voting");
+                return;
+            }
         }
         match self.evaluate(task) {
             Ok(_) => {
@@ -161,20 +231,31 @@ impl EvaluatorWorker {
     /// is reached; an optimae already voted on is not evaluated again.
     fn serve_remote(&mut self, remote: &RemoteTasks, domains: &[String], voted: &mut Voted) {
         let me = self.identity.peer_id().to_owned();
-        for endpoint in self.peers.endpoints() {
-            let tasks = crate::worker_runtime::until_stopped(
-                &self.runtime,
-                &self.stop,
-                remote.pending(&endpoint, domains),
-            )
-            .flatten();
+        // Every peer asked at once: one slow peer does not hold up the others.
+        let endpoints = self.peers.endpoints();
+        let asked = endpoints.iter().map(|e| remote.pending(e, domains));
+        let answers = crate::worker_runtime::until_stopped(
+            &self.runtime,
+            &self.stop,
+            futures_util::future::join_all(asked),
+        )
+        .unwrap_or_default();
+        for (endpoint, tasks) in endpoints.into_iter().zip(answers) {
+            // Announced tasks first, between peers: their requesters wait on the votes.
+            while let Some(task) = self.announced.take() {
+                self.serve_announced(&task, voted);
+            }
             let Some(tasks) = tasks else { continue };
             let tasks: Vec<QueuedTask> = tasks.iter().filter_map(QueuedTask::from_value).collect();
             let mine = |t: &QueuedTask| {
                 (t.quorum.contains(&me) || (t.quorum.is_empty() && t.requester_id != me))
                     && !voted.contains(&t.optimae_id)
             };
-            let mine: Vec<QueuedTask> = tasks.into_iter().filter(mine).collect();
+            let mine: Vec<QueuedTask> = tasks
+                .into_iter()
+                .filter(mine)
+                .filter(|t| self.seed_block(t) == SeedBlock::Held)
+                .collect();
             let mut taken = std::collections::BTreeSet::new();
             for task in mine {
                 if !taken.insert(task.optimae_id.clone()) {

@@ -52,6 +52,7 @@ pub(crate) fn launch_evaluator(
         clock: w.clock.clone(),
         p2p: w.p2p.cloned(),
         announced: w.announced_tasks.clone(),
+        poll_interval: crate::evaluator::remote_poll(w.config.eval_poll_interval),
     };
     Ok(Some(
         std::thread::Builder::new()

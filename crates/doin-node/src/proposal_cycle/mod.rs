@@ -489,7 +489,8 @@ impl<M> ProposalCycle<M> {
             commitment_hash: &p.commitment_hash,
             seed_block_hash: &p.commit_block,
         };
-        if vote.check_for(&vote.evaluator_id, &subject).is_err() {
+        if let Err(e) = vote.check_for(&vote.evaluator_id, &subject) {
+            tracing::debug!(evaluator = %vote.evaluator_id, "vote refused: {e}");
             return false;
         }
         p.vote(vote.clone())
