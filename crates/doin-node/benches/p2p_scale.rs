@@ -6,7 +6,10 @@
 //! it finds through kademlia). The quadratic domain: `DOIN_BENCH_OPTIMIZERS` nodes optimize (default 4),
 //! `DOIN_BENCH_EVALUATORS` evaluate (default 12, quorums of two), the rest only relay
 //! (they keep the chain and forward the domain's gossip). Blocks come from the network's
-//! own minting (1 s target), announced on gossipsub and pulled over `/doin/sync/1`.
+//! own minting (`DOIN_BENCH_BLOCK_TIME`, default 5 s target; evaluators poll as often),
+//! travel in their gossipsub announcements and are pulled over `/doin/sync/1` when they
+//! do not extend the receiver's tip; optimizers run a round every `DOIN_BENCH_ROUND`
+//! seconds (default 0.5).
 //!
 //! Once every node holds the chain and `DOIN_BENCH_SETTLE` seconds have passed (default
 //! 10), it measures for `DOIN_BENCH_SECS` (default 60) and prints:
@@ -25,16 +28,11 @@
 //!
 //! `cargo bench -p doin-node --bench p2p_scale`.
 //!
-//! Release build, two-core machine shared with other builds (details in the README's
-//! Benchmarks section): 16 nodes (2 optimizers, 4 evaluators, 10 relays) at load 8 start in
-//! 1.2 s; over 30 s (34 blocks) propagation to each node p50 / p95 / p99 744 / 3,962 /
-//! 6,044 ms, to all 1,466 / 4,937 / 7,187 ms; 6.28 duplicates per message per node on the
-//! blocks topic (D = 6); gossip 310 KiB/s in per node. 32 nodes (load 7 to 12) forked
-//! after the window and still disagreed on block 68 120 s later. 64 nodes at load 10 to 30 took
-//! 1,477 s to start and did not converge on one chain (block 3 differed between nodes), so
-//! the bench stopped before measuring: the few minutes the target asks for are not met on
-//! that machine.
-
+//! Release build, two-core machine (figures and their history in the README's Benchmarks
+//! section): 64 nodes (4 optimizers, 12 evaluators, 48 relays) with 5 s blocks converge
+//! on one chain, but the machine is saturated (load 5.5) and propagation to each node is
+//! p50 / p95 12.5 / 31 s; 32 nodes, 0.6 / 6.7 s; 16 nodes with 1 s blocks, 0.05 / 1.6 s.
+//! With 1 s blocks 32 nodes still stall in a storm of rival blocks.
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
@@ -204,7 +202,7 @@ fn main() {
     let secs: f64 = env_or("DOIN_BENCH_SECS", 60.0);
     let settle: f64 = env_or("DOIN_BENCH_SETTLE", 10.0);
     let bootstraps: usize = env_or("DOIN_BENCH_BOOTSTRAPS", 4).max(1);
-    let block_time: f64 = env_or("DOIN_BENCH_BLOCK_TIME", 1.0_f64).max(0.1);
+    let block_time: f64 = env_or("DOIN_BENCH_BLOCK_TIME", 5.0_f64).max(0.1);
     let round: f64 = env_or("DOIN_BENCH_ROUND", 0.5_f64).max(0.05);
     println!(
         "{n} full doin nodes in one process (tokio, 2 workers), libp2p on loopback TCP; domain \

@@ -195,3 +195,82 @@ fn a_vote_completes_with_its_numbers_exactly_as_signed() {
         assert_eq!(completion.verified_performance.to_bits(), figure.to_bits());
     });
 }
+
+/// An evaluator votes only on an optimae whose commit block its own chain holds (a vote
+/// attests the chain up to that block): of two tasks served to a quorum member, the one
+/// seeded from the block that carries its commitment is evaluated and completed; the one
+/// claiming another block as its commit block is left alone.
+#[test]
+fn an_evaluator_does_not_vote_on_a_commit_block_its_chain_does_not_hold() {
+    runtime().block_on(async {
+        let arena = Arena::start(3, 2, 4).await;
+        let attacker = Attacker::new();
+        let http = Http::new();
+        let (_, blocks) = arena.settled_chain().await;
+        let (_, honest) = last_optimae(&blocks);
+        let landed = |seed: u64| {
+            let mut parameters = honest.parameters.clone();
+            parameters.insert("seed".into(), seed.into());
+            attacker.commit(&honest, parameters, 0)
+        };
+        let (elsewhere, _, _) = arena.committed(&attacker, landed(1)).await;
+        let (held, state, _) = arena.committed(&attacker, landed(2)).await;
+        let block_at = |h: u64| state.recent_block_hash(h).expect("recent").to_owned();
+        let quorum = state
+            .quorum_for(DOMAIN, attacker.peer_id(), held.commit_height)
+            .expect("quorum");
+        let member = quorum[0].clone();
+
+        // The task naming a block that does not carry its commitment first, then the
+        // other: one poll of the member sees both, in that order.
+        let server = TaskServer::start().await;
+        let mut off_chain = verification_task(
+            &elsewhere,
+            &attacker.id,
+            &block_at(elsewhere.commit_height - 1),
+            &[member.clone()],
+        );
+        off_chain.priority = 0;
+        let mut on_chain = verification_task(
+            &held,
+            &attacker.id,
+            &block_at(held.commit_height),
+            &[member.clone()],
+        );
+        on_chain.priority = 1;
+        server.queue.push(off_chain.clone()).expect("queued");
+        let done = server.queue.push(on_chain.clone()).expect("queued");
+        let listed: Vec<String> = http
+            .pending(&server.endpoint)
+            .await
+            .into_iter()
+            .map(|t| t.id)
+            .collect();
+        assert_eq!(listed, [off_chain.id.clone(), on_chain.id.clone()]);
+        arena
+            .net
+            .node(arena.index_of(&member))
+            .peers
+            .add(&server.endpoint);
+        let completion = tokio::time::timeout(Duration::from_secs(30), done)
+            .await
+            .expect("the member completes the task seeded from the commit block")
+            .expect("completed");
+        let v = QuorumVote::from_value(completion.vote.as_ref().expect("a vote")).expect("vote");
+        v.check_for(&member, &task_subject(&on_chain))
+            .expect("the member's own vote");
+        let still: Vec<String> = http
+            .pending(&server.endpoint)
+            .await
+            .into_iter()
+            .map(|t| t.id)
+            .collect();
+        assert_eq!(
+            still,
+            [off_chain.id],
+            "the task seeded from another block is neither claimed nor voted on"
+        );
+        drop(server);
+        arena.net.shutdown().await;
+    });
+}
