@@ -21,9 +21,12 @@ fn template() -> NodeConfig {
     minting_template(1, 0.5)
 }
 
-/// The accepted optimae of `optimizer` on node `i`'s chain: (block index, commit height,
-/// whether `evaluator` voted on it).
-fn optimae_of(net: &TestNet, i: usize, optimizer: &str, evaluator: &str) -> Vec<(i64, u64, bool)> {
+/// An accepted optimae as the test sees it: its block's index, its commit height, and
+/// whether the evaluator voted on it.
+type Seen = (i64, u64, bool);
+
+/// The accepted optimae of `optimizer` on node `i`'s chain, seen for `evaluator`.
+fn optimae_of(net: &TestNet, i: usize, optimizer: &str, evaluator: &str) -> Vec<Seen> {
     net.accepted_optimae(i)
         .into_iter()
         .filter(|(_, _, a)| a.optimizer_id == optimizer)
@@ -36,7 +39,7 @@ fn optimae_of(net: &TestNet, i: usize, optimizer: &str, evaluator: &str) -> Vec<
 
 /// The block where `evaluator`'s first vote on `optimizer`'s optimae is (a young chain's
 /// open slot, taken from its announcement), and the optimae committed after it.
-fn after_first_vote(optimae: &[(i64, u64, bool)]) -> Option<(i64, Vec<(i64, u64, bool)>)> {
+fn after_first_vote(optimae: &[Seen]) -> Option<(i64, Vec<Seen>)> {
     let first = optimae.iter().find(|o| o.2)?.0;
     let first_height = u64::try_from(first).ok()?;
     let later = optimae

@@ -276,6 +276,30 @@ fn a_shorter_heavier_branch_wins_and_an_unbacked_weight_claim_is_refused() {
         );
         node.peers.block(&liar.endpoint);
 
+        // So is a peer on a shorter, lighter chain that claims a finality its blocks do not
+        // have (fork choice ranks finality first: the claim makes the node fetch them).
+        let finality_liar = HostilePeer::start(&view.params_hash).await;
+        finality_liar.serve(ours.clone());
+        finality_liar.claim_finalized(node.chain.view().tip_index + 100);
+        node.peers.add(&finality_liar.endpoint);
+        wait_until(
+            Duration::from_secs(15),
+            "the finality claim to be refused",
+            || {
+                node.peers
+                    .sync_refusals()
+                    .contains_key(&finality_liar.endpoint)
+            },
+        )
+        .await;
+        let refusal = node.peers.sync_refusals()[&finality_liar.endpoint].clone();
+        assert!(
+            matches!(refusal.last, SyncError::FinalityNotShown { .. }),
+            "refused for {}",
+            refusal.last
+        );
+        node.peers.block(&finality_liar.endpoint);
+
         // The shorter, heavier, valid branch replaces the node's longer chain.
         let fair = HostilePeer::start(&view.params_hash).await;
         fair.serve(theirs);

@@ -228,14 +228,14 @@ fn an_evaluator_does_not_vote_on_a_commit_block_its_chain_does_not_hold() {
             &elsewhere,
             &attacker.id,
             &block_at(elsewhere.commit_height - 1),
-            &[member.clone()],
+            std::slice::from_ref(&member),
         );
         off_chain.priority = 0;
         let mut on_chain = verification_task(
             &held,
             &attacker.id,
             &block_at(held.commit_height),
-            &[member.clone()],
+            std::slice::from_ref(&member),
         );
         on_chain.priority = 1;
         server.queue.push(off_chain.clone()).expect("queued");

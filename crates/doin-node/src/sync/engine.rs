@@ -135,9 +135,10 @@ impl<T: BlockTransport> Session<'_, T> {
 type Fetched = (Option<OwnedSemaphorePermit>, Result<CheckedPage, PageError>);
 type InFlight = (i64, i64, tokio::task::JoinHandle<Fetched>);
 
-/// Brings our chain up to the peer's if the peer's is longer or claims to be heavier (fork
-/// choice is by weight, so a shorter chain may win), within [`SyncBudget::default`]; a
-/// claim its blocks do not back is a [`SyncError::WeightNotShown`].
+/// Brings our chain up to the peer's if the peer's is longer, or claims to be heavier or
+/// finalized higher (fork choice ranks finality, then weight, so a shorter chain may win),
+/// within [`SyncBudget::default`]; a claim its blocks do not back is a
+/// [`SyncError::WeightNotShown`] or [`SyncError::FinalityNotShown`].
 pub async fn sync_with<T: BlockTransport>(
     transport: &T,
     endpoint: &str,
@@ -186,8 +187,14 @@ pub async fn sync_within<T: BlockTransport>(
     let claims_heavier = peer
         .cumulative_work
         .is_some_and(|w| w > view.cumulative_work);
+    // Fork choice ranks finality first: a peer finalized higher on a lighter or shorter
+    // chain is one we would follow (two groups of nodes each kept their own otherwise,
+    // the lighter group finalized higher, on a loaded 64-node network).
+    let claims_finality = peer
+        .finalized_height
+        .is_some_and(|f| f > view.finalized_height);
     let same = peer.height == view.height && peer.tip_hash == view.tip_hash;
-    if !claims_heavier && (peer.height < view.height || same) {
+    if !claims_heavier && !claims_finality && (peer.height < view.height || same) {
         return Ok(SyncReport::UpToDate);
     }
     let mut session = Session {
@@ -313,6 +320,12 @@ pub async fn sync_within<T: BlockTransport>(
         return Err(SyncError::WeightNotShown {
             claimed,
             ours: chain.view().cumulative_work,
+        });
+    }
+    if let (Some(claimed), false) = (peer.finalized_height.filter(|_| claims_finality), gained) {
+        return Err(SyncError::FinalityNotShown {
+            claimed,
+            ours: chain.view().finalized_height,
         });
     }
     Ok(SyncReport::Imported(outcomes))

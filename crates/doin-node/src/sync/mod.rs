@@ -49,6 +49,10 @@ pub struct PeerChain {
     /// The fork-choice weight it claims (absent for reference nodes): only a reason to
     /// fetch its blocks, which are weighed again as they are validated.
     pub cumulative_work: Option<f64>,
+    /// The height of its last final checkpoint, as it claims it (-1: none): fork choice
+    /// ranks finality before weight, so a lighter chain finalized higher is also a reason
+    /// to fetch its blocks, whose finality is judged again as they are validated.
+    pub finalized_height: Option<i64>,
 }
 
 /// What a sync did.
@@ -124,6 +128,18 @@ pub enum SyncError {
         /// Ours.
         ours: f64,
     },
+    /// The peer claimed a higher finalized height than ours, but its blocks do not make a
+    /// chain we prefer.
+    #[error(
+        "peer claims finalized height {claimed} but its blocks do not finalize above ours \
+         ({ours})"
+    )]
+    FinalityNotShown {
+        /// The finalized height it claimed.
+        claimed: i64,
+        /// Ours.
+        ours: i64,
+    },
     /// The chain service refused the peer's blocks.
     #[error(transparent)]
     Import(#[from] ImportError),
@@ -191,6 +207,7 @@ pub fn parse_chain_status(v: &Value) -> Result<PeerChain, String> {
             .get("cumulative_work")
             .and_then(Value::as_f64)
             .filter(|w| w.is_finite()),
+        finalized_height: m.get("finalized_height").and_then(Value::as_i64),
     })
 }
 

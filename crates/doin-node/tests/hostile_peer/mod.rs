@@ -46,6 +46,8 @@ struct Served {
     blocks: Arc<RwLock<Vec<Block>>>,
     /// The fork-choice weight `/chain/status` claims, if any.
     claimed_work: Arc<RwLock<Option<f64>>>,
+    /// The finalized height `/chain/status` claims, if any.
+    claimed_finalized: Arc<RwLock<Option<i64>>>,
 }
 
 /// The hostile peer's server.
@@ -75,6 +77,13 @@ async fn chain_status(State(s): State<Served>) -> String {
     if let Some(w) = *s.claimed_work.read().unwrap_or_else(|p| p.into_inner()) {
         status["cumulative_work"] = w.into();
     }
+    if let Some(f) = *s
+        .claimed_finalized
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+    {
+        status["finalized_height"] = f.into();
+    }
     status.to_string()
 }
 
@@ -98,6 +107,7 @@ impl HostilePeer {
             params_hash: params_hash.to_owned(),
             blocks: Arc::default(),
             claimed_work: Arc::default(),
+            claimed_finalized: Arc::default(),
         };
         let app = Router::new()
             .route("/chain/status", get(chain_status))
@@ -124,6 +134,15 @@ impl HostilePeer {
             .claimed_work
             .write()
             .unwrap_or_else(|p| p.into_inner()) = Some(work);
+    }
+
+    /// Claims this finalized height in `/chain/status` from now on.
+    pub fn claim_finalized(&self, height: i64) {
+        *self
+            .served
+            .claimed_finalized
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = Some(height);
     }
 
     /// Serves `blocks` (heights 1..) from now on.
