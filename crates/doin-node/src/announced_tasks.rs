@@ -24,6 +24,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use doin_primitives::models::payload::TaskCreated;
 use doin_primitives::value::{Map, Value};
 
 use crate::task_queue::QueuedTask;
@@ -35,11 +36,37 @@ pub const MAX_DEFERRAL: Duration = Duration::from_secs(10);
 /// How long a deferred task waits before it is tried again.
 const RETRY: Duration = Duration::from_millis(250);
 
-/// A task in the inbox: when it was announced, and not to be tried before when.
-struct Waiting {
-    task: QueuedTask,
+/// A task taken from the inbox, with when it was announced (what [`AnnouncedTasks::defer`]
+/// measures its wait from).
+#[derive(Debug, Clone)]
+pub struct Announced {
+    /// The task.
+    pub task: QueuedTask,
     announced: Instant,
+}
+
+/// A task in the inbox, not to be tried before `not_before`.
+struct Waiting {
+    entry: Announced,
     not_before: Instant,
+}
+
+/// The `task_created` announcement of `task`: the reference's payload, and DOIN's
+/// extension fields beside it ([`QueuedTask::extension_fields`]), which [`task_of`] reads
+/// back.
+pub fn announcement(task: &QueuedTask) -> TaskCreated {
+    TaskCreated {
+        task_id: task.id.clone(),
+        task_type: task.kind.as_str().to_owned(),
+        domain_id: task.domain_id.clone(),
+        requester_id: task.requester_id.clone(),
+        parameters: task.parameters.clone(),
+        optimae_id: Some(task.optimae_id.clone()),
+        reported_performance: task.reported_performance,
+        metric_evidence: Map::new(),
+        priority: i64::from(task.priority),
+        extra: task.extension_fields(),
+    }
 }
 
 /// The task a `task_created` payload announces, when it carries the DOIN fields; `None`
@@ -58,8 +85,6 @@ pub struct AnnouncedTasks {
     me: Arc<str>,
     domains: Arc<[String]>,
     inbox: Arc<Mutex<VecDeque<Waiting>>>,
-    /// The task last taken and when it was announced (for [`Self::defer`]).
-    taken: Arc<Mutex<Option<(String, Instant)>>>,
     ready: Arc<tokio::sync::Notify>,
 }
 
@@ -70,7 +95,6 @@ impl AnnouncedTasks {
             me: me.into(),
             domains: domains.into_iter().collect(),
             inbox: Arc::default(),
-            taken: Arc::default(),
             ready: Arc::default(),
         }
     }
@@ -79,13 +103,10 @@ impl AnnouncedTasks {
         self.inbox.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Takes the task an announcement carries if it is for this evaluator (its quorum slot
+    /// Takes an announced task ([`task_of`]) if it is for this evaluator (its quorum slot
     /// names it, or an open slot of another requester), in a domain it evaluates; whether
     /// it was taken.
-    pub fn offer(&self, payload: &Map) -> bool {
-        let Some(task) = task_of(payload) else {
-            return false;
-        };
+    pub fn offer(&self, task: QueuedTask) -> bool {
         let for_me = if task.quorum.is_empty() {
             *task.requester_id != *self.me
         } else {
@@ -96,7 +117,8 @@ impl AnnouncedTasks {
         }
         let mut inbox = self.lock();
         if inbox.iter().any(|w| {
-            w.task.optimae_id == task.optimae_id && w.task.requester_id == task.requester_id
+            let t = &w.entry.task;
+            t.optimae_id == task.optimae_id && t.requester_id == task.requester_id
         }) {
             return false;
         }
@@ -105,8 +127,10 @@ impl AnnouncedTasks {
         }
         let now = Instant::now();
         inbox.push_back(Waiting {
-            task,
-            announced: now,
+            entry: Announced {
+                task,
+                announced: now,
+            },
             not_before: now,
         });
         drop(inbox);
@@ -115,40 +139,29 @@ impl AnnouncedTasks {
     }
 
     /// The oldest task due that names this evaluator, else the oldest open one due.
-    pub fn take(&self) -> Option<QueuedTask> {
+    pub fn take(&self) -> Option<Announced> {
         self.take_at(Instant::now())
     }
 
-    fn take_at(&self, now: Instant) -> Option<QueuedTask> {
+    fn take_at(&self, now: Instant) -> Option<Announced> {
         let mut inbox = self.lock();
         let due = |w: &Waiting| w.not_before <= now;
         let at = inbox
             .iter()
-            .position(|w| due(w) && !w.task.quorum.is_empty())
+            .position(|w| due(w) && !w.entry.task.quorum.is_empty())
             .or_else(|| inbox.iter().position(due))?;
-        let w = inbox.remove(at)?;
-        // Back in the inbox if deferred ([`Self::defer`]), with its announcement time.
-        self.taken
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .replace((w.task.id.clone(), w.announced));
-        Some(w.task)
+        inbox.remove(at).map(|w| w.entry)
     }
 
-    /// Puts back the task last taken, to be tried again shortly (its commit block has not
-    /// reached this node yet); whether it was, that is whether it is within
-    /// [`MAX_DEFERRAL`] of its announcement.
-    pub fn defer(&self, task: QueuedTask) -> bool {
-        self.defer_at(task, Instant::now())
+    /// Puts a task taken back, to be tried again shortly (its commit block has not reached
+    /// this node yet); whether it was, that is whether it is within [`MAX_DEFERRAL`] of
+    /// its announcement and the inbox has room.
+    pub fn defer(&self, entry: Announced) -> bool {
+        self.defer_at(entry, Instant::now())
     }
 
-    fn defer_at(&self, task: QueuedTask, now: Instant) -> bool {
-        let taken = self.taken.lock().unwrap_or_else(|p| p.into_inner()).take();
-        let announced = match taken {
-            Some((id, at)) if id == task.id => at,
-            _ => now,
-        };
-        if now.duration_since(announced) >= MAX_DEFERRAL {
+    fn defer_at(&self, entry: Announced, now: Instant) -> bool {
+        if now.duration_since(entry.announced) >= MAX_DEFERRAL {
             return false;
         }
         let mut inbox = self.lock();
@@ -156,8 +169,7 @@ impl AnnouncedTasks {
             return false;
         }
         inbox.push_back(Waiting {
-            task,
-            announced,
+            entry,
             not_before: now + RETRY,
         });
         true
@@ -176,7 +188,6 @@ mod tests {
     use super::*;
     use crate::task_queue::{TaskKind, TaskState};
     use doin_primitives::map;
-    use doin_primitives::models::payload::TaskCreated;
     use doin_primitives::Timestamp;
 
     fn task(quorum: &[&str], optimae: &str) -> QueuedTask {
@@ -204,19 +215,12 @@ mod tests {
 
     /// The payload as the optimizer loop announces it.
     fn announced(t: &QueuedTask) -> Map {
-        TaskCreated {
-            task_id: t.id.clone(),
-            task_type: t.kind.as_str().to_owned(),
-            domain_id: t.domain_id.clone(),
-            requester_id: t.requester_id.clone(),
-            parameters: t.parameters.clone(),
-            optimae_id: Some(t.optimae_id.clone()),
-            reported_performance: t.reported_performance,
-            metric_evidence: Map::new(),
-            priority: i64::from(t.priority),
-            extra: t.extension_fields(),
-        }
-        .to_map()
+        announcement(t).to_map()
+    }
+
+    /// The task an announcement of `t` carries, as the network hands it over.
+    fn carried(t: &QueuedTask) -> QueuedTask {
+        task_of(&announced(t)).expect("a DOIN announcement")
     }
 
     #[test]
@@ -245,31 +249,31 @@ mod tests {
     fn only_tasks_naming_this_evaluator_in_its_domains_are_taken_once() {
         let inbox = AnnouncedTasks::new("e1", ["d".to_owned()]);
         assert!(
-            !inbox.offer(&announced(&task(&["e2"], "o1"))),
+            !inbox.offer(carried(&task(&["e2"], "o1"))),
             "another's slot"
         );
         let mut other_domain = task(&["e1"], "o1");
         other_domain.domain_id = "elsewhere".into();
-        assert!(!inbox.offer(&announced(&other_domain)));
+        assert!(!inbox.offer(carried(&other_domain)));
         let mut own_open = task(&[], "o0");
         own_open.requester_id = "e1".into();
-        assert!(!inbox.offer(&announced(&own_open)), "its own open slot");
-        assert!(inbox.offer(&announced(&task(&[], "o0"))), "an open slot");
-        assert!(inbox.offer(&announced(&task(&["e1"], "o1"))));
-        assert!(!inbox.offer(&announced(&task(&["e1"], "o1"))), "a repeat");
+        assert!(!inbox.offer(carried(&own_open)), "its own open slot");
+        assert!(inbox.offer(carried(&task(&[], "o0"))), "an open slot");
+        assert!(inbox.offer(carried(&task(&["e1"], "o1"))));
+        assert!(!inbox.offer(carried(&task(&["e1"], "o1"))), "a repeat");
         assert_eq!(
-            inbox.take().map(|t| t.optimae_id),
+            inbox.take().map(|a| a.task.optimae_id),
             Some("o1".into()),
             "the slot naming it first"
         );
-        assert_eq!(inbox.take().map(|t| t.optimae_id), Some("o0".into()));
+        assert_eq!(inbox.take().map(|a| a.task.optimae_id), Some("o0".into()));
         assert!(inbox.take().is_none());
     }
 
     #[test]
     fn a_deferred_task_comes_back_after_a_while_until_its_deferral_runs_out() {
         let inbox = AnnouncedTasks::new("e1", ["d".to_owned()]);
-        assert!(inbox.offer(&announced(&task(&["e1"], "o1"))));
+        assert!(inbox.offer(carried(&task(&["e1"], "o1"))));
         let t0 = Instant::now();
         let t = inbox.take_at(t0).expect("due at once");
         assert!(inbox.defer_at(t, t0));
@@ -287,8 +291,8 @@ mod tests {
     fn the_inbox_is_bounded_oldest_dropped() {
         let inbox = AnnouncedTasks::new("e1", ["d".to_owned()]);
         for i in 0..MAX_ANNOUNCED + 3 {
-            assert!(inbox.offer(&announced(&task(&["e1"], &format!("o{i}")))));
+            assert!(inbox.offer(carried(&task(&["e1"], &format!("o{i}")))));
         }
-        assert_eq!(inbox.take().map(|t| t.optimae_id), Some("o3".into()));
+        assert_eq!(inbox.take().map(|a| a.task.optimae_id), Some("o3".into()));
     }
 }

@@ -124,8 +124,8 @@ impl EvaluatorWorker {
         let mut voted = Voted::default();
         while !crate::stop::stopping(&self.stop) {
             // Tasks announced to this evaluator first: their requester waits on the vote.
-            if let Some(task) = self.announced.take() {
-                self.serve_announced(&task, &mut voted);
+            if let Some(announced) = self.announced.take() {
+                self.serve_announced(announced, &mut voted);
                 continue;
             }
             let Some(task) = self.queue.claim_next(&me, &domains) else {
@@ -198,15 +198,17 @@ impl EvaluatorWorker {
     /// block; the vote goes out by gossip with the task's claim ([`Self::evaluate`]), which
     /// is how its requester receives it. A task whose block has not come yet waits a
     /// little ([`crate::announced_tasks::AnnouncedTasks::defer`]).
-    fn serve_announced(&mut self, task: &QueuedTask, voted: &mut Voted) {
+    fn serve_announced(&mut self, announced: crate::announced_tasks::Announced, voted: &mut Voted) {
+        let task = &announced.task;
         if voted.contains(&task.optimae_id) {
             return;
         }
         match self.seed_block(task) {
             SeedBlock::Held => {}
             SeedBlock::NotYet => {
-                if !self.announced.defer(task.clone()) {
-                    tracing::debug!(task = %task.id, "commit block never reached this node; not voting");
+                let id = task.id.clone();
+                if !self.announced.defer(announced) {
+                    tracing::debug!(task = %id, "commit block never reached this node; not voting");
                 }
                 return;
             }
@@ -242,8 +244,8 @@ impl EvaluatorWorker {
         .unwrap_or_default();
         for (endpoint, tasks) in endpoints.into_iter().zip(answers) {
             // Announced tasks first, between peers: their requesters wait on the votes.
-            while let Some(task) = self.announced.take() {
-                self.serve_announced(&task, voted);
+            while let Some(announced) = self.announced.take() {
+                self.serve_announced(announced, voted);
             }
             let Some(tasks) = tasks else { continue };
             let tasks: Vec<QueuedTask> = tasks.iter().filter_map(QueuedTask::from_value).collect();

@@ -384,10 +384,11 @@ async fn handle_one(
     if matches!(d.message().msg_type, MessageType::TaskCreated) {
         // A task for this evaluator is evaluated from the announcement; a reference node's
         // task (no DOIN fields) is pulled from the peers' queues.
-        let payload = &d.message().payload;
-        if !announcements.tasks.offer(payload) && crate::announced_tasks::task_of(payload).is_none()
-        {
-            peers.request_task_poll();
+        match crate::announced_tasks::task_of(&d.message().payload) {
+            Some(task) => {
+                announcements.tasks.offer(task);
+            }
+            None => peers.request_task_poll(),
         }
         // Before the evidence pool takes the announcement's claim (and the message).
         note_migrant(&announcements.migrants, d.message());

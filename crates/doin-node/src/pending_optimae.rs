@@ -217,13 +217,15 @@ impl PendingOptimae {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use doin_consensus::ChainParams;
     use doin_primitives::seal::SealKind;
 
     use super::*;
 
-    fn verified(optimizer: &Identity) -> VerifiedOptimae {
+    /// A verified optimae of `optimizer` on the quadratic domain, committed at height 0,
+    /// without votes (also the chain service's tests' gossiped optimae).
+    pub(crate) fn verified(optimizer: &Identity) -> VerifiedOptimae {
         let reveal = Reveal {
             domain_id: "quadratic".into(),
             parameters: doin_primitives::map! { "x" => 1.0 },

@@ -209,8 +209,6 @@ async fn a_relay_never_mints() {
 /// nothing of them is kept pending.
 #[tokio::test]
 async fn gossiped_optimae_cost_their_relay_by_what_is_wrong() {
-    use doin_consensus::accepted::{Experiment, Reveal};
-    use doin_consensus::carried::VerifiedOptimae;
     use doin_net::Verdict;
     use doin_primitives::seal::SealKind;
 
@@ -222,15 +220,7 @@ async fn gossiped_optimae_cost_their_relay_by_what_is_wrong() {
     );
     let [optimizer, forger] =
         [1u8, 2].map(|k| Identity::from_scalar_bytes(&[k; 32]).expect("an identity"));
-    let reveal = Reveal {
-        domain_id: "quadratic".into(),
-        parameters: doin_primitives::map! { "x" => 1.0 },
-        nonce: "00".repeat(16),
-        reported_performance: -1.0,
-        commit_height: 0,
-        timestamp: Timestamp::from_unix_secs(T0_SECS),
-    };
-    let genuine = VerifiedOptimae::sealed(&optimizer, &reveal, &[], &Experiment::default());
+    let genuine = crate::pending_optimae::tests::verified(&optimizer);
     let mut forged = genuine.clone();
     forged.claim_seal = Some(forger.seal(SealKind::CarriedClaim, &forged.claim_id()));
     let deliver = |v| {

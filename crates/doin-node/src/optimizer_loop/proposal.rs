@@ -72,23 +72,12 @@ impl OptimizerLoop {
     /// ([`crate::announced_tasks`]); open slots are pulled through `/tasks/pending`.
     fn announce_task(&self, task: &QueuedTask) {
         use doin_primitives::models::message::Message;
-        use doin_primitives::models::payload::{Payload, TaskCreated};
+        use doin_primitives::models::payload::Payload;
         let Some(net) = &self.net else { return };
-        let payload = Payload::TaskCreated(TaskCreated {
-            task_id: task.id.clone(),
-            task_type: task.kind.as_str().to_owned(),
-            domain_id: task.domain_id.clone(),
-            requester_id: task.requester_id.clone(),
-            parameters: task.parameters.clone(),
-            optimae_id: Some(task.optimae_id.clone()),
-            reported_performance: task.reported_performance,
-            metric_evidence: doin_primitives::value::Map::new(),
-            priority: i64::from(task.priority),
-            // The whole task rides along (claim, commitment, seed block, quorum slot): the
-            // evaluator it names evaluates it from the announcement, and evidence can be
-            // drawn from announcements too.
-            extra: task.extension_fields(),
-        });
+        // The whole task rides along (claim, commitment, seed block, quorum slot): the
+        // evaluator it names evaluates it from the announcement, and evidence can be drawn
+        // from announcements too.
+        let payload = Payload::TaskCreated(crate::announced_tasks::announcement(task));
         let mut message = Message::new(self.identity.peer_id(), self.clock.now(), &payload);
         message.sign(&self.identity);
         let net = net.clone();

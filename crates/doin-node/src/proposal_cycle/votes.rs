@@ -116,19 +116,19 @@ impl<M> Revealed<M> {
         s.vote = vote;
     }
 
-    /// A vote placed by its evaluator: the member's slot, else the first open slot free.
-    pub(super) fn vote(&mut self, vote: QuorumVote) -> bool {
+    /// The slot a vote of `evaluator` fills: its own quorum slot while open; else, for an
+    /// evaluator outside the quorum that has not voted yet, the first open slot free.
+    fn slot_for(&self, evaluator: &str) -> Option<usize> {
         let own = self
             .slots
             .iter()
-            .position(|s| s.member.as_deref() == Some(vote.evaluator_id.as_str()));
-        let slot = match own {
+            .position(|s| s.member.as_deref() == Some(evaluator));
+        match own {
             Some(i) => Some(i).filter(|&i| !self.slots[i].ended),
-            None if self.slots.iter().any(|s| {
-                s.vote
-                    .as_ref()
-                    .is_some_and(|v| v.evaluator_id == vote.evaluator_id)
-            }) =>
+            None if self
+                .slots
+                .iter()
+                .any(|s| s.vote.as_ref().is_some_and(|v| v.evaluator_id == evaluator)) =>
             {
                 None
             }
@@ -136,8 +136,12 @@ impl<M> Revealed<M> {
                 .slots
                 .iter()
                 .position(|s| s.member.is_none() && !s.ended),
-        };
-        match slot {
+        }
+    }
+
+    /// A vote placed by its evaluator in [`Self::slot_for`]'s slot; whether it was.
+    pub(super) fn vote(&mut self, vote: QuorumVote) -> bool {
+        match self.slot_for(&vote.evaluator_id) {
             Some(i) => {
                 self.task_ended(i, Some(vote));
                 true
@@ -146,23 +150,9 @@ impl<M> Revealed<M> {
         }
     }
 
-    /// Whether a vote of `evaluator` would fill a slot: its own quorum slot is open, or it
-    /// is outside the quorum, has not voted yet and an open slot is free.
+    /// Whether a vote of `evaluator` would fill a slot ([`Self::slot_for`]).
     pub(super) fn wants(&self, evaluator: &str) -> bool {
-        match self
-            .slots
-            .iter()
-            .find(|s| s.member.as_deref() == Some(evaluator))
-        {
-            Some(own) => !own.ended,
-            None => {
-                !self
-                    .slots
-                    .iter()
-                    .any(|s| s.vote.as_ref().is_some_and(|v| v.evaluator_id == evaluator))
-                    && self.slots.iter().any(|s| s.member.is_none() && !s.ended)
-            }
-        }
+        self.slot_for(evaluator).is_some()
     }
 
     /// The quorum members whose slot has not ended.
