@@ -85,7 +85,7 @@ pub fn attesters_of(block: &BlockSummary) -> Vec<(String, u64)> {
 /// The participants' weights at checkpoint `height`: each peer's attestations in the
 /// `2 × depth` blocks up to and including it (the recent window holds them).
 pub(crate) fn weights_at(
-    recent: &VecDeque<RecentBlock>,
+    recent: &VecDeque<std::sync::Arc<RecentBlock>>,
     height: u64,
     depth: u64,
 ) -> BTreeMap<String, u64> {

@@ -67,6 +67,7 @@
 
 use doin_consensus::state::ChainState;
 use doin_primitives::Timestamp;
+use sha2::{Digest, Sha256};
 
 /// The share of a target block time a work block waits after its parent on a network.
 pub const WORK_BLOCK_SPACING: f64 = 0.1;
@@ -91,11 +92,15 @@ pub fn stagger_micros(state: &ChainState, peer_id: &str, spacing_micros: i64) ->
     if state.is_solo() {
         return 0;
     }
-    let h = doin_primitives::hash::sha256_hex(format!(
-        "doin/mint-stagger/{}/{peer_id}",
-        state.tip_hash()
-    ));
-    let share = u64::from_str_radix(&h[..8], 16).unwrap_or(0) as f64 / f64::from(u32::MAX);
+    let h = Sha256::new()
+        .chain_update(b"doin/mint-stagger/")
+        .chain_update(state.tip_hash())
+        .chain_update(b"/")
+        .chain_update(peer_id)
+        .finalize();
+    // The first four bytes of the hash, big-endian (the first eight hex digits).
+    let first = u32::from_be_bytes([h[0], h[1], h[2], h[3]]);
+    let share = f64::from(first) / f64::from(u32::MAX);
     (share * spacing_micros as f64 / 2.0) as i64
 }
 
@@ -155,14 +160,16 @@ pub fn mint_turns<'a>(
     state: &ChainState,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Vec<&'a str> {
-    let tip = state.tip_hash();
+    // sha256("doin/mint-turn/{tip}/{id}"), the tip's part hashed once; raw digests sort as
+    // their hex does.
+    let tip = Sha256::new()
+        .chain_update(b"doin/mint-turn/")
+        .chain_update(state.tip_hash())
+        .chain_update(b"/");
     let candidates: std::collections::BTreeSet<&'a str> = candidates.into_iter().collect();
-    let mut drawn: Vec<(String, &'a str)> = candidates
+    let mut drawn: Vec<([u8; 32], &'a str)> = candidates
         .into_iter()
-        .map(|id| {
-            let draw = doin_primitives::hash::sha256_hex(format!("doin/mint-turn/{tip}/{id}"));
-            (draw, id)
-        })
+        .map(|id| (tip.clone().chain_update(id).finalize().into(), id))
         .collect();
     drawn.sort();
     drawn.into_iter().map(|(_, id)| id).collect()
@@ -252,6 +259,32 @@ mod tests {
             .map(|i| stagger_micros(&state, &format!("node-{i}"), 100_000))
             .collect();
         assert!(staggers.len() > 4, "{staggers:?}");
+    }
+
+    /// The draws every node computes, as first written (hex digests of formatted strings):
+    /// every doin node must draw the same turns and staggers whatever the code computing
+    /// them.
+    #[test]
+    fn the_draws_are_the_hex_digests_of_the_tip_and_the_id() {
+        let state = network();
+        let tip = state.tip_hash().to_owned();
+        let ids: Vec<String> = (0..40).map(|i| format!("{i:040x}")).collect();
+        let mut by_hex: Vec<(String, &str)> = ids
+            .iter()
+            .map(|id| {
+                let hex = doin_primitives::hash::sha256_hex(format!("doin/mint-turn/{tip}/{id}"));
+                (hex, id.as_str())
+            })
+            .collect();
+        by_hex.sort();
+        let expected: Vec<&str> = by_hex.into_iter().map(|(_, id)| id).collect();
+        assert_eq!(mint_turns(&state, ids.iter().map(String::as_str)), expected);
+        for id in &ids {
+            let h = doin_primitives::hash::sha256_hex(format!("doin/mint-stagger/{tip}/{id}"));
+            let share = u64::from_str_radix(&h[..8], 16).expect("hex") as f64 / f64::from(u32::MAX);
+            let expected = (share * 1_000_000.0 / 2.0) as i64;
+            assert_eq!(stagger_micros(&state, id, 1_000_000), expected, "{id}");
+        }
     }
 
     #[test]

@@ -310,7 +310,8 @@ pub fn verify_portable(public: &PublicKey, message: &[u8], der_signature: &[u8])
 }
 
 /// Verifies the seal of an object of `kind` with reference id `id`, claimed to be signed
-/// by `claimed_peer_id`: the key must hash to that id and the signature must hold.
+/// by `claimed_peer_id`: the key must hash to that id and the signature must hold. A seal
+/// this process verified before is not verified again ([`crate::seal_cache`]).
 pub fn verify_seal(
     seal: &Seal,
     kind: SealKind,
@@ -318,9 +319,14 @@ pub fn verify_seal(
     claimed_peer_id: &str,
 ) -> Result<(), IdentityError> {
     key_matches_peer_id(&seal.public_key, claimed_peer_id)?;
+    let cache_key = crate::seal_cache::key(seal, kind, id);
+    if crate::seal_cache::verified_before(&cache_key) {
+        return Ok(());
+    }
     let public = parse_public_key(&seal.public_key)?;
     let sig = hex::decode(&seal.signature).map_err(|_| IdentityError::BadSignatureEncoding)?;
     if verify(&public, &signing_preimage(kind, id), &sig) {
+        crate::seal_cache::remember(cache_key);
         Ok(())
     } else {
         Err(IdentityError::InvalidSignature {

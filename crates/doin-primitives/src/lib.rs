@@ -17,7 +17,8 @@
 //! * [`identity`] — P-256 keys, peer ids, DER signatures.
 //! * [`synthetic_hash`] — the reference's fingerprint of synthetic evaluation data.
 //! * [`seal`] — the signed-envelope extension: which bytes are signed and where the
-//!   public key and signature ride.
+//!   public key and signature ride; [`seal_cache`] — seals already verified in this
+//!   process, not verified again.
 //!
 //! Every parser here returns a typed error and never panics on bad input; non-finite
 //! floats are refused wherever they enter.
@@ -31,6 +32,7 @@ pub mod json;
 pub mod merkle;
 pub mod models;
 pub mod seal;
+pub mod seal_cache;
 pub mod synthetic_hash;
 pub mod timestamp;
 pub mod value;

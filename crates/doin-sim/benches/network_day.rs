@@ -62,15 +62,23 @@ fn env(name: &str, default: i64) -> i64 {
 fn main() {
     let nodes = usize::try_from(env("DOIN_SIM_NODES", 200)).unwrap_or(200);
     let secs = env("DOIN_SIM_SECS", 120);
+    let optimizers = usize::try_from(env("DOIN_SIM_OPTIMIZERS", (nodes / 2) as i64))
+        .unwrap_or(nodes / 2)
+        .clamp(1, nodes.max(1));
     let mut cfg = SimConfig::calm(1, nodes);
+    // Optimizers spread evenly over the node indices.
+    cfg.optimizers = (0..optimizers).map(|k| k * nodes / optimizers).collect();
     cfg.fault_phase = 0;
     cfg.healed_phase = secs * SECOND;
     cfg.convergence_bound = secs * SECOND;
     cfg.mesh_degree = 8;
+    if std::env::var("DOIN_SIM_OBJECTIVE").as_deref() != Ok("bowl") {
+        cfg.objective = doin_sim::optimae::Objective::Endless;
+    }
     let start = Instant::now();
     match Simulation::new(cfg).without_log().run() {
         Ok(report) => {
-            println!("{nodes} nodes, {secs} virtual seconds");
+            println!("{nodes} nodes ({optimizers} optimizers), {secs} virtual seconds");
             println!("{report}");
             println!("wall time           {:.1} s", start.elapsed().as_secs_f64());
         }

@@ -116,6 +116,8 @@ pub struct SimConfig {
     pub sync_every_secs: f64,
     /// A bug planted in node 0, if any.
     pub planted: Option<PlantedBug>,
+    /// What the optimizers improve ([`crate::optimae::Objective`]).
+    pub objective: crate::optimae::Objective,
 }
 
 /// The chain parameters the simulator runs: a network chain (quorums of two) on the
@@ -152,6 +154,7 @@ impl SimConfig {
             optimizer_mean_secs: 6.0,
             sync_every_secs: 5.0,
             planted: None,
+            objective: crate::optimae::Objective::Bowl,
         }
     }
 

@@ -22,10 +22,10 @@ const SNAPSHOTS: usize = 4;
 
 /// Keeps `state` among `snapshots` if it sits at a checkpoint height (a multiple of
 /// `depth`), keeping the last few.
-pub(crate) fn snapshot(snapshots: &mut Vec<ChainState>, depth: u64, state: &ChainState) {
+pub(crate) fn snapshot(snapshots: &mut Vec<Arc<ChainState>>, depth: u64, state: &ChainState) {
     if state.height().is_multiple_of(depth.max(1)) {
         snapshots.retain(|s| s.height() < state.height());
-        snapshots.push(state.clone());
+        snapshots.push(Arc::new(state.clone()));
         let excess = snapshots.len().saturating_sub(SNAPSHOTS);
         snapshots.drain(..excess);
     }
@@ -57,7 +57,7 @@ impl Node {
 
     fn import_with(
         &mut self,
-        importer: &mut Importer<Arc<Block>, Vec<ChainState>>,
+        importer: &mut Importer<Arc<Block>, Vec<Arc<ChainState>>>,
         blocks: &[Arc<Block>],
         ctx: &mut Ctx<'_>,
     ) -> Result<ImportOutcome, ImportError> {
@@ -79,33 +79,81 @@ struct SimChain<'n, 'c, 'a> {
     anchors: AnchorSet,
 }
 
-/// Applies `b` to `state` with the invariants checked around it, or takes the state
-/// another node reached with it ([`crate::memo`]).
-fn apply_checked(
+/// Keeps `state` among `snapshots` if it sits at a checkpoint height, sharing it.
+fn snapshot_shared(snapshots: &mut Vec<Arc<ChainState>>, depth: u64, state: &Arc<ChainState>) {
+    if state.height().is_multiple_of(depth.max(1)) {
+        snapshots.retain(|s| s.height() < state.height());
+        snapshots.push(state.clone());
+        let excess = snapshots.len().saturating_sub(SNAPSHOTS);
+        snapshots.drain(..excess);
+    }
+}
+
+/// The state another node reached applying `b` to the same parent state, if any
+/// ([`crate::memo`]).
+fn reached_before(ctx: &Ctx<'_>, state: &ChainState, b: &Arc<Block>) -> Option<Arc<ChainState>> {
+    ctx.memo
+        .state_after(b)
+        .filter(|after| {
+            after.height() == state.height() + 1 && b.header.previous_hash == state.tip_hash()
+        })
+        .cloned()
+}
+
+/// Applies `b` to `state` with the invariants checked around it (no node applied it yet).
+fn apply_first(
     node: usize,
     planted: Option<PlantedBug>,
     state: &mut ChainState,
     b: &Arc<Block>,
     ctx: &mut Ctx<'_>,
 ) -> Result<(), ConsensusError> {
-    if let Some(after) = ctx.memo.state_after(b) {
-        if after.height() == state.height() + 1 && b.header.previous_hash == state.tip_hash() {
-            *state = after.clone();
-            return Ok(());
-        }
-    }
     let quorums = invariants::quorums_of(state, b);
     let summary = state.apply_stored_block(b)?;
     let leak = u64::from(planted == Some(PlantedBug::LeakOneUnit));
     invariants::check_block(node, &quorums, &summary, state, leak, &mut ctx.violations);
-    ctx.memo.keep_state(b, state);
+    Ok(())
+}
+
+/// Moves a node's shared tip state past `b`: to the state another node reached with it,
+/// or applies it (copying the state only if it is shared) and keeps the result.
+fn apply_checked(
+    node: usize,
+    planted: Option<PlantedBug>,
+    state: &mut Arc<ChainState>,
+    b: &Arc<Block>,
+    ctx: &mut Ctx<'_>,
+) -> Result<(), ConsensusError> {
+    if let Some(after) = reached_before(ctx, state, b) {
+        *state = after;
+        return Ok(());
+    }
+    apply_first(node, planted, Arc::make_mut(state), b, ctx)?;
+    ctx.memo.keep_state(b, state.clone());
+    Ok(())
+}
+
+/// As [`apply_checked`], for a branch's own state (a page being weighed).
+fn apply_checked_owned(
+    node: usize,
+    planted: Option<PlantedBug>,
+    state: &mut ChainState,
+    b: &Arc<Block>,
+    ctx: &mut Ctx<'_>,
+) -> Result<(), ConsensusError> {
+    if let Some(after) = reached_before(ctx, state, b) {
+        *state = ChainState::clone(&after);
+        return Ok(());
+    }
+    apply_first(node, planted, state, b, ctx)?;
+    ctx.memo.keep_state(b, Arc::new(state.clone()));
     Ok(())
 }
 
 impl KeptChain for SimChain<'_, '_, '_> {
     type Block = Arc<Block>;
     /// The states at checkpoints along the chain (the last few).
-    type Derived = Vec<ChainState>;
+    type Derived = Vec<Arc<ChainState>>;
 
     fn state(&self) -> &ChainState {
         &self.node.state
@@ -132,7 +180,7 @@ impl KeptChain for SimChain<'_, '_, '_> {
     fn apply_to_tip(&mut self, block: &Arc<Block>) -> Result<(), ConsensusError> {
         let n = &mut *self.node;
         apply_checked(n.index, n.planted, &mut n.state, block, self.ctx)?;
-        snapshot(&mut n.snapshots, n.params.finality_depth, &n.state);
+        snapshot_shared(&mut n.snapshots, n.params.finality_depth, &n.state);
         Ok(())
     }
 
@@ -146,15 +194,15 @@ impl KeptChain for SimChain<'_, '_, '_> {
 
     /// Rebuilt from the nearest checkpoint state at or below `height` (or from genesis),
     /// or taken from the memo when another node reached it.
-    fn state_at(&mut self, height: u64) -> Result<(ChainState, Vec<ChainState>), ImportError> {
+    fn state_at(&mut self, height: u64) -> Result<(ChainState, Vec<Arc<ChainState>>), ImportError> {
         let n = &*self.node;
-        let at_height = |s: &&ChainState| s.height() <= height;
+        let at_height = |s: &&Arc<ChainState>| s.height() <= height;
         let own = height
             .checked_sub(1)
             .and_then(|i| n.blocks.get(usize::try_from(i).ok()?));
         if let Some(state) = own.and_then(|b| self.ctx.memo.state_after(b)) {
             let snaps = n.snapshots.iter().filter(at_height).cloned().collect();
-            return Ok((state.clone(), snaps));
+            return Ok((ChainState::clone(state), snaps));
         }
         let base = n
             .snapshots
@@ -162,9 +210,9 @@ impl KeptChain for SimChain<'_, '_, '_> {
             .rev()
             .find(|s| s.height() <= height && n.hash_at(s.height()) == Some(s.tip_hash()));
         let mut state = base
-            .cloned()
+            .map(|s| ChainState::clone(s))
             .unwrap_or_else(|| ChainState::new(n.params.clone()));
-        let mut snaps: Vec<ChainState> = n
+        let mut snaps: Vec<Arc<ChainState>> = n
             .snapshots
             .iter()
             .filter(|s| s.height() <= state.height())
@@ -173,7 +221,7 @@ impl KeptChain for SimChain<'_, '_, '_> {
         let from = usize::try_from(state.height()).unwrap_or(usize::MAX);
         let to = usize::try_from(height).unwrap_or(usize::MAX);
         for b in n.blocks.get(from..to).unwrap_or(&[]) {
-            apply_checked(n.index, n.planted, &mut state, b, self.ctx).map_err(|e| {
+            apply_checked_owned(n.index, n.planted, &mut state, b, self.ctx).map_err(|e| {
                 ImportError::Store(format!("own block {} does not replay: {e}", b.header.index))
             })?;
             snapshot(&mut snaps, n.params.finality_depth, &state);
@@ -184,11 +232,11 @@ impl KeptChain for SimChain<'_, '_, '_> {
     fn apply_to_branch(
         &mut self,
         state: &mut ChainState,
-        snaps: &mut Vec<ChainState>,
+        snaps: &mut Vec<Arc<ChainState>>,
         block: &Arc<Block>,
     ) -> Result<(), ConsensusError> {
         let n = &*self.node;
-        apply_checked(n.index, n.planted, state, block, self.ctx)?;
+        apply_checked_owned(n.index, n.planted, state, block, self.ctx)?;
         snapshot(snaps, n.params.finality_depth, state);
         Ok(())
     }
@@ -198,7 +246,7 @@ impl KeptChain for SimChain<'_, '_, '_> {
         fork_point: u64,
         blocks: Vec<Arc<Block>>,
         state: ChainState,
-        snaps: Vec<ChainState>,
+        snaps: Vec<Arc<ChainState>>,
     ) -> Result<u64, ImportError> {
         let n = &mut *self.node;
         let removed = n.state.height() - fork_point;
@@ -214,7 +262,7 @@ impl KeptChain for SimChain<'_, '_, '_> {
         n.blocks
             .truncate(usize::try_from(fork_point).unwrap_or(usize::MAX));
         n.blocks.extend(blocks.iter().cloned());
-        n.state = state;
+        n.state = Arc::new(state);
         n.snapshots = snaps;
         self.ctx.notes.push(Note::Reorganized { depth: removed });
         for b in &blocks {

@@ -202,7 +202,7 @@ pub fn check_supply(node: usize, state: &ChainState, leak: u64, out: &mut Vec<Vi
 pub fn check_chain(node: &Node, out: &mut Vec<Violation>) {
     let params = node.state.params().clone();
     match ChainState::replay(params, node.blocks.iter().map(|b| &**b)) {
-        Ok(replayed) if replayed == node.state => {}
+        Ok(replayed) if replayed == *node.state => {}
         Ok(replayed) => out.push(Violation::InvalidChain {
             node: node.index,
             detail: format!(

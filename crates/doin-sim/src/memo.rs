@@ -9,7 +9,9 @@
 //! * The chain state after a valid block is a function of the chain it ends, which its hash
 //!   commits to: every node that applies the block to its parent's state reaches the same
 //!   state (`doin_consensus` is a pure function of the chain, and the run's final check
-//!   replays every distinct tip from genesis, [`crate::invariants::check_chain`]).
+//!   replays every distinct tip from genesis, [`crate::invariants::check_chain`]). The
+//!   nodes on one tip share that state (`Arc`): a node copies it only to apply a block
+//!   no other node applied yet, so a block costs one copy of the state, not one per node.
 //!
 //! Simulated nodes share immutable values (`Arc`), so the memo keys them by allocation: it
 //! holds each value it judged, so an address is never reused for other content, and a
@@ -28,12 +30,26 @@ use doin_primitives::models::Block;
 /// rebuilds from a node's checkpoint states instead).
 const STATE_WINDOW: u64 = 24;
 
+/// Blocks, commitments and commitment ids the memo holds of each before it forgets them
+/// all (a long run would otherwise hold every one it ever judged; one judged again after
+/// is judged anew, the same way).
+const MAX_JUDGED: usize = 1 << 14;
+
+/// Forgets everything `map` holds once it holds [`MAX_JUDGED`].
+fn bounded<V>(map: &mut BTreeMap<usize, V>) -> &mut BTreeMap<usize, V> {
+    if map.len() >= MAX_JUDGED {
+        map.clear();
+    }
+    map
+}
+
 /// The run's memo of pure checks and states, by allocation.
 #[derive(Default)]
 pub struct Memo {
     blocks: BTreeMap<usize, (Arc<Block>, Result<(), ConsensusError>)>,
     commitments: BTreeMap<usize, (Arc<OptimaeCommitment>, bool)>,
-    states: BTreeMap<(u64, usize), (Arc<Block>, ChainState)>,
+    commitment_ids: BTreeMap<usize, (Arc<OptimaeCommitment>, Arc<str>)>,
+    states: BTreeMap<(u64, usize), (Arc<Block>, Arc<ChainState>)>,
     /// Blocks actually checked (misses).
     pub verified: u64,
 }
@@ -53,7 +69,7 @@ impl Memo {
             .validate_doin_content()
             .map_err(ConsensusError::from)
             .and_then(|_| doin_consensus::validate::verify_block_signatures(block));
-        self.blocks.insert(key(block), (block.clone(), v.clone()));
+        bounded(&mut self.blocks).insert(key(block), (block.clone(), v.clone()));
         v
     }
 
@@ -63,21 +79,31 @@ impl Memo {
             return *ok;
         }
         let ok = c.check().is_ok();
-        self.commitments.insert(key(c), (c.clone(), ok));
+        bounded(&mut self.commitments).insert(key(c), (c.clone(), ok));
         ok
     }
 
+    /// A commitment's id ([`OptimaeCommitment::id`]: canonical JSON and a hash), computed
+    /// once per run.
+    pub fn commitment_id(&mut self, c: &Arc<OptimaeCommitment>) -> Arc<str> {
+        bounded(&mut self.commitment_ids)
+            .entry(key(c))
+            .or_insert_with(|| (c.clone(), c.id().into()))
+            .1
+            .clone()
+    }
+
     /// The state after `block`, if a node applied it already.
-    pub fn state_after(&self, block: &Arc<Block>) -> Option<&ChainState> {
+    pub fn state_after(&self, block: &Arc<Block>) -> Option<&Arc<ChainState>> {
         let height = u64::try_from(block.header.index).ok()?;
         self.states.get(&(height, key(block))).map(|(_, s)| s)
     }
 
     /// Keeps `state`, the state after `block`, for the next node that applies it.
-    pub fn keep_state(&mut self, block: &Arc<Block>, state: &ChainState) {
+    pub fn keep_state(&mut self, block: &Arc<Block>, state: Arc<ChainState>) {
         let height = state.height();
         self.states
-            .insert((height, key(block)), (block.clone(), state.clone()));
+            .insert((height, key(block)), (block.clone(), state));
         let top = self.states.keys().next_back().map_or(0, |(h, _)| *h);
         while let Some(((h, _), _)) = self.states.first_key_value() {
             if *h + STATE_WINDOW >= top {

@@ -31,6 +31,9 @@ const MAX_WAITING_REQUESTS: usize = 64;
 /// Votes an evaluator keeps to answer repeated requests at most.
 const MAX_VOTES_KEPT: usize = 256;
 
+/// Commitment ids a node remembers having relayed (then it forgets them all at once).
+const MAX_SEEN_COMMITMENTS: usize = 8192;
+
 /// How long an evaluator keeps a vote request waiting for its chain, µs.
 const REQUEST_PATIENCE: i64 = 60 * crate::config::SECOND;
 
@@ -144,23 +147,26 @@ pub struct Node {
     pub adversary: Option<Adversary>,
     /// A bug planted in it, if any.
     pub planted: Option<PlantedBug>,
+    /// What its optimizer improves and its evaluator measures.
+    pub objective: crate::optimae::Objective,
     pub(crate) params: ChainParams,
     /// Its kept blocks after genesis (survive a crash): `blocks[h - 1]` is at height `h`.
     pub blocks: Vec<Arc<Block>>,
-    /// Its chain state (rebuilt from `blocks` on restart).
-    pub state: ChainState,
+    /// Its chain state (rebuilt from `blocks` on restart), shared with the nodes on the
+    /// same tip ([`crate::memo`]).
+    pub state: Arc<ChainState>,
     /// When it first saw its tip and since when it pools commitments at it, by its own
     /// clock: the node's own [`MintTimer`] (where the wait for its next work block may
     /// start, [`doin_node::mint_schedule::wait_origin_micros`]).
     pub timer: MintTimer,
     /// States at recent checkpoint heights, to rebuild a fork point cheaply.
-    pub(crate) snapshots: Vec<ChainState>,
+    pub(crate) snapshots: Vec<Arc<ChainState>>,
     /// The node's importer: holds a competing branch between the pages of a sync.
-    pub(crate) importer: Importer<Arc<Block>, Vec<ChainState>>,
+    pub(crate) importer: Importer<Arc<Block>, Vec<Arc<ChainState>>>,
     /// Commitments waiting for a block: the node's own pool.
     pub(crate) pool: CommitmentPool,
     /// Commitment ids already relayed.
-    pub(crate) seen_commitments: BTreeSet<String>,
+    pub(crate) seen_commitments: BTreeSet<Arc<str>>,
     /// The optimizer's proposals: the node's own cycle ([`crate::optimizer`]).
     pub(crate) cycle: crate::optimizer::Proposals,
     /// Verified optimae waiting for a work block: the node's own.
@@ -187,7 +193,8 @@ impl Node {
             optimizer: false,
             adversary: None,
             planted: None,
-            state: ChainState::new(params.clone()),
+            objective: crate::optimae::Objective::Bowl,
+            state: Arc::new(ChainState::new(params.clone())),
             timer: MintTimer::new(),
             params,
             blocks: Vec::new(),
@@ -313,8 +320,13 @@ impl Node {
     }
 
     fn on_commitment(&mut self, from: usize, c: Arc<OptimaeCommitment>, ctx: &mut Ctx<'_>) {
-        let id = c.id();
-        if !self.seen_commitments.insert(id.clone()) {
+        let id = ctx.memo.commitment_id(&c);
+        if self.seen_commitments.len() >= MAX_SEEN_COMMITMENTS {
+            // Bounded as the node's gossip dedupe is: a commitment heard again after this
+            // is refused by the pool that holds it, or admitted again once it is gone.
+            self.seen_commitments.clear();
+        }
+        if !self.seen_commitments.insert(id) {
             return;
         }
         if !ctx.memo.commitment_holds(&c) {
@@ -358,7 +370,13 @@ impl Node {
         let v = match self.votes_cast.get(&key) {
             Some((_, v)) => v.clone(),
             None => {
-                let v = Arc::new(crate::optimae::vote(&self.identity, optimizer, r, seed));
+                let v = Arc::new(crate::optimae::vote(
+                    &self.identity,
+                    self.objective,
+                    optimizer,
+                    r,
+                    seed,
+                ));
                 if self.votes_cast.len() >= MAX_VOTES_KEPT {
                     self.votes_cast.clear();
                 }
@@ -440,7 +458,7 @@ impl Node {
             }
             crate::import::snapshot(&mut self.snapshots, self.params.finality_depth, &state);
         }
-        self.state = state;
+        self.state = Arc::new(state);
         self.timer.tip_adopted(&self.state, self.clock(ctx.now));
         self.schedule_mint_checks(ctx);
     }

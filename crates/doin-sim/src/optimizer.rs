@@ -26,7 +26,6 @@ use rand_core::RngCore;
 
 use crate::config::DOMAIN;
 use crate::node::{Ctx, Node, Note};
-use crate::optimae::{distance_of, parameters, performance};
 use crate::queue::Msg;
 use crate::rng::range_f64;
 
@@ -88,9 +87,9 @@ impl Node {
         self.cycle.pending_optimae(self.pending.len());
         self.conclude_done(ctx);
         let chain_best = self.state.domain(DOMAIN).and_then(|p| p.best);
-        let d = distance_of(self.cycle.floor(chain_best)) * (1.0 - range_f64(ctx.rng, 0.02, 0.08));
-        let params = parameters(d);
-        let perf = performance(&params);
+        let step = range_f64(ctx.rng, 0.02, 0.08);
+        let params = self.objective.candidate(self.cycle.floor(chain_best), step);
+        let perf = self.objective.performance(&params);
         if self.cycle.worth_committing(perf, chain_best) {
             let nonce = format!("{:016x}{:016x}", ctx.rng.next_u64(), ctx.rng.next_u64());
             let c = Committed::new(params, perf, nonce, ());
@@ -111,7 +110,8 @@ impl Node {
             commitment_hash,
             self.timestamp(ctx.now),
         ));
-        self.seen_commitments.insert(commitment.id());
+        self.seen_commitments
+            .insert(ctx.memo.commitment_id(&commitment));
         let now = self.clock(ctx.now);
         // Refused only when this optimizer already has as many pending as the pool takes.
         let _ = self
@@ -169,7 +169,13 @@ impl Node {
             .state
             .synthetic_seed_for(&reveal.commitment_hash(), DOMAIN, me, reveal.commit_height)
             .ok()?;
-        Some(crate::optimae::vote(&self.identity, me, reveal, seed))
+        Some(crate::optimae::vote(
+            &self.identity,
+            self.objective,
+            me,
+            reveal,
+            seed,
+        ))
     }
 
     /// Asks again the quorum members that have not voted (lost requests, lagging

@@ -104,6 +104,7 @@ impl Simulation {
                 let mut n = Node::new(i, identity(cfg.seed, i), cfg.params.clone());
                 n.skew = cfg.clock_skew.get(i).copied().unwrap_or(0);
                 n.optimizer = cfg.optimizers.contains(&i);
+                n.objective = cfg.objective;
                 n.adversary = cfg.adversary(i);
                 let everywhere = cfg.planted == Some(PlantedBug::WaitFromTipDate);
                 n.planted = if i == 0 || everywhere {

@@ -11,6 +11,9 @@
 mod quorums;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
+
+use imbl::OrdSet;
 
 use doin_primitives::models::Block;
 
@@ -79,12 +82,17 @@ pub struct ChainState {
     /// The attestation weights recorded at the finalized checkpoint: the participants whose
     /// two thirds must attest the next checkpoint ([`crate::finality`]).
     pub(crate) finality_weights: BTreeMap<String, u64>,
-    pub(crate) recent: VecDeque<RecentBlock>,
-    pub(crate) optimae_ids: BTreeSet<String>,
+    /// The recent window, each block shared between the states that hold it.
+    pub(crate) recent: VecDeque<Arc<RecentBlock>>,
+    /// Ids of every optimae on chain. This and the two sets below grow with the chain, so
+    /// they are persistent sets ([`imbl::OrdSet`]): a copy of the state (a fork point, a
+    /// checkpoint, a branch weighed) shares them instead of copying them.
+    pub(crate) optimae_ids: OrdSet<String>,
     /// Ids of every commitment on chain: each lands once, so its `optimae_announced`
     /// transaction id is never repeated (a reference node refuses a repeated id).
-    pub(crate) announced: BTreeSet<String>,
-    pub(crate) commitments: BTreeSet<String>,
+    pub(crate) announced: OrdSet<String>,
+    /// Every commitment hash an accepted optimae revealed.
+    pub(crate) commitments: OrdSet<String>,
     /// Every peer that contributed on chain: generated a block, had an optimae accepted or
     /// cast a vote agreeing with its quorum (never a peer seen only voting against it).
     pub(crate) peers_seen: BTreeSet<String>,
@@ -130,9 +138,9 @@ impl ChainState {
             finalized_hash: genesis.hash.clone(),
             finality_weights: BTreeMap::new(),
             recent: VecDeque::new(),
-            optimae_ids: BTreeSet::new(),
-            announced: BTreeSet::new(),
-            commitments: BTreeSet::new(),
+            optimae_ids: OrdSet::new(),
+            announced: OrdSet::new(),
+            commitments: OrdSet::new(),
             peers_seen: BTreeSet::new(),
             active_evaluators: BTreeSet::new(),
             rejection_tally: Default::default(),

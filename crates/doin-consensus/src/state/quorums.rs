@@ -4,6 +4,7 @@
 //! commit block.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use crate::error::ConsensusError;
 use crate::quorum::{select_quorum, selection_seed, synthetic_seed};
@@ -21,7 +22,7 @@ impl ChainState {
     pub(crate) fn recent_block(&self, height: u64) -> Option<&RecentBlock> {
         let first = self.recent.front()?.height;
         let i = usize::try_from(height.checked_sub(first)?).ok()?;
-        self.recent.get(i)
+        self.recent.get(i).map(|b| &**b)
     }
 
     /// The evaluators eligible for quorums seeded at recent block `height`.
@@ -68,19 +69,19 @@ impl ChainState {
         attesters: Vec<(String, u64)>,
     ) {
         let eligible = self.compute_eligible();
-        self.recent.push_back(RecentBlock {
+        self.recent.push_back(Arc::new(RecentBlock {
             height: self.height,
             hash: self.tip_hash.clone(),
             eligible,
             commitments,
             attesters,
             weights: None,
-        });
+        }));
         if crate::finality::is_checkpoint(self.height, self.params.finality_depth) {
             let w =
                 crate::finality::weights_at(&self.recent, self.height, self.params.finality_depth);
             if let Some(b) = self.recent.back_mut() {
-                b.weights = Some(w);
+                Arc::make_mut(b).weights = Some(w);
             }
         }
         while self.recent.len() > self.recent_window() {
@@ -231,7 +232,7 @@ mod tests {
         s.peers_seen = ["a", "dead", "c"].iter().map(|p| p.to_string()).collect();
         // Only "dead" is eligible by reputation at the tip.
         if let Some(r) = s.recent.back_mut() {
-            r.eligible = vec!["dead".to_owned()];
+            Arc::make_mut(r).eligible = vec!["dead".to_owned()];
         }
         let normal = s
             .quorum_for_at("d", "a", 0, s.tip_time_micros + 1)
