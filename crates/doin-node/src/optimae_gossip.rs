@@ -18,6 +18,7 @@ use doin_net::Verdict;
 use doin_primitives::value::Value;
 
 use crate::chain_service::ChainHandle;
+use crate::pending_optimae::PendingError;
 
 /// The extra `chain_status` payload key that carries a gossiped verified optimae.
 pub const OPTIMAE_KEY: &str = "verified_optimae";
@@ -34,9 +35,9 @@ pub async fn deliver(chain: &ChainHandle, from: &str, v: &Value) -> Verdict {
     };
     match chain.admit_optimae(optimae).await {
         Ok(_) => Verdict::Valid,
-        Err(Some(
+        Err(Some(PendingError::Rules(
             e @ (ConsensusError::BadOptimizerSeal(_) | ConsensusError::BadVoteSeal { .. }),
-        )) => {
+        ))) => {
             tracing::debug!(peer = %from, "gossiped optimae with a bad seal: {e}");
             Verdict::InvalidSignature
         }

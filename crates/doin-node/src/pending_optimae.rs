@@ -32,6 +32,25 @@ use doin_primitives::Timestamp;
 
 use crate::mint_timer::MintTimer;
 
+/// Optimae kept waiting for a work block at most. A domain that has converged can go on
+/// admitting improvements too small to reach the threshold together; every mint check
+/// and every new tip checks the pending ones again, so their number is bounded.
+pub const MAX_PENDING: usize = 256;
+
+/// Why an optimae was not kept pending.
+#[derive(Debug, thiserror::Error)]
+pub enum PendingError {
+    /// [`MAX_PENDING`] optimae wait already.
+    #[error("{max} optimae wait for a work block already; this one is not kept")]
+    Full {
+        /// The bound.
+        max: usize,
+    },
+    /// The chain's rules refuse it (with the ones pending before it).
+    #[error(transparent)]
+    Rules(#[from] ConsensusError),
+}
+
 /// Accepted optimae waiting for a work block, in the order they arrived.
 #[derive(Debug, Clone, Default)]
 pub struct PendingOptimae {
@@ -76,7 +95,7 @@ impl PendingOptimae {
         votes: &[QuorumVote],
         experiment: &Experiment,
         at_micros: i64,
-    ) -> Result<f64, ConsensusError> {
+    ) -> Result<f64, PendingError> {
         let own = VerifiedOptimae {
             optimizer_id: identity.peer_id().to_owned(),
             reveal: reveal.clone(),
@@ -98,7 +117,7 @@ impl PendingOptimae {
         identity: &Identity,
         verified: &VerifiedOptimae,
         at_micros: i64,
-    ) -> Result<f64, ConsensusError> {
+    ) -> Result<f64, PendingError> {
         verified.check_seals()?;
         self.keep(state, identity, Source(verified.clone()), at_micros)
     }
@@ -109,7 +128,10 @@ impl PendingOptimae {
         identity: &Identity,
         source: Source,
         at_micros: i64,
-    ) -> Result<f64, ConsensusError> {
+    ) -> Result<f64, PendingError> {
+        if self.txs.len() >= MAX_PENDING {
+            return Err(PendingError::Full { max: MAX_PENDING });
+        }
         let me = identity.peer_id();
         let v = &source.0;
         let scoring = state.score_optimae_by(
@@ -123,7 +145,7 @@ impl PendingOptimae {
         self.txs.push(source.build(identity, &scoring));
         if let Err(e) = state.pending_sum_by(&self.txs, at_micros, me) {
             self.txs.pop();
-            return Err(e);
+            return Err(e.into());
         }
         self.sources.push(source);
         Ok(scoring.effective_increment)
@@ -133,29 +155,26 @@ impl PendingOptimae {
     /// `at_micros` with the ones kept before them, scoring again (and sealing with
     /// `identity`) those whose recorded numbers the tip changed; how many were dropped.
     pub fn revalidate(&mut self, state: &ChainState, identity: &Identity, at_micros: i64) -> usize {
-        let me = identity.peer_id();
         let before = self.txs.len();
         let mut kept: Vec<Transaction> = Vec::with_capacity(before);
         let mut sources = Vec::with_capacity(before);
+        // One pass: each is checked after the ones kept before it.
+        let mut check = state.pending_check(at_micros, identity.peer_id());
         let txs = std::mem::take(&mut self.txs);
         for (tx, source) in txs.into_iter().zip(std::mem::take(&mut self.sources)) {
-            kept.push(tx);
-            if state.pending_sum_by(&kept, at_micros, me).is_ok() {
+            if check.check(&tx).is_ok() {
+                kept.push(tx);
                 sources.push(source);
                 continue;
             }
-            kept.pop();
             let v = &source.0;
-            let Ok(scoring) =
-                state.score_optimae_by(&kept, &v.reveal, &v.optimizer_id, &v.votes, at_micros, me)
-            else {
+            let Ok(scoring) = check.score(&v.reveal, &v.optimizer_id, &v.votes) else {
                 continue;
             };
-            kept.push(source.build(identity, &scoring));
-            if state.pending_sum_by(&kept, at_micros, me).is_ok() {
+            let rescored = source.build(identity, &scoring);
+            if check.check(&rescored).is_ok() {
+                kept.push(rescored);
                 sources.push(source);
-            } else {
-                kept.pop();
             }
         }
         self.txs = kept;
@@ -246,19 +265,44 @@ pub(crate) mod tests {
         forged.claim_seal = Some(c.seal(SealKind::CarriedClaim, &forged.claim_id()));
         assert!(matches!(
             pending.admit(&state, &b, &forged, 0),
-            Err(ConsensusError::BadOptimizerSeal(_))
+            Err(PendingError::Rules(ConsensusError::BadOptimizerSeal(_)))
         ));
         // An unsealed one is no claim either.
         forged.claim_seal = None;
         assert!(matches!(
             pending.admit(&state, &b, &forged, 0),
-            Err(ConsensusError::BadOptimizerSeal(_))
+            Err(PendingError::Rules(ConsensusError::BadOptimizerSeal(_)))
         ));
         // A genuine claim passes the seals and meets the rules (here: no such commitment).
         assert!(!matches!(
             pending.admit(&state, &b, &verified(&a), 0),
-            Err(ConsensusError::BadOptimizerSeal(_)) | Ok(_)
+            Err(PendingError::Rules(ConsensusError::BadOptimizerSeal(_))) | Ok(_)
         ));
         assert!(pending.is_empty());
+    }
+
+    #[test]
+    fn no_more_than_max_pending_wait() {
+        let [a, b] = [1u8, 2].map(|k| Identity::from_scalar_bytes(&[k; 32]).expect("key"));
+        let state = ChainState::new(ChainParams::solo_default());
+        let mut pending = PendingOptimae::new();
+        // Below the bound, the rules judge (here: no such commitment on chain).
+        assert!(matches!(
+            pending.admit(&state, &b, &verified(&a), 0),
+            Err(PendingError::Rules(_))
+        ));
+        // At the bound, nothing more is scored.
+        let filler = Transaction::new(
+            doin_primitives::models::TransactionType::OptimaeAccepted,
+            "quadratic",
+            a.peer_id(),
+            doin_primitives::value::Map::new(),
+            Timestamp::from_unix_secs(1_767_225_600),
+        );
+        pending.txs = vec![filler; MAX_PENDING];
+        assert!(matches!(
+            pending.admit(&state, &b, &verified(&a), 0),
+            Err(PendingError::Full { max: MAX_PENDING })
+        ));
     }
 }

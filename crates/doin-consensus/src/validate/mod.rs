@@ -70,6 +70,7 @@ use crate::transfer::BlockTransfers;
 use header::check_threshold;
 
 pub use header::{check_not_in_future, MAX_FUTURE_DRIFT_MICROS};
+pub use optimae::PendingCheck;
 pub use signatures::verify_block_signatures;
 
 /// An optimae a validated block accepts.

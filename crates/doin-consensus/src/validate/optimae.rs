@@ -158,8 +158,6 @@ impl ChainState {
         at_micros: i64,
         generator: Option<String>,
     ) -> Result<Scoring, ConsensusError> {
-        let domain_id = reveal.domain_id.as_str();
-        let reported_performance = reveal.reported_performance;
         let mut before = Pending {
             at_micros,
             generator,
@@ -169,9 +167,26 @@ impl ChainState {
             self.check_tx(tx, &mut before)
                 .map_err(ConsensusError::in_tx(index))?;
         }
+        self.score_after(&before, reveal, optimizer_id, votes)
+    }
+
+    /// The scoring of an optimae after the transactions `before` records.
+    fn score_after(
+        &self,
+        before: &Pending,
+        reveal: &Reveal,
+        optimizer_id: &str,
+        votes: &[QuorumVote],
+    ) -> Result<Scoring, ConsensusError> {
+        let domain_id = reveal.domain_id.as_str();
+        let reported_performance = reveal.reported_performance;
         let domain = self.domain_params(domain_id)?;
-        let quorum =
-            self.quorum_for_at(domain_id, optimizer_id, reveal.commit_height, at_micros)?;
+        let quorum = self.quorum_for_at(
+            domain_id,
+            optimizer_id,
+            reveal.commit_height,
+            before.at_micros,
+        )?;
         let decision = self.decide_votes(&quorum, optimizer_id, reported_performance, votes)?;
         let best = before
             .best
@@ -331,6 +346,20 @@ impl ChainState {
         self.check_txs(txs, at_micros, None).map(|(_, sum)| sum)
     }
 
+    /// Candidate transactions for a block by `generator` at `at_micros`, checked one after
+    /// another ([`PendingCheck`]).
+    pub fn pending_check(&self, at_micros: i64, generator: &str) -> PendingCheck<'_> {
+        PendingCheck {
+            state: self,
+            pending: Pending {
+                at_micros,
+                generator: Some(generator.to_owned()),
+                ..Pending::default()
+            },
+            sum: 0.0,
+        }
+    }
+
     /// As [`ChainState::pending_sum_at`], for a block minted by `generator`, whose
     /// transactions may be carried ones it sealed ([`crate::carried`]).
     pub fn pending_sum_by(
@@ -341,5 +370,42 @@ impl ChainState {
     ) -> Result<f64, ConsensusError> {
         self.check_txs(txs, at_micros, Some(generator))
             .map(|(_, sum)| sum)
+    }
+}
+
+/// Candidate transactions for the next block checked one after another, each after the
+/// ones that passed before it ([`ChainState::pending_check`]): what
+/// [`ChainState::pending_sum_by`] checks at once, for a caller that keeps the ones that
+/// pass and goes on after one that fails, in one pass.
+pub struct PendingCheck<'s> {
+    state: &'s ChainState,
+    pending: Pending,
+    sum: f64,
+}
+
+impl PendingCheck<'_> {
+    /// Checks `tx` after the transactions that passed so far: its effective increment, and
+    /// it counts for the ones after it; a transaction that fails changes nothing.
+    pub fn check(&mut self, tx: &Transaction) -> Result<f64, ConsensusError> {
+        let o = self.state.check_tx(tx, &mut self.pending)?;
+        self.sum += o.effective_increment;
+        Ok(o.effective_increment)
+    }
+
+    /// The scoring of an optimae after the transactions that passed so far (as
+    /// [`ChainState::score_optimae_by`] after them).
+    pub fn score(
+        &self,
+        reveal: &Reveal,
+        optimizer_id: &str,
+        votes: &[QuorumVote],
+    ) -> Result<Scoring, ConsensusError> {
+        self.state
+            .score_after(&self.pending, reveal, optimizer_id, votes)
+    }
+
+    /// The sum of the effective increments of the transactions that passed, in order.
+    pub fn sum(&self) -> f64 {
+        self.sum
     }
 }

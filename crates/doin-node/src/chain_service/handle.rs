@@ -33,7 +33,7 @@ pub(super) enum Command {
     },
     AdmitOptimae {
         optimae: Box<VerifiedOptimae>,
-        reply: oneshot::Sender<Result<f64, doin_consensus::ConsensusError>>,
+        reply: oneshot::Sender<Result<f64, crate::pending_optimae::PendingError>>,
     },
     PlanQuorum {
         domain_id: String,
@@ -213,7 +213,7 @@ impl ChainHandle {
     pub async fn admit_optimae(
         &self,
         optimae: VerifiedOptimae,
-    ) -> Result<f64, Option<doin_consensus::ConsensusError>> {
+    ) -> Result<f64, Option<crate::pending_optimae::PendingError>> {
         let (reply, rx) = oneshot::channel();
         let cmd = Command::AdmitOptimae {
             optimae: Box::new(optimae),

@@ -71,7 +71,7 @@ impl Service {
     pub(super) fn admit(
         &mut self,
         optimae: &VerifiedOptimae,
-    ) -> Result<f64, doin_consensus::ConsensusError> {
+    ) -> Result<f64, crate::pending_optimae::PendingError> {
         let increment = self.pending.admit(
             &self.state,
             &self.identity,
