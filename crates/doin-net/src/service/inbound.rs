@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use doin_primitives::models::{InboundBody, Message};
 use doin_primitives::value::Value;
+use doin_primitives::PeerId;
 
 use super::{unix_now, Actor, InboundError};
 use crate::hop::{address_hop, bind, canonical, Binding};
@@ -14,14 +15,14 @@ use crate::limits::MAX_PEER_ID_LEN;
 use crate::peers::PeerSource;
 use crate::scoring::ScoreOutcome;
 use crate::slots::Direction;
-use crate::{PeerId, Verdict};
+use crate::{PeerKey, Verdict};
 
 /// The identities a body claims: who it names as the hop, and who signed it.
 pub(super) struct Claim {
     /// `_forwarder_id` of a relayed message.
-    pub(super) relay: Option<PeerId>,
+    pub(super) relay: Option<PeerKey>,
     /// A message's `sender_id`, verified by its seal when `signed`.
-    pub(super) sender: PeerId,
+    pub(super) sender: PeerKey,
     /// Whether admission verified a seal by `sender`.
     pub(super) signed: bool,
 }
@@ -87,7 +88,7 @@ impl Actor {
         message: Message,
         now: Instant,
     ) -> Result<(), InboundError> {
-        if claim.signed && self.bans.is_banned(&claim.sender, now) {
+        if claim.signed && self.bans.is_banned(claim.sender.as_str(), now) {
             return Err(InboundError::Banned);
         }
         let hop = match &claim.relay {
@@ -112,7 +113,7 @@ impl Actor {
                 Binding::Elsewhere => address_hop(ip),
             },
         };
-        if self.bans.is_banned(&hop, now) || self.table.is_banned(&hop, unix_now()) {
+        if self.bans.is_banned(hop.as_str(), now) || self.table.is_banned(&hop, unix_now()) {
             return Err(InboundError::Banned);
         }
         if self.table.endpoint(&hop).is_some() {
@@ -129,7 +130,7 @@ impl Actor {
     pub(super) fn on_verdict(
         &mut self,
         hop: &str,
-        signer: Option<&str>,
+        signer: Option<&PeerId>,
         address: Option<IpAddr>,
         verdict: Verdict,
         now: Instant,
@@ -161,7 +162,12 @@ impl Actor {
     fn on_report(&mut self, peer: &str, verdict: Verdict, now: Instant) {
         if let ScoreOutcome::Ban(until) = self.scores.record(peer, verdict, now) {
             tracing::warn!(peer, ?verdict, "peer banned");
-            self.bans.ban(peer.to_owned(), until, now);
+            // The id list both transports share holds DOIN peer ids: a signer, or a hop
+            // bound to its address (a claimed id; one that is no peer id is banned in the
+            // address book only).
+            if let Ok(id) = PeerId::parse(peer) {
+                self.bans.ban(id, until, now);
+            }
             let secs = until.saturating_duration_since(now).as_secs();
             self.table.ban(peer, unix_now() + secs);
             self.disconnect(peer);
