@@ -55,10 +55,11 @@
 //!
 //! Messages go out as bare wire JSON on `POST /message` with `_sender_port` set to our
 //! port and, when relaying, `_forwarder_id` set to our id (the reference's transport keys,
-//! outside the message id and the seal). Inbound, those keys are claims: the routing peer is
-//! the claimed one only when the address book lists it at the HTTP remote IP (or, for a
-//! peer speaking for itself, does not know it yet, and then records it at that IP with
-//! `_sender_port`); otherwise the hop is the address's anonymous id ([`hop`]). A reference
+//! outside the message id and the seal). Inbound, `sender_id` and `_forwarder_id` must be
+//! DOIN peer ids ([`doin_primitives::PeerId::parse`]; any other body is malformed, `400`),
+//! and they are claims: the routing peer is the claimed one only when the address book
+//! lists it at the HTTP remote IP (or, for a peer speaking for itself, does not know it
+//! yet, and then records it at that IP with `_sender_port`); otherwise the hop is the address's anonymous id ([`hop`]). A reference
 //! node on GossipSub also posts control frames (`{"type": "control", ...}`): they pass the
 //! same size and address-rate checks and are acknowledged and discarded, as flooding needs
 //! no mesh.

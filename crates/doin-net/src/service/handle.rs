@@ -57,7 +57,9 @@ impl NetHandle {
         let r = self.admit(body, remote).await;
         let verdict = match &r {
             Err(InboundError::TooLarge { .. }) => Some(Verdict::Oversize),
-            Err(InboundError::Malformed(_) | InboundError::BadSender) => Some(Verdict::Malformed),
+            Err(InboundError::Malformed(_) | InboundError::BadSender(_)) => {
+                Some(Verdict::Malformed)
+            }
             Err(InboundError::Refused(refusal)) => Some(refusal.verdict()),
             Err(InboundError::RateLimited) => Some(Verdict::Spam),
             _ => None,

@@ -30,13 +30,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use doin_primitives::models::Message;
-use doin_primitives::PeerId;
+use doin_primitives::{PeerId, PeerIdError};
 use tokio::sync::mpsc;
 
 use crate::address_bans::AddressBans;
 use crate::admission::{AddressGuard, AdmissionConfig, Refusal};
 use crate::id_bans::IdBans;
-use crate::limits::{RateLimiter, MAX_PEER_ID_LEN};
+use crate::limits::RateLimiter;
 use crate::peers::{PeerTable, PeerTableError};
 use crate::scoring::{AppScores, ScoreConfig};
 use crate::slots::{SlotConfig, Slots};
@@ -149,9 +149,9 @@ pub enum InboundError {
     /// The message's seal or age is refused ([`crate::admission::check_message`]).
     #[error("message refused: {0}")]
     Refused(#[from] Refusal),
-    /// No usable sender id.
-    #[error("invalid message: sender id empty or longer than {MAX_PEER_ID_LEN} characters")]
-    BadSender,
+    /// A sender or forwarder id that is not a DOIN peer id (40 lowercase hex).
+    #[error("invalid message: its sender or forwarder id is not a DOIN peer id: {0}")]
+    BadSender(#[source] PeerIdError),
     /// The peer sends faster than its rate limit.
     #[error("rate limit exceeded")]
     RateLimited,
