@@ -143,7 +143,7 @@ impl VerifiedOptimae {
         experiment: &Experiment,
     ) -> Self {
         let mut v = VerifiedOptimae {
-            optimizer_id: optimizer.peer_id().to_owned(),
+            optimizer_id: optimizer.peer_id().to_string(),
             reveal: reveal.clone(),
             votes: votes.to_vec(),
             experiment: experiment.clone(),

@@ -102,7 +102,7 @@ impl OptimaeCommitment {
         timestamp: Timestamp,
     ) -> Self {
         let mut c = OptimaeCommitment {
-            optimizer_id: optimizer.peer_id().to_owned(),
+            optimizer_id: optimizer.peer_id().to_string(),
             domain_id: domain_id.to_owned(),
             bound_commitment: bound_commitment(optimizer.peer_id(), commitment_hash),
             timestamp,
@@ -482,7 +482,7 @@ mod tests {
             Err(ConsensusError::BadCommitmentSeal(_))
         ));
         let mut stolen = c.clone();
-        stolen.optimizer_id = identity(4).peer_id().to_owned();
+        stolen.optimizer_id = identity(4).peer_id().to_string();
         assert!(stolen.check().is_err());
         let mut bad = c.clone();
         bad.bound_commitment = "AB".into();

@@ -117,7 +117,7 @@ impl OptimaeClaim {
     /// The claim of `optimizer` on `reveal` with `stake`, sealed.
     pub fn sealed(optimizer: &Identity, reveal: &Reveal, stake: u64) -> Self {
         let mut claim = OptimaeClaim {
-            optimizer_id: optimizer.peer_id().to_owned(),
+            optimizer_id: optimizer.peer_id().to_string(),
             reveal: reveal.clone(),
             optimae_id: reveal.optimae_id(optimizer.peer_id()),
             commitment_hash: reveal.commitment_hash(),

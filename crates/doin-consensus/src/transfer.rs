@@ -109,11 +109,9 @@ pub struct TransferEffect {
     pub tip: u64,
 }
 
-/// Whether `s` is a peer id: 40 lowercase hex characters.
+/// Whether `s` is a peer id: 40 lowercase hex characters ([`doin_primitives::PeerId::parse`]).
 pub fn is_peer_id(s: &str) -> bool {
-    s.len() == 40
-        && s.bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    doin_primitives::PeerId::parse(s).is_ok()
 }
 
 /// Checks rules 1 to 5 of the module doc for `t` against its sender's `account` at

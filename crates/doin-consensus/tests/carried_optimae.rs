@@ -212,7 +212,7 @@ fn a_claim_of_another_optimizer_is_refused() {
     let good = step_block(&state, &b, &a, good_tx.clone(), 1);
     // `a`'s claim seal on a transaction naming `c` as its optimizer.
     let mut renamed = AcceptedOptimae::from_tx(&good_tx).expect("parses");
-    renamed.optimizer_id = c.peer_id().to_owned();
+    renamed.optimizer_id = c.peer_id().to_string();
     let mut forced = good.clone();
     forced.transactions[0] = renamed.to_tx(&b);
     let forced = reseal(forced, &b);

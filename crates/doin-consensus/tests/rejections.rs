@@ -173,9 +173,9 @@ fn an_evaluator_that_vouches_for_the_inflated_figure_is_divergent() {
     assert_eq!(
         votes,
         &vec![
-            (b.peer_id().to_owned(), true),
-            (c.peer_id().to_owned(), true),
-            (d.peer_id().to_owned(), false)
+            (b.peer_id().to_string(), true),
+            (c.peer_id().to_string(), true),
+            (d.peer_id().to_string(), false)
         ]
     );
     // b also voted on the block's accepted optimae: +0.4 twice; d: +0.4 there, −2 here.

@@ -94,7 +94,7 @@ fn a_divergent_evaluator_loses_more_than_an_agreeing_one_earns() {
         .map(|o| o.recipient.as_str())
         .collect();
     assert!(
-        !paid.contains(&d.peer_id()),
+        !paid.contains(&d.peer_id().as_str()),
         "the divergent evaluator is not paid"
     );
     assert_eq!(paid.len(), 2);

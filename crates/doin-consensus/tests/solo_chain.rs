@@ -409,7 +409,7 @@ fn multi_node_quorum_after_bootstrap() {
         let r = reveal(&state, parameters(k), k);
         assert_eq!(
             state.quorum_for(DOMAIN, a.peer_id(), r.commit_height),
-            Ok(vec![quorum.peer_id().to_owned()])
+            Ok(vec![quorum.peer_id().to_string()])
         );
         let tx = accepted_tx(&state, &a, &r, &[quorum]);
         let block = step_block(&state, generator, &a, tx, k);
@@ -423,7 +423,7 @@ fn multi_node_quorum_after_bootstrap() {
         .expect("quorum");
     let mut sorted = quorum.clone();
     sorted.sort();
-    let mut expected = vec![b.peer_id().to_owned(), c.peer_id().to_owned()];
+    let mut expected = vec![b.peer_id().to_string(), c.peer_id().to_string()];
     expected.sort();
     assert_eq!(sorted, expected);
 

@@ -130,7 +130,7 @@ fn every_bad_transfer_is_refused_with_its_reason() {
     ));
     // Signed by bob but claiming to be from the node.
     let mut forged = pay(&bob, &bob, 5, base, 1);
-    forged.sender = node.peer_id().to_owned();
+    forged.sender = node.peer_id().to_string();
     assert!(matches!(refuse(forged), TransferError::BadSignature(_)));
     let mut tampered = pay(&node, &bob, 5, base, 1);
     tampered.amount = 6;

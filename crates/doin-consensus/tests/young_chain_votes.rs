@@ -56,7 +56,7 @@ fn extra_votes_cannot_carry_an_inflated_report() {
     assert!(state.is_young(a.peer_id(), state.height()));
     assert_eq!(
         state.quorum_for(DOMAIN, a.peer_id(), state.height()),
-        Ok(vec![b.peer_id().to_owned()])
+        Ok(vec![b.peer_id().to_string()])
     );
     let honest = reveal(&state, parameters(3), 3);
     let inflated = Reveal {
@@ -119,7 +119,7 @@ fn disagreeing_extra_votes_are_recorded_as_divergent() {
     assert_eq!(state.reputation(s1.peer_id()), 0);
     // Bootstrap eligibility counts contributors only: the divergent keys are not drawn.
     let eligible = state.eligible_evaluators(state.height()).expect("tip");
-    assert!(eligible.contains(&b.peer_id().to_owned()));
-    assert!(!eligible.contains(&s1.peer_id().to_owned()));
-    assert!(!eligible.contains(&s2.peer_id().to_owned()));
+    assert!(eligible.contains(&b.peer_id().to_string()));
+    assert!(!eligible.contains(&s1.peer_id().to_string()));
+    assert!(!eligible.contains(&s2.peer_id().to_string()));
 }

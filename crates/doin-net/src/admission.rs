@@ -266,7 +266,7 @@ mod tests {
     fn signed(at_micros: i64) -> Message {
         let id = Identity::generate();
         let mut m = message(at_micros);
-        m.sender_id = id.peer_id().to_owned();
+        m.sender_id = id.peer_id().to_string();
         m.sign(&id);
         m
     }

@@ -6,6 +6,7 @@
 //! list therefore still bans every newcomer; what it forgets first is the ban that would
 //! have lapsed first anyway.
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::time::Instant;
@@ -56,12 +57,20 @@ impl<K: Hash + Eq + Clone> BanList<K> {
     }
 
     /// Whether `key` is banned at `now`.
-    pub fn is_banned(&self, key: &K, now: Instant) -> bool {
+    pub fn is_banned<Q>(&self, key: &Q, now: Instant) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         self.until.get(key).is_some_and(|t| *t > now)
     }
 
     /// When `key`'s ban ends, if it is banned at `now`.
-    pub fn banned_until(&self, key: &K, now: Instant) -> Option<Instant> {
+    pub fn banned_until<Q>(&self, key: &Q, now: Instant) -> Option<Instant>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         self.until.get(key).copied().filter(|t| *t > now)
     }
 
@@ -75,7 +84,11 @@ impl<K: Hash + Eq + Clone> BanList<K> {
     }
 
     /// Lifts `key`'s ban.
-    pub fn unban(&mut self, key: &K) {
+    pub fn unban<Q>(&mut self, key: &Q)
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         self.until.remove(key);
     }
 

@@ -16,26 +16,26 @@ use doin_primitives::models::message::MAX_TTL;
 use doin_primitives::models::Message;
 
 use crate::cache::{message_id, SeenCache};
-use crate::{Action, PeerId};
+use crate::{Action, PeerKey};
 
 /// The flooding router of one node.
 #[derive(Debug)]
 pub struct FloodRouter {
-    local: PeerId,
-    peers: BTreeSet<PeerId>,
+    local: PeerKey,
+    peers: BTreeSet<PeerKey>,
     max_peers: usize,
     seen: SeenCache,
 }
 
 impl FloodRouter {
     /// A router for `local` with the reference's seen-cache (10,000 ids; 300 s here).
-    pub fn new(local: impl Into<PeerId>) -> Self {
+    pub fn new(local: impl Into<PeerKey>) -> Self {
         Self::with_limits(local, Duration::from_secs(300), 10_000, 1_000)
     }
 
     /// A router with an explicit seen-cache ttl and bounds.
     pub fn with_limits(
-        local: impl Into<PeerId>,
+        local: impl Into<PeerKey>,
         seen_ttl: Duration,
         seen_capacity: usize,
         max_peers: usize,
@@ -106,7 +106,7 @@ impl FloodRouter {
     }
 
     /// Peers a new message goes to.
-    pub fn peers(&self) -> Vec<PeerId> {
+    pub fn peers(&self) -> Vec<PeerKey> {
         self.peers.iter().cloned().collect()
     }
 }

@@ -16,7 +16,7 @@
 use std::net::IpAddr;
 
 use crate::peers::PeerTable;
-use crate::PeerId;
+use crate::PeerKey;
 
 /// How a claimed peer id relates to the address a body came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,7 +57,7 @@ pub fn bind(table: &PeerTable, peer: &str, ip: IpAddr) -> Binding {
 /// The router id of a hop known only by its address (`addr-<ip>`): it is never in the
 /// address book and never connected, so routing to it is impossible and scoring it
 /// touches no real peer.
-pub fn address_hop(ip: IpAddr) -> PeerId {
+pub fn address_hop(ip: IpAddr) -> PeerKey {
     format!("addr-{}", canonical(ip))
 }
 

@@ -14,8 +14,9 @@
 //! The address list ([`crate::address_bans`]) catches a banned peer that comes back with
 //! a fresh key from the same address; this one catches the same key from anywhere.
 
+use doin_primitives::PeerId;
+
 use crate::shared_bans::SharedBans;
-use crate::PeerId;
 
 /// The banned DOIN peer ids (40 hex), shared by both transports.
 pub type IdBans = SharedBans<PeerId>;

@@ -42,14 +42,24 @@
 //! * [`keyed_limit`] — the one rate-limit core (governor's GCRA on the caller's clock, keys
 //!   in a bounded LRU table) under [`limits::RateLimiter`] and the node's other keyed limits.
 //!
+//! ## Peer ids
+//!
+//! A DOIN peer id that a key or a seal proves is a [`doin_primitives::PeerId`] (40
+//! lowercase hex): our own, a message's verified signer, the id a libp2p connection's key
+//! proves, and every id in [`id_bans`]. It is not libp2p's `PeerId`; where both appear,
+//! ours is named `doin_primitives::PeerId` or imported as `DoinPeerId`. The HTTP bridge's
+//! router, address book, scores and slots key peers by [`PeerKey`] text instead, because
+//! what they key is not always a peer id (placeholders, address hops, libp2p ids).
+//!
 //! ## The HTTP wire
 //!
 //! Messages go out as bare wire JSON on `POST /message` with `_sender_port` set to our
 //! port and, when relaying, `_forwarder_id` set to our id (the reference's transport keys,
-//! outside the message id and the seal). Inbound, those keys are claims: the routing peer is
-//! the claimed one only when the address book lists it at the HTTP remote IP (or, for a
-//! peer speaking for itself, does not know it yet, and then records it at that IP with
-//! `_sender_port`); otherwise the hop is the address's anonymous id ([`hop`]). A reference
+//! outside the message id and the seal). Inbound, `sender_id` and `_forwarder_id` must be
+//! DOIN peer ids ([`doin_primitives::PeerId::parse`]; any other body is malformed, `400`),
+//! and they are claims: the routing peer is the claimed one only when the address book
+//! lists it at the HTTP remote IP (or, for a peer speaking for itself, does not know it
+//! yet, and then records it at that IP with `_sender_port`); otherwise the hop is the address's anonymous id ([`hop`]). A reference
 //! node on GossipSub also posts control frames (`{"type": "control", ...}`): they pass the
 //! same size and address-rate checks and are acknowledged and discarded, as flooding needs
 //! no mesh.
@@ -105,9 +115,14 @@ use doin_primitives::models::Message;
 pub use flooding::FloodRouter;
 pub use scoring::Verdict;
 
-/// A peer id: 40 hex characters for real peers, or a placeholder such as
-/// `bootstrap-<host:port>` until the peer's id is learnt.
-pub type PeerId = String;
+/// The text a peer is keyed by where it is not always a DOIN peer id
+/// ([`doin_primitives::PeerId`], 40 lowercase hex, the type of every id that a key or a
+/// seal proves): in the HTTP bridge's router, address book, scores and slots it is the
+/// peer id a body claims (unverified when the message is unsigned), a placeholder such as
+/// `bootstrap-<host:port>` (or a reference node's own) until the peer's id is learnt, or
+/// an address hop `addr-<ip>` ([`hop`]); in the libp2p transport's scores and slots it is
+/// a libp2p peer id as text.
+pub type PeerKey = String;
 /// A message id ([`cache::message_id`]).
 pub type MessageId = String;
 
@@ -117,7 +132,7 @@ pub enum Action {
     /// Send a message to a peer.
     Send {
         /// The receiver.
-        peer: PeerId,
+        peer: PeerKey,
         /// The message.
         message: Message,
     },

@@ -16,7 +16,9 @@ pub const MAX_BLOCKS_RESPONSE_BYTES: usize = 64 << 20;
 pub const MAX_SMALL_RESPONSE_BYTES: usize = 1 << 20;
 /// Longest topic name accepted.
 pub const MAX_TOPIC_LEN: usize = 200;
-/// Longest peer id accepted in a message's routing fields.
+/// Longest peer id (or placeholder, as reference nodes list them) accepted in a
+/// `GET /peers` answer. A message's routing fields take DOIN peer ids only
+/// ([`doin_primitives::PeerId::parse`]).
 pub const MAX_PEER_ID_LEN: usize = 128;
 /// Most peers accepted from one `GET /peers` answer.
 pub const MAX_PEX_PEERS: usize = 200;

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::PeerId;
+use crate::PeerKey;
 
 /// Most entries kept.
 pub const MAX_PEERS: usize = 1_000;
@@ -54,7 +54,7 @@ impl PeerSource {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PeerEntry {
     /// Its id (or a placeholder `bootstrap-<endpoint>` until learnt).
-    pub peer_id: PeerId,
+    pub peer_id: PeerKey,
     /// `host:port` of its HTTP server.
     pub endpoint: String,
     /// Where we learnt of it.
@@ -98,7 +98,7 @@ pub enum Upsert {
     /// An existing entry was refreshed.
     Updated,
     /// A placeholder entry for the same endpoint now has its real id.
-    Replaced(PeerId),
+    Replaced(PeerKey),
     /// The table is full of entries that may not be evicted; nothing changed.
     Full,
     /// The endpoint is not `host:port`; nothing changed.
@@ -119,7 +119,7 @@ pub fn valid_endpoint(s: &str) -> bool {
 }
 
 /// The placeholder id of a peer known only by its endpoint.
-pub fn placeholder_id(endpoint: &str) -> PeerId {
+pub fn placeholder_id(endpoint: &str) -> PeerKey {
     format!("bootstrap-{endpoint}")
 }
 
@@ -140,7 +140,7 @@ pub fn backoff_secs(failures: u32) -> u64 {
 /// The table.
 #[derive(Debug, Default)]
 pub struct PeerTable {
-    entries: BTreeMap<PeerId, PeerEntry>,
+    entries: BTreeMap<PeerKey, PeerEntry>,
     path: Option<PathBuf>,
 }
 

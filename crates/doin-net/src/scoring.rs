@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use crate::PeerId;
+use crate::PeerKey;
 
 /// What the node (or the transport) found about data a peer sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,7 +105,7 @@ struct Entry {
 #[derive(Debug, Default)]
 pub struct AppScores {
     config: ScoreConfig,
-    entries: HashMap<PeerId, Entry>,
+    entries: HashMap<PeerKey, Entry>,
 }
 
 impl AppScores {

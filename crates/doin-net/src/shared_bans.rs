@@ -3,6 +3,7 @@
 //! what the ban covers at once. Keyed by address ([`crate::address_bans`]) or by DOIN peer
 //! id ([`crate::id_bans`]).
 
+use std::borrow::Borrow;
 use std::hash::Hash;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
@@ -53,12 +54,20 @@ impl<K: Hash + Eq + Clone> SharedBans<K> {
     }
 
     /// Whether `key` is banned at `now`.
-    pub fn is_banned(&self, key: &K, now: Instant) -> bool {
+    pub fn is_banned<Q>(&self, key: &Q, now: Instant) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         self.list().is_banned(key, now)
     }
 
     /// When `key`'s ban ends, if it is banned at `now`.
-    pub fn banned_until(&self, key: &K, now: Instant) -> Option<Instant> {
+    pub fn banned_until<Q>(&self, key: &Q, now: Instant) -> Option<Instant>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         self.list().banned_until(key, now)
     }
 

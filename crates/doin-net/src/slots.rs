@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::Instant;
 
-use crate::PeerId;
+use crate::PeerKey;
 
 /// Limits of the connection slots.
 #[derive(Debug, Clone)]
@@ -83,7 +83,7 @@ pub enum Admission {
     /// The peer has a slot (it may have had one already).
     Admitted,
     /// The peer has a slot; this inbound peer lost its own to make room.
-    Evicted(PeerId),
+    Evicted(PeerKey),
     /// No slot: its direction is full with nobody to evict, or its range is at its cap.
     Refused,
 }
@@ -92,7 +92,7 @@ pub enum Admission {
 #[derive(Debug, Default)]
 pub struct Slots {
     config: SlotConfig,
-    peers: HashMap<PeerId, Slot>,
+    peers: HashMap<PeerKey, Slot>,
 }
 
 impl Slots {
@@ -165,8 +165,8 @@ impl Slots {
     /// The inbound peer to evict for a newcomer from `newcomer`'s range, if any: after
     /// the protected ones, the youngest of the most crowded range, unless that is the
     /// newcomer's own range or less crowded than the newcomer's would become.
-    fn eviction_candidate(&self, newcomer: Option<AddressRange>) -> Option<PeerId> {
-        let mut inbound: Vec<(&PeerId, &Slot)> = self
+    fn eviction_candidate(&self, newcomer: Option<AddressRange>) -> Option<PeerKey> {
+        let mut inbound: Vec<(&PeerKey, &Slot)> = self
             .peers
             .iter()
             .filter(|(_, s)| s.direction == Direction::Inbound)
@@ -178,12 +178,12 @@ impl Slots {
             .take_while(|(_, s)| s.last_useful.is_some())
             .count()
             .min(self.config.protect_useful);
-        let mut rest: Vec<(&PeerId, &Slot)> = inbound.split_off(useful);
+        let mut rest: Vec<(&PeerKey, &Slot)> = inbound.split_off(useful);
         // Protect the older half of the rest (long-lived peers).
         rest.sort_by_key(|(id, s)| (s.since, (*id).clone()));
         let keep = rest.len() / 2;
         let candidates = rest.split_off(keep);
-        let mut by_range: HashMap<Option<AddressRange>, Vec<(&PeerId, &Slot)>> = HashMap::new();
+        let mut by_range: HashMap<Option<AddressRange>, Vec<(&PeerKey, &Slot)>> = HashMap::new();
         for c in candidates {
             by_range.entry(c.1.range).or_default().push(c);
         }
@@ -236,7 +236,7 @@ impl Slots {
     }
 
     /// Peers with a slot.
-    pub fn peers(&self) -> impl Iterator<Item = &PeerId> {
+    pub fn peers(&self) -> impl Iterator<Item = &PeerKey> {
         self.peers.keys()
     }
 

@@ -14,7 +14,7 @@ use doin_primitives::value::Value;
 use crate::limits::{
     MAX_BLOCKS_RESPONSE_BYTES, MAX_MESSAGE_BYTES, MAX_PEX_PEERS, MAX_SMALL_RESPONSE_BYTES,
 };
-use crate::PeerId;
+use crate::PeerKey;
 
 /// Most blocks the reference serves per `GET /chain/blocks`.
 pub const MAX_BLOCKS_PER_REQUEST: u64 = 50;
@@ -72,7 +72,7 @@ pub struct BlockRange {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PexPeer {
     /// Its id.
-    pub peer_id: PeerId,
+    pub peer_id: PeerKey,
     /// Its host.
     pub address: String,
     /// Its port.
@@ -90,7 +90,7 @@ impl PexPeer {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PexAnswer {
     /// The answering peer's id and port.
-    pub self_peer: Option<(PeerId, u16)>,
+    pub self_peer: Option<(PeerKey, u16)>,
     /// The peers it knows (at most [`MAX_PEX_PEERS`]; bad rows skipped).
     pub peers: Vec<PexPeer>,
 }

@@ -37,6 +37,7 @@ async fn peers(State(net): State<NetHandle>) -> Json<serde_json::Value> {
 async fn node(id: &str, bootstrap: Vec<String>) -> (NetHandle, mpsc::Receiver<Delivery>, String) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    let id = doin_primitives::PeerId::parse(id).expect("a 40-hex test id");
     let mut config = NetConfig::new(id, addr.port());
     config.bootstrap = bootstrap;
     config.heartbeat_interval = Duration::from_millis(200);

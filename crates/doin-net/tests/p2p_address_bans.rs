@@ -29,7 +29,7 @@ async fn quic_node_at(ip: [u8; 4], config: P2pConfig) -> TestNode {
 
 /// The HTTP bridge of `node`, banning into the libp2p node's list (as doin-node wires it).
 fn http_bridge_of(node: &TestNode) -> NetHandle {
-    let mut config = NetConfig::new(node.identity.peer_id(), 0);
+    let mut config = NetConfig::new(node.identity.peer_id().clone(), 0);
     config.address_bans = node.handle.address_bans().clone();
     spawn(config).expect("HTTP bridge starts").0
 }

@@ -83,7 +83,7 @@ async fn a_rejected_block_is_not_forwarded_and_costs_its_sender() {
         .expect("publish");
     let bad = b.gossip().await;
     assert_eq!(bad.source, a.peer());
-    assert_eq!(bad.source_doin_id.as_deref(), Some(a.identity.peer_id()));
+    assert_eq!(bad.source_doin_id.as_ref(), Some(a.identity.peer_id()));
 
     let good = a
         .handle

@@ -24,7 +24,7 @@ async fn a_tcp_connection_proves_both_doin_ids() {
     let peers = a.handle.peers().await;
     assert_eq!(peers.len(), 1);
     assert_eq!(peers[0].peer, b.peer());
-    assert_eq!(peers[0].doin_id.as_deref(), Some(b.identity.peer_id()));
+    assert_eq!(peers[0].doin_id.as_ref(), Some(b.identity.peer_id()));
     a.handle.shutdown().await;
     b.handle.shutdown().await;
 }

@@ -47,7 +47,7 @@ fn next_block(state: &mut ChainState, me: &Identity, i: u64) -> Block {
     let vote = QuorumVote {
         optimae_id: reveal.optimae_id(me.peer_id()),
         domain_id: DOMAIN.into(),
-        evaluator_id: me.peer_id().to_owned(),
+        evaluator_id: me.peer_id().to_string(),
         verified_performance: perf,
         synthetic_seed: seed,
         synthetic_data_hash: String::new(),
@@ -135,7 +135,7 @@ fn main() {
             tasks: Arc::new(TaskQueue::new()),
             board: board.clone(),
             info: Arc::new(NodeInfo {
-                peer_id: me.peer_id().to_owned(),
+                peer_id: me.peer_id().to_string(),
                 domains: vec![DomainInfo {
                     domain_id: DOMAIN.into(),
                     optimize: true,

@@ -57,7 +57,7 @@ fn main() {
             .chain(&newcomers)
             .map(|s| {
                 (
-                    s.peer_id().to_owned(),
+                    s.peer_id().to_string(),
                     Account {
                         balance: u64::MAX / 4,
                         nonce: 0,

@@ -419,7 +419,7 @@ mod tests {
             let vote = QuorumVote {
                 optimae_id: reveal.optimae_id(me.peer_id()),
                 domain_id: "quadratic".into(),
-                evaluator_id: me.peer_id().to_owned(),
+                evaluator_id: me.peer_id().to_string(),
                 verified_performance: perf,
                 synthetic_seed: seed,
                 synthetic_data_hash: String::new(),

@@ -118,7 +118,7 @@ impl EvaluatorWorker {
     /// Pulls and evaluates tasks until shutdown.
     pub fn run(mut self) {
         let domains: Vec<String> = self.domains.keys().cloned().collect();
-        let me = self.identity.peer_id().to_owned();
+        let me = self.identity.peer_id().to_string();
         let remote = RemoteTasks::new(self.p2p.clone());
         let mut last_remote_poll = std::time::Instant::now();
         let mut voted = Voted::default();
@@ -232,7 +232,7 @@ impl EvaluatorWorker {
     /// evaluator (their quorum names it, or an open slot), over HTTP or libp2p as each peer
     /// is reached; an optimae already voted on is not evaluated again.
     fn serve_remote(&mut self, remote: &RemoteTasks, domains: &[String], voted: &mut Voted) {
-        let me = self.identity.peer_id().to_owned();
+        let me = self.identity.peer_id().to_string();
         // Every peer asked at once: one slow peer does not hold up the others.
         let endpoints = self.peers.endpoints();
         let asked = endpoints.iter().map(|e| remote.pending(e, domains));
@@ -326,7 +326,7 @@ impl EvaluatorWorker {
     }
 
     fn measure(&mut self, task: &QueuedTask) -> Result<QuorumVote, String> {
-        let me = self.identity.peer_id().to_owned();
+        let me = self.identity.peer_id().to_string();
         let plugins = self
             .domains
             .get_mut(&task.domain_id)

@@ -407,7 +407,7 @@ mod tests {
                 .iter()
                 .map(|i| {
                     (
-                        i.peer_id().to_owned(),
+                        i.peer_id().to_string(),
                         Account {
                             balance: 1_000_000,
                             nonce: 0,
@@ -575,7 +575,7 @@ mod tests {
         }
         // Nonce 1 got into a block; the balance now covers one more transfer only.
         chain.accounts.insert(
-            a.peer_id().to_owned(),
+            a.peer_id().to_string(),
             Account {
                 balance: 150,
                 nonce: 1,
@@ -587,7 +587,7 @@ mod tests {
         // pending nonce 2, and nonce 3 too now that the balance allows.
         let orphaned = vec![pay(&a, 10, 3), pay(&a, 10, 1)];
         chain.accounts.insert(
-            a.peer_id().to_owned(),
+            a.peer_id().to_string(),
             Account {
                 balance: 1_000,
                 nonce: 0,

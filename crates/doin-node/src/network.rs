@@ -60,6 +60,7 @@ use doin_primitives::models::message::{Message, MessageType};
 use doin_primitives::models::payload::{BlockAnnouncement, ChainStatus, Payload};
 use doin_primitives::models::{ChannelOp, Transfer, WireModel};
 use doin_primitives::value::Map;
+use doin_primitives::PeerId;
 use tokio::sync::{mpsc, watch};
 
 use crate::chain_service::{ChainHandle, SubmitTransferError};
@@ -77,8 +78,8 @@ pub const TRANSFER_KEY: &str = "transfer";
 const PEER_REFRESH: Duration = Duration::from_secs(1);
 
 /// The network settings a node config describes.
-pub fn net_config(config: &NodeConfig, peer_id: &str) -> NetConfig {
-    let mut c = NetConfig::new(peer_id, config.port);
+pub fn net_config(config: &NodeConfig, peer_id: &PeerId) -> NetConfig {
+    let mut c = NetConfig::new(peer_id.clone(), config.port);
     c.bootstrap = config.http_bootstrap();
     if config.gossip_heartbeat_interval.is_finite() && config.gossip_heartbeat_interval > 0.0 {
         c.heartbeat_interval = Duration::from_secs_f64(config.gossip_heartbeat_interval);
@@ -507,7 +508,7 @@ async fn announce_blocks(
         let Some(tip) = &view.tip_header else {
             continue;
         };
-        if tip.generator_id != identity.peer_id() {
+        if tip.generator_id != *identity.peer_id() {
             continue;
         }
         let mut extra = Map::new();

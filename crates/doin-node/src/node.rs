@@ -397,7 +397,7 @@ async fn start_inner(node: NodeBuilder) -> anyhow::Result<RunningNode> {
     tasks.extend(chain.anchor_publisher);
     Ok(RunningNode {
         port: config.port,
-        peer_id: identity.peer_id().to_owned(),
+        peer_id: identity.peer_id().to_string(),
         peers,
         chain: chain.handle,
         stop_tx,

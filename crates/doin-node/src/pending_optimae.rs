@@ -97,7 +97,7 @@ impl PendingOptimae {
         at_micros: i64,
     ) -> Result<f64, PendingError> {
         let own = VerifiedOptimae {
-            optimizer_id: identity.peer_id().to_owned(),
+            optimizer_id: identity.peer_id().to_string(),
             reveal: reveal.clone(),
             votes: votes.to_vec(),
             experiment: experiment.clone(),

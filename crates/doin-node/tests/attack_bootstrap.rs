@@ -22,7 +22,7 @@ fn extra_votes_of_fresh_keys_do_not_decide() {
         let arena = Arena::start(2, 2, 2).await;
         let http = Http::new();
         let sybils = [Identity::generate(), Identity::generate()];
-        let sybil_ids: BTreeSet<String> = sybils.iter().map(|s| s.peer_id().to_owned()).collect();
+        let sybil_ids: BTreeSet<String> = sybils.iter().map(|s| s.peer_id().to_string()).collect();
         let endpoints: Vec<String> = (0..2).map(|i| arena.endpoint(i)).collect();
         let mut seen = BTreeSet::new();
         let mut voted = 0;

@@ -26,7 +26,7 @@ fn copied_replayed_unmatched_and_uncommitted_reveals_earn_nothing() {
         // (sealed by the attacker; a carried claim seal would name the honest optimizer):
         // its optimae id names the honest optimizer.
         let replayed = AcceptedOptimae {
-            optimizer_id: attacker.peer_id().to_owned(),
+            optimizer_id: attacker.peer_id().to_string(),
             claim_seal: None,
             ..honest.clone()
         };

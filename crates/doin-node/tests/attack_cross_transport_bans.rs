@@ -37,7 +37,7 @@ fn announcement(key: &Identity, index: i64, forged: bool) -> String {
         block_index: index,
         block_hash: format!("{index:064x}"),
         previous_hash: format!("{:064x}", index - 1),
-        generator_id: key.peer_id().to_owned(),
+        generator_id: key.peer_id().to_string(),
         transaction_count: 0,
         weighted_performance_sum: 1.0,
         threshold: 0.001,
@@ -317,9 +317,10 @@ fn a_key_banned_for_its_gossip_is_refused_over_http_from_any_address() {
         // `/peers` lists the key the other transport banned.
         let peers = peers_json(&node.endpoint()).await;
         assert!(
-            peers["banned_peers"].as_array().is_some_and(|b| b
-                .iter()
-                .any(|p| p["peer_id"] == key.peer_id() && p["seconds_left"].as_u64() > Some(60))),
+            peers["banned_peers"]
+                .as_array()
+                .is_some_and(|b| b.iter().any(|p| p["peer_id"] == key.peer_id().as_str()
+                    && p["seconds_left"].as_u64() > Some(60))),
             "{peers}"
         );
         let honest = Identity::generate();

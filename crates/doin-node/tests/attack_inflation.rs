@@ -261,7 +261,7 @@ fn an_inflated_report_is_rejected_on_chain_and_costs_reputation_and_stake() {
             .expect("a reference node follows");
         let derived = reference.derived();
         assert_eq!(
-            derived.rejected.get(cheater.id.peer_id()),
+            derived.rejected.get(cheater.id.peer_id().as_str()),
             Some(&1),
             "{derived:?}"
         );

@@ -172,7 +172,7 @@ fn a_vote_completes_with_its_numbers_exactly_as_signed() {
             verified_performance: None,
             commitment_hash: "c".into(),
             seed_block_hash: "b".into(),
-            quorum: vec![evaluator.peer_id().to_owned()],
+            quorum: vec![evaluator.peer_id().to_string()],
             claim: None,
         };
         let done = server.queue.push(task.clone()).expect("queued");

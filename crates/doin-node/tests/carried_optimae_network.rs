@@ -43,7 +43,7 @@ fn a_block_carries_another_optimizers_optimae_and_every_node_accepts_it() {
         let ids: Vec<String> = net
             .identities()
             .iter()
-            .map(|id| id.peer_id().to_owned())
+            .map(|id| id.peer_id().to_string())
             .collect();
         assert!(ids.contains(&generator) && ids.contains(&optimizer));
         assert_ne!(generator, optimizer);

@@ -91,7 +91,7 @@ fn channels_pay_dispute_and_agree_on_every_node() {
         let config = template();
         let mut net = TestNet::start(3, &config).await.expect("network");
         let keys = net.identities();
-        let ids: Vec<String> = keys.iter().map(|k| k.peer_id().to_owned()).collect();
+        let ids: Vec<String> = keys.iter().map(|k| k.peer_id().to_string()).collect();
         let api = Api {
             http: net.api().expect("HTTP client"),
         };

@@ -83,7 +83,7 @@ fn transfers_agree_on_every_node_and_bad_ones_are_refused() {
         let config = template();
         let mut net = TestNet::start(3, &config).await.expect("network");
         let keys = net.identities();
-        let ids: Vec<String> = keys.iter().map(|k| k.peer_id().to_owned()).collect();
+        let ids: Vec<String> = keys.iter().map(|k| k.peer_id().to_string()).collect();
         let api = Api {
             http: net.api().expect("HTTP client"),
         };

@@ -48,7 +48,7 @@ fn commitment_blocks_go_to_the_optimizer_whose_commitments_they_carry() {
         })
         .await
         .expect("network");
-        let optimizer = net.identities()[0].peer_id().to_owned();
+        let optimizer = net.identities()[0].peer_id().to_string();
         // The agreed chain (up to the block every node holds two below the lowest node's
         // tip: the newest blocks may still be arriving), read from node 1's store until it
         // holds enough commitment blocks.

@@ -25,7 +25,7 @@ fn forged_announcement(key: &Identity, index: i64) -> Vec<u8> {
         block_index: index,
         block_hash: format!("{index:064x}"),
         previous_hash: format!("{:064x}", index - 1),
-        generator_id: key.peer_id().to_owned(),
+        generator_id: key.peer_id().to_string(),
         transaction_count: 0,
         weighted_performance_sum: 1.0,
         threshold: 0.001,

@@ -122,7 +122,7 @@ fn a_client_pays_for_inference_through_a_channel_and_a_stale_close_loses_the_dis
         let config = template();
         let mut net = TestNet::start(3, &config).await.expect("network");
         let keys = net.identities();
-        let ids: Vec<String> = keys.iter().map(|k| k.peer_id().to_owned()).collect();
+        let ids: Vec<String> = keys.iter().map(|k| k.peer_id().to_string()).collect();
         let client = Identity::from_scalar_bytes(&[77; 32]).expect("client key");
         let forger = Identity::from_scalar_bytes(&[78; 32]).expect("forger key");
         let mut api = Api {

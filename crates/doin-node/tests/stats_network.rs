@@ -109,7 +109,7 @@ fn check(configs: &[NodeConfig]) {
         let mine: i64 = db
             .query_row(
                 "SELECT COUNT(*) FROM fact_chain_optimae WHERE optimizer_id = ?1",
-                [me.peer_id()],
+                [me.peer_id().as_str()],
                 |r| r.get(0),
             )
             .expect("own optimae");

@@ -21,6 +21,7 @@ use p256::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey, LineEndin
 use p256::{PublicKey, SecretKey};
 
 use crate::hash::sha256_hex;
+use crate::peer_id::PeerId;
 use crate::seal::{signing_preimage, Seal, SealKind};
 
 /// The DER prefix of a P-256 SubjectPublicKeyInfo, before the 65-byte point.
@@ -86,7 +87,7 @@ pub struct Identity {
     secret: SecretKey,
     signing: SigningKey,
     public_key_hex: String,
-    peer_id: String,
+    peer_id: PeerId,
 }
 
 impl std::fmt::Debug for Identity {
@@ -174,7 +175,7 @@ impl Identity {
     }
 
     /// The 40-hex peer id.
-    pub fn peer_id(&self) -> &str {
+    pub fn peer_id(&self) -> &PeerId {
         &self.peer_id
     }
 
@@ -242,10 +243,8 @@ fn spki_der(public: &PublicKey) -> Vec<u8> {
     }
 }
 
-fn peer_id_of(public: &PublicKey) -> String {
-    let mut id = sha256_hex(spki_der(public));
-    id.truncate(40);
-    id
+fn peer_id_of(public: &PublicKey) -> PeerId {
+    PeerId::from_sha256_hex(sha256_hex(spki_der(public)))
 }
 
 /// Parses a SEC1 public key given as hex (uncompressed `04||X||Y` or compressed).
@@ -255,19 +254,17 @@ pub fn parse_public_key(hex_key: &str) -> Result<PublicKey, IdentityError> {
 }
 
 /// The peer id of a SEC1 hex public key.
-pub fn peer_id_of_public_key(hex_key: &str) -> Result<String, IdentityError> {
+pub fn peer_id_of_public_key(hex_key: &str) -> Result<PeerId, IdentityError> {
     parse_public_key(hex_key).map(|pk| peer_id_of(&pk))
 }
 
 /// The peer id of a DER SubjectPublicKeyInfo (only P-256 keys are accepted).
-pub fn peer_id_of_spki(der: &[u8]) -> Result<String, IdentityError> {
+pub fn peer_id_of_spki(der: &[u8]) -> Result<PeerId, IdentityError> {
     if der.len() != 91 || der[..26] != P256_SPKI_PREFIX {
         return Err(IdentityError::WrongCurve);
     }
     PublicKey::from_sec1_bytes(&der[26..]).map_err(|_| IdentityError::BadPublicKey)?;
-    let mut id = sha256_hex(der);
-    id.truncate(40);
-    Ok(id)
+    Ok(PeerId::from_sha256_hex(sha256_hex(der)))
 }
 
 /// Checks that `hex_key` hashes to `claimed_peer_id`.
@@ -278,7 +275,7 @@ pub fn key_matches_peer_id(hex_key: &str, claimed_peer_id: &str) -> Result<(), I
     } else {
         Err(IdentityError::PeerIdMismatch {
             claimed: claimed_peer_id.to_owned(),
-            actual,
+            actual: actual.into(),
         })
     }
 }

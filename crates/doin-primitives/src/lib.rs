@@ -15,6 +15,8 @@
 //!   each with its reference id; [`models::block_layout`] — how a block carries DOIN's
 //!   extensions in the reference's transaction list, so reference nodes accept it.
 //! * [`identity`] — P-256 keys, peer ids, DER signatures.
+//! * [`peer_id`] — [`PeerId`], the DOIN peer id as a type (40 lowercase hex characters,
+//!   checked by [`PeerId::parse`]; a plain string on the wire).
 //! * [`synthetic_hash`] — the reference's fingerprint of synthetic evaluation data.
 //! * [`seal`] — the signed-envelope extension: which bytes are signed and where the
 //!   public key and signature ride; [`seal_cache`] — seals already verified in this
@@ -31,6 +33,7 @@ pub mod identity;
 pub mod json;
 pub mod merkle;
 pub mod models;
+pub mod peer_id;
 pub mod seal;
 pub mod seal_cache;
 pub mod synthetic_hash;
@@ -38,5 +41,6 @@ pub mod timestamp;
 pub mod value;
 
 pub use fields::ModelError;
+pub use peer_id::{PeerId, PeerIdError};
 pub use timestamp::Timestamp;
 pub use value::{Map, Value};

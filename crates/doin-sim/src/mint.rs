@@ -37,7 +37,7 @@ impl Node {
         if !self.up {
             return;
         }
-        let me = self.peer_id().to_owned();
+        let me = self.peer_id().to_string();
         let mut times = Vec::new();
         if !self.pending.is_empty() {
             let adopted = self.tip_adopted(ctx);
@@ -81,7 +81,7 @@ impl Node {
             return;
         }
         let now = self.timestamp(ctx.now);
-        let me = self.peer_id().to_owned();
+        let me = self.peer_id().to_string();
         let work_due = if self.planted == Some(PlantedBug::WaitFromTipDate) {
             !self.pending.is_empty()
                 && work_block_due_since(&self.state, &me, now, i64::MAX)

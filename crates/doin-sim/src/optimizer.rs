@@ -133,7 +133,7 @@ impl Node {
         };
         let target = self.params.target_block_time_secs;
         let steps = self.cycle.advance(&mut chain, now, chain_best, target);
-        let me = self.peer_id().to_owned();
+        let me = self.peer_id().to_string();
         for step in steps {
             match step {
                 Step::Reveal(to) => {

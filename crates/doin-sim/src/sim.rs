@@ -115,7 +115,7 @@ impl Simulation {
                 n
             })
             .collect();
-        let ids = nodes.iter().map(|n| n.peer_id().to_owned()).collect();
+        let ids = nodes.iter().map(|n| n.peer_id().to_string()).collect();
         let mut sim = Simulation {
             rng,
             queue: EventQueue::default(),

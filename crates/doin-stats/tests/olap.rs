@@ -201,7 +201,7 @@ fn chain_optimae_come_from_blocks_once_each() {
     assert_eq!(r.max_block_height().expect("max"), Some(7));
     for (i, row) in rows.iter().enumerate() {
         assert_eq!(row["block_height"], i as i64 + 2);
-        assert_eq!(row["optimizer_id"], node.peer_id());
+        assert_eq!(row["optimizer_id"], node.peer_id().as_str());
         assert_eq!(row["experiment_id"], "exp-1");
         assert_eq!(row["quorum_agree_fraction"].as_f64(), Some(1.0));
         assert!(row["verified_performance"].is_number());

@@ -116,13 +116,13 @@ fn open_locks_the_deposit_under_the_operations_id() {
 #[test]
 fn each_open_rule_refuses_with_its_reason() {
     let mut w = World::new();
-    let r = w.receiver.peer_id().to_owned();
+    let r = w.receiver.peer_id().to_string();
     let open = |receiver: &str, deposit, dispute_period| ChannelAction::Open {
         receiver: receiver.to_owned(),
         deposit,
         dispute_period,
     };
-    let me = w.sender.peer_id().to_owned();
+    let me = w.sender.peer_id().to_string();
     let op = w.op(&w.sender, open(&me, DEPOSIT, PERIOD));
     assert_eq!(w.refused(op, T0), ChannelError::SelfChannel);
     let op = w.op(&w.sender, open("Bob", DEPOSIT, PERIOD));

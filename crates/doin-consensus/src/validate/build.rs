@@ -77,7 +77,7 @@ impl ChainState {
             previous_hash: self.tip_hash.clone(),
             timestamp: Timestamp::from_unix_micros(time),
             merkle_root: String::new(),
-            generator_id: generator.peer_id().to_owned(),
+            generator_id: generator.peer_id().to_string(),
             weighted_performance_sum: sum,
             threshold,
         };

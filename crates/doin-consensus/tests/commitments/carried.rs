@@ -40,7 +40,7 @@ fn a_commitment_with_a_broken_seal_is_refused() {
     // Sealed by a key that is not its optimizer's: refused even for a stored block (seals
     // trusted, keys still matched to ids).
     let mut stolen = good.clone();
-    stolen.optimizer_id = identity(2).peer_id().to_owned();
+    stolen.optimizer_id = identity(2).peer_id().to_string();
     let forged = carrying(&block, &node, &[stolen]);
     let err = state
         .clone()

@@ -116,7 +116,7 @@ fn a_commitment_block_pays_no_reward_adds_no_work_and_leaves_the_difficulty() {
         .filter(|o| o.amount > 0)
         .map(|o| (o.recipient.as_str(), o.amount))
         .collect();
-    assert_eq!(paid, vec![(bob.peer_id(), tip)]);
+    assert_eq!(paid, vec![(bob.peer_id().as_str(), tip)]);
     assert_eq!(state.height(), before.height() + 1);
     assert_eq!(state.total_minted(), before.total_minted());
     assert_eq!(state.cumulative_work(), before.cumulative_work());

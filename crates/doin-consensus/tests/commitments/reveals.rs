@@ -140,12 +140,12 @@ fn a_copier_cannot_reveal_a_commitment_carried_under_another_optimizer() {
         err.root(),
         &ConsensusError::CommitmentCopied {
             commitment: r.commitment_hash(),
-            first: honest.peer_id().to_owned(),
+            first: honest.peer_id().to_string(),
             height: state.height(),
         }
     );
     let mut relabelled = commitment(&honest, &uncommitted(&state, 3));
-    relabelled.optimizer_id = copier.peer_id().to_owned();
+    relabelled.optimizer_id = copier.peer_id().to_string();
     let err = state
         .build_block_with_commitments(
             &copier,

@@ -40,7 +40,7 @@ pub(super) const MAX_BLOCKED: usize = 4096;
 /// What we know about a connected peer.
 pub(super) struct Connected {
     pub(super) address: Multiaddr,
-    pub(super) doin_id: Option<String>,
+    pub(super) doin_id: Option<doin_primitives::PeerId>,
     /// What our verdicts refused of what it sent since it connected.
     pub(super) refused: u64,
 }

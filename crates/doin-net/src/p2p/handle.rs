@@ -85,7 +85,7 @@ pub struct GossipMessage {
     /// The peer whose authenticated connection delivered it (who pays for a bad one).
     pub source: PeerId,
     /// That peer's DOIN id, once its key is known.
-    pub source_doin_id: Option<String>,
+    pub source_doin_id: Option<doin_primitives::PeerId>,
     /// Who vouches for it: its seal, or (on the reference topics) the doin node that
     /// relayed a reference node's unsealed message.
     pub origin: Origin,
@@ -118,7 +118,7 @@ pub enum P2pEvent {
         /// The peer.
         peer: PeerId,
         /// Its DOIN peer id.
-        doin_id: String,
+        doin_id: doin_primitives::PeerId,
     },
     /// A connection we dialed could not be set up.
     DialFailed {
@@ -178,7 +178,7 @@ pub struct PeerInfo {
     /// The libp2p peer id.
     pub peer: PeerId,
     /// Its DOIN id, once identified.
-    pub doin_id: Option<String>,
+    pub doin_id: Option<doin_primitives::PeerId>,
     /// The address of its (first) connection.
     pub address: Multiaddr,
     /// Its gossipsub score (the router's view).
@@ -277,7 +277,7 @@ pub(crate) enum Command {
 pub struct P2pHandle {
     pub(crate) commands: mpsc::Sender<Command>,
     pub(crate) local_peer: PeerId,
-    pub(crate) doin_id: String,
+    pub(crate) doin_id: doin_primitives::PeerId,
     pub(crate) traffic: super::Traffic,
     pub(crate) address_bans: crate::address_bans::AddressBans,
     pub(crate) id_bans: crate::id_bans::IdBans,
@@ -295,7 +295,7 @@ impl P2pHandle {
     }
 
     /// Our DOIN peer id (the same key's).
-    pub fn doin_id(&self) -> &str {
+    pub fn doin_id(&self) -> &doin_primitives::PeerId {
         &self.doin_id
     }
 

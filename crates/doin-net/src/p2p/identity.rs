@@ -9,6 +9,7 @@
 //! set either: the `PeerId` is the one the handshake proved.
 
 use doin_primitives::identity::{peer_id_of_spki, Identity};
+use doin_primitives::PeerId as DoinPeerId;
 use libp2p::identity::{ecdsa, Keypair, PublicKey};
 use libp2p::PeerId;
 use p256::pkcs8::DecodePrivateKey;
@@ -36,7 +37,7 @@ pub fn keypair_of(identity: &Identity) -> Result<Keypair, P2pIdentityError> {
         .map_err(|e| P2pIdentityError::BadNodeKey(e.to_string()))?;
     let keypair = Keypair::from(ecdsa::Keypair::from(secret));
     // The two derivations must agree, or scores would follow the wrong id.
-    if doin_peer_id(&keypair.public())?.as_str() != identity.peer_id() {
+    if doin_peer_id(&keypair.public())? != *identity.peer_id() {
         return Err(P2pIdentityError::BadNodeKey(
             "libp2p and DOIN derive different public keys".into(),
         ));
@@ -45,7 +46,7 @@ pub fn keypair_of(identity: &Identity) -> Result<Keypair, P2pIdentityError> {
 }
 
 /// The DOIN peer id (40 hex) of a libp2p public key: only P-256 ECDSA keys have one.
-pub fn doin_peer_id(key: &PublicKey) -> Result<String, P2pIdentityError> {
+pub fn doin_peer_id(key: &PublicKey) -> Result<DoinPeerId, P2pIdentityError> {
     let ecdsa = key
         .clone()
         .try_into_ecdsa()
@@ -58,7 +59,7 @@ pub fn doin_peer_id(key: &PublicKey) -> Result<String, P2pIdentityError> {
 pub fn doin_peer_id_of_connection(
     peer: &PeerId,
     announced: &PublicKey,
-) -> Result<String, P2pIdentityError> {
+) -> Result<DoinPeerId, P2pIdentityError> {
     if announced.to_peer_id() != *peer {
         return Err(P2pIdentityError::KeyMismatch);
     }
@@ -73,10 +74,10 @@ mod tests {
     fn libp2p_key_keeps_the_doin_peer_id() {
         let id = Identity::generate();
         let kp = keypair_of(&id).expect("P-256 identity");
-        assert_eq!(doin_peer_id(&kp.public()).expect("ecdsa"), id.peer_id());
+        assert_eq!(&doin_peer_id(&kp.public()).expect("ecdsa"), id.peer_id());
         let peer = kp.public().to_peer_id();
         assert_eq!(
-            doin_peer_id_of_connection(&peer, &kp.public()).expect("own key"),
+            &doin_peer_id_of_connection(&peer, &kp.public()).expect("own key"),
             id.peer_id()
         );
     }

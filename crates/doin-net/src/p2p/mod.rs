@@ -149,7 +149,7 @@ impl P2pNode {
             handle: P2pHandle {
                 commands: cmd_tx,
                 local_peer,
-                doin_id: identity.peer_id().to_owned(),
+                doin_id: identity.peer_id().clone(),
                 traffic,
                 address_bans,
                 id_bans,

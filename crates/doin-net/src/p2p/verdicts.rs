@@ -5,6 +5,7 @@
 
 use std::time::Instant;
 
+use doin_primitives::PeerId as DoinPeerId;
 use libp2p::gossipsub::{self, MessageAcceptance};
 use libp2p::PeerId;
 
@@ -99,13 +100,13 @@ impl Actor {
 
     /// Bans `peer` here, blocked and disconnected until its id's ban ends, if `doin_id`
     /// (the id its connection proved) is banned on either transport; whether it is.
-    pub(super) fn refuse_banned_id(&mut self, peer: PeerId, doin_id: &str) -> bool {
+    pub(super) fn refuse_banned_id(&mut self, peer: PeerId, doin_id: &DoinPeerId) -> bool {
         let now = Instant::now();
-        let Some(until) = self.config.id_bans.banned_until(&doin_id.to_owned(), now) else {
+        let Some(until) = self.config.id_bans.banned_until(doin_id, now) else {
             return false;
         };
         if !self.bans.is_banned(&peer, now) {
-            tracing::info!(%peer, doin_id, "peer refused: its id is banned");
+            tracing::info!(%peer, %doin_id, "peer refused: its id is banned");
             self.bans.ban(peer, until, now);
             let b = self.swarm.behaviour_mut();
             b.blocked.block_peer(peer);
@@ -120,7 +121,7 @@ impl Actor {
     /// An id was banned (here or on the HTTP bridge): the connected peers that proved it
     /// are banned with it.
     pub(super) fn close_banned_ids(&mut self) {
-        let identified: Vec<(PeerId, String)> = self
+        let identified: Vec<(PeerId, DoinPeerId)> = self
             .peers
             .iter()
             .filter_map(|(p, c)| c.doin_id.clone().map(|id| (*p, id)))

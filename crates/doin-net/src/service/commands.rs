@@ -13,7 +13,7 @@ use super::inbound::Claim;
 use super::{Actor, Event, InboundError};
 use crate::peers::{is_placeholder, placeholder_id, PeerSource};
 use crate::slots::Direction;
-use crate::{PeerId, Verdict};
+use crate::{PeerKey, Verdict};
 
 /// What a [`super::NetHandle`] asks of the actor.
 pub(super) enum Command {
@@ -26,14 +26,14 @@ pub(super) enum Command {
         reply: oneshot::Sender<Result<(), InboundError>>,
     },
     Report {
-        hop: PeerId,
-        signer: Option<PeerId>,
+        hop: PeerKey,
+        signer: Option<doin_primitives::PeerId>,
         address: Option<IpAddr>,
         verdict: Verdict,
     },
     Connect(String),
     PeersJson(oneshot::Sender<serde_json::Value>),
-    Connected(oneshot::Sender<Vec<PeerId>>),
+    Connected(oneshot::Sender<Vec<PeerKey>>),
     Shutdown(oneshot::Sender<()>),
 }
 
@@ -105,7 +105,7 @@ impl Actor {
                 signer,
                 address,
                 verdict,
-            } => self.on_verdict(&hop, signer.as_deref(), address, verdict, now),
+            } => self.on_verdict(&hop, signer.as_ref(), address, verdict, now),
             Command::Connect(endpoint) => self.pex(vec![(placeholder_id(&endpoint), endpoint)]),
             Command::PeersJson(reply) => {
                 let peers: Vec<serde_json::Value> = self
@@ -154,7 +154,7 @@ impl Actor {
                     .collect();
                 // DOIN's: every key banned on either transport, and for how long.
                 let now = Instant::now();
-                let mut banned_peers: Vec<(PeerId, u64)> = self
+                let mut banned_peers: Vec<(doin_primitives::PeerId, u64)> = self
                     .bans
                     .in_force(now)
                     .into_iter()
@@ -174,7 +174,7 @@ impl Actor {
                 }));
             }
             Command::Connected(reply) => {
-                let mut peers: Vec<PeerId> = self.slots.peers().cloned().collect();
+                let mut peers: Vec<PeerKey> = self.slots.peers().cloned().collect();
                 peers.sort();
                 let _ = reply.send(peers);
             }

@@ -14,13 +14,13 @@ use super::{Command, Delivery, InboundError, NetError};
 use crate::admission::{check_message, AddressGuard, AdmissionConfig, Gate};
 use crate::hop::canonical;
 use crate::limits::{RateLimiter, MAX_MESSAGE_BYTES};
-use crate::{PeerId, Verdict};
+use crate::{PeerKey, Verdict};
 
 /// A cheap, cloneable handle to the network service.
 #[derive(Clone, Debug)]
 pub struct NetHandle {
     pub(super) tx: mpsc::Sender<Command>,
-    pub(super) peer_id: PeerId,
+    pub(super) peer_id: doin_primitives::PeerId,
     pub(super) admission: Arc<AdmissionConfig>,
     pub(super) guard: Arc<Mutex<AddressGuard>>,
     /// Bodies parsed and seals verified at once, off the async workers.
@@ -57,7 +57,9 @@ impl NetHandle {
         let r = self.admit(body, remote).await;
         let verdict = match &r {
             Err(InboundError::TooLarge { .. }) => Some(Verdict::Oversize),
-            Err(InboundError::Malformed(_) | InboundError::BadSender) => Some(Verdict::Malformed),
+            Err(InboundError::Malformed(_) | InboundError::BadSender(_)) => {
+                Some(Verdict::Malformed)
+            }
             Err(InboundError::Refused(refusal)) => Some(refusal.verdict()),
             Err(InboundError::RateLimited) => Some(Verdict::Spam),
             _ => None,
@@ -187,7 +189,7 @@ impl NetHandle {
     }
 
     /// Peers currently connected to the router.
-    pub async fn connected(&self) -> Result<Vec<PeerId>, NetError> {
+    pub async fn connected(&self) -> Result<Vec<PeerKey>, NetError> {
         let (tx, rx) = oneshot::channel();
         self.tx
             .send(Command::Connected(tx))

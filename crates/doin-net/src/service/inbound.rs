@@ -7,14 +7,14 @@ use std::time::Instant;
 
 use doin_primitives::models::{InboundBody, Message};
 use doin_primitives::value::Value;
+use doin_primitives::PeerId;
 
 use super::{unix_now, Actor, InboundError};
 use crate::hop::{address_hop, bind, canonical, Binding};
-use crate::limits::MAX_PEER_ID_LEN;
 use crate::peers::PeerSource;
 use crate::scoring::ScoreOutcome;
 use crate::slots::Direction;
-use crate::{PeerId, Verdict};
+use crate::Verdict;
 
 /// The identities a body claims: who it names as the hop, and who signed it.
 pub(super) struct Claim {
@@ -49,13 +49,17 @@ pub(super) fn parse_inbound(
         InboundBody::Message(m) => m,
         InboundBody::Control(_) => return Ok(None),
     };
+    // Both ids are claims from the wire: each must be a DOIN peer id.
+    let sender = PeerId::parse(&m.sender_id).map_err(InboundError::BadSender)?;
     // A relay names itself in `_forwarder_id`; its own messages carry none.
     let relay = m
         .payload
         .get("_forwarder_id")
         .and_then(Value::as_str)
         .filter(|f| *f != m.sender_id)
-        .map(str::to_owned);
+        .map(PeerId::parse)
+        .transpose()
+        .map_err(InboundError::BadSender)?;
     let port = m
         .payload
         .get("_sender_port")
@@ -64,13 +68,9 @@ pub(super) fn parse_inbound(
         .filter(|p| *p != 0);
     let claim = Claim {
         relay,
-        sender: m.sender_id.clone(),
+        sender,
         signed: false,
     };
-    let bad = |id: &str| id.is_empty() || id.len() > MAX_PEER_ID_LEN;
-    if bad(&claim.sender) || claim.relay.as_deref().is_some_and(bad) {
-        return Err(InboundError::BadSender);
-    }
     Ok(Some((claim, port, m)))
 }
 
@@ -92,7 +92,7 @@ impl Actor {
         }
         let hop = match &claim.relay {
             Some(relay) => match bind(&self.table, relay, ip) {
-                Binding::Known => relay.clone(),
+                Binding::Known => relay.to_string(),
                 Binding::New | Binding::Elsewhere => address_hop(ip),
             },
             None => match bind(&self.table, &claim.sender, ip) {
@@ -107,12 +107,12 @@ impl Actor {
                             |id| slots.contains(id),
                         );
                     }
-                    claim.sender.clone()
+                    claim.sender.to_string()
                 }
                 Binding::Elsewhere => address_hop(ip),
             },
         };
-        if self.bans.is_banned(&hop, now) || self.table.is_banned(&hop, unix_now()) {
+        if self.bans.is_banned(hop.as_str(), now) || self.table.is_banned(&hop, unix_now()) {
             return Err(InboundError::Banned);
         }
         if self.table.endpoint(&hop).is_some() {
@@ -129,7 +129,7 @@ impl Actor {
     pub(super) fn on_verdict(
         &mut self,
         hop: &str,
-        signer: Option<&str>,
+        signer: Option<&PeerId>,
         address: Option<IpAddr>,
         verdict: Verdict,
         now: Instant,
@@ -161,7 +161,12 @@ impl Actor {
     fn on_report(&mut self, peer: &str, verdict: Verdict, now: Instant) {
         if let ScoreOutcome::Ban(until) = self.scores.record(peer, verdict, now) {
             tracing::warn!(peer, ?verdict, "peer banned");
-            self.bans.ban(peer.to_owned(), until, now);
+            // The id list both transports share holds DOIN peer ids: a signer, or a hop
+            // bound to its address (a claim admission parsed as one; an address hop is
+            // never reported here, as it is never in the address book).
+            if let Ok(id) = PeerId::parse(peer) {
+                self.bans.ban(id, until, now);
+            }
             let secs = until.saturating_duration_since(now).as_secs();
             self.table.ban(peer, unix_now() + secs);
             self.disconnect(peer);
@@ -216,13 +221,26 @@ mod tests {
     #[test]
     fn malformed_bodies_are_typed_errors() {
         type Check = fn(&InboundError) -> bool;
-        let cases: [(&[u8], Check); 4] = [
+        let cases: [(&[u8], Check); 7] = [
             (b"\xff\xfe", |e| matches!(e, InboundError::Malformed(_))),
             (b"[1,2]", |e| matches!(e, InboundError::Malformed(_))),
             (br#"{"type":"message"}"#, |e| matches!(e, InboundError::Malformed(_))),
             (
                 br#"{"msg_type":"chain_status","sender_id":"","timestamp":"2026-01-01T00:00:00Z","payload":{}}"#,
-                |e| matches!(e, InboundError::BadSender),
+                |e| matches!(e, InboundError::BadSender(_)),
+            ),
+            // Ids from the wire must be DOIN peer ids: 40 lowercase hex characters.
+            (
+                br#"{"msg_type":"chain_status","sender_id":"bootstrap-127.0.0.1:9000","timestamp":"2026-01-01T00:00:00Z","payload":{}}"#,
+                |e| matches!(e, InboundError::BadSender(_)),
+            ),
+            (
+                br#"{"msg_type":"chain_status","sender_id":"5CD252FB0CE8932436FAF8CCD1040981B89EE4AD","timestamp":"2026-01-01T00:00:00Z","payload":{}}"#,
+                |e| matches!(e, InboundError::BadSender(_)),
+            ),
+            (
+                br#"{"msg_type":"chain_status","sender_id":"5cd252fb0ce8932436faf8ccd1040981b89ee4ad","timestamp":"2026-01-01T00:00:00Z","payload":{"_forwarder_id":"addr-127.0.0.1"}}"#,
+                |e| matches!(e, InboundError::BadSender(_)),
             ),
         ];
         for (body, check) in cases {

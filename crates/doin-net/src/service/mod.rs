@@ -30,17 +30,18 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use doin_primitives::models::Message;
+use doin_primitives::{PeerId, PeerIdError};
 use tokio::sync::mpsc;
 
 use crate::address_bans::AddressBans;
 use crate::admission::{AddressGuard, AdmissionConfig, Refusal};
 use crate::id_bans::IdBans;
-use crate::limits::{RateLimiter, MAX_PEER_ID_LEN};
+use crate::limits::RateLimiter;
 use crate::peers::{PeerTable, PeerTableError};
 use crate::scoring::{AppScores, ScoreConfig};
 use crate::slots::{SlotConfig, Slots};
 use crate::transport::{PeerClient, PexAnswer, TransportError};
-use crate::{FloodRouter, PeerId};
+use crate::{FloodRouter, PeerKey};
 use commands::Command;
 use outbound::SendQueue;
 
@@ -92,9 +93,9 @@ pub struct NetConfig {
 
 impl NetConfig {
     /// Defaults for a node `peer_id` listening on `listen_port`.
-    pub fn new(peer_id: impl Into<PeerId>, listen_port: u16) -> Self {
+    pub fn new(peer_id: PeerId, listen_port: u16) -> Self {
         NetConfig {
-            peer_id: peer_id.into(),
+            peer_id,
             listen_port,
             bootstrap: Vec::new(),
             heartbeat_interval: Duration::from_secs(1),
@@ -121,7 +122,7 @@ impl NetConfig {
 pub struct Delivery {
     /// The hop as routed: a peer bound to the connecting address, or that address's
     /// anonymous id (`addr-<ip>`); never a bare claim.
-    pub from: PeerId,
+    pub from: PeerKey,
     /// The message's signer (its seal verified at admission); `None` for an unsigned
     /// message a lenient node accepted.
     pub signer: Option<PeerId>,
@@ -148,9 +149,9 @@ pub enum InboundError {
     /// The message's seal or age is refused ([`crate::admission::check_message`]).
     #[error("message refused: {0}")]
     Refused(#[from] Refusal),
-    /// No usable sender id.
-    #[error("invalid message: sender id empty or longer than {MAX_PEER_ID_LEN} characters")]
-    BadSender,
+    /// A sender or forwarder id that is not a DOIN peer id (40 lowercase hex).
+    #[error("invalid message: its sender or forwarder id is not a DOIN peer id: {0}")]
+    BadSender(#[source] PeerIdError),
     /// The peer sends faster than its rate limit.
     #[error("rate limit exceeded")]
     RateLimited,
@@ -187,12 +188,12 @@ pub enum NetError {
 /// What the actor's own tasks report back: a send's outcome, a peer exchange's answer.
 enum Event {
     Sent {
-        peer: PeerId,
+        peer: PeerKey,
         ok: bool,
     },
     Pex {
         endpoint: String,
-        asked: PeerId,
+        asked: PeerKey,
         answer: Result<PexAnswer, String>,
     },
 }
@@ -213,7 +214,7 @@ pub fn spawn(config: NetConfig) -> Result<(NetHandle, mpsc::Receiver<Delivery>),
     let (tx, rx) = mpsc::channel(config.command_capacity.max(1));
     let (deliver_tx, deliver_rx) = mpsc::channel(config.delivery_capacity.max(1));
     let (events_tx, events_rx) = mpsc::channel(1024);
-    let router = FloodRouter::new(config.peer_id.clone());
+    let router = FloodRouter::new(config.peer_id.to_string());
     let guard = Arc::new(Mutex::new(AddressGuard::new(
         &config.admission,
         config.address_bans.clone(),
@@ -258,7 +259,7 @@ struct Actor {
     client: PeerClient,
     deliveries: mpsc::Sender<Delivery>,
     events_tx: mpsc::Sender<Event>,
-    queues: HashMap<PeerId, Arc<SendQueue>>,
+    queues: HashMap<PeerKey, Arc<SendQueue>>,
     slots: Slots,
     bans: IdBans,
 }

@@ -14,7 +14,8 @@ use tokio::sync::{mpsc, Notify};
 use super::{Actor, Delivery, Event};
 use crate::limits::MAX_MESSAGE_BYTES;
 use crate::transport::{PeerClient, TransportError};
-use crate::{Action, PeerId};
+use crate::{Action, PeerKey};
+use doin_primitives::PeerId;
 
 impl Actor {
     /// Performs a router's actions; `origin` is the hop and address of the body that
@@ -27,7 +28,11 @@ impl Actor {
                         from: origin
                             .map_or(self.config.peer_id.as_str(), |o| o.0)
                             .to_owned(),
-                        signer: message.seal.is_some().then(|| message.sender_id.clone()),
+                        // Admission verified the seal against `sender_id`, so it parses.
+                        signer: message
+                            .seal
+                            .as_ref()
+                            .and_then(|_| PeerId::parse(&message.sender_id).ok()),
                         address: origin.map(|o| o.1),
                         message,
                     };
@@ -53,8 +58,10 @@ impl Actor {
         if m.sender_id == self.config.peer_id {
             m.payload.shift_remove("_forwarder_id");
         } else {
-            m.payload
-                .insert("_forwarder_id".into(), self.config.peer_id.clone().into());
+            m.payload.insert(
+                "_forwarder_id".into(),
+                self.config.peer_id.to_string().into(),
+            );
         }
         m.to_wire_json()
     }
@@ -136,7 +143,7 @@ const SEND_PER_SECOND: u32 = 1_000;
 const BACK_OFF: Duration = Duration::from_secs(1);
 
 async fn send_loop(
-    peer: PeerId,
+    peer: PeerKey,
     q: Arc<SendQueue>,
     client: PeerClient,
     events: mpsc::Sender<Event>,

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use super::{unix_now, Actor, Event};
 use crate::peers::{is_placeholder, placeholder_id, PeerSource};
 use crate::slots::{Admission, Direction};
-use crate::PeerId;
+use crate::PeerKey;
 
 impl Actor {
     /// Gives `peer` a slot in `direction` if the slots allow ([`Slots::admit`]), evicting
@@ -15,7 +15,7 @@ impl Actor {
     pub(super) fn connect(&mut self, peer: &str, direction: Direction, now: Instant) {
         if peer == self.config.peer_id
             || self.slots.contains(peer)
-            || self.bans.is_banned(&peer.to_owned(), now)
+            || self.bans.is_banned(peer, now)
             || self.table.is_banned(peer, unix_now())
         {
             return;
@@ -137,7 +137,7 @@ impl Actor {
     /// Connects the dialable peers of a reloaded table.
     pub(super) fn reconnect_known(&mut self) {
         let now = Instant::now();
-        let ids: Vec<PeerId> = self
+        let ids: Vec<PeerKey> = self
             .table
             .dialable(unix_now())
             .into_iter()
@@ -152,7 +152,7 @@ impl Actor {
     /// One discovery round: bootstrap peers, then peer exchange with up to 8 known peers.
     pub(super) fn discover(&mut self) {
         let unix = unix_now();
-        let mut targets: Vec<(PeerId, String)> = Vec::new();
+        let mut targets: Vec<(PeerKey, String)> = Vec::new();
         for ep in self.config.bootstrap.clone() {
             let known = self
                 .table
@@ -182,7 +182,7 @@ impl Actor {
         }
     }
 
-    pub(super) fn pex(&self, targets: Vec<(PeerId, String)>) {
+    pub(super) fn pex(&self, targets: Vec<(PeerKey, String)>) {
         if targets.is_empty() {
             return;
         }

@@ -153,9 +153,9 @@ impl TestNode {
 
     /// Waits until this node has identified every peer of `peers`.
     pub async fn identified_all(&mut self, peers: &[&TestNode]) {
-        let mut missing: Vec<(PeerId, String)> = peers
+        let mut missing: Vec<(PeerId, doin_primitives::PeerId)> = peers
             .iter()
-            .map(|p| (p.peer(), p.identity.peer_id().to_owned()))
+            .map(|p| (p.peer(), p.identity.peer_id().clone()))
             .collect();
         while !missing.is_empty() {
             let (peer, doin) = self

@@ -119,7 +119,10 @@ pub async fn peer_list(s: &ApiState) -> Peers {
         list.this.p2p_addrs = Some(addrs.iter().map(|a| format!("{a}/p2p/{me}")).collect());
         for p in p2p.peers().await {
             list.peers.push(Peer {
-                peer_id: p.doin_id.clone().unwrap_or_else(|| p.peer.to_string()),
+                peer_id: p
+                    .doin_id
+                    .as_ref()
+                    .map_or_else(|| p.peer.to_string(), ToString::to_string),
                 address: p.address.to_string(),
                 port: None,
                 score: Some(p.app_score),

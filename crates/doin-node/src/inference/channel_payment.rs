@@ -119,6 +119,7 @@ pub fn book_voucher(
         .sender_seal
         .as_ref()
         .and_then(|s| peer_id_of_public_key(&s.public_key).ok())
+        .map(String::from)
         .ok_or("voucher has no sender seal")?;
     let previous = match &held {
         Some(h) if h.settled => {
@@ -201,7 +202,10 @@ mod tests {
         assert_eq!(book_voucher(&conn, &v(5, 35), 10, now), Ok(25));
         let held = vouchers::newest(&conn, &id).expect("read").expect("held");
         assert_eq!((held.update.nonce, held.paid(), held.requests), (5, 35, 2));
-        assert_eq!((held.sender.as_str(), held.deposit), (key.peer_id(), 1_000));
+        assert_eq!(
+            (held.sender.as_str(), held.deposit),
+            (key.peer_id().as_str(), 1_000)
+        );
         vouchers::mark_settled(&conn, &id).expect("mark");
         let late = book_voucher(&conn, &v(6, 45), 10, now).unwrap_err();
         assert!(late.contains("already paid out"), "{late}");

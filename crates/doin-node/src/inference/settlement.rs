@@ -298,7 +298,7 @@ mod tests {
     fn the_watcher_disputes_a_stale_close_in_time_and_settles_after_the_period() {
         let key = Identity::from_scalar_bytes(&[3; 32]).expect("key");
         let held = HeldVoucher {
-            sender: key.peer_id().to_owned(),
+            sender: key.peer_id().to_string(),
             deposit: 100,
             update: ChannelUpdate::signed(&key, "c", 3, 70, 30),
             requests: 3,
@@ -307,7 +307,7 @@ mod tests {
         };
         let channel = |status, nonce| Channel {
             channel_id: "c".into(),
-            sender: key.peer_id().to_owned(),
+            sender: key.peer_id().to_string(),
             receiver: "r".into(),
             deposit: 100,
             dispute_period_secs: 5,

@@ -145,7 +145,7 @@ mod tests {
 
     fn held(sender: &Identity, nonce: i64, paid: i64) -> HeldVoucher {
         HeldVoucher {
-            sender: sender.peer_id().to_owned(),
+            sender: sender.peer_id().to_string(),
             deposit: 100,
             update: ChannelUpdate::signed(sender, "c".repeat(64), nonce, 100 - paid, paid),
             requests: nonce.unsigned_abs(),

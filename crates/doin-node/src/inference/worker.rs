@@ -34,7 +34,7 @@ impl InferenceWorker {
     /// Serves requests until shutdown.
     pub fn run(mut self) {
         let domains: Vec<String> = self.plugins.keys().cloned().collect();
-        let me = self.service.peer_id().to_owned();
+        let me = self.service.peer_id().to_string();
         let queue = self.service.queue.clone();
         while !crate::stop::stopping(&self.stop) {
             let Some(task) = queue.claim_next_of(TaskKind::InferenceRequest, &me, &domains) else {

@@ -15,7 +15,7 @@ pub(crate) fn launch_api(
     inference: &InferenceComponent,
 ) -> tokio::task::JoinHandle<std::io::Result<()>> {
     let config = w.config;
-    let me = w.identity.peer_id().to_owned();
+    let me = w.identity.peer_id().to_string();
     let info = NodeInfo {
         peer_id: me.clone(),
         port: config.port,

@@ -134,7 +134,7 @@ pub(crate) fn launch_chain(
         anchor_publisher = Some(tokio::spawn(crate::anchor::publish(
             sinks,
             params.params_hash(),
-            identity.peer_id().to_owned(),
+            identity.peer_id().to_string(),
             rx,
         )));
     }

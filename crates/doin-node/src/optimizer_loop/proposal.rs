@@ -186,7 +186,7 @@ impl OptimizerLoop {
     /// The votes are collected by later rounds.
     fn reveal(&mut self, proposals: &mut Proposals, to: &RevealTo) -> bool {
         let domain = self.domain_id.clone();
-        let me = self.identity.peer_id().to_owned();
+        let me = self.identity.peer_id().to_string();
         let reveal = &to.reveal;
         let id = reveal.optimae_id(&me);
         // The sealed claim binds the report and the stake before anyone evaluates it.

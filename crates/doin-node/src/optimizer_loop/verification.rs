@@ -153,7 +153,7 @@ mod tests {
         let v = QuorumVote {
             optimae_id: reveal.optimae_id(optimizer.peer_id()),
             domain_id: "d".into(),
-            evaluator_id: evaluator.peer_id().to_owned(),
+            evaluator_id: evaluator.peer_id().to_string(),
             verified_performance: -1.0,
             synthetic_seed: 1,
             synthetic_data_hash: String::new(),
@@ -162,7 +162,7 @@ mod tests {
         }
         .sealed(evaluator);
         Completion {
-            evaluator_id: evaluator.peer_id().to_owned(),
+            evaluator_id: evaluator.peer_id().to_string(),
             verified_performance: -1.0,
             vote: Some(v.to_value()),
         }
@@ -186,7 +186,7 @@ mod tests {
             Identity::generate(),
             Identity::generate(),
         );
-        let quorum = vec![first.peer_id().to_owned(), second.peer_id().to_owned()];
+        let quorum = vec![first.peer_id().to_string(), second.peer_id().to_string()];
         let (mut cycle, to) = revealed(&optimizer, quorum);
         let claim = OptimaeClaim::sealed(&optimizer, &to.reveal, 0);
         let mut tasks = VerificationTasks::default();
@@ -226,7 +226,7 @@ mod tests {
     #[test]
     fn a_quorum_task_dropped_without_a_vote_ends_the_proposal() {
         let (optimizer, member) = (Identity::generate(), Identity::generate());
-        let (mut cycle, to) = revealed(&optimizer, vec![member.peer_id().to_owned()]);
+        let (mut cycle, to) = revealed(&optimizer, vec![member.peer_id().to_string()]);
         let mut tasks = VerificationTasks::default();
         tasks.start(to.key, OptimaeClaim::sealed(&optimizer, &to.reveal, 0));
         let (tx, rx) = oneshot::channel::<Completion>();

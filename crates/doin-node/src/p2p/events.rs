@@ -13,6 +13,7 @@ use doin_net::p2p::{
 use doin_net::Verdict;
 use doin_primitives::models::message::Message;
 use doin_primitives::models::WireModel;
+use doin_primitives::PeerId as DoinPeerId;
 use libp2p::PeerId;
 use tokio::sync::{mpsc, watch};
 
@@ -52,7 +53,7 @@ const MAX_IDENTIFIED: usize = 4096;
 /// Runs until `stop` fires or the network task ends.
 pub async fn run(ctx: EventContext, mut events: mpsc::Receiver<P2pEvent>) {
     let mut stop = ctx.stop.clone();
-    let mut doin_ids: HashMap<PeerId, String> = HashMap::new();
+    let mut doin_ids: HashMap<PeerId, DoinPeerId> = HashMap::new();
     loop {
         let event = tokio::select! {
             e = events.recv() => match e { Some(e) => e, None => return },
@@ -84,9 +85,9 @@ pub async fn run(ctx: EventContext, mut events: mpsc::Receiver<P2pEvent>) {
                 Ok(message) => {
                     let from = g
                         .source_doin_id
-                        .clone()
-                        .or_else(|| doin_ids.get(&g.source).cloned())
-                        .unwrap_or_else(|| g.source.to_string());
+                        .as_ref()
+                        .or_else(|| doin_ids.get(&g.source))
+                        .map_or_else(|| g.source.to_string(), ToString::to_string);
                     let inbound = Inbound::P2p {
                         message,
                         from,
@@ -192,7 +193,11 @@ const NOT_THE_CALLER: &str =
 /// `/tasks/complete` would. Over libp2p the caller is authenticated: it claims and
 /// completes tasks only as itself (`evaluator_id` must be the DOIN id of the key its
 /// connection proved).
-fn answer_task(call: &InboundTaskCall, queue: &TaskQueue, caller: Option<&String>) -> TaskAnswer {
+fn answer_task(
+    call: &InboundTaskCall,
+    queue: &TaskQueue,
+    caller: Option<&DoinPeerId>,
+) -> TaskAnswer {
     let json = |v: serde_json::Value| TaskAnswer::Json(v.to_string().into_bytes());
     match &call.call {
         TaskCall::Pending { domain } => {
@@ -215,7 +220,7 @@ fn answer_task(call: &InboundTaskCall, queue: &TaskQueue, caller: Option<&String
                 Ok(r) => r,
                 Err(e) => return TaskAnswer::Refused(e),
             };
-            if caller != Some(&evaluator) {
+            if caller.is_none_or(|c| *c != evaluator) {
                 return TaskAnswer::Refused(NOT_THE_CALLER.into());
             }
             match queue.claim(&task_id, &evaluator) {
@@ -234,7 +239,7 @@ fn answer_task(call: &InboundTaskCall, queue: &TaskQueue, caller: Option<&String
                 Ok(r) => r,
                 Err(e) => return TaskAnswer::Refused(e),
             };
-            if caller != Some(&completion.evaluator_id) {
+            if caller.is_none_or(|c| *c != completion.evaluator_id) {
                 return TaskAnswer::Refused(NOT_THE_CALLER.into());
             }
             match queue.complete(&task_id, completion) {

@@ -446,7 +446,7 @@ fn a_vote_from_anywhere_counts_only_sealed_by_its_evaluator_with_its_seed() {
         "seeded from another block"
     );
     let mut forged = vote_of(&e1, "block-1");
-    forged.evaluator_id = e2.peer_id().to_owned();
+    forged.evaluator_id = e2.peer_id().to_string();
     assert!(!c.offer_vote(&forged), "sealed by another key");
     assert!(
         !c.offer_vote(&vote_of(&outsider, "block-1")),

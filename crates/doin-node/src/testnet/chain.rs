@@ -84,7 +84,7 @@ pub fn build_chain(
             let vote = QuorumVote {
                 optimae_id: reveal.optimae_id(me.peer_id()),
                 domain_id: domain.into(),
-                evaluator_id: me.peer_id().to_owned(),
+                evaluator_id: me.peer_id().to_string(),
                 verified_performance: k as f64,
                 synthetic_seed: seed,
                 synthetic_data_hash: String::new(),
@@ -113,5 +113,5 @@ pub fn build_chain(
         }
     }
     store.append_batch(&batch)?;
-    Ok(me.peer_id().to_owned())
+    Ok(me.peer_id().to_string())
 }

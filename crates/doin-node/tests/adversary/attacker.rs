@@ -62,7 +62,7 @@ impl Attacker {
             previous_hash: state.tip_hash().to_owned(),
             timestamp: Timestamp::from_unix_micros(time),
             merkle_root: merkle_root(&ids),
-            generator_id: self.peer_id().to_owned(),
+            generator_id: self.peer_id().to_string(),
             weighted_performance_sum: sum,
             threshold: state.next_threshold(),
         };
@@ -76,7 +76,7 @@ impl Attacker {
     pub fn own(&self, optimae: &AcceptedOptimae) -> AcceptedOptimae {
         let timestamp = Timestamp::now_utc();
         AcceptedOptimae {
-            optimizer_id: self.peer_id().to_owned(),
+            optimizer_id: self.peer_id().to_string(),
             optimae_id: doin_consensus::accepted::optimae_id(
                 &optimae.domain_id,
                 self.peer_id(),
@@ -212,7 +212,7 @@ pub fn verification_task(
         kind: doin_node::task_queue::TaskKind::OptimaeVerification,
         domain_id: optimae.domain_id.clone(),
         state: doin_node::task_queue::TaskState::Pending,
-        requester_id: requester_id.to_owned(),
+        requester_id: requester_id.to_string(),
         evaluator_id: None,
         parameters: optimae.parameters.clone(),
         optimae_id: optimae.optimae_id.clone(),

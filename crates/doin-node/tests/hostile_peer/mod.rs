@@ -256,7 +256,7 @@ pub fn mint_on(
             let vote = QuorumVote {
                 optimae_id: reveal.optimae_id(forger.peer_id()),
                 domain_id: DOMAIN.into(),
-                evaluator_id: forger.peer_id().to_owned(),
+                evaluator_id: forger.peer_id().to_string(),
                 verified_performance: perf,
                 synthetic_seed: seed,
                 synthetic_data_hash: String::new(),

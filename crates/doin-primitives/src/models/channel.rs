@@ -225,7 +225,7 @@ impl ChannelOp {
     /// An operation by `actor`, sealed by it.
     pub fn signed(actor: &Identity, action: ChannelAction, fee: i64, nonce: i64) -> Self {
         let mut op = ChannelOp {
-            actor: actor.peer_id().to_owned(),
+            actor: actor.peer_id().to_string(),
             action,
             fee,
             nonce,

@@ -65,7 +65,7 @@ impl Transfer {
         timestamp: Timestamp,
     ) -> Self {
         let mut t = Transfer {
-            sender: sender.peer_id().to_owned(),
+            sender: sender.peer_id().to_string(),
             recipient: recipient.into(),
             amount,
             fee,
