@@ -87,8 +87,18 @@
 //!
 //! A seed takes about 0.4 s of CPU in the test profile: the workspace crates and `ring`
 //! are optimized in the dev profile (the root `Cargo.toml`), and what is a pure function
-//! of a block or a commitment (content checks, signatures, the state after a block) is
-//! computed once per run, not once per node ([`memo`]).
+//! of a block or a commitment (content checks, signatures, the state after a block, a
+//! commitment's id) is computed once per run, not once per node ([`memo`]); the nodes on
+//! one tip share its state. The cost of a run grows with its virtual time, not faster: a
+//! copy of the chain state no longer grows with the chain (`doin_consensus`'s ever-growing
+//! sets are persistent), a seal verifies once per process
+//! (`doin_primitives::seal_cache`), the pending optimae are checked in one pass, and the
+//! memo forgets old judgements. Profiled (`perf record -e cpu-clock --call-graph dwarf`
+//! on the `network_day` bench), before those: 50 nodes × 480 virtual seconds took 9.3 s
+//! and 157 MB, after 3.2 s and 51 MB (same events, same report); 200 nodes with 20
+//! optimizers × 1,800 s took 62.7 s and 388 MB on the converging objective (the pending
+//! optimae piling up), 36.6 s and 787 MB on the endless one (every state copied whole),
+//! after 18.0 s and 83 MB.
 
 pub mod config;
 pub mod import;
