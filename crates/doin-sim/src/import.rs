@@ -20,15 +20,25 @@ use crate::node::{Ctx, Node, Note};
 /// How many checkpoint states a node keeps.
 const SNAPSHOTS: usize = 4;
 
-/// Keeps `state` among `snapshots` if it sits at a checkpoint height (a multiple of
-/// `depth`), keeping the last few.
-pub(crate) fn snapshot(snapshots: &mut Vec<Arc<ChainState>>, depth: u64, state: &ChainState) {
-    if state.height().is_multiple_of(depth.max(1)) {
-        snapshots.retain(|s| s.height() < state.height());
-        snapshots.push(Arc::new(state.clone()));
+/// Keeps the state at `height` among `snapshots` if that is a checkpoint height (a
+/// multiple of `depth`), keeping the last few; `state` gives it only then.
+fn keep_snapshot(
+    snapshots: &mut Vec<Arc<ChainState>>,
+    depth: u64,
+    height: u64,
+    state: impl FnOnce() -> Arc<ChainState>,
+) {
+    if height.is_multiple_of(depth.max(1)) {
+        snapshots.retain(|s| s.height() < height);
+        snapshots.push(state());
         let excess = snapshots.len().saturating_sub(SNAPSHOTS);
         snapshots.drain(..excess);
     }
+}
+
+/// Keeps a copy of `state` among `snapshots` if it sits at a checkpoint height.
+pub(crate) fn snapshot(snapshots: &mut Vec<Arc<ChainState>>, depth: u64, state: &ChainState) {
+    keep_snapshot(snapshots, depth, state.height(), || Arc::new(state.clone()));
 }
 
 impl Node {
@@ -81,12 +91,7 @@ struct SimChain<'n, 'c, 'a> {
 
 /// Keeps `state` among `snapshots` if it sits at a checkpoint height, sharing it.
 fn snapshot_shared(snapshots: &mut Vec<Arc<ChainState>>, depth: u64, state: &Arc<ChainState>) {
-    if state.height().is_multiple_of(depth.max(1)) {
-        snapshots.retain(|s| s.height() < state.height());
-        snapshots.push(state.clone());
-        let excess = snapshots.len().saturating_sub(SNAPSHOTS);
-        snapshots.drain(..excess);
-    }
+    keep_snapshot(snapshots, depth, state.height(), || state.clone());
 }
 
 /// The state another node reached applying `b` to the same parent state, if any
@@ -115,38 +120,64 @@ fn apply_first(
     Ok(())
 }
 
-/// Moves a node's shared tip state past `b`: to the state another node reached with it,
-/// or applies it (copying the state only if it is shared) and keeps the result.
+/// A state a block moves on: a node's tip state, shared with the nodes on the same tip,
+/// or a branch's own (a page being weighed).
+trait StateSlot {
+    /// The state.
+    fn get(&self) -> &ChainState;
+    /// Takes the state another node reached.
+    fn take(&mut self, reached: Arc<ChainState>);
+    /// The state to apply a block to (a copy if it is shared).
+    fn apply_to(&mut self) -> &mut ChainState;
+    /// The state, for the memo.
+    fn share(&self) -> Arc<ChainState>;
+}
+
+impl StateSlot for Arc<ChainState> {
+    fn get(&self) -> &ChainState {
+        self
+    }
+    fn take(&mut self, reached: Arc<ChainState>) {
+        *self = reached;
+    }
+    fn apply_to(&mut self) -> &mut ChainState {
+        Arc::make_mut(self)
+    }
+    fn share(&self) -> Arc<ChainState> {
+        self.clone()
+    }
+}
+
+impl StateSlot for ChainState {
+    fn get(&self) -> &ChainState {
+        self
+    }
+    fn take(&mut self, reached: Arc<ChainState>) {
+        *self = ChainState::clone(&reached);
+    }
+    fn apply_to(&mut self) -> &mut ChainState {
+        self
+    }
+    fn share(&self) -> Arc<ChainState> {
+        Arc::new(self.clone())
+    }
+}
+
+/// Moves `state` past `b`: to the state another node reached with it, or applies it and
+/// keeps the result for the next node.
 fn apply_checked(
     node: usize,
     planted: Option<PlantedBug>,
-    state: &mut Arc<ChainState>,
+    state: &mut impl StateSlot,
     b: &Arc<Block>,
     ctx: &mut Ctx<'_>,
 ) -> Result<(), ConsensusError> {
-    if let Some(after) = reached_before(ctx, state, b) {
-        *state = after;
+    if let Some(after) = reached_before(ctx, state.get(), b) {
+        state.take(after);
         return Ok(());
     }
-    apply_first(node, planted, Arc::make_mut(state), b, ctx)?;
-    ctx.memo.keep_state(b, state.clone());
-    Ok(())
-}
-
-/// As [`apply_checked`], for a branch's own state (a page being weighed).
-fn apply_checked_owned(
-    node: usize,
-    planted: Option<PlantedBug>,
-    state: &mut ChainState,
-    b: &Arc<Block>,
-    ctx: &mut Ctx<'_>,
-) -> Result<(), ConsensusError> {
-    if let Some(after) = reached_before(ctx, state, b) {
-        *state = ChainState::clone(&after);
-        return Ok(());
-    }
-    apply_first(node, planted, state, b, ctx)?;
-    ctx.memo.keep_state(b, Arc::new(state.clone()));
+    apply_first(node, planted, state.apply_to(), b, ctx)?;
+    ctx.memo.keep_state(b, state.share());
     Ok(())
 }
 
@@ -221,7 +252,7 @@ impl KeptChain for SimChain<'_, '_, '_> {
         let from = usize::try_from(state.height()).unwrap_or(usize::MAX);
         let to = usize::try_from(height).unwrap_or(usize::MAX);
         for b in n.blocks.get(from..to).unwrap_or(&[]) {
-            apply_checked_owned(n.index, n.planted, &mut state, b, self.ctx).map_err(|e| {
+            apply_checked(n.index, n.planted, &mut state, b, self.ctx).map_err(|e| {
                 ImportError::Store(format!("own block {} does not replay: {e}", b.header.index))
             })?;
             snapshot(&mut snaps, n.params.finality_depth, &state);
@@ -236,7 +267,7 @@ impl KeptChain for SimChain<'_, '_, '_> {
         block: &Arc<Block>,
     ) -> Result<(), ConsensusError> {
         let n = &*self.node;
-        apply_checked_owned(n.index, n.planted, state, block, self.ctx)?;
+        apply_checked(n.index, n.planted, state, block, self.ctx)?;
         snapshot(snaps, n.params.finality_depth, state);
         Ok(())
     }
